@@ -1,1 +1,16 @@
+//! The machinery every controller stands on: the per-node object store
+//! (persistence, watches, status subresource, managers, events) and the
+//! controller runtime (level-triggered reconcile loops).
+//!
+//! Controllers depend on this crate and on `hareconcile-model`; the binary
+//! wires them together. Controllers never call each other: they read specs
+//! from the store and write status back to it.
 
+pub mod controller;
+pub mod store;
+
+pub use controller::{Action, Context, Controller, ControllerHandle, Reconciler};
+pub use store::{
+    ApplyOptions, ApplyOutcome, ApplyResult, DeleteOutcome, Event, EventType, Store, StoreError,
+    WatchEvent, WatchEventType, Watcher,
+};

@@ -1,0 +1,65 @@
+//! The controller runtime, modelled on kube-rs: a controller implements
+//! [`Reconciler::reconcile`] for one kind of object; the runtime calls it
+//! whenever that object (or a kind it depends on) changes, when an
+//! external trigger fires (netlink, docker events, inotify) and
+//! periodically as a safety net. Reconciles are level-triggered: each call
+//! reads the desired and the real state afresh, so a missed trigger costs
+//! latency, never correctness.
+//!
+//! Guarantees: at most one reconcile per object at a time (a change that
+//! arrives meanwhile reruns it once afterwards); errors back off
+//! exponentially per object; deleted objects get one `cleanup` call.
+
+mod backoff;
+mod scheduler;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hareconcile_model::{Kind, Object, ObjectKey};
+
+use crate::store::Store;
+
+pub use backoff::Backoff;
+pub use scheduler::{Controller, ControllerHandle};
+
+/// What the runtime should do after a successful reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Reconcile again after this long even if nothing changes (for state
+    /// the runtime cannot watch, e.g. a probe).
+    Requeue(Duration),
+    /// Wait for a change or the periodic resync.
+    AwaitChange,
+}
+
+/// What every reconcile gets besides the object.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    /// The node this agent runs as.
+    pub node: Arc<str>,
+}
+
+#[async_trait]
+pub trait Reconciler: Send + Sync + 'static {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The kind this controller reconciles.
+    fn kind(&self) -> Kind;
+
+    /// Other kinds whose changes may change this kind's desired state
+    /// (a VirtualIP depends on its Cluster): any change to them
+    /// reconciles every object of [`Reconciler::kind`].
+    fn depends_on(&self) -> &[Kind] {
+        &[]
+    }
+
+    /// Drives the real system toward `object`'s spec and reports what it
+    /// sees in the object's status.
+    async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, Self::Error>;
+
+    /// The object is gone from the store: undo what reconcile did.
+    async fn cleanup(&self, key: &ObjectKey, ctx: &Context) -> Result<(), Self::Error>;
+}

@@ -1,0 +1,284 @@
+use std::time::Duration;
+
+use hareconcile_model::{
+    ConditionStatus, Kind, Manager, Object, ObjectKey, ObjectMeta, API_VERSION,
+};
+use serde_json::json;
+
+use super::*;
+
+fn vip(name: &str, vrid: u64) -> Object {
+    Object {
+        api_version: API_VERSION.into(),
+        kind: Kind::VirtualIP,
+        metadata: ObjectMeta::named(name),
+        spec: json!({"cluster": "home", "interface": "eth0", "vrid": vrid, "addresses": ["10.77.0.100/24"]}),
+        status: Status::default(),
+    }
+}
+
+fn key(name: &str) -> ObjectKey {
+    ObjectKey {
+        kind: Kind::VirtualIP,
+        name: name.into(),
+    }
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir, "n1").unwrap()
+}
+
+#[test]
+fn apply_creates_then_reports_unchanged_without_bumping_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = store
+        .apply(vec![vip("web", 51)], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    assert_eq!(first[0].result, ApplyResult::Created);
+    let rv = store.resource_version();
+    let again = store
+        .apply(vec![vip("web", 51)], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    assert_eq!(again[0].result, ApplyResult::Unchanged);
+    assert_eq!(again[0].generation, 1);
+    assert_eq!(
+        store.resource_version(),
+        rv,
+        "an unchanged apply writes nothing"
+    );
+
+    let changed = store
+        .apply(vec![vip("web", 52)], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    assert_eq!(changed[0].result, ApplyResult::Configured);
+    assert_eq!(changed[0].generation, 2);
+}
+
+#[test]
+fn label_change_configures_without_bumping_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .apply(vec![vip("web", 51)], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    let mut labelled = vip("web", 51);
+    labelled.metadata.labels.insert("app".into(), "web".into());
+    let outcome = store
+        .apply(vec![labelled], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    assert_eq!(outcome[0].result, ApplyResult::Configured);
+    assert_eq!(outcome[0].generation, 1);
+}
+
+#[test]
+fn objects_survive_reopen_with_identity_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (uid, rv) = {
+        let store = open(dir.path());
+        store
+            .apply(
+                vec![vip("web", 51), vip("dns", 52)],
+                Manager::Files,
+                ApplyOptions::default(),
+            )
+            .unwrap();
+        let web = store.get(&key("web")).unwrap();
+        (web.metadata.uid.clone(), store.resource_version())
+    };
+    let store = open(dir.path());
+    let web = store.get(&key("web")).unwrap();
+    assert_eq!(web.metadata.uid, uid);
+    assert_eq!(web.metadata.manager, Some(Manager::Files));
+    assert_eq!(store.resource_version(), rv);
+    assert_eq!(store.list(None).0.len(), 2);
+}
+
+#[test]
+fn another_managers_object_is_refused_unless_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .apply(
+            vec![vip("web", 51)],
+            Manager::Gitops,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    let err = store
+        .apply(
+            vec![vip("web", 52), vip("dns", 53)],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("VirtualIP/web is managed by gitops, not cli"),
+        "{err}"
+    );
+    assert!(
+        store.get(&key("dns")).is_none(),
+        "a refused batch applies nothing"
+    );
+
+    let forced = store
+        .apply(
+            vec![vip("web", 52)],
+            Manager::Cli,
+            ApplyOptions {
+                force: true,
+                dry_run: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(forced[0].result, ApplyResult::Configured);
+    assert_eq!(
+        store.get(&key("web")).unwrap().metadata.manager,
+        Some(Manager::Cli)
+    );
+}
+
+#[test]
+fn dry_run_reports_without_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let outcome = store
+        .apply(
+            vec![vip("web", 51)],
+            Manager::Cli,
+            ApplyOptions {
+                force: false,
+                dry_run: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(outcome[0].result, ApplyResult::Created);
+    assert!(store.get(&key("web")).is_none());
+}
+
+#[test]
+fn spec_apply_keeps_status_and_status_update_keeps_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .apply(vec![vip("web", 51)], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    store
+        .update_status(&key("web"), |s| {
+            s.set_condition("Ready", ConditionStatus::True, "Master", "holds the VIP", 1)
+        })
+        .unwrap();
+    let mut user_written = vip("web", 52);
+    user_written
+        .status
+        .set_condition("Ready", ConditionStatus::False, "Forged", "", 1);
+    store
+        .apply(vec![user_written], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    let web = store.get(&key("web")).unwrap();
+    assert_eq!(web.metadata.generation, 2);
+    assert_eq!(web.status.condition("Ready").unwrap().reason, "Master");
+}
+
+#[test]
+fn delete_is_refused_for_another_manager_and_reports_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .apply(
+            vec![vip("web", 51)],
+            Manager::Files,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    assert!(matches!(
+        store.delete(&[key("web")], Manager::Cli, ApplyOptions::default()),
+        Err(StoreError::Conflict(_))
+    ));
+    let outcome = store
+        .delete(
+            &[key("web"), key("nope")],
+            Manager::Files,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(outcome[0].1, DeleteOutcome::Deleted);
+    assert_eq!(outcome[1].1, DeleteOutcome::NotFound);
+    let store = open_again(store, dir.path());
+    assert!(store.get(&key("web")).is_none());
+}
+
+fn open_again(store: Store, dir: &Path) -> Store {
+    drop(store);
+    open(dir)
+}
+
+#[tokio::test]
+async fn watch_resumes_from_a_resource_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .apply(vec![vip("a", 1)], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    let (_, rv) = store.list(Some(Kind::VirtualIP));
+    store
+        .apply(
+            vec![vip("b", 2), vip("c", 3)],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    let mut watcher = store.watch(Some(Kind::VirtualIP), rv).unwrap();
+    let batch = tokio::time::timeout(Duration::from_secs(1), watcher.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let names: Vec<_> = batch
+        .iter()
+        .map(|e| e.object.metadata.name.as_str())
+        .collect();
+    assert_eq!(names, ["b", "c"]);
+
+    let waiting = tokio::spawn(async move { watcher.next().await.unwrap() });
+    store
+        .delete(&[key("a")], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    let batch = tokio::time::timeout(Duration::from_secs(1), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch[0].type_, WatchEventType::Deleted);
+    assert_eq!(batch[0].object.metadata.name, "a");
+}
+
+#[test]
+fn watch_from_before_the_history_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        store
+            .apply(vec![vip("a", 1)], Manager::Cli, ApplyOptions::default())
+            .unwrap();
+    }
+    // A restarted agent has no history of earlier changes.
+    let store = open(dir.path());
+    assert!(matches!(
+        store.watch(None, 0),
+        Err(StoreError::Expired { .. })
+    ));
+    let (_, rv) = store.list(None);
+    assert!(store.watch(None, rv).is_ok());
+}
+
+#[test]
+fn garbage_state_file_is_reported_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(STATE_FILE), vec![0x5a; 8192]).unwrap();
+    let err = Store::open(dir.path(), "n1")
+        .err()
+        .expect("garbage must not open");
+    let message = err.to_string();
+    assert!(message.contains("store.redb"), "{message}");
+    assert!(message.contains("corrupt"), "{message}");
+}
