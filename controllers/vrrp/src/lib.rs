@@ -1,10 +1,19 @@
 //! Sans-IO VRRP core for hareconcile.
 //!
-//! Nothing here touches a socket, a clock or netlink: the I/O shell decodes
-//! packets with [`packet`], turns them into [`Input`]s (see [`receive`]),
-//! feeds them with the current monotonic time to [`Instance::handle`], and
-//! carries out the returned [`Action`]s (send, add addresses, arm timers,
-//! run hooks). Everything is deterministic, which is what the golden and
-//! property tests rely on.
+//! Nothing here touches a socket, a clock or netlink: the I/O shell checks
+//! and decodes packets with [`receive`] (built on [`packet`]), feeds the
+//! resulting [`Input`]s with the current monotonic time to
+//! [`Instance::handle`], and carries out the returned [`Action`]s (send,
+//! add addresses, arm timers, run hooks). Everything is deterministic, which
+//! is what the golden and property tests rely on.
 
+pub mod config;
+pub mod events;
+pub mod instance;
 pub mod packet;
+pub mod receive;
+
+pub use config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
+pub use events::{Action, Hook, Input, State, Timer, Timestamp, Tracking, Warning};
+pub use instance::Instance;
+pub use receive::{receive, RxError};

@@ -1,0 +1,466 @@
+//! The VRRP state machine of one virtual router (RFC 5798 §6.4, RFC 3768 §6.4
+//! for version 2), as a pure function of inputs and the time passed in.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
+use crate::events::{Action, Hook, Input, State, Timer, Timestamp, Tracking, Warning};
+use crate::packet::Version;
+
+/// Priority a leaving master advertises so backups take over after Skew_Time.
+const LEAVING_PRIORITY: u8 = 0;
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    config: InstanceConfig,
+    /// The configured virtual addresses, sorted, to compare with adverts.
+    sorted_vips: Vec<IpAddr>,
+    state: State,
+    /// Master_Adver_Interval: the interval of the current master, learned
+    /// from its adverts under VRRPv3, always the configured one under VRRPv2.
+    master_adver_interval: Duration,
+    /// Priority of the master we follow, for the preempt-delay decision.
+    master_priority: Option<u8>,
+    tracking: Tracking,
+    group_fault: bool,
+    adjustment: i32,
+    forced_backup: bool,
+    timers: Timers,
+}
+
+impl Instance {
+    pub fn new(config: InstanceConfig) -> Result<Instance, ConfigError> {
+        config.validate()?;
+        let mut sorted_vips = config.virtual_addresses.clone();
+        sorted_vips.sort();
+        sorted_vips.dedup();
+        Ok(Instance {
+            master_adver_interval: config.advert_interval,
+            config,
+            sorted_vips,
+            state: State::Initialize,
+            master_priority: None,
+            tracking: Tracking::Healthy { priority_delta: 0 },
+            group_fault: false,
+            adjustment: 0,
+            forced_backup: false,
+            timers: Timers::default(),
+        })
+    }
+
+    pub fn config(&self) -> &InstanceConfig {
+        &self.config
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether this instance's own tracking has faulted it (as opposed to a
+    /// sync-group sibling): what a sync group propagates.
+    pub fn tracking_fault(&self) -> bool {
+        self.tracking == Tracking::Fault
+    }
+
+    /// Configured priority plus operator adjustment plus tracking delta,
+    /// clamped to 1-254 so weights can neither make a router the owner nor
+    /// make it send the "leaving" priority 0. The owner always stays 255.
+    pub fn effective_priority(&self) -> u8 {
+        if self.config.is_owner() {
+            return OWNER_PRIORITY;
+        }
+        let delta = match self.tracking {
+            Tracking::Healthy { priority_delta } => priority_delta,
+            Tracking::Fault => 0,
+        };
+        let priority =
+            i64::from(self.config.priority) + i64::from(self.adjustment) + i64::from(delta);
+        priority.clamp(1, 254) as u8
+    }
+
+    pub fn master_adver_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
+    /// Skew_Time: lets higher-priority backups time out first. VRRPv3
+    /// computes it in centiseconds from Master_Adver_Interval (RFC 5798
+    /// §6.1); VRRPv2 defines it as (256 - Priority) / 256 seconds.
+    pub fn skew_time(&self) -> Duration {
+        let weight = 256 - u32::from(self.effective_priority());
+        match self.config.version {
+            Version::V2 => Duration::from_secs(1) * weight / 256,
+            Version::V3 => {
+                let centis = (self.master_adver_interval.as_millis() / 10) as u64;
+                Duration::from_millis(u64::from(weight) * centis / 256 * 10)
+            }
+        }
+    }
+
+    /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
+    pub fn master_down_interval(&self) -> Duration {
+        3 * self.master_adver_interval + self.skew_time()
+    }
+
+    /// Feeds one input at time `now` and returns the side effects to carry
+    /// out, in order.
+    pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Action> {
+        let mut out = Vec::new();
+        match input {
+            Input::Startup if self.state == State::Initialize => self.start(now, &mut out),
+            Input::Startup => {}
+            Input::Shutdown => self.shutdown(&mut out),
+            Input::AdvertReceived {
+                src,
+                priority,
+                max_advert_interval,
+                addresses,
+            } => self.advert_received(
+                now,
+                src,
+                priority,
+                max_advert_interval,
+                &addresses,
+                &mut out,
+            ),
+            Input::TimerExpired(timer) => {
+                if self.timers.take_expired(timer, now) {
+                    self.timer_expired(now, timer, &mut out);
+                }
+            }
+            Input::TrackingChanged(tracking) => {
+                self.change_health(now, &mut out, |me| me.tracking = tracking)
+            }
+            Input::GroupFault(fault) => {
+                self.change_health(now, &mut out, |me| me.group_fault = fault)
+            }
+            Input::PriorityAdjust { adjustment } => {
+                self.change_health(now, &mut out, |me| me.adjustment = adjustment)
+            }
+            Input::ForceBackup => {
+                self.forced_backup = true;
+                match self.state {
+                    State::Master => self.step_down(now, &mut out),
+                    State::Backup => self.timers.cancel(Timer::PreemptDelay, &mut out),
+                    State::Initialize | State::Fault => {}
+                }
+            }
+            Input::Restore => {
+                let was_forced = std::mem::replace(&mut self.forced_backup, false);
+                if was_forced && self.state == State::Backup {
+                    // Start a fresh wait: a live master's next advert keeps
+                    // us backup, silence (or a preemptable master) does not.
+                    let at = now + self.master_down_interval();
+                    self.timers.arm(Timer::MasterDown, at, &mut out);
+                }
+            }
+            Input::GroupBackup if self.state == State::Master => self.step_down(now, &mut out),
+            Input::GroupMaster if self.state == State::Backup && !self.forced_backup => {
+                self.become_master(now, &mut out)
+            }
+            Input::GroupBackup | Input::GroupMaster => {}
+        }
+        out
+    }
+
+    fn faulted(&self) -> bool {
+        self.tracking_fault() || self.group_fault
+    }
+
+    /// Initialize (or Fault) → Backup / Master / Fault.
+    fn start(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        if self.faulted() {
+            self.transition(State::Fault, out);
+        } else if self.config.is_owner() && !self.forced_backup {
+            self.become_master(now, out);
+        } else {
+            self.master_adver_interval = self.config.advert_interval;
+            self.master_priority = None;
+            let at = now + self.master_down_interval();
+            self.timers.arm(Timer::MasterDown, at, out);
+            self.transition(State::Backup, out);
+        }
+    }
+
+    fn shutdown(&mut self, out: &mut Vec<Action>) {
+        match self.state {
+            State::Initialize => return,
+            State::Master => {
+                out.push(Action::SendAdvert {
+                    priority: LEAVING_PRIORITY,
+                });
+                out.push(Action::RemoveVips);
+            }
+            State::Backup | State::Fault => {}
+        }
+        self.timers.cancel_all(out);
+        self.transition(State::Initialize, out);
+    }
+
+    /// Applies a change to tracking, group fault or adjustment, then enters
+    /// or leaves Fault, or tells the peers a master's new priority at once
+    /// (so a higher backup can preempt without waiting for the next advert).
+    fn change_health(
+        &mut self,
+        now: Timestamp,
+        out: &mut Vec<Action>,
+        change: impl FnOnce(&mut Instance),
+    ) {
+        let was_faulted = self.faulted();
+        let old_priority = self.effective_priority();
+        change(self);
+        match (was_faulted, self.faulted()) {
+            (false, true) => self.enter_fault(out),
+            (true, false) if self.state == State::Fault => self.start(now, out),
+            _ => {
+                let priority = self.effective_priority();
+                if self.state == State::Master && priority != old_priority {
+                    out.push(Action::SendAdvert { priority });
+                }
+            }
+        }
+    }
+
+    fn enter_fault(&mut self, out: &mut Vec<Action>) {
+        match self.state {
+            State::Master => {
+                out.push(Action::SendAdvert {
+                    priority: LEAVING_PRIORITY,
+                });
+                out.push(Action::RemoveVips);
+                self.timers.cancel(Timer::Advert, out);
+            }
+            State::Backup => {
+                self.timers.cancel(Timer::MasterDown, out);
+                self.timers.cancel(Timer::PreemptDelay, out);
+            }
+            // Initialize stays put: Startup will enter Fault.
+            State::Initialize | State::Fault => return,
+        }
+        self.transition(State::Fault, out);
+    }
+
+    fn become_master(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        self.timers.cancel(Timer::MasterDown, out);
+        self.timers.cancel(Timer::PreemptDelay, out);
+        out.push(Action::AddVips {
+            accept_mode: self.config.accept_mode,
+        });
+        out.push(Action::SendAdvert {
+            priority: self.effective_priority(),
+        });
+        out.push(Action::SendGratuitous);
+        let at = now + self.config.advert_interval;
+        self.timers.arm(Timer::Advert, at, out);
+        self.transition(State::Master, out);
+    }
+
+    /// Master → Backup on our own initiative (maintenance or sync group):
+    /// the priority-0 advert lets the best backup take over after Skew_Time.
+    fn step_down(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        out.push(Action::SendAdvert {
+            priority: LEAVING_PRIORITY,
+        });
+        out.push(Action::RemoveVips);
+        self.timers.cancel(Timer::Advert, out);
+        self.master_adver_interval = self.config.advert_interval;
+        self.master_priority = None;
+        let at = now + self.master_down_interval();
+        self.timers.arm(Timer::MasterDown, at, out);
+        self.transition(State::Backup, out);
+    }
+
+    fn advert_received(
+        &mut self,
+        now: Timestamp,
+        src: IpAddr,
+        priority: u8,
+        interval: Duration,
+        addresses: &[IpAddr],
+        out: &mut Vec<Action>,
+    ) {
+        if !matches!(self.state, State::Backup | State::Master) {
+            return;
+        }
+        if !self.same_addresses(addresses) {
+            out.push(Action::Warn(Warning::AddressListMismatch { src }));
+            if priority != OWNER_PRIORITY {
+                return;
+            }
+        }
+        if self.config.version == Version::V2 && interval != self.config.advert_interval {
+            out.push(Action::Warn(Warning::AdvertIntervalMismatch {
+                src,
+                interval,
+            }));
+            return;
+        }
+        if self.state == State::Backup {
+            self.backup_receives(now, priority, interval, out);
+        } else {
+            self.master_receives(now, src, priority, interval, out);
+        }
+    }
+
+    fn same_addresses(&self, addresses: &[IpAddr]) -> bool {
+        let mut theirs = addresses.to_vec();
+        theirs.sort();
+        theirs.dedup();
+        theirs == self.sorted_vips
+    }
+
+    fn backup_receives(
+        &mut self,
+        now: Timestamp,
+        priority: u8,
+        interval: Duration,
+        out: &mut Vec<Action>,
+    ) {
+        if priority == LEAVING_PRIORITY {
+            let at = now + self.skew_time();
+            self.timers.arm(Timer::MasterDown, at, out);
+            return;
+        }
+        let preemptable =
+            self.config.preempt && !self.forced_backup && priority < self.effective_priority();
+        if preemptable {
+            if self.config.preempt_delay.is_zero() {
+                // RFC 5798: discard, so Master_Down_Timer runs out and we take over.
+                return;
+            }
+            // Keep following this master until the delay is over.
+            if !self.timers.is_armed(Timer::PreemptDelay) {
+                let at = now + self.config.preempt_delay;
+                self.timers.arm(Timer::PreemptDelay, at, out);
+            }
+        } else {
+            self.timers.cancel(Timer::PreemptDelay, out);
+        }
+        if self.config.version == Version::V3 {
+            self.master_adver_interval = interval;
+        }
+        self.master_priority = Some(priority);
+        let at = now + self.master_down_interval();
+        self.timers.arm(Timer::MasterDown, at, out);
+    }
+
+    fn master_receives(
+        &mut self,
+        now: Timestamp,
+        src: IpAddr,
+        priority: u8,
+        interval: Duration,
+        out: &mut Vec<Action>,
+    ) {
+        let ours = self.effective_priority();
+        if priority == LEAVING_PRIORITY {
+            // Another master is leaving: make sure everyone hears from us now.
+            out.push(Action::SendAdvert { priority: ours });
+            let at = now + self.config.advert_interval;
+            self.timers.arm(Timer::Advert, at, out);
+        } else if priority > ours || (priority == ours && src > self.config.primary_address) {
+            self.timers.cancel(Timer::Advert, out);
+            out.push(Action::RemoveVips);
+            if self.config.version == Version::V3 {
+                self.master_adver_interval = interval;
+            }
+            self.master_priority = Some(priority);
+            let at = now + self.master_down_interval();
+            self.timers.arm(Timer::MasterDown, at, out);
+            self.transition(State::Backup, out);
+        } else {
+            // A lower-priority router thinks it is master (it booted, or a
+            // partition healed): advertise and refresh the caches at once,
+            // as keepalived does, instead of waiting for our next advert.
+            out.push(Action::SendAdvert { priority: ours });
+            out.push(Action::SendGratuitous);
+        }
+    }
+
+    fn timer_expired(&mut self, now: Timestamp, timer: Timer, out: &mut Vec<Action>) {
+        match (self.state, timer) {
+            (State::Master, Timer::Advert) => {
+                out.push(Action::SendAdvert {
+                    priority: self.effective_priority(),
+                });
+                let at = now + self.config.advert_interval;
+                self.timers.arm(Timer::Advert, at, out);
+            }
+            (State::Backup, Timer::MasterDown) if !self.forced_backup => {
+                self.become_master(now, out)
+            }
+            (State::Backup, Timer::PreemptDelay) => {
+                let ours = self.effective_priority();
+                let still_lower = self.master_priority.is_some_and(|theirs| theirs < ours);
+                if still_lower && !self.forced_backup {
+                    self.become_master(now, out);
+                }
+            }
+            // Timers are cancelled on every state change, so anything else
+            // is a forced backup's Master_Down running out: stay put.
+            _ => {}
+        }
+    }
+
+    fn transition(&mut self, to: State, out: &mut Vec<Action>) {
+        let from = std::mem::replace(&mut self.state, to);
+        out.push(Action::StateChanged { from, to });
+        out.push(Action::RunHook(match to {
+            State::Initialize => Hook::Stop,
+            State::Backup => Hook::Backup,
+            State::Master => Hook::Master,
+            State::Fault => Hook::Fault,
+        }));
+    }
+}
+
+/// Deadlines of the instance's timers, mirrored by the shell through
+/// ArmTimer / CancelTimer, so stale expiries can be recognised.
+#[derive(Clone, Debug, Default)]
+struct Timers {
+    advert: Option<Timestamp>,
+    master_down: Option<Timestamp>,
+    preempt_delay: Option<Timestamp>,
+}
+
+impl Timers {
+    fn slot(&mut self, timer: Timer) -> &mut Option<Timestamp> {
+        match timer {
+            Timer::Advert => &mut self.advert,
+            Timer::MasterDown => &mut self.master_down,
+            Timer::PreemptDelay => &mut self.preempt_delay,
+        }
+    }
+
+    fn is_armed(&mut self, timer: Timer) -> bool {
+        self.slot(timer).is_some()
+    }
+
+    fn arm(&mut self, timer: Timer, at: Timestamp, out: &mut Vec<Action>) {
+        *self.slot(timer) = Some(at);
+        out.push(Action::ArmTimer { timer, at });
+    }
+
+    fn cancel(&mut self, timer: Timer, out: &mut Vec<Action>) {
+        if self.slot(timer).take().is_some() {
+            out.push(Action::CancelTimer { timer });
+        }
+    }
+
+    fn cancel_all(&mut self, out: &mut Vec<Action>) {
+        for timer in [Timer::Advert, Timer::MasterDown, Timer::PreemptDelay] {
+            self.cancel(timer, out);
+        }
+    }
+
+    /// Disarms `timer` and returns true if it is armed and due at `now`.
+    fn take_expired(&mut self, timer: Timer, now: Timestamp) -> bool {
+        let slot = self.slot(timer);
+        if slot.is_some_and(|at| at <= now) {
+            *slot = None;
+            true
+        } else {
+            false
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Receive-side validation (RFC 3768 §7.1, RFC 5798 §7.1) that turns a raw
+//! message from the shell's socket into an [`Input::AdvertReceived`].
+
+use std::net::IpAddr;
+
+use thiserror::Error;
+
+use crate::config::InstanceConfig;
+use crate::events::Input;
+use crate::packet::{ttl_is_valid, Advertisement, DecodeError, Version};
+
+/// Why a received message was dropped before reaching the state machine.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum RxError {
+    #[error("TTL / hop limit {0}: adverts must arrive with 255 (sent off-link?)")]
+    BadTtl(u8),
+    #[error("our own advert looped back")]
+    OwnAdvert,
+    #[error("sent over the other address family than this instance")]
+    WrongFamily,
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("VRRP version {theirs:?} advert, this instance speaks {ours:?}")]
+    VersionMismatch { ours: Version, theirs: Version },
+    #[error("advert for VRID {0}, not this instance's")]
+    OtherVrid(u8),
+    #[error("VRRPv2 authentication does not match")]
+    AuthMismatch,
+    #[error("advert interval is zero")]
+    ZeroInterval,
+}
+
+/// Validates a VRRP message that arrived with `ttl` from `src` to `dst` and
+/// returns the input to feed to the instance configured by `config`.
+pub fn receive(
+    config: &InstanceConfig,
+    ttl: u8,
+    src: IpAddr,
+    dst: IpAddr,
+    message: &[u8],
+) -> Result<Input, RxError> {
+    if !ttl_is_valid(ttl) {
+        return Err(RxError::BadTtl(ttl));
+    }
+    if src == config.primary_address {
+        return Err(RxError::OwnAdvert);
+    }
+    if src.is_ipv4() != config.primary_address.is_ipv4() {
+        return Err(RxError::WrongFamily);
+    }
+    let advert = Advertisement::decode(message, src, dst, config.checksum_mode)?;
+    if advert.version() != config.version {
+        return Err(RxError::VersionMismatch {
+            ours: config.version,
+            theirs: advert.version(),
+        });
+    }
+    if advert.vrid() != config.vrid {
+        return Err(RxError::OtherVrid(advert.vrid()));
+    }
+    if let Advertisement::V2(v2) = &advert {
+        if v2.auth != config.auth {
+            return Err(RxError::AuthMismatch);
+        }
+    }
+    if advert.interval().is_zero() {
+        // Learning a zero interval would make Master_Down almost instant.
+        return Err(RxError::ZeroInterval);
+    }
+    Ok(Input::AdvertReceived {
+        src,
+        priority: advert.priority(),
+        max_advert_interval: advert.interval(),
+        addresses: advert.addresses(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::packet::{Auth, ChecksumMode, MULTICAST_V4};
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn config() -> InstanceConfig {
+        InstanceConfig::new(51, ip("10.77.0.2"), vec![ip("10.77.0.100")])
+    }
+
+    fn from_peer(peer: &InstanceConfig) -> Vec<u8> {
+        peer.advertisement(110)
+            .encode(
+                peer.primary_address,
+                MULTICAST_V4.into(),
+                ChecksumMode::default(),
+            )
+            .unwrap()
+    }
+
+    fn peer() -> InstanceConfig {
+        InstanceConfig::new(51, ip("10.77.0.1"), vec![ip("10.77.0.100")])
+    }
+
+    #[test]
+    fn valid_advert_becomes_input() {
+        let input = receive(
+            &config(),
+            255,
+            ip("10.77.0.1"),
+            ip("224.0.0.18"),
+            &from_peer(&peer()),
+        );
+        assert_eq!(
+            input,
+            Ok(Input::AdvertReceived {
+                src: ip("10.77.0.1"),
+                priority: 110,
+                max_advert_interval: Duration::from_secs(1),
+                addresses: vec![ip("10.77.0.100")],
+            })
+        );
+    }
+
+    #[test]
+    fn drops_are_explained() {
+        let bytes = from_peer(&peer());
+        let (src, dst) = (ip("10.77.0.1"), ip("224.0.0.18"));
+        assert_eq!(
+            receive(&config(), 64, src, dst, &bytes),
+            Err(RxError::BadTtl(64))
+        );
+        assert_eq!(
+            receive(&config(), 255, ip("10.77.0.2"), dst, &bytes),
+            Err(RxError::OwnAdvert)
+        );
+        let mut other = peer();
+        other.vrid = 52;
+        assert_eq!(
+            receive(&config(), 255, src, dst, &from_peer(&other)),
+            Err(RxError::OtherVrid(52))
+        );
+        let mut v2 = config();
+        v2.version = Version::V2;
+        assert_eq!(
+            receive(&v2, 255, src, dst, &bytes),
+            Err(RxError::VersionMismatch {
+                ours: Version::V2,
+                theirs: Version::V3
+            })
+        );
+        assert!(matches!(
+            receive(&config(), 255, src, dst, &bytes[..7]),
+            Err(RxError::Decode(DecodeError::TooShort { .. }))
+        ));
+    }
+
+    #[test]
+    fn v2_password_must_match() {
+        let mut ours = config();
+        ours.version = Version::V2;
+        ours.auth = Auth::password("secret12");
+        let mut theirs = peer();
+        theirs.version = Version::V2;
+        theirs.auth = Auth::password("secret12");
+        let (src, dst) = (ip("10.77.0.1"), ip("224.0.0.18"));
+        assert!(receive(&ours, 255, src, dst, &from_peer(&theirs)).is_ok());
+        theirs.auth = Auth::password("wrong");
+        assert_eq!(
+            receive(&ours, 255, src, dst, &from_peer(&theirs)),
+            Err(RxError::AuthMismatch)
+        );
+    }
+}
