@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the lab tests (tests/lab) and the integration
+# tests built on it need: namespaces and bridges (iproute2), faults (nftables),
+# probes (ping, curl), container images (busybox-static), a reference VRRP peer
+# (keepalived), network mounts (ssh, sshfs, fuse3), snapshots (btrfs-progs),
+# replication (rsync) and process inspection (procps, psmisc).
+#
+# Idempotent: when every package is already installed it does not touch apt at
+# all, so it costs well under a second on a warm machine. Never starts
+# services: policy-rc.d forbids it for the duration of the install.
+set -euo pipefail
+
+PACKAGES=(
+    iproute2
+    nftables
+    iputils-ping
+    busybox-static
+    keepalived
+    openssh-server
+    openssh-client
+    rsync
+    sshfs
+    fuse3
+    btrfs-progs
+    curl
+    procps
+    psmisc
+    util-linux
+    git
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    if [[ "$status" != "install ok installed" ]]; then
+        missing+=("$pkg")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "install-test-deps: all ${#PACKAGES[@]} packages already installed"
+    exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "install-test-deps: missing ${missing[*]}; run as root to install them" >&2
+    exit 1
+fi
+
+echo "install-test-deps: installing ${missing[*]}"
+
+# Exit code 101 tells invoke-rc.d not to start or restart any service that a
+# package's maintainer scripts would otherwise launch (sshd, keepalived).
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=true
+fi
+cleanup() {
+    if $own_policy; then rm -f "$policy"; fi
+}
+trap cleanup EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
