@@ -188,18 +188,17 @@ pub enum Action {
 }
 
 impl fmt::Display for Timestamp {
-    /// In the largest unit that is exact: `3s`, `3609ms`, `3605468750ns`.
+    /// In the largest unit up to milliseconds that is exact: `3600ms`,
+    /// `3609375us`, `3605468750ns`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt_duration(self.0, f)
     }
 }
 
-/// Writes a duration in the largest unit that represents it exactly.
+/// Writes a duration in milliseconds, or a finer unit when that is not exact.
 fn fmt_duration(d: Duration, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let nanos = d.as_nanos();
-    if nanos % 1_000_000_000 == 0 {
-        write!(f, "{}s", nanos / 1_000_000_000)
-    } else if nanos % 1_000_000 == 0 {
+    if nanos % 1_000_000 == 0 {
         write!(f, "{}ms", nanos / 1_000_000)
     } else if nanos % 1_000 == 0 {
         write!(f, "{}us", nanos / 1_000)
