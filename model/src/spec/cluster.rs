@@ -1,0 +1,245 @@
+//! `Cluster`: the nodes, their addresses and default priorities, VRRP
+//! defaults and the peer API every other kind refers to.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSpec {
+    pub nodes: Vec<Node>,
+    #[serde(default)]
+    pub vrrp: VrrpDefaults,
+    /// `manual` keeps a recovered primary as backup (keepalived `nopreempt`).
+    #[serde(default)]
+    pub failback: Failback,
+    #[serde(default)]
+    pub peer: PeerApi,
+}
+
+impl ClusterSpec {
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    pub name: String,
+    /// The node's own address on the cluster network (VRRP source, unicast peer).
+    pub address: IpAddr,
+    /// Default VRRP priority, overridden per VirtualIP.
+    #[serde(default = "default_priority")]
+    pub priority: u8,
+}
+
+fn default_priority() -> u8 {
+    100
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VrrpDefaults {
+    #[serde(default)]
+    pub version: VrrpVersion,
+    /// Default advertisement interval for every VirtualIP of the cluster.
+    #[serde(default = "default_advert_interval")]
+    pub advert_interval: Duration,
+    #[serde(default)]
+    pub transport: Transport,
+    #[serde(default)]
+    pub auth: Auth,
+    /// How the VRRPv3 checksum over IPv4 is computed; see [`V3Checksum`].
+    #[serde(default)]
+    pub v3_checksum: V3Checksum,
+}
+
+impl Default for VrrpDefaults {
+    fn default() -> Self {
+        VrrpDefaults {
+            version: VrrpVersion::default(),
+            advert_interval: default_advert_interval(),
+            transport: Transport::default(),
+            auth: Auth::default(),
+            v3_checksum: V3Checksum::default(),
+        }
+    }
+}
+
+fn default_advert_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// VRRP protocol version: 2 (RFC 3768, IPv4 only, whole-second adverts) or
+/// 3 (RFC 5798, IPv4 and IPv6, centisecond adverts).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum VrrpVersion {
+    V2,
+    #[default]
+    V3,
+}
+
+impl VrrpVersion {
+    /// The advertisement interval as carried in the packet: whole seconds
+    /// (1-255, 8 bits) in version 2, centiseconds (1-4095, 12 bits) in
+    /// version 3. `None` when the interval cannot be expressed.
+    pub fn advert_units(self, interval: Duration) -> Option<u16> {
+        let ms = interval.as_millis();
+        let (unit_ms, max) = match self {
+            VrrpVersion::V2 => (1_000, 255),
+            VrrpVersion::V3 => (10, 4_095),
+        };
+        let units = u16::try_from(ms / unit_ms).ok()?;
+        (ms % unit_ms == 0 && (1..=max).contains(&units)).then_some(units)
+    }
+
+    /// Why an interval cannot be advertised, in words, for messages.
+    pub fn advert_interval_rule(self) -> &'static str {
+        match self {
+            VrrpVersion::V2 => "VRRP version 2 advertises whole seconds from 1s to 255s",
+            VrrpVersion::V3 => "VRRP version 3 advertises steps of 10ms from 10ms to 40s950ms",
+        }
+    }
+}
+
+impl TryFrom<u8> for VrrpVersion {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Self, Self::Error> {
+        match v {
+            2 => Ok(VrrpVersion::V2),
+            3 => Ok(VrrpVersion::V3),
+            other => Err(format!("VRRP version {other} does not exist: use 2 or 3")),
+        }
+    }
+}
+
+impl From<VrrpVersion> for u8 {
+    fn from(v: VrrpVersion) -> u8 {
+        match v {
+            VrrpVersion::V2 => 2,
+            VrrpVersion::V3 => 3,
+        }
+    }
+}
+
+/// Where adverts go: the VRRP multicast group, or each peer's node address
+/// (keepalived `unicast_peer`, needed where multicast is filtered, e.g. clouds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    #[default]
+    Multicast,
+    Unicast,
+}
+
+/// VRRPv2 authentication. The password is only ever read from a file so
+/// that manifests can live in git without the secret.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Auth {
+    #[serde(rename = "type", default)]
+    pub type_: AuthType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthType {
+    #[default]
+    None,
+    /// Simple text password (keepalived `auth_type PASS`), VRRPv2 only.
+    Pass,
+}
+
+/// RFC 5798 computes the VRRPv3 IPv4 checksum over a pseudo-header; some
+/// implementations (and RFC 9568's errata discussion) leave it out.
+/// keepalived's default is the pseudo-header, so that is ours.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum V3Checksum {
+    #[default]
+    WithPseudoHeader,
+    Rfc9568,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Failback {
+    /// The highest priority node takes the VIPs back as soon as it is healthy.
+    #[default]
+    Auto,
+    /// A recovered node stays backup until an operator runs `switchover`.
+    Manual,
+}
+
+/// How agents reach each other's API (status, switchover, replication epochs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerApi {
+    #[serde(default = "default_peer_port")]
+    pub port: u16,
+    /// Shared bearer token; a file so the secret stays out of manifests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for PeerApi {
+    fn default() -> Self {
+        PeerApi {
+            port: default_peer_port(),
+            token_file: None,
+        }
+    }
+}
+
+fn default_peer_port() -> u16 {
+    7946
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_what_the_design_sketch_omits() {
+        let spec: ClusterSpec = serde_json::from_value(serde_json::json!({
+            "nodes": [{"name": "n1", "address": "10.77.0.1"}]
+        }))
+        .unwrap();
+        assert_eq!(spec.nodes[0].priority, 100);
+        assert_eq!(spec.vrrp.version, VrrpVersion::V3);
+        assert_eq!(spec.vrrp.advert_interval, Duration::from_secs(1));
+        assert_eq!(spec.failback, Failback::Auto);
+        assert_eq!(spec.vrrp.v3_checksum, V3Checksum::WithPseudoHeader);
+    }
+
+    #[test]
+    fn advert_intervals_follow_each_versions_packet_field() {
+        let d = |s: &str| s.parse::<Duration>().unwrap();
+        assert_eq!(VrrpVersion::V2.advert_units(d("1s")), Some(1));
+        assert_eq!(VrrpVersion::V2.advert_units(d("255s")), Some(255));
+        assert_eq!(VrrpVersion::V2.advert_units(d("256s")), None);
+        assert_eq!(VrrpVersion::V2.advert_units(d("50ms")), None);
+        assert_eq!(VrrpVersion::V2.advert_units(d("1s500ms")), None);
+        assert_eq!(VrrpVersion::V3.advert_units(d("50ms")), Some(5));
+        assert_eq!(VrrpVersion::V3.advert_units(d("40s950ms")), Some(4_095));
+        assert_eq!(VrrpVersion::V3.advert_units(d("41s")), None);
+        assert_eq!(VrrpVersion::V3.advert_units(d("15ms")), None);
+        assert_eq!(VrrpVersion::V3.advert_units(d("0s")), None);
+    }
+
+    #[test]
+    fn version_is_a_number_on_the_wire() {
+        let v: VrrpVersion = serde_json::from_value(serde_json::json!(2)).unwrap();
+        assert_eq!(v, VrrpVersion::V2);
+        assert_eq!(serde_json::to_value(VrrpVersion::V3).unwrap(), 3);
+        assert!(serde_json::from_value::<VrrpVersion>(serde_json::json!(4)).is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! Typed specs, one module per kind. Controllers decode an [`Object`]'s
+//! spec with `obj.spec_as::<VirtualIpSpec>()`; the store keeps it as JSON.
+//!
+//! [`Object`]: crate::Object
+
+mod cluster;
+mod duration;
+mod replication;
+mod service;
+mod virtual_ip;
+
+pub use cluster::{
+    Auth, AuthType, ClusterSpec, Failback, Node, PeerApi, Transport, V3Checksum, VrrpDefaults,
+    VrrpVersion,
+};
+pub use duration::{Duration, DurationError};
+pub use replication::{Method, Mount, Nfs, Placement, ReplicationSpec, Rsync, Snapshot, Ssh};
+pub use service::{Compose, Containers, DnsCheck, Health, ServiceMode, ServiceSpec};
+pub use virtual_ip::{Control, Garp, Notify, Track, TrackScript, VirtualIpSpec};

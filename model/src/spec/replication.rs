@@ -1,0 +1,165 @@
+//! `Replication`: data kept consistent between nodes, either shared (a
+//! network mount on whichever node needs it) or copied from the master.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicationSpec {
+    pub cluster: String,
+    /// Source = where this VirtualIP is master; targets = the other nodes.
+    #[serde(
+        rename = "followVirtualIP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub follow_virtual_ip: Option<String>,
+    pub method: Method,
+    /// Local path (mount point, sync root, dataset mount point) on every node.
+    pub path: PathBuf,
+    /// For mounts: mount on every node or only on the master.
+    #[serde(default)]
+    pub on: Placement,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nfs: Option<Nfs>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount: Option<Mount>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsync: Option<Rsync>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Snapshot>,
+    /// Targets older than this make the Replication not Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Nfs,
+    Rsync,
+    Btrfs,
+    Zfs,
+    /// Any mount(8) type (sshfs, cifs, glusterfs...), configured in `mount`.
+    Mount,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Nfs => "nfs",
+            Method::Rsync => "rsync",
+            Method::Btrfs => "btrfs",
+            Method::Zfs => "zfs",
+            Method::Mount => "mount",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    #[default]
+    All,
+    Master,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Nfs {
+    /// `server:/export`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mount {
+    /// The mount(8) `-t` type, e.g. `fuse.sshfs`, `cifs`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rsync {
+    /// Sync on every change (inotify) rather than only on the interval.
+    #[serde(default)]
+    pub continuous: bool,
+    /// Full pass period; with `continuous` it backs up the change events.
+    #[serde(default = "default_rsync_interval")]
+    pub interval: Duration,
+    /// Delete files on targets that vanished at the source.
+    #[serde(default)]
+    pub delete: bool,
+    #[serde(default)]
+    pub ssh: Ssh,
+}
+
+fn default_rsync_interval() -> Duration {
+    Duration::from_secs(300)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ssh {
+    #[serde(default = "default_ssh_user")]
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_file: Option<PathBuf>,
+    #[serde(default = "default_ssh_port")]
+    pub port: u16,
+}
+
+impl Default for Ssh {
+    fn default() -> Self {
+        Ssh {
+            user: default_ssh_user(),
+            identity_file: None,
+            port: default_ssh_port(),
+        }
+    }
+}
+
+fn default_ssh_user() -> String {
+    "root".to_string()
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+
+/// Snapshot-based methods (btrfs, zfs) keep this many snapshots per side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub retain: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_the_design_sketch() {
+        let spec: ReplicationSpec = serde_json::from_value(serde_json::json!({
+            "cluster": "home", "followVirtualIP": "web", "method": "rsync",
+            "path": "/srv/web/data",
+            "rsync": {"continuous": true, "interval": "5m", "delete": true,
+                      "ssh": {"user": "root", "identityFile": "/root/.ssh/id_ed25519"}},
+            "maxLag": "15m"
+        }))
+        .unwrap();
+        assert_eq!(spec.follow_virtual_ip.as_deref(), Some("web"));
+        assert_eq!(spec.rsync.unwrap().ssh.port, 22);
+        assert_eq!(spec.on, Placement::All);
+    }
+}

@@ -1,0 +1,151 @@
+//! `Service`: a Docker Compose stack and where/when it runs.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    pub cluster: String,
+    /// Runs where this VirtualIP is master; absent = runs on every node.
+    #[serde(
+        rename = "followVirtualIP",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub follow_virtual_ip: Option<String>,
+    #[serde(default)]
+    pub mode: ServiceMode,
+    pub compose: Compose,
+    /// Replications that must be Ready before the stack starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    #[serde(default)]
+    pub health: Health,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceMode {
+    /// Runs only on the master; stopped elsewhere.
+    #[default]
+    ActivePassive,
+    /// Runs on every node; the VIP only steers traffic.
+    ActiveActive,
+    /// Created (images pulled, containers created) everywhere, started only on the master.
+    Warm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Compose {
+    /// Relative to the directory of the manifest that declares it.
+    pub file: PathBuf,
+    /// Compose project name; defaults to the Service name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    #[serde(default)]
+    pub containers: Containers,
+    /// `host:port` that must accept TCP connections.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tcp: Vec<String>,
+    /// URLs that must answer 2xx/3xx.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<DnsCheck>,
+    #[serde(default = "default_health_interval")]
+    pub interval: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    #[serde(default = "default_fall")]
+    pub fall: u32,
+    #[serde(default = "default_rise")]
+    pub rise: u32,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            containers: Containers::default(),
+            tcp: Vec::new(),
+            http: Vec::new(),
+            dns: Vec::new(),
+            interval: default_health_interval(),
+            timeout: None,
+            fall: default_fall(),
+            rise: default_rise(),
+        }
+    }
+}
+
+fn default_health_interval() -> Duration {
+    Duration::from_secs(2)
+}
+
+fn default_fall() -> u32 {
+    3
+}
+
+fn default_rise() -> u32 {
+    2
+}
+
+/// Which containers must be running for the stack to count as healthy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Containers {
+    #[default]
+    All,
+    None,
+    #[serde(untagged)]
+    Named(Vec<String>),
+}
+
+/// A DNS lookup that must succeed (e.g. a Pi-hole answering on the VIP).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsCheck {
+    /// `host:port` of the resolver to ask.
+    pub server: String,
+    pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_is_all_none_or_a_list() {
+        for (json, expected) in [
+            (serde_json::json!("all"), Containers::All),
+            (serde_json::json!("none"), Containers::None),
+            (
+                serde_json::json!(["web", "worker"]),
+                Containers::Named(vec!["web".into(), "worker".into()]),
+            ),
+        ] {
+            let decoded: Containers = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(decoded, expected);
+            assert_eq!(serde_json::to_value(&decoded).unwrap(), json);
+        }
+    }
+
+    #[test]
+    fn mode_uses_the_design_spelling() {
+        let m: ServiceMode = serde_json::from_value(serde_json::json!("active-passive")).unwrap();
+        assert_eq!(m, ServiceMode::ActivePassive);
+    }
+}

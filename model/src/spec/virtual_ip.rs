@@ -1,0 +1,183 @@
+//! `VirtualIP`: a floating address set, run as one VRRP instance per address
+//! family (as keepalived does), with tracking and notify hooks.
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::Duration;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualIpSpec {
+    pub cluster: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub addresses: Vec<IpNet>,
+    /// Overrides the Cluster's `vrrp.advertInterval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advert_interval: Option<Duration>,
+    /// Per-node priorities overriding the Cluster's node defaults.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub priorities: BTreeMap<String, u8>,
+    /// `None` follows the Cluster's `failback` (manual = no preemption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preempt: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preempt_delay: Option<Duration>,
+    /// Accept packets addressed to the VIP when not the address owner (RFC 5798 Accept_Mode).
+    #[serde(default)]
+    pub accept: bool,
+    /// Use the VRRP virtual MAC (00-00-5E-00-01-VRID) instead of the interface's.
+    #[serde(default)]
+    pub virtual_mac: bool,
+    #[serde(default)]
+    pub garp: Garp,
+    #[serde(default)]
+    pub track: Track,
+    /// All VirtualIPs in one sync group change state together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_group: Option<String>,
+    #[serde(default)]
+    pub notify: Notify,
+    #[serde(default)]
+    pub control: Control,
+}
+
+impl VirtualIpSpec {
+    /// The priority a node runs this instance with, before tracking adjusts it.
+    pub fn priority_of(&self, node: &super::Node) -> u8 {
+        self.priorities
+            .get(&node.name)
+            .copied()
+            .unwrap_or(node.priority)
+    }
+}
+
+/// Gratuitous ARP / unsolicited NA announcements after becoming master.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Garp {
+    /// How many announcements to send on transition to master.
+    #[serde(default = "default_garp_count")]
+    pub count: u32,
+    /// Repeat announcements while master (keepalived `garp_master_refresh`); none if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<Duration>,
+}
+
+impl Default for Garp {
+    fn default() -> Self {
+        Garp {
+            count: default_garp_count(),
+            refresh: None,
+        }
+    }
+}
+
+fn default_garp_count() -> u32 {
+    5
+}
+
+/// What lowers this node's priority or faults the instance.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Track {
+    /// Interfaces that must be up, or the instance goes to FAULT.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<String>,
+    /// Services whose health is tracked (names of Service objects).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<TrackScript>,
+}
+
+/// A health check command (keepalived `vrrp_script`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackScript {
+    pub name: String,
+    /// argv, run without a shell.
+    pub command: Vec<String>,
+    #[serde(default = "default_script_interval")]
+    pub interval: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Consecutive failures before the script counts as failed.
+    #[serde(default = "one")]
+    pub fall: u32,
+    /// Consecutive successes before it counts as healthy again.
+    #[serde(default = "one")]
+    pub rise: u32,
+    /// Added to the priority while failed; 0 means the instance goes to FAULT.
+    #[serde(default)]
+    pub weight: i32,
+}
+
+fn default_script_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Commands run on state transitions, in order, without blocking VRRP.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notify {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub master: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backup: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fault: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+}
+
+/// Operator overrides, kept in the spec so they survive restarts and show up in diffs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Control {
+    /// Nodes that must not become master (maintenance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub force_backup: Vec<String>,
+    /// Added to a node's priority, e.g. to drain it before maintenance.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub priority_adjust: BTreeMap<String, i32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_the_design_sketch() {
+        let spec: VirtualIpSpec = serde_json::from_value(serde_json::json!({
+            "cluster": "home", "interface": "eth0", "vrid": 51,
+            "addresses": ["10.77.0.100/24", "fd00::100/64"],
+            "advertInterval": "50ms",
+            "priorities": {"n1": 110, "n2": 100},
+            "preempt": true, "preemptDelay": "0s",
+            "track": {"interfaces": ["eth0"], "services": ["web"],
+                      "scripts": [{"name": "gw", "command": ["ping", "-c1", "10.77.0.254"],
+                                   "interval": "2s", "fall": 2, "rise": 2, "weight": -20}]},
+            "syncGroup": "edge",
+            "notify": {"master": ["logger", "master"]}
+        }))
+        .unwrap();
+        assert_eq!(spec.addresses.len(), 2);
+        assert_eq!(spec.advert_interval, Some(Duration::from_millis(50)));
+        assert_eq!(spec.track.scripts[0].weight, -20);
+        assert_eq!(spec.garp.count, 5);
+        let n2 = super::super::Node {
+            name: "n2".into(),
+            address: "10.77.0.2".parse().unwrap(),
+            priority: 90,
+        };
+        assert_eq!(spec.priority_of(&n2), 100);
+    }
+}
