@@ -1,0 +1,273 @@
+//! Semantic checks of one object on its own, on its typed spec.
+
+use std::collections::HashMap;
+
+use serde::de::DeserializeOwned;
+
+use super::{pointer, Finding};
+use crate::spec::{AuthType, ClusterSpec, Method, ReplicationSpec, VirtualIpSpec, VrrpVersion};
+use crate::{Kind, Object};
+
+pub(super) fn check(obj: &Object) -> Vec<Finding> {
+    match obj.kind {
+        Kind::Cluster => typed(obj, cluster),
+        Kind::VirtualIP => typed(obj, virtual_ip),
+        // Everything a Service can get wrong on its own, the schema catches;
+        // its references are checked across the set.
+        Kind::Service => Vec::new(),
+        Kind::Replication => typed(obj, replication),
+    }
+}
+
+/// Decodes the spec and runs `check` on it. The schema admits only what the
+/// types decode, so a failure here is a defect in one of them.
+fn typed<T: DeserializeOwned>(obj: &Object, check: fn(&T) -> Vec<Finding>) -> Vec<Finding> {
+    match obj.spec_as::<T>() {
+        Ok(spec) => check(&spec),
+        Err(e) => vec![Finding::value(
+            "/spec",
+            format!(
+                "the schema accepted this {} but it cannot be decoded ({e}): please report this bug",
+                obj.kind
+            ),
+        )],
+    }
+}
+
+fn cluster(spec: &ClusterSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut names = HashMap::new();
+    let mut addresses = HashMap::new();
+    for (i, node) in spec.nodes.iter().enumerate() {
+        if let Some(first) = names.insert(node.name.as_str(), i) {
+            out.push(Finding::value(
+                &format!("/spec/nodes/{i}/name"),
+                format!(
+                    "node name {} is already used by spec.nodes[{first}]: give each node its own name",
+                    node.name
+                ),
+            ));
+        }
+        if let Some(first) = addresses.insert(node.address, i) {
+            out.push(Finding::value(
+                &format!("/spec/nodes/{i}/address"),
+                format!(
+                    "address {} is already used by spec.nodes[{first}]: give each node its own address",
+                    node.address
+                ),
+            ));
+        }
+    }
+    let vrrp = &spec.vrrp;
+    if vrrp.version.advert_units(vrrp.advert_interval).is_none() {
+        out.push(Finding::value(
+            "/spec/vrrp/advertInterval",
+            advert_interval_message(vrrp.version, vrrp.advert_interval),
+        ));
+    }
+    if vrrp.version == VrrpVersion::V3 && vrrp.auth.type_ == AuthType::Pass {
+        out.push(Finding::value(
+            "/spec/vrrp/auth/type",
+            "pass authentication exists only in VRRP version 2 (RFC 5798 removed it): set spec.vrrp.version: 2 or use type: none",
+        ));
+    }
+    out
+}
+
+/// Shared with the cross-object check of a VirtualIP's own interval.
+pub(super) fn advert_interval_message(
+    version: VrrpVersion,
+    interval: crate::spec::Duration,
+) -> String {
+    let suggestion = match version {
+        VrrpVersion::V2 => "use whole seconds such as 1s, or VRRP version 3 for sub-second adverts",
+        VrrpVersion::V3 => "use a multiple of 10ms up to 40s950ms",
+    };
+    format!(
+        "{interval} cannot be advertised: {}: {suggestion}",
+        version.advert_interval_rule()
+    )
+}
+
+fn virtual_ip(spec: &VirtualIpSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut seen = HashMap::new();
+    for (i, net) in spec.addresses.iter().enumerate() {
+        if let Some(first) = seen.insert(net.addr(), i) {
+            out.push(Finding::value(
+                &format!("/spec/addresses/{i}"),
+                format!(
+                    "{} repeats spec.addresses[{first}]: list each address once",
+                    net.addr()
+                ),
+            ));
+        }
+    }
+    let mut scripts = HashMap::new();
+    for (i, script) in spec.track.scripts.iter().enumerate() {
+        if let Some(first) = scripts.insert(script.name.as_str(), i) {
+            out.push(Finding::value(
+                &format!("/spec/track/scripts/{i}/name"),
+                format!(
+                    "script name {} is already used by spec.track.scripts[{first}]: give each script its own name",
+                    script.name
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let method = spec.method;
+    let needs = |section: &str, present: bool, out: &mut Vec<Finding>| {
+        if !present {
+            out.push(Finding::value(
+                "/spec",
+                format!(
+                    "missing required field {section}: method {} needs it",
+                    method.as_str()
+                ),
+            ));
+        }
+    };
+    match method {
+        Method::Nfs => needs("nfs", spec.nfs.is_some(), &mut out),
+        Method::Mount => needs("mount", spec.mount.is_some(), &mut out),
+        Method::Rsync | Method::Btrfs | Method::Zfs => {}
+    }
+    let sections = [
+        ("nfs", spec.nfs.is_some(), method == Method::Nfs),
+        ("mount", spec.mount.is_some(), method == Method::Mount),
+        ("rsync", spec.rsync.is_some(), method == Method::Rsync),
+        (
+            "snapshot",
+            spec.snapshot.is_some(),
+            matches!(method, Method::Btrfs | Method::Zfs),
+        ),
+    ];
+    for (section, present, applies) in sections {
+        if present && !applies {
+            out.push(Finding::key(
+                &pointer::join("/spec", section),
+                format!(
+                    "not used by method {}: remove it or change the method",
+                    method.as_str()
+                ),
+            ));
+        }
+    }
+    let copies = matches!(method, Method::Rsync | Method::Btrfs | Method::Zfs);
+    if copies && spec.follow_virtual_ip.is_none() {
+        out.push(Finding::value(
+            "/spec",
+            format!(
+                "missing required field followVirtualIP: method {} copies from the master of a VirtualIP, name it",
+                method.as_str()
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ObjectMeta, API_VERSION};
+    use serde_json::json;
+
+    fn object(kind: Kind, spec: serde_json::Value) -> Object {
+        Object {
+            api_version: API_VERSION.to_string(),
+            kind,
+            metadata: ObjectMeta::named("x"),
+            spec,
+            status: Default::default(),
+        }
+    }
+
+    fn messages(kind: Kind, spec: serde_json::Value) -> Vec<String> {
+        check(&object(kind, spec))
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
+    }
+
+    #[test]
+    fn cluster_nodes_are_unique_by_name_and_address() {
+        let found = messages(
+            Kind::Cluster,
+            json!({"nodes": [{"name": "n1", "address": "10.77.0.1"},
+                             {"name": "n1", "address": "10.77.0.1"}]}),
+        );
+        assert_eq!(
+            found,
+            vec![
+                "spec.nodes[1].name: node name n1 is already used by spec.nodes[0]: give each node its own name",
+                "spec.nodes[1].address: address 10.77.0.1 is already used by spec.nodes[0]: give each node its own address",
+            ]
+        );
+    }
+
+    #[test]
+    fn cluster_default_interval_must_fit_its_version() {
+        let found = messages(
+            Kind::Cluster,
+            json!({"nodes": [{"name": "n1", "address": "10.77.0.1"}],
+                   "vrrp": {"version": 2, "advertInterval": "50ms"}}),
+        );
+        assert_eq!(
+            found,
+            vec!["spec.vrrp.advertInterval: 50ms cannot be advertised: VRRP version 2 advertises whole seconds from 1s to 255s: use whole seconds such as 1s, or VRRP version 3 for sub-second adverts"]
+        );
+    }
+
+    #[test]
+    fn pass_authentication_is_version_2_only() {
+        let found = messages(
+            Kind::Cluster,
+            json!({"nodes": [{"name": "n1", "address": "10.77.0.1"}],
+                   "vrrp": {"auth": {"type": "pass", "passwordFile": "/etc/p"}}}),
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("spec.vrrp.auth.type: pass authentication"));
+    }
+
+    #[test]
+    fn virtual_ip_addresses_are_listed_once() {
+        let found = messages(
+            Kind::VirtualIP,
+            json!({"cluster": "home", "interface": "eth0", "vrid": 51,
+                   "addresses": ["10.77.0.100/24", "10.77.0.100/32"]}),
+        );
+        assert_eq!(
+            found,
+            vec![
+                "spec.addresses[1]: 10.77.0.100 repeats spec.addresses[0]: list each address once"
+            ]
+        );
+    }
+
+    #[test]
+    fn replication_sections_match_the_method() {
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "method": "nfs", "path": "/srv",
+                   "rsync": {"continuous": true}}),
+        );
+        assert_eq!(
+            found,
+            vec![
+                "spec: missing required field nfs: method nfs needs it",
+                "spec.rsync: not used by method nfs: remove it or change the method",
+            ]
+        );
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "method": "rsync", "path": "/srv"}),
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("spec: missing required field followVirtualIP"));
+    }
+}

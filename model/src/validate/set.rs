@@ -1,0 +1,491 @@
+//! Checks across a set of objects: references resolve, VRRP instances and
+//! addresses do not collide, priorities and intervals fit the Cluster.
+//!
+//! When two objects collide, the one later in the input is blamed, so a
+//! newly applied object is reported rather than the one already stored.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use super::object::advert_interval_message;
+use super::{pointer, Finding, Problem};
+use crate::spec::{ClusterSpec, ReplicationSpec, ServiceSpec, VirtualIpSpec, VrrpVersion};
+use crate::{Kind, Object};
+
+/// Cross-object problems in `objects`. Objects whose spec does not decode
+/// (they failed validation already) still count as existing for references.
+pub fn check_set(objects: &[&Object]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut first_seen = HashMap::new();
+    let mut unique = Vec::new();
+    for obj in objects {
+        if first_seen.insert(obj.key(), ()).is_some() {
+            problems.push(
+                Finding::value(
+                    "/metadata/name",
+                    format!(
+                        "{} {} is declared more than once: keep one declaration",
+                        obj.kind, obj.metadata.name
+                    ),
+                )
+                .into_problem(obj.key()),
+            );
+        } else {
+            unique.push(*obj);
+        }
+    }
+    let index = Index::new(&unique);
+    for obj in &unique {
+        let findings = match obj.kind {
+            Kind::Cluster => Vec::new(),
+            Kind::VirtualIP => obj
+                .spec_as::<VirtualIpSpec>()
+                .map(|spec| index.virtual_ip(&spec))
+                .unwrap_or_default(),
+            Kind::Service => obj
+                .spec_as::<ServiceSpec>()
+                .map(|spec| index.service(&spec))
+                .unwrap_or_default(),
+            Kind::Replication => obj
+                .spec_as::<ReplicationSpec>()
+                .map(|spec| index.replication(&spec))
+                .unwrap_or_default(),
+        };
+        problems.extend(findings.into_iter().map(|f| f.into_problem(obj.key())));
+    }
+    problems.extend(collisions(&unique));
+    problems
+}
+
+/// What the set declares, by kind and name.
+struct Index {
+    names: HashMap<Kind, BTreeSet<String>>,
+    clusters: HashMap<String, ClusterSpec>,
+    vip_clusters: HashMap<String, String>,
+}
+
+impl Index {
+    fn new(objects: &[&Object]) -> Self {
+        let mut names: HashMap<Kind, BTreeSet<String>> = HashMap::new();
+        let mut clusters = HashMap::new();
+        let mut vip_clusters = HashMap::new();
+        for obj in objects {
+            let name = obj.metadata.name.clone();
+            names.entry(obj.kind).or_default().insert(name.clone());
+            match obj.kind {
+                Kind::Cluster => {
+                    if let Ok(spec) = obj.spec_as::<ClusterSpec>() {
+                        clusters.insert(name, spec);
+                    }
+                }
+                Kind::VirtualIP => {
+                    if let Some(cluster) = obj.spec.get("cluster").and_then(|c| c.as_str()) {
+                        vip_clusters.insert(name, cluster.to_string());
+                    }
+                }
+                Kind::Service | Kind::Replication => {}
+            }
+        }
+        Index {
+            names,
+            clusters,
+            vip_clusters,
+        }
+    }
+
+    /// A reference to another object, reported at `at` when it dangles.
+    fn reference(&self, kind: Kind, name: &str, at: &str, out: &mut Vec<Finding>) -> bool {
+        let known = self.names.get(&kind);
+        if known.is_some_and(|k| k.contains(name)) {
+            return true;
+        }
+        let known = match known {
+            Some(names) => format!(
+                "known: {}",
+                names.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            None => format!("no {kind} is declared"),
+        };
+        out.push(Finding::value(
+            at,
+            format!("unknown {kind} {name:?}: declare it or fix the name ({known})"),
+        ));
+        false
+    }
+
+    /// The followed VirtualIP must exist and belong to the same Cluster.
+    fn follow(&self, cluster: &str, vip: Option<&str>, out: &mut Vec<Finding>) {
+        let Some(vip) = vip else { return };
+        let at = "/spec/followVirtualIP";
+        if self.reference(Kind::VirtualIP, vip, at, out) {
+            if let Some(other) = self.vip_clusters.get(vip).filter(|c| *c != cluster) {
+                out.push(Finding::value(
+                    at,
+                    format!(
+                        "VirtualIP {vip:?} belongs to Cluster {other:?}, not {cluster:?}: follow a VirtualIP of the same Cluster"
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn virtual_ip(&self, spec: &VirtualIpSpec) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (i, service) in spec.track.services.iter().enumerate() {
+            self.reference(
+                Kind::Service,
+                service,
+                &format!("/spec/track/services/{i}"),
+                &mut out,
+            );
+        }
+        if !self.reference(Kind::Cluster, &spec.cluster, "/spec/cluster", &mut out) {
+            return out;
+        }
+        // Declared but invalid: its own errors are reported already.
+        let Some(cluster) = self.clusters.get(&spec.cluster) else {
+            return out;
+        };
+        let node_names = || {
+            cluster
+                .nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut node_reference = |node: &str, finding: fn(&str, String) -> Finding, at: String| {
+            if cluster.node(node).is_none() {
+                out.push(finding(
+                    &at,
+                    format!(
+                        "unknown node {node:?} in Cluster {:?}: use one of {}",
+                        spec.cluster,
+                        node_names()
+                    ),
+                ));
+            }
+        };
+        for node in spec.priorities.keys() {
+            node_reference(node, Finding::key, pointer::join("/spec/priorities", node));
+        }
+        for (i, node) in spec.control.force_backup.iter().enumerate() {
+            node_reference(
+                node,
+                Finding::value,
+                format!("/spec/control/forceBackup/{i}"),
+            );
+        }
+        for node in spec.control.priority_adjust.keys() {
+            node_reference(
+                node,
+                Finding::key,
+                pointer::join("/spec/control/priorityAdjust", node),
+            );
+        }
+        let version = cluster.vrrp.version;
+        if let Some(interval) = spec.advert_interval {
+            if version.advert_units(interval).is_none() {
+                out.push(Finding::value(
+                    "/spec/advertInterval",
+                    advert_interval_message(version, interval),
+                ));
+            }
+        }
+        if version == VrrpVersion::V2 {
+            for (i, net) in spec.addresses.iter().enumerate() {
+                if net.addr().is_ipv6() {
+                    out.push(Finding::value(
+                        &format!("/spec/addresses/{i}"),
+                        format!(
+                            "{net} is IPv6, but Cluster {:?} uses VRRP version 2, which is IPv4 only: set spec.vrrp.version: 3 on the Cluster or remove the address",
+                            spec.cluster
+                        ),
+                    ));
+                }
+            }
+        }
+        for node in &cluster.nodes {
+            if spec.priority_of(node) != 255
+                || spec.addresses.iter().any(|a| a.addr() == node.address)
+            {
+                continue;
+            }
+            let rule = format!(
+                "255 is reserved for the address owner (RFC 5798) and node {} ({}) owns none of this VirtualIP's addresses",
+                node.name, node.address
+            );
+            if spec.priorities.contains_key(&node.name) {
+                out.push(Finding::value(
+                    &pointer::join("/spec/priorities", &node.name),
+                    format!("{rule}: use 1-254"),
+                ));
+            } else {
+                out.push(Finding::value(
+                    "/spec/cluster",
+                    format!(
+                        "node {} has priority 255 in Cluster {:?}, but {rule}: set spec.priorities.{} to 1-254",
+                        node.name, spec.cluster, node.name
+                    ),
+                ));
+            }
+        }
+        out
+    }
+
+    fn service(&self, spec: &ServiceSpec) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.reference(Kind::Cluster, &spec.cluster, "/spec/cluster", &mut out);
+        self.follow(&spec.cluster, spec.follow_virtual_ip.as_deref(), &mut out);
+        for (i, replication) in spec.requires.iter().enumerate() {
+            self.reference(
+                Kind::Replication,
+                replication,
+                &format!("/spec/requires/{i}"),
+                &mut out,
+            );
+        }
+        out
+    }
+
+    fn replication(&self, spec: &ReplicationSpec) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.reference(Kind::Cluster, &spec.cluster, "/spec/cluster", &mut out);
+        self.follow(&spec.cluster, spec.follow_virtual_ip.as_deref(), &mut out);
+        out
+    }
+}
+
+/// VRRP instances are keyed by (interface, VRID, address family) on a
+/// network, as in keepalived, and one address can float in one place only.
+fn collisions(objects: &[&Object]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut instances: HashMap<(String, String, u8, bool), String> = HashMap::new();
+    let mut addresses: HashMap<IpAddr, String> = HashMap::new();
+    for obj in objects.iter().filter(|o| o.kind == Kind::VirtualIP) {
+        let Ok(spec) = obj.spec_as::<VirtualIpSpec>() else {
+            continue;
+        };
+        let name = &obj.metadata.name;
+        let families: BTreeSet<bool> = spec.addresses.iter().map(|a| a.addr().is_ipv6()).collect();
+        for v6 in families {
+            let key = (spec.cluster.clone(), spec.interface.clone(), spec.vrid, v6);
+            if let Some(other) = instances.get(&key) {
+                problems.push(
+                    Finding::value(
+                        "/spec/vrid",
+                        format!(
+                            "VRID {} on {} ({}) is already used by VirtualIP {other:?} in Cluster {:?}: choose another VRID",
+                            spec.vrid,
+                            spec.interface,
+                            if v6 { "IPv6" } else { "IPv4" },
+                            spec.cluster
+                        ),
+                    )
+                    .into_problem(obj.key()),
+                );
+            } else {
+                instances.insert(key, name.clone());
+            }
+        }
+        for (i, net) in spec.addresses.iter().enumerate() {
+            match addresses.get(&net.addr()) {
+                Some(other) if other != name => problems.push(
+                    Finding::value(
+                        &format!("/spec/addresses/{i}"),
+                        format!(
+                            "{} is already an address of VirtualIP {other:?}: an address can float in one VirtualIP only",
+                            net.addr()
+                        ),
+                    )
+                    .into_problem(obj.key()),
+                ),
+                Some(_) => {}
+                None => {
+                    addresses.insert(net.addr(), name.clone());
+                }
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ObjectKey, ObjectMeta, API_VERSION};
+    use serde_json::json;
+
+    fn object(kind: Kind, name: &str, spec: serde_json::Value) -> Object {
+        Object {
+            api_version: API_VERSION.to_string(),
+            kind,
+            metadata: ObjectMeta::named(name),
+            spec,
+            status: Default::default(),
+        }
+    }
+
+    fn home(version: u8) -> Object {
+        object(
+            Kind::Cluster,
+            "home",
+            json!({"nodes": [{"name": "n1", "address": "10.77.0.1", "priority": 110},
+                             {"name": "n2", "address": "10.77.0.2"}],
+                   "vrrp": {"version": version}}),
+        )
+    }
+
+    fn vip(name: &str, spec: serde_json::Value) -> Object {
+        let mut base = json!({"cluster": "home", "interface": "eth0", "vrid": 51,
+                              "addresses": ["10.77.0.100/24"]});
+        for (k, v) in spec.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        object(Kind::VirtualIP, name, base)
+    }
+
+    fn messages(objects: &[Object]) -> Vec<String> {
+        let refs: Vec<&Object> = objects.iter().collect();
+        check_set(&refs)
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_consistent_set_has_no_problems() {
+        let set = [
+            home(3),
+            vip(
+                "web",
+                json!({"priorities": {"n1": 110}, "track": {"services": ["web"]}}),
+            ),
+            object(
+                Kind::Service,
+                "web",
+                json!({"cluster": "home", "followVirtualIP": "web",
+                                                "compose": {"file": "c.yaml"}, "requires": ["certs"]}),
+            ),
+            object(
+                Kind::Replication,
+                "certs",
+                json!({"cluster": "home", "followVirtualIP": "web",
+                                                      "method": "rsync", "path": "/srv"}),
+            ),
+        ];
+        assert_eq!(messages(&set), Vec::<String>::new());
+    }
+
+    #[test]
+    fn dangling_references_name_what_is_known() {
+        let set = [
+            home(3),
+            vip("web", json!({"cluster": "hmoe"})),
+            vip(
+                "db",
+                json!({"vrid": 52, "addresses": ["10.77.0.101/24"],
+                             "priorities": {"n3": 100}, "control": {"forceBackup": ["n4"]}}),
+            ),
+            object(
+                Kind::Service,
+                "web",
+                json!({"cluster": "home", "followVirtualIP": "wbe",
+                                                "compose": {"file": "c.yaml"}, "requires": ["certs"]}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec![
+                "VirtualIP/web: spec.cluster: unknown Cluster \"hmoe\": declare it or fix the name (known: home)",
+                "VirtualIP/db: spec.priorities.n3: unknown node \"n3\" in Cluster \"home\": use one of n1, n2",
+                "VirtualIP/db: spec.control.forceBackup[0]: unknown node \"n4\" in Cluster \"home\": use one of n1, n2",
+                "Service/web: spec.followVirtualIP: unknown VirtualIP \"wbe\": declare it or fix the name (known: db, web)",
+                "Service/web: spec.requires[0]: unknown Replication \"certs\": declare it or fix the name (no Replication is declared)",
+            ]
+        );
+    }
+
+    #[test]
+    fn vrids_collide_per_interface_and_family_only() {
+        let set = [
+            home(3),
+            vip("a", json!({})),
+            vip("b", json!({"addresses": ["fd00::100/64"]})),
+            vip(
+                "c",
+                json!({"interface": "eth1", "addresses": ["10.77.1.100/24"]}),
+            ),
+            vip("d", json!({"addresses": ["10.77.0.101/24"]})),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec!["VirtualIP/d: spec.vrid: VRID 51 on eth0 (IPv4) is already used by VirtualIP \"a\" in Cluster \"home\": choose another VRID"]
+        );
+    }
+
+    #[test]
+    fn an_address_floats_in_one_virtual_ip_only() {
+        let set = [
+            home(3),
+            vip("a", json!({})),
+            vip(
+                "b",
+                json!({"vrid": 52, "addresses": ["10.77.0.7/24", "10.77.0.100/32"]}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec!["VirtualIP/b: spec.addresses[1]: 10.77.0.100 is already an address of VirtualIP \"a\": an address can float in one VirtualIP only"]
+        );
+    }
+
+    #[test]
+    fn priority_255_belongs_to_the_address_owner() {
+        let set = [
+            home(3),
+            vip(
+                "owner",
+                json!({"addresses": ["10.77.0.1/24"], "priorities": {"n1": 255}}),
+            ),
+            vip("other", json!({"vrid": 52, "priorities": {"n2": 255}})),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec!["VirtualIP/other: spec.priorities.n2: 255 is reserved for the address owner (RFC 5798) and node n2 (10.77.0.2) owns none of this VirtualIP's addresses: use 1-254"]
+        );
+    }
+
+    #[test]
+    fn intervals_and_families_must_fit_the_vrrp_version() {
+        let set = [
+            home(2),
+            vip(
+                "web",
+                json!({"advertInterval": "50ms", "addresses": ["10.77.0.100/24", "fd00::100/64"]}),
+            ),
+        ];
+        let found = messages(&set);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with(
+            "VirtualIP/web: spec.advertInterval: 50ms cannot be advertised: VRRP version 2"
+        ));
+        assert!(found[1].starts_with("VirtualIP/web: spec.addresses[1]: fd00::100/64 is IPv6, but Cluster \"home\" uses VRRP version 2"));
+    }
+
+    #[test]
+    fn the_second_declaration_of_an_object_is_reported() {
+        let set = [home(3), home(3)];
+        let refs: Vec<&Object> = set.iter().collect();
+        let problems = check_set(&refs);
+        let keys: Vec<ObjectKey> = problems.iter().map(|p| p.key.clone()).collect();
+        assert_eq!(
+            keys,
+            vec![ObjectKey {
+                kind: Kind::Cluster,
+                name: "home".into()
+            }]
+        );
+        assert_eq!(problems[0].pointer, "/metadata/name");
+    }
+}
