@@ -7,11 +7,15 @@
 //! neither.
 
 mod kind;
+pub mod load;
 mod meta;
 mod object;
+pub mod spec;
 mod status;
+pub mod validate;
 
 pub use kind::{Kind, UnknownKind, API_VERSION};
 pub use meta::{Manager, ObjectMeta, SOURCE_FILE_ANNOTATION};
 pub use object::{Object, ObjectKey};
+pub use spec::*;
 pub use status::{Condition, ConditionStatus, Status};

@@ -1,0 +1,80 @@
+//! Errors as people read them: `file:line:col: Kind/name: message`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::ObjectKey;
+
+/// One problem in the input, at a position in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem has no position (an unreadable file, an
+    /// object that is only in the store).
+    pub line: usize,
+    pub column: usize,
+    /// The object concerned, when its kind and name are known.
+    pub object: Option<ObjectKey>,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if let Some(key) = &self.object {
+            write!(f, ": {key}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in one load, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, diagnostic) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{diagnostic}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Kind;
+
+    #[test]
+    fn renders_file_position_object_and_message() {
+        let mut d = Diagnostic {
+            file: "manifests/web.yaml".into(),
+            line: 7,
+            column: 9,
+            object: Some(ObjectKey {
+                kind: Kind::VirtualIP,
+                name: "web".into(),
+            }),
+            message: "spec.vrid: 300 is out of range: use 1-255".into(),
+        };
+        assert_eq!(
+            d.to_string(),
+            "manifests/web.yaml:7:9: VirtualIP/web: spec.vrid: 300 is out of range: use 1-255"
+        );
+        d.object = None;
+        d.line = 0;
+        assert_eq!(
+            d.to_string(),
+            "manifests/web.yaml: spec.vrid: 300 is out of range: use 1-255"
+        );
+        let all = Diagnostics(vec![d.clone(), d]);
+        assert_eq!(all.to_string().lines().count(), 2);
+    }
+}

@@ -1,0 +1,95 @@
+//! Which files a set of paths names: files as given, directories searched
+//! recursively for `*.yaml` / `*.yml`, in sorted order so that output and
+//! apply order do not depend on the file system.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A path that could not be searched.
+#[derive(Debug)]
+pub struct Unreadable {
+    pub path: PathBuf,
+    pub error: io::Error,
+}
+
+pub fn manifest_files<P: AsRef<Path>>(paths: &[P]) -> (Vec<PathBuf>, Vec<Unreadable>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                let mut found = Vec::new();
+                search(path, &mut found, &mut errors);
+                found.sort();
+                files.extend(found);
+            }
+            // A file named explicitly is read whatever its extension.
+            Ok(_) => files.push(path.to_path_buf()),
+            Err(error) => errors.push(Unreadable {
+                path: path.to_path_buf(),
+                error,
+            }),
+        }
+    }
+    (files, errors)
+}
+
+fn search(dir: &Path, found: &mut Vec<PathBuf>, errors: &mut Vec<Unreadable>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            errors.push(Unreadable {
+                path: dir.to_path_buf(),
+                error,
+            });
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        // Hidden entries (.git in a GitOps checkout, editor swap files) are
+        // never manifests.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            search(&path, found, errors);
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            found.push(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_yaml_recursively_sorted_skipping_hidden_and_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in ["b.yaml", "a.yml", "notes.txt", "sub/c.yaml", ".git/x.yaml"] {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let (files, errors) = manifest_files(&[root.to_path_buf(), root.join("notes.txt")]);
+        assert!(errors.is_empty());
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.yml", "b.yaml", "sub/c.yaml", "notes.txt"]);
+    }
+
+    #[test]
+    fn reports_missing_paths() {
+        let (files, errors) = manifest_files(&["/nonexistent/hareconcile"]);
+        assert!(files.is_empty());
+        assert_eq!(errors.len(), 1);
+    }
+}
