@@ -99,12 +99,17 @@ fn is_alive(pid: u32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// SIGKILLs the lab's processes until none is left (or 5 s pass): new ones
-/// may appear while a dying daemon's children are still being reparented.
+/// SIGKILLs the lab's processes until none is left.
 fn kill_processes(id: &LabId) {
+    kill_until_gone(|| lab_processes(id));
+}
+
+/// SIGKILLs what `find` returns until it returns nothing (or 5 s pass): new
+/// processes may appear while a dying daemon's children are reparented.
+fn kill_until_gone(find: impl Fn() -> Vec<u32>) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let pids = lab_processes(id);
+        let pids = find();
         if pids.is_empty() || Instant::now() >= deadline {
             return;
         }
@@ -234,6 +239,25 @@ fn cgroups(id: &LabId) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Kills the processes of the cgroup `name` (in every hierarchy) and
+/// removes it: what a stopped dockerd leaves of its containers.
+pub(crate) fn remove_cgroups_named(name: &str) {
+    let groups: Vec<PathBuf> = cgroup_candidates()
+        .into_iter()
+        .filter(|p| file_name(p).as_deref() == Some(name))
+        .collect();
+    kill_until_gone(|| {
+        groups
+            .iter()
+            .flat_map(|g| cgroup_processes(g))
+            .filter(|&pid| !is_zombie(pid))
+            .collect()
+    });
+    for group in &groups {
+        remove_cgroup(group);
+    }
+}
+
 /// Pids in a cgroup and all its descendants.
 fn cgroup_processes(cgroup: &Path) -> Vec<u32> {
     let mut pids: Vec<u32> = std::fs::read_to_string(cgroup.join("cgroup.procs"))
@@ -251,7 +275,7 @@ fn cgroup_processes(cgroup: &Path) -> Vec<u32> {
 }
 
 /// Removes a cgroup tree bottom-up (cgroup directories go with `rmdir`).
-pub(crate) fn remove_cgroup(cgroup: &Path) {
+fn remove_cgroup(cgroup: &Path) {
     for child in dir_names(cgroup) {
         let child = cgroup.join(child);
         if child.is_dir() {

@@ -21,6 +21,7 @@
 //! leftovers of labs whose process died are swept at the next build.
 
 mod cleanup;
+mod docker;
 mod error;
 mod faults;
 mod naming;
@@ -30,6 +31,7 @@ mod process;
 mod topology;
 
 pub use cleanup::{leftovers, Leftovers, LAB_ROOT};
+pub use docker::{busybox_image, Dockerd, BUSYBOX_IMAGE};
 pub use error::{LabError, Result};
 pub use faults::FaultState;
 pub use naming::LabId;

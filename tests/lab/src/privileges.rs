@@ -13,7 +13,7 @@ use crate::process::{NodeCommand, Place};
 pub enum Need {
     /// Root, network namespaces, `ip`, `nft`, `ping`.
     Netns,
-    /// All of [`Need::Netns`], plus `dockerd`, `docker` and `/bin/busybox`
+    /// All of [`Need::Netns`], plus `dockerd`, `docker`, `tar`, `chroot` and `/bin/busybox`
     /// for a per-node daemon and its image.
     Docker,
 }
@@ -40,6 +40,7 @@ pub fn check(need: Need) -> Result<()> {
             ("dockerd", "--version"),
             ("docker", "--version"),
             ("tar", "--version"),
+            ("chroot", "--version"),
         ]);
     }
     for (tool, flag) in tools {
