@@ -1,0 +1,125 @@
+//! Keeps a directory of manifests applied, as manager `files`.
+//!
+//! Every sync loads the whole directory: file events only say *when* to
+//! look, never *what* changed, so a missed or overflowed event stream
+//! costs a little latency, not correctness. A directory with any error is
+//! not applied at all (the last good state stays), and objects no file
+//! declares any more are pruned.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hareconcile_model::load::load_paths_with;
+use hareconcile_model::{Manager, Object, ObjectKey};
+use hareconcile_runtime::{ApplyOptions, ApplyResult, Store};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+/// Editors write a file in several steps; wait for quiet before loading.
+const DEBOUNCE: Duration = Duration::from_millis(150);
+
+pub fn start(
+    dir: PathBuf,
+    store: Store,
+    resync: Duration,
+    mut stopped: watch::Receiver<bool>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let dir = std::fs::canonicalize(&dir)
+        .with_context(|| format!("manifests directory {}", dir.display()))?;
+    let (changed, mut changes) = mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // An error (e.g. an overflowed queue) is a change like any other:
+        // the sync that follows reads everything again.
+        if let Err(e) = &event {
+            warn!(error = %e, "file watch error; resyncing the manifests directory");
+        }
+        let _ = changed.send(());
+    })
+    .context("starting the file watcher")?;
+    watcher
+        .watch(&dir, RecursiveMode::Recursive)
+        .with_context(|| format!("watching {}", dir.display()))?;
+    info!(dir = %dir.display(), "watching manifests");
+
+    Ok(tokio::spawn(async move {
+        // Owned by the task so watching stops when it ends.
+        let _watcher = watcher;
+        let mut periodic = tokio::time::interval(resync);
+        loop {
+            tokio::select! {
+                _ = periodic.tick() => {}
+                Some(()) = changes.recv() => {
+                    tokio::time::sleep(DEBOUNCE).await;
+                    while changes.try_recv().is_ok() {}
+                }
+                _ = stopped.changed() => return,
+            }
+            let (dir, store) = (dir.clone(), store.clone());
+            let synced = tokio::task::spawn_blocking(move || sync(&dir, &store)).await;
+            if let Err(e) = synced {
+                warn!(error = %e, "manifest sync task failed");
+            }
+        }
+    }))
+}
+
+/// Applies the directory as it is now, then prunes what it no longer declares.
+fn sync(dir: &PathBuf, store: &Store) {
+    let (stored, _) = store.list(None);
+    // Objects from other managers resolve references; our own are replaced
+    // by what the directory says now.
+    let others: Vec<Object> = stored
+        .iter()
+        .filter(|o| o.metadata.manager != Some(Manager::Files))
+        .map(|o| (**o).clone())
+        .collect();
+    let manifests = match load_paths_with(&[dir], &others) {
+        Ok(manifests) => manifests,
+        Err(diagnostics) => {
+            for d in &diagnostics.0 {
+                warn!("{d}");
+            }
+            warn!(
+                errors = diagnostics.0.len(),
+                "manifests directory has errors; nothing applied, the last good state stays"
+            );
+            return;
+        }
+    };
+    let declared: BTreeSet<ObjectKey> = manifests.iter().map(|m| m.object.key()).collect();
+    let objects = manifests.into_iter().map(|m| m.object).collect();
+    match store.apply(objects, Manager::Files, ApplyOptions::default()) {
+        Ok(outcomes) => {
+            for outcome in outcomes
+                .iter()
+                .filter(|o| o.result != ApplyResult::Unchanged)
+            {
+                info!(object = %outcome.key, result = ?outcome.result, generation = outcome.generation, "applied from manifests");
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "manifests not applied");
+            return;
+        }
+    }
+    let stale: Vec<ObjectKey> = stored
+        .iter()
+        .filter(|o| o.metadata.manager == Some(Manager::Files) && !declared.contains(&o.key()))
+        .map(|o| o.key())
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    match store.delete(&stale, Manager::Files, ApplyOptions::default()) {
+        Ok(_) => {
+            for key in &stale {
+                info!(object = %key, "pruned: no manifest declares it any more");
+            }
+        }
+        Err(e) => warn!(error = %e, "pruning failed"),
+    }
+}

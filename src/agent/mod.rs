@@ -1,0 +1,100 @@
+//! The agent: wires one node's store, API server, manifest watcher and
+//! controllers together, and takes them down cleanly on SIGTERM.
+
+mod manifests;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hareconcile_cluster::ClusterReconciler;
+use hareconcile_runtime::{Context, Controller, Store};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use tracing::{error, info};
+
+use crate::api::server;
+
+pub struct AgentConfig {
+    pub node: String,
+    pub state_dir: PathBuf,
+    pub manifests: Option<PathBuf>,
+    pub socket: PathBuf,
+    pub resync: Duration,
+}
+
+pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+
+    let store = Store::open(&config.state_dir, &config.node)?;
+    info!(
+        node = %config.node,
+        state_dir = %config.state_dir.display(),
+        objects = store.list(None).0.len(),
+        "store opened"
+    );
+    let ctx = Context {
+        store: store.clone(),
+        node: config.node.as_str().into(),
+    };
+    let controllers = vec![Controller::new(ClusterReconciler::new(), ctx.clone())
+        .resync_every(config.resync)
+        .start()];
+
+    let (stop, stopped) = watch::channel(false);
+    let mut server_stopped = stopped.clone();
+    let mut server = tokio::spawn({
+        let socket = config.socket.clone();
+        let store = store.clone();
+        async move {
+            server::serve(&socket, store, async move {
+                let _ = server_stopped.wait_for(|&s| s).await;
+            })
+            .await
+            .with_context(|| format!("serving the API on {}", socket.display()))
+        }
+    });
+    info!(socket = %config.socket.display(), "API listening");
+
+    let watcher = match &config.manifests {
+        Some(dir) => Some(manifests::start(
+            dir.clone(),
+            store.clone(),
+            config.resync,
+            stopped.clone(),
+        )?),
+        None => None,
+    };
+
+    let server_died = tokio::select! {
+        _ = terminate.recv() => { info!("SIGTERM: shutting down"); None }
+        _ = interrupt.recv() => { info!("SIGINT: shutting down"); None }
+        finished = &mut server => Some(flatten(finished)),
+    };
+    let _ = stop.send(true);
+    let result = match server_died {
+        Some(result) => result,
+        // Let requests in flight finish, but never hang the shutdown.
+        None => match tokio::time::timeout(Duration::from_secs(5), server).await {
+            Ok(finished) => flatten(finished),
+            Err(_) => Ok(()),
+        },
+    };
+    if let Some(watcher) = watcher {
+        let _ = watcher.await;
+    }
+    for controller in &controllers {
+        controller.shutdown().await;
+    }
+    let _ = std::fs::remove_file(&config.socket);
+    if let Err(e) = &result {
+        error!(error = %format!("{e:#}"), "agent stopped");
+    }
+    result
+}
+
+fn flatten(joined: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    joined.unwrap_or_else(|e| Err(anyhow::anyhow!("API server task failed: {e}")))
+}

@@ -1,0 +1,126 @@
+//! The CLI's side of the API: one HTTP/1.1 request per connection over the
+//! agent's Unix socket.
+
+use std::path::{Path, PathBuf};
+
+use hareconcile_model::{Kind, Object, ObjectKey};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::net::UnixStream;
+
+use super::wire::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the agent at {socket}: {source}. Is `hareconcile agent` running? Point to its socket with --socket or HARECONCILE_SOCKET")]
+    Unreachable {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the agent answered {status}: {}", .body.error)]
+    Api { status: StatusCode, body: ErrorBody },
+    #[error("talking to the agent failed: {0}")]
+    Protocol(String),
+}
+
+pub struct Client {
+    socket: PathBuf,
+}
+
+impl Client {
+    pub fn new(socket: &Path) -> Self {
+        Client {
+            socket: socket.to_path_buf(),
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ClientError> {
+        let stream =
+            UnixStream::connect(&self.socket)
+                .await
+                .map_err(|source| ClientError::Unreachable {
+                    socket: self.socket.clone(),
+                    source,
+                })?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        tokio::spawn(connection);
+        let payload = match body {
+            Some(body) => {
+                serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?
+            }
+            None => Vec::new(),
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "hareconcile")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(payload)))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))?
+            .to_bytes();
+        if !status.is_success() {
+            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+                error: String::from_utf8_lossy(&bytes).into_owned(),
+                problems: Vec::new(),
+                conflicts: Vec::new(),
+            });
+            return Err(ClientError::Api { status, body });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    pub async fn list(&self, kind: Option<Kind>) -> Result<ObjectList, ClientError> {
+        let path = match kind {
+            Some(kind) => format!("/v1/objects?kind={}", kind.plural()),
+            None => "/v1/objects".to_string(),
+        };
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+
+    /// `Ok(None)` when the object does not exist.
+    pub async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, ClientError> {
+        let path = format!("/v1/objects/{}/{}", key.kind.plural(), key.name);
+        match self.call(Method::GET, &path, None::<&()>).await {
+            Ok(object) => Ok(Some(object)),
+            Err(ClientError::Api { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn apply(&self, request: &ApplyRequest) -> Result<ApplyResponse, ClientError> {
+        self.call(Method::POST, "/v1/apply", Some(request)).await
+    }
+
+    pub async fn delete(&self, request: &DeleteRequest) -> Result<DeleteResponse, ClientError> {
+        self.call(Method::POST, "/v1/delete", Some(request)).await
+    }
+
+    pub async fn events(&self, key: Option<&ObjectKey>) -> Result<EventList, ClientError> {
+        let path = match key {
+            Some(key) => format!("/v1/events?kind={}&name={}", key.kind.plural(), key.name),
+            None => "/v1/events".to_string(),
+        };
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+}

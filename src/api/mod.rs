@@ -1,0 +1,10 @@
+//! The agent's local HTTP API, served on a Unix socket. `server` is the
+//! agent side, `client` what the CLI uses; `wire` the JSON both speak.
+
+pub mod client;
+pub mod server;
+pub mod wire;
+
+/// Where the CLI and the agent meet when neither `--socket` nor
+/// `HARECONCILE_SOCKET` says otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/hareconcile/agent.sock";

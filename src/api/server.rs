@@ -1,0 +1,223 @@
+//! Serves the API on a Unix socket. Every write goes through the same
+//! validation the CLI runs offline, so a client that skips it still
+//! cannot store a bad object.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hareconcile_model::validate::{check_set, validate_object};
+use hareconcile_model::{Kind, Object, ObjectKey};
+use hareconcile_runtime::{Store, StoreError};
+use serde::Deserialize;
+use tokio::net::UnixListener;
+
+use super::wire::*;
+
+#[derive(Clone)]
+struct Api {
+    store: Store,
+}
+
+pub fn router(store: Store) -> Router {
+    Router::new()
+        .route("/v1/info", get(info))
+        .route("/v1/objects", get(list))
+        .route("/v1/objects/{kind}/{name}", get(get_one))
+        .route("/v1/apply", post(apply))
+        .route("/v1/delete", post(delete))
+        .route("/v1/events", get(events))
+        .with_state(Api { store })
+}
+
+/// Binds the socket (replacing a stale one left by a crash) and serves
+/// until `shutdown` resolves.
+pub async fn serve(
+    socket: &Path,
+    store: Store,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(socket) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = UnixListener::bind(socket)?;
+    axum::serve(listener, router(store))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: error.into(),
+                problems: Vec::new(),
+                conflicts: Vec::new(),
+            },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let status = match &e {
+            StoreError::Conflict(_) => StatusCode::CONFLICT,
+            StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+            StoreError::Expired { .. } => StatusCode::GONE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut error = ApiError::new(status, e.to_string());
+        if let StoreError::Conflict(conflicts) = e {
+            error.body.conflicts = conflicts;
+        }
+        error
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+async fn info(State(api): State<Api>) -> Json<AgentInfo> {
+    Json(AgentInfo {
+        node: api.store.node().to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        resource_version: api.store.resource_version(),
+    })
+}
+
+#[derive(Deserialize)]
+struct KindFilter {
+    kind: Option<String>,
+    name: Option<String>,
+}
+
+fn parse_kind(kind: &str) -> Result<Kind, ApiError> {
+    kind.parse().map_err(|e: hareconcile_model::UnknownKind| {
+        ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+    })
+}
+
+async fn list(
+    State(api): State<Api>,
+    Query(filter): Query<KindFilter>,
+) -> Result<Json<ObjectList>, ApiError> {
+    let kind = filter.kind.as_deref().map(parse_kind).transpose()?;
+    let (objects, resource_version) = api.store.list(kind);
+    Ok(Json(ObjectList {
+        resource_version,
+        items: objects.iter().map(|o| (**o).clone()).collect(),
+    }))
+}
+
+async fn get_one(
+    State(api): State<Api>,
+    UrlPath((kind, name)): UrlPath<(String, String)>,
+) -> Result<Json<Object>, ApiError> {
+    let key = ObjectKey {
+        kind: parse_kind(&kind)?,
+        name,
+    };
+    match api.store.get(&key) {
+        Some(object) => Ok(Json((*object).clone())),
+        None => Err(StoreError::NotFound(key).into()),
+    }
+}
+
+async fn apply(
+    State(api): State<Api>,
+    Json(request): Json<ApplyRequest>,
+) -> Result<Json<ApplyResponse>, ApiError> {
+    let problems = validate_against_store(&api.store, &request.objects);
+    if !problems.is_empty() {
+        let mut error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{} problem(s) found; nothing was applied", problems.len()),
+        );
+        error.body.problems = problems;
+        return Err(error);
+    }
+    let store = api.store.clone();
+    let outcomes = tokio::task::spawn_blocking(move || {
+        store.apply(request.objects, request.manager, request.options)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(ApplyResponse { outcomes }))
+}
+
+/// Checks each object alone, then the store as it would be after the
+/// apply, so a reference to an object applied earlier resolves.
+pub fn validate_against_store(store: &Store, batch: &[Object]) -> Vec<ObjectProblem> {
+    let mut problems: Vec<ObjectProblem> = Vec::new();
+    for object in batch {
+        problems.extend(validate_object(object).into_iter().map(|p| ObjectProblem {
+            object: p.key,
+            pointer: p.pointer,
+            message: p.message,
+        }));
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+    let (stored, _) = store.list(None);
+    let mut merged: BTreeMap<ObjectKey, &Object> =
+        stored.iter().map(|o| (o.key(), o.as_ref())).collect();
+    for object in batch {
+        merged.insert(object.key(), object);
+    }
+    let merged: Vec<&Object> = merged.into_values().collect();
+    check_set(&merged)
+        .into_iter()
+        .map(|p| ObjectProblem {
+            object: p.key,
+            pointer: p.pointer,
+            message: p.message,
+        })
+        .collect()
+}
+
+async fn delete(
+    State(api): State<Api>,
+    Json(request): Json<DeleteRequest>,
+) -> Result<Json<DeleteResponse>, ApiError> {
+    let store = api.store.clone();
+    let outcomes = tokio::task::spawn_blocking(move || {
+        store.delete(&request.keys, request.manager, request.options)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(Json(DeleteResponse { outcomes }))
+}
+
+async fn events(
+    State(api): State<Api>,
+    Query(filter): Query<KindFilter>,
+) -> Result<Json<EventList>, ApiError> {
+    let key = match (filter.kind, filter.name) {
+        (Some(kind), Some(name)) => Some(ObjectKey {
+            kind: parse_kind(&kind)?,
+            name,
+        }),
+        _ => None,
+    };
+    Ok(Json(EventList {
+        items: api.store.events(key.as_ref()),
+    }))
+}

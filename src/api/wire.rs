@@ -1,0 +1,74 @@
+//! Request and response bodies of the agent API (version 1).
+
+use hareconcile_model::{Manager, Object, ObjectKey};
+use hareconcile_runtime::store::Conflict;
+use hareconcile_runtime::{ApplyOptions, ApplyOutcome, DeleteOutcome, Event};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyRequest {
+    pub manager: Manager,
+    #[serde(default)]
+    pub options: ApplyOptions,
+    pub objects: Vec<Object>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApplyResponse {
+    pub outcomes: Vec<ApplyOutcome>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteRequest {
+    pub manager: Manager,
+    #[serde(default)]
+    pub options: ApplyOptions,
+    pub keys: Vec<ObjectKey>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeleteResponse {
+    pub outcomes: Vec<(ObjectKey, DeleteOutcome)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectList {
+    pub resource_version: u64,
+    pub items: Vec<Object>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EventList {
+    pub items: Vec<Event>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentInfo {
+    pub node: String,
+    pub version: String,
+    pub resource_version: u64,
+}
+
+/// A problem with one object found by the agent's own validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectProblem {
+    pub object: ObjectKey,
+    /// JSON pointer into the object, e.g. `/spec/vrid`.
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Every error response: what went wrong, and the details a client needs
+/// to say it precisely.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<ObjectProblem>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
+}

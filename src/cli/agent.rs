@@ -1,0 +1,73 @@
+//! `hareconcile agent`: run this node's store, API and controllers.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use super::{CliError, EXIT_OK};
+use crate::agent::{self, AgentConfig};
+use crate::api::DEFAULT_SOCKET;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Run the agent of one node: the object store, the local API and every
+/// controller, until SIGTERM or SIGINT.
+///
+/// Objects come from `hareconcile apply` through the API and, with
+/// --manifests, from a directory the agent watches: files added or changed
+/// there are applied (all or nothing), and removing a file deletes the
+/// objects it declared.
+///
+/// Example:
+///   hareconcile agent --node n1 --state-dir /var/lib/hareconcile \
+///       --manifests /etc/hareconcile/manifests
+#[derive(Args)]
+pub struct AgentArgs {
+    /// This node's name, as listed in the Cluster's spec.nodes.
+    #[arg(long, env = "HARECONCILE_NODE")]
+    node: String,
+    /// Where the agent keeps its state (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/hareconcile")]
+    state_dir: PathBuf,
+    /// A directory of manifests to apply and keep applied.
+    #[arg(long, value_name = "DIR")]
+    manifests: Option<PathBuf>,
+    /// Where to serve the API.
+    #[arg(long, env = "HARECONCILE_SOCKET", default_value = DEFAULT_SOCKET, value_name = "PATH")]
+    socket: PathBuf,
+    /// How often every controller reconciles everything even without a change.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    resync: Duration,
+    /// Log lines as human text or one JSON object per line.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
+    let filter =
+        EnvFilter::try_from_env("HARECONCILE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => subscriber.init(),
+        LogFormat::Json => subscriber.json().init(),
+    }
+    agent::run(AgentConfig {
+        node: args.node,
+        state_dir: args.state_dir,
+        manifests: args.manifests,
+        socket: args.socket,
+        resync: args.resync,
+    })
+    .await
+    .map_err(|e| CliError::runtime(format!("{e:#}")))?;
+    Ok(EXIT_OK)
+}

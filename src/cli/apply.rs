@@ -1,0 +1,189 @@
+//! `hareconcile apply -f PATH...`: send declared objects to the agent.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use hareconcile_model::load::{load_paths_with, Manifest};
+use hareconcile_model::{ConditionStatus, Manager, Object, ObjectKey, SOURCE_FILE_ANNOTATION};
+use hareconcile_runtime::{ApplyOptions, ApplyResult};
+
+use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
+use crate::api::client::Client;
+use crate::api::wire::{ApplyRequest, DeleteRequest};
+
+/// Create or update objects from manifests, all or nothing.
+///
+/// The manifests are validated first (with the objects the agent already
+/// has, so references to them resolve); if anything is wrong nothing is
+/// applied. Prints one line per object: created, configured or unchanged.
+///
+/// Examples:
+///   hareconcile apply -f manifests/
+///   hareconcile apply -f web.yaml --dry-run
+///   hareconcile apply -f manifests/ --wait=2m     # until every object is Ready
+///   hareconcile apply -f manifests/ --prune       # also delete objects removed from these files
+#[derive(Args)]
+pub struct ApplyArgs {
+    /// Manifest files or directories (searched for *.yaml and *.yml).
+    #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Show what would change without changing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Take over objects another manager (files, gitops) owns.
+    #[arg(long)]
+    force: bool,
+    /// Delete objects this command applied earlier from these paths that
+    /// the manifests no longer declare.
+    #[arg(long)]
+    prune: bool,
+    /// Wait until every applied object is Ready (default 60s).
+    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
+          default_missing_value = "60s", value_parser = humantime::parse_duration)]
+    wait: Option<Duration>,
+    #[command(flatten)]
+    agent: AgentConnection,
+}
+
+pub async fn run(args: ApplyArgs) -> Result<u8, CliError> {
+    let client = args.agent.client();
+    let existing: Vec<Object> = client.list(None).await?.items;
+    let manifests = load_paths_with(&args.paths, &existing)?;
+    let options = ApplyOptions {
+        force: args.force,
+        dry_run: args.dry_run,
+    };
+    let suffix = if args.dry_run { " (dry run)" } else { "" };
+    let objects: Vec<Object> = manifests.iter().map(|m| m.object.clone()).collect();
+    let response = client
+        .apply(&ApplyRequest {
+            manager: Manager::Cli,
+            options,
+            objects,
+        })
+        .await?;
+    for outcome in &response.outcomes {
+        let verb = match outcome.result {
+            ApplyResult::Created => "created",
+            ApplyResult::Configured => "configured",
+            ApplyResult::Unchanged => "unchanged",
+        };
+        println!(
+            "{}/{} {verb}{suffix}",
+            outcome.key.kind.plural(),
+            outcome.key.name
+        );
+    }
+    if args.prune {
+        prune(&client, &args.paths, &manifests, &existing, options, suffix).await?;
+    }
+    match args.wait {
+        Some(timeout) if !args.dry_run => wait_ready(&client, &manifests, timeout).await,
+        _ => Ok(EXIT_OK),
+    }
+}
+
+/// Deletes objects the CLI applied from these paths earlier that the
+/// manifests no longer declare. Objects of other managers are never
+/// touched.
+async fn prune(
+    client: &Client,
+    paths: &[PathBuf],
+    manifests: &[Manifest],
+    existing: &[Object],
+    options: ApplyOptions,
+    suffix: &str,
+) -> Result<(), CliError> {
+    let declared: BTreeSet<ObjectKey> = manifests.iter().map(|m| m.object.key()).collect();
+    let roots: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .collect();
+    let stale: Vec<ObjectKey> = existing
+        .iter()
+        .filter(|o| o.metadata.manager == Some(Manager::Cli))
+        .filter(|o| !declared.contains(&o.key()))
+        .filter(|o| {
+            o.metadata
+                .annotations
+                .get(SOURCE_FILE_ANNOTATION)
+                .is_some_and(|source| roots.iter().any(|root| Path::new(source).starts_with(root)))
+        })
+        .map(|o| o.key())
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let response = client
+        .delete(&DeleteRequest {
+            manager: Manager::Cli,
+            options,
+            keys: stale,
+        })
+        .await?;
+    for (key, _) in response.outcomes {
+        println!("{}/{} pruned{suffix}", key.kind.plural(), key.name);
+    }
+    Ok(())
+}
+
+/// Polls until every object reports `Ready=True` for its current
+/// generation; on timeout lists the ones that are not and why.
+async fn wait_ready(
+    client: &Client,
+    manifests: &[Manifest],
+    timeout: Duration,
+) -> Result<u8, CliError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut waiting = Vec::new();
+        for manifest in manifests {
+            let key = manifest.object.key();
+            let object = client.get(&key).await?;
+            let verdict = match &object {
+                None => Some("deleted meanwhile".to_string()),
+                Some(o) => match o.status.condition("Ready") {
+                    Some(c)
+                        if c.status == ConditionStatus::True
+                            && c.observed_generation.unwrap_or(0) >= o.metadata.generation =>
+                    {
+                        None
+                    }
+                    Some(c) => Some(format!(
+                        "{} ({}): {}",
+                        c.reason,
+                        status_word(c.status),
+                        c.message
+                    )),
+                    None => Some("no controller has reported on it yet".to_string()),
+                },
+            };
+            if let Some(reason) = verdict {
+                waiting.push(format!("{key}: {reason}"));
+            }
+        }
+        if waiting.is_empty() {
+            println!("all {} object(s) ready", manifests.len());
+            return Ok(EXIT_OK);
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "timed out after {} waiting for Ready:\n  {}",
+                humantime::format_duration(timeout),
+                waiting.join("\n  ")
+            );
+            return Ok(EXIT_DIFFERENCES);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn status_word(status: ConditionStatus) -> &'static str {
+    match status {
+        ConditionStatus::True => "True",
+        ConditionStatus::False => "False",
+        ConditionStatus::Unknown => "Unknown",
+    }
+}

@@ -1,0 +1,132 @@
+//! Rendering for people and for scripts: aligned tables, YAML, JSON, ages.
+
+use std::borrow::Cow;
+
+use hareconcile_model::Object;
+use saphyr::{Mapping, Scalar, ScalarStyle, Yaml, YamlEmitter};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns.
+    Table,
+    /// Aligned columns plus status details (state, master, manager...).
+    Wide,
+    Yaml,
+    Json,
+}
+
+/// Left-aligned columns separated by three spaces, as kubectl prints them.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        for (i, cell) in cells.iter().enumerate() {
+            out.push_str(cell);
+            if i < last {
+                let pad = widths[i] - cell.chars().count() + 3;
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn to_yaml(value: &Value) -> Yaml<'static> {
+    match value {
+        Value::Null => Yaml::Value(Scalar::Null),
+        Value::Bool(b) => Yaml::Value(Scalar::Boolean(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Value(Scalar::Integer(i)),
+            None => Yaml::Representation(Cow::Owned(n.to_string()), ScalarStyle::Plain, None),
+        },
+        Value::String(s) => Yaml::Value(Scalar::String(Cow::Owned(s.clone()))),
+        Value::Array(items) => Yaml::Sequence(items.iter().map(to_yaml).collect()),
+        Value::Object(fields) => {
+            let mut mapping = Mapping::new();
+            for (k, v) in fields {
+                mapping.insert(
+                    Yaml::Value(Scalar::String(Cow::Owned(k.clone()))),
+                    to_yaml(v),
+                );
+            }
+            Yaml::Mapping(mapping)
+        }
+    }
+}
+
+/// A YAML document (starting with `---`) for `value`.
+pub fn yaml(value: &Value) -> String {
+    let mut out = String::new();
+    let mut emitter = YamlEmitter::new(&mut out);
+    emitter.multiline(true);
+    emitter
+        .dump(&to_yaml(value))
+        .expect("writing YAML to a String cannot fail");
+    out.push('\n');
+    out
+}
+
+/// YAML without the document marker, for embedding in other output.
+pub fn yaml_body(value: &Value) -> String {
+    yaml(value)
+        .strip_prefix("---\n")
+        .map(str::to_string)
+        .unwrap_or_else(|| yaml(value))
+}
+
+pub fn object_json(object: &Object) -> Value {
+    serde_json::to_value(object).expect("objects always serialize")
+}
+
+/// Age like kubectl: 45s, 12m, 3h, 5d.
+pub fn age(since: Option<OffsetDateTime>) -> String {
+    let Some(since) = since else {
+        return "-".into();
+    };
+    let seconds = (OffsetDateTime::now_utc() - since).whole_seconds().max(0);
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_aligns_columns() {
+        let out = table(
+            &["NAME", "READY"],
+            &[
+                vec!["web".into(), "True".into()],
+                vec!["dns-long".into(), "-".into()],
+            ],
+        );
+        assert_eq!(out, "NAME       READY\nweb        True\ndns-long   -\n");
+    }
+
+    #[test]
+    fn yaml_quotes_strings_that_would_read_back_as_other_types() {
+        let out = yaml(&json!({"version": "3", "on": "yes", "n": 3, "list": ["a"]}));
+        assert!(out.contains("version: \"3\""), "{out}");
+        assert!(out.contains("n: 3"), "{out}");
+        assert!(out.contains("- a"), "{out}");
+    }
+}
