@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::naming::LabId;
@@ -79,6 +80,10 @@ pub(crate) fn purge(id: &LabId) {
 /// Purges every lab whose creating process is gone (a test run that was
 /// SIGKILLed never ran its destructors).
 pub(crate) fn sweep_stale() {
+    // Labs built concurrently in this process would otherwise purge the same
+    // stale lab at once and trip over each other's deletions.
+    static SWEEPING: Mutex<()> = Mutex::new(());
+    let _sweeping = SWEEPING.lock().unwrap_or_else(|e| e.into_inner());
     let mut labs = BTreeSet::new();
     let mut names = netns::list();
     names.extend(dir_names(Path::new(LAB_ROOT)));

@@ -21,7 +21,7 @@ const TABLE: &str = "hareconcile_lab";
 
 /// The rule-based faults in force, by LAN port name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FaultState {
+pub(crate) struct FaultState {
     partitions: Vec<(BTreeSet<String>, BTreeSet<String>)>,
     /// Percentage of frames dropped, per port and direction.
     loss: BTreeMap<String, u8>,
@@ -59,7 +59,7 @@ impl FaultState {
     /// An `nft -f` script that replaces the lab's table with these faults,
     /// or removes it when there are none. The leading `table` line makes the
     /// `delete` valid when the table does not exist yet.
-    pub fn render(&self) -> String {
+    fn render(&self) -> String {
         let mut script = format!("table bridge {TABLE}\ndelete table bridge {TABLE}\n");
         if self.partitions.is_empty() && self.loss.is_empty() {
             return script;

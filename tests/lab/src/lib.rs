@@ -33,7 +33,6 @@ mod topology;
 pub use cleanup::{leftovers, Leftovers, LAB_ROOT};
 pub use docker::{busybox_image, Dockerd, BUSYBOX_IMAGE};
 pub use error::{LabError, Result};
-pub use faults::FaultState;
 pub use naming::LabId;
 pub use netns::NETNS_DIR;
 pub use privileges::{check as check_privileges, privileged, Need};

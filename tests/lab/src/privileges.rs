@@ -64,9 +64,13 @@ pub fn check(need: Need) -> Result<()> {
 /// `CI` is set and otherwise prints why and returns `false`. Most tests use
 /// [`require_privileges!`](crate::require_privileges) instead.
 pub fn privileged(need: Need) -> bool {
-    match check(need) {
+    may_go_on(check(need), in_ci())
+}
+
+fn may_go_on(check: Result<()>, in_ci: bool) -> bool {
+    match check {
         Ok(()) => true,
-        Err(e) if in_ci() => panic!("{e} (CI is set, so this test cannot be skipped)"),
+        Err(e) if in_ci => panic!("{e} (CI is set, so this test cannot be skipped)"),
         Err(e) => {
             eprintln!("skipping lab test: {e}");
             false
@@ -95,4 +99,30 @@ macro_rules! require_privileges {
             return;
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn missing() -> Result<()> {
+        Err(LabError::Unprivileged("not running as root".into()))
+    }
+
+    #[test]
+    fn a_capable_machine_runs_the_test() {
+        assert!(may_go_on(Ok(()), true));
+        assert!(may_go_on(Ok(()), false));
+    }
+
+    #[test]
+    fn outside_ci_a_missing_capability_skips() {
+        assert!(!may_go_on(missing(), false));
+    }
+
+    #[test]
+    #[should_panic(expected = "not running as root (CI is set")]
+    fn in_ci_a_missing_capability_fails() {
+        may_go_on(missing(), true);
+    }
 }
