@@ -92,7 +92,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
             for field in unexpected {
                 let field_pointer = pointer::join(&at, field);
                 out.push(Finding {
-                    message: pointer::at(&field_pointer, unknown_field(field, node)),
+                    message: pointer::at(&field_pointer, unknown_field(schema, field, node)),
                     pointer: field_pointer,
                     anchor: Anchor::Key,
                 });
@@ -100,7 +100,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let property_schema = &node["properties"][name];
+            let property_schema = resolve(schema, &node["properties"][name]);
             let hint = match (
                 property_schema.get("const"),
                 property_schema.get("description"),
@@ -198,13 +198,31 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
     }
 }
 
-/// Suggests the closest known field, since most unknown fields are typos.
-fn unknown_field(field: &str, node: &Value) -> String {
-    let known: Vec<&str> = node
-        .get("properties")
-        .and_then(Value::as_object)
+/// Follows a local `$ref` (`#/$defs/...`), the only kind the schemas use.
+fn resolve<'a>(schema: &'a Value, node: &'a Value) -> &'a Value {
+    node.get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix('#'))
+        .and_then(|p| schema.pointer(p))
+        .unwrap_or(node)
+}
+
+/// Suggests where an unknown field belongs: one level down (`labels` at
+/// the top belongs under `metadata`), or the closest known field, since
+/// most unknown fields are typos.
+fn unknown_field(schema: &Value, field: &str, node: &Value) -> String {
+    let properties = node.get("properties").and_then(Value::as_object);
+    let known: Vec<&str> = properties
         .map(|p| p.keys().map(String::as_str).collect())
         .unwrap_or_default();
+    let home = properties.into_iter().flatten().find(|(_, child)| {
+        resolve(schema, child)
+            .get("properties")
+            .is_some_and(|p| p.get(field).is_some())
+    });
+    if let Some((parent, _)) = home {
+        return format!("unknown field here: move it under {parent}");
+    }
     let closest = known
         .iter()
         .map(|k| (edit_distance(&field.to_lowercase(), &k.to_lowercase()), *k))
@@ -390,6 +408,20 @@ mod tests {
                 "spec.vird: unknown field: did you mean vrid?".to_string(),
                 Anchor::Key
             )]
+        );
+    }
+
+    #[test]
+    fn fields_one_level_too_high_are_sent_where_they_belong() {
+        let found = messages(
+            Kind::Cluster,
+            json!({"apiVersion": "hareconcile.io/v1alpha1", "kind": "Cluster",
+                   "metadata": {"name": "home"}, "labels": {"a": "b"},
+                   "spec": {"nodes": [{"name": "n1", "address": "10.77.0.1"}]}}),
+        );
+        assert_eq!(
+            found[0].1,
+            "labels: unknown field here: move it under metadata"
         );
     }
 
