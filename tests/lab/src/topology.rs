@@ -46,7 +46,7 @@ fn lan_octet(lan: usize) -> u8 {
 }
 
 /// The interface name of a host's leg on LAN `lan`.
-pub fn ifname(lan: usize) -> String {
+pub(crate) fn ifname(lan: usize) -> String {
     format!("eth{lan}")
 }
 
@@ -83,21 +83,10 @@ impl LabBuilder {
         cleanup::sweep_stale();
 
         let id = LabId::next();
-        let mut hosts: Vec<(String, String, u8)> = (1..=self.nodes)
-            .map(|i| {
-                (
-                    format!("n{i}"),
-                    format!("n{i}"),
-                    u8::try_from(i).expect("node count checked"),
-                )
-            })
-            .collect();
-        if self.client {
-            hosts.push(("client".into(), "c".into(), CLIENT_NUMBER));
-        }
+        let hosts = self.host_specs();
         if let Some(port) = hosts
             .iter()
-            .map(|(_, tag, _)| id.lan_port(tag, self.lans - 1))
+            .map(|host| id.lan_port(&host.tag, self.lans - 1))
             .find(|port| port.len() > MAX_IFNAME)
         {
             return Err(LabError::Invalid(format!(
@@ -119,11 +108,11 @@ impl LabBuilder {
             nodes: self.nodes,
             hosts: hosts
                 .into_iter()
-                .map(|(name, tag, number)| Host {
-                    netns: id.host_netns(&name),
-                    name,
-                    tag,
-                    number,
+                .map(|spec| Host {
+                    netns: id.host_netns(&spec.name),
+                    name: spec.name,
+                    tag: spec.tag,
+                    number: spec.number,
                     lans: self.lans,
                     shared: Arc::clone(&shared),
                 })
@@ -133,6 +122,21 @@ impl LabBuilder {
         };
         lab.create()?;
         Ok(lab)
+    }
+
+    /// Nodes `n1`..`nN` numbered 1..N, then the client numbered 250.
+    fn host_specs(&self) -> Vec<HostSpec> {
+        let nodes = (1..=self.nodes).map(|i| HostSpec {
+            name: format!("n{i}"),
+            tag: format!("n{i}"),
+            number: u8::try_from(i).expect("node count is validated"),
+        });
+        let client = self.client.then(|| HostSpec {
+            name: "client".into(),
+            tag: "c".into(),
+            number: CLIENT_NUMBER,
+        });
+        nodes.chain(client).collect()
     }
 
     fn validate(&self) -> Result<()> {
@@ -152,6 +156,12 @@ impl LabBuilder {
     }
 }
 
+struct HostSpec {
+    name: String,
+    tag: String,
+    number: u8,
+}
+
 /// What a lab and its hosts share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -161,8 +171,16 @@ pub(crate) struct Shared {
     log_serial: AtomicUsize,
 }
 
-/// Several hosts on one machine. Dropping it kills every process it started,
-/// stops per-node dockerd, and deletes its namespaces and directories.
+impl Shared {
+    /// Where spawned processes' output goes.
+    fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+}
+
+/// Several hosts on one machine. Dropping it kills every process it started
+/// (per-node dockerds and their containers included) and deletes its
+/// namespaces, cgroups and directories.
 #[derive(Debug)]
 pub struct Lab {
     lans: usize,
@@ -174,6 +192,7 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// A builder for two nodes and a client on one LAN, unless told otherwise.
     pub fn builder() -> LabBuilder {
         LabBuilder {
             nodes: 2,
@@ -237,8 +256,8 @@ impl Lab {
 
     fn create(&self) -> Result<()> {
         let id = self.id();
-        std::fs::create_dir_all(self.logs_dir())
-            .map_err(|e| LabError::io("create", self.logs_dir(), e))?;
+        let logs = self.shared.logs_dir();
+        std::fs::create_dir_all(&logs).map_err(|e| LabError::io("create", &logs, e))?;
         netns::create(&self.lan_netns())?;
         for host in &self.hosts {
             netns::create(&host.netns)?;
@@ -286,10 +305,6 @@ impl Lab {
             }
         }
         commands
-    }
-
-    pub(crate) fn logs_dir(&self) -> PathBuf {
-        self.shared.dir.join("logs")
     }
 }
 
@@ -368,8 +383,7 @@ impl Host {
         let serial = self.shared.log_serial.fetch_add(1, Ordering::Relaxed);
         let log = self
             .shared
-            .dir
-            .join("logs")
+            .logs_dir()
             .join(log_name(&self.name, &cmd, serial));
         self.place().spawn(&cmd, &log, &self.shared.registry)
     }
