@@ -1,0 +1,101 @@
+//! The agent keeps its --manifests directory applied: new and changed
+//! files apply, a broken directory applies nothing, removed files prune.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::{stdout, virtual_ip, Agent, CLUSTER};
+
+/// Names of the VirtualIPs the agent has, with their VRIDs.
+fn vips(agent: &Agent) -> Vec<(String, u64)> {
+    let out = agent.hc(&["get", "vip", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["metadata"]["name"].as_str().unwrap().to_string(),
+                o["spec"]["vrid"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn eventually(agent: &Agent, what: &str, expected: &[(&str, u64)]) {
+    let expected: Vec<(String, u64)> = expected.iter().map(|(n, v)| (n.to_string(), *v)).collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = vips(agent);
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: expected {expected:?}, have {now:?}\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    // Write then rename, as editors and git do, so no half file is read.
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(tmp, dir.join(name)).unwrap();
+}
+
+#[test]
+fn directory_changes_apply_and_removed_files_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("manifests");
+    std::fs::create_dir(&m).unwrap();
+    write(&m, "cluster.yaml", CLUSTER);
+    write(
+        &m,
+        "web.yaml",
+        &virtual_ip("web", "eth0", 51, "10.77.0.100/24"),
+    );
+    let agent = Agent::start(dir.path(), &["--manifests", m.to_str().unwrap()]);
+    eventually(&agent, "initial load", &[("web", 51)]);
+
+    write(
+        &m,
+        "dns.yaml",
+        &virtual_ip("dns", "eth0", 53, "10.77.0.53/24"),
+    );
+    eventually(&agent, "a new file", &[("dns", 53), ("web", 51)]);
+
+    write(
+        &m,
+        "web.yaml",
+        &virtual_ip("web", "eth0", 52, "10.77.0.100/24"),
+    );
+    eventually(&agent, "a changed file", &[("dns", 53), ("web", 52)]);
+
+    // One broken file holds back the whole directory, including a valid
+    // new file, and the last good state stays.
+    write(&m, "broken.yaml", "apiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {name: bad}\nspec: {vrid: 999}\n");
+    write(
+        &m,
+        "ntp.yaml",
+        &virtual_ip("ntp", "eth0", 123, "10.77.0.123/24"),
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        vips(&agent),
+        [("dns".to_string(), 53), ("web".to_string(), 52)]
+    );
+    assert!(agent.log().contains("broken.yaml:"), "{}", agent.log());
+    assert!(agent.log().contains("nothing applied"), "{}", agent.log());
+
+    std::fs::remove_file(m.join("broken.yaml")).unwrap();
+    eventually(&agent, "the fix", &[("dns", 53), ("ntp", 123), ("web", 52)]);
+
+    std::fs::remove_file(m.join("dns.yaml")).unwrap();
+    eventually(&agent, "a removed file", &[("ntp", 123), ("web", 52)]);
+}

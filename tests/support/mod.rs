@@ -1,0 +1,150 @@
+//! Runs the real `hareconcile` binary: agents as child processes and CLI
+//! commands against their sockets.
+
+#![allow(dead_code)] // each test file uses a different part of this
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+
+pub struct Agent {
+    child: Option<Child>,
+    pub socket: PathBuf,
+    pub state_dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Agent {
+    /// Starts an agent as node `n1` and waits until its API answers.
+    pub fn start(dir: &Path, extra: &[&str]) -> Agent {
+        let state_dir = dir.join("state");
+        let socket = dir.join("agent.sock");
+        let log = dir.join("agent.log");
+        let child = Command::new(BIN)
+            .args(["agent", "--node", "n1", "--resync", "2s"])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .arg("--socket")
+            .arg(&socket)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start the agent");
+        let mut agent = Agent {
+            child: Some(child),
+            socket,
+            state_dir,
+            log,
+        };
+        agent.wait_ready();
+        agent
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("agent exited with {status}:\n{}", self.log());
+            }
+            if std::os::unix::net::UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "agent did not listen on {}:\n{}",
+            self.socket.display(),
+            self.log()
+        );
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs `hareconcile ARGS` against this agent.
+    pub fn hc(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("HARECONCILE_SOCKET", &self.socket)
+            .output()
+            .expect("run hareconcile")
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("agent running");
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "agent ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts the exit code and returns stdout, showing everything on failure.
+pub fn expect_code(output: &Output, code: i32) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
+
+/// A Cluster whose node n1 is this host (127.0.0.1), so it becomes Ready.
+pub const CLUSTER: &str = "\
+apiVersion: hareconcile.io/v1alpha1
+kind: Cluster
+metadata:
+  name: home
+spec:
+  nodes:
+    - {name: n1, address: 127.0.0.1, priority: 110}
+    - {name: n2, address: 10.77.0.2, priority: 100}
+";
+
+pub fn virtual_ip(name: &str, interface: &str, vrid: u32, address: &str) -> String {
+    format!(
+        "apiVersion: hareconcile.io/v1alpha1
+kind: VirtualIP
+metadata:
+  name: {name}
+spec:
+  cluster: home
+  interface: {interface}
+  vrid: {vrid}
+  addresses: [{address}]
+"
+    )
+}
