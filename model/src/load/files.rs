@@ -1,9 +1,23 @@
 //! Which files a set of paths names: files as given, directories searched
 //! recursively for `*.yaml` / `*.yml`, in sorted order so that output and
 //! apply order do not depend on the file system.
+//!
+//! Manifests live beside other YAML (a Service's compose file is relative
+//! to its manifest), so a file found by searching is only a manifest if one
+//! of its documents has an `apiVersion` or `kind`; a file named explicitly
+//! always is.
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+/// How a file came to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Named on the command line (or by the caller): always a manifest.
+    Named,
+    /// Found while searching a directory: a manifest if it looks like one.
+    Found,
+}
 
 /// A path that could not be searched.
 #[derive(Debug)]
@@ -12,7 +26,7 @@ pub struct Unreadable {
     pub error: io::Error,
 }
 
-pub fn manifest_files<P: AsRef<Path>>(paths: &[P]) -> (Vec<PathBuf>, Vec<Unreadable>) {
+pub fn manifest_files<P: AsRef<Path>>(paths: &[P]) -> (Vec<(PathBuf, Origin)>, Vec<Unreadable>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in paths {
@@ -22,10 +36,10 @@ pub fn manifest_files<P: AsRef<Path>>(paths: &[P]) -> (Vec<PathBuf>, Vec<Unreada
                 let mut found = Vec::new();
                 search(path, &mut found, &mut errors);
                 found.sort();
-                files.extend(found);
+                files.extend(found.into_iter().map(|f| (f, Origin::Found)));
             }
             // A file named explicitly is read whatever its extension.
-            Ok(_) => files.push(path.to_path_buf()),
+            Ok(_) => files.push((path.to_path_buf(), Origin::Named)),
             Err(error) => errors.push(Unreadable {
                 path: path.to_path_buf(),
                 error,
@@ -81,9 +95,22 @@ mod tests {
         assert!(errors.is_empty());
         let names: Vec<_> = files
             .iter()
-            .map(|f| f.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+            .map(|(f, origin)| {
+                (
+                    f.strip_prefix(root).unwrap().to_string_lossy().into_owned(),
+                    *origin,
+                )
+            })
             .collect();
-        assert_eq!(names, ["a.yml", "b.yaml", "sub/c.yaml", "notes.txt"]);
+        assert_eq!(
+            names,
+            [
+                ("a.yml".to_string(), Origin::Found),
+                ("b.yaml".to_string(), Origin::Found),
+                ("sub/c.yaml".to_string(), Origin::Found),
+                ("notes.txt".to_string(), Origin::Named),
+            ]
+        );
     }
 
     #[test]

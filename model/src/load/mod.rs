@@ -15,6 +15,7 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 
 use crate::validate::{check_set, Anchor, Finding};
 use crate::{Object, ObjectKey};
+use files::Origin;
 use yaml::{Position, PositionMap};
 
 /// A valid object and where it was declared.
@@ -45,9 +46,9 @@ pub fn load_paths_with<P: AsRef<Path>>(
     for u in unreadable {
         batch.unpositioned(u.path, format!("cannot read: {}", u.error));
     }
-    for file in files {
+    for (file, origin) in files {
         match std::fs::read(&file) {
-            Ok(bytes) => batch.add_bytes(&file, &bytes),
+            Ok(bytes) => batch.add_bytes(&file, &bytes, origin),
             Err(e) => batch.unpositioned(file, format!("cannot read: {e}")),
         }
     }
@@ -57,7 +58,7 @@ pub fn load_paths_with<P: AsRef<Path>>(
 /// Loads the manifests in `text` as if read from `file`.
 pub fn load_str(file: &Path, text: &str) -> Result<Vec<Manifest>, Diagnostics> {
     let mut batch = Batch::default();
-    batch.add_text(file, text);
+    batch.add_text(file, text, Origin::Named);
     batch.finish(&[])
 }
 
@@ -108,10 +109,10 @@ impl Batch {
         });
     }
 
-    fn add_bytes(&mut self, file: &Path, bytes: &[u8]) {
+    fn add_bytes(&mut self, file: &Path, bytes: &[u8], origin: Origin) {
         self.read(file);
         match std::str::from_utf8(bytes) {
-            Ok(text) => self.add_text(file, text),
+            Ok(text) => self.add_text(file, text, origin),
             Err(e) => {
                 let before = &bytes[..e.valid_up_to()];
                 let line = before.iter().filter(|b| **b == b'\n').count() + 1;
@@ -133,13 +134,16 @@ impl Batch {
         }
     }
 
-    fn add_text(&mut self, file: &Path, text: &str) {
+    fn add_text(&mut self, file: &Path, text: &str, origin: Origin) {
         self.read(file);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let documents = match yaml::parse_stream(text) {
             Ok(documents) => documents,
             Err(e) => return self.at(file, e.position, None, e.message),
         };
+        if origin == Origin::Found && !documents.iter().any(looks_like_manifest) {
+            return;
+        }
         let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
         for document in documents {
             let document = match document {
@@ -268,6 +272,16 @@ impl Batch {
             .sort_by_key(|d| (rank(d), d.line, d.column));
         Err(Diagnostics(self.diagnostics))
     }
+}
+
+/// Whether a document declares itself as some API object, as opposed to
+/// other YAML kept beside manifests (compose files, CI configuration).
+fn looks_like_manifest(document: &Result<yaml::Document, Vec<yaml::YamlError>>) -> bool {
+    document.as_ref().is_ok_and(|d| {
+        d.value
+            .as_object()
+            .is_some_and(|m| m.contains_key("apiVersion") || m.contains_key("kind"))
+    })
 }
 
 fn position_of(positions: &PositionMap, finding: &Finding) -> Position {
