@@ -16,9 +16,22 @@
 //! }
 //! ```
 //!
+//! - Shape: a LAN namespace holds one bridge per LAN; each node (`n1`...) and
+//!   the client is a namespace with `eth0` (`eth1`...) plugged into them.
+//!   Node `i` is `10.77.0.i` and `fd77::i` on LAN 0 (`10.78.0.i` on LAN 1),
+//!   the client is number 250; see [`ipv4`] and [`ipv6`] for other numbers
+//!   such as a VIP.
+//! - Programs: [`Host::exec`] for a command's output, [`Host::spawn`] for a
+//!   daemon that dies with its [`Process`] handle and with the lab.
+//! - Faults, each with its undo: [`Lab::node_loss`], [`Lab::link_down`],
+//!   [`Lab::partition`], [`Lab::packet_loss`], [`Lab::heal_all`].
+//! - Containers: [`Host::start_dockerd`] and [`busybox_image`].
+//!
 //! Requires root; see [`require_privileges!`] for how tests skip or fail
-//! without it. Everything a lab creates is removed when it is dropped, and
-//! leftovers of labs whose process died are swept at the next build.
+//! without it (`scripts/install-test-deps.sh` installs the tools). Everything
+//! a lab creates is removed when it is dropped, even by a panic, and the
+//! leftovers of labs whose process died are swept at the next build; tests
+//! check that with [`leftovers`].
 
 mod cleanup;
 mod docker;
@@ -34,7 +47,6 @@ pub use cleanup::{leftovers, Leftovers, LAB_ROOT};
 pub use docker::{busybox_image, Dockerd, BUSYBOX_IMAGE};
 pub use error::{LabError, Result};
 pub use naming::LabId;
-pub use netns::NETNS_DIR;
 pub use privileges::{check as check_privileges, privileged, Need};
 pub use process::{NodeCommand, Output, Process, LAB_ENV};
 pub use topology::{ipv4, ipv6, Host, Lab, LabBuilder, CLIENT_NUMBER};

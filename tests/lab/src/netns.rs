@@ -7,7 +7,7 @@ use crate::naming::LabId;
 use crate::process::{NodeCommand, Place};
 
 /// Where `ip netns` bind-mounts named namespaces.
-pub const NETNS_DIR: &str = "/var/run/netns";
+pub(crate) const NETNS_DIR: &str = "/var/run/netns";
 
 pub(crate) fn path(name: &str) -> PathBuf {
     PathBuf::from(NETNS_DIR).join(name)
