@@ -2,7 +2,7 @@
 //! full diagnostic (`file:line:col: Kind/name: message`, the path relative
 //! to the fixtures directory) is pinned here so that positions and wording
 //! cannot drift unnoticed. `fixtures/multiple/` proves that all problems
-//! are reported, in file order.
+//! are reported, in file order, a syntax error included.
 
 use std::path::{Path, PathBuf};
 
@@ -195,6 +195,7 @@ fn several_faults_are_all_reported_in_file_order() {
             "multiple/b-apps.yaml:10:3: VirtualIP/dns: spec.prempt: unknown field: did you mean preempt?",
             "multiple/b-apps.yaml:19:9: Service/web: spec.mode: \"standby\" is not allowed: use one of active-passive, active-active, warm",
             "multiple/b-apps.yaml:29:9: VirtualIP/api: spec.vrid: VRID 51 on eth0 (IPv4) is already used by VirtualIP \"web\" in Cluster \"home\": choose another VRID",
+            "multiple/b-apps.yaml:36:1: YAML syntax error: while parsing a flow mapping, did not find expected ',' or '}'",
         ]
     );
 }

@@ -26,27 +26,30 @@ pub struct Unreadable {
     pub error: io::Error,
 }
 
-pub fn manifest_files<P: AsRef<Path>>(paths: &[P]) -> (Vec<(PathBuf, Origin)>, Vec<Unreadable>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
+/// The files `paths` name, in order; a path that cannot be searched takes
+/// the place its files would have had.
+pub fn manifest_files<P: AsRef<Path>>(paths: &[P]) -> Vec<Result<(PathBuf, Origin), Unreadable>> {
+    let mut entries = Vec::new();
     for path in paths {
         let path = path.as_ref();
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let mut found = Vec::new();
+                let mut errors = Vec::new();
                 search(path, &mut found, &mut errors);
                 found.sort();
-                files.extend(found.into_iter().map(|f| (f, Origin::Found)));
+                entries.extend(found.into_iter().map(|f| Ok((f, Origin::Found))));
+                entries.extend(errors.into_iter().map(Err));
             }
             // A file named explicitly is read whatever its extension.
-            Ok(_) => files.push((path.to_path_buf(), Origin::Named)),
-            Err(error) => errors.push(Unreadable {
+            Ok(_) => entries.push(Ok((path.to_path_buf(), Origin::Named))),
+            Err(error) => entries.push(Err(Unreadable {
                 path: path.to_path_buf(),
                 error,
-            }),
+            })),
         }
     }
-    (files, errors)
+    entries
 }
 
 fn search(dir: &Path, found: &mut Vec<PathBuf>, errors: &mut Vec<Unreadable>) {
@@ -91,14 +94,14 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "").unwrap();
         }
-        let (files, errors) = manifest_files(&[root.to_path_buf(), root.join("notes.txt")]);
-        assert!(errors.is_empty());
-        let names: Vec<_> = files
-            .iter()
-            .map(|(f, origin)| {
+        let entries = manifest_files(&[root.to_path_buf(), root.join("notes.txt")]);
+        let names: Vec<_> = entries
+            .into_iter()
+            .map(|entry| {
+                let (f, origin) = entry.unwrap();
                 (
                     f.strip_prefix(root).unwrap().to_string_lossy().into_owned(),
-                    *origin,
+                    origin,
                 )
             })
             .collect();
@@ -115,8 +118,8 @@ mod tests {
 
     #[test]
     fn reports_missing_paths() {
-        let (files, errors) = manifest_files(&["/nonexistent/hareconcile"]);
-        assert!(files.is_empty());
-        assert_eq!(errors.len(), 1);
+        let entries = manifest_files(&["/nonexistent/hareconcile"]);
+        assert_eq!(entries.len(), 1);
+        assert!(entries[0].is_err());
     }
 }

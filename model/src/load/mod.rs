@@ -42,14 +42,13 @@ pub fn load_paths_with<P: AsRef<Path>>(
     existing: &[Object],
 ) -> Result<Vec<Manifest>, Diagnostics> {
     let mut batch = Batch::default();
-    let (files, unreadable) = files::manifest_files(paths);
-    for u in unreadable {
-        batch.unpositioned(u.path, format!("cannot read: {}", u.error));
-    }
-    for (file, origin) in files {
-        match std::fs::read(&file) {
-            Ok(bytes) => batch.add_bytes(&file, &bytes, origin),
-            Err(e) => batch.unpositioned(file, format!("cannot read: {e}")),
+    for entry in files::manifest_files(paths) {
+        match entry.and_then(|(file, origin)| match std::fs::read(&file) {
+            Ok(bytes) => Ok((file, origin, bytes)),
+            Err(error) => Err(files::Unreadable { path: file, error }),
+        }) {
+            Ok((file, origin, bytes)) => batch.add_bytes(&file, &bytes, origin),
+            Err(u) => batch.unpositioned(u.path, format!("cannot read: {}", u.error)),
         }
     }
     batch.finish(existing)
@@ -137,11 +136,12 @@ impl Batch {
     fn add_text(&mut self, file: &Path, text: &str, origin: Origin) {
         self.read(file);
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let documents = match yaml::parse_stream(text) {
-            Ok(documents) => documents,
-            Err(e) => return self.at(file, e.position, None, e.message),
-        };
-        if origin == Origin::Found && !documents.iter().any(looks_like_manifest) {
+        let documents = yaml::parse_stream(text);
+        // Unreadable YAML might be a manifest, so it is always reported.
+        if origin == Origin::Found
+            && documents.iter().all(|d| d.is_ok())
+            && !documents.iter().any(looks_like_manifest)
+        {
             return;
         }
         let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
@@ -276,7 +276,7 @@ impl Batch {
 
 /// Whether a document declares itself as some API object, as opposed to
 /// other YAML kept beside manifests (compose files, CI configuration).
-fn looks_like_manifest(document: &Result<yaml::Document, Vec<yaml::YamlError>>) -> bool {
+fn looks_like_manifest(document: &yaml::Parsed) -> bool {
     document.as_ref().is_ok_and(|d| {
         d.value
             .as_object()
@@ -298,5 +298,151 @@ fn placeholder(key: &ObjectKey) -> Object {
         metadata: crate::ObjectMeta::named(key.name.clone()),
         spec: serde_json::Value::Null,
         status: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Kind;
+
+    const CLUSTER: &str = "apiVersion: hareconcile.io/v1alpha1
+kind: Cluster
+metadata: {name: home}
+spec:
+  nodes: [{name: n1, address: 10.77.0.1}, {name: n2, address: 10.77.0.2}]
+";
+
+    fn vip(name: &str, node: &str) -> String {
+        format!(
+            "apiVersion: hareconcile.io/v1alpha1
+kind: VirtualIP
+metadata: {{name: {name}}}
+spec: {{cluster: home, interface: eth0, vrid: 51, addresses: [10.77.0.100/24], priorities: {{{node}: 100}}}}
+"
+        )
+    }
+
+    fn messages(result: Result<Vec<Manifest>, Diagnostics>) -> Vec<String> {
+        result
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn empty_documents_and_comments_declare_nothing() {
+        let manifests = load_str(Path::new("m.yaml"), "# nothing\n---\n---\n").unwrap();
+        assert!(manifests.is_empty());
+        let manifests =
+            load_str(Path::new("m.yaml"), &format!("---\n{CLUSTER}---\n# end\n")).unwrap();
+        assert_eq!((manifests[0].line, manifests[0].column), (2, 1));
+    }
+
+    #[test]
+    fn loaded_objects_replace_existing_ones_and_resolve_against_the_rest() {
+        let stored = load_str(
+            Path::new("old.yaml"),
+            &format!("{CLUSTER}---\n{}", vip("web", "n1")),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|m| m.object)
+        .collect::<Vec<_>>();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("web.yaml");
+        // The stored Cluster resolves the reference; the loaded VirtualIP
+        // replaces the stored one instead of colliding with it.
+        std::fs::write(&file, vip("web", "n2")).unwrap();
+        let manifests = load_paths_with(&[&file], &stored).unwrap();
+        assert_eq!(manifests.len(), 1);
+        assert_eq!(manifests[0].object.kind, Kind::VirtualIP);
+    }
+
+    #[test]
+    fn problems_of_stored_objects_are_reported_without_a_position() {
+        let stored = load_str(
+            Path::new("old.yaml"),
+            &format!("{CLUSTER}---\n{}", vip("web", "n2")),
+        )
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.object.kind == Kind::VirtualIP)
+        .map(|m| m.object)
+        .collect::<Vec<_>>();
+        // The new Cluster drops n2, which the stored VirtualIP names.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cluster.yaml");
+        std::fs::write(
+            &file,
+            CLUSTER.replace(", {name: n2, address: 10.77.0.2}", ""),
+        )
+        .unwrap();
+        assert_eq!(
+            messages(load_paths_with(&[&file], &stored)),
+            ["<store>: VirtualIP/web: spec.priorities.n2: unknown node \"n2\" in Cluster \"home\": use one of n1"]
+        );
+    }
+
+    #[test]
+    fn yaml_without_api_version_or_kind_is_skipped_only_when_found_by_searching() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cluster.yaml"), CLUSTER).unwrap();
+        let compose = dir.path().join("compose.yaml");
+        std::fs::write(&compose, "services:\n  web: {image: busybox}\n").unwrap();
+        assert_eq!(load_paths(&[dir.path()]).unwrap().len(), 1);
+        let found = messages(load_paths(&[&compose]));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].ends_with(":1:1: missing required field kind: add kind: Cluster, VirtualIP, Service or Replication"), "{found:?}");
+        assert!(
+            found[1].ends_with(
+                ":1:1: missing required field apiVersion: add apiVersion: hareconcile.io/v1alpha1"
+            ),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn unreadable_and_non_utf8_files_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let latin1 = dir.path().join("latin1.yaml");
+        std::fs::write(&latin1, b"kind: Cluster\nmetadata: {name: caf\xe9}\n").unwrap();
+        let missing = dir.path().join("missing.yaml");
+        let found = messages(load_paths(&[&latin1, &missing]));
+        assert_eq!(found.len(), 2);
+        assert!(
+            found[0].ends_with("latin1.yaml:2:21: the file is not UTF-8 text: save it as UTF-8"),
+            "{found:?}"
+        );
+        assert!(
+            found[1].contains("missing.yaml: cannot read: "),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        assert_eq!(
+            load_str(Path::new("m.yaml"), &format!("\u{feff}{CLUSTER}"))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_invalid_object_still_exists_for_references() {
+        // The Cluster is broken; the VirtualIP must not also say it is unknown.
+        let text = format!(
+            "{}---\n{}",
+            CLUSTER.replace("10.77.0.2", "10.77.0.300"),
+            vip("web", "n1")
+        );
+        assert_eq!(
+            messages(load_str(Path::new("m.yaml"), &text)),
+            ["m.yaml:5:63: Cluster/home: spec.nodes[1].address: \"10.77.0.300\" is not an IP address: write it like 10.77.0.1 or fd00::1"]
+        );
     }
 }

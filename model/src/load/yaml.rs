@@ -87,15 +87,62 @@ pub struct YamlError {
     pub message: String,
 }
 
-/// Parses every document of a YAML stream. Syntax errors stop the whole
-/// stream (saphyr cannot resynchronise); conversion errors (e.g. non-string
-/// keys) are collected per node so the caller can report them all.
-pub fn parse_stream(text: &str) -> Result<Vec<Result<Document, Vec<YamlError>>>, YamlError> {
+/// What became of one document: converted, or the problems that stopped it.
+pub type Parsed = Result<Document, Vec<YamlError>>;
+
+/// Parses every document of a YAML stream. A syntax error stops saphyr for
+/// the whole stream, so the stream is then parsed again one document at a
+/// time: the error is reported for its own document only, and the others
+/// are still converted and checked.
+pub fn parse_stream(text: &str) -> Vec<Parsed> {
+    match parse(text) {
+        Ok(documents) => documents,
+        Err(error) => {
+            let starts = document_starts(text);
+            if starts.len() < 2 {
+                return vec![Err(vec![error])];
+            }
+            let mut documents = Vec::new();
+            for (i, &start) in starts.iter().enumerate() {
+                let end = starts.get(i + 1).copied().unwrap_or(text.len());
+                // Blank lines in place of the earlier documents keep every
+                // position absolute.
+                let padding = "\n".repeat(text[..start].matches('\n').count());
+                match parse(&format!("{padding}{}", &text[start..end])) {
+                    Ok(parsed) => documents.extend(parsed),
+                    Err(error) => documents.push(Err(vec![error])),
+                }
+            }
+            documents
+        }
+    }
+}
+
+fn parse(text: &str) -> Result<Vec<Parsed>, YamlError> {
     let nodes = MarkedYaml::load_from_str(text).map_err(|e| YamlError {
         position: (*e.marker()).into(),
         message: syntax_message(e.info()),
     })?;
     Ok(nodes.iter().map(convert_document).collect())
+}
+
+/// Byte offsets where documents start: the text's start and every line
+/// beginning with the `---` marker. YAML forbids such a line inside any
+/// scalar, so the split is exact for everything but a broken stream's
+/// own marker lines.
+fn document_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let marker = line
+            .strip_prefix("---")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace));
+        if marker && offset > 0 {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    starts
 }
 
 /// saphyr's messages are terse and sometimes about its internals; say what
@@ -220,7 +267,7 @@ mod tests {
     use super::*;
 
     fn only_document(text: &str) -> Document {
-        let mut docs = parse_stream(text).unwrap();
+        let mut docs = parse_stream(text);
         assert_eq!(docs.len(), 1);
         docs.remove(0).unwrap()
     }
@@ -249,7 +296,7 @@ mod tests {
 
     #[test]
     fn splits_documents_and_keeps_absolute_lines() {
-        let docs = parse_stream("a: 1\n---\nb: 2\n---\n").unwrap();
+        let docs = parse_stream("a: 1\n---\nb: 2\n---\n");
         assert_eq!(docs.len(), 3);
         let second = docs[1].as_ref().unwrap();
         assert_eq!(second.positions.key("/b"), pos(3, 1));
@@ -280,19 +327,46 @@ mod tests {
         );
     }
 
+    fn syntax_error(text: &str) -> YamlError {
+        let mut docs = parse_stream(text);
+        assert_eq!(docs.len(), 1, "{docs:?}");
+        let mut errors = docs.remove(0).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        errors.remove(0)
+    }
+
     #[test]
     fn reports_syntax_errors_with_a_position() {
-        let err = parse_stream("a: [1, 2\n").unwrap_err();
+        let err = syntax_error("a: [1, 2\n");
         assert!(err.message.starts_with("YAML syntax error"), "{err:?}");
-        let err = parse_stream("a:\n\tb: 1\n").unwrap_err();
+        let err = syntax_error("a:\n\tb: 1\n");
         assert!(err.message.contains("tabs"), "{err:?}");
-        let err = parse_stream("a: 1\na: 2\n").unwrap_err();
+        let err = syntax_error("a: 1\na: 2\n");
         assert_eq!(err.position, pos(2, 1));
     }
 
     #[test]
+    fn a_syntax_error_spoils_only_its_own_document() {
+        let docs = parse_stream("a: 1\n---\nb: [\n---\nc: 3\n--- {d: 4}\n");
+        assert_eq!(docs.len(), 4, "{docs:?}");
+        assert_eq!(docs[0].as_ref().unwrap().value["a"], 1);
+        assert_eq!(docs[1].as_ref().unwrap_err()[0].position.line, 4);
+        let third = docs[2].as_ref().unwrap();
+        assert_eq!(third.positions.key("/c"), pos(5, 1));
+        assert_eq!(docs[3].as_ref().unwrap().positions.value("/d"), pos(6, 9));
+    }
+
+    #[test]
+    fn only_marker_lines_start_documents() {
+        assert_eq!(
+            document_starts("a: 1\n---\nb: '---'\n----\n--- x\n"),
+            [0, 5, 23]
+        );
+    }
+
+    #[test]
     fn refuses_complex_keys_and_non_finite_numbers() {
-        let docs = parse_stream("? [a, b]\n: 1\nc: .nan\n").unwrap();
+        let docs = parse_stream("? [a, b]\n: 1\nc: .nan\n");
         let errors = docs[0].as_ref().unwrap_err();
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].position, pos(1, 3));
