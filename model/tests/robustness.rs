@@ -1,11 +1,14 @@
 //! Bad input must never panic the loader: random text, YAML-flavoured
 //! noise and single-edit mutations of a valid manifest all end in either
-//! manifests or diagnostics.
+//! manifests or diagnostics. Values swapped for random JSON show that the
+//! schema admits nothing the typed specs cannot decode.
 
 use std::path::Path;
 
-use hareconcile_model::load::{load_paths, load_str};
+use hareconcile_model::load::{load_paths, load_str, Manifest};
+use hareconcile_model::{ClusterSpec, Kind, ReplicationSpec, ServiceSpec, VirtualIpSpec};
 use proptest::prelude::*;
+use serde_json::Value;
 
 const VALID: &str = "\
 apiVersion: hareconcile.io/v1alpha1
@@ -89,6 +92,157 @@ proptest! {
         std::fs::write(&file, &bytes).unwrap();
         if let Err(diagnostics) = load_paths(&[&file]) {
             assert!(!diagnostics.0.is_empty());
+        }
+    }
+}
+
+const ALL_KINDS: &str = "\
+apiVersion: hareconcile.io/v1alpha1
+kind: Cluster
+metadata: {name: home}
+spec:
+  nodes: [{name: n1, address: 10.77.0.1, priority: 110}, {name: n2, address: 10.77.0.2}]
+  vrrp: {version: 3, advertInterval: 1s, transport: unicast, auth: {type: none}, v3Checksum: rfc9568}
+  failback: manual
+  peer: {port: 7946, tokenFile: /etc/t}
+---
+apiVersion: hareconcile.io/v1alpha1
+kind: VirtualIP
+metadata: {name: web}
+spec:
+  cluster: home
+  interface: eth0
+  vrid: 51
+  addresses: [10.77.0.100/24]
+  advertInterval: 50ms
+  priorities: {n1: 110}
+  preempt: true
+  preemptDelay: 1s
+  garp: {count: 3, refresh: 1m}
+  track: {interfaces: [eth0], services: [web], scripts: [{name: gw, command: ['true'], interval: 1s, timeout: 1s, fall: 2, rise: 2, weight: -20}]}
+  syncGroup: edge
+  notify: {master: [logger, m], backup: [logger, b], fault: [logger, f], stop: [logger, s]}
+  control: {forceBackup: [n2], priorityAdjust: {n1: -5}}
+---
+apiVersion: hareconcile.io/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  cluster: home
+  followVirtualIP: web
+  mode: warm
+  compose: {file: c.yaml, project: web, envFile: .env, profiles: [a]}
+  requires: [certs]
+  health: {containers: [web], tcp: ['127.0.0.1:80'], http: ['http://x/'], dns: [{server: '127.0.0.1:53', name: x}], interval: 1s, timeout: 1s, fall: 1, rise: 1}
+---
+apiVersion: hareconcile.io/v1alpha1
+kind: Replication
+metadata: {name: certs}
+spec:
+  cluster: home
+  followVirtualIP: web
+  method: zfs
+  path: /srv
+  on: master
+  snapshot: {retain: 3}
+  maxLag: 15m
+";
+
+fn decodes(m: &Manifest) -> bool {
+    let o = &m.object;
+    match o.kind {
+        Kind::Cluster => o.spec_as::<ClusterSpec>().is_ok(),
+        Kind::VirtualIP => o.spec_as::<VirtualIpSpec>().is_ok(),
+        Kind::Service => o.spec_as::<ServiceSpec>().is_ok(),
+        Kind::Replication => o.spec_as::<ReplicationSpec>().is_ok(),
+    }
+}
+
+/// Every node of `value` with its pointer.
+fn pointers(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(m) => m
+            .iter()
+            .for_each(|(k, v)| pointers(v, format!("{at}/{k}"), out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| pointers(v, format!("{at}/{i}"), out)),
+        _ => {}
+    }
+    out.push(at);
+}
+
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (-300i64..300).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "[a-z0-9:/. -]{0,12}".prop_map(Value::from),
+        prop_oneof![
+            Just("1s"),
+            Just("50ms"),
+            Just("10.77.0.9/24"),
+            Just("fd00::1/64"),
+            Just("all"),
+            Just("n1")
+        ]
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 12, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            proptest::collection::btree_map("[a-zA-Z]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+#[test]
+fn the_all_fields_manifest_is_valid() {
+    let manifests = load_str(Path::new("all.yaml"), ALL_KINDS).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(manifests.len(), 4);
+    assert!(manifests.iter().all(decodes));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn whatever_the_schema_admits_the_types_decode(
+        document in 0usize..4,
+        choice in any::<prop::sample::Index>(),
+        replacement in any_json(),
+    ) {
+        let manifests = load_str(Path::new("all.yaml"), ALL_KINDS).unwrap();
+        let mut values: Vec<Value> = manifests
+            .iter()
+            .map(|m| serde_json::to_value(&m.object).unwrap())
+            .collect();
+        let mut all = Vec::new();
+        pointers(&values[document], String::new(), &mut all);
+        let at = choice.get(&all).clone();
+        if at.is_empty() {
+            values[document] = replacement;
+        } else if let Some(slot) = values[document].pointer_mut(&at) {
+            *slot = replacement;
+        }
+        let text = values
+            .iter()
+            .map(|v| serde_json::to_string(v).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n---\n");
+        match load_str(Path::new("all.yaml"), &text) {
+            Ok(manifests) => prop_assert!(manifests.iter().all(decodes), "{text}"),
+            Err(diagnostics) => {
+                for d in &diagnostics.0 {
+                    prop_assert!(!d.message.contains("report this bug"), "{d}\n{text}");
+                }
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Checks of string formats that a regular expression cannot express well:
-//! durations (overflow), CIDR addresses and plain IP addresses.
+//! Checks of formats that a JSON Schema cannot express well: durations
+//! (overflow), CIDR addresses, plain IP addresses, and integers written
+//! with a fraction (`51.0`, which JSON Schema accepts as an integer).
 //!
 //! Which fields carry which format is read from the schema (fields whose
 //! schema is `$ref: #/$defs/duration`, `cidr` or `ipAddress`), so adding a
@@ -12,7 +13,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde_json::Value;
 
-use super::{pointer, Anchor, Finding};
+use super::{pointer, Finding};
 use crate::spec::Duration;
 use crate::Kind;
 
@@ -28,17 +29,20 @@ fn walk(root: &Value, node: &Value, instance: &Value, at: &str, out: &mut Vec<Fi
         let definition = reference.strip_prefix("#/$defs/").unwrap_or_default();
         if let Some(text) = instance.as_str() {
             if let Some(message) = check_format(definition, text) {
-                out.push(Finding {
-                    message: pointer::at(at, message),
-                    pointer: at.to_string(),
-                    anchor: Anchor::Value,
-                });
+                out.push(Finding::value(at, message));
             }
         }
         if let Some(target) = reference.strip_prefix('#').and_then(|p| root.pointer(p)) {
             walk(root, target, instance, at, out);
         }
         return;
+    }
+    if node.get("type").and_then(Value::as_str) == Some("integer") && instance.is_f64() {
+        // JSON Schema counts 51.0 as an integer; the typed specs do not.
+        out.push(Finding::value(
+            at,
+            format!("{instance} is not a whole number: write it without a fraction"),
+        ));
     }
     match instance {
         Value::Object(fields) => {
@@ -117,6 +121,22 @@ mod tests {
             "spec.addresses[2]: \"10.77.0.5\" has no prefix length: add the network's, e.g. 10.77.0.5/24"
         );
         assert_eq!(found[2].0, "/spec/advertInterval");
+    }
+
+    #[test]
+    fn integers_with_a_fraction_are_refused() {
+        let vip = json!({"spec": {"vrid": 51.0, "garp": {"count": 2.5}}});
+        let found: Vec<String> = check(Kind::VirtualIP, &vip)
+            .into_iter()
+            .map(|f| f.message)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "spec.vrid: 51.0 is not a whole number: write it without a fraction",
+                "spec.garp.count: 2.5 is not a whole number: write it without a fraction",
+            ]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::{ValidationError, Validator};
+use jsonschema::{JsonType, ValidationError, Validator};
 use serde_json::Value;
 
 use super::{pointer, Anchor, Finding};
@@ -122,8 +122,16 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
                     .collect::<Vec<_>>()
                     .join(" or "),
             };
+            // YAML reads `1`, `true` or `1.5` unquoted as numbers and booleans,
+            // the usual surprise in argv lists and names.
+            let quote = match (kind, instance) {
+                (TypeKind::Single(JsonType::String), Value::Number(_) | Value::Bool(_)) => {
+                    format!(": quote it, e.g. \"{instance}\"")
+                }
+                _ => String::new(),
+            };
             out.push(value_finding(format!(
-                "expected {expected}, found {}",
+                "expected {expected}, found {}{quote}",
                 describe(instance)
             )));
         }
@@ -389,6 +397,20 @@ mod tests {
                 .any(|t| t
                     .starts_with("spec.cluster: \"Home\" is not valid: use lower-case letters")),
             "{text:?}"
+        );
+    }
+
+    #[test]
+    fn unquoted_numbers_where_strings_belong_get_a_quoting_hint() {
+        let found = messages(
+            Kind::VirtualIP,
+            vip(json!({"cluster": "home", "interface": "eth0", "vrid": 51,
+                       "addresses": ["10.77.0.100/24"],
+                       "notify": {"master": ["sleep", 1]}})),
+        );
+        assert_eq!(
+            found[0].1,
+            "spec.notify.master[1]: expected a string, found the number 1: quote it, e.g. \"1\""
         );
     }
 
