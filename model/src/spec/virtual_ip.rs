@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::Duration;
+use super::{ClusterSpec, Duration, Failback, Node};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,11 +47,22 @@ pub struct VirtualIpSpec {
 
 impl VirtualIpSpec {
     /// The priority a node runs this instance with, before tracking adjusts it.
-    pub fn priority_of(&self, node: &super::Node) -> u8 {
+    pub fn priority_of(&self, node: &Node) -> u8 {
         self.priorities
             .get(&node.name)
             .copied()
             .unwrap_or(node.priority)
+    }
+
+    /// The advertisement interval in effect: this VirtualIP's, else the Cluster's.
+    pub fn advert_interval_in(&self, cluster: &ClusterSpec) -> Duration {
+        self.advert_interval.unwrap_or(cluster.vrrp.advert_interval)
+    }
+
+    /// Whether a higher-priority node takes over from a running master:
+    /// this VirtualIP's `preempt`, else what the Cluster's `failback` implies.
+    pub fn preempt_in(&self, cluster: &ClusterSpec) -> bool {
+        self.preempt.unwrap_or(cluster.failback == Failback::Auto)
     }
 }
 
@@ -173,11 +184,36 @@ mod tests {
         assert_eq!(spec.advert_interval, Some(Duration::from_millis(50)));
         assert_eq!(spec.track.scripts[0].weight, -20);
         assert_eq!(spec.garp.count, 5);
-        let n2 = super::super::Node {
+        let n2 = Node {
             name: "n2".into(),
             address: "10.77.0.2".parse().unwrap(),
             priority: 90,
         };
         assert_eq!(spec.priority_of(&n2), 100);
+    }
+
+    #[test]
+    fn unset_fields_fall_back_to_the_cluster() {
+        let vip: VirtualIpSpec = serde_json::from_value(serde_json::json!({
+            "cluster": "home", "interface": "eth0", "vrid": 51, "addresses": ["10.77.0.100/24"]
+        }))
+        .unwrap();
+        let cluster: ClusterSpec = serde_json::from_value(serde_json::json!({
+            "nodes": [{"name": "n1", "address": "10.77.0.1"}],
+            "vrrp": {"advertInterval": "50ms"}, "failback": "manual"
+        }))
+        .unwrap();
+        assert_eq!(vip.advert_interval_in(&cluster), Duration::from_millis(50));
+        assert!(!vip.preempt_in(&cluster));
+        let explicit = VirtualIpSpec {
+            advert_interval: Some(Duration::from_secs(2)),
+            preempt: Some(true),
+            ..vip
+        };
+        assert_eq!(
+            explicit.advert_interval_in(&cluster),
+            Duration::from_secs(2)
+        );
+        assert!(explicit.preempt_in(&cluster));
     }
 }

@@ -5,16 +5,17 @@ use std::collections::HashMap;
 use serde::de::DeserializeOwned;
 
 use super::{pointer, Finding};
-use crate::spec::{AuthType, ClusterSpec, Method, ReplicationSpec, VirtualIpSpec, VrrpVersion};
+use crate::spec::{
+    AuthType, ClusterSpec, Method, ReplicationSpec, ServiceMode, ServiceSpec, VirtualIpSpec,
+    VrrpVersion,
+};
 use crate::{Kind, Object};
 
 pub(super) fn check(obj: &Object) -> Vec<Finding> {
     match obj.kind {
         Kind::Cluster => typed(obj, cluster),
         Kind::VirtualIP => typed(obj, virtual_ip),
-        // Everything a Service can get wrong on its own, the schema catches;
-        // its references are checked across the set.
-        Kind::Service => Vec::new(),
+        Kind::Service => typed(obj, service),
         Kind::Replication => typed(obj, replication),
     }
 }
@@ -116,6 +117,25 @@ fn virtual_ip(spec: &VirtualIpSpec) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Only active-active runs everywhere; the other modes need to know which
+/// node is active, and that is where a VirtualIP is master.
+fn service(spec: &ServiceSpec) -> Vec<Finding> {
+    let mode = match spec.mode {
+        ServiceMode::ActiveActive => return Vec::new(),
+        ServiceMode::ActivePassive => "active-passive",
+        ServiceMode::Warm => "warm",
+    };
+    if spec.follow_virtual_ip.is_some() {
+        return Vec::new();
+    }
+    vec![Finding::value(
+        "/spec",
+        format!(
+            "missing required field followVirtualIP: mode {mode} runs the stack where a VirtualIP is master, name it (or set mode: active-active)"
+        ),
+    )]
 }
 
 fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
@@ -247,6 +267,22 @@ mod tests {
                 "spec.addresses[1]: 10.77.0.100 repeats spec.addresses[0]: list each address once"
             ]
         );
+    }
+
+    #[test]
+    fn only_active_active_services_may_run_without_a_virtual_ip() {
+        let found = messages(
+            Kind::Service,
+            json!({"cluster": "home", "compose": {"file": "c.yaml"}}),
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0]
+            .starts_with("spec: missing required field followVirtualIP: mode active-passive"));
+        let found = messages(
+            Kind::Service,
+            json!({"cluster": "home", "mode": "active-active", "compose": {"file": "c.yaml"}}),
+        );
+        assert!(found.is_empty());
     }
 
     #[test]

@@ -257,16 +257,34 @@ impl Index {
 }
 
 /// VRRP instances are keyed by (interface, VRID, address family) on a
-/// network, as in keepalived, and one address can float in one place only.
+/// network, as in keepalived, one address can float in one place only, and
+/// a sync group moves VirtualIPs of one Cluster together.
 fn collisions(objects: &[&Object]) -> Vec<Problem> {
     let mut problems = Vec::new();
     let mut instances: HashMap<(String, String, u8, bool), String> = HashMap::new();
     let mut addresses: HashMap<IpAddr, String> = HashMap::new();
+    let mut sync_groups: HashMap<String, (String, String)> = HashMap::new();
     for obj in objects.iter().filter(|o| o.kind == Kind::VirtualIP) {
         let Ok(spec) = obj.spec_as::<VirtualIpSpec>() else {
             continue;
         };
         let name = &obj.metadata.name;
+        if let Some(group) = &spec.sync_group {
+            let (cluster, first) = sync_groups
+                .entry(group.clone())
+                .or_insert_with(|| (spec.cluster.clone(), name.clone()));
+            if *cluster != spec.cluster {
+                problems.push(
+                    Finding::value(
+                        "/spec/syncGroup",
+                        format!(
+                            "sync group {group} already holds VirtualIP {first:?} of Cluster {cluster:?}: a sync group stays within one Cluster, use another name"
+                        ),
+                    )
+                    .into_problem(obj.key()),
+                );
+            }
+        }
         let families: BTreeSet<bool> = spec.addresses.iter().map(|a| a.addr().is_ipv6()).collect();
         for v6 in families {
             let key = (spec.cluster.clone(), spec.interface.clone(), spec.vrid, v6);
@@ -437,6 +455,25 @@ mod tests {
         assert_eq!(
             messages(&set),
             vec!["VirtualIP/b: spec.addresses[1]: 10.77.0.100 is already an address of VirtualIP \"a\": an address can float in one VirtualIP only"]
+        );
+    }
+
+    #[test]
+    fn a_sync_group_stays_within_one_cluster() {
+        let mut lab = home(3);
+        lab.metadata.name = "lab".into();
+        let set = [
+            home(3),
+            lab,
+            vip("a", json!({"syncGroup": "edge"})),
+            vip(
+                "b",
+                json!({"cluster": "lab", "syncGroup": "edge", "addresses": ["10.77.0.7/24"]}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec!["VirtualIP/b: spec.syncGroup: sync group edge already holds VirtualIP \"a\" of Cluster \"home\": a sync group stays within one Cluster, use another name"]
         );
     }
 
