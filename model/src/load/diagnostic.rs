@@ -76,5 +76,8 @@ mod tests {
         );
         let all = Diagnostics(vec![d.clone(), d]);
         assert_eq!(all.to_string().lines().count(), 2);
+        // The CLI propagates it with `?` into its own error type.
+        let boxed: Box<dyn std::error::Error> = Box::new(all);
+        assert!(boxed.source().is_none());
     }
 }

@@ -100,7 +100,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let property_schema = resolve(schema, &node["properties"][name]);
+            let property_schema = resolve(schema, declaring(schema, keyword, name));
             let hint = match (
                 property_schema.get("const"),
                 property_schema.get("description"),
@@ -206,6 +206,22 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
     }
 }
 
+/// The schema of property `name` for a `required` keyword at `keyword`.
+/// The keyword may sit in a conditional (`then`) below the object schema
+/// that declares the property, so ancestors are searched too.
+fn declaring<'a>(schema: &'a Value, keyword: &str, name: &str) -> &'a Value {
+    let mut path = keyword;
+    while let Some(cut) = path.rfind('/') {
+        path = &path[..cut];
+        if let Some(property) =
+            schema.pointer(&format!("{path}/properties/{}", pointer::escape(name)))
+        {
+            return property;
+        }
+    }
+    &Value::Null
+}
+
 /// Follows a local `$ref` (`#/$defs/...`), the only kind the schemas use.
 fn resolve<'a>(schema: &'a Value, node: &'a Value) -> &'a Value {
     node.get("$ref")
@@ -231,9 +247,20 @@ fn unknown_field(schema: &Value, field: &str, node: &Value) -> String {
     if let Some((parent, _)) = home {
         return format!("unknown field here: move it under {parent}");
     }
+    let typed = field.to_lowercase();
+    // A typo (at most two edits) or an abbreviation (`prio` for `priority`).
     let closest = known
         .iter()
-        .map(|k| (edit_distance(&field.to_lowercase(), &k.to_lowercase()), *k))
+        .map(|k| {
+            let k_lower = k.to_lowercase();
+            let abbreviation = typed.len() >= 3 && k_lower.starts_with(&typed);
+            let distance = if abbreviation {
+                0
+            } else {
+                edit_distance(&typed, &k_lower)
+            };
+            (distance, *k)
+        })
         .filter(|(d, _)| *d <= 2)
         .min();
     match closest {
@@ -465,6 +492,35 @@ mod tests {
             "{text:?}"
         );
         assert!(found.iter().any(|f| f.0 == "/spec" && f.2 == Anchor::Value));
+    }
+
+    #[test]
+    fn abbreviations_are_recognised() {
+        let found = messages(
+            Kind::Cluster,
+            json!({"apiVersion": "hareconcile.io/v1alpha1", "kind": "Cluster",
+                   "metadata": {"name": "home"},
+                   "spec": {"nodes": [{"name": "n1", "address": "10.77.0.1", "prio": 1}]}}),
+        );
+        assert_eq!(
+            found[0].1,
+            "spec.nodes[0].prio: unknown field: did you mean priority?"
+        );
+    }
+
+    #[test]
+    fn conditional_requirements_still_describe_the_field() {
+        let found = messages(
+            Kind::Cluster,
+            json!({"apiVersion": "hareconcile.io/v1alpha1", "kind": "Cluster",
+                   "metadata": {"name": "home"},
+                   "spec": {"nodes": [{"name": "n1", "address": "10.77.0.1"}],
+                            "vrrp": {"version": 2, "auth": {"type": "pass"}}}}),
+        );
+        assert_eq!(
+            found[0].1,
+            "spec.vrrp.auth: missing required field passwordFile: add it (an absolute path, starting with /)"
+        );
     }
 
     #[test]
