@@ -4,16 +4,19 @@
 //! and decodes packets with [`receive`] (built on [`packet`]), feeds the
 //! resulting [`Input`]s with the current monotonic time to
 //! [`Instance::handle`], and carries out the returned [`Action`]s (send,
-//! add addresses, arm timers, run hooks). Everything is deterministic, which
-//! is what the golden and property tests rely on.
+//! add addresses, arm timers, run hooks). [`SyncGroup`] couples instances
+//! that must fail over together. Everything is deterministic, which is what
+//! the golden and property tests rely on.
 
 pub mod config;
 pub mod events;
 pub mod instance;
 pub mod packet;
 pub mod receive;
+pub mod sync_group;
 
 pub use config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
 pub use events::{Action, Hook, Input, State, Timer, Timestamp, Tracking, Warning};
 pub use instance::Instance;
 pub use receive::{receive, RxError};
+pub use sync_group::{MemberStatus, SyncGroup};
