@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 
-use crate::validate::{check_set, Anchor, Finding};
+use crate::validate::{check_set, Anchor};
 use crate::{Object, ObjectKey};
 use files::Origin;
 use yaml::{Position, PositionMap};
@@ -43,12 +43,16 @@ pub fn load_paths_with<P: AsRef<Path>>(
 ) -> Result<Vec<Manifest>, Diagnostics> {
     let mut batch = Batch::default();
     for entry in files::manifest_files(paths) {
-        match entry.and_then(|(file, origin)| match std::fs::read(&file) {
-            Ok(bytes) => Ok((file, origin, bytes)),
-            Err(error) => Err(files::Unreadable { path: file, error }),
-        }) {
-            Ok((file, origin, bytes)) => batch.add_bytes(&file, &bytes, origin),
-            Err(u) => batch.unpositioned(u.path, format!("cannot read: {}", u.error)),
+        let (file, origin) = match entry {
+            Ok(found) => found,
+            Err(u) => {
+                batch.unpositioned(u.path, format!("cannot read: {}", u.error));
+                continue;
+            }
+        };
+        match std::fs::read(&file) {
+            Ok(bytes) => batch.add_bytes(&file, &bytes, origin),
+            Err(e) => batch.unpositioned(file, format!("cannot read: {e}")),
         }
     }
     batch.finish(existing)
@@ -161,7 +165,7 @@ impl Batch {
             }
             let outcome = document::interpret(&document.value, &absolute);
             for finding in outcome.findings {
-                let position = position_of(&document.positions, &finding);
+                let position = position_of(&document.positions, &finding.pointer, finding.anchor);
                 self.at(file, position, outcome.key.clone(), finding.message);
             }
             if let Some(key) = outcome.key {
@@ -177,77 +181,8 @@ impl Batch {
 
     /// Cross-object checks, then the verdict.
     fn finish(mut self, existing: &[Object]) -> Result<Vec<Manifest>, Diagnostics> {
-        let mut first: HashMap<ObjectKey, usize> = HashMap::new();
-        let mut duplicates = Vec::new();
-        for (i, declared) in self.declared.iter().enumerate() {
-            if let Some(&j) = first.get(&declared.key) {
-                duplicates.push((i, j));
-            } else {
-                first.insert(declared.key.clone(), i);
-            }
-        }
-        for (i, j) in duplicates {
-            let (again, original) = (&self.declared[i], &self.declared[j]);
-            let at = original.positions.value("/metadata/name");
-            let message = format!(
-                "metadata.name: {} is already declared at {}:{}:{}: keep one declaration",
-                again.key,
-                original.file.display(),
-                at.line,
-                at.column
-            );
-            let position = again.positions.value("/metadata/name");
-            self.diagnostics.push(Diagnostic {
-                file: again.file.clone(),
-                line: position.line,
-                column: position.column,
-                object: Some(again.key.clone()),
-                message,
-            });
-        }
-
-        // Loaded objects replace existing ones.
-        let mut set: Vec<&Object> = existing
-            .iter()
-            .filter(|o| !first.contains_key(&o.key()))
-            .collect();
-        set.extend(
-            self.declared
-                .iter()
-                .enumerate()
-                .filter(|(i, d)| first.get(&d.key) == Some(i))
-                .map(|(_, d)| &d.object),
-        );
-
-        for problem in check_set(&set) {
-            let finding = Finding {
-                pointer: problem.pointer,
-                message: problem.message,
-                anchor: problem.anchor,
-            };
-            match first.get(&problem.key).map(|&i| &self.declared[i]) {
-                Some(declared) => {
-                    let position = position_of(&declared.positions, &finding);
-                    self.diagnostics.push(Diagnostic {
-                        file: declared.file.clone(),
-                        line: position.line,
-                        column: position.column,
-                        object: Some(problem.key),
-                        message: finding.message,
-                    });
-                }
-                // A stored object that the loaded ones break (e.g. a Cluster
-                // loses a node a stored VirtualIP names).
-                None => self.diagnostics.push(Diagnostic {
-                    file: PathBuf::from("<store>"),
-                    line: 0,
-                    column: 0,
-                    object: Some(problem.key),
-                    message: finding.message,
-                }),
-            }
-        }
-
+        let first = self.report_duplicates();
+        self.check_across(&first, existing);
         // Every invalid document produced a diagnostic, so without any all
         // declared objects are real ones, not placeholders.
         if self.diagnostics.is_empty() {
@@ -272,6 +207,77 @@ impl Batch {
             .sort_by_key(|d| (rank(d), d.line, d.column));
         Err(Diagnostics(self.diagnostics))
     }
+
+    /// Reports every declaration of an object after its first, naming where
+    /// the first is; returns the index of each key's first declaration.
+    fn report_duplicates(&mut self) -> HashMap<ObjectKey, usize> {
+        let mut first: HashMap<ObjectKey, usize> = HashMap::new();
+        for (i, again) in self.declared.iter().enumerate() {
+            let Some(&j) = first.get(&again.key) else {
+                first.insert(again.key.clone(), i);
+                continue;
+            };
+            let original = &self.declared[j];
+            let at = original.positions.value("/metadata/name");
+            let position = again.positions.value("/metadata/name");
+            self.diagnostics.push(Diagnostic {
+                file: again.file.clone(),
+                line: position.line,
+                column: position.column,
+                object: Some(again.key.clone()),
+                message: format!(
+                    "metadata.name: {} is already declared at {}:{}:{}: keep one declaration",
+                    again.key,
+                    original.file.display(),
+                    at.line,
+                    at.column
+                ),
+            });
+        }
+        first
+    }
+
+    /// [`check_set`] over the first declarations and the existing objects
+    /// they do not replace, with problems placed where they were written.
+    fn check_across(&mut self, first: &HashMap<ObjectKey, usize>, existing: &[Object]) {
+        let mut set: Vec<&Object> = existing
+            .iter()
+            .filter(|o| !first.contains_key(&o.key()))
+            .collect();
+        // In declaration order: of two colliding objects the later is blamed.
+        set.extend(
+            self.declared
+                .iter()
+                .enumerate()
+                .filter(|(i, d)| first.get(&d.key) == Some(i))
+                .map(|(_, d)| &d.object),
+        );
+        for problem in check_set(&set) {
+            let diagnostic = match first.get(&problem.key).map(|&i| &self.declared[i]) {
+                Some(declared) => {
+                    let position =
+                        position_of(&declared.positions, &problem.pointer, problem.anchor);
+                    Diagnostic {
+                        file: declared.file.clone(),
+                        line: position.line,
+                        column: position.column,
+                        object: Some(problem.key),
+                        message: problem.message,
+                    }
+                }
+                // A stored object that the loaded ones break (e.g. a Cluster
+                // loses a node a stored VirtualIP names).
+                None => Diagnostic {
+                    file: PathBuf::from("<store>"),
+                    line: 0,
+                    column: 0,
+                    object: Some(problem.key),
+                    message: problem.message,
+                },
+            };
+            self.diagnostics.push(diagnostic);
+        }
+    }
 }
 
 /// Whether a document declares itself as some API object, as opposed to
@@ -284,10 +290,10 @@ fn looks_like_manifest(document: &yaml::Parsed) -> bool {
     })
 }
 
-fn position_of(positions: &PositionMap, finding: &Finding) -> Position {
-    match finding.anchor {
-        Anchor::Value => positions.value(&finding.pointer),
-        Anchor::Key => positions.key(&finding.pointer),
+fn position_of(positions: &PositionMap, pointer: &str, anchor: Anchor) -> Position {
+    match anchor {
+        Anchor::Value => positions.value(pointer),
+        Anchor::Key => positions.key(pointer),
     }
 }
 
