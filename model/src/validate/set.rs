@@ -4,7 +4,7 @@
 //! When two objects collide, the one later in the input is blamed, so a
 //! newly applied object is reported rather than the one already stored.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 use super::object::advert_interval_message;
@@ -16,10 +16,10 @@ use crate::{Kind, Object};
 /// (they failed validation already) still count as existing for references.
 pub fn check_set(objects: &[&Object]) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let mut first_seen = HashMap::new();
+    let mut seen = HashSet::new();
     let mut unique = Vec::new();
     for obj in objects {
-        if first_seen.insert(obj.key(), ()).is_some() {
+        if !seen.insert(obj.key()) {
             problems.push(
                 Finding::value(
                     "/metadata/name",
@@ -132,103 +132,17 @@ impl Index {
     fn virtual_ip(&self, spec: &VirtualIpSpec) -> Vec<Finding> {
         let mut out = Vec::new();
         for (i, service) in spec.track.services.iter().enumerate() {
-            self.reference(
-                Kind::Service,
-                service,
-                &format!("/spec/track/services/{i}"),
-                &mut out,
-            );
+            let at = format!("/spec/track/services/{i}");
+            self.reference(Kind::Service, service, &at, &mut out);
         }
         if !self.reference(Kind::Cluster, &spec.cluster, "/spec/cluster", &mut out) {
             return out;
         }
         // Declared but invalid: its own errors are reported already.
-        let Some(cluster) = self.clusters.get(&spec.cluster) else {
-            return out;
-        };
-        let node_names = || {
-            cluster
-                .nodes
-                .iter()
-                .map(|n| n.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut node_reference = |node: &str, finding: fn(&str, String) -> Finding, at: String| {
-            if cluster.node(node).is_none() {
-                out.push(finding(
-                    &at,
-                    format!(
-                        "unknown node {node:?} in Cluster {:?}: use one of {}",
-                        spec.cluster,
-                        node_names()
-                    ),
-                ));
-            }
-        };
-        for node in spec.priorities.keys() {
-            node_reference(node, Finding::key, pointer::join("/spec/priorities", node));
-        }
-        for (i, node) in spec.control.force_backup.iter().enumerate() {
-            node_reference(
-                node,
-                Finding::value,
-                format!("/spec/control/forceBackup/{i}"),
-            );
-        }
-        for node in spec.control.priority_adjust.keys() {
-            node_reference(
-                node,
-                Finding::key,
-                pointer::join("/spec/control/priorityAdjust", node),
-            );
-        }
-        let version = cluster.vrrp.version;
-        if let Some(interval) = spec.advert_interval {
-            if version.advert_units(interval).is_none() {
-                out.push(Finding::value(
-                    "/spec/advertInterval",
-                    advert_interval_message(version, interval),
-                ));
-            }
-        }
-        if version == VrrpVersion::V2 {
-            for (i, net) in spec.addresses.iter().enumerate() {
-                if net.addr().is_ipv6() {
-                    out.push(Finding::value(
-                        &format!("/spec/addresses/{i}"),
-                        format!(
-                            "{net} is IPv6, but Cluster {:?} uses VRRP version 2, which is IPv4 only: set spec.vrrp.version: 3 on the Cluster or remove the address",
-                            spec.cluster
-                        ),
-                    ));
-                }
-            }
-        }
-        for node in &cluster.nodes {
-            if spec.priority_of(node) != 255
-                || spec.addresses.iter().any(|a| a.addr() == node.address)
-            {
-                continue;
-            }
-            let rule = format!(
-                "255 is reserved for the address owner (RFC 5798) and node {} ({}) owns none of this VirtualIP's addresses",
-                node.name, node.address
-            );
-            if spec.priorities.contains_key(&node.name) {
-                out.push(Finding::value(
-                    &pointer::join("/spec/priorities", &node.name),
-                    format!("{rule}: use 1-254"),
-                ));
-            } else {
-                out.push(Finding::value(
-                    "/spec/cluster",
-                    format!(
-                        "node {} has priority 255 in Cluster {:?}, but {rule}: set spec.priorities.{} to 1-254",
-                        node.name, spec.cluster, node.name
-                    ),
-                ));
-            }
+        if let Some(cluster) = self.clusters.get(&spec.cluster) {
+            node_references(spec, cluster, &mut out);
+            version_fit(spec, cluster, &mut out);
+            owner_priority(spec, cluster, &mut out);
         }
         out
     }
@@ -253,6 +167,96 @@ impl Index {
         self.reference(Kind::Cluster, &spec.cluster, "/spec/cluster", &mut out);
         self.follow(&spec.cluster, spec.follow_virtual_ip.as_deref(), &mut out);
         out
+    }
+}
+
+/// Node names in priorities and control overrides must be the Cluster's.
+fn node_references(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
+    let names: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
+    let mut check = |node: &str, at: String, finding: fn(&str, String) -> Finding| {
+        if cluster.node(node).is_none() {
+            out.push(finding(
+                &at,
+                format!(
+                    "unknown node {node:?} in Cluster {:?}: use one of {}",
+                    spec.cluster,
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    // Map keys are node names, so the key is what is wrong.
+    for node in spec.priorities.keys() {
+        check(node, pointer::join("/spec/priorities", node), Finding::key);
+    }
+    for (i, node) in spec.control.force_backup.iter().enumerate() {
+        check(
+            node,
+            format!("/spec/control/forceBackup/{i}"),
+            Finding::value,
+        );
+    }
+    for node in spec.control.priority_adjust.keys() {
+        let at = pointer::join("/spec/control/priorityAdjust", node);
+        check(node, at, Finding::key);
+    }
+}
+
+/// The advert interval and address families must be expressible in the
+/// Cluster's VRRP version.
+fn version_fit(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
+    let version = cluster.vrrp.version;
+    // The Cluster's own default is checked with the Cluster.
+    if let Some(interval) = spec.advert_interval {
+        if version.advert_units(interval).is_none() {
+            out.push(Finding::value(
+                "/spec/advertInterval",
+                advert_interval_message(version, interval),
+            ));
+        }
+    }
+    if version != VrrpVersion::V2 {
+        return;
+    }
+    for (i, net) in spec.addresses.iter().enumerate() {
+        if net.addr().is_ipv6() {
+            out.push(Finding::value(
+                &format!("/spec/addresses/{i}"),
+                format!(
+                    "{net} is IPv6, but Cluster {:?} uses VRRP version 2, which is IPv4 only: set spec.vrrp.version: 3 on the Cluster or remove the address",
+                    spec.cluster
+                ),
+            ));
+        }
+    }
+}
+
+/// Priority 255 means "I own the address" (RFC 5798): only a node whose
+/// own address is one of the VirtualIP's may run with it.
+fn owner_priority(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
+    for node in &cluster.nodes {
+        let owns = spec.addresses.iter().any(|a| a.addr() == node.address);
+        if spec.priority_of(node) != 255 || owns {
+            continue;
+        }
+        let rule = format!(
+            "255 is reserved for the address owner (RFC 5798) and node {} ({}) owns none of this VirtualIP's addresses",
+            node.name, node.address
+        );
+        if spec.priorities.contains_key(&node.name) {
+            out.push(Finding::value(
+                &pointer::join("/spec/priorities", &node.name),
+                format!("{rule}: use 1-254"),
+            ));
+        } else {
+            out.push(Finding::value(
+                "/spec/cluster",
+                format!(
+                    "node {} has priority 255 in Cluster {:?}, but {rule}: set spec.priorities.{} to 1-254",
+                    node.name, spec.cluster, node.name
+                ),
+            ));
+        }
     }
 }
 
