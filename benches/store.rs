@@ -1,1 +1,160 @@
-fn main() {}
+//! Foundation benchmarks: validating 1,000 manifests, applying 1,000
+//! objects through the agent's API, and the agent's memory with 1,000
+//! objects. Prints a Markdown table for docs/PERFORMANCE.md.
+//!
+//!   cargo bench --bench store
+//!
+//! Each figure is the median of several runs on a fresh state directory.
+
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hareconcile_model::load::load_str;
+
+const OBJECTS: usize = 1_000;
+const RUNS: usize = 7;
+
+/// A Cluster plus 999 VirtualIPs: distinct (interface, VRID) pairs and
+/// addresses, so every cross-object check runs on a realistic set.
+fn manifests() -> String {
+    let mut text = String::from(
+        "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: home\nspec:\n  nodes:\n    - {name: n1, address: 127.0.0.1, priority: 110}\n    - {name: n2, address: 10.77.0.2, priority: 100}\n",
+    );
+    for i in 0..OBJECTS - 1 {
+        let (interface, vrid) = (i / 100, i % 100 + 1);
+        write!(
+            text,
+            "---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata:\n  name: vip-{i}\n  labels: {{app: bench}}\nspec:\n  cluster: home\n  interface: eth{interface}\n  vrid: {vrid}\n  addresses: [10.{}.{vrid}.1/16]\n  advertInterval: 1s\n  preempt: true\n",
+            100 + interface
+        )
+        .unwrap();
+    }
+    text
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn start_agent(dir: &Path) -> Child {
+    let socket = dir.join("agent.sock");
+    let child = Command::new(env!("CARGO_BIN_EXE_hareconcile"))
+        .args(["agent", "--node", "n1"])
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--socket")
+        .arg(&socket)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the agent");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "agent did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn post(socket: &Path, body: &str) -> String {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    write!(
+        stream,
+        "POST /v1/apply HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing
+    // and only wants to know the target builds.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let text = manifests();
+    let file = Path::new("bench.yaml");
+
+    let validate: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            let loaded = load_str(file, &text).expect("bench manifests are valid");
+            assert_eq!(loaded.len(), OBJECTS);
+            start.elapsed()
+        })
+        .collect();
+
+    let objects: Vec<_> = load_str(file, &text)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.object)
+        .collect();
+    let body = serde_json::json!({"manager": "cli", "objects": objects}).to_string();
+
+    let mut apply = Vec::new();
+    let mut reapply = Vec::new();
+    let mut rss_idle = Vec::new();
+    let mut rss_loaded = Vec::new();
+    for _ in 0..RUNS {
+        let dir = tempfile::tempdir().unwrap();
+        let mut agent = start_agent(dir.path());
+        let socket = dir.path().join("agent.sock");
+        rss_idle.push(rss_kib(agent.id()));
+        let start = Instant::now();
+        let response = post(&socket, &body);
+        apply.push(start.elapsed());
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let start = Instant::now();
+        let response = post(&socket, &body);
+        reapply.push(start.elapsed());
+        assert!(response.contains("\"unchanged\""));
+        rss_loaded.push(rss_kib(agent.id()));
+        let _ = agent.kill();
+        let _ = agent.wait();
+    }
+    rss_idle.sort();
+    rss_loaded.sort();
+
+    println!("| benchmark ({OBJECTS} objects, median of {RUNS}) | result |");
+    println!("|---|---|");
+    println!(
+        "| validate (YAML parse, schema, cross-object checks) | {:.1} ms |",
+        ms(median(validate))
+    );
+    println!(
+        "| apply through the API, fresh store (validate + one durable commit) | {:.1} ms |",
+        ms(median(apply))
+    );
+    println!(
+        "| re-apply unchanged through the API | {:.1} ms |",
+        ms(median(reapply))
+    );
+    println!(
+        "| agent RSS, idle | {:.1} MiB |",
+        rss_idle[RUNS / 2] as f64 / 1024.0
+    );
+    println!(
+        "| agent RSS with {OBJECTS} objects | {:.1} MiB |",
+        rss_loaded[RUNS / 2] as f64 / 1024.0
+    );
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

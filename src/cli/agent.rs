@@ -28,6 +28,7 @@ enum LogFormat {
 ///   hareconcile agent --node n1 --state-dir /var/lib/hareconcile \
 ///       --manifests /etc/hareconcile/manifests
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct AgentArgs {
     /// This node's name, as listed in the Cluster's spec.nodes.
     #[arg(long, env = "HARECONCILE_NODE")]
@@ -68,6 +69,6 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
         resync: args.resync,
     })
     .await
-    .map_err(|e| CliError::runtime(format!("{e:#}")))?;
+    .map_err(|e| CliError::runtime(format_args!("{e:#}")))?;
     Ok(EXIT_OK)
 }

@@ -25,6 +25,7 @@ use crate::api::wire::{ApplyRequest, DeleteRequest};
 ///   hareconcile apply -f manifests/ --wait=2m     # until every object is Ready
 ///   hareconcile apply -f manifests/ --prune       # also delete objects removed from these files
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct ApplyArgs {
     /// Manifest files or directories (searched for *.yaml and *.yml).
     #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]

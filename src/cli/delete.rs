@@ -20,6 +20,7 @@ use crate::api::wire::DeleteRequest;
 ///   hareconcile delete vip web
 ///   hareconcile delete -f manifests/web.yaml
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct DeleteArgs {
     /// Kind, then one or more names.
     #[arg(conflicts_with = "paths", required_unless_present = "paths", num_args = 2.., value_names = ["KIND", "NAME"])]

@@ -17,6 +17,7 @@ use super::{AgentConnection, CliError, EXIT_OK};
 /// Example:
 ///   hareconcile describe vip web
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct DescribeArgs {
     kind: String,
     name: String,

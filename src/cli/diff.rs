@@ -20,6 +20,7 @@ use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 /// Example:
 ///   hareconcile diff -f manifests/ && echo "in sync"
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct DiffArgs {
     /// Manifest files or directories (searched for *.yaml and *.yml).
     #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]

@@ -14,6 +14,7 @@ use super::{AgentConnection, CliError, EXIT_OK};
 ///   hareconcile events
 ///   hareconcile events vip web
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct EventsArgs {
     kind: Option<String>,
     name: Option<String>,

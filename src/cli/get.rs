@@ -18,6 +18,7 @@ use super::{AgentConnection, CliError, EXIT_OK};
 ///   hareconcile get vip web -o yaml
 ///   hareconcile get all -o wide
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct GetArgs {
     kind: String,
     name: Option<String>,
@@ -33,7 +34,7 @@ pub fn parse_kind(kind: &str) -> Result<Option<Kind>, CliError> {
     }
     kind.parse()
         .map(Some)
-        .map_err(|e: hareconcile_model::UnknownKind| CliError::input(e.to_string()))
+        .map_err(|e: hareconcile_model::UnknownKind| CliError::input(e))
 }
 
 pub async fn run(args: GetArgs) -> Result<u8, CliError> {

@@ -97,46 +97,45 @@ pub struct CliError {
 }
 
 impl CliError {
-    pub fn input(message: impl Into<String>) -> Self {
+    pub fn input(message: impl fmt::Display) -> Self {
         CliError {
             code: EXIT_INPUT,
-            message: message.into(),
+            message: format!("error: {message}"),
         }
     }
 
-    pub fn runtime(message: impl Into<String>) -> Self {
+    pub fn runtime(message: impl fmt::Display) -> Self {
         CliError {
             code: EXIT_RUNTIME,
-            message: message.into(),
+            message: format!("error: {message}"),
         }
     }
 }
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.message.starts_with("error") || self.message.contains(":\n") {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "error: {}", self.message)
-        }
+        f.write_str(&self.message)
     }
 }
 
 impl From<Diagnostics> for CliError {
+    /// Diagnostics already say where and what, one per line.
     fn from(diagnostics: Diagnostics) -> Self {
         let count = diagnostics.0.len();
-        CliError::input(format!(
-            "{diagnostics}\n{count} error(s); nothing was applied"
-        ))
+        CliError {
+            code: EXIT_INPUT,
+            message: format!("{diagnostics}\n{count} error(s); nothing was applied"),
+        }
     }
 }
 
 impl From<ClientError> for CliError {
     fn from(error: ClientError) -> Self {
         match error {
-            ClientError::Api { status, body } if status.is_client_error() => {
-                CliError::input(describe_api_error(&body))
-            }
+            ClientError::Api { status, body } if status.is_client_error() => CliError {
+                code: EXIT_INPUT,
+                message: describe_api_error(&body),
+            },
             other => CliError::runtime(other.to_string()),
         }
     }

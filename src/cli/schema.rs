@@ -9,11 +9,13 @@ use super::{CliError, EXIT_OK};
 /// Print the JSON Schema (draft 2020-12) of a kind.
 ///
 /// Point your editor at it for completion and checks while you write
-/// manifests, e.g. with the YAML language server:
+/// manifests, e.g. with the YAML language server.
 ///
+/// Example:
 ///   hareconcile schema VirtualIP > virtualip.schema.json
-///   # yaml-language-server: $schema=./virtualip.schema.json
+///   # then first line of a manifest: # yaml-language-server: $schema=./virtualip.schema.json
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct SchemaArgs {
     /// Cluster, VirtualIP (vip), Service (svc) or Replication (repl).
     kind: String,
@@ -23,7 +25,7 @@ pub fn run(args: SchemaArgs) -> Result<u8, CliError> {
     let kind: Kind = args
         .kind
         .parse()
-        .map_err(|e: hareconcile_model::UnknownKind| CliError::input(e.to_string()))?;
+        .map_err(|e: hareconcile_model::UnknownKind| CliError::input(e))?;
     println!("{}", schema_json(kind).trim_end());
     Ok(EXIT_OK)
 }

@@ -15,6 +15,7 @@ use super::{CliError, EXIT_OK};
 /// Example:
 ///   hareconcile validate -f manifests/
 #[derive(Args)]
+#[command(verbatim_doc_comment)]
 pub struct ValidateArgs {
     /// Manifest files or directories (searched for *.yaml and *.yml).
     #[arg(short = 'f', long = "filename", required = true, value_name = "PATH")]

@@ -1,0 +1,89 @@
+//! Commands that need no agent: validate, schema, and --help everywhere.
+
+mod support;
+
+use std::process::Command;
+
+use support::{expect_code, stderr, BIN};
+
+fn hc(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_example_manifests_validate() {
+    let out = expect_code(&hc(&["validate", "-f", "manifests"]), 0);
+    assert_eq!(out, "4 object(s) valid\n");
+}
+
+#[test]
+fn every_broken_fixture_fails_with_a_positioned_error_and_exit_2() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("model/tests/fixtures/invalid");
+    let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 20);
+    for fixture in fixtures {
+        let out = hc(&["validate", "-f", fixture.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", fixture.display());
+        let message = stderr(&out);
+        let first = message.lines().next().unwrap();
+        // file:line:col: ...
+        let rest = first
+            .strip_prefix(&format!("{}:", fixture.display()))
+            .unwrap_or_else(|| panic!("{}: {first}", fixture.display()));
+        let mut parts = rest.splitn(3, ':');
+        assert!(parts.next().unwrap().parse::<usize>().is_ok(), "{first}");
+        assert!(parts.next().unwrap().parse::<usize>().is_ok(), "{first}");
+        assert!(message.contains("nothing was applied"), "{message}");
+    }
+}
+
+#[test]
+fn validate_of_a_missing_path_is_an_input_error() {
+    let out = hc(&["validate", "-f", "no/such/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no/such/dir"), "{}", stderr(&out));
+}
+
+#[test]
+fn schema_prints_the_embedded_json_schema() {
+    for kind in ["Cluster", "vip", "svc", "replication"] {
+        let out = expect_code(&hc(&["schema", kind]), 0);
+        let schema: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            schema["$schema"],
+            "https://json-schema.org/draft/2020-12/schema"
+        );
+    }
+    let out = hc(&["schema", "pod"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown kind"));
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for command in [
+        "agent", "validate", "apply", "get", "describe", "delete", "diff", "events", "schema",
+    ] {
+        let out = expect_code(&hc(&[command, "--help"]), 0);
+        assert!(
+            out.contains("Example"),
+            "{command} --help has no example:\n{out}"
+        );
+    }
+    let out = expect_code(&hc(&["--help"]), 0);
+    assert!(out.contains("Exit codes"), "{out}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = hc(&["apply"]);
+    assert_eq!(out.status.code(), Some(2));
+}
