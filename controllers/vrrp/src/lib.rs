@@ -11,6 +11,7 @@
 pub mod config;
 pub mod events;
 pub mod instance;
+pub mod network;
 pub mod packet;
 pub mod receive;
 pub mod sync_group;

@@ -79,8 +79,8 @@ pub enum ChecksumMode {
     /// before the message.
     #[default]
     PseudoHeader,
-    /// The RFC 9568 form (and older keepalived): VRRPv3 over IPv4 sums the
-    /// VRRP message only, like VRRPv2.
+    /// VRRPv3 over IPv4 sums the VRRP message only, like VRRPv2, as some
+    /// implementations do. Select it per instance when a peer sends it.
     MessageOnly,
 }
 

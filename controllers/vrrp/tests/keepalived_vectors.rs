@@ -1,9 +1,11 @@
 //! Advertisements captured from Debian's keepalived 2.2.7 (bookworm), pinned
-//! byte for byte. Capture: keepalived ran in one network namespace on a veth
-//! pair (`keepalived -n -l -D -f CONF`), `tcpdump -i vcap0 -w` in the peer
-//! namespace; the VRRP message is the payload after the 20-byte IPv4 or
-//! 40-byte IPv6 header. Every vector must decode to the expected advert and
-//! re-encode to the identical bytes, which proves checksum and layout interop.
+//! byte for byte. `interop/keepalived.sh` (root) reproduces the capture: it
+//! runs keepalived with `interop/keepalived.conf` in a network namespace and
+//! records its adverts with tcpdump from a peer namespace; the VRRP message
+//! is the payload after the 20-byte IPv4 or 40-byte IPv6 header. Every
+//! vector must decode to the expected advert and re-encode to the identical
+//! bytes, which proves checksum and layout interop. (The same script checks
+//! the other direction live: keepalived yields to adverts from our encoder.)
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -163,7 +165,7 @@ fn v2_no_auth_shutdown_advert() {
 
 /// The VRRPv3 IPv4 checksum depends on the pseudo-header: decoding
 /// keepalived's bytes as if they came from another source must fail, and the
-/// message-only form (RFC 9568 / old keepalived) yields a different checksum.
+/// message-only form yields a different checksum.
 #[test]
 fn v3_ipv4_checksum_covers_pseudo_header() {
     let bytes = hex("3133 6e01 0064 6ad9 0a4d 0064");
