@@ -73,8 +73,9 @@ pub enum Tracking {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Input {
     /// Start the protocol: an owner (priority 255) becomes master at once,
-    /// anyone else becomes backup and waits Master_Down_Interval; a faulted
-    /// instance goes straight to Fault. Ignored unless in Initialize.
+    /// anyone else removes possibly stale virtual addresses and becomes
+    /// backup, waiting Master_Down_Interval; a faulted instance goes
+    /// straight to Fault. Ignored unless in Initialize.
     Startup,
     /// Stop the protocol: a master sends a priority-0 advert (so the backup
     /// takes over after only Skew_Time) and releases its addresses; every
@@ -159,8 +160,8 @@ pub enum Action {
         priority: u8,
     },
     /// Add the virtual addresses to the interface. With `accept_mode` false
-    /// a non-owner master must not accept packets addressed to them other
-    /// than ARP/ND (RFC 5798 §6.4.3): the shell sets up that filtering.
+    /// (never for the owner) the master must not accept packets addressed
+    /// to them other than ARP/ND (RFC 5798 §6.4.3): the shell filters.
     AddVips {
         accept_mode: bool,
     },

@@ -169,9 +169,15 @@ impl Instance {
 
     /// Initialize (or Fault) → Backup / Master / Fault.
     fn start(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        let becomes_master = !self.faulted() && self.config.is_owner() && !self.forced_backup;
+        if self.state == State::Initialize && !becomes_master {
+            // Safe by default: a previous run may have crashed as master
+            // and left the addresses behind.
+            out.push(Action::RemoveVips);
+        }
         if self.faulted() {
             self.transition(State::Fault, out);
-        } else if self.config.is_owner() && !self.forced_backup {
+        } else if becomes_master {
             self.become_master(now, out);
         } else {
             self.master_adver_interval = self.config.advert_interval;
@@ -244,7 +250,8 @@ impl Instance {
         self.timers.cancel(Timer::MasterDown, out);
         self.timers.cancel(Timer::PreemptDelay, out);
         out.push(Action::AddVips {
-            accept_mode: self.config.accept_mode,
+            // RFC 5798 §6.4.3: the owner always accepts its own addresses.
+            accept_mode: self.config.accept_mode || self.config.is_owner(),
         });
         out.push(Action::SendAdvert {
             priority: self.effective_priority(),
