@@ -375,6 +375,29 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Equal priorities only break ties by address when the claims collide:
+    /// routers started together with the same interval all time out at
+    /// once, and the highest address must win. (An established master is
+    /// not preempted by an equal priority, whatever its address: RFC 5798.)
+    #[test]
+    fn simultaneous_equal_claims_go_to_the_highest_address(
+        priority in 1..=254u8,
+        centis in 5..=200u16,
+        routers in 2..=3usize,
+        version in prop_oneof![Just(Version::V2), Just(Version::V3)],
+    ) {
+        let params = vec![(priority, 0, centis); routers];
+        let mut lan = Lan::new(build(&params, version, None));
+        lan.run_until(Timestamp::from_origin(Duration::from_secs(30)));
+        let masters: Vec<usize> = (0..routers)
+            .filter(|&i| lan.routers[i].instance.state() == State::Master)
+            .collect();
+        // router_address grows with the index.
+        prop_assert_eq!(masters, vec![routers - 1]);
+    }
+}
+
 /// The benchmark situation of docs/PERFORMANCE.md, in the pure core: with
 /// 50 ms adverts, when the master (110) shuts down the backup (100) takes
 /// over one LAN delay plus Skew_Time (3 cs) later, not Master_Down later.
