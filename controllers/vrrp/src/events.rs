@@ -82,7 +82,7 @@ pub enum Input {
     /// timer is cancelled and the instance returns to Initialize.
     Shutdown,
     /// A valid advertisement for this virtual router arrived (already
-    /// decoded and checked by [`crate::receive`]). A backup resets its
+    /// decoded and checked by [`crate::receive()`]). A backup resets its
     /// Master_Down timer (learning the interval under VRRPv3) or, with
     /// preemption, ignores a lower priority master; priority 0 means the
     /// master is leaving. A master steps down before a higher priority (or an

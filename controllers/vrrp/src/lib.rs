@@ -1,7 +1,7 @@
 //! Sans-IO VRRP core for hareconcile.
 //!
 //! Nothing here touches a socket, a clock or netlink: the I/O shell checks
-//! and decodes packets with [`receive`] (built on [`packet`]), feeds the
+//! and decodes packets with [`receive()`] (built on [`packet`]), feeds the
 //! resulting [`Input`]s with the current monotonic time to
 //! [`Instance::handle`], and carries out the returned [`Action`]s (send,
 //! add addresses, arm timers, run hooks). [`SyncGroup`] couples instances
