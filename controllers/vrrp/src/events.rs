@@ -97,9 +97,10 @@ pub enum Input {
         /// The virtual addresses the sender announces.
         addresses: Vec<IpAddr>,
     },
-    /// A timer the core armed has reached its deadline. Expiries that are
-    /// early or for a timer no longer armed (a race with re-arming in the
-    /// shell) are ignored.
+    /// A timer the core armed has reached its deadline. A report for a
+    /// timer no longer armed (cancelled, or already handled) is ignored; an
+    /// early one (clock rounding, a race with re-arming) is answered with
+    /// the same `ArmTimer` again, so a timer can never be lost.
     TimerExpired(Timer),
     /// New tracking result: changes the effective priority, or enters /
     /// leaves Fault.

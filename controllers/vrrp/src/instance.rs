@@ -123,11 +123,14 @@ impl Instance {
                 &addresses,
                 &mut out,
             ),
-            Input::TimerExpired(timer) => {
-                if self.timers.take_expired(timer, now) {
-                    self.timer_expired(now, timer, &mut out);
-                }
-            }
+            Input::TimerExpired(timer) => match self.timers.expire(timer, now) {
+                Expiry::Due => self.timer_expired(now, timer, &mut out),
+                // The shell's timer fired before our deadline (clock rounding,
+                // or a race with re-arming): repeat the deadline so the timer
+                // is never lost. Re-arming to the same deadline is idempotent.
+                Expiry::Early(at) => out.push(Action::ArmTimer { timer, at }),
+                Expiry::NotArmed => {}
+            },
             Input::TrackingChanged(tracking) => {
                 self.change_health(now, &mut out, |me| me.tracking = tracking)
             }
@@ -460,14 +463,25 @@ impl Timers {
         }
     }
 
-    /// Disarms `timer` and returns true if it is armed and due at `now`.
-    fn take_expired(&mut self, timer: Timer, now: Timestamp) -> bool {
+    /// Classifies an expiry report, disarming `timer` if it is due.
+    fn expire(&mut self, timer: Timer, now: Timestamp) -> Expiry {
         let slot = self.slot(timer);
-        if slot.is_some_and(|at| at <= now) {
-            *slot = None;
-            true
-        } else {
-            false
+        match *slot {
+            Some(at) if at <= now => {
+                *slot = None;
+                Expiry::Due
+            }
+            Some(at) => Expiry::Early(at),
+            None => Expiry::NotArmed,
         }
     }
+}
+
+/// What an expiry report from the shell means.
+enum Expiry {
+    Due,
+    /// Still armed, for this later deadline.
+    Early(Timestamp),
+    /// Cancelled or already handled: a stale report.
+    NotArmed,
 }

@@ -143,6 +143,9 @@ struct Router {
     /// When this router shuts down for good, if it does.
     stop: Option<Timestamp>,
     running: bool,
+    /// One deadline per timer, as a shell keeps them: re-arming replaces,
+    /// cancelling clears, superseded queue entries are skipped.
+    deadlines: [Option<Timestamp>; 3],
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -241,7 +244,13 @@ impl Lan {
                     self.routers[i].running = false;
                     (i, Input::Shutdown)
                 }
-                Event::Timer(i, key) => (i, Input::TimerExpired(key.into())),
+                Event::Timer(i, key) => {
+                    if self.routers[i].deadlines[key as usize] != Some(now) {
+                        continue;
+                    }
+                    self.routers[i].deadlines[key as usize] = None;
+                    (i, Input::TimerExpired(key.into()))
+                }
                 Event::Packet { to, from, bytes } => {
                     if !self.routers[to].running {
                         continue;
@@ -283,10 +292,16 @@ impl Lan {
                     }
                 }
             }
-            Action::ArmTimer { timer, at } => self.push(at, Event::Timer(index, timer.into())),
+            Action::ArmTimer { timer, at } => {
+                let key = TimerKey::from(timer);
+                self.routers[index].deadlines[key as usize] = Some(at);
+                self.push(at, Event::Timer(index, key));
+            }
+            Action::CancelTimer { timer } => {
+                self.routers[index].deadlines[TimerKey::from(timer) as usize] = None;
+            }
             Action::StateChanged { to, .. } => self.transitions.push((now, index, to)),
-            // Cancelled timers are recognised as stale by the core itself;
-            // addresses, gratuitous ARP and hooks do not affect the protocol.
+            // Addresses, gratuitous ARP and hooks do not affect the protocol.
             _ => {}
         }
     }
@@ -330,6 +345,7 @@ fn build(params: &[RouterParams], version: Version, stop: Option<(usize, u64)>) 
                     .filter(|(who, _)| *who == index)
                     .map(|(_, at)| Timestamp::from_origin(Duration::from_millis(at))),
                 running: false,
+                deadlines: [None; 3],
             }
         })
         .collect()
