@@ -31,9 +31,15 @@ fn apply_get_describe_diff_delete_round_trip() {
     let m = manifests.to_str().unwrap();
 
     let dry = expect_code(&agent.hc(&["apply", "-f", m, "--dry-run"]), 0);
-    assert_eq!(dry, "clusters/home created (dry run)\nvirtualips/web created (dry run)\n");
+    assert_eq!(
+        dry,
+        "clusters/home created (dry run)\nvirtualips/web created (dry run)\n"
+    );
     let out = expect_code(&agent.hc(&["get", "all", "-o", "json"]), 0);
-    assert!(out.contains("\"items\": []"), "a dry run stores nothing: {out}");
+    assert!(
+        out.contains("\"items\": []"),
+        "a dry run stores nothing: {out}"
+    );
 
     let out = expect_code(&agent.hc(&["apply", "-f", m]), 0);
     assert_eq!(out, "clusters/home created\nvirtualips/web created\n");
