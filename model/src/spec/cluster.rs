@@ -158,14 +158,17 @@ pub enum AuthType {
     Pass,
 }
 
-/// RFC 5798 computes the VRRPv3 IPv4 checksum over a pseudo-header; some
-/// implementations (and RFC 9568's errata discussion) leave it out.
-/// keepalived's default is the pseudo-header, so that is ours.
+/// Whether the VRRPv3 checksum over IPv4 includes a pseudo-header. RFC 5798
+/// was ambiguous; keepalived includes one by default (its
+/// `v3_checksum_as_v2` turns it off), RFC 9568 says not to. Peers must
+/// agree, and keepalived is the peer users have, so its default is ours.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum V3Checksum {
+    /// As keepalived by default.
     #[default]
     WithPseudoHeader,
+    /// As RFC 9568 (and keepalived with `v3_checksum_as_v2`): no pseudo-header.
     Rfc9568,
 }
 
