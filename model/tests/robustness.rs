@@ -104,7 +104,7 @@ spec:
   nodes: [{name: n1, address: 10.77.0.1, priority: 110}, {name: n2, address: 10.77.0.2}]
   vrrp: {version: 3, advertInterval: 1s, transport: unicast, auth: {type: none}, v3Checksum: rfc9568}
   failback: manual
-  peer: {port: 7946, tokenFile: /etc/t}
+  peer: {port: 7979, tokenFile: /etc/t}
 ---
 apiVersion: hareconcile.io/v1alpha1
 kind: VirtualIP

@@ -202,8 +202,9 @@ impl Default for PeerApi {
     }
 }
 
+/// Not 7946: Docker swarm's gossip port, likely taken on these hosts.
 fn default_peer_port() -> u16 {
-    7946
+    7979
 }
 
 #[cfg(test)]

@@ -29,7 +29,8 @@ pub struct VirtualIpSpec {
     /// Accept packets addressed to the VIP when not the address owner (RFC 5798 Accept_Mode).
     #[serde(default)]
     pub accept: bool,
-    /// Use the VRRP virtual MAC (00-00-5E-00-01-VRID) instead of the interface's.
+    /// Use the VRRP virtual MAC (00-00-5E-00-01-VRID for IPv4, 00-00-5E-00-02-VRID
+    /// for IPv6) instead of the interface's.
     #[serde(default)]
     pub virtual_mac: bool,
     #[serde(default)]
