@@ -12,7 +12,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, ValidationError, Validator};
 use serde_json::Value;
 
-use super::{pointer, Anchor, Finding};
+use super::{pointer, Finding};
 use crate::Kind;
 
 /// The JSON Schema (draft 2020-12) for one kind, envelope included.
@@ -82,20 +82,14 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
     let node = schema
         .pointer(&keyword[..keyword.rfind('/').unwrap_or(0)])
         .unwrap_or(&Value::Null);
-    let value_finding = |message: String| Finding {
-        message: pointer::at(&at, message),
-        pointer: at.clone(),
-        anchor: Anchor::Value,
-    };
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             for field in unexpected {
                 let field_pointer = pointer::join(&at, field);
-                out.push(Finding {
-                    message: pointer::at(&field_pointer, unknown_field(schema, field, node)),
-                    pointer: field_pointer,
-                    anchor: Anchor::Key,
-                });
+                out.push(Finding::key(
+                    &field_pointer,
+                    unknown_field(schema, field, node),
+                ));
             }
         }
         ValidationErrorKind::Required { property } => {
@@ -109,9 +103,10 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
                 (_, Some(Value::String(description))) => format!("add it ({description})"),
                 _ => "add it".to_string(),
             };
-            out.push(value_finding(format!(
-                "missing required field {name}: {hint}"
-            )));
+            out.push(Finding::value(
+                &at,
+                format!("missing required field {name}: {hint}"),
+            ));
         }
         ValidationErrorKind::Type { kind } => {
             let expected = match kind {
@@ -130,27 +125,33 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
                 }
                 _ => String::new(),
             };
-            out.push(value_finding(format!(
-                "expected {expected}, found {}{quote}",
-                describe(instance)
-            )));
+            out.push(Finding::value(
+                &at,
+                format!("expected {expected}, found {}{quote}", describe(instance)),
+            ));
         }
         ValidationErrorKind::Enum { options } => {
             let allowed = options
                 .as_array()
                 .map(|values| values.iter().map(plain).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default();
-            out.push(value_finding(format!(
-                "{} is not allowed: use one of {allowed}",
-                plain_quoted(instance)
-            )));
+            out.push(Finding::value(
+                &at,
+                format!(
+                    "{} is not allowed: use one of {allowed}",
+                    plain_quoted(instance)
+                ),
+            ));
         }
         ValidationErrorKind::Constant { expected_value } => {
-            out.push(value_finding(format!(
-                "{} is not supported: use {}",
-                plain_quoted(instance),
-                plain(expected_value)
-            )));
+            out.push(Finding::value(
+                &at,
+                format!(
+                    "{} is not supported: use {}",
+                    plain_quoted(instance),
+                    plain(expected_value)
+                ),
+            ));
         }
         ValidationErrorKind::Minimum { .. } | ValidationErrorKind::Maximum { .. } => {
             let message = match (node.get("minimum"), node.get("maximum")) {
@@ -159,50 +160,57 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
                 (None, Some(max)) => format!("{instance} is too large: use at most {max}"),
                 (None, None) => error.to_string(),
             };
-            out.push(value_finding(message));
+            out.push(Finding::value(&at, message));
         }
         ValidationErrorKind::Pattern { pattern } => {
             let hint = match node.get("description") {
                 Some(Value::String(description)) => format!("use {description}"),
                 _ => format!("it must match {pattern}"),
             };
-            out.push(value_finding(format!(
-                "{} is not valid: {hint}",
-                plain_quoted(instance)
-            )));
+            out.push(Finding::value(
+                &at,
+                format!("{} is not valid: {hint}", plain_quoted(instance)),
+            ));
         }
         ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => {
             let hint = node
                 .get("description")
                 .and_then(Value::as_str)
                 .unwrap_or("a value of the documented form");
-            out.push(value_finding(format!(
-                "{} is not valid: use {hint}",
-                describe(instance)
-            )));
+            out.push(Finding::value(
+                &at,
+                format!("{} is not valid: use {hint}", describe(instance)),
+            ));
         }
         ValidationErrorKind::MinItems { limit } => {
-            out.push(value_finding(format!(
-                "the list needs at least {limit} item{}: add {}",
-                if *limit == 1 { "" } else { "s" },
-                if *limit == 1 { "one" } else { "more" }
-            )));
+            out.push(Finding::value(
+                &at,
+                format!(
+                    "the list needs at least {limit} item{}: add {}",
+                    if *limit == 1 { "" } else { "s" },
+                    if *limit == 1 { "one" } else { "more" }
+                ),
+            ));
         }
         ValidationErrorKind::UniqueItems => {
-            out.push(value_finding(
+            out.push(Finding::value(
+                &at,
                 "an item is listed twice: list each item once".to_string(),
             ));
         }
         ValidationErrorKind::MaxLength { limit } => {
-            out.push(value_finding(format!(
-                "{} is longer than {limit} characters: shorten it",
-                plain_quoted(instance)
-            )));
+            out.push(Finding::value(
+                &at,
+                format!(
+                    "{} is longer than {limit} characters: shorten it",
+                    plain_quoted(instance)
+                ),
+            ));
         }
         ValidationErrorKind::MinLength { .. } => {
-            out.push(value_finding("is empty: write a value".to_string()));
+            out.push(Finding::value(&at, "is empty: write a value".to_string()));
         }
-        _ => out.push(value_finding(error.to_string())),
+        _ => out.push(Finding::value(&at, error.to_string())),
     }
 }
 
@@ -331,6 +339,7 @@ fn plain_quoted(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validate::Anchor;
     use serde_json::json;
 
     fn messages(kind: Kind, instance: Value) -> Vec<(String, String, Anchor)> {
