@@ -7,13 +7,13 @@
 //! Each figure is the median of several runs on a fresh state directory.
 
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hareconcile_model::load::load_str;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const OBJECTS: usize = 1_000;
 const RUNS: usize = 7;
@@ -39,38 +39,6 @@ fn manifests() -> String {
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
-}
-
-fn start_agent(dir: &Path) -> Child {
-    let socket = dir.join("agent.sock");
-    let child = Command::new(env!("CARGO_BIN_EXE_hareconcile"))
-        .args(["agent", "--node", "n1"])
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--socket")
-        .arg(&socket)
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the agent");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline, "agent did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child
-}
-
-fn post(socket: &Path, body: &str) -> String {
-    let mut stream = UnixStream::connect(socket).unwrap();
-    write!(
-        stream,
-        "POST /v1/apply HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -113,20 +81,18 @@ fn main() {
     let mut rss_loaded = Vec::new();
     for _ in 0..RUNS {
         let dir = tempfile::tempdir().unwrap();
-        let mut agent = start_agent(dir.path());
-        let socket = dir.path().join("agent.sock");
-        rss_idle.push(rss_kib(agent.id()));
+        let agent = support::Agent::start(dir.path(), &[]);
+        let socket = agent.socket.clone();
+        rss_idle.push(rss_kib(agent.pid()));
         let start = Instant::now();
-        let response = post(&socket, &body);
+        let response = support::post_raw(&socket, "/v1/apply", &body);
         apply.push(start.elapsed());
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         let start = Instant::now();
-        let response = post(&socket, &body);
+        let response = support::post_raw(&socket, "/v1/apply", &body);
         reapply.push(start.elapsed());
         assert!(response.contains("\"unchanged\""));
-        rss_loaded.push(rss_kib(agent.id()));
-        let _ = agent.kill();
-        let _ = agent.wait();
+        rss_loaded.push(rss_kib(agent.pid()));
     }
     rss_idle.sort();
     rss_loaded.sort();

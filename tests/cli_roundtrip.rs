@@ -183,7 +183,6 @@ fn sigterm_stops_the_agent_cleanly_and_removes_its_socket() {
 /// agent must still refuse, naming the object and the field.
 #[test]
 fn the_agent_refuses_invalid_objects_from_clients_that_skip_validation() {
-    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(dir.path(), &[]);
     let body = serde_json::json!({
@@ -196,15 +195,7 @@ fn the_agent_refuses_invalid_objects_from_clients_that_skip_validation() {
         }]
     })
     .to_string();
-    let mut stream = std::os::unix::net::UnixStream::connect(&agent.socket).unwrap();
-    write!(
-        stream,
-        "POST /v1/apply HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = support::post_raw(&agent.socket, "/v1/apply", &body);
     assert!(response.starts_with("HTTP/1.1 422"), "{response}");
     assert!(
         response.contains("\"object\":{\"kind\":\"VirtualIP\",\"name\":\"web\"}"),

@@ -5,14 +5,11 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{expect_code, stderr, Agent, BIN};
+use support::{expect_code, post_raw, stderr, Agent, BIN};
 
 const OBJECTS: usize = 1_000;
 
@@ -39,23 +36,6 @@ fn apply_request(round: usize) -> String {
     json!({"manager": "cli", "options": {"force": true}, "objects": objects}).to_string()
 }
 
-/// Posts the request; `true` if the agent acknowledged it before dying.
-fn post(socket: &Path, body: &str) -> bool {
-    let Ok(mut stream) = UnixStream::connect(socket) else {
-        return false;
-    };
-    let request = format!(
-        "POST /v1/apply HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.starts_with("HTTP/1.1 200")
-}
-
 #[test]
 fn sigkill_during_apply_leaves_every_object_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,7 +48,9 @@ fn sigkill_during_apply_leaves_every_object_whole() {
         let body = apply_request(round);
         let mut agent = Agent::start(dir.path(), &[]);
         let socket = agent.socket.clone();
-        let client = std::thread::spawn(move || post(&socket, &body));
+        let client = std::thread::spawn(move || {
+            post_raw(&socket, "/v1/apply", &body).starts_with("HTTP/1.1 200")
+        });
         std::thread::sleep(Duration::from_millis(kill_after_ms));
         agent.kill();
         let acknowledged = client.join().unwrap();

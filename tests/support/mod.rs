@@ -61,6 +61,10 @@ impl Agent {
         );
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("agent running").id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -147,4 +151,24 @@ spec:
   addresses: [{address}]
 "
     )
+}
+
+/// Posts JSON straight to the agent's API, as a client that skips the
+/// CLI's own checks would; returns the raw HTTP response ("" when the
+/// agent is unreachable or died before answering).
+pub fn post_raw(socket: &Path, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::os::unix::net::UnixStream::connect(socket) else {
+        return String::new();
+    };
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: hareconcile\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response
 }

@@ -71,6 +71,33 @@ fn conflict_message(conflicts: &[Conflict]) -> String {
         .join("\n")
 }
 
+/// Refuses a write to objects another manager owns, unless forced.
+fn check_ownership(
+    current: &BTreeMap<ObjectKey, Arc<Object>>,
+    keys: impl Iterator<Item = ObjectKey>,
+    requester: Manager,
+    options: ApplyOptions,
+) -> Result<(), StoreError> {
+    if options.force {
+        return Ok(());
+    }
+    let conflicts: Vec<Conflict> = keys
+        .filter_map(|key| {
+            let owner = current.get(&key)?.metadata.manager?;
+            (owner != requester).then_some(Conflict {
+                key,
+                owner,
+                requester,
+            })
+        })
+        .collect();
+    if conflicts.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(conflicts))
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyOptions {
@@ -170,6 +197,13 @@ impl Store {
         (objects, inner.resource_version)
     }
 
+    /// The objects and version a writer works from (under the write lock,
+    /// so nothing changes them until it publishes).
+    fn snapshot(&self) -> (BTreeMap<ObjectKey, Arc<Object>>, u64) {
+        let inner = self.read();
+        (inner.objects.clone(), inner.resource_version)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
         self.inner.read().expect("store lock")
     }
@@ -185,25 +219,9 @@ impl Store {
         options: ApplyOptions,
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
         let _writer = self.write_lock.lock().expect("store write lock");
-        let (current, mut resource_version) = {
-            let inner = self.read();
-            (inner.objects.clone(), inner.resource_version)
-        };
+        let (current, mut resource_version) = self.snapshot();
 
-        let conflicts: Vec<Conflict> = batch
-            .iter()
-            .filter_map(|o| {
-                let owner = current.get(&o.key())?.metadata.manager?;
-                (owner != manager && !options.force).then(|| Conflict {
-                    key: o.key(),
-                    owner,
-                    requester: manager,
-                })
-            })
-            .collect();
-        if !conflicts.is_empty() {
-            return Err(StoreError::Conflict(conflicts));
-        }
+        check_ownership(&current, batch.iter().map(Object::key), manager, options)?;
 
         let now = OffsetDateTime::now_utc();
         let mut outcomes = Vec::with_capacity(batch.len());
@@ -281,24 +299,8 @@ impl Store {
         options: ApplyOptions,
     ) -> Result<Vec<(ObjectKey, DeleteOutcome)>, StoreError> {
         let _writer = self.write_lock.lock().expect("store write lock");
-        let (current, mut resource_version) = {
-            let inner = self.read();
-            (inner.objects.clone(), inner.resource_version)
-        };
-        let conflicts: Vec<Conflict> = keys
-            .iter()
-            .filter_map(|key| {
-                let owner = current.get(key)?.metadata.manager?;
-                (owner != manager && !options.force).then(|| Conflict {
-                    key: key.clone(),
-                    owner,
-                    requester: manager,
-                })
-            })
-            .collect();
-        if !conflicts.is_empty() {
-            return Err(StoreError::Conflict(conflicts));
-        }
+        let (current, mut resource_version) = self.snapshot();
+        check_ownership(&current, keys.iter().cloned(), manager, options)?;
         let mut outcomes = Vec::new();
         let mut removed = Vec::new();
         let mut seen = BTreeSet::new();
