@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hareconcile_cluster::ClusterReconciler;
 use hareconcile_runtime::{Context, Controller, Store};
+use hareconcile_vrrp::controller::VirtualIpReconciler;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tracing::{error, info};
@@ -39,9 +40,16 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         store: store.clone(),
         node: config.node.as_str().into(),
     };
-    let controllers = vec![Controller::new(ClusterReconciler::new(), ctx.clone())
-        .resync_every(config.resync)
-        .start()];
+    let vrrp = VirtualIpReconciler::new();
+    let vrrp_instances = vrrp.shutdown_handle();
+    let controllers = vec![
+        Controller::new(ClusterReconciler::new(), ctx.clone())
+            .resync_every(config.resync)
+            .start(),
+        Controller::new(vrrp, ctx.clone())
+            .resync_every(config.resync)
+            .start(),
+    ];
 
     let (stop, stopped) = watch::channel(false);
     let mut server_stopped = stopped.clone();
@@ -74,6 +82,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         finished = &mut server => Some(flatten(finished)),
     };
     let _ = stop.send(true);
+    // First of all, so the backups take over within Skew_Time: masters
+    // advertise priority 0 and every node drops its VIPs.
+    vrrp_instances.shutdown().await;
     let result = match server_died {
         Some(result) => result,
         // Let requests in flight finish, but never hang the shutdown.

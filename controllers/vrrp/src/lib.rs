@@ -8,12 +8,18 @@
 //! that must fail over together. Everything is deterministic, which is what
 //! the golden and property tests rely on.
 
+pub mod addresses;
+pub mod announce;
 pub mod config;
+pub mod controller;
+pub mod desired;
 pub mod events;
+pub mod hooks;
 pub mod instance;
 pub mod network;
 pub mod packet;
 pub mod receive;
+pub mod shell;
 pub mod sync_group;
 
 pub use config::{ConfigError, InstanceConfig, OWNER_PRIORITY};

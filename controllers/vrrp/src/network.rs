@@ -73,11 +73,12 @@ impl VrrpSocket {
         source: IpAddr,
         transport: Transport,
     ) -> Result<VrrpSocket, NetworkError> {
-        let ifindex =
-            nix::net::if_::if_nametoindex(interface).map_err(|source| NetworkError::NoInterface {
+        let ifindex = nix::net::if_::if_nametoindex(interface).map_err(|source| {
+            NetworkError::NoInterface {
                 interface: interface.to_string(),
                 source,
-            })?;
+            }
+        })?;
         let setup = |step: &'static str| {
             let interface = interface.to_string();
             move |source: io::Error| NetworkError::Setup {

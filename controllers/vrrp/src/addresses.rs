@@ -1,0 +1,240 @@
+//! The interface side of an instance, through rtnetlink: its index and MAC,
+//! adding and removing the virtual addresses, and the kernel's address and
+//! link notifications (so a VIP deleted by hand comes back at once and a
+//! link going down is seen without polling).
+
+use std::io;
+use std::net::IpAddr;
+
+use futures_channel::mpsc::UnboundedReceiver;
+use futures_util::StreamExt;
+use ipnet::IpNet;
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
+use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::RouteNetlinkMessage;
+use rtnetlink::{Handle, MulticastGroup};
+use thiserror::Error;
+use tokio::task::JoinHandle;
+
+/// The errno netlink answers when an address is already there.
+const EEXIST: i32 = libc::EEXIST;
+/// The errno netlink answers when an address to delete is not there.
+const EADDRNOTAVAIL: i32 = libc::EADDRNOTAVAIL;
+
+#[derive(Debug, Error)]
+pub enum AddressError {
+    #[error("opening the rtnetlink socket: {0}")]
+    Connect(#[source] io::Error),
+    #[error("interface {0} does not exist")]
+    NoInterface(String),
+    #[error("interface {interface} has no MAC address to announce from")]
+    NoMac { interface: String },
+    #[error("{action}: {source}")]
+    Netlink {
+        action: String,
+        #[source]
+        source: rtnetlink::Error,
+    },
+}
+
+/// What an instance needs to know about its interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub index: u32,
+    pub mac: [u8; 6],
+    /// Administratively up with carrier.
+    pub up: bool,
+}
+
+/// A change the kernel reported on some interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    AddressRemoved { index: u32, address: IpAddr },
+    Link { index: u32, up: bool },
+}
+
+/// One rtnetlink connection: requests plus the address and link
+/// notification groups. The connection task ends with it.
+pub struct Netlink {
+    handle: Handle,
+    notifications: UnboundedReceiver<(
+        NetlinkMessage<RouteNetlinkMessage>,
+        rtnetlink::sys::SocketAddr,
+    )>,
+    connection: JoinHandle<()>,
+}
+
+impl Drop for Netlink {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+impl Netlink {
+    /// Connects in the current network namespace; needs a tokio runtime.
+    pub fn connect() -> Result<Netlink, AddressError> {
+        let (connection, handle, notifications) = rtnetlink::new_multicast_connection(&[
+            MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv6Ifaddr,
+            MulticastGroup::Link,
+        ])
+        .map_err(AddressError::Connect)?;
+        Ok(Netlink {
+            handle,
+            notifications,
+            connection: tokio::spawn(connection),
+        })
+    }
+
+    pub async fn interface(&self, name: &str) -> Result<Interface, AddressError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        let link = match links.next().await {
+            Some(Ok(link)) => link,
+            // ENODEV: netlink's way of saying no such name.
+            Some(Err(_)) | None => return Err(AddressError::NoInterface(name.to_string())),
+        };
+        let mac = link
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+                _ => None,
+            })
+            .ok_or_else(|| AddressError::NoMac {
+                interface: name.to_string(),
+            })?;
+        Ok(Interface {
+            name: name.to_string(),
+            index: link.header.index,
+            mac,
+            up: link_is_up(&link),
+        })
+    }
+
+    /// Adds `vip` to the interface; already present is fine.
+    pub async fn add(&self, index: u32, vip: IpNet) -> Result<(), AddressError> {
+        let mut request = self
+            .handle
+            .address()
+            .add(index, vip.addr(), vip.prefix_len());
+        if vip.addr().is_ipv6() {
+            // The VIP moved here because its previous holder is gone:
+            // duplicate address detection would only keep it tentative.
+            request
+                .message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match request.execute().await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == EEXIST => Ok(()),
+            other => other.map_err(|source| AddressError::Netlink {
+                action: format!("adding {vip} to interface {index}"),
+                source,
+            }),
+        }
+    }
+
+    /// Removes `vip` from the interface; already absent is fine.
+    pub async fn remove(&self, index: u32, vip: IpNet) -> Result<(), AddressError> {
+        let mut message = AddressMessage::default();
+        message.header.family = match vip {
+            IpNet::V4(_) => rtnetlink::packet_route::AddressFamily::Inet,
+            IpNet::V6(_) => rtnetlink::packet_route::AddressFamily::Inet6,
+        };
+        message.header.index = index;
+        message.header.prefix_len = vip.prefix_len();
+        message.attributes.push(AddressAttribute::Local(vip.addr()));
+        if vip.addr().is_ipv6() {
+            message
+                .attributes
+                .push(AddressAttribute::Address(vip.addr()));
+        }
+        match self.handle.address().del(message).execute().await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == EADDRNOTAVAIL => Ok(()),
+            other => other.map_err(|source| AddressError::Netlink {
+                action: format!("removing {vip} from interface {index}"),
+                source,
+            }),
+        }
+    }
+
+    /// The addresses configured on the interface now.
+    pub async fn addresses(&self, index: u32) -> Result<Vec<IpAddr>, AddressError> {
+        let mut messages = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute();
+        let mut found = Vec::new();
+        while let Some(message) = messages.next().await {
+            let message = message.map_err(|source| AddressError::Netlink {
+                action: format!("listing the addresses of interface {index}"),
+                source,
+            })?;
+            found.extend(address_of(&message));
+        }
+        Ok(found)
+    }
+
+    /// The next address or link change on any interface; `None` once the
+    /// connection is gone.
+    pub async fn next_change(&mut self) -> Option<Change> {
+        loop {
+            let (message, _) = self.notifications.next().await?;
+            let NetlinkPayload::InnerMessage(message) = message.payload else {
+                continue;
+            };
+            match message {
+                RouteNetlinkMessage::DelAddress(address) => {
+                    if let Some(removed) = address_of(&address) {
+                        return Some(Change::AddressRemoved {
+                            index: address.header.index,
+                            address: removed,
+                        });
+                    }
+                }
+                RouteNetlinkMessage::NewLink(link) => {
+                    return Some(Change::Link {
+                        index: link.header.index,
+                        up: link_is_up(&link),
+                    })
+                }
+                RouteNetlinkMessage::DelLink(link) => {
+                    return Some(Change::Link {
+                        index: link.header.index,
+                        up: false,
+                    })
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// IFA_LOCAL is the interface's own address where it differs from
+/// IFA_ADDRESS (point-to-point peers); IPv6 only sends IFA_ADDRESS.
+fn address_of(message: &AddressMessage) -> Option<IpAddr> {
+    let local = message.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Local(ip) => Some(*ip),
+        _ => None,
+    });
+    local.or_else(|| {
+        message.attributes.iter().find_map(|a| match a {
+            AddressAttribute::Address(ip) => Some(*ip),
+            _ => None,
+        })
+    })
+}
+
+fn link_is_up(link: &LinkMessage) -> bool {
+    let flags = link.header.flags;
+    flags.contains(LinkFlags::Up) && flags.contains(LinkFlags::LowerUp)
+}

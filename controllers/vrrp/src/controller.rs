@@ -1,0 +1,547 @@
+//! The VirtualIP controller: keeps one VRRP instance task per address family
+//! running for every VirtualIP whose Cluster lists this node, restarts it
+//! when the desired config changes, stops it (priority 0, VIPs removed) when
+//! the VirtualIP goes or the agent stops, and reports what each instance
+//! sees in the VirtualIP's status.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hareconcile_model::{
+    AuthType, ClusterSpec, ConditionStatus, Kind, Object, ObjectKey, Status, VirtualIpSpec,
+    SOURCE_FILE_ANNOTATION,
+};
+use hareconcile_runtime::{Action, Context, EventType, Reconciler, Store, StoreError};
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use crate::addresses::{AddressError, Netlink};
+use crate::desired::{shell_configs, DesiredError, Local};
+use crate::events::State;
+use crate::shell::{self, InstanceHandle, Observed, ShellConfig};
+
+/// Status is written on every state change; `lastAdvert` moves on every
+/// advert, so it is refreshed this often instead.
+const STATUS_REFRESH: Duration = Duration::from_secs(5);
+/// After a problem the operator or the host must fix, look again this often.
+const RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum VirtualIpError {
+    #[error("spec does not decode: {0}")]
+    Spec(#[from] serde_json::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why this node runs no instance for a VirtualIP, as its Ready condition says.
+struct NotRunning {
+    reason: &'static str,
+    message: String,
+}
+
+/// The instances of one VirtualIP and the task reporting their status.
+struct Running {
+    desired: Vec<ShellConfig>,
+    instances: Vec<InstanceHandle>,
+    generation: Arc<AtomicU64>,
+    reporter: JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.reporter.abort();
+        for instance in self.instances {
+            instance.stop().await;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    running: HashMap<ObjectKey, Running>,
+    /// Set by shutdown: no instance starts after it.
+    closed: bool,
+}
+
+/// Stops every instance this node runs; what the agent calls on its way out.
+#[derive(Clone, Default)]
+pub struct VrrpShutdown(Arc<Mutex<Registry>>);
+
+impl VrrpShutdown {
+    /// Masters send priority 0 (the backup takes over after Skew_Time) and
+    /// every VIP is removed. Later reconciles start nothing.
+    pub async fn shutdown(&self) {
+        let mut registry = self.0.lock().await;
+        registry.closed = true;
+        for (_, running) in registry.running.drain() {
+            running.stop().await;
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct VirtualIpReconciler {
+    registry: VrrpShutdown,
+}
+
+impl VirtualIpReconciler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The handle the agent keeps to stop the instances when it exits.
+    pub fn shutdown_handle(&self) -> VrrpShutdown {
+        self.registry.clone()
+    }
+
+    /// What this node should run for `object`, or why it runs nothing.
+    async fn desired(
+        &self,
+        object: &Object,
+        spec: &VirtualIpSpec,
+        ctx: &Context,
+    ) -> Result<Vec<ShellConfig>, NotRunning> {
+        let cluster_key = ObjectKey {
+            kind: Kind::Cluster,
+            name: spec.cluster.clone(),
+        };
+        let Some(cluster_object) = ctx.store.get(&cluster_key) else {
+            return Err(NotRunning {
+                reason: "ClusterNotFound",
+                message: format!(
+                    "Cluster {} does not exist: apply it or fix spec.cluster",
+                    spec.cluster
+                ),
+            });
+        };
+        let cluster: ClusterSpec = cluster_object.spec_as().map_err(|e| NotRunning {
+            reason: "ClusterInvalid",
+            message: format!("Cluster {} does not decode: {e}", spec.cluster),
+        })?;
+        let Some(node) = cluster.node(&ctx.node) else {
+            return Err(NotRunning {
+                reason: "NodeNotInCluster",
+                message: format!(
+                    "Cluster {} does not list node {}, so this node takes no part in the election",
+                    spec.cluster, ctx.node
+                ),
+            });
+        };
+        let password = read_password(&cluster, &cluster_object)?;
+        let on_interface = interface_addresses(&spec.interface).await?;
+        if !on_interface.contains(&node.address) {
+            // Never advertise, let alone take VIPs, from a host that is not
+            // the node the Cluster describes.
+            return Err(NotRunning {
+                reason: "AddressNotLocal",
+                message: format!(
+                    "node {}'s address {} is not configured on interface {}: fix spec.nodes, spec.interface or the host's network",
+                    node.name, node.address, spec.interface
+                ),
+            });
+        }
+        let link_local = on_interface
+            .into_iter()
+            .find(|a| matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80));
+        let local = Local {
+            vip_name: &object.metadata.name,
+            node,
+            password: password.as_deref(),
+            link_local,
+        };
+        let configs =
+            shell_configs(spec, &cluster, &local).map_err(|e: DesiredError| NotRunning {
+                reason: "InvalidConfig",
+                message: e.to_string(),
+            })?;
+        for config in &configs {
+            config.instance.validate().map_err(|e| NotRunning {
+                reason: "InvalidConfig",
+                message: format!("{}: {e}", config.name),
+            })?;
+        }
+        Ok(configs)
+    }
+}
+
+/// Reads `vrrp.auth.passwordFile`; a relative path is relative to the
+/// manifest that declared the Cluster.
+fn read_password(cluster: &ClusterSpec, object: &Object) -> Result<Option<String>, NotRunning> {
+    if cluster.vrrp.auth.type_ != AuthType::Pass {
+        return Ok(None);
+    }
+    let Some(file) = &cluster.vrrp.auth.password_file else {
+        return Ok(None);
+    };
+    let path = match object.metadata.annotations.get(SOURCE_FILE_ANNOTATION) {
+        Some(manifest) if file.is_relative() => Path::new(manifest)
+            .parent()
+            .map_or_else(|| file.clone(), |dir| dir.join(file)),
+        _ => PathBuf::from(file),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| NotRunning {
+        reason: "PasswordUnreadable",
+        message: format!(
+            "reading the VRRP password from {}: {e}: create it or fix vrrp.auth.passwordFile",
+            path.display()
+        ),
+    })?;
+    Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+/// The addresses on `interface` now.
+async fn interface_addresses(interface: &str) -> Result<Vec<IpAddr>, NotRunning> {
+    let fault = |message: String| NotRunning {
+        reason: "Fault",
+        message,
+    };
+    let netlink = Netlink::connect().map_err(|e| fault(e.to_string()))?;
+    let index = match netlink.interface(interface).await {
+        Ok(found) => found.index,
+        Err(AddressError::NoInterface(_)) => {
+            return Err(NotRunning {
+                reason: "InterfaceNotFound",
+                message: format!(
+                    "interface {interface} does not exist on this node: fix spec.interface"
+                ),
+            })
+        }
+        Err(other) => return Err(fault(other.to_string())),
+    };
+    netlink
+        .addresses(index)
+        .await
+        .map_err(|e| fault(e.to_string()))
+}
+
+#[async_trait]
+impl Reconciler for VirtualIpReconciler {
+    type Error = VirtualIpError;
+
+    fn kind(&self) -> Kind {
+        Kind::VirtualIP
+    }
+
+    fn depends_on(&self) -> &[Kind] {
+        &[Kind::Cluster]
+    }
+
+    async fn reconcile(
+        &self,
+        object: Arc<Object>,
+        ctx: &Context,
+    ) -> Result<Action, VirtualIpError> {
+        let key = object.key();
+        let generation = object.metadata.generation;
+        let spec: VirtualIpSpec = object.spec_as()?;
+        let desired = self.desired(&object, &spec, ctx).await;
+        let mut registry = self.registry.0.lock().await;
+        if registry.closed {
+            return Ok(Action::AwaitChange);
+        }
+        let desired = match desired {
+            Ok(desired) => desired,
+            Err(not_running) => {
+                if let Some(old) = registry.running.remove(&key) {
+                    old.stop().await;
+                }
+                write_not_running(&ctx.store, &key, generation, &not_running)?;
+                return Ok(Action::Requeue(RETRY));
+            }
+        };
+        let unchanged = registry
+            .running
+            .get(&key)
+            .is_some_and(|running| running.desired == desired);
+        if !unchanged {
+            if let Some(old) = registry.running.remove(&key) {
+                old.stop().await;
+            }
+            match start_instances(&desired).await {
+                Ok(instances) => {
+                    let generation = Arc::new(AtomicU64::new(generation));
+                    let reporter = tokio::spawn(report(
+                        ctx.store.clone(),
+                        key.clone(),
+                        Arc::clone(&generation),
+                        instances.iter().map(InstanceHandle::observed).collect(),
+                    ));
+                    registry.running.insert(
+                        key.clone(),
+                        Running {
+                            desired,
+                            instances,
+                            generation,
+                            reporter,
+                        },
+                    );
+                }
+                Err(message) => {
+                    let fault = NotRunning {
+                        reason: "Fault",
+                        message,
+                    };
+                    write_not_running(&ctx.store, &key, generation, &fault)?;
+                    return Ok(Action::Requeue(RETRY));
+                }
+            }
+        }
+        let running = registry.running.get(&key).expect("inserted above");
+        running.generation.store(generation, Ordering::Relaxed);
+        let observed: Vec<Observed> = running
+            .instances
+            .iter()
+            .map(|i| i.observed().borrow().clone())
+            .collect();
+        match write_status(&ctx.store, &key, generation, &observed) {
+            Err(StoreError::NotFound(_)) => Ok(Action::AwaitChange),
+            other => other
+                .map(|()| Action::Requeue(STATUS_REFRESH))
+                .map_err(Into::into),
+        }
+    }
+
+    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), VirtualIpError> {
+        let running = self.registry.0.lock().await.running.remove(key);
+        if let Some(running) = running {
+            running.stop().await;
+        }
+        Ok(())
+    }
+}
+
+/// Starts every instance or none: a family that cannot start stops the
+/// ones already started.
+async fn start_instances(desired: &[ShellConfig]) -> Result<Vec<InstanceHandle>, String> {
+    let mut started = Vec::new();
+    for config in desired {
+        match shell::start(config.clone()).await {
+            Ok(handle) => started.push(handle),
+            Err(error) => {
+                for handle in started {
+                    handle.stop().await;
+                }
+                return Err(format!("{}: {error}", config.name));
+            }
+        }
+    }
+    Ok(started)
+}
+
+/// Writes status on every change an instance reports, and records an
+/// event for each state it enters.
+async fn report(
+    store: Store,
+    key: ObjectKey,
+    generation: Arc<AtomicU64>,
+    mut observed: Vec<watch::Receiver<Observed>>,
+) {
+    let mut last_states: Vec<State> = observed.iter().map(|o| o.borrow().state).collect();
+    loop {
+        let changes = observed.iter_mut().map(|o| Box::pin(o.changed()));
+        if futures_util::future::select_all(changes).await.0.is_err() {
+            return;
+        }
+        let snapshot: Vec<Observed> = observed
+            .iter_mut()
+            .map(|o| o.borrow_and_update().clone())
+            .collect();
+        for (last, now) in last_states.iter_mut().zip(&snapshot) {
+            if *last != now.state {
+                record_transition(&store, &key, now);
+                *last = now.state;
+            }
+        }
+        let generation = generation.load(Ordering::Relaxed);
+        if let Err(error) = write_status(&store, &key, generation, &snapshot) {
+            warn!(object = %key, %error, "writing VirtualIP status failed");
+        }
+    }
+}
+
+fn record_transition(store: &Store, key: &ObjectKey, observed: &Observed) {
+    let (type_, reason, message) = match observed.state {
+        State::Master => (
+            EventType::Normal,
+            "BecameMaster",
+            "this node holds the virtual addresses".to_string(),
+        ),
+        State::Backup => (
+            EventType::Normal,
+            "BecameBackup",
+            match observed.master {
+                Some(master) => format!("following master {master}"),
+                None => "waiting for a master's advert".to_string(),
+            },
+        ),
+        State::Fault => (
+            EventType::Warning,
+            "EnteredFault",
+            observed.fault.clone().unwrap_or_default(),
+        ),
+        State::Initialize => (EventType::Normal, "Stopped", "instance stopped".to_string()),
+    };
+    store.record_event(key, type_, reason, &message);
+}
+
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Initialize => "Initialize",
+        State::Backup => "Backup",
+        State::Master => "Master",
+        State::Fault => "Fault",
+    }
+}
+
+fn observed_details(observed: &Observed) -> serde_json::Map<String, Value> {
+    let last_advert = observed
+        .last_advert
+        .and_then(|t| OffsetDateTime::from(t).format(&Rfc3339).ok());
+    let value = json!({
+        "state": state_name(observed.state),
+        "effectivePriority": observed.effective_priority,
+        "master": observed.master.map(|m| m.to_string()),
+        "transitions": observed.transitions,
+        "lastAdvert": last_advert,
+        "droppedAdverts": observed.dropped,
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object literal"),
+    }
+}
+
+/// The Ready verdict over every family's instance.
+fn readiness(observed: &[Observed]) -> (ConditionStatus, &'static str, String) {
+    if let Some(fault) = observed.iter().find(|o| o.state == State::Fault) {
+        let why = fault
+            .fault
+            .clone()
+            .unwrap_or_else(|| "tracking failed".into());
+        return (ConditionStatus::False, "Fault", why);
+    }
+    if observed.iter().any(|o| o.state == State::Initialize) {
+        return (
+            ConditionStatus::False,
+            "Initialize",
+            "the VRRP instance is starting".into(),
+        );
+    }
+    if observed.iter().any(|o| o.state == State::Master) {
+        return (
+            ConditionStatus::True,
+            "Master",
+            "this node holds the virtual addresses".into(),
+        );
+    }
+    let master = observed.iter().find_map(|o| o.master).map_or_else(
+        || "no master heard yet".to_string(),
+        |m| format!("master is {m}"),
+    );
+    (ConditionStatus::True, "Backup", master)
+}
+
+fn write_status(
+    store: &Store,
+    key: &ObjectKey,
+    generation: u64,
+    observed: &[Observed],
+) -> Result<(), StoreError> {
+    let (status, reason, message) = readiness(observed);
+    store.update_status(key, |s: &mut Status| {
+        s.observed_generation = Some(generation);
+        s.details.clear();
+        if let Some(first) = observed.first() {
+            s.details.extend(observed_details(first));
+        }
+        if observed.len() > 1 {
+            let each: Vec<Value> = observed
+                .iter()
+                .map(|o| Value::Object(observed_details(o)))
+                .collect();
+            s.details.insert("instances".into(), Value::Array(each));
+        }
+        s.set_condition("Ready", status, reason, message, generation);
+    })?;
+    Ok(())
+}
+
+fn write_not_running(
+    store: &Store,
+    key: &ObjectKey,
+    generation: u64,
+    not_running: &NotRunning,
+) -> Result<(), StoreError> {
+    let updated = store.update_status(key, |s| {
+        s.observed_generation = Some(generation);
+        s.details.clear();
+        let state = if not_running.reason == "Fault" {
+            "Fault"
+        } else {
+            "Initialize"
+        };
+        s.details.insert("state".into(), Value::from(state));
+        s.set_condition(
+            "Ready",
+            ConditionStatus::False,
+            not_running.reason,
+            not_running.message.clone(),
+            generation,
+        );
+    });
+    match updated {
+        Err(StoreError::NotFound(_)) => Ok(()),
+        other => other.map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(state: State, master: Option<&str>) -> Observed {
+        Observed {
+            state,
+            effective_priority: 100,
+            master: master.map(|m| m.parse().unwrap()),
+            transitions: 1,
+            last_advert: None,
+            fault: (state == State::Fault).then(|| "interface eth0 is down".to_string()),
+            dropped: 0,
+        }
+    }
+
+    #[test]
+    fn ready_says_master_backup_or_why_not() {
+        let master = observed(State::Master, Some("10.77.0.1"));
+        let backup = observed(State::Backup, Some("10.77.0.1"));
+        let fault = observed(State::Fault, None);
+        assert_eq!(readiness(std::slice::from_ref(&master)).1, "Master");
+        let (status, reason, message) = readiness(&[backup]);
+        assert_eq!((status, reason), (ConditionStatus::True, "Backup"));
+        assert!(message.contains("10.77.0.1"), "{message}");
+        let (status, reason, message) = readiness(&[master, fault]);
+        assert_eq!((status, reason), (ConditionStatus::False, "Fault"));
+        assert!(message.contains("eth0 is down"), "{message}");
+    }
+
+    #[test]
+    fn details_use_the_contract_names() {
+        let details = observed_details(&observed(State::Backup, Some("10.77.0.1")));
+        assert_eq!(details["state"], "Backup");
+        assert_eq!(details["effectivePriority"], 100);
+        assert_eq!(details["master"], "10.77.0.1");
+        assert_eq!(details["transitions"], 1);
+        assert!(details["lastAdvert"].is_null());
+    }
+}

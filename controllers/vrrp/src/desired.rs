@@ -1,0 +1,241 @@
+//! From a VirtualIP and its Cluster to the instances this node must run:
+//! one per address family, with the Cluster's defaults filled in. Pure, so
+//! the mapping is tested without sockets.
+
+use std::net::IpAddr;
+
+use hareconcile_model::{
+    AuthType, ClusterSpec, Node, Transport as TransportSpec, V3Checksum, VirtualIpSpec, VrrpVersion,
+};
+use ipnet::IpNet;
+use thiserror::Error;
+
+use crate::config::InstanceConfig;
+use crate::hooks::NotifyCommands;
+use crate::network::Transport;
+use crate::packet::{Auth, ChecksumMode, Version};
+use crate::shell::ShellConfig;
+
+/// Why no instance can be built; each is the operator's to fix.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum DesiredError {
+    #[error("the Cluster has no {family} address for node {node}, so it cannot source {family} adverts: give the node such an address or drop the {family} VIPs")]
+    NoSourceAddress { node: String, family: &'static str },
+    #[error("unicast transport needs the other nodes' {family} addresses and the Cluster lists none: use multicast or drop the {family} VIPs")]
+    NoUnicastPeers { family: &'static str },
+    #[error("vrrp.auth.type is pass but no passwordFile is given: set vrrp.auth.passwordFile")]
+    NoPasswordFile,
+}
+
+/// The node-local facts the mapping needs besides the two specs.
+pub struct Local<'a> {
+    pub vip_name: &'a str,
+    pub node: &'a Node,
+    /// The VRRPv2 password, already read from `vrrp.auth.passwordFile`.
+    pub password: Option<&'a str>,
+    /// This node's IPv6 link-local address on the interface, the source of
+    /// IPv6 adverts when the Cluster gives the node an IPv4 address.
+    pub link_local: Option<IpAddr>,
+}
+
+/// One config per address family present in `spec.addresses`, IPv4 first.
+pub fn shell_configs(
+    spec: &VirtualIpSpec,
+    cluster: &ClusterSpec,
+    local: &Local<'_>,
+) -> Result<Vec<ShellConfig>, DesiredError> {
+    let mut configs = Vec::new();
+    for (family, is_v4) in [("IPv4", true), ("IPv6", false)] {
+        let vips: Vec<IpNet> = spec
+            .addresses
+            .iter()
+            .filter(|vip| vip.addr().is_ipv4() == is_v4)
+            .copied()
+            .collect();
+        if vips.is_empty() {
+            continue;
+        }
+        let source = if local.node.address.is_ipv4() == is_v4 {
+            local.node.address
+        } else {
+            local
+                .link_local
+                .filter(|_| !is_v4)
+                .ok_or_else(|| DesiredError::NoSourceAddress {
+                    node: local.node.name.clone(),
+                    family,
+                })?
+        };
+        let transport = match cluster.vrrp.transport {
+            TransportSpec::Multicast => Transport::Multicast,
+            TransportSpec::Unicast => {
+                let peers: Vec<IpAddr> = cluster
+                    .nodes
+                    .iter()
+                    .filter(|n| n.name != local.node.name && n.address.is_ipv4() == is_v4)
+                    .map(|n| n.address)
+                    .collect();
+                if peers.is_empty() {
+                    return Err(DesiredError::NoUnicastPeers { family });
+                }
+                Transport::Unicast(peers)
+            }
+        };
+        let auth = match cluster.vrrp.auth.type_ {
+            AuthType::None => Auth::None,
+            AuthType::Pass => Auth::password(local.password.ok_or(DesiredError::NoPasswordFile)?),
+        };
+        let instance = InstanceConfig {
+            vrid: spec.vrid,
+            version: match cluster.vrrp.version {
+                VrrpVersion::V2 => Version::V2,
+                VrrpVersion::V3 => Version::V3,
+            },
+            priority: spec.priority_of(local.node),
+            advert_interval: spec.advert_interval_in(cluster).as_std(),
+            preempt: spec.preempt_in(cluster),
+            preempt_delay: spec.preempt_delay.unwrap_or_default().as_std(),
+            accept_mode: spec.accept,
+            primary_address: source,
+            virtual_addresses: vips.iter().map(IpNet::addr).collect(),
+            auth,
+            checksum_mode: match cluster.vrrp.v3_checksum {
+                V3Checksum::WithPseudoHeader => ChecksumMode::PseudoHeader,
+                V3Checksum::Rfc9568 => ChecksumMode::MessageOnly,
+            },
+        };
+        configs.push(ShellConfig {
+            name: format!("{}/{}", local.vip_name, family.to_lowercase()),
+            interface: spec.interface.clone(),
+            instance,
+            vips,
+            transport,
+            announcements: spec.garp.count,
+            notify: NotifyCommands {
+                master: spec.notify.master.clone(),
+                backup: spec.notify.backup.clone(),
+                fault: spec.notify.fault.clone(),
+                stop: spec.notify.stop.clone(),
+            },
+        });
+    }
+    Ok(configs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn cluster(extra: serde_json::Value) -> ClusterSpec {
+        let mut value = json!({"nodes": [
+            {"name": "n1", "address": "10.77.0.1", "priority": 110},
+            {"name": "n2", "address": "10.77.0.2", "priority": 100}
+        ]});
+        value
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn vip(extra: serde_json::Value) -> VirtualIpSpec {
+        let mut value = json!({"cluster": "home", "interface": "eth0", "vrid": 51,
+                               "addresses": ["10.77.0.100/24"]});
+        value
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn build(
+        spec: &VirtualIpSpec,
+        cluster: &ClusterSpec,
+        node: &str,
+    ) -> Result<Vec<ShellConfig>, DesiredError> {
+        let node = cluster.node(node).unwrap();
+        let local = Local {
+            vip_name: "web",
+            node,
+            password: Some("secret"),
+            link_local: Some("fe80::1".parse().unwrap()),
+        };
+        shell_configs(spec, cluster, &local)
+    }
+
+    #[test]
+    fn cluster_defaults_fill_the_instance() {
+        let cluster = cluster(json!({"vrrp": {"advertInterval": "100ms"}, "failback": "manual"}));
+        let configs = build(&vip(json!({})), &cluster, "n1").unwrap();
+        assert_eq!(configs.len(), 1);
+        let config = &configs[0];
+        assert_eq!(config.name, "web/ipv4");
+        assert_eq!(config.instance.priority, 110);
+        assert_eq!(config.instance.advert_interval, Duration::from_millis(100));
+        assert!(
+            !config.instance.preempt,
+            "failback manual means no preemption"
+        );
+        assert_eq!(
+            config.instance.primary_address,
+            IpAddr::from([10, 77, 0, 1])
+        );
+        assert_eq!(config.transport, Transport::Multicast);
+        assert_eq!(config.announcements, 5);
+        assert_eq!(config.instance.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_virtual_ip_overrides_priority_interval_and_preemption() {
+        let cluster = cluster(json!({"failback": "manual"}));
+        let spec = vip(json!({"priorities": {"n2": 120}, "advertInterval": "50ms",
+                              "preempt": true, "preemptDelay": "2s"}));
+        let config = &build(&spec, &cluster, "n2").unwrap()[0];
+        assert_eq!(config.instance.priority, 120);
+        assert_eq!(config.instance.advert_interval, Duration::from_millis(50));
+        assert!(config.instance.preempt);
+        assert_eq!(config.instance.preempt_delay, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unicast_goes_to_the_other_nodes() {
+        let cluster = cluster(json!({"vrrp": {"transport": "unicast"}}));
+        let config = &build(&vip(json!({})), &cluster, "n1").unwrap()[0];
+        assert_eq!(
+            config.transport,
+            Transport::Unicast(vec![IpAddr::from([10, 77, 0, 2])])
+        );
+    }
+
+    #[test]
+    fn version_2_with_a_password() {
+        let cluster = cluster(json!({"vrrp": {"version": 2, "auth": {"type": "pass",
+                                     "passwordFile": "/etc/hareconcile/vrrp.pass"}}}));
+        let config = &build(&vip(json!({})), &cluster, "n1").unwrap()[0];
+        assert_eq!(config.instance.version, Version::V2);
+        assert_eq!(config.instance.auth, Auth::password("secret"));
+        assert_eq!(config.instance.validate(), Ok(()));
+    }
+
+    #[test]
+    fn one_instance_per_family() {
+        let spec = vip(json!({"addresses": ["10.77.0.100/24", "fd00::100/64", "fd00::101/64"]}));
+        let configs = build(&spec, &cluster(json!({})), "n1").unwrap();
+        assert_eq!(configs.len(), 2);
+        assert_eq!(configs[1].name, "web/ipv6");
+        assert_eq!(configs[1].vips.len(), 2);
+        assert_eq!(
+            configs[1].instance.primary_address,
+            "fe80::1".parse::<IpAddr>().unwrap()
+        );
+        let unicast = cluster(json!({"vrrp": {"transport": "unicast"}}));
+        assert_eq!(
+            build(&spec, &unicast, "n1").unwrap_err(),
+            DesiredError::NoUnicastPeers { family: "IPv6" }
+        );
+    }
+}

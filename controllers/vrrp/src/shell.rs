@@ -1,0 +1,391 @@
+//! The I/O shell of one VRRP instance: a tokio task that owns the core's
+//! [`Instance`], its timers, its socket and its netlink connection, feeds it
+//! packets, timer expiries and link changes, and carries out its actions.
+//! Notify hooks go to a separate runner ([`crate::hooks`]) so they never
+//! hold up an advert or a timer.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+use ipnet::IpNet;
+use thiserror::Error;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Duration, Instant};
+use tracing::{debug, info, warn};
+
+use crate::addresses::{AddressError, Change, Interface, Netlink};
+use crate::announce::announce;
+use crate::config::{ConfigError, InstanceConfig};
+use crate::events::{Action, Input, State, Timer, Timestamp, Tracking};
+use crate::hooks::{HookQueue, NotifyCommands};
+use crate::instance::Instance;
+use crate::network::{NetworkError, Transport, VrrpSocket};
+use crate::receive::receive;
+
+/// How long a stopping instance waits for its stop hook (and the hooks
+/// queued before it) before leaving them running unattended.
+const HOOK_GRACE: Duration = Duration::from_secs(10);
+
+/// Everything one instance needs, built by the controller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShellConfig {
+    /// Names the instance in logs and hooks, e.g. `web/ipv4`.
+    pub name: String,
+    pub interface: String,
+    pub instance: InstanceConfig,
+    /// The virtual addresses with their prefixes, as put on the interface.
+    pub vips: Vec<IpNet>,
+    pub transport: Transport,
+    /// Gratuitous ARPs / NAs per address on becoming master.
+    pub announcements: u32,
+    pub notify: NotifyCommands,
+}
+
+#[derive(Debug, Error)]
+pub enum ShellError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    Address(#[from] AddressError),
+}
+
+/// What the instance looks like from outside; the controller turns it
+/// into the VirtualIP's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observed {
+    pub state: State,
+    pub effective_priority: u8,
+    /// The address of the router believed to be master: ours when master,
+    /// the sender of the adverts we follow when backup.
+    pub master: Option<IpAddr>,
+    pub transitions: u64,
+    /// When an advert was last sent (master) or accepted (backup).
+    pub last_advert: Option<SystemTime>,
+    /// Why the instance is in Fault.
+    pub fault: Option<String>,
+    /// Messages dropped by the receive checks (other VRID, bad checksum,
+    /// authentication, TTL...).
+    pub dropped: u64,
+}
+
+/// A running instance. Dropping it without [`InstanceHandle::stop`]
+/// aborts nothing: the task keeps the VIPs until stopped.
+pub struct InstanceHandle {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    observed: watch::Receiver<Observed>,
+}
+
+impl InstanceHandle {
+    /// Changes whenever the state, master or priority changes (not on
+    /// every advert: read `last_advert` when writing status anyway).
+    pub fn observed(&self) -> watch::Receiver<Observed> {
+        self.observed.clone()
+    }
+
+    /// Leaves the virtual router: a master sends priority 0 so the backup
+    /// takes over after Skew_Time, and the VIPs are removed.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Sets the instance up (socket, interface, stale VIPs removed) and starts
+/// its task.
+pub async fn start(config: ShellConfig) -> Result<InstanceHandle, ShellError> {
+    let instance = Instance::new(config.instance.clone())?;
+    let netlink = Netlink::connect()?;
+    let interface = netlink.interface(&config.interface).await?;
+    let socket = VrrpSocket::open(
+        &config.interface,
+        config.instance.primary_address,
+        config.transport.clone(),
+    )?;
+    let (hooks, hook_runner) = HookQueue::start(config.name.clone(), config.notify.clone());
+    let initial = Observed {
+        state: instance.state(),
+        effective_priority: instance.effective_priority(),
+        master: None,
+        transitions: 0,
+        last_advert: None,
+        fault: None,
+        dropped: 0,
+    };
+    let (observed, observed_rx) = watch::channel(initial);
+    let (stop, stopped) = oneshot::channel();
+    let shell = Shell {
+        origin: Instant::now(),
+        timers: HashMap::new(),
+        instance,
+        socket,
+        netlink,
+        interface,
+        hooks,
+        observed,
+        config,
+    };
+    let task = tokio::spawn(shell.run(stopped, hook_runner));
+    Ok(InstanceHandle {
+        stop,
+        task,
+        observed: observed_rx,
+    })
+}
+
+struct Shell {
+    config: ShellConfig,
+    instance: Instance,
+    /// Time zero of the core's clock.
+    origin: Instant,
+    timers: HashMap<Timer, Instant>,
+    socket: VrrpSocket,
+    netlink: Netlink,
+    interface: Interface,
+    hooks: HookQueue,
+    observed: watch::Sender<Observed>,
+}
+
+impl Shell {
+    async fn run(mut self, mut stopped: oneshot::Receiver<()>, hook_runner: JoinHandle<()>) {
+        self.remove_stale_vips().await;
+        if !self.interface.up {
+            self.feed(Input::TrackingChanged(Tracking::Fault)).await;
+        }
+        self.feed(Input::Startup).await;
+        loop {
+            let next_timer = self.next_timer();
+            tokio::select! {
+                // Stopping wins over anything else that is ready.
+                biased;
+                _ = &mut stopped => break,
+                _ = sleep_until(next_timer.map_or_else(far_future, |(_, at)| at)), if next_timer.is_some() => {
+                    let (timer, _) = next_timer.expect("guarded by the branch condition");
+                    self.timers.remove(&timer);
+                    self.feed(Input::TimerExpired(timer)).await;
+                }
+                received = self.socket.recv() => match received {
+                    Ok(received) => self.on_message(received).await,
+                    Err(error) => warn!(instance = %self.config.name, %error, "receiving adverts failed"),
+                },
+                change = self.netlink.next_change() => match change {
+                    Some(change) => self.on_change(change).await,
+                    None => {
+                        warn!(instance = %self.config.name, "netlink connection closed; reconnecting");
+                        match Netlink::connect() {
+                            Ok(netlink) => self.netlink = netlink,
+                            Err(error) => warn!(instance = %self.config.name, %error, "netlink reconnect failed"),
+                        }
+                    }
+                },
+            }
+        }
+        self.feed(Input::Shutdown).await;
+        // Whatever the state was, this node holds no VIP once stopped.
+        self.remove_vips().await;
+        drop(self.hooks);
+        if tokio::time::timeout(HOOK_GRACE, hook_runner).await.is_err() {
+            warn!(instance = %self.config.name, "notify hooks still running after stop; leaving them");
+        }
+    }
+
+    fn next_timer(&self) -> Option<(Timer, Instant)> {
+        self.timers
+            .iter()
+            .min_by_key(|(_, at)| **at)
+            .map(|(timer, at)| (*timer, *at))
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from_origin(self.origin.elapsed())
+    }
+
+    async fn on_message(&mut self, received: crate::network::Received) {
+        let input = receive(
+            self.instance.config(),
+            received.ttl,
+            received.src,
+            received.dst,
+            &received.message,
+        );
+        match input {
+            Ok(input) => self.feed(input).await,
+            Err(reason) => {
+                debug!(instance = %self.config.name, src = %received.src, %reason, "advert dropped");
+                self.observed.send_if_modified(|o| {
+                    o.dropped += 1;
+                    false
+                });
+            }
+        }
+    }
+
+    async fn on_change(&mut self, change: Change) {
+        match change {
+            Change::AddressRemoved { index, address } if index == self.interface.index => {
+                let ours = self.config.vips.iter().find(|vip| vip.addr() == address);
+                if let (Some(vip), State::Master) = (ours.copied(), self.instance.state()) {
+                    warn!(instance = %self.config.name, %vip, "VIP removed from the master by someone else; restoring it");
+                    self.add_vip(vip).await;
+                    self.announce();
+                }
+            }
+            Change::Link { index, up }
+                if index == self.interface.index && up != self.interface.up =>
+            {
+                self.interface.up = up;
+                info!(instance = %self.config.name, interface = %self.interface.name, up, "link changed");
+                let tracking = if up {
+                    Tracking::Healthy { priority_delta: 0 }
+                } else {
+                    Tracking::Fault
+                };
+                self.feed(Input::TrackingChanged(tracking)).await;
+            }
+            Change::AddressRemoved { .. } | Change::Link { .. } => {}
+        }
+    }
+
+    /// Hands `input` to the core and carries out what it asks, in order.
+    async fn feed(&mut self, input: Input) {
+        let advert = match &input {
+            Input::AdvertReceived { src, priority, .. } => Some((*src, *priority)),
+            _ => None,
+        };
+        let actions = self.instance.handle(self.now(), input);
+        let mut warned = false;
+        for action in actions {
+            warned |= matches!(action, Action::Warn(_));
+            self.execute(action).await;
+        }
+        let state = self.instance.state();
+        let effective_priority = self.instance.effective_priority();
+        let master = match (state, advert) {
+            (State::Master, _) => Some(self.instance.config().primary_address),
+            // A backup follows whoever advertises (priority 0 = leaving).
+            (State::Backup, Some((src, priority))) if !warned => (priority > 0).then_some(src),
+            (State::Backup, _) => self.observed.borrow().master,
+            (State::Initialize | State::Fault, _) => None,
+        };
+        let fault = (state == State::Fault).then(|| {
+            format!(
+                "interface {} is down (no carrier or administratively down)",
+                self.interface.name
+            )
+        });
+        let accepted_advert = advert.is_some() && !warned && state == State::Backup;
+        self.observed.send_if_modified(|o| {
+            if accepted_advert {
+                o.last_advert = Some(SystemTime::now());
+            }
+            let changed = (o.state, o.effective_priority, o.master, &o.fault)
+                != (state, effective_priority, master, &fault);
+            o.state = state;
+            o.effective_priority = effective_priority;
+            o.master = master;
+            o.fault = fault;
+            changed
+        });
+    }
+
+    async fn execute(&mut self, action: Action) {
+        let name = &self.config.name;
+        match action {
+            Action::SendAdvert { priority } => self.send_advert(priority).await,
+            // Accept_Mode filtering is not set up: like keepalived without
+            // vrrp_strict, the master answers on its VIPs either way.
+            Action::AddVips { accept_mode: _ } => {
+                for vip in self.config.vips.clone() {
+                    self.add_vip(vip).await;
+                }
+            }
+            Action::RemoveVips => self.remove_vips().await,
+            Action::SendGratuitous => self.announce(),
+            Action::ArmTimer { timer, at } => {
+                self.timers.insert(timer, self.origin + at.since_origin());
+            }
+            Action::CancelTimer { timer } => {
+                self.timers.remove(&timer);
+            }
+            Action::RunHook(hook) => self.hooks.push(hook),
+            Action::StateChanged { from, to } => {
+                info!(instance = %name, ?from, ?to, "VRRP state changed");
+                self.observed.send_modify(|o| o.transitions += 1);
+            }
+            Action::Warn(warning) => warn!(instance = %name, ?warning, "advert ignored"),
+        }
+    }
+
+    async fn send_advert(&mut self, priority: u8) {
+        let config = self.instance.config();
+        let advert = config.advertisement(priority);
+        for &dst in self.socket.destinations() {
+            let sent = match advert.encode(self.socket.source(), dst, config.checksum_mode) {
+                Ok(message) => self.socket.send_to(&message, dst).await,
+                Err(error) => {
+                    warn!(instance = %self.config.name, %error, "advert cannot be encoded");
+                    return;
+                }
+            };
+            if let Err(error) = sent {
+                warn!(instance = %self.config.name, %dst, %error, "sending the advert failed");
+            }
+        }
+        self.observed.send_if_modified(|o| {
+            o.last_advert = Some(SystemTime::now());
+            false
+        });
+    }
+
+    async fn add_vip(&self, vip: IpNet) {
+        if let Err(error) = self.netlink.add(self.interface.index, vip).await {
+            warn!(instance = %self.config.name, %error, "adding a VIP failed");
+        }
+    }
+
+    async fn remove_vips(&self) {
+        for vip in &self.config.vips {
+            if let Err(error) = self.netlink.remove(self.interface.index, *vip).await {
+                warn!(instance = %self.config.name, %error, "removing a VIP failed");
+            }
+        }
+    }
+
+    /// A VIP on the interface before this instance ever was master was
+    /// left by a crash (or someone else): holding it as backup would
+    /// answer for an address the master owns.
+    async fn remove_stale_vips(&self) {
+        let present = match self.netlink.addresses(self.interface.index).await {
+            Ok(present) => present,
+            Err(error) => {
+                warn!(instance = %self.config.name, %error, "listing addresses failed; removing the VIPs blindly");
+                self.remove_vips().await;
+                return;
+            }
+        };
+        for vip in &self.config.vips {
+            if present.contains(&vip.addr()) {
+                warn!(instance = %self.config.name, %vip, "removing a VIP left over from an earlier run");
+                if let Err(error) = self.netlink.remove(self.interface.index, *vip).await {
+                    warn!(instance = %self.config.name, %error, "removing a stale VIP failed");
+                }
+            }
+        }
+    }
+
+    fn announce(&self) {
+        let vips: Vec<IpAddr> = self.config.vips.iter().map(IpNet::addr).collect();
+        if let Err(error) = announce(&self.interface, &vips, self.config.announcements) {
+            warn!(instance = %self.config.name, %error, "gratuitous ARP / NA failed");
+        }
+    }
+}
+
+/// A deadline for a branch that is disabled anyway.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
+}
