@@ -1,0 +1,273 @@
+//! Compose files: read with positions, variables substituted, every field
+//! decoded or refused. What this module accepts, the engine runs exactly;
+//! what it does not understand is an error naming `file:line:col`, never
+//! silently dropped.
+
+mod decode;
+mod env_file;
+mod interpolate;
+mod node;
+mod order;
+mod ports;
+mod resources;
+mod service;
+mod volumes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+pub use interpolate::Variables;
+pub use node::Position;
+pub use ports::PortMapping;
+pub use resources::Resource;
+pub use service::{Condition, Healthcheck, Logging, Service, Ulimit};
+pub use volumes::{Mount, MountKind};
+
+use decode::{named_entries, string, Fields, Problem};
+use node::{Node, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{}: cannot read: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{}:{}: {message}", file.display(), at.line, at.column)]
+    Invalid {
+        file: PathBuf,
+        at: Position,
+        message: String,
+    },
+}
+
+/// A loaded compose project.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Project {
+    pub name: String,
+    /// The compose file's directory: relative paths and `.env` are found here.
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    /// The services enabled by the active profiles.
+    pub services: BTreeMap<String, Service>,
+    pub networks: BTreeMap<String, Resource>,
+    pub volumes: BTreeMap<String, Resource>,
+    /// Service names, dependencies first.
+    pub start_order: Vec<String>,
+}
+
+/// What the caller decides about a load.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Overrides the file's `name:` and the directory name.
+    pub project_name: Option<String>,
+    /// Services with `profiles:` run only when one of them is listed here.
+    pub profiles: Vec<String>,
+    /// Variables that win over `.env` (normally the process environment).
+    pub environment: BTreeMap<String, String>,
+}
+
+impl LoadOptions {
+    pub fn with_process_environment() -> Self {
+        LoadOptions {
+            environment: std::env::vars().collect(),
+            ..LoadOptions::default()
+        }
+    }
+}
+
+/// Reads the compose file at `path` and the `.env` beside it.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileError> {
+    let read = |file: &Path| {
+        std::fs::read_to_string(file).map_err(|source| FileError::Read {
+            file: file.to_path_buf(),
+            source,
+        })
+    };
+    let text = read(path)?;
+    let absolute = std::path::absolute(path).map_err(|source| FileError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let dir = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let dot_env = match std::fs::read_to_string(dir.join(".env")) {
+        Ok(text) => env_file::parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(source) => {
+            return Err(FileError::Read {
+                file: dir.join(".env"),
+                source,
+            })
+        }
+    };
+    let variables = Variables::new(dot_env, options.environment.clone());
+    let invalid = |p: Problem| FileError::Invalid {
+        file: path.to_path_buf(),
+        at: p.at,
+        message: p.message,
+    };
+    let root = node::parse(&text).map_err(|e| invalid(Problem::new(e.at, e.message)))?;
+    let root = substitute(root, &variables).map_err(invalid)?;
+    decode_project(&root, absolute, dir, &variables, options).map_err(invalid)
+}
+
+/// Interpolates every string value (never keys), as Compose does.
+fn substitute(node: Node, variables: &Variables) -> Result<Node, Problem> {
+    let value = match node.value {
+        Value::String(s) => Value::String(
+            interpolate::interpolate(&s, variables).map_err(|m| Problem::new(node.at, m))?,
+        ),
+        Value::Seq(items) => Value::Seq(
+            items
+                .into_iter()
+                .map(|i| substitute(i, variables))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Map(entries) => Value::Map(
+            entries
+                .into_iter()
+                .map(|mut e| {
+                    e.value = substitute(e.value, variables)?;
+                    Ok(e)
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other,
+    };
+    Ok(Node { at: node.at, value })
+}
+
+fn decode_project(
+    root: &Node,
+    file: PathBuf,
+    dir: PathBuf,
+    variables: &Variables,
+    options: &LoadOptions,
+) -> Result<Project, Problem> {
+    let mut f = Fields::of(root, "the compose file")?;
+    // `version` only chose a schema in the past; Compose ignores it too.
+    f.take("version");
+    let name = f.take("name").map(|n| string(n, "name")).transpose()?;
+    let networks = f
+        .take("networks")
+        .map(|n| resources::resources(n, "network"))
+        .transpose()?
+        .unwrap_or_default();
+    let volumes = f
+        .take("volumes")
+        .map(|n| resources::resources(n, "volume"))
+        .transpose()?
+        .unwrap_or_default();
+    let services_node = f.take("services");
+    f.finish()?;
+    let services_node = services_node
+        .ok_or_else(|| Problem::new(root.at, "the compose file has no `services:`"))?;
+
+    let declared_volumes: BTreeSet<String> = volumes.keys().cloned().collect();
+    let declared_networks: BTreeSet<String> = networks.keys().cloned().collect();
+    let read_env_file = |p: &Path| std::fs::read_to_string(p).map(|t| env_file::parse(&t));
+    let entries = named_entries(services_node, "services")?;
+    let mut services = BTreeMap::new();
+    for entry in entries {
+        let scope = service::Scope {
+            name: &entry.key,
+            project_dir: &dir,
+            variables,
+            declared_volumes: &declared_volumes,
+            declared_networks: &declared_networks,
+            read_env_file: &read_env_file,
+        };
+        let decoded = service::service(&entry.value, &scope)?;
+        let enabled = decoded.profiles.is_empty()
+            || decoded
+                .profiles
+                .iter()
+                .any(|p| options.profiles.contains(p));
+        if enabled {
+            services.insert(entry.key.clone(), decoded);
+        }
+    }
+    if services.is_empty() && !entries.is_empty() {
+        return Err(Problem::new(
+            services_node.at,
+            "no service is enabled by the active profiles",
+        ));
+    }
+    for entry in entries {
+        let Some(service) = services.get(&entry.key) else {
+            continue;
+        };
+        if let Some(missing) = service
+            .depends_on
+            .keys()
+            .find(|d| !services.contains_key(*d))
+        {
+            let why = if entries.iter().any(|e| &e.key == missing) {
+                "is not enabled by the active profiles"
+            } else {
+                "is not a service of this file"
+            };
+            return Err(Problem::new(
+                dependency_position(&entry.value, missing),
+                format!(
+                    "service `{}` depends on `{missing}`, which {why}",
+                    entry.key
+                ),
+            ));
+        }
+    }
+    let start_order = order::start_order(&services).map_err(|cycle| {
+        let first = entries
+            .iter()
+            .find(|e| e.key == cycle.0[0])
+            .map_or(services_node.at, |e| e.key_at);
+        Problem::new(first, format!("dependency cycle: {}", cycle.0.join(" -> ")))
+    })?;
+    let name = options.project_name.clone().or(name).unwrap_or_else(|| {
+        normalize_project_name(
+            dir.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("default"),
+        )
+    });
+    Ok(Project {
+        name,
+        dir,
+        file,
+        services,
+        networks,
+        volumes,
+        start_order,
+    })
+}
+
+/// Where `depends_on` names `target`, for pointing at it.
+fn dependency_position(service: &Node, target: &str) -> Position {
+    let Value::Map(fields) = &service.value else {
+        return service.at;
+    };
+    let Some(depends_on) = fields.iter().find(|e| e.key == "depends_on") else {
+        return service.at;
+    };
+    let found = match &depends_on.value.value {
+        Value::Map(entries) => entries.iter().find(|e| e.key == target).map(|e| e.key_at),
+        Value::Seq(items) => items
+            .iter()
+            .find(|i| i.value == Value::String(target.to_string()))
+            .map(|i| i.at),
+        _ => None,
+    };
+    found.unwrap_or(depends_on.key_at)
+}
+
+/// Docker Compose 1.29 keeps lowercase letters, digits, `-` and `_`.
+pub fn normalize_project_name(name: &str) -> String {
+    name.to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_')
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

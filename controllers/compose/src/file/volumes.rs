@@ -1,0 +1,224 @@
+//! A service's `volumes:` in short (`./data:/data:ro`) and long syntax.
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+
+use super::decode::{boolean, string, Decoded, Fields, Problem};
+use super::node::{Node, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A host path, made absolute against the project directory.
+    Bind,
+    /// A named volume of the project, or anonymous when it has no source.
+    Volume,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    pub kind: MountKind,
+    pub source: Option<String>,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Decodes the list; named volumes must be declared at the top level.
+pub fn mounts(node: &Node, project_dir: &Path, declared: &BTreeSet<String>) -> Decoded<Vec<Mount>> {
+    let Value::Seq(items) = &node.value else {
+        return Err(Problem::new(node.at, "volumes must be a list"));
+    };
+    items
+        .iter()
+        .map(|item| {
+            let mount = match &item.value {
+                Value::Map(_) => long(item, project_dir)?,
+                _ => short(&string(item, "volume")?, project_dir)
+                    .map_err(|m| Problem::new(item.at, m))?,
+            };
+            match (&mount.kind, &mount.source) {
+                (MountKind::Volume, Some(name)) if !declared.contains(name) => Err(Problem::new(
+                    item.at,
+                    format!("named volume `{name}` is not declared under the top-level `volumes:`"),
+                )),
+                _ => Ok(mount),
+            }
+        })
+        .collect()
+}
+
+fn is_path(source: &str) -> bool {
+    source.starts_with('/') || source.starts_with('.') || source.starts_with('~')
+}
+
+fn host_path(source: &str, project_dir: &Path) -> String {
+    let path = match source.strip_prefix("~/") {
+        Some(rest) => Path::new(&std::env::var("HOME").unwrap_or_default()).join(rest),
+        None => project_dir.join(source),
+    };
+    // `./data` and `../conf` joined keep their dots; Docker wants the path
+    // itself, resolved lexically as Compose does.
+    let mut clean = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    clean.display().to_string()
+}
+
+fn short(spec: &str, project_dir: &Path) -> Result<Mount, String> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, mode) = match parts.as_slice() {
+        [target] => (None, *target, ""),
+        [source, target] => (Some(*source), *target, ""),
+        [source, target, mode] => (Some(*source), *target, *mode),
+        _ => {
+            return Err(format!(
+                "invalid volume {spec:?}: write SOURCE:TARGET[:MODE]"
+            ))
+        }
+    };
+    let mut read_only = false;
+    for option in mode.split(',').filter(|o| !o.is_empty()) {
+        match option {
+            "ro" => read_only = true,
+            // SELinux relabelling and propagation do not change what runs here.
+            "rw" | "z" | "Z" | "nocopy" => {}
+            _ => return Err(format!("unsupported volume mode {option:?} in {spec:?}")),
+        }
+    }
+    if !target.starts_with('/') {
+        return Err(format!(
+            "volume target in {spec:?} must be an absolute path"
+        ));
+    }
+    Ok(match source {
+        Some(s) if is_path(s) => Mount {
+            kind: MountKind::Bind,
+            source: Some(host_path(s, project_dir)),
+            target: target.to_string(),
+            read_only,
+        },
+        source => Mount {
+            kind: MountKind::Volume,
+            source: source.map(str::to_string),
+            target: target.to_string(),
+            read_only,
+        },
+    })
+}
+
+fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
+    let mut f = Fields::of(node, "volume")?;
+    let type_node = f
+        .take("type")
+        .ok_or_else(|| Problem::new(node.at, "volume needs `type`"))?;
+    let kind = match string(type_node, "type")?.as_str() {
+        "bind" => MountKind::Bind,
+        "volume" => MountKind::Volume,
+        other => {
+            return Err(Problem::new(
+                type_node.at,
+                format!("volume type {other:?} is not supported: use bind or volume"),
+            ))
+        }
+    };
+    let source = f.take("source").map(|n| string(n, "source")).transpose()?;
+    let target_node = f
+        .take("target")
+        .ok_or_else(|| Problem::new(node.at, "volume needs `target`"))?;
+    let read_only = f
+        .take("read_only")
+        .map(|n| boolean(n, "read_only"))
+        .transpose()?
+        .unwrap_or(false);
+    if let Some(bind) = f.take("bind") {
+        let mut b = Fields::of(bind, "bind")?;
+        b.take("create_host_path");
+        b.finish()?;
+    }
+    if let Some(volume) = f.take("volume") {
+        let mut v = Fields::of(volume, "volume options")?;
+        v.take("nocopy");
+        v.finish()?;
+    }
+    f.finish()?;
+    let source = match (&kind, source) {
+        (MountKind::Bind, None) => {
+            return Err(Problem::new(node.at, "a bind mount needs `source`"))
+        }
+        (MountKind::Bind, Some(s)) => Some(host_path(&s, project_dir)),
+        (MountKind::Volume, s) => s,
+    };
+    Ok(Mount {
+        kind,
+        source,
+        target: string(target_node, "target")?,
+        read_only,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::node::parse;
+    use super::*;
+
+    fn mount(kind: MountKind, source: Option<&str>, target: &str, read_only: bool) -> Mount {
+        Mount {
+            kind,
+            source: source.map(str::to_string),
+            target: target.to_string(),
+            read_only,
+        }
+    }
+
+    #[test]
+    fn short_and_long_forms() {
+        let node = parse(concat!(
+            "- ./www:/www:ro\n",
+            "- /etc/hosts:/h\n",
+            "- data:/data\n",
+            "- /anon\n",
+            "- {type: bind, source: ../conf, target: /conf, read_only: true, bind: {create_host_path: true}}\n",
+            "- {type: volume, source: data, target: /d2, volume: {nocopy: true}}\n",
+        ))
+        .unwrap();
+        let declared = BTreeSet::from(["data".to_string()]);
+        assert_eq!(
+            mounts(&node, Path::new("/srv/web"), &declared).unwrap(),
+            [
+                mount(MountKind::Bind, Some("/srv/web/www"), "/www", true),
+                mount(MountKind::Bind, Some("/etc/hosts"), "/h", false),
+                mount(MountKind::Volume, Some("data"), "/data", false),
+                mount(MountKind::Volume, None, "/anon", false),
+                mount(MountKind::Bind, Some("/srv/conf"), "/conf", true),
+                mount(MountKind::Volume, Some("data"), "/d2", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn undeclared_volumes_and_tmpfs_are_errors() {
+        let none = BTreeSet::new();
+        let err = mounts(&parse("- cache:/c\n").unwrap(), Path::new("/p"), &none).unwrap_err();
+        assert!(
+            err.message.contains("`cache` is not declared"),
+            "{}",
+            err.message
+        );
+        let err = mounts(
+            &parse("- {type: tmpfs, target: /t}\n").unwrap(),
+            Path::new("/p"),
+            &none,
+        )
+        .unwrap_err();
+        assert_eq!(err.at.column, 10);
+    }
+}
