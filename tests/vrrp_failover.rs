@@ -53,8 +53,10 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
     std::fs::create_dir_all(dir).unwrap();
     let auth = match vrrp.password {
         Some(password) => {
-            std::fs::write(dir.join("vrrp.pass"), format!("{password}\n")).unwrap();
-            "auth: {type: pass, passwordFile: vrrp.pass}".to_string()
+            // Outside the manifests directory: it is not a manifest.
+            let file = dir.parent().unwrap().join("vrrp.pass");
+            std::fs::write(&file, format!("{password}\n")).unwrap();
+            format!("auth: {{type: pass, passwordFile: {}}}", file.display())
         }
         None => "auth: {type: none}".to_string(),
     };
@@ -122,6 +124,59 @@ impl Agent {
         let object: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
         object["status"]["state"].as_str().map(str::to_string)
     }
+
+    fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+/// A keepalived running as the other node of the lab.
+fn start_keepalived(lab: &Lab, host: &Host, vrrp: Vrrp, priority: u8, peer: Ipv4Addr) -> Process {
+    let dir = lab.dir().join(format!("keepalived-{}", host.name()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let auth = match vrrp.password {
+        Some(password) => {
+            format!("  authentication {{\n    auth_type PASS\n    auth_pass {password}\n  }}\n")
+        }
+        None => String::new(),
+    };
+    let unicast = if vrrp.unicast {
+        format!(
+            "  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n",
+            me = host.ipv4(0)
+        )
+    } else {
+        String::new()
+    };
+    let advert = vrrp.advert.as_secs_f64();
+    std::fs::write(
+        dir.join("keepalived.conf"),
+        format!(
+            "global_defs {{\n  router_id {name}\n  vrrp_version {version}\n}}\n\
+             vrrp_instance VI {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {VRID}\n  \
+             priority {priority}\n  advert_int {advert}\n{auth}{unicast}  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n",
+            name = host.name(),
+            version = vrrp.version,
+            vip = vip(),
+        ),
+    )
+    .unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    host.spawn(&[
+        "keepalived",
+        "--dont-fork",
+        "--log-console",
+        "--log-detail",
+        "--use-file",
+        &path("keepalived.conf"),
+        "--pid",
+        &path("keepalived.pid"),
+        "--vrrp_pid",
+        &path("vrrp.pid"),
+        "--checkers_pid",
+        &path("checkers.pid"),
+    ])
+    .unwrap()
 }
 
 fn holds(host: &Host) -> bool {
@@ -203,4 +258,186 @@ fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
     );
     assert_single_holder(n1, n2, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
+}
+
+/// Both directions against keepalived as n2: keepalived higher (it holds
+/// the VIP, loses it on node loss, preempts back), then hareconcile higher.
+fn interop_with_keepalived(vrrp: Vrrp) {
+    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
+    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+
+    let keepalived = start_keepalived(&lab, n2, vrrp, 110, n1.ipv4(0));
+    let agent = Agent::start(&lab, n1, vrrp, (100, 110));
+    let all = || {
+        logs(&[
+            ("hareconcile n1", &agent.process),
+            ("keepalived n2", &keepalived),
+        ])
+    };
+    assert!(
+        wait_until(CONVERGE, || holds(n2)),
+        "keepalived never became master\n{}",
+        all()
+    );
+    assert!(
+        wait_until(CONVERGE, || agent.vrrp_state().as_deref() == Some("Backup")),
+        "hareconcile is not backup: {:?}\n{}",
+        agent.vrrp_state(),
+        all()
+    );
+    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    lab.node_loss(n2).unwrap();
+    assert!(
+        wait_until(CONVERGE, || holds(n1)),
+        "hareconcile never took over\n{}",
+        all()
+    );
+    assert!(client.reaches_within(vip(), CONVERGE).unwrap() || holds(n1));
+    lab.node_restore(n2).unwrap();
+    assert!(
+        wait_until(CONVERGE, || holds(n2) && !holds(n1)),
+        "keepalived did not preempt back\n{}",
+        all()
+    );
+    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    assert!(client.reaches_within(vip(), CONVERGE).unwrap());
+    agent.process.stop(Duration::from_secs(10)).unwrap();
+    keepalived.stop(Duration::from_secs(10)).unwrap();
+    assert!(
+        wait_until(CONVERGE, || !holds(n1) && !holds(n2)),
+        "a VIP outlived its daemon"
+    );
+
+    let keepalived = start_keepalived(&lab, n2, vrrp, 110, n1.ipv4(0));
+    let agent = Agent::start(&lab, n1, vrrp, (120, 110));
+    let all = || {
+        logs(&[
+            ("hareconcile n1", &agent.process),
+            ("keepalived n2", &keepalived),
+        ])
+    };
+    assert!(
+        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
+        "hareconcile (higher) never became the only master\n{}",
+        all()
+    );
+    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    assert!(client.reaches_within(vip(), CONVERGE).unwrap());
+    lab.node_loss(n1).unwrap();
+    assert!(
+        wait_until(CONVERGE, || holds(n2)),
+        "keepalived never took over\n{}",
+        all()
+    );
+    lab.node_restore(n1).unwrap();
+    assert!(
+        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
+        "hareconcile did not preempt back\n{}",
+        all()
+    );
+    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    assert!(client.reaches_within(vip(), CONVERGE).unwrap());
+}
+
+#[test]
+fn keepalived_interop_vrrp3_multicast() {
+    require_privileges!();
+    let _serial = serial();
+    interop_with_keepalived(V3_MULTICAST);
+}
+
+#[test]
+fn keepalived_interop_vrrp2_with_password() {
+    require_privileges!();
+    let _serial = serial();
+    interop_with_keepalived(Vrrp {
+        version: 2,
+        advert: Duration::from_secs(1),
+        password: Some("s3cret"),
+        unicast: false,
+    });
+}
+
+#[test]
+fn keepalived_interop_vrrp3_unicast() {
+    require_privileges!();
+    let _serial = serial();
+    interop_with_keepalived(Vrrp {
+        unicast: true,
+        ..V3_MULTICAST
+    });
+}
+
+#[test]
+fn sigterm_on_the_master_hands_over_with_priority_zero() {
+    require_privileges!();
+    let _serial = serial();
+    // At 1 s adverts a silent master is noticed after ~3.6 s; priority 0
+    // lets the backup take over after Skew_Time (~0.6 s) instead.
+    let vrrp = Vrrp {
+        advert: Duration::from_secs(1),
+        ..V3_MULTICAST
+    };
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
+    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    assert!(
+        wait_until(CONVERGE, || holds(n1)),
+        "n1 never became master\n{}",
+        all()
+    );
+    assert!(
+        wait_until(CONVERGE, || a2.vrrp_state().as_deref() == Some("Backup")),
+        "n2 is not backup\n{}",
+        all()
+    );
+
+    let stopping = Instant::now();
+    let status = a1.process.stop(Duration::from_secs(10)).unwrap();
+    let exited = stopping.elapsed();
+    assert!(
+        wait_until(CONVERGE, || holds(n2)),
+        "n2 never took over\n{}",
+        a2.log()
+    );
+    println!(
+        "SIGTERM: n1 exited ({status}) after {exited:?}, n2 held the VIP after {:?}",
+        stopping.elapsed()
+    );
+    assert!(!holds(n1), "the stopped master kept the VIP");
+    assert!(
+        a2.log().contains("master is leaving (priority 0)"),
+        "n2 never heard the priority-0 advert\n{}",
+        a2.log()
+    );
+}
+
+#[test]
+fn a_vip_deleted_on_the_master_is_restored() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
+    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    assert!(
+        wait_until(CONVERGE, || holds(n1)),
+        "n1 never became master\n{}",
+        all()
+    );
+
+    let cidr = format!("{}/24", vip());
+    n1.exec_ok(&["ip", "address", "del", &cidr, "dev", "eth0"])
+        .unwrap();
+    let deleted = Instant::now();
+    assert!(
+        wait_until(CONVERGE, || holds(n1)),
+        "the VIP was not restored\n{}",
+        all()
+    );
+    println!("VIP deleted by hand: back after {:?}", deleted.elapsed());
+    assert!(!holds(n2));
 }

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +13,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hareconcile_model::{
     AuthType, ClusterSpec, ConditionStatus, Kind, Object, ObjectKey, Status, VirtualIpSpec,
-    SOURCE_FILE_ANNOTATION,
 };
 use hareconcile_runtime::{Action, Context, EventType, Reconciler, Store, StoreError};
 use serde_json::{json, Value};
@@ -137,7 +135,7 @@ impl VirtualIpReconciler {
                 ),
             });
         };
-        let password = read_password(&cluster, &cluster_object)?;
+        let password = read_password(&cluster)?;
         let on_interface = interface_addresses(&spec.interface).await?;
         if !on_interface.contains(&node.address) {
             // Never advertise, let alone take VIPs, from a host that is not
@@ -174,29 +172,23 @@ impl VirtualIpReconciler {
     }
 }
 
-/// Reads `vrrp.auth.passwordFile`; a relative path is relative to the
-/// manifest that declared the Cluster.
-fn read_password(cluster: &ClusterSpec, object: &Object) -> Result<Option<String>, NotRunning> {
+/// Reads `vrrp.auth.passwordFile` (the schema makes it absolute). The
+/// password is the first line, as keepalived's `auth_pass` is one word.
+fn read_password(cluster: &ClusterSpec) -> Result<Option<String>, NotRunning> {
     if cluster.vrrp.auth.type_ != AuthType::Pass {
         return Ok(None);
     }
-    let Some(file) = &cluster.vrrp.auth.password_file else {
+    let Some(path) = &cluster.vrrp.auth.password_file else {
         return Ok(None);
     };
-    let path = match object.metadata.annotations.get(SOURCE_FILE_ANNOTATION) {
-        Some(manifest) if file.is_relative() => Path::new(manifest)
-            .parent()
-            .map_or_else(|| file.clone(), |dir| dir.join(file)),
-        _ => PathBuf::from(file),
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| NotRunning {
+    let text = std::fs::read_to_string(path).map_err(|e| NotRunning {
         reason: "PasswordUnreadable",
         message: format!(
             "reading the VRRP password from {}: {e}: create it or fix vrrp.auth.passwordFile",
             path.display()
         ),
     })?;
-    Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+    Ok(Some(text.lines().next().unwrap_or_default().to_string()))
 }
 
 /// The addresses on `interface` now.

@@ -256,6 +256,9 @@ impl Shell {
             Input::AdvertReceived { src, priority, .. } => Some((*src, *priority)),
             _ => None,
         };
+        if let Some((src, 0)) = advert {
+            info!(instance = %self.config.name, %src, "master is leaving (priority 0)");
+        }
         let actions = self.instance.handle(self.now(), input);
         let mut warned = false;
         for action in actions {
