@@ -11,6 +11,6 @@ pub mod store;
 
 pub use controller::{Action, Context, Controller, ControllerHandle, Reconciler};
 pub use store::{
-    ApplyOptions, ApplyOutcome, ApplyResult, DeleteOutcome, Event, EventType, Store, StoreError,
-    WatchEvent, WatchEventType, Watcher,
+    ApplyOptions, ApplyOutcome, ApplyResult, Converged, DeleteOutcome, Event, EventType, Store,
+    StoreError, WatchEvent, WatchEventType, Watcher,
 };

@@ -6,18 +6,18 @@
 //! not applied at all (the last good state stays), and objects no file
 //! declares any more are pruned.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hareconcile_model::load::load_paths_with;
-use hareconcile_model::{Manager, Object, ObjectKey};
-use hareconcile_runtime::{ApplyOptions, ApplyResult, Store};
+use hareconcile_model::Manager;
+use hareconcile_runtime::{ApplyResult, Store};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
+
+use super::declared::{converge_directory, ConvergeError};
 
 /// Editors write a file in several steps; wait for quiet before loading.
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -67,19 +67,22 @@ pub fn start(
     }))
 }
 
-/// Applies the directory as it is now, then prunes what it no longer declares.
-fn sync(dir: &PathBuf, store: &Store) {
-    let (stored, _) = store.list(None);
-    // Objects from other managers resolve references; our own are replaced
-    // by what the directory says now.
-    let others: Vec<Object> = stored
-        .iter()
-        .filter(|o| o.metadata.manager != Some(Manager::Files))
-        .map(|o| (**o).clone())
-        .collect();
-    let manifests = match load_paths_with(&[dir], &others) {
-        Ok(manifests) => manifests,
-        Err(diagnostics) => {
+/// Applies the directory as it is now and prunes what it no longer declares.
+fn sync(dir: &Path, store: &Store) {
+    match converge_directory(dir, store, Manager::Files) {
+        Ok(converged) => {
+            for outcome in converged
+                .outcomes
+                .iter()
+                .filter(|o| o.result != ApplyResult::Unchanged)
+            {
+                info!(object = %outcome.key, result = ?outcome.result, generation = outcome.generation, "applied from manifests");
+            }
+            for key in &converged.pruned {
+                info!(object = %key, "pruned: no manifest declares it any more");
+            }
+        }
+        Err(ConvergeError::Invalid(diagnostics)) => {
             for d in &diagnostics.0 {
                 warn!("{d}");
             }
@@ -87,39 +90,7 @@ fn sync(dir: &PathBuf, store: &Store) {
                 errors = diagnostics.0.len(),
                 "manifests directory has errors; nothing applied, the last good state stays"
             );
-            return;
         }
-    };
-    let declared: BTreeSet<ObjectKey> = manifests.iter().map(|m| m.object.key()).collect();
-    let objects = manifests.into_iter().map(|m| m.object).collect();
-    match store.apply(objects, Manager::Files, ApplyOptions::default()) {
-        Ok(outcomes) => {
-            for outcome in outcomes
-                .iter()
-                .filter(|o| o.result != ApplyResult::Unchanged)
-            {
-                info!(object = %outcome.key, result = ?outcome.result, generation = outcome.generation, "applied from manifests");
-            }
-        }
-        Err(e) => {
-            warn!(error = %e, "manifests not applied");
-            return;
-        }
-    }
-    let stale: Vec<ObjectKey> = stored
-        .iter()
-        .filter(|o| o.metadata.manager == Some(Manager::Files) && !declared.contains(&o.key()))
-        .map(|o| o.key())
-        .collect();
-    if stale.is_empty() {
-        return;
-    }
-    match store.delete(&stale, Manager::Files, ApplyOptions::default()) {
-        Ok(_) => {
-            for key in &stale {
-                info!(object = %key, "pruned: no manifest declares it any more");
-            }
-        }
-        Err(e) => warn!(error = %e, "pruning failed"),
+        Err(ConvergeError::Store(e)) => warn!(error = %e, "manifests not applied"),
     }
 }

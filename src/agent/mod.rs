@@ -1,6 +1,8 @@
 //! The agent: wires one node's store, API server, manifest watcher and
 //! controllers together, and takes them down cleanly on SIGTERM.
 
+mod declared;
+pub mod gitops;
 mod manifests;
 
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ pub struct AgentConfig {
     pub manifests: Option<PathBuf>,
     pub socket: PathBuf,
     pub resync: Duration,
+    pub git: Option<gitops::GitSource>,
 }
 
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
@@ -52,12 +55,24 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     ];
 
     let (stop, stopped) = watch::channel(false);
+    let (gitops, gitops_task) = match &config.git {
+        Some(source) => {
+            let (handle, task) = gitops::start(
+                source.clone(),
+                store.clone(),
+                &config.state_dir,
+                stopped.clone(),
+            );
+            (Some(handle), Some(task))
+        }
+        None => (None, None),
+    };
     let mut server_stopped = stopped.clone();
     let mut server = tokio::spawn({
         let socket = config.socket.clone();
         let store = store.clone();
         async move {
-            server::serve(&socket, store, async move {
+            server::serve(&socket, store, gitops, async move {
                 let _ = server_stopped.wait_for(|&s| s).await;
             })
             .await
@@ -95,6 +110,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     };
     if let Some(watcher) = watcher {
         let _ = watcher.await;
+    }
+    if let Some(task) = gitops_task {
+        let _ = task.await;
     }
     for controller in &controllers {
         controller.shutdown().await;

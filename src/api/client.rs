@@ -123,4 +123,13 @@ impl Client {
         };
         self.call(Method::GET, &path, None::<&()>).await
     }
+
+    pub async fn gitops_status(&self) -> Result<GitopsStatus, ClientError> {
+        self.call(Method::GET, "/v1/gitops", None::<&()>).await
+    }
+
+    pub async fn gitops_sync(&self) -> Result<GitopsStatus, ClientError> {
+        self.call(Method::POST, "/v1/gitops/sync", None::<&()>)
+            .await
+    }
 }

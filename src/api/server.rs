@@ -17,13 +17,15 @@ use serde::Deserialize;
 use tokio::net::UnixListener;
 
 use super::wire::*;
+use crate::agent::gitops::GitopsHandle;
 
 #[derive(Clone)]
 struct Api {
     store: Store,
+    gitops: Option<GitopsHandle>,
 }
 
-pub fn router(store: Store) -> Router {
+pub fn router(store: Store, gitops: Option<GitopsHandle>) -> Router {
     Router::new()
         .route("/v1/info", get(info))
         .route("/v1/objects", get(list))
@@ -31,7 +33,9 @@ pub fn router(store: Store) -> Router {
         .route("/v1/apply", post(apply))
         .route("/v1/delete", post(delete))
         .route("/v1/events", get(events))
-        .with_state(Api { store })
+        .route("/v1/gitops", get(gitops_status))
+        .route("/v1/gitops/sync", post(gitops_sync))
+        .with_state(Api { store, gitops })
 }
 
 /// Binds the socket (replacing a stale one left by a crash) and serves
@@ -39,6 +43,7 @@ pub fn router(store: Store) -> Router {
 pub async fn serve(
     socket: &Path,
     store: Store,
+    gitops: Option<GitopsHandle>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if let Some(dir) = socket.parent() {
@@ -49,7 +54,7 @@ pub async fn serve(
         _ => {}
     }
     let listener = UnixListener::bind(socket)?;
-    axum::serve(listener, router(store))
+    axum::serve(listener, router(store, gitops))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -220,4 +225,21 @@ async fn events(
     Ok(Json(EventList {
         items: api.store.events(key.as_ref()),
     }))
+}
+
+fn gitops_handle(api: &Api) -> Result<&GitopsHandle, ApiError> {
+    api.gitops.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this agent does not follow git: start it with --git-url",
+        )
+    })
+}
+
+async fn gitops_status(State(api): State<Api>) -> Result<Json<GitopsStatus>, ApiError> {
+    Ok(Json(gitops_handle(&api)?.status()))
+}
+
+async fn gitops_sync(State(api): State<Api>) -> Result<Json<GitopsStatus>, ApiError> {
+    Ok(Json(gitops_handle(&api)?.sync_now().await))
 }

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use super::{CliError, EXIT_OK};
+use crate::agent::gitops::GitSource;
 use crate::agent::{self, AgentConfig};
 use crate::api::DEFAULT_SOCKET;
 
@@ -24,9 +25,11 @@ enum LogFormat {
 /// there are applied (all or nothing), and removing a file deletes the
 /// objects it declared.
 ///
-/// Example:
+/// Examples:
 ///   hareconcile agent --node n1 --state-dir /var/lib/hareconcile \
 ///       --manifests /etc/hareconcile/manifests
+///   hareconcile agent --node n1 --git-url https://git.example/ops.git \
+///       --git-branch main --git-path manifests --git-interval 30s
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct AgentArgs {
@@ -45,6 +48,24 @@ pub struct AgentArgs {
     /// How often every controller reconciles everything even without a change.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     resync: Duration,
+    /// Follow this git repository (GitOps pull): every new commit of
+    /// --git-branch is validated whole and applied as manager `gitops`.
+    #[arg(long, value_name = "URL")]
+    git_url: Option<String>,
+    /// The branch to follow.
+    #[arg(
+        long,
+        value_name = "BRANCH",
+        default_value = "main",
+        requires = "git_url"
+    )]
+    git_branch: String,
+    /// The directory within the repository that holds the manifests.
+    #[arg(long, value_name = "DIR", default_value = ".", requires = "git_url")]
+    git_path: PathBuf,
+    /// How often to fetch (`hareconcile gitops sync` fetches at once).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration, requires = "git_url")]
+    git_interval: Duration,
     /// Log lines as human text or one JSON object per line.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -67,6 +88,12 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
         manifests: args.manifests,
         socket: args.socket,
         resync: args.resync,
+        git: args.git_url.map(|url| GitSource {
+            url,
+            branch: args.git_branch,
+            path: args.git_path,
+            interval: args.git_interval,
+        }),
     })
     .await
     .map_err(|e| CliError::runtime(format_args!("{e:#}")))?;

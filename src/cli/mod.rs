@@ -12,6 +12,7 @@ mod describe;
 mod diff;
 mod events;
 mod get;
+mod gitops;
 mod output;
 mod schema;
 mod validate;
@@ -56,6 +57,7 @@ enum Command {
     Delete(delete::DeleteArgs),
     Diff(diff::DiffArgs),
     Events(events::EventsArgs),
+    Gitops(gitops::GitopsArgs),
     Schema(schema::SchemaArgs),
 }
 
@@ -70,6 +72,7 @@ impl Cli {
             Command::Delete(args) => delete::run(args).await,
             Command::Diff(args) => diff::run(args).await,
             Command::Events(args) => events::run(args).await,
+            Command::Gitops(args) => gitops::run(args).await,
             Command::Schema(args) => schema::run(args),
         }
     }

@@ -124,6 +124,14 @@ pub struct ApplyOutcome {
     pub generation: u64,
 }
 
+/// What [`Store::converge`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Converged {
+    pub outcomes: Vec<ApplyOutcome>,
+    /// Objects of the manager that the batch no longer declared.
+    pub pruned: Vec<ObjectKey>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeleteOutcome {
@@ -218,6 +226,30 @@ impl Store {
         manager: Manager,
         options: ApplyOptions,
     ) -> Result<Vec<ApplyOutcome>, StoreError> {
+        self.write_batch(batch, manager, options, false)
+            .map(|converged| converged.outcomes)
+    }
+
+    /// Makes `manager`'s objects exactly `batch`, in one commit: applies
+    /// it as [`Store::apply`] does and deletes the objects `manager` owns
+    /// that the batch no longer declares. What a manifests directory or a
+    /// git commit needs: the new state lands whole or not at all.
+    pub fn converge(
+        &self,
+        batch: Vec<Object>,
+        manager: Manager,
+        options: ApplyOptions,
+    ) -> Result<Converged, StoreError> {
+        self.write_batch(batch, manager, options, true)
+    }
+
+    fn write_batch(
+        &self,
+        batch: Vec<Object>,
+        manager: Manager,
+        options: ApplyOptions,
+        prune: bool,
+    ) -> Result<Converged, StoreError> {
         let _writer = self.write_lock.lock().expect("store write lock");
         let (current, mut resource_version) = self.snapshot();
 
@@ -275,8 +307,26 @@ impl Store {
             });
         }
 
+        let mut pruned = Vec::new();
+        if prune {
+            let declared: BTreeSet<ObjectKey> = outcomes.iter().map(|o| o.key.clone()).collect();
+            for (key, object) in &current {
+                if object.metadata.manager == Some(manager) && !declared.contains(key) {
+                    resource_version += 1;
+                    pruned.push(key.clone());
+                    changed.push((WatchEventType::Deleted, (**object).clone()));
+                }
+            }
+        }
+
         if !options.dry_run && !changed.is_empty() {
-            let writes: Vec<Write<'_>> = changed.iter().map(|(_, o)| Write::Put(o)).collect();
+            let writes: Vec<Write<'_>> = changed
+                .iter()
+                .map(|(type_, o)| match type_ {
+                    WatchEventType::Deleted => Write::Delete(o.key()),
+                    _ => Write::Put(o),
+                })
+                .collect();
             self.persistence.commit(&writes, resource_version)?;
             self.publish(
                 changed
@@ -286,7 +336,7 @@ impl Store {
                 resource_version,
             );
         }
-        Ok(outcomes)
+        Ok(Converged { outcomes, pruned })
     }
 
     /// Deletes objects as `manager`, all or nothing. Deleting an object
@@ -315,8 +365,10 @@ impl Store {
             }
         }
         if !options.dry_run && !removed.is_empty() {
-            let deleted_keys: Vec<ObjectKey> = removed.iter().map(|(_, o)| o.key()).collect();
-            let writes: Vec<Write<'_>> = deleted_keys.iter().map(Write::Delete).collect();
+            let writes: Vec<Write<'_>> = removed
+                .iter()
+                .map(|(_, o)| Write::Delete(o.key()))
+                .collect();
             self.persistence.commit(&writes, resource_version)?;
             self.publish(removed, resource_version);
         }

@@ -25,7 +25,7 @@ pub(crate) struct Persistence {
 /// One change to write in a single transaction.
 pub(crate) enum Write<'a> {
     Put(&'a Object),
-    Delete(&'a ObjectKey),
+    Delete(ObjectKey),
 }
 
 fn db_key(key: &ObjectKey) -> String {

@@ -282,3 +282,43 @@ fn garbage_state_file_is_reported_with_its_path() {
     assert!(message.contains("store.redb"), "{message}");
     assert!(message.contains("corrupt"), "{message}");
 }
+
+#[test]
+fn converge_applies_and_prunes_only_the_managers_objects_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .apply(
+            vec![vip("a", 1), vip("b", 2)],
+            Manager::Gitops,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    store
+        .apply(vec![vip("mine", 3)], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    let rv = store.resource_version();
+    let converged = store
+        .converge(
+            vec![vip("b", 20), vip("c", 4)],
+            Manager::Gitops,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(converged.pruned, [key("a")]);
+    let results: Vec<_> = converged.outcomes.iter().map(|o| o.result).collect();
+    assert_eq!(results, [ApplyResult::Configured, ApplyResult::Created]);
+    assert_eq!(store.resource_version(), rv + 3);
+    let store = open_again(store, dir.path());
+    let names: Vec<String> = store
+        .list(None)
+        .0
+        .iter()
+        .map(|o| o.metadata.name.clone())
+        .collect();
+    assert_eq!(
+        names,
+        ["b", "c", "mine"],
+        "another manager's object is never pruned"
+    );
+}

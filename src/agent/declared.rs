@@ -1,0 +1,38 @@
+//! Makes one manager's objects equal to what a directory declares: the
+//! common step of the manifests watcher (manager `files`) and GitOps
+//! (manager `gitops`).
+
+use std::path::Path;
+
+use hareconcile_model::load::{load_paths_with, Diagnostics};
+use hareconcile_model::{Manager, Object};
+use hareconcile_runtime::{ApplyOptions, Converged, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConvergeError {
+    /// The directory has errors; nothing was changed.
+    #[error("{} error(s) in the manifests; nothing applied", .0.0.len())]
+    Invalid(Diagnostics),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Loads and validates the whole directory, then applies it and prunes
+/// the manager's objects it no longer declares, in one commit.
+pub fn converge_directory(
+    dir: &Path,
+    store: &Store,
+    manager: Manager,
+) -> Result<Converged, ConvergeError> {
+    let (stored, _) = store.list(None);
+    // Objects from other managers resolve references; the manager's own
+    // are replaced by what the directory says now.
+    let others: Vec<Object> = stored
+        .iter()
+        .filter(|o| o.metadata.manager != Some(manager))
+        .map(|o| (**o).clone())
+        .collect();
+    let manifests = load_paths_with(&[dir], &others).map_err(ConvergeError::Invalid)?;
+    let objects = manifests.into_iter().map(|m| m.object).collect();
+    Ok(store.converge(objects, manager, ApplyOptions::default())?)
+}
