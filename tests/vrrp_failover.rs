@@ -45,6 +45,8 @@ struct Vrrp {
     vrid: u8,
     /// Whether the VirtualIP also floats an IPv6 address (its own instance).
     ipv6: bool,
+    /// An interface for `track.interfaces`.
+    track: Option<&'static str>,
 }
 
 const V3_MULTICAST: Vrrp = Vrrp {
@@ -54,6 +56,7 @@ const V3_MULTICAST: Vrrp = Vrrp {
     unicast: false,
     vrid: VRID,
     ipv6: false,
+    track: None,
 };
 
 /// The Cluster and VirtualIP every agent of a lab applies, `priorities`
@@ -83,7 +86,8 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
          apiVersion: hareconcile.io/v1alpha1\n\
          kind: VirtualIP\n\
          metadata: {{name: web}}\n\
-         spec: {{cluster: lab, interface: eth0, vrid: {vrid}, addresses: [{addresses}]}}\n",
+         spec: {{cluster: lab, interface: eth0, vrid: {vrid}, addresses: [{addresses}], \
+                 track: {{interfaces: [{track}]}}}}\n",
         n1 = ipv4(0, 1),
         n2 = ipv4(0, 2),
         p1 = priorities.0,
@@ -91,6 +95,7 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
         version = vrrp.version,
         advert = vrrp.advert.as_millis(),
         vrid = vrrp.vrid,
+        track = vrrp.track.unwrap_or_default(),
         addresses = if vrrp.ipv6 {
             format!("{}/24, {}/64", vip(), vip6())
         } else {
@@ -589,4 +594,45 @@ fn adverts_for_another_virtual_router_are_counted_and_ignored() {
     assert_eq!(a1.vrrp_state().as_deref(), Some("Master"), "{}", all());
     // Initialize -> Backup -> Master, and nothing since.
     assert_eq!(a1.status()["transitions"], 2, "n1 flapped\n{}", all());
+}
+
+#[test]
+fn a_tracked_interface_going_down_moves_the_vip() {
+    require_privileges!();
+    let _serial = serial();
+    let vrrp = Vrrp {
+        track: Some("eth1"),
+        ..V3_MULTICAST
+    };
+    let lab = Lab::builder().nodes(2).lans(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
+    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    assert_single_holder(n1, n2, Duration::from_millis(500), &all);
+    assert!(holds(n1), "n1 is not master\n{}", all());
+
+    lab.link_down(n1, 1).unwrap();
+    assert!(
+        wait_until(CONVERGE, || holds(n2) && !holds(n1)),
+        "eth1 down on n1 did not move the VIP\n{}",
+        all()
+    );
+    assert!(
+        wait_until(CONVERGE, || {
+            let ready = &a1.status()["conditions"][0];
+            ready["reason"] == "Fault"
+                && ready["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("eth1"))
+        }),
+        "n1 does not say eth1 is why: {}",
+        a1.status()
+    );
+    lab.link_up(n1, 1).unwrap();
+    assert!(
+        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
+        "n1 did not take the VIP back\n{}",
+        all()
+    );
 }

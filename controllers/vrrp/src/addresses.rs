@@ -89,17 +89,7 @@ impl Netlink {
     }
 
     pub async fn interface(&self, name: &str) -> Result<Interface, AddressError> {
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .match_name(name.to_string())
-            .execute();
-        let link = match links.next().await {
-            Some(Ok(link)) => link,
-            // ENODEV: netlink's way of saying no such name.
-            Some(Err(_)) | None => return Err(AddressError::NoInterface(name.to_string())),
-        };
+        let link = self.link(name).await?;
         let mac = link
             .attributes
             .iter()
@@ -116,6 +106,26 @@ impl Netlink {
             mac,
             up: link_is_up(&link),
         })
+    }
+
+    /// The index of interface `name` and whether it is up with carrier.
+    pub async fn link_state(&self, name: &str) -> Result<(u32, bool), AddressError> {
+        let link = self.link(name).await?;
+        Ok((link.header.index, link_is_up(&link)))
+    }
+
+    async fn link(&self, name: &str) -> Result<LinkMessage, AddressError> {
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_string())
+            .execute();
+        match links.next().await {
+            Some(Ok(link)) => Ok(link),
+            // ENODEV: netlink's way of saying no such name.
+            Some(Err(_)) | None => Err(AddressError::NoInterface(name.to_string())),
+        }
     }
 
     /// Adds `vip` to the interface; already present is fine.

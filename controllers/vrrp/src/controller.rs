@@ -508,7 +508,7 @@ mod tests {
             master: master.map(|m| m.parse().unwrap()),
             transitions: 1,
             last_advert: None,
-            fault: (state == State::Fault).then(|| "interface eth0 is down".to_string()),
+            fault: (state == State::Fault).then(|| "tracked interface eth0 down".to_string()),
             dropped: 0,
         }
     }
@@ -524,7 +524,7 @@ mod tests {
         assert!(message.contains("10.77.0.1"), "{message}");
         let (status, reason, message) = readiness(&[master, fault]);
         assert_eq!((status, reason), (ConditionStatus::False, "Fault"));
-        assert!(message.contains("eth0 is down"), "{message}");
+        assert!(message.contains("eth0 down"), "{message}");
     }
 
     #[test]

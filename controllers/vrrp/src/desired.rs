@@ -107,6 +107,7 @@ pub fn shell_configs(
         configs.push(ShellConfig {
             name: format!("{}/{}", local.vip_name, family.to_lowercase()),
             interface: spec.interface.clone(),
+            track_interfaces: spec.track.interfaces.clone(),
             instance,
             vips,
             transport,

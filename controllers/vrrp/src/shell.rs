@@ -13,7 +13,7 @@ use thiserror::Error;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Duration, Instant};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::addresses::{AddressError, Change, Interface, Netlink};
 use crate::announce::announce;
@@ -34,6 +34,9 @@ pub struct ShellConfig {
     /// Names the instance in logs and hooks, e.g. `web/ipv4`.
     pub name: String,
     pub interface: String,
+    /// Other interfaces that must be up (`track.interfaces`); the
+    /// instance's own interface always is tracked.
+    pub track_interfaces: Vec<String>,
     pub instance: InstanceConfig,
     /// The virtual addresses with their prefixes, as put on the interface.
     pub vips: Vec<IpNet>,
@@ -101,6 +104,21 @@ pub async fn start(config: ShellConfig) -> Result<InstanceHandle, ShellError> {
     let instance = Instance::new(config.instance.clone())?;
     let netlink = Netlink::connect()?;
     let interface = netlink.interface(&config.interface).await?;
+    let mut links = vec![TrackedLink {
+        name: interface.name.clone(),
+        index: interface.index,
+        up: interface.up,
+    }];
+    for name in &config.track_interfaces {
+        if *name != interface.name {
+            let (index, up) = netlink.link_state(name).await?;
+            links.push(TrackedLink {
+                name: name.clone(),
+                index,
+                up,
+            });
+        }
+    }
     let socket = VrrpSocket::open(
         &config.interface,
         config.instance.primary_address,
@@ -125,6 +143,7 @@ pub async fn start(config: ShellConfig) -> Result<InstanceHandle, ShellError> {
         socket,
         netlink,
         interface,
+        links,
         hooks,
         observed,
         config,
@@ -146,6 +165,8 @@ struct Shell {
     socket: VrrpSocket,
     netlink: Netlink,
     interface: Interface,
+    /// The instance's interface first, then the other tracked ones.
+    links: Vec<TrackedLink>,
     hooks: HookQueue,
     observed: watch::Sender<Observed>,
 }
@@ -153,10 +174,11 @@ struct Shell {
 impl Shell {
     async fn run(mut self, mut stopped: oneshot::Receiver<()>, hook_runner: JoinHandle<()>) {
         self.remove_stale_vips().await;
-        if !self.interface.up {
+        if self.links_down().next().is_some() {
             self.feed(Input::TrackingChanged(Tracking::Fault)).await;
         }
         self.feed(Input::Startup).await;
+        let mut netlink_open = true;
         loop {
             let next_timer = self.next_timer();
             tokio::select! {
@@ -172,13 +194,17 @@ impl Shell {
                     Ok(received) => self.on_message(received).await,
                     Err(error) => warn!(instance = %self.config.name, %error, "receiving adverts failed"),
                 },
-                change = self.netlink.next_change() => match change {
+                change = self.netlink.next_change(), if netlink_open => match change {
                     Some(change) => self.on_change(change).await,
                     None => {
                         warn!(instance = %self.config.name, "netlink connection closed; reconnecting");
                         match Netlink::connect() {
                             Ok(netlink) => self.netlink = netlink,
-                            Err(error) => warn!(instance = %self.config.name, %error, "netlink reconnect failed"),
+                            Err(error) => {
+                                // VRRP goes on; only link and address changes go unseen.
+                                error!(instance = %self.config.name, %error, "netlink reconnect failed; link tracking and VIP restore are off");
+                                netlink_open = false;
+                            }
                         }
                     }
                 },
@@ -191,6 +217,13 @@ impl Shell {
         if tokio::time::timeout(HOOK_GRACE, hook_runner).await.is_err() {
             warn!(instance = %self.config.name, "notify hooks still running after stop; leaving them");
         }
+    }
+
+    fn links_down(&self) -> impl Iterator<Item = &str> {
+        self.links
+            .iter()
+            .filter(|link| !link.up)
+            .map(|link| link.name.as_str())
     }
 
     fn next_timer(&self) -> Option<(Timer, Instant)> {
@@ -234,19 +267,23 @@ impl Shell {
                     self.announce();
                 }
             }
-            Change::Link { index, up }
-                if index == self.interface.index && up != self.interface.up =>
-            {
-                self.interface.up = up;
-                info!(instance = %self.config.name, interface = %self.interface.name, up, "link changed");
-                let tracking = if up {
-                    Tracking::Healthy { priority_delta: 0 }
-                } else {
+            Change::Link { index, up } => {
+                let Some(link) = self.links.iter_mut().find(|l| l.index == index) else {
+                    return;
+                };
+                if link.up == up {
+                    return;
+                }
+                link.up = up;
+                info!(instance = %self.config.name, interface = %link.name, up, "link changed");
+                let tracking = if self.links_down().next().is_some() {
                     Tracking::Fault
+                } else {
+                    Tracking::Healthy { priority_delta: 0 }
                 };
                 self.feed(Input::TrackingChanged(tracking)).await;
             }
-            Change::AddressRemoved { .. } | Change::Link { .. } => {}
+            Change::AddressRemoved { .. } => {}
         }
     }
 
@@ -275,9 +312,10 @@ impl Shell {
             (State::Initialize | State::Fault, _) => None,
         };
         let fault = (state == State::Fault).then(|| {
+            let down: Vec<&str> = self.links_down().collect();
             format!(
-                "interface {} is down (no carrier or administratively down)",
-                self.interface.name
+                "tracked interface {} down (no carrier or administratively down)",
+                down.join(", ")
             )
         });
         let accepted_advert = advert.is_some() && !warned && state == State::Backup;
@@ -386,6 +424,13 @@ impl Shell {
             warn!(instance = %self.config.name, %error, "gratuitous ARP / NA failed");
         }
     }
+}
+
+/// An interface whose link state faults the instance.
+struct TrackedLink {
+    name: String,
+    index: u32,
+    up: bool,
 }
 
 /// A deadline for a branch that is disabled anyway.
