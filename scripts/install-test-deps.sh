@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab tests (tests/lab) and the integration
 # tests built on it need: namespaces and bridges (iproute2), faults (nftables),
-# probes (ping, curl), container images (busybox-static), a reference VRRP peer
+# probes (ping, curl), container images (busybox-static), Compose 1.29 to check
+# what the compose controller creates (docker-compose), a reference VRRP peer
 # (keepalived), network mounts (ssh, sshfs, fuse3), snapshots (btrfs-progs),
 # replication (rsync) and process inspection (procps, psmisc).
 #
@@ -23,6 +24,7 @@ PACKAGES=(
     fuse3
     btrfs-progs
     curl
+    docker-compose
     procps
     psmisc
     util-linux

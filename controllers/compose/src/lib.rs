@@ -3,4 +3,5 @@
 //! names and labels Docker Compose itself uses, so `docker-compose ps` and
 //! friends keep working on a stack hareconcile manages.
 
+pub mod engine;
 pub mod file;

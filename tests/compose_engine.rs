@@ -1,0 +1,156 @@
+//! The Compose engine driver against a real (per-node) dockerd: what it
+//! creates is Docker Compose 1.29's own stack to `docker-compose`, the
+//! published port answers on the node's address, and a stack
+//! `docker-compose up -d` created is adopted rather than duplicated.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hareconcile_compose::engine::Engine;
+use hareconcile_compose::file::{load, LoadOptions, Project};
+use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab};
+
+/// The benchmark's stack: web depends on a worker; a third service idles.
+fn write_stack(dir: &Path, image: &str) -> PathBuf {
+    let path = dir.join("compose.yaml");
+    let text = format!(
+        "services:\n  web:\n    image: {image}\n    command: httpd -f -p 8080 -h /www\n    ports: [\"8080:8080\"]\n    depends_on: [worker]\n    stop_grace_period: 1s\n  worker:\n    image: {image}\n    command: sleep 3600\n    stop_grace_period: 1s\n  idle:\n    image: {image}\n    command: sleep 3600\n    stop_grace_period: 1s\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn project(file: &Path, name: &str) -> Project {
+    let options = LoadOptions {
+        project_name: Some(name.to_string()),
+        ..LoadOptions::default()
+    };
+    load(file, &options).unwrap()
+}
+
+/// docker-compose runs in the root namespace: it only needs the socket.
+fn compose(dockerd: &Dockerd, file: &Path, project: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("docker-compose")
+        .env("DOCKER_HOST", dockerd.uri())
+        .arg("-f")
+        .arg(file)
+        .args(["-p", project])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "docker-compose {args:?}: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn container_ids(dockerd: &Dockerd) -> Vec<String> {
+    let out = dockerd.docker(&["ps", "-aq", "--no-trunc"]).unwrap();
+    let mut ids: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    ids.sort();
+    ids
+}
+
+/// Polls `url` from `client` until the lab page answers; the error is
+/// what the last attempt said.
+fn fetch(client: &Host, url: &str, within: Duration) -> Result<(), String> {
+    let started = Instant::now();
+    loop {
+        let out = client.exec(&["curl", "-sS", "-m", "1", url]).unwrap();
+        if out.success() && out.stdout.contains("hareconcile lab") {
+            return Ok(());
+        }
+        if started.elapsed() > within {
+            return Err(format!("{url}: {} {}", out.stdout, out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Also shows the engine's log lines (what it created, why it recreated).
+fn runtime() -> tokio::runtime::Runtime {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn compose_lists_what_the_engine_starts_and_web_answers() {
+    require_privileges!(docker);
+    let lab = Lab::builder().nodes(1).client(true).build().unwrap();
+    let node = lab.node(1);
+    let dockerd = node.start_dockerd().unwrap();
+    let image = busybox_image(dockerd.uri()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_stack(dir.path(), &image);
+    let stack = project(&file, "shop");
+
+    let rt = runtime();
+    let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
+    rt.block_on(engine.up(&stack)).unwrap();
+
+    let ps = compose(&dockerd, &file, "shop", &["ps"]);
+    for service in ["web", "worker", "idle"] {
+        let line = ps
+            .lines()
+            .find(|l| l.starts_with(&format!("shop_{service}_1 ")))
+            .unwrap_or_else(|| panic!("shop_{service}_1 missing from docker-compose ps:\n{ps}"));
+        assert!(line.contains(" Up "), "{line}");
+    }
+    let url = format!("http://{}:8080/", node.ipv4(0));
+    if let Err(e) = fetch(lab.client(), &url, Duration::from_secs(10)) {
+        let ps = dockerd.docker(&["ps", "-a"]).unwrap().stdout;
+        let logs = dockerd.docker(&["logs", "shop_web_1"]).unwrap();
+        panic!(
+            "web does not answer: {e}\n{ps}\n{}{}",
+            logs.stdout, logs.stderr
+        );
+    }
+
+    // Running up again changes nothing: same containers, all still running.
+    let before = container_ids(&dockerd);
+    rt.block_on(engine.up(&stack)).unwrap();
+    assert_eq!(container_ids(&dockerd), before);
+
+    rt.block_on(engine.down(&stack)).unwrap();
+    assert!(container_ids(&dockerd).is_empty());
+}
+
+#[test]
+fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_service() {
+    require_privileges!(docker);
+    let lab = Lab::builder().nodes(1).build().unwrap();
+    let dockerd = lab.node(1).start_dockerd().unwrap();
+    let image = busybox_image(dockerd.uri()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_stack(dir.path(), &image);
+    compose(&dockerd, &file, "shop", &["up", "-d"]);
+    let created = container_ids(&dockerd);
+    assert_eq!(created.len(), 3);
+
+    let rt = runtime();
+    let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
+    rt.block_on(engine.up(&project(&file, "shop"))).unwrap();
+    assert_eq!(
+        container_ids(&dockerd),
+        created,
+        "adopting must not recreate or duplicate"
+    );
+
+    // A changed command recreates the idle service only.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let changed = text.replacen(
+        "  idle:\n    image",
+        "  idle:\n    environment: [CHANGED=1]\n    image",
+        1,
+    );
+    std::fs::write(&file, changed).unwrap();
+    rt.block_on(engine.up(&project(&file, "shop"))).unwrap();
+    let after = container_ids(&dockerd);
+    assert_eq!(after.len(), 3);
+    let kept = after.iter().filter(|id| created.contains(id)).count();
+    assert_eq!(kept, 2, "only idle is recreated");
+    let states = rt.block_on(engine.containers("shop")).unwrap();
+    assert!(states.iter().all(|c| c.state == "running"), "{states:?}");
+}
