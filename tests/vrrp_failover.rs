@@ -47,6 +47,8 @@ struct Vrrp {
     ipv6: bool,
     /// An interface for `track.interfaces`.
     track: Option<&'static str>,
+    /// A node for `control.forceBackup`.
+    force_backup: Option<&'static str>,
 }
 
 const V3_MULTICAST: Vrrp = Vrrp {
@@ -57,6 +59,7 @@ const V3_MULTICAST: Vrrp = Vrrp {
     vrid: VRID,
     ipv6: false,
     track: None,
+    force_backup: None,
 };
 
 /// The Cluster and VirtualIP every agent of a lab applies, `priorities`
@@ -87,7 +90,7 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
          kind: VirtualIP\n\
          metadata: {{name: web}}\n\
          spec: {{cluster: lab, interface: eth0, vrid: {vrid}, addresses: [{addresses}], \
-                 track: {{interfaces: [{track}]}}}}\n",
+                 track: {{interfaces: [{track}]}}, control: {{forceBackup: [{force_backup}]}}}}\n",
         n1 = ipv4(0, 1),
         n2 = ipv4(0, 2),
         p1 = priorities.0,
@@ -96,6 +99,7 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
         advert = vrrp.advert.as_millis(),
         vrid = vrrp.vrid,
         track = vrrp.track.unwrap_or_default(),
+        force_backup = vrrp.force_backup.unwrap_or_default(),
         addresses = if vrrp.ipv6 {
             format!("{}/24, {}/64", vip(), vip6())
         } else {
@@ -109,6 +113,7 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
 struct Agent {
     process: Process,
     socket: PathBuf,
+    manifests: PathBuf,
 }
 
 impl Agent {
@@ -130,7 +135,11 @@ impl Agent {
                     .env("HARECONCILE_LOG", "info,hareconcile_vrrp=debug"),
             )
             .unwrap();
-        Agent { process, socket }
+        Agent {
+            process,
+            socket,
+            manifests,
+        }
     }
 
     /// This agent's status of the VirtualIP.
@@ -150,6 +159,11 @@ impl Agent {
 
     fn log(&self) -> String {
         self.process.log()
+    }
+
+    /// Rewrites the agent's manifests; its directory watcher applies them.
+    fn reconfigure(&self, vrrp: Vrrp, priorities: (u8, u8)) {
+        write_manifests(&self.manifests, vrrp, priorities);
     }
 }
 
@@ -227,19 +241,27 @@ fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     true
 }
 
-/// Waits until exactly one node holds the VIP (two nodes starting together
-/// may both be master for an advert interval, as with any VRRP), then
-/// samples both for `period`: exactly one must hold it every time.
-fn assert_single_holder(n1: &Host, n2: &Host, period: Duration, logs: &dyn Fn() -> String) {
+/// Waits until `holder` holds the VIP and `other` does not (two nodes
+/// starting together may both be master for an advert interval, as with any
+/// VRRP), then samples both for `period`: it must stay that way.
+fn assert_sole_holder(holder: &Host, other: &Host, period: Duration, logs: &dyn Fn() -> String) {
+    let settled = || holds(holder) && !holds(other);
     assert!(
-        wait_until(CONVERGE, || holds(n1) != holds(n2)),
-        "never exactly one holder\n{}",
+        wait_until(CONVERGE, settled),
+        "{} never became the only holder\n{}",
+        holder.name(),
         logs()
     );
     let deadline = Instant::now() + period;
     while Instant::now() < deadline {
-        let (a, b) = (holds(n1), holds(n2));
-        assert!(a != b, "n1 holds: {a}, n2 holds: {b}\n{}", logs());
+        let (a, b) = (holds(holder), holds(other));
+        assert!(
+            a && !b,
+            "{} holds: {a}, {} holds: {b}\n{}",
+            holder.name(),
+            other.name(),
+            logs()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -267,7 +289,7 @@ fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
         "n1 never became master\n{}",
         all()
     );
-    assert_single_holder(n1, n2, Duration::from_secs(1), &all);
+    assert_sole_holder(n1, n2, Duration::from_secs(1), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
     assert!(
         wait_until(CONVERGE, || a1.vrrp_state().as_deref() == Some("Master")
@@ -293,7 +315,7 @@ fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
         "n1 did not preempt back\n{}",
         all()
     );
-    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    assert_sole_holder(n1, n2, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 }
 
@@ -322,7 +344,7 @@ fn interop_with_keepalived(vrrp: Vrrp) {
         agent.vrrp_state(),
         all()
     );
-    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    assert_sole_holder(n2, n1, Duration::from_secs(2), &all);
     lab.node_loss(n2).unwrap();
     assert!(
         wait_until(CONVERGE, || holds(n1)),
@@ -336,7 +358,7 @@ fn interop_with_keepalived(vrrp: Vrrp) {
         "keepalived did not preempt back\n{}",
         all()
     );
-    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    assert_sole_holder(n2, n1, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
     agent.process.stop(Duration::from_secs(10)).unwrap();
     keepalived.stop(Duration::from_secs(10)).unwrap();
@@ -358,7 +380,7 @@ fn interop_with_keepalived(vrrp: Vrrp) {
         "hareconcile (higher) never became the only master\n{}",
         all()
     );
-    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    assert_sole_holder(n1, n2, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
     lab.node_loss(n1).unwrap();
     assert!(
@@ -372,7 +394,7 @@ fn interop_with_keepalived(vrrp: Vrrp) {
         "hareconcile did not preempt back\n{}",
         all()
     );
-    assert_single_holder(n1, n2, Duration::from_secs(2), &all);
+    assert_sole_holder(n1, n2, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 }
 
@@ -466,7 +488,7 @@ fn a_vip_deleted_on_the_master_is_restored() {
         all()
     );
 
-    assert_single_holder(n1, n2, Duration::from_millis(500), &all);
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     let cidr = format!("{}/24", vip());
     n1.exec_ok(&["ip", "address", "del", &cidr, "dev", "eth0"])
         .unwrap();
@@ -477,7 +499,7 @@ fn a_vip_deleted_on_the_master_is_restored() {
         all()
     );
     println!("VIP deleted by hand: back after {:?}", deleted.elapsed());
-    assert_single_holder(n1, n2, Duration::from_millis(500), &all);
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
 }
 
 #[test]
@@ -609,7 +631,7 @@ fn a_tracked_interface_going_down_moves_the_vip() {
     let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
     let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
     let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
-    assert_single_holder(n1, n2, Duration::from_millis(500), &all);
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert!(holds(n1), "n1 is not master\n{}", all());
 
     lab.link_down(n1, 1).unwrap();
@@ -633,6 +655,43 @@ fn a_tracked_interface_going_down_moves_the_vip() {
     assert!(
         wait_until(CONVERGE, || holds(n1) && !holds(n2)),
         "n1 did not take the VIP back\n{}",
+        all()
+    );
+}
+
+#[test]
+fn force_backup_hands_the_vip_over_without_restarting_the_instance() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
+    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    assert!(holds(n1), "n1 is not master\n{}", all());
+
+    let maintenance = Vrrp {
+        force_backup: Some("n1"),
+        ..V3_MULTICAST
+    };
+    a1.reconfigure(maintenance, (110, 100));
+    assert!(
+        wait_until(CONVERGE, || holds(n2) && !holds(n1)),
+        "forceBackup did not move the VIP\n{}",
+        all()
+    );
+    assert!(wait_until(CONVERGE, || a1.vrrp_state().as_deref() == Some("Backup")));
+    assert!(
+        !a1.log().contains("to=Initialize"),
+        "the instance was restarted\n{}",
+        a1.log()
+    );
+
+    a1.reconfigure(V3_MULTICAST, (110, 100));
+    assert!(
+        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
+        "n1 did not take the VIP back after maintenance\n{}",
         all()
     );
 }

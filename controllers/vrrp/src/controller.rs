@@ -25,7 +25,7 @@ use tracing::warn;
 use crate::addresses::{AddressError, Netlink};
 use crate::desired::{shell_configs, DesiredError, Local};
 use crate::events::State;
-use crate::shell::{self, InstanceHandle, Observed, ShellConfig};
+use crate::shell::{self, InstanceHandle, Observed, Operator, ShellConfig};
 
 /// Status is written on every state change; `lastAdvert` moves on every
 /// advert, so it is refreshed this often instead.
@@ -237,6 +237,15 @@ impl Reconciler for VirtualIpReconciler {
         let generation = object.metadata.generation;
         let spec: VirtualIpSpec = object.spec_as()?;
         let desired = self.desired(&object, &spec, ctx).await;
+        let operator = Operator {
+            force_backup: spec.control.force_backup.iter().any(|n| **n == *ctx.node),
+            priority_adjust: spec
+                .control
+                .priority_adjust
+                .get(&*ctx.node)
+                .copied()
+                .unwrap_or(0),
+        };
         let mut registry = self.registry.0.lock().await;
         if registry.closed {
             return Ok(Action::AwaitChange);
@@ -259,7 +268,7 @@ impl Reconciler for VirtualIpReconciler {
             if let Some(old) = registry.running.remove(&key) {
                 old.stop().await;
             }
-            match start_instances(&desired).await {
+            match start_instances(&desired, operator).await {
                 Ok(instances) => {
                     let generation = Arc::new(AtomicU64::new(generation));
                     let reporter = tokio::spawn(report(
@@ -290,6 +299,9 @@ impl Reconciler for VirtualIpReconciler {
         }
         let running = registry.running.get(&key).expect("inserted above");
         running.generation.store(generation, Ordering::Relaxed);
+        for instance in &running.instances {
+            instance.set_operator(operator);
+        }
         let observed: Vec<Observed> = running
             .instances
             .iter()
@@ -314,10 +326,13 @@ impl Reconciler for VirtualIpReconciler {
 
 /// Starts every instance or none: a family that cannot start stops the
 /// ones already started.
-async fn start_instances(desired: &[ShellConfig]) -> Result<Vec<InstanceHandle>, String> {
+async fn start_instances(
+    desired: &[ShellConfig],
+    operator: Operator,
+) -> Result<Vec<InstanceHandle>, String> {
     let mut started = Vec::new();
     for config in desired {
-        match shell::start(config.clone()).await {
+        match shell::start(config.clone(), operator).await {
             Ok(handle) => started.push(handle),
             Err(error) => {
                 for handle in started {

@@ -75,10 +75,21 @@ pub struct Observed {
     pub dropped: u64,
 }
 
+/// Operator overrides (`spec.control`), applied to a running instance
+/// without restarting it: restarting a master would hand the VIPs over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Operator {
+    /// Never be master (maintenance); a master steps down with priority 0.
+    pub force_backup: bool,
+    /// Added to the configured priority.
+    pub priority_adjust: i32,
+}
+
 /// A running instance. Dropping it without [`InstanceHandle::stop`]
 /// aborts nothing: the task keeps the VIPs until stopped.
 pub struct InstanceHandle {
     stop: oneshot::Sender<()>,
+    operator: watch::Sender<Operator>,
     task: JoinHandle<()>,
     observed: watch::Receiver<Observed>,
 }
@@ -90,6 +101,15 @@ impl InstanceHandle {
         self.observed.clone()
     }
 
+    /// Applies new operator overrides; a no-op when they are unchanged.
+    pub fn set_operator(&self, operator: Operator) {
+        self.operator.send_if_modified(|current| {
+            let changed = *current != operator;
+            *current = operator;
+            changed
+        });
+    }
+
     /// Leaves the virtual router: a master sends priority 0 so the backup
     /// takes over after Skew_Time, and the VIPs are removed.
     pub async fn stop(self) {
@@ -99,8 +119,8 @@ impl InstanceHandle {
 }
 
 /// Sets the instance up (socket, interface, stale VIPs removed) and starts
-/// its task.
-pub async fn start(config: ShellConfig) -> Result<InstanceHandle, ShellError> {
+/// its task with the `operator` overrides in force from the first moment.
+pub async fn start(config: ShellConfig, operator: Operator) -> Result<InstanceHandle, ShellError> {
     let instance = Instance::new(config.instance.clone())?;
     let netlink = Netlink::connect()?;
     let interface = netlink.interface(&config.interface).await?;
@@ -136,6 +156,7 @@ pub async fn start(config: ShellConfig) -> Result<InstanceHandle, ShellError> {
     };
     let (observed, observed_rx) = watch::channel(initial);
     let (stop, stopped) = oneshot::channel();
+    let (operator, operator_rx) = watch::channel(operator);
     let shell = Shell {
         origin: Instant::now(),
         timers: HashMap::new(),
@@ -148,9 +169,10 @@ pub async fn start(config: ShellConfig) -> Result<InstanceHandle, ShellError> {
         observed,
         config,
     };
-    let task = tokio::spawn(shell.run(stopped, hook_runner));
+    let task = tokio::spawn(shell.run(stopped, operator_rx, hook_runner));
     Ok(InstanceHandle {
         stop,
+        operator,
         task,
         observed: observed_rx,
     })
@@ -172,11 +194,18 @@ struct Shell {
 }
 
 impl Shell {
-    async fn run(mut self, mut stopped: oneshot::Receiver<()>, hook_runner: JoinHandle<()>) {
+    async fn run(
+        mut self,
+        mut stopped: oneshot::Receiver<()>,
+        mut operator: watch::Receiver<Operator>,
+        hook_runner: JoinHandle<()>,
+    ) {
         self.remove_stale_vips().await;
         if self.links_down().next().is_some() {
             self.feed(Input::TrackingChanged(Tracking::Fault)).await;
         }
+        let overrides = *operator.borrow_and_update();
+        self.apply(overrides).await;
         self.feed(Input::Startup).await;
         let mut netlink_open = true;
         loop {
@@ -189,6 +218,10 @@ impl Shell {
                     let (timer, _) = next_timer.expect("guarded by the branch condition");
                     self.timers.remove(&timer);
                     self.feed(Input::TimerExpired(timer)).await;
+                }
+                Ok(()) = operator.changed() => {
+                    let overrides = *operator.borrow_and_update();
+                    self.apply(overrides).await;
                 }
                 received = self.socket.recv() => match received {
                     Ok(received) => self.on_message(received).await,
@@ -217,6 +250,20 @@ impl Shell {
         if tokio::time::timeout(HOOK_GRACE, hook_runner).await.is_err() {
             warn!(instance = %self.config.name, "notify hooks still running after stop; leaving them");
         }
+    }
+
+    /// Both inputs are idempotent, so they are fed whatever changed.
+    async fn apply(&mut self, operator: Operator) {
+        self.feed(Input::PriorityAdjust {
+            adjustment: operator.priority_adjust,
+        })
+        .await;
+        let input = if operator.force_backup {
+            Input::ForceBackup
+        } else {
+            Input::Restore
+        };
+        self.feed(input).await;
     }
 
     fn links_down(&self) -> impl Iterator<Item = &str> {
