@@ -3,5 +3,11 @@
 //! names and labels Docker Compose itself uses, so `docker-compose ps` and
 //! friends keep working on a stack hareconcile manages.
 
+pub mod controller;
 pub mod engine;
+pub mod events;
 pub mod file;
+mod placement;
+
+pub use controller::{ServiceError, ServiceReconciler};
+pub use placement::Placement;

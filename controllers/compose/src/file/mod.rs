@@ -66,6 +66,8 @@ pub struct LoadOptions {
     pub profiles: Vec<String>,
     /// Variables that win over `.env` (normally the process environment).
     pub environment: BTreeMap<String, String>,
+    /// Read instead of the `.env` beside the compose file (`--env-file`).
+    pub env_file: Option<PathBuf>,
 }
 
 impl LoadOptions {
@@ -91,15 +93,18 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileError> {
         source,
     })?;
     let dir = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let dot_env = match std::fs::read_to_string(dir.join(".env")) {
-        Ok(text) => env_file::parse(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(source) => {
-            return Err(FileError::Read {
-                file: dir.join(".env"),
-                source,
-            })
-        }
+    let dot_env = match &options.env_file {
+        Some(file) => env_file::parse(&read(file)?),
+        None => match std::fs::read_to_string(dir.join(".env")) {
+            Ok(text) => env_file::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(source) => {
+                return Err(FileError::Read {
+                    file: dir.join(".env"),
+                    source,
+                })
+            }
+        },
     };
     let variables = Variables::new(dot_env, options.environment.clone());
     let invalid = |p: Problem| FileError::Invalid {

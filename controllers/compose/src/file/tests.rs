@@ -316,3 +316,27 @@ fn syntax_errors_and_missing_files_are_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn an_env_file_option_replaces_dot_env() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), ".env", "TAG=dot-env\n");
+    let other = write(dir.path(), "prod.env", "TAG=prod\n");
+    let path = write(
+        dir.path(),
+        "compose.yaml",
+        "services: {web: {image: \"bb:${TAG}\"}}\n",
+    );
+    let options = LoadOptions {
+        env_file: Some(other),
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        load(&path, &options).unwrap().services["web"].image,
+        "bb:prod"
+    );
+    assert_eq!(
+        load(&path, &LoadOptions::default()).unwrap().services["web"].image,
+        "bb:dot-env"
+    );
+}

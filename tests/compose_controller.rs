@@ -1,0 +1,238 @@
+//! The Service controller against a real (per-node) dockerd: it runs the
+//! stack where the followed VirtualIP is master and takes it down where it
+//! is backup, restores a stack `docker-compose down` removed by hand, and
+//! starts nothing from a compose file with an unsupported key.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hareconcile_compose::{events, ServiceReconciler};
+use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Lab};
+use hareconcile_model::{
+    Condition, Kind, Manager, Object, ObjectKey, ObjectMeta, Status, API_VERSION,
+};
+use hareconcile_runtime::{ApplyOptions, Context, Controller, Store};
+use serde_json::json;
+
+const CONVERGE: Duration = Duration::from_secs(30);
+
+fn write_stack(dir: &Path, image: &str, extra: &str) -> PathBuf {
+    let path = dir.join("compose.yaml");
+    let text = format!(
+        "services:\n  web:\n    image: {image}\n    command: httpd -f -p 8080 -h /www\n    ports: [\"8080:8080\"]\n    depends_on: [worker]\n    stop_grace_period: 1s\n{extra}  worker:\n    image: {image}\n    command: sleep 3600\n    stop_grace_period: 1s\n  idle:\n    image: {image}\n    command: sleep 3600\n    stop_grace_period: 1s\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn object(kind: Kind, name: &str, spec: serde_json::Value) -> Object {
+    Object {
+        api_version: API_VERSION.into(),
+        kind,
+        metadata: ObjectMeta::named(name),
+        spec,
+        status: Status::default(),
+    }
+}
+
+fn key(kind: Kind, name: &str) -> ObjectKey {
+    ObjectKey {
+        kind,
+        name: name.into(),
+    }
+}
+
+/// Names of running containers on the daemon, sorted.
+fn running(dockerd: &Dockerd) -> Vec<String> {
+    let out = dockerd.docker(&["ps", "--format", "{{.Names}}"]).unwrap();
+    let mut names: Vec<String> = out.stdout.lines().map(str::to_string).collect();
+    names.sort();
+    names
+}
+
+/// When each of the stack's containers last started, or why not.
+fn started_at(dockerd: &Dockerd) -> Vec<String> {
+    SHOP.iter()
+        .map(|name| {
+            let out = dockerd
+                .docker(&["inspect", "--format", "{{.State.StartedAt}}", name])
+                .unwrap();
+            format!("{}{}", out.stdout, out.stderr)
+        })
+        .collect()
+}
+
+fn all_containers(dockerd: &Dockerd) -> Vec<String> {
+    let out = dockerd
+        .docker(&["ps", "-a", "--format", "{{.Names}}"])
+        .unwrap();
+    out.stdout.lines().map(str::to_string).collect()
+}
+
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    wait_explained(what, &mut done, String::new).await
+}
+
+/// As [`wait_for`], saying `explain()` when it times out.
+async fn wait_explained(
+    what: &str,
+    mut done: impl FnMut() -> bool,
+    explain: impl Fn() -> String,
+) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < CONVERGE,
+            "timed out waiting for {what}: {}",
+            explain()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+fn ready(store: &Store, name: &str) -> Option<Condition> {
+    store
+        .get(&key(Kind::Service, name))?
+        .status
+        .condition("Ready")
+        .cloned()
+}
+
+const SHOP: [&str; 3] = ["shop_idle_1", "shop_web_1", "shop_worker_1"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand() {
+    require_privileges!(docker);
+    let lab = Lab::builder().nodes(1).build().unwrap();
+    let dockerd = lab.node(1).start_dockerd().unwrap();
+    let image = busybox_image(dockerd.uri()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_stack(dir.path(), &image, "");
+
+    let state = tempfile::tempdir().unwrap();
+    let store = Store::open(state.path(), "n1").unwrap();
+    let ctx = Context {
+        store: store.clone(),
+        node: "n1".into(),
+    };
+    let controller = Controller::new(ServiceReconciler::new(dockerd.uri()), ctx)
+        .resync_every(Duration::from_secs(30))
+        .start();
+    let events = tokio::spawn(events::forward(
+        dockerd.uri().to_string(),
+        controller.clone(),
+    ));
+
+    let vip = object(
+        Kind::VirtualIP,
+        "web",
+        json!({"cluster": "home", "interface": "eth0", "vrid": 51, "addresses": ["10.77.0.100/24"]}),
+    );
+    let service = object(
+        Kind::Service,
+        "shop",
+        json!({"cluster": "home", "followVirtualIP": "web", "mode": "active-passive",
+               "compose": {"file": file.display().to_string()}}),
+    );
+    store
+        .apply(vec![vip, service], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    // What the VRRP controller reports; here the test plays its part.
+    let set_vip = |state: &str| {
+        store
+            .update_status(&key(Kind::VirtualIP, "web"), |s| {
+                s.details.insert("state".into(), json!(state));
+            })
+            .unwrap();
+    };
+
+    set_vip("Backup");
+    wait_for("Standby", || {
+        ready(&store, "shop").is_some_and(|c| c.reason == "Standby")
+    })
+    .await;
+    assert!(all_containers(&dockerd).is_empty());
+
+    set_vip("Master");
+    let took = wait_for("the stack to run", || running(&dockerd) == SHOP).await;
+    eprintln!("Backup -> Master: stack running after {took:?}");
+    wait_for("Ready=Running", || {
+        ready(&store, "shop").is_some_and(|c| c.reason == "Running")
+    })
+    .await;
+    let status = store
+        .get(&key(Kind::Service, "shop"))
+        .unwrap()
+        .status
+        .clone();
+    assert_eq!(status.details["containers"].as_array().unwrap().len(), 3);
+
+    let before = started_at(&dockerd);
+    // Its exit status is not checked: the controller starts the stopped
+    // containers again (or recreates removed ones) while `down` is still
+    // at work, which then fails to remove them or the network.
+    std::process::Command::new("docker-compose")
+        .env("DOCKER_HOST", dockerd.uri())
+        .arg("-f")
+        .arg(&file)
+        .args(["-p", "shop", "down"])
+        .output()
+        .unwrap();
+    let took = wait_explained(
+        "the stack to be restored",
+        || running(&dockerd) == SHOP && started_at(&dockerd) != before,
+        || {
+            let ps = dockerd.docker(&["ps", "-a"]).unwrap().stdout;
+            format!("{:?}\n{ps}", ready(&store, "shop"))
+        },
+    )
+    .await;
+    eprintln!("docker-compose down: restored after {took:?}");
+
+    set_vip("Backup");
+    wait_for("the stack to go", || all_containers(&dockerd).is_empty()).await;
+
+    events.abort();
+    controller.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_key_is_reported_with_its_position_and_nothing_starts() {
+    require_privileges!(docker);
+    let lab = Lab::builder().nodes(1).build().unwrap();
+    let dockerd = lab.node(1).start_dockerd().unwrap();
+    let image = busybox_image(dockerd.uri()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_stack(dir.path(), &image, "    deploy: {replicas: 2}\n");
+
+    let state = tempfile::tempdir().unwrap();
+    let store = Store::open(state.path(), "n1").unwrap();
+    let ctx = Context {
+        store: store.clone(),
+        node: "n1".into(),
+    };
+    let controller = Controller::new(ServiceReconciler::new(dockerd.uri()), ctx).start();
+    let service = object(
+        Kind::Service,
+        "shop",
+        json!({"cluster": "home", "compose": {"file": file.display().to_string()}}),
+    );
+    store
+        .apply(vec![service], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    wait_for("the Ready condition", || ready(&store, "shop").is_some()).await;
+    let condition = ready(&store, "shop").unwrap();
+    assert_eq!(condition.reason, "InvalidComposeFile");
+    let expected = format!(
+        "{}:8:5: unsupported key `deploy` in service `web`",
+        file.display()
+    );
+    assert!(
+        condition.message.starts_with(&expected),
+        "{}",
+        condition.message
+    );
+    assert!(all_containers(&dockerd).is_empty());
+    controller.shutdown().await;
+}
