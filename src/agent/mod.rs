@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use hareconcile_cluster::ClusterReconciler;
+use hareconcile_compose::ServiceReconciler;
 use hareconcile_runtime::{Context, Controller, Store};
 use hareconcile_vrrp::controller::VirtualIpReconciler;
 use tokio::signal::unix::{signal, SignalKind};
@@ -25,6 +26,8 @@ pub struct AgentConfig {
     pub socket: PathBuf,
     pub resync: Duration,
     pub git: Option<gitops::GitSource>,
+    /// The Docker Engine the compose controller drives.
+    pub docker_host: String,
 }
 
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
@@ -45,6 +48,14 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     };
     let vrrp = VirtualIpReconciler::new();
     let vrrp_instances = vrrp.shutdown_handle();
+    let services = Controller::new(ServiceReconciler::new(&config.docker_host), ctx.clone())
+        .resync_every(config.resync)
+        .start();
+    // Restores a container stopped or removed by hand without waiting for the resync.
+    let docker_events = tokio::spawn(hareconcile_compose::events::forward(
+        config.docker_host.clone(),
+        services.clone(),
+    ));
     let controllers = vec![
         Controller::new(ClusterReconciler::new(), ctx.clone())
             .resync_every(config.resync)
@@ -52,6 +63,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         Controller::new(vrrp, ctx.clone())
             .resync_every(config.resync)
             .start(),
+        services,
     ];
 
     let (stop, stopped) = watch::channel(false);
@@ -114,6 +126,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     if let Some(task) = gitops_task {
         let _ = task.await;
     }
+    docker_events.abort();
     for controller in &controllers {
         controller.shutdown().await;
     }

@@ -66,6 +66,14 @@ pub struct AgentArgs {
     /// How often to fetch (`hareconcile gitops sync` fetches at once).
     #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration, requires = "git_url")]
     git_interval: Duration,
+    /// The Docker Engine that runs this node's Compose stacks.
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        value_name = "URI",
+        default_value = "unix:///var/run/docker.sock"
+    )]
+    docker_host: String,
     /// Log lines as human text or one JSON object per line.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -94,6 +102,7 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
             path: args.git_path,
             interval: args.git_interval,
         }),
+        docker_host: args.docker_host,
     })
     .await
     .map_err(|e| CliError::runtime(format_args!("{e:#}")))?;
