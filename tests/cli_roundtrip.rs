@@ -26,7 +26,7 @@ fn apply_get_describe_diff_delete_round_trip() {
     let web = write(
         &manifests,
         "web.yaml",
-        &virtual_ip("web", "eth0", 51, "10.77.0.100/24"),
+        &virtual_ip("web", 51, "10.77.0.100/24"),
     );
     let m = manifests.to_str().unwrap();
 
@@ -61,7 +61,7 @@ fn apply_get_describe_diff_delete_round_trip() {
     assert!(lines
         .next()
         .unwrap()
-        .starts_with("web    eth0        51     10.77.0.100/24"));
+        .starts_with("web    hcnone0     51     10.77.0.100/24"));
 
     // The cluster controller reports membership; --wait sees it.
     let waited = expect_code(
@@ -73,6 +73,14 @@ fn apply_get_describe_diff_delete_round_trip() {
     assert!(described.contains("Ready   True     Member"), "{described}");
     assert!(described.contains("Manager:            cli"), "{described}");
 
+    // One screen of this node; exit 1 because the VirtualIP cannot run
+    // on an interface this host lacks, and status says so.
+    let status = expect_code(&agent.hc(&["status"]), 1);
+    assert!(status.starts_with("node n1 "), "{status}");
+    assert!(status.contains("n1*=127.0.0.1 n2=10.77.0.2"), "{status}");
+    assert!(status.contains("Ready (Member)"), "{status}");
+    assert!(status.contains("NOT READY (InterfaceNotFound)"), "{status}");
+
     let yaml = expect_code(&agent.hc(&["get", "vip", "web", "-o", "yaml"]), 0);
     assert!(
         yaml.contains("vrid: 51") && yaml.contains("resourceVersion:"),
@@ -83,7 +91,7 @@ fn apply_get_describe_diff_delete_round_trip() {
     write(
         &manifests,
         "web.yaml",
-        &virtual_ip("web", "eth0", 52, "10.77.0.100/24"),
+        &virtual_ip("web", 52, "10.77.0.100/24"),
     );
     let diff = expect_code(&agent.hc(&["diff", "-f", m]), 1);
     assert!(diff.contains("-  vrid: 51\n+  vrid: 52"), "{diff}");
@@ -141,7 +149,7 @@ fn apply_of_a_dangling_reference_names_the_file_and_applies_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(dir.path(), &[]);
     let manifest = dir.path().join("vip.yaml");
-    std::fs::write(&manifest, virtual_ip("web", "eth0", 51, "10.77.0.100/24")).unwrap();
+    std::fs::write(&manifest, virtual_ip("web", 51, "10.77.0.100/24")).unwrap();
     // The CLI checks references against the agent's objects first.
     let out = agent.hc(&["apply", "-f", manifest.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
@@ -191,7 +199,7 @@ fn the_agent_refuses_invalid_objects_from_clients_that_skip_validation() {
             "apiVersion": "hareconcile.io/v1alpha1",
             "kind": "VirtualIP",
             "metadata": {"name": "web"},
-            "spec": {"cluster": "nowhere", "interface": "eth0", "vrid": 51, "addresses": ["10.77.0.100/24"]}
+            "spec": {"cluster": "nowhere", "interface": support::NO_SUCH_INTERFACE, "vrid": 51, "addresses": ["10.77.0.100/24"]}
         }]
     })
     .to_string();

@@ -14,7 +14,7 @@ use support::{expect_code, post_raw, stderr, Agent, BIN};
 const OBJECTS: usize = 1_000;
 
 /// The apply request the CLI would send for 1,000 VirtualIPs (10
-/// interfaces × 100 VRIDs, distinct addresses) plus their Cluster, every
+/// interfaces that do not exist, so no VRRP runs on the host, × 100 VRIDs, distinct addresses) plus their Cluster, every
 /// object labelled with `round` so a mixed store is detectable. Posted
 /// straight to the socket so the kill lands while the agent works, not
 /// while a client parses YAML.
@@ -29,7 +29,7 @@ fn apply_request(round: usize) -> String {
         objects.push(json!({
             "apiVersion": "hareconcile.io/v1alpha1", "kind": "VirtualIP",
             "metadata": {"name": format!("vip-{i}"), "labels": {"round": format!("r{round}")}},
-            "spec": {"cluster": "home", "interface": format!("eth{interface}"), "vrid": vrid,
+            "spec": {"cluster": "home", "interface": format!("hcnone{interface}"), "vrid": vrid,
                      "addresses": [format!("10.{}.{vrid}.{}/16", 100 + interface, round + 1)]}
         }));
     }

@@ -92,14 +92,8 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
         &repo,
         &[
             ("cluster.yaml", Some(CLUSTER)),
-            (
-                "web.yaml",
-                Some(&virtual_ip("web", "eth0", 51, "10.77.0.100/24")),
-            ),
-            (
-                "dns.yaml",
-                Some(&virtual_ip("dns", "eth0", 53, "10.77.0.53/24")),
-            ),
+            ("web.yaml", Some(&virtual_ip("web", 51, "10.77.0.100/24"))),
+            ("dns.yaml", Some(&virtual_ip("dns", 53, "10.77.0.53/24"))),
         ],
         "first",
     );
@@ -126,10 +120,7 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
     let mine = dir.path().join("mine.yaml");
     std::fs::write(
         &mine,
-        format!(
-            "{CLUSTER}---\n{}",
-            virtual_ip("web", "eth0", 77, "10.77.0.100/24")
-        ),
+        format!("{CLUSTER}---\n{}", virtual_ip("web", 77, "10.77.0.100/24")),
     )
     .unwrap();
     let refused = agent.hc(&["apply", "-f", mine.to_str().unwrap()]);
@@ -138,10 +129,7 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
 
     commit(
         &repo,
-        &[(
-            "web.yaml",
-            Some(&virtual_ip("web", "eth0", 52, "10.77.0.100/24")),
-        )],
+        &[("web.yaml", Some(&virtual_ip("web", 52, "10.77.0.100/24")))],
         "move web",
     );
     eventually(
@@ -153,10 +141,7 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
 
     let bad = commit(
         &repo,
-        &[(
-            "web.yaml",
-            Some(&virtual_ip("web", "eth0", 999, "10.77.0.100/24")),
-        )],
+        &[("web.yaml", Some(&virtual_ip("web", 999, "10.77.0.100/24")))],
         "oops",
     );
     let sync = agent.hc(&["gitops", "sync"]);
@@ -178,10 +163,7 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
     commit(
         &repo,
         &[
-            (
-                "web.yaml",
-                Some(&virtual_ip("web", "eth0", 52, "10.77.0.100/24")),
-            ),
+            ("web.yaml", Some(&virtual_ip("web", 52, "10.77.0.100/24"))),
             ("dns.yaml", None),
         ],
         "fix web, retire dns",

@@ -55,36 +55,20 @@ fn directory_changes_apply_and_removed_files_prune() {
     let m = dir.path().join("manifests");
     std::fs::create_dir(&m).unwrap();
     write(&m, "cluster.yaml", CLUSTER);
-    write(
-        &m,
-        "web.yaml",
-        &virtual_ip("web", "eth0", 51, "10.77.0.100/24"),
-    );
+    write(&m, "web.yaml", &virtual_ip("web", 51, "10.77.0.100/24"));
     let agent = Agent::start(dir.path(), &["--manifests", m.to_str().unwrap()]);
     eventually(&agent, "initial load", &[("web", 51)]);
 
-    write(
-        &m,
-        "dns.yaml",
-        &virtual_ip("dns", "eth0", 53, "10.77.0.53/24"),
-    );
+    write(&m, "dns.yaml", &virtual_ip("dns", 53, "10.77.0.53/24"));
     eventually(&agent, "a new file", &[("dns", 53), ("web", 51)]);
 
-    write(
-        &m,
-        "web.yaml",
-        &virtual_ip("web", "eth0", 52, "10.77.0.100/24"),
-    );
+    write(&m, "web.yaml", &virtual_ip("web", 52, "10.77.0.100/24"));
     eventually(&agent, "a changed file", &[("dns", 53), ("web", 52)]);
 
     // One broken file holds back the whole directory, including a valid
     // new file, and the last good state stays.
     write(&m, "broken.yaml", "apiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {name: bad}\nspec: {vrid: 999}\n");
-    write(
-        &m,
-        "ntp.yaml",
-        &virtual_ip("ntp", "eth0", 123, "10.77.0.123/24"),
-    );
+    write(&m, "ntp.yaml", &virtual_ip("ntp", 123, "10.77.0.123/24"));
     std::thread::sleep(Duration::from_millis(800));
     assert_eq!(
         vips(&agent),

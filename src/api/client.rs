@@ -90,6 +90,10 @@ impl Client {
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
+    pub async fn info(&self) -> Result<AgentInfo, ClientError> {
+        self.call(Method::GET, "/v1/info", None::<&()>).await
+    }
+
     pub async fn list(&self, kind: Option<Kind>) -> Result<ObjectList, ClientError> {
         let path = match kind {
             Some(kind) => format!("/v1/objects?kind={}", kind.plural()),

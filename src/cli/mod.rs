@@ -15,6 +15,7 @@ mod get;
 mod gitops;
 mod output;
 mod schema;
+mod status;
 mod validate;
 
 use std::fmt;
@@ -59,6 +60,7 @@ enum Command {
     Events(events::EventsArgs),
     Gitops(gitops::GitopsArgs),
     Schema(schema::SchemaArgs),
+    Status(status::StatusArgs),
 }
 
 impl Cli {
@@ -74,6 +76,7 @@ impl Cli {
             Command::Events(args) => events::run(args).await,
             Command::Gitops(args) => gitops::run(args).await,
             Command::Schema(args) => schema::run(args),
+            Command::Status(args) => status::run(args).await,
         }
     }
 }

@@ -138,7 +138,14 @@ spec:
     - {name: n2, address: 10.77.0.2, priority: 100}
 ";
 
-pub fn virtual_ip(name: &str, interface: &str, vrid: u32, address: &str) -> String {
+/// These agents run in the host's own network namespace: their
+/// VirtualIPs name an interface that does not exist, so the VRRP
+/// controller never sends adverts or adds addresses on the host. Tests
+/// that exercise VRRP for real run in the lab.
+pub const NO_SUCH_INTERFACE: &str = "hcnone0";
+
+pub fn virtual_ip(name: &str, vrid: u32, address: &str) -> String {
+    let interface = NO_SUCH_INTERFACE;
     format!(
         "apiVersion: hareconcile.io/v1alpha1
 kind: VirtualIP

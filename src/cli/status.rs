@@ -1,0 +1,144 @@
+//! `hareconcile status`: one screen of what this node's agent sees.
+
+use clap::Args;
+use hareconcile_model::{ConditionStatus, Kind, Object};
+use serde_json::Value;
+
+use super::output::table;
+use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
+
+/// One screen: the node, each Cluster's members, each VirtualIP's VRRP
+/// state and master, each Service and Replication with its Ready reason.
+///
+/// Exit code 0 when every object is Ready, 1 when any is not (usable as a
+/// health check).
+///
+/// Example:
+///   watch -n1 hareconcile status
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    agent: AgentConnection,
+}
+
+fn text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| text(Some(v)))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// "True" or the reason it is not, which is what an operator scans for.
+fn readiness(object: &Object) -> String {
+    match object.status.condition("Ready") {
+        Some(c) if c.status == ConditionStatus::True => format!("Ready ({})", c.reason),
+        Some(c) => format!("NOT READY ({}): {}", c.reason, c.message),
+        None => "pending: no controller has reported yet".into(),
+    }
+}
+
+pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
+    let client = args.agent.client();
+    let info = client.info().await?;
+    let objects = client.list(None).await?.items;
+    println!(
+        "node {} (hareconcile {}, store version {})\n",
+        info.node, info.version, info.resource_version
+    );
+    let of = |kind: Kind| objects.iter().filter(move |o| o.kind == kind);
+
+    let rows: Vec<Vec<String>> = of(Kind::Cluster)
+        .map(|o| {
+            let nodes: Vec<String> = o.spec["nodes"]
+                .as_array()
+                .map(|nodes| {
+                    nodes
+                        .iter()
+                        .map(|n| {
+                            let name = text(n.get("name"));
+                            let me = if name == info.node { "*" } else { "" };
+                            format!("{name}{me}={}", text(n.get("address")))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            vec![o.metadata.name.clone(), nodes.join(" "), readiness(o)]
+        })
+        .collect();
+    section("CLUSTER", &["NODES (*=this node)", "STATUS"], &rows);
+
+    let rows: Vec<Vec<String>> = of(Kind::VirtualIP)
+        .map(|o| {
+            let d = &o.status.details;
+            vec![
+                o.metadata.name.clone(),
+                text(o.spec.get("addresses")),
+                format!(
+                    "{}/{}",
+                    text(o.spec.get("interface")),
+                    text(o.spec.get("vrid"))
+                ),
+                text(d.get("state")),
+                text(d.get("effectivePriority")),
+                text(d.get("master")),
+                readiness(o),
+            ]
+        })
+        .collect();
+    section(
+        "VIRTUALIP",
+        &[
+            "ADDRESSES",
+            "IF/VRID",
+            "STATE",
+            "PRIORITY",
+            "MASTER",
+            "STATUS",
+        ],
+        &rows,
+    );
+
+    let rows: Vec<Vec<String>> = of(Kind::Service)
+        .map(|o| {
+            vec![
+                o.metadata.name.clone(),
+                text(o.spec.get("mode")),
+                text(o.spec.get("followVirtualIP")),
+                readiness(o),
+            ]
+        })
+        .collect();
+    section("SERVICE", &["MODE", "FOLLOWS", "STATUS"], &rows);
+
+    let rows: Vec<Vec<String>> = of(Kind::Replication)
+        .map(|o| {
+            vec![
+                o.metadata.name.clone(),
+                text(o.spec.get("method")),
+                text(o.spec.get("path")),
+                text(o.status.details.get("lag")),
+                readiness(o),
+            ]
+        })
+        .collect();
+    section("REPLICATION", &["METHOD", "PATH", "LAG", "STATUS"], &rows);
+
+    let all_ready = objects.iter().all(|o| o.status.is_ready());
+    Ok(if all_ready { EXIT_OK } else { EXIT_DIFFERENCES })
+}
+
+fn section(title: &str, columns: &[&str], rows: &[Vec<String>]) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut header = vec![title];
+    header.extend_from_slice(columns);
+    println!("{}", table(&header, rows));
+}
