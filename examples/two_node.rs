@@ -1,7 +1,8 @@
 //! The built-in example: two nodes serving `manifests/` in a lab made of
 //! network namespaces (no VMs, nothing touched outside the lab).
 //!
-//! Starts an agent in each node namespace with `--manifests manifests/`,
+//! Starts a Docker Engine and an agent in each node namespace (the agent
+//! with `--manifests manifests/`),
 //! waits until both report the Cluster Ready, shows what each node sees,
 //! then takes n1 off the LAN and back to show who holds the web VIP.
 //! Exits 0 when both nodes converged. Run it through the script, which
@@ -12,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{Host, Lab, NodeCommand, Process};
+use hareconcile_lab::{busybox_image, Dockerd, Host, Lab, NodeCommand, Process};
 
 const VIP: &str = "10.77.0.100";
 
@@ -43,6 +44,8 @@ struct Node<'a> {
     host: &'a Host,
     socket: PathBuf,
     _agent: Process,
+    /// Each node has its own Docker Engine, as separate hosts would.
+    _docker: Dockerd,
 }
 
 impl Node<'_> {
@@ -73,6 +76,8 @@ impl Node<'_> {
 
 fn start_node<'a>(lab: &'a Lab, i: usize) -> Result<Node<'a>, String> {
     let host = lab.node(i);
+    let docker = host.start_dockerd().map_err(|e| e.to_string())?;
+    busybox_image(docker.uri()).map_err(|e| e.to_string())?;
     let state = lab.dir().join(format!("{}-state", host.name()));
     let socket = lab.dir().join(format!("{}.sock", host.name()));
     let agent = host
@@ -84,7 +89,9 @@ fn start_node<'a>(lab: &'a Lab, i: usize) -> Result<Node<'a>, String> {
                 .arg("--socket")
                 .arg(&socket)
                 .arg("--manifests")
-                .arg(manifests()),
+                .arg(manifests())
+                .arg("--docker-host")
+                .arg(docker.uri()),
         )
         .map_err(|e| e.to_string())?;
     println!(
@@ -96,6 +103,7 @@ fn start_node<'a>(lab: &'a Lab, i: usize) -> Result<Node<'a>, String> {
         host,
         socket,
         _agent: agent,
+        _docker: docker,
     })
 }
 
@@ -147,16 +155,34 @@ fn run() -> Result<(), String> {
             node.hc(&["get", "all", "-o", "wide"])
         );
     }
+    wait_until("one node holds the VIP", Duration::from_secs(30), || {
+        nodes[0].holds_vip() != nodes[1].holds_vip()
+    })?;
     println!("{VIP} is held by {}", vip_holders(&nodes));
+    println!("\n== status on n1 ==\n{}", nodes[0].hc(&["status"]));
 
-    println!("\ntaking n1 off the LAN (node loss)...");
+    println!("taking n1 off the LAN (node loss)...");
+    let lost = Instant::now();
     lab.node_loss(lab.node(1)).map_err(|e| e.to_string())?;
-    std::thread::sleep(Duration::from_secs(5));
-    println!("{VIP} is held by {}", vip_holders(&nodes));
+    wait_until("n2 takes over", Duration::from_secs(30), || {
+        nodes[1].holds_vip()
+    })?;
+    println!(
+        "n2 took over after {:.1} s; {VIP} is held by {} (n1, cut off, cannot know it lost)",
+        lost.elapsed().as_secs_f64(),
+        vip_holders(&nodes)
+    );
     println!("bringing n1 back...");
     lab.node_restore(lab.node(1)).map_err(|e| e.to_string())?;
-    std::thread::sleep(Duration::from_secs(5));
-    println!("{VIP} is held by {}", vip_holders(&nodes));
+    wait_until(
+        "n1 preempts back and n2 lets go",
+        Duration::from_secs(30),
+        || nodes[0].holds_vip() && !nodes[1].holds_vip(),
+    )?;
+    println!(
+        "{VIP} is held by {} again (failback: auto)",
+        vip_holders(&nodes)
+    );
 
     if hold {
         println!("\n--hold: the lab stays up until Ctrl-C. Try, in another shell:");
