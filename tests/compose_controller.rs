@@ -129,14 +129,20 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
         "web",
         json!({"cluster": "home", "interface": "eth0", "vrid": 51, "addresses": ["10.77.0.100/24"]}),
     );
-    let service = object(
-        Kind::Service,
-        "shop",
-        json!({"cluster": "home", "followVirtualIP": "web", "mode": "active-passive",
-               "compose": {"file": file.display().to_string()}}),
-    );
+    let service = |mode: &str| {
+        object(
+            Kind::Service,
+            "shop",
+            json!({"cluster": "home", "followVirtualIP": "web", "mode": mode,
+                   "compose": {"file": file.display().to_string()}}),
+        )
+    };
     store
-        .apply(vec![vip, service], Manager::Cli, ApplyOptions::default())
+        .apply(
+            vec![vip, service("active-passive")],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
         .unwrap();
     // What the VRRP controller reports; here the test plays its part.
     let set_vip = |state: &str| {
@@ -192,6 +198,18 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
 
     set_vip("Backup");
     wait_for("the stack to go", || all_containers(&dockerd).is_empty()).await;
+
+    // Warm: created but stopped on the backup, only started on the master.
+    store
+        .apply(vec![service("warm")], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    wait_for("warm standby", || {
+        all_containers(&dockerd).len() == 3 && running(&dockerd).is_empty()
+    })
+    .await;
+    set_vip("Master");
+    let took = wait_for("the warm stack to run", || running(&dockerd) == SHOP).await;
+    eprintln!("warm Backup -> Master: stack running after {took:?}");
 
     events.abort();
     controller.shutdown().await;

@@ -10,11 +10,12 @@ use hareconcile_compose::engine::Engine;
 use hareconcile_compose::file::{load, LoadOptions, Project};
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab};
 
-/// The benchmark's stack: web depends on a worker; a third service idles.
+/// The benchmark's stack: web depends on a worker (healthy first, so the
+/// wait for a healthcheck is exercised); a third service idles.
 fn write_stack(dir: &Path, image: &str) -> PathBuf {
     let path = dir.join("compose.yaml");
     let text = format!(
-        "services:\n  web:\n    image: {image}\n    command: httpd -f -p 8080 -h /www\n    ports: [\"8080:8080\"]\n    depends_on: [worker]\n    stop_grace_period: 1s\n  worker:\n    image: {image}\n    command: sleep 3600\n    stop_grace_period: 1s\n  idle:\n    image: {image}\n    command: sleep 3600\n    stop_grace_period: 1s\n"
+        "services:\n  web:\n    image: {image}\n    command: httpd -f -p 8080 -h /www\n    ports: [\"8080:8080\"]\n    depends_on: {{worker: {{condition: service_healthy}}}}\n    stop_grace_period: 1s\n  worker:\n    image: {image}\n    command: sleep 3600\n    healthcheck: {{test: [CMD, \"true\"], interval: 1s}}\n    stop_grace_period: 1s\n  idle:\n    image: {image}\n    command: sleep 3600\n    stop_grace_period: 1s\n"
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -98,6 +99,13 @@ fn compose_lists_what_the_engine_starts_and_web_answers() {
             .unwrap_or_else(|| panic!("shop_{service}_1 missing from docker-compose ps:\n{ps}"));
         assert!(line.contains(" Up "), "{line}");
     }
+    let states = rt.block_on(engine.containers("shop")).unwrap();
+    let worker = states.iter().find(|c| c.service == "worker").unwrap();
+    assert_eq!(
+        worker.health.as_deref(),
+        Some("healthy"),
+        "web started before its dependency was healthy"
+    );
     let url = format!("http://{}:8080/", node.ipv4(0));
     if let Err(e) = fetch(lab.client(), &url, Duration::from_secs(10)) {
         let ps = dockerd.docker(&["ps", "-a"]).unwrap().stdout;
