@@ -119,8 +119,14 @@ struct Agent {
 impl Agent {
     fn start(lab: &Lab, host: &Host, vrrp: Vrrp, priorities: (u8, u8)) -> Agent {
         let dir = lab.dir().join(format!("agent-{}", host.name()));
+        write_manifests(&dir.join("manifests"), vrrp, priorities);
+        Agent::start_with_manifests(lab, host)
+    }
+
+    /// Starts the agent on the manifests already in its directory.
+    fn start_with_manifests(lab: &Lab, host: &Host) -> Agent {
+        let dir = lab.dir().join(format!("agent-{}", host.name()));
         let manifests = dir.join("manifests");
-        write_manifests(&manifests, vrrp, priorities);
         let socket = dir.join("agent.sock");
         let process = host
             .spawn(
@@ -692,6 +698,76 @@ fn force_backup_hands_the_vip_over_without_restarting_the_instance() {
     assert!(
         wait_until(CONVERGE, || holds(n1) && !holds(n2)),
         "n1 did not take the VIP back after maintenance\n{}",
+        all()
+    );
+}
+
+#[test]
+fn a_sync_group_fails_over_as_one() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder().nodes(2).lans(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    // web on LAN 0 and edge on LAN 1, in one group: losing n1's eth1 faults
+    // edge there, and the group takes web along to n2.
+    let manifest = format!(
+        "apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Cluster\n\
+         metadata: {{name: lab}}\n\
+         spec:\n  \
+           nodes: [{{name: n1, address: {n1}, priority: 110}}, {{name: n2, address: {n2}, priority: 100}}]\n  \
+           vrrp: {{advertInterval: 100ms}}\n\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: VirtualIP\n\
+         metadata: {{name: web}}\n\
+         spec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [{web}/24], syncGroup: gw}}\n\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: VirtualIP\n\
+         metadata: {{name: edge}}\n\
+         spec: {{cluster: lab, interface: eth1, vrid: 52, addresses: [{edge}/24], syncGroup: gw, \
+                 track: {{interfaces: [eth0]}}}}\n",
+        n1 = ipv4(0, 1),
+        n2 = ipv4(0, 2),
+        web = vip(),
+        edge = ipv4(1, VIP_NUMBER),
+    );
+    for host in [n1, n2] {
+        let dir = lab.dir().join(format!("agent-{}/manifests", host.name()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("lab.yaml"), &manifest).unwrap();
+    }
+    let a1 = Agent::start_with_manifests(&lab, n1);
+    let a2 = Agent::start_with_manifests(&lab, n2);
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let holds_edge = |host: &Host| {
+        let out = host
+            .exec_ok(&["ip", "-o", "-4", "address", "show", "dev", "eth1"])
+            .unwrap();
+        out.stdout
+            .contains(&format!("inet {}/", ipv4(1, VIP_NUMBER)))
+    };
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    assert!(
+        wait_until(CONVERGE, || holds_edge(n1) && !holds_edge(n2)),
+        "n1 is not master of edge\n{}",
+        all()
+    );
+
+    lab.link_down(n1, 1).unwrap();
+    assert!(
+        wait_until(CONVERGE, || holds_edge(n2)),
+        "edge did not move\n{}",
+        all()
+    );
+    assert_sole_holder(n2, n1, Duration::from_millis(500), &all);
+
+    lab.link_up(n1, 1).unwrap();
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    assert!(
+        wait_until(CONVERGE, || holds_edge(n1) && !holds_edge(n2)),
+        "edge did not come back to n1\n{}",
         all()
     );
 }

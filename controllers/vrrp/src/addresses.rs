@@ -177,21 +177,13 @@ impl Netlink {
 
     /// The addresses configured on the interface now.
     pub async fn addresses(&self, index: u32) -> Result<Vec<IpAddr>, AddressError> {
-        let mut messages = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(index)
-            .execute();
-        let mut found = Vec::new();
-        while let Some(message) = messages.next().await {
-            let message = message.map_err(|source| AddressError::Netlink {
-                action: format!("listing the addresses of interface {index}"),
-                source,
-            })?;
-            found.extend(address_of(&message));
-        }
-        Ok(found)
+        let request = self.handle.address().get().set_link_index_filter(index);
+        collect_addresses(request.execute(), &format!("interface {index}")).await
+    }
+
+    /// The addresses configured on every interface of the host now.
+    pub async fn host_addresses(&self) -> Result<Vec<IpAddr>, AddressError> {
+        collect_addresses(self.handle.address().get().execute(), "the host").await
     }
 
     /// The next address or link change on any interface; `None` once the
@@ -227,6 +219,21 @@ impl Netlink {
             }
         }
     }
+}
+
+async fn collect_addresses(
+    mut messages: impl futures_util::Stream<Item = Result<AddressMessage, rtnetlink::Error>> + Unpin,
+    of: &str,
+) -> Result<Vec<IpAddr>, AddressError> {
+    let mut found = Vec::new();
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(|source| AddressError::Netlink {
+            action: format!("listing the addresses of {of}"),
+            source,
+        })?;
+        found.extend(address_of(&message));
+    }
+    Ok(found)
 }
 
 /// IFA_LOCAL is the interface's own address where it differs from

@@ -25,6 +25,7 @@ use tracing::warn;
 use crate::addresses::{AddressError, Netlink};
 use crate::desired::{shell_configs, DesiredError, Local};
 use crate::events::State;
+use crate::group::{SyncGroupHub, SyncGroups};
 use crate::shell::{self, InstanceHandle, Observed, Operator, ShellConfig};
 
 /// Status is written on every state change; `lastAdvert` moves on every
@@ -67,6 +68,7 @@ impl Running {
 #[derive(Default)]
 struct Registry {
     running: HashMap<ObjectKey, Running>,
+    groups: SyncGroups,
     /// Set by shutdown: no instance starts after it.
     closed: bool,
 }
@@ -136,26 +138,23 @@ impl VirtualIpReconciler {
             });
         };
         let password = read_password(&cluster)?;
-        let on_interface = interface_addresses(&spec.interface).await?;
-        if !on_interface.contains(&node.address) {
+        let (on_host, on_interface) = local_addresses(&spec.interface).await?;
+        if !on_host.contains(&node.address) {
             // Never advertise, let alone take VIPs, from a host that is not
             // the node the Cluster describes.
             return Err(NotRunning {
                 reason: "AddressNotLocal",
                 message: format!(
-                    "node {}'s address {} is not configured on interface {}: fix spec.nodes, spec.interface or the host's network",
-                    node.name, node.address, spec.interface
+                    "node {}'s address {} is not configured on this host: fix spec.nodes or the host's network",
+                    node.name, node.address
                 ),
             });
         }
-        let link_local = on_interface
-            .into_iter()
-            .find(|a| matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80));
         let local = Local {
             vip_name: &object.metadata.name,
             node,
             password: password.as_deref(),
-            link_local,
+            interface_addresses: on_interface,
         };
         let configs =
             shell_configs(spec, &cluster, &local).map_err(|e: DesiredError| NotRunning {
@@ -191,15 +190,15 @@ fn read_password(cluster: &ClusterSpec) -> Result<Option<String>, NotRunning> {
     Ok(Some(text.lines().next().unwrap_or_default().to_string()))
 }
 
-/// The addresses on `interface` now.
-async fn interface_addresses(interface: &str) -> Result<Vec<IpAddr>, NotRunning> {
+/// The addresses on the whole host and those on `interface`, now.
+async fn local_addresses(interface: &str) -> Result<(Vec<IpAddr>, Vec<IpAddr>), NotRunning> {
     let fault = |message: String| NotRunning {
         reason: "Fault",
         message,
     };
     let netlink = Netlink::connect().map_err(|e| fault(e.to_string()))?;
-    let index = match netlink.interface(interface).await {
-        Ok(found) => found.index,
+    let index = match netlink.link_state(interface).await {
+        Ok((index, _)) => index,
         Err(AddressError::NoInterface(_)) => {
             return Err(NotRunning {
                 reason: "InterfaceNotFound",
@@ -210,10 +209,15 @@ async fn interface_addresses(interface: &str) -> Result<Vec<IpAddr>, NotRunning>
         }
         Err(other) => return Err(fault(other.to_string())),
     };
-    netlink
+    let on_host = netlink
+        .host_addresses()
+        .await
+        .map_err(|e| fault(e.to_string()))?;
+    let on_interface = netlink
         .addresses(index)
         .await
-        .map_err(|e| fault(e.to_string()))
+        .map_err(|e| fault(e.to_string()))?;
+    Ok((on_host, on_interface))
 }
 
 #[async_trait]
@@ -268,7 +272,11 @@ impl Reconciler for VirtualIpReconciler {
             if let Some(old) = registry.running.remove(&key) {
                 old.stop().await;
             }
-            match start_instances(&desired, operator).await {
+            let group = desired
+                .first()
+                .and_then(|config| config.sync_group.as_deref())
+                .map(|name| registry.groups.hub(name));
+            match start_instances(&desired, operator, group).await {
                 Ok(instances) => {
                     let generation = Arc::new(AtomicU64::new(generation));
                     let reporter = tokio::spawn(report(
@@ -329,10 +337,11 @@ impl Reconciler for VirtualIpReconciler {
 async fn start_instances(
     desired: &[ShellConfig],
     operator: Operator,
+    group: Option<SyncGroupHub>,
 ) -> Result<Vec<InstanceHandle>, String> {
     let mut started = Vec::new();
     for config in desired {
-        match shell::start(config.clone(), operator).await {
+        match shell::start(config.clone(), operator, group.clone()).await {
             Ok(handle) => started.push(handle),
             Err(error) => {
                 for handle in started {

@@ -19,8 +19,12 @@ use crate::shell::ShellConfig;
 /// Why no instance can be built; each is the operator's to fix.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DesiredError {
-    #[error("the Cluster has no {family} address for node {node}, so it cannot source {family} adverts: give the node such an address or drop the {family} VIPs")]
-    NoSourceAddress { node: String, family: &'static str },
+    #[error("node {node} has no {family} address on {interface} to send {family} adverts from: configure one or drop the {family} VIPs")]
+    NoSourceAddress {
+        node: String,
+        interface: String,
+        family: &'static str,
+    },
     #[error("unicast transport needs the other nodes' {family} addresses and the Cluster lists none: use multicast or drop the {family} VIPs")]
     NoUnicastPeers { family: &'static str },
     #[error("vrrp.auth.type is pass but no passwordFile is given: set vrrp.auth.passwordFile")]
@@ -33,9 +37,9 @@ pub struct Local<'a> {
     pub node: &'a Node,
     /// The VRRPv2 password, already read from `vrrp.auth.passwordFile`.
     pub password: Option<&'a str>,
-    /// This node's IPv6 link-local address on the interface, the source of
-    /// IPv6 adverts when the Cluster gives the node an IPv4 address.
-    pub link_local: Option<IpAddr>,
+    /// The addresses on the VirtualIP's interface now, for the source of
+    /// adverts when the node's Cluster address is not one of them.
+    pub interface_addresses: Vec<IpAddr>,
 }
 
 /// One config per address family present in `spec.addresses`, IPv4 first.
@@ -55,17 +59,12 @@ pub fn shell_configs(
         if vips.is_empty() {
             continue;
         }
-        let source = if local.node.address.is_ipv4() == is_v4 {
-            local.node.address
-        } else {
-            local
-                .link_local
-                .filter(|_| !is_v4)
-                .ok_or_else(|| DesiredError::NoSourceAddress {
-                    node: local.node.name.clone(),
-                    family,
-                })?
-        };
+        let source =
+            source_address(local, &vips, is_v4).ok_or_else(|| DesiredError::NoSourceAddress {
+                node: local.node.name.clone(),
+                interface: spec.interface.clone(),
+                family,
+            })?;
         let transport = match cluster.vrrp.transport {
             TransportSpec::Multicast => Transport::Multicast,
             TransportSpec::Unicast => {
@@ -118,9 +117,32 @@ pub fn shell_configs(
                 fault: spec.notify.fault.clone(),
                 stop: spec.notify.stop.clone(),
             },
+            sync_group: spec
+                .sync_group
+                .as_ref()
+                .map(|group| format!("{}/{group}", spec.cluster)),
         });
     }
     Ok(configs)
+}
+
+/// The node's Cluster address where it is on the interface (the usual
+/// case); otherwise the interface's own address of the family, as keepalived
+/// picks it: the first IPv4 address that is not a VIP, or the IPv6
+/// link-local address (RFC 5798 §5.1.2.1).
+fn source_address(local: &Local<'_>, vips: &[IpNet], is_v4: bool) -> Option<IpAddr> {
+    let node = local.node.address;
+    if node.is_ipv4() == is_v4 && local.interface_addresses.contains(&node) {
+        return Some(node);
+    }
+    local
+        .interface_addresses
+        .iter()
+        .copied()
+        .find(|address| match address {
+            IpAddr::V4(_) => is_v4 && !vips.iter().any(|vip| vip.addr() == *address),
+            IpAddr::V6(v6) => !is_v4 && v6.segments()[0] & 0xffc0 == 0xfe80,
+        })
 }
 
 #[cfg(test)]
@@ -163,7 +185,10 @@ mod tests {
             vip_name: "web",
             node,
             password: Some("secret"),
-            link_local: Some("fe80::1".parse().unwrap()),
+            interface_addresses: ["10.77.0.1", "10.77.0.2", "10.77.0.100", "fe80::1"]
+                .iter()
+                .map(|a| a.parse().unwrap())
+                .collect(),
         };
         shell_configs(spec, cluster, &local)
     }
@@ -232,6 +257,20 @@ mod tests {
         assert_eq!(
             configs[1].instance.primary_address,
             "fe80::1".parse::<IpAddr>().unwrap()
+        );
+        let plain = cluster(json!({}));
+        let local = Local {
+            vip_name: "edge",
+            node: plain.node("n1").unwrap(),
+            password: None,
+            interface_addresses: vec!["10.78.0.100".parse().unwrap(), "10.78.0.1".parse().unwrap()],
+        };
+        let edge = vip(json!({"interface": "eth1", "addresses": ["10.78.0.100/24"]}));
+        let configs = shell_configs(&edge, &plain, &local).unwrap();
+        assert_eq!(
+            configs[0].instance.primary_address,
+            IpAddr::from([10, 78, 0, 1]),
+            "on another interface, adverts come from its own address, never a VIP"
         );
         let unicast = cluster(json!({"vrrp": {"transport": "unicast"}}));
         assert_eq!(

@@ -14,6 +14,7 @@ pub mod config;
 pub mod controller;
 pub mod desired;
 pub mod events;
+pub mod group;
 pub mod hooks;
 pub mod instance;
 pub mod network;

@@ -19,10 +19,12 @@ use crate::addresses::{AddressError, Change, Interface, Netlink};
 use crate::announce::announce;
 use crate::config::{ConfigError, InstanceConfig};
 use crate::events::{Action, Input, State, Timer, Timestamp, Tracking};
+use crate::group::{GroupMembership, SyncGroupHub};
 use crate::hooks::{HookQueue, NotifyCommands};
 use crate::instance::Instance;
 use crate::network::{NetworkError, Transport, VrrpSocket};
 use crate::receive::receive;
+use crate::sync_group::MemberStatus;
 
 /// How long a stopping instance waits for its stop hook (and the hooks
 /// queued before it) before leaving them running unattended.
@@ -44,6 +46,8 @@ pub struct ShellConfig {
     /// Gratuitous ARPs / NAs per address on becoming master.
     pub announcements: u32,
     pub notify: NotifyCommands,
+    /// The sync group (scoped by Cluster) this instance fails over with.
+    pub sync_group: Option<String>,
 }
 
 #[derive(Debug, Error)]
@@ -119,8 +123,13 @@ impl InstanceHandle {
 }
 
 /// Sets the instance up (socket, interface, stale VIPs removed) and starts
-/// its task with the `operator` overrides in force from the first moment.
-pub async fn start(config: ShellConfig, operator: Operator) -> Result<InstanceHandle, ShellError> {
+/// its task with the `operator` overrides in force from the first moment,
+/// as a member of `group` if given.
+pub async fn start(
+    config: ShellConfig,
+    operator: Operator,
+    group: Option<SyncGroupHub>,
+) -> Result<InstanceHandle, ShellError> {
     let instance = Instance::new(config.instance.clone())?;
     let netlink = Netlink::connect()?;
     let interface = netlink.interface(&config.interface).await?;
@@ -157,7 +166,9 @@ pub async fn start(config: ShellConfig, operator: Operator) -> Result<InstanceHa
     let (observed, observed_rx) = watch::channel(initial);
     let (stop, stopped) = oneshot::channel();
     let (operator, operator_rx) = watch::channel(operator);
+    let group = group.map(|hub| hub.join(MemberStatus::from(&instance)));
     let shell = Shell {
+        group,
         origin: Instant::now(),
         timers: HashMap::new(),
         instance,
@@ -191,6 +202,7 @@ struct Shell {
     links: Vec<TrackedLink>,
     hooks: HookQueue,
     observed: watch::Sender<Observed>,
+    group: Option<GroupMembership>,
 }
 
 impl Shell {
@@ -219,6 +231,7 @@ impl Shell {
                     self.timers.remove(&timer);
                     self.feed(Input::TimerExpired(timer)).await;
                 }
+                Some(input) = next_group_input(&mut self.group) => self.feed(input).await,
                 Ok(()) = operator.changed() => {
                     let overrides = *operator.borrow_and_update();
                     self.apply(overrides).await;
@@ -343,11 +356,16 @@ impl Shell {
         if let Some((src, 0)) = advert {
             info!(instance = %self.config.name, %src, "master is leaving (priority 0)");
         }
+        let before = MemberStatus::from(&self.instance);
         let actions = self.instance.handle(self.now(), input);
         let mut warned = false;
         for action in actions {
             warned |= matches!(action, Action::Warn(_));
             self.execute(action).await;
+        }
+        let after = MemberStatus::from(&self.instance);
+        if let (Some(group), true) = (&self.group, after != before) {
+            group.changed(before.state, after);
         }
         let state = self.instance.state();
         let effective_priority = self.instance.effective_priority();
@@ -470,6 +488,14 @@ impl Shell {
         if let Err(error) = announce(&self.interface, &vips, self.config.announcements) {
             warn!(instance = %self.config.name, %error, "gratuitous ARP / NA failed");
         }
+    }
+}
+
+/// Waits for the sync group's next input; forever without a group.
+async fn next_group_input(group: &mut Option<GroupMembership>) -> Option<Input> {
+    match group {
+        Some(group) => group.next_input().await,
+        None => std::future::pending().await,
     }
 }
 
