@@ -2,6 +2,7 @@
 //! agent side, `client` what the CLI uses; `wire` the JSON both speak.
 
 pub mod client;
+mod metrics;
 pub mod server;
 pub mod wire;
 

@@ -33,6 +33,7 @@ pub fn router(store: Store, gitops: Option<GitopsHandle>) -> Router {
         .route("/v1/apply", post(apply))
         .route("/v1/delete", post(delete))
         .route("/v1/events", get(events))
+        .route("/metrics", get(metrics))
         .route("/v1/gitops", get(gitops_status))
         .route("/v1/gitops/sync", post(gitops_sync))
         .with_state(Api { store, gitops })
@@ -242,4 +243,23 @@ async fn gitops_status(State(api): State<Api>) -> Result<Json<GitopsStatus>, Api
 
 async fn gitops_sync(State(api): State<Api>) -> Result<Json<GitopsStatus>, ApiError> {
     Ok(Json(gitops_handle(&api)?.sync_now().await))
+}
+
+async fn metrics(State(api): State<Api>) -> Response {
+    let (objects, resource_version) = api.store.list(None);
+    let objects: Vec<&Object> = objects.iter().map(|o| o.as_ref()).collect();
+    let text = super::metrics::render(
+        api.store.node(),
+        resource_version,
+        &objects,
+        &api.store.events(None),
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            super::metrics::CONTENT_TYPE,
+        )],
+        text,
+    )
+        .into_response()
 }

@@ -164,12 +164,21 @@ spec:
 /// CLI's own checks would; returns the raw HTTP response ("" when the
 /// agent is unreachable or died before answering).
 pub fn post_raw(socket: &Path, path: &str, body: &str) -> String {
+    raw_request(socket, "POST", path, body)
+}
+
+/// GETs a path of the agent's API; the raw HTTP response.
+pub fn get_raw(socket: &Path, path: &str) -> String {
+    raw_request(socket, "GET", path, "")
+}
+
+fn raw_request(socket: &Path, method: &str, path: &str, body: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::os::unix::net::UnixStream::connect(socket) else {
         return String::new();
     };
     let request = format!(
-        "POST {path} HTTP/1.1\r\nhost: hareconcile\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nhost: hareconcile\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     if stream.write_all(request.as_bytes()).is_err() {

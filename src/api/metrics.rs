@@ -1,0 +1,181 @@
+//! Prometheus text exposition of what this node's store knows: objects
+//! and their readiness, VRRP state as the VRRP controller reports it, and
+//! event counts. Rendered from the store on each scrape, so it can never
+//! disagree with `hareconcile get`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use hareconcile_model::{Kind, Object};
+use hareconcile_runtime::{Event, EventType};
+
+/// Prometheus text format 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const VRRP_STATES: [&str; 4] = ["Initialize", "Backup", "Master", "Fault"];
+
+/// Quotes a label value as the text format requires.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl<'a> Family<'a> {
+    fn new(out: &'a mut String, name: &str, kind: &str, help: &str) -> Self {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        Family { out }
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
+            .collect();
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let _ = writeln!(self.out, "{name}{{{}}} {value}", labels.join(","));
+        }
+    }
+}
+
+fn number(object: &Object, field: &str) -> Option<f64> {
+    object.status.details.get(field)?.as_f64()
+}
+
+pub fn render(node: &str, resource_version: u64, objects: &[&Object], events: &[Event]) -> String {
+    let mut out = String::new();
+    let mut f = Family::new(
+        &mut out,
+        "hareconcile_store_resource_version",
+        "gauge",
+        "The store's newest resourceVersion.",
+    );
+    f.sample(
+        "hareconcile_store_resource_version",
+        &[("node", node)],
+        resource_version as f64,
+    );
+
+    let mut f = Family::new(
+        &mut out,
+        "hareconcile_objects",
+        "gauge",
+        "Declared objects by kind.",
+    );
+    for kind in Kind::ALL {
+        let count = objects.iter().filter(|o| o.kind == kind).count();
+        f.sample(
+            "hareconcile_objects",
+            &[("node", node), ("kind", kind.as_str())],
+            count as f64,
+        );
+    }
+
+    let mut f = Family::new(
+        &mut out,
+        "hareconcile_object_ready",
+        "gauge",
+        "1 when the object's Ready condition is True on this node.",
+    );
+    for o in objects {
+        let ready = if o.status.is_ready() { 1.0 } else { 0.0 };
+        f.sample(
+            "hareconcile_object_ready",
+            &[
+                ("node", node),
+                ("kind", o.kind.as_str()),
+                ("name", &o.metadata.name),
+            ],
+            ready,
+        );
+    }
+
+    let vips: Vec<&&Object> = objects
+        .iter()
+        .filter(|o| o.kind == Kind::VirtualIP)
+        .collect();
+    let mut f = Family::new(
+        &mut out,
+        "hareconcile_vrrp_state",
+        "gauge",
+        "1 for the VRRP state the VirtualIP's instance is in on this node.",
+    );
+    for o in &vips {
+        let current = o.status.details.get("state").and_then(|s| s.as_str());
+        for state in VRRP_STATES {
+            let value = if current == Some(state) { 1.0 } else { 0.0 };
+            f.sample(
+                "hareconcile_vrrp_state",
+                &[("node", node), ("vip", &o.metadata.name), ("state", state)],
+                value,
+            );
+        }
+    }
+    for (field, name, kind, help) in [
+        (
+            "effectivePriority",
+            "hareconcile_vrrp_effective_priority",
+            "gauge",
+            "Priority after tracking.",
+        ),
+        (
+            "transitions",
+            "hareconcile_vrrp_transitions_total",
+            "counter",
+            "VRRP state changes since the instance started.",
+        ),
+        (
+            "droppedAdverts",
+            "hareconcile_vrrp_dropped_adverts_total",
+            "counter",
+            "Adverts dropped (wrong VRID, bad auth or checksum, TTL).",
+        ),
+    ] {
+        let mut f = Family::new(&mut out, name, kind, help);
+        for o in &vips {
+            if let Some(value) = number(o, field) {
+                f.sample(name, &[("node", node), ("vip", &o.metadata.name)], value);
+            }
+        }
+    }
+
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for e in events {
+        let type_ = match e.type_ {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        };
+        *counts.entry((type_, e.reason.as_str())).or_default() += u64::from(e.count);
+    }
+    let mut f = Family::new(
+        &mut out,
+        "hareconcile_events_total",
+        "counter",
+        "Events recorded on this node by type and reason (recent events only).",
+    );
+    for ((type_, reason), count) in counts {
+        f.sample(
+            "hareconcile_events_total",
+            &[("node", node), ("type", type_), ("reason", reason)],
+            count as f64,
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
