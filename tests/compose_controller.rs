@@ -1,7 +1,8 @@
 //! The Service controller against a real (per-node) dockerd: it runs the
 //! stack where the followed VirtualIP is master and takes it down where it
-//! is backup, restores a stack `docker-compose down` removed by hand, and
-//! starts nothing from a compose file with an unsupported key.
+//! is backup (or keeps it warm), restores a stack `docker-compose down`
+//! removed by hand, takes a deleted Service's stack down, and starts
+//! nothing from a compose file with an unsupported key.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -210,6 +211,19 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
     set_vip("Master");
     let took = wait_for("the warm stack to run", || running(&dockerd) == SHOP).await;
     eprintln!("warm Backup -> Master: stack running after {took:?}");
+
+    // Deleting the Service takes its stack down.
+    store
+        .delete(
+            &[key(Kind::Service, "shop")],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    wait_for("the deleted Service's stack to go", || {
+        all_containers(&dockerd).is_empty()
+    })
+    .await;
 
     events.abort();
     controller.shutdown().await;

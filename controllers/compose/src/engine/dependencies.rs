@@ -1,0 +1,80 @@
+//! Waiting for what `depends_on` conditions ask of a dependency.
+
+use std::time::Duration;
+
+use bollard::container::InspectContainerOptions;
+use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
+
+use super::{api, labels, Engine, EngineError};
+use crate::file::{Condition, Project};
+
+/// How long a dependent waits for `service_healthy` or
+/// `service_completed_successfully` before the start fails.
+const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(120);
+const DEPENDENCY_POLL: Duration = Duration::from_millis(250);
+
+impl Engine {
+    pub(super) async fn wait_for(
+        &self,
+        project: &Project,
+        service: &str,
+        condition: Condition,
+    ) -> Result<(), EngineError> {
+        let wanted = match condition {
+            Condition::ServiceStarted => return Ok(()),
+            Condition::ServiceHealthy => "healthy",
+            Condition::ServiceCompletedSuccessfully => "completed successfully",
+        };
+        let name = labels::container_name(&project.name, service);
+        let started = tokio::time::Instant::now();
+        loop {
+            let (status, health, exit_code) = self.state(&name).await?;
+            let done = match condition {
+                Condition::ServiceHealthy => health == Some(HealthStatusEnum::HEALTHY),
+                _ => status == Some(ContainerStateStatusEnum::EXITED) && exit_code == Some(0),
+            };
+            // A failed dependency will not recover by waiting.
+            let failed = match condition {
+                Condition::ServiceHealthy => health == Some(HealthStatusEnum::UNHEALTHY),
+                _ => status == Some(ContainerStateStatusEnum::EXITED) && exit_code != Some(0),
+            };
+            if done {
+                return Ok(());
+            }
+            if failed || started.elapsed() > DEPENDENCY_TIMEOUT {
+                return Err(EngineError::Dependency {
+                    service: service.to_string(),
+                    wanted,
+                    waited: started.elapsed(),
+                    seen: format!("state {status:?}, health {health:?}, exit code {exit_code:?}"),
+                });
+            }
+            tokio::time::sleep(DEPENDENCY_POLL).await;
+        }
+    }
+
+    /// Docker's state, health and exit code of one container.
+    pub(super) async fn state(
+        &self,
+        name: &str,
+    ) -> Result<
+        (
+            Option<ContainerStateStatusEnum>,
+            Option<HealthStatusEnum>,
+            Option<i64>,
+        ),
+        EngineError,
+    > {
+        let inspected = self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+            .map_err(api("inspect container", name))?;
+        let state = inspected.state.unwrap_or_default();
+        Ok((
+            state.status,
+            state.health.and_then(|h| h.status),
+            state.exit_code,
+        ))
+    }
+}
