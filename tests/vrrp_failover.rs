@@ -76,6 +76,19 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
         None => "auth: {type: none}".to_string(),
     };
     let transport = if vrrp.unicast { "unicast" } else { "multicast" };
+    // Each transition appends the new state to notify.log beside the
+    // manifests, through a script given relative to the manifest.
+    let hook = dir.join("hooks/notify.sh");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\necho \"$HARECONCILE_STATE\" >> {}\n",
+            dir.parent().unwrap().join("notify.log").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let manifest = format!(
         "apiVersion: hareconcile.io/v1alpha1\n\
          kind: Cluster\n\
@@ -90,7 +103,8 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
          kind: VirtualIP\n\
          metadata: {{name: web}}\n\
          spec: {{cluster: lab, interface: eth0, vrid: {vrid}, addresses: [{addresses}], \
-                 track: {{interfaces: [{track}]}}, control: {{forceBackup: [{force_backup}]}}}}\n",
+                 track: {{interfaces: [{track}]}}, control: {{forceBackup: [{force_backup}]}}, \
+                 notify: {{master: [hooks/notify.sh], backup: [hooks/notify.sh]}}}}\n",
         n1 = ipv4(0, 1),
         n2 = ipv4(0, 2),
         p1 = priorities.0,
@@ -165,6 +179,16 @@ impl Agent {
 
     fn log(&self) -> String {
         self.process.log()
+    }
+
+    /// The states the notify hook was run for, in order.
+    fn notified(&self) -> Vec<String> {
+        let log = self.manifests.parent().unwrap().join("notify.log");
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Rewrites the agent's manifests; its directory watcher applies them.
@@ -297,6 +321,18 @@ fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
     );
     assert_sole_holder(n1, n2, Duration::from_secs(1), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
+    assert!(
+        wait_until(CONVERGE, || a1.notified() == ["BACKUP", "MASTER"]),
+        "n1's notify hooks: {:?}\n{}",
+        a1.notified(),
+        all()
+    );
+    assert!(
+        wait_until(CONVERGE, || a2.notified().last().map(String::as_str)
+            == Some("BACKUP")),
+        "n2's notify hooks: {:?}",
+        a2.notified()
+    );
     assert!(
         wait_until(CONVERGE, || a1.vrrp_state().as_deref() == Some("Master")
             && a2.vrrp_state().as_deref() == Some("Backup")),

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hareconcile_model::{
     AuthType, ClusterSpec, ConditionStatus, Kind, Object, ObjectKey, Status, VirtualIpSpec,
+    SOURCE_FILE_ANNOTATION,
 };
 use hareconcile_runtime::{Action, Context, EventType, Reconciler, Store, StoreError};
 use serde_json::{json, Value};
@@ -150,11 +152,17 @@ impl VirtualIpReconciler {
                 ),
             });
         }
+        let manifest_dir = object
+            .metadata
+            .annotations
+            .get(SOURCE_FILE_ANNOTATION)
+            .and_then(|source| Path::new(source).parent());
         let local = Local {
             vip_name: &object.metadata.name,
             node,
             password: password.as_deref(),
             interface_addresses: on_interface,
+            manifest_dir,
         };
         let configs =
             shell_configs(spec, &cluster, &local).map_err(|e: DesiredError| NotRunning {

@@ -3,6 +3,7 @@
 //! the mapping is tested without sockets.
 
 use std::net::IpAddr;
+use std::path::Path;
 
 use hareconcile_model::{
     AuthType, ClusterSpec, Node, Transport as TransportSpec, V3Checksum, VirtualIpSpec, VrrpVersion,
@@ -40,6 +41,9 @@ pub struct Local<'a> {
     /// The addresses on the VirtualIP's interface now, for the source of
     /// adverts when the node's Cluster address is not one of them.
     pub interface_addresses: Vec<IpAddr>,
+    /// The directory of the manifest that declared the VirtualIP: relative
+    /// notify commands are relative to it.
+    pub manifest_dir: Option<&'a Path>,
 }
 
 /// One config per address family present in `spec.addresses`, IPv4 first.
@@ -112,10 +116,10 @@ pub fn shell_configs(
             transport,
             announcements: spec.garp.count,
             notify: NotifyCommands {
-                master: spec.notify.master.clone(),
-                backup: spec.notify.backup.clone(),
-                fault: spec.notify.fault.clone(),
-                stop: spec.notify.stop.clone(),
+                master: resolve(&spec.notify.master, local.manifest_dir),
+                backup: resolve(&spec.notify.backup, local.manifest_dir),
+                fault: resolve(&spec.notify.fault, local.manifest_dir),
+                stop: resolve(&spec.notify.stop, local.manifest_dir),
             },
             sync_group: spec
                 .sync_group
@@ -124,6 +128,19 @@ pub fn shell_configs(
         });
     }
     Ok(configs)
+}
+
+/// A program given as a relative path (`hooks/up.sh`) is relative to the
+/// manifest's directory; a bare name (`logger`) is looked up in PATH.
+fn resolve(argv: &[String], manifest_dir: Option<&Path>) -> Vec<String> {
+    let mut argv = argv.to_vec();
+    if let (Some(program), Some(dir)) = (argv.first_mut(), manifest_dir) {
+        let path = Path::new(program.as_str());
+        if path.is_relative() && path.components().count() > 1 {
+            *program = dir.join(path).to_string_lossy().into_owned();
+        }
+    }
+    argv
 }
 
 /// The node's Cluster address where it is on the interface (the usual
@@ -189,6 +206,7 @@ mod tests {
                 .iter()
                 .map(|a| a.parse().unwrap())
                 .collect(),
+            manifest_dir: Some(Path::new("/etc/hareconcile/manifests")),
         };
         shell_configs(spec, cluster, &local)
     }
@@ -228,6 +246,20 @@ mod tests {
     }
 
     #[test]
+    fn relative_notify_programs_are_relative_to_the_manifest() {
+        let spec = vip(json!({"notify": {"master": ["hooks/up.sh", "web"],
+                                         "backup": ["logger", "backup"],
+                                         "stop": ["/usr/local/bin/down"]}}));
+        let notify = &build(&spec, &cluster(json!({})), "n1").unwrap()[0].notify;
+        assert_eq!(
+            notify.master,
+            ["/etc/hareconcile/manifests/hooks/up.sh", "web"]
+        );
+        assert_eq!(notify.backup, ["logger", "backup"]);
+        assert_eq!(notify.stop, ["/usr/local/bin/down"]);
+    }
+
+    #[test]
     fn unicast_goes_to_the_other_nodes() {
         let cluster = cluster(json!({"vrrp": {"transport": "unicast"}}));
         let config = &build(&vip(json!({})), &cluster, "n1").unwrap()[0];
@@ -264,6 +296,7 @@ mod tests {
             node: plain.node("n1").unwrap(),
             password: None,
             interface_addresses: vec!["10.78.0.100".parse().unwrap(), "10.78.0.1".parse().unwrap()],
+            manifest_dir: None,
         };
         let edge = vip(json!({"interface": "eth1", "addresses": ["10.78.0.100/24"]}));
         let configs = shell_configs(&edge, &plain, &local).unwrap();

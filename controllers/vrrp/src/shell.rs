@@ -298,6 +298,15 @@ impl Shell {
     }
 
     async fn on_message(&mut self, received: crate::network::Received) {
+        if let Transport::Unicast(peers) = &self.config.transport {
+            // Unicast VRRP is configured peer by peer (keepalived drops
+            // the others too): anyone else is not part of this router.
+            if !peers.contains(&received.src) {
+                debug!(instance = %self.config.name, src = %received.src, "advert from a host that is not a peer dropped");
+                self.count_drop();
+                return;
+            }
+        }
         let input = receive(
             self.instance.config(),
             received.ttl,
@@ -309,12 +318,16 @@ impl Shell {
             Ok(input) => self.feed(input).await,
             Err(reason) => {
                 debug!(instance = %self.config.name, src = %received.src, %reason, "advert dropped");
-                self.observed.send_if_modified(|o| {
-                    o.dropped += 1;
-                    false
-                });
+                self.count_drop();
             }
         }
+    }
+
+    fn count_drop(&self) {
+        self.observed.send_if_modified(|o| {
+            o.dropped += 1;
+            false
+        });
     }
 
     async fn on_change(&mut self, change: Change) {
