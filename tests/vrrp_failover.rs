@@ -807,3 +807,33 @@ fn a_sync_group_fails_over_as_one() {
         all()
     );
 }
+
+#[test]
+fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
+    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+
+    // n2 learns it now has the higher priority: it preempts.
+    a2.reconfigure(V3_MULTICAST, (110, 120));
+    assert_sole_holder(n2, n1, Duration::from_millis(500), &all);
+    assert!(
+        wait_until(CONVERGE, || a2.status()["effectivePriority"] == 120),
+        "n2 status: {}",
+        a2.status()
+    );
+
+    // The VirtualIP goes from n2's manifests: n2 leaves with priority 0.
+    std::fs::remove_file(a2.manifests.join("lab.yaml")).unwrap();
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    assert!(
+        a1.log().contains("master is leaving (priority 0)"),
+        "n1 never heard n2 leave\n{}",
+        all()
+    );
+}
