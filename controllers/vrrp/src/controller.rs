@@ -28,6 +28,7 @@ use crate::addresses::{AddressError, Netlink};
 use crate::desired::{shell_configs, DesiredError, Local};
 use crate::events::State;
 use crate::group::{SyncGroupHub, SyncGroups};
+use crate::hooks::NotifyCommands;
 use crate::shell::{self, InstanceHandle, Observed, Operator, ShellConfig};
 
 /// Status is written on every state change; `lastAdvert` moves on every
@@ -275,7 +276,7 @@ impl Reconciler for VirtualIpReconciler {
         let unchanged = registry
             .running
             .get(&key)
-            .is_some_and(|running| running.desired == desired);
+            .is_some_and(|running| same_instances(&running.desired, &desired));
         if !unchanged {
             if let Some(old) = registry.running.remove(&key) {
                 old.stop().await;
@@ -296,7 +297,7 @@ impl Reconciler for VirtualIpReconciler {
                     registry.running.insert(
                         key.clone(),
                         Running {
-                            desired,
+                            desired: desired.clone(),
                             instances,
                             generation,
                             reporter,
@@ -313,11 +314,13 @@ impl Reconciler for VirtualIpReconciler {
                 }
             }
         }
-        let running = registry.running.get(&key).expect("inserted above");
+        let running = registry.running.get_mut(&key).expect("inserted above");
         running.generation.store(generation, Ordering::Relaxed);
-        for instance in &running.instances {
+        for (instance, config) in running.instances.iter().zip(&desired) {
             instance.set_operator(operator);
+            instance.set_notify(config.notify.clone());
         }
+        running.desired = desired;
         let observed: Vec<Observed> = running
             .instances
             .iter()
@@ -338,6 +341,21 @@ impl Reconciler for VirtualIpReconciler {
         }
         Ok(())
     }
+}
+
+/// Whether `running` and `desired` differ only in what a running instance
+/// takes without a restart (notify commands): restarting a master would
+/// hand its VIPs over.
+fn same_instances(running: &[ShellConfig], desired: &[ShellConfig]) -> bool {
+    let restart_key = |config: &ShellConfig| ShellConfig {
+        notify: NotifyCommands::default(),
+        ..config.clone()
+    };
+    running.len() == desired.len()
+        && running
+            .iter()
+            .zip(desired)
+            .all(|(a, b)| restart_key(a) == restart_key(b))
 }
 
 /// Starts every instance or none: a family that cannot start stops the
@@ -557,6 +575,33 @@ mod tests {
         let (status, reason, message) = readiness(&[master, fault]);
         assert_eq!((status, reason), (ConditionStatus::False, "Fault"));
         assert!(message.contains("eth0 down"), "{message}");
+    }
+
+    #[test]
+    fn only_notify_changes_keep_the_instance_running() {
+        let config = ShellConfig {
+            name: "web/ipv4".into(),
+            interface: "eth0".into(),
+            track_interfaces: Vec::new(),
+            instance: crate::InstanceConfig::new(
+                51,
+                "10.77.0.1".parse().unwrap(),
+                vec!["10.77.0.100".parse().unwrap()],
+            ),
+            vips: vec!["10.77.0.100/24".parse().unwrap()],
+            transport: crate::network::Transport::Multicast,
+            announcements: 5,
+            notify: NotifyCommands::default(),
+            sync_group: None,
+        };
+        let running = std::slice::from_ref(&config);
+        let mut new_hooks = config.clone();
+        new_hooks.notify.master = vec!["logger".into(), "master".into()];
+        assert!(same_instances(running, &[new_hooks]));
+        let mut new_priority = config.clone();
+        new_priority.instance.priority = 120;
+        assert!(!same_instances(running, &[new_priority]));
+        assert!(!same_instances(running, &[config.clone(), config.clone()]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! script and nothing else (never an advert or a timer).
 
 use tokio::process::Command;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
@@ -38,7 +38,12 @@ pub struct HookQueue {
 impl HookQueue {
     /// Starts the runner for the instance called `instance` (it and the new
     /// state reach the command as `HARECONCILE_INSTANCE` and `HARECONCILE_STATE`).
-    pub fn start(instance: String, commands: NotifyCommands) -> (HookQueue, JoinHandle<()>) {
+    /// Each hook runs the command `commands` holds when its turn comes, so
+    /// changing them needs no restart of the instance.
+    pub fn start(
+        instance: String,
+        commands: watch::Receiver<NotifyCommands>,
+    ) -> (HookQueue, JoinHandle<()>) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let runner = tokio::spawn(run(instance, commands, receiver));
         (HookQueue { sender }, runner)
@@ -53,12 +58,13 @@ impl HookQueue {
 
 async fn run(
     instance: String,
-    commands: NotifyCommands,
+    commands: watch::Receiver<NotifyCommands>,
     mut receiver: mpsc::UnboundedReceiver<Hook>,
 ) {
     // The channel is the queue: the next hook waits until this one exits.
     while let Some(hook) = receiver.recv().await {
-        run_one(&instance, hook, commands.argv(hook)).await;
+        let argv = commands.borrow().argv(hook).to_vec();
+        run_one(&instance, hook, &argv).await;
     }
 }
 
@@ -110,6 +116,7 @@ mod tests {
             fault: Vec::new(),
             stop: script("stop"),
         };
+        let (_keep, commands) = watch::channel(commands);
         let (queue, runner) = HookQueue::start("web".into(), commands);
         for hook in [Hook::Backup, Hook::Fault, Hook::Master, Hook::Stop] {
             queue.push(hook);

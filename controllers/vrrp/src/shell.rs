@@ -94,6 +94,7 @@ pub struct Operator {
 pub struct InstanceHandle {
     stop: oneshot::Sender<()>,
     operator: watch::Sender<Operator>,
+    notify: watch::Sender<NotifyCommands>,
     task: JoinHandle<()>,
     observed: watch::Receiver<Observed>,
 }
@@ -110,6 +111,15 @@ impl InstanceHandle {
         self.operator.send_if_modified(|current| {
             let changed = *current != operator;
             *current = operator;
+            changed
+        });
+    }
+
+    /// Replaces the notify commands; hooks already queued run the new ones.
+    pub fn set_notify(&self, commands: NotifyCommands) {
+        self.notify.send_if_modified(|current| {
+            let changed = *current != commands;
+            *current = commands;
             changed
         });
     }
@@ -153,7 +163,8 @@ pub async fn start(
         config.instance.primary_address,
         config.transport.clone(),
     )?;
-    let (hooks, hook_runner) = HookQueue::start(config.name.clone(), config.notify.clone());
+    let (notify, notify_rx) = watch::channel(config.notify.clone());
+    let (hooks, hook_runner) = HookQueue::start(config.name.clone(), notify_rx);
     let initial = Observed {
         state: instance.state(),
         effective_priority: instance.effective_priority(),
@@ -184,6 +195,7 @@ pub async fn start(
     Ok(InstanceHandle {
         stop,
         operator,
+        notify,
         task,
         observed: observed_rx,
     })
