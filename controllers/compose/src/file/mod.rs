@@ -171,7 +171,6 @@ fn decode_project(
 
     let declared_volumes: BTreeSet<String> = volumes.keys().cloned().collect();
     let declared_networks: BTreeSet<String> = networks.keys().cloned().collect();
-    let read_env_file = |p: &Path| std::fs::read_to_string(p).map(|t| env_file::parse(&t));
     let entries = named_entries(services_node, "services")?;
     let mut services = BTreeMap::new();
     for entry in entries {
@@ -181,7 +180,6 @@ fn decode_project(
             variables,
             declared_volumes: &declared_volumes,
             declared_networks: &declared_networks,
-            read_env_file: &read_env_file,
         };
         let decoded = service::service(&entry.value, &scope)?;
         let enabled = decoded.profiles.is_empty()

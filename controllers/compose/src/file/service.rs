@@ -10,6 +10,7 @@ use super::decode::{
     boolean, duration, integer, key_values, one_or_many, scalar_text, string, string_list,
     string_map, Decoded, Fields, Problem,
 };
+use super::env_file;
 use super::interpolate::Variables;
 use super::node::{Node, Value};
 use super::ports::{ports, PortMapping};
@@ -88,8 +89,6 @@ pub struct Scope<'a> {
     pub variables: &'a Variables,
     pub declared_volumes: &'a BTreeSet<String>,
     pub declared_networks: &'a BTreeSet<String>,
-    /// Reads a service's `env_file`, relative to the project directory.
-    pub read_env_file: &'a dyn Fn(&Path) -> std::io::Result<BTreeMap<String, String>>,
 }
 
 pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
@@ -108,12 +107,14 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
     if let Some(n) = f.take("env_file") {
         for file in one_or_many(n, "env_file")? {
             let path = scope.project_dir.join(&file);
-            let vars = (scope.read_env_file)(&path).map_err(|e| {
-                Problem::new(
-                    n.at,
-                    format!("cannot read env_file {}: {e}", path.display()),
-                )
-            })?;
+            let vars = std::fs::read_to_string(&path)
+                .map(|text| env_file::parse(&text))
+                .map_err(|e| {
+                    Problem::new(
+                        n.at,
+                        format!("cannot read env_file {}: {e}", path.display()),
+                    )
+                })?;
             environment.extend(vars);
         }
     }
