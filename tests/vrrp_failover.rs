@@ -49,6 +49,8 @@ struct Vrrp {
     track: Option<&'static str>,
     /// A node for `control.forceBackup`.
     force_backup: Option<&'static str>,
+    /// `garp.refresh`: announce the VIP again this often while master.
+    garp_refresh: Option<&'static str>,
 }
 
 const V3_MULTICAST: Vrrp = Vrrp {
@@ -60,6 +62,7 @@ const V3_MULTICAST: Vrrp = Vrrp {
     ipv6: false,
     track: None,
     force_backup: None,
+    garp_refresh: None,
 };
 
 /// The Cluster and VirtualIP every agent of a lab applies, `priorities`
@@ -104,7 +107,7 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
          metadata: {{name: web}}\n\
          spec: {{cluster: lab, interface: eth0, vrid: {vrid}, addresses: [{addresses}], \
                  track: {{interfaces: [{track}]}}, control: {{forceBackup: [{force_backup}]}}, \
-                 notify: {{master: [hooks/notify.sh], backup: [hooks/notify.sh]}}}}\n",
+                 notify: {{master: [hooks/notify.sh], backup: [hooks/notify.sh]}}{garp}}}\n",
         n1 = ipv4(0, 1),
         n2 = ipv4(0, 2),
         p1 = priorities.0,
@@ -114,6 +117,10 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
         vrid = vrrp.vrid,
         track = vrrp.track.unwrap_or_default(),
         force_backup = vrrp.force_backup.unwrap_or_default(),
+        garp = vrrp
+            .garp_refresh
+            .map(|every| format!(", garp: {{refresh: {every}}}"))
+            .unwrap_or_default(),
         addresses = if vrrp.ipv6 {
             format!("{}/24, {}/64", vip(), vip6())
         } else {
@@ -835,5 +842,59 @@ fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
         a1.log().contains("master is leaving (priority 0)"),
         "n1 never heard n2 leave\n{}",
         all()
+    );
+}
+
+#[test]
+fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
+    require_privileges!();
+    let _serial = serial();
+    let vrrp = Vrrp {
+        garp_refresh: Some("200ms"),
+        ..V3_MULTICAST
+    };
+    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
+    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
+    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    assert!(client.reaches_within(vip(), CONVERGE).unwrap());
+
+    let link = n1.exec_ok(&["ip", "-o", "link", "show", "eth0"]).unwrap();
+    let mac = link
+        .stdout
+        .split_whitespace()
+        .skip_while(|word| *word != "link/ether")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let vip = vip().to_string();
+    // A cache pointing elsewhere, left stale so nothing probes it: only
+    // n1's periodic gratuitous ARP can put its MAC back.
+    client
+        .exec_ok(&[
+            "ip",
+            "neigh",
+            "replace",
+            &vip,
+            "lladdr",
+            "02:00:00:00:00:99",
+            "dev",
+            "eth0",
+            "nud",
+            "stale",
+        ])
+        .unwrap();
+    let neighbour = || {
+        client
+            .exec_ok(&["ip", "neigh", "show", &vip])
+            .unwrap()
+            .stdout
+    };
+    assert!(
+        wait_until(CONVERGE, || neighbour().contains(&mac)),
+        "the client still has {} for the VIP, not n1's {mac}",
+        neighbour()
     );
 }

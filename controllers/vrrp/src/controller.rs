@@ -591,6 +591,7 @@ mod tests {
             vips: vec!["10.77.0.100/24".parse().unwrap()],
             transport: crate::network::Transport::Multicast,
             announcements: 5,
+            announce_every: None,
             notify: NotifyCommands::default(),
             sync_group: None,
         };

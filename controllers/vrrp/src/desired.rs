@@ -115,6 +115,7 @@ pub fn shell_configs(
             vips,
             transport,
             announcements: spec.garp.count,
+            announce_every: spec.garp.refresh.map(|every| every.as_std()),
             notify: NotifyCommands {
                 master: resolve(&spec.notify.master, local.manifest_dir),
                 backup: resolve(&spec.notify.backup, local.manifest_dir),

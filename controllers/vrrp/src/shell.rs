@@ -12,7 +12,7 @@ use ipnet::IpNet;
 use thiserror::Error;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tokio::time::{sleep_until, Duration, Instant};
+use tokio::time::{sleep_until, Duration, Instant, Interval, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
 use crate::addresses::{AddressError, Change, Interface, Netlink};
@@ -45,6 +45,9 @@ pub struct ShellConfig {
     pub transport: Transport,
     /// Gratuitous ARPs / NAs per address on becoming master.
     pub announcements: u32,
+    /// Announce again this often while master (`garp.refresh`), for
+    /// switches and hosts that age their caches out.
+    pub announce_every: Option<Duration>,
     pub notify: NotifyCommands,
     /// The sync group (scoped by Cluster) this instance fails over with.
     pub sync_group: Option<String>,
@@ -232,6 +235,11 @@ impl Shell {
         self.apply(overrides).await;
         self.feed(Input::Startup).await;
         let mut netlink_open = true;
+        let mut refresh = self.config.announce_every.map(|every| {
+            let mut interval = tokio::time::interval_at(Instant::now() + every, every);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            interval
+        });
         loop {
             let next_timer = self.next_timer();
             tokio::select! {
@@ -244,6 +252,7 @@ impl Shell {
                     self.feed(Input::TimerExpired(timer)).await;
                 }
                 Some(input) = next_group_input(&mut self.group) => self.feed(input).await,
+                _ = tick(&mut refresh), if self.instance.state() == State::Master => self.announce(),
                 Ok(()) = operator.changed() => {
                     let overrides = *operator.borrow_and_update();
                     self.apply(overrides).await;
@@ -513,6 +522,16 @@ impl Shell {
         if let Err(error) = announce(&self.interface, &vips, self.config.announcements) {
             warn!(instance = %self.config.name, %error, "gratuitous ARP / NA failed");
         }
+    }
+}
+
+/// Waits for the interval's next tick; forever without one.
+async fn tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
