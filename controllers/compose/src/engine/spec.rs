@@ -100,6 +100,7 @@ pub fn container_config(project: &Project, name: &str, service: &Service) -> Con
                 .collect(),
         ),
         privileged: service.privileged.then_some(true),
+        init: service.init.then_some(true),
         devices: non_empty(service.devices.iter().map(|d| device(d)).collect()),
         log_config: service.logging.as_ref().map(|l| HostConfigLogConfig {
             typ: l.driver.clone(),

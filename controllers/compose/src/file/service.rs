@@ -44,6 +44,8 @@ pub struct Service {
     pub sysctls: BTreeMap<String, String>,
     pub ulimits: BTreeMap<String, Ulimit>,
     pub privileged: bool,
+    /// Run an init process as PID 1 (reaps zombies, forwards signals).
+    pub init: bool,
     pub devices: Vec<String>,
     pub stop_signal: Option<String>,
     pub stop_grace_period: Option<Duration>,
@@ -187,6 +189,11 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
         privileged: f
             .take("privileged")
             .map(|n| boolean(n, "privileged"))
+            .transpose()?
+            .unwrap_or(false),
+        init: f
+            .take("init")
+            .map(|n| boolean(n, "init"))
             .transpose()?
             .unwrap_or(false),
         devices: optional(f.take("devices"), |n| string_list(n, "devices"))?,

@@ -56,6 +56,7 @@ services:
     sysctls: {net.core.somaxconn: 1024}
     ulimits: {nofile: {soft: 1024, hard: 2048}, nproc: 512}
     privileged: false
+    init: true
     devices: ["/dev/null:/dev/null2"]
     stop_signal: SIGINT
     stop_grace_period: 1m30s
@@ -151,6 +152,7 @@ fn decodes_every_supported_field() {
         }
     );
     assert!(!web.privileged);
+    assert!(web.init);
     assert_eq!(web.devices, ["/dev/null:/dev/null2"]);
     assert_eq!(web.stop_signal.as_deref(), Some("SIGINT"));
     assert_eq!(web.stop_grace_period, Some(Duration::from_secs(90)));
@@ -339,4 +341,19 @@ fn an_env_file_option_replaces_dot_env() {
         load(&path, &LoadOptions::default()).unwrap().services["web"].image,
         "bb:dot-env"
     );
+}
+
+/// The repository's example stack (manifests/stacks/web) is one the
+/// controller can run, `init: true` included.
+#[test]
+fn the_example_stack_loads() {
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests/stacks/web/compose.yaml");
+    let project = load(&example, &LoadOptions::default()).expect("the example compose file loads");
+    let names: Vec<&str> = project.services.keys().map(String::as_str).collect();
+    assert!(
+        names.contains(&"web") && names.contains(&"worker"),
+        "{names:?}"
+    );
+    assert!(project.services.values().all(|s| s.init));
 }
