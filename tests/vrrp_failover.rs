@@ -42,7 +42,6 @@ struct Vrrp {
     advert: Duration,
     password: Option<&'static str>,
     unicast: bool,
-    vrid: u8,
     /// Whether the VirtualIP also floats an IPv6 address (its own instance).
     ipv6: bool,
     /// An interface for `track.interfaces`.
@@ -58,7 +57,6 @@ const V3_MULTICAST: Vrrp = Vrrp {
     advert: Duration::from_millis(100),
     password: None,
     unicast: false,
-    vrid: VRID,
     ipv6: false,
     track: None,
     force_backup: None,
@@ -105,7 +103,7 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
          apiVersion: hareconcile.io/v1alpha1\n\
          kind: VirtualIP\n\
          metadata: {{name: web}}\n\
-         spec: {{cluster: lab, interface: eth0, vrid: {vrid}, addresses: [{addresses}], \
+         spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{addresses}], \
                  track: {{interfaces: [{track}]}}, control: {{forceBackup: [{force_backup}]}}, \
                  notify: {{master: [hooks/notify.sh], backup: [hooks/notify.sh]}}{garp}}}\n",
         n1 = ipv4(0, 1),
@@ -114,7 +112,6 @@ fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
         p2 = priorities.1,
         version = vrrp.version,
         advert = vrrp.advert.as_millis(),
-        vrid = vrrp.vrid,
         track = vrrp.track.unwrap_or_default(),
         force_backup = vrrp.force_backup.unwrap_or_default(),
         garp = vrrp
@@ -636,16 +633,18 @@ fn an_ipv6_address_floats_with_its_own_instance() {
 }
 
 #[test]
-fn adverts_for_another_virtual_router_are_counted_and_ignored() {
+fn adverts_of_another_version_are_counted_and_ignored() {
     require_privileges!();
     let _serial = serial();
     let lab = Lab::builder().nodes(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    // n2 runs VRID 52 for the same address: n1 must see its adverts as
-    // someone else's, drop and count them, and stay master of VRID 51.
+    // n2 speaks VRRPv2 on the same VRID: n1 must drop and count its
+    // adverts and stay master. (Adverts of another VRID never reach the
+    // instance at all: the socket's filter leaves them in the kernel.)
     let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
     let other = Vrrp {
-        vrid: VRID + 1,
+        version: 2,
+        advert: Duration::from_secs(1),
         ..V3_MULTICAST
     };
     let a2 = Agent::start(&lab, n2, other, (110, 100));

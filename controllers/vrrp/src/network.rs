@@ -13,7 +13,7 @@ use nix::sys::socket::{
     recvmsg, sendmsg, setsockopt, sockopt, ControlMessage, ControlMessageOwned, MsgFlags,
     SockaddrIn, SockaddrIn6,
 };
-use socket2::{Domain, InterfaceIndexOrAddress, Protocol, Socket, Type};
+use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockFilter, Socket, Type};
 use thiserror::Error;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -66,10 +66,12 @@ pub struct VrrpSocket {
 }
 
 impl VrrpSocket {
-    /// Opens the socket for adverts sourced from `source` (this node's
-    /// address on `interface`, whose family it takes) and sent per `transport`.
+    /// Opens the socket of virtual router `vrid` for adverts sourced from
+    /// `source` (this node's address on `interface`, whose family it takes)
+    /// and sent per `transport`.
     pub fn open(
         interface: &str,
+        vrid: u8,
         source: IpAddr,
         transport: Transport,
     ) -> Result<VrrpSocket, NetworkError> {
@@ -100,6 +102,12 @@ impl VrrpSocket {
         socket
             .bind_device(Some(interface.as_bytes()))
             .map_err(setup("SO_BINDTODEVICE"))?;
+        // Every raw VRRP socket on the interface gets every VRRP packet:
+        // with many virtual routers, waking each of them for the others'
+        // adverts costs O(n²). The kernel keeps only this VRID's.
+        socket
+            .attach_filter(&vrid_filter(vrid, source.is_ipv4()))
+            .map_err(setup("SO_ATTACH_FILTER"))?;
         let multicast = transport == Transport::Multicast;
         // RFC 5798 §5.1.1.3 / §5.1.2.3: sent with 255 so receivers can tell
         // the advert never crossed a router.
@@ -244,6 +252,40 @@ impl VrrpSocket {
             }
         }
     }
+}
+
+/// A classic BPF program accepting VRRP messages of `vrid` only. IPv4 raw
+/// sockets see the IP header first (the VRID is the second byte after
+/// it), IPv6 ones the VRRP message itself.
+fn vrid_filter(vrid: u8, ipv4: bool) -> Vec<SockFilter> {
+    // Opcodes are BPF_* sums that fit in 16 bits.
+    let op = |code: u32| code as u16;
+    let load_vrid = if ipv4 {
+        vec![
+            // X = 4 * (IHL nibble): the IP header's length.
+            SockFilter::new(op(libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH), 0, 0, 0),
+            SockFilter::new(op(libc::BPF_LD | libc::BPF_B | libc::BPF_IND), 0, 0, 1),
+        ]
+    } else {
+        vec![SockFilter::new(
+            op(libc::BPF_LD | libc::BPF_B | libc::BPF_ABS),
+            0,
+            0,
+            1,
+        )]
+    };
+    let mut program = load_vrid;
+    program.extend([
+        SockFilter::new(
+            op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K),
+            0,
+            1,
+            u32::from(vrid),
+        ),
+        SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, u32::MAX),
+        SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, 0),
+    ]);
+    program
 }
 
 fn in_addr(address: Ipv4Addr) -> libc::in_addr {

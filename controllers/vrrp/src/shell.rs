@@ -163,6 +163,7 @@ pub async fn start(
     }
     let socket = VrrpSocket::open(
         &config.interface,
+        config.instance.vrid,
         config.instance.primary_address,
         config.transport.clone(),
     )?;
