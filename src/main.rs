@@ -8,6 +8,7 @@
 mod agent;
 mod api;
 mod cli;
+mod peer;
 
 use std::process::ExitCode;
 

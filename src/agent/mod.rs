@@ -79,12 +79,13 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
+    let (peers, peers_task) = crate::peer::start(store.clone(), stopped.clone());
     let mut server_stopped = stopped.clone();
     let mut server = tokio::spawn({
         let socket = config.socket.clone();
         let store = store.clone();
         async move {
-            server::serve(&socket, store, gitops, async move {
+            server::serve(&socket, store, gitops, peers, async move {
                 let _ = server_stopped.wait_for(|&s| s).await;
             })
             .await
@@ -126,6 +127,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     if let Some(task) = gitops_task {
         let _ = task.await;
     }
+    let _ = peers_task.await;
     docker_events.abort();
     for controller in &controllers {
         controller.shutdown().await;

@@ -136,4 +136,8 @@ impl Client {
         self.call(Method::POST, "/v1/gitops/sync", None::<&()>)
             .await
     }
+
+    pub async fn nodes(&self) -> Result<Vec<crate::peer::NodeView>, ClientError> {
+        self.call(Method::GET, "/v1/nodes", None::<&()>).await
+    }
 }

@@ -18,14 +18,16 @@ use tokio::net::UnixListener;
 
 use super::wire::*;
 use crate::agent::gitops::GitopsHandle;
+use crate::peer::{NodeView, PeerDirectory};
 
 #[derive(Clone)]
 struct Api {
     store: Store,
     gitops: Option<GitopsHandle>,
+    peers: PeerDirectory,
 }
 
-pub fn router(store: Store, gitops: Option<GitopsHandle>) -> Router {
+pub fn router(store: Store, gitops: Option<GitopsHandle>, peers: PeerDirectory) -> Router {
     Router::new()
         .route("/v1/info", get(info))
         .route("/v1/objects", get(list))
@@ -34,9 +36,14 @@ pub fn router(store: Store, gitops: Option<GitopsHandle>) -> Router {
         .route("/v1/delete", post(delete))
         .route("/v1/events", get(events))
         .route("/metrics", get(metrics))
+        .route("/v1/nodes", get(nodes))
         .route("/v1/gitops", get(gitops_status))
         .route("/v1/gitops/sync", post(gitops_sync))
-        .with_state(Api { store, gitops })
+        .with_state(Api {
+            store,
+            gitops,
+            peers,
+        })
 }
 
 /// Binds the socket (replacing a stale one left by a crash) and serves
@@ -45,6 +52,7 @@ pub async fn serve(
     socket: &Path,
     store: Store,
     gitops: Option<GitopsHandle>,
+    peers: PeerDirectory,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if let Some(dir) = socket.parent() {
@@ -55,7 +63,7 @@ pub async fn serve(
         _ => {}
     }
     let listener = UnixListener::bind(socket)?;
-    axum::serve(listener, router(store, gitops))
+    axum::serve(listener, router(store, gitops, peers))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -262,4 +270,13 @@ async fn metrics(State(api): State<Api>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// Every node of this node's Cluster, peers asked over the network.
+async fn nodes(State(api): State<Api>) -> Result<Json<Vec<NodeView>>, ApiError> {
+    api.peers
+        .nodes(&api.store)
+        .await
+        .map(Json)
+        .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why))
 }

@@ -1,17 +1,23 @@
 //! `hareconcile status`: one screen of what this node's agent sees.
 
+use std::collections::BTreeMap;
+
 use clap::Args;
 use hareconcile_model::{ConditionStatus, Kind, Object};
 use serde_json::Value;
 
 use super::output::table;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
+use crate::peer::NodeView;
 
 /// One screen: the node, each Cluster's members, each VirtualIP's VRRP
-/// state and master, each Service and Replication with its Ready reason.
+/// state and master, each Service and Replication with its Ready reason,
+/// and every node of the Cluster as its peer API answers: reachable or
+/// not, which VIPs it is master of, and whether its objects differ from
+/// this node's (config skew).
 ///
-/// Exit code 0 when every object is Ready, 1 when any is not (usable as a
-/// health check).
+/// Exit code 0 when every object is Ready and every node answers in sync,
+/// 1 otherwise (usable as a health check).
 ///
 /// Example:
 ///   watch -n1 hareconcile status
@@ -130,8 +136,91 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
         .collect();
     section("REPLICATION", &["METHOD", "PATH", "LAG", "STATUS"], &rows);
 
+    let nodes_ok = match client.nodes().await {
+        Ok(nodes) if nodes.is_empty() => true,
+        Ok(nodes) => {
+            let rows = node_rows(&info.node, &nodes);
+            section(
+                "NODE",
+                &["ADDRESS", "REACHABLE", "MASTER OF", "CONFIG"],
+                &rows,
+            );
+            nodes.iter().all(|n| n.reachable) && rows.iter().all(|r| r[4] == "in sync")
+        }
+        Err(e) => {
+            println!("peers: {e}\n");
+            true
+        }
+    };
     let all_ready = objects.iter().all(|o| o.status.is_ready());
-    Ok(if all_ready { EXIT_OK } else { EXIT_DIFFERENCES })
+    Ok(if all_ready && nodes_ok {
+        EXIT_OK
+    } else {
+        EXIT_DIFFERENCES
+    })
+}
+
+/// One row per node: reachability, the VIPs it is master of, and whether
+/// its objects equal this node's (config skew).
+fn node_rows(me: &str, nodes: &[NodeView]) -> Vec<Vec<String>> {
+    let digests = |node: &NodeView| -> BTreeMap<String, String> {
+        node.summary
+            .iter()
+            .flat_map(|s| &s.objects)
+            .map(|d| (format!("{}/{}", d.kind, d.name), d.spec_hash.clone()))
+            .collect()
+    };
+    let mine = nodes
+        .iter()
+        .find(|n| n.node == me)
+        .map(digests)
+        .unwrap_or_default();
+    nodes
+        .iter()
+        .map(|n| {
+            let name = if n.node == me {
+                format!("{}*", n.node)
+            } else {
+                n.node.clone()
+            };
+            let Some(summary) = &n.summary else {
+                let why = n.error.clone().unwrap_or_default();
+                return vec![
+                    name,
+                    n.address.clone(),
+                    format!("UNREACHABLE: {why}"),
+                    "-".into(),
+                    "-".into(),
+                ];
+            };
+            let masters: Vec<&str> = summary
+                .objects
+                .iter()
+                .filter(|d| d.state.as_deref() == Some("Master"))
+                .map(|d| d.name.as_str())
+                .collect();
+            let theirs = digests(n);
+            let differing: Vec<String> = mine
+                .keys()
+                .chain(theirs.keys())
+                .filter(|k| mine.get(*k) != theirs.get(*k))
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let config = if differing.is_empty() {
+                "in sync".to_string()
+            } else {
+                format!("SKEW: {}", differing.join(", "))
+            };
+            let masters = if masters.is_empty() {
+                "-".to_string()
+            } else {
+                masters.join(",")
+            };
+            vec![name, n.address.clone(), "yes".into(), masters, config]
+        })
+        .collect()
 }
 
 fn section(title: &str, columns: &[&str], rows: &[Vec<String>]) {

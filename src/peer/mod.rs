@@ -1,0 +1,188 @@
+//! The peer API: agents of one Cluster talk to each other over TCP with a
+//! shared bearer token, exchanging summaries (object digests and what
+//! each node observes). `status` on any node then shows every node, and
+//! a peer that does not answer is shown as unreachable, never hidden.
+//!
+//! Where to listen and whom to ask comes from the Cluster that lists this
+//! node (`spec.nodes[].address`, `spec.peer.port`, `spec.peer.tokenFile`);
+//! without a token file the peer API stays off rather than serve
+//! unauthenticated.
+
+mod client;
+mod server;
+pub mod summary;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hareconcile_model::{ClusterSpec, Kind};
+use hareconcile_runtime::Store;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+pub use summary::PeerSummary;
+
+/// How long a peer may take to answer before it counts as unreachable.
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the Cluster says about the peer API for this node.
+#[derive(Debug, Clone, PartialEq)]
+struct PeerConfig {
+    listen: SocketAddr,
+    token: String,
+    /// Every node of the cluster, this one included, by name.
+    nodes: Vec<(String, SocketAddr)>,
+}
+
+/// Reads the peer settings of the first Cluster listing `node`.
+fn config_from_store(store: &Store) -> Result<Option<PeerConfig>, String> {
+    let node = store.node();
+    for cluster in store.list(Some(Kind::Cluster)).0 {
+        let Ok(spec) = cluster.spec_as::<ClusterSpec>() else {
+            continue;
+        };
+        let Some(me) = spec.node(node) else {
+            continue;
+        };
+        let Some(token_file) = &spec.peer.token_file else {
+            return Err(format!(
+                "Cluster {} sets no spec.peer.tokenFile: the peer API stays off",
+                cluster.metadata.name
+            ));
+        };
+        let token = std::fs::read_to_string(token_file)
+            .map_err(|e| format!("peer token file {}: {e}", token_file.display()))?
+            .trim()
+            .to_string();
+        if token.is_empty() {
+            return Err(format!("peer token file {} is empty", token_file.display()));
+        }
+        let port = spec.peer.port;
+        return Ok(Some(PeerConfig {
+            listen: SocketAddr::new(me.address, port),
+            token,
+            nodes: spec
+                .nodes
+                .iter()
+                .map(|n| (n.name.clone(), SocketAddr::new(n.address, port)))
+                .collect(),
+        }));
+    }
+    Ok(None)
+}
+
+/// One node as seen from this one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView {
+    pub node: String,
+    pub address: String,
+    pub reachable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<PeerSummary>,
+}
+
+/// The current peer settings, shared with the local API.
+#[derive(Clone)]
+pub struct PeerDirectory {
+    current: Arc<Mutex<Result<Option<PeerConfig>, String>>>,
+}
+
+impl Default for PeerDirectory {
+    fn default() -> Self {
+        PeerDirectory {
+            current: Arc::new(Mutex::new(Ok(None))),
+        }
+    }
+}
+
+impl PeerDirectory {
+    /// Every node of this node's Cluster: this one from the store, the
+    /// others asked over the network, all at once.
+    pub async fn nodes(&self, store: &Store) -> Result<Vec<NodeView>, String> {
+        let config = self.current.lock().expect("peer directory lock").clone()?;
+        let Some(config) = config else {
+            return Ok(Vec::new());
+        };
+        let asks = config.nodes.iter().map(|(name, address)| {
+            let (name, address, token) = (name.clone(), *address, config.token.clone());
+            let me = store.node() == name;
+            let store = store.clone();
+            async move {
+                let answer = if me {
+                    Ok(summary::summarize(&store))
+                } else {
+                    client::fetch_summary(address, &token, PEER_TIMEOUT).await
+                };
+                NodeView {
+                    node: name,
+                    address: address.to_string(),
+                    reachable: answer.is_ok(),
+                    error: answer.as_ref().err().cloned(),
+                    summary: answer.ok(),
+                }
+            }
+        });
+        Ok(futures::future::join_all(asks).await)
+    }
+}
+
+/// Keeps the peer server listening where the Cluster says, restarting it
+/// when the Cluster changes.
+pub fn start(store: Store, mut stopped: watch::Receiver<bool>) -> (PeerDirectory, JoinHandle<()>) {
+    let directory = PeerDirectory::default();
+    let shared = directory.clone();
+    let task = tokio::spawn(async move {
+        let mut serving: Option<(PeerConfig, JoinHandle<()>)> = None;
+        let (_, rv) = store.list(None);
+        let mut changes = store.watch(Some(Kind::Cluster), rv).ok();
+        loop {
+            let wanted = config_from_store(&store);
+            let listening = serving.as_ref().map(|(c, _)| c);
+            if wanted.as_ref().ok().and_then(Option::as_ref) != listening {
+                if let Some((_, server)) = serving.take() {
+                    server.abort();
+                }
+                match &wanted {
+                    Ok(Some(config)) => {
+                        info!(listen = %config.listen, "peer API listening");
+                        let server = tokio::spawn(server::serve(
+                            config.listen,
+                            config.token.clone(),
+                            store.clone(),
+                        ));
+                        serving = Some((config.clone(), server));
+                    }
+                    Ok(None) => {}
+                    Err(why) => warn!("{why}"),
+                }
+            }
+            *shared.current.lock().expect("peer directory lock") = wanted;
+            let changed = async {
+                match changes.as_mut() {
+                    Some(watcher) => {
+                        if watcher.next().await.is_err() {
+                            changes = None;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = changed => {}
+                // Token files change without a store change.
+                _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+                _ = stopped.changed() => break,
+            }
+        }
+        if let Some((_, server)) = serving {
+            server.abort();
+        }
+    });
+    (directory, task)
+}

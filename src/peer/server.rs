@@ -1,0 +1,81 @@
+//! The peer side that answers: one route, behind the shared token.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use hareconcile_runtime::Store;
+use tracing::warn;
+
+use super::summary::{summarize, PeerSummary};
+
+#[derive(Clone)]
+struct Peer {
+    store: Store,
+    token: String,
+}
+
+/// Serves until aborted. A port that cannot be bound is retried, since
+/// the address may appear later (a VIP-less node still has its own).
+pub async fn serve(listen: SocketAddr, token: String, store: Store) {
+    let state = Peer { store, token };
+    let app = Router::new()
+        .route("/peer/v1/summary", get(summary))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .with_state(state);
+    loop {
+        match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => {
+                if let Err(e) = axum::serve(listener, app.clone()).await {
+                    warn!(%listen, error = %e, "peer API stopped");
+                }
+            }
+            Err(e) => warn!(%listen, error = %e, "cannot listen for peers; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn require_token(State(peer): State<Peer>, request: Request, next: Next) -> Response {
+    let expected = format!("Bearer {}", peer.token);
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if presented.is_some_and(|p| constant_time_eq(p.as_bytes(), expected.as_bytes())) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            "peer API: missing or wrong bearer token (spec.peer.tokenFile must match on every node)\n",
+        )
+            .into_response()
+    }
+}
+
+/// Compares without an early exit, so the time taken says nothing about
+/// how much of a guessed token was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn summary(State(peer): State<Peer>) -> Json<PeerSummary> {
+    Json(summarize(&peer.store))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"Bearer abc", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer abd", b"Bearer abc"));
+        assert!(!constant_time_eq(b"Bearer ab", b"Bearer abc"));
+    }
+}

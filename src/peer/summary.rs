@@ -1,0 +1,102 @@
+//! What one agent tells its peers about itself: each object's identity,
+//! a digest of its spec, and what this node observes of it.
+
+use hareconcile_model::{Kind, Object};
+use hareconcile_runtime::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerSummary {
+    pub node: String,
+    pub version: String,
+    pub resource_version: u64,
+    pub objects: Vec<ObjectDigest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectDigest {
+    pub kind: Kind,
+    pub name: String,
+    pub generation: u64,
+    /// Equal on two nodes exactly when their specs are equal.
+    pub spec_hash: String,
+    pub ready: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The VRRP state, for VirtualIPs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+/// The value with every object's keys sorted.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => {
+            let mut keys: Vec<&String> = fields.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), canonical(&fields[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        scalar => scalar.clone(),
+    }
+}
+
+/// FNV-1a over the canonical JSON: stable across builds and nodes, so two
+/// agents that loaded the same spec from differently ordered YAML agree.
+fn spec_hash(spec: &Value) -> String {
+    let text = canonical(spec).to_string();
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+fn digest(object: &Object) -> ObjectDigest {
+    let ready = object.status.condition("Ready");
+    ObjectDigest {
+        kind: object.kind,
+        name: object.metadata.name.clone(),
+        generation: object.metadata.generation,
+        spec_hash: spec_hash(&object.spec),
+        ready: object.status.is_ready(),
+        reason: ready.map(|c| c.reason.clone()),
+        state: object
+            .status
+            .details
+            .get("state")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    }
+}
+
+pub fn summarize(store: &Store) -> PeerSummary {
+    let (objects, resource_version) = store.list(None);
+    PeerSummary {
+        node: store.node().to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        resource_version,
+        objects: objects.iter().map(|o| digest(o)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_order_does_not_change_the_hash_but_values_do() {
+        let a = json!({"vrid": 51, "addresses": ["10.0.0.1/24"], "track": {"a": 1, "b": 2}});
+        let b = json!({"track": {"b": 2, "a": 1}, "addresses": ["10.0.0.1/24"], "vrid": 51});
+        let c = json!({"vrid": 52, "addresses": ["10.0.0.1/24"], "track": {"a": 1, "b": 2}});
+        assert_eq!(spec_hash(&a), spec_hash(&b));
+        assert_ne!(spec_hash(&a), spec_hash(&c));
+    }
+}

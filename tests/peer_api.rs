@@ -1,0 +1,171 @@
+//! The peer API in the lab: `status` on one node shows every node, its
+//! VRRP role and config skew; a stopped peer shows as unreachable; a
+//! request without the shared token is refused.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand, Process};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+
+fn manifests(dir: &Path, token_file: &Path) -> PathBuf {
+    let manifests = dir.join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("lab.yaml"),
+        format!(
+            "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: n1, address: 10.77.0.1, priority: 110}}\n    - {{name: n2, address: 10.77.0.2, priority: 100}}\n  vrrp: {{version: 3, advertInterval: 100ms}}\n  peer: {{port: 7979, tokenFile: {}}}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\nspec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [10.77.0.100/24]}}\n",
+            token_file.display()
+        ),
+    )
+    .unwrap();
+    manifests
+}
+
+struct Agent {
+    process: Option<Process>,
+    socket: PathBuf,
+}
+
+impl Agent {
+    fn start(lab: &Lab, host: &Host, manifests: &Path) -> Agent {
+        let dir = lab.dir().join(format!("agent-{}", host.name()));
+        let socket = dir.join("agent.sock");
+        let process = host
+            .spawn(
+                NodeCommand::new(BIN)
+                    .args(["agent", "--node", host.name(), "--resync", "2s"])
+                    .arg("--state-dir")
+                    .arg(dir.join("state"))
+                    .arg("--socket")
+                    .arg(&socket)
+                    .arg("--manifests")
+                    .arg(manifests),
+            )
+            .unwrap();
+        Agent {
+            process: Some(process),
+            socket,
+        }
+    }
+
+    fn hc(&self, args: &[&str]) -> (Option<i32>, String) {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .env("HARECONCILE_SOCKET", &self.socket)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+
+    fn log(&self) -> String {
+        self.process.as_ref().map(Process::log).unwrap_or_default()
+    }
+}
+
+/// Polls `status` on `agent` until `done` holds for its output.
+fn status_until(agent: &Agent, what: &str, done: impl Fn(Option<i32>, &str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, out) = agent.hc(&["status"]);
+        if done(code, &out) {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}; last status ({code:?}):\n{out}\n{}",
+            agent.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn http_code(host: &Host, url: &str, token: Option<&str>) -> String {
+    let mut args = vec![
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "3",
+    ];
+    let header;
+    if let Some(token) = token {
+        header = format!("Authorization: Bearer {token}");
+        args.extend(["-H", &header]);
+    }
+    args.push(url);
+    host.exec(args.as_slice())
+        .unwrap()
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn status_shows_every_node_skew_and_unreachable_peers() {
+    require_privileges!();
+    let lab = Lab::builder().nodes(2).client(false).build().unwrap();
+    let token_file = lab.dir().join("peer.token");
+    std::fs::write(&token_file, "s3cret-shared-token\n").unwrap();
+    let manifests = manifests(lab.dir(), &token_file);
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let a1 = Agent::start(&lab, n1, &manifests);
+    let mut a2 = Agent::start(&lab, n2, &manifests);
+
+    let out = status_until(&a1, "both nodes in sync, n1 master", |code, out| {
+        code == Some(0)
+            && out.contains("n1*")
+            && out.contains("in sync")
+            && !out.contains("UNREACHABLE")
+            && out
+                .lines()
+                .any(|l| l.starts_with("n1*") && l.contains(" web "))
+    });
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("n2 ") && l.contains("yes")),
+        "{out}"
+    );
+
+    let url = "http://10.77.0.2:7979/peer/v1/summary";
+    assert_eq!(http_code(n1, url, None), "401");
+    assert_eq!(http_code(n1, url, Some("wrong")), "401");
+    assert_eq!(http_code(n1, url, Some("s3cret-shared-token")), "200");
+
+    // Someone changes n2 by hand: n1 sees the skew.
+    let skewed = lab.dir().join("skewed.yaml");
+    std::fs::write(
+        &skewed,
+        std::fs::read_to_string(manifests.join("lab.yaml"))
+            .unwrap()
+            .replace("vrid: 51,", "vrid: 51, preemptDelay: 1s,"),
+    )
+    .unwrap();
+    let (code, out) = a2.hc(&["apply", "--force", "-f", skewed.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    status_until(&a1, "n1 reports the skew", |code, out| {
+        code == Some(1) && out.contains("SKEW: VirtualIP/web")
+    });
+
+    // n2's agent stops: shown as unreachable, not hidden.
+    a2.process
+        .take()
+        .unwrap()
+        .stop(Duration::from_secs(5))
+        .unwrap();
+    let out = status_until(&a1, "n1 reports n2 unreachable", |code, out| {
+        code == Some(1)
+            && out
+                .lines()
+                .any(|l| l.starts_with("n2 ") && l.contains("UNREACHABLE"))
+    });
+    assert!(out.contains("n1*"), "{out}");
+}
