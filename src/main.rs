@@ -8,6 +8,7 @@
 mod agent;
 mod api;
 mod cli;
+mod drift;
 mod peer;
 
 use std::process::ExitCode;

@@ -70,8 +70,8 @@ fn schema_prints_the_embedded_json_schema() {
 #[test]
 fn every_command_has_help_with_an_example() {
     for command in [
-        "agent", "validate", "apply", "get", "describe", "delete", "diff", "events", "gitops",
-        "schema",
+        "agent", "validate", "apply", "get", "describe", "delete", "diff", "drift", "events",
+        "gitops", "schema",
     ] {
         let out = expect_code(&hc(&[command, "--help"]), 0);
         assert!(

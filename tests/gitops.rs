@@ -118,14 +118,38 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
 
     // A person cannot silently change what git manages.
     let mine = dir.path().join("mine.yaml");
-    std::fs::write(
-        &mine,
-        format!("{CLUSTER}---\n{}", virtual_ip("web", 77, "10.77.0.100/24")),
-    )
-    .unwrap();
+    // The Cluster it names is in the store already.
+    std::fs::write(&mine, virtual_ip("web", 77, "10.77.0.100/24")).unwrap();
     let refused = agent.hc(&["apply", "-f", mine.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("managed by gitops, not cli"));
+
+    // Forced, it is drift: git declares web, a person owns it now.
+    expect_code(
+        &agent.hc(&["apply", "--force", "-f", mine.to_str().unwrap()]),
+        0,
+    );
+    let drift = expect_code(&agent.hc(&["drift", "--exit-code"]), 1);
+    assert!(drift.contains("VirtualIP/web"), "{drift}");
+    assert!(drift.contains("ManagedElsewhere"), "{drift}");
+    let json = expect_code(&agent.hc(&["drift", "-o", "json"]), 0);
+    let findings: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["category"] == "sync"
+            && f["reason"] == "ManagedElsewhere"
+            && f["object"] == "VirtualIP/web"));
+    // Repair: give it back to git, which re-applies it.
+    expect_code(&agent.hc(&["delete", "--force", "vip", "web"]), 0);
+    eventually(
+        &agent,
+        "git restores what was deleted by hand",
+        &[("dns", 53), ("web", 51)],
+    );
+    let drift = expect_code(&agent.hc(&["drift", "-o", "json"]), 0);
+    assert!(!drift.contains("ManagedElsewhere"), "{drift}");
 
     commit(
         &repo,
@@ -159,6 +183,11 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
         "{report}"
     );
     assert_eq!(vips(&agent)[1].1, 52, "the last good commit stays applied");
+    let drift = expect_code(&agent.hc(&["drift", "-o", "markdown"]), 0);
+    assert!(
+        drift.contains(&format!("| sync | CommitRejected | commit {bad}")),
+        "{drift}"
+    );
 
     commit(
         &repo,

@@ -135,6 +135,13 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
         "{out}"
     );
 
+    let (code, drift) = a1.hc(&["drift", "--exit-code"]);
+    assert_eq!(
+        (code, drift.trim()),
+        (Some(0), "no drift"),
+        "both nodes healthy and equal"
+    );
+
     let url = "http://10.77.0.2:7979/peer/v1/summary";
     assert_eq!(http_code(n1, url, None), "401");
     assert_eq!(http_code(n1, url, Some("wrong")), "401");
@@ -154,6 +161,18 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
     status_until(&a1, "n1 reports the skew", |code, out| {
         code == Some(1) && out.contains("SKEW: VirtualIP/web")
     });
+    let (code, drift) = a1.hc(&["drift", "--exit-code"]);
+    assert_eq!(code, Some(1), "{drift}");
+    assert!(
+        drift.lines().any(|l| l.starts_with("n2 ")
+            && l.contains("VirtualIP/web")
+            && l.contains("ConfigSkew")),
+        "{drift}"
+    );
+    // Seen from n2 too, where the hand-made change is sync drift as well.
+    let (_, drift) = a2.hc(&["drift"]);
+    assert!(drift.contains("ManagedElsewhere"), "{drift}");
+    assert!(drift.contains("ConfigSkew"), "{drift}");
 
     // n2's agent stops: shown as unreachable, not hidden.
     a2.process
@@ -168,4 +187,12 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
                 .any(|l| l.starts_with("n2 ") && l.contains("UNREACHABLE"))
     });
     assert!(out.contains("n1*"), "{out}");
+    let (code, drift) = a1.hc(&["drift", "--exit-code"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        drift
+            .lines()
+            .any(|l| l.starts_with("n2 ") && l.contains("NodeUnreachable")),
+        "{drift}"
+    );
 }

@@ -56,6 +56,11 @@ impl GitopsHandle {
     }
 }
 
+/// Where the applied commit's manifests are checked out.
+pub fn manifests_dir(state_dir: &Path, source: &GitSource) -> PathBuf {
+    Workdir::new(state_dir).checkout.join(&source.path)
+}
+
 /// Files under `--state-dir` the loop owns.
 struct Workdir {
     repo: PathBuf,

@@ -83,9 +83,14 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let mut server_stopped = stopped.clone();
     let mut server = tokio::spawn({
         let socket = config.socket.clone();
-        let store = store.clone();
+        let api = server::Api {
+            store: store.clone(),
+            gitops,
+            peers,
+            declared: declared_sources(&config),
+        };
         async move {
-            server::serve(&socket, store, gitops, peers, async move {
+            server::serve(&socket, api, async move {
                 let _ = server_stopped.wait_for(|&s| s).await;
             })
             .await
@@ -137,6 +142,24 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         error!(error = %format!("{e:#}"), "agent stopped");
     }
     result
+}
+
+/// The directories whose manifests a manager keeps applied here.
+fn declared_sources(config: &AgentConfig) -> Vec<crate::drift::DeclaredSource> {
+    let mut sources = Vec::new();
+    if let Some(dir) = &config.manifests {
+        sources.push(crate::drift::DeclaredSource {
+            manager: hareconcile_model::Manager::Files,
+            dir: dir.clone(),
+        });
+    }
+    if let Some(git) = &config.git {
+        sources.push(crate::drift::DeclaredSource {
+            manager: hareconcile_model::Manager::Gitops,
+            dir: gitops::manifests_dir(&config.state_dir, git),
+        });
+    }
+    sources
 }
 
 fn flatten(joined: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {

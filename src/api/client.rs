@@ -140,4 +140,8 @@ impl Client {
     pub async fn nodes(&self) -> Result<Vec<crate::peer::NodeView>, ClientError> {
         self.call(Method::GET, "/v1/nodes", None::<&()>).await
     }
+
+    pub async fn drift(&self) -> Result<Vec<crate::drift::Finding>, ClientError> {
+        self.call(Method::GET, "/v1/drift", None::<&()>).await
+    }
 }

@@ -18,16 +18,20 @@ use tokio::net::UnixListener;
 
 use super::wire::*;
 use crate::agent::gitops::GitopsHandle;
+use crate::drift::{DeclaredSource, Finding};
 use crate::peer::{NodeView, PeerDirectory};
 
+/// Everything the API answers from.
 #[derive(Clone)]
-struct Api {
-    store: Store,
-    gitops: Option<GitopsHandle>,
-    peers: PeerDirectory,
+pub struct Api {
+    pub store: Store,
+    pub gitops: Option<GitopsHandle>,
+    pub peers: PeerDirectory,
+    /// Where this node's declared objects come from, for sync drift.
+    pub declared: Vec<DeclaredSource>,
 }
 
-pub fn router(store: Store, gitops: Option<GitopsHandle>, peers: PeerDirectory) -> Router {
+pub fn router(api: Api) -> Router {
     Router::new()
         .route("/v1/info", get(info))
         .route("/v1/objects", get(list))
@@ -39,20 +43,15 @@ pub fn router(store: Store, gitops: Option<GitopsHandle>, peers: PeerDirectory) 
         .route("/v1/nodes", get(nodes))
         .route("/v1/gitops", get(gitops_status))
         .route("/v1/gitops/sync", post(gitops_sync))
-        .with_state(Api {
-            store,
-            gitops,
-            peers,
-        })
+        .route("/v1/drift", get(drift))
+        .with_state(api)
 }
 
 /// Binds the socket (replacing a stale one left by a crash) and serves
 /// until `shutdown` resolves.
 pub async fn serve(
     socket: &Path,
-    store: Store,
-    gitops: Option<GitopsHandle>,
-    peers: PeerDirectory,
+    api: Api,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if let Some(dir) = socket.parent() {
@@ -63,7 +62,7 @@ pub async fn serve(
         _ => {}
     }
     let listener = UnixListener::bind(socket)?;
-    axum::serve(listener, router(store, gitops, peers))
+    axum::serve(listener, router(api))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -279,4 +278,19 @@ async fn nodes(State(api): State<Api>) -> Result<Json<Vec<NodeView>>, ApiError> 
         .await
         .map(Json)
         .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why))
+}
+
+/// Declared vs stored vs real, on every node this one can reach.
+async fn drift(State(api): State<Api>) -> Json<Vec<Finding>> {
+    let nodes = api.peers.nodes(&api.store).await.unwrap_or_default();
+    let gitops = api.gitops.as_ref().map(GitopsHandle::status);
+    let (store, declared) = (api.store.clone(), api.declared.clone());
+    let sync = tokio::task::spawn_blocking(move || {
+        crate::drift::sync_findings(&store, &declared, gitops.as_ref())
+    })
+    .await
+    .unwrap_or_default();
+    let mut findings = sync;
+    findings.extend(crate::drift::cluster_findings(&api.store, &nodes));
+    Json(findings)
 }

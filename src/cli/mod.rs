@@ -10,6 +10,7 @@ mod apply;
 mod delete;
 mod describe;
 mod diff;
+mod drift;
 mod events;
 mod get;
 mod gitops;
@@ -57,6 +58,7 @@ enum Command {
     Describe(describe::DescribeArgs),
     Delete(delete::DeleteArgs),
     Diff(diff::DiffArgs),
+    Drift(drift::DriftArgs),
     Events(events::EventsArgs),
     Gitops(gitops::GitopsArgs),
     Schema(schema::SchemaArgs),
@@ -73,6 +75,7 @@ impl Cli {
             Command::Describe(args) => describe::run(args).await,
             Command::Delete(args) => delete::run(args).await,
             Command::Diff(args) => diff::run(args).await,
+            Command::Drift(args) => drift::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Gitops(args) => gitops::run(args).await,
             Command::Schema(args) => schema::run(args),

@@ -26,6 +26,9 @@ pub struct ObjectDigest {
     pub ready: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub manager: Option<hareconcile_model::Manager>,
     /// The VRRP state, for VirtualIPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
@@ -50,7 +53,7 @@ fn canonical(value: &Value) -> Value {
 
 /// FNV-1a over the canonical JSON: stable across builds and nodes, so two
 /// agents that loaded the same spec from differently ordered YAML agree.
-fn spec_hash(spec: &Value) -> String {
+pub fn spec_hash(spec: &Value) -> String {
     let text = canonical(spec).to_string();
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
@@ -67,6 +70,8 @@ fn digest(object: &Object) -> ObjectDigest {
         spec_hash: spec_hash(&object.spec),
         ready: object.status.is_ready(),
         reason: ready.map(|c| c.reason.clone()),
+        message: ready.map(|c| c.message.clone()),
+        manager: object.metadata.manager,
         state: object
             .status
             .details

@@ -1,0 +1,97 @@
+//! `hareconcile drift`: declared vs stored vs real, on every node.
+
+use clap::{Args, ValueEnum};
+
+use super::output::table;
+use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
+use crate::drift::{Category, Finding};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DriftFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+/// Report drift, per object and node, each finding with its reason and
+/// the fix the agent will make or that a person must make:
+///   sync    declared (--manifests, git) vs the store: not applied yet,
+///           applied by hand over another manager, commit rejected;
+///   health  the store vs the real system, as controllers see it: not
+///           Ready (VIP, stack, ...), split brain, unreachable node;
+///   skew    one node's objects differ from this node's.
+///
+/// With --exit-code: 0 when there is no drift, 1 when there is.
+///
+/// Examples:
+///   hareconcile drift
+///   hareconcile drift -o markdown --exit-code >> report.md
+#[derive(Args)]
+#[command(verbatim_doc_comment)]
+pub struct DriftArgs {
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    output: DriftFormat,
+    /// Exit 1 when anything drifted.
+    #[arg(long)]
+    exit_code: bool,
+    #[command(flatten)]
+    agent: AgentConnection,
+}
+
+fn category(c: Category) -> &'static str {
+    match c {
+        Category::Sync => "sync",
+        Category::Health => "health",
+        Category::Skew => "skew",
+    }
+}
+
+fn rows(findings: &[Finding]) -> Vec<Vec<String>> {
+    findings
+        .iter()
+        .map(|f| {
+            vec![
+                f.node.clone(),
+                f.object.clone().unwrap_or_else(|| "-".into()),
+                category(f.category).into(),
+                f.reason.clone(),
+                f.message.clone(),
+                f.fix.clone(),
+            ]
+        })
+        .collect()
+}
+
+const HEADER: [&str; 6] = ["NODE", "OBJECT", "CATEGORY", "REASON", "MESSAGE", "FIX"];
+
+fn markdown(findings: &[Finding]) -> String {
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        HEADER.join(" | "),
+        "---|".repeat(HEADER.len())
+    );
+    for row in rows(findings) {
+        let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+pub async fn run(args: DriftArgs) -> Result<u8, CliError> {
+    let findings = args.agent.client().drift().await?;
+    match args.output {
+        DriftFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&findings).expect("findings serialize")
+        ),
+        DriftFormat::Markdown if findings.is_empty() => println!("No drift."),
+        DriftFormat::Markdown => print!("{}", markdown(&findings)),
+        DriftFormat::Table if findings.is_empty() => println!("no drift"),
+        DriftFormat::Table => print!("{}", table(&HEADER, &rows(&findings))),
+    }
+    Ok(if args.exit_code && !findings.is_empty() {
+        EXIT_DIFFERENCES
+    } else {
+        EXIT_OK
+    })
+}

@@ -1,0 +1,279 @@
+//! Drift: where what was declared, what the store holds and what is real
+//! differ, as Argo CD separates them: *sync* (declared files or git vs
+//! the store), *health* (the store vs the real system, as controllers
+//! report it), and *skew* (one node's objects vs another's). Each finding
+//! says what the agent will do about it, or that a person must act.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use hareconcile_model::load::load_paths_with;
+use hareconcile_model::{Kind, Manager, Object};
+use hareconcile_runtime::Store;
+use serde::{Deserialize, Serialize};
+
+use crate::api::wire::{AttemptOutcome, GitopsStatus};
+use crate::peer::summary::{spec_hash, summarize, ObjectDigest};
+use crate::peer::NodeView;
+
+/// A directory whose manifests `manager` keeps applied on this node.
+#[derive(Debug, Clone)]
+pub struct DeclaredSource {
+    pub manager: Manager,
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// Declared (files, git) vs the store.
+    Sync,
+    /// The store vs the real system.
+    Health,
+    /// One node's objects vs another's.
+    Skew,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub node: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    pub category: Category,
+    pub reason: String,
+    pub message: String,
+    /// What the agent does about it, or what a person must do.
+    pub fix: String,
+}
+
+/// Declared vs stored, for every source this node follows.
+pub fn sync_findings(
+    store: &Store,
+    declared: &[DeclaredSource],
+    gitops: Option<&GitopsStatus>,
+) -> Vec<Finding> {
+    let node = store.node().to_string();
+    let finding = |object: Option<String>, reason: &str, message: String, fix: String| Finding {
+        node: node.clone(),
+        object,
+        category: Category::Sync,
+        reason: reason.into(),
+        message,
+        fix,
+    };
+    let mut findings = Vec::new();
+    let stored: Vec<Object> = store.list(None).0.iter().map(|o| (**o).clone()).collect();
+    for source in declared.iter().filter(|s| s.dir.exists()) {
+        let manifests = match load_paths_with(&[&source.dir], &stored) {
+            Ok(manifests) => manifests,
+            Err(diagnostics) => {
+                let first = diagnostics
+                    .0
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                findings.push(finding(
+                    None,
+                    "InvalidManifests",
+                    format!(
+                        "{} error(s) in {}; first: {first}",
+                        diagnostics.0.len(),
+                        source.dir.display()
+                    ),
+                    "won't apply until the files are fixed; the last good state stays".into(),
+                ));
+                continue;
+            }
+        };
+        for manifest in manifests {
+            let key = manifest.object.key();
+            let file = manifest.file.display();
+            match store.get(&key) {
+                None => findings.push(finding(
+                    Some(key.to_string()),
+                    "NotApplied",
+                    format!("declared in {file} but not in the store"),
+                    format!("the agent applies it as {} on its next sync", source.manager),
+                )),
+                Some(live) if live.metadata.manager != Some(source.manager) => findings.push(finding(
+                    Some(key.to_string()),
+                    "ManagedElsewhere",
+                    format!(
+                        "declared by {} in {file}, but last applied by {} (by hand over it?)",
+                        source.manager,
+                        live.metadata.manager.map_or("nobody".into(), |m| m.to_string())
+                    ),
+                    format!(
+                        "won't overwrite another manager's object: delete it with --force, or re-apply from {} with --force",
+                        source.manager
+                    ),
+                )),
+                Some(live) if spec_hash(&live.spec) != spec_hash(&manifest.object.spec) => findings.push(finding(
+                    Some(key.to_string()),
+                    "OutOfSync",
+                    format!("the store's spec differs from {file}"),
+                    format!("the agent re-applies it as {} on its next sync", source.manager),
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    if let Some(attempt) = gitops.and_then(|g| g.last_attempted.as_ref()) {
+        let sha = attempt.sha.clone().unwrap_or_else(|| "-".into());
+        let applied = gitops
+            .and_then(|g| g.last_applied.as_ref())
+            .map_or("no commit".to_string(), |a| format!("commit {}", a.sha));
+        match &attempt.outcome {
+            AttemptOutcome::Rejected { errors } => findings.push(finding(
+                None,
+                "CommitRejected",
+                format!(
+                    "commit {sha}: {} ({} error(s))",
+                    errors.first().cloned().unwrap_or_default(),
+                    errors.len()
+                ),
+                format!("fix the commit and push; {applied} stays applied"),
+            )),
+            AttemptOutcome::Failed { error } => findings.push(finding(
+                None,
+                "GitSyncFailed",
+                error.clone(),
+                format!("retried every interval; {applied} stays applied"),
+            )),
+            AttemptOutcome::Applied { .. } => {}
+        }
+    }
+    findings
+}
+
+/// What the agent does about an object that is not Ready, by reason.
+fn health_fix(reason: Option<&str>) -> String {
+    match reason {
+        None => "no controller reports on this object yet".into(),
+        Some(
+            "NodeNotInCluster" | "AddressNotLocal" | "ClusterNotFound" | "InvalidConfig"
+            | "InvalidComposeFile" | "InterfaceNotFound" | "PasswordUnreadable",
+        ) => "won't fix: change the manifest or the host as the message says".into(),
+        Some("WaitingForReplication") => {
+            "starts by itself once the required Replications are Ready".into()
+        }
+        Some(_) => "the agent keeps reconciling it on every event and resync".into(),
+    }
+}
+
+fn spec_hashes(objects: &[ObjectDigest]) -> BTreeMap<String, String> {
+    objects
+        .iter()
+        .map(|d| (format!("{}/{}", d.kind, d.name), d.spec_hash.clone()))
+        .collect()
+}
+
+/// One node's answer, or why there is none.
+#[derive(Clone, Copy)]
+struct Seen<'a> {
+    node: &'a str,
+    objects: Option<&'a [ObjectDigest]>,
+    error: Option<&'a str>,
+}
+
+/// Health on every node, split brain across nodes, and config skew.
+pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
+    let local;
+    let nodes: Vec<Seen> = if nodes.is_empty() {
+        local = summarize(store);
+        vec![Seen {
+            node: &local.node,
+            objects: Some(&local.objects),
+            error: None,
+        }]
+    } else {
+        nodes
+            .iter()
+            .map(|n| Seen {
+                node: &n.node,
+                objects: n.summary.as_ref().map(|s| s.objects.as_slice()),
+                error: n.error.as_deref(),
+            })
+            .collect()
+    };
+    let mut findings = Vec::new();
+    let mut masters: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for &Seen {
+        node,
+        objects,
+        error,
+    } in &nodes
+    {
+        let Some(objects) = objects else {
+            findings.push(Finding {
+                node: node.to_string(),
+                object: None,
+                category: Category::Health,
+                reason: "NodeUnreachable".into(),
+                message: error.unwrap_or_default().to_string(),
+                fix: "won't fix: check the node, its agent and the network".into(),
+            });
+            continue;
+        };
+        for digest in objects.iter() {
+            if digest.kind == Kind::VirtualIP && digest.state.as_deref() == Some("Master") {
+                masters.entry(digest.name.as_str()).or_default().push(node);
+            }
+            if !digest.ready {
+                findings.push(Finding {
+                    node: node.to_string(),
+                    object: Some(format!("{}/{}", digest.kind, digest.name)),
+                    category: Category::Health,
+                    reason: digest
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "NotReported".into()),
+                    message: digest.message.clone().unwrap_or_default(),
+                    fix: health_fix(digest.reason.as_deref()),
+                });
+            }
+        }
+    }
+    for (vip, holders) in masters.iter().filter(|(_, h)| h.len() > 1) {
+        findings.push(Finding {
+            node: holders.join(","),
+            object: Some(format!("VirtualIP/{vip}")),
+            category: Category::Health,
+            reason: "SplitBrain".into(),
+            message: format!("master on {} at once", holders.join(" and ")),
+            fix: "VRRP settles it as soon as adverts pass between them: check the network".into(),
+        });
+    }
+    let me = store.node();
+    if let Some(mine) = nodes
+        .iter()
+        .find(|n| n.node == me)
+        .and_then(|n| n.objects)
+        .map(spec_hashes)
+    {
+        for &Seen { node, objects, .. } in nodes.iter().filter(|n| n.node != me) {
+            let Some(theirs) = objects.map(spec_hashes) else {
+                continue;
+            };
+            let keys: std::collections::BTreeSet<&String> =
+                mine.keys().chain(theirs.keys()).collect();
+            for key in keys.into_iter().filter(|k| mine.get(*k) != theirs.get(*k)) {
+                let message = match (mine.get(key), theirs.get(key)) {
+                    (Some(_), None) => format!("on {me}, missing on {node}"),
+                    (None, Some(_)) => format!("on {node}, missing on {me}"),
+                    _ => format!("spec differs between {me} and {node}"),
+                };
+                findings.push(Finding {
+                    node: node.to_string(),
+                    object: Some(key.clone()),
+                    category: Category::Skew,
+                    reason: "ConfigSkew".into(),
+                    message,
+                    fix: "won't fix: apply the same manifests on every node (GitOps pull keeps them equal)".into(),
+                });
+            }
+        }
+    }
+    findings
+}
