@@ -101,7 +101,7 @@ fn both_nodes_apply_each_commit_and_report_drift_of_either() {
     git(&repo, &["init", "-q", "-b", "main"]);
     commit_manifests(&repo, &token, 51, "first");
     let url = format!("file://{}", repo.display());
-    let (mut p1, s1) = start(&lab, lab.node(1), &url);
+    let (p1, s1) = start(&lab, lab.node(1), &url);
     let (_p2, s2) = start(&lab, lab.node(2), &url);
     until("both nodes apply the first commit", || {
         vrid(&s1) == Some(51) && vrid(&s2) == Some(51)
