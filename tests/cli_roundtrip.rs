@@ -81,6 +81,17 @@ fn apply_get_describe_diff_delete_round_trip() {
     assert!(status.contains("Ready (Member)"), "{status}");
     assert!(status.contains("NOT READY (InterfaceNotFound)"), "{status}");
 
+    let wide = expect_code(&agent.hc(&["get", "vip", "-o", "wide"]), 0);
+    let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    assert!(
+        header.ends_with(&["MANAGER", "STATE", "PRIORITY", "MASTER"]),
+        "{wide}"
+    );
+    assert!(
+        wide.contains("InterfaceNotFound"),
+        "the VRRP controller's view: {wide}"
+    );
+
     let yaml = expect_code(&agent.hc(&["get", "vip", "web", "-o", "yaml"]), 0);
     assert!(
         yaml.contains("vrid: 51") && yaml.contains("resourceVersion:"),
@@ -212,4 +223,21 @@ fn the_agent_refuses_invalid_objects_from_clients_that_skip_validation() {
     assert!(response.contains("/spec/cluster"), "{response}");
     let listed = expect_code(&agent.hc(&["get", "all", "-o", "json"]), 0);
     assert!(listed.contains("\"items\": []"), "{listed}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = Agent::start(dir.path(), &["--log-format", "json"]);
+    assert!(agent.terminate().success());
+    let log = agent.log();
+    assert!(log.lines().count() >= 3, "{log}");
+    for line in log.lines() {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            entry["level"].is_string() && entry["fields"]["message"].is_string(),
+            "{line}"
+        );
+    }
 }
