@@ -4,6 +4,7 @@
 mod declared;
 pub mod gitops;
 mod manifests;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub struct AgentConfig {
     pub git: Option<gitops::GitSource>,
     /// The Docker Engine the compose controller drives.
     pub docker_host: String,
+    pub webhook: Option<webhook::WebhookUrl>,
 }
 
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
@@ -80,6 +82,10 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         None => (None, None),
     };
     let (peers, peers_task) = crate::peer::start(store.clone(), stopped.clone());
+    let webhook_task = config
+        .webhook
+        .clone()
+        .map(|url| webhook::start(url, &store, stopped.clone()));
     let mut server_stopped = stopped.clone();
     let mut server = tokio::spawn({
         let socket = config.socket.clone();
@@ -133,6 +139,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         let _ = task.await;
     }
     let _ = peers_task.await;
+    if let Some(task) = webhook_task {
+        let _ = task.await;
+    }
     docker_events.abort();
     for controller in &controllers {
         controller.shutdown().await;

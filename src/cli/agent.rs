@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 use super::{CliError, EXIT_OK};
 use crate::agent::gitops::GitSource;
+use crate::agent::webhook::WebhookUrl;
 use crate::agent::{self, AgentConfig};
 use crate::api::DEFAULT_SOCKET;
 
@@ -74,6 +75,10 @@ pub struct AgentArgs {
         default_value = "unix:///var/run/docker.sock"
     )]
     docker_host: String,
+    /// Post every event (state transitions, repairs, failures) as JSON to
+    /// this http:// URL; best effort, never slows the agent.
+    #[arg(long, value_name = "URL", value_parser = WebhookUrl::parse)]
+    webhook: Option<WebhookUrl>,
     /// Log lines as human text or one JSON object per line.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -102,6 +107,7 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
             path: args.git_path,
             interval: args.git_interval,
         }),
+        webhook: args.webhook,
         docker_host: args.docker_host,
     })
     .await

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use hareconcile_model::ObjectKey;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use tokio::sync::broadcast;
 
 /// Events kept in memory per agent; they are observations, not state.
 const EVENTS_KEPT: usize = 2_000;
@@ -37,14 +38,25 @@ pub struct Event {
 pub(crate) struct EventLog {
     node: String,
     events: Mutex<VecDeque<Event>>,
+    /// Every recorded event (repeats included) for live subscribers such
+    /// as a webhook; a subscriber that lags loses events, never blocks.
+    live: broadcast::Sender<Event>,
 }
+
+/// Events a slow subscriber may fall behind before it loses some.
+const LIVE_BUFFER: usize = 256;
 
 impl EventLog {
     pub(crate) fn new(node: String) -> Self {
         EventLog {
             node,
             events: Mutex::new(VecDeque::new()),
+            live: broadcast::Sender::new(LIVE_BUFFER),
         }
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.live.subscribe()
     }
 
     pub(crate) fn record(&self, object: &ObjectKey, type_: EventType, reason: &str, message: &str) {
@@ -57,13 +69,14 @@ impl EventLog {
             let mut event = events.remove(i).expect("position is in range");
             event.count += 1;
             event.last_timestamp = now;
+            let _ = self.live.send(event.clone());
             events.push_back(event);
             return;
         }
         if events.len() == EVENTS_KEPT {
             events.pop_front();
         }
-        events.push_back(Event {
+        let event = Event {
             object: object.clone(),
             type_,
             reason: reason.to_string(),
@@ -72,7 +85,9 @@ impl EventLog {
             first_timestamp: now,
             last_timestamp: now,
             node: self.node.clone(),
-        });
+        };
+        let _ = self.live.send(event.clone());
+        events.push_back(event);
     }
 
     /// Oldest first, optionally for one object only.
@@ -103,6 +118,9 @@ mod tests {
         log.record(&key, EventType::Normal, "BecameMaster", "won election");
         let events = log.list(Some(&key));
         assert_eq!(events.len(), 2);
+        let mut live = log.subscribe();
+        log.record(&key, EventType::Normal, "BecameBackup", "lower priority");
+        assert_eq!(live.try_recv().unwrap().reason, "BecameBackup");
         assert_eq!(events[1].reason, "BecameMaster");
         assert_eq!(events[1].count, 2);
     }

@@ -446,6 +446,11 @@ impl Store {
         self.events.record(object, type_, reason, message);
     }
 
+    /// Every event recorded from now on, as it happens.
+    pub fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
     pub fn events(&self, object: Option<&ObjectKey>) -> Vec<Event> {
         self.events.list(object)
     }
