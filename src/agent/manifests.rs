@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hareconcile_model::Manager;
 use hareconcile_runtime::{ApplyResult, Store};
-use notify::{RecursiveMode, Watcher};
+use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -32,10 +32,14 @@ pub fn start(
         .with_context(|| format!("manifests directory {}", dir.display()))?;
     let (changed, mut changes) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // An error (e.g. an overflowed queue) is a change like any other:
-        // the sync that follows reads everything again.
-        if let Err(e) = &event {
-            warn!(error = %e, "file watch error; resyncing the manifests directory");
+        match &event {
+            // Our own reads of the files are events too: reacting to them
+            // would reload the directory forever.
+            Ok(event) if !changes_content(event) => return,
+            Ok(_) => {}
+            // An error (e.g. an overflowed queue) is a change like any
+            // other: the sync that follows reads everything again.
+            Err(e) => warn!(error = %e, "file watch error; resyncing the manifests directory"),
         }
         let _ = changed.send(());
     })
@@ -67,6 +71,11 @@ pub fn start(
     }))
 }
 
+/// Whether an event may have changed what the directory declares.
+fn changes_content(event: &notify::Event) -> bool {
+    !matches!(event.kind, EventKind::Access(_))
+}
+
 /// Applies the directory as it is now and prunes what it no longer declares.
 fn sync(dir: &Path, store: &Store) {
     match converge_directory(dir, store, Manager::Files) {
@@ -92,5 +101,26 @@ fn sync(dir: &Path, store: &Store) {
             );
         }
         Err(ConvergeError::Store(e)) => warn!(error = %e, "manifests not applied"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+
+    use super::*;
+
+    #[test]
+    fn reading_a_manifest_is_not_a_change() {
+        let event = |kind| notify::Event::new(kind);
+        assert!(!changes_content(&event(EventKind::Access(
+            AccessKind::Close(AccessMode::Read)
+        ))));
+        assert!(!changes_content(&event(EventKind::Access(
+            AccessKind::Open(AccessMode::Any)
+        ))));
+        assert!(changes_content(&event(EventKind::Modify(ModifyKind::Any))));
+        assert!(changes_content(&event(EventKind::Create(CreateKind::File))));
+        assert!(changes_content(&event(EventKind::Any)));
     }
 }
