@@ -569,7 +569,19 @@ fn link_down_faults_the_master_and_the_backup_takes_over() {
         "n2 never took over\n{}",
         all()
     );
-    assert!(!holds(n1), "a faulted node kept the VIP\n{}", all());
+    // The fault path (netlink link event, then address removal) races
+    // n2's Master_Down timer; under CI load it has lost by a few ms, so
+    // allow it time, and fail only if n1 keeps the address.
+    let taken_over = Instant::now();
+    assert!(
+        wait_until(CONVERGE, || !holds(n1)),
+        "a faulted node kept the VIP\n{}",
+        all()
+    );
+    println!(
+        "n1 dropped the VIP {:?} after n2 held it",
+        taken_over.elapsed()
+    );
     assert!(
         wait_until(CONVERGE, || {
             let status = a1.status();
