@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process};
+use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process, VrrpInstance};
 
 const VRID: u8 = 51;
 const PORT: u16 = 8080;
@@ -62,34 +62,8 @@ fn start_hareconcile(lab: &Lab, host: &Host, advert: Duration) -> Process {
 }
 
 fn start_keepalived(lab: &Lab, host: &Host, advert: Duration, priority: u8) -> Process {
-    let dir = lab.dir().join(format!("ka-{}", host.name()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "global_defs {{\n  router_id {name}\n  vrrp_version 3\n}}\nvrrp_instance VI {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {VRID}\n  priority {priority}\n  advert_int {advert}\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n",
-            name = host.name(),
-            advert = advert.as_secs_f64(),
-            vip = vip(),
-        ),
-    )
-    .unwrap();
-    let path = |name: &str| dir.join(name).display().to_string();
-    host.spawn(&[
-        "keepalived",
-        "--dont-fork",
-        "--log-console",
-        "--use-file",
-        &path("keepalived.conf"),
-        "--pid",
-        &path("keepalived.pid"),
-        "--vrrp_pid",
-        &path("vrrp.pid"),
-        "--checkers_pid",
-        &path("checkers.pid"),
-    ])
-    .unwrap()
+    let instance = VrrpInstance::new(VRID, priority, advert, format!("{}/24", vip()));
+    hareconcile_lab::start_keepalived(lab, host, 3, &[instance]).unwrap()
 }
 
 /// One HTTP GET with short timeouts; true when an answer came back.

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process};
+use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process, VrrpInstance};
 
 const INSTANCES: u8 = 100;
 const ADVERT_MS: u64 = 100;
@@ -50,34 +50,17 @@ fn start_hareconcile(lab: &Lab, host: &Host) -> Process {
 }
 
 fn start_keepalived(lab: &Lab, host: &Host) -> Process {
-    let dir = lab.dir().join("ka");
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut conf = format!(
-        "global_defs {{\n  router_id {}\n  vrrp_version 3\n}}\n",
-        host.name()
-    );
-    for i in 1..=INSTANCES {
-        conf.push_str(&format!(
-            "vrrp_instance VI_{i} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {i}\n  priority 110\n  advert_int {}\n  virtual_ipaddress {{\n    {}/24\n  }}\n}}\n",
-            ADVERT_MS as f64 / 1000.0,
-            vip(i)
-        ));
-    }
-    std::fs::write(dir.join("keepalived.conf"), conf).unwrap();
-    let path = |name: &str| dir.join(name).display().to_string();
-    host.spawn(&[
-        "keepalived",
-        "--dont-fork",
-        "--use-file",
-        &path("keepalived.conf"),
-        "--pid",
-        &path("keepalived.pid"),
-        "--vrrp_pid",
-        &path("vrrp.pid"),
-        "--checkers_pid",
-        &path("checkers.pid"),
-    ])
-    .unwrap()
+    let instances: Vec<VrrpInstance> = (1..=INSTANCES)
+        .map(|i| {
+            VrrpInstance::new(
+                i,
+                110,
+                Duration::from_millis(ADVERT_MS),
+                format!("{}/24", vip(i)),
+            )
+        })
+        .collect();
+    hareconcile_lab::start_keepalived(lab, host, 3, &instances).unwrap()
 }
 
 /// The process and every descendant.

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{ipv4, ipv6, require_privileges, Host, Lab, NodeCommand, Process};
+use hareconcile_lab::{
+    ipv4, ipv6, require_privileges, Host, Lab, NodeCommand, Process, VrrpInstance,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
 const VIP_NUMBER: u8 = 100;
@@ -203,51 +205,12 @@ impl Agent {
 
 /// A keepalived running as the other node of the lab.
 fn start_keepalived(lab: &Lab, host: &Host, vrrp: Vrrp, priority: u8, peer: Ipv4Addr) -> Process {
-    let dir = lab.dir().join(format!("keepalived-{}", host.name()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let auth = match vrrp.password {
-        Some(password) => {
-            format!("  authentication {{\n    auth_type PASS\n    auth_pass {password}\n  }}\n")
-        }
-        None => String::new(),
-    };
-    let unicast = if vrrp.unicast {
-        format!(
-            "  unicast_src_ip {me}\n  unicast_peer {{\n    {peer}\n  }}\n",
-            me = host.ipv4(0)
-        )
-    } else {
-        String::new()
-    };
-    let advert = vrrp.advert.as_secs_f64();
-    std::fs::write(
-        dir.join("keepalived.conf"),
-        format!(
-            "global_defs {{\n  router_id {name}\n  vrrp_version {version}\n}}\n\
-             vrrp_instance VI {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {VRID}\n  \
-             priority {priority}\n  advert_int {advert}\n{auth}{unicast}  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n",
-            name = host.name(),
-            version = vrrp.version,
-            vip = vip(),
-        ),
-    )
-    .unwrap();
-    let path = |name: &str| dir.join(name).display().to_string();
-    host.spawn(&[
-        "keepalived",
-        "--dont-fork",
-        "--log-console",
-        "--log-detail",
-        "--use-file",
-        &path("keepalived.conf"),
-        "--pid",
-        &path("keepalived.pid"),
-        "--vrrp_pid",
-        &path("vrrp.pid"),
-        "--checkers_pid",
-        &path("checkers.pid"),
-    ])
-    .unwrap()
+    let mut instance = VrrpInstance::new(VRID, priority, vrrp.advert, format!("{}/24", vip()));
+    instance.password = vrrp.password.map(str::to_string);
+    if vrrp.unicast {
+        instance.unicast_peers = vec![peer.into()];
+    }
+    hareconcile_lab::start_keepalived(lab, host, vrrp.version, &[instance]).unwrap()
 }
 
 fn holds(host: &Host) -> bool {

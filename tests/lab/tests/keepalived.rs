@@ -4,41 +4,16 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{ipv4, require_privileges, Host, Lab, Process};
+use hareconcile_lab::{
+    ipv4, require_privileges, start_keepalived, Host, Lab, Process, VrrpInstance,
+};
 
 const VIP_NUMBER: u8 = 100;
 
-fn start_keepalived(lab: &Lab, node: &Host, priority: u8) -> Process {
-    let dir = lab.dir().join(format!("keepalived-{}", node.name()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("keepalived.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "global_defs {{\n  router_id {name}\n  vrrp_version 3\n}}\n\
-             vrrp_instance VI {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n  \
-             priority {priority}\n  advert_int 0.1\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n",
-            name = node.name(),
-            vip = ipv4(0, VIP_NUMBER),
-        ),
-    )
-    .unwrap();
-    let path = |name: &str| dir.join(name).display().to_string();
-    node.spawn(&[
-        "keepalived",
-        "--dont-fork",
-        "--log-console",
-        "--log-detail",
-        "--use-file",
-        &path("keepalived.conf"),
-        "--pid",
-        &path("keepalived.pid"),
-        "--vrrp_pid",
-        &path("vrrp.pid"),
-        "--checkers_pid",
-        &path("checkers.pid"),
-    ])
-    .unwrap()
+fn start(lab: &Lab, node: &Host, priority: u8) -> Process {
+    let vip = format!("{}/24", ipv4(0, VIP_NUMBER));
+    let instance = VrrpInstance::new(51, priority, Duration::from_millis(100), vip);
+    start_keepalived(lab, node, 3, &[instance]).unwrap()
 }
 
 fn holds(node: &Host, vip: Ipv4Addr) -> bool {
@@ -65,8 +40,8 @@ fn keepalived_moves_the_vip_when_the_master_is_lost() {
     let lab = Lab::builder().nodes(2).client(true).build().unwrap();
     let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
     let vip = ipv4(0, VIP_NUMBER);
-    let k1 = start_keepalived(&lab, n1, 110);
-    let k2 = start_keepalived(&lab, n2, 100);
+    let k1 = start(&lab, n1, 110);
+    let k2 = start(&lab, n2, 100);
 
     assert!(
         wait_until(Duration::from_secs(5), || holds(n1, vip)),
