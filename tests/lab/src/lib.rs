@@ -26,6 +26,10 @@
 //! - Faults, each with its undo: [`Lab::node_loss`], [`Lab::link_down`],
 //!   [`Lab::partition`], [`Lab::packet_loss`], [`Lab::heal_all`].
 //! - Containers: [`Host::start_dockerd`] and [`busybox_image`].
+//! - Data: with [`LabBuilder::private_mounts`] each host has its own mount
+//!   namespace, so [`Host::mount_tmpfs`] and [`Host::mount_btrfs`] give one
+//!   path a different filesystem per host; [`Host::start_sshd`] and
+//!   [`Lab::ssh_keys`] serve rsync and sshfs.
 //!
 //! Requires root; see [`require_privileges!`] for how tests skip or fail
 //! without it (`scripts/install-test-deps.sh` installs the tools). Everything
@@ -38,10 +42,12 @@ mod docker;
 mod error;
 mod faults;
 mod keepalived;
+mod mounts;
 mod naming;
 mod netns;
 mod privileges;
 mod process;
+mod ssh;
 mod topology;
 
 pub use cleanup::{leftovers, Leftovers, LAB_ROOT};
@@ -51,4 +57,5 @@ pub use keepalived::{config as keepalived_config, start_keepalived, VrrpInstance
 pub use naming::LabId;
 pub use privileges::{check as check_privileges, privileged, Need};
 pub use process::{NodeCommand, Output, Process, LAB_ENV};
+pub use ssh::SshKeys;
 pub use topology::{ipv4, ipv6, Host, Lab, LabBuilder, CLIENT_NUMBER};

@@ -8,10 +8,11 @@
 //! environment, so cleanup can find it even after its creator was SIGKILLed.
 
 use std::collections::BTreeSet;
-use std::ffi::{OsStr, OsString};
+use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -146,10 +147,12 @@ impl Output {
 }
 
 /// Where a program runs: a network namespace (by its bind-mount path) or the
-/// root namespace, and which lab it is marked with.
+/// root namespace, optionally a mount namespace of its own, and which lab it
+/// is marked with.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Place {
     pub netns: Option<PathBuf>,
+    pub mntns: Option<PathBuf>,
     pub lab: Option<LabId>,
 }
 
@@ -161,13 +164,20 @@ impl Place {
     pub fn netns(path: PathBuf, lab: &LabId) -> Place {
         Place {
             netns: Some(path),
+            mntns: None,
             lab: Some(lab.clone()),
         }
     }
 
+    /// This place, also inside the mount namespace bound at `path`.
+    pub fn with_mntns(mut self, path: PathBuf) -> Place {
+        self.mntns = Some(path);
+        self
+    }
+
     /// A `Command` that enters this place between fork and exec. The
-    /// returned file keeps the namespace descriptor open until spawn.
-    fn command(&self, cmd: &NodeCommand, own_group: bool) -> Result<(Command, Option<File>)> {
+    /// returned files keep the namespace descriptors open until spawn.
+    fn command(&self, cmd: &NodeCommand, own_group: bool) -> Result<(Command, Vec<File>)> {
         let mut command = Command::new(&cmd.program);
         command.args(&cmd.args);
         if let Some(lab) = &self.lab {
@@ -182,31 +192,48 @@ impl Place {
             // the program forked (daemons, shells running pipelines).
             command.process_group(0);
         }
-        let netns = match &self.netns {
-            Some(path) => {
-                let file = File::open(path).map_err(|e| LabError::io("open namespace", path, e))?;
-                let fd = file.as_raw_fd();
-                // SAFETY: setns is async-signal-safe; the closure touches no
-                // memory but the copied descriptor number.
-                unsafe {
-                    command.pre_exec(move || {
-                        if libc::setns(fd, libc::CLONE_NEWNET) == 0 {
-                            Ok(())
-                        } else {
-                            Err(std::io::Error::last_os_error())
+        let open =
+            |path: &PathBuf| File::open(path).map_err(|e| LabError::io("open namespace", path, e));
+        let netns = self.netns.as_ref().map(open).transpose()?;
+        let mntns = self.mntns.as_ref().map(open).transpose()?;
+        if netns.is_some() || mntns.is_some() {
+            let net_fd = netns.as_ref().map(File::as_raw_fd);
+            let mnt_fd = mntns.as_ref().map(File::as_raw_fd);
+            // Entering a mount namespace moves the working directory to its
+            // root, after std already changed into `current_dir`: go back.
+            let cwd = match &cmd.current_dir {
+                Some(dir) => Some(
+                    CString::new(dir.as_os_str().as_bytes())
+                        .map_err(|_| LabError::Invalid(format!("{} has a NUL", dir.display())))?,
+                ),
+                None => None,
+            };
+            // SAFETY: setns and chdir are async-signal-safe; the closure only
+            // touches copied descriptor numbers and a path allocated before fork.
+            unsafe {
+                command.pre_exec(move || {
+                    for (fd, kind) in [(net_fd, libc::CLONE_NEWNET), (mnt_fd, libc::CLONE_NEWNS)] {
+                        if let Some(fd) = fd {
+                            if libc::setns(fd, kind) != 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
                         }
-                    });
-                }
-                Some(file)
+                    }
+                    if let (Some(_), Some(dir)) = (mnt_fd, &cwd) {
+                        if libc::chdir(dir.as_ptr()) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
             }
-            None => None,
-        };
-        Ok((command, netns))
+        }
+        Ok((command, netns.into_iter().chain(mntns).collect()))
     }
 
     /// Runs `cmd` to completion and collects its output, whatever its status.
     pub fn run(&self, cmd: &NodeCommand) -> Result<Output> {
-        let (mut command, _netns) = self.command(cmd, false)?;
+        let (mut command, _namespaces) = self.command(cmd, false)?;
         command
             .stdin(if cmd.stdin.is_some() {
                 Stdio::piped()
@@ -254,7 +281,7 @@ impl Place {
         log: &Path,
         registry: &Arc<ProcessRegistry>,
     ) -> Result<Process> {
-        let (mut command, _netns) = self.command(cmd, true)?;
+        let (mut command, _namespaces) = self.command(cmd, true)?;
         let open_log = || {
             File::options()
                 .create(true)

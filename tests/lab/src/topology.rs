@@ -8,16 +8,18 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::cleanup;
 use crate::error::{LabError, Result};
 use crate::faults::FaultState;
+use crate::mounts;
 use crate::naming::{LabId, MAX_IFNAME};
 use crate::netns;
 use crate::privileges::{self, Need};
 use crate::process::{log_name, NodeCommand, Output, Place, Process, ProcessRegistry};
+use crate::ssh::SshKeys;
 
 /// Host number of the client on every LAN.
 pub const CLIENT_NUMBER: u8 = 250;
@@ -56,6 +58,7 @@ pub struct LabBuilder {
     nodes: usize,
     lans: usize,
     client: bool,
+    private_mounts: bool,
 }
 
 impl LabBuilder {
@@ -71,6 +74,15 @@ impl LabBuilder {
 
     pub fn client(mut self, client: bool) -> Self {
         self.client = client;
+        self
+    }
+
+    /// Gives each host a mount namespace of its own (private propagation),
+    /// which every [`Host::exec`] and [`Host::spawn`] enters, so that one
+    /// path can hold a different filesystem on each host as on real
+    /// machines: see [`Host::mount_tmpfs`] and [`Host::mount_btrfs`].
+    pub fn private_mounts(mut self, private: bool) -> Self {
+        self.private_mounts = private;
         self
     }
 
@@ -100,6 +112,7 @@ impl LabBuilder {
             dir: dir.clone(),
             registry: Arc::default(),
             log_serial: AtomicUsize::new(0),
+            ssh_keys: OnceLock::new(),
         });
         // From here on, dropping `lab` removes whatever was created, also
         // when a later step fails.
@@ -110,6 +123,9 @@ impl LabBuilder {
                 .into_iter()
                 .map(|spec| Host {
                     netns: id.host_netns(&spec.name),
+                    mntns: self
+                        .private_mounts
+                        .then(|| mounts::namespace_path(&dir, &spec.name)),
                     name: spec.name,
                     tag: spec.tag,
                     number: spec.number,
@@ -168,7 +184,8 @@ pub(crate) struct Shared {
     pub id: LabId,
     pub dir: PathBuf,
     pub registry: Arc<ProcessRegistry>,
-    log_serial: AtomicUsize,
+    pub(crate) log_serial: AtomicUsize,
+    pub(crate) ssh_keys: OnceLock<SshKeys>,
 }
 
 impl Shared {
@@ -198,6 +215,7 @@ impl Lab {
             nodes: 2,
             lans: 1,
             client: true,
+            private_mounts: false,
         }
     }
 
@@ -259,6 +277,14 @@ impl Lab {
         let logs = self.shared.logs_dir();
         std::fs::create_dir_all(&logs).map_err(|e| LabError::io("create", &logs, e))?;
         netns::create(&self.lan_netns())?;
+        let private: Vec<&Path> = self
+            .hosts
+            .iter()
+            .filter_map(|h| h.mntns.as_deref())
+            .collect();
+        if !private.is_empty() {
+            mounts::create_namespaces(&self.shared.dir, &private)?;
+        }
         for host in &self.hosts {
             netns::create(&host.netns)?;
             // DAD would keep fresh addresses tentative for a second or more
@@ -323,6 +349,9 @@ pub struct Host {
     tag: String,
     number: u8,
     netns: String,
+    /// The bind mount of the host's own mount namespace, with
+    /// [`LabBuilder::private_mounts`].
+    pub(crate) mntns: Option<PathBuf>,
     lans: usize,
     pub(crate) shared: Arc<Shared>,
 }
@@ -415,7 +444,11 @@ impl Host {
     }
 
     pub(crate) fn place(&self) -> Place {
-        Place::netns(self.netns_path(), &self.shared.id)
+        let place = Place::netns(self.netns_path(), &self.shared.id);
+        match &self.mntns {
+            Some(mntns) => place.with_mntns(mntns.clone()),
+            None => place,
+        }
     }
 
     /// Addresses and links up. Addresses are `replace`d so this also restores

@@ -57,6 +57,11 @@ fn a_spawned_process_logs_and_dies_with_its_handle() {
     assert!(in_n1().contains(&child.pid().to_string()));
     assert_eq!(in_n1().len(), 2, "{:?}", in_n1());
     drop(child);
+    // The killed sleep is reaped by init, not by us: give it a moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !in_n1().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         in_n1().is_empty(),
         "the shell's sleep outlived it: {:?}",
