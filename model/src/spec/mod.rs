@@ -14,6 +14,8 @@ pub use cluster::{
     VrrpVersion,
 };
 pub use duration::{Duration, DurationError};
-pub use replication::{Method, Mount, Nfs, Placement, ReplicationSpec, Rsync, Snapshot, Ssh};
+pub use replication::{
+    Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync, Snapshot, Ssh,
+};
 pub use service::{Compose, Containers, DnsCheck, Health, ServiceMode, ServiceSpec};
 pub use virtual_ip::{Control, Garp, Notify, Track, TrackScript, VirtualIpSpec};

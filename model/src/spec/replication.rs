@@ -35,6 +35,10 @@ pub struct ReplicationSpec {
     /// Targets older than this make the Replication not Ready.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_lag: Option<Duration>,
+    /// For mounts: how often the mount is checked for a stale or hung
+    /// server, and how long a check may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,6 +139,35 @@ fn default_ssh_user() -> String {
 
 fn default_ssh_port() -> u16 {
     22
+}
+
+/// A probe is a statfs(2) of the mount point: it reaches the server, so
+/// it fails or hangs when the server is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    #[serde(default = "default_probe_interval")]
+    pub interval: Duration,
+    /// A probe still unanswered after this long makes the mount hung.
+    #[serde(default = "default_probe_timeout")]
+    pub timeout: Duration,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Probe {
+            interval: default_probe_interval(),
+            timeout: default_probe_timeout(),
+        }
+    }
+}
+
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_probe_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// Snapshot-based methods (btrfs, zfs) keep this many snapshots per side.

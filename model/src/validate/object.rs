@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use super::{pointer, Finding};
 use crate::spec::{
-    AuthType, ClusterSpec, Method, ReplicationSpec, ServiceMode, ServiceSpec, VirtualIpSpec,
-    VrrpVersion,
+    AuthType, ClusterSpec, Method, Placement, ReplicationSpec, ServiceMode, ServiceSpec,
+    VirtualIpSpec, VrrpVersion,
 };
 use crate::{Kind, Object};
 
@@ -162,6 +162,11 @@ fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
         ("mount", spec.mount.is_some(), method == Method::Mount),
         ("rsync", spec.rsync.is_some(), method == Method::Rsync),
         (
+            "probe",
+            spec.probe.is_some(),
+            matches!(method, Method::Nfs | Method::Mount),
+        ),
+        (
             "snapshot",
             spec.snapshot.is_some(),
             matches!(method, Method::Btrfs | Method::Zfs),
@@ -177,6 +182,12 @@ fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
                 ),
             ));
         }
+    }
+    if spec.on == Placement::Master && spec.follow_virtual_ip.is_none() {
+        out.push(Finding::value(
+            "/spec",
+            "missing required field followVirtualIP: on: master mounts where a VirtualIP is master, name it",
+        ));
     }
     let copies = matches!(method, Method::Rsync | Method::Btrfs | Method::Zfs);
     if copies && spec.follow_virtual_ip.is_none() {
@@ -305,5 +316,26 @@ mod tests {
         );
         assert_eq!(found.len(), 1);
         assert!(found[0].starts_with("spec: missing required field followVirtualIP"));
+    }
+
+    #[test]
+    fn mounts_on_the_master_name_the_virtual_ip_and_only_mounts_are_probed() {
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "method": "mount", "path": "/srv", "on": "master",
+                   "mount": {"type": "fuse.sshfs", "source": "nas:/export"}}),
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0]
+            .starts_with("spec: missing required field followVirtualIP: on: master mounts where"));
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "method": "rsync", "path": "/srv",
+                   "followVirtualIP": "web", "probe": {"interval": "1s"}}),
+        );
+        assert_eq!(
+            found,
+            vec!["spec.probe: not used by method rsync: remove it or change the method"]
+        );
     }
 }

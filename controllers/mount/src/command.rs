@@ -1,0 +1,119 @@
+//! mount(8) and umount(8), each bounded in time: a mount helper waiting
+//! on a dead server is killed rather than waited for.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use crate::desired::DesiredMount;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{command}: cannot run it: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("{command} failed ({status}): {stderr}")]
+    Failed {
+        command: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error("{command} did not finish within {timeout:?}: killed")]
+    TimedOut { command: String, timeout: Duration },
+}
+
+/// How to take a mount away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmount {
+    /// A plain umount: fails while the mount is busy, so data in use is
+    /// never pulled from under a process.
+    Clean,
+    /// For a stale or hung mount: force aborts requests pending on the dead
+    /// server (NFS, FUSE), lazy detaches it even while busy.
+    Detach,
+}
+
+async fn run(program: &str, args: &[String], timeout: Duration) -> Result<(), CommandError> {
+    let command = format!("{program} {}", args.join(" "));
+    let spawn_error = |source| CommandError::Spawn {
+        command: command.clone(),
+        source,
+    };
+    // stderr goes to a file, not a pipe: a FUSE helper leaves daemons
+    // (sshfs, its ssh) holding it open, so a pipe would never reach EOF.
+    let mut stderr = tempfile::tempfile().map_err(spawn_error)?;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr.try_clone().map_err(spawn_error)?)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_error)?;
+    let status = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => status.map_err(spawn_error)?,
+        Err(_) => return Err(CommandError::TimedOut { command, timeout }),
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut message = String::new();
+    let _ = stderr
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| stderr.read_to_string(&mut message));
+    Err(CommandError::Failed {
+        command,
+        status,
+        stderr: message.trim().to_string(),
+    })
+}
+
+/// Creates the mount point if needed, then mounts.
+pub async fn mount(desired: &DesiredMount, timeout: Duration) -> Result<(), CommandError> {
+    let path = desired.path.to_string_lossy().into_owned();
+    run("mkdir", &["-p".into(), "--".into(), path], timeout).await?;
+    run("mount", &desired.mount_args(), timeout).await
+}
+
+pub async fn unmount(path: &Path, how: Unmount, timeout: Duration) -> Result<(), CommandError> {
+    // -c: resolving the path would stat the mount point, which hangs on a
+    // hung mount; the path is the absolute one mountinfo lists.
+    let mut args = vec!["-c".to_string()];
+    if how == Unmount::Detach {
+        args.extend(["-f".to_string(), "-l".to_string()]);
+    }
+    args.push(path.to_string_lossy().into_owned());
+    run("umount", &args, timeout).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_command_that_outlives_its_time_is_killed() {
+        let error = run("sleep", &["30".into()], Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, CommandError::TimedOut { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn failures_carry_the_command_and_its_stderr() {
+        let error = run(
+            "sh",
+            &["-c".into(), "echo no such export >&2; exit 32".into()],
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with("sh -c"), "{message}");
+        assert!(message.ends_with(": no such export"), "{message}");
+    }
+}

@@ -1,0 +1,187 @@
+//! What a Replication asks of this node: which filesystem at which path,
+//! and whether it should be mounted here at all.
+
+use std::path::PathBuf;
+
+use hareconcile_model::{Method, Placement, ReplicationSpec};
+
+use crate::mountinfo::MountEntry;
+
+/// A mount as mount(8) is asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredMount {
+    pub path: PathBuf,
+    pub fs_type: String,
+    pub source: String,
+    pub options: Vec<String>,
+}
+
+impl DesiredMount {
+    /// The mount a Replication declares; `None` for methods that copy data
+    /// rather than mount it (the sync controller's).
+    pub fn from_spec(spec: &ReplicationSpec) -> Option<DesiredMount> {
+        let (fs_type, source, options) = match spec.method {
+            Method::Nfs => {
+                let nfs = spec.nfs.as_ref()?;
+                ("nfs".to_string(), &nfs.source, &nfs.options)
+            }
+            Method::Mount => {
+                let mount = spec.mount.as_ref()?;
+                (mount.type_.clone(), &mount.source, &mount.options)
+            }
+            Method::Rsync | Method::Btrfs | Method::Zfs => return None,
+        };
+        Some(DesiredMount {
+            path: spec.path.clone(),
+            fs_type,
+            source: source.clone(),
+            options: options.clone(),
+        })
+    }
+
+    /// Arguments for mount(8).
+    pub fn mount_args(&self) -> Vec<String> {
+        let mut args = vec!["-t".to_string(), self.fs_type.clone()];
+        if !self.options.is_empty() {
+            args.push("-o".into());
+            args.push(self.options.join(","));
+        }
+        args.push(self.source.clone());
+        args.push(self.path.to_string_lossy().into_owned());
+        args
+    }
+
+    /// Whether `entry` is this filesystem (options aside).
+    pub fn is_mounted_as(&self, entry: &MountEntry) -> bool {
+        same_type(&self.fs_type, &entry.fs_type)
+            && trim_source(&self.source) == trim_source(&entry.source)
+    }
+}
+
+/// The kernel names a type differently from mount(8)'s `-t` in two cases:
+/// an NFS v4 mount is `nfs4`, and `-t sshfs` (a FUSE helper) is `fuse.sshfs`.
+fn same_type(declared: &str, seen: &str) -> bool {
+    declared == seen
+        || (declared == "nfs" && seen == "nfs4")
+        || seen.strip_prefix("fuse.") == Some(declared)
+}
+
+/// `server:/export/` and `server:/export` are the same export.
+fn trim_source(source: &str) -> &str {
+    let trimmed = source.trim_end_matches('/');
+    if trimmed.is_empty() || trimmed.ends_with(':') {
+        source
+    } else {
+        trimmed
+    }
+}
+
+/// Whether the mount belongs on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    Mounted,
+    Unmounted,
+}
+
+/// `on: all` mounts everywhere; `on: master` only where the followed
+/// VirtualIP is master (`vip_state` as this node's VRRP controller reports
+/// it; `None` when it reports nothing).
+pub fn placement(on: Placement, vip_state: Option<&str>) -> Wanted {
+    match on {
+        Placement::All => Wanted::Mounted,
+        Placement::Master if vip_state == Some("Master") => Wanted::Mounted,
+        Placement::Master => Wanted::Unmounted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(value: serde_json::Value) -> ReplicationSpec {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn entry(fs_type: &str, source: &str) -> MountEntry {
+        MountEntry {
+            mount_point: PathBuf::from("/srv/data"),
+            fs_type: fs_type.into(),
+            source: source.into(),
+            mount_options: vec![],
+            super_options: vec![],
+        }
+    }
+
+    #[test]
+    fn nfs_and_mount_methods_become_mount_commands() {
+        let nfs = DesiredMount::from_spec(&spec(json!({
+            "cluster": "home", "method": "nfs", "path": "/srv/web",
+            "nfs": {"source": "10.0.0.5:/export/web", "options": ["vers=4.2", "hard"]}
+        })))
+        .unwrap();
+        assert_eq!(
+            nfs.mount_args(),
+            [
+                "-t",
+                "nfs",
+                "-o",
+                "vers=4.2,hard",
+                "10.0.0.5:/export/web",
+                "/srv/web"
+            ]
+        );
+        let sshfs = DesiredMount::from_spec(&spec(json!({
+            "cluster": "home", "method": "mount", "path": "/srv/data",
+            "mount": {"type": "fuse.sshfs", "source": "root@nas:/export"}
+        })))
+        .unwrap();
+        assert_eq!(
+            sshfs.mount_args(),
+            ["-t", "fuse.sshfs", "root@nas:/export", "/srv/data"]
+        );
+        let rsync = spec(json!({
+            "cluster": "home", "method": "rsync", "path": "/srv", "followVirtualIP": "web"
+        }));
+        assert_eq!(DesiredMount::from_spec(&rsync), None);
+    }
+
+    #[test]
+    fn recognises_its_filesystem_under_the_kernel_names() {
+        let nfs = DesiredMount {
+            path: "/srv/data".into(),
+            fs_type: "nfs".into(),
+            source: "nas:/export/".into(),
+            options: vec![],
+        };
+        assert!(nfs.is_mounted_as(&entry("nfs4", "nas:/export")));
+        assert!(nfs.is_mounted_as(&entry("nfs", "nas:/export/")));
+        assert!(!nfs.is_mounted_as(&entry("nfs4", "nas:/other")));
+        assert!(!nfs.is_mounted_as(&entry("tmpfs", "nas:/export")));
+        let sshfs = DesiredMount {
+            fs_type: "sshfs".into(),
+            source: "root@nas:/".into(),
+            ..nfs
+        };
+        assert!(sshfs.is_mounted_as(&entry("fuse.sshfs", "root@nas:/")));
+    }
+
+    #[test]
+    fn master_mounts_follow_the_virtual_ip() {
+        assert_eq!(placement(Placement::All, None), Wanted::Mounted);
+        assert_eq!(placement(Placement::All, Some("Backup")), Wanted::Mounted);
+        assert_eq!(
+            placement(Placement::Master, Some("Master")),
+            Wanted::Mounted
+        );
+        assert_eq!(
+            placement(Placement::Master, Some("Backup")),
+            Wanted::Unmounted
+        );
+        assert_eq!(
+            placement(Placement::Master, Some("Fault")),
+            Wanted::Unmounted
+        );
+        assert_eq!(placement(Placement::Master, None), Wanted::Unmounted);
+    }
+}
