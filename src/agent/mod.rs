@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hareconcile_cluster::ClusterReconciler;
 use hareconcile_compose::ServiceReconciler;
+use hareconcile_mount::MountReconciler;
 use hareconcile_runtime::{Context, Controller, Store};
 use hareconcile_vrrp::controller::VirtualIpReconciler;
 use tokio::signal::unix::{signal, SignalKind};
@@ -66,6 +67,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             .resync_every(config.resync)
             .start(),
         services,
+        Controller::new(MountReconciler::new(), ctx.clone())
+            .resync_every(config.resync)
+            .start(),
     ];
 
     let (stop, stopped) = watch::channel(false);
