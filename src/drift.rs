@@ -158,6 +158,16 @@ fn health_fix(reason: Option<&str>) -> String {
         Some("WaitingForReplication") => {
             "starts by itself once the required Replications are Ready".into()
         }
+        Some("NotMaster") => {
+            "expected on a node that is not master: mounted when it becomes master".into()
+        }
+        Some("MountStale") => {
+            "the agent detaches the mount and mounts it again, with backoff until the server answers"
+                .into()
+        }
+        Some("OptionsDiffer") => {
+            "the agent remounts once with the declared options; if the kernel still shows others, won't fix: check the options against the filesystem's documentation".into()
+        }
         Some(_) => "the agent keeps reconciling it on every event and resync".into(),
     }
 }

@@ -12,6 +12,7 @@ use crate::peer::NodeView;
 
 /// One screen: the node, each Cluster's members, each VirtualIP's VRRP
 /// state and master, each Service and Replication with its Ready reason,
+/// what each mount-type Replication has mounted here and its last probe,
 /// and every node of the Cluster as its peer API answers: reachable or
 /// not, which VIPs it is master of, and whether its objects differ from
 /// this node's (config skew).
@@ -135,6 +136,22 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
         })
         .collect();
     section("REPLICATION", &["METHOD", "PATH", "LAG", "STATUS"], &rows);
+
+    let rows: Vec<Vec<String>> = of(Kind::Replication)
+        .filter(|o| matches!(o.spec["method"].as_str(), Some("nfs" | "mount")))
+        .map(|o| {
+            let d = &o.status.details;
+            let mount = d.get("mount");
+            vec![
+                o.metadata.name.clone(),
+                text(o.spec.get("path")),
+                text(mount.and_then(|m| m.get("source"))),
+                text(mount.and_then(|m| m.get("type"))),
+                text(d.get("lastProbe").and_then(|p| p.get("result"))),
+            ]
+        })
+        .collect();
+    section("MOUNT", &["PATH", "MOUNTED", "TYPE", "LAST PROBE"], &rows);
 
     let nodes_ok = match client.nodes().await {
         Ok(nodes) if nodes.is_empty() => true,
