@@ -1,0 +1,355 @@
+//! A network mount kept by the agents of two lab nodes: an sshfs share of
+//! a third host (the "NAS") is mounted on both with the declared source,
+//! its files are seen through it, and when the NAS dies the mount turns
+//! not Ready while the agent keeps answering, the Service that requires
+//! it stops and another one never starts; when the NAS is back, both run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hareconcile_lab::{
+    busybox_image, require_privileges, Dockerd, Host, Lab, NodeCommand, Process,
+};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+const CONVERGE: Duration = Duration::from_secs(60);
+/// The declared probe interval.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+struct Agent {
+    _process: Process,
+    socket: PathBuf,
+}
+
+fn start_agent(lab: &Lab, host: &Host, docker: Option<&Dockerd>) -> Agent {
+    let dir = lab.dir().join(format!("agent-{}", host.name()));
+    let socket = dir.join("agent.sock");
+    let mut cmd = NodeCommand::new(BIN)
+        .args(["agent", "--node", host.name()])
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--socket")
+        .arg(&socket);
+    if let Some(docker) = docker {
+        cmd = cmd.args(["--docker-host", docker.uri()]);
+    }
+    let process = host.spawn(cmd).unwrap();
+    until("the agent to listen", || {
+        std::os::unix::net::UnixStream::connect(&socket).is_ok()
+    });
+    Agent {
+        _process: process,
+        socket,
+    }
+}
+
+/// `hareconcile ARGS` against `agent`, killed if it takes longer than
+/// `limit`: `None` then, the exit code and stdout otherwise.
+fn hc_within(agent: &Agent, args: &[&str], limit: Duration) -> Option<(i32, String)> {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("HARECONCILE_SOCKET", &agent.socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Some((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    ))
+}
+
+fn hc(agent: &Agent, args: &[&str]) -> (i32, String) {
+    hc_within(agent, args, CONVERGE).expect("the agent answers")
+}
+
+fn apply(agent: &Agent, manifest: &Path) {
+    let (code, out) = hc(agent, &["apply", "-f", &manifest.display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+}
+
+fn object(agent: &Agent, kind: &str, name: &str) -> Value {
+    let (code, out) = hc(agent, &["get", kind, name, "-o", "json"]);
+    assert_eq!(code, 0, "{out}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn ready(object: &Value) -> Option<(bool, String)> {
+    let conditions = object["status"]["conditions"].as_array()?;
+    let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
+    Some((
+        ready["status"] == "True",
+        ready["reason"].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+fn until(what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < CONVERGE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    start.elapsed()
+}
+
+/// The compose project's containers that run on `docker`.
+fn running(docker: &Dockerd, project: &str) -> usize {
+    let out = docker
+        .docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+        ])
+        .unwrap();
+    out.stdout.lines().count()
+}
+
+fn containers(docker: &Dockerd, project: &str) -> usize {
+    let out = docker
+        .docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.project={project}"),
+        ])
+        .unwrap();
+    out.stdout.lines().count()
+}
+
+fn manifests(lab: &Lab, export: &Path, mount_point: &Path) -> PathBuf {
+    let keys = lab.ssh_keys().unwrap();
+    let path = lab.dir().join("replication.yaml");
+    let text = format!(
+        "apiVersion: hareconcile.io/v1alpha1
+kind: Cluster
+metadata: {{name: lab}}
+spec:
+  nodes:
+    - {{name: n1, address: 10.77.0.1, priority: 110}}
+    - {{name: n2, address: 10.77.0.2, priority: 100}}
+---
+apiVersion: hareconcile.io/v1alpha1
+kind: Replication
+metadata: {{name: nas}}
+spec:
+  cluster: lab
+  method: mount
+  path: {mount_point}
+  probe: {{interval: {interval}ms, timeout: 500ms}}
+  mount:
+    type: fuse.sshfs
+    source: root@10.77.0.3:{export}
+    options:
+      - ro
+      - IdentityFile={identity}
+      - UserKnownHostsFile={known_hosts}
+      - StrictHostKeyChecking=yes
+      - BatchMode=yes
+      # A dead server fails fast: the connection attempt, the keepalive
+      # (1 s, 2 misses) and no reconnect, so requests error out instead
+      # of waiting for a server that is gone.
+      - ConnectTimeout=2
+      - ServerAliveInterval=1
+      - ServerAliveCountMax=2
+",
+        mount_point = mount_point.display(),
+        export = export.display(),
+        interval = PROBE_INTERVAL.as_millis(),
+        identity = keys.identity_file.display(),
+        known_hosts = keys.known_hosts.display(),
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A Service that runs a busybox container wherever `nas` is Ready.
+fn service(lab: &Lab, name: &str, image: &str) -> PathBuf {
+    let dir = lab.dir().join(format!("stack-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            "services:\n  app:\n    image: {image}\n    command: sleep 3600\n    init: true\n    stop_grace_period: 1s\n"
+        ),
+    )
+    .unwrap();
+    let path = dir.join("service.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  cluster: lab\n  mode: active-active\n  compose: {{file: compose.yaml, project: {name}}}\n  requires: [nas]\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it() {
+    require_privileges!();
+    let lab = Lab::builder()
+        .nodes(3)
+        .client(false)
+        .private_mounts(true)
+        .build()
+        .unwrap();
+    let (n1, n2, nas) = (lab.node(1), lab.node(2), lab.node(3));
+    let export = lab.dir().join("export");
+    nas.mount_tmpfs(&export).unwrap();
+    nas.exec_ok(&[
+        "sh",
+        "-c",
+        &format!("echo from-the-nas > {}/hello", export.display()),
+    ])
+    .unwrap();
+    let _sshd = nas.start_sshd().unwrap();
+    let docker = n1.start_dockerd().unwrap();
+    let image = busybox_image(docker.uri()).unwrap();
+
+    let mount_point = lab.dir().join("srv-nas");
+    let manifest = manifests(&lab, &export, &mount_point);
+    let a1 = start_agent(&lab, n1, Some(&docker));
+    let a2 = start_agent(&lab, n2, None);
+    for agent in [&a1, &a2] {
+        apply(agent, &manifest);
+    }
+
+    // Mounted on both nodes with the declared source, the files visible.
+    let source = format!("root@10.77.0.3:{}", export.display());
+    for (agent, host) in [(&a1, n1), (&a2, n2)] {
+        until(&format!("nas Ready on {}", host.name()), || {
+            ready(&object(agent, "replication", "nas")).is_some_and(|(ok, _)| ok)
+        });
+        let seen = object(agent, "replication", "nas");
+        let mount = &seen["status"]["mount"];
+        assert_eq!(mount["source"], source.as_str(), "{seen}");
+        assert_eq!(mount["type"], "fuse.sshfs", "{seen}");
+        assert!(
+            mount["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o == "ro"),
+            "{seen}"
+        );
+        assert_eq!(seen["status"]["lastProbe"]["result"], "ok", "{seen}");
+        let hello = host
+            .exec_ok(&["cat", &mount_point.join("hello").display().to_string()])
+            .unwrap();
+        assert_eq!(hello.stdout, "from-the-nas\n");
+    }
+    assert!(
+        !mount_point.join("hello").exists(),
+        "the mount belongs to the nodes' namespaces, not the root one"
+    );
+    let (_, described) = hc(&a1, &["describe", "replication", "nas"]);
+    assert!(
+        described.contains(&format!("source: \"{source}\"")),
+        "{described}"
+    );
+    let (_, status) = hc(&a1, &["status"]);
+    assert!(
+        status.contains("MOUNT") && status.contains(&source),
+        "{status}"
+    );
+
+    // A Service that requires the mount runs while it is Ready.
+    apply(&a1, &service(&lab, "app", &image));
+    until("the app container to run on n1", || {
+        running(&docker, "app") == 1
+    });
+
+    // The NAS dies: its link is cut, so requests to it hang.
+    lab.node_loss(nas).unwrap();
+    let mut slowest_answer = Duration::ZERO;
+    let mut stale_reason = String::new();
+    let noticed = until("nas not Ready on n1 after the NAS died", || {
+        let asked = Instant::now();
+        let answer = hc_within(
+            &a1,
+            &["get", "replication", "nas", "-o", "json"],
+            Duration::from_secs(10),
+        );
+        slowest_answer = slowest_answer.max(asked.elapsed());
+        let (code, out) = answer.expect("the agent answers while the mount hangs");
+        assert_eq!(code, 0, "{out}");
+        let seen: Value = serde_json::from_str(&out).unwrap();
+        match ready(&seen) {
+            Some((false, reason)) => {
+                stale_reason = reason;
+                true
+            }
+            _ => false,
+        }
+    });
+    eprintln!(
+        "not Ready ({stale_reason}) {:.1}s after the NAS died (probe interval {PROBE_INTERVAL:?}); slowest get: {:.2}s",
+        noticed.as_secs_f64(),
+        slowest_answer.as_secs_f64()
+    );
+    assert!(
+        ["MountStale", "MountFailed", "NotMounted"].contains(&stale_reason.as_str()),
+        "{stale_reason}"
+    );
+    let (_, events) = hc(&a1, &["events"]);
+    until("a MountStale event", || {
+        hc(&a1, &["events"]).1.contains("MountStale")
+    });
+
+    // What requires it stops, and a Service added now never starts.
+    until("the app container to stop", || running(&docker, "app") == 0);
+    apply(&a1, &service(&lab, "late", &image));
+    until("late to wait for the mount", || {
+        ready(&object(&a1, "service", "late"))
+            .is_some_and(|(ok, reason)| !ok && reason == "WaitingForReplication")
+    });
+    assert_eq!(
+        containers(&docker, "late"),
+        0,
+        "late started without its mount"
+    );
+    // Still waiting after several more probes and remount attempts.
+    std::thread::sleep(PROBE_INTERVAL * 3);
+    assert_eq!(
+        containers(&docker, "late"),
+        0,
+        "late started without its mount"
+    );
+    assert!(
+        !ready(&object(&a1, "replication", "nas")).unwrap().0,
+        "Ready while the NAS is gone ({events})"
+    );
+
+    // The NAS is back: the mount comes back, and both Services run.
+    lab.node_restore(nas).unwrap();
+    until("nas Ready again on n1", || {
+        ready(&object(&a1, "replication", "nas")).is_some_and(|(ok, _)| ok)
+    });
+    until("both containers to run", || {
+        running(&docker, "app") == 1 && running(&docker, "late") == 1
+    });
+    let hello = n1
+        .exec_ok(&["cat", &mount_point.join("hello").display().to_string()])
+        .unwrap();
+    assert_eq!(hello.stdout, "from-the-nas\n");
+
+    // sshfs daemons outlive the agents: unmount so they exit with the lab.
+    drop(a1);
+    drop(a2);
+    for host in [n1, n2] {
+        let _ = host.exec(&["umount", "-l", &mount_point.display().to_string()]);
+    }
+}
