@@ -4,7 +4,8 @@
 # probes (ping, curl), container images (busybox-static), Compose 1.29 to check
 # what the compose controller creates (docker-compose), a reference VRRP peer
 # (keepalived), network mounts (ssh, sshfs, fuse3), snapshots (btrfs-progs),
-# replication (rsync) and process inspection (procps, psmisc).
+# replication (rsync), peer TLS certificates (openssl) and process
+# inspection (procps, psmisc).
 #
 # Idempotent: when every package is already installed it does not touch apt at
 # all, so it costs well under a second on a warm machine. Never starts
@@ -28,6 +29,7 @@ PACKAGES=(
     procps
     psmisc
     util-linux
+    openssl
     git
 )
 

@@ -1,6 +1,7 @@
 //! The peer API in the lab: `status` on one node shows every node, its
 //! VRRP role and config skew; a stopped peer shows as unreachable; a
-//! request without the shared token is refused.
+//! request without the shared token is refused; with `peer.tls` only
+//! peers holding a certificate of the cluster CA get through.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -10,12 +11,17 @@ use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand, Process};
 const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
 
 fn manifests(dir: &Path, token_file: &Path) -> PathBuf {
+    manifests_with(dir, token_file, "")
+}
+
+/// `peer_extra` is added to the Cluster's `spec.peer` flow mapping.
+fn manifests_with(dir: &Path, token_file: &Path, peer_extra: &str) -> PathBuf {
     let manifests = dir.join("manifests");
     std::fs::create_dir_all(&manifests).unwrap();
     std::fs::write(
         manifests.join("lab.yaml"),
         format!(
-            "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: n1, address: 10.77.0.1, priority: 110}}\n    - {{name: n2, address: 10.77.0.2, priority: 100}}\n  vrrp: {{version: 3, advertInterval: 100ms}}\n  peer: {{port: 7979, tokenFile: {}}}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\nspec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [10.77.0.100/24]}}\n",
+            "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: n1, address: 10.77.0.1, priority: 110}}\n    - {{name: n2, address: 10.77.0.2, priority: 100}}\n  vrrp: {{version: 3, advertInterval: 100ms}}\n  peer: {{port: 7979, tokenFile: {}{peer_extra}}}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\nspec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [10.77.0.100/24]}}\n",
             token_file.display()
         ),
     )
@@ -86,6 +92,11 @@ fn status_until(agent: &Agent, what: &str, done: impl Fn(Option<i32>, &str) -> b
 }
 
 fn http_code(host: &Host, url: &str, token: Option<&str>) -> String {
+    http_code_with(host, url, token, &[])
+}
+
+/// The HTTP status curl sees (`000`: no answer), with `extra` curl options.
+fn http_code_with(host: &Host, url: &str, token: Option<&str>, extra: &[&str]) -> String {
     let mut args = vec![
         "curl",
         "-s",
@@ -101,6 +112,7 @@ fn http_code(host: &Host, url: &str, token: Option<&str>) -> String {
         header = format!("Authorization: Bearer {token}");
         args.extend(["-H", &header]);
     }
+    args.extend_from_slice(extra);
     args.push(url);
     host.exec(args.as_slice())
         .unwrap()
@@ -194,5 +206,84 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
             .lines()
             .any(|l| l.starts_with("n2 ") && l.contains("NodeUnreachable")),
         "{drift}"
+    );
+}
+
+#[test]
+fn with_tls_peers_talk_over_mutual_tls_and_plain_or_anonymous_clients_are_refused() {
+    require_privileges!();
+    let lab = Lab::builder()
+        .nodes(2)
+        .client(false)
+        .private_mounts(true)
+        .build()
+        .unwrap();
+    let token = "s3cret-shared-token";
+    let token_file = lab.dir().join("peer.token");
+    std::fs::write(&token_file, token).unwrap();
+    let made = lab.dir().join("tls-made");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tls-certs.sh");
+    let out = std::process::Command::new(script)
+        .arg(&made)
+        .args(["n1=10.77.0.1", "n2=10.77.0.2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // As on real hosts: one Cluster for all, the same paths on every node,
+    // each node's own certificate behind them.
+    let tls = lab.dir().join("tls");
+    for host in lab.nodes() {
+        host.mount_tmpfs(&tls).unwrap();
+        for (from, to) in [
+            (format!("{}.crt", host.name()), "node.crt"),
+            (format!("{}.key", host.name()), "node.key"),
+            ("ca.crt".to_string(), "ca.crt"),
+        ] {
+            host.exec_ok(
+                NodeCommand::new("cp")
+                    .arg(made.join(from))
+                    .arg(tls.join(to)),
+            )
+            .unwrap();
+        }
+    }
+    let file = |name: &str| tls.join(name).display().to_string();
+    let manifests = manifests_with(
+        lab.dir(),
+        &token_file,
+        &format!(
+            ", tls: {{certFile: {}, keyFile: {}, caFile: {}}}",
+            file("node.crt"),
+            file("node.key"),
+            file("ca.crt")
+        ),
+    );
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let a1 = Agent::start(&lab, n1, &manifests);
+    let _a2 = Agent::start(&lab, n2, &manifests);
+
+    status_until(&a1, "n1 reaches n2 over TLS, configs equal", |_, out| {
+        out.lines().any(|l| {
+            l.starts_with("n2 ")
+                && l.contains("yes")
+                && l.contains("in sync")
+                && !l.contains("UNREACHABLE")
+        })
+    });
+
+    let https = "https://10.77.0.2:7979/peer/v1/summary";
+    let (ca, cert, key) = (file("ca.crt"), file("node.crt"), file("node.key"));
+    let client_cert = ["--cacert", &ca, "--cert", &cert, "--key", &key];
+    assert_eq!(http_code_with(n1, https, Some(token), &client_cert), "200");
+    // The token is still required on top of the certificate.
+    assert_eq!(http_code_with(n1, https, None, &client_cert), "401");
+    // No client certificate, or plain HTTP: no answer at all.
+    assert_eq!(
+        http_code_with(n1, https, Some(token), &["--cacert", &ca]),
+        "000"
+    );
+    assert_eq!(
+        http_code(n1, "http://10.77.0.2:7979/peer/v1/summary", Some(token)),
+        "000"
     );
 }

@@ -1,4 +1,4 @@
-//! Asks a peer for its summary, bounded in time.
+//! Asks a peer for its summary, over TLS when configured, bounded in time.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,16 +7,31 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use super::summary::PeerSummary;
+use super::tls;
 
 pub async fn fetch_summary(
     address: SocketAddr,
+    tls: Option<&TlsConnector>,
     token: &str,
     timeout: Duration,
 ) -> Result<PeerSummary, String> {
-    tokio::time::timeout(timeout, fetch(address, token))
+    let answer = async {
+        match tls {
+            Some(connector) => fetch(address, tls::connect(connector, address).await?, token).await,
+            None => {
+                let stream = TcpStream::connect(address)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                fetch(address, stream, token).await
+            }
+        }
+    };
+    tokio::time::timeout(timeout, answer)
         .await
         .unwrap_or_else(|_| {
             Err(format!(
@@ -26,10 +41,10 @@ pub async fn fetch_summary(
         })
 }
 
-async fn fetch(address: SocketAddr, token: &str) -> Result<PeerSummary, String> {
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn fetch<S>(address: SocketAddr, stream: S, token: &str) -> Result<PeerSummary, String>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;

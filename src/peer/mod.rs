@@ -6,11 +6,12 @@
 //! Where to listen and whom to ask comes from the Cluster that lists this
 //! node (`spec.nodes[].address`, `spec.peer.port`, `spec.peer.tokenFile`);
 //! without a token file the peer API stays off rather than serve
-//! unauthenticated.
+//! unauthenticated. With `spec.peer.tls` it runs over mutual TLS.
 
 mod client;
 mod server;
 pub mod summary;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ struct PeerConfig {
     token: String,
     /// Every node of the cluster, this one included, by name.
     nodes: Vec<(String, SocketAddr)>,
+    tls: Option<tls::PeerTlsConfig>,
 }
 
 /// Reads the peer settings of the first Cluster listing `node`.
@@ -60,8 +62,13 @@ fn config_from_store(store: &Store) -> Result<Option<PeerConfig>, String> {
         if token.is_empty() {
             return Err(format!("peer token file {} is empty", token_file.display()));
         }
+        let tls = match &spec.peer.tls {
+            Some(files) => Some(tls::TlsFiles::read(files)?.config()?),
+            None => None,
+        };
         let port = spec.peer.port;
         return Ok(Some(PeerConfig {
+            tls,
             listen: SocketAddr::new(me.address, port),
             token,
             nodes: spec
@@ -111,13 +118,14 @@ impl PeerDirectory {
         };
         let asks = config.nodes.iter().map(|(name, address)| {
             let (name, address, token) = (name.clone(), *address, config.token.clone());
+            let tls = config.tls.as_ref().map(|t| t.connector.clone());
             let me = store.node() == name;
             let store = store.clone();
             async move {
                 let answer = if me {
                     Ok(summary::summarize(&store))
                 } else {
-                    client::fetch_summary(address, &token, PEER_TIMEOUT).await
+                    client::fetch_summary(address, tls.as_ref(), &token, PEER_TIMEOUT).await
                 };
                 NodeView {
                     node: name,
@@ -150,9 +158,10 @@ pub fn start(store: Store, mut stopped: watch::Receiver<bool>) -> (PeerDirectory
                 }
                 match &wanted {
                     Ok(Some(config)) => {
-                        info!(listen = %config.listen, "peer API listening");
+                        info!(listen = %config.listen, tls = config.tls.is_some(), "peer API listening");
                         let server = tokio::spawn(server::serve(
                             config.listen,
+                            config.tls.as_ref().map(|t| t.acceptor.clone()),
                             config.token.clone(),
                             store.clone(),
                         ));

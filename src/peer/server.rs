@@ -1,4 +1,5 @@
-//! The peer side that answers: one route, behind the shared token.
+//! The peer side that answers: one route, behind the shared token, over
+//! mutual TLS when configured.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,9 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use hareconcile_runtime::Store;
+use tokio_rustls::TlsAcceptor;
 use tracing::warn;
 
 use super::summary::{summarize, PeerSummary};
+use super::tls::TlsListener;
 
 #[derive(Clone)]
 struct Peer {
@@ -22,7 +25,7 @@ struct Peer {
 
 /// Serves until aborted. A port that cannot be bound is retried, since
 /// the address may appear later (a VIP-less node still has its own).
-pub async fn serve(listen: SocketAddr, token: String, store: Store) {
+pub async fn serve(listen: SocketAddr, tls: Option<TlsAcceptor>, token: String, store: Store) {
     let state = Peer { store, token };
     let app = Router::new()
         .route("/peer/v1/summary", get(summary))
@@ -30,8 +33,18 @@ pub async fn serve(listen: SocketAddr, token: String, store: Store) {
         .with_state(state);
     loop {
         match tokio::net::TcpListener::bind(listen).await {
-            Ok(listener) => {
-                if let Err(e) = axum::serve(listener, app.clone()).await {
+            Ok(tcp) => {
+                let served = match &tls {
+                    Some(acceptor) => {
+                        let listener = TlsListener {
+                            tcp,
+                            acceptor: acceptor.clone(),
+                        };
+                        axum::serve(listener, app.clone()).await
+                    }
+                    None => axum::serve(tcp, app.clone()).await,
+                };
+                if let Err(e) = served {
                     warn!(%listen, error = %e, "peer API stopped");
                 }
             }

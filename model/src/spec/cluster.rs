@@ -191,6 +191,22 @@ pub struct PeerApi {
     /// Shared bearer token; a file so the secret stays out of manifests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// Mutual TLS between agents; without it the peer API is plain HTTP
+    /// (the token still guards it, but travels in the clear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<PeerTls>,
+}
+
+/// PEM files for mutual TLS: every node presents its own certificate, and
+/// accepts only peers whose certificate the cluster's CA signed. A node's
+/// certificate must name its `address` (an IP subjectAltName), since peers
+/// connect by address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub ca_file: PathBuf,
 }
 
 impl Default for PeerApi {
@@ -198,6 +214,7 @@ impl Default for PeerApi {
         PeerApi {
             port: default_peer_port(),
             token_file: None,
+            tls: None,
         }
     }
 }

@@ -10,8 +10,8 @@ mod service;
 mod virtual_ip;
 
 pub use cluster::{
-    Auth, AuthType, ClusterSpec, Failback, Node, PeerApi, Transport, V3Checksum, VrrpDefaults,
-    VrrpVersion,
+    Auth, AuthType, ClusterSpec, Failback, Node, PeerApi, PeerTls, Transport, V3Checksum,
+    VrrpDefaults, VrrpVersion,
 };
 pub use duration::{Duration, DurationError};
 pub use replication::{
