@@ -51,7 +51,7 @@ fn the_example_loads_with_the_expected_objects() {
         .unwrap();
     assert_eq!((vip.interface.as_str(), vip.vrid), ("eth0", 51));
     assert_eq!(vip.addresses, ["10.77.0.100/24".parse().unwrap()]);
-    assert_eq!(vip.track.services, ["web"]);
+    assert_eq!(vip.track.services[0].name(), "web");
 
     let service = by_kind[&(Kind::Service, "web".into())];
     let spec: ServiceSpec = service.object.spec_as().unwrap();

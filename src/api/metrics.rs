@@ -8,6 +8,8 @@ use std::fmt::Write;
 
 use hareconcile_model::{Kind, Object};
 use hareconcile_runtime::{Event, EventType};
+use hareconcile_vrrp::DropReason;
+use serde_json::Value;
 
 /// Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -47,6 +49,84 @@ impl<'a> Family<'a> {
 
 fn number(object: &Object, field: &str) -> Option<f64> {
     object.status.details.get(field)?.as_f64()
+}
+
+/// Each VRRP instance's details: the `instances` list of a dual-stack
+/// VirtualIP, else the status itself.
+fn instances(object: &Object) -> Vec<&serde_json::Map<String, Value>> {
+    match object
+        .status
+        .details
+        .get("instances")
+        .and_then(Value::as_array)
+    {
+        Some(each) => each.iter().filter_map(Value::as_object).collect(),
+        None => vec![&object.status.details],
+    }
+}
+
+/// Adverts sent, received and dropped by reason, per instance. Every
+/// reason is listed (0 included) so rates work from the first scrape.
+fn advert_counters(out: &mut String, node: &str, vips: &[&&Object]) {
+    let per_instance = |o: &'_ Object| -> Vec<(String, Value)> {
+        instances(o)
+            .into_iter()
+            .filter_map(|details| {
+                let name = details.get("instance")?.as_str()?.to_string();
+                Some((name, details.get("counters")?.clone()))
+            })
+            .collect()
+    };
+    for (field, name, help) in [
+        (
+            "advertsSent",
+            "hareconcile_vrrp_adverts_sent_total",
+            "Adverts this node's instance sent.",
+        ),
+        (
+            "advertsReceived",
+            "hareconcile_vrrp_adverts_received_total",
+            "Valid adverts this node's instance received.",
+        ),
+    ] {
+        let mut f = Family::new(out, name, "counter", help);
+        for o in vips {
+            for (instance, counters) in per_instance(o) {
+                let value = counters.get(field).and_then(Value::as_f64).unwrap_or(0.0);
+                let labels = [
+                    ("node", node),
+                    ("vip", &o.metadata.name),
+                    ("instance", &instance),
+                ];
+                f.sample(name, &labels, value);
+            }
+        }
+    }
+    let name = "hareconcile_vrrp_dropped_adverts_total";
+    let mut f = Family::new(
+        out,
+        name,
+        "counter",
+        "Messages dropped before or by the state machine, by reason (ttl, checksum, auth, vrid, version, malformed, notForUs, notPeer, mismatch).",
+    );
+    for o in vips {
+        for (instance, counters) in per_instance(o) {
+            for reason in DropReason::ALL {
+                let reason = reason.as_str();
+                let value = counters["dropped"]
+                    .get(reason)
+                    .and_then(Value::as_f64)
+                    .unwrap_or(0.0);
+                let labels = [
+                    ("node", node),
+                    ("vip", &o.metadata.name),
+                    ("instance", &instance),
+                    ("reason", reason),
+                ];
+                f.sample(name, &labels, value);
+            }
+        }
+    }
 }
 
 pub fn render(node: &str, resource_version: u64, objects: &[&Object], events: &[Event]) -> String {
@@ -131,12 +211,6 @@ pub fn render(node: &str, resource_version: u64, objects: &[&Object], events: &[
             "counter",
             "VRRP state changes since the instance started.",
         ),
-        (
-            "droppedAdverts",
-            "hareconcile_vrrp_dropped_adverts_total",
-            "counter",
-            "Adverts dropped (wrong VRID, bad auth or checksum, TTL).",
-        ),
     ] {
         let mut f = Family::new(&mut out, name, kind, help);
         for o in &vips {
@@ -145,6 +219,7 @@ pub fn render(node: &str, resource_version: u64, objects: &[&Object], events: &[
             }
         }
     }
+    advert_counters(&mut out, node, &vips);
 
     let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for e in events {
@@ -173,6 +248,36 @@ pub fn render(node: &str, resource_version: u64, objects: &[&Object], events: &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advert_counters_are_per_instance_and_reason() {
+        let mut vip = Object {
+            api_version: hareconcile_model::API_VERSION.into(),
+            kind: Kind::VirtualIP,
+            metadata: hareconcile_model::ObjectMeta::named("web"),
+            spec: serde_json::json!({}),
+            status: hareconcile_model::Status::default(),
+        };
+        let counters = |sent: u64, auth: u64| serde_json::json!({"advertsSent": sent, "advertsReceived": 2, "dropped": {"auth": auth}});
+        let instances = serde_json::json!([
+            {"instance": "web/ipv4", "counters": counters(10, 3)},
+            {"instance": "web/ipv6", "counters": counters(20, 0)},
+        ]);
+        vip.status.details.insert("instances".into(), instances);
+        let text = render("n1", 1, &[&vip], &[]);
+        for line in [
+            r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv4"} 10"#,
+            r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv6"} 20"#,
+            r#"hareconcile_vrrp_adverts_received_total{node="n1",vip="web",instance="web/ipv4"} 2"#,
+            r#"hareconcile_vrrp_dropped_adverts_total{node="n1",vip="web",instance="web/ipv4",reason="auth"} 3"#,
+            r#"hareconcile_vrrp_dropped_adverts_total{node="n1",vip="web",instance="web/ipv6",reason="ttl"} 0"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+    }
 
     #[test]
     fn label_values_are_escaped() {

@@ -25,11 +25,13 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::addresses::{AddressError, Netlink};
-use crate::desired::{shell_configs, DesiredError, Local};
+use crate::desired::{shell_configs, track_config, DesiredError, Local};
 use crate::events::State;
 use crate::group::{SyncGroupHub, SyncGroups};
 use crate::hooks::NotifyCommands;
-use crate::shell::{self, InstanceHandle, Observed, Operator, ShellConfig};
+use crate::shell::{self, Counters, InstanceHandle, Observed, Operator, ShellConfig};
+use crate::trackers::{TrackConfig, Trackers};
+use crate::tracking::Tracked;
 
 /// Status is written on every state change; `lastAdvert` moves on every
 /// advert, so it is refreshed this often instead.
@@ -51,10 +53,12 @@ struct NotRunning {
     message: String,
 }
 
-/// The instances of one VirtualIP and the task reporting their status.
+/// The instances of one VirtualIP, their trackers and the task reporting
+/// their status.
 struct Running {
     desired: Vec<ShellConfig>,
     instances: Vec<InstanceHandle>,
+    trackers: Trackers,
     generation: Arc<AtomicU64>,
     reporter: JoinHandle<()>,
 }
@@ -65,6 +69,7 @@ impl Running {
         for instance in self.instances {
             instance.stop().await;
         }
+        drop(self.trackers);
     }
 }
 
@@ -107,13 +112,14 @@ impl VirtualIpReconciler {
         self.registry.clone()
     }
 
-    /// What this node should run for `object`, or why it runs nothing.
+    /// What this node should run for `object` (its instances and what
+    /// their trackers check), or why it runs nothing.
     async fn desired(
         &self,
         object: &Object,
         spec: &VirtualIpSpec,
         ctx: &Context,
-    ) -> Result<Vec<ShellConfig>, NotRunning> {
+    ) -> Result<(Vec<ShellConfig>, TrackConfig), NotRunning> {
         let cluster_key = ObjectKey {
             kind: Kind::Cluster,
             name: spec.cluster.clone(),
@@ -176,7 +182,7 @@ impl VirtualIpReconciler {
                 message: format!("{}: {e}", config.name),
             })?;
         }
-        Ok(configs)
+        Ok((configs, track_config(spec, &local)))
     }
 }
 
@@ -263,7 +269,7 @@ impl Reconciler for VirtualIpReconciler {
         if registry.closed {
             return Ok(Action::AwaitChange);
         }
-        let desired = match desired {
+        let (desired, track) = match desired {
             Ok(desired) => desired,
             Err(not_running) => {
                 if let Some(old) = registry.running.remove(&key) {
@@ -285,7 +291,8 @@ impl Reconciler for VirtualIpReconciler {
                 .first()
                 .and_then(|config| config.sync_group.as_deref())
                 .map(|name| registry.groups.hub(name));
-            match start_instances(&desired, operator, group).await {
+            let trackers = Trackers::start(track.clone(), &ctx.store);
+            match start_instances(&desired, operator, trackers.subscribe(), group).await {
                 Ok(instances) => {
                     let generation = Arc::new(AtomicU64::new(generation));
                     let reporter = tokio::spawn(report(
@@ -299,6 +306,7 @@ impl Reconciler for VirtualIpReconciler {
                         Running {
                             desired: desired.clone(),
                             instances,
+                            trackers,
                             generation,
                             reporter,
                         },
@@ -316,6 +324,8 @@ impl Reconciler for VirtualIpReconciler {
         }
         let running = registry.running.get_mut(&key).expect("inserted above");
         running.generation.store(generation, Ordering::Relaxed);
+        // Scripts and Services change without restarting an instance.
+        running.trackers.reconfigure(track, &ctx.store);
         for (instance, config) in running.instances.iter().zip(&desired) {
             instance.set_operator(operator);
             instance.set_notify(config.notify.clone());
@@ -363,11 +373,12 @@ fn same_instances(running: &[ShellConfig], desired: &[ShellConfig]) -> bool {
 async fn start_instances(
     desired: &[ShellConfig],
     operator: Operator,
+    tracked: watch::Receiver<Tracked>,
     group: Option<SyncGroupHub>,
 ) -> Result<Vec<InstanceHandle>, String> {
     let mut started = Vec::new();
     for config in desired {
-        match shell::start(config.clone(), operator, group.clone()).await {
+        match shell::start(config.clone(), operator, tracked.clone(), group.clone()).await {
             Ok(handle) => started.push(handle),
             Err(error) => {
                 for handle in started {
@@ -389,6 +400,7 @@ async fn report(
     mut observed: Vec<watch::Receiver<Observed>>,
 ) {
     let mut last_states: Vec<State> = observed.iter().map(|o| o.borrow().state).collect();
+    let mut last_preparing = false;
     loop {
         let changes = observed.iter_mut().map(|o| Box::pin(o.changed()));
         if futures_util::future::select_all(changes).await.0.is_err() {
@@ -403,6 +415,11 @@ async fn report(
                 record_transition(&store, &key, now);
                 *last = now.state;
             }
+        }
+        let preparing = preparing_takeover(&snapshot);
+        if preparing != last_preparing {
+            record_takeover_hold(&store, &key, preparing, &snapshot);
+            last_preparing = preparing;
         }
         let generation = generation.load(Ordering::Relaxed);
         if let Err(error) = write_status(&store, &key, generation, &snapshot) {
@@ -436,6 +453,36 @@ fn record_transition(store: &Store, key: &ObjectKey, observed: &Observed) {
     store.record_event(key, type_, reason, &message);
 }
 
+/// Whether any instance holds its preemption for the followers.
+fn preparing_takeover(observed: &[Observed]) -> bool {
+    observed.iter().any(|o| o.preparing_takeover)
+}
+
+fn record_takeover_hold(store: &Store, key: &ObjectKey, holding: bool, observed: &[Observed]) {
+    if holding {
+        store.record_event(
+            key,
+            EventType::Normal,
+            "HoldingPreemption",
+            "a lower-priority master is live: the Services following this VirtualIP start here before it is taken over (preparingTakeover)",
+        );
+    } else if observed.iter().any(|o| o.state == State::Master) {
+        store.record_event(
+            key,
+            EventType::Normal,
+            "PreemptingAfterServicesReady",
+            "the Services following this VirtualIP are ready here: taking the virtual addresses over",
+        );
+    } else {
+        store.record_event(
+            key,
+            EventType::Normal,
+            "PreemptionHoldEnded",
+            "no longer preparing a takeover (the master changed, or preemption no longer applies)",
+        );
+    }
+}
+
 fn state_name(state: State) -> &'static str {
     match state {
         State::Initialize => "Initialize",
@@ -445,17 +492,32 @@ fn state_name(state: State) -> &'static str {
     }
 }
 
+fn counters_json(counters: &Counters) -> Value {
+    let dropped: serde_json::Map<String, Value> = counters
+        .dropped
+        .iter()
+        .map(|(reason, count)| (reason.as_str().to_string(), Value::from(*count)))
+        .collect();
+    json!({
+        "advertsSent": counters.adverts_sent,
+        "advertsReceived": counters.adverts_received,
+        "dropped": dropped,
+    })
+}
+
 fn observed_details(observed: &Observed) -> serde_json::Map<String, Value> {
     let last_advert = observed
         .last_advert
         .and_then(|t| OffsetDateTime::from(t).format(&Rfc3339).ok());
     let value = json!({
+        "instance": observed.instance,
         "state": state_name(observed.state),
         "effectivePriority": observed.effective_priority,
         "master": observed.master.map(|m| m.to_string()),
         "transitions": observed.transitions,
         "lastAdvert": last_advert,
-        "droppedAdverts": observed.dropped,
+        "droppedAdverts": observed.counters.dropped_total(),
+        "counters": counters_json(&observed.counters),
     });
     match value {
         Value::Object(map) => map,
@@ -506,6 +568,12 @@ fn write_status(
         if let Some(first) = observed.first() {
             s.details.extend(observed_details(first));
         }
+        // What the Service controller reads to start the stack before
+        // this node takes the VIP over (make-before-break).
+        s.details.insert(
+            "preparingTakeover".into(),
+            Value::from(preparing_takeover(observed)),
+        );
         if observed.len() > 1 {
             let each: Vec<Value> = observed
                 .iter()
@@ -553,13 +621,15 @@ mod tests {
 
     fn observed(state: State, master: Option<&str>) -> Observed {
         Observed {
+            instance: "web/ipv4".into(),
             state,
             effective_priority: 100,
             master: master.map(|m| m.parse().unwrap()),
             transitions: 1,
             last_advert: None,
             fault: (state == State::Fault).then(|| "tracked interface eth0 down".to_string()),
-            dropped: 0,
+            preparing_takeover: false,
+            counters: Counters::default(),
         }
     }
 
@@ -613,5 +683,21 @@ mod tests {
         assert_eq!(details["master"], "10.77.0.1");
         assert_eq!(details["transitions"], 1);
         assert!(details["lastAdvert"].is_null());
+        assert_eq!(details["instance"], "web/ipv4");
+    }
+
+    #[test]
+    fn counters_are_reported_by_reason() {
+        use crate::receive::DropReason;
+        let mut backup = observed(State::Backup, Some("10.77.0.1"));
+        backup.counters.adverts_received = 7;
+        backup.counters.dropped.insert(DropReason::Auth, 3);
+        backup.counters.dropped.insert(DropReason::Ttl, 1);
+        let details = observed_details(&backup);
+        assert_eq!(details["droppedAdverts"], 4);
+        assert_eq!(
+            details["counters"],
+            json!({"advertsSent": 0, "advertsReceived": 7, "dropped": {"auth": 3, "ttl": 1}})
+        );
     }
 }

@@ -16,6 +16,7 @@ use crate::hooks::NotifyCommands;
 use crate::network::Transport;
 use crate::packet::{Auth, ChecksumMode, Version};
 use crate::shell::ShellConfig;
+use crate::trackers::{ScriptCheck, TrackConfig};
 
 /// Why no instance can be built; each is the operator's to fix.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -129,6 +130,35 @@ pub fn shell_configs(
         });
     }
     Ok(configs)
+}
+
+/// What the VirtualIP's trackers check: its scripts (relative programs
+/// resolved like notify commands; the timeout defaults to the interval, as
+/// keepalived's) and Services.
+pub fn track_config(spec: &VirtualIpSpec, local: &Local<'_>) -> TrackConfig {
+    TrackConfig {
+        vip: local.vip_name.to_string(),
+        scripts: spec
+            .track
+            .scripts
+            .iter()
+            .map(|script| ScriptCheck {
+                name: script.name.clone(),
+                command: resolve(&script.command, local.manifest_dir),
+                interval: script.interval.as_std(),
+                timeout: script.timeout.unwrap_or(script.interval).as_std(),
+                fall: script.fall,
+                rise: script.rise,
+                weight: script.weight,
+            })
+            .collect(),
+        services: spec
+            .track
+            .services
+            .iter()
+            .map(|service| (service.name().to_string(), service.weight()))
+            .collect(),
+    }
 }
 
 /// A program given as a relative path (`hooks/up.sh`) is relative to the
@@ -258,6 +288,45 @@ mod tests {
         );
         assert_eq!(notify.backup, ["logger", "backup"]);
         assert_eq!(notify.stop, ["/usr/local/bin/down"]);
+    }
+
+    #[test]
+    fn trackers_get_resolved_scripts_and_weighted_services() {
+        let spec = vip(json!({"track": {
+            "scripts": [{"name": "gw", "command": ["checks/gw.sh", "10.77.0.254"],
+                         "interval": "2s", "fall": 2, "weight": -20},
+                        {"name": "disk", "command": ["test", "-e", "/srv/ok"], "timeout": "500ms"}],
+            "services": ["web", {"name": "db", "weight": -30}]}}));
+        let cluster = cluster(json!({}));
+        let local = Local {
+            vip_name: "web",
+            node: cluster.node("n1").unwrap(),
+            password: None,
+            interface_addresses: Vec::new(),
+            manifest_dir: Some(Path::new("/etc/hareconcile/manifests")),
+        };
+        let config = track_config(&spec, &local);
+        assert_eq!(config.vip, "web");
+        let gw = &config.scripts[0];
+        assert_eq!(
+            gw.command,
+            ["/etc/hareconcile/manifests/checks/gw.sh", "10.77.0.254"]
+        );
+        assert_eq!(
+            (gw.interval, gw.timeout),
+            (Duration::from_secs(2), Duration::from_secs(2))
+        );
+        assert_eq!((gw.fall, gw.rise, gw.weight), (2, 1, -20));
+        let disk = &config.scripts[1];
+        assert_eq!(disk.command, ["test", "-e", "/srv/ok"]);
+        assert_eq!(
+            (disk.interval, disk.timeout, disk.weight),
+            (Duration::from_secs(1), Duration::from_millis(500), 0)
+        );
+        assert_eq!(
+            config.services,
+            [("web".to_string(), 0), ("db".to_string(), -30)]
+        );
     }
 
     #[test]

@@ -114,6 +114,13 @@ pub enum Input {
     /// `--increase`): replaces the previous adjustment, added to the
     /// configured priority like tracking deltas.
     PriorityAdjust { adjustment: i32 },
+    /// Make-before-break: whether a backup may preempt a live master of
+    /// lower priority now. While not (Services following the VirtualIP are
+    /// not ready on this node yet) the backup keeps following that master
+    /// and reports [`crate::Instance::preparing_takeover`]; once allowed
+    /// it takes over at once (or starts its preempt delay). A master that
+    /// goes silent is taken over as usual, allowed or not.
+    PreemptAllowed(bool),
     /// Sync group: a sibling is faulted (`true`) or no longer is (`false`).
     /// Acts like a tracking fault of this instance.
     GroupFault(bool),

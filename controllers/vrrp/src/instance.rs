@@ -26,6 +26,11 @@ pub struct Instance {
     group_fault: bool,
     adjustment: i32,
     forced_backup: bool,
+    /// See [`Input::PreemptAllowed`].
+    preempt_allowed: bool,
+    /// A backup that would preempt the live master it hears but is held
+    /// back because preemption is not allowed yet.
+    takeover_held: bool,
     timers: Timers,
 }
 
@@ -45,6 +50,8 @@ impl Instance {
             group_fault: false,
             adjustment: 0,
             forced_backup: false,
+            preempt_allowed: true,
+            takeover_held: false,
             timers: Timers::default(),
         })
     }
@@ -77,6 +84,12 @@ impl Instance {
         let priority =
             i64::from(self.config.priority) + i64::from(self.adjustment) + i64::from(delta);
         priority.clamp(1, 254) as u8
+    }
+
+    /// A backup holding back its preemption of a live lower-priority
+    /// master until preemption is allowed (make-before-break).
+    pub fn preparing_takeover(&self) -> bool {
+        self.takeover_held
     }
 
     pub fn master_adver_interval(&self) -> Duration {
@@ -140,8 +153,10 @@ impl Instance {
             Input::PriorityAdjust { adjustment } => {
                 self.change_health(now, &mut out, |me| me.adjustment = adjustment)
             }
+            Input::PreemptAllowed(allowed) => self.allow_preemption(now, allowed, &mut out),
             Input::ForceBackup => {
                 self.forced_backup = true;
+                self.takeover_held = false;
                 match self.state {
                     State::Master => self.step_down(now, &mut out),
                     State::Backup => self.timers.cancel(Timer::PreemptDelay, &mut out),
@@ -164,6 +179,26 @@ impl Instance {
             Input::GroupBackup | Input::GroupMaster => {}
         }
         out
+    }
+
+    /// Releases a held takeover as soon as preemption is allowed, if the
+    /// master we follow still has the lower priority.
+    fn allow_preemption(&mut self, now: Timestamp, allowed: bool, out: &mut Vec<Action>) {
+        self.preempt_allowed = allowed;
+        if !allowed || !std::mem::replace(&mut self.takeover_held, false) {
+            return;
+        }
+        let ours = self.effective_priority();
+        let still_lower = self.master_priority.is_some_and(|theirs| theirs < ours);
+        if self.state != State::Backup || self.forced_backup || !still_lower {
+            return;
+        }
+        if self.config.preempt_delay.is_zero() {
+            self.become_master(now, out);
+        } else if !self.timers.is_armed(Timer::PreemptDelay) {
+            let at = now + self.config.preempt_delay;
+            self.timers.arm(Timer::PreemptDelay, at, out);
+        }
     }
 
     fn faulted(&self) -> bool {
@@ -333,7 +368,10 @@ impl Instance {
         }
         let preemptable =
             self.config.preempt && !self.forced_backup && priority < self.effective_priority();
-        if preemptable {
+        // Make-before-break: keep following this master (the code below)
+        // until preemption is allowed.
+        self.takeover_held = preemptable && !self.preempt_allowed;
+        if preemptable && self.preempt_allowed {
             if self.config.preempt_delay.is_zero() {
                 // RFC 5798: discard, so Master_Down_Timer runs out and we take over.
                 return;
@@ -403,7 +441,11 @@ impl Instance {
                 let ours = self.effective_priority();
                 let still_lower = self.master_priority.is_some_and(|theirs| theirs < ours);
                 if still_lower && !self.forced_backup {
-                    self.become_master(now, out);
+                    if self.preempt_allowed {
+                        self.become_master(now, out);
+                    } else {
+                        self.takeover_held = true;
+                    }
                 }
             }
             // Timers are cancelled on every state change, so anything else
@@ -413,6 +455,7 @@ impl Instance {
     }
 
     fn transition(&mut self, to: State, out: &mut Vec<Action>) {
+        self.takeover_held = false;
         let from = std::mem::replace(&mut self.state, to);
         out.push(Action::StateChanged { from, to });
         out.push(Action::RunHook(match to {
@@ -484,4 +527,63 @@ enum Expiry {
     Early(Timestamp),
     /// Cancelled or already handled: a stale report.
     NotArmed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advert(priority: u8) -> Input {
+        Input::AdvertReceived {
+            src: "10.0.0.1".parse().unwrap(),
+            priority,
+            max_advert_interval: Duration::from_secs(1),
+            addresses: vec!["10.0.0.100".parse().unwrap()],
+        }
+    }
+
+    fn at(ms: u64) -> Timestamp {
+        Timestamp::from_origin(Duration::from_millis(ms))
+    }
+
+    fn backup(priority: u8, preempt: bool) -> Instance {
+        let mut config = InstanceConfig::new(
+            51,
+            "10.0.0.2".parse().unwrap(),
+            vec!["10.0.0.100".parse().unwrap()],
+        );
+        config.priority = priority;
+        config.preempt = preempt;
+        let mut instance = Instance::new(config).unwrap();
+        instance.handle(at(0), Input::PreemptAllowed(false));
+        instance.handle(at(0), Input::Startup);
+        instance
+    }
+
+    #[test]
+    fn preparing_takeover_only_while_holding_a_preemption() {
+        let mut held = backup(110, true);
+        assert!(!held.preparing_takeover(), "no master heard yet");
+        held.handle(at(1000), advert(100));
+        assert!(held.preparing_takeover());
+        held.handle(at(1200), advert(120));
+        assert!(
+            !held.preparing_takeover(),
+            "a higher master is not preempted"
+        );
+        held.handle(at(1400), advert(100));
+        assert!(held.preparing_takeover());
+        held.handle(at(1500), Input::PreemptAllowed(true));
+        assert_eq!(held.state(), State::Master);
+        assert!(!held.preparing_takeover());
+
+        let mut no_preempt = backup(110, false);
+        no_preempt.handle(at(1000), advert(100));
+        assert!(!no_preempt.preparing_takeover());
+
+        let mut forced = backup(110, true);
+        forced.handle(at(1000), advert(100));
+        forced.handle(at(1100), Input::ForceBackup);
+        assert!(!forced.preparing_takeover(), "maintenance wins");
+    }
 }

@@ -5,7 +5,8 @@
 //! resulting [`Input`]s with the current monotonic time to
 //! [`Instance::handle`], and carries out the returned [`Action`]s (send,
 //! add addresses, arm timers, run hooks). [`SyncGroup`] couples instances
-//! that must fail over together. Everything is deterministic, which is what
+//! that must fail over together; [`tracking`] turns links, scripts and
+//! Services into the tracking input. Everything is deterministic, which is what
 //! the golden and property tests rely on.
 
 pub mod addresses;
@@ -22,9 +23,11 @@ pub mod packet;
 pub mod receive;
 pub mod shell;
 pub mod sync_group;
+pub mod trackers;
+pub mod tracking;
 
 pub use config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
 pub use events::{Action, Hook, Input, State, Timer, Timestamp, Tracking, Warning};
 pub use instance::Instance;
-pub use receive::{receive, RxError};
+pub use receive::{receive, DropReason, RxError};
 pub use sync_group::{MemberStatus, SyncGroup};

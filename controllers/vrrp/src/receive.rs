@@ -30,6 +30,79 @@ pub enum RxError {
     ZeroInterval,
 }
 
+/// Why a message was dropped, as counted per instance (status
+/// `counters.dropped` and the `reason` label of
+/// `hareconcile_vrrp_dropped_adverts_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// TTL / hop limit other than 255.
+    Ttl,
+    /// The checksum does not match.
+    Checksum,
+    /// VRRPv2 authentication differs (password or type).
+    Auth,
+    /// Another virtual router's advert. The socket's kernel filter keeps
+    /// most of them away, so few are ever counted.
+    Vrid,
+    /// The other VRRP version.
+    Version,
+    /// Truncated, inconsistent or otherwise undecodable.
+    Malformed,
+    /// Our own advert, or one over the other address family.
+    NotForUs,
+    /// Unicast transport: from a host that is not a peer.
+    NotPeer,
+    /// A valid advert the state machine ignored: another address list
+    /// or (VRRPv2) another advert interval.
+    Mismatch,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 9] = [
+        DropReason::Ttl,
+        DropReason::Checksum,
+        DropReason::Auth,
+        DropReason::Vrid,
+        DropReason::Version,
+        DropReason::Malformed,
+        DropReason::NotForUs,
+        DropReason::NotPeer,
+        DropReason::Mismatch,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Ttl => "ttl",
+            DropReason::Checksum => "checksum",
+            DropReason::Auth => "auth",
+            DropReason::Vrid => "vrid",
+            DropReason::Version => "version",
+            DropReason::Malformed => "malformed",
+            DropReason::NotForUs => "notForUs",
+            DropReason::NotPeer => "notPeer",
+            DropReason::Mismatch => "mismatch",
+        }
+    }
+}
+
+impl RxError {
+    pub fn reason(&self) -> DropReason {
+        match self {
+            RxError::BadTtl(_) => DropReason::Ttl,
+            RxError::OwnAdvert | RxError::WrongFamily => DropReason::NotForUs,
+            RxError::Decode(DecodeError::BadChecksum { .. }) => DropReason::Checksum,
+            RxError::Decode(DecodeError::BadAuthType(_)) | RxError::AuthMismatch => {
+                DropReason::Auth
+            }
+            RxError::Decode(DecodeError::BadVersion(_)) | RxError::VersionMismatch { .. } => {
+                DropReason::Version
+            }
+            RxError::Decode(_) | RxError::ZeroInterval => DropReason::Malformed,
+            RxError::OtherVrid(_) => DropReason::Vrid,
+        }
+    }
+}
+
 /// Validates a VRRP message that arrived with `ttl` from `src` to `dst` and
 /// returns the input to feed to the instance configured by `config`.
 pub fn receive(
@@ -168,9 +241,33 @@ mod tests {
         let (src, dst) = (ip("10.77.0.1"), ip("224.0.0.18"));
         assert!(receive(&ours, 255, src, dst, &from_peer(&theirs)).is_ok());
         theirs.auth = Auth::password("wrong");
-        assert_eq!(
-            receive(&ours, 255, src, dst, &from_peer(&theirs)),
-            Err(RxError::AuthMismatch)
-        );
+        let dropped = receive(&ours, 255, src, dst, &from_peer(&theirs));
+        assert_eq!(dropped, Err(RxError::AuthMismatch));
+        assert_eq!(dropped.unwrap_err().reason(), DropReason::Auth);
+    }
+
+    #[test]
+    fn every_drop_has_a_counted_reason() {
+        let bytes = from_peer(&peer());
+        let (src, dst) = (ip("10.77.0.1"), ip("224.0.0.18"));
+        let reason = |config: &InstanceConfig, ttl, message: &[u8]| {
+            receive(config, ttl, src, dst, message)
+                .unwrap_err()
+                .reason()
+        };
+        assert_eq!(reason(&config(), 64, &bytes), DropReason::Ttl);
+        let mut corrupt = bytes.clone();
+        corrupt[6] ^= 0xff;
+        assert_eq!(reason(&config(), 255, &corrupt), DropReason::Checksum);
+        let mut other = peer();
+        other.vrid = 52;
+        assert_eq!(reason(&config(), 255, &from_peer(&other)), DropReason::Vrid);
+        let mut v2 = config();
+        v2.version = Version::V2;
+        assert_eq!(reason(&v2, 255, &bytes), DropReason::Version);
+        assert_eq!(reason(&config(), 255, &bytes[..7]), DropReason::Malformed);
+        let names: std::collections::BTreeSet<&str> =
+            DropReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names.len(), DropReason::ALL.len(), "labels are distinct");
     }
 }

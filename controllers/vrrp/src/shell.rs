@@ -4,7 +4,7 @@
 //! Notify hooks go to a separate runner ([`crate::hooks`]) so they never
 //! hold up an advert or a timer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::SystemTime;
 
@@ -18,13 +18,14 @@ use tracing::{debug, error, info, warn};
 use crate::addresses::{AddressError, Change, Interface, Netlink};
 use crate::announce::announce;
 use crate::config::{ConfigError, InstanceConfig};
-use crate::events::{Action, Input, State, Timer, Timestamp, Tracking};
+use crate::events::{Action, Input, State, Timer, Timestamp};
 use crate::group::{GroupMembership, SyncGroupHub};
 use crate::hooks::{HookQueue, NotifyCommands};
 use crate::instance::Instance;
 use crate::network::{NetworkError, Transport, VrrpSocket};
-use crate::receive::receive;
+use crate::receive::{receive, DropReason};
 use crate::sync_group::MemberStatus;
+use crate::tracking::{verdict, Tracked, Verdict};
 
 /// How long a stopping instance waits for its stop hook (and the hooks
 /// queued before it) before leaving them running unattended.
@@ -67,6 +68,8 @@ pub enum ShellError {
 /// into the VirtualIP's status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observed {
+    /// The instance's name, e.g. `web/ipv4`.
+    pub instance: String,
     pub state: State,
     pub effective_priority: u8,
     /// The address of the router believed to be master: ours when master,
@@ -77,9 +80,26 @@ pub struct Observed {
     pub last_advert: Option<SystemTime>,
     /// Why the instance is in Fault.
     pub fault: Option<String>,
-    /// Messages dropped by the receive checks (other VRID, bad checksum,
-    /// authentication, TTL...).
-    pub dropped: u64,
+    /// A backup holding back its preemption of a live master until the
+    /// Services following the VirtualIP are ready here.
+    pub preparing_takeover: bool,
+    pub counters: Counters,
+}
+
+/// Advert counters since the instance started. They change without
+/// waking the status reporter (which refreshes them periodically).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub adverts_sent: u64,
+    /// Valid adverts handed to the state machine.
+    pub adverts_received: u64,
+    pub dropped: BTreeMap<DropReason, u64>,
+}
+
+impl Counters {
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
 }
 
 /// Operator overrides (`spec.control`), applied to a running instance
@@ -137,10 +157,12 @@ impl InstanceHandle {
 
 /// Sets the instance up (socket, interface, stale VIPs removed) and starts
 /// its task with the `operator` overrides in force from the first moment,
-/// as a member of `group` if given.
+/// following what the VirtualIP's trackers report on `tracked`, as a
+/// member of `group` if given.
 pub async fn start(
     config: ShellConfig,
     operator: Operator,
+    tracked: watch::Receiver<Tracked>,
     group: Option<SyncGroupHub>,
 ) -> Result<InstanceHandle, ShellError> {
     let instance = Instance::new(config.instance.clone())?;
@@ -170,13 +192,15 @@ pub async fn start(
     let (notify, notify_rx) = watch::channel(config.notify.clone());
     let (hooks, hook_runner) = HookQueue::start(config.name.clone(), notify_rx);
     let initial = Observed {
+        instance: config.name.clone(),
         state: instance.state(),
         effective_priority: instance.effective_priority(),
         master: None,
         transitions: 0,
         last_advert: None,
         fault: None,
-        dropped: 0,
+        preparing_takeover: false,
+        counters: Counters::default(),
     };
     let (observed, observed_rx) = watch::channel(initial);
     let (stop, stopped) = oneshot::channel();
@@ -191,6 +215,8 @@ pub async fn start(
         netlink,
         interface,
         links,
+        tracked,
+        fault: None,
         hooks,
         observed,
         config,
@@ -216,6 +242,11 @@ struct Shell {
     interface: Interface,
     /// The instance's interface first, then the other tracked ones.
     links: Vec<TrackedLink>,
+    /// Scripts, Services and the make-before-break hold, from the
+    /// VirtualIP's trackers.
+    tracked: watch::Receiver<Tracked>,
+    /// Why tracking faults the instance, as last fed to it.
+    fault: Option<String>,
     hooks: HookQueue,
     observed: watch::Sender<Observed>,
     group: Option<GroupMembership>,
@@ -229,9 +260,8 @@ impl Shell {
         hook_runner: JoinHandle<()>,
     ) {
         self.remove_stale_vips().await;
-        if self.links_down().next().is_some() {
-            self.feed(Input::TrackingChanged(Tracking::Fault)).await;
-        }
+        self.tracked.mark_unchanged();
+        self.retrack().await;
         let overrides = *operator.borrow_and_update();
         self.apply(overrides).await;
         self.feed(Input::Startup).await;
@@ -258,6 +288,7 @@ impl Shell {
                     let overrides = *operator.borrow_and_update();
                     self.apply(overrides).await;
                 }
+                Ok(()) = self.tracked.changed() => self.retrack().await,
                 received = self.socket.recv() => match received {
                     Ok(received) => self.on_message(received).await,
                     Err(error) => warn!(instance = %self.config.name, %error, "receiving adverts failed"),
@@ -301,11 +332,21 @@ impl Shell {
         self.feed(input).await;
     }
 
-    fn links_down(&self) -> impl Iterator<Item = &str> {
-        self.links
+    /// Feeds the core what links, scripts and Services say now. Both
+    /// inputs are level-triggered: feeding an unchanged verdict does nothing.
+    async fn retrack(&mut self) {
+        let tracked = self.tracked.borrow_and_update().clone();
+        let down: Vec<&str> = self
+            .links
             .iter()
             .filter(|link| !link.up)
             .map(|link| link.name.as_str())
+            .collect();
+        let Verdict { tracking, fault } = verdict(&down, &tracked.checks);
+        self.fault = fault;
+        self.feed(Input::TrackingChanged(tracking)).await;
+        self.feed(Input::PreemptAllowed(tracked.preempt_allowed))
+            .await;
     }
 
     fn next_timer(&self) -> Option<(Timer, Instant)> {
@@ -325,7 +366,7 @@ impl Shell {
             // the others too): anyone else is not part of this router.
             if !peers.contains(&received.src) {
                 debug!(instance = %self.config.name, src = %received.src, "advert from a host that is not a peer dropped");
-                self.count_drop();
+                self.count_drop(DropReason::NotPeer);
                 return;
             }
         }
@@ -338,16 +379,16 @@ impl Shell {
         );
         match input {
             Ok(input) => self.feed(input).await,
-            Err(reason) => {
-                debug!(instance = %self.config.name, src = %received.src, %reason, "advert dropped");
-                self.count_drop();
+            Err(error) => {
+                debug!(instance = %self.config.name, src = %received.src, %error, "advert dropped");
+                self.count_drop(error.reason());
             }
         }
     }
 
-    fn count_drop(&self) {
+    fn count_drop(&self, reason: DropReason) {
         self.observed.send_if_modified(|o| {
-            o.dropped += 1;
+            *o.counters.dropped.entry(reason).or_default() += 1;
             false
         });
     }
@@ -371,12 +412,7 @@ impl Shell {
                 }
                 link.up = up;
                 info!(instance = %self.config.name, interface = %link.name, up, "link changed");
-                let tracking = if self.links_down().next().is_some() {
-                    Tracking::Fault
-                } else {
-                    Tracking::Healthy { priority_delta: 0 }
-                };
-                self.feed(Input::TrackingChanged(tracking)).await;
+                self.retrack().await;
             }
             Change::AddressRemoved { .. } => {}
         }
@@ -411,24 +447,46 @@ impl Shell {
             (State::Backup, _) => self.observed.borrow().master,
             (State::Initialize | State::Fault, _) => None,
         };
-        let fault = (state == State::Fault).then(|| {
-            let down: Vec<&str> = self.links_down().collect();
-            format!(
-                "tracked interface {} down (no carrier or administratively down)",
-                down.join(", ")
-            )
-        });
+        let fault = match state {
+            // A sync-group sibling's fault leaves our own tracking healthy.
+            State::Fault => Some(
+                self.fault
+                    .clone()
+                    .unwrap_or_else(|| "a member of the sync group is faulted".to_string()),
+            ),
+            _ => None,
+        };
+        let preparing_takeover = self.instance.preparing_takeover();
         let accepted_advert = advert.is_some() && !warned && state == State::Backup;
         self.observed.send_if_modified(|o| {
             if accepted_advert {
                 o.last_advert = Some(SystemTime::now());
             }
-            let changed = (o.state, o.effective_priority, o.master, &o.fault)
-                != (state, effective_priority, master, &fault);
+            if advert.is_some() {
+                if warned {
+                    *o.counters.dropped.entry(DropReason::Mismatch).or_default() += 1;
+                } else {
+                    o.counters.adverts_received += 1;
+                }
+            }
+            let changed = (
+                o.state,
+                o.effective_priority,
+                o.master,
+                &o.fault,
+                o.preparing_takeover,
+            ) != (
+                state,
+                effective_priority,
+                master,
+                &fault,
+                preparing_takeover,
+            );
             o.state = state;
             o.effective_priority = effective_priority;
             o.master = master;
             o.fault = fault;
+            o.preparing_takeover = preparing_takeover;
             changed
         });
     }
@@ -472,9 +530,16 @@ impl Shell {
                     return;
                 }
             };
-            if let Err(error) = sent {
-                warn!(instance = %self.config.name, %dst, %error, "sending the advert failed");
-            }
+            match sent {
+                Ok(_) => self.observed.send_if_modified(|o| {
+                    o.counters.adverts_sent += 1;
+                    false
+                }),
+                Err(error) => {
+                    warn!(instance = %self.config.name, %dst, %error, "sending the advert failed");
+                    false
+                }
+            };
         }
         self.observed.send_if_modified(|o| {
             o.last_advert = Some(SystemTime::now());

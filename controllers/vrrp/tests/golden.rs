@@ -15,7 +15,7 @@
 //! preempt, preempt_delay, accept, primary, vips; unset keys take
 //! [`InstanceConfig::new`]'s defaults). `at TIME INPUT` feeds one input;
 //! INPUT is one of `Startup`, `Shutdown`, `ForceBackup`, `Restore`,
-//! `GroupBackup`, `GroupMaster`, `GroupFault on|off`,
+//! `GroupBackup`, `GroupMaster`, `GroupFault on|off`, `PreemptAllowed on|off`,
 //! `Timer Advert|MasterDown|PreemptDelay`, `Tracking fault`,
 //! `Tracking delta=N`, `PriorityAdjust adjustment=N`,
 //! `Advert src=IP prio=N interval=DURATION [vips=IP,IP]` (vips default to
@@ -159,6 +159,8 @@ fn parse_input(text: &str, config: &InstanceConfig) -> Result<Input, String> {
         ("GroupMaster", "") => Input::GroupMaster,
         ("GroupFault", "on") => Input::GroupFault(true),
         ("GroupFault", "off") => Input::GroupFault(false),
+        ("PreemptAllowed", "on") => Input::PreemptAllowed(true),
+        ("PreemptAllowed", "off") => Input::PreemptAllowed(false),
         ("Timer", "Advert") => Input::TimerExpired(Timer::Advert),
         ("Timer", "MasterDown") => Input::TimerExpired(Timer::MasterDown),
         ("Timer", "PreemptDelay") => Input::TimerExpired(Timer::PreemptDelay),

@@ -18,4 +18,4 @@ pub use replication::{
     Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync, Snapshot, Ssh,
 };
 pub use service::{Compose, Containers, DnsCheck, Health, ServiceMode, ServiceSpec};
-pub use virtual_ip::{Control, Garp, Notify, Track, TrackScript, VirtualIpSpec};
+pub use virtual_ip::{Control, Garp, Notify, Track, TrackScript, TrackedService, VirtualIpSpec};

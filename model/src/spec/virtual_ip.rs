@@ -99,11 +99,43 @@ pub struct Track {
     /// Interfaces that must be up, or the instance goes to FAULT.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<String>,
-    /// Services whose health is tracked (names of Service objects).
+    /// Services whose health on this node is tracked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<String>,
+    pub services: Vec<TrackedService>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scripts: Vec<TrackScript>,
+}
+
+/// A Service whose health on this node counts like a script (unhealthy:
+/// `Healthy` False, or `Ready` False other than while `Probing`): a bare
+/// name faults the instance while the Service is unhealthy (weight 0);
+/// `{name, weight}` weighs it instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TrackedService {
+    Name(String),
+    Weighted {
+        name: String,
+        #[serde(default)]
+        weight: i32,
+    },
+}
+
+impl TrackedService {
+    pub fn name(&self) -> &str {
+        match self {
+            TrackedService::Name(name) | TrackedService::Weighted { name, .. } => name,
+        }
+    }
+
+    /// Added to the priority while the Service is unhealthy (negative), or
+    /// while it is healthy (positive); 0 faults the instance while unhealthy.
+    pub fn weight(&self) -> i32 {
+        match self {
+            TrackedService::Name(_) => 0,
+            TrackedService::Weighted { weight, .. } => *weight,
+        }
+    }
 }
 
 /// A health check command (keepalived `vrrp_script`).
@@ -123,7 +155,9 @@ pub struct TrackScript {
     /// Consecutive successes before it counts as healthy again.
     #[serde(default = "one")]
     pub rise: u32,
-    /// Added to the priority while failed; 0 means the instance goes to FAULT.
+    /// As keepalived: a negative weight is added to the priority while the
+    /// script fails, a positive one while it succeeds; 0 (the default)
+    /// means a failing script puts the instance in FAULT.
     #[serde(default)]
     pub weight: i32,
 }
@@ -162,9 +196,47 @@ pub struct Control {
     pub priority_adjust: BTreeMap<String, i32>,
 }
 
+impl Control {
+    /// Puts `node` in maintenance (never master) or takes it out.
+    pub fn set_maintenance(&mut self, node: &str, on: bool) {
+        self.force_backup.retain(|n| n != node);
+        if on {
+            self.force_backup.push(node.to_string());
+            self.force_backup.sort();
+        }
+    }
+
+    /// Sets `node`'s priority adjustment; 0 removes it.
+    pub fn set_priority_adjust(&mut self, node: &str, adjustment: i32) {
+        if adjustment == 0 {
+            self.priority_adjust.remove(node);
+        } else {
+            self.priority_adjust.insert(node.to_string(), adjustment);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_edits_touch_one_node_only() {
+        let mut control = Control::default();
+        control.set_maintenance("n2", true);
+        control.set_maintenance("n1", true);
+        control.set_maintenance("n1", true);
+        assert_eq!(control.force_backup, ["n1", "n2"]);
+        control.set_maintenance("n1", false);
+        assert_eq!(control.force_backup, ["n2"]);
+        control.set_priority_adjust("n1", -20);
+        control.set_priority_adjust("n2", 5);
+        control.set_priority_adjust("n2", 0);
+        assert_eq!(
+            control.priority_adjust,
+            BTreeMap::from([("n1".to_string(), -20)])
+        );
+    }
 
     #[test]
     fn decodes_the_design_sketch() {
@@ -174,7 +246,7 @@ mod tests {
             "advertInterval": "50ms",
             "priorities": {"n1": 110, "n2": 100},
             "preempt": true, "preemptDelay": "0s",
-            "track": {"interfaces": ["eth0"], "services": ["web"],
+            "track": {"interfaces": ["eth0"], "services": ["web", {"name": "db", "weight": -30}],
                       "scripts": [{"name": "gw", "command": ["ping", "-c1", "10.77.0.254"],
                                    "interval": "2s", "fall": 2, "rise": 2, "weight": -20}]},
             "syncGroup": "edge",
@@ -184,6 +256,13 @@ mod tests {
         assert_eq!(spec.addresses.len(), 2);
         assert_eq!(spec.advert_interval, Some(Duration::from_millis(50)));
         assert_eq!(spec.track.scripts[0].weight, -20);
+        let services: Vec<(&str, i32)> = spec
+            .track
+            .services
+            .iter()
+            .map(|s| (s.name(), s.weight()))
+            .collect();
+        assert_eq!(services, [("web", 0), ("db", -30)]);
         assert_eq!(spec.garp.count, 5);
         let n2 = Node {
             name: "n2".into(),

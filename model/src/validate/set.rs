@@ -133,7 +133,7 @@ impl Index {
         let mut out = Vec::new();
         for (i, service) in spec.track.services.iter().enumerate() {
             let at = format!("/spec/track/services/{i}");
-            self.reference(Kind::Service, service, &at, &mut out);
+            self.reference(Kind::Service, service.name(), &at, &mut out);
         }
         if !self.reference(Kind::Cluster, &spec.cluster, "/spec/cluster", &mut out) {
             return out;

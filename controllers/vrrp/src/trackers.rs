@@ -1,0 +1,421 @@
+//! The trackers of one VirtualIP, shell side: runs `track.scripts` in
+//! their own tasks (never on the protocol path) and follows this node's
+//! store for `track.services` and for the Services that follow the
+//! VirtualIP (make-before-break). Publishes one [`Tracked`] snapshot that
+//! each of the VirtualIP's instances feeds to its core.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hareconcile_model::{ConditionStatus, Kind, Object};
+use hareconcile_runtime::Store;
+use tokio::process::Command;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use tracing::{info, warn};
+
+use crate::tracking::{Check, FallRise, Source, Tracked};
+
+/// What the trackers of one VirtualIP check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackConfig {
+    /// The VirtualIP's name: Services with `followVirtualIP` equal to it
+    /// must be ready here before a planned preempt-back.
+    pub vip: String,
+    pub scripts: Vec<ScriptCheck>,
+    /// `track.services`: names and weights.
+    pub services: Vec<(String, i32)>,
+}
+
+/// One `track.scripts` entry, its command resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptCheck {
+    pub name: String,
+    /// argv, run without a shell.
+    pub command: Vec<String>,
+    pub interval: Duration,
+    /// A run taking longer fails (and is killed).
+    pub timeout: Duration,
+    pub fall: u32,
+    pub rise: u32,
+    pub weight: i32,
+}
+
+/// The running trackers; dropping them stops their tasks.
+pub struct Trackers {
+    config: TrackConfig,
+    snapshot: watch::Sender<Tracked>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Trackers {
+    /// Starts the checks of `config`; the first snapshot already holds
+    /// what the store says, so instances start on it.
+    pub fn start(config: TrackConfig, store: &Store) -> Trackers {
+        let (snapshot, _) = watch::channel(Tracked::default());
+        let mut trackers = Trackers {
+            config: TrackConfig::default(),
+            snapshot,
+            tasks: Vec::new(),
+        };
+        trackers.reconfigure(config, store);
+        trackers
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Tracked> {
+        self.snapshot.subscribe()
+    }
+
+    /// Restarts the checks if `config` differs from the running one; the
+    /// instances keep their subscription and see the new snapshot.
+    pub fn reconfigure(&mut self, config: TrackConfig, store: &Store) {
+        if self.tasks.is_empty() || config != self.config {
+            self.stop_tasks();
+            let (services, _) = store.list(Some(Kind::Service));
+            let initial = initial_snapshot(&config, &services);
+            self.snapshot.send_if_modified(|current| {
+                let changed = *current != initial;
+                *current = initial;
+                changed
+            });
+            for (index, script) in config.scripts.iter().enumerate() {
+                let task = run_script(index, script.clone(), self.snapshot.clone());
+                self.tasks.push(tokio::spawn(task));
+            }
+            let follow = follow_store(config.clone(), store.clone(), self.snapshot.clone());
+            self.tasks.push(tokio::spawn(follow));
+            self.config = config;
+        }
+    }
+
+    fn stop_tasks(&mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Trackers {
+    fn drop(&mut self) {
+        self.stop_tasks();
+    }
+}
+
+/// Scripts start healthy (as keepalived's without `init_fail`); Services
+/// as the store says.
+fn initial_snapshot(config: &TrackConfig, services: &[Arc<Object>]) -> Tracked {
+    let mut checks: Vec<Check> = config
+        .scripts
+        .iter()
+        .map(|script| Check {
+            source: Source::Script,
+            name: script.name.clone(),
+            weight: script.weight,
+            healthy: true,
+            detail: String::new(),
+        })
+        .collect();
+    checks.extend(service_checks(config, services));
+    Tracked {
+        checks,
+        preempt_allowed: followers_ready(&config.vip, services),
+    }
+}
+
+/// The `track.services` checks from this node's Service objects. A Service
+/// fails while its `Healthy` condition is False (Unknown means nothing runs
+/// here to probe), or while `Ready` is False for any reason but `Probing`
+/// (a stack that just started and whose probes have not decided yet): the
+/// engine unreachable, containers stopped or unhealthy, a bad compose
+/// file. A Service missing from the store, or not reported on yet, fails.
+fn service_checks(config: &TrackConfig, services: &[Arc<Object>]) -> Vec<Check> {
+    config
+        .services
+        .iter()
+        .map(|(name, weight)| {
+            let object = services.iter().find(|o| o.metadata.name == *name);
+            let failure = match object {
+                None => Some("not declared on this node".to_string()),
+                Some(object) => service_failure(object),
+            };
+            Check {
+                source: Source::Service,
+                name: name.clone(),
+                weight: *weight,
+                healthy: failure.is_none(),
+                detail: failure.unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+fn service_failure(object: &Object) -> Option<String> {
+    let status = &object.status;
+    let healthy = status.condition("Healthy");
+    let ready = status.condition("Ready");
+    if healthy.is_none() && ready.is_none() {
+        return Some("no health reported on this node yet".to_string());
+    }
+    let failing = healthy
+        .filter(|c| c.status == ConditionStatus::False)
+        .or(ready.filter(|c| c.status == ConditionStatus::False && c.reason != "Probing"));
+    failing.map(|c| {
+        format!(
+            "{} is {:?} ({}): {}",
+            c.type_, c.status, c.reason, c.message
+        )
+    })
+}
+
+/// Whether every Service following `vip` runs here and is Ready (its
+/// stack started for a takeover, not merely a Ready standby): until then
+/// a backup must not preempt a live master. True when none follows it.
+fn followers_ready(vip: &str, services: &[Arc<Object>]) -> bool {
+    services
+        .iter()
+        .filter(|o| o.spec.get("followVirtualIP").and_then(|v| v.as_str()) == Some(vip))
+        .all(|o| {
+            let running =
+                o.status.details.get("desired").and_then(|d| d.as_str()) == Some("running");
+            running && o.status.is_ready()
+        })
+}
+
+/// Re-reads the Services whenever one changes.
+async fn follow_store(config: TrackConfig, store: Store, snapshot: watch::Sender<Tracked>) {
+    loop {
+        let (services, version) = store.list(Some(Kind::Service));
+        publish_services(&config, &services, &snapshot);
+        let Ok(mut watcher) = store.watch(Some(Kind::Service), version) else {
+            continue;
+        };
+        // Expired: changes were missed; list again.
+        while watcher.next().await.is_ok() {
+            let (services, _) = store.list(Some(Kind::Service));
+            publish_services(&config, &services, &snapshot);
+        }
+    }
+}
+
+fn publish_services(
+    config: &TrackConfig,
+    services: &[Arc<Object>],
+    snapshot: &watch::Sender<Tracked>,
+) {
+    let checks = service_checks(config, services);
+    let allowed = followers_ready(&config.vip, services);
+    let scripts = config.scripts.len();
+    snapshot.send_if_modified(|tracked| {
+        // A task aborted by a reconfigure may still be finishing this step
+        // against the new layout: leave that alone.
+        if tracked.checks.len() < scripts {
+            return false;
+        }
+        let changed = tracked.checks[scripts..] != checks[..] || tracked.preempt_allowed != allowed;
+        if changed {
+            tracked.checks.truncate(scripts);
+            tracked.checks.extend(checks);
+            tracked.preempt_allowed = allowed;
+        }
+        changed
+    });
+}
+
+/// Runs one script every `interval` and publishes its fall/rise verdict
+/// when it changes.
+async fn run_script(index: usize, script: ScriptCheck, snapshot: watch::Sender<Tracked>) {
+    let mut streak = FallRise::new(script.fall, script.rise);
+    let mut ticker = tokio::time::interval(script.interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let outcome = run_once(&script).await;
+        let was_healthy = streak.healthy();
+        let healthy = streak.record(outcome.is_ok());
+        if healthy == was_healthy {
+            continue;
+        }
+        let detail = outcome.err().unwrap_or_default();
+        if healthy {
+            info!(script = %script.name, "tracked script succeeds again");
+        } else {
+            warn!(script = %script.name, %detail, "tracked script failing");
+        }
+        // `get_mut`: a task aborted by a reconfigure may still be
+        // finishing this very step against the new layout.
+        snapshot.send_if_modified(|tracked| match tracked.checks.get_mut(index) {
+            Some(check) if check.source == Source::Script => {
+                check.healthy = healthy;
+                check.detail = detail;
+                true
+            }
+            _ => false,
+        });
+    }
+}
+
+/// One run: success is exit status 0 within the timeout.
+async fn run_once(script: &ScriptCheck) -> Result<(), String> {
+    let Some((program, args)) = script.command.split_first() else {
+        return Err("empty command".to_string());
+    };
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    match tokio::time::timeout(script.timeout, command.status()).await {
+        Err(_) => Err(format!("timed out after {:?}", script.timeout)),
+        Ok(Err(error)) => Err(format!("cannot run {program}: {error}")),
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(Ok(status)) => Err(status.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hareconcile_model::{ObjectMeta, Status};
+    use serde_json::json;
+
+    use super::*;
+
+    fn service(name: &str, follows: Option<&str>, status: Status) -> Arc<Object> {
+        let mut spec = json!({"cluster": "home", "compose": {"file": "c.yaml"}});
+        if let Some(vip) = follows {
+            spec["followVirtualIP"] = json!(vip);
+        }
+        Arc::new(Object {
+            api_version: hareconcile_model::API_VERSION.to_string(),
+            kind: Kind::Service,
+            metadata: ObjectMeta::named(name),
+            spec,
+            status,
+        })
+    }
+
+    fn status(conditions: &[(&str, ConditionStatus)], desired: &str) -> Status {
+        let mut status = Status::default();
+        for (type_, value) in conditions {
+            status.set_condition(type_, *value, "Why", "what".to_string(), 1);
+        }
+        status.details.insert("desired".into(), json!(desired));
+        status
+    }
+
+    fn config(services: &[(&str, i32)]) -> TrackConfig {
+        TrackConfig {
+            vip: "web".into(),
+            scripts: Vec::new(),
+            services: services.iter().map(|(n, w)| (n.to_string(), *w)).collect(),
+        }
+    }
+
+    #[test]
+    fn false_conditions_fail_but_unknown_and_probing_do_not() {
+        use ConditionStatus::{False, True, Unknown};
+        let mut probing = status(&[("Ready", False), ("Healthy", Unknown)], "running");
+        probing.set_condition("Ready", False, "Probing", "waiting", 1);
+        let services = [
+            service("ready", None, status(&[("Ready", True)], "running")),
+            service("not-ready", None, status(&[("Ready", False)], "running")),
+            service(
+                "standby",
+                None,
+                status(&[("Ready", True), ("Healthy", Unknown)], "absent"),
+            ),
+            service(
+                "sick",
+                None,
+                status(&[("Ready", True), ("Healthy", False)], "running"),
+            ),
+            service("silent", None, Status::default()),
+            service("probing", None, probing),
+        ];
+        let names = [
+            "ready",
+            "not-ready",
+            "standby",
+            "sick",
+            "silent",
+            "missing",
+            "probing",
+        ];
+        let config = config(&names.map(|n| (n, -10)));
+        let verdicts: Vec<(&str, bool)> = service_checks(&config, &services)
+            .iter()
+            .map(|c| {
+                (
+                    names.iter().find(|n| **n == c.name).copied().unwrap(),
+                    c.healthy,
+                )
+            })
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("ready", true),
+                ("not-ready", false),
+                ("standby", true),
+                ("sick", false),
+                ("silent", false),
+                ("missing", false),
+                ("probing", true)
+            ]
+        );
+        let sick = &service_checks(&config, &services)[3];
+        assert_eq!(sick.weight, -10);
+        assert!(
+            sick.detail.starts_with("Healthy is False (Why)"),
+            "{}",
+            sick.detail
+        );
+    }
+
+    #[test]
+    fn preemption_waits_for_every_follower_to_run_here() {
+        use ConditionStatus::True;
+        let running = || status(&[("Ready", True)], "running");
+        let standby = || status(&[("Ready", True)], "absent");
+        assert!(
+            followers_ready("web", &[]),
+            "no follower, nothing to wait for"
+        );
+        let other = service("db", Some("other"), standby());
+        assert!(followers_ready("web", std::slice::from_ref(&other)));
+        let web = service("web", Some("web"), standby());
+        assert!(
+            !followers_ready("web", &[web, other.clone()]),
+            "a Ready standby is not a running stack"
+        );
+        let web = service("web", Some("web"), running());
+        let api = service("api", Some("web"), Status::default());
+        assert!(!followers_ready("web", &[web.clone(), api]));
+        let api = service("api", Some("web"), running());
+        assert!(followers_ready("web", &[web, api, other]));
+    }
+
+    #[tokio::test]
+    async fn scripts_fail_on_exit_status_and_timeout() {
+        let script = |command: &[&str], timeout_ms| ScriptCheck {
+            name: "s".into(),
+            command: command.iter().map(|a| a.to_string()).collect(),
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(timeout_ms),
+            fall: 1,
+            rise: 1,
+            weight: 0,
+        };
+        assert_eq!(run_once(&script(&["true"], 10_000)).await, Ok(()));
+        let failed = run_once(&script(&["false"], 10_000)).await.unwrap_err();
+        assert!(failed.contains("exit status: 1"), "{failed}");
+        let slow = run_once(&script(&["sleep", "5"], 50)).await.unwrap_err();
+        assert!(slow.contains("timed out"), "{slow}");
+        let missing = run_once(&script(&["/nonexistent/check"], 10_000))
+            .await
+            .unwrap_err();
+        assert!(missing.contains("cannot run"), "{missing}");
+    }
+}
