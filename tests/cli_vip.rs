@@ -1,0 +1,109 @@
+//! `hareconcile vip maintenance|restore|priority` against a running agent
+//! (no root: the VirtualIP names an interface that does not exist, so only
+//! the spec and the controller's bookkeeping are exercised; the lab test
+//! `vrrp_control` shows the VIP moving).
+
+mod support;
+
+use support::{expect_code, stderr, virtual_ip, Agent, CLUSTER};
+
+fn object(agent: &Agent) -> serde_json::Value {
+    let json = expect_code(&agent.hc(&["get", "vip", "web", "-o", "json"]), 0);
+    serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn the_cli_edits_spec_control_of_its_own_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &[]);
+    let manifest = dir.path().join("web.yaml");
+    std::fs::write(
+        &manifest,
+        format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
+    )
+    .unwrap();
+    expect_code(&agent.hc(&["apply", "-f", manifest.to_str().unwrap()]), 0);
+    let generation = object(&agent)["metadata"]["generation"].as_u64().unwrap();
+
+    let out = expect_code(&agent.hc(&["vip", "maintenance", "web", "--wait=20s"]), 0);
+    assert!(out.contains("virtualip/web on n1: in maintenance"), "{out}");
+    let web = object(&agent);
+    assert_eq!(
+        web["spec"]["control"]["forceBackup"],
+        serde_json::json!(["n1"])
+    );
+    assert_eq!(web["metadata"]["generation"], generation + 1);
+    assert_eq!(web["metadata"]["manager"], "cli");
+    assert!(
+        web["status"]["observedGeneration"].as_u64() >= Some(generation + 1),
+        "--wait returned before the controller saw the change: {web}"
+    );
+    let again = expect_code(&agent.hc(&["vip", "maintenance", "web", "--node", "n1"]), 0);
+    assert!(again.contains("already in maintenance"), "{again}");
+
+    expect_code(&agent.hc(&["vip", "priority", "web", "--adjust", "-20"]), 0);
+    let control = &object(&agent)["spec"]["control"];
+    assert_eq!(control["priorityAdjust"], serde_json::json!({"n1": -20}));
+    assert_eq!(control["forceBackup"], serde_json::json!(["n1"]));
+
+    expect_code(&agent.hc(&["vip", "restore", "web"]), 0);
+    let web = object(&agent);
+    assert!(web["spec"]["control"].is_null(), "{web}");
+    // The rest of the spec is as applied.
+    assert_eq!(web["spec"]["vrid"], 51);
+
+    let other_node = agent.hc(&["vip", "maintenance", "web", "--node", "n2"]);
+    expect_code(&other_node, 2);
+    assert!(
+        stderr(&other_node).contains("this agent runs node n1"),
+        "{}",
+        stderr(&other_node)
+    );
+    let missing = agent.hc(&["vip", "maintenance", "nope"]);
+    expect_code(&missing, 2);
+    assert!(
+        stderr(&missing).contains("VirtualIP/nope does not exist"),
+        "{}",
+        stderr(&missing)
+    );
+    expect_code(
+        &agent.hc(&["vip", "priority", "web", "--adjust", "-300"]),
+        2,
+    );
+}
+
+#[test]
+fn objects_of_another_manager_are_left_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    let file = manifests.join("web.yaml");
+    std::fs::write(
+        &file,
+        format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
+    )
+    .unwrap();
+    let agent = Agent::start(dir.path(), &["--manifests", manifests.to_str().unwrap()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !agent.hc(&["get", "vip", "web"]).status.success() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the manifests were never applied"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let refused = agent.hc(&["vip", "maintenance", "web"]);
+    expect_code(&refused, 2);
+    let message = stderr(&refused);
+    assert!(message.contains("managed by files"), "{message}");
+    assert!(
+        message.contains(file.to_str().unwrap()),
+        "names the file: {message}"
+    );
+    assert!(
+        message.contains(r#"{"forceBackup":["n1"]}"#),
+        "says what to declare: {message}"
+    );
+    assert!(object(&agent)["spec"]["control"].is_null());
+}
