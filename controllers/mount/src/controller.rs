@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hareconcile_model::{ConditionStatus, Kind, Object, ObjectKey, ReplicationSpec};
-use hareconcile_runtime::{Action, Context, EventType, Reconciler, StoreError};
+use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, StoreError};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -155,11 +155,7 @@ pub fn judge(desired: &DesiredMount, seen: &Observation) -> Verdict {
     Verdict::Healthy
 }
 
-fn condition(
-    desired: &DesiredMount,
-    seen: &Observation,
-    verdict: &Verdict,
-) -> (ConditionStatus, &'static str, String) {
+fn condition(desired: &DesiredMount, seen: &Observation, verdict: &Verdict) -> Readiness<'static> {
     let path = desired.path.display();
     let message = match (verdict, &seen.entry) {
         (Verdict::Healthy, _) => format!(
@@ -236,41 +232,6 @@ fn details(seen: &Observation, wanted: Wanted) -> Vec<(&'static str, Value)> {
     details
 }
 
-/// The followed VirtualIP's state as this node's VRRP controller reports it.
-fn vip_state(ctx: &Context, spec: &ReplicationSpec) -> Option<String> {
-    let name = spec.follow_virtual_ip.as_ref()?;
-    let vip = ctx.store.get(&ObjectKey {
-        kind: Kind::VirtualIP,
-        name: name.clone(),
-    })?;
-    vip.status
-        .details
-        .get("state")?
-        .as_str()
-        .map(str::to_string)
-}
-
-fn report(
-    ctx: &Context,
-    object: &Object,
-    details: Vec<(&str, Value)>,
-    (status, reason, message): (ConditionStatus, &str, String),
-) -> Result<(), MountError> {
-    let generation = object.metadata.generation;
-    let updated = ctx.store.update_status(&object.key(), |s| {
-        s.observed_generation = Some(generation);
-        for (key, value) in details {
-            s.details.insert(key.to_string(), value);
-        }
-        s.set_condition("Ready", status, reason, message, generation);
-    });
-    match updated {
-        // Deleted while we looked: cleanup follows.
-        Err(StoreError::NotFound(_)) => Ok(()),
-        other => other.map(|_| ()).map_err(Into::into),
-    }
-}
-
 async fn observe(
     desired: &DesiredMount,
     prober: &Prober,
@@ -289,6 +250,24 @@ async fn observe(
         comparison,
         probe,
     })
+}
+
+/// Observes, judges and reports a mount that is wanted here.
+async fn look(
+    ctx: &Context,
+    object: &Object,
+    desired: &DesiredMount,
+    prober: &Prober,
+    probe_timeout: Duration,
+) -> Result<(Observation, Verdict), MountError> {
+    let seen = observe(desired, prober, probe_timeout).await?;
+    let verdict = judge(desired, &seen);
+    ctx.report(
+        object,
+        details(&seen, Wanted::Mounted),
+        condition(desired, &seen, &verdict),
+    )?;
+    Ok((seen, verdict))
 }
 
 /// Unmounts `desired` if it is what is mounted at its path.
@@ -338,12 +317,12 @@ impl MountReconciler {
             "not mounted here: on: master, and the followed VirtualIP is {} on this node",
             vip.unwrap_or("not reported")
         );
-        report(
-            ctx,
+        ctx.report(
             object,
             details(&seen, Wanted::Unmounted),
             (ConditionStatus::False, "NotMaster", message),
-        )
+        )?;
+        Ok(())
     }
 
     /// Does what the verdict calls for; true when something was done.
@@ -422,47 +401,37 @@ impl Reconciler for MountReconciler {
                 warn!(path = %old.path.display(), error = %e, "the mount's old path stays mounted");
             }
         }
-        let vip = vip_state(ctx, &spec);
+        let vip = spec
+            .follow_virtual_ip
+            .as_deref()
+            .and_then(|name| ctx.virtual_ip_state(name));
         let wanted = placement(spec.on, vip.as_deref());
         if wanted == Wanted::Unmounted {
             self.stand_by(ctx, &object, &desired, vip.as_deref())
                 .await?;
             return Ok(every);
         }
-        let seen = observe(&desired, &prober, probe.timeout.as_std()).await?;
-        let verdict = judge(&desired, &seen);
-        report(
-            ctx,
-            &object,
-            details(&seen, wanted),
-            condition(&desired, &seen, &verdict),
-        )?;
+        let timeout = probe.timeout.as_std();
+        let look = || look(ctx, &object, &desired, &prober, timeout);
+        let (seen, verdict) = look().await?;
         match self.act(ctx, &object, &desired, &verdict, &seen).await {
-            Ok(false) => Ok(every),
+            Ok(false) => {}
             Ok(true) => {
-                let seen = observe(&desired, &prober, probe.timeout.as_std()).await?;
-                let verdict = judge(&desired, &seen);
-                report(
-                    ctx,
-                    &object,
-                    details(&seen, wanted),
-                    condition(&desired, &seen, &verdict),
-                )?;
-                Ok(every)
+                look().await?;
             }
             Err(e) => {
                 // Retried with backoff by the runtime.
-                let seen = observe(&desired, &prober, probe.timeout.as_std()).await?;
+                let seen = observe(&desired, &prober, timeout).await?;
                 let message = format!("{}: {e}", verdict.reason());
-                report(
-                    ctx,
+                ctx.report(
                     &object,
-                    details(&seen, wanted),
+                    details(&seen, Wanted::Mounted),
                     (ConditionStatus::False, "MountFailed", message),
                 )?;
-                Err(e)
+                return Err(e);
             }
         }
+        Ok(every)
     }
 
     async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), MountError> {

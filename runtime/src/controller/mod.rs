@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hareconcile_model::{Kind, Object, ObjectKey};
+use hareconcile_model::{ConditionStatus, Kind, Object, ObjectKey};
 
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 pub use backoff::Backoff;
 pub use scheduler::{Controller, ControllerHandle};
@@ -40,6 +40,48 @@ pub struct Context {
     pub store: Store,
     /// The node this agent runs as.
     pub node: Arc<str>,
+}
+
+/// The Ready condition as a controller judges it: status, reason, message.
+pub type Readiness<'a> = (ConditionStatus, &'a str, String);
+
+impl Context {
+    /// VirtualIP `name`'s VRRP state (`Master`, `Backup`, `Fault`...) as
+    /// this node's VRRP controller reports it; `None` before it does.
+    pub fn virtual_ip_state(&self, name: &str) -> Option<String> {
+        let vip = self.store.get(&ObjectKey {
+            kind: Kind::VirtualIP,
+            name: name.to_string(),
+        })?;
+        vip.status
+            .details
+            .get("state")?
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Writes what a reconcile of `object` saw: the generation observed,
+    /// `details` (other details are kept), and the Ready condition. An
+    /// object deleted meanwhile is not an error: its cleanup follows.
+    pub fn report(
+        &self,
+        object: &Object,
+        details: Vec<(&str, serde_json::Value)>,
+        (status, reason, message): Readiness<'_>,
+    ) -> Result<(), StoreError> {
+        let generation = object.metadata.generation;
+        let updated = self.store.update_status(&object.key(), |s| {
+            s.observed_generation = Some(generation);
+            for (key, value) in details {
+                s.details.insert(key.to_string(), value);
+            }
+            s.set_condition("Ready", status, reason, message, generation);
+        });
+        match updated {
+            Err(StoreError::NotFound(_)) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
 }
 
 #[async_trait]
