@@ -19,7 +19,7 @@ const CONVERGE: Duration = Duration::from_secs(60);
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 struct Agent {
-    _process: Process,
+    process: Process,
     socket: PathBuf,
 }
 
@@ -39,10 +39,7 @@ fn start_agent(lab: &Lab, host: &Host, docker: Option<&Dockerd>) -> Agent {
     until("the agent to listen", || {
         std::os::unix::net::UnixStream::connect(&socket).is_ok()
     });
-    Agent {
-        _process: process,
-        socket,
-    }
+    Agent { process, socket }
 }
 
 /// `hareconcile ARGS` against `agent`, killed if it takes longer than
@@ -104,32 +101,19 @@ fn until(what: &str, mut done: impl FnMut() -> bool) -> Duration {
     start.elapsed()
 }
 
-/// The compose project's containers that run on `docker`.
-fn running(docker: &Dockerd, project: &str) -> usize {
+/// How many of the compose project's containers `docker ps PS_FLAG` lists
+/// (`-q`: running ones, `-aq`: all).
+fn containers(docker: &Dockerd, project: &str, ps_flag: &str) -> usize {
+    let filter = format!("label=com.docker.compose.project={project}");
     let out = docker
-        .docker(&[
-            "ps",
-            "-q",
-            "--filter",
-            &format!("label=com.docker.compose.project={project}"),
-        ])
+        .docker(&["ps", ps_flag, "--filter", &filter])
         .unwrap();
     out.stdout.lines().count()
 }
 
-fn containers(docker: &Dockerd, project: &str) -> usize {
-    let out = docker
-        .docker(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.docker.compose.project={project}"),
-        ])
-        .unwrap();
-    out.stdout.lines().count()
-}
-
-fn manifests(lab: &Lab, export: &Path, mount_point: &Path) -> PathBuf {
+/// A Cluster of n1 and n2, and Replication `nas` mounting the NAS's
+/// `export` at `mount_point`; `placement` is extra spec lines.
+fn manifests(lab: &Lab, export: &Path, mount_point: &Path, placement: &str) -> PathBuf {
     let keys = lab.ssh_keys().unwrap();
     let path = lab.dir().join("replication.yaml");
     let text = format!(
@@ -140,6 +124,12 @@ spec:
   nodes:
     - {{name: n1, address: 10.77.0.1, priority: 110}}
     - {{name: n2, address: 10.77.0.2, priority: 100}}
+  vrrp: {{version: 3, advertInterval: 100ms}}
+---
+apiVersion: hareconcile.io/v1alpha1
+kind: VirtualIP
+metadata: {{name: web}}
+spec: {{cluster: lab, interface: eth0, vrid: 61, addresses: [10.77.0.100/24]}}
 ---
 apiVersion: hareconcile.io/v1alpha1
 kind: Replication
@@ -147,7 +137,7 @@ metadata: {{name: nas}}
 spec:
   cluster: lab
   method: mount
-  path: {mount_point}
+{placement}  path: {mount_point}
   probe: {{interval: {interval}ms, timeout: 500ms}}
   mount:
     type: fuse.sshfs
@@ -197,16 +187,8 @@ fn service(lab: &Lab, name: &str, image: &str) -> PathBuf {
     path
 }
 
-#[test]
-fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it() {
-    require_privileges!();
-    let lab = Lab::builder()
-        .nodes(3)
-        .client(false)
-        .private_mounts(true)
-        .build()
-        .unwrap();
-    let (n1, n2, nas) = (lab.node(1), lab.node(2), lab.node(3));
+/// A tmpfs with one file, `hello`, served over sftp by `nas`.
+fn serve_export(lab: &Lab, nas: &Host) -> (PathBuf, Process) {
     let export = lab.dir().join("export");
     nas.mount_tmpfs(&export).unwrap();
     nas.exec_ok(&[
@@ -215,12 +197,39 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
         &format!("echo from-the-nas > {}/hello", export.display()),
     ])
     .unwrap();
-    let _sshd = nas.start_sshd().unwrap();
+    (export, nas.start_sshd().unwrap())
+}
+
+fn lab() -> Lab {
+    Lab::builder()
+        .nodes(3)
+        .client(false)
+        .private_mounts(true)
+        .build()
+        .unwrap()
+}
+
+/// Whether `host` has anything mounted at `path`.
+fn mounted_on(host: &Host, path: &Path) -> bool {
+    let mounts = host
+        .exec_ok(&["cat", "/proc/self/mountinfo"])
+        .unwrap()
+        .stdout;
+    let path = format!(" {} ", path.display());
+    mounts.lines().any(|l| l.contains(&path))
+}
+
+#[test]
+fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it() {
+    require_privileges!();
+    let lab = lab();
+    let (n1, n2, nas) = (lab.node(1), lab.node(2), lab.node(3));
+    let (export, _sshd) = serve_export(&lab, nas);
     let docker = n1.start_dockerd().unwrap();
     let image = busybox_image(docker.uri()).unwrap();
 
     let mount_point = lab.dir().join("srv-nas");
-    let manifest = manifests(&lab, &export, &mount_point);
+    let manifest = manifests(&lab, &export, &mount_point, "");
     let a1 = start_agent(&lab, n1, Some(&docker));
     let a2 = start_agent(&lab, n2, None);
     for agent in [&a1, &a2] {
@@ -269,7 +278,7 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
     // A Service that requires the mount runs while it is Ready.
     apply(&a1, &service(&lab, "app", &image));
     until("the app container to run on n1", || {
-        running(&docker, "app") == 1
+        containers(&docker, "app", "-q") == 1
     });
 
     // The NAS dies: its link is cut, so requests to it hang.
@@ -310,21 +319,23 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
     });
 
     // What requires it stops, and a Service added now never starts.
-    until("the app container to stop", || running(&docker, "app") == 0);
+    until("the app container to stop", || {
+        containers(&docker, "app", "-q") == 0
+    });
     apply(&a1, &service(&lab, "late", &image));
     until("late to wait for the mount", || {
         ready(&object(&a1, "service", "late"))
             .is_some_and(|(ok, reason)| !ok && reason == "WaitingForReplication")
     });
     assert_eq!(
-        containers(&docker, "late"),
+        containers(&docker, "late", "-aq"),
         0,
         "late started without its mount"
     );
     // Still waiting after several more probes and remount attempts.
     std::thread::sleep(PROBE_INTERVAL * 3);
     assert_eq!(
-        containers(&docker, "late"),
+        containers(&docker, "late", "-aq"),
         0,
         "late started without its mount"
     );
@@ -339,7 +350,7 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
         ready(&object(&a1, "replication", "nas")).is_some_and(|(ok, _)| ok)
     });
     until("both containers to run", || {
-        running(&docker, "app") == 1 && running(&docker, "late") == 1
+        containers(&docker, "app", "-q") == 1 && containers(&docker, "late", "-q") == 1
     });
     let hello = n1
         .exec_ok(&["cat", &mount_point.join("hello").display().to_string()])
@@ -348,6 +359,52 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
 
     // sshfs daemons outlive the agents: unmount so they exit with the lab.
     drop(a1);
+    drop(a2);
+    for host in [n1, n2] {
+        let _ = host.exec(&["umount", "-l", &mount_point.display().to_string()]);
+    }
+}
+
+#[test]
+fn a_master_only_mount_follows_the_virtual_ip() {
+    require_privileges!();
+    let lab = lab();
+    let (n1, n2, nas) = (lab.node(1), lab.node(2), lab.node(3));
+    let (export, _sshd) = serve_export(&lab, nas);
+    let mount_point = lab.dir().join("srv-nas");
+    let manifest = manifests(
+        &lab,
+        &export,
+        &mount_point,
+        "  followVirtualIP: web\n  on: master\n",
+    );
+    let a1 = start_agent(&lab, n1, None);
+    let a2 = start_agent(&lab, n2, None);
+    for agent in [&a1, &a2] {
+        apply(agent, &manifest);
+    }
+    until("n1 master and nas Ready there", || {
+        object(&a1, "vip", "web")["status"]["state"] == "Master"
+            && ready(&object(&a1, "replication", "nas")).is_some_and(|(ok, _)| ok)
+    });
+    until("n2 backup and nas not mounted there", || {
+        object(&a2, "vip", "web")["status"]["state"] == "Backup"
+            && ready(&object(&a2, "replication", "nas"))
+                .is_some_and(|(ok, reason)| !ok && reason == "NotMaster")
+    });
+    assert!(mounted_on(n1, &mount_point));
+    assert!(!mounted_on(n2, &mount_point));
+
+    // n1's agent stops (its VIP goes with it): n2 becomes master and mounts.
+    a1.process.stop(Duration::from_secs(10)).unwrap();
+    until("nas Ready on n2 once it is master", || {
+        ready(&object(&a2, "replication", "nas")).is_some_and(|(ok, _)| ok)
+    });
+    let hello = n2
+        .exec_ok(&["cat", &mount_point.join("hello").display().to_string()])
+        .unwrap();
+    assert_eq!(hello.stdout, "from-the-nas\n");
+
     drop(a2);
     for host in [n1, n2] {
         let _ = host.exec(&["umount", "-l", &mount_point.display().to_string()]);
