@@ -395,7 +395,8 @@ fn a_master_only_mount_follows_the_virtual_ip() {
     assert!(mounted_on(n1, &mount_point));
     assert!(!mounted_on(n2, &mount_point));
 
-    // n1's agent stops (its VIP goes with it): n2 becomes master and mounts.
+    // n1's agent stops (its VIP goes with it, its mount stays): n2 becomes
+    // master and mounts.
     a1.process.stop(Duration::from_secs(10)).unwrap();
     until("nas Ready on n2 once it is master", || {
         ready(&object(&a2, "replication", "nas")).is_some_and(|(ok, _)| ok)
@@ -405,6 +406,20 @@ fn a_master_only_mount_follows_the_virtual_ip() {
         .unwrap();
     assert_eq!(hello.stdout, "from-the-nas\n");
 
+    // n1's agent is back and preempts: n2 unmounts, n1 has the data again.
+    let a1 = start_agent(&lab, n1, None);
+    until("n2 backup again and nas unmounted there", || {
+        ready(&object(&a2, "replication", "nas"))
+            .is_some_and(|(ok, reason)| !ok && reason == "NotMaster")
+            && !mounted_on(n2, &mount_point)
+    });
+    until("nas Ready on n1 again", || {
+        ready(&object(&a1, "replication", "nas")).is_some_and(|(ok, _)| ok)
+    });
+    let (_, events) = hc(&a2, &["events"]);
+    assert!(events.contains("Unmounted"), "{events}");
+
+    drop(a1);
     drop(a2);
     for host in [n1, n2] {
         let _ = host.exec(&["umount", "-l", &mount_point.display().to_string()]);

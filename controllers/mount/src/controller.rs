@@ -291,12 +291,45 @@ impl MountReconciler {
         desired: &DesiredMount,
         vip: Option<&str>,
     ) -> Result<(), MountError> {
-        let key = object.key();
-        // Clean only: a service still using the data is stopped by its
-        // own controller first; until then this fails and is retried.
-        if unmount_if_mounted(desired, Unmount::Clean).await? {
+        let entries = mountinfo::read()?;
+        let entry = mountinfo::find(&entries, &desired.path)
+            .filter(|e| desired.is_mounted_as(e))
+            .cloned();
+        let why = format!(
+            "on: master, and the followed VirtualIP is {} on this node",
+            vip.unwrap_or("not reported")
+        );
+        // Not Ready where it is not wanted, before it goes: a Service that
+        // requires it must not start here.
+        let not_ready = |mounted: bool| {
+            let what = if mounted {
+                "unmounting"
+            } else {
+                "not mounted here"
+            };
+            (
+                ConditionStatus::False,
+                "NotMaster",
+                format!("{why}: {what}"),
+            )
+        };
+        let mut seen = Observation {
+            entry,
+            comparison: None,
+            probe: None,
+        };
+        let mounted = seen.entry.is_some();
+        ctx.report(
+            object,
+            details(&seen, Wanted::Unmounted),
+            not_ready(mounted),
+        )?;
+        if mounted {
+            // Clean only: a service still using the data is stopped by its
+            // own controller first; until then this fails and is retried.
+            command::unmount(&desired.path, Unmount::Clean, COMMAND_TIMEOUT).await?;
             ctx.store.record_event(
-                &key,
+                &object.key(),
                 EventType::Normal,
                 "Unmounted",
                 &format!(
@@ -305,23 +338,9 @@ impl MountReconciler {
                     desired.path.display()
                 ),
             );
+            seen.entry = None;
+            ctx.report(object, details(&seen, Wanted::Unmounted), not_ready(false))?;
         }
-        let seen = Observation {
-            entry: None,
-            comparison: None,
-            probe: None,
-        };
-        // Not Ready where it is not mounted: a Service that requires it
-        // must not start here before it is.
-        let message = format!(
-            "not mounted here: on: master, and the followed VirtualIP is {} on this node",
-            vip.unwrap_or("not reported")
-        );
-        ctx.report(
-            object,
-            details(&seen, Wanted::Unmounted),
-            (ConditionStatus::False, "NotMaster", message),
-        )?;
         Ok(())
     }
 
