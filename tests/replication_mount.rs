@@ -317,6 +317,13 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
     until("a MountStale event", || {
         hc(&a1, &["events"]).1.contains("MountStale")
     });
+    until("drift to report the mount", || {
+        let (_, drift) = hc(&a1, &["drift", "-o", "json"]);
+        drift.contains("Replication/nas")
+            && ["MountStale", "MountFailed"]
+                .iter()
+                .any(|r| drift.contains(r))
+    });
 
     // What requires it stops, and a Service added now never starts.
     until("the app container to stop", || {
