@@ -144,7 +144,7 @@ spec:
   method: zfs
   path: /srv
   on: master
-  snapshot: {retain: 3}
+  snapshot: {retain: 3, interval: 5m, dataset: tank/web, ssh: {user: root, port: 22, identityFile: /root/.ssh/id, knownHostsFile: /etc/hareconcile/known_hosts}}
   maxLag: 15m
 ";
 

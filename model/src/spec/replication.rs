@@ -121,6 +121,10 @@ pub struct Ssh {
     pub identity_file: Option<PathBuf>,
     #[serde(default = "default_ssh_port")]
     pub port: u16,
+    /// Host keys the targets must present; without it, ssh's own
+    /// known_hosts files. Host keys are always checked strictly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts_file: Option<PathBuf>,
 }
 
 impl Default for Ssh {
@@ -129,6 +133,7 @@ impl Default for Ssh {
             user: default_ssh_user(),
             identity_file: None,
             port: default_ssh_port(),
+            known_hosts_file: None,
         }
     }
 }
@@ -170,11 +175,20 @@ fn default_probe_timeout() -> Duration {
     Duration::from_secs(5)
 }
 
-/// Snapshot-based methods (btrfs, zfs) keep this many snapshots per side.
+/// Snapshot-based methods (btrfs, zfs): a read-only snapshot of the path
+/// every `interval`, sent incrementally to every target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
+    /// Snapshots kept per side (the newest is the next incremental parent).
     pub retain: u32,
+    #[serde(default = "default_rsync_interval")]
+    pub interval: Duration,
+    /// zfs: the dataset mounted at `path`, e.g. `tank/web`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(default)]
+    pub ssh: Ssh,
 }
 
 #[cfg(test)]
@@ -194,5 +208,24 @@ mod tests {
         assert_eq!(spec.follow_virtual_ip.as_deref(), Some("web"));
         assert_eq!(spec.rsync.unwrap().ssh.port, 22);
         assert_eq!(spec.on, Placement::All);
+    }
+
+    #[test]
+    fn decodes_snapshot_and_known_hosts() {
+        let spec: ReplicationSpec = serde_json::from_value(serde_json::json!({
+            "cluster": "home", "followVirtualIP": "web", "method": "zfs",
+            "path": "/srv/web",
+            "snapshot": {"retain": 4, "dataset": "tank/web",
+                         "ssh": {"knownHostsFile": "/etc/hareconcile/known_hosts"}}
+        }))
+        .unwrap();
+        let snapshot = spec.snapshot.unwrap();
+        assert_eq!(snapshot.interval, Duration::from_secs(300));
+        assert_eq!(snapshot.dataset.as_deref(), Some("tank/web"));
+        assert_eq!(
+            snapshot.ssh.known_hosts_file.as_deref(),
+            Some(std::path::Path::new("/etc/hareconcile/known_hosts"))
+        );
+        assert_eq!(snapshot.ssh.user, "root");
     }
 }

@@ -155,8 +155,23 @@ fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
     match method {
         Method::Nfs => needs("nfs", spec.nfs.is_some(), &mut out),
         Method::Mount => needs("mount", spec.mount.is_some(), &mut out),
-        Method::Rsync | Method::Btrfs | Method::Zfs => {}
+        Method::Btrfs | Method::Zfs => needs("snapshot", spec.snapshot.is_some(), &mut out),
+        Method::Rsync => {}
     }
+    if let Some(snapshot) = &spec.snapshot {
+        match (method, &snapshot.dataset) {
+            (Method::Zfs, None) => out.push(Finding::value(
+                "/spec/snapshot",
+                "missing required field dataset: method zfs sends a dataset, name the one mounted at path (e.g. tank/web)",
+            )),
+            (Method::Btrfs, Some(_)) => out.push(Finding::key(
+                "/spec/snapshot/dataset",
+                "not used by method btrfs (path is the subvolume): remove it",
+            )),
+            _ => {}
+        }
+    }
+    out.extend(lag_bound(spec));
     let sections = [
         ("nfs", spec.nfs.is_some(), method == Method::Nfs),
         ("mount", spec.mount.is_some(), method == Method::Mount),
@@ -200,6 +215,25 @@ fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// A copy is only as fresh as its last pass: a `maxLag` at or below the
+/// interval between passes would report every replica late.
+fn lag_bound(spec: &ReplicationSpec) -> Option<Finding> {
+    let max_lag = spec.max_lag?;
+    let (section, interval) = match (spec.method, &spec.rsync, &spec.snapshot) {
+        (Method::Rsync, Some(rsync), _) if !rsync.continuous => ("rsync", rsync.interval),
+        (Method::Btrfs | Method::Zfs, _, Some(snapshot)) => ("snapshot", snapshot.interval),
+        _ => return None,
+    };
+    (max_lag <= interval).then(|| {
+        Finding::value(
+            "/spec/maxLag",
+            format!(
+                "maxLag {max_lag} is not longer than {section}.interval {interval}: every copy would count as late between passes; raise maxLag or shorten the interval"
+            ),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -337,5 +371,56 @@ mod tests {
             found,
             vec!["spec.probe: not used by method rsync: remove it or change the method"]
         );
+    }
+
+    #[test]
+    fn snapshot_methods_need_their_section_and_zfs_a_dataset() {
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "btrfs", "path": "/srv"}),
+        );
+        assert_eq!(
+            found,
+            vec!["spec: missing required field snapshot: method btrfs needs it"]
+        );
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "zfs", "path": "/srv",
+                   "snapshot": {"retain": 3}}),
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("spec.snapshot: missing required field dataset"));
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "btrfs", "path": "/srv",
+                   "snapshot": {"retain": 3, "dataset": "tank/web"}}),
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("spec.snapshot.dataset: not used by method btrfs"));
+    }
+
+    #[test]
+    fn max_lag_must_exceed_the_pass_interval() {
+        let rsync = |continuous: bool, max_lag: &str| {
+            messages(
+                Kind::Replication,
+                json!({"cluster": "home", "followVirtualIP": "web", "method": "rsync",
+                       "path": "/srv", "maxLag": max_lag,
+                       "rsync": {"continuous": continuous, "interval": "5m"}}),
+            )
+        };
+        let found = rsync(false, "5m");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].starts_with("spec.maxLag: maxLag 5m is not longer than rsync.interval 5m"));
+        assert!(rsync(false, "15m").is_empty());
+        // Continuous mode copies on every change; the interval only backs it up.
+        assert!(rsync(true, "10s").is_empty());
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "btrfs", "path": "/srv",
+                   "maxLag": "1m", "snapshot": {"retain": 3, "interval": "1m"}}),
+        );
+        assert_eq!(found.len(), 1);
+        assert!(found[0].contains("snapshot.interval 1m"));
     }
 }
