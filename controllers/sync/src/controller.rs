@@ -1,0 +1,110 @@
+//! The Replication reconciler for the copying methods: keeps one worker
+//! per object in step with the current plan and writes what the worker
+//! reports as status. Reconciles never wait for a copy.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use hareconcile_model::{Kind, Object, ObjectKey, ReplicationSpec};
+use hareconcile_runtime::{Action, Context, Reconciler, StoreError};
+
+use crate::job::Worker;
+use crate::plan::{copies, plan};
+use crate::report::report;
+
+/// Lag grows while nothing happens in the store: refresh status this often.
+const REFRESH: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("spec does not decode: {0}")]
+    Spec(#[from] serde_json::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Default)]
+pub struct SyncReconciler {
+    workers: Mutex<HashMap<ObjectKey, Worker>>,
+}
+
+impl SyncReconciler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, Worker>> {
+        self.workers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Reconciler for SyncReconciler {
+    type Error = SyncError;
+
+    fn kind(&self) -> Kind {
+        Kind::Replication
+    }
+
+    fn depends_on(&self) -> &[Kind] {
+        &[Kind::Cluster, Kind::VirtualIP]
+    }
+
+    async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, SyncError> {
+        let key = object.key();
+        let spec: ReplicationSpec = match object.spec_as() {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.workers().remove(&key);
+                return Err(e.into());
+            }
+        };
+        // Another method (the mount controller's), or a method changed
+        // away from copying: not ours, status included.
+        let Some(plan) = copies(spec.method)
+            .then(|| plan(&spec, &ctx.node, &ctx.store))
+            .flatten()
+        else {
+            self.workers().remove(&key);
+            return Ok(Action::AwaitChange);
+        };
+        let progress = {
+            let mut workers = self.workers();
+            let worker = workers
+                .entry(key.clone())
+                .or_insert_with(|| Worker::start(plan.clone(), ctx.store.clone(), key.clone()));
+            worker.update(plan.clone());
+            worker.progress()
+        };
+        let report = report(&plan, &progress, SystemTime::now());
+        let generation = object.metadata.generation;
+        let updated = ctx.store.update_status(&key, |s| {
+            s.observed_generation = Some(generation);
+            s.details = report.details;
+            let ready = report.ready;
+            s.set_condition(
+                "Ready",
+                ready.status,
+                ready.reason,
+                ready.message,
+                generation,
+            );
+            match report.synced {
+                Some(c) => s.set_condition(c.type_, c.status, c.reason, c.message, generation),
+                None => s.conditions.retain(|c| c.type_ != "Synced"),
+            }
+        });
+        match updated {
+            Ok(_) | Err(StoreError::NotFound(_)) => Ok(Action::Requeue(REFRESH)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), SyncError> {
+        // Stops pushing; the copies and their terms stay where they are.
+        self.workers().remove(key);
+        Ok(())
+    }
+}

@@ -1,0 +1,571 @@
+//! One worker per Replication on this node, off the reconcile path: as
+//! source it catches up, claims a term, and pushes to the targets one at a
+//! time, on changes (continuous mode) and every interval; otherwise it
+//! only reads what its own copy holds. The reconciler hands it the
+//! current [`Plan`] and reads its [`Progress`].
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use hareconcile_model::ObjectKey;
+use hareconcile_runtime::{EventType, Store};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::lag::Lag;
+use crate::plan::{Mode, Peer, Plan, Role};
+use crate::process::{self, Finished};
+use crate::remote::{guarded, read_term_line, refusal, shell_line, ssh_run};
+use crate::rsync::{self, parse_stats, Stats, Transfer};
+use crate::snapshot::{self, Backend};
+use crate::term::{has_data, Meta, Synced, Term};
+use crate::watch::Changes;
+
+/// Changes arriving within this window after the first one travel in the
+/// same pass (continuous mode).
+pub const BATCH: Duration = Duration::from_millis(100);
+/// Wait before trying a failed pass or catch-up again.
+const RETRY: Duration = Duration::from_secs(5);
+/// A replica looks at its own copy this often.
+const REPLICA_POLL: Duration = Duration::from_secs(2);
+/// Bounds: reading a peer's term, and one whole transfer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+const PASS_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// What the worker has seen and done, for status.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// The term of this node's copy, as on disk.
+    pub local_term: Option<Term>,
+    /// Source: the term this node holds; `None` until caught up.
+    pub claimed: Option<Term>,
+    /// Source: why it is not caught up yet (catch-up in progress or failed).
+    pub catching_up: Option<String>,
+    /// Source: why it refuses to push (empty or missing source).
+    pub source_problem: Option<String>,
+    /// Source: the targets and their lag.
+    pub lag: Lag,
+    /// Replica: the last complete push this copy received.
+    pub replica: Option<Synced>,
+    /// The copy's metadata could not be read.
+    pub meta_error: Option<String>,
+}
+
+/// The reconciler's handle on a worker; dropping it stops the worker and
+/// kills its child processes.
+pub struct Worker {
+    plan: watch::Sender<Plan>,
+    progress: Arc<Mutex<Progress>>,
+    task: JoinHandle<()>,
+}
+
+impl Worker {
+    pub fn start(plan: Plan, store: Store, key: ObjectKey) -> Worker {
+        let (sender, receiver) = watch::channel(plan);
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let job = Job {
+            plan: receiver,
+            progress: Arc::clone(&progress),
+            store,
+            key,
+            changes: None,
+            next_pass: Instant::now(),
+        };
+        Worker {
+            plan: sender,
+            progress,
+            task: tokio::spawn(job.run()),
+        }
+    }
+
+    /// Hands over the current plan; wakes the worker only if it changed.
+    pub fn update(&self, plan: Plan) {
+        self.plan.send_if_modified(|current| {
+            let changed = *current != plan;
+            *current = plan;
+            changed
+        });
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How one push to one target ended.
+enum Outcome {
+    Done(Stats),
+    /// The target's guard refused: it holds a newer term.
+    Refused(String),
+    Failed(String),
+}
+
+struct Job {
+    plan: watch::Receiver<Plan>,
+    progress: Arc<Mutex<Progress>>,
+    store: Store,
+    key: ObjectKey,
+    changes: Option<Changes>,
+    /// When the next full pass is due (source).
+    next_pass: Instant,
+}
+
+impl Job {
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn event(&self, type_: EventType, reason: &str, message: &str) {
+        match type_ {
+            EventType::Warning => warn!(object = %self.key.name, reason, message),
+            EventType::Normal => info!(object = %self.key.name, reason, message),
+        }
+        self.store.record_event(&self.key, type_, reason, message);
+    }
+
+    async fn run(mut self) {
+        loop {
+            let plan = self.plan.borrow_and_update().clone();
+            match &plan.role {
+                Role::Source { targets } => self.source(&plan, targets).await,
+                Role::Replica | Role::Unplaced { .. } => {
+                    self.release(&plan);
+                    self.observe_replica(&plan);
+                    let _ = tokio::time::timeout(REPLICA_POLL, self.plan.changed()).await;
+                }
+            }
+        }
+    }
+
+    /// Leaves the source role: the term ends with it.
+    fn release(&mut self, plan: &Plan) {
+        self.changes = None;
+        let claimed = self.progress().claimed.take();
+        if let Some(term) = claimed {
+            self.event(
+                EventType::Normal,
+                "TermEnded",
+                &format!("no longer master: term {term} ended, pushing stopped"),
+            );
+        }
+        let mut progress = self.progress();
+        progress.catching_up = None;
+        progress.source_problem = None;
+        progress.lag = Lag::new(plan.watches_changes());
+    }
+
+    fn observe_replica(&self, plan: &Plan) {
+        let meta = Meta::of(&plan.path);
+        let read = meta.term().and_then(|t| Ok((t, meta.synced()?)));
+        let mut progress = self.progress();
+        match read {
+            Ok((term, synced)) => {
+                progress.local_term = Some(term);
+                progress.replica = synced;
+                progress.meta_error = None;
+            }
+            Err(e) => progress.meta_error = Some(e.to_string()),
+        }
+    }
+
+    /// One step as source: catch up and claim if needed, then wait for the
+    /// next reason to push, then push.
+    async fn source(&mut self, plan: &Plan, targets: &[Peer]) {
+        let claimed = self.progress().claimed.clone();
+        let Some(term) = claimed else {
+            if !self.catch_up(plan, targets).await {
+                let _ = tokio::time::timeout(RETRY, self.plan.changed()).await;
+            }
+            return;
+        };
+        if !self.wait_for_reason(plan).await {
+            return; // the plan changed: look again
+        }
+        self.pass(plan, targets, &term).await;
+    }
+
+    /// Rule 2: reads every reachable peer's term, pulls from the newest if
+    /// it is newer than the local copy, then claims the next term. Returns
+    /// whether the term is claimed.
+    async fn catch_up(&mut self, plan: &Plan, targets: &[Peer]) -> bool {
+        let meta = Meta::of(&plan.path);
+        self.progress().catching_up = Some("reading the peers' terms".into());
+        let lock = match meta.lock(Duration::from_secs(60)).await {
+            Ok(lock) => lock,
+            Err(e) => return self.catch_up_failed(e.to_string()),
+        };
+        let local = match meta.term() {
+            Ok(term) => term,
+            Err(e) => return self.catch_up_failed(e.to_string()),
+        };
+        let mut newest: Option<(Term, &Peer)> = None;
+        let mut seen = local.clone();
+        for peer in targets {
+            let line = read_term_line(&plan.path);
+            let read = process::run(&ssh_run(&plan.ssh, &peer.address, line), PROBE_TIMEOUT).await;
+            let term = match read {
+                Ok(out) if out.success => out.stdout.parse::<Term>().ok(),
+                Ok(out) => {
+                    debug!(peer = %peer.name, error = %out.complaint(), "peer's term unreadable");
+                    None
+                }
+                Err(e) => {
+                    debug!(peer = %peer.name, error = %e, "peer's term unreadable");
+                    None
+                }
+            };
+            let Some(term) = term else { continue };
+            seen = seen.max(term.clone());
+            if term > local && newest.as_ref().is_none_or(|(n, _)| term > *n) {
+                newest = Some((term, peer));
+            }
+        }
+        let mut caught_up_from = String::new();
+        if let Some((term, peer)) = newest {
+            self.progress().catching_up = Some(format!(
+                "pulling from {} (term {term}, newer than this copy's {local})",
+                peer.name
+            ));
+            let argv = rsync::pull(
+                &plan.path,
+                &peer.address,
+                Transfer {
+                    delete: plan.delete(),
+                },
+                &plan.ssh,
+            );
+            match process::run(&argv, PASS_TIMEOUT).await {
+                Ok(out) if out.success => {
+                    caught_up_from = format!(" after pulling from {} (term {term})", peer.name);
+                }
+                Ok(out) => {
+                    return self.catch_up_failed(format!(
+                        "pulling from {} failed: {}",
+                        peer.name,
+                        out.complaint()
+                    ))
+                }
+                Err(e) => {
+                    return self.catch_up_failed(format!("pulling from {} failed: {e}", peer.name))
+                }
+            }
+        }
+        let term = Term::next(&seen, &plan.node);
+        if let Err(e) = meta.set_term(&term) {
+            return self.catch_up_failed(e.to_string());
+        }
+        drop(lock);
+        self.event(
+            EventType::Normal,
+            "TermClaimed",
+            &format!("master: claimed term {term}{caught_up_from}"),
+        );
+        let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+        let mut progress = self.progress();
+        progress.claimed = Some(term.clone());
+        progress.local_term = Some(term);
+        progress.catching_up = None;
+        progress.lag = Lag::new(plan.watches_changes());
+        progress.lag.retarget(&names, SystemTime::now());
+        drop(progress);
+        self.next_pass = Instant::now();
+        true
+    }
+
+    fn catch_up_failed(&self, why: String) -> bool {
+        self.event(
+            EventType::Warning,
+            "CatchUpFailed",
+            &format!("not claiming a term yet: {why}"),
+        );
+        self.progress().catching_up = Some(why);
+        false
+    }
+
+    /// Waits for a change (continuous mode), the next full pass, or a plan
+    /// change. Returns false on a plan change.
+    async fn wait_for_reason(&mut self, plan: &Plan) -> bool {
+        if plan.watches_changes() && self.changes.is_none() {
+            match Changes::watch(&plan.path) {
+                Ok(changes) => self.changes = Some(changes),
+                // The pass reports a missing path; the interval still runs.
+                Err(e) => debug!(path = %plan.path.display(), error = %e, "cannot watch"),
+            }
+        }
+        if self.progress().lag.pending() {
+            return true;
+        }
+        let signal = self.changes.as_ref().map(|c| Arc::clone(&c.changed));
+        let changed = async move {
+            match signal {
+                Some(signal) => signal.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        enum Wake {
+            Changed,
+            Due,
+            Replanned,
+        }
+        let wake = tokio::select! {
+            _ = changed => Wake::Changed,
+            _ = tokio::time::sleep_until(self.next_pass) => Wake::Due,
+            _ = self.plan.changed() => Wake::Replanned,
+        };
+        match wake {
+            Wake::Changed => {
+                self.progress().lag.changed(SystemTime::now());
+                tokio::time::sleep(BATCH).await;
+                true
+            }
+            Wake::Due => true,
+            Wake::Replanned => false,
+        }
+    }
+
+    /// One pass to every target, one at a time.
+    async fn pass(&mut self, plan: &Plan, targets: &[Peer], term: &Term) {
+        // Every change seen so far is answered by this pass, even one that
+        // ends early (a refused source looks again on the next change or
+        // retry, never in a busy loop).
+        let started = SystemTime::now();
+        self.progress().lag.pass_started();
+        let meta = Meta::of(&plan.path);
+        // A newer master pushed here meanwhile (a partition healed): this
+        // term is over.
+        match meta.term() {
+            Ok(on_disk) if on_disk != *term => {
+                self.lose_term(term, &format!("this copy now holds term {on_disk}"));
+                return;
+            }
+            Err(e) => {
+                self.progress().meta_error = Some(e.to_string());
+                self.next_pass = Instant::now() + RETRY;
+                return;
+            }
+            Ok(_) => self.progress().meta_error = None,
+        }
+        // Rule 4: never impose an empty or missing source on the targets.
+        let problem = match has_data(&plan.path) {
+            Ok(true) => None,
+            Ok(false) => Some(format!("source {} is empty", plan.path.display())),
+            Err(e) => Some(format!("source {} is unreadable: {e}", plan.path.display())),
+        };
+        if let Some(problem) = problem {
+            self.event(
+                EventType::Warning,
+                "EmptySource",
+                &format!("{problem}: refusing to propagate it, targets left untouched"),
+            );
+            self.progress().source_problem = Some(problem);
+            self.next_pass = Instant::now() + RETRY;
+            return;
+        }
+        self.progress().source_problem = None;
+        let snapshot = match &plan.mode {
+            Mode::Snapshot { backend, .. } => match take_snapshot(backend, started, term).await {
+                Ok(name) => Some(name),
+                Err(why) => {
+                    for target in targets {
+                        self.progress().lag.failed(&target.name, why.clone());
+                    }
+                    self.event(EventType::Warning, "SnapshotFailed", &why);
+                    self.next_pass = Instant::now() + RETRY;
+                    return;
+                }
+            },
+            Mode::Rsync { .. } => None,
+        };
+        let mut failed = false;
+        for target in targets {
+            let push = push(plan, target, term, started, snapshot.as_deref());
+            let outcome = tokio::select! {
+                outcome = push => outcome,
+                // Rule 1: demoted mid-pass: stop now (kills the transfer).
+                _ = demoted(&mut self.plan) => return,
+            };
+            match outcome {
+                Outcome::Done(stats) => {
+                    debug!(target = %target.name, ?stats, "pushed");
+                    self.progress()
+                        .lag
+                        .succeeded(&target.name, started, stats, SystemTime::now());
+                }
+                Outcome::Refused(why) => {
+                    self.event(
+                        EventType::Warning,
+                        "TargetNewer",
+                        &format!("{} refused the push from term {term}: {why}", target.name),
+                    );
+                    self.progress().lag.failed(&target.name, why.clone());
+                    self.lose_term(term, &format!("{} holds a newer term", target.name));
+                    return;
+                }
+                Outcome::Failed(why) => {
+                    failed = true;
+                    self.event(
+                        EventType::Warning,
+                        "SyncFailed",
+                        &format!("push to {} failed: {why}", target.name),
+                    );
+                    self.progress().lag.failed(&target.name, why);
+                }
+            }
+        }
+        if let Mode::Snapshot { backend, retain } = &plan.mode {
+            prune_local(backend, *retain, &self.key.name).await;
+        }
+        self.next_pass = Instant::now() + if failed { RETRY } else { plan.interval };
+    }
+
+    /// Rule 3, the pusher's half: the term is over; if still master, the
+    /// next step catches up from the newer copy and claims a new one.
+    fn lose_term(&mut self, term: &Term, why: &str) {
+        self.event(
+            EventType::Warning,
+            "TermLost",
+            &format!("term {term} is over ({why}): catching up before pushing again"),
+        );
+        let mut progress = self.progress();
+        progress.claimed = None;
+        progress.catching_up = Some(format!("term {term} is over: {why}"));
+    }
+}
+
+async fn push(
+    plan: &Plan,
+    target: &Peer,
+    term: &Term,
+    started: SystemTime,
+    snapshot: Option<&str>,
+) -> Outcome {
+    let finished = match (&plan.mode, snapshot) {
+        (Mode::Snapshot { backend, retain }, Some(name)) => {
+            send_snapshot(plan, backend, *retain, target, term, started, name).await
+        }
+        _ => {
+            let argv = rsync::push(
+                &plan.path,
+                &target.address,
+                term,
+                started,
+                Transfer {
+                    delete: plan.delete(),
+                },
+                &plan.ssh,
+            );
+            process::run(&argv, PASS_TIMEOUT).await
+        }
+    };
+    match finished {
+        Ok(out) if out.success => Outcome::Done(parse_stats(&out.stdout)),
+        Ok(out) => match refusal(&out.stderr) {
+            Some(why) => Outcome::Refused(why),
+            None => Outcome::Failed(out.complaint()),
+        },
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+async fn take_snapshot(backend: &Backend, at: SystemTime, term: &Term) -> Result<String, String> {
+    if let Some(dir) = backend.prepare() {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let name = snapshot::name(at, term);
+    let out = process::run(&backend.create(&name), PROBE_TIMEOUT)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !out.success {
+        return Err(format!("snapshot {name}: {}", out.complaint()));
+    }
+    Ok(name)
+}
+
+async fn local_snapshots(backend: &Backend) -> Vec<String> {
+    let argv = vec!["sh".to_string(), "-c".into(), backend.list_line()];
+    match process::run(&argv, PROBE_TIMEOUT).await {
+        Ok(out) if out.success => snapshot::ours(&out.stdout.lines().collect::<Vec<_>>()),
+        _ => Vec::new(),
+    }
+}
+
+/// Sends snapshot `name` to `target`, incrementally from the newest
+/// snapshot both have, or whole when there is none or the incremental
+/// stream is rejected (the target's parent came from elsewhere).
+#[allow(clippy::too_many_arguments)]
+async fn send_snapshot(
+    plan: &Plan,
+    backend: &Backend,
+    retain: u32,
+    target: &Peer,
+    term: &Term,
+    started: SystemTime,
+    name: &str,
+) -> Result<Finished, process::ProcessError> {
+    let listed = process::run(
+        &ssh_run(&plan.ssh, &target.address, backend.list_line()),
+        PROBE_TIMEOUT,
+    )
+    .await?;
+    if !listed.success {
+        return Ok(listed);
+    }
+    let remote = snapshot::ours(&listed.stdout.lines().collect::<Vec<_>>());
+    let mut after: Vec<String> = remote.clone();
+    after.push(name.to_string());
+    let expired = snapshot::expired(&after, retain).to_vec();
+    let local = local_snapshots(backend).await;
+    let parent = snapshot::common_parent(&local, &remote).cloned();
+    let receive = shell_line(&["sh", "-c", &backend.receive_line(name, &expired)]);
+    let consumer = ssh_run(
+        &plan.ssh,
+        &target.address,
+        guarded(&plan.path, term, started, &receive),
+    );
+    let first = process::pipe(
+        &backend.send(name, parent.as_deref()),
+        &consumer,
+        PASS_TIMEOUT,
+    )
+    .await?;
+    if first.success || parent.is_none() || refusal(&first.stderr).is_some() {
+        return Ok(first);
+    }
+    debug!(target = %target.name, error = %first.complaint(), "incremental send rejected; sending whole");
+    process::pipe(&backend.send(name, None), &consumer, PASS_TIMEOUT).await
+}
+
+async fn prune_local(backend: &Backend, retain: u32, object: &str) {
+    let local = local_snapshots(backend).await;
+    if let Some(line) = backend.delete_line(snapshot::expired(&local, retain)) {
+        let argv = vec!["sh".to_string(), "-c".into(), line];
+        if let Ok(out) = process::run(&argv, PROBE_TIMEOUT).await {
+            if !out.success {
+                warn!(object, error = %out.complaint(), "pruning snapshots failed");
+            }
+        }
+    }
+}
+
+/// Resolves once the plan no longer makes this node the source.
+async fn demoted(plan: &mut watch::Receiver<Plan>) {
+    loop {
+        if plan.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if !plan.borrow().is_source() {
+            return;
+        }
+    }
+}

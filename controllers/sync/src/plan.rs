@@ -1,0 +1,264 @@
+//! What this node should do for one Replication, from the store: push
+//! (its VRRP controller reports the followed VirtualIP as Master), hold a
+//! replica, or nothing (misconfigured).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hareconcile_model::{ClusterSpec, Kind, Method, ObjectKey, ReplicationSpec, Ssh};
+use hareconcile_runtime::Store;
+
+use crate::snapshot::Backend;
+
+/// The followed VirtualIP's state in which this node is the source.
+const MASTER: &str = "Master";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// Master of the followed VirtualIP: push to every other node.
+    Source { targets: Vec<Peer> },
+    /// Any other state: receive from whoever is master, never push.
+    Replica,
+    /// Nothing to do until the configuration is fixed.
+    Unplaced {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Rsync { continuous: bool, delete: bool },
+    Snapshot { backend: Backend, retain: u32 },
+}
+
+/// Everything a worker needs for one Replication on this node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub node: String,
+    pub path: PathBuf,
+    pub role: Role,
+    pub mode: Mode,
+    /// Full pass period (backs up change events in continuous mode).
+    pub interval: Duration,
+    pub ssh: Ssh,
+    pub max_lag: Option<Duration>,
+}
+
+impl Plan {
+    pub fn is_source(&self) -> bool {
+        matches!(self.role, Role::Source { .. })
+    }
+
+    pub fn watches_changes(&self) -> bool {
+        matches!(
+            self.mode,
+            Mode::Rsync {
+                continuous: true,
+                ..
+            }
+        )
+    }
+
+    pub fn delete(&self) -> bool {
+        match &self.mode {
+            Mode::Rsync { delete, .. } => *delete,
+            // A snapshot is the whole state: the live copy follows it exactly.
+            Mode::Snapshot { .. } => true,
+        }
+    }
+}
+
+/// Whether this controller handles `method` (the mount controller does the others).
+pub fn copies(method: Method) -> bool {
+    matches!(method, Method::Rsync | Method::Btrfs | Method::Zfs)
+}
+
+/// The plan for `spec` on `node`, reading the Cluster and the followed
+/// VirtualIP's status from the store. `None` for methods this controller
+/// does not handle.
+pub fn plan(spec: &ReplicationSpec, node: &str, store: &Store) -> Option<Plan> {
+    let (mode, interval, ssh) = match spec.method {
+        Method::Rsync => {
+            let rsync = spec.rsync.clone().unwrap_or_else(default_rsync);
+            (
+                Mode::Rsync {
+                    continuous: rsync.continuous,
+                    delete: rsync.delete,
+                },
+                rsync.interval.as_std(),
+                rsync.ssh,
+            )
+        }
+        Method::Btrfs | Method::Zfs => {
+            let snapshot = spec.snapshot.clone()?;
+            let backend = match (spec.method, snapshot.dataset) {
+                (Method::Zfs, Some(dataset)) => Backend::Zfs { dataset },
+                (Method::Btrfs, _) => Backend::Btrfs {
+                    path: spec.path.clone(),
+                },
+                // Validation requires a dataset for zfs.
+                _ => return None,
+            };
+            (
+                Mode::Snapshot {
+                    backend,
+                    retain: snapshot.retain,
+                },
+                snapshot.interval.as_std(),
+                snapshot.ssh,
+            )
+        }
+        Method::Nfs | Method::Mount => return None,
+    };
+    let cluster = store
+        .get(&ObjectKey {
+            kind: Kind::Cluster,
+            name: spec.cluster.clone(),
+        })
+        .and_then(|c| c.spec_as::<ClusterSpec>().ok());
+    let vip_state = spec.follow_virtual_ip.as_ref().and_then(|name| {
+        let vip = store.get(&ObjectKey {
+            kind: Kind::VirtualIP,
+            name: name.clone(),
+        })?;
+        vip.status
+            .details
+            .get("state")?
+            .as_str()
+            .map(str::to_string)
+    });
+    Some(Plan {
+        node: node.to_string(),
+        path: spec.path.clone(),
+        role: role(spec, cluster.as_ref(), node, vip_state.as_deref()),
+        mode,
+        interval,
+        ssh,
+        max_lag: spec.max_lag.map(|d| d.as_std()),
+    })
+}
+
+fn default_rsync() -> hareconcile_model::Rsync {
+    serde_json::from_value(serde_json::json!({})).expect("every rsync field has a default")
+}
+
+/// The role of `node`: source only where the followed VirtualIP is Master.
+pub fn role(
+    spec: &ReplicationSpec,
+    cluster: Option<&ClusterSpec>,
+    node: &str,
+    vip_state: Option<&str>,
+) -> Role {
+    let Some(cluster) = cluster else {
+        return Role::Unplaced {
+            reason: "ClusterNotFound",
+            message: format!("Cluster {:?} is not in the store: apply it", spec.cluster),
+        };
+    };
+    if cluster.node(node).is_none() {
+        return Role::Unplaced {
+            reason: "NodeNotInCluster",
+            message: format!(
+                "this node {node:?} is not a node of Cluster {:?}: add it or run the agent with --node set to one of its nodes",
+                spec.cluster
+            ),
+        };
+    }
+    if spec.follow_virtual_ip.is_none() {
+        return Role::Unplaced {
+            reason: "NoVirtualIP",
+            message: "followVirtualIP is not set: name the VirtualIP whose master is the source"
+                .into(),
+        };
+    }
+    if vip_state != Some(MASTER) {
+        return Role::Replica;
+    }
+    let targets = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.name != node)
+        .map(|n| Peer {
+            name: n.name.clone(),
+            address: n.address.to_string(),
+        })
+        .collect();
+    Role::Source { targets }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec() -> ReplicationSpec {
+        serde_json::from_value(json!({
+            "cluster": "home", "followVirtualIP": "web", "method": "rsync", "path": "/srv/data"
+        }))
+        .unwrap()
+    }
+
+    fn cluster() -> ClusterSpec {
+        serde_json::from_value(json!({"nodes": [
+            {"name": "n1", "address": "10.77.0.1"},
+            {"name": "n2", "address": "10.77.0.2"},
+            {"name": "n3", "address": "10.77.0.3"}
+        ]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn only_the_master_is_a_source_and_it_pushes_to_every_other_node() {
+        let Role::Source { targets } = role(&spec(), Some(&cluster()), "n2", Some("Master")) else {
+            panic!("the master is the source");
+        };
+        assert_eq!(
+            targets,
+            vec![
+                Peer {
+                    name: "n1".into(),
+                    address: "10.77.0.1".into()
+                },
+                Peer {
+                    name: "n3".into(),
+                    address: "10.77.0.3".into()
+                },
+            ]
+        );
+        for state in [Some("Backup"), Some("Fault"), Some("Init"), None] {
+            assert!(
+                role(&spec(), Some(&cluster()), "n2", state) == Role::Replica,
+                "{state:?} never pushes"
+            );
+        }
+    }
+
+    #[test]
+    fn a_node_outside_the_cluster_or_a_missing_cluster_does_nothing() {
+        let unplaced = |r: Role| match r {
+            Role::Unplaced { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            unplaced(role(&spec(), None, "n1", Some("Master"))),
+            "ClusterNotFound"
+        );
+        assert_eq!(
+            unplaced(role(&spec(), Some(&cluster()), "n9", Some("Master"))),
+            "NodeNotInCluster"
+        );
+    }
+
+    #[test]
+    fn other_methods_belong_to_the_mount_controller() {
+        assert!(copies(Method::Rsync) && copies(Method::Btrfs) && copies(Method::Zfs));
+        assert!(!copies(Method::Nfs) && !copies(Method::Mount));
+    }
+}

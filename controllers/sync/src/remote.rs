@@ -1,0 +1,271 @@
+//! Reaching another node: the ssh command line, and the guard that runs
+//! on the target around every push so that a copy holding a newer term
+//! is never overwritten (rule 3 of the crate docs).
+
+use std::path::Path;
+
+use hareconcile_model::Ssh;
+
+use crate::term::{unix_millis, Meta, Term};
+
+/// How long the guard waits for the target's lock (a pull or another
+/// push in progress there) before giving up this pass.
+pub const LOCK_WAIT_SECS: u32 = 60;
+
+/// The marker the guard prints when it refuses; how the pusher tells a
+/// refusal from a failure, whatever the transfer tool makes of the exit.
+pub const REFUSED: &str = "hareconcile-refused:";
+
+/// Exit status of a refusing guard, when the tool passes it through.
+pub const REFUSED_STATUS: i32 = 86;
+
+/// Runs on the target under its lock, with arguments
+/// `EPOCH NODE MILLIS META COMMAND...`: refuses unless the pusher's term
+/// may overwrite the copy's, records the pusher's term durably before any
+/// data moves, runs COMMAND (the receiving half of the transfer), and on
+/// success records the source state the copy now holds.
+const GUARD: &str = r#"e0=$1 n0=$2 ms=$3 m=$4; shift 4
+t=$(cat "$m/term" 2>/dev/null) || t="0 -"
+e=${t%% *} n=${t#* }
+case $e in ''|*[!0-9]*) echo "hareconcile-refused: unreadable term '$t' in $m/term" >&2; exit 86;; esac
+if [ "$e" -gt "$e0" ] || { [ "$e" -eq "$e0" ] && [ "$n" != "$n0" ]; }; then
+  echo "hareconcile-refused: target holds term $t, newer than $e0 $n0" >&2; exit 86
+fi
+if [ "$t" != "$e0 $n0" ]; then
+  printf '%s %s\n' "$e0" "$n0" > "$m/term.tmp" && sync "$m/term.tmp" && mv -f "$m/term.tmp" "$m/term" && sync "$m" || exit 87
+fi
+"$@" || exit $?
+printf '%s %s %s\n' "$ms" "$e0" "$n0" > "$m/synced.tmp" && mv -f "$m/synced.tmp" "$m/synced""#;
+
+/// Quotes one word for a POSIX shell.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// A command line for the remote login shell.
+pub fn shell_line<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|w| shell_quote(w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// `ssh` and its options, without the host: batch mode (never prompt),
+/// strict host keys, and keepalives so a dead peer fails the pass instead
+/// of hanging it.
+pub fn ssh_command(ssh: &Ssh) -> Vec<String> {
+    let mut words = vec![
+        "ssh".to_string(),
+        "-p".into(),
+        ssh.port.to_string(),
+        "-l".into(),
+        ssh.user.clone(),
+    ];
+    if let Some(identity) = &ssh.identity_file {
+        words.extend(["-i".into(), path_str(identity)]);
+    }
+    if let Some(known_hosts) = &ssh.known_hosts_file {
+        words.extend([
+            "-o".into(),
+            format!("UserKnownHostsFile={}", path_str(known_hosts)),
+        ]);
+    }
+    for option in [
+        "BatchMode=yes",
+        "StrictHostKeyChecking=yes",
+        "ConnectTimeout=5",
+        "ServerAliveInterval=5",
+        "ServerAliveCountMax=3",
+    ] {
+        words.extend(["-o".into(), option.into()]);
+    }
+    words
+}
+
+/// The `ssh` command as rsync's `-e` takes it: one string, split by rsync
+/// on spaces, with quotes keeping a path together.
+pub fn rsync_shell(ssh: &Ssh) -> String {
+    ssh_command(ssh)
+        .iter()
+        .map(|w| {
+            if !w.contains([' ', '\'', '"']) {
+                w.clone()
+            } else if w.contains('\'') {
+                format!("\"{w}\"")
+            } else {
+                format!("'{w}'")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `ssh ... HOST LINE`.
+pub fn ssh_run(ssh: &Ssh, host: &str, line: String) -> Vec<String> {
+    let mut words = ssh_command(ssh);
+    words.push(host.to_string());
+    words.push(line);
+    words
+}
+
+/// Prints the term of the copy at `data` on the remote node (`0 -` if it
+/// never saw a master).
+pub fn read_term_line(data: &Path) -> String {
+    let term = Meta::of(data).term_file();
+    format!(
+        "cat {} 2>/dev/null || echo {}",
+        shell_quote(&path_str(&term)),
+        shell_quote(&Term::none().to_string())
+    )
+}
+
+/// The guard around `receive` on the target (a shell line): takes the
+/// copy's lock, checks and records `term`, runs `receive`, records that
+/// the copy holds the source state of `as_of`. `receive` may be left
+/// open-ended (rsync appends its server arguments to it).
+pub fn guarded(data: &Path, term: &Term, as_of: std::time::SystemTime, receive: &str) -> String {
+    let meta = Meta::of(data);
+    let dir = shell_quote(&path_str(meta.dir()));
+    format!(
+        "mkdir -p {dir} && exec flock -w {LOCK_WAIT_SECS} {lock} sh -c {guard} hareconcile-guard {epoch} {node} {millis} {dir} {receive}",
+        lock = shell_quote(&path_str(&meta.lock_file())),
+        guard = shell_quote(GUARD),
+        epoch = term.epoch,
+        node = shell_quote(&term.node),
+        millis = unix_millis(as_of),
+    )
+}
+
+/// The refusal line of a guard's stderr, if it refused.
+pub fn refusal(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .find_map(|line| line.split_once(REFUSED))
+        .map(|(_, why)| why.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn quoting_survives_a_shell() {
+        for word in ["plain", "with space", "it's", "", "$HOME", "a\"b"] {
+            let out = Command::new("sh")
+                .args(["-c", &format!("printf %s {}", shell_quote(word))])
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), word);
+        }
+    }
+
+    #[test]
+    fn ssh_never_prompts_and_checks_host_keys() {
+        let ssh = Ssh {
+            user: "backup".into(),
+            identity_file: Some(PathBuf::from("/etc/hc/id key")),
+            port: 2222,
+            known_hosts_file: Some(PathBuf::from("/etc/hc/known_hosts")),
+        };
+        assert_eq!(
+            rsync_shell(&ssh),
+            "ssh -p 2222 -l backup -i '/etc/hc/id key' -o UserKnownHostsFile=/etc/hc/known_hosts \
+             -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 \
+             -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
+        );
+    }
+
+    /// Runs the guard as the target would, with `true` as the receiving
+    /// command; the copy's term afterwards and whether it refused.
+    fn push(data: &Path, term: &str) -> (String, bool) {
+        let term: Term = term.parse().unwrap();
+        let received = Meta::of(data).dir().join("received");
+        let line = guarded(
+            data,
+            &term,
+            UNIX_EPOCH + Duration::from_millis(42),
+            &format!("touch {}", shell_quote(&path_str(&received))),
+        );
+        let out = Command::new("sh").args(["-c", &line]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let refused = refusal(&stderr).is_some();
+        assert_eq!(
+            refused,
+            out.status.code() == Some(REFUSED_STATUS),
+            "{stderr}"
+        );
+        (Meta::of(data).term().unwrap().to_string(), refused)
+    }
+
+    #[test]
+    fn the_guard_refuses_a_push_from_an_older_term() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("my data");
+        let meta = Meta::of(&data);
+        // A fresh target takes the pusher's term, then the data.
+        assert_eq!(push(&data, "2 n1"), ("2 n1".into(), false));
+        assert!(meta.dir().join("received").exists());
+        let synced = meta.synced().unwrap().unwrap();
+        assert_eq!(unix_millis(synced.as_of), 42);
+        assert_eq!(synced.term.to_string(), "2 n1");
+        // The same term pushes again; a newer master takes over.
+        assert_eq!(push(&data, "2 n1"), ("2 n1".into(), false));
+        assert_eq!(push(&data, "3 n2"), ("3 n2".into(), false));
+        // The old primary comes back with its old term: refused, untouched.
+        std::fs::remove_file(meta.dir().join("received")).unwrap();
+        assert_eq!(push(&data, "2 n1"), ("3 n2".into(), true));
+        assert_eq!(push(&data, "3 n1"), ("3 n2".into(), true));
+        assert!(!meta.dir().join("received").exists());
+        assert_eq!(meta.synced().unwrap().unwrap().term.to_string(), "3 n2");
+    }
+
+    #[test]
+    fn the_guard_refuses_an_unreadable_term() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = Meta::of(dir.path());
+        std::fs::create_dir_all(meta.dir()).unwrap();
+        std::fs::write(meta.term_file(), "rubbish\n").unwrap();
+        let line = guarded(dir.path(), &"9 n1".parse().unwrap(), UNIX_EPOCH, "true");
+        let out = Command::new("sh").args(["-c", &line]).output().unwrap();
+        assert_eq!(out.status.code(), Some(REFUSED_STATUS));
+        assert!(refusal(&String::from_utf8_lossy(&out.stderr))
+            .unwrap()
+            .contains("unreadable term"));
+    }
+
+    #[test]
+    fn reading_a_remote_term_defaults_to_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = || {
+            let out = Command::new("sh")
+                .args(["-c", &read_term_line(dir.path())])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .parse::<Term>()
+                .unwrap()
+        };
+        assert_eq!(read(), Term::none());
+        Meta::of(dir.path())
+            .set_term(&"4 n2".parse().unwrap())
+            .unwrap();
+        assert_eq!(read().to_string(), "4 n2");
+    }
+}

@@ -1,0 +1,361 @@
+//! A worker's progress as status: details and conditions (see the crate
+//! docs for what `Ready` and `Synced` mean on each side).
+
+use std::time::{Duration, SystemTime};
+
+use hareconcile_model::ConditionStatus;
+use serde_json::{json, Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::job::Progress;
+use crate::plan::{Plan, Role};
+
+pub struct Condition {
+    pub type_: &'static str,
+    pub status: ConditionStatus,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+pub struct Report {
+    pub details: Map<String, Value>,
+    /// `Ready`, and `Synced` on a source (absent elsewhere).
+    pub ready: Condition,
+    pub synced: Option<Condition>,
+}
+
+fn rfc3339(t: SystemTime) -> Value {
+    OffsetDateTime::from(t)
+        .format(&Rfc3339)
+        .map(Value::from)
+        .unwrap_or(Value::Null)
+}
+
+fn seconds(d: Duration) -> Value {
+    json!(d.as_secs())
+}
+
+fn condition(type_: &'static str, ok: bool, reason: &'static str, message: String) -> Condition {
+    Condition {
+        type_,
+        status: if ok {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        },
+        reason,
+        message,
+    }
+}
+
+pub fn report(plan: &Plan, progress: &Progress, now: SystemTime) -> Report {
+    let mut details = Map::new();
+    if let Some(term) = &progress.local_term {
+        details.insert("epoch".into(), json!(term.epoch));
+        details.insert("term".into(), json!(term.to_string()));
+    }
+    match &plan.role {
+        Role::Unplaced { reason, message } => {
+            details.insert("role".into(), json!("none"));
+            Report {
+                details,
+                ready: condition("Ready", false, reason, message.clone()),
+                synced: None,
+            }
+        }
+        Role::Source { .. } => source(plan, progress, now, details),
+        Role::Replica => replica(plan, progress, now, details),
+    }
+}
+
+fn source(
+    plan: &Plan,
+    progress: &Progress,
+    now: SystemTime,
+    mut details: Map<String, Value>,
+) -> Report {
+    details.insert("role".into(), json!("source"));
+    let mut targets = Map::new();
+    let mut worst = Duration::ZERO;
+    let mut oldest_success: Option<Option<SystemTime>> = None;
+    let mut errors = Vec::new();
+    for (name, target) in progress.lag.targets() {
+        let lag = progress.lag.lag(name, now);
+        worst = worst.max(lag);
+        oldest_success = Some(match oldest_success {
+            None => target.last_success,
+            Some(seen) => seen.min(target.last_success),
+        });
+        if let Some(error) = &target.error {
+            errors.push(format!("{name}: {error}"));
+        }
+        let stats = target.last_stats.unwrap_or_default();
+        targets.insert(
+            name.clone(),
+            json!({
+                "lastSync": target.last_success.map(rfc3339),
+                "lagSeconds": lag.as_secs(),
+                "files": stats.files,
+                "bytes": stats.bytes,
+                "bytesTotal": target.bytes_total,
+                "passes": target.passes,
+                "error": target.error,
+            }),
+        );
+    }
+    details.insert("lagSeconds".into(), seconds(worst));
+    details.insert(
+        "lastSync".into(),
+        oldest_success.flatten().map(rfc3339).unwrap_or(Value::Null),
+    );
+    details.insert("targets".into(), Value::Object(targets));
+    if let Some(problem) = &progress.source_problem {
+        errors.insert(0, problem.clone());
+    }
+    if !errors.is_empty() {
+        details.insert("errors".into(), json!(errors));
+    }
+    let ready = match (&progress.claimed, &progress.catching_up) {
+        (Some(term), _) => condition(
+            "Ready",
+            true,
+            "Source",
+            format!(
+                "master of term {term}: pushing to {} target(s)",
+                progress.lag.targets().len()
+            ),
+        ),
+        (None, why) => condition(
+            "Ready",
+            false,
+            "CatchingUp",
+            format!(
+                "master, but not serving this copy until it has caught up with newer peers: {}",
+                why.as_deref().unwrap_or("starting")
+            ),
+        ),
+    };
+    let synced = if let Some(problem) = &progress.source_problem {
+        condition(
+            "Synced",
+            false,
+            "EmptySource",
+            format!("{problem}: not propagated, targets untouched"),
+        )
+    } else if !errors.is_empty() {
+        condition("Synced", false, "SyncFailed", errors.join("; "))
+    } else {
+        match plan.max_lag {
+            Some(max) if worst > max => condition(
+                "Synced",
+                false,
+                "Lagging",
+                format!(
+                    "a target is {}s behind, more than maxLag {}s",
+                    worst.as_secs(),
+                    max.as_secs()
+                ),
+            ),
+            _ => condition(
+                "Synced",
+                true,
+                "InSync",
+                format!("targets at most {}s behind", worst.as_secs()),
+            ),
+        }
+    };
+    Report {
+        details,
+        ready,
+        synced: Some(synced),
+    }
+}
+
+fn replica(
+    plan: &Plan,
+    progress: &Progress,
+    now: SystemTime,
+    mut details: Map<String, Value>,
+) -> Report {
+    details.insert("role".into(), json!("replica"));
+    let ready = if let Some(error) = &progress.meta_error {
+        details.insert("errors".into(), json!([error]));
+        condition("Ready", false, "MetadataUnreadable", error.clone())
+    } else if let Some(synced) = &progress.replica {
+        let age = now.duration_since(synced.as_of).unwrap_or_default();
+        details.insert("lastSync".into(), rfc3339(synced.as_of));
+        details.insert("lagSeconds".into(), seconds(age));
+        details.insert("source".into(), json!(synced.term.node));
+        // Between changes a source only pushes every interval, so a copy
+        // is late only past maxLag beyond that.
+        match plan.max_lag {
+            Some(max) if age > max + plan.interval => condition(
+                "Ready",
+                false,
+                "Stale",
+                format!(
+                    "copy from term {} is {}s old, more than maxLag {}s past the {}s interval",
+                    synced.term,
+                    age.as_secs(),
+                    max.as_secs(),
+                    plan.interval.as_secs()
+                ),
+            ),
+            _ => condition(
+                "Ready",
+                true,
+                "Replica",
+                format!("copy of term {}, {}s old", synced.term, age.as_secs()),
+            ),
+        }
+    } else {
+        condition(
+            "Ready",
+            false,
+            "NoCopy",
+            "no complete copy received from a master yet".into(),
+        )
+    };
+    Report {
+        details,
+        ready,
+        synced: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lag::Lag;
+    use crate::plan::{Mode, Peer};
+    use crate::rsync::Stats;
+    use crate::term::{Synced, Term};
+    use std::path::PathBuf;
+    use std::time::UNIX_EPOCH;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn plan(role: Role) -> Plan {
+        Plan {
+            node: "n1".into(),
+            path: PathBuf::from("/srv/data"),
+            role,
+            mode: Mode::Rsync {
+                continuous: true,
+                delete: false,
+            },
+            interval: Duration::from_secs(60),
+            ssh: Default::default(),
+            max_lag: Some(Duration::from_secs(10)),
+        }
+    }
+
+    fn source_role() -> Role {
+        Role::Source {
+            targets: vec![Peer {
+                name: "n2".into(),
+                address: "10.77.0.2".into(),
+            }],
+        }
+    }
+
+    fn claimed(lag: Lag) -> Progress {
+        let term: Term = "2 n1".parse().unwrap();
+        Progress {
+            local_term: Some(term.clone()),
+            claimed: Some(term),
+            lag,
+            ..Progress::default()
+        }
+    }
+
+    #[test]
+    fn a_source_is_ready_once_claimed_and_synced_while_within_max_lag() {
+        let mut lag = Lag::new(true);
+        lag.retarget(&["n2".into()], at(100));
+        lag.pass_started();
+        lag.succeeded(
+            "n2",
+            at(100),
+            Stats {
+                files: 3,
+                bytes: 30,
+                deleted: 0,
+            },
+            at(101),
+        );
+        let r = report(&plan(source_role()), &claimed(lag.clone()), at(200));
+        assert_eq!(r.ready.reason, "Source");
+        let synced = r.synced.unwrap();
+        assert_eq!(
+            (synced.status, synced.reason),
+            (ConditionStatus::True, "InSync")
+        );
+        assert_eq!(r.details["epoch"], 2);
+        assert_eq!(r.details["targets"]["n2"]["bytes"], 30);
+        assert_eq!(r.details["lagSeconds"], 0);
+
+        lag.changed(at(300));
+        let r = report(&plan(source_role()), &claimed(lag), at(311));
+        assert_eq!(
+            r.ready.status,
+            ConditionStatus::True,
+            "the standby's lag never stops the master"
+        );
+        let synced = r.synced.unwrap();
+        assert_eq!(
+            (synced.status, synced.reason),
+            (ConditionStatus::False, "Lagging")
+        );
+        assert_eq!(r.details["lagSeconds"], 11);
+    }
+
+    #[test]
+    fn a_source_catching_up_or_empty_says_so() {
+        let progress = Progress {
+            catching_up: Some("pulling from n2".into()),
+            ..Progress::default()
+        };
+        let r = report(&plan(source_role()), &progress, at(0));
+        assert_eq!(
+            (r.ready.status, r.ready.reason),
+            (ConditionStatus::False, "CatchingUp")
+        );
+        assert!(r.ready.message.contains("pulling from n2"));
+
+        let mut progress = claimed(Lag::new(true));
+        progress.source_problem = Some("source /srv/data is empty".into());
+        let r = report(&plan(source_role()), &progress, at(0));
+        assert_eq!(r.synced.unwrap().reason, "EmptySource");
+        assert_eq!(r.details["errors"][0], "source /srv/data is empty");
+    }
+
+    #[test]
+    fn a_replica_is_ready_while_its_copy_is_recent() {
+        let progress = |synced: Option<Synced>| Progress {
+            replica: synced,
+            ..Progress::default()
+        };
+        let copy = Some(Synced {
+            as_of: at(1000),
+            term: "3 n2".parse().unwrap(),
+        });
+        let r = report(&plan(Role::Replica), &progress(copy.clone()), at(1030));
+        assert_eq!(
+            (r.ready.status, r.ready.reason),
+            (ConditionStatus::True, "Replica")
+        );
+        assert!(r.synced.is_none());
+        assert_eq!(r.details["source"], "n2");
+        let r = report(&plan(Role::Replica), &progress(copy), at(1071));
+        assert_eq!(
+            (r.ready.status, r.ready.reason),
+            (ConditionStatus::False, "Stale")
+        );
+        let r = report(&plan(Role::Replica), &progress(None), at(0));
+        assert_eq!(r.ready.reason, "NoCopy");
+    }
+}

@@ -1,0 +1,249 @@
+//! rsync command lines (push to a target, pull from a newer peer) and
+//! what its `--stats` say about a pass.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use hareconcile_model::Ssh;
+
+use crate::remote::{guarded, rsync_shell};
+use crate::term::{Term, META_DIR};
+
+/// What a push or pull does to the files, whichever way it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transfer {
+    /// Remove files the source no longer has.
+    pub delete: bool,
+}
+
+/// `host:path/` as rsync reads a remote directory (IPv6 in brackets).
+pub fn remote_dir(host: &str, path: &Path) -> String {
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    format!("{host}:{}", dir_arg(path))
+}
+
+/// A directory with its trailing slash: copy its contents, not itself.
+fn dir_arg(path: &Path) -> String {
+    let path = path.to_string_lossy();
+    if path.ends_with('/') {
+        path.into_owned()
+    } else {
+        format!("{path}/")
+    }
+}
+
+/// Options common to both directions: archive mode; updated files land
+/// under temporary names and are renamed into place together at the end
+/// (`--delay-updates`), deletions too (`--delete-delay`), so a reader of
+/// the copy never sees a half-written file; the metadata directory is
+/// neither sent nor deleted.
+fn common(transfer: Transfer, ssh: &Ssh) -> Vec<String> {
+    let mut args = vec![
+        "rsync".to_string(),
+        "--archive".into(),
+        "--numeric-ids".into(),
+        "--stats".into(),
+        "--delay-updates".into(),
+        format!("--exclude=/{META_DIR}/"),
+    ];
+    if transfer.delete {
+        args.push("--delete-delay".into());
+    }
+    args.extend(["-e".into(), rsync_shell(ssh)]);
+    args
+}
+
+/// Pushes `path` to the same path on `host`, through the target's guard
+/// (see [`crate::remote::guarded`]).
+pub fn push(
+    path: &Path,
+    host: &str,
+    term: &Term,
+    as_of: SystemTime,
+    transfer: Transfer,
+    ssh: &Ssh,
+) -> Vec<String> {
+    let mut args = common(transfer, ssh);
+    args.push(format!(
+        "--rsync-path={}",
+        guarded(path, term, as_of, "rsync")
+    ));
+    args.push(dir_arg(path));
+    args.push(remote_dir(host, path));
+    args
+}
+
+/// Pulls the copy at `path` on `host` over the local one (a new master
+/// catching up with a peer that holds a newer term).
+pub fn pull(path: &Path, host: &str, transfer: Transfer, ssh: &Ssh) -> Vec<String> {
+    let mut args = common(transfer, ssh);
+    args.push(remote_dir(host, path));
+    args.push(dir_arg(path));
+    args
+}
+
+/// The figures of one pass, from `--stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub files: u64,
+    pub bytes: u64,
+    pub deleted: u64,
+}
+
+pub fn parse_stats(stdout: &str) -> Stats {
+    let mut stats = Stats::default();
+    for line in stdout.lines() {
+        let Some((label, value)) = line.split_once(':') else {
+            continue;
+        };
+        let number = || -> u64 {
+            value
+                .split_whitespace()
+                .next()
+                .map(|n| n.replace(',', ""))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        match label.trim() {
+            "Number of regular files transferred" => stats.files = number(),
+            "Total transferred file size" => stats.bytes = number(),
+            "Number of deleted files" => stats.deleted = number(),
+            _ => {}
+        }
+    }
+    stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn ssh() -> Ssh {
+        Ssh::default()
+    }
+
+    #[test]
+    fn push_goes_through_the_guard_with_delayed_updates() {
+        let term: Term = "3 n1".parse().unwrap();
+        let args = push(
+            Path::new("/srv/web data"),
+            "10.77.0.2",
+            &term,
+            UNIX_EPOCH + Duration::from_secs(1),
+            Transfer { delete: true },
+            &ssh(),
+        );
+        assert_eq!(
+            args[..7],
+            [
+                "rsync",
+                "--archive",
+                "--numeric-ids",
+                "--stats",
+                "--delay-updates",
+                "--exclude=/.hareconcile/",
+                "--delete-delay"
+            ]
+        );
+        assert_eq!(args[7], "-e");
+        let rsync_path = &args[9];
+        assert!(rsync_path.starts_with("--rsync-path=mkdir -p '/srv/web data/.hareconcile' && exec flock -w 60 '/srv/web data/.hareconcile/lock' sh -c "));
+        assert!(
+            rsync_path.ends_with(" hareconcile-guard 3 n1 1000 '/srv/web data/.hareconcile' rsync")
+        );
+        assert_eq!(args[10..], ["/srv/web data/", "10.77.0.2:/srv/web data/"]);
+    }
+
+    #[test]
+    fn pull_copies_the_peer_over_the_local_copy() {
+        let args = pull(
+            Path::new("/srv/web/"),
+            "fd00::2",
+            Transfer { delete: false },
+            &ssh(),
+        );
+        assert!(!args.iter().any(|a| a.starts_with("--delete")));
+        assert!(!args.iter().any(|a| a.starts_with("--rsync-path")));
+        assert_eq!(args[args.len() - 2..], ["[fd00::2]:/srv/web/", "/srv/web/"]);
+    }
+
+    #[test]
+    fn stats_give_files_bytes_and_deletions() {
+        let out = "\nNumber of files: 1,004 (reg: 1,002, dir: 2)\n\
+                   Number of created files: 4 (reg: 2, dir: 2)\n\
+                   Number of deleted files: 3 (reg: 3)\n\
+                   Number of regular files transferred: 1,002\n\
+                   Total file size: 12,345 bytes\n\
+                   Total transferred file size: 10,240 bytes\n\
+                   Total bytes sent: 204\n";
+        assert_eq!(
+            parse_stats(out),
+            Stats {
+                files: 1002,
+                bytes: 10240,
+                deleted: 3
+            }
+        );
+        assert_eq!(parse_stats("rsync error"), Stats::default());
+    }
+
+    /// A real push between two local directories through the guard, with
+    /// `sh` standing in for ssh.
+    #[test]
+    fn a_local_round_trip_copies_and_deletes_but_keeps_metadata() {
+        if std::process::Command::new("rsync")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("rsync is not installed: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+        std::fs::create_dir_all(source.join("sub")).unwrap();
+        std::fs::create_dir_all(&target).unwrap();
+        std::fs::write(source.join("sub/a"), "new").unwrap();
+        std::fs::write(target.join("stale"), "old").unwrap();
+        let fake_ssh = dir.path().join("ssh");
+        std::fs::write(&fake_ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
+        std::fs::set_permissions(
+            &fake_ssh,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let term: Term = "1 n1".parse().unwrap();
+        let mut args = push(
+            &target,
+            "node2",
+            &term,
+            UNIX_EPOCH,
+            Transfer { delete: true },
+            &ssh(),
+        );
+        args[8] = fake_ssh.display().to_string();
+        let n = args.len();
+        args[n - 2] = format!("{}/", source.display());
+        let out = std::process::Command::new(&args[0])
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            std::fs::read_to_string(target.join("sub/a")).unwrap(),
+            "new"
+        );
+        assert!(!target.join("stale").exists());
+        assert_eq!(parse_stats(&String::from_utf8_lossy(&out.stdout)).files, 1);
+        assert_eq!(
+            crate::term::Meta::of(&target).term().unwrap(),
+            term,
+            "the guard recorded the pusher's term"
+        );
+    }
+}
