@@ -14,6 +14,7 @@ use hareconcile_cluster::ClusterReconciler;
 use hareconcile_compose::ServiceReconciler;
 use hareconcile_mount::MountReconciler;
 use hareconcile_runtime::{Context, Controller, Store};
+use hareconcile_sync::SyncReconciler;
 use hareconcile_vrrp::controller::VirtualIpReconciler;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
@@ -68,6 +69,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             .start(),
         services,
         Controller::new(MountReconciler::new(), ctx.clone())
+            .resync_every(config.resync)
+            .start(),
+        Controller::new(SyncReconciler::new(), ctx.clone())
             .resync_every(config.resync)
             .start(),
     ];
