@@ -46,6 +46,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         objects = store.list(None).0.len(),
         "store opened"
     );
+    forget_vrrp_states(&store)?;
     let ctx = Context {
         store: store.clone(),
         node: config.node.as_str().into(),
@@ -159,6 +160,21 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         error!(error = %format!("{e:#}"), "agent stopped");
     }
     result
+}
+
+/// A VirtualIP's state in the store is what the VRRP controller of a
+/// previous run saw: a restarted backup would read its old `Master` and act
+/// on it (the sync controller claiming a term, a Service starting) before
+/// its VRRP instance reports again. Until then the state is unknown.
+fn forget_vrrp_states(store: &Store) -> anyhow::Result<()> {
+    for vip in store.list(Some(hareconcile_model::Kind::VirtualIP)).0 {
+        store
+            .update_status(&vip.key(), |s| {
+                s.details.remove("state");
+            })
+            .with_context(|| format!("forgetting the last run's state of {}", vip.key()))?;
+    }
+    Ok(())
 }
 
 /// The directories whose manifests a manager keeps applied here.
