@@ -1,0 +1,425 @@
+//! The sync controller on a real (namespace) LAN: two nodes, each with its
+//! own filesystem at the replicated path, sshd on each, hareconcile agents
+//! electing a master over VRRP. Files follow the master; after a failover
+//! they flow the other way; a recovered old primary never overwrites the
+//! new primary's data; an empty source is refused; btrfs snapshots travel
+//! incrementally.
+//!
+//! No timing is asserted: every wait has a generous deadline that only
+//! bounds how long a broken build takes to fail.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hareconcile_lab::{ipv4, require_privileges, Host, Lab, NodeCommand, Process};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+/// Elections, catch-ups over ssh and passes take seconds; a 2-core CI box
+/// under load may take many more.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// One lab at a time: 100 ms adverts should not compete with another lab.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How the Replication copies.
+#[derive(Clone, Copy)]
+enum Method {
+    /// Continuous rsync with `delete`.
+    Rsync,
+    /// btrfs snapshots every second, two kept.
+    Btrfs,
+}
+
+struct Setup {
+    lab: Lab,
+    data: PathBuf,
+    method: Method,
+    _sshd: Vec<Process>,
+}
+
+/// Two nodes (n1 priority 110, n2 100, no preemption), each with its own
+/// filesystem at the replicated path and an sshd.
+fn setup(method: Method) -> Setup {
+    let lab = Lab::builder()
+        .nodes(2)
+        .client(false)
+        .private_mounts(true)
+        .build()
+        .unwrap();
+    let (data, pool) = (lab.dir().join("srv/data"), lab.dir().join("srv"));
+    let mut sshd = Vec::new();
+    for host in lab.nodes() {
+        match method {
+            Method::Rsync => host.mount_tmpfs(&data).unwrap(),
+            Method::Btrfs => {
+                host.mount_btrfs(&pool, 256).unwrap();
+                host.exec_ok(&["btrfs", "subvolume", "create", &data.display().to_string()])
+                    .unwrap();
+            }
+        }
+        sshd.push(host.start_sshd().unwrap());
+    }
+    Setup {
+        lab,
+        data,
+        method,
+        _sshd: sshd,
+    }
+}
+
+impl Setup {
+    fn manifest(&self) -> String {
+        let keys = self.lab.ssh_keys().unwrap();
+        let ssh = format!(
+            "{{user: root, identityFile: {}, knownHostsFile: {}}}",
+            keys.identity_file.display(),
+            keys.known_hosts.display()
+        );
+        let copy = match self.method {
+            Method::Rsync => format!(
+                "method: rsync, rsync: {{continuous: true, interval: 10s, delete: true, ssh: {ssh}}}"
+            ),
+            Method::Btrfs => {
+                format!("method: btrfs, snapshot: {{retain: 2, interval: 1s, ssh: {ssh}}}")
+            }
+        };
+        format!(
+            "apiVersion: hareconcile.io/v1alpha1\n\
+             kind: Cluster\n\
+             metadata: {{name: lab}}\n\
+             spec:\n  \
+               nodes:\n    \
+                 - {{name: n1, address: {n1}, priority: 110}}\n    \
+                 - {{name: n2, address: {n2}, priority: 100}}\n  \
+               vrrp: {{version: 3, advertInterval: 100ms}}\n\
+             ---\n\
+             apiVersion: hareconcile.io/v1alpha1\n\
+             kind: VirtualIP\n\
+             metadata: {{name: web}}\n\
+             spec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [{vip}/24], preempt: false}}\n\
+             ---\n\
+             apiVersion: hareconcile.io/v1alpha1\n\
+             kind: Replication\n\
+             metadata: {{name: data}}\n\
+             spec: {{cluster: lab, followVirtualIP: web, path: {data}, maxLag: 1m, {copy}}}\n",
+            n1 = ipv4(0, 1),
+            n2 = ipv4(0, 2),
+            vip = ipv4(0, 100),
+            data = self.data.display(),
+        )
+    }
+
+    fn start(&self, host: &Host) -> Agent {
+        let dir = self.lab.dir().join(format!("agent-{}", host.name()));
+        let manifests = dir.join("manifests");
+        std::fs::create_dir_all(&manifests).unwrap();
+        std::fs::write(manifests.join("lab.yaml"), self.manifest()).unwrap();
+        let socket = dir.join("agent.sock");
+        let process = host
+            .spawn(
+                NodeCommand::new(BIN)
+                    .args(["agent", "--node", host.name(), "--resync", "2s"])
+                    .arg("--state-dir")
+                    .arg(dir.join("state"))
+                    .arg("--manifests")
+                    .arg(&manifests)
+                    .arg("--socket")
+                    .arg(&socket)
+                    .env("HARECONCILE_LOG", "info,hareconcile_sync=debug"),
+            )
+            .unwrap();
+        Agent { process, socket }
+    }
+
+    /// n1's agent first, serving before n2's starts: without preemption,
+    /// whichever starts first stays master.
+    fn start_n1_as_master(&self) -> (Agent, Agent) {
+        let a1 = self.start(self.lab.node(1));
+        wait_until("n1 serves the data", &|| logs(&[&a1]), || a1.serves());
+        let a2 = self.start(self.lab.node(2));
+        (a1, a2)
+    }
+
+    /// Writes `name` on `from` and waits until `to` holds the same.
+    fn write_and_see(
+        &self,
+        (from, to): (&Host, &Host),
+        name: &str,
+        content: &str,
+        logs: &dyn Fn() -> String,
+    ) {
+        self.write(from, name, content);
+        wait_until(&format!("{name} reaches {}", to.name()), logs, || {
+            self.read(to, name).as_deref() == Some(content)
+        });
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.data.join(name).display().to_string()
+    }
+
+    fn write(&self, host: &Host, name: &str, content: &str) {
+        host.exec_ok(&[
+            "sh",
+            "-c",
+            &format!("printf %s '{content}' > {}", self.file(name)),
+        ])
+        .unwrap();
+    }
+
+    /// The file's content on `host`, `None` if it has none.
+    fn read(&self, host: &Host, name: &str) -> Option<String> {
+        let out = host.exec(&["cat", &self.file(name)]).unwrap();
+        out.success().then_some(out.stdout)
+    }
+
+    /// The term recorded beside `host`'s copy.
+    fn term(&self, host: &Host) -> String {
+        self.read(host, ".hareconcile/term")
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+}
+
+struct Agent {
+    process: Process,
+    socket: PathBuf,
+}
+
+impl Agent {
+    fn hc(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .env("HARECONCILE_SOCKET", &self.socket)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// This node's status of the Replication.
+    fn status(&self) -> serde_json::Value {
+        let object: serde_json::Value =
+            serde_json::from_str(&self.hc(&["get", "replication", "data", "-o", "json"]))
+                .unwrap_or_default();
+        object["status"].clone()
+    }
+
+    fn condition(&self, type_: &str) -> Option<(String, String)> {
+        let status = self.status();
+        let condition = status["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == type_)?
+            .clone();
+        Some((
+            condition["status"].as_str()?.to_string(),
+            condition["reason"].as_str()?.to_string(),
+        ))
+    }
+
+    /// Source, caught up, term claimed.
+    fn serves(&self) -> bool {
+        self.status()["role"] == "source"
+            && self.condition("Ready") == Some(("True".into(), "Source".into()))
+    }
+
+    fn events(&self) -> String {
+        self.hc(&["events", "replication", "data"])
+    }
+
+    fn log(&self) -> String {
+        self.process.log()
+    }
+}
+
+fn wait_until(what: &str, logs: &dyn Fn() -> String, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn logs(agents: &[&Agent]) -> String {
+    agents
+        .iter()
+        .map(|a| format!("--- events\n{}--- log\n{}", a.events(), a.log()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn files_follow_the_master_and_flow_back_to_the_recovered_node() {
+    require_privileges!();
+    let _serial = serial();
+    let setup = setup(Method::Rsync);
+    let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
+    let (a1, a2) = setup.start_n1_as_master();
+    let both = || logs(&[&a1, &a2]);
+    setup.write_and_see((n1, n2), "a.txt", "from n1", &both);
+    assert_eq!(setup.term(n1), "1 n1");
+    wait_until("n2 reports its replica", &both, || {
+        a2.status()["role"] == "replica"
+            && a2.condition("Ready") == Some(("True".into(), "Replica".into()))
+    });
+    assert_eq!(setup.term(n2), "1 n1");
+
+    // Never from a backup: a file written on n2 stays there until the
+    // master's next pass deletes it (delete: true); n1 never gets it.
+    setup.write(n2, "backup-only.txt", "x");
+    setup.write(n1, "b.txt", "from n1");
+    wait_until(
+        "b.txt reaches n2 and backup-only.txt is gone",
+        &both,
+        || setup.read(n2, "b.txt").is_some() && setup.read(n2, "backup-only.txt").is_none(),
+    );
+    assert_eq!(setup.read(n1, "backup-only.txt"), None);
+    // Status follows within its refresh period.
+    wait_until("n1's status counts both files' bytes", &both, || {
+        let status = a1.status();
+        status["epoch"] == 1
+            && status["targets"]["n2"]["bytesTotal"].as_u64() >= Some(14)
+            && status["targets"]["n2"]["error"].is_null()
+    });
+
+    // Failover: n1's agent stops (priority 0), n2 takes over and claims
+    // the next term (n1's copy, read over ssh, is no newer).
+    a1.process.stop(Duration::from_secs(10)).unwrap();
+    wait_until("n2 serves the data", &|| logs(&[&a2]), || a2.serves());
+    assert_eq!(setup.term(n2), "2 n2");
+    setup.write(n2, "c.txt", "from n2");
+
+    // n1 comes back as backup (no preemption) and receives from n2.
+    let a1 = setup.start(n1);
+    let both = || logs(&[&a1, &a2]);
+    wait_until("c.txt reaches the recovered n1", &both, || {
+        setup.read(n1, "c.txt").as_deref() == Some("from n2")
+    });
+    assert_eq!(setup.read(n1, "a.txt").as_deref(), Some("from n1"));
+    wait_until("n1 records n2's term", &both, || setup.term(n1) == "2 n2");
+    assert_eq!(a1.status()["role"], "replica");
+    // The restarted agent never took its previous run's Master for its own.
+    let events = a1.events();
+    assert!(!events.contains("TermClaimed"), "{events}");
+}
+
+#[test]
+fn a_recovered_old_primary_never_overwrites_the_new_primarys_data() {
+    require_privileges!();
+    let _serial = serial();
+    let setup = setup(Method::Rsync);
+    let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
+    let (a1, a2) = setup.start_n1_as_master();
+    let both = || logs(&[&a1, &a2]);
+    setup.write_and_see((n1, n2), "shared.txt", "v1", &both);
+
+    // n1 drops off the LAN but keeps running, still master in its own
+    // eyes; n2 takes over with a newer term.
+    setup.lab.node_loss(n1).unwrap();
+    wait_until("n2 serves the data", &both, || a2.serves());
+    assert_eq!(setup.term(n2), "2 n2");
+    setup.write(n2, "shared.txt", "new");
+    setup.write(n2, "new.txt", "n2");
+    // Meanwhile the isolated old primary takes writes of its own.
+    setup.write(n1, "shared.txt", "stale");
+    setup.write(n1, "stale.txt", "n1");
+
+    // Back on the LAN, n1 (priority 110) is master again, still in its
+    // old term: its pushes are refused, it catches up from n2 and claims
+    // a newer term. n2's data survives, n1's stale writes do not.
+    setup.lab.node_restore(n1).unwrap();
+    let converged = || {
+        [n1, n2].iter().all(|h| {
+            setup.read(h, "shared.txt").as_deref() == Some("new")
+                && setup.read(h, "new.txt").is_some()
+                && setup.read(h, "stale.txt").is_none()
+        })
+    };
+    let deadline = Instant::now() + DEADLINE;
+    while !converged() {
+        for name in ["shared.txt", "stale.txt"] {
+            let on_n2 = setup.read(n2, name);
+            assert!(
+                !matches!(on_n2.as_deref(), Some("stale" | "n1")),
+                "the old primary's {name} reached n2\n{}",
+                both()
+            );
+        }
+        assert!(Instant::now() < deadline, "never converged\n{}", both());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_until("n1 serves again in a newer term", &both, || {
+        a1.serves() && a1.status()["epoch"].as_u64() >= Some(3)
+    });
+    let events = a1.events();
+    assert!(events.contains("TermLost"), "{events}");
+}
+
+#[test]
+fn an_empty_source_is_refused_and_the_target_left_untouched() {
+    require_privileges!();
+    let _serial = serial();
+    let setup = setup(Method::Rsync);
+    let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
+    let (a1, a2) = setup.start_n1_as_master();
+    let both = || logs(&[&a1, &a2]);
+    setup.write_and_see((n1, n2), "precious.txt", "keep me", &both);
+
+    // The source loses everything (a disk swapped, a mount gone).
+    n1.exec_ok(&["rm", &setup.file("precious.txt")]).unwrap();
+    wait_until("n1 refuses the empty source", &both, || {
+        a1.condition("Synced") == Some(("False".into(), "EmptySource".into()))
+    });
+    let events = a1.events();
+    assert!(
+        events.contains("EmptySource") && events.contains("is empty: refusing to propagate it"),
+        "{events}"
+    );
+    assert_eq!(setup.read(n2, "precious.txt").as_deref(), Some("keep me"));
+    // The master stays Ready: an empty data directory is a legitimate
+    // start for a new Service; it is the copy that is withheld.
+    assert!(a1.serves(), "{}\n{}", a1.status(), both());
+
+    // Data again: replication resumes.
+    setup.write_and_see((n1, n2), "fresh.txt", "y", &both);
+}
+
+#[test]
+fn btrfs_snapshots_replicate_incrementally_and_are_pruned() {
+    require_privileges!();
+    let _serial = serial();
+    let setup = setup(Method::Btrfs);
+    let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
+    let (a1, a2) = setup.start_n1_as_master();
+    let both = || logs(&[&a1, &a2]);
+    setup.write_and_see((n1, n2), "one.txt", "1", &both);
+    setup.write(n1, "two.txt", "2");
+    n1.exec_ok(&["rm", &setup.file("one.txt")]).unwrap();
+    wait_until("two.txt reaches n2, one.txt is gone", &both, || {
+        setup.read(n2, "two.txt").is_some() && setup.read(n2, "one.txt").is_none()
+    });
+    let snapshots = |host: &Host| -> Vec<String> {
+        let dir = setup.data.join(".hareconcile/snapshots");
+        let out = host
+            .exec_ok(&["ls", "-1", &dir.display().to_string()])
+            .unwrap();
+        out.stdout.lines().map(str::to_string).collect()
+    };
+    // Passes run every second: wait for retention to catch up on both sides.
+    wait_until("two snapshots are kept on each side", &both, || {
+        snapshots(n1).len() == 2 && snapshots(n2).len() == 2
+    });
+    let on_n2 = snapshots(n2);
+    assert!(on_n2.iter().all(|s| s.starts_with("hc-")), "{on_n2:?}");
+    assert_eq!(setup.term(n2), "1 n1");
+}
