@@ -3,6 +3,8 @@
 //! its files are seen through it, and when the NAS dies the mount turns
 //! not Ready while the agent keeps answering, the Service that requires
 //! it stops and another one never starts; when the NAS is back, both run.
+//! A master-only mount follows the VirtualIP, and a mount whose FUSE
+//! daemon freezes (requests block for good) is detached and mounted anew.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -431,4 +433,75 @@ fn a_master_only_mount_follows_the_virtual_ip() {
     for host in [n1, n2] {
         let _ = host.exec(&["umount", "-l", &mount_point.display().to_string()]);
     }
+}
+
+/// The sshfs daemons serving `mount_point` in `host`'s mount namespace.
+fn sshfs_daemons(host: &Host, mount_point: &Path) -> Vec<i32> {
+    let namespace = host
+        .exec_ok(&["readlink", "/proc/self/ns/mnt"])
+        .unwrap()
+        .stdout;
+    let mount_point = mount_point.display().to_string();
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let ns = std::fs::read_link(entry.path().join("ns/mnt")).unwrap_or_default();
+        if args.first().is_some_and(|a| a.contains("sshfs"))
+            && args.contains(&mount_point)
+            && ns.to_string_lossy() == namespace.trim()
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_hung_mount_is_detached_and_mounted_again() {
+    require_privileges!();
+    let lab = lab();
+    let (n1, nas) = (lab.node(1), lab.node(3));
+    let (export, _sshd) = serve_export(&lab, nas);
+    let mount_point = lab.dir().join("srv-nas");
+    let manifest = manifests(&lab, &export, &mount_point, "");
+    let a1 = start_agent(&lab, n1, None);
+    apply(&a1, &manifest);
+    until("nas Ready on n1", || {
+        ready(&object(&a1, "replication", "nas")).is_some_and(|(ok, _)| ok)
+    });
+
+    // The FUSE daemon freezes: every request to the mount now blocks for
+    // good, the probe's statfs included, while the NAS itself is fine.
+    let frozen = sshfs_daemons(n1, &mount_point);
+    assert_eq!(frozen.len(), 1, "{frozen:?}");
+    // SAFETY: plain syscalls on the pid this test found.
+    unsafe { libc::kill(frozen[0], libc::SIGSTOP) };
+    until("a MountStale event saying the probe hangs", || {
+        let (code, events) = hc_within(&a1, &["events"], Duration::from_secs(10))
+            .expect("the agent answers while the mount hangs");
+        code == 0 && events.contains("MountStale") && events.contains("probe hangs")
+    });
+    // Forced and lazy, the hung mount is replaced by a working one.
+    until("nas Ready on n1 on a fresh sshfs", || {
+        ready(&object(&a1, "replication", "nas")).is_some_and(|(ok, _)| ok)
+            && sshfs_daemons(n1, &mount_point)
+                .iter()
+                .any(|pid| *pid != frozen[0])
+    });
+    let hello = n1
+        .exec_ok(&["cat", &mount_point.join("hello").display().to_string()])
+        .unwrap();
+    assert_eq!(hello.stdout, "from-the-nas\n");
+
+    // SAFETY: as above; the frozen daemon's mount is long detached.
+    unsafe { libc::kill(frozen[0], libc::SIGKILL) };
+    drop(a1);
+    let _ = n1.exec(&["umount", "-l", &mount_point.display().to_string()]);
 }
