@@ -7,13 +7,15 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hareconcile_compose::{events, ServiceReconciler};
+use hareconcile_compose::{events, health, ServiceReconciler};
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Lab};
 use hareconcile_model::{
-    Condition, Kind, Manager, Object, ObjectKey, ObjectMeta, Status, API_VERSION,
+    Condition, ConditionStatus, Kind, Manager, Object, ObjectKey, ObjectMeta, Status, API_VERSION,
 };
-use hareconcile_runtime::{ApplyOptions, Context, Controller, Store};
+use hareconcile_runtime::{ApplyOptions, Context, Controller, ControllerHandle, Store};
 use serde_json::json;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
 
 const CONVERGE: Duration = Duration::from_secs(30);
 
@@ -102,34 +104,92 @@ fn ready(store: &Store, name: &str) -> Option<Condition> {
 
 const SHOP: [&str; 3] = ["shop_idle_1", "shop_web_1", "shop_worker_1"];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand() {
-    require_privileges!(docker);
-    let lab = Lab::builder().nodes(1).build().unwrap();
-    let dockerd = lab.node(1).start_dockerd().unwrap();
-    let image = busybox_image(dockerd.uri()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_stack(dir.path(), &image, "");
+/// One lab node with its dockerd, the stack's compose file, a store and a
+/// Service controller, docker events and health changes wired as the
+/// agent wires them.
+struct Rig {
+    store: Store,
+    controller: ControllerHandle,
+    triggers: Vec<JoinHandle<()>>,
+    file: PathBuf,
+    // Dropped in this order: the daemon, the files, the lab.
+    dockerd: Dockerd,
+    _dirs: [TempDir; 2],
+    _lab: Lab,
+}
 
-    let state = tempfile::tempdir().unwrap();
-    let store = Store::open(state.path(), "n1").unwrap();
-    let ctx = Context {
-        store: store.clone(),
-        node: "n1".into(),
-    };
-    let controller = Controller::new(ServiceReconciler::new(dockerd.uri()), ctx)
-        .resync_every(Duration::from_secs(30))
-        .start();
-    let events = tokio::spawn(events::forward(
-        dockerd.uri().to_string(),
-        controller.clone(),
-    ));
+impl Rig {
+    /// `extra` is added to the web service of the stack.
+    async fn start(extra: &str) -> Rig {
+        let lab = Lab::builder().nodes(1).build().unwrap();
+        let dockerd = lab.node(1).start_dockerd().unwrap();
+        let image = busybox_image(dockerd.uri()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = write_stack(dir.path(), &image, extra);
+        let state = tempfile::tempdir().unwrap();
+        let store = Store::open(state.path(), "n1").unwrap();
+        let ctx = Context {
+            store: store.clone(),
+            node: "n1".into(),
+        };
+        let reconciler = ServiceReconciler::new(dockerd.uri());
+        let health_changes = reconciler.health_changes().unwrap();
+        let controller = Controller::new(reconciler, ctx)
+            .resync_every(Duration::from_secs(30))
+            .start();
+        let triggers = vec![
+            tokio::spawn(events::forward(
+                dockerd.uri().to_string(),
+                controller.clone(),
+            )),
+            tokio::spawn(health::forward(health_changes, controller.clone())),
+        ];
+        Rig {
+            store,
+            controller,
+            triggers,
+            file,
+            dockerd,
+            _dirs: [dir, state],
+            _lab: lab,
+        }
+    }
 
-    let vip = object(
+    async fn stop(self) {
+        for trigger in &self.triggers {
+            trigger.abort();
+        }
+        self.controller.shutdown().await;
+    }
+}
+
+/// The VirtualIP the Services follow.
+fn followed_vip() -> Object {
+    object(
         Kind::VirtualIP,
         "web",
         json!({"cluster": "home", "interface": "eth0", "vrid": 51, "addresses": ["10.77.0.100/24"]}),
-    );
+    )
+}
+
+/// What this node's VRRP controller reports; here the test plays its part.
+fn report_vip(store: &Store, state: &str, preparing_takeover: bool) {
+    store
+        .update_status(&key(Kind::VirtualIP, "web"), |s| {
+            s.details.insert("state".into(), json!(state));
+            s.details
+                .insert("preparingTakeover".into(), json!(preparing_takeover));
+        })
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand() {
+    require_privileges!(docker);
+    let rig = Rig::start("").await;
+    let (store, dockerd, file) = (&rig.store, &rig.dockerd, &rig.file);
+
+    let vip = followed_vip();
     let service = |mode: &str| {
         object(
             Kind::Service,
@@ -145,27 +205,20 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
             ApplyOptions::default(),
         )
         .unwrap();
-    // What the VRRP controller reports; here the test plays its part.
-    let set_vip = |state: &str| {
-        store
-            .update_status(&key(Kind::VirtualIP, "web"), |s| {
-                s.details.insert("state".into(), json!(state));
-            })
-            .unwrap();
-    };
+    let set_vip = |state: &str| report_vip(store, state, false);
 
     set_vip("Backup");
     wait_for("Standby", || {
-        ready(&store, "shop").is_some_and(|c| c.reason == "Standby")
+        ready(store, "shop").is_some_and(|c| c.reason == "Standby")
     })
     .await;
-    assert!(all_containers(&dockerd).is_empty());
+    assert!(all_containers(dockerd).is_empty());
 
     set_vip("Master");
-    let took = wait_for("the stack to run", || running(&dockerd) == SHOP).await;
+    let took = wait_for("the stack to run", || running(dockerd) == SHOP).await;
     eprintln!("Backup -> Master: stack running after {took:?}");
     wait_for("Ready=Running", || {
-        ready(&store, "shop").is_some_and(|c| c.reason == "Running")
+        ready(store, "shop").is_some_and(|c| c.reason == "Running")
     })
     .await;
     let status = store
@@ -175,41 +228,41 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
         .clone();
     assert_eq!(status.details["containers"].as_array().unwrap().len(), 3);
 
-    let before = started_at(&dockerd);
+    let before = started_at(dockerd);
     // Its exit status is not checked: the controller starts the stopped
     // containers again (or recreates removed ones) while `down` is still
     // at work, which then fails to remove them or the network.
     std::process::Command::new("docker-compose")
         .env("DOCKER_HOST", dockerd.uri())
         .arg("-f")
-        .arg(&file)
+        .arg(file)
         .args(["-p", "shop", "down"])
         .output()
         .unwrap();
     let took = wait_explained(
         "the stack to be restored",
-        || running(&dockerd) == SHOP && started_at(&dockerd) != before,
+        || running(dockerd) == SHOP && started_at(dockerd) != before,
         || {
             let ps = dockerd.docker(&["ps", "-a"]).unwrap().stdout;
-            format!("{:?}\n{ps}", ready(&store, "shop"))
+            format!("{:?}\n{ps}", ready(store, "shop"))
         },
     )
     .await;
     eprintln!("docker-compose down: restored after {took:?}");
 
     set_vip("Backup");
-    wait_for("the stack to go", || all_containers(&dockerd).is_empty()).await;
+    wait_for("the stack to go", || all_containers(dockerd).is_empty()).await;
 
     // Warm: created but stopped on the backup, only started on the master.
     store
         .apply(vec![service("warm")], Manager::Cli, ApplyOptions::default())
         .unwrap();
     wait_for("warm standby", || {
-        all_containers(&dockerd).len() == 3 && running(&dockerd).is_empty()
+        all_containers(dockerd).len() == 3 && running(dockerd).is_empty()
     })
     .await;
     set_vip("Master");
-    let took = wait_for("the warm stack to run", || running(&dockerd) == SHOP).await;
+    let took = wait_for("the warm stack to run", || running(dockerd) == SHOP).await;
     eprintln!("warm Backup -> Master: stack running after {took:?}");
 
     // Deleting the Service takes its stack down.
@@ -221,30 +274,18 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
         )
         .unwrap();
     wait_for("the deleted Service's stack to go", || {
-        all_containers(&dockerd).is_empty()
+        all_containers(dockerd).is_empty()
     })
     .await;
 
-    events.abort();
-    controller.shutdown().await;
+    rig.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsupported_key_is_reported_with_its_position_and_nothing_starts() {
     require_privileges!(docker);
-    let lab = Lab::builder().nodes(1).build().unwrap();
-    let dockerd = lab.node(1).start_dockerd().unwrap();
-    let image = busybox_image(dockerd.uri()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_stack(dir.path(), &image, "    deploy: {replicas: 2}\n");
-
-    let state = tempfile::tempdir().unwrap();
-    let store = Store::open(state.path(), "n1").unwrap();
-    let ctx = Context {
-        store: store.clone(),
-        node: "n1".into(),
-    };
-    let controller = Controller::new(ServiceReconciler::new(dockerd.uri()), ctx).start();
+    let rig = Rig::start("    deploy: {replicas: 2}\n").await;
+    let (store, dockerd, file) = (&rig.store, &rig.dockerd, &rig.file);
     let service = object(
         Kind::Service,
         "shop",
@@ -253,8 +294,8 @@ async fn an_unsupported_key_is_reported_with_its_position_and_nothing_starts() {
     store
         .apply(vec![service], Manager::Cli, ApplyOptions::default())
         .unwrap();
-    wait_for("the Ready condition", || ready(&store, "shop").is_some()).await;
-    let condition = ready(&store, "shop").unwrap();
+    wait_for("the Ready condition", || ready(store, "shop").is_some()).await;
+    let condition = ready(store, "shop").unwrap();
     assert_eq!(condition.reason, "InvalidComposeFile");
     let expected = format!(
         "{}:8:5: unsupported key `deploy` in service `web`",
@@ -265,6 +306,92 @@ async fn an_unsupported_key_is_reported_with_its_position_and_nothing_starts() {
         "{}",
         condition.message
     );
-    assert!(all_containers(&dockerd).is_empty());
-    controller.shutdown().await;
+    assert!(all_containers(dockerd).is_empty());
+    rig.stop().await;
+}
+
+fn healthy(store: &Store, name: &str) -> Option<Condition> {
+    store
+        .get(&key(Kind::Service, name))?
+        .status
+        .condition("Healthy")
+        .cloned()
+}
+
+/// Make-before-break: a node whose VRRP controller holds a planned
+/// preempt-back (`preparingTakeover`) starts the stack while still backup,
+/// and reports Ready only once it runs and is healthy; it keeps running
+/// through the takeover; demotion stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_preparing_a_takeover_brings_the_stack_up_before_it_is_master() {
+    require_privileges!(docker);
+    let rig = Rig::start("").await;
+    let (store, dockerd, file) = (&rig.store, &rig.dockerd, &rig.file);
+    let vip = followed_vip();
+    let service = object(
+        Kind::Service,
+        "shop",
+        json!({"cluster": "home", "followVirtualIP": "web", "mode": "active-passive",
+               "compose": {"file": file.display().to_string()},
+               "health": {"containers": "all", "interval": "200ms", "rise": 2}}),
+    );
+    store
+        .apply(vec![vip, service], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    let set_vip = |state: &str, preparing: bool| report_vip(store, state, preparing);
+    let explain = || {
+        format!(
+            "Ready {:?}\nHealthy {:?}",
+            ready(store, "shop"),
+            healthy(store, "shop")
+        )
+    };
+
+    set_vip("Backup", false);
+    wait_for("Standby", || {
+        ready(store, "shop").is_some_and(|c| c.reason == "Standby")
+    })
+    .await;
+    let standby = healthy(store, "shop").unwrap();
+    assert_eq!(
+        (standby.status, standby.reason.as_str()),
+        (ConditionStatus::Unknown, "NotRunning")
+    );
+    assert!(all_containers(dockerd).is_empty());
+
+    // Still backup, but preparing the takeover: the stack comes up first.
+    set_vip("Backup", true);
+    wait_explained(
+        "Ready=Running while preparing the takeover",
+        || {
+            ready(store, "shop").is_some_and(|c| c.reason == "Running")
+                && healthy(store, "shop").is_some_and(|c| c.status == ConditionStatus::True)
+        },
+        explain,
+    )
+    .await;
+    assert_eq!(running(dockerd), SHOP);
+    let before = started_at(dockerd);
+
+    // The VRRP controller takes the VIP and clears the flag: nothing
+    // restarts (a settle for the reconcile the change triggers, then look).
+    set_vip("Master", false);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(started_at(dockerd), before);
+    assert_eq!(ready(store, "shop").unwrap().reason, "Running");
+
+    // Demoted (the VRRP controller reports Backup once the VIP is gone).
+    set_vip("Backup", false);
+    wait_explained(
+        "the stack to go",
+        || all_containers(dockerd).is_empty(),
+        explain,
+    )
+    .await;
+    wait_for("Healthy=Unknown once stopped", || {
+        healthy(store, "shop").is_some_and(|c| c.reason == "NotRunning")
+    })
+    .await;
+
+    rig.stop().await;
 }

@@ -53,9 +53,18 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     };
     let vrrp = VirtualIpReconciler::new();
     let vrrp_instances = vrrp.shutdown_handle();
-    let services = Controller::new(ServiceReconciler::new(&config.docker_host), ctx.clone())
+    let service_reconciler = ServiceReconciler::new(&config.docker_host);
+    let health_changes = service_reconciler.health_changes();
+    let services = Controller::new(service_reconciler, ctx.clone())
         .resync_every(config.resync)
         .start();
+    // A health verdict that changes is written at once, not at the next recheck.
+    let health_task = health_changes.map(|changes| {
+        tokio::spawn(hareconcile_compose::health::forward(
+            changes,
+            services.clone(),
+        ))
+    });
     // Restores a container stopped or removed by hand without waiting for the resync.
     let docker_events = tokio::spawn(hareconcile_compose::events::forward(
         config.docker_host.clone(),
@@ -152,6 +161,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         let _ = task.await;
     }
     docker_events.abort();
+    if let Some(task) = health_task {
+        task.abort();
+    }
     for controller in &controllers {
         controller.shutdown().await;
     }

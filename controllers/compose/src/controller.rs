@@ -1,6 +1,12 @@
 //! The Service controller: keeps this node's part of each Service's
 //! Compose stack as its placement says (running where the followed VIP is
-//! master, warm or absent elsewhere) and reports the containers it sees.
+//! master or about to be, warm or absent elsewhere), probes a running
+//! stack's health and reports the containers it sees.
+//!
+//! Conditions: `Healthy` is the probes' fall/rise verdict where the stack
+//! runs, `Unknown` where it does not (nothing to probe: a standby is not a
+//! failure). `Ready` means this node's part is as it should be: a standby
+//! stack is Ready, a running one only once it runs and is Healthy.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,13 +17,14 @@ use async_trait::async_trait;
 use hareconcile_model::{
     ConditionStatus, Kind, Object, ObjectKey, ServiceSpec, SOURCE_FILE_ANNOTATION,
 };
-use hareconcile_runtime::{Action, Context, Reconciler, StoreError};
+use hareconcile_runtime::{Action, Context, Readiness, Reconciler, StoreError};
 use serde_json::{json, Value};
-use tokio::sync::OnceCell;
+use tokio::sync::{mpsc, OnceCell};
 
 use crate::engine::{ContainerStatus, Engine, EngineError};
 use crate::file::{load, FileError, LoadOptions, Project};
-use crate::placement::{placement, Placement};
+use crate::health::{Prober, Report, Schedule, Verdict};
+use crate::placement::{placement, FollowedVip, Placement};
 
 /// Containers change without a store change; look again this often even
 /// when no docker event arrives (events are the fast path).
@@ -39,16 +46,61 @@ pub struct ServiceReconciler {
     /// The last project each Service loaded, so a deleted Service's stack
     /// can be taken down though its spec is gone.
     projects: Mutex<HashMap<ObjectKey, Project>>,
+    /// One probing task per stack running here.
+    probers: Mutex<HashMap<ObjectKey, Prober>>,
+    health_changed: mpsc::UnboundedSender<ObjectKey>,
+    health_changes: Mutex<Option<mpsc::UnboundedReceiver<ObjectKey>>>,
 }
 
 impl ServiceReconciler {
     /// `docker_host` as `--docker-host` gives it: `unix:///var/run/docker.sock`.
     pub fn new(docker_host: impl Into<String>) -> Self {
+        let (health_changed, health_changes) = mpsc::unbounded_channel();
         ServiceReconciler {
             docker_host: docker_host.into(),
             engine: OnceCell::new(),
             projects: Mutex::new(HashMap::new()),
+            probers: Mutex::new(HashMap::new()),
+            health_changed,
+            health_changes: Mutex::new(Some(health_changes)),
         }
+    }
+
+    /// The Services whose health verdict just changed, for
+    /// [`crate::health::forward`] to reconcile at once; without it the
+    /// verdict is written at the next recheck. Yields the receiver once.
+    pub fn health_changes(&self) -> Option<mpsc::UnboundedReceiver<ObjectKey>> {
+        self.health_changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Probes a running stack with `schedule` (restarting the probes when
+    /// it changed); what they said so far.
+    fn probe(&self, key: &ObjectKey, schedule: Schedule, engine: &Engine) -> Report {
+        let mut probers = self.probers.lock().unwrap_or_else(|e| e.into_inner());
+        match probers.get(key) {
+            Some(prober) if *prober.schedule() == schedule => prober.report(),
+            _ => {
+                let prober = Prober::start(
+                    key.clone(),
+                    schedule,
+                    engine.clone(),
+                    self.health_changed.clone(),
+                );
+                let report = prober.report();
+                probers.insert(key.clone(), prober);
+                report
+            }
+        }
+    }
+
+    fn stop_probing(&self, key: &ObjectKey) {
+        self.probers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 
     /// Connects on first use, so an agent starts even while Docker is down.
@@ -98,18 +150,23 @@ fn load_project(object: &Object, spec: &ServiceSpec) -> Result<Project, FileErro
     load(&compose_path(object, &spec.compose.file), &options)
 }
 
-/// The followed VirtualIP's state as this node's VRRP controller reports it.
-fn vip_state(ctx: &Context, spec: &ServiceSpec) -> Option<String> {
-    let name = spec.follow_virtual_ip.as_ref()?;
-    let vip = ctx.store.get(&ObjectKey {
-        kind: Kind::VirtualIP,
-        name: name.clone(),
-    })?;
-    vip.status
-        .details
-        .get("state")?
-        .as_str()
-        .map(str::to_string)
+/// The followed VirtualIP as this node's VRRP controller reports it.
+fn followed_vip(ctx: &Context, spec: &ServiceSpec) -> FollowedVip {
+    let Some(name) = spec.follow_virtual_ip.as_deref() else {
+        return FollowedVip::default();
+    };
+    let preparing_takeover = ctx
+        .store
+        .get(&ObjectKey {
+            kind: Kind::VirtualIP,
+            name: name.to_string(),
+        })
+        .and_then(|vip| vip.status.details.get("preparingTakeover")?.as_bool())
+        .unwrap_or(false);
+    FollowedVip {
+        state: ctx.virtual_ip_state(name),
+        preparing_takeover,
+    }
 }
 
 /// Required Replications not Ready yet, by name.
@@ -127,15 +184,71 @@ fn unready_requirements(ctx: &Context, spec: &ServiceSpec) -> Vec<String> {
         .collect()
 }
 
+/// The Healthy condition: the probes' verdict where the stack runs.
+fn healthiness(wanted: Placement, report: Option<&Report>) -> Readiness<'static> {
+    let Some(report) = report else {
+        return if wanted == Placement::Run {
+            (
+                ConditionStatus::Unknown,
+                "NotProbed",
+                "the Docker Engine is unreachable: nothing probed".into(),
+            )
+        } else {
+            (
+                ConditionStatus::Unknown,
+                "NotRunning",
+                format!(
+                    "the stack is {} on this node: nothing to probe",
+                    wanted.as_str()
+                ),
+            )
+        };
+    };
+    let latest = if report.failures.is_empty() {
+        "passed".to_string()
+    } else {
+        format!("failed: {}", report.failures.join("; "))
+    };
+    let n = report.needed;
+    match report.verdict {
+        Verdict::Healthy if report.failures.is_empty() => (
+            ConditionStatus::True,
+            "ProbesPassing",
+            format!("{} probe(s) passing", report.probes),
+        ),
+        Verdict::Healthy => (
+            ConditionStatus::True,
+            "ProbesPassing",
+            format!("latest round {latest}; unhealthy after {n} more failing round(s)"),
+        ),
+        Verdict::Unhealthy => (
+            ConditionStatus::False,
+            "ProbeFailed",
+            format!("latest round {latest}; healthy after {n} more passing round(s)"),
+        ),
+        Verdict::Unknown if report.rounds == 0 => (
+            ConditionStatus::Unknown,
+            "Probing",
+            "waiting for the first probe round".into(),
+        ),
+        Verdict::Unknown => (
+            ConditionStatus::Unknown,
+            "Probing",
+            format!("latest round {latest}; {n} more like it to decide"),
+        ),
+    }
+}
+
 /// The Ready condition for what was seen.
 fn readiness(
     wanted: Placement,
     project: &Project,
     containers: &[ContainerStatus],
-    vip: Option<&str>,
-) -> (ConditionStatus, &'static str, String) {
+    vip: &FollowedVip,
+    health: Option<&Report>,
+) -> Readiness<'static> {
     if wanted != Placement::Run {
-        let here = vip.unwrap_or("not reported");
+        let here = vip.state.as_deref().unwrap_or("not reported");
         let what = match wanted {
             Placement::Warm => "containers created and stopped",
             _ => "containers removed",
@@ -175,15 +288,27 @@ fn readiness(
             format!("not running: {}", not_running.join(", ")),
         );
     }
-    (
-        ConditionStatus::True,
-        "Running",
-        format!(
-            "{} container(s) of project {} running",
-            containers.len(),
-            project.name
+    match health.map(|h| h.verdict) {
+        Some(Verdict::Healthy) => (
+            ConditionStatus::True,
+            "Running",
+            format!(
+                "{} container(s) of project {} running and healthy",
+                containers.len(),
+                project.name
+            ),
         ),
-    )
+        Some(Verdict::Unhealthy) => (
+            ConditionStatus::False,
+            "Unhealthy",
+            "the health probes fail (see the Healthy condition)".into(),
+        ),
+        Some(Verdict::Unknown) | None => (
+            ConditionStatus::False,
+            "Probing",
+            "running; waiting for the health probes' verdict".into(),
+        ),
+    }
 }
 
 fn containers_json(containers: &[ContainerStatus]) -> Value {
@@ -196,28 +321,6 @@ fn containers_json(containers: &[ContainerStatus]) -> Value {
 }
 
 impl ServiceReconciler {
-    /// Writes the status; a Service deleted meanwhile is not an error.
-    fn report(
-        &self,
-        ctx: &Context,
-        object: &Object,
-        details: Vec<(&str, Value)>,
-        (status, reason, message): (ConditionStatus, &str, String),
-    ) -> Result<(), ServiceError> {
-        let generation = object.metadata.generation;
-        let updated = ctx.store.update_status(&object.key(), |s| {
-            s.observed_generation = Some(generation);
-            for (key, value) in details {
-                s.details.insert(key.to_string(), value);
-            }
-            s.set_condition("Ready", status, reason, message, generation);
-        });
-        match updated {
-            Err(StoreError::NotFound(_)) => Ok(()),
-            other => other.map(|_| ()).map_err(Into::into),
-        }
-    }
-
     async fn enact(&self, wanted: Placement, project: &Project) -> Result<(), EngineError> {
         let engine = self.engine().await?;
         match wanted {
@@ -250,17 +353,21 @@ impl Reconciler for ServiceReconciler {
             Err(e) => {
                 // Nothing is started from a file that does not load; the
                 // recheck picks up a fixed file.
-                self.report(
-                    ctx,
+                self.stop_probing(&object.key());
+                let invalid = (ConditionStatus::False, "InvalidComposeFile", e.to_string());
+                ctx.report_conditions(
                     &object,
                     vec![],
-                    (ConditionStatus::False, "InvalidComposeFile", e.to_string()),
+                    vec![
+                        ("Ready", invalid),
+                        ("Healthy", healthiness(Placement::Absent, None)),
+                    ],
                 )?;
                 return Ok(Action::Requeue(RECHECK));
             }
         };
-        let vip = vip_state(ctx, &spec);
-        let mut wanted = placement(&spec, vip.as_deref());
+        let vip = followed_vip(ctx, &spec);
+        let mut wanted = placement(&spec, &vip);
         let waiting = unready_requirements(ctx, &spec);
         if wanted == Placement::Run && !waiting.is_empty() {
             // Stop the service before releasing data; start it only on data.
@@ -268,9 +375,21 @@ impl Reconciler for ServiceReconciler {
         }
         self.remember(object.key(), Some(project.clone()));
         let enacted = self.enact(wanted, &project).await;
-        let containers = match self.engine().await {
-            Ok(engine) => engine.containers(&project.name).await?,
-            Err(_) => Vec::new(),
+        let engine = self.engine().await.ok();
+        let containers = match engine {
+            Some(engine) => engine.containers(&project.name).await?,
+            None => Vec::new(),
+        };
+        // Probed whenever the stack should run, even if starting part of
+        // it failed: the verdict says what actually answers.
+        let health = match engine {
+            Some(engine) if wanted == Placement::Run => {
+                Some(self.probe(&object.key(), Schedule::new(&spec.health, &project), engine))
+            }
+            _ => {
+                self.stop_probing(&object.key());
+                None
+            }
         };
         let condition = match (&enacted, waiting.is_empty()) {
             (Err(e), _) => (ConditionStatus::False, "EngineError", e.to_string()),
@@ -279,19 +398,24 @@ impl Reconciler for ServiceReconciler {
                 "WaitingForReplication",
                 format!("required Replication not Ready: {}", waiting.join(", ")),
             ),
-            (Ok(()), true) => readiness(wanted, &project, &containers, vip.as_deref()),
+            (Ok(()), true) => readiness(wanted, &project, &containers, &vip, health.as_ref()),
         };
         let details = vec![
             ("project", Value::from(project.name.as_str())),
             ("desired", Value::from(wanted.as_str())),
             ("containers", containers_json(&containers)),
         ];
-        self.report(ctx, &object, details, condition)?;
+        let conditions = vec![
+            ("Ready", condition),
+            ("Healthy", healthiness(wanted, health.as_ref())),
+        ];
+        ctx.report_conditions(&object, details, conditions)?;
         enacted?;
         Ok(Action::Requeue(RECHECK))
     }
 
     async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ServiceError> {
+        self.stop_probing(key);
         let project = self
             .projects
             .lock()
@@ -350,39 +474,97 @@ mod tests {
         );
     }
 
-    fn status(service: &str, state: &str, health: Option<&str>) -> ContainerStatus {
-        ContainerStatus {
-            name: format!("shop_{service}_1"),
-            service: service.into(),
-            state: state.into(),
-            health: health.map(str::to_string),
-        }
-    }
-
     #[test]
     fn ready_says_running_stopped_unhealthy_or_standby() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("compose.yaml");
         std::fs::write(&path, "services: {web: {image: x}, worker: {image: x}}\n").unwrap();
         let project = load(&path, &LoadOptions::default()).unwrap();
+        let backup = FollowedVip {
+            state: Some("Backup".into()),
+            preparing_takeover: false,
+        };
+        let healthy = report(Verdict::Healthy, &[]);
         let reason = |wanted, containers: &[ContainerStatus]| {
-            readiness(wanted, &project, containers, Some("Backup")).1
+            readiness(wanted, &project, containers, &backup, Some(&healthy)).1
         };
         let all = [
-            status("web", "running", None),
-            status("worker", "running", Some("healthy")),
+            ContainerStatus::of_shop("web", "running", None),
+            ContainerStatus::of_shop("worker", "running", Some("healthy")),
         ];
         assert_eq!(reason(Placement::Run, &all), "Running");
         assert_eq!(
-            reason(Placement::Run, &[status("web", "running", None)]),
+            reason(
+                Placement::Run,
+                &[ContainerStatus::of_shop("web", "running", None)]
+            ),
             "Stopped"
         );
         let sick = [
-            status("web", "running", Some("unhealthy")),
-            status("worker", "running", None),
+            ContainerStatus::of_shop("web", "running", Some("unhealthy")),
+            ContainerStatus::of_shop("worker", "running", None),
         ];
         assert_eq!(reason(Placement::Run, &sick), "Unhealthy");
         assert_eq!(reason(Placement::Warm, &[]), "Standby");
         assert_eq!(reason(Placement::Absent, &[]), "Standby");
+        // Running is not enough: the probes must have said healthy.
+        for (verdict, expected) in [
+            (Verdict::Unknown, "Probing"),
+            (Verdict::Unhealthy, "Unhealthy"),
+        ] {
+            let probed = report(verdict, &[]);
+            let (status, reason, _) =
+                readiness(Placement::Run, &project, &all, &backup, Some(&probed));
+            assert_eq!((status, reason), (ConditionStatus::False, expected));
+        }
+    }
+
+    fn report(verdict: Verdict, failures: &[&str]) -> Report {
+        Report {
+            verdict,
+            failures: failures.iter().map(|f| f.to_string()).collect(),
+            needed: 2,
+            probes: 2,
+            rounds: 5,
+        }
+    }
+
+    #[test]
+    fn healthy_is_the_verdict_where_the_stack_runs_and_unknown_elsewhere() {
+        let status = |wanted, report: Option<Report>| {
+            let (status, reason, _) = healthiness(wanted, report.as_ref());
+            (status, reason)
+        };
+        use ConditionStatus::{False, True, Unknown};
+        assert_eq!(status(Placement::Absent, None), (Unknown, "NotRunning"));
+        assert_eq!(status(Placement::Warm, None), (Unknown, "NotRunning"));
+        assert_eq!(
+            status(Placement::Run, Some(report(Verdict::Healthy, &[]))),
+            (True, "ProbesPassing")
+        );
+        // One failed round does not make a healthy stack unhealthy.
+        assert_eq!(
+            status(
+                Placement::Run,
+                Some(report(Verdict::Healthy, &["tcp x: refused"]))
+            ),
+            (True, "ProbesPassing")
+        );
+        assert_eq!(
+            status(Placement::Run, Some(report(Verdict::Unhealthy, &["x"]))),
+            (False, "ProbeFailed")
+        );
+        let (_, _, message) = healthiness(
+            Placement::Run,
+            Some(&report(Verdict::Unhealthy, &["tcp 127.0.0.1:80: refused"])),
+        );
+        assert_eq!(
+            message,
+            "latest round failed: tcp 127.0.0.1:80: refused; healthy after 2 more passing round(s)"
+        );
+        assert_eq!(
+            status(Placement::Run, Some(report(Verdict::Unknown, &[]))),
+            (Unknown, "Probing")
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod controller;
 pub mod engine;
 pub mod events;
 pub mod file;
+pub mod health;
 mod placement;
 
 pub use controller::{ServiceError, ServiceReconciler};

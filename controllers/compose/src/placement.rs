@@ -1,5 +1,12 @@
 //! Where a Service's stack runs: a pure decision from its spec and what
 //! this node's store says about the VirtualIP it follows.
+//!
+//! Make-before-break: on a planned preempt-back the VRRP controller of
+//! the returning node holds its VIP and sets `preparingTakeover` until the
+//! stack runs here and is healthy; the stack therefore runs on a node that
+//! is master *or* preparing to become it. On demotion the VRRP controller
+//! reports `Backup` only once the addresses are gone, so the stack stops
+//! after the VIP has left.
 
 use hareconcile_model::{ServiceMode, ServiceSpec};
 
@@ -16,10 +23,18 @@ pub enum Placement {
     Absent,
 }
 
-/// `vip_state` is the followed VirtualIP's `status.state` on this node
-/// (`Master`, `Backup`, `Fault`...), `None` when it has none yet.
-pub fn placement(spec: &ServiceSpec, vip_state: Option<&str>) -> Placement {
-    let master = vip_state == Some("Master");
+/// What this node's store says about the followed VirtualIP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowedVip {
+    /// `status.state`: `Master`, `Backup`, `Fault`...; `None` when not reported yet.
+    pub state: Option<String>,
+    /// `status.preparingTakeover`: the VRRP controller waits for this
+    /// node's stack before taking the VIP over.
+    pub preparing_takeover: bool,
+}
+
+pub fn placement(spec: &ServiceSpec, vip: &FollowedVip) -> Placement {
+    let master = vip.state.as_deref() == Some("Master") || vip.preparing_takeover;
     match (spec.mode, &spec.follow_virtual_ip) {
         (ServiceMode::ActiveActive, _) | (_, None) => Placement::Run,
         _ if master => Placement::Run,
@@ -51,6 +66,13 @@ mod tests {
         serde_json::from_value(spec).unwrap()
     }
 
+    fn vip(state: Option<&str>, preparing_takeover: bool) -> FollowedVip {
+        FollowedVip {
+            state: state.map(str::to_string),
+            preparing_takeover,
+        }
+    }
+
     #[test]
     fn follows_the_master_by_mode() {
         for (mode, state, expected) in [
@@ -62,7 +84,7 @@ mod tests {
             ("active-active", Some("Backup"), Placement::Run),
         ] {
             assert_eq!(
-                placement(&spec(mode, Some("web")), state),
+                placement(&spec(mode, Some("web")), &vip(state, false)),
                 expected,
                 "{mode} {state:?}"
             );
@@ -70,13 +92,37 @@ mod tests {
     }
 
     #[test]
+    fn a_node_preparing_a_takeover_runs_the_stack_before_it_is_master() {
+        for mode in ["active-passive", "warm", "active-active"] {
+            assert_eq!(
+                placement(&spec(mode, Some("web")), &vip(Some("Backup"), true)),
+                Placement::Run,
+                "{mode}"
+            );
+        }
+        // The flag alone is enough, whatever state is reported with it.
+        assert_eq!(
+            placement(&spec("warm", Some("web")), &vip(None, true)),
+            Placement::Run
+        );
+        // Once the hold is over (flag cleared) a node left backup stops again.
+        assert_eq!(
+            placement(
+                &spec("active-passive", Some("web")),
+                &vip(Some("Backup"), false)
+            ),
+            Placement::Absent
+        );
+    }
+
+    #[test]
     fn without_a_virtual_ip_it_runs_everywhere() {
         assert_eq!(
-            placement(&spec("active-passive", None), None),
+            placement(&spec("active-passive", None), &FollowedVip::default()),
             Placement::Run
         );
         assert_eq!(
-            placement(&spec("warm", None), Some("Backup")),
+            placement(&spec("warm", None), &vip(Some("Backup"), false)),
             Placement::Run
         );
     }

@@ -67,7 +67,18 @@ impl Context {
         &self,
         object: &Object,
         details: Vec<(&str, serde_json::Value)>,
-        (status, reason, message): Readiness<'_>,
+        ready: Readiness<'_>,
+    ) -> Result<(), StoreError> {
+        self.report_conditions(object, details, vec![("Ready", ready)])
+    }
+
+    /// [`Context::report`] with more conditions than Ready (a Service's
+    /// `Healthy`), all in one status write.
+    pub fn report_conditions(
+        &self,
+        object: &Object,
+        details: Vec<(&str, serde_json::Value)>,
+        conditions: Vec<(&str, Readiness<'_>)>,
     ) -> Result<(), StoreError> {
         let generation = object.metadata.generation;
         let updated = self.store.update_status(&object.key(), |s| {
@@ -75,7 +86,9 @@ impl Context {
             for (key, value) in details {
                 s.details.insert(key.to_string(), value);
             }
-            s.set_condition("Ready", status, reason, message, generation);
+            for (type_, (status, reason, message)) in conditions {
+                s.set_condition(type_, status, reason, message, generation);
+            }
         });
         match updated {
             Err(StoreError::NotFound(_)) => Ok(()),

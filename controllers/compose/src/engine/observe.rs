@@ -17,6 +17,19 @@ pub struct ContainerStatus {
     pub health: Option<String>,
 }
 
+#[cfg(test)]
+impl ContainerStatus {
+    /// Container `shop_SERVICE_1` as a list call would describe it.
+    pub(crate) fn of_shop(service: &str, state: &str, health: Option<&str>) -> Self {
+        ContainerStatus {
+            name: format!("shop_{service}_1"),
+            service: service.into(),
+            state: state.into(),
+            health: health.map(str::to_string),
+        }
+    }
+}
+
 impl Engine {
     /// The project's containers (not one-off runs), by name.
     pub async fn containers(&self, project: &str) -> Result<Vec<ContainerStatus>, EngineError> {
