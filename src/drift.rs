@@ -158,9 +158,6 @@ fn health_fix(reason: Option<&str>) -> String {
         Some("WaitingForReplication") => {
             "starts by itself once the required Replications are Ready".into()
         }
-        Some("NotMaster") => {
-            "expected on a node that is not master: mounted when it becomes master".into()
-        }
         Some("MountStale") => {
             "the agent detaches the mount and mounts it again, with backoff until the server answers"
                 .into()
@@ -230,7 +227,9 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
             if digest.kind == Kind::VirtualIP && digest.state.as_deref() == Some("Master") {
                 masters.entry(digest.name.as_str()).or_default().push(node);
             }
-            if !digest.ready {
+            // A master-only mount on a backup is where it should be.
+            let standing_by = digest.reason.as_deref() == Some(hareconcile_mount::NOT_MASTER);
+            if !digest.ready && !standing_by {
                 findings.push(Finding {
                     node: node.to_string(),
                     object: Some(format!("{}/{}", digest.kind, digest.name)),

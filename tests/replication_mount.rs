@@ -403,6 +403,12 @@ fn a_master_only_mount_follows_the_virtual_ip() {
     });
     assert!(mounted_on(n1, &mount_point));
     assert!(!mounted_on(n2, &mount_point));
+    // Expected on a backup: neither status nor drift call it a fault.
+    let (code, status) = hc(&a2, &["status"]);
+    assert!(status.contains("standby (NotMaster)"), "{status}");
+    assert_eq!(code, 0, "{status}");
+    let (_, drift) = hc(&a2, &["drift", "-o", "json"]);
+    assert!(!drift.contains("Replication/nas"), "{drift}");
 
     // n1's agent stops (its VIP goes with it, its mount stays): n2 becomes
     // master and mounts.

@@ -42,10 +42,20 @@ fn text(value: Option<&Value>) -> String {
     }
 }
 
+/// Not Ready where it is expected not to be: a master-only mount on a
+/// node that is not master.
+fn standing_by(object: &Object) -> bool {
+    object
+        .status
+        .condition("Ready")
+        .is_some_and(|c| c.reason == hareconcile_mount::NOT_MASTER)
+}
+
 /// "True" or the reason it is not, which is what an operator scans for.
 fn readiness(object: &Object) -> String {
     match object.status.condition("Ready") {
         Some(c) if c.status == ConditionStatus::True => format!("Ready ({})", c.reason),
+        Some(c) if standing_by(object) => format!("standby ({}): {}", c.reason, c.message),
         Some(c) => format!("NOT READY ({}): {}", c.reason, c.message),
         None => "pending: no controller has reported yet".into(),
     }
@@ -169,7 +179,9 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
             true
         }
     };
-    let all_ready = objects.iter().all(|o| o.status.is_ready());
+    let all_ready = objects
+        .iter()
+        .all(|o| o.status.is_ready() || standing_by(o));
     Ok(if all_ready && nodes_ok {
         EXIT_OK
     } else {

@@ -28,6 +28,12 @@ use crate::mountinfo::{self, MountEntry};
 use crate::options::{self, Comparison};
 use crate::probe::{ProbeResult, Prober};
 
+/// The Ready reason (status False) where an `on: master` mount is not
+/// wanted: the expected state of a backup, not a fault. It is not Ready so
+/// that a Service requiring the mount cannot start here before it is
+/// mounted; `status` and `drift` count it as healthy.
+pub const NOT_MASTER: &str = "NotMaster";
+
 /// The longest a mount(8), umount(8) or mkdir may take before it is
 /// killed; a reconcile (and the agent's shutdown) waits at most this.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
@@ -307,11 +313,7 @@ impl MountReconciler {
             } else {
                 "not mounted here"
             };
-            (
-                ConditionStatus::False,
-                "NotMaster",
-                format!("{why}: {what}"),
-            )
+            (ConditionStatus::False, NOT_MASTER, format!("{why}: {what}"))
         };
         let mut seen = Observation {
             entry,
