@@ -258,6 +258,18 @@ async fn observe(
     })
 }
 
+/// Whether this node's VRRP controller holds VirtualIP `name`'s
+/// preemption until the Services following it run here.
+fn preparing_takeover(ctx: &Context, name: &str) -> bool {
+    ctx.store
+        .get(&ObjectKey {
+            kind: Kind::VirtualIP,
+            name: name.to_string(),
+        })
+        .and_then(|vip| vip.status.details.get("preparingTakeover")?.as_bool())
+        .unwrap_or(false)
+}
+
 /// Observes, judges and reports a mount that is wanted here.
 async fn look(
     ctx: &Context,
@@ -422,11 +434,13 @@ impl Reconciler for MountReconciler {
                 warn!(path = %old.path.display(), error = %e, "the mount's old path stays mounted");
             }
         }
-        let vip = spec
-            .follow_virtual_ip
-            .as_deref()
-            .and_then(|name| ctx.virtual_ip_state(name));
-        let wanted = placement(spec.on, vip.as_deref());
+        let followed = spec.follow_virtual_ip.as_deref();
+        let vip = followed.and_then(|name| ctx.virtual_ip_state(name));
+        let wanted = placement(
+            spec.on,
+            vip.as_deref(),
+            followed.is_some_and(|name| preparing_takeover(ctx, name)),
+        );
         if wanted == Wanted::Unmounted {
             self.stand_by(ctx, &object, &desired, vip.as_deref())
                 .await?;

@@ -85,11 +85,13 @@ pub enum Wanted {
 
 /// `on: all` mounts everywhere; `on: master` only where the followed
 /// VirtualIP is master (`vip_state` as this node's VRRP controller reports
-/// it; `None` when it reports nothing).
-pub fn placement(on: Placement, vip_state: Option<&str>) -> Wanted {
+/// it; `None` before it does) or is preparing to take over: on a planned
+/// preempt-back the Services start on the returning node before the VIP
+/// moves (make-before-break), and they need their data there first.
+pub fn placement(on: Placement, vip_state: Option<&str>, preparing_takeover: bool) -> Wanted {
     match on {
         Placement::All => Wanted::Mounted,
-        Placement::Master if vip_state == Some("Master") => Wanted::Mounted,
+        Placement::Master if vip_state == Some("Master") || preparing_takeover => Wanted::Mounted,
         Placement::Master => Wanted::Unmounted,
     }
 }
@@ -168,20 +170,27 @@ mod tests {
 
     #[test]
     fn master_mounts_follow_the_virtual_ip() {
-        assert_eq!(placement(Placement::All, None), Wanted::Mounted);
-        assert_eq!(placement(Placement::All, Some("Backup")), Wanted::Mounted);
+        assert_eq!(placement(Placement::All, None, false), Wanted::Mounted);
         assert_eq!(
-            placement(Placement::Master, Some("Master")),
+            placement(Placement::All, Some("Backup"), false),
             Wanted::Mounted
         );
         assert_eq!(
-            placement(Placement::Master, Some("Backup")),
+            placement(Placement::Master, Some("Master"), false),
+            Wanted::Mounted
+        );
+        assert_eq!(
+            placement(Placement::Master, Some("Backup"), true),
+            Wanted::Mounted
+        );
+        assert_eq!(
+            placement(Placement::Master, Some("Backup"), false),
             Wanted::Unmounted
         );
         assert_eq!(
-            placement(Placement::Master, Some("Fault")),
+            placement(Placement::Master, Some("Fault"), false),
             Wanted::Unmounted
         );
-        assert_eq!(placement(Placement::Master, None), Wanted::Unmounted);
+        assert_eq!(placement(Placement::Master, None, false), Wanted::Unmounted);
     }
 }
