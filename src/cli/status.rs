@@ -61,6 +61,36 @@ fn readiness(object: &Object) -> String {
     }
 }
 
+/// The VRRP state with what an operator set or the controller is waiting
+/// for: `Backup (maintenance)`, `Backup (preparing takeover)`, `Master
+/// (priority adjusted -20)`.
+fn vrrp_state(vip: &Object, node: &str) -> String {
+    let mut notes = Vec::new();
+    let control = vip.spec.get("control");
+    let in_maintenance = control
+        .and_then(|c| c.get("forceBackup"))
+        .and_then(Value::as_array)
+        .is_some_and(|nodes| nodes.iter().any(|n| n.as_str() == Some(node)));
+    if in_maintenance {
+        notes.push("maintenance".to_string());
+    }
+    if let Some(adjust) = control
+        .and_then(|c| c.pointer(&format!("/priorityAdjust/{node}")))
+        .and_then(Value::as_i64)
+    {
+        notes.push(format!("priority adjusted {adjust:+}"));
+    }
+    if vip.status.details.get("preparingTakeover") == Some(&Value::Bool(true)) {
+        notes.push("preparing takeover".to_string());
+    }
+    let state = text(vip.status.details.get("state"));
+    if notes.is_empty() {
+        state
+    } else {
+        format!("{state} ({})", notes.join(", "))
+    }
+}
+
 pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     let client = args.agent.client();
     let info = client.info().await?;
@@ -102,7 +132,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
                     text(o.spec.get("interface")),
                     text(o.spec.get("vrid"))
                 ),
-                text(d.get("state")),
+                vrrp_state(o, &info.node),
                 text(d.get("effectivePriority")),
                 text(d.get("master")),
                 readiness(o),
@@ -259,4 +289,46 @@ fn section(title: &str, columns: &[&str], rows: &[Vec<String>]) {
     let mut header = vec![title];
     header.extend_from_slice(columns);
     println!("{}", table(&header, rows));
+}
+
+#[cfg(test)]
+mod tests {
+    use hareconcile_model::{ObjectMeta, Status, API_VERSION};
+    use serde_json::json;
+
+    use super::*;
+
+    fn vip(control: Value, details: Value) -> Object {
+        let mut status = Status::default();
+        if let Value::Object(details) = details {
+            status.details.extend(details);
+        }
+        Object {
+            api_version: API_VERSION.into(),
+            kind: Kind::VirtualIP,
+            metadata: ObjectMeta::named("web"),
+            spec: json!({"control": control}),
+            status,
+        }
+    }
+
+    #[test]
+    fn the_state_says_what_holds_it() {
+        let plain = vip(json!({}), json!({"state": "Master"}));
+        assert_eq!(vrrp_state(&plain, "n1"), "Master");
+        let drained = vip(
+            json!({"forceBackup": ["n1"], "priorityAdjust": {"n1": -20, "n2": 5}}),
+            json!({"state": "Backup"}),
+        );
+        assert_eq!(
+            vrrp_state(&drained, "n1"),
+            "Backup (maintenance, priority adjusted -20)"
+        );
+        assert_eq!(vrrp_state(&drained, "n2"), "Backup (priority adjusted +5)");
+        let returning = vip(
+            json!({}),
+            json!({"state": "Backup", "preparingTakeover": true}),
+        );
+        assert_eq!(vrrp_state(&returning, "n1"), "Backup (preparing takeover)");
+    }
 }
