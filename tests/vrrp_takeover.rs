@@ -1,0 +1,153 @@
+//! Make-before-break on a planned preempt-back, on a real (namespace) LAN
+//! with a dockerd per node: the returning higher-priority node holds its
+//! preemption (status `preparingTakeover`) until the stack following the
+//! VIP runs and is Ready there, and only then takes the VIP over.
+
+mod vrrp_lab;
+
+use vrrp_lab::*;
+
+use hareconcile_lab::{busybox_image, Dockerd};
+
+const MOVE: Duration = Duration::from_secs(60);
+
+fn manifest(stack: &Path) -> String {
+    format!(
+        "apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Cluster\n\
+         metadata: {{name: lab}}\n\
+         spec:\n  \
+           nodes: [{{name: n1, address: {n1}, priority: 110}}, {{name: n2, address: {n2}, priority: 100}}]\n  \
+           vrrp: {{advertInterval: 100ms}}\n\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: VirtualIP\n\
+         metadata: {{name: web}}\n\
+         spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24]}}\n\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Service\n\
+         metadata: {{name: shop}}\n\
+         spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, \
+                 compose: {{file: {stack}, project: shop}}, \
+                 health: {{tcp: [\"127.0.0.1:8080\"], interval: 500ms, rise: 2}}}}\n",
+        n1 = ipv4(0, 1),
+        n2 = ipv4(0, 2),
+        vip = vip(),
+        stack = stack.display(),
+    )
+}
+
+/// Whether the stack's web container runs on this node's daemon.
+fn runs(dockerd: &Dockerd) -> bool {
+    dockerd
+        .docker(&["ps", "--filter", "status=running", "--format", "{{.Names}}"])
+        .map(|out| out.stdout.lines().any(|name| name.contains("web")))
+        .unwrap_or(false)
+}
+
+/// The VirtualIP's events on this node, oldest first, as `events` prints them.
+fn events(agent: &Agent) -> String {
+    String::from_utf8_lossy(&agent.hc(&["events", "vip", "web"]).stdout).into_owned()
+}
+
+#[test]
+fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let dockerds: Vec<Dockerd> = [n1, n2]
+        .iter()
+        .map(|host| host.start_dockerd().unwrap())
+        .collect();
+    let mut agents = Vec::new();
+    for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
+        let image = busybox_image(dockerd.uri()).unwrap();
+        let stack = lab.dir().join(format!("stack-{}.yaml", host.name()));
+        std::fs::write(
+            &stack,
+            format!(
+                "services:\n  web:\n    image: {image}\n    command: httpd -f -p 8080 -h /www\n    \
+                 ports: [\"8080:8080\"]\n    init: true\n    stop_grace_period: 1s\n"
+            ),
+        )
+        .unwrap();
+        let dir = lab.dir().join(format!("agent-{}/manifests", host.name()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("lab.yaml"), manifest(&stack)).unwrap();
+        agents.push(Agent::start_with(
+            &lab,
+            host,
+            &["--docker-host", dockerd.uri()],
+        ));
+    }
+    let (a1, a2) = (&agents[0], &agents[1]);
+    let (d1, d2) = (&dockerds[0], &dockerds[1]);
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    assert!(
+        wait_until(MOVE, || holds(n1) && !holds(n2) && runs(d1) && !runs(d2)),
+        "n1 never became master with the stack\n{}",
+        all()
+    );
+
+    // n1 faults (link down): n2 takes the VIP and starts the stack; n1's stops.
+    lab.link_down(n1, 0).unwrap();
+    assert!(
+        wait_until(MOVE, || holds(n2) && runs(d2) && !runs(d1)),
+        "n2 did not take over with the stack\n{}",
+        all()
+    );
+
+    // n1 returns as a backup hearing n2's lower priority: it must start its
+    // stack before it takes the VIP, never after.
+    lab.link_up(n1, 0).unwrap();
+    let mut saw_preparing = false;
+    let took_over = wait_until(MOVE, || {
+        if a1.status()["preparingTakeover"] == true {
+            saw_preparing = true;
+        }
+        if !holds(n1) {
+            return false;
+        }
+        assert!(runs(d1), "n1 took the VIP before its stack ran\n{}", all());
+        true
+    });
+    let shop = || {
+        String::from_utf8_lossy(&a1.hc(&["get", "service", "shop", "-o", "json"]).stdout)
+            .into_owned()
+    };
+    assert!(
+        took_over,
+        "n1 never preempted back: {}\n{}\n{}",
+        a1.status(),
+        shop(),
+        all()
+    );
+    assert!(
+        saw_preparing,
+        "n1 never reported preparingTakeover: {}",
+        a1.status()
+    );
+    assert!(
+        wait_until(MOVE, || !holds(n2) && !runs(d2)),
+        "n2 kept the VIP or its stack\n{}",
+        all()
+    );
+    assert!(
+        wait_until(MOVE, || a1.status()["preparingTakeover"] == false),
+        "{}",
+        a1.status()
+    );
+    let events = events(a1);
+    let holding = events.find("HoldingPreemption");
+    let proceeding = events.find("PreemptingAfterServicesReady");
+    assert!(
+        holding.is_some() && proceeding.is_some() && holding < proceeding,
+        "n1's events:\n{events}"
+    );
+    drop(agents);
+    for dockerd in dockerds {
+        dockerd.stop().unwrap();
+    }
+}
