@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 
 use super::{pointer, Finding};
 use crate::spec::{
-    AuthType, ClusterSpec, Method, Placement, ReplicationSpec, ServiceMode, ServiceSpec,
+    AuthType, ClusterSpec, Duration, Method, Placement, ReplicationSpec, ServiceMode, ServiceSpec,
     VirtualIpSpec, VrrpVersion,
 };
 use crate::{Kind, Object};
@@ -198,6 +198,20 @@ fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
             ));
         }
     }
+    if let Some(probe) = &spec.probe {
+        // A zero interval would probe in a busy loop; a zero timeout would
+        // call every mount hung.
+        for (field, value) in [("interval", probe.interval), ("timeout", probe.timeout)] {
+            if value == Duration::ZERO {
+                out.push(Finding::value(
+                    &format!("/spec/probe/{field}"),
+                    format!(
+                        "a probe {field} of 0 is not usable: give a positive duration such as 10s"
+                    ),
+                ));
+            }
+        }
+    }
     if spec.on == Placement::Master && spec.follow_virtual_ip.is_none() {
         out.push(Finding::value(
             "/spec",
@@ -371,6 +385,14 @@ mod tests {
             found,
             vec!["spec.probe: not used by method rsync: remove it or change the method"]
         );
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "method": "mount", "path": "/srv",
+                   "mount": {"type": "tmpfs", "source": "tmpfs"},
+                   "probe": {"interval": "0s", "timeout": "0ms"}}),
+        );
+        assert_eq!(found.len(), 2);
+        assert!(found[0].starts_with("spec.probe.interval: a probe interval of 0"));
     }
 
     #[test]
