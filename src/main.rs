@@ -10,6 +10,7 @@ mod api;
 mod cli;
 mod drift;
 mod peer;
+mod switchover;
 
 use std::process::ExitCode;
 

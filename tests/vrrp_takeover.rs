@@ -7,7 +7,7 @@ mod vrrp_lab;
 
 use vrrp_lab::*;
 
-use hareconcile_lab::{busybox_image, Dockerd};
+use hareconcile_lab::Dockerd;
 
 const MOVE: Duration = Duration::from_secs(60);
 
@@ -38,14 +38,6 @@ fn manifest(stack: &Path) -> String {
     )
 }
 
-/// Whether the stack's web container runs on this node's daemon.
-fn runs(dockerd: &Dockerd) -> bool {
-    dockerd
-        .docker(&["ps", "--filter", "status=running", "--format", "{{.Names}}"])
-        .map(|out| out.stdout.lines().any(|name| name.contains("web")))
-        .unwrap_or(false)
-}
-
 /// The VirtualIP's events on this node, oldest first, as `events` prints them.
 fn events(agent: &Agent) -> String {
     String::from_utf8_lossy(&agent.hc(&["events", "vip", "web"]).stdout).into_owned()
@@ -63,16 +55,7 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
         .collect();
     let mut agents = Vec::new();
     for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
-        let image = busybox_image(dockerd.uri()).unwrap();
-        let stack = lab.dir().join(format!("stack-{}.yaml", host.name()));
-        std::fs::write(
-            &stack,
-            format!(
-                "services:\n  web:\n    image: {image}\n    command: httpd -f -p 8080 -h /www\n    \
-                 ports: [\"8080:8080\"]\n    init: true\n    stop_grace_period: 1s\n"
-            ),
-        )
-        .unwrap();
+        let stack = write_web_stack(&lab, host, dockerd);
         let dir = lab.dir().join(format!("agent-{}/manifests", host.name()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("lab.yaml"), manifest(&stack)).unwrap();

@@ -141,6 +141,14 @@ impl Client {
         self.call(Method::GET, "/v1/nodes", None::<&()>).await
     }
 
+    pub async fn switchover(
+        &self,
+        request: &crate::switchover::SwitchoverRequest,
+    ) -> Result<Vec<crate::switchover::NodeOutcome>, ClientError> {
+        self.call(Method::POST, "/v1/switchover", Some(request))
+            .await
+    }
+
     pub async fn drift(&self) -> Result<Vec<crate::drift::Finding>, ClientError> {
         self.call(Method::GET, "/v1/drift", None::<&()>).await
     }

@@ -20,6 +20,7 @@ use super::wire::*;
 use crate::agent::gitops::GitopsHandle;
 use crate::drift::{DeclaredSource, Finding};
 use crate::peer::{NodeView, PeerDirectory};
+use crate::switchover::{NodeOutcome, SwitchoverRequest};
 
 /// Everything the API answers from.
 #[derive(Clone)]
@@ -44,6 +45,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/gitops", get(gitops_status))
         .route("/v1/gitops/sync", post(gitops_sync))
         .route("/v1/drift", get(drift))
+        .route("/v1/switchover", post(switchover))
         .with_state(api)
 }
 
@@ -275,6 +277,18 @@ async fn metrics(State(api): State<Api>) -> Response {
 async fn nodes(State(api): State<Api>) -> Result<Json<Vec<NodeView>>, ApiError> {
     api.peers
         .nodes(&api.store)
+        .await
+        .map(Json)
+        .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why))
+}
+
+/// Sets a VirtualIP's switchover target on every node of the Cluster.
+async fn switchover(
+    State(api): State<Api>,
+    Json(request): Json<SwitchoverRequest>,
+) -> Result<Json<Vec<NodeOutcome>>, ApiError> {
+    api.peers
+        .switchover(&api.store, &request)
         .await
         .map(Json)
         .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why))

@@ -17,6 +17,7 @@ mod gitops;
 mod output;
 mod schema;
 mod status;
+mod switchover;
 mod validate;
 mod vip;
 
@@ -43,7 +44,7 @@ pub const EXIT_RUNTIME: u8 = 3;
     long_about = "hareconcile keeps services available across two or three Linux hosts. \
 Declare Cluster, VirtualIP, Service and Replication objects in YAML; the agent on each \
 node reconciles VRRP, Docker Compose stacks, mounts and sync jobs toward them and reports drift.",
-    after_help = "Examples:\n  hareconcile validate -f manifests/\n  hareconcile agent --node n1 --state-dir /var/lib/hareconcile --manifests /etc/hareconcile\n  hareconcile apply -f manifests/ --wait\n  hareconcile get vip -o wide\n  hareconcile vip maintenance web\n\nExit codes: 0 success, 1 differences or not ready, 2 bad usage or input, 3 runtime failure."
+    after_help = "Examples:\n  hareconcile validate -f manifests/\n  hareconcile agent --node n1 --state-dir /var/lib/hareconcile --manifests /etc/hareconcile\n  hareconcile apply -f manifests/ --wait\n  hareconcile get vip -o wide\n  hareconcile vip maintenance web\n  hareconcile switchover web --to n2 --wait\n\nExit codes: 0 success, 1 differences or not ready, 2 bad usage or input, 3 runtime failure."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -65,6 +66,7 @@ enum Command {
     Schema(schema::SchemaArgs),
     Status(status::StatusArgs),
     Vip(vip::VipArgs),
+    Switchover(switchover::SwitchoverArgs),
 }
 
 impl Cli {
@@ -83,6 +85,7 @@ impl Cli {
             Command::Schema(args) => schema::run(args),
             Command::Status(args) => status::run(args).await,
             Command::Vip(args) => vip::run(args).await,
+            Command::Switchover(args) => switchover::run(args).await,
         }
     }
 }

@@ -63,7 +63,8 @@ fn readiness(object: &Object) -> String {
 
 /// The VRRP state with what an operator set or the controller is waiting
 /// for: `Backup (maintenance)`, `Backup (preparing takeover)`, `Master
-/// (priority adjusted -20)`.
+/// (priority adjusted -20)`, `Master (switched over here)`, `Backup
+/// (switched over to n2)`.
 fn vrrp_state(vip: &Object, node: &str) -> String {
     let mut notes = Vec::new();
     let control = vip.spec.get("control");
@@ -79,6 +80,14 @@ fn vrrp_state(vip: &Object, node: &str) -> String {
         .and_then(Value::as_i64)
     {
         notes.push(format!("priority adjusted {adjust:+}"));
+    }
+    match control
+        .and_then(|c| c.get("switchoverTo"))
+        .and_then(Value::as_str)
+    {
+        Some(to) if to == node => notes.push("switched over here".to_string()),
+        Some(to) => notes.push(format!("switched over to {to}")),
+        None => {}
     }
     if vip.status.details.get("preparingTakeover") == Some(&Value::Bool(true)) {
         notes.push("preparing takeover".to_string());
@@ -330,5 +339,8 @@ mod tests {
             json!({"state": "Backup", "preparingTakeover": true}),
         );
         assert_eq!(vrrp_state(&returning, "n1"), "Backup (preparing takeover)");
+        let switched = vip(json!({"switchoverTo": "n2"}), json!({"state": "Backup"}));
+        assert_eq!(vrrp_state(&switched, "n1"), "Backup (switched over to n2)");
+        assert_eq!(vrrp_state(&switched, "n2"), "Backup (switched over here)");
     }
 }

@@ -5,15 +5,14 @@
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use hareconcile_model::{
-    Control, Kind, Manager, Object, ObjectKey, ObjectMeta, Status, VirtualIpSpec,
-};
+use hareconcile_model::{Control, Kind, Manager, Object, ObjectKey, VirtualIpSpec};
 use hareconcile_runtime::ApplyOptions;
 use serde_json::Value;
 
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::api::client::Client;
 use crate::api::wire::ApplyRequest;
+use crate::switchover::with_control;
 
 /// Runtime control of a VirtualIP on one node: maintenance, restore, priority.
 ///
@@ -144,7 +143,7 @@ async fn control(
             .apply(&ApplyRequest {
                 manager: Manager::Cli,
                 options: ApplyOptions::default(),
-                objects: vec![with_control(&object, &control)?],
+                objects: vec![with_control(&object, &control).map_err(CliError::runtime)?],
             })
             .await?;
         println!("virtualip/{} on {node}: {done}", key.name);
@@ -160,32 +159,6 @@ async fn control(
         }
         None => Ok(EXIT_OK),
     }
-}
-
-/// The object as the CLI applies it: its declared parts with the new
-/// control, nothing the store sets.
-fn with_control(object: &Object, control: &Control) -> Result<Object, CliError> {
-    let mut spec = object.spec.clone();
-    let Some(fields) = spec.as_object_mut() else {
-        return Err(CliError::runtime("the stored spec is not an object"));
-    };
-    if *control == Control::default() {
-        fields.remove("control");
-    } else {
-        let value = serde_json::to_value(control).map_err(|e| CliError::runtime(e.to_string()))?;
-        fields.insert("control".into(), value);
-    }
-    Ok(Object {
-        api_version: object.api_version.clone(),
-        kind: object.kind,
-        metadata: ObjectMeta {
-            labels: object.metadata.labels.clone(),
-            annotations: object.metadata.annotations.clone(),
-            ..ObjectMeta::named(object.metadata.name.clone())
-        },
-        spec,
-        status: Status::default(),
-    })
 }
 
 /// Why the CLI leaves another manager's object alone, and the spec.control

@@ -26,6 +26,8 @@ use tracing::{info, warn};
 
 pub use summary::PeerSummary;
 
+use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
+
 /// How long a peer may take to answer before it counts as unreachable.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -134,6 +136,52 @@ impl PeerDirectory {
                     error: answer.as_ref().err().cloned(),
                     summary: answer.ok(),
                 }
+            }
+        });
+        Ok(futures::future::join_all(asks).await)
+    }
+}
+
+impl PeerDirectory {
+    /// Sets a VirtualIP's switchover target in every node's store: this
+    /// one directly, the others over the peer API, all at once. Without
+    /// the peer API only a target on this node could be reached, and the
+    /// other nodes would not stop preempting, so that is refused.
+    pub async fn switchover(
+        &self,
+        store: &Store,
+        request: &SwitchoverRequest,
+    ) -> Result<Vec<NodeOutcome>, String> {
+        let config = self.current.lock().expect("peer directory lock").clone()?;
+        let Some(config) = config else {
+            return Err(format!(
+                "the peer API is off on node {} (the Cluster sets no spec.peer.tokenFile): \
+                 a switchover must reach every node's agent",
+                store.node()
+            ));
+        };
+        let asks = config.nodes.iter().map(|(name, address)| {
+            let config = &config;
+            async move {
+                let result = if store.node() == name {
+                    let (store, request) = (store.clone(), request.clone());
+                    tokio::task::spawn_blocking(move || set_here(&store, &request))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()))
+                } else {
+                    let peer = client::PeerAddress {
+                        address: *address,
+                        tls: config.tls.as_ref().map(|t| &t.connector),
+                        token: &config.token,
+                    };
+                    client::send_switchover(&peer, request, PEER_TIMEOUT)
+                        .await
+                        .and_then(|outcome| match outcome.error {
+                            Some(error) => Err(error),
+                            None => outcome.generation.ok_or_else(|| "no generation".into()),
+                        })
+                };
+                NodeOutcome::from_result(name, result)
             }
         });
         Ok(futures::future::join_all(asks).await)

@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use hareconcile_runtime::Store;
 use tokio_rustls::TlsAcceptor;
@@ -16,6 +16,7 @@ use tracing::warn;
 
 use super::summary::{summarize, PeerSummary};
 use super::tls::TlsListener;
+use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
 
 #[derive(Clone)]
 struct Peer {
@@ -29,6 +30,7 @@ pub async fn serve(listen: SocketAddr, tls: Option<TlsAcceptor>, token: String, 
     let state = Peer { store, token };
     let app = Router::new()
         .route("/peer/v1/summary", get(summary))
+        .route("/peer/v1/switchover", post(switchover))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
     loop {
@@ -79,6 +81,20 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn summary(State(peer): State<Peer>) -> Json<PeerSummary> {
     Json(summarize(&peer.store))
+}
+
+/// Sets a VirtualIP's switchover target in this node's store, on behalf
+/// of the agent where `hareconcile switchover` ran.
+async fn switchover(
+    State(peer): State<Peer>,
+    Json(request): Json<SwitchoverRequest>,
+) -> Json<NodeOutcome> {
+    let store = peer.store.clone();
+    let node = store.node().to_string();
+    let result = tokio::task::spawn_blocking(move || set_here(&store, &request))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    Json(NodeOutcome::from_result(&node, result))
 }
 
 #[cfg(test)]

@@ -321,3 +321,27 @@ pub fn logs(processes: &[(&str, &Process)]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Writes this node's one-service busybox stack (web, httpd on 8080) and
+/// returns its compose file.
+pub fn write_web_stack(lab: &Lab, host: &Host, dockerd: &hareconcile_lab::Dockerd) -> PathBuf {
+    let image = hareconcile_lab::busybox_image(dockerd.uri()).unwrap();
+    let stack = lab.dir().join(format!("stack-{}.yaml", host.name()));
+    std::fs::write(
+        &stack,
+        format!(
+            "services:\n  web:\n    image: {image}\n    command: httpd -f -p 8080 -h /www\n    \
+             ports: [\"8080:8080\"]\n    init: true\n    stop_grace_period: 1s\n"
+        ),
+    )
+    .unwrap();
+    stack
+}
+
+/// Whether the web stack's container runs on this node's daemon.
+pub fn runs(dockerd: &hareconcile_lab::Dockerd) -> bool {
+    dockerd
+        .docker(&["ps", "--filter", "status=running", "--format", "{{.Names}}"])
+        .map(|out| out.stdout.lines().any(|name| name.contains("web")))
+        .unwrap_or(false)
+}

@@ -26,7 +26,7 @@ use tracing::warn;
 
 use crate::addresses::{AddressError, Netlink};
 use crate::desired::{shell_configs, track_config, DesiredError, Local};
-use crate::events::State;
+use crate::events::{State, Switchover};
 use crate::group::{SyncGroupHub, SyncGroups};
 use crate::hooks::NotifyCommands;
 use crate::shell::{self, Counters, InstanceHandle, Observed, Operator, ShellConfig};
@@ -264,6 +264,11 @@ impl Reconciler for VirtualIpReconciler {
                 .get(&*ctx.node)
                 .copied()
                 .unwrap_or(0),
+            switchover: match &spec.control.switchover_to {
+                None => Switchover::None,
+                Some(to) if **to == *ctx.node => Switchover::ToHere,
+                Some(_) => Switchover::Elsewhere,
+            },
         };
         let mut registry = self.registry.0.lock().await;
         if registry.closed {

@@ -121,6 +121,9 @@ pub enum Input {
     /// it takes over at once (or starts its preempt delay). A master that
     /// goes silent is taken over as usual, allowed or not.
     PreemptAllowed(bool),
+    /// A planned switchover (`spec.control.switchoverTo`), level-triggered:
+    /// replaces the previous role. See [`Switchover`].
+    Switchover(Switchover),
     /// Sync group: a sibling is faulted (`true`) or no longer is (`false`).
     /// Acts like a tracking fault of this instance.
     GroupFault(bool),
@@ -128,6 +131,22 @@ pub enum Input {
     GroupBackup,
     /// Sync group: a sibling became master, so a backup takes over at once.
     GroupMaster,
+}
+
+/// This router's part in a planned switchover.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Switchover {
+    /// None declared: configured priority and preemption.
+    #[default]
+    None,
+    /// The VIP moves here: priority 254 (above every router that is not
+    /// the address owner) and preemption on whatever is configured, still
+    /// held until [`Input::PreemptAllowed`] (make-before-break).
+    ToHere,
+    /// The VIP moves to another router: never preempt a live master, so
+    /// the switchover sticks even with preempt on. A silent master is
+    /// still taken over as usual.
+    Elsewhere,
 }
 
 /// The protocol state of an instance (RFC 5798 §6.4, plus Fault).

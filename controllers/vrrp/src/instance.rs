@@ -5,11 +5,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
-use crate::events::{Action, Hook, Input, State, Timer, Timestamp, Tracking, Warning};
+use crate::events::{Action, Hook, Input, State, Switchover, Timer, Timestamp, Tracking, Warning};
 use crate::packet::Version;
 
 /// Priority a leaving master advertises so backups take over after Skew_Time.
 const LEAVING_PRIORITY: u8 = 0;
+
+/// Priority of a switchover's target: the highest short of the owner.
+const SWITCHOVER_PRIORITY: u8 = 254;
 
 #[derive(Clone, Debug)]
 pub struct Instance {
@@ -26,6 +29,7 @@ pub struct Instance {
     group_fault: bool,
     adjustment: i32,
     forced_backup: bool,
+    switchover: Switchover,
     /// See [`Input::PreemptAllowed`].
     preempt_allowed: bool,
     /// A backup that would preempt the live master it hears but is held
@@ -50,6 +54,7 @@ impl Instance {
             group_fault: false,
             adjustment: 0,
             forced_backup: false,
+            switchover: Switchover::None,
             preempt_allowed: true,
             takeover_held: false,
             timers: Timers::default(),
@@ -70,9 +75,10 @@ impl Instance {
         self.tracking == Tracking::Fault
     }
 
-    /// Configured priority plus operator adjustment plus tracking delta,
-    /// clamped to 1-254 so weights can neither make a router the owner nor
-    /// make it send the "leaving" priority 0. The owner always stays 255.
+    /// Configured priority (254 as a switchover's target) plus operator
+    /// adjustment plus tracking delta, clamped to 1-254 so weights can
+    /// neither make a router the owner nor make it send the "leaving"
+    /// priority 0. The owner always stays 255.
     pub fn effective_priority(&self) -> u8 {
         if self.config.is_owner() {
             return OWNER_PRIORITY;
@@ -81,9 +87,24 @@ impl Instance {
             Tracking::Healthy { priority_delta } => priority_delta,
             Tracking::Fault => 0,
         };
-        let priority =
-            i64::from(self.config.priority) + i64::from(self.adjustment) + i64::from(delta);
-        priority.clamp(1, 254) as u8
+        let base = match self.switchover {
+            // The adjustment is left out: a drained target would not move.
+            Switchover::ToHere => i64::from(SWITCHOVER_PRIORITY),
+            Switchover::None | Switchover::Elsewhere => {
+                i64::from(self.config.priority) + i64::from(self.adjustment)
+            }
+        };
+        (base + i64::from(delta)).clamp(1, 254) as u8
+    }
+
+    /// Whether this router preempts a live lower-priority master: as
+    /// configured, unless a switchover says otherwise.
+    fn preempts(&self) -> bool {
+        match self.switchover {
+            Switchover::None => self.config.preempt,
+            Switchover::ToHere => true,
+            Switchover::Elsewhere => false,
+        }
     }
 
     /// A backup holding back its preemption of a live lower-priority
@@ -154,6 +175,7 @@ impl Instance {
                 self.change_health(now, &mut out, |me| me.adjustment = adjustment)
             }
             Input::PreemptAllowed(allowed) => self.allow_preemption(now, allowed, &mut out),
+            Input::Switchover(role) => self.switch_over(now, role, &mut out),
             Input::ForceBackup => {
                 self.forced_backup = true;
                 self.takeover_held = false;
@@ -198,6 +220,24 @@ impl Instance {
         } else if !self.timers.is_armed(Timer::PreemptDelay) {
             let at = now + self.config.preempt_delay;
             self.timers.arm(Timer::PreemptDelay, at, out);
+        }
+    }
+
+    /// Takes a new switchover role in. A target that now outranks the live
+    /// master holds (or starts) its takeover on that master's next advert,
+    /// exactly like a planned preempt-back; a master that is no longer the
+    /// target keeps the VIP until the target's higher advert arrives, so
+    /// the VIP is never left without a master.
+    fn switch_over(&mut self, now: Timestamp, role: Switchover, out: &mut Vec<Action>) {
+        if role == self.switchover {
+            return;
+        }
+        self.change_health(now, out, |me| me.switchover = role);
+        if !self.preempts() {
+            self.takeover_held = false;
+            if self.state == State::Backup {
+                self.timers.cancel(Timer::PreemptDelay, out);
+            }
         }
     }
 
@@ -367,7 +407,7 @@ impl Instance {
             return;
         }
         let preemptable =
-            self.config.preempt && !self.forced_backup && priority < self.effective_priority();
+            self.preempts() && !self.forced_backup && priority < self.effective_priority();
         // Make-before-break: keep following this master (the code below)
         // until preemption is allowed.
         self.takeover_held = preemptable && !self.preempt_allowed;

@@ -27,7 +27,7 @@ pub mod trackers;
 pub mod tracking;
 
 pub use config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
-pub use events::{Action, Hook, Input, State, Timer, Timestamp, Tracking, Warning};
+pub use events::{Action, Hook, Input, State, Switchover, Timer, Timestamp, Tracking, Warning};
 pub use instance::Instance;
 pub use receive::{receive, DropReason, RxError};
 pub use sync_group::{MemberStatus, SyncGroup};

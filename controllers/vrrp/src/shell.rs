@@ -18,7 +18,7 @@ use tracing::{debug, error, info, warn};
 use crate::addresses::{AddressError, Change, Interface, Netlink};
 use crate::announce::announce;
 use crate::config::{ConfigError, InstanceConfig};
-use crate::events::{Action, Input, State, Timer, Timestamp};
+use crate::events::{Action, Input, State, Switchover, Timer, Timestamp};
 use crate::group::{GroupMembership, SyncGroupHub};
 use crate::hooks::{HookQueue, NotifyCommands};
 use crate::instance::Instance;
@@ -110,6 +110,8 @@ pub struct Operator {
     pub force_backup: bool,
     /// Added to the configured priority.
     pub priority_adjust: i32,
+    /// This node's part in a planned switchover.
+    pub switchover: Switchover,
 }
 
 /// A running instance. Dropping it without [`InstanceHandle::stop`]
@@ -318,12 +320,13 @@ impl Shell {
         }
     }
 
-    /// Both inputs are idempotent, so they are fed whatever changed.
+    /// Every input is idempotent, so they are fed whatever changed.
     async fn apply(&mut self, operator: Operator) {
         self.feed(Input::PriorityAdjust {
             adjustment: operator.priority_adjust,
         })
         .await;
+        self.feed(Input::Switchover(operator.switchover)).await;
         let input = if operator.force_backup {
             Input::ForceBackup
         } else {

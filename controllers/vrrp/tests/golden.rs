@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hareconcile_vrrp::packet::Version;
-use hareconcile_vrrp::{Input, Instance, InstanceConfig, Timer, Timestamp, Tracking};
+use hareconcile_vrrp::{Input, Instance, InstanceConfig, Switchover, Timer, Timestamp, Tracking};
 
 #[test]
 fn golden_scenarios() {
@@ -161,6 +161,9 @@ fn parse_input(text: &str, config: &InstanceConfig) -> Result<Input, String> {
         ("GroupFault", "off") => Input::GroupFault(false),
         ("PreemptAllowed", "on") => Input::PreemptAllowed(true),
         ("PreemptAllowed", "off") => Input::PreemptAllowed(false),
+        ("Switchover", "none") => Input::Switchover(Switchover::None),
+        ("Switchover", "here") => Input::Switchover(Switchover::ToHere),
+        ("Switchover", "elsewhere") => Input::Switchover(Switchover::Elsewhere),
         ("Timer", "Advert") => Input::TimerExpired(Timer::Advert),
         ("Timer", "MasterDown") => Input::TimerExpired(Timer::MasterDown),
         ("Timer", "PreemptDelay") => Input::TimerExpired(Timer::PreemptDelay),

@@ -194,6 +194,13 @@ pub struct Control {
     /// Added to a node's priority, e.g. to drain it before maintenance.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub priority_adjust: BTreeMap<String, i32>,
+    /// The node a planned switchover moved the VIP to: it is preferred
+    /// over every other (priority 254) and preempts once the Services
+    /// following the VIP run there; every other node never preempts it.
+    /// Sticks until cleared (`hareconcile switchover VIP --clear`) or set
+    /// to another node. Every node's store must carry the same value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switchover_to: Option<String>,
 }
 
 impl Control {

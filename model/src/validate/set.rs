@@ -200,6 +200,9 @@ fn node_references(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Fi
         let at = pointer::join("/spec/control/priorityAdjust", node);
         check(node, at, Finding::key);
     }
+    if let Some(node) = &spec.control.switchover_to {
+        check(node, "/spec/control/switchoverTo".into(), Finding::value);
+    }
 }
 
 /// The advert interval and address families must be expressible in the
