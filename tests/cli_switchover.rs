@@ -49,3 +49,20 @@ fn refuses_what_it_cannot_move_safely() {
 
     expect_code(&agent.hc(&["switchover", "web", "--wait"]), 2);
 }
+
+#[test]
+fn an_object_of_another_manager_is_left_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (agent, _file) = Agent::start_on_manifests(
+        dir.path(),
+        &format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
+    );
+    let refused = agent.hc(&["switchover", "web", "--to", "n2"]);
+    expect_code(&refused, 2);
+    let message = stderr(&refused);
+    assert!(message.contains("managed by files"), "{message}");
+    assert!(
+        message.contains(r#"{"switchoverTo":"n2"}"#),
+        "says what to declare: {message}"
+    );
+}

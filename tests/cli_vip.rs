@@ -75,23 +75,10 @@ fn the_cli_edits_spec_control_of_its_own_node() {
 #[test]
 fn objects_of_another_manager_are_left_to_it() {
     let dir = tempfile::tempdir().unwrap();
-    let manifests = dir.path().join("manifests");
-    std::fs::create_dir(&manifests).unwrap();
-    let file = manifests.join("web.yaml");
-    std::fs::write(
-        &file,
-        format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
-    )
-    .unwrap();
-    let agent = Agent::start(dir.path(), &["--manifests", manifests.to_str().unwrap()]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !agent.hc(&["get", "vip", "web"]).status.success() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the manifests were never applied"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let (agent, file) = Agent::start_on_manifests(
+        dir.path(),
+        &format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
+    );
 
     let refused = agent.hc(&["vip", "maintenance", "web"]);
     expect_code(&refused, 2);

@@ -9,8 +9,11 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use hareconcile_model::{Kind, Method, ObjectKey, ReplicationSpec};
+use hareconcile_model::{
+    Control, Kind, Manager, Method, ObjectKey, ReplicationSpec, VirtualIpSpec,
+};
 
+use super::vip::managed_elsewhere;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::api::client::Client;
 use crate::peer::NodeView;
@@ -75,10 +78,18 @@ pub async fn run(args: SwitchoverArgs) -> Result<u8, CliError> {
         kind: Kind::VirtualIP,
         name: args.name.clone(),
     };
-    if client.get(&key).await?.is_none() {
+    let Some(object) = client.get(&key).await? else {
         return Err(CliError::input(format!(
             "{key} does not exist: `hareconcile get vip` lists the VirtualIPs"
         )));
+    };
+    if let Some(owner) = object.metadata.manager.filter(|m| *m != Manager::Cli) {
+        let mut control: Control = object
+            .spec_as::<VirtualIpSpec>()
+            .map(|spec| spec.control)
+            .unwrap_or_default();
+        control.switchover_to = args.to.clone();
+        return Err(CliError::input(managed_elsewhere(&object, owner, &control)));
     }
     if args.to.is_some() && !args.accept_data_loss {
         refuse_copied_data(&client, &key).await?;

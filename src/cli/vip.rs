@@ -163,7 +163,7 @@ async fn control(
 
 /// Why the CLI leaves another manager's object alone, and the spec.control
 /// to declare there instead.
-fn managed_elsewhere(object: &Object, owner: Manager, control: &Control) -> String {
+pub(super) fn managed_elsewhere(object: &Object, owner: Manager, control: &Control) -> String {
     let source = object
         .metadata
         .annotations

@@ -17,6 +17,26 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Starts an agent on a `--manifests` directory under `dir` holding
+    /// `manifest` (as web.yaml) and waits until it loaded VirtualIP `web`.
+    /// Returns the agent and the manifest file.
+    pub fn start_on_manifests(dir: &Path, manifest: &str) -> (Agent, PathBuf) {
+        let manifests = dir.join("manifests");
+        std::fs::create_dir(&manifests).unwrap();
+        let file = manifests.join("web.yaml");
+        std::fs::write(&file, manifest).unwrap();
+        let agent = Agent::start(dir, &["--manifests", manifests.to_str().unwrap()]);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !agent.hc(&["get", "vip", "web"]).status.success() {
+            assert!(
+                Instant::now() < deadline,
+                "the manifests were never applied"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (agent, file)
+    }
+
     /// Starts an agent as node `n1` and waits until its API answers.
     pub fn start(dir: &Path, extra: &[&str]) -> Agent {
         let state_dir = dir.join("state");
