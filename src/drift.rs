@@ -165,6 +165,18 @@ fn health_fix(reason: Option<&str>) -> String {
         Some("OptionsDiffer") => {
             "the agent remounts once with the declared options; if the kernel still shows others, won't fix: check the options against the filesystem's documentation".into()
         }
+        Some("Lagging") => {
+            "the agent keeps pushing on every change and interval; if the lag stays, won't fix: check the link and the targets' errors in status".into()
+        }
+        Some("Stale") => {
+            "refreshed when the master pushes again; if it stays, won't fix: check the master's sync status and the link".into()
+        }
+        Some("SyncFailed") => {
+            "retried on the next pass; if it keeps failing, won't fix: check the error (ssh, disk) on the target".into()
+        }
+        Some("EmptySource") => {
+            "won't propagate an empty source over the targets: restore the data on the master".into()
+        }
         Some(_) => "the agent keeps reconciling it on every event and resync".into(),
     }
 }
@@ -227,6 +239,19 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
             if digest.kind == Kind::VirtualIP && digest.state.as_deref() == Some("Master") {
                 masters.entry(digest.name.as_str()).or_default().push(node);
             }
+            findings.extend(digest.drift.iter().map(|seen| {
+                Finding {
+                    node: node.to_string(),
+                    object: Some(format!("{}/{}", digest.kind, digest.name)),
+                    category: Category::Health,
+                    reason: seen.reason.clone(),
+                    message: seen.message.clone(),
+                    fix: seen
+                        .fix
+                        .clone()
+                        .unwrap_or_else(|| health_fix(Some(&seen.reason))),
+                }
+            }));
             // A master-only mount on a backup is where it should be.
             let standing_by = digest.reason.as_deref() == Some(hareconcile_mount::NOT_MASTER);
             if !digest.ready && !standing_by {
@@ -285,4 +310,88 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
         }
     }
     findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::summary::{Observation, PeerSummary};
+
+    fn digest(kind: Kind, name: &str, drift: Vec<Observation>) -> ObjectDigest {
+        ObjectDigest {
+            kind,
+            name: name.into(),
+            generation: 1,
+            spec_hash: "0".into(),
+            ready: true,
+            reason: Some("Running".into()),
+            message: None,
+            manager: None,
+            state: None,
+            drift,
+        }
+    }
+
+    fn view(node: &str, objects: Vec<ObjectDigest>) -> NodeView {
+        NodeView {
+            node: node.into(),
+            address: "10.77.0.1".into(),
+            reachable: true,
+            error: None,
+            summary: Some(PeerSummary {
+                node: node.into(),
+                version: "0".into(),
+                resource_version: 1,
+                objects,
+            }),
+        }
+    }
+
+    /// A peer's stack drift and replication lag reach this node's report
+    /// as health findings, with the controller's fix or drift's own.
+    #[test]
+    fn observations_of_every_node_are_health_findings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "n1").unwrap();
+        let extra = Observation {
+            reason: "UnexpectedContainer".into(),
+            message: "shop_old_1 (service old) is not in the compose file".into(),
+            fix: Some("won't fix: remove it by hand".into()),
+        };
+        let lag = Observation {
+            reason: "Lagging".into(),
+            message: "Synced: a target is 40s behind, more than maxLag 10s".into(),
+            fix: None,
+        };
+        let nodes = [
+            view("n1", vec![digest(Kind::Replication, "data", vec![lag])]),
+            view("n2", vec![digest(Kind::Service, "shop", vec![extra])]),
+        ];
+        let findings = cluster_findings(&store, &nodes);
+        let found = |node: &str, reason: &str| {
+            findings
+                .iter()
+                .find(|f| f.node == node && f.reason == reason)
+                .unwrap_or_else(|| panic!("no {reason} on {node} in {findings:?}"))
+        };
+        let stack = found("n2", "UnexpectedContainer");
+        assert_eq!(stack.object.as_deref(), Some("Service/shop"));
+        assert_eq!(stack.category, Category::Health);
+        assert_eq!(stack.fix, "won't fix: remove it by hand");
+        let lagging = found("n1", "Lagging");
+        assert_eq!(lagging.object.as_deref(), Some("Replication/data"));
+        assert!(lagging.fix.contains("keeps pushing"), "{}", lagging.fix);
+
+        let json = serde_json::to_value(&findings).unwrap();
+        assert!(
+            json.as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["reason"] == "UnexpectedContainer"
+                    && f["category"] == "health"
+                    && f["object"] == "Service/shop"
+                    && f["fix"] == "won't fix: remove it by hand"),
+            "{json}"
+        );
+    }
 }

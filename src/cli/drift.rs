@@ -95,3 +95,26 @@ pub async fn run(args: DriftArgs) -> Result<u8, CliError> {
         EXIT_OK
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_has_one_escaped_row_per_finding() {
+        let finding = Finding {
+            node: "n2".into(),
+            object: Some("Service/shop".into()),
+            category: Category::Health,
+            reason: "UnexpectedContainer".into(),
+            message: "shop_old_1 | not in the compose file".into(),
+            fix: "won't fix: remove it by hand".into(),
+        };
+        let text = markdown(&[finding]);
+        assert!(
+            text.lines().any(|l| l
+                == "| n2 | Service/shop | health | UnexpectedContainer | shop_old_1 \\| not in the compose file | won't fix: remove it by hand |"),
+            "{text}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! What one agent tells its peers about itself: each object's identity,
 //! a digest of its spec, and what this node observes of it.
 
-use hareconcile_model::{Kind, Object};
+use hareconcile_model::{ConditionStatus, Kind, Object};
 use hareconcile_runtime::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,6 +32,50 @@ pub struct ObjectDigest {
     /// The VRRP state, for VirtualIPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// What the controllers found differing from the declaration beyond
+    /// the Ready condition (a stack's extra containers, replication lag).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Observation>,
+}
+
+/// One difference a controller reports in `status.details.drift`, or a
+/// condition other than `Ready` that is False while the object is Ready
+/// (a source whose `Synced` is False because a target lags past maxLag).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observation {
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    /// What the controller does about it; drift says it when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+/// The controllers' own drift list, then the other False conditions of a
+/// Ready object (a not-Ready object is reported by its Ready condition).
+fn observations(object: &Object) -> Vec<Observation> {
+    let mut found: Vec<Observation> = object
+        .status
+        .details
+        .get("drift")
+        .and_then(|d| serde_json::from_value(d.clone()).ok())
+        .unwrap_or_default();
+    if object.status.is_ready() {
+        found.extend(
+            object
+                .status
+                .conditions
+                .iter()
+                .filter(|c| c.type_ != "Ready" && c.status == ConditionStatus::False)
+                .map(|c| Observation {
+                    reason: c.reason.clone(),
+                    message: format!("{}: {}", c.type_, c.message),
+                    fix: None,
+                }),
+        );
+    }
+    found
 }
 
 /// The value with every object's keys sorted.
@@ -78,6 +122,7 @@ fn digest(object: &Object) -> ObjectDigest {
             .get("state")
             .and_then(Value::as_str)
             .map(str::to_string),
+        drift: observations(object),
     }
 }
 
@@ -103,5 +148,51 @@ mod tests {
         let c = json!({"vrid": 52, "addresses": ["10.0.0.1/24"], "track": {"a": 1, "b": 2}});
         assert_eq!(spec_hash(&a), spec_hash(&b));
         assert_ne!(spec_hash(&a), spec_hash(&c));
+    }
+
+    fn object(ready: bool) -> Object {
+        let mut object = Object {
+            api_version: hareconcile_model::API_VERSION.into(),
+            kind: Kind::Replication,
+            metadata: hareconcile_model::ObjectMeta::named("data"),
+            spec: json!({}),
+            status: hareconcile_model::Status::default(),
+        };
+        let status = |yes| {
+            if yes {
+                ConditionStatus::True
+            } else {
+                ConditionStatus::False
+            }
+        };
+        object
+            .status
+            .set_condition("Ready", status(ready), "Source", "pushing", 1);
+        object.status.set_condition(
+            "Synced",
+            ConditionStatus::False,
+            "Lagging",
+            "a target is 20s behind",
+            1,
+        );
+        object
+    }
+
+    #[test]
+    fn a_false_condition_of_a_ready_object_and_the_details_drift_are_carried() {
+        let mut lagging = object(true);
+        lagging.status.details.insert(
+            "drift".into(),
+            json!([{"reason": "UnexpectedContainer", "message": "web_x_1", "fix": "won't fix"}]),
+        );
+        let found = digest(&lagging).drift;
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].fix.as_deref(), Some("won't fix"));
+        assert_eq!(found[1].reason, "Lagging");
+        assert_eq!(found[1].message, "Synced: a target is 20s behind");
+        assert!(
+            digest(&object(false)).drift.is_empty(),
+            "a not-Ready object is reported by its Ready condition"
+        );
     }
 }
