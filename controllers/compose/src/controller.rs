@@ -17,10 +17,11 @@ use async_trait::async_trait;
 use hareconcile_model::{
     ConditionStatus, Kind, Object, ObjectKey, ServiceSpec, SOURCE_FILE_ANNOTATION,
 };
-use hareconcile_runtime::{Action, Context, Readiness, Reconciler, StoreError};
+use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, StoreError};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, OnceCell};
 
+use crate::drift::{stack_drift, StackDrift};
 use crate::engine::{ContainerStatus, Engine, EngineError};
 use crate::file::{load, FileError, LoadOptions, Project};
 use crate::health::{Prober, Report, Schedule, Verdict};
@@ -321,6 +322,30 @@ fn containers_json(containers: &[ContainerStatus]) -> Value {
 }
 
 impl ServiceReconciler {
+    /// The stack's differences from a placement this controller already
+    /// enacted for this generation (someone stopped, removed or replaced a
+    /// container since); a new placement or spec is a change, not drift.
+    async fn drift_since_last_pass(
+        &self,
+        object: &Object,
+        wanted: Placement,
+        project: &Project,
+    ) -> Vec<StackDrift> {
+        let status = &object.status;
+        let settled = status.observed_generation == Some(object.metadata.generation)
+            && status.details.get("desired").and_then(Value::as_str) == Some(wanted.as_str());
+        if !settled {
+            return Vec::new();
+        }
+        let Ok(engine) = self.engine().await else {
+            return Vec::new();
+        };
+        match engine.containers(&project.name).await {
+            Ok(containers) => stack_drift(project, wanted, &containers, true),
+            Err(_) => Vec::new(),
+        }
+    }
+
     async fn enact(&self, wanted: Placement, project: &Project) -> Result<(), EngineError> {
         let engine = self.engine().await?;
         match wanted {
@@ -357,7 +382,8 @@ impl Reconciler for ServiceReconciler {
                 let invalid = (ConditionStatus::False, "InvalidComposeFile", e.to_string());
                 ctx.report_conditions(
                     &object,
-                    vec![],
+                    // What was found of the last loadable file no longer says anything.
+                    vec![("drift", json!([]))],
                     vec![
                         ("Ready", invalid),
                         ("Healthy", healthiness(Placement::Absent, None)),
@@ -374,12 +400,27 @@ impl Reconciler for ServiceReconciler {
             wanted = Placement::Absent;
         }
         self.remember(object.key(), Some(project.clone()));
+        let before = self.drift_since_last_pass(&object, wanted, &project).await;
         let enacted = self.enact(wanted, &project).await;
         let engine = self.engine().await.ok();
         let containers = match engine {
             Some(engine) => engine.containers(&project.name).await?,
             None => Vec::new(),
         };
+        let drift = stack_drift(&project, wanted, &containers, false);
+        let repaired: Vec<String> = before
+            .iter()
+            .filter(|d| !drift.iter().any(|left| left.message == d.message))
+            .map(|d| format!("{}: {}", d.reason, d.message))
+            .collect();
+        if enacted.is_ok() && !repaired.is_empty() {
+            ctx.store.record_event(
+                &object.key(),
+                EventType::Warning,
+                "StackRepaired",
+                &format!("changed by hand, put back: {}", repaired.join("; ")),
+            );
+        }
         // Probed whenever the stack should run, even if starting part of
         // it failed: the verdict says what actually answers.
         let health = match engine {
@@ -404,6 +445,7 @@ impl Reconciler for ServiceReconciler {
             ("project", Value::from(project.name.as_str())),
             ("desired", Value::from(wanted.as_str())),
             ("containers", containers_json(&containers)),
+            ("drift", serde_json::to_value(&drift).unwrap_or_default()),
         ];
         let conditions = vec![
             ("Ready", condition),

@@ -4,6 +4,7 @@
 //! friends keep working on a stack hareconcile manages.
 
 pub mod controller;
+pub mod drift;
 pub mod engine;
 pub mod events;
 pub mod file;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures::future::try_join_all;
 
-pub use labels::{container_name, CONFIG_HASH, PROJECT, SERVICE};
+pub use labels::{config_hash, container_name, CONFIG_HASH, PROJECT, SERVICE};
 pub use observe::ContainerStatus;
 pub use waves::waves;
 

@@ -15,6 +15,8 @@ pub struct ContainerStatus {
     pub state: String,
     /// `healthy`, `unhealthy`, `starting`, or `None` without a healthcheck.
     pub health: Option<String>,
+    /// The `com.docker.compose.config-hash` label it was created with.
+    pub config_hash: Option<String>,
 }
 
 #[cfg(test)]
@@ -26,6 +28,7 @@ impl ContainerStatus {
             service: service.into(),
             state: state.into(),
             health: health.map(str::to_string),
+            config_hash: None,
         }
     }
 }
@@ -62,6 +65,7 @@ impl Engine {
                     service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
                     state: summary.state.unwrap_or_default(),
                     health: health_from_status(&status),
+                    config_hash: labels.get(labels::CONFIG_HASH).cloned(),
                 }
             })
             .collect();

@@ -1,0 +1,180 @@
+//! How a stack differs from its compose file and its placement on this
+//! node: containers missing, stopped, running where they should not,
+//! built from an older configuration, or not part of the file at all.
+//! Each difference says what the controller does about it.
+
+use serde::Serialize;
+
+use crate::engine::{config_hash, ContainerStatus};
+use crate::file::Project;
+use crate::Placement;
+
+/// One difference, as `status.details.drift` carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackDrift {
+    pub reason: &'static str,
+    pub message: String,
+    pub fix: String,
+}
+
+fn drift(reason: &'static str, message: String, fix: impl Into<String>) -> StackDrift {
+    StackDrift {
+        reason,
+        message,
+        fix: fix.into(),
+    }
+}
+
+/// The differences between `containers` and what `wanted` asks of the
+/// project here. Outdated configurations count only when asked: a
+/// container `docker-compose` created carries another hash for the same
+/// settings, and the controller keeps it.
+pub fn stack_drift(
+    project: &Project,
+    wanted: Placement,
+    containers: &[ContainerStatus],
+    with_outdated: bool,
+) -> Vec<StackDrift> {
+    let mut found = Vec::new();
+    for container in containers {
+        let name = &container.name;
+        let service = &container.service;
+        if !project.services.contains_key(service) {
+            found.push(drift(
+                "UnexpectedContainer",
+                format!("{name} (service {service:?}) carries the project's label but the compose file has no such service"),
+                format!("won't fix: the agent never removes containers it does not manage; remove it (docker rm -f {name}) or declare the service"),
+            ));
+        } else if containers.iter().filter(|c| &c.service == service).count() > 1
+            && *name != crate::engine::container_name(&project.name, service)
+        {
+            found.push(drift(
+                "ExtraReplica",
+                format!("{name} is a second container of service {service}; hareconcile runs one"),
+                format!("won't fix: remove it (docker rm -f {name}) or scale with another service"),
+            ));
+        }
+    }
+    for (service_name, service) in &project.services {
+        let name = crate::engine::container_name(&project.name, service_name);
+        let container = containers.iter().find(|c| c.name == name);
+        let running = container.is_some_and(|c| c.state == "running" || c.state == "restarting");
+        match (wanted, container) {
+            (Placement::Run | Placement::Warm, None) => found.push(drift(
+                "ContainerMissing",
+                format!("{name} of service {service_name} does not exist"),
+                "the agent creates it (and starts it where the stack runs)",
+            )),
+            (Placement::Run, Some(c)) if !running => found.push(drift(
+                "ContainerStopped",
+                format!("{name} is {} where the stack runs", c.state),
+                "the agent starts it",
+            )),
+            (Placement::Warm | Placement::Absent, Some(_)) if running => found.push(drift(
+                "RunningOnStandby",
+                format!("{name} runs where the stack should be {}", wanted.as_str()),
+                match wanted {
+                    Placement::Warm => "the agent stops it",
+                    _ => "the agent stops and removes it",
+                },
+            )),
+            (_, Some(c))
+                if with_outdated
+                    && wanted != Placement::Absent
+                    && c.config_hash.as_deref() != Some(&config_hash(project, service)) =>
+            {
+                found.push(drift(
+                    "OutdatedConfig",
+                    format!("{name} was created from another configuration of service {service_name} (config-hash label differs)"),
+                    "the agent recreates it with the declared configuration",
+                ))
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("compose.yaml");
+        std::fs::write(&path, "services: {web: {image: x}, worker: {image: x}}\n").unwrap();
+        let options = crate::file::LoadOptions {
+            project_name: Some("shop".into()),
+            ..Default::default()
+        };
+        crate::file::load(&path, &options).expect("a valid compose file")
+    }
+
+    fn container(service: &str, state: &str, project: &Project) -> ContainerStatus {
+        let mut c = ContainerStatus::of_shop(service, state, None);
+        c.config_hash = project
+            .services
+            .get(service)
+            .map(|s| config_hash(project, s));
+        c
+    }
+
+    fn reasons(found: &[StackDrift]) -> Vec<&str> {
+        found.iter().map(|d| d.reason).collect()
+    }
+
+    #[test]
+    fn a_running_stack_as_declared_has_no_drift() {
+        let p = project();
+        let all = [
+            container("web", "running", &p),
+            container("worker", "running", &p),
+        ];
+        assert!(stack_drift(&p, Placement::Run, &all, true).is_empty());
+        assert!(stack_drift(&p, Placement::Absent, &[], true).is_empty());
+    }
+
+    #[test]
+    fn missing_stopped_outdated_and_extra_containers_are_each_found() {
+        let p = project();
+        let mut outdated = container("worker", "exited", &p);
+        outdated.config_hash = Some("older".into());
+        let mut web = container("web", "running", &p);
+        web.config_hash = Some("older".into());
+        let extra = container("old", "running", &p);
+        let mut second = container("web", "running", &p);
+        second.name = "shop_web_2".into();
+        let found = stack_drift(&p, Placement::Run, &[web, outdated, extra, second], true);
+        assert_eq!(
+            reasons(&found),
+            [
+                "UnexpectedContainer",
+                "ExtraReplica",
+                "OutdatedConfig",
+                "ContainerStopped"
+            ],
+            "{found:?}"
+        );
+        assert!(found[0].fix.starts_with("won't fix"), "{found:?}");
+        let p_missing = stack_drift(
+            &p,
+            Placement::Run,
+            &[container("web", "running", &p)],
+            false,
+        );
+        assert_eq!(reasons(&p_missing), ["ContainerMissing"]);
+    }
+
+    #[test]
+    fn a_standby_running_the_stack_is_drift_that_the_agent_stops() {
+        let p = project();
+        let found = stack_drift(
+            &p,
+            Placement::Absent,
+            &[container("web", "running", &p)],
+            true,
+        );
+        assert_eq!(reasons(&found), ["RunningOnStandby"]);
+        assert_eq!(found[0].fix, "the agent stops and removes it");
+    }
+}
