@@ -1,7 +1,8 @@
 //! The interface side of an instance, through rtnetlink: its index and MAC,
 //! adding and removing the virtual addresses, and the kernel's address and
-//! link notifications (so a VIP deleted by hand comes back at once and a
-//! link going down is seen without polling).
+//! link notifications (so a VIP deleted by hand on the master comes back at once, one added
+//! by hand on a backup goes at once, and a link going down is seen
+//! without polling).
 
 use std::io;
 use std::net::IpAddr;
@@ -51,6 +52,7 @@ pub struct Interface {
 /// A change the kernel reported on some interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
+    AddressAdded { index: u32, address: IpAddr },
     AddressRemoved { index: u32, address: IpAddr },
     Link { index: u32, up: bool },
 }
@@ -195,6 +197,14 @@ impl Netlink {
                 continue;
             };
             match message {
+                RouteNetlinkMessage::NewAddress(address) => {
+                    if let Some(added) = address_of(&address) {
+                        return Some(Change::AddressAdded {
+                            index: address.header.index,
+                            address: added,
+                        });
+                    }
+                }
                 RouteNetlinkMessage::DelAddress(address) => {
                     if let Some(removed) = address_of(&address) {
                         return Some(Change::AddressRemoved {

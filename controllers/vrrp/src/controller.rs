@@ -406,6 +406,7 @@ async fn report(
 ) {
     let mut last_states: Vec<State> = observed.iter().map(|o| o.borrow().state).collect();
     let mut last_preparing = false;
+    let mut last_repairs: Vec<u64> = observed.iter().map(|o| o.borrow().repairs).collect();
     loop {
         let changes = observed.iter_mut().map(|o| Box::pin(o.changed()));
         if futures_util::future::select_all(changes).await.0.is_err() {
@@ -420,6 +421,12 @@ async fn report(
                 record_transition(&store, &key, now);
                 *last = now.state;
             }
+        }
+        for (last, now) in last_repairs.iter_mut().zip(&snapshot) {
+            if let (true, Some(repair)) = (now.repairs > *last, &now.last_repair) {
+                store.record_event(&key, EventType::Warning, repair.reason, &repair.message);
+            }
+            *last = now.repairs;
         }
         let preparing = preparing_takeover(&snapshot);
         if preparing != last_preparing {
@@ -635,6 +642,8 @@ mod tests {
             fault: (state == State::Fault).then(|| "tracked interface eth0 down".to_string()),
             preparing_takeover: false,
             counters: Counters::default(),
+            repairs: 0,
+            last_repair: None,
         }
     }
 

@@ -84,6 +84,27 @@ pub struct Observed {
     /// Services following the VirtualIP are ready here.
     pub preparing_takeover: bool,
     pub counters: Counters,
+    /// Real-system drift this instance put back (a VIP removed from the
+    /// master or added on a backup by hand), and the latest one.
+    pub repairs: u64,
+    pub last_repair: Option<Repair>,
+}
+
+/// Drift an instance repaired the moment it saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repair {
+    /// `RestoredVip` or `RemovedStrayVip`.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+fn state_word(state: State) -> &'static str {
+    match state {
+        State::Initialize => "initializing",
+        State::Backup => "backup",
+        State::Master => "master",
+        State::Fault => "faulted",
+    }
 }
 
 /// Advert counters since the instance started. They change without
@@ -203,6 +224,8 @@ pub async fn start(
         fault: None,
         preparing_takeover: false,
         counters: Counters::default(),
+        repairs: 0,
+        last_repair: None,
     };
     let (observed, observed_rx) = watch::channel(initial);
     let (stop, stopped) = oneshot::channel();
@@ -404,6 +427,18 @@ impl Shell {
                     warn!(instance = %self.config.name, %vip, "VIP removed from the master by someone else; restoring it");
                     self.add_vip(vip).await;
                     self.announce();
+                    self.repaired(Repair {
+                        reason: "RestoredVip",
+                        message: format!(
+                            "{vip} was removed from the master by hand; added back and announced"
+                        ),
+                    });
+                }
+            }
+            Change::AddressAdded { index, address } if index == self.interface.index => {
+                let ours = self.config.vips.iter().find(|vip| vip.addr() == address);
+                if let Some(vip) = ours.copied() {
+                    self.remove_stray_vip(vip).await;
                 }
             }
             Change::Link { index, up } => {
@@ -417,8 +452,46 @@ impl Shell {
                 info!(instance = %self.config.name, interface = %link.name, up, "link changed");
                 self.retrack().await;
             }
-            Change::AddressRemoved { .. } => {}
+            Change::AddressRemoved { .. } | Change::AddressAdded { .. } => {}
         }
+    }
+
+    /// A VIP on a node that is not master (added by hand, or left by a
+    /// split brain) answers for an address the master owns, as keepalived
+    /// users expect never to happen: it goes. The notification may be our
+    /// own add racing a step down, so only an address still there counts.
+    async fn remove_stray_vip(&mut self, vip: IpNet) {
+        let state = self.instance.state();
+        if state == State::Master {
+            return;
+        }
+        match self.netlink.addresses(self.interface.index).await {
+            Ok(present) if !present.contains(&vip.addr()) => return,
+            Ok(_) => {}
+            Err(error) => {
+                warn!(instance = %self.config.name, %error, "listing addresses failed; removing the stray VIP anyway");
+            }
+        }
+        warn!(instance = %self.config.name, %vip, ?state, "VIP present on a node that is not master; removing it");
+        if let Err(error) = self.netlink.remove(self.interface.index, vip).await {
+            warn!(instance = %self.config.name, %error, "removing a stray VIP failed");
+            return;
+        }
+        self.repaired(Repair {
+            reason: "RemovedStrayVip",
+            message: format!(
+                "{vip} was on this node while {}; removed (only the master holds the VIP)",
+                state_word(state)
+            ),
+        });
+    }
+
+    /// Tells the status reporter what was put back, for an event.
+    fn repaired(&self, repair: Repair) {
+        self.observed.send_modify(|o| {
+            o.repairs += 1;
+            o.last_repair = Some(repair);
+        });
     }
 
     /// Hands `input` to the core and carries out what it asks, in order.
