@@ -85,4 +85,35 @@ fn metrics_parse_and_follow_the_store() {
         .sum();
     assert!(states <= 1.0, "at most one VRRP state at a time");
     assert!(value(&scrape, "hareconcile_store_resource_version", &[]).unwrap() >= 2.0);
+
+    // The VirtualIP is not Ready here (no such interface to run on): this
+    // node's own drift report counts it, as `hareconcile drift` lists it.
+    let drift = agent.hc(&["drift", "-o", "json"]);
+    let findings: serde_json::Value = serde_json::from_slice(&drift.stdout).unwrap();
+    let health = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["category"] == "health" && f["node"] == "n1")
+        .count();
+    assert!(health >= 1, "{findings}");
+    let counted: f64 = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "hareconcile_drift_findings")
+        .filter(|s| s.labels.get("category") == Some("health"))
+        .map(|s| match s.value {
+            Value::Gauge(v) => v,
+            _ => f64::NAN,
+        })
+        .sum();
+    assert!(counted >= 1.0, "{:?}", scrape.samples);
+    for family in [
+        "hareconcile_service_ready",
+        "hareconcile_service_healthy",
+        "hareconcile_replication_lag_seconds",
+        "hareconcile_drift_findings",
+    ] {
+        assert!(scrape.docs.contains_key(family), "{family} undocumented");
+    }
 }

@@ -1,15 +1,18 @@
 //! Prometheus text exposition of what this node's store knows: objects
-//! and their readiness, VRRP state as the VRRP controller reports it, and
-//! event counts. Rendered from the store on each scrape, so it can never
+//! and their readiness, VRRP state as the VRRP controller reports it,
+//! Service health, replication lag, this node's drift findings and event
+//! counts. Rendered from the store on each scrape, so it can never
 //! disagree with `hareconcile get`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use hareconcile_model::{Kind, Object};
+use hareconcile_model::{ConditionStatus, Kind, Object};
 use hareconcile_runtime::{Event, EventType};
 use hareconcile_vrrp::DropReason;
 use serde_json::Value;
+
+use crate::drift::{Category, Finding};
 
 /// Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -129,7 +132,108 @@ fn advert_counters(out: &mut String, node: &str, vips: &[&&Object]) {
     }
 }
 
-pub fn render(node: &str, resource_version: u64, objects: &[&Object], events: &[Event]) -> String {
+/// `Ready` and `Healthy` of each Service on this node. Healthy is left out
+/// where it is Unknown (a standby runs nothing to probe): an absent sample
+/// raises no alert, a 0 would.
+fn service_health(out: &mut String, node: &str, objects: &[&Object]) {
+    for (condition, name, help) in [
+        (
+            "Ready",
+            "hareconcile_service_ready",
+            "1 when this node's part of the Service is as it should be (running and healthy, or standing by).",
+        ),
+        (
+            "Healthy",
+            "hareconcile_service_healthy",
+            "1 when the Service's health probes pass where its stack runs (absent where it does not run).",
+        ),
+    ] {
+        let mut f = Family::new(out, name, "gauge", help);
+        for o in objects.iter().filter(|o| o.kind == Kind::Service) {
+            let value = match o.status.condition(condition).map(|c| c.status) {
+                Some(ConditionStatus::True) => 1.0,
+                Some(ConditionStatus::False) => 0.0,
+                Some(ConditionStatus::Unknown) | None => continue,
+            };
+            f.sample(name, &[("node", node), ("service", &o.metadata.name)], value);
+        }
+    }
+}
+
+/// Seconds each target's copy is behind: per target on the source, the
+/// node's own copy on a replica.
+fn replication_lag(out: &mut String, node: &str, objects: &[&Object]) {
+    let name = "hareconcile_replication_lag_seconds";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Seconds a target's copy is behind its source (on the source per target; on a replica for itself).",
+    );
+    for o in objects.iter().filter(|o| o.kind == Kind::Replication) {
+        let replication = o.metadata.name.as_str();
+        let targets = o.status.details.get("targets").and_then(Value::as_object);
+        match targets {
+            Some(targets) => {
+                for (target, progress) in targets {
+                    if let Some(lag) = progress.get("lagSeconds").and_then(Value::as_f64) {
+                        let labels = [
+                            ("node", node),
+                            ("replication", replication),
+                            ("target", target.as_str()),
+                        ];
+                        f.sample(name, &labels, lag);
+                    }
+                }
+            }
+            None => {
+                if let Some(lag) = number(o, "lagSeconds") {
+                    let labels = [
+                        ("node", node),
+                        ("replication", replication),
+                        ("target", node),
+                    ];
+                    f.sample(name, &labels, lag);
+                }
+            }
+        }
+    }
+}
+
+/// This node's drift findings (sync and health as it sees them itself),
+/// counted by category and reason.
+fn drift_findings(out: &mut String, node: &str, findings: &[Finding]) {
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for finding in findings {
+        let category = match finding.category {
+            Category::Sync => "sync",
+            Category::Health => "health",
+            Category::Skew => "skew",
+        };
+        *counts
+            .entry((category, finding.reason.as_str()))
+            .or_default() += 1;
+    }
+    let name = "hareconcile_drift_findings";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "Drift findings of this node by category (sync, health) and reason; none means no drift.",
+    );
+    for ((category, reason), count) in counts {
+        let labels = [("node", node), ("category", category), ("reason", reason)];
+        f.sample(name, &labels, count as f64);
+    }
+}
+
+pub fn render(
+    node: &str,
+    resource_version: u64,
+    objects: &[&Object],
+    events: &[Event],
+    findings: &[Finding],
+) -> String {
     let mut out = String::new();
     let mut f = Family::new(
         &mut out,
@@ -220,6 +324,9 @@ pub fn render(node: &str, resource_version: u64, objects: &[&Object], events: &[
         }
     }
     advert_counters(&mut out, node, &vips);
+    service_health(&mut out, node, objects);
+    replication_lag(&mut out, node, objects);
+    drift_findings(&mut out, node, findings);
 
     let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for e in events {
@@ -264,7 +371,7 @@ mod tests {
             {"instance": "web/ipv6", "counters": counters(20, 0)},
         ]);
         vip.status.details.insert("instances".into(), instances);
-        let text = render("n1", 1, &[&vip], &[]);
+        let text = render("n1", 1, &[&vip], &[], &[]);
         for line in [
             r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv4"} 10"#,
             r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv6"} 20"#,
@@ -277,6 +384,87 @@ mod tests {
                 "{line} missing from\n{text}"
             );
         }
+    }
+
+    fn object(kind: Kind, name: &str) -> Object {
+        Object {
+            api_version: hareconcile_model::API_VERSION.into(),
+            kind,
+            metadata: hareconcile_model::ObjectMeta::named(name),
+            spec: serde_json::json!({}),
+            status: hareconcile_model::Status::default(),
+        }
+    }
+
+    #[test]
+    fn service_health_replication_lag_and_drift_by_reason() {
+        let mut running = object(Kind::Service, "web");
+        running
+            .status
+            .set_condition("Ready", ConditionStatus::False, "Unhealthy", "x", 1);
+        running
+            .status
+            .set_condition("Healthy", ConditionStatus::False, "ProbesFailing", "x", 1);
+        let mut standby = object(Kind::Service, "db");
+        standby
+            .status
+            .set_condition("Ready", ConditionStatus::True, "Standby", "x", 1);
+        standby.status.set_condition(
+            "Healthy",
+            ConditionStatus::Unknown,
+            "NotRunningHere",
+            "x",
+            1,
+        );
+        let mut source = object(Kind::Replication, "data");
+        source.status.details.insert(
+            "targets".into(),
+            serde_json::json!({"n2": {"lagSeconds": 42}, "n3": {"lagSeconds": 0}}),
+        );
+        let mut replica = object(Kind::Replication, "certs");
+        replica
+            .status
+            .details
+            .insert("lagSeconds".into(), serde_json::json!(7));
+        let finding = |category, reason: &str| Finding {
+            node: "n1".into(),
+            object: None,
+            category,
+            reason: reason.into(),
+            message: String::new(),
+            fix: String::new(),
+        };
+        let findings = [
+            finding(Category::Health, "UnexpectedContainer"),
+            finding(Category::Health, "UnexpectedContainer"),
+            finding(Category::Sync, "NotApplied"),
+        ];
+        let text = render(
+            "n1",
+            1,
+            &[&running, &standby, &source, &replica],
+            &[],
+            &findings,
+        );
+        for line in [
+            r#"hareconcile_service_ready{node="n1",service="web"} 0"#,
+            r#"hareconcile_service_ready{node="n1",service="db"} 1"#,
+            r#"hareconcile_service_healthy{node="n1",service="web"} 0"#,
+            r#"hareconcile_replication_lag_seconds{node="n1",replication="data",target="n2"} 42"#,
+            r#"hareconcile_replication_lag_seconds{node="n1",replication="data",target="n3"} 0"#,
+            r#"hareconcile_replication_lag_seconds{node="n1",replication="certs",target="n1"} 7"#,
+            r#"hareconcile_drift_findings{node="n1",category="health",reason="UnexpectedContainer"} 2"#,
+            r#"hareconcile_drift_findings{node="n1",category="sync",reason="NotApplied"} 1"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+        assert!(
+            !text.contains(r#"hareconcile_service_healthy{node="n1",service="db"}"#),
+            "Unknown health is no sample"
+        );
     }
 
     #[test]

@@ -255,6 +255,9 @@ async fn gitops_sync(State(api): State<Api>) -> Result<Json<GitopsStatus>, ApiEr
 }
 
 async fn metrics(State(api): State<Api>) -> Response {
+    // Only this node's own view: a scrape must not wait on peers.
+    let mut findings = local_sync_findings(&api).await;
+    findings.extend(crate::drift::cluster_findings(&api.store, &[]));
     let (objects, resource_version) = api.store.list(None);
     let objects: Vec<&Object> = objects.iter().map(|o| o.as_ref()).collect();
     let text = super::metrics::render(
@@ -262,6 +265,7 @@ async fn metrics(State(api): State<Api>) -> Response {
         resource_version,
         &objects,
         &api.store.events(None),
+        &findings,
     );
     (
         [(
@@ -297,14 +301,18 @@ async fn switchover(
 /// Declared vs stored vs real, on every node this one can reach.
 async fn drift(State(api): State<Api>) -> Json<Vec<Finding>> {
     let nodes = api.peers.nodes(&api.store).await.unwrap_or_default();
+    let mut findings = local_sync_findings(&api).await;
+    findings.extend(crate::drift::cluster_findings(&api.store, &nodes));
+    Json(findings)
+}
+
+/// Declared vs stored on this node; reading the manifests blocks.
+async fn local_sync_findings(api: &Api) -> Vec<Finding> {
     let gitops = api.gitops.as_ref().map(GitopsHandle::status);
     let (store, declared) = (api.store.clone(), api.declared.clone());
-    let sync = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         crate::drift::sync_findings(&store, &declared, gitops.as_ref())
     })
     .await
-    .unwrap_or_default();
-    let mut findings = sync;
-    findings.extend(crate::drift::cluster_findings(&api.store, &nodes));
-    Json(findings)
+    .unwrap_or_default()
 }
