@@ -1,0 +1,471 @@
+//! `hareconcile drift` in the lab: two nodes with their own dockerd, sshd
+//! and filesystem at the replicated path, agents talking over the peer
+//! API. Each category of drift is produced for real, in sequence, and
+//! `drift --exit-code` from either node reports it with exit 1; once it is
+//! repaired (by hand, or by the agent) both report none and exit 0.
+//!
+//! | category | produced by | proven by |
+//! |---|---|---|
+//! | stack: unexpected container | `docker run` with the project's labels on the master | drift from n1 and n2, then clean after `docker rm` |
+//! | replication lag over maxLag | n2's sshd frozen (SIGSTOP) while n1 writes | drift from n1 and n2 (Synced False), then clean after SIGCONT |
+//! | sync (by hand over files) and config skew | `apply --force` of a changed Service on n2 | drift: ManagedElsewhere on n2, ConfigSkew from both; clean once deleted and the files re-apply it |
+//! | stack: container stopped | `docker stop` on the master | repaired at once: the container started again |
+//! | VIP present on a backup | `ip addr add` on n2 | repaired at once: RemovedStrayVip event and the address gone |
+//! | VIP missing on the master | `ip addr del` on n1 | repaired at once: RestoredVip event and the address back |
+//!
+//! The last three are put back within milliseconds of the kernel's or
+//! Docker's notification, before any drift report could see them: the
+//! agent's event and the repaired state are the proof, and drift is clean
+//! right after. Mount drift is proven in `replication_mount.rs`, split
+//! brain in the unit tests of `src/drift.rs`' callers and the VRRP labs.
+//!
+//! No timing is asserted: every wait has a generous deadline that only
+//! bounds how long a broken build takes to fail.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use hareconcile_lab::{
+    busybox_image, ipv4, require_privileges, Dockerd, Host, Lab, NodeCommand, Process,
+};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+/// Elections, docker and ssh take seconds; a loaded 2-core CI box more.
+const DEADLINE: Duration = Duration::from_secs(60);
+const MAX_LAG: &str = "3s";
+
+struct Agent {
+    name: String,
+    socket: PathBuf,
+    process: Process,
+}
+
+impl Agent {
+    /// Exit code and stdout of `hareconcile ARGS` against this agent.
+    fn hc(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(BIN)
+            .args(args)
+            .env("HARECONCILE_SOCKET", &self.socket)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+
+    /// `drift -o json --exit-code`: the exit code and the findings.
+    fn drift(&self) -> (i32, Vec<Value>) {
+        let (code, out) = self.hc(&["drift", "-o", "json", "--exit-code"]);
+        let findings = serde_json::from_str::<Value>(&out)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        (code, findings)
+    }
+
+    fn condition(&self, kind: &str, name: &str, type_: &str) -> Option<(String, String)> {
+        let (_, out) = self.hc(&["get", kind, name, "-o", "json"]);
+        let object: Value = serde_json::from_str(&out).ok()?;
+        let condition = object["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == type_)?
+            .clone();
+        Some((
+            condition["status"].as_str()?.to_string(),
+            condition["reason"].as_str()?.to_string(),
+        ))
+    }
+
+    fn events(&self) -> String {
+        self.hc(&["events"]).1
+    }
+}
+
+struct Rig {
+    agents: Vec<Agent>,
+    dockerd: Vec<Dockerd>,
+    sshd: Vec<Process>,
+    data: PathBuf,
+    vip: String,
+    lab: Lab,
+}
+
+impl Rig {
+    fn host(&self, i: usize) -> &Host {
+        self.lab.node(i)
+    }
+
+    fn logs(&self) -> String {
+        self.agents
+            .iter()
+            .map(|a| {
+                format!(
+                    "--- {} events\n{}--- {} drift\n{}--- {} log\n{}",
+                    a.name,
+                    a.events(),
+                    a.name,
+                    a.hc(&["drift"]).1,
+                    a.name,
+                    a.process.log()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn wait(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        while !done() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting until {what}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Both nodes report a finding `matches` accepts, with exit code 1;
+    /// returns n1's copy of it.
+    fn wait_drift(&self, what: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let mut seen = Value::Null;
+        for agent in &self.agents {
+            self.wait(&format!("drift from {} reports {what}", agent.name), || {
+                let (code, findings) = agent.drift();
+                match findings.iter().find(|f| matches(f)) {
+                    Some(found) if code == 1 => {
+                        seen = found.clone();
+                        true
+                    }
+                    _ => false,
+                }
+            });
+        }
+        seen
+    }
+
+    /// Both nodes report no drift, with exit code 0.
+    fn wait_clean(&self, after: &str) {
+        for agent in &self.agents {
+            self.wait(
+                &format!("drift from {} is clean {after}", agent.name),
+                || agent.drift() == (0, Vec::new()),
+            );
+        }
+    }
+
+    fn has_vip(&self, i: usize) -> bool {
+        let out = self
+            .host(i)
+            .exec_ok(&["ip", "-o", "addr", "show", "dev", "eth0"])
+            .unwrap();
+        out.stdout.contains(&format!("{}/", self.vip))
+    }
+
+    fn docker(&self, i: usize, args: &[&str]) -> String {
+        let out = self.dockerd[i - 1].docker(args).unwrap();
+        assert!(out.success(), "docker {args:?}: {}", out.stderr);
+        out.stdout
+    }
+
+    fn signal_sshd(&self, i: usize, signal: &str) {
+        let pid = self.sshd[i - 1].pid().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+}
+
+fn manifest(rig_dir: &Path, data: &Path, image: &str, lab: &Lab) -> String {
+    let token = rig_dir.join("peer.token");
+    std::fs::write(&token, "drift-lab-token\n").unwrap();
+    let stack = rig_dir.join("stack");
+    std::fs::create_dir_all(&stack).unwrap();
+    std::fs::write(
+        stack.join("compose.yaml"),
+        format!(
+            "services:\n  app:\n    image: {image}\n    command: sleep 3600\n    init: true\n    stop_grace_period: 1s\n"
+        ),
+    )
+    .unwrap();
+    let keys = lab.ssh_keys().unwrap();
+    format!(
+        "apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Cluster\n\
+         metadata: {{name: lab}}\n\
+         spec:\n  \
+           nodes:\n    \
+             - {{name: n1, address: {n1}, priority: 110}}\n    \
+             - {{name: n2, address: {n2}, priority: 100}}\n  \
+           vrrp: {{version: 3, advertInterval: 100ms}}\n  \
+           peer: {{port: 7979, tokenFile: {token}}}\n\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: VirtualIP\n\
+         metadata: {{name: web}}\n\
+         spec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [{vip}/24], preempt: false}}\n\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Service\n\
+         metadata: {{name: shop}}\n\
+         spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, compose: {{file: {compose}, project: shop}}}}\n\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Replication\n\
+         metadata: {{name: data}}\n\
+         spec: {{cluster: lab, followVirtualIP: web, path: {data}, maxLag: {MAX_LAG}, method: rsync, \
+                 rsync: {{continuous: true, interval: 1s, delete: true, \
+                 ssh: {{user: root, identityFile: {identity}, knownHostsFile: {known}}}}}}}\n",
+        n1 = ipv4(0, 1),
+        n2 = ipv4(0, 2),
+        vip = ipv4(0, 100),
+        token = token.display(),
+        compose = stack.join("compose.yaml").display(),
+        data = data.display(),
+        identity = keys.identity_file.display(),
+        known = keys.known_hosts.display(),
+    )
+}
+
+fn start_agent(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> Agent {
+    let dir = lab.dir().join(format!("agent-{}", host.name()));
+    let manifests = dir.join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(manifests.join("lab.yaml"), manifest).unwrap();
+    let socket = dir.join("agent.sock");
+    let process = host
+        .spawn(
+            NodeCommand::new(BIN)
+                .args(["agent", "--node", host.name(), "--resync", "2s"])
+                .args(["--docker-host", dockerd.uri()])
+                .arg("--state-dir")
+                .arg(dir.join("state"))
+                .arg("--manifests")
+                .arg(&manifests)
+                .arg("--socket")
+                .arg(&socket),
+        )
+        .unwrap();
+    Agent {
+        name: host.name().to_string(),
+        socket,
+        process,
+    }
+}
+
+/// n1 master with its stack running and serving the data, n2 backup.
+fn setup() -> Rig {
+    let lab = Lab::builder()
+        .nodes(2)
+        .client(false)
+        .private_mounts(true)
+        .build()
+        .unwrap();
+    let data = lab.dir().join("srv/data");
+    let mut sshd = Vec::new();
+    let mut dockerd = Vec::new();
+    for host in lab.nodes() {
+        host.mount_tmpfs(&data).unwrap();
+        sshd.push(host.start_sshd().unwrap());
+        dockerd.push(host.start_dockerd().unwrap());
+    }
+    // An empty source is never propagated: n1, the master-to-be, has data.
+    lab.node(1)
+        .exec_ok(&[
+            "sh",
+            "-c",
+            &format!("echo hello > {}/hello", data.display()),
+        ])
+        .unwrap();
+    // Only the master runs the stack: n2 stays backup (no preemption).
+    let image = busybox_image(dockerd[0].uri()).unwrap();
+    let manifest = manifest(lab.dir(), &data, &image, &lab);
+    let mut rig = Rig {
+        agents: Vec::new(),
+        dockerd,
+        sshd,
+        data,
+        vip: ipv4(0, 100).to_string(),
+        lab,
+    };
+    let a1 = start_agent(&rig.lab, rig.host(1), &rig.dockerd[0], &manifest);
+    rig.agents.push(a1);
+    rig.wait("n1 serves the data and runs the stack", || {
+        let a1 = &rig.agents[0];
+        a1.condition("replication", "data", "Ready") == Some(("True".into(), "Source".into()))
+            && a1
+                .condition("service", "shop", "Ready")
+                .is_some_and(|(s, _)| s == "True")
+    });
+    let a2 = start_agent(&rig.lab, rig.host(2), &rig.dockerd[1], &manifest);
+    rig.agents.push(a2);
+    rig
+}
+
+fn is(finding: &Value, node: &str, object: &str, reasons: &[&str]) -> bool {
+    finding["node"] == node
+        && finding["object"] == object
+        && reasons.iter().any(|r| finding["reason"] == *r)
+}
+
+#[test]
+fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
+    require_privileges!(docker);
+    let rig = setup();
+    rig.wait_clean("once both agents run");
+    let (n1, n2) = (&rig.agents[0], &rig.agents[1]);
+
+    // Stack: a container with the project's labels that the compose file
+    // does not declare. The agent never removes what it does not manage.
+    let image = rig.docker(
+        1,
+        &["inspect", "--format", "{{.Config.Image}}", "shop_app_1"],
+    );
+    rig.docker(
+        1,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "shop_stray_1",
+            "--label",
+            "com.docker.compose.project=shop",
+            "--label",
+            "com.docker.compose.service=stray",
+            "--label",
+            "com.docker.compose.oneoff=False",
+            image.trim(),
+            "sleep",
+            "3600",
+        ],
+    );
+    let extra = rig.wait_drift("the unexpected container", |f| {
+        is(f, "n1", "Service/shop", &["UnexpectedContainer"])
+    });
+    assert_eq!(extra["category"], "health", "{extra}");
+    assert!(
+        extra["message"].as_str().unwrap().contains("shop_stray_1"),
+        "{extra}"
+    );
+    assert!(
+        extra["fix"].as_str().unwrap().starts_with("won't fix"),
+        "{extra}"
+    );
+    let (code, markdown) = n2.hc(&["drift", "-o", "markdown", "--exit-code"]);
+    assert_eq!(code, 1, "{markdown}");
+    assert!(
+        markdown.contains("| n1 | Service/shop | health | UnexpectedContainer |"),
+        "{markdown}"
+    );
+    rig.docker(1, &["rm", "-f", "shop_stray_1"]);
+    rig.wait_clean("after the stray container is removed");
+
+    // Stack: a container stopped by hand is started again at once (no
+    // restart policy: only the agent starts it). The StackRepaired event
+    // is not asserted: the pass that Docker's `kill` event triggers may
+    // list the container still running and start it moments later.
+    let started = || {
+        rig.docker(
+            1,
+            &[
+                "inspect",
+                "--format",
+                "{{.State.Running}} {{.State.StartedAt}}",
+                "shop_app_1",
+            ],
+        )
+    };
+    let before = started();
+    rig.docker(1, &["stop", "-t", "1", "shop_app_1"]);
+    rig.wait("shop_app_1 to run again", || {
+        let now = started();
+        now.starts_with("true ") && now != before
+    });
+    rig.wait_clean("after the agent restarted the container");
+
+    // VRRP: the VIP added by hand on the backup goes; removed by hand on
+    // the master it comes back.
+    assert!(rig.has_vip(1) && !rig.has_vip(2));
+    let vip = format!("{}/24", rig.vip);
+    rig.host(2)
+        .exec_ok(&["ip", "addr", "add", &vip, "dev", "eth0"])
+        .unwrap();
+    rig.wait("the RemovedStrayVip event on n2", || {
+        n2.events().contains("RemovedStrayVip")
+    });
+    rig.wait("the VIP gone from n2", || !rig.has_vip(2));
+    rig.host(1)
+        .exec_ok(&["ip", "addr", "del", &vip, "dev", "eth0"])
+        .unwrap();
+    rig.wait("the RestoredVip event on n1", || {
+        n1.events().contains("RestoredVip")
+    });
+    rig.wait("the VIP back on n1", || rig.has_vip(1));
+    rig.wait_clean("after the VIP repairs");
+
+    // Replication: n2's sshd frozen, so the push of a new file hangs
+    // (until ssh gives up) and the target falls behind past maxLag.
+    rig.signal_sshd(2, "-STOP");
+    rig.host(1)
+        .exec_ok(&[
+            "sh",
+            "-c",
+            &format!("echo late > {}/late", rig.data.display()),
+        ])
+        .unwrap();
+    let lag = rig.wait_drift("the lagging replication", |f| {
+        is(f, "n1", "Replication/data", &["Lagging", "SyncFailed"])
+    });
+    eprintln!(
+        "replication drift seen: {} — {}",
+        lag["reason"], lag["message"]
+    );
+    assert_eq!(lag["category"], "health", "{lag}");
+    assert!(
+        lag["message"].as_str().unwrap().starts_with("Synced: "),
+        "{lag}"
+    );
+    rig.signal_sshd(2, "-CONT");
+    rig.wait("the file to reach n2", || {
+        rig.host(2)
+            .exec(&["cat", &format!("{}/late", rig.data.display())])
+            .unwrap()
+            .stdout
+            .trim()
+            == "late"
+    });
+    rig.wait_clean("after the target caught up");
+
+    // Sync and skew: on n2, a Service applied by hand over the files.
+    let changed = rig.lab.dir().join("changed-service.yaml");
+    let compose = rig.lab.dir().join("stack/compose.yaml");
+    std::fs::write(
+        &changed,
+        format!(
+            "apiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {{name: shop}}\nspec: {{cluster: lab, followVirtualIP: web, mode: active-passive, health: {{interval: 7s}}, compose: {{file: {}, project: shop}}}}\n",
+            compose.display()
+        ),
+    )
+    .unwrap();
+    let (code, out) = n2.hc(&["apply", "--force", "-f", &changed.display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+    let skew = rig.wait_drift("the config skew", |f| {
+        f["object"] == "Service/shop" && f["reason"] == "ConfigSkew"
+    });
+    assert_eq!(skew["category"], "skew", "{skew}");
+    let (code, findings) = n2.drift();
+    assert_eq!(code, 1);
+    assert!(
+        findings
+            .iter()
+            .any(|f| is(f, "n2", "Service/shop", &["ManagedElsewhere"]) && f["category"] == "sync"),
+        "{findings:?}"
+    );
+    let (code, out) = n2.hc(&["delete", "service", "shop"]);
+    assert_eq!(code, 0, "{out}");
+    rig.wait_clean("after the files re-applied the Service on n2");
+}
