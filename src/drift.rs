@@ -12,6 +12,7 @@ use hareconcile_model::{Kind, Manager, Object};
 use hareconcile_runtime::Store;
 use serde::{Deserialize, Serialize};
 
+use crate::agent::gitops::GitopsHandle;
 use crate::api::wire::{AttemptOutcome, GitopsStatus};
 use crate::peer::summary::{spec_hash, summarize, ObjectDigest};
 use crate::peer::NodeView;
@@ -45,6 +46,26 @@ pub struct Finding {
     pub message: String,
     /// What the agent does about it, or what a person must do.
     pub fix: String,
+}
+
+/// What this node's sync findings are computed from, for the local API
+/// and for the summaries peers ask for (so `drift` on any node shows every
+/// node's objects applied by hand over files or git).
+#[derive(Clone, Default)]
+pub struct SyncSources {
+    pub declared: Vec<DeclaredSource>,
+    pub gitops: Option<GitopsHandle>,
+}
+
+impl SyncSources {
+    /// [`sync_findings`] off the async threads: reading manifests blocks.
+    pub async fn findings(&self, store: &Store) -> Vec<Finding> {
+        let gitops = self.gitops.as_ref().map(GitopsHandle::status);
+        let (store, declared) = (store.clone(), self.declared.clone());
+        tokio::task::spawn_blocking(move || sync_findings(&store, &declared, gitops.as_ref()))
+            .await
+            .unwrap_or_default()
+    }
 }
 
 /// Declared vs stored, for every source this node follows.
@@ -193,10 +214,13 @@ fn spec_hashes(objects: &[ObjectDigest]) -> BTreeMap<String, String> {
 struct Seen<'a> {
     node: &'a str,
     objects: Option<&'a [ObjectDigest]>,
+    /// The node's own sync findings, as its peer API reports them.
+    sync: &'a [Finding],
     error: Option<&'a str>,
 }
 
-/// Health on every node, split brain across nodes, and config skew.
+/// Health on every node, the other nodes' sync findings (this node's own
+/// come from [`sync_findings`]), split brain across nodes, and config skew.
 pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
     let local;
     let nodes: Vec<Seen> = if nodes.is_empty() {
@@ -204,6 +228,7 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
         vec![Seen {
             node: &local.node,
             objects: Some(&local.objects),
+            sync: &[],
             error: None,
         }]
     } else {
@@ -212,16 +237,23 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
             .map(|n| Seen {
                 node: &n.node,
                 objects: n.summary.as_ref().map(|s| s.objects.as_slice()),
+                sync: n.summary.as_ref().map_or(&[], |s| s.sync.as_slice()),
                 error: n.error.as_deref(),
             })
             .collect()
     };
-    let mut findings = Vec::new();
+    let me = store.node();
+    let mut findings: Vec<Finding> = nodes
+        .iter()
+        .filter(|n| n.node != me)
+        .flat_map(|n| n.sync.iter().cloned())
+        .collect();
     let mut masters: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for &Seen {
         node,
         objects,
         error,
+        ..
     } in &nodes
     {
         let Some(objects) = objects else {
@@ -279,7 +311,6 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
             fix: "VRRP settles it as soon as adverts pass between them: check the network".into(),
         });
     }
-    let me = store.node();
     if let Some(mine) = nodes
         .iter()
         .find(|n| n.node == me)
@@ -343,12 +374,14 @@ mod tests {
                 version: "0".into(),
                 resource_version: 1,
                 objects,
+                sync: Vec::new(),
             }),
         }
     }
 
     /// A peer's stack drift and replication lag reach this node's report
-    /// as health findings, with the controller's fix or drift's own.
+    /// as health findings, with the controller's fix or drift's own, and
+    /// its sync findings as it reported them.
     #[test]
     fn observations_of_every_node_are_health_findings() {
         let dir = tempfile::tempdir().unwrap();
@@ -367,7 +400,27 @@ mod tests {
             view("n1", vec![digest(Kind::Replication, "data", vec![lag])]),
             view("n2", vec![digest(Kind::Service, "shop", vec![extra])]),
         ];
+        let mut nodes = nodes;
+        let by_hand = |node: &str| Finding {
+            node: node.into(),
+            object: Some("Service/shop".into()),
+            category: Category::Sync,
+            reason: "ManagedElsewhere".into(),
+            message: String::new(),
+            fix: String::new(),
+        };
+        for view in &mut nodes {
+            let node = view.node.clone();
+            view.summary.as_mut().unwrap().sync = vec![by_hand(&node)];
+        }
         let findings = cluster_findings(&store, &nodes);
+        let synced: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.category == Category::Sync)
+            .map(|f| f.node.as_str())
+            .collect();
+        // This node's own come from sync_findings, not twice.
+        assert_eq!(synced, ["n2"]);
         let found = |node: &str, reason: &str| {
             findings
                 .iter()

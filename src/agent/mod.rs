@@ -99,7 +99,11 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         }
         None => (None, None),
     };
-    let (peers, peers_task) = crate::peer::start(store.clone(), stopped.clone());
+    let sync_sources = crate::drift::SyncSources {
+        declared: declared_sources(&config),
+        gitops: gitops.clone(),
+    };
+    let (peers, peers_task) = crate::peer::start(store.clone(), sync_sources, stopped.clone());
     let webhook_task = config
         .webhook
         .clone()

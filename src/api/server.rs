@@ -18,7 +18,7 @@ use tokio::net::UnixListener;
 
 use super::wire::*;
 use crate::agent::gitops::GitopsHandle;
-use crate::drift::{DeclaredSource, Finding};
+use crate::drift::{DeclaredSource, Finding, SyncSources};
 use crate::peer::{NodeView, PeerDirectory};
 use crate::switchover::{NodeOutcome, SwitchoverRequest};
 
@@ -306,13 +306,11 @@ async fn drift(State(api): State<Api>) -> Json<Vec<Finding>> {
     Json(findings)
 }
 
-/// Declared vs stored on this node; reading the manifests blocks.
+/// Declared vs stored on this node.
 async fn local_sync_findings(api: &Api) -> Vec<Finding> {
-    let gitops = api.gitops.as_ref().map(GitopsHandle::status);
-    let (store, declared) = (api.store.clone(), api.declared.clone());
-    tokio::task::spawn_blocking(move || {
-        crate::drift::sync_findings(&store, &declared, gitops.as_ref())
-    })
-    .await
-    .unwrap_or_default()
+    let sources = SyncSources {
+        declared: api.declared.clone(),
+        gitops: api.gitops.clone(),
+    };
+    sources.findings(&api.store).await
 }

@@ -190,7 +190,11 @@ impl PeerDirectory {
 
 /// Keeps the peer server listening where the Cluster says, restarting it
 /// when the Cluster changes.
-pub fn start(store: Store, mut stopped: watch::Receiver<bool>) -> (PeerDirectory, JoinHandle<()>) {
+pub fn start(
+    store: Store,
+    sync: crate::drift::SyncSources,
+    mut stopped: watch::Receiver<bool>,
+) -> (PeerDirectory, JoinHandle<()>) {
     let directory = PeerDirectory::default();
     let shared = directory.clone();
     let task = tokio::spawn(async move {
@@ -212,6 +216,7 @@ pub fn start(store: Store, mut stopped: watch::Receiver<bool>) -> (PeerDirectory
                             config.tls.as_ref().map(|t| t.acceptor.clone()),
                             config.token.clone(),
                             store.clone(),
+                            sync.clone(),
                         ));
                         serving = Some((config.clone(), server));
                     }

@@ -16,18 +16,26 @@ use tracing::warn;
 
 use super::summary::{summarize, PeerSummary};
 use super::tls::TlsListener;
+use crate::drift::SyncSources;
 use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
 
 #[derive(Clone)]
 struct Peer {
     store: Store,
     token: String,
+    sync: SyncSources,
 }
 
 /// Serves until aborted. A port that cannot be bound is retried, since
 /// the address may appear later (a VIP-less node still has its own).
-pub async fn serve(listen: SocketAddr, tls: Option<TlsAcceptor>, token: String, store: Store) {
-    let state = Peer { store, token };
+pub async fn serve(
+    listen: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    token: String,
+    store: Store,
+    sync: SyncSources,
+) {
+    let state = Peer { store, token, sync };
     let app = Router::new()
         .route("/peer/v1/summary", get(summary))
         .route("/peer/v1/switchover", post(switchover))
@@ -80,7 +88,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn summary(State(peer): State<Peer>) -> Json<PeerSummary> {
-    Json(summarize(&peer.store))
+    let mut summary = summarize(&peer.store);
+    summary.sync = peer.sync.findings(&peer.store).await;
+    Json(summary)
 }
 
 /// Sets a VirtualIP's switchover target in this node's store, on behalf

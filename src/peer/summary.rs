@@ -13,6 +13,10 @@ pub struct PeerSummary {
     pub version: String,
     pub resource_version: u64,
     pub objects: Vec<ObjectDigest>,
+    /// Declared (files, git) vs this node's store: only the node itself
+    /// knows what it declares. Filled by the peer API, not by [`summarize`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync: Vec<crate::drift::Finding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +137,7 @@ pub fn summarize(store: &Store) -> PeerSummary {
         version: env!("CARGO_PKG_VERSION").to_string(),
         resource_version,
         objects: objects.iter().map(|o| digest(o)).collect(),
+        sync: Vec::new(),
     }
 }
 
