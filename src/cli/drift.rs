@@ -16,10 +16,18 @@ enum DriftFormat {
 /// Report drift, per object and node, each finding with its reason and
 /// the fix the agent will make or that a person must make:
 ///   sync    declared (--manifests, git) vs the store: not applied yet,
-///           applied by hand over another manager, commit rejected;
+///           applied by hand over another manager, commit rejected (each
+///           node's own, through the peer API);
 ///   health  the store vs the real system, as controllers see it: not
-///           Ready (VIP, stack, ...), split brain, unreachable node;
+///           Ready (VIP, stack, mount, ...), a stack's unexpected
+///           containers or extra replicas, replication lag past maxLag,
+///           split brain, unreachable node;
 ///   skew    one node's objects differ from this node's.
+///
+/// What the agent repairs the moment it sees it (a VIP removed from the
+/// master or added on a backup, a stack container stopped by hand) is
+/// an event instead (`hareconcile events`: RestoredVip, RemovedStrayVip,
+/// StackRepaired).
 ///
 /// With --exit-code: 0 when there is no drift, 1 when there is.
 ///
