@@ -10,17 +10,10 @@ use support::{expect_code, stderr, virtual_ip, Agent, CLUSTER};
 fn refuses_what_it_cannot_move_safely() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(dir.path(), &[]);
-    let data = dir.path().join("data");
     let manifest = dir.path().join("web.yaml");
     std::fs::write(
         &manifest,
-        format!(
-            "{CLUSTER}---\n{}---\napiVersion: hareconcile.io/v1alpha1\nkind: Replication\n\
-             metadata: {{name: files}}\nspec: {{cluster: home, followVirtualIP: web, path: {}, \
-             method: rsync, rsync: {{interval: 1h}}}}\n",
-            virtual_ip("web", 51, "10.77.0.100/24"),
-            data.display()
-        ),
+        format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
     )
     .unwrap();
     expect_code(&agent.hc(&["apply", "-f", manifest.to_str().unwrap()]), 0);
@@ -33,17 +26,8 @@ fn refuses_what_it_cannot_move_safely() {
         stderr(&missing)
     );
 
-    // Safe by default: no final sync yet, so copied data refuses the move.
-    let copied = agent.hc(&["switchover", "web", "--to", "n2"]);
-    expect_code(&copied, 2);
-    let why = stderr(&copied);
-    assert!(
-        why.contains("replication/files") && why.contains("--accept-data-loss"),
-        "{why}"
-    );
-
     // Without the peer API the other nodes cannot be reached.
-    let alone = agent.hc(&["switchover", "web", "--to", "n2", "--accept-data-loss"]);
+    let alone = agent.hc(&["switchover", "web", "--to", "n2"]);
     expect_code(&alone, 3);
     assert!(stderr(&alone).contains("peer API"), "{}", stderr(&alone));
 

@@ -10,11 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use vrrp_lab::*;
 
-use hareconcile_lab::Dockerd;
+use hareconcile_lab::{busybox_image, Dockerd, Host};
 
 const MOVE: Duration = Duration::from_secs(60);
 
-fn manifest(stack: &Path, token: &Path) -> String {
+/// The two nodes' Cluster, with the peer API, and VirtualIP `web`.
+fn cluster_and_vip(token: &Path) -> String {
     format!(
         "apiVersion: hareconcile.io/v1alpha1\n\
          kind: Cluster\n\
@@ -27,7 +28,17 @@ fn manifest(stack: &Path, token: &Path) -> String {
          apiVersion: hareconcile.io/v1alpha1\n\
          kind: VirtualIP\n\
          metadata: {{name: web}}\n\
-         spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24], preempt: true}}\n\
+         spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24], preempt: true}}\n",
+        n1 = ipv4(0, 1),
+        n2 = ipv4(0, 2),
+        vip = vip(),
+        token = token.display(),
+    )
+}
+
+fn manifest(stack: &Path, token: &Path) -> String {
+    format!(
+        "{head}\
          ---\n\
          apiVersion: hareconcile.io/v1alpha1\n\
          kind: Service\n\
@@ -35,11 +46,8 @@ fn manifest(stack: &Path, token: &Path) -> String {
          spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, \
                  compose: {{file: {stack}, project: shop}}, \
                  health: {{tcp: [\"127.0.0.1:8080\"], interval: 500ms, rise: 2}}}}\n",
-        n1 = ipv4(0, 1),
-        n2 = ipv4(0, 2),
-        vip = vip(),
+        head = cluster_and_vip(token),
         stack = stack.display(),
-        token = token.display(),
     )
 }
 
@@ -50,6 +58,25 @@ fn text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Starts the agent of `host` and applies `manifest` through it: applied
+/// by the CLI (manager cli), not loaded from --manifests, since a
+/// switchover edits the spec, which a files manager would undo.
+fn start_applied(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> Agent {
+    let dir = lab.dir().join(format!("agent-{}", host.name()));
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    let applied = dir.join("lab.yaml");
+    std::fs::write(&applied, manifest).unwrap();
+    let agent = Agent::start_with(lab, host, &["--docker-host", dockerd.uri()]);
+    let apply = || agent.hc(&["apply", "-f", applied.to_str().unwrap()]);
+    assert!(
+        wait_until(MOVE, || apply().status.success()),
+        "apply on {} failed: {}",
+        host.name(),
+        text(&apply())
+    );
+    agent
 }
 
 #[test]
@@ -67,23 +94,12 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
     let mut agents = Vec::new();
     for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
         let stack = write_web_stack(&lab, host, dockerd);
-        // Applied by the CLI (manager cli), not loaded from --manifests:
-        // a switchover edits the spec, which a files manager would undo.
-        let dir = lab.dir().join(format!("agent-{}", host.name()));
-        std::fs::create_dir_all(dir.join("manifests")).unwrap();
-        let applied = dir.join("lab.yaml");
-        std::fs::write(&applied, manifest(&stack, &token)).unwrap();
-        let agent = Agent::start_with(&lab, host, &["--docker-host", dockerd.uri()]);
-        assert!(
-            wait_until(MOVE, || agent
-                .hc(&["apply", "-f", applied.to_str().unwrap()])
-                .status
-                .success()),
-            "apply on {} failed: {}",
-            host.name(),
-            text(&agent.hc(&["apply", "-f", applied.to_str().unwrap()]))
-        );
-        agents.push(agent);
+        agents.push(start_applied(
+            &lab,
+            host,
+            dockerd,
+            &manifest(&stack, &token),
+        ));
     }
     let (a1, a2) = (&agents[0], &agents[1]);
     let (d1, d2) = (&dockerds[0], &dockerds[1]);
@@ -188,4 +204,145 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
     for dockerd in dockerds {
         dockerd.stop().unwrap();
     }
+}
+
+/// Cluster, VirtualIP, an rsync Replication of `data` and a Service that
+/// writes into it and `requires:` it.
+fn data_manifest(stack: &Path, token: &Path, data: &Path, ssh: &str) -> String {
+    format!(
+        "{head}\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Replication\n\
+         metadata: {{name: data}}\n\
+         spec: {{cluster: lab, followVirtualIP: web, path: {data}, maxLag: 1m, \
+                 method: rsync, rsync: {{continuous: true, interval: 10s, delete: true, ssh: {ssh}}}}}\n\
+         ---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Service\n\
+         metadata: {{name: writer}}\n\
+         spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, requires: [data], \
+                 compose: {{file: {stack}, project: writer}}}}\n",
+        head = cluster_and_vip(token),
+        stack = stack.display(),
+        data = data.display(),
+    )
+}
+
+/// Files written on `host` by its writer containers, as they logged them
+/// (outside the replicated path).
+fn written(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_switchover_under_write_load_loses_no_file() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder()
+        .nodes(2)
+        .private_mounts(true)
+        .build()
+        .unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let token = lab.dir().join("peer.token");
+    std::fs::write(&token, "lab-switchover-token\n").unwrap();
+    let data = lab.dir().join("srv/data");
+    let keys = lab.ssh_keys().unwrap();
+    let ssh = format!(
+        "{{user: root, identityFile: {}, knownHostsFile: {}}}",
+        keys.identity_file.display(),
+        keys.known_hosts.display()
+    );
+    let mut sshd = Vec::new();
+    let mut dockerds = Vec::new();
+    let mut agents = Vec::new();
+    for host in [n1, n2] {
+        host.mount_tmpfs(&data).unwrap();
+        sshd.push(host.start_sshd().unwrap());
+        let dockerd = host.start_dockerd().unwrap();
+        let image = busybox_image(dockerd.uri()).unwrap();
+        let log_dir = lab.dir().join(format!("log-{}", host.name()));
+        std::fs::create_dir_all(&log_dir).unwrap();
+        let stack = lab.dir().join(format!("writer-{}.yaml", host.name()));
+        // ~100 files/s, each logged once written; a container's files are
+        // named after it, so restarts never reuse a name.
+        std::fs::write(
+            &stack,
+            format!(
+                "services:\n  writer:\n    image: {image}\n    init: true\n    stop_grace_period: 1s\n    \
+                 volumes: [\"{data}:/data\", \"{log}:/log\"]\n    \
+                 command: [sh, -c, 'i=0; while true; do i=$$((i+1)); f=$$(hostname)-$$i; \
+                 echo $$i > /data/$$f && echo $$f >> /log/written; sleep 0.01; done']\n",
+                data = data.display(),
+                log = log_dir.display(),
+            ),
+        )
+        .unwrap();
+        agents.push(start_applied(
+            &lab,
+            host,
+            &dockerd,
+            &data_manifest(&stack, &token, &data, &ssh),
+        ));
+        dockerds.push(dockerd);
+    }
+    let (a1, a2) = (&agents[0], &agents[1]);
+    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let log1 = lab.dir().join("log-n1/written");
+    assert!(
+        wait_until(MOVE, || holds(n1)
+            && written(&log1).len() > 300
+            && a2.vrrp_state().as_deref() == Some("Backup")),
+        "n1 never became master with its writer running\n{}",
+        all()
+    );
+    let out = a1.hc(&["switchover", "web", "--to", "n2", "--wait=90s"]);
+    assert!(out.status.success(), "{}\n{}", text(&out), all());
+    assert!(
+        wait_until(MOVE, || holds(n2)
+            && !holds(n1)
+            && !runs_writer(&dockerds[0])),
+        "n2 did not take over, or n1's writer still runs\n{}",
+        all()
+    );
+    let on_n1 = written(&log1);
+    let present = |name: &String| {
+        n2.exec(&["test", "-e", &data.join(name).display().to_string()])
+            .is_ok_and(|out| out.success())
+    };
+    let lost: Vec<&String> = on_n1.iter().filter(|name| !present(name)).collect();
+    println!(
+        "planned switchover under write load: {} files written on n1, {} missing on n2",
+        on_n1.len(),
+        lost.len()
+    );
+    assert!(
+        lost.is_empty(),
+        "{} of {} files written on n1 are missing on n2 (first: {:?})\n{}",
+        lost.len(),
+        on_n1.len(),
+        lost.first(),
+        all()
+    );
+    let events =
+        String::from_utf8_lossy(&a1.hc(&["events", "replication", "data"]).stdout).into_owned();
+    assert!(events.contains("FinalSyncDone"), "n1's events:\n{events}");
+    drop(agents);
+    for dockerd in dockerds {
+        dockerd.stop().unwrap();
+    }
+    drop(sshd);
+}
+
+/// Whether the writer container runs on this node's daemon.
+fn runs_writer(dockerd: &Dockerd) -> bool {
+    dockerd
+        .docker(&["ps", "--filter", "status=running", "--format", "{{.Names}}"])
+        .map(|out| out.stdout.lines().any(|name| name.contains("writer")))
+        .unwrap_or(false)
 }

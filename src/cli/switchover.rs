@@ -9,9 +9,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use hareconcile_model::{
-    Control, Kind, Manager, Method, ObjectKey, ReplicationSpec, VirtualIpSpec,
-};
+use hareconcile_model::{Control, Kind, Manager, ObjectKey, VirtualIpSpec};
 
 use super::vip::managed_elsewhere;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
@@ -34,8 +32,12 @@ use crate::switchover::SwitchoverRequest;
 /// `switchover VIP --clear` (the configured priorities apply again, and a
 /// higher-priority node preempts back the same make-before-break way).
 ///
-/// A VIP followed by a copied Replication (rsync, btrfs, zfs) is refused
-/// unless --accept-data-loss: no final sync runs before the VIP moves yet.
+/// Data: for a Replication copied from the master (rsync, btrfs, zfs) the
+/// old master first stops the Services that `requires:` it, runs a final
+/// sync to the target, and only then may the target start them and take
+/// the VIP, so nothing written is lost (for those Services the move is
+/// break-before-make). If the final sync fails, the old master keeps the
+/// VIP and starts them again (Warning event FinalSyncFailed).
 ///
 /// Works from any node; every node's agent must be reachable. A VirtualIP
 /// managed by --manifests files or GitOps is refused: declare
@@ -62,12 +64,6 @@ pub struct SwitchoverArgs {
     #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, requires = "to", require_equals = true,
           default_missing_value = "30s", value_parser = humantime::parse_duration)]
     wait: Option<Duration>,
-    /// Move a VIP followed by a copied Replication (rsync, btrfs, zfs)
-    /// anyway. No final sync runs before the VIP moves yet, so what the old
-    /// master wrote since its last pass is lost (and its copy then follows
-    /// the new master's).
-    #[arg(long)]
-    accept_data_loss: bool,
     #[command(flatten)]
     agent: AgentConnection,
 }
@@ -90,9 +86,6 @@ pub async fn run(args: SwitchoverArgs) -> Result<u8, CliError> {
             .unwrap_or_default();
         control.switchover_to = args.to.clone();
         return Err(CliError::input(managed_elsewhere(&object, owner, &control)));
-    }
-    if args.to.is_some() && !args.accept_data_loss {
-        refuse_copied_data(&client, &key).await?;
     }
     let nodes = client.nodes().await?;
     if nodes.is_empty() {
@@ -149,34 +142,6 @@ pub async fn run(args: SwitchoverArgs) -> Result<u8, CliError> {
         (Some(timeout), Some(to)) => wait_master(&client, &key.name, to, timeout).await,
         _ => Ok(EXIT_OK),
     }
-}
-
-/// Safe by default: a switchover does not run a final sync from the old
-/// master yet, so a VIP that copied Replications follow is refused rather
-/// than moved with the last writes left behind.
-async fn refuse_copied_data(client: &Client, key: &ObjectKey) -> Result<(), CliError> {
-    let copied: Vec<String> = client
-        .list(Some(Kind::Replication))
-        .await?
-        .items
-        .iter()
-        .filter_map(|object| {
-            let spec: ReplicationSpec = object.spec_as().ok()?;
-            let copies = matches!(spec.method, Method::Rsync | Method::Btrfs | Method::Zfs);
-            (copies && spec.follow_virtual_ip.as_deref() == Some(key.name.as_str()))
-                .then(|| format!("replication/{}", object.metadata.name))
-        })
-        .collect();
-    if copied.is_empty() {
-        return Ok(());
-    }
-    Err(CliError::input(format!(
-        "{key} is followed by {}, copied from the master: a switchover does not yet run a final \
-         sync before the VIP moves, so what the old master wrote since its last pass would be \
-         lost. Stop the writers there, wait until `hareconcile status` shows no lag, then \
-         repeat with --accept-data-loss",
-        copied.join(", ")
-    )))
 }
 
 /// The VRRP state `node` reports for the VirtualIP, if it answered.

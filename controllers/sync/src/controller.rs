@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use hareconcile_model::{Kind, Object, ObjectKey, ReplicationSpec};
 use hareconcile_runtime::{Action, Context, Reconciler, StoreError};
 
+use crate::handover;
 use crate::job::Worker;
 use crate::plan::{copies, plan};
 use crate::report::report;
@@ -63,13 +64,19 @@ impl Reconciler for SyncReconciler {
         };
         // Another method (the mount controller's), or a method changed
         // away from copying: not ours, status included.
-        let Some(plan) = copies(spec.method)
+        let Some(mut plan) = copies(spec.method)
             .then(|| plan(&spec, &ctx.node, &ctx.store))
             .flatten()
         else {
             self.workers().remove(&key);
             return Ok(Action::AwaitChange);
         };
+        plan.handover = handover::wanted(
+            &ctx.store,
+            spec.follow_virtual_ip.as_deref(),
+            &key.name,
+            &ctx.node,
+        );
         let progress = {
             let mut workers = self.workers();
             let worker = workers

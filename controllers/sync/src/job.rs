@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::handover::{self, Given, Handover};
 use crate::lag::Lag;
 use crate::plan::{Mode, Peer, Plan, Role};
 use crate::process::{self, Finished};
@@ -51,6 +52,10 @@ pub struct Progress {
     pub replica: Option<Synced>,
     /// The copy's metadata could not be read.
     pub meta_error: Option<String>,
+    /// Source: how the last switchover's final sync from here ended.
+    pub given: Option<Given>,
+    /// Replica: the term whose final sync this copy received.
+    pub received: Option<Term>,
 }
 
 /// The reconciler's handle on a worker; dropping it stops the worker and
@@ -171,6 +176,7 @@ impl Job {
         let mut progress = self.progress();
         match read {
             Ok((term, synced)) => {
+                progress.received = handover::received(&plan.path);
                 progress.local_term = Some(term);
                 progress.replica = synced;
                 progress.meta_error = None;
@@ -189,6 +195,20 @@ impl Job {
             }
             return;
         };
+        if let Handover::Give {
+            to,
+            generation,
+            writers_stopped: true,
+        } = &plan.handover
+        {
+            let given = self.progress().given.as_ref().map(Given::generation);
+            if given != Some(*generation) {
+                if let Some(target) = targets.iter().find(|t| t.name == *to) {
+                    self.hand_over(plan, target, &term, *generation).await;
+                    return;
+                }
+            }
+        }
         if !self.wait_for_reason(plan).await {
             return; // the plan changed: look again
         }
@@ -427,6 +447,70 @@ impl Job {
             prune_local(backend, *retain, &self.key.name).await;
         }
         self.next_pass = Instant::now() + if failed { RETRY } else { plan.interval };
+    }
+
+    /// The final sync of a planned switchover: one pass to the target now
+    /// that the writers stopped, then the marker the target waits for.
+    async fn hand_over(&mut self, plan: &Plan, target: &Peer, term: &Term, generation: u64) {
+        let before = SystemTime::now();
+        self.pass(plan, std::slice::from_ref(target), term).await;
+        let progress = self.progress().clone();
+        let pushed = progress.claimed.as_ref() == Some(term)
+            && progress
+                .lag
+                .targets()
+                .get(&target.name)
+                .and_then(|t| t.last_success)
+                .is_some_and(|at| at >= before);
+        let outcome = if !pushed {
+            let why = progress
+                .lag
+                .targets()
+                .get(&target.name)
+                .and_then(|t| t.error.clone())
+                .or(progress.source_problem)
+                .unwrap_or_else(|| "the push did not complete".into());
+            Err(why)
+        } else {
+            let line = handover::mark_line(&plan.path, term);
+            match process::run(&ssh_run(&plan.ssh, &target.address, line), PROBE_TIMEOUT).await {
+                Ok(out) if out.success => Ok(()),
+                Ok(out) => Err(format!(
+                    "recording the handover failed: {}",
+                    out.complaint()
+                )),
+                Err(e) => Err(format!("recording the handover failed: {e}")),
+            }
+        };
+        let given = match outcome {
+            Ok(()) => {
+                self.event(
+                    EventType::Normal,
+                    "FinalSyncDone",
+                    &format!(
+                        "planned switchover: final sync to {} done (term {term})",
+                        target.name
+                    ),
+                );
+                Given::Done {
+                    generation,
+                    term: term.clone(),
+                }
+            }
+            Err(why) => {
+                self.event(
+                    EventType::Warning,
+                    "FinalSyncFailed",
+                    &format!(
+                        "planned switchover to {} aborted, this node keeps the VirtualIP \
+                         and its Services start again: {why}",
+                        target.name
+                    ),
+                );
+                Given::Failed { generation, why }
+            }
+        };
+        self.progress().given = Some(given);
     }
 
     /// Rule 3, the pusher's half: the term is over; if still master, the

@@ -64,8 +64,15 @@
 //! the master's Service whenever the standby is down). On the other nodes:
 //! the term and age of the copy they hold; `Ready` turns False when that
 //! copy is older than `maxLag` beyond the pass interval.
+//!
+//! # Planned switchover
+//!
+//! A switchover of the followed VirtualIP runs a final sync from the old
+//! master to the target after the writers stopped and before the VIP
+//! moves ([`handover`]).
 
 pub mod controller;
+pub mod handover;
 pub mod job;
 mod lag;
 mod plan;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use hareconcile_model::{ClusterSpec, Kind, Method, ObjectKey, ReplicationSpec, Ssh};
 use hareconcile_runtime::Store;
 
+use crate::handover::Handover;
 use crate::snapshot::Backend;
 
 /// The followed VirtualIP's state in which this node is the source.
@@ -49,6 +50,8 @@ pub struct Plan {
     pub interval: Duration,
     pub ssh: Ssh,
     pub max_lag: Option<Duration>,
+    /// A planned switchover of the followed VirtualIP (see [`crate::handover`]).
+    pub handover: Handover,
 }
 
 impl Plan {
@@ -142,6 +145,7 @@ pub fn plan(spec: &ReplicationSpec, node: &str, store: &Store) -> Option<Plan> {
         interval,
         ssh,
         max_lag: spec.max_lag.map(|d| d.as_std()),
+        handover: Handover::None,
     })
 }
 

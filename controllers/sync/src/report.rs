@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::handover::{Given, Handover};
 use crate::job::Progress;
 use crate::plan::{Plan, Role};
 
@@ -50,6 +51,82 @@ fn condition(type_: &'static str, ok: bool, reason: &'static str, message: Strin
 }
 
 pub fn report(plan: &Plan, progress: &Progress, now: SystemTime) -> Report {
+    let mut report = by_role(plan, progress, now);
+    hand_over(plan, progress, &mut report);
+    report
+}
+
+/// A planned switchover holds `Ready` back: on the source until its
+/// writers stopped and the final sync is done (so they stay stopped), on
+/// the target until the final sync arrived (see [`crate::handover`]).
+fn hand_over(plan: &Plan, progress: &Progress, report: &mut Report) {
+    let given = progress.given.as_ref();
+    match (&plan.role, &plan.handover) {
+        (Role::Source { .. }, Handover::Give { to, generation, .. }) => {
+            let (ready, message) = match given.filter(|g| g.generation() == *generation) {
+                Some(Given::Failed { why, .. }) => {
+                    report.details.insert(
+                        "handover".into(),
+                        json!({"to": to, "state": "Failed", "error": why}),
+                    );
+                    return;
+                }
+                Some(Given::Done { term, .. }) if progress.claimed.as_ref() != Some(term) => return,
+                Some(Given::Done { .. }) => (
+                    "HandedOver",
+                    format!("final sync to {to} done: waiting for it to take the VirtualIP over"),
+                ),
+                None => (
+                    "HandingOver",
+                    format!(
+                        "planned switchover to {to}: the Services requiring this stop here, \
+                         then a final sync runs before the VirtualIP moves"
+                    ),
+                ),
+            };
+            report
+                .details
+                .insert("handover".into(), json!({"to": to, "state": ready}));
+            report.ready = condition("Ready", false, ready, message);
+        }
+        // Taking over after the final sync: the catch-up will find nothing
+        // newer, so the Services that started on the final copy keep running.
+        (Role::Source { .. }, Handover::Receive)
+            if progress.claimed.is_none()
+                && progress.received.is_some()
+                && progress.received == progress.local_term =>
+        {
+            report.ready = condition(
+                "Ready",
+                true,
+                "FinalSyncReceived",
+                "taking over after a planned switchover's final sync: claiming the next term"
+                    .into(),
+            );
+        }
+        (Role::Replica, Handover::Receive) => {
+            let copy = progress.replica.as_ref().map(|s| &s.term);
+            if copy.is_some() && progress.received.as_ref() == copy {
+                report
+                    .details
+                    .insert("handover".into(), json!({"state": "Received"}));
+                return;
+            }
+            report
+                .details
+                .insert("handover".into(), json!({"state": "AwaitingFinalSync"}));
+            report.ready = condition(
+                "Ready",
+                false,
+                "AwaitingFinalSync",
+                "planned switchover to this node: waiting for the master's final sync".into(),
+            );
+        }
+        _ => {}
+    }
+}
+
+fn by_role(plan: &Plan, progress: &Progress, now: SystemTime) -> Report {
     let mut details = Map::new();
     if let Some(term) = &progress.local_term {
         details.insert("epoch".into(), json!(term.epoch));
@@ -227,6 +304,7 @@ fn replica(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::handover::{Given, Handover};
     use crate::lag::Lag;
     use crate::plan::{Mode, Peer};
     use crate::rsync::Stats;
@@ -250,6 +328,7 @@ mod tests {
             interval: Duration::from_secs(60),
             ssh: Default::default(),
             max_lag: Some(Duration::from_secs(10)),
+            handover: Handover::None,
         }
     }
 
@@ -357,5 +436,73 @@ mod tests {
         );
         let r = report(&plan(Role::Replica), &progress(None), at(0));
         assert_eq!(r.ready.reason, "NoCopy");
+    }
+
+    #[test]
+    fn a_switchover_holds_ready_until_the_final_sync() {
+        let give = |plan: Plan| Plan {
+            handover: Handover::Give {
+                to: "n2".into(),
+                generation: 4,
+                writers_stopped: true,
+            },
+            ..plan
+        };
+        let mut progress = claimed(Lag::new(true));
+        let reason = |progress: &Progress| {
+            let r = report(&give(plan(source_role())), progress, at(0));
+            (r.ready.status, r.ready.reason)
+        };
+        assert_eq!(reason(&progress), (ConditionStatus::False, "HandingOver"));
+        progress.given = Some(Given::Done {
+            generation: 4,
+            term: "2 n1".parse().unwrap(),
+        });
+        assert_eq!(reason(&progress), (ConditionStatus::False, "HandedOver"));
+        progress.given = Some(Given::Done {
+            generation: 4,
+            term: "1 n1".parse().unwrap(),
+        });
+        assert_eq!(
+            reason(&progress),
+            (ConditionStatus::True, "Source"),
+            "master again by a failover in a later term: serves"
+        );
+        progress.given = Some(Given::Failed {
+            generation: 4,
+            why: "ssh: no route".into(),
+        });
+        assert_eq!(
+            reason(&progress),
+            (ConditionStatus::True, "Source"),
+            "aborted: the old master serves again"
+        );
+
+        let receive = Plan {
+            handover: Handover::Receive,
+            ..plan(Role::Replica)
+        };
+        let term: Term = "2 n1".parse().unwrap();
+        let mut progress = Progress {
+            replica: Some(Synced {
+                as_of: at(1000),
+                term: term.clone(),
+            }),
+            ..Progress::default()
+        };
+        let r = report(&receive, &progress, at(1001));
+        assert_eq!(
+            (r.ready.status, r.ready.reason),
+            (ConditionStatus::False, "AwaitingFinalSync")
+        );
+        progress.received = Some("1 n1".parse().unwrap());
+        let r = report(&receive, &progress, at(1001));
+        assert_eq!(r.ready.reason, "AwaitingFinalSync", "an older handover");
+        progress.received = Some(term);
+        let r = report(&receive, &progress, at(1001));
+        assert_eq!(
+            (r.ready.status, r.ready.reason),
+            (ConditionStatus::True, "Replica")
+        );
     }
 }
