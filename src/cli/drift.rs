@@ -27,7 +27,7 @@ enum DriftFormat {
 /// What the agent repairs the moment it sees it (a VIP removed from the
 /// master or added on a backup, a stack container stopped by hand) is
 /// an event instead (`hareconcile events`: RestoredVip, RemovedStrayVip,
-/// StackRepaired).
+/// and StackRepaired when the pass saw the container stopped).
 ///
 /// With --exit-code: 0 when there is no drift, 1 when there is.
 ///
