@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use vrrp_lab::*;
 
-use hareconcile_lab::{busybox_image, Dockerd, Host};
+use hareconcile_lab::{busybox_image, Dockerd, Host, Process};
 
 const MOVE: Duration = Duration::from_secs(60);
 
@@ -239,68 +239,116 @@ fn written(log: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Two nodes, each with its own tmpfs at the replicated path, an sshd, a
+/// dockerd and an agent, n1 master with its writer running.
+struct DataLab {
+    lab: Lab,
+    data: PathBuf,
+    sshd: Vec<Process>,
+    dockerds: Vec<Dockerd>,
+    agents: Vec<Agent>,
+}
+
+impl DataLab {
+    fn start() -> DataLab {
+        let lab = Lab::builder()
+            .nodes(2)
+            .private_mounts(true)
+            .build()
+            .unwrap();
+        let token = lab.dir().join("peer.token");
+        std::fs::write(&token, "lab-switchover-token\n").unwrap();
+        let data = lab.dir().join("srv/data");
+        let keys = lab.ssh_keys().unwrap();
+        let ssh = format!(
+            "{{user: root, identityFile: {}, knownHostsFile: {}}}",
+            keys.identity_file.display(),
+            keys.known_hosts.display()
+        );
+        let mut sshd = Vec::new();
+        let mut dockerds = Vec::new();
+        let mut agents = Vec::new();
+        for host in [lab.node(1), lab.node(2)] {
+            host.mount_tmpfs(&data).unwrap();
+            sshd.push(host.start_sshd().unwrap());
+            let dockerd = host.start_dockerd().unwrap();
+            let image = busybox_image(dockerd.uri()).unwrap();
+            let log_dir = lab.dir().join(format!("log-{}", host.name()));
+            std::fs::create_dir_all(&log_dir).unwrap();
+            let stack = lab.dir().join(format!("writer-{}.yaml", host.name()));
+            // ~100 files/s, each logged once written; a container's files
+            // are named after it, so restarts never reuse a name.
+            std::fs::write(
+                &stack,
+                format!(
+                    "services:\n  writer:\n    image: {image}\n    init: true\n    stop_grace_period: 1s\n    \
+                     volumes: [\"{data}:/data\", \"{log}:/log\"]\n    \
+                     command: [sh, -c, 'i=0; while true; do i=$$((i+1)); f=$$(hostname)-$$i; \
+                     echo $$i > /data/$$f && echo $$f >> /log/written; sleep 0.01; done']\n",
+                    data = data.display(),
+                    log = log_dir.display(),
+                ),
+            )
+            .unwrap();
+            agents.push(start_applied(
+                &lab,
+                host,
+                &dockerd,
+                &data_manifest(&stack, &token, &data, &ssh),
+            ));
+            dockerds.push(dockerd);
+        }
+        let setup = DataLab {
+            lab,
+            data,
+            sshd,
+            dockerds,
+            agents,
+        };
+        assert!(
+            wait_until(MOVE, || holds(setup.lab.node(1))
+                && written(&setup.log(1)).len() > 300
+                && setup.agents[1].vrrp_state().as_deref() == Some("Backup")),
+            "n1 never became master with its writer running\n{}",
+            setup.logs()
+        );
+        setup
+    }
+
+    /// The files node `i`'s writers logged.
+    fn log(&self, i: usize) -> PathBuf {
+        self.lab.dir().join(format!("log-n{i}/written"))
+    }
+
+    fn logs(&self) -> String {
+        logs(&[
+            ("n1", &self.agents[0].process),
+            ("n2", &self.agents[1].process),
+        ])
+    }
+
+    fn stop(self) {
+        drop(self.agents);
+        for dockerd in self.dockerds {
+            dockerd.stop().unwrap();
+        }
+        drop(self.sshd);
+    }
+}
+
 #[test]
 fn a_switchover_under_write_load_loses_no_file() {
     require_privileges!();
     let _serial = serial();
-    let lab = Lab::builder()
-        .nodes(2)
-        .private_mounts(true)
-        .build()
-        .unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
-    let token = lab.dir().join("peer.token");
-    std::fs::write(&token, "lab-switchover-token\n").unwrap();
-    let data = lab.dir().join("srv/data");
-    let keys = lab.ssh_keys().unwrap();
-    let ssh = format!(
-        "{{user: root, identityFile: {}, knownHostsFile: {}}}",
-        keys.identity_file.display(),
-        keys.known_hosts.display()
+    let setup = DataLab::start();
+    let (n1, n2, data, dockerds) = (
+        setup.lab.node(1),
+        setup.lab.node(2),
+        &setup.data,
+        &setup.dockerds,
     );
-    let mut sshd = Vec::new();
-    let mut dockerds = Vec::new();
-    let mut agents = Vec::new();
-    for host in [n1, n2] {
-        host.mount_tmpfs(&data).unwrap();
-        sshd.push(host.start_sshd().unwrap());
-        let dockerd = host.start_dockerd().unwrap();
-        let image = busybox_image(dockerd.uri()).unwrap();
-        let log_dir = lab.dir().join(format!("log-{}", host.name()));
-        std::fs::create_dir_all(&log_dir).unwrap();
-        let stack = lab.dir().join(format!("writer-{}.yaml", host.name()));
-        // ~100 files/s, each logged once written; a container's files are
-        // named after it, so restarts never reuse a name.
-        std::fs::write(
-            &stack,
-            format!(
-                "services:\n  writer:\n    image: {image}\n    init: true\n    stop_grace_period: 1s\n    \
-                 volumes: [\"{data}:/data\", \"{log}:/log\"]\n    \
-                 command: [sh, -c, 'i=0; while true; do i=$$((i+1)); f=$$(hostname)-$$i; \
-                 echo $$i > /data/$$f && echo $$f >> /log/written; sleep 0.01; done']\n",
-                data = data.display(),
-                log = log_dir.display(),
-            ),
-        )
-        .unwrap();
-        agents.push(start_applied(
-            &lab,
-            host,
-            &dockerd,
-            &data_manifest(&stack, &token, &data, &ssh),
-        ));
-        dockerds.push(dockerd);
-    }
-    let (a1, a2) = (&agents[0], &agents[1]);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
-    let log1 = lab.dir().join("log-n1/written");
-    assert!(
-        wait_until(MOVE, || holds(n1)
-            && written(&log1).len() > 300
-            && a2.vrrp_state().as_deref() == Some("Backup")),
-        "n1 never became master with its writer running\n{}",
-        all()
-    );
+    let a1 = &setup.agents[0];
+    let all = || setup.logs();
     let out = a1.hc(&["switchover", "web", "--to", "n2", "--wait=90s"]);
     assert!(out.status.success(), "{}\n{}", text(&out), all());
     assert!(
@@ -310,7 +358,7 @@ fn a_switchover_under_write_load_loses_no_file() {
         "n2 did not take over, or n1's writer still runs\n{}",
         all()
     );
-    let on_n1 = written(&log1);
+    let on_n1 = written(&setup.log(1));
     let present = |name: &String| {
         n2.exec(&["test", "-e", &data.join(name).display().to_string()])
             .is_ok_and(|out| out.success())
@@ -332,11 +380,49 @@ fn a_switchover_under_write_load_loses_no_file() {
     let events =
         String::from_utf8_lossy(&a1.hc(&["events", "replication", "data"]).stdout).into_owned();
     assert!(events.contains("FinalSyncDone"), "n1's events:\n{events}");
-    drop(agents);
-    for dockerd in dockerds {
-        dockerd.stop().unwrap();
-    }
-    drop(sshd);
+    setup.stop();
+}
+
+#[test]
+fn a_failed_final_sync_keeps_the_vip_and_the_writer_on_the_old_master() {
+    require_privileges!();
+    let _serial = serial();
+    let mut setup = DataLab::start();
+    // The target's sshd dies: no push can reach it.
+    drop(setup.sshd.remove(1));
+    let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
+    let a1 = &setup.agents[0];
+    let out = a1.hc(&["switchover", "web", "--to", "n2"]);
+    assert!(out.status.success(), "{}\n{}", text(&out), setup.logs());
+    let events =
+        || String::from_utf8_lossy(&a1.hc(&["events", "replication", "data"]).stdout).into_owned();
+    assert!(
+        wait_until(MOVE, || events().contains("FinalSyncFailed")),
+        "no FinalSyncFailed on n1:\n{}\n{}",
+        events(),
+        setup.logs()
+    );
+    // The writer runs again on n1, which keeps the VIP; n2 keeps waiting.
+    let before = written(&setup.log(1)).len();
+    assert!(
+        wait_until(MOVE, || runs_writer(&setup.dockerds[0])
+            && written(&setup.log(1)).len() > before + 50),
+        "n1's writer did not start again\n{}",
+        setup.logs()
+    );
+    assert!(
+        holds(n1) && !holds(n2),
+        "the VIP moved without the final sync\n{}",
+        setup.logs()
+    );
+    let replication = String::from_utf8_lossy(
+        &setup.agents[1]
+            .hc(&["get", "replication", "data", "-o", "json"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(replication.contains("AwaitingFinalSync"), "{replication}");
+    setup.stop();
 }
 
 /// Whether the writer container runs on this node's daemon.
