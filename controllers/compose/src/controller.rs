@@ -354,7 +354,12 @@ impl ServiceReconciler {
                 engine.create(project).await?;
                 engine.stop(project).await
             }
-            Placement::Absent => engine.down(project).await,
+            // Networks and volumes stay ready (as `down` leaves them), so
+            // a failover here only creates and starts containers.
+            Placement::Absent => {
+                engine.prepare(project).await?;
+                engine.down(project).await
+            }
         }
     }
 }

@@ -12,10 +12,11 @@ mod spec;
 mod waves;
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bollard::{Docker, API_DEFAULT_VERSION};
-use futures::future::try_join_all;
+use futures::future::{join_all, try_join_all, BoxFuture, FutureExt, Shared};
 
 pub use labels::{config_hash, container_name, CONFIG_HASH, PROJECT, SERVICE};
 pub use observe::ContainerStatus;
@@ -51,6 +52,34 @@ pub enum EngineError {
         waited: Duration,
         seen: String,
     },
+}
+
+/// One service's creation or start, awaited by its dependents: true once
+/// done, false when it (or something it waited for) failed.
+type Step<'a> = Shared<BoxFuture<'a, bool>>;
+
+fn steps_of<'a, 'n>(
+    steps: &HashMap<&str, Step<'a>>,
+    names: impl Iterator<Item = &'n String>,
+) -> Vec<Step<'a>> {
+    names
+        .filter_map(|n| steps.get(n.as_str()).cloned())
+        .collect()
+}
+
+async fn all(steps: Vec<Step<'_>>) -> bool {
+    join_all(steps).await.into_iter().all(|done| done)
+}
+
+/// Keeps the error for the caller; whether the step succeeded.
+fn succeeded(failures: &Mutex<Vec<EngineError>>, result: Result<(), EngineError>) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(e) => {
+            failures.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+            false
+        }
+    }
 }
 
 fn api(action: &'static str, name: &str) -> impl FnOnce(bollard::errors::Error) -> EngineError {
@@ -91,26 +120,65 @@ impl Engine {
         &self.docker
     }
 
+    /// The project's networks and named volumes, so that creating its
+    /// containers later (a failover) has less to do.
+    pub async fn prepare(&self, project: &Project) -> Result<(), EngineError> {
+        self.create_networks(project).await?;
+        self.create_volumes(project).await
+    }
+
     /// Networks, volumes and one container per service, none started;
     /// containers whose configuration changed are replaced.
     pub async fn create(&self, project: &Project) -> Result<(), EngineError> {
-        self.create_networks(project).await?;
-        self.create_volumes(project).await?;
+        self.prepare(project).await?;
         for wave in waves(project) {
             try_join_all(wave.iter().map(|name| self.ensure_container(project, name))).await?;
         }
         Ok(())
     }
 
-    /// [`Engine::create`], then starts services in dependency order, each
-    /// wave of independent services in parallel, waiting for the
-    /// conditions their dependents ask for.
+    /// [`Engine::create`] and start, each service as soon as its own
+    /// dependencies allow: it is created once they are created and started
+    /// once they have started (or met the condition it asks of them), so
+    /// only dependency chains run in sequence. On a failover this is the
+    /// time the stack is down.
     pub async fn up(&self, project: &Project) -> Result<(), EngineError> {
-        self.create(project).await?;
-        for wave in waves(project) {
-            try_join_all(wave.iter().map(|name| self.start_service(project, name))).await?;
+        self.prepare(project).await?;
+        let failures = Mutex::new(Vec::new());
+        let mut created: HashMap<&str, Step<'_>> = HashMap::new();
+        let mut started: HashMap<&str, Step<'_>> = HashMap::new();
+        // Dependencies come first, so their steps exist when needed.
+        for name in &project.start_order {
+            let dependencies = &project.services[name].depends_on;
+            let after_created = steps_of(&created, dependencies.keys());
+            let after_started = steps_of(&started, dependencies.keys());
+            let failures = &failures;
+            let create = async move {
+                all(after_created).await
+                    && succeeded(failures, self.ensure_container(project, name).await)
+            }
+            .boxed()
+            .shared();
+            let start = {
+                let create = create.clone();
+                async move {
+                    all(after_started).await
+                        && create.await
+                        && succeeded(failures, self.start_service(project, name).await)
+                }
+                .boxed()
+                .shared()
+            };
+            created.insert(name, create);
+            started.insert(name, start);
         }
-        Ok(())
+        join_all(started.into_values()).await;
+        let first_failure = failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .next();
+        first_failure.map_or(Ok(()), Err)
     }
 
     /// Stops running containers, dependents first, each with its grace period.
