@@ -8,9 +8,11 @@
 //! CPU is utime+stime of the process and its children over a 10 s window
 //! after a 5 s settle; RSS is their summed VmRSS at the end.
 
+mod common;
+
 use std::time::Duration;
 
-use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process, VrrpInstance};
+use hareconcile_lab::{ipv4, Host, Lab, Process, VrrpInstance};
 
 const INSTANCES: u8 = 100;
 const ADVERT_MS: u64 = 100;
@@ -21,9 +23,6 @@ fn vip(i: u8) -> std::net::Ipv4Addr {
 }
 
 fn start_hareconcile(lab: &Lab, host: &Host) -> Process {
-    let dir = lab.dir().join("hc");
-    let manifests = dir.join("manifests");
-    std::fs::create_dir_all(&manifests).unwrap();
     let mut text = format!(
         "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: {name}, address: {me}, priority: 110}}\n  vrrp: {{version: 3, advertInterval: {ADVERT_MS}ms}}\n",
         name = host.name(),
@@ -35,18 +34,7 @@ fn start_hareconcile(lab: &Lab, host: &Host) -> Process {
             vip(i)
         ));
     }
-    std::fs::write(manifests.join("lab.yaml"), text).unwrap();
-    host.spawn(
-        NodeCommand::new(env!("CARGO_BIN_EXE_hareconcile"))
-            .args(["agent", "--node", host.name()])
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .arg("--manifests")
-            .arg(&manifests)
-            .arg("--socket")
-            .arg(dir.join("agent.sock")),
-    )
-    .unwrap()
+    common::start_agent(lab, host, &text, &[])
 }
 
 fn start_keepalived(lab: &Lab, host: &Host) -> Process {

@@ -20,6 +20,10 @@ pub struct VrrpInstance {
     pub password: Option<String>,
     /// Unicast peers (adverts then come from the node's LAN 0 address).
     pub unicast_peers: Vec<IpAddr>,
+    /// Scripts keepalived runs on becoming master / backup (an executable
+    /// path, with arguments), as the seeds' stacks start and stop theirs.
+    pub notify_master: Option<String>,
+    pub notify_backup: Option<String>,
 }
 
 impl VrrpInstance {
@@ -33,6 +37,8 @@ impl VrrpInstance {
             addresses: vec![address.into()],
             password: None,
             unicast_peers: Vec::new(),
+            notify_master: None,
+            notify_backup: None,
         }
     }
 }
@@ -69,6 +75,14 @@ pub fn config(host: &Host, version: u8, instances: &[VrrpInstance]) -> String {
                 let _ = writeln!(conf, "    {peer}");
             }
             conf.push_str("  }\n");
+        }
+        for (keyword, script) in [
+            ("notify_master", &i.notify_master),
+            ("notify_backup", &i.notify_backup),
+        ] {
+            if let Some(script) = script {
+                let _ = writeln!(conf, "  {keyword} \"{script}\"");
+            }
         }
         // keepalived reads one address per line.
         conf.push_str("  virtual_ipaddress {\n");

@@ -1,0 +1,175 @@
+//! What the failover benchmarks share: the lab's VIP, the client's HTTP
+//! probe from inside its namespace, and the figures (longest gap, median).
+
+#![allow(dead_code)] // each benchmark uses a different part of this
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process};
+
+pub const VRID: u8 = 51;
+pub const PORT: u16 = 8080;
+
+pub fn vip() -> Ipv4Addr {
+    ipv4(0, 100)
+}
+
+/// One HTTP GET with short timeouts; true when an answer came back.
+pub fn fetch(target: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&target, Duration::from_millis(50)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    if stream.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    matches!(stream.read(&mut head), Ok(n) if n >= 5 && head.starts_with(b"HTTP/"))
+}
+
+/// The client's view: every successful fetch of http://VIP:PORT/, probed
+/// every 10 ms from a thread that joined the client's network namespace.
+pub struct Prober {
+    stop: Arc<AtomicBool>,
+    answers: Arc<Mutex<Vec<Instant>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Prober {
+    pub fn start(netns: &Path) -> Prober {
+        let netns = std::fs::File::open(netns).expect("client namespace");
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let thread = std::thread::spawn({
+            let (stop, answers) = (Arc::clone(&stop), Arc::clone(&answers));
+            move || {
+                // setns only moves this thread: the rest of the bench stays put.
+                let joined = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
+                let target = SocketAddr::from((vip(), PORT));
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    if fetch(target) {
+                        answers.lock().unwrap().push(Instant::now());
+                    }
+                    if let Some(rest) = Duration::from_millis(10).checked_sub(started.elapsed()) {
+                        std::thread::sleep(rest);
+                    }
+                }
+            }
+        });
+        Prober {
+            stop,
+            answers,
+            thread,
+        }
+    }
+
+    /// Whether the client was answered after `t`.
+    pub fn answered_after(&self, t: Instant) -> bool {
+        self.answers.lock().unwrap().last().is_some_and(|a| *a > t)
+    }
+
+    /// Stops probing; the longest window without an answer, checking that
+    /// the client was answered both before and after `lost_at`.
+    pub fn longest_gap(self, lost_at: Instant, what: &str) -> Duration {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap();
+        let answers = self.answers.lock().unwrap();
+        assert!(
+            answers.first().is_some_and(|t| *t <= lost_at),
+            "{what}: the client was not answered before the loss"
+        );
+        assert!(
+            answers.last().is_some_and(|t| *t > lost_at),
+            "{what}: the client was never answered after the loss"
+        );
+        answers
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// The two-node Cluster (n1 priority 110, n2 100, VRRPv3 at `advert`) and
+/// the VirtualIP `web` the failover benchmarks use, as manifest text.
+pub fn two_node_manifests(advert: Duration) -> String {
+    format!(
+        "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: n1, address: {n1}, priority: 110}}\n    - {{name: n2, address: {n2}, priority: 100}}\n  vrrp: {{version: 3, advertInterval: {ms}ms}}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\nspec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24]}}\n",
+        n1 = ipv4(0, 1),
+        n2 = ipv4(0, 2),
+        ms = advert.as_millis(),
+        vip = vip(),
+    )
+}
+
+/// Runs this build's agent in `host` on `manifests` (written to its own
+/// directory in the lab), with `extra` arguments.
+pub fn start_agent(lab: &Lab, host: &Host, manifests: &str, extra: &[&str]) -> Process {
+    let dir = lab.dir().join(format!("hc-{}", host.name()));
+    let manifest_dir = dir.join("manifests");
+    std::fs::create_dir_all(&manifest_dir).unwrap();
+    std::fs::write(manifest_dir.join("lab.yaml"), manifests).unwrap();
+    host.spawn(
+        NodeCommand::new(env!("CARGO_BIN_EXE_hareconcile"))
+            .args(["agent", "--node", host.name()])
+            .args(extra)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .arg("--manifests")
+            .arg(&manifest_dir)
+            .arg("--socket")
+            .arg(dir.join("agent.sock")),
+    )
+    .unwrap()
+}
+
+pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+pub fn holds_vip(host: &Host) -> bool {
+    host.exec(&["ip", "-o", "-4", "addr", "show", "dev", "eth0"])
+        .map(|o| o.stdout.contains(&format!(" {}/", vip())))
+        .unwrap_or(false)
+}
+
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+pub fn ms(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs as `1, 2, 3` milliseconds.
+pub fn runs(samples: &[Duration]) -> String {
+    samples
+        .iter()
+        .map(|d| ms(*d))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How many runs per setting: `RUNS`, default 5.
+pub fn runs_wanted() -> usize {
+    std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5)
+}
