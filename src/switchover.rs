@@ -23,6 +23,9 @@
 //!   agents refuse and the operator declares `spec.control.switchoverTo`
 //!   in the manifest or the commit, which every node loads alike.
 //!
+//! A VIP with an address owner (priority 255) cannot be switched away
+//! from it: 254 is the most a target gets.
+//!
 //! Ordering between nodes does not matter: a target that learns first
 //! outranks the master, which steps down only on the target's advert; an
 //! old master that learns first just stops preempting.

@@ -30,6 +30,12 @@
 //!
 //! Only Services that declare `requires:` are known writers: one that
 //! writes to the path without it is not stopped first.
+//!
+//! Known limit: the marker names a term, not a request. If the target
+//! fails after a completed switchover and the old master serves again
+//! (a new term), the target on its return waits for a final sync that no
+//! request asks for (`AwaitingFinalSync`) and the VIP stays where it is,
+//! safely, until the switchover is cleared or asked for again.
 
 use std::path::{Path, PathBuf};
 
