@@ -291,6 +291,21 @@ fn files_follow_the_master_and_flow_back_to_the_recovered_node() {
             && status["targets"]["n2"]["bytesTotal"].as_u64() >= Some(14)
             && status["targets"]["n2"]["error"].is_null()
     });
+    let screen = a1.hc(&["status"]);
+    let sync_row = screen
+        .lines()
+        .skip_while(|l| !l.starts_with("SYNC"))
+        .find(|l| l.starts_with("data"))
+        .unwrap_or_else(|| panic!("no SYNC row for data:\n{screen}"));
+    assert!(
+        sync_row.contains("source") && sync_row.contains("1 n1") && sync_row.contains("n2 "),
+        "{screen}"
+    );
+    let described = a1.hc(&["describe", "replication", "data"]);
+    assert!(
+        described.contains("lagSeconds") && described.contains("Synced"),
+        "{described}"
+    );
 
     // Failover: n1's agent stops (priority 0), n2 takes over and claims
     // the next term (n1's copy, read over ssh, is no newer).

@@ -13,6 +13,7 @@ use crate::peer::NodeView;
 /// One screen: the node, each Cluster's members, each VirtualIP's VRRP
 /// state and master, each Service and Replication with its Ready reason,
 /// what each mount-type Replication has mounted here and its last probe,
+/// each copied Replication's role, term, last sync and lag per target,
 /// and every node of the Cluster as its peer API answers: reachable or
 /// not, which VIPs it is master of, and whether its objects differ from
 /// this node's (config skew).
@@ -49,6 +50,32 @@ fn standing_by(object: &Object) -> bool {
         .status
         .condition("Ready")
         .is_some_and(|c| c.reason == hareconcile_mount::NOT_MASTER)
+}
+
+/// A lag in whole seconds as `12s`.
+fn seconds(value: Option<&Value>) -> String {
+    match value.and_then(Value::as_u64) {
+        Some(s) => format!("{s}s"),
+        None => "-".into(),
+    }
+}
+
+/// A source's targets as `n2 0s, n3 41s (error...)`.
+fn sync_targets(targets: Option<&Value>) -> String {
+    let Some(Value::Object(targets)) = targets else {
+        return "-".into();
+    };
+    targets
+        .iter()
+        .map(|(name, t)| {
+            let lag = seconds(t.get("lagSeconds"));
+            match t.get("error").and_then(Value::as_str) {
+                Some(error) => format!("{name} {lag} ({error})"),
+                None => format!("{name} {lag}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// "True" or the reason it is not, which is what an operator scans for.
@@ -179,12 +206,37 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
                 o.metadata.name.clone(),
                 text(o.spec.get("method")),
                 text(o.spec.get("path")),
-                text(o.status.details.get("lag")),
+                seconds(o.status.details.get("lagSeconds")),
                 readiness(o),
             ]
         })
         .collect();
     section("REPLICATION", &["METHOD", "PATH", "LAG", "STATUS"], &rows);
+
+    let rows: Vec<Vec<String>> = of(Kind::Replication)
+        .filter(|o| matches!(o.spec["method"].as_str(), Some("rsync" | "btrfs" | "zfs")))
+        .map(|o| {
+            let d = &o.status.details;
+            let synced = match o.status.condition("Synced") {
+                Some(c) if c.status == ConditionStatus::True => c.reason.clone(),
+                Some(c) => format!("{}: {}", c.reason, c.message),
+                None => "-".into(),
+            };
+            vec![
+                o.metadata.name.clone(),
+                text(d.get("role")),
+                text(d.get("term")),
+                text(d.get("lastSync")),
+                sync_targets(d.get("targets")),
+                synced,
+            ]
+        })
+        .collect();
+    section(
+        "SYNC",
+        &["ROLE", "TERM", "LAST SYNC", "TARGETS (lag)", "SYNCED"],
+        &rows,
+    );
 
     let rows: Vec<Vec<String>> = of(Kind::Replication)
         .filter(|o| matches!(o.spec["method"].as_str(), Some("nfs" | "mount")))
