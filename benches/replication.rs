@@ -1,0 +1,301 @@
+//! Replication lag and data lost on an unplanned failover, continuous rsync
+//! mode, under a steady write load. Prints a Markdown table for
+//! docs/PERFORMANCE.md.
+//!
+//!   cargo bench --bench replication            # 5 runs
+//!   RUNS=9 LOAD_SECS=30 cargo bench --bench replication
+//!
+//! Two nodes (priority 110 and 100, 100 ms adverts), each with its own tmpfs
+//! at the replicated path and an sshd; a Replication with `continuous:
+//! true, delete: true`. The bench writes 100 small files a second into n1's
+//! copy (through /proc/PID/root of a process in n1's mount namespace) and
+//! polls n2's copy every 5 ms: a file's lag is from its write to its first
+//! sighting on n2. Then, with the load still steady, n1 is cut off the LAN
+//! (its veth detached) at the moment the last write is acknowledged; once n2
+//! serves as the new master, every acknowledged file missing on n2 counts as
+//! lost (RPO).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+const RATE: u32 = 100;
+const POLL: Duration = Duration::from_millis(5);
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Node {
+    /// Kept for its lifetime: dropping it stops the agent.
+    _agent: Process,
+    socket: PathBuf,
+    /// A process that lives in the node's mount namespace, for /proc/PID/root.
+    anchor: Process,
+}
+
+impl Node {
+    /// `path` as this node sees it, from the bench's own namespace.
+    fn view(&self, path: &Path) -> PathBuf {
+        Path::new(&format!("/proc/{}/root", self.anchor.pid()))
+            .join(path.strip_prefix("/").unwrap())
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let out = std::process::Command::new(BIN)
+            .args(["get", "replication", "data", "-o", "json"])
+            .env("HARECONCILE_SOCKET", &self.socket)
+            .output()
+            .unwrap();
+        let object: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        object["status"].clone()
+    }
+
+    /// Source, caught up, term claimed.
+    fn serves(&self) -> bool {
+        let status = self.status();
+        status["role"] == "source"
+            && status["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+    }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn manifest(lab: &Lab, data: &Path) -> String {
+    let keys = lab.ssh_keys().unwrap();
+    format!(
+        "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: n1, address: {n1}, priority: 110}}\n    - {{name: n2, address: {n2}, priority: 100}}\n  vrrp: {{version: 3, advertInterval: 100ms}}\n---\n\
+         apiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\nspec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [{vip}/24], preempt: false}}\n---\n\
+         apiVersion: hareconcile.io/v1alpha1\nkind: Replication\nmetadata: {{name: data}}\nspec: {{cluster: lab, followVirtualIP: web, path: {data}, method: rsync, \
+         rsync: {{continuous: true, interval: 30s, delete: true, ssh: {{user: root, identityFile: {id}, knownHostsFile: {kh}}}}}}}\n",
+        n1 = ipv4(0, 1),
+        n2 = ipv4(0, 2),
+        vip = ipv4(0, 100),
+        data = data.display(),
+        id = keys.identity_file.display(),
+        kh = keys.known_hosts.display(),
+    )
+}
+
+fn start(lab: &Lab, host: &Host, data: &Path) -> Node {
+    let dir = lab.dir().join(format!("agent-{}", host.name()));
+    let manifests = dir.join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(manifests.join("lab.yaml"), manifest(lab, data)).unwrap();
+    let socket = dir.join("agent.sock");
+    let agent = host
+        .spawn(
+            NodeCommand::new(BIN)
+                .args(["agent", "--node", host.name()])
+                .arg("--state-dir")
+                .arg(dir.join("state"))
+                .arg("--manifests")
+                .arg(&manifests)
+                .arg("--socket")
+                .arg(&socket),
+        )
+        .unwrap();
+    let anchor = host.spawn(NodeCommand::new("sleep").arg("3600")).unwrap();
+    Node {
+        _agent: agent,
+        socket,
+        anchor,
+    }
+}
+
+/// Writes `RATE` files a second into `dir` (named `PREFIX-N`) until
+/// `stop`, counting them in `written`; returns each file's write time.
+fn write_load(
+    dir: PathBuf,
+    prefix: &'static str,
+    stop: Arc<AtomicBool>,
+    written: Arc<Mutex<usize>>,
+) -> Vec<Instant> {
+    let period = Duration::from_secs(1) / RATE;
+    let start = Instant::now();
+    let mut times = Vec::new();
+    let payload = [b'x'; 100];
+    while !stop.load(Ordering::SeqCst) {
+        let due = start + period * times.len() as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        std::fs::write(dir.join(format!("{prefix}-{}", times.len())), payload).unwrap();
+        times.push(Instant::now());
+        *written.lock().unwrap() = times.len();
+    }
+    times
+}
+
+/// Polls `dir` for files `PREFIX-N` until every one written is seen;
+/// returns first-sighting times by N.
+fn watch_arrivals(
+    dir: PathBuf,
+    prefix: &'static str,
+    writes: Arc<Mutex<usize>>,
+    done: Arc<AtomicBool>,
+) -> BTreeMap<usize, Instant> {
+    let mut seen = BTreeMap::new();
+    let mut next = 0;
+    loop {
+        let written = *writes.lock().unwrap();
+        // Files arrive in batches, in any order within one: look at every
+        // file not seen yet.
+        for n in next..written {
+            if !seen.contains_key(&n) && dir.join(format!("{prefix}-{n}")).exists() {
+                seen.insert(n, Instant::now());
+            }
+        }
+        while seen.contains_key(&next) {
+            next += 1;
+        }
+        if done.load(Ordering::SeqCst) && next >= written {
+            return seen;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+struct Run {
+    files: usize,
+    median_ms: f64,
+    p90_ms: f64,
+    max_ms: f64,
+    lost: usize,
+    acknowledged: usize,
+}
+
+fn one_run(load: Duration) -> Run {
+    let lab = Lab::builder()
+        .nodes(2)
+        .client(false)
+        .private_mounts(true)
+        .build()
+        .unwrap();
+    let data = lab.dir().join("srv/data");
+    let mut sshd = Vec::new();
+    for host in lab.nodes() {
+        host.mount_tmpfs(&data).unwrap();
+        sshd.push(host.start_sshd().unwrap());
+    }
+    let n1 = start(&lab, lab.node(1), &data);
+    wait_until("n1 serves", || n1.serves());
+    let n2 = start(&lab, lab.node(2), &data);
+    let (source, target) = (n1.view(&data), n2.view(&data));
+    std::fs::write(source.join("seed"), "x").unwrap();
+    wait_until("the seed file reaches n2", || target.join("seed").exists());
+
+    // Lag under steady load.
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(Mutex::new(0usize));
+    let writer = {
+        let (stop, written, source) = (stop.clone(), written.clone(), source.clone());
+        std::thread::spawn(move || write_load(source, "lag", stop, written))
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let checker = {
+        let (written, done, target) = (written.clone(), done.clone(), target.clone());
+        std::thread::spawn(move || watch_arrivals(target, "lag", written, done))
+    };
+    std::thread::sleep(load);
+    stop.store(true, Ordering::SeqCst);
+    let times = writer.join().unwrap();
+    done.store(true, Ordering::SeqCst);
+    let seen = checker.join().unwrap();
+    let mut lags: Vec<f64> = seen
+        .iter()
+        .map(|(n, at)| at.saturating_duration_since(times[*n]).as_secs_f64() * 1000.0)
+        .collect();
+    lags.sort_by(f64::total_cmp);
+
+    // Unplanned failover under the same load: cut n1 off right after an
+    // acknowledged write, then count what n2 has once it serves.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (stop, source) = (stop.clone(), source.clone());
+        std::thread::spawn(move || write_load(source, "rpo", stop, Arc::default()))
+    };
+    std::thread::sleep(Duration::from_secs(5));
+    stop.store(true, Ordering::SeqCst);
+    let acknowledged = writer.join().unwrap().len();
+    lab.node_loss(lab.node(1)).unwrap();
+    wait_until("n2 serves as the new master", || n2.serves());
+    let lost = (0..acknowledged)
+        .filter(|n| !target.join(format!("rpo-{n}")).exists())
+        .count();
+    drop((n1, n2, sshd));
+    Run {
+        files: lags.len(),
+        median_ms: quantile(&lags, 0.5),
+        p90_ms: quantile(&lags, 0.9),
+        max_ms: *lags.last().unwrap(),
+        lost,
+        acknowledged,
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    // `cargo test --all-targets` runs bench targets without --bench: nothing to do.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    if !hareconcile_lab::privileged(hareconcile_lab::Need::Netns) {
+        eprintln!("replication bench: needs root and network namespaces; skipped");
+        return;
+    }
+    let runs = env_number("RUNS", 5);
+    let load = Duration::from_secs(env_number("LOAD_SECS", 15));
+    println!("load average before: {}", load_average());
+    println!("| run | files | lag median | lag p90 | lag max | lost on failover |");
+    println!("|---|---|---|---|---|---|");
+    let mut all = Vec::new();
+    for run in 1..=runs {
+        let r = one_run(load);
+        println!(
+            "| {run} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {} of {} |",
+            r.files, r.median_ms, r.p90_ms, r.max_ms, r.lost, r.acknowledged
+        );
+        all.push(r);
+    }
+    println!(
+        "| median | | {:.0} ms | {:.0} ms | {:.0} ms | {} |",
+        median(all.iter().map(|r| r.median_ms).collect()),
+        median(all.iter().map(|r| r.p90_ms).collect()),
+        median(all.iter().map(|r| r.max_ms).collect()),
+        median(all.iter().map(|r| r.lost as f64).collect()),
+    );
+    println!("load average after: {}", load_average());
+}
