@@ -18,10 +18,10 @@ use crate::handover::{self, Given, Handover};
 use crate::lag::Lag;
 use crate::plan::{Mode, Peer, Plan, Role};
 use crate::process::{self, Finished};
-use crate::remote::{guarded, read_term_line, refusal, shell_line, ssh_run};
+use crate::remote::{guarded, read_meta_line, refusal, shell_line, ssh_run};
 use crate::rsync::{self, parse_stats, Stats, Transfer};
 use crate::snapshot::{self, Backend};
-use crate::term::{has_data, Meta, Synced, Term};
+use crate::term::{data_term, has_data, parse_meta, Meta, Synced, Term};
 use crate::watch::Changes;
 
 /// Changes arriving within this window after the first one travel in the
@@ -225,36 +225,40 @@ impl Job {
             Ok(lock) => lock,
             Err(e) => return self.catch_up_failed(e.to_string()),
         };
-        let local = match meta.term() {
-            Ok(term) => term,
+        let (local, local_synced) = match meta.term().and_then(|t| Ok((t, meta.synced()?))) {
+            Ok(read) => read,
             Err(e) => return self.catch_up_failed(e.to_string()),
         };
+        // Numbering: above every term any copy has seen. Catching up: from
+        // the copy holding the newest complete data, if newer than ours.
+        let mine = data_term(&plan.node, &local, local_synced.as_ref());
         let mut newest: Option<(Term, &Peer)> = None;
         let mut seen = local.clone();
         for peer in targets {
-            let line = read_term_line(&plan.path);
+            let line = read_meta_line(&plan.path);
             let read = process::run(&ssh_run(&plan.ssh, &peer.address, line), PROBE_TIMEOUT).await;
-            let term = match read {
-                Ok(out) if out.success => out.stdout.parse::<Term>().ok(),
-                Ok(out) => {
-                    debug!(peer = %peer.name, error = %out.complaint(), "peer's term unreadable");
-                    None
-                }
-                Err(e) => {
-                    debug!(peer = %peer.name, error = %e, "peer's term unreadable");
-                    None
+            let meta = match read {
+                Ok(out) if out.success => parse_meta(&out.stdout).map_err(|e| e.to_string()),
+                Ok(out) => Err(out.complaint()),
+                Err(e) => Err(e.to_string()),
+            };
+            let (term, synced) = match meta {
+                Ok(meta) => meta,
+                Err(error) => {
+                    debug!(peer = %peer.name, %error, "peer's copy unreadable");
+                    continue;
                 }
             };
-            let Some(term) = term else { continue };
-            seen = seen.max(term.clone());
-            if term > local && newest.as_ref().is_none_or(|(n, _)| term > *n) {
-                newest = Some((term, peer));
+            let theirs = data_term(&peer.name, &term, synced.as_ref());
+            seen = seen.max(term);
+            if theirs > mine && newest.as_ref().is_none_or(|(n, _)| theirs > *n) {
+                newest = Some((theirs, peer));
             }
         }
         let mut caught_up_from = String::new();
         if let Some((term, peer)) = newest {
             self.progress().catching_up = Some(format!(
-                "pulling from {} (term {term}, newer than this copy's {local})",
+                "pulling from {} (term {term}, newer than this copy's {mine})",
                 peer.name
             ));
             let argv = rsync::pull(

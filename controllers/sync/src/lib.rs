@@ -24,11 +24,13 @@
 //! 1. **Only a master pushes.** A node pushes only while its own VRRP
 //!    controller reports the followed VirtualIP as `Master`.
 //! 2. **A new master catches up first** ([`job`]): it reads every
-//!    reachable peer's term over ssh; if a peer's is newer than its own, it
-//!    pulls that peer's data (under its local lock) before anything else.
-//!    Only then does it claim `max(all terms seen) + 1` and write it to its
-//!    own `term` file (fsynced). Until then the Replication is not Ready on
-//!    it, which also keeps a Service that `requires:` it stopped there.
+//!    reachable peer's `term` and `synced` over ssh; if a peer holds newer
+//!    *complete* data than its own ([`term::data_term`]: the term a node
+//!    claimed itself, else the term of its last complete push), it pulls
+//!    that peer's data (under its local lock) before anything else. Only
+//!    then does it claim `max(all terms seen) + 1` and write it to its own
+//!    `term` file (fsynced). Until then the Replication is not Ready on it,
+//!    which also keeps a Service that `requires:` it stopped there.
 //! 3. **A target holding a newer term is never overwritten** ([`remote`]):
 //!    every push runs, on the target and under the target's lock, a guard
 //!    that compares the target's term with the pusher's and refuses unless

@@ -122,13 +122,15 @@ pub fn ssh_run(ssh: &Ssh, host: &str, line: String) -> Vec<String> {
 }
 
 /// Prints the term of the copy at `data` on the remote node (`0 -` if it
-/// never saw a master).
-pub fn read_term_line(data: &Path) -> String {
-    let term = Meta::of(data).term_file();
+/// never saw a master), then its last complete push (`-` if none), for
+/// [`crate::term::parse_meta`].
+pub fn read_meta_line(data: &Path) -> String {
+    let meta = Meta::of(data);
     format!(
-        "cat {} 2>/dev/null || echo {}",
-        shell_quote(&path_str(&term)),
-        shell_quote(&Term::none().to_string())
+        "cat {} 2>/dev/null || echo {}; cat {} 2>/dev/null || echo -",
+        shell_quote(&path_str(&meta.term_file())),
+        shell_quote(&Term::none().to_string()),
+        shell_quote(&path_str(&meta.synced_file())),
     )
 }
 
@@ -250,22 +252,24 @@ mod tests {
     }
 
     #[test]
-    fn reading_a_remote_term_defaults_to_none() {
+    fn reading_a_remote_copy_defaults_to_none() {
         let dir = tempfile::tempdir().unwrap();
         let read = || {
             let out = Command::new("sh")
-                .args(["-c", &read_term_line(dir.path())])
+                .args(["-c", &read_meta_line(dir.path())])
                 .output()
                 .unwrap();
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .parse::<Term>()
-                .unwrap()
+            crate::term::parse_meta(&String::from_utf8(out.stdout).unwrap()).unwrap()
         };
-        assert_eq!(read(), Term::none());
-        Meta::of(dir.path())
-            .set_term(&"4 n2".parse().unwrap())
-            .unwrap();
-        assert_eq!(read().to_string(), "4 n2");
+        assert_eq!(read(), (Term::none(), None));
+        let line = guarded(dir.path(), &"4 n2".parse().unwrap(), UNIX_EPOCH, "true");
+        assert!(Command::new("sh")
+            .args(["-c", &line])
+            .status()
+            .unwrap()
+            .success());
+        let (term, synced) = read();
+        assert_eq!(term.to_string(), "4 n2");
+        assert_eq!(synced.unwrap().term.to_string(), "4 n2");
     }
 }

@@ -108,6 +108,35 @@ impl FromStr for Synced {
     }
 }
 
+/// The term whose state a copy holds *completely*, which is what a new
+/// master compares before claiming (the `term` file alone is not enough:
+/// the guard records a pusher's term before the data moves, so an
+/// interrupted first push leaves a newer term over older data).
+/// A copy whose term its own node claimed was written by that node as
+/// master: it is that term's data. Any other copy holds the term of its
+/// last complete push, or nothing.
+pub fn data_term(node: &str, term: &Term, synced: Option<&Synced>) -> Term {
+    if term.node == node {
+        return term.clone();
+    }
+    match synced {
+        Some(synced) if synced.term <= *term => synced.term.clone(),
+        _ => Term::none(),
+    }
+}
+
+/// What `cat term; cat synced` printed on a peer (see
+/// [`crate::remote::read_meta_line`]).
+pub fn parse_meta(text: &str) -> Result<(Term, Option<Synced>), BadTerm> {
+    let mut lines = text.lines();
+    let term = lines.next().unwrap_or_default().parse()?;
+    let synced = match lines.next().map(str::trim) {
+        None | Some("") | Some("-") => None,
+        Some(line) => Some(line.parse()?),
+    };
+    Ok((term, synced))
+}
+
 /// Milliseconds since the Unix epoch, as the remote guard records them.
 pub fn unix_millis(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -293,6 +322,41 @@ mod tests {
         let synced: Synced = "1700000000123 4 n2\n".parse().unwrap();
         assert_eq!(unix_millis(synced.as_of), 1_700_000_000_123);
         assert_eq!(synced.term, term("4 n2"));
+    }
+
+    #[test]
+    fn an_interrupted_push_does_not_make_a_copy_current() {
+        let synced = |t: &str| Synced {
+            as_of: UNIX_EPOCH,
+            term: term(t),
+        };
+        // The master's own copy is its term's data.
+        assert_eq!(data_term("n1", &term("3 n1"), None), term("3 n1"));
+        // A replica holds what its last complete push brought.
+        assert_eq!(
+            data_term("n2", &term("3 n1"), Some(&synced("3 n1"))),
+            term("3 n1")
+        );
+        // A push from term 4 recorded its term, then was cut off: the
+        // copy still holds term 3's data, or nothing known.
+        assert_eq!(
+            data_term("n2", &term("4 n3"), Some(&synced("3 n1"))),
+            term("3 n1")
+        );
+        assert_eq!(data_term("n1", &term("2 n2"), None), Term::none());
+        assert_eq!(
+            parse_meta("2 n2\n1700000000000 1 n1\n").unwrap(),
+            (term("2 n2"), Some(synced_at(1_700_000_000_000, "1 n1")))
+        );
+        assert_eq!(parse_meta("0 -\n-\n").unwrap(), (Term::none(), None));
+        assert!(parse_meta("garbage").is_err());
+    }
+
+    fn synced_at(millis: u64, t: &str) -> Synced {
+        Synced {
+            as_of: UNIX_EPOCH + Duration::from_millis(millis),
+            term: term(t),
+        }
     }
 
     #[test]
