@@ -22,6 +22,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
 use tracing::warn;
 
 use crate::addresses::{AddressError, Netlink};
@@ -33,8 +34,9 @@ use crate::shell::{self, Counters, InstanceHandle, Observed, Operator, ShellConf
 use crate::trackers::{TrackConfig, Trackers};
 use crate::tracking::Tracked;
 
-/// Status is written on every state change; `lastAdvert` moves on every
-/// advert, so it is refreshed this often instead.
+/// Status is written on every state change; `lastAdvert` and the counters
+/// move on every advert, so the reporter refreshes them this often instead
+/// (not the reconcile, which reads the host's addresses each time).
 const STATUS_REFRESH: Duration = Duration::from_secs(5);
 /// After a problem the operator or the host must fix, look again this often.
 const RETRY: Duration = Duration::from_secs(5);
@@ -343,9 +345,7 @@ impl Reconciler for VirtualIpReconciler {
             .collect();
         match write_status(&ctx.store, &key, generation, &observed) {
             Err(StoreError::NotFound(_)) => Ok(Action::AwaitChange),
-            other => other
-                .map(|()| Action::Requeue(STATUS_REFRESH))
-                .map_err(Into::into),
+            other => other.map(|()| Action::AwaitChange).map_err(Into::into),
         }
     }
 
@@ -407,10 +407,17 @@ async fn report(
     let mut last_states: Vec<State> = observed.iter().map(|o| o.borrow().state).collect();
     let mut last_preparing = false;
     let mut last_repairs: Vec<u64> = observed.iter().map(|o| o.borrow().repairs).collect();
+    let mut refresh = tokio::time::interval_at(Instant::now() + STATUS_REFRESH, STATUS_REFRESH);
+    refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let changes = observed.iter_mut().map(|o| Box::pin(o.changed()));
-        if futures_util::future::select_all(changes).await.0.is_err() {
-            return;
+        tokio::select! {
+            changed = futures_util::future::select_all(changes) => {
+                if changed.0.is_err() {
+                    return;
+                }
+            }
+            _ = refresh.tick() => {}
         }
         let snapshot: Vec<Observed> = observed
             .iter_mut()

@@ -23,7 +23,7 @@ pub use events::{Event, EventType};
 pub use watch::{WatchEvent, WatchEventType, Watcher};
 
 use events::EventLog;
-use persist::{Persistence, Write};
+use persist::{Flush, Persistence, Write};
 use watch::History;
 
 /// The database file inside `--state-dir`.
@@ -327,7 +327,8 @@ impl Store {
                     _ => Write::Put(o),
                 })
                 .collect();
-            self.persistence.commit(&writes, resource_version)?;
+            self.persistence
+                .commit(&writes, resource_version, Flush::Now)?;
             self.publish(
                 changed
                     .into_iter()
@@ -369,7 +370,8 @@ impl Store {
                 .iter()
                 .map(|(_, o)| Write::Delete(o.key()))
                 .collect();
-            self.persistence.commit(&writes, resource_version)?;
+            self.persistence
+                .commit(&writes, resource_version, Flush::Now)?;
             self.publish(removed, resource_version);
         }
         Ok(outcomes)
@@ -378,6 +380,8 @@ impl Store {
     /// Replaces the status of an object; the status subresource. Only
     /// controllers call this. Returns the stored object, or `NotFound` if
     /// it was deleted meanwhile. Writes nothing when the status is equal.
+    /// The write is atomic but reaches the disk with a later commit, within
+    /// seconds (see `persist`): status is recomputed after a restart.
     pub fn update_status(
         &self,
         key: &ObjectKey,
@@ -401,7 +405,7 @@ impl Store {
         let resource_version = resource_version + 1;
         object.metadata.resource_version = Some(resource_version.to_string());
         self.persistence
-            .commit(&[Write::Put(&object)], resource_version)?;
+            .commit(&[Write::Put(&object)], resource_version, Flush::Soon)?;
         let object = Arc::new(object);
         self.publish(
             vec![(WatchEventType::Modified, Arc::clone(&object))],
@@ -410,7 +414,7 @@ impl Store {
         Ok(object)
     }
 
-    /// Updates memory and wakes watchers after a durable commit.
+    /// Updates memory and wakes watchers after a commit.
     fn publish(&self, changes: Vec<(WatchEventType, Arc<Object>)>, resource_version: u64) {
         let first_version = resource_version + 1 - changes.len() as u64;
         let mut watch_events = Vec::with_capacity(changes.len());

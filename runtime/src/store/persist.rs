@@ -3,11 +3,23 @@
 //! redb commits are atomic and fsynced, so a batch apply is all or nothing
 //! even when the agent is SIGKILLed mid-write: after a restart every
 //! object is wholly present or absent.
+//!
+//! Status writes are the exception to fsyncing every commit: controllers
+//! rewrite status all the time (a hundred VRRP instances refresh theirs
+//! every few seconds) and recompute it from the real system after a
+//! restart, so an fsync each would cost more than all the adverts sent.
+//! They commit without a sync, and the next durable commit (any spec
+//! change, or a status write once [`STATUS_SYNC_EVERY`] has passed since
+//! the last sync) makes them durable too. Waiting no longer than that also
+//! bounds how far redb's file can grow, since pages freed by unsynced
+//! commits are reused only after a synced one.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use hareconcile_model::{Object, ObjectKey};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::StoreError;
 
@@ -17,9 +29,25 @@ const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 const RESOURCE_VERSION: &str = "resourceVersion";
 
+const REDB_CACHE_BYTES: usize = 4 << 20;
+
+/// The longest a status write stays unsynced.
+pub(crate) const STATUS_SYNC_EVERY: Duration = Duration::from_secs(10);
+
 pub(crate) struct Persistence {
     db: Database,
     path: PathBuf,
+    last_sync: Mutex<Instant>,
+}
+
+/// How a commit reaches the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flush {
+    /// fsynced before the commit returns: specs, deletions.
+    Now,
+    /// Synced with a later commit, at most [`STATUS_SYNC_EVERY`] later:
+    /// status, which controllers recompute after a restart.
+    Soon,
 }
 
 /// One change to write in a single transaction.
@@ -38,15 +66,22 @@ impl Persistence {
             path: path.to_path_buf(),
             detail: source.to_string(),
         };
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-                path: path.to_path_buf(),
-            },
-            other => corrupt(other.into()),
-        })?;
+        // Every object also lives in memory (the store serves reads from
+        // there), so redb's page cache only needs room for a commit's pages;
+        // its default (1 GiB) grows with every copy-on-write commit.
+        let db = Database::builder()
+            .set_cache_size(REDB_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                    path: path.to_path_buf(),
+                },
+                other => corrupt(other.into()),
+            })?;
         let persistence = Persistence {
             db,
             path: path.to_path_buf(),
+            last_sync: Mutex::new(Instant::now()),
         };
         // Create the tables up front so readers never see them missing.
         let txn = persistence
@@ -91,13 +126,21 @@ impl Persistence {
         Ok((objects, rv))
     }
 
-    /// Writes a batch and the new resourceVersion in one durable commit.
+    /// Writes a batch and the new resourceVersion in one atomic commit,
+    /// synced to disk as `flush` says.
     pub(crate) fn commit(
         &self,
         writes: &[Write<'_>],
         resource_version: u64,
+        flush: Flush,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.io(e))?;
+        let mut txn = self.db.begin_write().map_err(|e| self.io(e))?;
+        let mut last_sync = self.last_sync.lock().expect("last sync lock");
+        let synced = flush == Flush::Now || last_sync.elapsed() >= STATUS_SYNC_EVERY;
+        if !synced {
+            txn.set_durability(Durability::None)
+                .map_err(|e| self.io(redb::Error::from(e)))?;
+        }
         {
             let mut table = txn.open_table(OBJECTS).map_err(|e| self.io(e))?;
             for write in writes {
@@ -118,6 +161,10 @@ impl Persistence {
                 .insert(RESOURCE_VERSION, resource_version)
                 .map_err(|e| self.io(e))?;
         }
-        txn.commit().map_err(|e| self.io(e))
+        txn.commit().map_err(|e| self.io(e))?;
+        if synced {
+            *last_sync = Instant::now();
+        }
+        Ok(())
     }
 }

@@ -209,6 +209,48 @@ fn delete_is_refused_for_another_manager_and_reports_missing() {
     assert!(store.get(&key("web")).is_none());
 }
 
+#[test]
+fn unsynced_status_writes_are_kept_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .apply(
+            vec![vip("web", 51), vip("db", 52)],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    let report = |store: &Store, name: &str, reason: &str| {
+        store
+            .update_status(&key(name), |s| {
+                s.set_condition("Ready", ConditionStatus::True, reason, "", 1)
+            })
+            .unwrap();
+    };
+    // Many unsynced status commits in a row, then a synced spec write.
+    for i in 0..50 {
+        report(&store, "web", &format!("Refresh{i}"));
+    }
+    store
+        .apply(vec![vip("db", 53)], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    report(&store, "db", "AfterTheSpec");
+    let store = open_again(store, dir.path());
+    let reason = |store: &Store, name: &str| {
+        store
+            .get(&key(name))
+            .unwrap()
+            .status
+            .condition("Ready")
+            .unwrap()
+            .reason
+            .clone()
+    };
+    assert_eq!(reason(&store, "web"), "Refresh49");
+    assert_eq!(reason(&store, "db"), "AfterTheSpec");
+    assert_eq!(store.get(&key("db")).unwrap().metadata.generation, 2);
+}
+
 fn open_again(store: Store, dir: &Path) -> Store {
     drop(store);
     open(dir)

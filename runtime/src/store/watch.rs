@@ -16,7 +16,11 @@ use tokio::sync::watch;
 use super::StoreError;
 
 /// How many changes a watcher can fall behind before it must relist.
-pub(crate) const HISTORY_LEN: usize = 16_384;
+/// Every change holds a whole object, and status refreshes alone make
+/// about twenty a second on a node with a hundred VirtualIPs, so this is
+/// what the history costs in memory; in-process watchers keep up within
+/// milliseconds and the others relist.
+pub(crate) const HISTORY_LEN: usize = 1_024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WatchEventType {
