@@ -84,7 +84,17 @@ fn apply_get_describe_diff_delete_round_trip() {
     let wide = expect_code(&agent.hc(&["get", "vip", "-o", "wide"]), 0);
     let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
     assert!(
-        header.ends_with(&["MANAGER", "STATE", "PRIORITY", "MASTER"]),
+        header.ends_with(&[
+            "MANAGER",
+            "STATE",
+            "PRIORITY",
+            "MASTER",
+            "TRANSITIONS",
+            "SENT/RECEIVED",
+            "DROPPED",
+            "LAST-ADVERT",
+            "TAKEOVER"
+        ]),
         "{wide}"
     );
     assert!(

@@ -45,6 +45,31 @@ fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
         a1.vrrp_state(),
         a2.vrrp_state()
     );
+    // The wide table shows what the backup observes: its role, the master
+    // and the adverts it received (counters are refreshed every few seconds).
+    let backup_row = || {
+        let wide = a2.hc(&["get", "vip", "-o", "wide"]);
+        String::from_utf8_lossy(&wide.stdout)
+            .lines()
+            .find(|l| l.starts_with("web "))
+            .map(str::to_string)
+            .unwrap_or_default()
+    };
+    let received = |row: &str| {
+        row.split_whitespace().find_map(|word| {
+            let (sent, received) = word.split_once('/')?;
+            sent.parse::<u64>().ok()?;
+            received.parse::<u64>().ok()
+        })
+    };
+    assert!(
+        wait_until(CONVERGE, || {
+            let row = backup_row();
+            row.contains("Backup") && row.contains("10.77.0.1 ") && received(&row) > Some(0)
+        }),
+        "get vip -o wide on n2: {}",
+        backup_row()
+    );
 
     lab.node_loss(n1).unwrap();
     let lost = Instant::now();

@@ -118,6 +118,34 @@ fn field(object: &Object, pointer: &str) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// What the VRRP controller observed here: role, traffic and whether a
+/// planned takeover waits for the following Services (`preparing`).
+fn vrrp_columns(object: &Object) -> Vec<String> {
+    let counter = |name: &str| {
+        object
+            .status
+            .details
+            .get("counters")
+            .and_then(|c| c.get(name))
+            .map(text)
+            .unwrap_or_else(|| "-".into())
+    };
+    let takeover = match object.status.details.get("preparingTakeover") {
+        Some(Value::Bool(true)) => "preparing",
+        _ => "-",
+    };
+    vec![
+        status_field(object, "state"),
+        status_field(object, "effectivePriority"),
+        status_field(object, "master"),
+        status_field(object, "transitions"),
+        format!("{}/{}", counter("advertsSent"), counter("advertsReceived")),
+        status_field(object, "droppedAdverts"),
+        status_field(object, "lastAdvert"),
+        takeover.into(),
+    ]
+}
+
 fn status_field(object: &Object, name: &str) -> String {
     object
         .status
@@ -173,7 +201,16 @@ fn kind_table(kind: Kind, objects: &[&Object], wide: bool, prefix: bool) -> Stri
     if wide {
         header.extend(["REASON", "GENERATION", "MANAGER"]);
         if kind == Kind::VirtualIP {
-            header.extend(["STATE", "PRIORITY", "MASTER"]);
+            header.extend([
+                "STATE",
+                "PRIORITY",
+                "MASTER",
+                "TRANSITIONS",
+                "SENT/RECEIVED",
+                "DROPPED",
+                "LAST-ADVERT",
+                "TAKEOVER",
+            ]);
         }
     }
     let rows: Vec<Vec<String>> = objects
@@ -210,9 +247,7 @@ fn kind_table(kind: Kind, objects: &[&Object], wide: bool, prefix: bool) -> Stri
                         .unwrap_or_else(|| "-".into()),
                 );
                 if kind == Kind::VirtualIP {
-                    row.push(status_field(o, "state"));
-                    row.push(status_field(o, "effectivePriority"));
-                    row.push(status_field(o, "master"));
+                    row.extend(vrrp_columns(o));
                 }
             }
             row
