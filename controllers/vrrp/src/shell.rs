@@ -505,14 +505,19 @@ impl Shell {
         }
         let before = MemberStatus::from(&self.instance);
         let actions = self.instance.handle(self.now(), input);
+        // The group's table must show the new state before any action
+        // awaits (netlink, sockets): a sibling checking a GroupMaster input
+        // against it meanwhile would otherwise see this member still master
+        // after a higher peer's advert knocked it back, follow it, and the
+        // members would pull each other into master at every advert.
+        let after = MemberStatus::from(&self.instance);
+        if let (Some(group), true) = (&self.group, after != before) {
+            group.changed(before.state, after);
+        }
         let mut warned = false;
         for action in actions {
             warned |= matches!(action, Action::Warn(_));
             self.execute(action).await;
-        }
-        let after = MemberStatus::from(&self.instance);
-        if let (Some(group), true) = (&self.group, after != before) {
-            group.changed(before.state, after);
         }
         let state = self.instance.state();
         let effective_priority = self.instance.effective_priority();
