@@ -4,19 +4,12 @@
 
 mod support;
 
-use support::{expect_code, stderr, virtual_ip, Agent, CLUSTER};
+use support::{expect_code, stderr, web_manifest, Agent};
 
 #[test]
 fn refuses_what_it_cannot_move_safely() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(dir.path(), &[]);
-    let manifest = dir.path().join("web.yaml");
-    std::fs::write(
-        &manifest,
-        format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
-    )
-    .unwrap();
-    expect_code(&agent.hc(&["apply", "-f", manifest.to_str().unwrap()]), 0);
+    let agent = Agent::start_with_web(dir.path());
 
     let missing = agent.hc(&["switchover", "nope", "--to", "n2"]);
     expect_code(&missing, 2);
@@ -37,10 +30,7 @@ fn refuses_what_it_cannot_move_safely() {
 #[test]
 fn an_object_of_another_manager_is_left_to_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (agent, _file) = Agent::start_on_manifests(
-        dir.path(),
-        &format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
-    );
+    let (agent, _file) = Agent::start_on_manifests(dir.path(), &web_manifest());
     let refused = agent.hc(&["switchover", "web", "--to", "n2"]);
     expect_code(&refused, 2);
     let message = stderr(&refused);

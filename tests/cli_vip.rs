@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{expect_code, stderr, virtual_ip, Agent, CLUSTER};
+use support::{expect_code, stderr, web_manifest, Agent};
 
 fn object(agent: &Agent) -> serde_json::Value {
     let json = expect_code(&agent.hc(&["get", "vip", "web", "-o", "json"]), 0);
@@ -15,14 +15,7 @@ fn object(agent: &Agent) -> serde_json::Value {
 #[test]
 fn the_cli_edits_spec_control_of_its_own_node() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(dir.path(), &[]);
-    let manifest = dir.path().join("web.yaml");
-    std::fs::write(
-        &manifest,
-        format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
-    )
-    .unwrap();
-    expect_code(&agent.hc(&["apply", "-f", manifest.to_str().unwrap()]), 0);
+    let agent = Agent::start_with_web(dir.path());
     let generation = object(&agent)["metadata"]["generation"].as_u64().unwrap();
 
     let out = expect_code(&agent.hc(&["vip", "maintenance", "web", "--wait=20s"]), 0);
@@ -75,10 +68,7 @@ fn the_cli_edits_spec_control_of_its_own_node() {
 #[test]
 fn objects_of_another_manager_are_left_to_it() {
     let dir = tempfile::tempdir().unwrap();
-    let (agent, file) = Agent::start_on_manifests(
-        dir.path(),
-        &format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
-    );
+    let (agent, file) = Agent::start_on_manifests(dir.path(), &web_manifest());
 
     let refused = agent.hc(&["vip", "maintenance", "web"]);
     expect_code(&refused, 2);

@@ -6,7 +6,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use prometheus_parse::{Scrape, Value};
-use support::{expect_code, get_raw, virtual_ip, Agent, CLUSTER};
+use support::{get_raw, Agent};
 
 fn scrape(agent: &Agent) -> Scrape {
     let response = get_raw(&agent.socket, "/metrics");
@@ -30,14 +30,7 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> 
 #[test]
 fn metrics_parse_and_follow_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(dir.path(), &[]);
-    let manifest = dir.path().join("m.yaml");
-    std::fs::write(
-        &manifest,
-        format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24")),
-    )
-    .unwrap();
-    expect_code(&agent.hc(&["apply", "-f", manifest.to_str().unwrap()]), 0);
+    let agent = Agent::start_with_web(dir.path());
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let scrape = loop {

@@ -37,6 +37,16 @@ impl Agent {
         (agent, file)
     }
 
+    /// Starts an agent and applies [`web_manifest`] through the CLI
+    /// (manager `cli`), as an operator would.
+    pub fn start_with_web(dir: &Path) -> Agent {
+        let agent = Agent::start(dir, &[]);
+        let manifest = dir.join("web.yaml");
+        std::fs::write(&manifest, web_manifest()).unwrap();
+        expect_code(&agent.hc(&["apply", "-f", manifest.to_str().unwrap()]), 0);
+        agent
+    }
+
     /// Starts an agent as node `n1` and waits until its API answers.
     pub fn start(dir: &Path, extra: &[&str]) -> Agent {
         let state_dir = dir.join("state");
@@ -163,6 +173,12 @@ spec:
 /// controller never sends adverts or adds addresses on the host. Tests
 /// that exercise VRRP for real run in the lab.
 pub const NO_SUCH_INTERFACE: &str = "hcnone0";
+
+/// [`CLUSTER`] and VirtualIP `web` (VRID 51, 10.77.0.100/24) on its
+/// missing interface: what the CLI tests act on.
+pub fn web_manifest() -> String {
+    format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24"))
+}
 
 pub fn virtual_ip(name: &str, vrid: u32, address: &str) -> String {
     let interface = NO_SUCH_INTERFACE;
