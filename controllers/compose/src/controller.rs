@@ -400,7 +400,12 @@ impl Reconciler for ServiceReconciler {
         let vip = followed_vip(ctx, &spec);
         let mut wanted = placement(&spec, &vip);
         let waiting = unready_requirements(ctx, &spec);
-        if wanted == Placement::Run && !waiting.is_empty() {
+        // Only a node that should run the stack waits for its data: a
+        // standby reporting WaitingForReplication would fault the VIP it
+        // tracks everywhere, and no node would become the master that
+        // makes the data Ready.
+        let held_for_data = wanted == Placement::Run && !waiting.is_empty();
+        if held_for_data {
             // Stop the service before releasing data; start it only on data.
             wanted = Placement::Absent;
         }
@@ -437,14 +442,14 @@ impl Reconciler for ServiceReconciler {
                 None
             }
         };
-        let condition = match (&enacted, waiting.is_empty()) {
+        let condition = match (&enacted, held_for_data) {
             (Err(e), _) => (ConditionStatus::False, "EngineError", e.to_string()),
-            (Ok(()), false) => (
+            (Ok(()), true) => (
                 ConditionStatus::False,
                 "WaitingForReplication",
                 format!("required Replication not Ready: {}", waiting.join(", ")),
             ),
-            (Ok(()), true) => readiness(wanted, &project, &containers, &vip, health.as_ref()),
+            (Ok(()), false) => readiness(wanted, &project, &containers, &vip, health.as_ref()),
         };
         let details = vec![
             ("project", Value::from(project.name.as_str())),

@@ -125,10 +125,15 @@ fn initial_snapshot(config: &TrackConfig, services: &[Arc<Object>]) -> Tracked {
 
 /// The `track.services` checks from this node's Service objects. A Service
 /// fails while its `Healthy` condition is False (Unknown means nothing runs
-/// here to probe), or while `Ready` is False for any reason but `Probing`
-/// (a stack that just started and whose probes have not decided yet): the
-/// engine unreachable, containers stopped or unhealthy, a bad compose
-/// file. A Service missing from the store, or not reported on yet, fails.
+/// here to probe), or while `Ready` is False for any reason but those of a
+/// stack on its way up: the engine unreachable, containers stopped or
+/// unhealthy, a bad compose file. A Service missing from the store, or not
+/// reported on yet, fails.
+///
+/// On the way up are `Probing` (started, probes not decided yet) and
+/// `WaitingForReplication` (a new master's stack waits for its data, which
+/// becomes Ready only because this node is master: failing here would give
+/// the VIP up, stop the data catching up, and leave no node serving).
 fn service_checks(config: &TrackConfig, services: &[Arc<Object>]) -> Vec<Check> {
     config
         .services
@@ -159,13 +164,18 @@ fn service_failure(object: &Object) -> Option<String> {
     }
     let failing = healthy
         .filter(|c| c.status == ConditionStatus::False)
-        .or(ready.filter(|c| c.status == ConditionStatus::False && c.reason != "Probing"));
+        .or(ready.filter(|c| c.status == ConditionStatus::False && !starting(&c.reason)));
     failing.map(|c| {
         format!(
             "{} is {:?} ({}): {}",
             c.type_, c.status, c.reason, c.message
         )
     })
+}
+
+/// Reasons of a Service whose stack is on its way up here.
+fn starting(reason: &str) -> bool {
+    matches!(reason, "Probing" | "WaitingForReplication")
 }
 
 /// Whether every Service following `vip` runs here and is Ready (its
@@ -314,10 +324,12 @@ mod tests {
     }
 
     #[test]
-    fn false_conditions_fail_but_unknown_and_probing_do_not() {
+    fn false_conditions_fail_but_unknown_probing_and_waiting_for_data_do_not() {
         use ConditionStatus::{False, True, Unknown};
         let mut probing = status(&[("Ready", False), ("Healthy", Unknown)], "running");
         probing.set_condition("Ready", False, "Probing", "waiting", 1);
+        let mut waiting = status(&[("Healthy", Unknown)], "absent");
+        waiting.set_condition("Ready", False, "WaitingForReplication", "certs", 1);
         let services = [
             service("ready", None, status(&[("Ready", True)], "running")),
             service("not-ready", None, status(&[("Ready", False)], "running")),
@@ -333,6 +345,7 @@ mod tests {
             ),
             service("silent", None, Status::default()),
             service("probing", None, probing),
+            service("waiting", None, waiting),
         ];
         let names = [
             "ready",
@@ -342,6 +355,7 @@ mod tests {
             "silent",
             "missing",
             "probing",
+            "waiting",
         ];
         let config = config(&names.map(|n| (n, -10)));
         let verdicts: Vec<(&str, bool)> = service_checks(&config, &services)
@@ -362,7 +376,8 @@ mod tests {
                 ("sick", false),
                 ("silent", false),
                 ("missing", false),
-                ("probing", true)
+                ("probing", true),
+                ("waiting", true)
             ]
         );
         let sick = &service_checks(&config, &services)[3];
