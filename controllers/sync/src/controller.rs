@@ -64,10 +64,7 @@ impl Reconciler for SyncReconciler {
         };
         // Another method (the mount controller's), or a method changed
         // away from copying: not ours, status included.
-        let Some(mut plan) = copies(spec.method)
-            .then(|| plan(&spec, &ctx.node, &ctx.store))
-            .flatten()
-        else {
+        let Some(mut plan) = copies(spec.method).then(|| plan(&spec, ctx)).flatten() else {
             self.workers().remove(&key);
             return Ok(Action::AwaitChange);
         };

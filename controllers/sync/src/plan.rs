@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hareconcile_model::{ClusterSpec, Kind, Method, ObjectKey, ReplicationSpec, Ssh};
-use hareconcile_runtime::Store;
+use hareconcile_runtime::Context;
 
 use crate::handover::Handover;
 use crate::snapshot::Backend;
@@ -83,10 +83,10 @@ pub fn copies(method: Method) -> bool {
     matches!(method, Method::Rsync | Method::Btrfs | Method::Zfs)
 }
 
-/// The plan for `spec` on `node`, reading the Cluster and the followed
+/// The plan for `spec` on this node, reading the Cluster and the followed
 /// VirtualIP's status from the store. `None` for methods this controller
 /// does not handle.
-pub fn plan(spec: &ReplicationSpec, node: &str, store: &Store) -> Option<Plan> {
+pub fn plan(spec: &ReplicationSpec, ctx: &Context) -> Option<Plan> {
     let (mode, interval, ssh) = match spec.method {
         Method::Rsync => {
             let rsync = spec.rsync.clone().unwrap_or_else(default_rsync);
@@ -120,27 +120,21 @@ pub fn plan(spec: &ReplicationSpec, node: &str, store: &Store) -> Option<Plan> {
         }
         Method::Nfs | Method::Mount => return None,
     };
-    let cluster = store
+    let cluster = ctx
+        .store
         .get(&ObjectKey {
             kind: Kind::Cluster,
             name: spec.cluster.clone(),
         })
         .and_then(|c| c.spec_as::<ClusterSpec>().ok());
-    let vip_state = spec.follow_virtual_ip.as_ref().and_then(|name| {
-        let vip = store.get(&ObjectKey {
-            kind: Kind::VirtualIP,
-            name: name.clone(),
-        })?;
-        vip.status
-            .details
-            .get("state")?
-            .as_str()
-            .map(str::to_string)
-    });
+    let vip_state = spec
+        .follow_virtual_ip
+        .as_deref()
+        .and_then(|name| ctx.virtual_ip_state(name));
     Some(Plan {
-        node: node.to_string(),
+        node: ctx.node.to_string(),
         path: spec.path.clone(),
-        role: role(spec, cluster.as_ref(), node, vip_state.as_deref()),
+        role: role(spec, cluster.as_ref(), &ctx.node, vip_state.as_deref()),
         mode,
         interval,
         ssh,
