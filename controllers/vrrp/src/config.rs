@@ -32,7 +32,7 @@ pub struct InstanceConfig {
     /// ignoring the lower adverts until Master_Down_Interval runs out.
     pub preempt_delay: Duration,
     /// RFC 5798 Accept_Mode: whether a non-owner master accepts packets sent
-    /// to the virtual addresses. Only carried to [`crate::Action::AddVips`].
+    /// to the virtual addresses. See [`InstanceConfig::accepts_traffic`].
     pub accept_mode: bool,
     /// This router's own address on the interface: the source of its adverts
     /// and the tie-breaker between equal priorities.
@@ -66,7 +66,8 @@ pub enum ConfigError {
 
 impl InstanceConfig {
     /// A VRRPv3 instance with keepalived's defaults: priority 100, 1 s
-    /// adverts, preemption without delay, no accept mode.
+    /// adverts, preemption without delay, accept mode (as keepalived
+    /// without `vrrp_strict`, and a VirtualIP by default).
     pub fn new(vrid: u8, primary_address: IpAddr, virtual_addresses: Vec<IpAddr>) -> Self {
         InstanceConfig {
             vrid,
@@ -75,7 +76,7 @@ impl InstanceConfig {
             advert_interval: Duration::from_secs(1),
             preempt: true,
             preempt_delay: Duration::ZERO,
-            accept_mode: false,
+            accept_mode: true,
             primary_address,
             virtual_addresses,
             auth: Auth::None,
@@ -85,6 +86,13 @@ impl InstanceConfig {
 
     pub fn is_owner(&self) -> bool {
         self.priority == OWNER_PRIORITY
+    }
+
+    /// Whether this router, as master, accepts packets addressed to the
+    /// virtual addresses: with Accept_Mode, or as their owner, which always
+    /// does (RFC 5798 §6.4.3).
+    pub fn accepts_traffic(&self) -> bool {
+        self.accept_mode || self.is_owner()
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -328,8 +328,7 @@ impl Instance {
         self.timers.cancel(Timer::MasterDown, out);
         self.timers.cancel(Timer::PreemptDelay, out);
         out.push(Action::AddVips {
-            // RFC 5798 §6.4.3: the owner always accepts its own addresses.
-            accept_mode: self.config.accept_mode || self.config.is_owner(),
+            accept_mode: self.config.accepts_traffic(),
         });
         out.push(Action::SendAdvert {
             priority: self.effective_priority(),

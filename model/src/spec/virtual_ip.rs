@@ -26,8 +26,15 @@ pub struct VirtualIpSpec {
     pub preempt: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preempt_delay: Option<Duration>,
-    /// Accept packets addressed to the VIP when not the address owner (RFC 5798 Accept_Mode).
-    #[serde(default)]
+    /// RFC 5798 Accept_Mode: whether the master accepts packets addressed
+    /// to the VIPs when it is not their owner (priority 255, which always
+    /// does). On by default: a hareconcile VIP exists to host services (a
+    /// Compose stack listening on it), as keepalived's VIPs do outside
+    /// `vrrp_strict`. The RFC's default off is for pure routers, whose
+    /// virtual address is only a next hop: set `false` for that, and the
+    /// master drops everything sent to the VIPs but ARP and neighbour
+    /// discovery (enforced with nftables).
+    #[serde(default = "default_accept")]
     pub accept: bool,
     /// Use the VRRP virtual MAC (00-00-5E-00-01-VRID for IPv4, 00-00-5E-00-02-VRID
     /// for IPv6) instead of the interface's.
@@ -65,6 +72,10 @@ impl VirtualIpSpec {
     pub fn preempt_in(&self, cluster: &ClusterSpec) -> bool {
         self.preempt.unwrap_or(cluster.failback == Failback::Auto)
     }
+}
+
+fn default_accept() -> bool {
+    true
 }
 
 /// Gratuitous ARP / unsolicited NA announcements after becoming master.
@@ -292,6 +303,10 @@ mod tests {
         .unwrap();
         assert_eq!(vip.advert_interval_in(&cluster), Duration::from_millis(50));
         assert!(!vip.preempt_in(&cluster));
+        assert!(
+            vip.accept,
+            "VIPs host services: accept mode is on unless turned off"
+        );
         let explicit = VirtualIpSpec {
             advert_interval: Some(Duration::from_secs(2)),
             preempt: Some(true),
