@@ -646,6 +646,11 @@ impl Shell {
     /// left by a crash (or someone else): holding it as backup would
     /// answer for an address the master owns.
     async fn remove_stale_vips(&self) {
+        // The owner's are its own addresses (RFC 5798 §1), never stale:
+        // removing them would take the node's address away.
+        if self.instance.config().is_owner() {
+            return;
+        }
         let present = match self.netlink.addresses(self.interface.index).await {
             Ok(present) => present,
             Err(error) => {
