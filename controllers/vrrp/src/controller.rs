@@ -25,12 +25,13 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::warn;
 
+use crate::accept_filter::AcceptFilter;
 use crate::addresses::{AddressError, Netlink};
 use crate::desired::{shell_configs, track_config, DesiredError, Local};
 use crate::events::{State, Switchover};
 use crate::group::{SyncGroupHub, SyncGroups};
 use crate::hooks::NotifyCommands;
-use crate::shell::{self, Counters, InstanceHandle, Observed, Operator, ShellConfig};
+use crate::shell::{self, Counters, InstanceHandle, Observed, Operator, ShellConfig, ShellError};
 use crate::trackers::{TrackConfig, Trackers};
 use crate::tracking::Tracked;
 
@@ -79,6 +80,8 @@ impl Running {
 struct Registry {
     running: HashMap<ObjectKey, Running>,
     groups: SyncGroups,
+    /// Drops traffic to the VIPs of instances without accept mode.
+    filter: AcceptFilter,
     /// Set by shutdown: no instance starts after it.
     closed: bool,
 }
@@ -89,12 +92,16 @@ pub struct VrrpShutdown(Arc<Mutex<Registry>>);
 
 impl VrrpShutdown {
     /// Masters send priority 0 (the backup takes over after Skew_Time) and
-    /// every VIP is removed. Later reconciles start nothing.
+    /// every VIP is removed, then the accept-mode table. Later reconciles
+    /// start nothing.
     pub async fn shutdown(&self) {
         let mut registry = self.0.lock().await;
         registry.closed = true;
         for (_, running) in registry.running.drain() {
             running.stop().await;
+        }
+        if let Err(error) = registry.filter.release_all().await {
+            warn!(%error, "removing the accept-mode table failed");
         }
     }
 }
@@ -276,6 +283,9 @@ impl Reconciler for VirtualIpReconciler {
         if registry.closed {
             return Ok(Action::AwaitChange);
         }
+        if let Err(error) = registry.filter.clear_leftovers().await {
+            warn!(%error, "replacing the accept-mode table of an earlier run failed");
+        }
         let (desired, track) = match desired {
             Ok(desired) => desired,
             Err(not_running) => {
@@ -299,7 +309,8 @@ impl Reconciler for VirtualIpReconciler {
                 .and_then(|config| config.sync_group.as_deref())
                 .map(|name| registry.groups.hub(name));
             let trackers = Trackers::start(track.clone(), &ctx.store);
-            match start_instances(&desired, operator, trackers.subscribe(), group).await {
+            let filter = registry.filter.clone();
+            match start_instances(&desired, operator, trackers.subscribe(), group, filter).await {
                 Ok(instances) => {
                     let generation = Arc::new(AtomicU64::new(generation));
                     let reporter = tokio::spawn(report(
@@ -319,12 +330,8 @@ impl Reconciler for VirtualIpReconciler {
                         },
                     );
                 }
-                Err(message) => {
-                    let fault = NotRunning {
-                        reason: "Fault",
-                        message,
-                    };
-                    write_not_running(&ctx.store, &key, generation, &fault)?;
+                Err(not_running) => {
+                    write_not_running(&ctx.store, &key, generation, &not_running)?;
                     return Ok(Action::Requeue(RETRY));
                 }
             }
@@ -380,16 +387,31 @@ async fn start_instances(
     operator: Operator,
     tracked: watch::Receiver<Tracked>,
     group: Option<SyncGroupHub>,
-) -> Result<Vec<InstanceHandle>, String> {
+    filter: AcceptFilter,
+) -> Result<Vec<InstanceHandle>, NotRunning> {
     let mut started = Vec::new();
     for config in desired {
-        match shell::start(config.clone(), operator, tracked.clone(), group.clone()).await {
+        let starting = shell::start(
+            config.clone(),
+            operator,
+            tracked.clone(),
+            group.clone(),
+            filter.clone(),
+        );
+        match starting.await {
             Ok(handle) => started.push(handle),
             Err(error) => {
                 for handle in started {
                     handle.stop().await;
                 }
-                return Err(format!("{}: {error}", config.name));
+                return Err(NotRunning {
+                    reason: match error {
+                        // Taking the VIPs unfiltered would break the spec.
+                        ShellError::AcceptFilter(_) => "AcceptModeUnenforceable",
+                        _ => "Fault",
+                    },
+                    message: format!("{}: {error}", config.name),
+                });
             }
         }
     }

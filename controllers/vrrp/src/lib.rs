@@ -9,6 +9,7 @@
 //! Services into the tracking input. Everything is deterministic, which is what
 //! the golden and property tests rely on.
 
+pub mod accept_filter;
 pub mod addresses;
 pub mod announce;
 pub mod config;

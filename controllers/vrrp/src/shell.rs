@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Duration, Instant, Interval, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
+use crate::accept_filter::{AcceptFilter, FilterError};
 use crate::addresses::{AddressError, Change, Interface, Netlink};
 use crate::announce::announce;
 use crate::config::{ConfigError, InstanceConfig};
@@ -62,6 +63,8 @@ pub enum ShellError {
     Network(#[from] NetworkError),
     #[error(transparent)]
     Address(#[from] AddressError),
+    #[error(transparent)]
+    AcceptFilter(#[from] FilterError),
 }
 
 /// What the instance looks like from outside; the controller turns it
@@ -178,8 +181,9 @@ impl InstanceHandle {
     }
 }
 
-/// Sets the instance up (socket, interface, stale VIPs removed) and starts
-/// its task with the `operator` overrides in force from the first moment,
+/// Sets the instance up (socket, interface, stale VIPs removed, traffic to
+/// its VIPs dropped through `filter` without accept mode) and starts its
+/// task with the `operator` overrides in force from the first moment,
 /// following what the VirtualIP's trackers report on `tracked`, as a
 /// member of `group` if given.
 pub async fn start(
@@ -187,6 +191,7 @@ pub async fn start(
     operator: Operator,
     tracked: watch::Receiver<Tracked>,
     group: Option<SyncGroupHub>,
+    filter: AcceptFilter,
 ) -> Result<InstanceHandle, ShellError> {
     let instance = Instance::new(config.instance.clone())?;
     let netlink = Netlink::connect()?;
@@ -212,6 +217,12 @@ pub async fn start(
         config.instance.primary_address,
         config.transport.clone(),
     )?;
+    // Last of the fallible steps, so that a failure leaves nothing to undo;
+    // before the task, so that the VIPs never come up unfiltered.
+    if !config.instance.accepts_traffic() {
+        let vips = config.vips.iter().map(IpNet::addr);
+        filter.enforce(&config.name, vips).await?;
+    }
     let (notify, notify_rx) = watch::channel(config.notify.clone());
     let (hooks, hook_runner) = HookQueue::start(config.name.clone(), notify_rx);
     let initial = Observed {
@@ -244,6 +255,7 @@ pub async fn start(
         fault: None,
         hooks,
         observed,
+        filter,
         config,
     };
     let task = tokio::spawn(shell.run(stopped, operator_rx, hook_runner));
@@ -275,6 +287,8 @@ struct Shell {
     hooks: HookQueue,
     observed: watch::Sender<Observed>,
     group: Option<GroupMembership>,
+    /// Where this instance's VIPs are filtered without accept mode.
+    filter: AcceptFilter,
 }
 
 impl Shell {
@@ -337,6 +351,10 @@ impl Shell {
         self.feed(Input::Shutdown).await;
         // Whatever the state was, this node holds no VIP once stopped.
         self.remove_vips().await;
+        if let Err(error) = self.filter.release(&self.config.name).await {
+            // Harmless meanwhile: only VIPs this node holds are filtered.
+            warn!(instance = %self.config.name, %error, "removing the accept-mode filter failed");
+        }
         drop(self.hooks);
         if tokio::time::timeout(HOOK_GRACE, hook_runner).await.is_err() {
             warn!(instance = %self.config.name, "notify hooks still running after stop; leaving them");
@@ -576,8 +594,9 @@ impl Shell {
         let name = &self.config.name;
         match action {
             Action::SendAdvert { priority } => self.send_advert(priority).await,
-            // Accept_Mode filtering is not set up: like keepalived without
-            // vrrp_strict, the master answers on its VIPs either way.
+            // Without accept mode the filter set up at start, for the
+            // instance's whole life, drops traffic to the VIPs from the
+            // moment they are local.
             Action::AddVips { accept_mode: _ } => {
                 for vip in self.config.vips.clone() {
                     self.add_vip(vip).await;

@@ -1,0 +1,430 @@
+//! Accept mode off (RFC 5798 §6.4.3, §8.3): a master that is not the
+//! address owner must not accept packets addressed to its VIPs, except what
+//! keeps the VIPs working as a router address: ARP (not IP, so never
+//! filtered) and IPv6 neighbour discovery, whose unicast probes are sent to
+//! the VIP itself.
+//!
+//! The agent enforces it with one nftables table of its own,
+//! `inet hareconcile_vrrp`: sets of the non-accepting VIPs of every
+//! instance it runs, and a prerouting chain dropping packets to them while
+//! they are local addresses (held as master). An instance's VIPs are in the
+//! sets for its whole life, not only while master: a VIP this node does not
+//! hold is not local, so the rule costs nothing on a backup, and becoming
+//! master starts no process on the failover's critical path.
+//!
+//! Prerouting rather than input: Docker publishes a stack's ports by DNAT
+//! in prerouting, so packets to a published port on the VIP are forwarded
+//! to the container and never reach an input chain. At priority `raw` the
+//! drop also comes before conntrack and DNAT.
+//!
+//! Through the `nft` CLI rather than a netlink crate: each update is one
+//! complete script that `nft -f` applies as one atomic transaction (the
+//! table replaced whole, never half-updated), updates happen only when an
+//! instance starts or stops, and it adds no dependency to the agent (which
+//! keeps its memory small). A missing `nft` only matters to the VirtualIPs
+//! that turn accept mode off: their instances do not start, and say why.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::net::IpAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use tokio::sync::Mutex;
+
+/// The agent's own table; no other table is ever touched.
+pub const TABLE: &str = "hareconcile_vrrp";
+/// `nft` answers in milliseconds; a hung one must not hold up the controller.
+const NFT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Error)]
+pub enum FilterError {
+    #[error("accept: false needs nftables' `nft` command to drop traffic to the VIPs, and it cannot be run ({0}): install nftables or set accept: true")]
+    NftMissing(#[source] io::Error),
+    #[error("running nft: {0}")]
+    Nft(#[source] io::Error),
+    #[error("nft did not answer within {NFT_TIMEOUT:?}")]
+    Timeout,
+    #[error("nft refused the table {TABLE} for the VIPs that do not accept traffic: {0}")]
+    Refused(String),
+}
+
+/// The VIPs of this agent's instances that must not accept traffic, and
+/// the table enforcing them. Clones share one table.
+#[derive(Clone, Default)]
+pub struct AcceptFilter(Arc<Mutex<Filters>>);
+
+struct Filters {
+    /// Each instance's non-accepting VIPs, by instance name.
+    by_instance: BTreeMap<String, BTreeSet<IpAddr>>,
+    /// What the kernel's table holds: `None` until first applied, as a
+    /// table left by an earlier run may hold anything.
+    applied: Option<BTreeSet<IpAddr>>,
+    /// Whether a table left by an earlier run was dealt with (or tried).
+    leftovers_cleared: bool,
+    /// The command applying a script read from stdin: `nft -f -`, nft
+    /// found on `PATH`.
+    nft: Vec<String>,
+}
+
+impl Default for Filters {
+    fn default() -> Self {
+        Filters {
+            by_instance: BTreeMap::new(),
+            applied: None,
+            leftovers_cleared: false,
+            nft: ["nft", "-f", "-"].map(String::from).to_vec(),
+        }
+    }
+}
+
+impl Filters {
+    fn desired(&self) -> BTreeSet<IpAddr> {
+        self.by_instance.values().flatten().copied().collect()
+    }
+
+    /// Brings the table in line with `by_instance`.
+    async fn sync(&mut self) -> Result<(), FilterError> {
+        let desired = self.desired();
+        if self.applied.as_ref() == Some(&desired) {
+            return Ok(());
+        }
+        match apply(&self.nft, &script(&desired)).await {
+            Ok(()) => {}
+            // Without nft no table of ours can be enforcing anything either.
+            Err(FilterError::NftMissing(_)) if desired.is_empty() => {}
+            Err(error) => return Err(error),
+        }
+        self.applied = Some(desired);
+        Ok(())
+    }
+}
+
+impl AcceptFilter {
+    /// Drops traffic to `vips` while this node holds them, on behalf of
+    /// `instance`, until [`AcceptFilter::release`]. Nothing is recorded
+    /// when the table cannot be updated.
+    pub async fn enforce(
+        &self,
+        instance: &str,
+        vips: impl IntoIterator<Item = IpAddr>,
+    ) -> Result<(), FilterError> {
+        let mut filters = self.0.lock().await;
+        let previous = filters
+            .by_instance
+            .insert(instance.to_string(), vips.into_iter().collect());
+        let synced = filters.sync().await;
+        if synced.is_err() {
+            match previous {
+                Some(previous) => filters.by_instance.insert(instance.to_string(), previous),
+                None => filters.by_instance.remove(instance),
+            };
+        }
+        synced
+    }
+
+    /// Stops filtering `instance`'s VIPs (none is fine); the table goes
+    /// with the last of them. A failure is left for the next update to
+    /// repair.
+    pub async fn release(&self, instance: &str) -> Result<(), FilterError> {
+        let mut filters = self.0.lock().await;
+        filters.by_instance.remove(instance);
+        filters.sync().await
+    }
+
+    /// Stops filtering anything and deletes the table: on the agent's way
+    /// out, whatever instance failed to release its VIPs.
+    pub async fn release_all(&self) -> Result<(), FilterError> {
+        let mut filters = self.0.lock().await;
+        filters.by_instance.clear();
+        filters.sync().await
+    }
+
+    /// Replaces a table left by an earlier run (which may filter VIPs that
+    /// accept traffic now) the first time it is called; then a no-op, also
+    /// after a failure (the next update replaces the table anyway).
+    pub async fn clear_leftovers(&self) -> Result<(), FilterError> {
+        let mut filters = self.0.lock().await;
+        if std::mem::replace(&mut filters.leftovers_cleared, true) {
+            return Ok(());
+        }
+        filters.sync().await
+    }
+}
+
+/// The nft script making the table filter exactly `vips`: the table is
+/// created (so that deleting it cannot fail), deleted and declared afresh,
+/// all in one transaction; without VIPs it is only deleted.
+pub fn script(vips: &BTreeSet<IpAddr>) -> String {
+    let mut script = format!("table inet {TABLE}\ndelete table inet {TABLE}\n");
+    if vips.is_empty() {
+        return script;
+    }
+    let v4: Vec<String> = vips
+        .iter()
+        .filter(|vip| vip.is_ipv4())
+        .map(IpAddr::to_string)
+        .collect();
+    let v6: Vec<String> = vips
+        .iter()
+        .filter(|vip| vip.is_ipv6())
+        .map(IpAddr::to_string)
+        .collect();
+    script.push_str(&format!(
+        "table inet {TABLE} {{\n\
+         \tset no_accept_v4 {{\n\t\ttype ipv4_addr\n{v4}\t}}\n\
+         \tset no_accept_v6 {{\n\t\ttype ipv6_addr\n{v6}\t}}\n\
+         \tchain prerouting {{\n\
+         \t\ttype filter hook prerouting priority raw; policy accept;\n\
+         \t\tiifname \"lo\" accept\n\
+         \t\tip6 daddr @no_accept_v6 icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert }} accept\n\
+         \t\tip daddr @no_accept_v4 fib daddr type local drop\n\
+         \t\tip6 daddr @no_accept_v6 fib daddr type local drop\n\
+         \t}}\n\
+         }}\n",
+        v4 = elements(&v4),
+        v6 = elements(&v6),
+    ));
+    script
+}
+
+/// A set's `elements` line; nft refuses an empty one.
+fn elements(addresses: &[String]) -> String {
+    if addresses.is_empty() {
+        String::new()
+    } else {
+        format!("\t\telements = {{ {} }}\n", addresses.join(", "))
+    }
+}
+
+/// Runs `nft -f -` on `script`.
+async fn apply(nft: &[String], script: &str) -> Result<(), FilterError> {
+    let (program, args) = nft.split_first().expect("a command is configured");
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => FilterError::NftMissing(e),
+            _ => FilterError::Nft(e),
+        })?;
+    let run = async {
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        stdin
+            .write_all(script.as_bytes())
+            .await
+            .map_err(FilterError::Nft)?;
+        drop(stdin);
+        child.wait_with_output().await.map_err(FilterError::Nft)
+    };
+    let output = tokio::time::timeout(NFT_TIMEOUT, run)
+        .await
+        .map_err(|_| FilterError::Timeout)??;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(FilterError::Refused(
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vips(list: &[&str]) -> BTreeSet<IpAddr> {
+        list.iter().map(|vip| vip.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn without_vips_the_table_is_only_deleted() {
+        assert_eq!(
+            script(&BTreeSet::new()),
+            "table inet hareconcile_vrrp\ndelete table inet hareconcile_vrrp\n"
+        );
+    }
+
+    #[test]
+    fn the_table_is_replaced_whole_with_each_family_in_its_set() {
+        let script = script(&vips(&["10.77.0.101", "fd00::100", "10.77.0.100"]));
+        assert!(
+            script.starts_with("table inet hareconcile_vrrp\ndelete table inet hareconcile_vrrp\ntable inet hareconcile_vrrp {\n"),
+            "{script}"
+        );
+        assert!(
+            script.contains(
+                "set no_accept_v4 {\n\t\ttype ipv4_addr\n\t\telements = { 10.77.0.100, 10.77.0.101 }\n\t}"
+            ),
+            "{script}"
+        );
+        assert!(
+            script.contains(
+                "set no_accept_v6 {\n\t\ttype ipv6_addr\n\t\telements = { fd00::100 }\n\t}"
+            ),
+            "{script}"
+        );
+    }
+
+    #[test]
+    fn a_family_without_vips_has_an_empty_set() {
+        let script = script(&vips(&["10.77.0.100"]));
+        assert!(
+            script.contains("set no_accept_v6 {\n\t\ttype ipv6_addr\n\t}"),
+            "{script}"
+        );
+        assert_eq!(script.matches("elements").count(), 1, "{script}");
+    }
+
+    #[test]
+    fn held_vips_drop_all_but_loopback_and_neighbour_discovery() {
+        let script = script(&vips(&["10.77.0.100", "fd00::100"]));
+        let rules: Vec<&str> = script
+            .lines()
+            .map(str::trim)
+            .skip_while(|line| !line.starts_with("chain prerouting"))
+            .skip(1)
+            .take_while(|line| *line != "}")
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                // Before conntrack and Docker's DNAT of published ports.
+                "type filter hook prerouting priority raw; policy accept;",
+                // The node's own traffic to its VIP is not received traffic.
+                "iifname \"lo\" accept",
+                // Unicast neighbour solicitations go to the VIP itself.
+                "ip6 daddr @no_accept_v6 icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept",
+                // Only where the VIP is local, i.e. on the master.
+                "ip daddr @no_accept_v4 fib daddr type local drop",
+                "ip6 daddr @no_accept_v6 fib daddr type local drop",
+            ]
+        );
+    }
+
+    use std::path::{Path, PathBuf};
+
+    /// Instead of nft: appends each script to `log`.
+    fn recorder(log: &Path) -> Vec<String> {
+        let record = format!("cat >> {0}; echo --- >> {0}", log.display());
+        ["sh", "-c", &record].map(String::from).to_vec()
+    }
+
+    fn missing_nft() -> Vec<String> {
+        vec!["/nonexistent/nft".to_string()]
+    }
+
+    fn recording(dir: &Path) -> (AcceptFilter, PathBuf) {
+        let log = dir.join("scripts");
+        let filter = AcceptFilter::default();
+        filter.0.try_lock().unwrap().nft = recorder(&log);
+        (filter, log)
+    }
+
+    fn applied(log: &Path) -> Vec<String> {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .split("---\n")
+            .filter(|script| !script.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn instances_share_the_table_which_goes_with_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let (filter, log) = recording(dir.path());
+        filter.clear_leftovers().await.unwrap();
+        assert_eq!(applied(&log), [script(&BTreeSet::new())]);
+        filter.clear_leftovers().await.unwrap();
+        filter
+            .enforce("web/ipv4", vips(&["10.77.0.100"]))
+            .await
+            .unwrap();
+        filter
+            .enforce("db/ipv6", vips(&["fd00::101"]))
+            .await
+            .unwrap();
+        // Unchanged: nft is not run again.
+        filter
+            .enforce("web/ipv4", vips(&["10.77.0.100"]))
+            .await
+            .unwrap();
+        filter.release("web/ipv4").await.unwrap();
+        filter.release("web/ipv4").await.unwrap();
+        filter.release("db/ipv6").await.unwrap();
+        assert_eq!(
+            applied(&log),
+            [
+                script(&BTreeSet::new()),
+                script(&vips(&["10.77.0.100"])),
+                script(&vips(&["10.77.0.100", "fd00::101"])),
+                script(&vips(&["fd00::101"])),
+                script(&BTreeSet::new()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_update_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (filter, log) = recording(dir.path());
+        filter
+            .enforce("web/ipv4", vips(&["10.77.0.100"]))
+            .await
+            .unwrap();
+        filter.0.lock().await.nft = missing_nft();
+        let error = filter
+            .enforce("db/ipv4", vips(&["10.77.0.101"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, FilterError::NftMissing(_)), "{error}");
+        assert!(error
+            .to_string()
+            .contains("install nftables or set accept: true"));
+        // Back with nft: only what succeeded is in the table.
+        filter.0.lock().await.nft = recorder(&log);
+        filter
+            .enforce("web/ipv6", vips(&["fd00::100"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            applied(&log).last().unwrap(),
+            &script(&vips(&["10.77.0.100", "fd00::100"]))
+        );
+    }
+
+    #[tokio::test]
+    async fn what_nft_refuses_is_reported_with_its_reason() {
+        let filter = AcceptFilter::default();
+        let refuse = "cat > /dev/null; echo 'Error: No such file or directory' >&2; exit 1";
+        filter.0.lock().await.nft = ["sh", "-c", refuse].map(String::from).to_vec();
+        let error = filter
+            .enforce("web/ipv4", vips(&["10.77.0.100"]))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, FilterError::Refused(_)), "{error}");
+        assert!(
+            error
+                .to_string()
+                .ends_with(": Error: No such file or directory"),
+            "{error}"
+        );
+        assert!(filter.0.lock().await.by_instance.is_empty());
+    }
+
+    #[tokio::test]
+    async fn without_nft_accepting_instances_still_run() {
+        let filter = AcceptFilter::default();
+        filter.0.lock().await.nft = missing_nft();
+        filter.clear_leftovers().await.unwrap();
+        filter.release("web/ipv4").await.unwrap();
+    }
+}
