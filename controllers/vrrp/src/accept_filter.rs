@@ -1,4 +1,4 @@
-//! Accept mode off (RFC 5798 §6.4.3, §8.3): a master that is not the
+//! Accept mode off (RFC 5798 §6.4.3): a master that is not the
 //! address owner must not accept packets addressed to its VIPs, except what
 //! keeps the VIPs working as a router address: ARP (not IP, so never
 //! filtered) and IPv6 neighbour discovery, whose unicast probes are sent to
@@ -128,8 +128,8 @@ impl AcceptFilter {
     }
 
     /// Stops filtering `instance`'s VIPs (none is fine); the table goes
-    /// with the last of them. A failure is left for the next update to
-    /// repair.
+    /// with the last of them. After a failure, [`AcceptFilter::resync`]
+    /// tries again.
     pub async fn release(&self, instance: &str) -> Result<(), FilterError> {
         let mut filters = self.0.lock().await;
         filters.by_instance.remove(instance);
@@ -144,22 +144,26 @@ impl AcceptFilter {
         filters.sync().await
     }
 
-    /// Replaces a table left by an earlier run (which may filter VIPs that
-    /// accept traffic now) the first time it is called; then a no-op, also
-    /// after a failure (the next update replaces the table anyway).
-    pub async fn clear_leftovers(&self) -> Result<(), FilterError> {
+    /// Brings the table in line: the first time, replacing a table left by
+    /// an earlier run (which may filter VIPs that accept traffic now);
+    /// later, retrying an update that failed (a release the VIP's next,
+    /// accepting instance would otherwise leave filtered). A no-op when in
+    /// line, and when nft never worked here.
+    pub async fn resync(&self) -> Result<(), FilterError> {
         let mut filters = self.0.lock().await;
-        if std::mem::replace(&mut filters.leftovers_cleared, true) {
-            return Ok(());
+        let first = !std::mem::replace(&mut filters.leftovers_cleared, true);
+        if first || filters.applied.is_some() {
+            filters.sync().await
+        } else {
+            Ok(())
         }
-        filters.sync().await
     }
 }
 
 /// The nft script making the table filter exactly `vips`: the table is
 /// created (so that deleting it cannot fail), deleted and declared afresh,
 /// all in one transaction; without VIPs it is only deleted.
-pub fn script(vips: &BTreeSet<IpAddr>) -> String {
+fn script(vips: &BTreeSet<IpAddr>) -> String {
     let mut script = format!("table inet {TABLE}\ndelete table inet {TABLE}\n");
     if vips.is_empty() {
         return script;
@@ -341,9 +345,9 @@ mod tests {
     async fn instances_share_the_table_which_goes_with_the_last() {
         let dir = tempfile::tempdir().unwrap();
         let (filter, log) = recording(dir.path());
-        filter.clear_leftovers().await.unwrap();
+        filter.resync().await.unwrap();
         assert_eq!(applied(&log), [script(&BTreeSet::new())]);
-        filter.clear_leftovers().await.unwrap();
+        filter.resync().await.unwrap();
         filter
             .enforce("web/ipv4", vips(&["10.77.0.100"]))
             .await
@@ -421,10 +425,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_release_is_retried_by_the_next_resync() {
+        let dir = tempfile::tempdir().unwrap();
+        let (filter, log) = recording(dir.path());
+        filter.resync().await.unwrap();
+        filter
+            .enforce("web/ipv4", vips(&["10.77.0.100"]))
+            .await
+            .unwrap();
+        filter.0.lock().await.nft = ["sh", "-c", "exit 1"].map(String::from).to_vec();
+        filter.release("web/ipv4").await.unwrap_err();
+        filter.0.lock().await.nft = recorder(&log);
+        filter.resync().await.unwrap();
+        filter.resync().await.unwrap();
+        assert_eq!(
+            applied(&log),
+            [
+                script(&BTreeSet::new()),
+                script(&vips(&["10.77.0.100"])),
+                script(&BTreeSet::new()),
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn without_nft_accepting_instances_still_run() {
         let filter = AcceptFilter::default();
         filter.0.lock().await.nft = missing_nft();
-        filter.clear_leftovers().await.unwrap();
+        filter.resync().await.unwrap();
         filter.release("web/ipv4").await.unwrap();
     }
 }

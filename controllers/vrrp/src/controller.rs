@@ -283,8 +283,8 @@ impl Reconciler for VirtualIpReconciler {
         if registry.closed {
             return Ok(Action::AwaitChange);
         }
-        if let Err(error) = registry.filter.clear_leftovers().await {
-            warn!(%error, "replacing the accept-mode table of an earlier run failed");
+        if let Err(error) = registry.filter.resync().await {
+            warn!(%error, "updating the accept-mode table failed");
         }
         let (desired, track) = match desired {
             Ok(desired) => desired,

@@ -352,7 +352,7 @@ impl Shell {
         // Whatever the state was, this node holds no VIP once stopped.
         self.remove_vips().await;
         if let Err(error) = self.filter.release(&self.config.name).await {
-            // Harmless meanwhile: only VIPs this node holds are filtered.
+            // The controller's next reconcile tries again.
             warn!(instance = %self.config.name, %error, "removing the accept-mode filter failed");
         }
         drop(self.hooks);
