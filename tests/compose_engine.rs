@@ -1,7 +1,8 @@
 //! The Compose engine driver against a real (per-node) dockerd: what it
 //! creates is Docker Compose 1.29's own stack to `docker-compose`, the
 //! published port answers on the node's address, and a stack
-//! `docker-compose up -d` created is adopted rather than duplicated.
+//! `docker-compose up -d` created is adopted rather than duplicated, and a
+//! changed service whose new container cannot be created keeps its old one.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -161,4 +162,33 @@ fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_ser
     assert_eq!(kept, 2, "only idle is recreated");
     let states = rt.block_on(engine.containers("shop")).unwrap();
     assert!(states.iter().all(|c| c.state == "running"), "{states:?}");
+
+    // An image that is not there: the replacement cannot be created, so
+    // the old container is left running (make before break), and the
+    // error names the container that was not replaced.
+    let working = std::fs::read_to_string(&file).unwrap();
+    let absent = working.replacen(
+        &format!("  idle:\n    environment: [CHANGED=1]\n    image: {image}"),
+        "  idle:\n    environment: [CHANGED=1]\n    image: hareconcile/absent:1",
+        1,
+    );
+    assert_ne!(absent, working);
+    std::fs::write(&file, absent).unwrap();
+    let failed = rt
+        .block_on(engine.up(&project(&file, "shop")))
+        .expect_err("an image that is not there cannot be created");
+    assert_eq!(failed.container(), Some("shop_idle_1"), "{failed}");
+    assert!(failed.to_string().contains("No such image"), "{failed}");
+    assert_eq!(
+        container_ids(&dockerd),
+        after,
+        "nothing removed or left over"
+    );
+    let states = rt.block_on(engine.containers("shop")).unwrap();
+    assert!(states.iter().all(|c| c.state == "running"), "{states:?}");
+
+    // Back to a configuration that can be created: nothing to replace.
+    std::fs::write(&file, working).unwrap();
+    rt.block_on(engine.up(&project(&file, "shop"))).unwrap();
+    assert_eq!(container_ids(&dockerd), after);
 }

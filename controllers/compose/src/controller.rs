@@ -21,7 +21,7 @@ use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, Sto
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, OnceCell};
 
-use crate::drift::{stack_drift, StackDrift};
+use crate::drift::{stack_drift, with_failure, StackDrift};
 use crate::engine::{ContainerStatus, Engine, EngineError};
 use crate::file::{load, FileError, LoadOptions, Project};
 use crate::health::{Prober, Report, Schedule, Verdict};
@@ -417,7 +417,14 @@ impl Reconciler for ServiceReconciler {
             Some(engine) => engine.containers(&project.name).await?,
             None => Vec::new(),
         };
-        let drift = stack_drift(&project, wanted, &containers, false);
+        let drift = match &enacted {
+            Ok(()) => stack_drift(&project, wanted, &containers, false),
+            Err(e) => with_failure(
+                stack_drift(&project, wanted, &containers, false),
+                &project,
+                e,
+            ),
+        };
         let repaired: Vec<String> = before
             .iter()
             .filter(|d| !drift.iter().any(|left| left.message == d.message))

@@ -5,25 +5,39 @@
 
 use serde::Serialize;
 
-use crate::engine::{config_hash, ContainerStatus};
+use crate::engine::{config_hash, ContainerStatus, EngineError};
 use crate::file::Project;
 use crate::Placement;
 
 /// One difference, as `status.details.drift` carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StackDrift {
+    /// The container it is about.
+    #[serde(skip)]
+    pub container: String,
     pub reason: &'static str,
     pub message: String,
     pub fix: String,
 }
 
-fn drift(reason: &'static str, message: String, fix: impl Into<String>) -> StackDrift {
+fn drift(
+    container: &str,
+    reason: &'static str,
+    message: String,
+    fix: impl Into<String>,
+) -> StackDrift {
     StackDrift {
+        container: container.to_string(),
         reason,
         message,
         fix: fix.into(),
     }
 }
+
+/// What the agent does about a step that failed: the scheduler retries a
+/// failed pass with backoff capped at a minute, and a docker event about
+/// the project triggers one at once.
+const RETRYING: &str = "the agent retries with backoff (at least once a minute) and on every docker event of the project; if the error stays, fix its cause";
 
 /// The differences between `containers` and what `wanted` asks of the
 /// project here. Outdated configurations count only when asked: a
@@ -41,6 +55,7 @@ pub fn stack_drift(
         let service = &container.service;
         if !project.services.contains_key(service) {
             found.push(drift(
+                name,
                 "UnexpectedContainer",
                 format!("{name} (service {service:?}) carries the project's label but the compose file has no such service"),
                 format!("won't fix: the agent never removes containers it does not manage; remove it (docker rm -f {name}) or declare the service"),
@@ -49,6 +64,7 @@ pub fn stack_drift(
             && *name != crate::engine::container_name(&project.name, service)
         {
             found.push(drift(
+                name,
                 "ExtraReplica",
                 format!("{name} is a second container of service {service}; hareconcile runs one"),
                 format!("won't fix: remove it (docker rm -f {name}) or scale with another service"),
@@ -61,16 +77,19 @@ pub fn stack_drift(
         let running = container.is_some_and(|c| c.state == "running" || c.state == "restarting");
         match (wanted, container) {
             (Placement::Run | Placement::Warm, None) => found.push(drift(
+                &name,
                 "ContainerMissing",
                 format!("{name} of service {service_name} does not exist"),
                 "the agent creates it (and starts it where the stack runs)",
             )),
             (Placement::Run, Some(c)) if !running => found.push(drift(
+                &name,
                 "ContainerStopped",
                 format!("{name} is {} where the stack runs", c.state),
                 "the agent starts it",
             )),
             (Placement::Warm | Placement::Absent, Some(_)) if running => found.push(drift(
+                &name,
                 "RunningOnStandby",
                 format!("{name} runs where the stack should be {}", wanted.as_str()),
                 match wanted {
@@ -84,6 +103,7 @@ pub fn stack_drift(
                     && c.config_hash.as_deref() != Some(&config_hash(project, service)) =>
             {
                 found.push(drift(
+                    &name,
                     "OutdatedConfig",
                     format!("{name} was created from another configuration of service {service_name} (config-hash label differs)"),
                     "the agent recreates it with the declared configuration",
@@ -91,6 +111,39 @@ pub fn stack_drift(
             }
             _ => {}
         }
+    }
+    found
+}
+
+/// `found` with what the last pass failed to do: the container it could
+/// not create or start says why and that the agent retries; one it could
+/// not replace is outdated (a finding of its own, since the config hash of
+/// a container `docker-compose` created is not evidence enough).
+pub fn with_failure(
+    mut found: Vec<StackDrift>,
+    project: &Project,
+    failure: &EngineError,
+) -> Vec<StackDrift> {
+    let Some(container) = failure.container() else {
+        return found;
+    };
+    if let EngineError::Replace { .. } = failure {
+        let service = project
+            .services
+            .keys()
+            .find(|s| crate::engine::container_name(&project.name, s) == container)
+            .map_or("?", String::as_str);
+        found.push(drift(
+            container,
+            "OutdatedConfig",
+            format!("{container} has an older configuration of service {service}; {failure}; the old container is left as it was"),
+            RETRYING,
+        ));
+        return found;
+    }
+    for difference in found.iter_mut().filter(|d| d.container == container) {
+        difference.message = format!("{}; the last attempt failed: {failure}", difference.message);
+        difference.fix = RETRYING.into();
     }
     found
 }
@@ -163,6 +216,94 @@ mod tests {
             false,
         );
         assert_eq!(reasons(&p_missing), ["ContainerMissing"]);
+    }
+
+    fn no_such_image(action: &'static str, name: &str) -> EngineError {
+        EngineError::Api {
+            action,
+            name: name.into(),
+            source: bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message: "No such image: shop/web:2".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn what_the_pass_failed_to_do_says_why_and_that_the_agent_retries() {
+        let p = project();
+        let running = [container("web", "running", &p)];
+        let missing = with_failure(
+            stack_drift(&p, Placement::Run, &running, false),
+            &p,
+            &no_such_image("create container", "shop_worker_1"),
+        );
+        assert_eq!(reasons(&missing), ["ContainerMissing"]);
+        assert!(
+            missing[0].message.ends_with(
+                "the last attempt failed: create container shop_worker_1: Docker responded with status code 404: No such image: shop/web:2"
+            ),
+            "{missing:?}"
+        );
+        assert_eq!(missing[0].fix, RETRYING);
+
+        let stopped = [
+            container("web", "running", &p),
+            container("worker", "exited", &p),
+        ];
+        let dependency = EngineError::Dependency {
+            dependent: "shop_worker_1".into(),
+            service: "db".into(),
+            wanted: "healthy",
+            seen: "running, unhealthy".into(),
+        };
+        let found = with_failure(
+            stack_drift(&p, Placement::Run, &stopped, false),
+            &p,
+            &dependency,
+        );
+        assert_eq!(reasons(&found), ["ContainerStopped"]);
+        assert!(
+            found[0]
+                .message
+                .contains("waits for db to be healthy, but it is running, unhealthy"),
+            "{found:?}"
+        );
+
+        // Not replaced: the old container runs, outdated, and is kept.
+        let both = [
+            container("web", "running", &p),
+            container("worker", "running", &p),
+        ];
+        let replace = EngineError::Replace {
+            name: "shop_web_1".into(),
+            source: Box::new(no_such_image("create container", "0123456789ab_shop_web_1")),
+        };
+        let outdated = with_failure(stack_drift(&p, Placement::Run, &both, false), &p, &replace);
+        assert_eq!(reasons(&outdated), ["OutdatedConfig"]);
+        assert!(
+            outdated[0].message.starts_with(
+                "shop_web_1 has an older configuration of service web; cannot replace shop_web_1"
+            ),
+            "{outdated:?}"
+        );
+        assert!(outdated[0]
+            .message
+            .ends_with("the old container is left as it was"));
+
+        // A failure about no container of the project changes nothing.
+        let network = EngineError::Api {
+            action: "create network",
+            name: "shop_default".into(),
+            source: bollard::errors::Error::DockerResponseServerError {
+                status_code: 500,
+                message: "no".into(),
+            },
+        };
+        assert_eq!(
+            with_failure(stack_drift(&p, Placement::Run, &both, false), &p, &network),
+            []
+        );
     }
 
     #[test]

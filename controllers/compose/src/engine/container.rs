@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use bollard::container::{
-    CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions, StartContainerOptions,
-    StopContainerOptions,
+    Config, CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
+    RenameContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use bollard::models::ContainerStateStatusEnum;
 use bollard::network::ConnectNetworkOptions;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{api, labels, matching, spec, Engine, EngineError, API_TIMEOUT};
 use crate::file::{Project, Service};
@@ -25,37 +25,92 @@ impl Engine {
         let service = &project.services[service_name];
         let name = labels::container_name(&project.name, service_name);
         let desired = spec::container_config(project, service_name, service);
-        if let Ok(existing) = self
+        let Ok(existing) = self
             .docker
             .inspect_container(&name, None::<InspectContainerOptions>)
             .await
-        {
-            let hash = labels::config_hash(project, service);
-            let existing_hash = existing
-                .config
-                .as_ref()
-                .and_then(|c| c.labels.as_ref())
-                .and_then(|l| l.get(labels::CONFIG_HASH));
-            if existing_hash == Some(&hash) {
-                return Ok(());
-            }
-            let Some(reason) = matching::difference(&desired, &existing) else {
-                return Ok(());
-            };
-            info!(container = %name, %reason, "configuration changed; recreating");
-            let grace = service.stop_grace_period.unwrap_or(spec::DEFAULT_GRACE);
-            self.stop_container(&name, grace).await?;
-            self.remove_container(&name).await?;
+        else {
+            info!(container = %name, "creating container");
+            return self
+                .create_container(project, service_name, &name, desired)
+                .await;
+        };
+        let hash = labels::config_hash(project, service);
+        let existing_hash = existing
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .and_then(|l| l.get(labels::CONFIG_HASH));
+        if existing_hash == Some(&hash) {
+            return Ok(());
         }
-        info!(container = %name, "creating container");
+        let Some(reason) = matching::difference(&desired, &existing) else {
+            return Ok(());
+        };
+        info!(container = %name, %reason, "configuration changed; replacing");
+        let id = existing.id.unwrap_or_default();
+        self.replace_container(project, service_name, &name, &id, desired)
+            .await
+            .map_err(|source| EngineError::Replace {
+                name,
+                source: Box::new(source),
+            })
+    }
+
+    /// Make before break, as Compose v2 does (1.29 stops the old one
+    /// first): the replacement is created under a temporary name before
+    /// the old container is stopped, so a configuration that cannot be
+    /// created (an image that is not there, a network that is gone) leaves
+    /// the old container as it was instead of no container at all.
+    async fn replace_container(
+        &self,
+        project: &Project,
+        service_name: &str,
+        name: &str,
+        old_id: &str,
+        desired: Config<String>,
+    ) -> Result<(), EngineError> {
+        let temporary = format!("{}_{name}", &old_id[..old_id.len().min(12)]);
+        // Left by an attempt that failed halfway.
+        self.remove_container(&temporary).await?;
+        if let Err(e) = self
+            .create_container(project, service_name, &temporary, desired)
+            .await
+        {
+            if let Err(left) = self.remove_container(&temporary).await {
+                warn!(container = %temporary, error = %left, "a failed replacement stays; the next attempt removes it");
+            }
+            return Err(e);
+        }
+        let grace = project.services[service_name]
+            .stop_grace_period
+            .unwrap_or(spec::DEFAULT_GRACE);
+        self.stop_container(name, grace).await?;
+        self.remove_container(name).await?;
+        self.docker
+            .rename_container(&temporary, RenameContainerOptions { name })
+            .await
+            .map_err(api("rename container", &temporary))
+    }
+
+    /// Creates container `name` of the service and joins it to the
+    /// service's other networks.
+    async fn create_container(
+        &self,
+        project: &Project,
+        service_name: &str,
+        name: &str,
+        desired: Config<String>,
+    ) -> Result<(), EngineError> {
+        let service = &project.services[service_name];
         let options = CreateContainerOptions {
-            name: name.clone(),
+            name: name.to_string(),
             platform: None,
         };
         self.docker
             .create_container(Some(options), desired)
             .await
-            .map_err(api("create container", &name))?;
+            .map_err(api("create container", name))?;
         let primary = spec::primary_network(service);
         for network in service
             .networks
@@ -63,7 +118,7 @@ impl Engine {
             .filter(|n| Some(n.as_str()) != primary)
         {
             let options = ConnectNetworkOptions {
-                container: name.clone(),
+                container: name.to_string(),
                 endpoint_config: bollard::models::EndpointSettings {
                     aliases: Some(spec::aliases(service_name, service, network)),
                     ..Default::default()
@@ -84,13 +139,16 @@ impl Engine {
         service_name: &str,
     ) -> Result<(), EngineError> {
         let service: &Service = &project.services[service_name];
-        for (dependency, condition) in &service.depends_on {
-            self.wait_for(project, dependency, *condition).await?;
-        }
         let name = labels::container_name(&project.name, service_name);
+        // What runs already waits for nothing: a dependency turning
+        // unhealthy later is its own finding, not a failure to start this.
         let state = self.state(&name).await?;
         if state.0 == Some(ContainerStateStatusEnum::RUNNING) {
             return Ok(());
+        }
+        for (dependency, condition) in &service.depends_on {
+            self.wait_for(project, &name, dependency, *condition)
+                .await?;
         }
         info!(container = %name, "starting container");
         self.docker

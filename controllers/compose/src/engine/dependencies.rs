@@ -14,9 +14,11 @@ const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(120);
 const DEPENDENCY_POLL: Duration = Duration::from_millis(250);
 
 impl Engine {
+    /// Waits until `service` meets `condition`, for container `dependent`.
     pub(super) async fn wait_for(
         &self,
         project: &Project,
+        dependent: &str,
         service: &str,
         condition: Condition,
     ) -> Result<(), EngineError> {
@@ -42,11 +44,21 @@ impl Engine {
                 return Ok(());
             }
             if failed || started.elapsed() > DEPENDENCY_TIMEOUT {
+                // What the condition looks at, and how long it was
+                // waited for when it timed out rather than failed.
+                let seen = [
+                    status.map(|s| s.to_string()),
+                    match condition {
+                        Condition::ServiceHealthy => health.map(|h| h.to_string()),
+                        _ => exit_code.map(|c| format!("exit code {c}")),
+                    },
+                    (!failed).then(|| format!("still after {:?}", started.elapsed())),
+                ];
                 return Err(EngineError::Dependency {
+                    dependent: dependent.to_string(),
                     service: service.to_string(),
                     wanted,
-                    waited: started.elapsed(),
-                    seen: format!("state {status:?}, health {health:?}, exit code {exit_code:?}"),
+                    seen: seen.into_iter().flatten().collect::<Vec<_>>().join(", "),
                 });
             }
             tokio::time::sleep(DEPENDENCY_POLL).await;

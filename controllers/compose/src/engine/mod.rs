@@ -13,7 +13,6 @@ mod waves;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures::future::{join_all, try_join_all, BoxFuture, FutureExt, Shared};
@@ -45,13 +44,35 @@ pub enum EngineError {
         #[source]
         source: bollard::errors::Error,
     },
-    #[error("{service} did not become {wanted} within {waited:?} ({seen})")]
+    #[error("cannot replace {name} with its new configuration: {source}")]
+    Replace {
+        name: String,
+        #[source]
+        source: Box<EngineError>,
+    },
+    #[error("{dependent} waits for {service} to be {wanted}, but it is {seen}")]
     Dependency {
+        /// The container that does not start.
+        dependent: String,
         service: String,
         wanted: &'static str,
-        waited: Duration,
+        /// Its state, and how long it was waited for if that ran out.
         seen: String,
     },
+}
+
+impl EngineError {
+    /// The project's container a failed step was about, if one.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            EngineError::Api { action, name, .. } if action.ends_with(" container") => Some(name),
+            EngineError::Replace { name, .. }
+            | EngineError::Dependency {
+                dependent: name, ..
+            } => Some(name),
+            _ => None,
+        }
+    }
 }
 
 /// One service's creation or start, awaited by its dependents: true once
