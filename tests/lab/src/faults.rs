@@ -4,7 +4,8 @@
 //!   its link up and sees nothing, like a pulled cable beyond the switch);
 //! - link down: the node's own interface goes down (the node notices);
 //! - partitions and packet loss: nftables rules in the bridge family, in the
-//!   LAN namespace, matching frames by their bridge ports.
+//!   LAN namespace, matching frames by their bridge ports; a partition may
+//!   cut one IP protocol only (VRRP, while the peer API's TCP still flows).
 //!
 //! The nftables table is rendered whole from [`FaultState`] and replaced
 //! atomically on every change, so the kernel never sees a half-applied state.
@@ -19,16 +20,30 @@ use crate::topology::{Host, Lab};
 
 const TABLE: &str = "hareconcile_lab";
 
+/// Traffic cut between two sets of LAN ports: all of it, or one IP
+/// protocol (by its nftables name or number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Partition {
+    side_a: BTreeSet<String>,
+    side_b: BTreeSet<String>,
+    protocol: Option<String>,
+}
+
 /// The rule-based faults in force, by LAN port name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FaultState {
-    partitions: Vec<(BTreeSet<String>, BTreeSet<String>)>,
+    partitions: Vec<Partition>,
     /// Percentage of frames dropped, per port and direction.
     loss: BTreeMap<String, u8>,
 }
 
 impl FaultState {
-    fn add_partition(&mut self, side_a: BTreeSet<String>, side_b: BTreeSet<String>) -> Result<()> {
+    fn add_partition(
+        &mut self,
+        side_a: BTreeSet<String>,
+        side_b: BTreeSet<String>,
+        protocol: Option<&str>,
+    ) -> Result<()> {
         if side_a.is_empty() || side_b.is_empty() {
             return Err(LabError::Invalid(
                 "a partition needs hosts on both sides".into(),
@@ -39,7 +54,11 @@ impl FaultState {
                 "{both} cannot be on both sides of a partition"
             )));
         }
-        self.partitions.push((side_a, side_b));
+        self.partitions.push(Partition {
+            side_a,
+            side_b,
+            protocol: protocol.map(str::to_string),
+        });
         Ok(())
     }
 
@@ -67,10 +86,17 @@ impl FaultState {
         let _ = writeln!(script, "table bridge {TABLE} {{");
         script.push_str("\tchain forward {\n");
         script.push_str("\t\ttype filter hook forward priority 0; policy accept;\n");
-        for (side_a, side_b) in &self.partitions {
-            let (a, b) = (port_set(side_a), port_set(side_b));
-            let _ = writeln!(script, "\t\tiifname {a} oifname {b} drop");
-            let _ = writeln!(script, "\t\tiifname {b} oifname {a} drop");
+        for partition in &self.partitions {
+            let (a, b) = (port_set(&partition.side_a), port_set(&partition.side_b));
+            // Both IP versions: VRRPv3 over IPv6 is the same protocol number.
+            let matches: Vec<String> = match &partition.protocol {
+                None => vec![String::new()],
+                Some(p) => vec![format!(" ip protocol {p}"), format!(" ip6 nexthdr {p}")],
+            };
+            for what in &matches {
+                let _ = writeln!(script, "\t\tiifname {a} oifname {b}{what} drop");
+                let _ = writeln!(script, "\t\tiifname {b} oifname {a}{what} drop");
+            }
         }
         for (port, &percent) in &self.loss {
             // `numgen random mod 100` yields 0..=99, so `< 100` is rejected
@@ -136,12 +162,22 @@ impl Lab {
     /// Cuts all traffic between the hosts of `side_a` and those of `side_b`,
     /// on every LAN; traffic within a side still flows.
     pub fn partition(&self, side_a: &[&Host], side_b: &[&Host]) -> Result<()> {
-        let ports = |side: &[&Host]| -> BTreeSet<String> {
-            side.iter()
-                .flat_map(|host| (0..self.lans()).map(|lan| host.lan_port(lan)))
-                .collect()
-        };
-        self.change_rules(|state| state.add_partition(ports(side_a), ports(side_b)))
+        self.change_rules(|state| state.add_partition(self.ports(side_a), self.ports(side_b), None))
+    }
+
+    /// Cuts only IP `protocol` (an nftables name such as `vrrp`, or a
+    /// number) between the hosts of `side_a` and those of `side_b`: the
+    /// way to a split brain where VRRP adverts are lost but every other
+    /// exchange (the peer API, ssh) still works. Healed with the partitions.
+    pub fn partition_protocol(
+        &self,
+        side_a: &[&Host],
+        side_b: &[&Host],
+        protocol: &str,
+    ) -> Result<()> {
+        self.change_rules(|state| {
+            state.add_partition(self.ports(side_a), self.ports(side_b), Some(protocol))
+        })
     }
 
     /// Removes every partition.
@@ -174,6 +210,13 @@ impl Lab {
             }
         }
         Ok(())
+    }
+
+    /// The LAN-side ports of `side`'s hosts, on every LAN.
+    fn ports(&self, side: &[&Host]) -> BTreeSet<String> {
+        side.iter()
+            .flat_map(|host| (0..self.lans()).map(|lan| host.lan_port(lan)))
+            .collect()
     }
 
     /// Applies `change` to the fault state and the resulting rules to the
@@ -212,12 +255,30 @@ mod tests {
     fn partition_drops_both_directions() {
         let mut state = FaultState::default();
         state
-            .add_partition(set(&["x.n1a", "x.n2a"]), set(&["x.n3a"]))
+            .add_partition(set(&["x.n1a", "x.n2a"]), set(&["x.n3a"]), None)
             .unwrap();
         let script = state.render();
         assert!(script.contains("type filter hook forward priority 0; policy accept;"));
         assert!(script.contains("iifname { \"x.n1a\", \"x.n2a\" } oifname { \"x.n3a\" } drop\n"));
         assert!(script.contains("iifname { \"x.n3a\" } oifname { \"x.n1a\", \"x.n2a\" } drop\n"));
+    }
+
+    #[test]
+    fn a_protocol_partition_drops_only_that_protocol_both_ways() {
+        let mut state = FaultState::default();
+        state
+            .add_partition(set(&["x.n1a"]), set(&["x.n2a"]), Some("vrrp"))
+            .unwrap();
+        let script = state.render();
+        for rule in [
+            "iifname { \"x.n1a\" } oifname { \"x.n2a\" } ip protocol vrrp drop\n",
+            "iifname { \"x.n2a\" } oifname { \"x.n1a\" } ip protocol vrrp drop\n",
+            "iifname { \"x.n1a\" } oifname { \"x.n2a\" } ip6 nexthdr vrrp drop\n",
+            "iifname { \"x.n2a\" } oifname { \"x.n1a\" } ip6 nexthdr vrrp drop\n",
+        ] {
+            assert!(script.contains(rule), "{rule} missing from {script}");
+        }
+        assert!(!script.contains("\" } drop"), "{script}");
     }
 
     #[test]
@@ -237,8 +298,10 @@ mod tests {
     #[test]
     fn a_host_cannot_be_on_both_sides() {
         let mut state = FaultState::default();
-        assert!(state.add_partition(set(&["a"]), set(&["a", "b"])).is_err());
-        assert!(state.add_partition(set(&[]), set(&["b"])).is_err());
+        assert!(state
+            .add_partition(set(&["a"]), set(&["a", "b"]), None)
+            .is_err());
+        assert!(state.add_partition(set(&[]), set(&["b"]), None).is_err());
         assert_eq!(state, FaultState::default());
     }
 }
