@@ -184,7 +184,7 @@ fn health_fix(reason: Option<&str>) -> String {
                 .into()
         }
         Some("OptionsDiffer") => {
-            "the agent remounts once with the declared options; if the kernel still shows others, won't fix: check the options against the filesystem's documentation".into()
+            "the agent remounts once per generation of the Replication with the declared options; if they differ again (remounted by hand, or the kernel shows others), won't fix: remount it with the declared options, or check them against the filesystem's documentation".into()
         }
         Some("Lagging") => {
             "the agent keeps pushing on every change and interval; if the lag stays, won't fix: check the link and the targets' errors in status".into()
@@ -307,8 +307,11 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
             object: Some(format!("VirtualIP/{vip}")),
             category: Category::Health,
             reason: "SplitBrain".into(),
-            message: format!("master on {} at once", holders.join(" and ")),
-            fix: "VRRP settles it as soon as adverts pass between them: check the network".into(),
+            message: format!(
+                "master on {} at once: each holds the addresses and runs what follows them, so their adverts do not reach each other",
+                holders.join(" and ")
+            ),
+            fix: "VRRP settles it by priority as soon as adverts pass again; won't fix the network: check what drops VRRP (IP protocol 112) between the nodes (firewall, switch, multicast)".into(),
         });
     }
     if let Some(mine) = nodes
@@ -377,6 +380,42 @@ mod tests {
                 sync: Vec::new(),
             }),
         }
+    }
+
+    /// Two nodes reporting themselves master of one VirtualIP is one
+    /// finding naming both, whichever node asks.
+    #[test]
+    fn two_masters_of_one_virtual_ip_are_a_split_brain() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "n2").unwrap();
+        let vip = |state: &str| ObjectDigest {
+            state: Some(state.into()),
+            ..digest(Kind::VirtualIP, "web", Vec::new())
+        };
+        let both = [
+            view("n1", vec![vip("Master")]),
+            view("n2", vec![vip("Master")]),
+        ];
+        let findings = cluster_findings(&store, &both);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let split = &findings[0];
+        assert_eq!(
+            (
+                split.node.as_str(),
+                split.object.as_deref(),
+                split.reason.as_str()
+            ),
+            ("n1,n2", Some("VirtualIP/web"), "SplitBrain")
+        );
+        assert!(
+            split.message.starts_with("master on n1 and n2 at once"),
+            "{split:?}"
+        );
+        let one = [
+            view("n1", vec![vip("Master")]),
+            view("n2", vec![vip("Backup")]),
+        ];
+        assert!(cluster_findings(&store, &one).is_empty());
     }
 
     /// A peer's stack drift and replication lag reach this node's report

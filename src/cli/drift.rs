@@ -20,8 +20,10 @@ enum DriftFormat {
 ///           node's own, through the peer API);
 ///   health  the store vs the real system, as controllers see it: not
 ///           Ready (VIP, stack, mount, ...), a stack's unexpected
-///           containers or extra replicas, replication lag past maxLag,
-///           split brain, unreachable node;
+///           containers or extra replicas, a container the agent could
+///           not create, start or replace (with the last error; it
+///           retries), replication lag past maxLag, split brain (two
+///           nodes master of one VIP), unreachable node;
 ///   skew    one node's objects differ from this node's.
 ///
 /// What the agent repairs the moment it sees it (a VIP removed from the
