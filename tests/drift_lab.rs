@@ -6,18 +6,22 @@
 //!
 //! | category | produced by | proven by |
 //! |---|---|---|
-//! | stack: unexpected container | `docker run` with the project's labels on the master | drift from n1 and n2, then clean after `docker rm` |
+//! | stack: unexpected container | `docker run` with the project's labels on the master | drift from n1 and n2 (won't fix), then clean after `docker rm` |
+//! | stack: container stopped | app stopped (`docker stop`) while db, which it needs healthy, is unhealthy (its ready file removed) | drift from n1 and n2: ContainerStopped with the failed start and "the agent retries"; clean once db is healthy again |
+//! | stack: container missing | app removed (`docker rm -f`) after its image was untagged (`docker rmi -f`) | drift from n1 and n2: ContainerMissing with "No such image" and "the agent retries"; clean once the image is tagged again |
+//! | stack: outdated config | the compose file edited to an image that does not exist | drift from n1 and n2: OutdatedConfig, the old container still running (make before break); clean once the file is put back |
 //! | replication lag over maxLag | n2's sshd frozen (SIGSTOP) while n1 writes | drift from n1 and n2 (Synced False), then clean after SIGCONT |
 //! | sync (by hand over files) and config skew | `apply --force` of a changed Service on n2 | drift from n1 and n2: ManagedElsewhere (n2's, through its peer API) and ConfigSkew; clean once deleted and the files re-apply it |
-//! | stack: container stopped | `docker stop` on the master | repaired at once: the container started again |
-//! | VIP present on a backup | `ip addr add` on n2 | repaired at once: RemovedStrayVip event and the address gone |
+//! | split brain (VIP on two masters) | VRRP (IP protocol 112) dropped between n1 and n2 on the LAN bridge; the peer API's TCP still flows | drift from n1 and n2: SplitBrain naming n1,n2, both holding the VIP; clean once healed, n1 alone master |
+//! | stack: container stopped by hand | `docker stop` on the master, nothing in the way | repaired at once: the container started again |
+//! | VIP present on a backup (by hand) | `ip addr add` on n2 | repaired at once: RemovedStrayVip event and the address gone |
 //! | VIP missing on the master | `ip addr del` on n1 | repaired at once: RestoredVip event and the address back |
 //!
 //! The last three are put back within milliseconds of the kernel's or
 //! Docker's notification, before any drift report could see them: the
 //! agent's event and the repaired state are the proof, and drift is clean
-//! right after. Mount drift is proven in `replication_mount.rs`, split
-//! brain in the unit tests of `src/drift.rs`' callers and the VRRP labs.
+//! right after. Mount drift (stale, missing, other options) is proven
+//! from both nodes in `replication_mount.rs`.
 //!
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
@@ -92,6 +96,8 @@ struct Rig {
     sshd: Vec<Process>,
     data: PathBuf,
     vip: String,
+    /// The stack's image, as its compose file names it.
+    image: String,
     lab: Lab,
 }
 
@@ -149,6 +155,16 @@ impl Rig {
         seen
     }
 
+    /// Both nodes report stack drift `reason` on n1 that the agent
+    /// could not repair and retries; returns its message.
+    fn wait_retrying(&self, what: &str, reason: &str) -> String {
+        let found = self.wait_drift(what, |f| is(f, "n1", "Service/shop", &[reason]));
+        eprintln!("stack drift seen: {found}");
+        let fix = found["fix"].as_str().unwrap_or_default();
+        assert!(fix.starts_with("the agent retries"), "{found}");
+        found["message"].as_str().unwrap_or_default().to_string()
+    }
+
     /// Both nodes report no drift, with exit code 0.
     fn wait_clean(&self, after: &str) {
         for agent in &self.agents {
@@ -173,6 +189,17 @@ impl Rig {
         out.stdout
     }
 
+    /// `docker inspect --format FORMAT CONTAINER` on node `i`, trimmed.
+    fn inspect(&self, i: usize, format: &str, container: &str) -> String {
+        self.docker(i, &["inspect", "--format", format, container])
+            .trim()
+            .to_string()
+    }
+
+    fn compose_file(&self) -> PathBuf {
+        self.lab.dir().join("stack/compose.yaml")
+    }
+
     fn signal_sshd(&self, i: usize, signal: &str) {
         let pid = self.sshd[i - 1].pid().to_string();
         let status = Command::new("kill").args([signal, &pid]).status().unwrap();
@@ -180,18 +207,33 @@ impl Rig {
     }
 }
 
+/// A stack whose app starts only once db is healthy (db is healthy while
+/// its /tmp/ready exists), app running `app_image`.
+fn compose_file(image: &str, app_image: &str) -> String {
+    format!(
+        "services:
+  db:
+    image: {image}
+    command: sh -c 'touch /tmp/ready && exec sleep 3600'
+    init: true
+    stop_grace_period: 1s
+    healthcheck: {{test: [CMD, test, -f, /tmp/ready], interval: 1s, retries: 1}}
+  app:
+    image: {app_image}
+    command: sleep 3600
+    init: true
+    stop_grace_period: 1s
+    depends_on: {{db: {{condition: service_healthy}}}}
+"
+    )
+}
+
 fn manifest(rig_dir: &Path, data: &Path, image: &str, lab: &Lab) -> String {
     let token = rig_dir.join("peer.token");
     std::fs::write(&token, "drift-lab-token\n").unwrap();
     let stack = rig_dir.join("stack");
     std::fs::create_dir_all(&stack).unwrap();
-    std::fs::write(
-        stack.join("compose.yaml"),
-        format!(
-            "services:\n  app:\n    image: {image}\n    command: sleep 3600\n    init: true\n    stop_grace_period: 1s\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(stack.join("compose.yaml"), compose_file(image, image)).unwrap();
     let keys = lab.ssh_keys().unwrap();
     format!(
         "apiVersion: hareconcile.io/v1alpha1\n\
@@ -281,8 +323,10 @@ fn setup() -> Rig {
             &format!("echo hello > {}/hello", data.display()),
         ])
         .unwrap();
-    // Only the master runs the stack: n2 stays backup (no preemption).
+    // Only the master runs the stack: n2 stays backup (no preemption),
+    // but has the image for when it is master too (split brain).
     let image = busybox_image(dockerd[0].uri()).unwrap();
+    busybox_image(dockerd[1].uri()).unwrap();
     let manifest = manifest(lab.dir(), &data, &image, &lab);
     let mut rig = Rig {
         agents: Vec::new(),
@@ -290,6 +334,7 @@ fn setup() -> Rig {
         sshd,
         data,
         vip: ipv4(0, 100).to_string(),
+        image,
         lab,
     };
     let a1 = start_agent(&rig.lab, rig.host(1), &rig.dockerd[0], &manifest);
@@ -387,6 +432,61 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
     });
     rig.wait_clean("after the agent restarted the container");
 
+    // Stack, stopped for good: app cannot start while db, which it needs
+    // healthy, is not. The agent says why and retries.
+    rig.docker(1, &["exec", "shop_db_1", "rm", "/tmp/ready"]);
+    rig.wait("db to turn unhealthy", || {
+        rig.inspect(1, "{{.State.Health.Status}}", "shop_db_1") == "unhealthy"
+    });
+    rig.docker(1, &["stop", "-t", "1", "shop_app_1"]);
+    let stopped = rig.wait_retrying("app stopped, unable to start", "ContainerStopped");
+    assert!(
+        stopped.contains("the last attempt failed: shop_app_1 waits for db to be healthy"),
+        "{stopped}"
+    );
+    rig.docker(1, &["exec", "shop_db_1", "touch", "/tmp/ready"]);
+    rig.wait_clean("after db is healthy again and app started");
+    assert_eq!(rig.inspect(1, "{{.State.Running}}", "shop_app_1"), "true");
+
+    // Stack, missing: app removed while its image is gone (untagged: the
+    // running db keeps the layers), so it cannot be created again.
+    let image_id = rig.inspect(1, "{{.Id}}", &rig.image);
+    rig.docker(1, &["rmi", "-f", &rig.image]);
+    rig.docker(1, &["rm", "-f", "shop_app_1"]);
+    let missing = rig.wait_retrying("app missing, unable to be created", "ContainerMissing");
+    assert!(
+        missing.contains("the last attempt failed: create container shop_app_1")
+            && missing.contains("No such image"),
+        "{missing}"
+    );
+    rig.docker(1, &["tag", &image_id, &rig.image]);
+    rig.wait_clean("after the image is back and app created again");
+    assert_eq!(rig.inspect(1, "{{.State.Running}}", "shop_app_1"), "true");
+
+    // Stack, outdated: the compose file names an image that does not
+    // exist. The replacement cannot be created, so the old container
+    // keeps running (make before break) and the drift says so.
+    let running_app = rig.inspect(1, "{{.Id}}", "shop_app_1");
+    std::fs::write(
+        rig.compose_file(),
+        compose_file(&rig.image, "hareconcile/absent:1"),
+    )
+    .unwrap();
+    let outdated = rig.wait_retrying("app outdated, unable to be replaced", "OutdatedConfig");
+    assert!(
+        outdated.contains("No such image")
+            && outdated.ends_with("the old container is left as it was"),
+        "{outdated}"
+    );
+    assert_eq!(
+        rig.inspect(1, "{{.Id}} {{.State.Running}}", "shop_app_1"),
+        format!("{running_app} true"),
+        "the old container must keep running"
+    );
+    std::fs::write(rig.compose_file(), compose_file(&rig.image, &rig.image)).unwrap();
+    rig.wait_clean("after the compose file is put back");
+    assert_eq!(rig.inspect(1, "{{.Id}}", "shop_app_1"), running_app);
+
     // VRRP: the VIP added by hand on the backup goes; removed by hand on
     // the master it comes back.
     assert!(rig.has_vip(1) && !rig.has_vip(2));
@@ -442,7 +542,7 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
 
     // Sync and skew: on n2, a Service applied by hand over the files.
     let changed = rig.lab.dir().join("changed-service.yaml");
-    let compose = rig.lab.dir().join("stack/compose.yaml");
+    let compose = rig.compose_file();
     std::fs::write(
         &changed,
         format!(
@@ -464,4 +564,22 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
     let (code, out) = n2.hc(&["delete", "service", "shop"]);
     assert_eq!(code, 0, "{out}");
     rig.wait_clean("after the files re-applied the Service on n2");
+
+    // Split brain: VRRP cut between the nodes while the peer API still
+    // answers, so both are master and hold the VIP.
+    rig.lab
+        .partition_protocol(&[rig.host(1)], &[rig.host(2)], "vrrp")
+        .unwrap();
+    let split = rig.wait_drift("the split brain", |f| {
+        f["object"] == "VirtualIP/web" && f["reason"] == "SplitBrain"
+    });
+    eprintln!("split brain seen: {split}");
+    assert_eq!(split["node"], "n1,n2", "{split}");
+    assert_eq!(split["category"], "health", "{split}");
+    assert!(rig.has_vip(1) && rig.has_vip(2), "both hold the VIP");
+    rig.lab.heal_partitions().unwrap();
+    rig.wait("one master again, n1 (the higher priority)", || {
+        rig.has_vip(1) && !rig.has_vip(2)
+    });
+    rig.wait_clean("after the split brain healed");
 }

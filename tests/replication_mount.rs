@@ -5,6 +5,15 @@
 //! it stops and another one never starts; when the NAS is back, both run.
 //! A master-only mount follows the VirtualIP, and a mount whose FUSE
 //! daemon freezes (requests block for good) is detached and mounted anew.
+//!
+//! Mount drift, reported by `drift --exit-code` from either node (through
+//! the peer API) with exit 1, and none with exit 0 once repaired:
+//!
+//! | drift | produced by | reported as |
+//! |---|---|---|
+//! | stale | the NAS dies (its veth off the LAN): the probe fails | MountStale on n1 and n2, until the agent detaches it |
+//! | missing | the same: the detached mount cannot be mounted again | MountFailed (NotMounted: the mount error) on n1 and n2, until the NAS is back |
+//! | other options | `mount -o remount,bind,rw` by hand over the declared `ro`, twice: the agent remounts once per generation, then leaves it | OptionsDiffer on n1 ("ro declared, rw mounted"), until remounted `ro` by hand |
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -94,6 +103,71 @@ fn ready(object: &Value) -> Option<(bool, String)> {
     ))
 }
 
+/// `drift -o json --exit-code` from `agent`: the exit code and findings.
+fn drift(agent: &Agent) -> (i32, Vec<Value>) {
+    let (code, out) = hc(agent, &["drift", "-o", "json", "--exit-code"]);
+    let findings = serde_json::from_str::<Value>(&out)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    (code, findings)
+}
+
+/// Until drift from every one of `agents` exits 1 with, for each of
+/// `nodes`, a finding on `object` with one of `reasons`; what was seen.
+fn until_drift(agents: &[&Agent], nodes: &[&str], object: &str, reasons: &[&str]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for (i, agent) in agents.iter().enumerate() {
+        let start = Instant::now();
+        loop {
+            let (code, findings) = drift(agent);
+            let found: Vec<&Value> = nodes
+                .iter()
+                .filter_map(|node| {
+                    findings.iter().find(|f| {
+                        f["node"] == *node
+                            && f["object"] == object
+                            && reasons.iter().any(|r| f["reason"] == *r)
+                    })
+                })
+                .collect();
+            if code == 1 && found.len() == nodes.len() {
+                seen.extend(found.iter().map(|f| {
+                    format!(
+                        "from agent {i}: {} {} {}",
+                        f["node"], f["reason"], f["message"]
+                    )
+                }));
+                break;
+            }
+            assert!(
+                start.elapsed() < CONVERGE,
+                "drift from agent {i} never reported {object} {reasons:?} on {nodes:?}: exit {code}, {findings:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    seen
+}
+
+/// Until drift from every one of `agents` is empty, with exit 0.
+fn until_clean(agents: &[&Agent], after: &str) {
+    for (i, agent) in agents.iter().enumerate() {
+        let start = Instant::now();
+        loop {
+            let (code, findings) = drift(agent);
+            if code == 0 && findings.is_empty() {
+                break;
+            }
+            assert!(
+                start.elapsed() < CONVERGE,
+                "drift from agent {i} is not clean {after}: exit {code}, {findings:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 fn until(what: &str, mut done: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !done() {
@@ -117,6 +191,8 @@ fn containers(docker: &Dockerd, project: &str, ps_flag: &str) -> usize {
 /// `export` at `mount_point`; `placement` is extra spec lines.
 fn manifests(lab: &Lab, export: &Path, mount_point: &Path, placement: &str) -> PathBuf {
     let keys = lab.ssh_keys().unwrap();
+    let token = lab.dir().join("peer.token");
+    std::fs::write(&token, "mount-lab-token\n").unwrap();
     let path = lab.dir().join("replication.yaml");
     let text = format!(
         "apiVersion: hareconcile.io/v1alpha1
@@ -127,6 +203,7 @@ spec:
     - {{name: n1, address: 10.77.0.1, priority: 110}}
     - {{name: n2, address: 10.77.0.2, priority: 100}}
   vrrp: {{version: 3, advertInterval: 100ms}}
+  peer: {{port: 7979, tokenFile: {token}}}
 ---
 apiVersion: hareconcile.io/v1alpha1
 kind: VirtualIP
@@ -162,6 +239,7 @@ spec:
         interval = PROBE_INTERVAL.as_millis(),
         identity = keys.identity_file.display(),
         known_hosts = keys.known_hosts.display(),
+        token = token.display(),
     );
     std::fs::write(&path, text).unwrap();
     path
@@ -211,14 +289,31 @@ fn lab() -> Lab {
         .unwrap()
 }
 
-/// Whether `host` has anything mounted at `path`.
-fn mounted_on(host: &Host, path: &Path) -> bool {
+/// The lines of `host`'s mountinfo about `path`, the topmost last.
+fn mounts_at(host: &Host, path: &Path) -> Vec<String> {
     let mounts = host
         .exec_ok(&["cat", "/proc/self/mountinfo"])
         .unwrap()
         .stdout;
     let path = format!(" {} ", path.display());
-    mounts.lines().any(|l| l.contains(&path))
+    mounts
+        .lines()
+        .filter(|l| l.contains(&path))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The per-mount options `host`'s kernel shows for `path`.
+fn mount_options(host: &Host, path: &Path) -> String {
+    mounts_at(host, path)
+        .last()
+        .and_then(|l| l.split(' ').nth(5).map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Whether `host` has anything mounted at `path`.
+fn mounted_on(host: &Host, path: &Path) -> bool {
+    !mounts_at(host, path).is_empty()
 }
 
 #[test]
@@ -227,14 +322,18 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
     let lab = lab();
     let (n1, n2, nas) = (lab.node(1), lab.node(2), lab.node(3));
     let (export, _sshd) = serve_export(&lab, nas);
+    // Both nodes run the same objects, so that drift has no skew to report.
     let docker = n1.start_dockerd().unwrap();
+    let docker2 = n2.start_dockerd().unwrap();
     let image = busybox_image(docker.uri()).unwrap();
+    busybox_image(docker2.uri()).unwrap();
 
     let mount_point = lab.dir().join("srv-nas");
     let manifest = manifests(&lab, &export, &mount_point, "");
     let a1 = start_agent(&lab, n1, Some(&docker));
-    let a2 = start_agent(&lab, n2, None);
-    for agent in [&a1, &a2] {
+    let a2 = start_agent(&lab, n2, Some(&docker2));
+    let both = [&a1, &a2];
+    for agent in both {
         apply(agent, &manifest);
     }
 
@@ -278,10 +377,14 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
     );
 
     // A Service that requires the mount runs while it is Ready.
-    apply(&a1, &service(&lab, "app", &image));
-    until("the app container to run on n1", || {
-        containers(&docker, "app", "-q") == 1
+    let app = service(&lab, "app", &image);
+    for agent in both {
+        apply(agent, &app);
+    }
+    until("the app container to run on n1 and n2", || {
+        containers(&docker, "app", "-q") == 1 && containers(&docker2, "app", "-q") == 1
     });
+    until_clean(&both, "with the mount Ready and app running on both nodes");
 
     // The NAS dies: its link is cut, so requests to it hang.
     lab.node_loss(nas).unwrap();
@@ -319,19 +422,31 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
     until("a MountStale event", || {
         hc(&a1, &["events"]).1.contains("MountStale")
     });
-    until("drift to report the mount", || {
-        let (_, drift) = hc(&a1, &["drift", "-o", "json"]);
-        drift.contains("Replication/nas")
-            && ["MountStale", "MountFailed"]
-                .iter()
-                .any(|r| drift.contains(r))
-    });
+    // Stale until detached, then missing (it cannot be mounted again):
+    // each node's, from either node.
+    let stale = until_drift(
+        &both,
+        &["n1", "n2"],
+        "Replication/nas",
+        &["MountStale", "MountFailed", "NotMounted"],
+    );
+    eprintln!("stale mount drift seen: {stale:#?}");
+    let missing = until_drift(
+        &both,
+        &["n1", "n2"],
+        "Replication/nas",
+        &["MountFailed", "NotMounted"],
+    );
+    eprintln!("missing mount drift seen: {missing:#?}");
 
     // What requires it stops, and a Service added now never starts.
     until("the app container to stop", || {
         containers(&docker, "app", "-q") == 0
     });
-    apply(&a1, &service(&lab, "late", &image));
+    let late = service(&lab, "late", &image);
+    for agent in both {
+        apply(agent, &late);
+    }
     until("late to wait for the mount", || {
         ready(&object(&a1, "service", "late"))
             .is_some_and(|(ok, reason)| !ok && reason == "WaitingForReplication")
@@ -365,6 +480,39 @@ fn an_sshfs_share_is_mounted_on_both_nodes_and_a_dead_nas_stops_what_requires_it
         .exec_ok(&["cat", &mount_point.join("hello").display().to_string()])
         .unwrap();
     assert_eq!(hello.stdout, "from-the-nas\n");
+    until_clean(&both, "after the NAS is back");
+
+    // Other options: remounted read-write by hand over the declared `ro`.
+    // The agent puts it back once per generation; done again, it leaves
+    // the person's choice and reports it.
+    let remount = |option: &str| {
+        n1.exec_ok(&[
+            "mount",
+            "-o",
+            &format!("remount,bind,{option}"),
+            &mount_point.display().to_string(),
+        ])
+        .unwrap();
+    };
+    let shows_ro = || {
+        mount_options(n1, &mount_point)
+            .split(',')
+            .any(|o| o == "ro")
+    };
+    remount("rw");
+    assert!(!shows_ro());
+    until("the agent to remount the share ro", || {
+        shows_ro() && ready(&object(&a1, "replication", "nas")).is_some_and(|(ok, _)| ok)
+    });
+    remount("rw");
+    let seen = until_drift(&both, &["n1"], "Replication/nas", &["OptionsDiffer"]);
+    eprintln!("options drift seen: {seen:#?}");
+    assert!(
+        seen.iter().all(|s| s.contains("ro declared, rw mounted")),
+        "{seen:?}"
+    );
+    remount("ro");
+    until_clean(&both, "after the share is remounted ro by hand");
 
     // sshfs daemons outlive the agents: unmount so they exit with the lab.
     drop(a1);
