@@ -1,6 +1,6 @@
 //! A Compose stack's client-observed outage when the master node is lost,
-//! hareconcile (active-passive and warm Services) vs the seeds' design
-//! (keepalived whose notify_master runs `docker-compose up -d
+//! hareconcile (active-passive, warm, and warm with a paused standby) vs
+//! the seeds' design (keepalived whose notify_master runs `docker-compose up -d
 //! --no-recreate` and notify_backup `docker-compose down`), under the
 //! standard benchmark conditions of DESIGN.md; and the time to start the
 //! same stack, hareconcile's engine vs `docker-compose up -d`. Prints
@@ -34,6 +34,8 @@ const PROJECT: &str = "shop";
 enum Design {
     ActivePassive,
     Warm,
+    /// `warm` with `standby: paused`.
+    WarmPaused,
     /// keepalived + docker-compose in notify scripts.
     Seeds,
 }
@@ -52,7 +54,7 @@ fn write_compose(dir: &Path, image: &str) -> PathBuf {
 
 fn start_agent(lab: &Lab, host: &Host, dockerd: &Dockerd, compose: &Path, mode: &str) -> Process {
     let service = format!(
-        "---\napiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {{name: shop}}\nspec:\n  cluster: lab\n  followVirtualIP: web\n  mode: {mode}\n  compose: {{file: {compose}, project: {PROJECT}}}\n",
+        "---\napiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {{name: shop}}\nspec:\n  cluster: lab\n  followVirtualIP: web\n  {mode}\n  compose: {{file: {compose}, project: {PROJECT}}}\n",
         compose = compose.display(),
     );
     let manifests = common::two_node_manifests(ADVERT) + &service;
@@ -91,14 +93,19 @@ fn start_seeds(lab: &Lab, host: &Host, dockerd: &Dockerd, compose: &Path, priori
 }
 
 /// (all, running) container counts on a daemon.
-fn containers(dockerd: &Dockerd) -> (usize, usize) {
+/// How many of the daemon's containers exist, run, and are paused.
+fn containers(dockerd: &Dockerd) -> (usize, usize, usize) {
     let count = |args: &[&str]| {
         dockerd
             .docker(args)
             .map(|o| o.stdout.lines().count())
             .unwrap_or(usize::MAX)
     };
-    (count(&["ps", "-a", "--quiet"]), count(&["ps", "--quiet"]))
+    (
+        count(&["ps", "-a", "--quiet"]),
+        count(&["ps", "--quiet", "--filter", "status=running"]),
+        count(&["ps", "--quiet", "--filter", "status=paused"]),
+    )
 }
 
 /// One master node loss; the longest window without an answer.
@@ -118,9 +125,16 @@ fn outage(design: Design) -> Duration {
         let host = lab.node(i + 1);
         processes.push(match design {
             Design::ActivePassive => {
-                start_agent(&lab, host, &dockerds[i], &compose, "active-passive")
+                start_agent(&lab, host, &dockerds[i], &compose, "mode: active-passive")
             }
-            Design::Warm => start_agent(&lab, host, &dockerds[i], &compose, "warm"),
+            Design::Warm => start_agent(&lab, host, &dockerds[i], &compose, "mode: warm"),
+            Design::WarmPaused => start_agent(
+                &lab,
+                host,
+                &dockerds[i],
+                &compose,
+                "mode: warm\n  standby: paused",
+            ),
             Design::Seeds => start_seeds(&lab, host, &dockerds[i], &compose, priority),
         });
         // n2 starts once n1 is master, so it never wins a start-up
@@ -131,16 +145,17 @@ fn outage(design: Design) -> Duration {
         }
     }
     // The backup's stack as each design leaves it: created and stopped
-    // (warm) or absent.
+    // (warm), started and paused, or absent.
     let standby = match design {
-        Design::Warm => (3, 0),
-        _ => (0, 0),
+        Design::Warm => (3, 0, 0),
+        Design::WarmPaused => (3, 0, 3),
+        _ => (0, 0, 0),
     };
     let prober = Prober::start(&lab.client().netns_path());
     let settled = wait_until(Duration::from_secs(90), || {
         holds_vip(n1)
             && !holds_vip(n2)
-            && containers(&dockerds[0]) == (3, 3)
+            && containers(&dockerds[0]) == (3, 3, 0)
             && containers(&dockerds[1]) == standby
             && prober.answered_after(Instant::now() - Duration::from_millis(100))
     });
@@ -209,13 +224,13 @@ fn start_times(runs: usize) -> (Vec<Duration>, Vec<Duration>) {
             engine.up(&project).await.unwrap();
         });
         ours.push(started.elapsed());
-        assert_eq!(containers(&dockerd), (3, 3));
+        assert_eq!(containers(&dockerd), (3, 3, 0));
 
         docker_compose(&dockerd, &compose, &["down"]);
         let started = Instant::now();
         docker_compose(&dockerd, &compose, &["up", "-d"]);
         theirs.push(started.elapsed());
-        assert_eq!(containers(&dockerd), (3, 3));
+        assert_eq!(containers(&dockerd), (3, 3, 0));
     }
     (ours, theirs)
 }
@@ -229,8 +244,13 @@ fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average at start: {}", load.trim());
     if parts.contains("outage") {
-        let designs = [Design::ActivePassive, Design::Warm, Design::Seeds];
-        let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+        let designs = [
+            Design::ActivePassive,
+            Design::Warm,
+            Design::WarmPaused,
+            Design::Seeds,
+        ];
+        let mut samples = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
         // Alternate so drift in machine load hits every design alike.
         for run in 0..runs {
             for (i, design) in designs.into_iter().enumerate() {
@@ -239,12 +259,13 @@ fn main() {
                 samples[i].push(took);
             }
         }
-        let seeds = median(samples[2].clone());
+        let seeds = median(samples[3].clone());
         println!("| design (50 ms adverts) | median outage | ratio to the seeds | runs (ms) |");
         println!("|---|---|---|---|");
         for (i, name) in [
             "hareconcile, active-passive",
             "hareconcile, warm",
+            "hareconcile, warm with standby: paused",
             "seeds: keepalived + docker-compose",
         ]
         .into_iter()

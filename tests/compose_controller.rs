@@ -65,6 +65,18 @@ fn started_at(dockerd: &Dockerd) -> Vec<String> {
         .collect()
 }
 
+/// Docker's state of each of the stack's containers (`running`, `paused`...).
+fn states(dockerd: &Dockerd) -> Vec<String> {
+    SHOP.iter()
+        .map(|name| {
+            let out = dockerd
+                .docker(&["inspect", "--format", "{{.State.Status}}", name])
+                .unwrap();
+            format!("{}{}", out.stdout.trim(), out.stderr.trim())
+        })
+        .collect()
+}
+
 fn all_containers(dockerd: &Dockerd) -> Vec<String> {
     let out = dockerd
         .docker(&["ps", "-a", "--format", "{{.Names}}"])
@@ -190,14 +202,15 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
     let (store, dockerd, file) = (&rig.store, &rig.dockerd, &rig.file);
 
     let vip = followed_vip();
-    let service = |mode: &str| {
+    let service_with = |mode: &str, standby: &str| {
         object(
             Kind::Service,
             "shop",
             json!({"cluster": "home", "followVirtualIP": "web", "mode": mode,
-                   "compose": {"file": file.display().to_string()}}),
+                   "standby": standby, "compose": {"file": file.display().to_string()}}),
         )
     };
+    let service = |mode: &str| service_with(mode, "stopped");
     store
         .apply(
             vec![vip, service("active-passive")],
@@ -265,7 +278,30 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
     let took = wait_for("the warm stack to run", || running(dockerd) == SHOP).await;
     eprintln!("warm Backup -> Master: stack running after {took:?}");
 
-    // Deleting the Service takes its stack down.
+    // Warm with a paused standby: started and frozen on the backup; on
+    // the master thawed, not started again.
+    set_vip("Backup");
+    store
+        .apply(
+            vec![service_with("warm", "paused")],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    let frozen = vec!["paused".to_string(); SHOP.len()];
+    wait_for("paused standby", || states(dockerd) == frozen).await;
+    let before = started_at(dockerd);
+    set_vip("Master");
+    let took = wait_for("the paused stack to run", || {
+        states(dockerd) == vec!["running".to_string(); SHOP.len()]
+    })
+    .await;
+    eprintln!("paused Backup -> Master: stack running after {took:?}");
+    assert_eq!(started_at(dockerd), before, "thawed, not started again");
+    set_vip("Backup");
+    wait_for("paused standby again", || states(dockerd) == frozen).await;
+
+    // Deleting the Service takes its stack down, frozen or not.
     store
         .delete(
             &[key(Kind::Service, "shop")],

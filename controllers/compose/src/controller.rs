@@ -252,6 +252,7 @@ fn readiness(
         let here = vip.state.as_deref().unwrap_or("not reported");
         let what = match wanted {
             Placement::Warm => "containers created and stopped",
+            Placement::Paused => "containers started and paused",
             _ => "containers removed",
         };
         return (
@@ -349,10 +350,20 @@ impl ServiceReconciler {
     async fn enact(&self, wanted: Placement, project: &Project) -> Result<(), EngineError> {
         let engine = self.engine().await?;
         match wanted {
-            Placement::Run => engine.up(project).await,
+            // Thaw a frozen standby first: its takeover is the unpause.
+            Placement::Run => {
+                engine.unpause(project).await?;
+                engine.up(project).await
+            }
             Placement::Warm => {
                 engine.create(project).await?;
                 engine.stop(project).await
+            }
+            // Starts only what is not started yet (a paused container
+            // counts as started), then freezes what runs.
+            Placement::Paused => {
+                engine.up(project).await?;
+                engine.pause(project).await
             }
             // Networks and volumes stay ready (as `down` leaves them), so
             // a failover here only creates and starts containers.

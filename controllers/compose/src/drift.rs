@@ -75,8 +75,9 @@ pub fn stack_drift(
         let name = crate::engine::container_name(&project.name, service_name);
         let container = containers.iter().find(|c| c.name == name);
         let running = container.is_some_and(|c| c.state == "running" || c.state == "restarting");
+        let paused = container.is_some_and(|c| c.state == "paused");
         match (wanted, container) {
-            (Placement::Run | Placement::Warm, None) => found.push(drift(
+            (Placement::Run | Placement::Warm | Placement::Paused, None) => found.push(drift(
                 &name,
                 "ContainerMissing",
                 format!("{name} of service {service_name} does not exist"),
@@ -86,17 +87,37 @@ pub fn stack_drift(
                 &name,
                 "ContainerStopped",
                 format!("{name} is {} where the stack runs", c.state),
-                "the agent starts it",
-            )),
-            (Placement::Warm | Placement::Absent, Some(_)) if running => found.push(drift(
-                &name,
-                "RunningOnStandby",
-                format!("{name} runs where the stack should be {}", wanted.as_str()),
-                match wanted {
-                    Placement::Warm => "the agent stops it",
-                    _ => "the agent stops and removes it",
+                if paused {
+                    "the agent unpauses it"
+                } else {
+                    "the agent starts it"
                 },
             )),
+            (Placement::Paused, Some(c)) if !paused => found.push(drift(
+                &name,
+                "NotPaused",
+                format!("{name} is {} where the stack should be paused", c.state),
+                if running {
+                    "the agent pauses it"
+                } else {
+                    "the agent starts and pauses it"
+                },
+            )),
+            (Placement::Warm | Placement::Absent, Some(c)) if running || paused => {
+                found.push(drift(
+                    &name,
+                    "RunningOnStandby",
+                    format!(
+                        "{name} is {} where the stack should be {}",
+                        c.state,
+                        wanted.as_str()
+                    ),
+                    match wanted {
+                        Placement::Warm => "the agent stops it",
+                        _ => "the agent stops and removes it",
+                    },
+                ))
+            }
             (_, Some(c))
                 if with_outdated
                     && wanted != Placement::Absent
@@ -317,5 +338,37 @@ mod tests {
         );
         assert_eq!(reasons(&found), ["RunningOnStandby"]);
         assert_eq!(found[0].fix, "the agent stops and removes it");
+    }
+
+    #[test]
+    fn a_paused_standby_must_be_paused_and_a_paused_master_is_thawed() {
+        let p = project();
+        let frozen = [
+            container("web", "paused", &p),
+            container("worker", "paused", &p),
+        ];
+        assert!(stack_drift(&p, Placement::Paused, &frozen, true).is_empty());
+        let found = stack_drift(
+            &p,
+            Placement::Paused,
+            &[
+                container("web", "running", &p),
+                container("worker", "exited", &p),
+            ],
+            true,
+        );
+        assert_eq!(reasons(&found), ["NotPaused", "NotPaused"], "{found:?}");
+        assert_eq!(found[0].fix, "the agent pauses it");
+        assert_eq!(found[1].fix, "the agent starts and pauses it");
+        let found = stack_drift(&p, Placement::Run, &frozen, true);
+        assert_eq!(reasons(&found), ["ContainerStopped", "ContainerStopped"]);
+        assert_eq!(found[0].fix, "the agent unpauses it");
+        // A stopped standby must not keep frozen processes either.
+        let found = stack_drift(&p, Placement::Warm, &frozen, true);
+        assert_eq!(
+            reasons(&found),
+            ["RunningOnStandby", "RunningOnStandby"],
+            "{found:?}"
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! reports `Backup` only once the addresses are gone, so the stack stops
 //! after the VIP has left.
 
-use hareconcile_model::{ServiceMode, ServiceSpec};
+use hareconcile_model::{ServiceMode, ServiceSpec, Standby};
 
 /// What this node should do with the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub enum Placement {
     /// Created but stopped (`warm` mode away from the master): a failover
     /// only has to start containers.
     Warm,
+    /// Started and frozen (`warm` with `standby: paused` away from the
+    /// master): a failover only thaws them.
+    Paused,
     /// Stopped and removed (`active-passive` away from the master), as the
     /// keepalived notify scripts' `docker-compose down` left it.
     Absent,
@@ -38,6 +41,7 @@ pub fn placement(spec: &ServiceSpec, vip: &FollowedVip) -> Placement {
     match (spec.mode, &spec.follow_virtual_ip) {
         (ServiceMode::ActiveActive, _) | (_, None) => Placement::Run,
         _ if master => Placement::Run,
+        (ServiceMode::Warm, _) if spec.standby == Standby::Paused => Placement::Paused,
         (ServiceMode::Warm, _) => Placement::Warm,
         (ServiceMode::ActivePassive, _) => Placement::Absent,
     }
@@ -48,6 +52,7 @@ impl Placement {
         match self {
             Placement::Run => "running",
             Placement::Warm => "created",
+            Placement::Paused => "paused",
             Placement::Absent => "absent",
         }
     }
@@ -89,6 +94,25 @@ mod tests {
                 "{mode} {state:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_paused_warm_standby_is_paused_away_from_the_master_only() {
+        let mut paused = spec("warm", Some("web"));
+        paused.standby = Standby::Paused;
+        assert_eq!(
+            placement(&paused, &vip(Some("Backup"), false)),
+            Placement::Paused
+        );
+        assert_eq!(placement(&paused, &vip(None, false)), Placement::Paused);
+        assert_eq!(
+            placement(&paused, &vip(Some("Master"), false)),
+            Placement::Run
+        );
+        assert_eq!(
+            placement(&paused, &vip(Some("Backup"), true)),
+            Placement::Run
+        );
     }
 
     #[test]

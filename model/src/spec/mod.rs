@@ -17,5 +17,5 @@ pub use duration::{Duration, DurationError};
 pub use replication::{
     Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync, Snapshot, Ssh,
 };
-pub use service::{Compose, Containers, DnsCheck, Health, ServiceMode, ServiceSpec};
+pub use service::{Compose, Containers, DnsCheck, Health, ServiceMode, ServiceSpec, Standby};
 pub use virtual_ip::{Control, Garp, Notify, Track, TrackScript, TrackedService, VirtualIpSpec};

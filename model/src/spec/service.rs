@@ -19,6 +19,9 @@ pub struct ServiceSpec {
     pub follow_virtual_ip: Option<String>,
     #[serde(default)]
     pub mode: ServiceMode,
+    /// How a `warm` stack waits away from the master.
+    #[serde(default, skip_serializing_if = "Standby::is_stopped")]
+    pub standby: Standby,
     pub compose: Compose,
     /// Replications that must be Ready before the stack starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -37,6 +40,28 @@ pub enum ServiceMode {
     ActiveActive,
     /// Created (images pulled, containers created) everywhere, started only on the master.
     Warm,
+}
+
+/// The state of a `warm` stack's containers on the nodes that do not run it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standby {
+    /// Created and stopped: a takeover starts them, one `docker start` per
+    /// service along each depends_on chain.
+    #[default]
+    Stopped,
+    /// Started, then frozen with `docker pause`: a takeover thaws them in
+    /// milliseconds. The processes hold their memory on the standby and
+    /// have already read their configuration and data when they thaw: for
+    /// stacks that read files per request (or reload on change), not for
+    /// ones that cache what the Replication updates underneath them.
+    Paused,
+}
+
+impl Standby {
+    pub fn is_stopped(&self) -> bool {
+        *self == Standby::Stopped
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

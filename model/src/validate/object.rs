@@ -128,22 +128,32 @@ fn virtual_ip(spec: &VirtualIpSpec) -> Vec<Finding> {
 }
 
 /// Only active-active runs everywhere; the other modes need to know which
-/// node is active, and that is where a VirtualIP is master.
+/// node is active, and that is where a VirtualIP is master. Only a warm
+/// stack keeps containers on a standby, so only it has a standby state.
 fn service(spec: &ServiceSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
     let mode = match spec.mode {
-        ServiceMode::ActiveActive => return Vec::new(),
+        ServiceMode::ActiveActive => "active-active",
         ServiceMode::ActivePassive => "active-passive",
         ServiceMode::Warm => "warm",
     };
-    if spec.follow_virtual_ip.is_some() {
-        return Vec::new();
+    if !spec.standby.is_stopped() && spec.mode != ServiceMode::Warm {
+        out.push(Finding::value(
+            "/spec/standby",
+            format!(
+                "standby applies to mode warm only (mode {mode} keeps no containers on a standby): remove it or set mode: warm"
+            ),
+        ));
     }
-    vec![Finding::value(
-        "/spec",
-        format!(
-            "missing required field followVirtualIP: mode {mode} runs the stack where a VirtualIP is master, name it (or set mode: active-active)"
-        ),
-    )]
+    if spec.mode != ServiceMode::ActiveActive && spec.follow_virtual_ip.is_none() {
+        out.push(Finding::value(
+            "/spec",
+            format!(
+                "missing required field followVirtualIP: mode {mode} runs the stack where a VirtualIP is master, name it (or set mode: active-active)"
+            ),
+        ));
+    }
+    out
 }
 
 fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
@@ -465,5 +475,25 @@ mod tests {
         );
         assert_eq!(found.len(), 1);
         assert!(found[0].contains("snapshot.interval 1m"));
+    }
+
+    #[test]
+    fn a_paused_standby_needs_warm_mode() {
+        let service = |mode: &str| {
+            json!({"cluster": "home", "followVirtualIP": "web", "mode": mode,
+                   "standby": "paused", "compose": {"file": "c.yaml"}})
+        };
+        assert_eq!(
+            messages(Kind::Service, service("warm")),
+            Vec::<String>::new()
+        );
+        for mode in ["active-passive", "active-active"] {
+            let found = messages(Kind::Service, service(mode));
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(
+                found[0].contains("standby applies to mode warm only"),
+                "{found:?}"
+            );
+        }
     }
 }

@@ -143,7 +143,11 @@ impl Engine {
         // What runs already waits for nothing: a dependency turning
         // unhealthy later is its own finding, not a failure to start this.
         let state = self.state(&name).await?;
-        if state.0 == Some(ContainerStateStatusEnum::RUNNING) {
+        // A paused container has started; thawing it is [`Engine::unpause`]'s.
+        if matches!(
+            state.0,
+            Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::PAUSED)
+        ) {
             return Ok(());
         }
         for (dependency, condition) in &service.depends_on {
@@ -179,6 +183,30 @@ impl Engine {
                 status_code: 304, ..
             }) => Ok(()),
             Err(e) => Err(api("stop container", name)(e)),
+        }
+    }
+
+    /// `docker pause`; 409 (not running, or already paused) changes nothing.
+    pub(super) async fn pause_container(&self, name: &str) -> Result<(), EngineError> {
+        info!(container = %name, "pausing container");
+        match self.docker.pause_container(name).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(api("pause container", name)(e)),
+        }
+    }
+
+    /// `docker unpause`; 409 (not paused) changes nothing.
+    pub(super) async fn unpause_container(&self, name: &str) -> Result<(), EngineError> {
+        info!(container = %name, "unpausing container");
+        match self.docker.unpause_container(name).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(api("unpause container", name)(e)),
         }
     }
 

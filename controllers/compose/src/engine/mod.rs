@@ -202,15 +202,57 @@ impl Engine {
         first_failure.map_or(Ok(()), Err)
     }
 
+    /// Freezes the project's running containers, all at once: the
+    /// standby of a `warm` stack with `standby: paused`.
+    pub async fn pause(&self, project: &Project) -> Result<(), EngineError> {
+        let running = self.declared_in_state(project, "running").await?;
+        try_join_all(running.iter().map(|name| self.pause_container(name))).await?;
+        Ok(())
+    }
+
+    /// Thaws the project's paused containers, all at once: a frozen
+    /// standby's takeover, with no start order to follow (every process
+    /// already started in order before it was frozen).
+    pub async fn unpause(&self, project: &Project) -> Result<(), EngineError> {
+        let paused = self.declared_in_state(project, "paused").await?;
+        try_join_all(paused.iter().map(|name| self.unpause_container(name))).await?;
+        Ok(())
+    }
+
+    /// Names of the containers of the project's declared services in
+    /// Docker state `state`; what the file does not declare is left alone.
+    async fn declared_in_state(
+        &self,
+        project: &Project,
+        state: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .containers(&project.name)
+            .await?
+            .into_iter()
+            .filter(|c| c.state == state && project.services.contains_key(&c.service))
+            .map(|c| c.name)
+            .collect())
+    }
+
     /// Stops running containers, dependents first, each with its grace period.
     pub async fn stop(&self, project: &Project) -> Result<(), EngineError> {
         let running: HashMap<String, ContainerStatus> = self
             .containers(&project.name)
             .await?
             .into_iter()
-            .filter(|c| c.state == "running" || c.state == "restarting")
+            .filter(|c| ["running", "restarting", "paused"].contains(&c.state.as_str()))
             .map(|c| (c.service.clone(), c))
             .collect();
+        // A frozen process cannot act on SIGTERM: thaw first, so each
+        // service gets its grace period to shut down cleanly.
+        try_join_all(
+            running
+                .values()
+                .filter(|c| c.state == "paused")
+                .map(|c| self.unpause_container(&c.name)),
+        )
+        .await?;
         for wave in waves(project).iter().rev() {
             try_join_all(wave.iter().filter_map(|service| {
                 let container = running.get(service)?;
