@@ -142,8 +142,9 @@ impl Engine {
         let name = labels::container_name(&project.name, service_name);
         // What runs already waits for nothing: a dependency turning
         // unhealthy later is its own finding, not a failure to start this.
+        // A paused container has started too; thawing it is
+        // [`Engine::unpause`]'s.
         let state = self.state(&name).await?;
-        // A paused container has started; thawing it is [`Engine::unpause`]'s.
         if matches!(
             state.0,
             Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::PAUSED)
