@@ -1,5 +1,6 @@
 //! The interface side of an instance, through rtnetlink: its index and MAC,
-//! adding and removing the virtual addresses, and the kernel's address and
+//! adding and removing the virtual addresses, the virtual MAC's macvlan
+//! link ([`crate::vmac`] decides what to do with it), and the kernel's address and
 //! link notifications (so a VIP deleted by hand on the master comes back at once, one added
 //! by hand on a backup goes at once, and a link going down is seen
 //! without polling).
@@ -12,9 +13,11 @@ use futures_util::StreamExt;
 use ipnet::IpNet;
 use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
-use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use rtnetlink::packet_route::link::{
+    InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
+};
 use rtnetlink::packet_route::RouteNetlinkMessage;
-use rtnetlink::{Handle, MulticastGroup};
+use rtnetlink::{Handle, LinkMacVlan, LinkUnspec, MulticastGroup};
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
@@ -22,6 +25,8 @@ use tokio::task::JoinHandle;
 const EEXIST: i32 = libc::EEXIST;
 /// The errno netlink answers when an address to delete is not there.
 const EADDRNOTAVAIL: i32 = libc::EADDRNOTAVAIL;
+/// The errno netlink answers for a link name or index that does not exist.
+const ENODEV: i32 = libc::ENODEV;
 
 #[derive(Debug, Error)]
 pub enum AddressError {
@@ -47,6 +52,17 @@ pub struct Interface {
     pub mac: [u8; 6],
     /// Administratively up with carrier.
     pub up: bool,
+}
+
+/// What the kernel says about a link, as far as adopting a virtual MAC
+/// interface left by an earlier run needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkDetails {
+    pub index: u32,
+    pub mac: Option<[u8; 6]>,
+    /// The lower device, for a macvlan (`IFLA_LINK`).
+    pub parent: Option<u32>,
+    pub macvlan: bool,
 }
 
 /// A change the kernel reported on some interface.
@@ -116,7 +132,96 @@ impl Netlink {
         Ok((link.header.index, link_is_up(&link)))
     }
 
+    /// The link named `name`, or `None` when there is none.
+    pub async fn find_link(&self, name: &str) -> Result<Option<LinkDetails>, AddressError> {
+        let Some(link) = self.lookup(name).await? else {
+            return Ok(None);
+        };
+        let mut details = LinkDetails {
+            index: link.header.index,
+            mac: None,
+            parent: None,
+            macvlan: false,
+        };
+        for attribute in &link.attributes {
+            match attribute {
+                LinkAttribute::Address(bytes) => {
+                    details.mac = <[u8; 6]>::try_from(bytes.as_slice()).ok()
+                }
+                LinkAttribute::Link(parent) => details.parent = Some(*parent),
+                LinkAttribute::LinkInfo(infos) => {
+                    details.macvlan = infos
+                        .iter()
+                        .any(|info| matches!(info, LinkInfo::Kind(InfoKind::MacVlan)));
+                }
+                _ => {}
+            }
+        }
+        Ok(Some(details))
+    }
+
+    /// Creates macvlan `name` on `parent` with address `mac`, down, in
+    /// private mode: it never talks to other macvlans of the parent
+    /// (the virtual MACs of other virtual routers), only to the LAN.
+    pub async fn add_macvlan(
+        &self,
+        name: &str,
+        parent: u32,
+        mac: [u8; 6],
+    ) -> Result<(), AddressError> {
+        let message = LinkMacVlan::new(name, parent, MacVlanMode::Private)
+            .address(mac.to_vec())
+            .build();
+        self.handle
+            .link()
+            .add(message)
+            .execute()
+            .await
+            .map_err(|source| AddressError::Netlink {
+                action: format!("creating macvlan {name} on interface {parent}"),
+                source,
+            })
+    }
+
+    /// Sets the link administratively up or down.
+    pub async fn set_link_up(&self, index: u32, up: bool) -> Result<(), AddressError> {
+        let builder = LinkUnspec::new_with_index(index);
+        let message = if up { builder.up() } else { builder.down() }.build();
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(|source| AddressError::Netlink {
+                action: format!(
+                    "setting interface {index} {}",
+                    if up { "up" } else { "down" }
+                ),
+                source,
+            })
+    }
+
+    /// Deletes the link; already gone is fine.
+    pub async fn delete_link(&self, index: u32) -> Result<(), AddressError> {
+        match self.handle.link().del(index).execute().await {
+            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ENODEV => Ok(()),
+            other => other.map_err(|source| AddressError::Netlink {
+                action: format!("deleting interface {index}"),
+                source,
+            }),
+        }
+    }
+
     async fn link(&self, name: &str) -> Result<LinkMessage, AddressError> {
+        match self.lookup(name).await {
+            Ok(Some(link)) => Ok(link),
+            // A name the kernel refuses names no interface either.
+            Ok(None) | Err(_) => Err(AddressError::NoInterface(name.to_string())),
+        }
+    }
+
+    /// The kernel's description of link `name`; `None` when there is none.
+    async fn lookup(&self, name: &str) -> Result<Option<LinkMessage>, AddressError> {
         let mut links = self
             .handle
             .link()
@@ -124,9 +229,16 @@ impl Netlink {
             .match_name(name.to_string())
             .execute();
         match links.next().await {
-            Some(Ok(link)) => Ok(link),
+            Some(Ok(link)) => Ok(Some(link)),
             // ENODEV: netlink's way of saying no such name.
-            Some(Err(_)) | None => Err(AddressError::NoInterface(name.to_string())),
+            Some(Err(rtnetlink::Error::NetlinkError(e))) if e.raw_code().abs() == ENODEV => {
+                Ok(None)
+            }
+            None => Ok(None),
+            Some(Err(source)) => Err(AddressError::Netlink {
+                action: format!("looking up interface {name}"),
+                source,
+            }),
         }
     }
 

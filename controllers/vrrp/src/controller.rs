@@ -34,6 +34,7 @@ use crate::hooks::NotifyCommands;
 use crate::shell::{self, Counters, InstanceHandle, Observed, Operator, ShellConfig, ShellError};
 use crate::trackers::{TrackConfig, Trackers};
 use crate::tracking::Tracked;
+use crate::vmac;
 
 /// Status is written on every state change; `lastAdvert` and the counters
 /// move on every advert, so the reporter refreshes them this often instead
@@ -560,10 +561,16 @@ fn observed_details(observed: &Observed) -> serde_json::Map<String, Value> {
         "droppedAdverts": observed.counters.dropped_total(),
         "counters": counters_json(&observed.counters),
     });
-    match value {
-        Value::Object(map) => map,
-        _ => unreachable!("json! of an object literal"),
+    let Value::Object(mut map) = value else {
+        unreachable!("json! of an object literal")
+    };
+    if let Some(vmac) = &observed.virtual_mac {
+        map.insert(
+            "virtualMac".into(),
+            json!({"interface": vmac.interface, "mac": vmac::format_mac(vmac.mac)}),
+        );
     }
+    map
 }
 
 /// The Ready verdict over every family's instance.
@@ -673,6 +680,7 @@ mod tests {
             counters: Counters::default(),
             repairs: 0,
             last_repair: None,
+            virtual_mac: None,
         }
     }
 
@@ -707,6 +715,7 @@ mod tests {
             announce_every: None,
             notify: NotifyCommands::default(),
             sync_group: None,
+            virtual_mac: false,
         };
         let running = std::slice::from_ref(&config);
         let mut new_hooks = config.clone();
@@ -727,6 +736,16 @@ mod tests {
         assert_eq!(details["transitions"], 1);
         assert!(details["lastAdvert"].is_null());
         assert_eq!(details["instance"], "web/ipv4");
+        assert!(details.get("virtualMac").is_none());
+        let mut with_vmac = observed(State::Master, Some("10.77.0.1"));
+        with_vmac.virtual_mac = Some(crate::shell::VirtualMac {
+            interface: "vrrp.51".into(),
+            mac: vmac::virtual_mac(51, true),
+        });
+        assert_eq!(
+            observed_details(&with_vmac)["virtualMac"],
+            json!({"interface": "vrrp.51", "mac": "00:00:5e:00:01:33"})
+        );
     }
 
     #[test]

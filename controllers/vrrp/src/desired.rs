@@ -127,6 +127,7 @@ pub fn shell_configs(
                 .sync_group
                 .as_ref()
                 .map(|group| format!("{}/{group}", spec.cluster)),
+            virtual_mac: spec.virtual_mac,
         });
     }
     Ok(configs)
@@ -261,7 +262,10 @@ mod tests {
         );
         assert_eq!(config.transport, Transport::Multicast);
         assert_eq!(config.announcements, 5);
+        assert!(!config.virtual_mac);
         assert_eq!(config.instance.validate(), Ok(()));
+        let with_vmac = vip(json!({"virtualMac": true}));
+        assert!(build(&with_vmac, &cluster, "n1").unwrap()[0].virtual_mac);
     }
 
     #[test]

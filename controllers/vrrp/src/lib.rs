@@ -26,6 +26,7 @@ pub mod shell;
 pub mod sync_group;
 pub mod trackers;
 pub mod tracking;
+pub mod vmac;
 
 pub use config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
 pub use events::{Action, Hook, Input, State, Switchover, Timer, Timestamp, Tracking, Warning};

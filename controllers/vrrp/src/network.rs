@@ -63,6 +63,14 @@ pub struct VrrpSocket {
     source: IpAddr,
     ifindex: u32,
     destinations: Vec<IpAddr>,
+    /// With a virtual MAC: adverts leave through its interface.
+    vmac: Option<VmacSocket>,
+}
+
+/// A raw socket on the virtual MAC's macvlan.
+struct VmacSocket {
+    socket: AsyncFd<Socket>,
+    ifindex: u32,
 }
 
 impl VrrpSocket {
@@ -75,103 +83,53 @@ impl VrrpSocket {
         source: IpAddr,
         transport: Transport,
     ) -> Result<VrrpSocket, NetworkError> {
-        let ifindex = nix::net::if_::if_nametoindex(interface).map_err(|source| {
-            NetworkError::NoInterface {
-                interface: interface.to_string(),
-                source,
-            }
-        })?;
-        let setup = |step: &'static str| {
-            let interface = interface.to_string();
-            move |source: io::Error| NetworkError::Setup {
-                interface,
-                step,
-                source,
-            }
-        };
-        let domain = if source.is_ipv4() {
-            Domain::IPV4
-        } else {
-            Domain::IPV6
-        };
-        let protocol = Protocol::from(i32::from(IP_PROTOCOL));
-        let socket = Socket::new(domain, Type::RAW.nonblocking().cloexec(), Some(protocol))
-            .map_err(setup("socket"))?;
-        // Only this interface's adverts concern this instance, and ours must
-        // leave through it whatever the routing table says.
-        socket
-            .bind_device(Some(interface.as_bytes()))
-            .map_err(setup("SO_BINDTODEVICE"))?;
         // Every raw VRRP socket on the interface gets every VRRP packet:
         // with many virtual routers, waking each of them for the others'
         // adverts costs O(n²). The kernel keeps only this VRID's.
-        socket
-            .attach_filter(&vrid_filter(vrid, source.is_ipv4()))
-            .map_err(setup("SO_ATTACH_FILTER"))?;
+        let filter = vrid_filter(vrid, source.is_ipv4());
+        let (socket, ifindex) = raw_socket(interface, source, &filter)?;
         let multicast = transport == Transport::Multicast;
-        // RFC 5798 §5.1.1.3 / §5.1.2.3: sent with 255 so receivers can tell
-        // the advert never crossed a router.
-        let ttl = u32::from(REQUIRED_TTL);
-        match source {
-            IpAddr::V4(_) => {
-                socket.set_ttl_v4(ttl).map_err(setup("IP_TTL"))?;
-                socket
-                    .set_multicast_ttl_v4(ttl)
-                    .map_err(setup("IP_MULTICAST_TTL"))?;
-                // Our own adverts looping back would only be dropped.
-                socket
-                    .set_multicast_loop_v4(false)
-                    .map_err(setup("IP_MULTICAST_LOOP"))?;
-                if multicast {
-                    socket
-                        .join_multicast_v4_n(
-                            &MULTICAST_V4,
-                            &InterfaceIndexOrAddress::Index(ifindex),
-                        )
-                        .map_err(setup("IP_ADD_MEMBERSHIP"))?;
-                }
-            }
-            IpAddr::V6(_) => {
-                socket
-                    .set_unicast_hops_v6(ttl)
-                    .map_err(setup("IPV6_UNICAST_HOPS"))?;
-                socket
-                    .set_multicast_hops_v6(ttl)
-                    .map_err(setup("IPV6_MULTICAST_HOPS"))?;
-                socket
-                    .set_multicast_loop_v6(false)
-                    .map_err(setup("IPV6_MULTICAST_LOOP"))?;
-                socket
-                    .set_multicast_if_v6(ifindex)
-                    .map_err(setup("IPV6_MULTICAST_IF"))?;
-                // IPv6 raw sockets never show the header: the hop limit and
-                // the destination (for the checksum) come as ancillary data.
-                setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true)
-                    .map_err(|e| setup("IPV6_RECVHOPLIMIT")(e.into()))?;
-                setsockopt(&socket, sockopt::Ipv6RecvPacketInfo, &true)
-                    .map_err(|e| setup("IPV6_RECVPKTINFO")(e.into()))?;
-                if multicast {
-                    socket
-                        .join_multicast_v6(&MULTICAST_V6, ifindex)
-                        .map_err(setup("IPV6_JOIN_GROUP"))?;
-                }
-            }
-        }
+        set_up_receiving(&socket, interface, ifindex, source, multicast)?;
         let destinations = match transport {
             Transport::Multicast if source.is_ipv4() => vec![IpAddr::V4(MULTICAST_V4)],
             Transport::Multicast => vec![IpAddr::V6(MULTICAST_V6)],
             Transport::Unicast(peers) => peers,
         };
-        // SAFETY: the socket owns its descriptor, which stays open and the
-        // same until the AsyncFd (its only owner from here on) is dropped.
-        let socket = unsafe { AsyncFd::register(socket) }
-            .map_err(|e| setup("registering with tokio")(e.into()))?;
         Ok(VrrpSocket {
-            socket,
+            socket: register(socket, interface)?,
             source,
             ifindex,
             destinations,
+            vmac: None,
         })
+    }
+
+    /// Sends multicast adverts through `interface`, the macvlan of virtual
+    /// MAC `mac`, from now on, so they carry that MAC (RFC 5798 §7.3), and
+    /// receives the peers' that carry it there too: while the macvlan is up
+    /// (this node is master), the kernel hands a multicast frame from its
+    /// own MAC to it alone, never to the parent. Peers' other adverts
+    /// still arrive on the parent, and the macvlan's copies of them are
+    /// filtered out, so none is received twice.
+    ///
+    /// Unicast adverts keep leaving from the parent (keepalived's
+    /// `vmac_xmit_base`): the ARP request resolving a peer would carry the
+    /// virtual MAC too, and a peer that is master as well (a healed
+    /// partition) hands it to its own macvlan, which does not answer for
+    /// the peer's address: the two masters would never hear each other.
+    pub fn use_virtual_mac(&mut self, interface: &str, mac: [u8; 6]) -> Result<(), NetworkError> {
+        if !self.destinations.iter().any(IpAddr::is_multicast) {
+            return Ok(());
+        }
+        let (socket, ifindex) = raw_socket(interface, self.source, &source_mac_filter(mac))?;
+        // Multicast reaches an interface's sockets only if the interface
+        // is a member of the group.
+        set_up_receiving(&socket, interface, ifindex, self.source, true)?;
+        self.vmac = Some(VmacSocket {
+            socket: register(socket, interface)?,
+            ifindex,
+        });
+        Ok(())
     }
 
     /// The address adverts are sent from.
@@ -187,71 +145,206 @@ impl VrrpSocket {
 
     /// Sends one VRRP message to `dst`, from [`VrrpSocket::source`].
     pub async fn send_to(&self, message: &[u8], dst: IpAddr) -> io::Result<()> {
-        self.socket
+        let (socket, ifindex) = match &self.vmac {
+            Some(vmac) => (&vmac.socket, vmac.ifindex),
+            None => (&self.socket, self.ifindex),
+        };
+        socket
             .async_io(Interest::WRITABLE, |socket| {
-                self.send_now(socket, message, dst)
+                send_now(socket, self.source, ifindex, message, dst)
             })
             .await
-    }
-
-    fn send_now(&self, socket: &Socket, message: &[u8], dst: IpAddr) -> io::Result<()> {
-        let iov = [IoSlice::new(message)];
-        let fd = socket.as_raw_fd();
-        // The packet-info control message pins the source address: the
-        // interface's primary address may not be the node's address.
-        let sent = match (self.source, dst) {
-            (IpAddr::V4(source), IpAddr::V4(dst)) => {
-                let info = libc::in_pktinfo {
-                    ipi_ifindex: self.ifindex as i32,
-                    ipi_spec_dst: in_addr(source),
-                    ipi_addr: in_addr(Ipv4Addr::UNSPECIFIED),
-                };
-                let to = SockaddrIn::from(std::net::SocketAddrV4::new(dst, 0));
-                sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv4PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&to),
-                )
-            }
-            (IpAddr::V6(source), IpAddr::V6(dst)) => {
-                let info = libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr {
-                        s6_addr: source.octets(),
-                    },
-                    ipi6_ifindex: self.ifindex,
-                };
-                let to = SockaddrIn6::from(std::net::SocketAddrV6::new(dst, 0, 0, self.ifindex));
-                sendmsg(
-                    fd,
-                    &iov,
-                    &[ControlMessage::Ipv6PacketInfo(&info)],
-                    MsgFlags::empty(),
-                    Some(&to),
-                )
-            }
-            _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
-        };
-        sent.map(drop).map_err(io::Error::from)
     }
 
     /// Waits for the next VRRP message on the interface. Malformed IP
     /// framing is skipped here; everything else is for the core to judge.
     pub async fn recv(&self) -> io::Result<Received> {
-        loop {
-            let received = self
-                .socket
-                .async_io(Interest::READABLE, |socket| match self.source {
-                    IpAddr::V4(_) => recv_v4(socket),
-                    IpAddr::V6(_) => recv_v6(socket),
-                })
-                .await?;
-            if let Some(received) = received {
-                return Ok(received);
+        match &self.vmac {
+            None => recv_on(&self.socket, self.source).await,
+            Some(vmac) => tokio::select! {
+                received = recv_on(&self.socket, self.source) => received,
+                received = recv_on(&vmac.socket, self.source) => received,
+            },
+        }
+    }
+}
+
+/// The next well-framed message on `socket`, of `source`'s family.
+async fn recv_on(socket: &AsyncFd<Socket>, source: IpAddr) -> io::Result<Received> {
+    loop {
+        let received = socket
+            .async_io(Interest::READABLE, |socket| match source {
+                IpAddr::V4(_) => recv_v4(socket),
+                IpAddr::V6(_) => recv_v6(socket),
+            })
+            .await?;
+        if let Some(received) = received {
+            return Ok(received);
+        }
+    }
+}
+
+/// Turns the I/O error of setup `step` on `interface` into a [`NetworkError`].
+fn setup_failed(interface: &str, step: &'static str) -> impl FnOnce(io::Error) -> NetworkError {
+    let interface = interface.to_string();
+    move |source| NetworkError::Setup {
+        interface,
+        step,
+        source,
+    }
+}
+
+/// A raw VRRP socket of `source`'s family bound to `interface`, keeping
+/// what `filter` accepts, set up for sending adverts: returns it and the
+/// interface's index.
+fn raw_socket(
+    interface: &str,
+    source: IpAddr,
+    filter: &[SockFilter],
+) -> Result<(Socket, u32), NetworkError> {
+    let ifindex =
+        nix::net::if_::if_nametoindex(interface).map_err(|source| NetworkError::NoInterface {
+            interface: interface.to_string(),
+            source,
+        })?;
+    let setup = |step| setup_failed(interface, step);
+    let domain = if source.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let protocol = Protocol::from(i32::from(IP_PROTOCOL));
+    let socket = Socket::new(domain, Type::RAW.nonblocking().cloexec(), Some(protocol))
+        .map_err(setup("socket"))?;
+    // Only this interface's adverts concern this instance, and ours must
+    // leave through it whatever the routing table says.
+    socket
+        .bind_device(Some(interface.as_bytes()))
+        .map_err(setup("SO_BINDTODEVICE"))?;
+    socket
+        .attach_filter(filter)
+        .map_err(setup("SO_ATTACH_FILTER"))?;
+    // RFC 5798 §5.1.1.3 / §5.1.2.3: sent with 255 so receivers can tell
+    // the advert never crossed a router.
+    let ttl = u32::from(REQUIRED_TTL);
+    match source {
+        IpAddr::V4(_) => {
+            socket.set_ttl_v4(ttl).map_err(setup("IP_TTL"))?;
+            socket
+                .set_multicast_ttl_v4(ttl)
+                .map_err(setup("IP_MULTICAST_TTL"))?;
+            // Our own adverts looping back would only be dropped.
+            socket
+                .set_multicast_loop_v4(false)
+                .map_err(setup("IP_MULTICAST_LOOP"))?;
+        }
+        IpAddr::V6(_) => {
+            socket
+                .set_unicast_hops_v6(ttl)
+                .map_err(setup("IPV6_UNICAST_HOPS"))?;
+            socket
+                .set_multicast_hops_v6(ttl)
+                .map_err(setup("IPV6_MULTICAST_HOPS"))?;
+            socket
+                .set_multicast_loop_v6(false)
+                .map_err(setup("IPV6_MULTICAST_LOOP"))?;
+            socket
+                .set_multicast_if_v6(ifindex)
+                .map_err(setup("IPV6_MULTICAST_IF"))?;
+        }
+    }
+    Ok((socket, ifindex))
+}
+
+/// Lets `socket` (on `interface`, number `ifindex`) receive adverts: with
+/// their hop limit and destination for IPv6, and from the VRRP group.
+fn set_up_receiving(
+    socket: &Socket,
+    interface: &str,
+    ifindex: u32,
+    source: IpAddr,
+    multicast: bool,
+) -> Result<(), NetworkError> {
+    let setup = |step| setup_failed(interface, step);
+    match source {
+        IpAddr::V4(_) => {
+            if multicast {
+                socket
+                    .join_multicast_v4_n(&MULTICAST_V4, &InterfaceIndexOrAddress::Index(ifindex))
+                    .map_err(setup("IP_ADD_MEMBERSHIP"))?;
+            }
+        }
+        IpAddr::V6(_) => {
+            // IPv6 raw sockets never show the header: the hop limit and
+            // the destination (for the checksum) come as ancillary data.
+            setsockopt(socket, sockopt::Ipv6RecvHopLimit, &true)
+                .map_err(|e| setup("IPV6_RECVHOPLIMIT")(e.into()))?;
+            setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true)
+                .map_err(|e| setup("IPV6_RECVPKTINFO")(e.into()))?;
+            if multicast {
+                socket
+                    .join_multicast_v6(&MULTICAST_V6, ifindex)
+                    .map_err(setup("IPV6_JOIN_GROUP"))?;
             }
         }
     }
+    Ok(())
+}
+
+fn register(socket: Socket, interface: &str) -> Result<AsyncFd<Socket>, NetworkError> {
+    // SAFETY: the socket owns its descriptor, which stays open and the
+    // same until the AsyncFd (its only owner from here on) is dropped.
+    unsafe { AsyncFd::register(socket) }
+        .map_err(|e| setup_failed(interface, "registering with tokio")(e.into()))
+}
+
+/// Sends `message` to `dst` from `source` out of interface `ifindex`.
+fn send_now(
+    socket: &Socket,
+    source: IpAddr,
+    ifindex: u32,
+    message: &[u8],
+    dst: IpAddr,
+) -> io::Result<()> {
+    let iov = [IoSlice::new(message)];
+    let fd = socket.as_raw_fd();
+    // The packet-info control message pins the source address: the
+    // interface's primary address may not be the node's address.
+    let sent = match (source, dst) {
+        (IpAddr::V4(source), IpAddr::V4(dst)) => {
+            let info = libc::in_pktinfo {
+                ipi_ifindex: ifindex as i32,
+                ipi_spec_dst: in_addr(source),
+                ipi_addr: in_addr(Ipv4Addr::UNSPECIFIED),
+            };
+            let to = SockaddrIn::from(std::net::SocketAddrV4::new(dst, 0));
+            sendmsg(
+                fd,
+                &iov,
+                &[ControlMessage::Ipv4PacketInfo(&info)],
+                MsgFlags::empty(),
+                Some(&to),
+            )
+        }
+        (IpAddr::V6(source), IpAddr::V6(dst)) => {
+            let info = libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: source.octets(),
+                },
+                ipi6_ifindex: ifindex,
+            };
+            let to = SockaddrIn6::from(std::net::SocketAddrV6::new(dst, 0, 0, ifindex));
+            sendmsg(
+                fd,
+                &iov,
+                &[ControlMessage::Ipv6PacketInfo(&info)],
+                MsgFlags::empty(),
+                Some(&to),
+            )
+        }
+        _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+    };
+    sent.map(drop).map_err(io::Error::from)
 }
 
 /// A classic BPF program accepting VRRP messages of `vrid` only. IPv4 raw
@@ -286,6 +379,34 @@ fn vrid_filter(vrid: u8, ipv4: bool) -> Vec<SockFilter> {
         SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, 0),
     ]);
     program
+}
+
+/// A classic BPF program accepting frames whose Ethernet source is `mac`
+/// (read through the kernel's link-layer offset, since a raw IP socket's
+/// filter starts at the IP header).
+fn source_mac_filter(mac: [u8; 6]) -> Vec<SockFilter> {
+    let op = |code: u32| code as u16;
+    let link_layer = |offset: i32| (libc::SKF_LL_OFF + offset) as u32;
+    let head = u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]]);
+    let tail = u32::from(u16::from_be_bytes([mac[4], mac[5]]));
+    vec![
+        SockFilter::new(
+            op(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS),
+            0,
+            0,
+            link_layer(6),
+        ),
+        SockFilter::new(op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K), 0, 3, head),
+        SockFilter::new(
+            op(libc::BPF_LD | libc::BPF_H | libc::BPF_ABS),
+            0,
+            0,
+            link_layer(10),
+        ),
+        SockFilter::new(op(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K), 0, 1, tail),
+        SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, u32::MAX),
+        SockFilter::new(op(libc::BPF_RET | libc::BPF_K), 0, 0, 0),
+    ]
 }
 
 fn in_addr(address: Ipv4Addr) -> libc::in_addr {

@@ -27,6 +27,7 @@ use crate::network::{NetworkError, Transport, VrrpSocket};
 use crate::receive::{receive, DropReason};
 use crate::sync_group::MemberStatus;
 use crate::tracking::{verdict, Tracked, Verdict};
+use crate::vmac::{self, VmacError};
 
 /// How long a stopping instance waits for its stop hook (and the hooks
 /// queued before it) before leaving them running unattended.
@@ -53,6 +54,8 @@ pub struct ShellConfig {
     pub notify: NotifyCommands,
     /// The sync group (scoped by Cluster) this instance fails over with.
     pub sync_group: Option<String>,
+    /// Hold the VIPs on a macvlan with the virtual router MAC ([`crate::vmac`]).
+    pub virtual_mac: bool,
 }
 
 #[derive(Debug, Error)]
@@ -65,6 +68,8 @@ pub enum ShellError {
     Address(#[from] AddressError),
     #[error(transparent)]
     AcceptFilter(#[from] FilterError),
+    #[error(transparent)]
+    VirtualMac(#[from] VmacError),
 }
 
 /// What the instance looks like from outside; the controller turns it
@@ -91,6 +96,15 @@ pub struct Observed {
     /// master or added on a backup by hand), and the latest one.
     pub repairs: u64,
     pub last_repair: Option<Repair>,
+    /// The interface holding the VIPs with the virtual router MAC.
+    pub virtual_mac: Option<VirtualMac>,
+}
+
+/// Where an instance with `virtualMac` holds its VIPs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualMac {
+    pub interface: String,
+    pub mac: [u8; 6],
 }
 
 /// Drift an instance repaired the moment it saw it.
@@ -211,12 +225,21 @@ pub async fn start(
             });
         }
     }
-    let socket = VrrpSocket::open(
+    let mut socket = VrrpSocket::open(
         &config.interface,
         config.instance.vrid,
         config.instance.primary_address,
         config.transport.clone(),
     )?;
+    let vmac = match config.virtual_mac {
+        true => {
+            let ipv4 = config.instance.primary_address.is_ipv4();
+            let vmac = vmac::prepare(&netlink, &interface, config.instance.vrid, ipv4).await?;
+            socket.use_virtual_mac(&vmac.name, vmac.mac)?;
+            Some(vmac)
+        }
+        false => None,
+    };
     // Last of the fallible steps, so that a failure leaves nothing to undo;
     // before the task, so that the VIPs never come up unfiltered.
     if !config.instance.accepts_traffic() {
@@ -237,6 +260,10 @@ pub async fn start(
         counters: Counters::default(),
         repairs: 0,
         last_repair: None,
+        virtual_mac: vmac.as_ref().map(|vmac| VirtualMac {
+            interface: vmac.name.clone(),
+            mac: vmac.mac,
+        }),
     };
     let (observed, observed_rx) = watch::channel(initial);
     let (stop, stopped) = oneshot::channel();
@@ -250,6 +277,7 @@ pub async fn start(
         socket,
         netlink,
         interface,
+        vmac,
         links,
         tracked,
         fault: None,
@@ -277,6 +305,8 @@ struct Shell {
     socket: VrrpSocket,
     netlink: Netlink,
     interface: Interface,
+    /// The macvlan holding the VIPs, with `virtualMac`; up only while master.
+    vmac: Option<Interface>,
     /// The instance's interface first, then the other tracked ones.
     links: Vec<TrackedLink>,
     /// Scripts, Services and the make-before-break hold, from the
@@ -354,6 +384,11 @@ impl Shell {
         if let Err(error) = self.filter.release(&self.config.name).await {
             // The controller's next reconcile tries again.
             warn!(instance = %self.config.name, %error, "removing the accept-mode filter failed");
+        }
+        if let Some(vmac) = &self.vmac {
+            if let Err(error) = self.netlink.delete_link(vmac.index).await {
+                warn!(instance = %self.config.name, %error, "removing the virtual MAC interface failed");
+            }
         }
         drop(self.hooks);
         if tokio::time::timeout(HOOK_GRACE, hook_runner).await.is_err() {
@@ -437,9 +472,23 @@ impl Shell {
         });
     }
 
+    /// The interface the VIPs go on: the virtual MAC's, or the instance's own.
+    fn vip_interface(&self) -> &Interface {
+        self.vmac.as_ref().unwrap_or(&self.interface)
+    }
+
     async fn on_change(&mut self, change: Change) {
+        let vip_index = self.vip_interface().index;
+        // With a virtual MAC, a VIP on the parent would be answered for
+        // with the parent's own MAC: wherever it comes from, it goes.
+        // (Not the owner's: its addresses are its own, on the parent.)
+        let misplaced = |index: u32| {
+            self.vmac.is_some()
+                && index == self.interface.index
+                && !self.instance.config().is_owner()
+        };
         match change {
-            Change::AddressRemoved { index, address } if index == self.interface.index => {
+            Change::AddressRemoved { index, address } if index == vip_index => {
                 let ours = self.config.vips.iter().find(|vip| vip.addr() == address);
                 if let (Some(vip), State::Master) = (ours.copied(), self.instance.state()) {
                     warn!(instance = %self.config.name, %vip, "VIP removed from the master by someone else; restoring it");
@@ -453,10 +502,10 @@ impl Shell {
                     });
                 }
             }
-            Change::AddressAdded { index, address } if index == self.interface.index => {
+            Change::AddressAdded { index, address } if index == vip_index || misplaced(index) => {
                 let ours = self.config.vips.iter().find(|vip| vip.addr() == address);
                 if let Some(vip) = ours.copied() {
-                    self.remove_stray_vip(vip).await;
+                    self.remove_stray_vip(vip, index).await;
                 }
             }
             Change::Link { index, up } => {
@@ -476,31 +525,43 @@ impl Shell {
 
     /// A VIP on a node that is not master (added by hand, or left by a
     /// split brain) answers for an address the master owns, as keepalived
-    /// users expect never to happen: it goes. The notification may be our
-    /// own add racing a step down, so only an address still there counts.
-    async fn remove_stray_vip(&mut self, vip: IpNet) {
+    /// users expect never to happen: it goes. So does one on interface
+    /// `index` when that is the parent of the virtual MAC's, in any state.
+    /// The notification may be our own add racing a step down, so only an
+    /// address still there counts.
+    async fn remove_stray_vip(&mut self, vip: IpNet, index: u32) {
         let state = self.instance.state();
-        if state == State::Master {
+        let misplaced = index != self.vip_interface().index;
+        if state == State::Master && !misplaced {
             return;
         }
-        match self.netlink.addresses(self.interface.index).await {
+        match self.netlink.addresses(index).await {
             Ok(present) if !present.contains(&vip.addr()) => return,
             Ok(_) => {}
             Err(error) => {
                 warn!(instance = %self.config.name, %error, "listing addresses failed; removing the stray VIP anyway");
             }
         }
-        warn!(instance = %self.config.name, %vip, ?state, "VIP present on a node that is not master; removing it");
-        if let Err(error) = self.netlink.remove(self.interface.index, vip).await {
+        warn!(instance = %self.config.name, %vip, ?state, index, "VIP present where it does not belong; removing it");
+        if let Err(error) = self.netlink.remove(index, vip).await {
             warn!(instance = %self.config.name, %error, "removing a stray VIP failed");
             return;
         }
-        self.repaired(Repair {
-            reason: "RemovedStrayVip",
-            message: format!(
+        let message = if misplaced {
+            format!(
+                "{vip} was on {}, which answers for it with its own MAC; removed (with virtualMac it lives on {} only)",
+                self.interface.name,
+                self.vip_interface().name
+            )
+        } else {
+            format!(
                 "{vip} was on this node while {}; removed (only the master holds the VIP)",
                 state_word(state)
-            ),
+            )
+        };
+        self.repaired(Repair {
+            reason: "RemovedStrayVip",
+            message,
         });
     }
 
@@ -598,6 +659,7 @@ impl Shell {
             // instance's whole life, drops traffic to the VIPs from the
             // moment they are local.
             Action::AddVips { accept_mode: _ } => {
+                self.activate_vmac().await;
                 for vip in self.config.vips.clone() {
                     self.add_vip(vip).await;
                 }
@@ -648,15 +710,31 @@ impl Shell {
     }
 
     async fn add_vip(&self, vip: IpNet) {
-        if let Err(error) = self.netlink.add(self.interface.index, vip).await {
+        if let Err(error) = self.netlink.add(self.vip_interface().index, vip).await {
             warn!(instance = %self.config.name, %error, "adding a VIP failed");
+        }
+    }
+
+    /// Brings the virtual MAC interface up for the VIPs (a no-op without one).
+    async fn activate_vmac(&self) {
+        let Some(vmac) = &self.vmac else {
+            return;
+        };
+        let source = self.instance.config().primary_address;
+        if let Err(error) = vmac::activate(&self.netlink, vmac, source).await {
+            warn!(instance = %self.config.name, %error, "bringing the virtual MAC interface up failed");
         }
     }
 
     async fn remove_vips(&self) {
         for vip in &self.config.vips {
-            if let Err(error) = self.netlink.remove(self.interface.index, *vip).await {
+            if let Err(error) = self.netlink.remove(self.vip_interface().index, *vip).await {
                 warn!(instance = %self.config.name, %error, "removing a VIP failed");
+            }
+        }
+        if let Some(vmac) = &self.vmac {
+            if let Err(error) = vmac::deactivate(&self.netlink, vmac).await {
+                warn!(instance = %self.config.name, %error, "taking the virtual MAC interface down failed");
             }
         }
     }
@@ -664,25 +742,30 @@ impl Shell {
     /// A VIP on the interface before this instance ever was master was
     /// left by a crash (or someone else): holding it as backup would
     /// answer for an address the master owns.
+    /// With a virtual MAC, VIPs left on the parent (by a run without it)
+    /// are stale too.
     async fn remove_stale_vips(&self) {
         // The owner's are its own addresses (RFC 5798 §1), never stale:
         // removing them would take the node's address away.
         if self.instance.config().is_owner() {
             return;
         }
-        let present = match self.netlink.addresses(self.interface.index).await {
-            Ok(present) => present,
-            Err(error) => {
-                warn!(instance = %self.config.name, %error, "listing addresses failed; removing the VIPs blindly");
-                self.remove_vips().await;
-                return;
-            }
-        };
-        for vip in &self.config.vips {
-            if present.contains(&vip.addr()) {
-                warn!(instance = %self.config.name, %vip, "removing a VIP left over from an earlier run");
-                if let Err(error) = self.netlink.remove(self.interface.index, *vip).await {
-                    warn!(instance = %self.config.name, %error, "removing a stale VIP failed");
+        let mut indexes = vec![self.interface.index];
+        indexes.extend(self.vmac.as_ref().map(|vmac| vmac.index));
+        for index in indexes {
+            let present = match self.netlink.addresses(index).await {
+                Ok(present) => present,
+                Err(error) => {
+                    warn!(instance = %self.config.name, %error, "listing addresses failed; removing the VIPs blindly");
+                    self.config.vips.iter().map(IpNet::addr).collect()
+                }
+            };
+            for vip in &self.config.vips {
+                if present.contains(&vip.addr()) {
+                    warn!(instance = %self.config.name, %vip, index, "removing a VIP left over from an earlier run");
+                    if let Err(error) = self.netlink.remove(index, *vip).await {
+                        warn!(instance = %self.config.name, %error, "removing a stale VIP failed");
+                    }
                 }
             }
         }
@@ -690,7 +773,7 @@ impl Shell {
 
     fn announce(&self) {
         let vips: Vec<IpAddr> = self.config.vips.iter().map(IpNet::addr).collect();
-        if let Err(error) = announce(&self.interface, &vips, self.config.announcements) {
+        if let Err(error) = announce(self.vip_interface(), &vips, self.config.announcements) {
             warn!(instance = %self.config.name, %error, "gratuitous ARP / NA failed");
         }
     }

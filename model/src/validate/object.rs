@@ -104,14 +104,6 @@ fn virtual_ip(spec: &VirtualIpSpec) -> Vec<Finding> {
             ));
         }
     }
-    if spec.virtual_mac {
-        // Refused rather than ignored: a node would answer ARP with its own
-        // MAC while the operator expects switches to see the virtual one.
-        out.push(Finding::value(
-            "/spec/virtualMac",
-            "virtualMac is not implemented yet: the VIP is announced with the interface's own MAC; remove the field",
-        ));
-    }
     let mut scripts = HashMap::new();
     for (i, script) in spec.track.scripts.iter().enumerate() {
         if let Some(first) = scripts.insert(script.name.as_str(), i) {
@@ -292,16 +284,10 @@ mod tests {
     }
 
     #[test]
-    fn a_virtual_mac_is_refused_not_ignored() {
+    fn a_virtual_mac_is_accepted() {
         let spec = json!({"cluster": "home", "interface": "eth0", "vrid": 51,
-                          "addresses": ["10.77.0.100/24"], "virtualMac": true});
-        let found = messages(Kind::VirtualIP, spec);
-        assert!(
-            found
-                .iter()
-                .any(|m| m.contains("virtualMac is not implemented")),
-            "{found:?}"
-        );
+                          "addresses": ["10.77.0.100/24", "fd00::100/64"], "virtualMac": true});
+        assert_eq!(messages(Kind::VirtualIP, spec), Vec::<String>::new());
     }
 
     #[test]
