@@ -88,6 +88,21 @@ fn readiness(object: &Object) -> String {
     }
 }
 
+/// `eth0/51`, or `eth0/51 (vrrp.51)` where the VIPs live on the virtual
+/// MAC's macvlan.
+fn interface_and_vrid(vip: &Object) -> String {
+    let base = format!(
+        "{}/{}",
+        text(vip.spec.get("interface")),
+        text(vip.spec.get("vrid"))
+    );
+    let vmac = vip.status.details.get("virtualMac");
+    match vmac.and_then(|vmac| vmac.get("interface")) {
+        Some(vmac) => format!("{base} ({})", text(Some(vmac))),
+        None => base,
+    }
+}
+
 /// The VRRP state with what an operator set or the controller is waiting
 /// for: `Backup (maintenance)`, `Backup (preparing takeover)`, `Master
 /// (priority adjusted -20)`, `Master (switched over here)`, `Backup
@@ -163,11 +178,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
             vec![
                 o.metadata.name.clone(),
                 text(o.spec.get("addresses")),
-                format!(
-                    "{}/{}",
-                    text(o.spec.get("interface")),
-                    text(o.spec.get("vrid"))
-                ),
+                interface_and_vrid(o),
                 vrrp_state(o, &info.node),
                 text(d.get("effectivePriority")),
                 text(d.get("master")),
@@ -394,5 +405,18 @@ mod tests {
         let switched = vip(json!({"switchoverTo": "n2"}), json!({"state": "Backup"}));
         assert_eq!(vrrp_state(&switched, "n1"), "Backup (switched over to n2)");
         assert_eq!(vrrp_state(&switched, "n2"), "Backup (switched over here)");
+    }
+
+    #[test]
+    fn the_interface_names_the_virtual_mac_one() {
+        let mut plain = vip(json!({}), json!({"state": "Master"}));
+        plain.spec = json!({"interface": "eth0", "vrid": 51});
+        assert_eq!(interface_and_vrid(&plain), "eth0/51");
+        let mut vmac = vip(
+            json!({}),
+            json!({"virtualMac": {"interface": "vrrp.51", "mac": "00:00:5e:00:01:33"}}),
+        );
+        vmac.spec = json!({"interface": "eth0", "vrid": 51});
+        assert_eq!(interface_and_vrid(&vmac), "eth0/51 (vrrp.51)");
     }
 }
