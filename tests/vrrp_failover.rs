@@ -651,15 +651,8 @@ fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 
-    let link = n1.exec_ok(&["ip", "-o", "link", "show", "eth0"]).unwrap();
-    let mac = link
-        .stdout
-        .split_whitespace()
-        .skip_while(|word| *word != "link/ether")
-        .nth(1)
-        .unwrap()
-        .to_string();
-    let vip = vip().to_string();
+    let mac = mac_of(n1, "eth0");
+    let vip = vip();
     // A cache pointing elsewhere, left stale so nothing probes it: only
     // n1's periodic gratuitous ARP can put its MAC back.
     client
@@ -667,7 +660,7 @@ fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
             "ip",
             "neigh",
             "replace",
-            &vip,
+            &vip.to_string(),
             "lladdr",
             "02:00:00:00:00:99",
             "dev",
@@ -676,15 +669,9 @@ fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
             "stale",
         ])
         .unwrap();
-    let neighbour = || {
-        client
-            .exec_ok(&["ip", "neigh", "show", &vip])
-            .unwrap()
-            .stdout
-    };
     assert!(
-        wait_until(CONVERGE, || neighbour().contains(&mac)),
+        wait_until(CONVERGE, || neighbour(client, vip).contains(&mac)),
         "the client still has {} for the VIP, not n1's {mac}",
-        neighbour()
+        neighbour(client, vip)
     );
 }

@@ -53,6 +53,8 @@ pub struct Vrrp {
     pub force_backup: Option<&'static str>,
     /// `garp.refresh`: announce the VIP again this often while master.
     pub garp_refresh: Option<&'static str>,
+    /// `virtualMac`: the VIPs live on a macvlan with the virtual router MAC.
+    pub virtual_mac: bool,
 }
 
 pub const V3_MULTICAST: Vrrp = Vrrp {
@@ -64,6 +66,7 @@ pub const V3_MULTICAST: Vrrp = Vrrp {
     track: None,
     force_backup: None,
     garp_refresh: None,
+    virtual_mac: false,
 };
 
 /// The Cluster and VirtualIP every agent of a lab applies, `priorities`
@@ -108,7 +111,8 @@ pub fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
          metadata: {{name: web}}\n\
          spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{addresses}], \
                  track: {{interfaces: [{track}]}}, control: {{forceBackup: [{force_backup}]}}, \
-                 notify: {{master: [hooks/notify.sh], backup: [hooks/notify.sh]}}{garp}}}\n",
+                 notify: {{master: [hooks/notify.sh], backup: [hooks/notify.sh]}}, \
+                 virtualMac: {virtual_mac}{garp}}}\n",
         n1 = ipv4(0, 1),
         n2 = ipv4(0, 2),
         p1 = priorities.0,
@@ -117,6 +121,7 @@ pub fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
         advert = vrrp.advert.as_millis(),
         track = vrrp.track.unwrap_or_default(),
         force_backup = vrrp.force_backup.unwrap_or_default(),
+        virtual_mac = vrrp.virtual_mac,
         garp = vrrp
             .garp_refresh
             .map(|every| format!(", garp: {{refresh: {every}}}"))
@@ -243,6 +248,7 @@ pub fn start_keepalived(
 ) -> Process {
     let mut instance = VrrpInstance::new(VRID, priority, vrrp.advert, format!("{}/24", vip()));
     instance.password = vrrp.password.map(str::to_string);
+    instance.use_vmac = vrrp.virtual_mac;
     if vrrp.unicast {
         instance.unicast_peers = vec![peer.into()];
     }
@@ -250,17 +256,44 @@ pub fn start_keepalived(
 }
 
 pub fn holds(host: &Host) -> bool {
-    let out = host
-        .exec_ok(&["ip", "-o", "-4", "address", "show", "dev", "eth0"])
-        .unwrap();
-    out.stdout.contains(&format!("inet {}/", vip()))
+    holds_on(host, "eth0", vip())
 }
 
 pub fn holds_v6(host: &Host) -> bool {
-    let out = host
-        .exec_ok(&["ip", "-o", "-6", "address", "show", "dev", "eth0"])
-        .unwrap();
-    out.stdout.contains(&format!("inet6 {}/", vip6()))
+    holds_on(host, "eth0", vip6())
+}
+
+/// Whether `address` is configured on `dev` of `host` (false when there
+/// is no such interface).
+pub fn holds_on(host: &Host, dev: &str, address: impl Into<std::net::IpAddr>) -> bool {
+    let address = address.into();
+    let (family, inet) = if address.is_ipv4() {
+        ("-4", "inet")
+    } else {
+        ("-6", "inet6")
+    };
+    host.exec(&["ip", "-o", family, "address", "show", "dev", dev])
+        .map(|out| out.stdout.contains(&format!("{inet} {address}/")))
+        .unwrap_or(false)
+}
+
+/// The MAC address of `dev` on `host`.
+pub fn mac_of(host: &Host, dev: &str) -> String {
+    let link = host.exec_ok(&["ip", "-o", "link", "show", dev]).unwrap();
+    link.stdout
+        .split_whitespace()
+        .skip_while(|word| *word != "link/ether")
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
+/// The `host`'s neighbour entry for `address` on eth0 ("" if none).
+pub fn neighbour(host: &Host, address: impl Into<std::net::IpAddr>) -> String {
+    let address = address.into().to_string();
+    host.exec_ok(&["ip", "neigh", "show", &address, "dev", "eth0"])
+        .unwrap()
+        .stdout
 }
 
 pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {

@@ -24,6 +24,8 @@ pub struct VrrpInstance {
     /// path, with arguments), as the seeds' stacks start and stop theirs.
     pub notify_master: Option<String>,
     pub notify_backup: Option<String>,
+    /// `use_vmac`: the addresses live on a macvlan with the virtual router MAC.
+    pub use_vmac: bool,
 }
 
 impl VrrpInstance {
@@ -39,6 +41,7 @@ impl VrrpInstance {
             unicast_peers: Vec::new(),
             notify_master: None,
             notify_backup: None,
+            use_vmac: false,
         }
     }
 }
@@ -83,6 +86,9 @@ pub fn config(host: &Host, version: u8, instances: &[VrrpInstance]) -> String {
             if let Some(script) = script {
                 let _ = writeln!(conf, "  {keyword} \"{script}\"");
             }
+        }
+        if i.use_vmac {
+            conf.push_str("  use_vmac\n");
         }
         // keepalived reads one address per line.
         conf.push_str("  virtual_ipaddress {\n");
