@@ -271,6 +271,9 @@ fn collisions(objects: &[&Object]) -> Vec<Problem> {
     let mut instances: HashMap<(String, String, u8, bool), String> = HashMap::new();
     let mut addresses: HashMap<IpAddr, String> = HashMap::new();
     let mut sync_groups: HashMap<String, (String, String)> = HashMap::new();
+    // A node names a virtual MAC interface after the VRID and family
+    // alone (vrrp.51, vrrp6.51), whatever interface it sits on.
+    let mut virtual_macs: HashMap<(String, u8, bool), (String, String)> = HashMap::new();
     for obj in objects.iter().filter(|o| o.kind == Kind::VirtualIP) {
         let Ok(spec) = obj.spec_as::<VirtualIpSpec>() else {
             continue;
@@ -311,6 +314,27 @@ fn collisions(objects: &[&Object]) -> Vec<Problem> {
                 );
             } else {
                 instances.insert(key, name.clone());
+            }
+            if !spec.virtual_mac {
+                continue;
+            }
+            let key = (spec.cluster.clone(), spec.vrid, v6);
+            match virtual_macs.get(&key) {
+                Some((other, interface)) if *interface != spec.interface => problems.push(
+                    Finding::value(
+                        "/spec/virtualMac",
+                        format!(
+                            "VirtualIP {other:?} already uses the virtual MAC of VRID {} ({}) on {interface}: a node has one such interface, so choose another VRID or set virtualMac: false",
+                            spec.vrid,
+                            if v6 { "IPv6" } else { "IPv4" },
+                        ),
+                    )
+                    .into_problem(obj.key()),
+                ),
+                Some(_) => {}
+                None => {
+                    virtual_macs.insert(key, (name.clone(), spec.interface.clone()));
+                }
             }
         }
         for (i, net) in spec.addresses.iter().enumerate() {
@@ -446,6 +470,27 @@ mod tests {
         assert_eq!(
             messages(&set),
             vec!["VirtualIP/d: spec.vrid: VRID 51 on eth0 (IPv4) is already used by VirtualIP \"a\" in Cluster \"home\": choose another VRID"]
+        );
+    }
+
+    #[test]
+    fn a_virtual_mac_is_one_per_vrid_and_family_on_a_node() {
+        let set = [
+            home(3),
+            vip("a", json!({"virtualMac": true})),
+            vip(
+                "b",
+                json!({"interface": "eth1", "addresses": ["10.77.1.100/24", "fd01::100/64"],
+                       "virtualMac": true}),
+            ),
+            vip(
+                "c",
+                json!({"interface": "eth2", "addresses": ["10.77.2.100/24"]}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec!["VirtualIP/b: spec.virtualMac: VirtualIP \"a\" already uses the virtual MAC of VRID 51 (IPv4) on eth0: a node has one such interface, so choose another VRID or set virtualMac: false"]
         );
     }
 
