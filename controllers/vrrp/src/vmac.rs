@@ -119,8 +119,11 @@ pub async fn deactivate(netlink: &Netlink, vmac: &Interface) -> Result<(), Addre
     netlink.set_link_up(vmac.index, false).await
 }
 
-/// The sysctls a macvlan beside its parent needs (what keepalived sets for
-/// `use_vmac`, reduced to what changes the wire):
+/// The sysctls a macvlan beside its parent needs: keepalived's for
+/// `use_vmac` without `arp_filter` and `accept_local` (nothing here needs
+/// them), plus `arp_announce`, which keepalived 2.2.7 leaves alone.
+/// tests/vrrp_vmac.rs fails without any one of the `arp_ignore`s, the
+/// parent's `arp_announce` or `rp_filter`:
 ///
 /// - parent `arp_ignore=1`: an ARP request for the VIP reaches the parent
 ///   and the macvlan alike; answering only for its own addresses keeps the
