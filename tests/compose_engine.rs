@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hareconcile_compose::engine::Engine;
+use hareconcile_compose::engine::{Change, Engine};
 use hareconcile_compose::file::{load, LoadOptions, Project};
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab};
 
@@ -77,6 +77,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// What an engine call reports it did, as text (`started shop_web_1`).
+fn changes(done: Vec<Change>) -> Vec<String> {
+    done.iter().map(Change::to_string).collect()
+}
+
 #[test]
 fn compose_lists_what_the_engine_starts_and_web_answers() {
     require_privileges!(docker);
@@ -90,7 +95,19 @@ fn compose_lists_what_the_engine_starts_and_web_answers() {
 
     let rt = runtime();
     let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
-    rt.block_on(engine.up(&stack)).unwrap();
+    let mut did = changes(rt.block_on(engine.up(&stack)).unwrap());
+    did.sort();
+    assert_eq!(
+        did,
+        [
+            "created shop_idle_1",
+            "created shop_web_1",
+            "created shop_worker_1",
+            "started shop_idle_1",
+            "started shop_web_1",
+            "started shop_worker_1"
+        ]
+    );
 
     let ps = compose(&dockerd, &file, "shop", &["ps"]);
     for service in ["web", "worker", "idle"] {
@@ -117,12 +134,30 @@ fn compose_lists_what_the_engine_starts_and_web_answers() {
         );
     }
 
-    // Running up again changes nothing: same containers, all still running.
+    // Running up again changes nothing, and says so: same containers,
+    // all still running.
     let before = container_ids(&dockerd);
-    rt.block_on(engine.up(&stack)).unwrap();
+    assert_eq!(changes(rt.block_on(engine.up(&stack)).unwrap()), [""; 0]);
     assert_eq!(container_ids(&dockerd), before);
 
-    rt.block_on(engine.down(&stack)).unwrap();
+    // What was stopped behind its back is what the next up reports.
+    dockerd.docker(&["stop", "-t", "1", "shop_idle_1"]).unwrap();
+    assert_eq!(
+        changes(rt.block_on(engine.up(&stack)).unwrap()),
+        ["started shop_idle_1"]
+    );
+
+    let mut did = changes(rt.block_on(engine.down(&stack)).unwrap());
+    did.sort();
+    assert_eq!(did.len(), 6, "{did:?}");
+    assert!(
+        did[..3].iter().all(|c| c.starts_with("removed ")),
+        "{did:?}"
+    );
+    assert!(
+        did[3..].iter().all(|c| c.starts_with("stopped ")),
+        "{did:?}"
+    );
     assert!(container_ids(&dockerd).is_empty());
 }
 
@@ -155,7 +190,10 @@ fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_ser
         1,
     );
     std::fs::write(&file, changed).unwrap();
-    rt.block_on(engine.up(&project(&file, "shop"))).unwrap();
+    assert_eq!(
+        changes(rt.block_on(engine.up(&project(&file, "shop"))).unwrap()),
+        ["replaced shop_idle_1", "started shop_idle_1"]
+    );
     let after = container_ids(&dockerd);
     assert_eq!(after.len(), 3);
     let kept = after.iter().filter(|id| created.contains(id)).count();

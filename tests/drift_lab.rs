@@ -410,9 +410,8 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
     rig.wait_clean("after the stray container is removed");
 
     // Stack: a container stopped by hand is started again at once (no
-    // restart policy: only the agent starts it). The StackRepaired event
-    // is not asserted: the pass that Docker's `kill` event triggers may
-    // list the container still running and start it moments later.
+    // restart policy: only the agent starts it), and the pass that did it
+    // records what it put back.
     let started = || {
         rig.docker(
             1,
@@ -430,6 +429,10 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         let now = started();
         now.starts_with("true ") && now != before
     });
+    rig.wait("the StackRepaired event on n1", || {
+        n1.events().contains("started shop_app_1")
+    });
+    assert!(n1.events().contains("StackRepaired"), "{}", n1.events());
     rig.wait_clean("after the agent restarted the container");
 
     // Stack, stopped for good: app cannot start while db, which it needs

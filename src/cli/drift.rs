@@ -29,7 +29,7 @@ enum DriftFormat {
 /// What the agent repairs the moment it sees it (a VIP removed from the
 /// master or added on a backup, a stack container stopped by hand) is
 /// an event instead (`hareconcile events`: RestoredVip, RemovedStrayVip,
-/// and StackRepaired when the pass saw the container stopped).
+/// and StackRepaired naming what the pass started, created or replaced).
 ///
 /// With --exit-code: 0 when there is no drift, 1 when there is.
 ///

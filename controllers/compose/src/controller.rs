@@ -21,8 +21,8 @@ use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, Sto
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, OnceCell};
 
-use crate::drift::{stack_drift, with_failure, StackDrift};
-use crate::engine::{ContainerStatus, Engine, EngineError};
+use crate::drift::{stack_drift, with_failure};
+use crate::engine::{Change, ContainerStatus, Engine, EngineError};
 use crate::file::{load, FileError, LoadOptions, Project};
 use crate::health::{Prober, Report, Schedule, Verdict};
 use crate::placement::{placement, FollowedVip, Placement};
@@ -323,56 +323,52 @@ fn containers_json(containers: &[ContainerStatus]) -> Value {
 }
 
 impl ServiceReconciler {
-    /// The stack's differences from a placement this controller already
-    /// enacted for this generation (someone stopped, removed or replaced a
-    /// container since); a new placement or spec is a change, not drift.
-    async fn drift_since_last_pass(
+    /// Puts the stack in the `wanted` placement; what it had to change.
+    async fn enact(
         &self,
-        object: &Object,
         wanted: Placement,
         project: &Project,
-    ) -> Vec<StackDrift> {
-        let status = &object.status;
-        let settled = status.observed_generation == Some(object.metadata.generation)
-            && status.details.get("desired").and_then(Value::as_str) == Some(wanted.as_str());
-        if !settled {
-            return Vec::new();
-        }
-        let Ok(engine) = self.engine().await else {
-            return Vec::new();
-        };
-        match engine.containers(&project.name).await {
-            Ok(containers) => stack_drift(project, wanted, &containers, true),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    async fn enact(&self, wanted: Placement, project: &Project) -> Result<(), EngineError> {
+    ) -> Result<Vec<Change>, EngineError> {
         let engine = self.engine().await?;
+        let mut changes = Vec::new();
         match wanted {
             // Thaw a frozen standby first: its takeover is the unpause.
             Placement::Run => {
-                engine.unpause(project).await?;
-                engine.up(project).await
+                changes.extend(engine.unpause(project).await?);
+                changes.extend(engine.up(project).await?);
             }
             Placement::Warm => {
-                engine.create(project).await?;
-                engine.stop(project).await
+                changes.extend(engine.create(project).await?);
+                changes.extend(engine.stop(project).await?);
             }
             // Starts only what is not started yet (a paused container
             // counts as started), then freezes what runs.
             Placement::Paused => {
-                engine.up(project).await?;
-                engine.pause(project).await
+                changes.extend(engine.up(project).await?);
+                changes.extend(engine.pause(project).await?);
             }
             // Networks and volumes stay ready (as `down` leaves them), so
             // a failover here only creates and starts containers.
             Placement::Absent => {
                 engine.prepare(project).await?;
-                engine.down(project).await
+                changes.extend(engine.down(project).await?);
             }
         }
+        Ok(changes)
     }
+}
+
+/// Whether the last pass already enacted `wanted` for this generation and
+/// succeeded: then anything this pass has to change was changed behind
+/// the agent's back (a container stopped, removed or replaced by hand, or
+/// while the agent was down), not a new placement or spec.
+fn settled(object: &Object, wanted: Placement) -> bool {
+    let status = &object.status;
+    status.observed_generation == Some(object.metadata.generation)
+        && status.details.get("desired").and_then(Value::as_str) == Some(wanted.as_str())
+        && status
+            .condition("Ready")
+            .is_some_and(|c| c.reason != "EngineError")
 }
 
 #[async_trait]
@@ -421,8 +417,21 @@ impl Reconciler for ServiceReconciler {
             wanted = Placement::Absent;
         }
         self.remember(object.key(), Some(project.clone()));
-        let before = self.drift_since_last_pass(&object, wanted, &project).await;
-        let enacted = self.enact(wanted, &project).await;
+        let enacted = match self.enact(wanted, &project).await {
+            Ok(changes) => {
+                if settled(&object, wanted) && !changes.is_empty() {
+                    let changes: Vec<String> = changes.iter().map(Change::to_string).collect();
+                    ctx.store.record_event(
+                        &object.key(),
+                        EventType::Warning,
+                        "StackRepaired",
+                        &format!("found changed, put back: {}", changes.join(", ")),
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
         let engine = self.engine().await.ok();
         let containers = match engine {
             Some(engine) => engine.containers(&project.name).await?,
@@ -436,19 +445,6 @@ impl Reconciler for ServiceReconciler {
                 e,
             ),
         };
-        let repaired: Vec<String> = before
-            .iter()
-            .filter(|d| !drift.iter().any(|left| left.message == d.message))
-            .map(|d| format!("{}: {}", d.reason, d.message))
-            .collect();
-        if enacted.is_ok() && !repaired.is_empty() {
-            ctx.store.record_event(
-                &object.key(),
-                EventType::Warning,
-                "StackRepaired",
-                &format!("changed by hand, put back: {}", repaired.join("; ")),
-            );
-        }
         // Probed whenever the stack should run, even if starting part of
         // it failed: the verdict says what actually answers.
         let health = match engine {

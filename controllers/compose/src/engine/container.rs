@@ -11,7 +11,7 @@ use bollard::models::ContainerStateStatusEnum;
 use bollard::network::ConnectNetworkOptions;
 use tracing::{info, warn};
 
-use super::{api, labels, matching, spec, Engine, EngineError, API_TIMEOUT};
+use super::{api, labels, matching, spec, Change, Engine, EngineError, API_TIMEOUT};
 use crate::file::{Project, Service};
 
 impl Engine {
@@ -21,7 +21,7 @@ impl Engine {
         &self,
         project: &Project,
         service_name: &str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Option<Change>, EngineError> {
         let service = &project.services[service_name];
         let name = labels::container_name(&project.name, service_name);
         let desired = spec::container_config(project, service_name, service);
@@ -31,9 +31,9 @@ impl Engine {
             .await
         else {
             info!(container = %name, "creating container");
-            return self
-                .create_container(project, service_name, &name, desired)
-                .await;
+            self.create_container(project, service_name, &name, desired)
+                .await?;
+            return Ok(Some(Change::new("created", &name)));
         };
         let hash = labels::config_hash(project, service);
         let existing_hash = existing
@@ -42,19 +42,23 @@ impl Engine {
             .and_then(|c| c.labels.as_ref())
             .and_then(|l| l.get(labels::CONFIG_HASH));
         if existing_hash == Some(&hash) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(reason) = matching::difference(&desired, &existing) else {
-            return Ok(());
+            return Ok(None);
         };
         info!(container = %name, %reason, "configuration changed; replacing");
         let id = existing.id.unwrap_or_default();
-        self.replace_container(project, service_name, &name, &id, desired)
+        match self
+            .replace_container(project, service_name, &name, &id, desired)
             .await
-            .map_err(|source| EngineError::Replace {
+        {
+            Ok(()) => Ok(Some(Change::new("replaced", &name))),
+            Err(source) => Err(EngineError::Replace {
                 name,
                 source: Box::new(source),
-            })
+            }),
+        }
     }
 
     /// Make before break, as Compose v2 does (1.29 stops the old one
@@ -137,7 +141,7 @@ impl Engine {
         &self,
         project: &Project,
         service_name: &str,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Option<Change>, EngineError> {
         let service: &Service = &project.services[service_name];
         let name = labels::container_name(&project.name, service_name);
         // What runs already waits for nothing: a dependency turning
@@ -149,7 +153,7 @@ impl Engine {
             state.0,
             Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::PAUSED)
         ) {
-            return Ok(());
+            return Ok(None);
         }
         for (dependency, condition) in &service.depends_on {
             self.wait_for(project, &name, dependency, *condition)
@@ -159,7 +163,8 @@ impl Engine {
         self.docker
             .start_container(&name, None::<StartContainerOptions<String>>)
             .await
-            .map_err(api("start container", &name))
+            .map_err(api("start container", &name))?;
+        Ok(Some(Change::new("started", &name)))
     }
 
     pub(super) async fn stop_container(

@@ -75,6 +75,29 @@ impl EngineError {
     }
 }
 
+/// One thing a call did to the daemon: `started shop_web_1`. What a pass
+/// did where nothing should have needed doing is what it put back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub action: &'static str,
+    pub container: String,
+}
+
+impl Change {
+    fn new(action: &'static str, container: &str) -> Self {
+        Change {
+            action,
+            container: container.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.action, self.container)
+    }
+}
+
 /// One service's creation or start, awaited by its dependents: true once
 /// done, false when it (or something it waited for) failed.
 type Step<'a> = Shared<BoxFuture<'a, bool>>;
@@ -92,10 +115,21 @@ async fn all(steps: Vec<Step<'_>>) -> bool {
     join_all(steps).await.into_iter().all(|done| done)
 }
 
-/// Keeps the error for the caller; whether the step succeeded.
-fn succeeded(failures: &Mutex<Vec<EngineError>>, result: Result<(), EngineError>) -> bool {
+/// Keeps the error for the caller and the change for the report; whether
+/// the step succeeded.
+fn succeeded(
+    failures: &Mutex<Vec<EngineError>>,
+    changes: &Mutex<Vec<Change>>,
+    result: Result<Option<Change>, EngineError>,
+) -> bool {
     match result {
-        Ok(()) => true,
+        Ok(change) => {
+            changes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(change);
+            true
+        }
         Err(e) => {
             failures.lock().unwrap_or_else(|e| e.into_inner()).push(e);
             false
@@ -150,12 +184,15 @@ impl Engine {
 
     /// Networks, volumes and one container per service, none started;
     /// containers whose configuration changed are replaced.
-    pub async fn create(&self, project: &Project) -> Result<(), EngineError> {
+    pub async fn create(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         self.prepare(project).await?;
+        let mut changes = Vec::new();
         for wave in waves(project) {
-            try_join_all(wave.iter().map(|name| self.ensure_container(project, name))).await?;
+            let made =
+                try_join_all(wave.iter().map(|name| self.ensure_container(project, name))).await?;
+            changes.extend(made.into_iter().flatten());
         }
-        Ok(())
+        Ok(changes)
     }
 
     /// [`Engine::create`] and start, each service as soon as its own
@@ -163,9 +200,10 @@ impl Engine {
     /// once they have started (or met the condition it asks of them), so
     /// only dependency chains run in sequence. On a failover this is the
     /// time the stack is down.
-    pub async fn up(&self, project: &Project) -> Result<(), EngineError> {
+    pub async fn up(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         self.prepare(project).await?;
         let failures = Mutex::new(Vec::new());
+        let changes = Mutex::new(Vec::new());
         let mut created: HashMap<&str, Step<'_>> = HashMap::new();
         let mut started: HashMap<&str, Step<'_>> = HashMap::new();
         // Dependencies come first, so their steps exist when needed.
@@ -173,10 +211,14 @@ impl Engine {
             let dependencies = &project.services[name].depends_on;
             let after_created = steps_of(&created, dependencies.keys());
             let after_started = steps_of(&started, dependencies.keys());
-            let failures = &failures;
+            let (failures, changes) = (&failures, &changes);
             let create = async move {
                 all(after_created).await
-                    && succeeded(failures, self.ensure_container(project, name).await)
+                    && succeeded(
+                        failures,
+                        changes,
+                        self.ensure_container(project, name).await,
+                    )
             }
             .boxed()
             .shared();
@@ -185,7 +227,7 @@ impl Engine {
                 async move {
                     all(after_started).await
                         && create.await
-                        && succeeded(failures, self.start_service(project, name).await)
+                        && succeeded(failures, changes, self.start_service(project, name).await)
                 }
                 .boxed()
                 .shared()
@@ -199,24 +241,29 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .drain(..)
             .next();
-        first_failure.map_or(Ok(()), Err)
+        match first_failure {
+            Some(e) => Err(e),
+            None => Ok(std::mem::take(
+                &mut *changes.lock().unwrap_or_else(|e| e.into_inner()),
+            )),
+        }
     }
 
     /// Freezes the project's running containers, all at once: the
     /// standby of a `warm` stack with `standby: paused`.
-    pub async fn pause(&self, project: &Project) -> Result<(), EngineError> {
+    pub async fn pause(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         let running = self.declared_in_state(project, "running").await?;
         try_join_all(running.iter().map(|name| self.pause_container(name))).await?;
-        Ok(())
+        Ok(running.iter().map(|n| Change::new("paused", n)).collect())
     }
 
     /// Thaws the project's paused containers, all at once: a frozen
     /// standby's takeover, with no start order to follow (every process
     /// already started in order before it was frozen).
-    pub async fn unpause(&self, project: &Project) -> Result<(), EngineError> {
+    pub async fn unpause(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         let paused = self.declared_in_state(project, "paused").await?;
         try_join_all(paused.iter().map(|name| self.unpause_container(name))).await?;
-        Ok(())
+        Ok(paused.iter().map(|n| Change::new("unpaused", n)).collect())
     }
 
     /// Names of the containers of the project's declared services in
@@ -236,7 +283,7 @@ impl Engine {
     }
 
     /// Stops running containers, dependents first, each with its grace period.
-    pub async fn stop(&self, project: &Project) -> Result<(), EngineError> {
+    pub async fn stop(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         let running: HashMap<String, ContainerStatus> = self
             .containers(&project.name)
             .await?
@@ -263,16 +310,20 @@ impl Engine {
             }))
             .await?;
         }
-        Ok(())
+        Ok(running
+            .values()
+            .map(|c| Change::new("stopped", &c.name))
+            .collect())
     }
 
     /// Stops, then removes the project's containers; networks and volumes
     /// stay so the next start is quick and keeps its data.
-    pub async fn down(&self, project: &Project) -> Result<(), EngineError> {
-        self.stop(project).await?;
+    pub async fn down(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
+        let mut changes = self.stop(project).await?;
         for container in self.containers(&project.name).await? {
             self.remove_container(&container.name).await?;
+            changes.push(Change::new("removed", &container.name));
         }
-        Ok(())
+        Ok(changes)
     }
 }
