@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bollard::{Docker, API_DEFAULT_VERSION};
-use futures::future::{join_all, try_join_all, BoxFuture, FutureExt, Shared};
+use futures::future::{join, join_all, try_join_all, BoxFuture, FutureExt, Shared};
 
 pub use labels::{config_hash, container_name, CONFIG_HASH, PROJECT, SERVICE};
 pub use observe::ContainerStatus;
@@ -225,8 +225,12 @@ impl Engine {
             let start = {
                 let create = create.clone();
                 async move {
-                    all(after_started).await
-                        && create.await
+                    // Shared futures only run when polled: awaiting the
+                    // dependencies' starts first would put off this
+                    // service's own create until they had started.
+                    let (dependencies_started, created) = join(all(after_started), create).await;
+                    dependencies_started
+                        && created
                         && succeeded(failures, changes, self.start_service(project, name).await)
                 }
                 .boxed()
