@@ -431,8 +431,10 @@ fn a_keepalived_peer_with_another_password_is_counted_as_auth_failures() {
     // Neither accepts the other's adverts: each is master of its own
     // virtual router, and hareconcile counts every advert it refused.
     assert!(
-        // Status counters are refreshed every few seconds.
-        wait_until(Duration::from_secs(30), || agent.status()["counters"]
+        // Status counters are refreshed every few seconds, and keepalived
+        // only sends once it made itself master (3 s of our refused
+        // adverts); a loaded 2-core box has taken over 20 s for all that.
+        wait_until(Duration::from_secs(90), || agent.status()["counters"]
             ["dropped"]["auth"]
             .as_u64()
             > Some(1)),
