@@ -354,6 +354,14 @@ fn the_owner_accepts_even_without_accept_mode_and_its_backup_does_not() {
     assert_answers(client, n2.ipv4(0), &all);
     assert_resolves_to(client, owned, n2, &all);
     assert_refused(client, owned, &all);
+
+    // Stopping the owner's agent leaves the node its own address.
+    a1.process.stop(Duration::from_secs(10)).unwrap();
+    let own = n1
+        .exec(&["ip", "-o", "addr", "show", "dev", "eth0"])
+        .unwrap()
+        .stdout;
+    assert!(own.contains(&format!(" {owned}/")), "{own}");
 }
 
 #[test]
