@@ -127,7 +127,7 @@ struct Rig {
     // Dropped in this order: the daemon, the files, the lab.
     dockerd: Dockerd,
     _dirs: [TempDir; 2],
-    _lab: Lab,
+    lab: Lab,
 }
 
 impl Rig {
@@ -163,7 +163,7 @@ impl Rig {
             file,
             dockerd,
             _dirs: [dir, state],
-            _lab: lab,
+            lab,
         }
     }
 
@@ -314,6 +314,48 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
     })
     .await;
 
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stack_runs_again_after_a_docker_daemon_restart() {
+    require_privileges!(docker);
+    let mut rig = Rig::start("").await;
+    let service = object(
+        Kind::Service,
+        "shop",
+        json!({"cluster": "home", "followVirtualIP": "web", "mode": "active-passive",
+               "compose": {"file": rig.file.display().to_string()}}),
+    );
+    rig.store
+        .apply(
+            vec![followed_vip(), service],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    report_vip(&rig.store, "Master", false);
+    wait_for("the stack to run", || running(&rig.dockerd) == SHOP).await;
+    let before = started_at(&rig.dockerd);
+
+    // Docker stops the containers on SIGTERM and comes back with them
+    // stopped (no restart policy): the agent's event stream reconnects and
+    // the pass it triggers starts them.
+    rig.lab.node(1).restart_dockerd(&mut rig.dockerd).unwrap();
+    let took = wait_explained(
+        "the stack to run again after the daemon restart",
+        || running(&rig.dockerd) == SHOP && started_at(&rig.dockerd) != before,
+        || {
+            let ps = rig.dockerd.docker(&["ps", "-a"]).unwrap().stdout;
+            format!("{:?}\n{ps}", ready(&rig.store, "shop"))
+        },
+    )
+    .await;
+    eprintln!("daemon restart: stack running again after {took:?}");
+    wait_for("Ready=Running", || {
+        ready(&rig.store, "shop").is_some_and(|c| c.reason == "Running")
+    })
+    .await;
     rig.stop().await;
 }
 

@@ -50,29 +50,7 @@ impl Host {
         let socket = dir.join("docker.sock");
         let uri = format!("unix://{}", socket.display());
         let cgroup_parent = self.shared.id.derive(self.name());
-        let path = |name: &str| dir.join(name).display().to_string();
-        let cmd = NodeCommand::new("dockerd").args([
-            "--config-file",
-            &path("daemon.json"),
-            "--data-root",
-            &path("data"),
-            "--exec-root",
-            &path("exec"),
-            "--pidfile",
-            &path("docker.pid"),
-            "--host",
-            &uri,
-            // vfs copies layers instead of mounting overlays: slower for big
-            // images, but busybox is 2 MB and nothing is left mounted.
-            "--storage-driver",
-            "vfs",
-            "--exec-opt",
-            "native.cgroupdriver=cgroupfs",
-            // Named after the lab, so cleanup finds containers even when
-            // this process dies before the daemon is stopped.
-            "--cgroup-parent",
-            &format!("/{cgroup_parent}"),
-        ]);
+        let cmd = dockerd_command(&dir, &uri, &cgroup_parent);
         let mut dockerd = Dockerd {
             process: Some(self.spawn(cmd)?),
             uri,
@@ -82,6 +60,46 @@ impl Host {
         dockerd.wait_ready()?;
         Ok(dockerd)
     }
+
+    /// Stops `dockerd` (SIGTERM: Docker stops the containers itself, as
+    /// on a host's daemon restart or upgrade) and starts it again on the
+    /// same state, so its containers exist again, stopped.
+    pub fn restart_dockerd(&self, dockerd: &mut Dockerd) -> Result<()> {
+        if let Some(process) = dockerd.process.take() {
+            process.stop(STOP_GRACE)?;
+        }
+        let cmd = dockerd_command(&dockerd.dir, &dockerd.uri, &dockerd.cgroup_parent);
+        dockerd.process = Some(self.spawn(cmd)?);
+        dockerd.wait_ready()
+    }
+}
+
+/// The daemon's command line: everything under `dir`, so nothing is shared
+/// with the machine's daemon or another node's.
+fn dockerd_command(dir: &Path, uri: &str, cgroup_parent: &str) -> NodeCommand {
+    let path = |name: &str| dir.join(name).display().to_string();
+    NodeCommand::new("dockerd").args([
+        "--config-file",
+        &path("daemon.json"),
+        "--data-root",
+        &path("data"),
+        "--exec-root",
+        &path("exec"),
+        "--pidfile",
+        &path("docker.pid"),
+        "--host",
+        uri,
+        // vfs copies layers instead of mounting overlays: slower for big
+        // images, but busybox is 2 MB and nothing is left mounted.
+        "--storage-driver",
+        "vfs",
+        "--exec-opt",
+        "native.cgroupdriver=cgroupfs",
+        // Named after the lab, so cleanup finds containers even when
+        // this process dies before the daemon is stopped.
+        "--cgroup-parent",
+        &format!("/{cgroup_parent}"),
+    ])
 }
 
 impl Dockerd {
