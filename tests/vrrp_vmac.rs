@@ -278,6 +278,26 @@ fn self_healing_works_on_the_virtual_mac_interface() {
     }
     assert!(holds_on(n1, VMAC4_DEV, vip()), "{}", logs2(&a2));
 
+    // The master's virtual MAC interface taken down, then deleted, by
+    // hand: up again with the right MAC and the VIP, each time recorded.
+    for change in [
+        vec!["link", "set", VMAC4_DEV, "down"],
+        vec!["link", "del", VMAC4_DEV],
+    ] {
+        n1.exec_ok(&[&["ip"], change.as_slice()].concat()).unwrap();
+        assert!(
+            wait_until(CONVERGE, || link_up(n1, VMAC4_DEV) == Some(true)
+                && holds_on(n1, VMAC4_DEV, vip())),
+            "after ip {change:?} the virtual MAC interface was not restored
+{}",
+            logs2(&a2)
+        );
+        assert_eq!(mac_of(n1, VMAC4_DEV), VMAC4);
+    }
+    let events = a1.hc(&["events"]);
+    let events = String::from_utf8_lossy(&events.stdout);
+    assert!(events.contains("RestoredVirtualMac"), "{events}");
+
     // A crashed backup's leftovers: a VIP on its virtual MAC interface,
     // whose MAC someone changed, and one on eth0. The restarted agent
     // removes both and recreates the interface with the right MAC.

@@ -508,6 +508,12 @@ impl Shell {
                     self.remove_stray_vip(vip, index).await;
                 }
             }
+            Change::Link { index, up: false }
+                if self.vmac.as_ref().is_some_and(|vmac| vmac.index == index)
+                    && self.instance.state() == State::Master =>
+            {
+                self.restore_virtual_mac().await;
+            }
             Change::Link { index, up } => {
                 let Some(link) = self.links.iter_mut().find(|l| l.index == index) else {
                     return;
@@ -706,6 +712,50 @@ impl Shell {
         self.observed.send_if_modified(|o| {
             o.last_advert = Some(SystemTime::now());
             false
+        });
+    }
+
+    /// The virtual MAC interface went down or away under the master (by
+    /// hand: our own step down changes the state first): set it up again
+    /// as at start, with the VIPs, and announce. The notification may be
+    /// stale (one of this repair's own steps), so the link as it is now
+    /// decides; so does the parent, whose loss is tracking's to handle.
+    async fn restore_virtual_mac(&mut self) {
+        let Some(name) = self.vmac.as_ref().map(|vmac| vmac.name.clone()) else {
+            return;
+        };
+        let parent_up = matches!(
+            self.netlink.link_state(&self.interface.name).await,
+            Ok((_, true))
+        );
+        let current = self.netlink.link_state(&name).await;
+        if !parent_up || matches!(current, Ok((_, true))) {
+            return;
+        }
+        let config = self.instance.config();
+        let (vrid, ipv4) = (config.vrid, config.primary_address.is_ipv4());
+        let vmac = match vmac::prepare(&self.netlink, &self.interface, vrid, ipv4).await {
+            Ok(vmac) => vmac,
+            Err(error) => {
+                warn!(instance = %self.config.name, %error, "setting the virtual MAC interface up again failed");
+                return;
+            }
+        };
+        if let Err(error) = self.socket.use_virtual_mac(&vmac.name, vmac.mac) {
+            warn!(instance = %self.config.name, %error, "listening on the new virtual MAC interface failed");
+        }
+        warn!(instance = %self.config.name, interface = %name, "virtual MAC interface taken down or deleted on the master; restoring it");
+        self.vmac = Some(vmac);
+        self.activate_vmac().await;
+        for vip in self.config.vips.clone() {
+            self.add_vip(vip).await;
+        }
+        self.announce();
+        self.repaired(Repair {
+            reason: "RestoredVirtualMac",
+            message: format!(
+                "{name} was taken down or deleted on the master by hand; set up again with the VIPs and announced"
+            ),
         });
     }
 
