@@ -5,6 +5,7 @@
 
 mod decode;
 mod env_file;
+mod image;
 mod interpolate;
 mod node;
 mod order;
@@ -16,11 +17,12 @@ mod volumes;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+pub use image::{ImageRef, DEFAULT_REGISTRY};
 pub use interpolate::Variables;
 pub use node::Position;
 pub use ports::PortMapping;
 pub use resources::Resource;
-pub use service::{Condition, Healthcheck, Logging, Service, Ulimit};
+pub use service::{Condition, Healthcheck, Logging, PullPolicy, Service, Ulimit};
 pub use volumes::{Mount, MountKind};
 
 use decode::{named_entries, string, Fields, Problem};

@@ -11,6 +11,7 @@ use super::decode::{
     string_map, Decoded, Fields, Problem,
 };
 use super::env_file;
+use super::image::ImageRef;
 use super::interpolate::Variables;
 use super::node::{Node, Value};
 use super::ports::{ports, PortMapping};
@@ -19,6 +20,10 @@ use super::volumes::{mounts, Mount};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Service {
     pub image: String,
+    /// When the image is pulled. Not part of the container's
+    /// configuration: changing it recreates nothing.
+    #[serde(skip)]
+    pub pull_policy: PullPolicy,
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     /// `env_file` entries first, `environment` over them, as in Compose.
@@ -51,6 +56,19 @@ pub struct Service {
     pub stop_grace_period: Option<Duration>,
     pub logging: Option<Logging>,
     pub profiles: Vec<String>,
+}
+
+/// Compose's `pull_policy`, the values that need no `build:`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PullPolicy {
+    /// Pulled when not on the node (Compose's default; `if_not_present`).
+    #[default]
+    Missing,
+    /// Pulled again when the stack (re)starts and periodically; the local
+    /// copy serves while the registry cannot.
+    Always,
+    /// Never pulled: the image must be on the node already.
+    Never,
 }
 
 /// What a dependent waits for before it starts.
@@ -97,7 +115,11 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
     let what = format!("service `{}`", scope.name);
     let mut f = Fields::of(node, &what)?;
     let image = match f.take("image") {
-        Some(n) => string(n, "image")?,
+        Some(n) => {
+            let image = string(n, "image")?;
+            ImageRef::parse(&image).map_err(|m| Problem::new(n.at, m))?;
+            image
+        }
         None => {
             return Err(Problem::new(
                 node.at,
@@ -146,6 +168,11 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
     };
     let service = Service {
         image,
+        pull_policy: f
+            .take("pull_policy")
+            .map(pull_policy)
+            .transpose()?
+            .unwrap_or_default(),
         command: f
             .take("command")
             .map(|n| command(n, "command"))
@@ -309,6 +336,30 @@ fn service_networks(
             format!("network `{unknown}` is not declared under the top-level `networks:`"),
         )),
         None => Ok(networks),
+    }
+}
+
+fn pull_policy(node: &Node) -> Decoded<PullPolicy> {
+    match string(node, "pull_policy")?.as_str() {
+        "missing" | "if_not_present" => Ok(PullPolicy::Missing),
+        "always" => Ok(PullPolicy::Always),
+        "never" => Ok(PullPolicy::Never),
+        "build" => Err(Problem::new(
+            node.at,
+            "unsupported pull_policy `build`: hareconcile does not build images; push the image to a registry or build it on each node",
+        )),
+        scheduled
+            if ["daily", "weekly"].contains(&scheduled) || scheduled.starts_with("every_") =>
+        {
+            Err(Problem::new(
+                node.at,
+                format!("unsupported pull_policy `{scheduled}`: hareconcile does not implement scheduled pulls; use always (pulled again at most hourly) or missing"),
+            ))
+        }
+        other => Err(Problem::new(
+            node.at,
+            format!("pull_policy must be missing, always or never, not {other:?}"),
+        )),
     }
 }
 

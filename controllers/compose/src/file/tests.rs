@@ -357,3 +357,62 @@ fn the_example_stack_loads() {
     );
     assert!(project.services.values().all(|s| s.init));
 }
+
+#[test]
+fn pull_policy_decodes_compose_values_and_refuses_builds_and_schedules_where_written() {
+    let policy = |value: &str| {
+        load_text(&format!(
+            "services:\n  web:\n    image: busybox\n    pull_policy: {value}\n"
+        ))
+        .map(|p| p.services["web"].pull_policy)
+    };
+    assert_eq!(
+        load_text("services: {web: {image: busybox}}\n")
+            .unwrap()
+            .services["web"]
+            .pull_policy,
+        PullPolicy::Missing
+    );
+    assert_eq!(policy("missing").unwrap(), PullPolicy::Missing);
+    assert_eq!(policy("if_not_present").unwrap(), PullPolicy::Missing);
+    assert_eq!(policy("always").unwrap(), PullPolicy::Always);
+    assert_eq!(policy("never").unwrap(), PullPolicy::Never);
+    let message = |value: &str| {
+        let m = policy(value).unwrap_err().to_string();
+        m[m.find("compose.yaml").unwrap()..].to_string()
+    };
+    for (value, expected) in [
+        (
+            "build",
+            "compose.yaml:4:18: unsupported pull_policy `build`",
+        ),
+        (
+            "daily",
+            "compose.yaml:4:18: unsupported pull_policy `daily`",
+        ),
+        (
+            "weekly",
+            "compose.yaml:4:18: unsupported pull_policy `weekly`",
+        ),
+        (
+            "every_12h",
+            "compose.yaml:4:18: unsupported pull_policy `every_12h`",
+        ),
+        (
+            "sometimes",
+            "compose.yaml:4:18: pull_policy must be missing, always or never",
+        ),
+    ] {
+        let m = message(value);
+        assert!(m.starts_with(expected), "{value}: {m}");
+    }
+}
+
+#[test]
+fn a_malformed_image_reference_is_refused_where_written() {
+    let message = error("services:\n  web:\n    image: Busybox:1\n");
+    assert!(
+        message.starts_with("compose.yaml:3:12: invalid image reference \"Busybox:1\""),
+        "{message}"
+    );
+}
