@@ -2,7 +2,8 @@
 # Installs the Debian packages the lab tests (tests/lab) and the integration
 # tests built on it need: namespaces and bridges (iproute2), faults (nftables),
 # probes (ping, curl), container images (busybox-static), Compose 1.29 to check
-# what the compose controller creates (docker-compose), a reference VRRP peer
+# what the compose controller creates (docker-compose), a registry to pull
+# images from (docker-registry, run by hand in a lab node), a reference VRRP peer
 # (keepalived), network mounts (ssh, sshfs, fuse3), snapshots (btrfs-progs),
 # replication (rsync), peer TLS certificates (openssl) and process
 # inspection (procps, psmisc).
@@ -26,6 +27,7 @@ PACKAGES=(
     btrfs-progs
     curl
     docker-compose
+    docker-registry
     procps
     psmisc
     util-linux

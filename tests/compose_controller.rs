@@ -3,21 +3,32 @@
 //! is backup (or keeps it warm), restores a stack `docker-compose down`
 //! removed by hand, takes a deleted Service's stack down, and starts
 //! nothing from a compose file with an unsupported key.
+//!
+//! Images from a registry: it pulls what a stack needs (each image once),
+//! on a standby before any failover (which then works with the registry
+//! down), and starts nothing when `pull_policy: never` finds the image
+//! absent. The registry is Debian's `docker-registry` (the CNCF
+//! distribution registry) on the lab node's 127.0.0.1:5000, which dockerd
+//! trusts without TLS as it trusts every loopback registry.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hareconcile_compose::{events, health, ServiceReconciler};
-use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Lab};
+use hareconcile_lab::{
+    busybox_image, require_privileges, Dockerd, Lab, NodeCommand, Process, BUSYBOX_IMAGE,
+};
 use hareconcile_model::{
     Condition, ConditionStatus, Kind, Manager, Object, ObjectKey, ObjectMeta, Status, API_VERSION,
 };
-use hareconcile_runtime::{ApplyOptions, Context, Controller, ControllerHandle, Store};
+use hareconcile_runtime::{ApplyOptions, Context, Controller, ControllerHandle, Event, Store};
 use serde_json::json;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
 const CONVERGE: Duration = Duration::from_secs(30);
+/// Where the lab node's registry listens.
+const REGISTRY: &str = "127.0.0.1:5000";
 
 fn write_stack(dir: &Path, image: &str, extra: &str) -> PathBuf {
     let path = dir.join("compose.yaml");
@@ -165,6 +176,64 @@ impl Rig {
             _dirs: [dir, state],
             lab,
         }
+    }
+
+    /// Starts the registry on the node's 127.0.0.1:5000, pushes the lab
+    /// image to it under each of `tags` and removes every copy from the
+    /// node, so only a pull brings it back.
+    fn registry_with(&self, tags: &[&str]) -> Process {
+        let dir = self.file.parent().unwrap();
+        let config = dir.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: \"{REGISTRY}\", secret: lab}}\n",
+                dir.join("registry").display()
+            ),
+        )
+        .unwrap();
+        let node = self.lab.node(1);
+        // The registry and dockerd's pushes to it use the node's loopback.
+        node.exec_ok(NodeCommand::new("ip").args(["link", "set", "lo", "up"]))
+            .unwrap();
+        let registry = node
+            .spawn(
+                NodeCommand::new("docker-registry")
+                    .arg("serve")
+                    .arg(&config),
+            )
+            .unwrap();
+        let started = Instant::now();
+        let probe = NodeCommand::new("curl").args(["-sf", &format!("http://{REGISTRY}/v2/")]);
+        while !node.exec(probe.clone()).unwrap().success() {
+            assert!(
+                started.elapsed() < CONVERGE,
+                "the registry does not answer: {}",
+                registry.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut local = vec![BUSYBOX_IMAGE.to_string()];
+        for tag in tags {
+            let pushed = format!("{REGISTRY}/busybox:{tag}");
+            self.dockerd
+                .docker(&["tag", BUSYBOX_IMAGE, &pushed])
+                .unwrap()
+                .ok()
+                .unwrap();
+            self.dockerd
+                .docker(&["push", &pushed])
+                .unwrap()
+                .ok()
+                .unwrap();
+            local.push(pushed);
+        }
+        let mut rmi = vec!["rmi"];
+        rmi.extend(local.iter().map(String::as_str));
+        self.dockerd.docker(&rmi).unwrap().ok().unwrap();
+        let left = self.dockerd.docker(&["image", "ls", "-q"]).unwrap().stdout;
+        assert_eq!(left.trim(), "", "images left on the node");
+        registry
     }
 
     async fn stop(self) {
@@ -471,5 +540,189 @@ async fn a_node_preparing_a_takeover_brings_the_stack_up_before_it_is_master() {
     })
     .await;
 
+    rig.stop().await;
+}
+
+/// A compose file of `services` sleeping on `image`, with `extra` keys
+/// for each; returns the path.
+fn write_sleepers(dir: &Path, name: &str, image: &str, services: &[&str], extra: &str) -> String {
+    let mut text = "services:\n".to_string();
+    for service in services {
+        text += &format!(
+            "  {service}:\n    image: {image}\n    command: sleep 3600\n    stop_grace_period: 1s\n{extra}"
+        );
+    }
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A Service of the stack in `file`, following VirtualIP `web` if given.
+fn service(name: &str, file: &str, follows: Option<&str>) -> Object {
+    let mut spec = json!({"cluster": "home", "compose": {"file": file, "project": name}});
+    if let Some(vip) = follows {
+        spec["followVirtualIP"] = json!(vip);
+        spec["mode"] = json!("active-passive");
+    }
+    object(Kind::Service, name, spec)
+}
+
+fn has_image(dockerd: &Dockerd, image: &str) -> bool {
+    dockerd
+        .docker(&["image", "inspect", "--format", "{{.Id}}", image])
+        .unwrap()
+        .success()
+}
+
+fn events_of(store: &Store, name: &str, reason: &str) -> Vec<Event> {
+    store
+        .events(Some(&key(Kind::Service, name)))
+        .into_iter()
+        .filter(|e| e.reason == reason)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_are_pulled_where_the_stack_may_run_before_it_runs_there() {
+    require_privileges!(docker);
+    let rig = Rig::start("").await;
+    let registry = rig.registry_with(&["lab", "standby"]);
+    let (store, dockerd) = (&rig.store, &rig.dockerd);
+    let explain = || {
+        format!(
+            "direct: {:?}\nstandby: {:?}\nevents: {:?}\ncontainers: {:?}",
+            ready(store, "direct"),
+            ready(store, "standby"),
+            store.events(None),
+            all_containers(dockerd)
+        )
+    };
+
+    // Two services on one image: one pull. A second Service follows a VIP
+    // this node is backup of: its image is pulled, nothing is created.
+    let direct_image = format!("{REGISTRY}/busybox:lab");
+    let standby_image = format!("{REGISTRY}/busybox:standby");
+    let direct = write_sleepers(
+        rig.file.parent().unwrap(),
+        "direct",
+        &direct_image,
+        &["web", "worker"],
+        "",
+    );
+    let standby = write_sleepers(
+        rig.file.parent().unwrap(),
+        "standby",
+        &standby_image,
+        &["web"],
+        "",
+    );
+    store
+        .apply(vec![followed_vip()], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    report_vip(store, "Backup", false);
+    store
+        .apply(
+            vec![
+                service("direct", &direct, None),
+                service("standby", &standby, Some("web")),
+            ],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+
+    wait_explained(
+        "the pulled stack to run",
+        || running(dockerd) == ["direct_web_1", "direct_worker_1"],
+        explain,
+    )
+    .await;
+    let pulls = events_of(store, "direct", "PullingImage");
+    assert_eq!(
+        pulls.iter().map(|e| e.count).sum::<u32>(),
+        1,
+        "one pull for two services: {pulls:?}"
+    );
+    assert_eq!(pulls[0].message, format!("pulling image {direct_image}"));
+    let pulled = events_of(store, "direct", "PulledImage");
+    assert!(
+        pulled.len() == 1 && pulled[0].message.contains("bytes downloaded"),
+        "{pulled:?}"
+    );
+
+    wait_explained(
+        "the standby's image",
+        || has_image(dockerd, &standby_image),
+        explain,
+    )
+    .await;
+    wait_explained(
+        "the standby's PulledImage event",
+        || !events_of(store, "standby", "PulledImage").is_empty(),
+        explain,
+    )
+    .await;
+    assert!(
+        !all_containers(dockerd)
+            .iter()
+            .any(|c| c.starts_with("standby")),
+        "{}",
+        explain()
+    );
+    assert_eq!(ready(store, "standby").unwrap().reason, "Standby");
+
+    // The registry goes away; the failover does not need it.
+    registry.stop(Duration::from_secs(5)).unwrap();
+    report_vip(store, "Master", false);
+    wait_explained(
+        "the standby's stack to run after a failover with the registry down",
+        || running(dockerd).contains(&"standby_web_1".to_string()),
+        explain,
+    )
+    .await;
+    assert!(events_of(store, "standby", "PullFailed").is_empty());
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_policy_never_with_the_image_absent_starts_nothing_and_says_why() {
+    require_privileges!(docker);
+    let rig = Rig::start("").await;
+    let (store, dockerd) = (&rig.store, &rig.dockerd);
+    let absent = "hareconcile/absent:1";
+    let file = write_sleepers(
+        rig.file.parent().unwrap(),
+        "sealed",
+        absent,
+        &["web"],
+        "    pull_policy: never\n",
+    );
+    store
+        .apply(
+            vec![service("sealed", &file, None)],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    wait_explained(
+        "Ready=False ErrImageNeverPull",
+        || ready(store, "sealed").is_some_and(|c| c.reason == "ErrImageNeverPull"),
+        || format!("{:?}", ready(store, "sealed")),
+    )
+    .await;
+    let message = ready(store, "sealed").unwrap().message;
+    assert!(
+        message.contains(absent) && message.contains("pull_policy never forbids pulling it"),
+        "{message}"
+    );
+    let drift = store
+        .get(&key(Kind::Service, "sealed"))
+        .unwrap()
+        .status
+        .details["drift"]
+        .clone();
+    assert_eq!(drift[0]["reason"], "ImageMissing", "{drift}");
+    assert!(all_containers(dockerd).is_empty());
+    assert!(events_of(store, "sealed", "PullingImage").is_empty());
     rig.stop().await;
 }

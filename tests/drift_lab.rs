@@ -8,8 +8,9 @@
 //! |---|---|---|
 //! | stack: unexpected container | `docker run` with the project's labels on the master | drift from n1 and n2 (won't fix), then clean after `docker rm` |
 //! | stack: container stopped | app stopped (`docker stop`) while db, which it needs healthy, is unhealthy (its ready file removed) | drift from n1 and n2: ContainerStopped with the failed start and "the agent retries"; clean once db is healthy again |
-//! | stack: container missing | app removed (`docker rm -f`) after its image was untagged (`docker rmi -f`) | drift from n1 and n2: ContainerMissing with "No such image" and "the agent retries"; clean once the image is tagged again |
-//! | stack: outdated config | the compose file edited to an image that does not exist | drift from n1 and n2: OutdatedConfig, the old container still running (make before break); clean once the file is put back |
+//! | stack: image missing | app removed (`docker rm -f`) after its image was untagged (`docker rmi -f`), with no registry to pull it from | drift from n1 and n2: ImageMissing with the failed pull and "the agent retries"; clean once the image is tagged again |
+//! | stack: image missing, old container kept | the compose file edited to an image that does not exist | drift from n1 and n2: ImageMissing, the old container still running; clean once the file is put back |
+//! | stack: outdated config | the compose file edited to a capability Docker does not know | drift from n1 and n2: OutdatedConfig, the old container still running (make before break); clean once the file is put back |
 //! | replication lag over maxLag | n2's sshd frozen (SIGSTOP) while n1 writes | drift from n1 and n2 (Synced False), then clean after SIGCONT |
 //! | sync (by hand over files) and config skew | `apply --force` of a changed Service on n2 | drift from n1 and n2: ManagedElsewhere (n2's, through its peer API) and ConfigSkew; clean once deleted and the files re-apply it |
 //! | split brain (VIP on two masters) | VRRP (IP protocol 112) dropped between n1 and n2 on the LAN bridge; the peer API's TCP still flows | drift from n1 and n2: SplitBrain naming n1,n2, both holding the VIP; clean once healed, n1 alone master |
@@ -451,41 +452,61 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
     rig.wait_clean("after db is healthy again and app started");
     assert_eq!(rig.inspect(1, "{{.State.Running}}", "shop_app_1"), "true");
 
-    // Stack, missing: app removed while its image is gone (untagged: the
-    // running db keeps the layers), so it cannot be created again.
+    // Stack, image missing: app removed while its image is gone
+    // (untagged: the running db keeps the layers) and the lab has no
+    // registry to pull it from, so it cannot be created again.
     let image_id = rig.inspect(1, "{{.Id}}", &rig.image);
     rig.docker(1, &["rmi", "-f", &rig.image]);
     rig.docker(1, &["rm", "-f", "shop_app_1"]);
-    let missing = rig.wait_retrying("app missing, unable to be created", "ContainerMissing");
+    let missing = rig.wait_retrying("app's image missing, unable to be pulled", "ImageMissing");
     assert!(
-        missing.contains("the last attempt failed: create container shop_app_1")
-            && missing.contains("No such image"),
+        missing.starts_with(&format!(
+            "image {} is not on this node and pulling it failed",
+            rig.image
+        )),
         "{missing}"
     );
     rig.docker(1, &["tag", &image_id, &rig.image]);
     rig.wait_clean("after the image is back and app created again");
     assert_eq!(rig.inspect(1, "{{.State.Running}}", "shop_app_1"), "true");
 
-    // Stack, outdated: the compose file names an image that does not
-    // exist. The replacement cannot be created, so the old container
-    // keeps running (make before break) and the drift says so.
+    // Stack, image missing with the old container kept: the compose file
+    // names an image that does not exist. Nothing is replaced before the
+    // image is there, so the old container keeps running.
     let running_app = rig.inspect(1, "{{.Id}}", "shop_app_1");
+    let keeps_running = |after: &str| {
+        assert_eq!(
+            rig.inspect(1, "{{.Id}} {{.State.Running}}", "shop_app_1"),
+            format!("{running_app} true"),
+            "the old container must keep running {after}"
+        );
+    };
     std::fs::write(
         rig.compose_file(),
         compose_file(&rig.image, "hareconcile/absent:1"),
     )
     .unwrap();
+    let absent = rig.wait_retrying("app's new image missing", "ImageMissing");
+    assert!(absent.contains("hareconcile/absent:1"), "{absent}");
+    keeps_running("while its new image is missing");
+    std::fs::write(rig.compose_file(), compose_file(&rig.image, &rig.image)).unwrap();
+    rig.wait_clean("after the compose file is put back");
+
+    // Stack, outdated: the compose file asks for a capability Docker
+    // does not know. The replacement cannot be created, so the old
+    // container keeps running (make before break) and the drift says so.
+    let unknown_cap = compose_file(&rig.image, &rig.image).replace(
+        "    command: sleep 3600\n",
+        "    command: sleep 3600\n    cap_add: [NOT_A_CAPABILITY]\n",
+    );
+    std::fs::write(rig.compose_file(), unknown_cap).unwrap();
     let outdated = rig.wait_retrying("app outdated, unable to be replaced", "OutdatedConfig");
     assert!(
-        outdated.contains("No such image")
+        outdated.contains("unknown capability")
             && outdated.ends_with("the old container is left as it was"),
         "{outdated}"
     );
-    assert_eq!(
-        rig.inspect(1, "{{.Id}} {{.State.Running}}", "shop_app_1"),
-        format!("{running_app} true"),
-        "the old container must keep running"
-    );
+    keeps_running("when its replacement cannot be created");
     std::fs::write(rig.compose_file(), compose_file(&rig.image, &rig.image)).unwrap();
     rig.wait_clean("after the compose file is put back");
     assert_eq!(rig.inspect(1, "{{.Id}}", "shop_app_1"), running_app);

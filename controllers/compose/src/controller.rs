@@ -25,6 +25,7 @@ use crate::drift::{stack_drift, with_failure};
 use crate::engine::{Change, ContainerStatus, Engine, EngineError};
 use crate::file::{load, FileError, LoadOptions, Project};
 use crate::health::{Prober, Report, Schedule, Verdict};
+use crate::images::{Images, Need, Requester};
 use crate::placement::{placement, FollowedVip, Placement};
 
 /// Containers change without a store change; look again this often even
@@ -47,29 +48,33 @@ pub struct ServiceReconciler {
     /// The last project each Service loaded, so a deleted Service's stack
     /// can be taken down though its spec is gone.
     projects: Mutex<HashMap<ObjectKey, Project>>,
+    images: Images,
     /// One probing task per stack running here.
     probers: Mutex<HashMap<ObjectKey, Prober>>,
-    health_changed: mpsc::UnboundedSender<ObjectKey>,
+    /// Services to reconcile at once: their health verdict changed, or an
+    /// image pull they did not wait for ended.
+    changed: mpsc::UnboundedSender<ObjectKey>,
     health_changes: Mutex<Option<mpsc::UnboundedReceiver<ObjectKey>>>,
 }
 
 impl ServiceReconciler {
     /// `docker_host` as `--docker-host` gives it: `unix:///var/run/docker.sock`.
     pub fn new(docker_host: impl Into<String>) -> Self {
-        let (health_changed, health_changes) = mpsc::unbounded_channel();
+        let (changed, health_changes) = mpsc::unbounded_channel();
         ServiceReconciler {
             docker_host: docker_host.into(),
             engine: OnceCell::new(),
             projects: Mutex::new(HashMap::new()),
             probers: Mutex::new(HashMap::new()),
-            health_changed,
+            changed,
+            images: Images::default(),
             health_changes: Mutex::new(Some(health_changes)),
         }
     }
 
-    /// The Services whose health verdict just changed, for
-    /// [`crate::health::forward`] to reconcile at once; without it the
-    /// verdict is written at the next recheck. Yields the receiver once.
+    /// The Services whose health verdict just changed or whose image pull
+    /// ended, for [`crate::health::forward`] to reconcile at once; without
+    /// it they are seen at the next recheck. Yields the receiver once.
     pub fn health_changes(&self) -> Option<mpsc::UnboundedReceiver<ObjectKey>> {
         self.health_changes
             .lock()
@@ -84,12 +89,8 @@ impl ServiceReconciler {
         match probers.get(key) {
             Some(prober) if *prober.schedule() == schedule => prober.report(),
             _ => {
-                let prober = Prober::start(
-                    key.clone(),
-                    schedule,
-                    engine.clone(),
-                    self.health_changed.clone(),
-                );
+                let prober =
+                    Prober::start(key.clone(), schedule, engine.clone(), self.changed.clone());
                 let report = prober.report();
                 probers.insert(key.clone(), prober);
                 report
@@ -313,6 +314,18 @@ fn readiness(
     }
 }
 
+/// Every Ready reason [`failure_reason`] gives.
+const FAILED_PASS: [&str; 3] = ["EngineError", "ErrImagePull", "ErrImageNeverPull"];
+
+/// The Ready reason of a failed pass; image reasons as Kubernetes names them.
+fn failure_reason(error: &EngineError) -> &'static str {
+    match error {
+        EngineError::Pull { .. } => "ErrImagePull",
+        EngineError::NeverPulled { .. } => "ErrImageNeverPull",
+        _ => "EngineError",
+    }
+}
+
 fn containers_json(containers: &[ContainerStatus]) -> Value {
     containers
         .iter()
@@ -323,35 +336,56 @@ fn containers_json(containers: &[ContainerStatus]) -> Value {
 }
 
 impl ServiceReconciler {
-    /// Puts the stack in the `wanted` placement; what it had to change.
+    /// Pulls what the stack needs here (waiting only when containers are
+    /// to be created), then puts the stack in the `wanted` placement; what
+    /// it had to change. A stack that cannot have its images is not
+    /// started; a standby's stack is still taken down.
     async fn enact(
         &self,
+        object: &Object,
+        ctx: &Context,
         wanted: Placement,
         project: &Project,
     ) -> Result<Vec<Change>, EngineError> {
         let engine = self.engine().await?;
+        let was = object.status.details.get("desired").and_then(Value::as_str);
+        let need = Need {
+            containers: wanted != Placement::Absent,
+            starting: wanted == Placement::Run && was != Some(Placement::Run.as_str()),
+        };
+        let requester = Requester {
+            service: &object.key(),
+            store: &ctx.store,
+            wake: &self.changed,
+        };
+        let images = self.images.ensure(engine, project, need, &requester).await;
         let mut changes = Vec::new();
         match wanted {
             // Thaw a frozen standby first: its takeover is the unpause.
             Placement::Run => {
+                images?;
                 changes.extend(engine.unpause(project).await?);
                 changes.extend(engine.up(project).await?);
             }
             Placement::Warm => {
+                images?;
                 changes.extend(engine.create(project).await?);
                 changes.extend(engine.stop(project).await?);
             }
             // Starts only what is not started yet (a paused container
             // counts as started), then freezes what runs.
             Placement::Paused => {
+                images?;
                 changes.extend(engine.up(project).await?);
                 changes.extend(engine.pause(project).await?);
             }
             // Networks and volumes stay ready (as `down` leaves them), so
-            // a failover here only creates and starts containers.
+            // a failover here only creates and starts containers; the
+            // images are pulled meanwhile.
             Placement::Absent => {
                 engine.prepare(project).await?;
                 changes.extend(engine.down(project).await?);
+                images?;
             }
         }
         Ok(changes)
@@ -368,7 +402,7 @@ fn settled(object: &Object, wanted: Placement) -> bool {
         && status.details.get("desired").and_then(Value::as_str) == Some(wanted.as_str())
         && status
             .condition("Ready")
-            .is_some_and(|c| c.reason != "EngineError")
+            .is_some_and(|c| !FAILED_PASS.contains(&c.reason.as_str()))
 }
 
 #[async_trait]
@@ -417,7 +451,7 @@ impl Reconciler for ServiceReconciler {
             wanted = Placement::Absent;
         }
         self.remember(object.key(), Some(project.clone()));
-        let enacted = match self.enact(wanted, &project).await {
+        let enacted = match self.enact(&object, ctx, wanted, &project).await {
             Ok(changes) => {
                 if settled(&object, wanted) && !changes.is_empty() {
                     let changes: Vec<String> = changes.iter().map(Change::to_string).collect();
@@ -457,7 +491,7 @@ impl Reconciler for ServiceReconciler {
             }
         };
         let condition = match (&enacted, held_for_data) {
-            (Err(e), _) => (ConditionStatus::False, "EngineError", e.to_string()),
+            (Err(e), _) => (ConditionStatus::False, failure_reason(e), e.to_string()),
             (Ok(()), true) => (
                 ConditionStatus::False,
                 "WaitingForReplication",

@@ -136,15 +136,41 @@ pub fn stack_drift(
     found
 }
 
-/// `found` with what the last pass failed to do: the container it could
-/// not create or start says why and that the agent retries; one it could
-/// not replace is outdated (a finding of its own, since the config hash of
+/// `found` with what the last pass failed to do: an image it could not
+/// get is one finding (instead of the containers missing for want of it);
+/// the container it could not create or start says why and that the agent
+/// retries; one it could not replace is outdated (a finding of its own, since the config hash of
 /// a container `docker-compose` created is not evidence enough).
 pub fn with_failure(
     mut found: Vec<StackDrift>,
     project: &Project,
     failure: &EngineError,
 ) -> Vec<StackDrift> {
+    if let Some(image) = failure.image() {
+        // Their containers are missing because the image is: one finding.
+        let blocked: Vec<String> = project
+            .services
+            .iter()
+            .filter(|(_, s)| s.image == image)
+            .map(|(name, _)| crate::engine::container_name(&project.name, name))
+            .collect();
+        found.retain(|d| !(d.reason == "ContainerMissing" && blocked.contains(&d.container)));
+        found.push(drift(
+            "",
+            "ImageMissing",
+            match failure {
+                EngineError::Pull { message, .. } => {
+                    format!("image {image} is not on this node and pulling it failed: {message}")
+                }
+                other => other.to_string(),
+            },
+            match failure {
+                EngineError::NeverPulled { .. } => "won't fix: pull_policy never forbids pulling it; load the image on this node or change the policy".to_string(),
+                _ => RETRYING.to_string(),
+            },
+        ));
+        return found;
+    }
     let Some(container) = failure.container() else {
         return found;
     };
@@ -370,5 +396,35 @@ mod tests {
             ["RunningOnStandby", "RunningOnStandby"],
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn an_image_the_pass_could_not_get_is_a_finding_of_its_own() {
+        let p = project();
+        let none = [container("worker", "running", &p)];
+        let pulled = with_failure(
+            stack_drift(&p, Placement::Run, &none, false),
+            &p,
+            &EngineError::Pull {
+                image: p.services["web"].image.clone(),
+                message: "connection refused".into(),
+            },
+        );
+        assert_eq!(reasons(&pulled), ["ImageMissing"]);
+        let image = &p.services["web"].image;
+        assert_eq!(
+            pulled[0].message,
+            format!("image {image} is not on this node and pulling it failed: connection refused")
+        );
+        assert_eq!(pulled[0].fix, RETRYING);
+        let never = with_failure(
+            Vec::new(),
+            &p,
+            &EngineError::NeverPulled {
+                image: "shop/web:2".into(),
+                services: "web".into(),
+            },
+        );
+        assert!(never[0].fix.starts_with("won't fix"), "{never:?}");
     }
 }

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod events;
 pub mod file;
 pub mod health;
+mod images;
 mod placement;
 
 pub use controller::{ServiceError, ServiceReconciler};

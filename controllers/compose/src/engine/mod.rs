@@ -3,10 +3,12 @@
 //! labelled as Docker Compose 1.29 does.
 
 mod container;
+mod credentials;
 mod dependencies;
 mod labels;
 mod matching;
 mod observe;
+mod pull;
 mod resources;
 mod spec;
 mod waves;
@@ -19,6 +21,7 @@ use futures::future::{join, join_all, try_join_all, BoxFuture, FutureExt, Shared
 
 pub use labels::{config_hash, container_name, CONFIG_HASH, PROJECT, SERVICE};
 pub use observe::ContainerStatus;
+pub use pull::Pulled;
 pub use waves::waves;
 
 use crate::file::Project;
@@ -50,6 +53,14 @@ pub enum EngineError {
         #[source]
         source: Box<EngineError>,
     },
+    #[error("pull image {image}: {message}")]
+    Pull { image: String, message: String },
+    #[error("image {image} of service {services} is not on this node, and its pull_policy never forbids pulling it: load it here (docker pull or docker load) or use pull_policy missing")]
+    NeverPulled {
+        image: String,
+        /// The services that use it, comma-separated.
+        services: String,
+    },
     #[error("{dependent} waits for {service} to be {wanted}, but it is {seen}")]
     Dependency {
         /// The container that does not start.
@@ -62,6 +73,14 @@ pub enum EngineError {
 }
 
 impl EngineError {
+    /// The image a failed step was about, if it was about getting one.
+    pub fn image(&self) -> Option<&str> {
+        match self {
+            EngineError::Pull { image, .. } | EngineError::NeverPulled { image, .. } => Some(image),
+            _ => None,
+        }
+    }
+
     /// The project's container a failed step was about, if one.
     pub fn container(&self) -> Option<&str> {
         match self {
