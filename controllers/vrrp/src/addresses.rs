@@ -106,6 +106,23 @@ impl Netlink {
         })
     }
 
+    /// A connection for requests only: it joins no notification group, so
+    /// nothing queues up on it unread however long it is kept.
+    pub fn connect_for_requests() -> Result<Netlink, AddressError> {
+        let (connection, handle, notifications) =
+            rtnetlink::new_connection().map_err(AddressError::Connect)?;
+        Ok(Netlink {
+            handle,
+            notifications,
+            connection: tokio::spawn(connection),
+        })
+    }
+
+    /// False once the connection task has ended (the socket failed).
+    pub fn is_open(&self) -> bool {
+        !self.connection.is_finished()
+    }
+
     pub async fn interface(&self, name: &str) -> Result<Interface, AddressError> {
         let link = self.link(name).await?;
         let mac = link
