@@ -4,9 +4,14 @@
 //! sends 1,000 adverts a second). Prints a Markdown table.
 //!
 //!   cargo bench --bench vrrp_load
+//!   RUNS=3 SOAK_SECS=600 cargo bench --bench vrrp_load   # RSS after 10 minutes
 //!
 //! CPU is utime+stime of the process and its children over a 10 s window
-//! after a 5 s settle; RSS is their summed VmRSS at the end.
+//! after a 5 s settle; RSS is their summed VmRSS at the end, after
+//! `SOAK_SECS` more (default 0; a minute-by-minute trace goes to stderr),
+//! split into anonymous memory and file-backed pages (mostly the binary's
+//! text) from smaps_rollup. Each of the `RUNS` runs (default 5) measures
+//! hareconcile and then keepalived, so both see the same machine load.
 
 mod common;
 
@@ -90,16 +95,50 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
         .sum()
 }
 
-fn rss_kib(pids: &[u32]) -> u64 {
-    pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
-        .filter_map(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .sum()
+/// Resident memory of a process tree, KiB.
+#[derive(Clone, Copy, Default)]
+struct Rss {
+    total: u64,
+    anonymous: u64,
+}
+
+impl Rss {
+    fn of(pids: &[u32]) -> Rss {
+        let field = |text: &str, name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let mut rss = Rss::default();
+        for pid in pids {
+            if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                rss.total += field(&status, "VmRSS:");
+            }
+            if let Ok(rollup) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
+                rss.anonymous += field(&rollup, "Anonymous:");
+            }
+        }
+        rss
+    }
+
+    fn mib(kib: u64) -> f64 {
+        kib as f64 / 1024.0
+    }
+
+    fn total_mib(&self) -> f64 {
+        Rss::mib(self.total)
+    }
+
+    /// `26.3 MiB (anon 9.1, file 17.2)`
+    fn split(&self) -> String {
+        format!(
+            "{:.1} MiB (anon {:.1}, file {:.1})",
+            self.total_mib(),
+            Rss::mib(self.anonymous),
+            Rss::mib(self.total.saturating_sub(self.anonymous))
+        )
+    }
 }
 
 fn holds_all(host: &Host) -> bool {
@@ -109,8 +148,13 @@ fn holds_all(host: &Host) -> bool {
     (1..=INSTANCES).all(|i| out.stdout.contains(&format!(" {}/", vip(i))))
 }
 
-/// (CPU percent of one core, RSS MiB)
-fn measure(start: fn(&Lab, &Host) -> Process) -> (f64, f64) {
+/// CPU percent of one core over the window, and the RSS at the end.
+struct Sample {
+    cpu: f64,
+    rss: Rss,
+}
+
+fn measure(name: &str, start: fn(&Lab, &Host) -> Process, soak: Duration) -> Sample {
     let lab = Lab::builder()
         .nodes(1)
         .client(false)
@@ -134,22 +178,82 @@ fn measure(start: fn(&Lab, &Host) -> Process) -> (f64, f64) {
     let pids = tree(process.pid());
     let used = cpu_ticks(&pids) - before;
     let cpu = used as f64 / WINDOW.as_secs_f64();
-    (cpu, rss_kib(&pids) as f64 / 1024.0)
+    let mut soaked = Duration::ZERO;
+    while soaked < soak {
+        let step = (soak - soaked).min(Duration::from_secs(60));
+        std::thread::sleep(step);
+        soaked += step;
+        eprintln!(
+            "{name} +{}s: {}",
+            soaked.as_secs(),
+            Rss::of(&tree(process.pid())).split()
+        );
+    }
+    Sample {
+        cpu,
+        rss: Rss::of(&tree(process.pid())),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let (hc_cpu, hc_rss) = measure(start_hareconcile);
-    let (ka_cpu, ka_rss) = measure(start_keepalived);
-    println!("| {INSTANCES} instances at {ADVERT_MS} ms | CPU (% of one core) | RSS |");
-    println!("|---|---|---|");
-    println!("| hareconcile agent | {hc_cpu:.1} % | {hc_rss:.1} MiB |");
-    println!("| keepalived (all processes) | {ka_cpu:.1} % | {ka_rss:.1} MiB |");
+    let runs = common::runs_wanted();
+    let soak = Duration::from_secs(
+        std::env::var("SOAK_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+    );
+    let mut rows = Vec::new();
+    for run in 1..=runs {
+        let hc = measure("hareconcile", start_hareconcile, soak);
+        let ka = measure("keepalived", start_keepalived, soak);
+        eprintln!(
+            "run {run}: hareconcile {:.1} % {}, keepalived {:.1} % {}",
+            hc.cpu,
+            hc.rss.split(),
+            ka.cpu,
+            ka.rss.split()
+        );
+        rows.push((hc, ka));
+    }
+    let list = |value: &dyn Fn(&(Sample, Sample)) -> f64, unit: &str| {
+        let values: Vec<f64> = rows.iter().map(value).collect();
+        let text: Vec<String> = values.iter().map(|v| format!("{v:.1}")).collect();
+        format!(
+            "{} {unit} (median {:.1} {unit})",
+            text.join(" / "),
+            median(values)
+        )
+    };
+    let ratio = |value: &dyn Fn(&Sample) -> f64| {
+        median(rows.iter().map(|(hc, ka)| value(hc) / value(ka)).collect())
+    };
     println!(
-        "| ratio | {:.2} | {:.2} |",
-        hc_cpu / ka_cpu,
-        hc_rss / ka_rss
+        "| {INSTANCES} instances at {ADVERT_MS} ms | CPU (% of one core) | RSS {} s after election |",
+        15 + soak.as_secs()
+    );
+    println!("|---|---|---|");
+    println!(
+        "| hareconcile agent | {} | {} |",
+        list(&|(hc, _)| hc.cpu, "%"),
+        list(&|(hc, _)| hc.rss.total_mib(), "MiB")
+    );
+    println!(
+        "| keepalived (all processes) | {} | {} |",
+        list(&|(_, ka)| ka.cpu, "%"),
+        list(&|(_, ka)| ka.rss.total_mib(), "MiB")
+    );
+    println!(
+        "| ratio (median of runs) | {:.2} | {:.2} |",
+        ratio(&|s| s.cpu),
+        ratio(&|s| s.rss.total_mib())
     );
 }
