@@ -68,15 +68,30 @@ pub struct LinkDetails {
 /// A change the kernel reported on some interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    AddressAdded { index: u32, address: IpAddr },
-    AddressRemoved { index: u32, address: IpAddr },
-    Link { index: u32, up: bool },
+    AddressAdded {
+        index: u32,
+        address: IpAddr,
+    },
+    AddressRemoved {
+        index: u32,
+        address: IpAddr,
+    },
+    Link {
+        index: u32,
+        up: bool,
+    },
+    /// Changes were lost (a reader fell behind, or the connection was
+    /// made again): what they said must be read from the kernel.
+    Missed,
 }
 
 /// One rtnetlink connection: requests plus the address and link
 /// notification groups. The connection task ends with it.
 pub struct Netlink {
     handle: Handle,
+    /// The kernel answers one dump at a time per socket (EBUSY to a
+    /// second), and this connection may be shared.
+    dumps: tokio::sync::Mutex<()>,
     notifications: UnboundedReceiver<(
         NetlinkMessage<RouteNetlinkMessage>,
         rtnetlink::sys::SocketAddr,
@@ -101,6 +116,7 @@ impl Netlink {
         .map_err(AddressError::Connect)?;
         Ok(Netlink {
             handle,
+            dumps: tokio::sync::Mutex::new(()),
             notifications,
             connection: tokio::spawn(connection),
         })
@@ -113,6 +129,7 @@ impl Netlink {
             rtnetlink::new_connection().map_err(AddressError::Connect)?;
         Ok(Netlink {
             handle,
+            dumps: tokio::sync::Mutex::new(()),
             notifications,
             connection: tokio::spawn(connection),
         })
@@ -308,12 +325,14 @@ impl Netlink {
 
     /// The addresses configured on the interface now.
     pub async fn addresses(&self, index: u32) -> Result<Vec<IpAddr>, AddressError> {
+        let _one_dump = self.dumps.lock().await;
         let request = self.handle.address().get().set_link_index_filter(index);
         collect_addresses(request.execute(), &format!("interface {index}")).await
     }
 
     /// The addresses configured on every interface of the host now.
     pub async fn host_addresses(&self) -> Result<Vec<IpAddr>, AddressError> {
+        let _one_dump = self.dumps.lock().await;
         collect_addresses(self.handle.address().get().execute(), "the host").await
     }
 

@@ -26,11 +26,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::warn;
 
 use crate::accept_filter::AcceptFilter;
-use crate::addresses::{AddressError, Netlink};
+use crate::addresses::AddressError;
 use crate::desired::{shell_configs, track_config, DesiredError, Local};
 use crate::events::{State, Switchover};
 use crate::group::{SyncGroupHub, SyncGroups};
 use crate::hooks::NotifyCommands;
+use crate::netlink_share::SharedNetlink;
 use crate::shell::{self, Counters, InstanceHandle, Observed, Operator, ShellConfig, ShellError};
 use crate::trackers::{TrackConfig, Trackers};
 use crate::tracking::Tracked;
@@ -110,12 +111,12 @@ impl VrrpShutdown {
 #[derive(Default)]
 pub struct VirtualIpReconciler {
     registry: VrrpShutdown,
-    /// Every reconcile reads the host's addresses; one connection kept for
-    /// all of them instead of one each (a hundred VirtualIPs resynced every
-    /// 30 s opened a hundred sockets with 72 KiB of buffers each, and the
-    /// agent's RSS grew with the heap they fragmented). The lock also keeps
-    /// two address dumps off the socket at once, which the kernel refuses.
-    netlink: Mutex<Option<Netlink>>,
+    /// Every reconcile reads the host's addresses and every instance
+    /// changes them and follows their changes: one request connection and
+    /// one change feed for all of them instead of one each (a hundred
+    /// VirtualIPs opened hundreds of sockets with 72 KiB of buffers each,
+    /// and the agent's RSS grew with the heap they fragmented).
+    netlink: Mutex<Option<SharedNetlink>>,
 }
 
 impl VirtualIpReconciler {
@@ -128,6 +129,18 @@ impl VirtualIpReconciler {
         self.registry.clone()
     }
 
+    /// The agent's netlink, connected again if its request connection
+    /// failed (instances started before keep the one they were given).
+    async fn shared_netlink(&self) -> Result<SharedNetlink, AddressError> {
+        let mut cached = self.netlink.lock().await;
+        if let Some(shared) = cached.as_ref().filter(|shared| shared.is_open()) {
+            return Ok(shared.clone());
+        }
+        let shared = SharedNetlink::connect()?;
+        *cached = Some(shared.clone());
+        Ok(shared)
+    }
+
     /// The addresses on the whole host and those on `interface`, now.
     async fn local_addresses(
         &self,
@@ -137,11 +150,11 @@ impl VirtualIpReconciler {
             reason: "Fault",
             message,
         };
-        let mut cached = self.netlink.lock().await;
-        if !cached.as_ref().is_some_and(Netlink::is_open) {
-            *cached = Some(Netlink::connect_for_requests().map_err(|e| fault(e.to_string()))?);
-        }
-        let netlink = cached.as_ref().expect("connected above");
+        let shared = self
+            .shared_netlink()
+            .await
+            .map_err(|e| fault(e.to_string()))?;
+        let netlink = &shared.requests;
         let index = match netlink.link_state(interface).await {
             Ok((index, _)) => index,
             Err(AddressError::NoInterface(_)) => {
@@ -324,7 +337,17 @@ impl Reconciler for VirtualIpReconciler {
                 .map(|name| registry.groups.hub(name));
             let trackers = Trackers::start(track.clone(), &ctx.store);
             let filter = registry.filter.clone();
-            match start_instances(&desired, operator, trackers.subscribe(), group, filter).await {
+            let started = match self.shared_netlink().await {
+                Ok(netlink) => {
+                    let tracked = trackers.subscribe();
+                    start_instances(&desired, operator, tracked, group, filter, netlink).await
+                }
+                Err(error) => Err(NotRunning {
+                    reason: "Fault",
+                    message: error.to_string(),
+                }),
+            };
+            match started {
                 Ok(instances) => {
                     let generation = Arc::new(AtomicU64::new(generation));
                     let reporter = tokio::spawn(report(
@@ -402,6 +425,7 @@ async fn start_instances(
     tracked: watch::Receiver<Tracked>,
     group: Option<SyncGroupHub>,
     filter: AcceptFilter,
+    netlink: SharedNetlink,
 ) -> Result<Vec<InstanceHandle>, NotRunning> {
     let mut started = Vec::new();
     for config in desired {
@@ -411,6 +435,7 @@ async fn start_instances(
             tracked.clone(),
             group.clone(),
             filter.clone(),
+            netlink.clone(),
         );
         match starting.await {
             Ok(handle) => started.push(handle),

@@ -19,6 +19,7 @@ pub mod events;
 pub mod group;
 pub mod hooks;
 pub mod instance;
+pub mod netlink_share;
 pub mod network;
 pub mod packet;
 pub mod receive;

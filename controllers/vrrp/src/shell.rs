@@ -6,10 +6,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use ipnet::IpNet;
 use thiserror::Error;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Duration, Instant, Interval, MissedTickBehavior};
@@ -23,6 +25,7 @@ use crate::events::{Action, Input, State, Switchover, Timer, Timestamp};
 use crate::group::{GroupMembership, SyncGroupHub};
 use crate::hooks::{HookQueue, NotifyCommands};
 use crate::instance::Instance;
+use crate::netlink_share::SharedNetlink;
 use crate::network::{NetworkError, Transport, VrrpSocket};
 use crate::receive::{receive, DropReason};
 use crate::sync_group::MemberStatus;
@@ -206,9 +209,12 @@ pub async fn start(
     tracked: watch::Receiver<Tracked>,
     group: Option<SyncGroupHub>,
     filter: AcceptFilter,
+    shared: SharedNetlink,
 ) -> Result<InstanceHandle, ShellError> {
     let instance = Instance::new(config.instance.clone())?;
-    let netlink = Netlink::connect()?;
+    // Before anything is looked at, so that no later change is missed.
+    let changes = shared.feed.subscribe();
+    let netlink = shared.requests;
     let interface = netlink.interface(&config.interface).await?;
     let mut links = vec![TrackedLink {
         name: interface.name.clone(),
@@ -276,6 +282,7 @@ pub async fn start(
         instance,
         socket,
         netlink,
+        changes,
         interface,
         vmac,
         links,
@@ -303,7 +310,9 @@ struct Shell {
     origin: Instant,
     timers: HashMap<Timer, Instant>,
     socket: VrrpSocket,
-    netlink: Netlink,
+    netlink: Arc<Netlink>,
+    /// Address and link changes on the host, from the agent's feed.
+    changes: broadcast::Receiver<Change>,
     interface: Interface,
     /// The macvlan holding the VIPs, with `virtualMac`; up only while master.
     vmac: Option<Interface>,
@@ -362,18 +371,16 @@ impl Shell {
                     Ok(received) => self.on_message(received).await,
                     Err(error) => warn!(instance = %self.config.name, %error, "receiving adverts failed"),
                 },
-                change = self.netlink.next_change(), if netlink_open => match change {
-                    Some(change) => self.on_change(change).await,
-                    None => {
-                        warn!(instance = %self.config.name, "netlink connection closed; reconnecting");
-                        match Netlink::connect() {
-                            Ok(netlink) => self.netlink = netlink,
-                            Err(error) => {
-                                // VRRP goes on; only link and address changes go unseen.
-                                error!(instance = %self.config.name, %error, "netlink reconnect failed; link tracking and VIP restore are off");
-                                netlink_open = false;
-                            }
-                        }
+                change = self.changes.recv(), if netlink_open => match change {
+                    Ok(change) => self.on_change(change).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        warn!(instance = %self.config.name, missed, "fell behind the netlink changes; looking again");
+                        self.on_change(Change::Missed).await;
+                    }
+                    Err(RecvError::Closed) => {
+                        // VRRP goes on; only link and address changes go unseen.
+                        error!(instance = %self.config.name, "netlink changes ended; link tracking and VIP restore are off");
+                        netlink_open = false;
                     }
                 },
             }
@@ -526,6 +533,25 @@ impl Shell {
                 self.retrack().await;
             }
             Change::AddressRemoved { .. } | Change::AddressAdded { .. } => {}
+            Change::Missed => self.look_again().await,
+        }
+    }
+
+    /// What lost changes would have said, read from the kernel: the
+    /// tracked links' state, and on the master its VIPs (adding one that is
+    /// there changes nothing).
+    async fn look_again(&mut self) {
+        let netlink = Arc::clone(&self.netlink);
+        for link in &mut self.links {
+            if let Ok((index, up)) = netlink.link_state(&link.name).await {
+                (link.index, link.up) = (index, up);
+            }
+        }
+        self.retrack().await;
+        if self.instance.state() == State::Master {
+            for vip in self.config.vips.clone() {
+                self.add_vip(vip).await;
+            }
         }
     }
 
