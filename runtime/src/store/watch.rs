@@ -20,7 +20,7 @@ use super::StoreError;
 /// about twenty a second on a node with a hundred VirtualIPs, so this is
 /// what the history costs in memory; in-process watchers keep up within
 /// milliseconds and the others relist.
-pub(crate) const HISTORY_LEN: usize = 1_024;
+pub(crate) const HISTORY_LEN: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WatchEventType {
@@ -47,7 +47,7 @@ pub(crate) struct History {
 impl History {
     pub(crate) fn new(resource_version: u64) -> Self {
         History {
-            events: RwLock::new(VecDeque::with_capacity(1024)),
+            events: RwLock::new(VecDeque::with_capacity(HISTORY_LEN)),
             latest: watch::Sender::new(resource_version),
         }
     }
