@@ -122,22 +122,10 @@ fn assert_answers(client: &Host, addr: impl Into<IpAddr>, context: &dyn Fn() -> 
     );
 }
 
-fn mac(host: &Host) -> String {
-    let out = host
-        .exec_ok(&["ip", "-o", "link", "show", "dev", "eth0"])
-        .unwrap();
-    let words: Vec<&str> = out.stdout.split_whitespace().collect();
-    let at = words.iter().position(|w| *w == "link/ether").unwrap();
-    words[at + 1].to_string()
-}
-
 /// The client's neighbour entry for `addr`: its MAC (if resolved) and state.
-fn neighbour(client: &Host, addr: IpAddr) -> (Option<String>, String) {
-    let addr = addr.to_string();
-    let out = client
-        .exec_ok(&["ip", "neigh", "show", &addr, "dev", "eth0"])
-        .unwrap();
-    let words: Vec<&str> = out.stdout.split_whitespace().collect();
+fn neighbour_entry(client: &Host, addr: IpAddr) -> (Option<String>, String) {
+    let entry = neighbour(client, addr);
+    let words: Vec<&str> = entry.split_whitespace().collect();
     let lladdr = words
         .iter()
         .position(|w| *w == "lladdr")
@@ -149,15 +137,15 @@ fn neighbour(client: &Host, addr: IpAddr) -> (Option<String>, String) {
 /// The client resolves `addr` to `holder`'s MAC (ARP / ND answered),
 /// pinging it to make it try.
 fn assert_resolves_to(client: &Host, addr: IpAddr, holder: &Host, context: &dyn Fn() -> String) {
-    let expected = mac(holder);
+    let expected = mac_of(holder, "eth0");
     assert!(
         wait_until(CONVERGE, || {
             let _ = client.can_reach(addr);
-            neighbour(client, addr).0.as_deref() == Some(expected.as_str())
+            neighbour_entry(client, addr).0.as_deref() == Some(expected.as_str())
         }),
         "the client does not resolve {addr} to {} ({expected}): {:?}\n{}",
         holder.name(),
-        neighbour(client, addr),
+        neighbour_entry(client, addr),
         context()
     );
 }
@@ -272,7 +260,7 @@ fn a_master_without_accept_mode_drops_traffic_to_the_vip_but_resolves_it() {
             vip6()
         );
         for _ in 0..10 {
-            let (_, state) = neighbour(client, vip6().into());
+            let (_, state) = neighbour_entry(client, vip6().into());
             if states.last() != Some(&state) {
                 states.push(state);
             }

@@ -807,9 +807,11 @@ impl Shell {
         // (RFC 5798 §1): stepping down or stopping must not take them away.
         // On a virtual MAC interface they are copies, and go.
         let own_addresses = self.instance.config().is_owner() && self.vmac.is_none();
-        for vip in self.config.vips.iter().filter(|_| !own_addresses) {
-            if let Err(error) = self.netlink.remove(self.vip_interface().index, *vip).await {
-                warn!(instance = %self.config.name, %error, "removing a VIP failed");
+        if !own_addresses {
+            for vip in &self.config.vips {
+                if let Err(error) = self.netlink.remove(self.vip_interface().index, *vip).await {
+                    warn!(instance = %self.config.name, %error, "removing a VIP failed");
+                }
             }
         }
         if let Some(vmac) = &self.vmac {

@@ -192,27 +192,25 @@ impl Engine {
         }
     }
 
-    /// `docker pause`; 409 (not running, or already paused) changes nothing.
-    pub(super) async fn pause_container(&self, name: &str) -> Result<(), EngineError> {
-        info!(container = %name, "pausing container");
-        match self.docker.pause_container(name).await {
+    /// `docker pause` (`frozen`) or `docker unpause`; 409 (already in
+    /// that state, or not running) changes nothing.
+    pub(super) async fn set_frozen(&self, name: &str, frozen: bool) -> Result<(), EngineError> {
+        let (action, result) = if frozen {
+            info!(container = %name, "pausing container");
+            ("pause container", self.docker.pause_container(name).await)
+        } else {
+            info!(container = %name, "unpausing container");
+            (
+                "unpause container",
+                self.docker.unpause_container(name).await,
+            )
+        };
+        match result {
             Ok(())
             | Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
             }) => Ok(()),
-            Err(e) => Err(api("pause container", name)(e)),
-        }
-    }
-
-    /// `docker unpause`; 409 (not paused) changes nothing.
-    pub(super) async fn unpause_container(&self, name: &str) -> Result<(), EngineError> {
-        info!(container = %name, "unpausing container");
-        match self.docker.unpause_container(name).await {
-            Ok(())
-            | Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(api("unpause container", name)(e)),
+            Err(e) => Err(api(action, name)(e)),
         }
     }
 

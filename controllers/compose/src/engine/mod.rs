@@ -276,7 +276,7 @@ impl Engine {
     /// standby of a `warm` stack with `standby: paused`.
     pub async fn pause(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         let running = self.declared_in_state(project, "running").await?;
-        try_join_all(running.iter().map(|name| self.pause_container(name))).await?;
+        try_join_all(running.iter().map(|name| self.set_frozen(name, true))).await?;
         Ok(running.iter().map(|n| Change::new("paused", n)).collect())
     }
 
@@ -285,7 +285,7 @@ impl Engine {
     /// already started in order before it was frozen).
     pub async fn unpause(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         let paused = self.declared_in_state(project, "paused").await?;
-        try_join_all(paused.iter().map(|name| self.unpause_container(name))).await?;
+        try_join_all(paused.iter().map(|name| self.set_frozen(name, false))).await?;
         Ok(paused.iter().map(|n| Change::new("unpaused", n)).collect())
     }
 
@@ -320,7 +320,7 @@ impl Engine {
             running
                 .values()
                 .filter(|c| c.state == "paused")
-                .map(|c| self.unpause_container(&c.name)),
+                .map(|c| self.set_frozen(&c.name, false)),
         )
         .await?;
         for wave in waves(project).iter().rev() {
