@@ -3,6 +3,7 @@
 //! published port answers on the node's address, and a stack
 //! `docker-compose up -d` created is adopted rather than duplicated, and a
 //! changed service whose new container cannot be created keeps its old one.
+//! A started container's address is in the node's neighbour table at once.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -229,4 +230,61 @@ fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_ser
     std::fs::write(&file, working).unwrap();
     rt.block_on(engine.up(&project(&file, "shop"))).unwrap();
     assert_eq!(container_ids(&dockerd), after);
+}
+
+/// Runs `f` on a thread that joined `host`'s network namespace, where the
+/// agent would run: what the engine does to the network it does to the
+/// node's, as it would in production.
+fn in_netns_of<T: Send>(host: &Host, f: impl FnOnce() -> T + Send) -> T {
+    use std::os::fd::AsRawFd;
+    let netns = std::fs::File::open(host.netns_path()).unwrap();
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // SAFETY: setns on an open namespace file only moves this thread.
+                let joined = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+                assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
+                f()
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+/// Clients that connect while a container starts (every client, on a
+/// failover) would leave the node's ARP entry for it unresolved for a
+/// second; the engine writes the entry from the container's own addresses
+/// as soon as it has started, so no client has to wait for that.
+#[test]
+fn a_started_container_is_in_the_nodes_neighbour_table_before_anything_talks_to_it() {
+    require_privileges!(docker);
+    let lab = Lab::builder().nodes(1).build().unwrap();
+    let node = lab.node(1);
+    let dockerd = node.start_dockerd().unwrap();
+    let image = busybox_image(dockerd.uri()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = project(&write_stack(dir.path(), &image), "shop");
+
+    in_netns_of(node, || {
+        let rt = runtime();
+        let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
+        rt.block_on(engine.up(&stack)).unwrap();
+    });
+
+    for service in ["web", "worker", "idle"] {
+        let container = format!("shop_{service}_1");
+        let format = "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{.MacAddress}}{{end}}";
+        let inspected = dockerd
+            .docker(&["inspect", "-f", format, &container])
+            .unwrap()
+            .stdout;
+        let (ip, mac) = inspected.trim().split_once(' ').unwrap();
+        let entry = node.exec(&["ip", "neigh", "show", ip]).unwrap().stdout;
+        assert!(
+            entry.contains(&format!("lladdr {mac}"))
+                && !entry.contains("INCOMPLETE")
+                && !entry.contains("FAILED"),
+            "{container} ({ip}, {mac}) has no resolved neighbour entry on the node: {entry:?}"
+        );
+    }
 }

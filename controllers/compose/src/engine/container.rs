@@ -11,7 +11,7 @@ use bollard::models::ContainerStateStatusEnum;
 use bollard::network::ConnectNetworkOptions;
 use tracing::{info, warn};
 
-use super::{api, labels, matching, spec, Change, Engine, EngineError, API_TIMEOUT};
+use super::{api, labels, matching, neighbours, spec, Change, Engine, EngineError, API_TIMEOUT};
 use crate::file::{Project, Service};
 
 impl Engine {
@@ -164,7 +164,31 @@ impl Engine {
             .start_container(&name, None::<StartContainerOptions<String>>)
             .await
             .map_err(api("start container", &name))?;
+        self.announce(&name).await;
         Ok(Some(Change::new("started", &name)))
+    }
+
+    /// Writes this host's neighbour entries for a container that has just
+    /// started (see [`neighbours`]). Best effort: what fails only costs the
+    /// wait it would have saved, so it is logged, not returned.
+    async fn announce(&self, name: &str) {
+        let endpoints = match self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(inspected) => neighbours::endpoints(&inspected),
+            Err(e) => {
+                warn!(container = %name, error = %e, "cannot inspect a started container for its addresses");
+                return;
+            }
+        };
+        match neighbours::announce(&endpoints).await {
+            Ok(written) => info!(container = %name, neighbours = ?written, "container started"),
+            Err(e) => {
+                warn!(container = %name, error = %e, "cannot write this host's neighbour entry for a started container: clients of its published ports may wait up to a second for ARP")
+            }
+        }
     }
 
     pub(super) async fn stop_container(

@@ -7,6 +7,7 @@ mod credentials;
 mod dependencies;
 mod labels;
 mod matching;
+mod neighbours;
 mod observe;
 mod pull;
 mod resources;
