@@ -84,3 +84,43 @@ fn objects_of_another_manager_are_left_to_it() {
     );
     assert!(object(&agent)["spec"]["control"].is_null());
 }
+
+#[test]
+fn the_address_owner_is_never_put_in_maintenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start_with_web(dir.path());
+    // n1 (127.0.0.1) owns the address of `router`.
+    let router = |control: &str| {
+        format!(
+            "{}  priorities: {{n1: 255}}\n{control}",
+            support::virtual_ip("router", 52, "127.0.0.1/8")
+        )
+    };
+    let manifest = dir.path().join("router.yaml");
+    std::fs::write(&manifest, router("")).unwrap();
+    expect_code(&agent.hc(&["apply", "-f", manifest.to_str().unwrap()]), 0);
+
+    let refused = agent.hc(&["vip", "maintenance", "router"]);
+    expect_code(&refused, 2);
+    let message = stderr(&refused);
+    assert!(
+        message.contains("node n1 owns 127.0.0.1, the address of VirtualIP/router (priority 255)")
+            && message.contains("the address owner cannot be a backup (RFC 5798)")
+            && message.contains("nothing changed"),
+        "{message}"
+    );
+    let stored = expect_code(&agent.hc(&["get", "vip", "router", "-o", "json"]), 0);
+    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert!(stored["spec"]["control"].is_null(), "{stored}");
+
+    // Declared in a file: refused where it is written.
+    std::fs::write(&manifest, router("  control: {forceBackup: [n1]}\n")).unwrap();
+    let applied = agent.hc(&["apply", "-f", manifest.to_str().unwrap()]);
+    expect_code(&applied, 2);
+    let message = stderr(&applied);
+    assert!(
+        message.contains(&format!("{}:11:", manifest.display()))
+            && message.contains("spec.control.forceBackup[0]: node n1 owns 127.0.0.1"),
+        "{message}"
+    );
+}

@@ -88,6 +88,10 @@ const EXPECTED: &[(&str, &str)] = &[
         "invalid/not-a-mapping.yaml:2:1: this document is a list, not an object: write a mapping with apiVersion, kind, metadata and spec",
     ),
     (
+        "owner-force-backup.yaml",
+        "invalid/owner-force-backup.yaml:21:19: VirtualIP/router: spec.control.forceBackup[0]: node n1 owns 10.77.0.1 (priority 255), and the address owner cannot be a backup (RFC 5798): it keeps its own address, which would then be on two nodes at once: remove n1 from forceBackup (to serve the address elsewhere, take it off n1's interface, or float an address no node owns, with priorities 1-254)",
+    ),
+    (
         "pass-auth-v3.yaml",
         "invalid/pass-auth-v3.yaml:12:18: Cluster/home: spec.vrrp.auth.type: pass authentication exists only in VRRP version 2 (RFC 5798 removed it): set spec.vrrp.version: 2 or use type: none",
     ),

@@ -104,7 +104,8 @@ fn interface_and_vrid(vip: &Object) -> String {
 }
 
 /// The VRRP state with what an operator set or the controller is waiting
-/// for: `Backup (maintenance)`, `Backup (preparing takeover)`, `Master
+/// for: `Backup (maintenance)`, `Master (maintenance refused: address
+/// owner)`, `Backup (preparing takeover)`, `Master
 /// (priority adjusted -20)`, `Master (switched over here)`, `Backup
 /// (switched over to n2)`.
 fn vrrp_state(vip: &Object, node: &str) -> String {
@@ -115,7 +116,17 @@ fn vrrp_state(vip: &Object, node: &str) -> String {
         .and_then(Value::as_array)
         .is_some_and(|nodes| nodes.iter().any(|n| n.as_str() == Some(node)));
     if in_maintenance {
-        notes.push("maintenance".to_string());
+        // The address owner refuses it (RFC 5798) and serves on.
+        let refused = vip
+            .status
+            .details
+            .get("drift")
+            .and_then(Value::as_array)
+            .is_some_and(|drift| drift.iter().any(|d| d["reason"] == "OwnerCannotBeBackup"));
+        notes.push(match refused {
+            true => "maintenance refused: address owner".to_string(),
+            false => "maintenance".to_string(),
+        });
     }
     if let Some(adjust) = control
         .and_then(|c| c.pointer(&format!("/priorityAdjust/{node}")))
@@ -397,6 +408,14 @@ mod tests {
             "Backup (maintenance, priority adjusted -20)"
         );
         assert_eq!(vrrp_state(&drained, "n2"), "Backup (priority adjusted +5)");
+        let owner = vip(
+            json!({"forceBackup": ["n1"]}),
+            json!({"state": "Master", "drift": [{"reason": "OwnerCannotBeBackup"}]}),
+        );
+        assert_eq!(
+            vrrp_state(&owner, "n1"),
+            "Master (maintenance refused: address owner)"
+        );
         let returning = vip(
             json!({}),
             json!({"state": "Backup", "preparingTakeover": true}),

@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
-use hareconcile_model::{Control, Kind, Manager, Object, ObjectKey, VirtualIpSpec};
+use hareconcile_model::{
+    ClusterSpec, Control, Kind, Manager, Object, ObjectKey, VirtualIpSpec, OWNER_NEVER_BACKUP,
+};
 use hareconcile_runtime::ApplyOptions;
 use serde_json::Value;
 
@@ -40,6 +42,9 @@ pub struct VipArgs {
 enum VipCommand {
     /// Never be master on this node (spec.control.forceBackup); a master
     /// steps down at once with a priority-0 advert so a backup takes over.
+    /// Refused (exit 2) on the address owner (priority 255): the owner
+    /// cannot be a backup (RFC 5798), it keeps its own address, which
+    /// would then be on two nodes at once.
     Maintenance(Target),
     /// End maintenance and any priority adjustment on this node: it is a
     /// normal candidate again and preempts if it has the highest priority.
@@ -133,6 +138,9 @@ async fn control(
         .map_err(|e| CliError::runtime(format!("{key}: the stored spec does not decode: {e}")))?;
     let mut control = spec.control.clone();
     edit(&mut control, &node);
+    if control.force_backup.contains(&node) {
+        refuse_owner_maintenance(&client, &key, &spec, &node).await?;
+    }
     let generation = if control == spec.control {
         println!("virtualip/{} on {node}: already {done}", key.name);
         object.metadata.generation
@@ -159,6 +167,36 @@ async fn control(
         }
         None => Ok(EXIT_OK),
     }
+}
+
+/// Maintenance of the address owner would put its address on two nodes:
+/// refused before anything is written.
+async fn refuse_owner_maintenance(
+    client: &Client,
+    key: &ObjectKey,
+    spec: &VirtualIpSpec,
+    node: &str,
+) -> Result<(), CliError> {
+    let cluster_key = ObjectKey {
+        kind: Kind::Cluster,
+        name: spec.cluster.clone(),
+    };
+    // A missing or broken Cluster is the agent's validation to report.
+    let cluster = client.get(&cluster_key).await?;
+    let cluster = cluster.and_then(|c| c.spec_as::<ClusterSpec>().ok());
+    let Some(owner) = cluster
+        .as_ref()
+        .and_then(|c| c.node(node))
+        .filter(|n| spec.owned_by(n))
+    else {
+        return Ok(());
+    };
+    Err(CliError::input(format!(
+        "node {node} owns {address}, the address of {key} (priority 255), and {OWNER_NEVER_BACKUP}: \
+         maintenance refused, nothing changed. To serve the address from another node, take it off \
+         {node}'s interface (or shut {node} down): the next node then takes it over",
+        address = owner.address
+    )))
 }
 
 /// Why the CLI leaves another manager's object alone, and the spec.control

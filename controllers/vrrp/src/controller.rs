@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hareconcile_model::{
     AuthType, ClusterSpec, ConditionStatus, Kind, Object, ObjectKey, Status, VirtualIpSpec,
-    SOURCE_FILE_ANNOTATION,
+    OWNER_NEVER_BACKUP, SOURCE_FILE_ANNOTATION,
 };
 use hareconcile_runtime::{Action, Context, EventType, Reconciler, Store, StoreError};
 use serde_json::{json, Value};
@@ -467,6 +467,7 @@ async fn report(
 ) {
     let mut last_states: Vec<State> = observed.iter().map(|o| o.borrow().state).collect();
     let mut last_preparing = false;
+    let mut last_refused = false;
     let mut last_repairs: Vec<u64> = observed.iter().map(|o| o.borrow().repairs).collect();
     let mut refresh = tokio::time::interval_at(Instant::now() + STATUS_REFRESH, STATUS_REFRESH);
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -496,6 +497,12 @@ async fn report(
             }
             *last = now.repairs;
         }
+        let refused = force_backup_refused(&snapshot);
+        if refused && !last_refused {
+            let message = refused_message(&key.name);
+            store.record_event(&key, EventType::Warning, OWNER_CANNOT_BE_BACKUP, &message);
+        }
+        last_refused = refused;
         let preparing = preparing_takeover(&snapshot);
         if preparing != last_preparing {
             record_takeover_hold(&store, &key, preparing, &snapshot);
@@ -536,6 +543,20 @@ fn record_transition(store: &Store, key: &ObjectKey, observed: &Observed) {
 /// Whether any instance holds its preemption for the followers.
 fn preparing_takeover(observed: &[Observed]) -> bool {
     observed.iter().any(|o| o.preparing_takeover)
+}
+
+/// Whether the address owner was asked to be a backup, and refused.
+fn force_backup_refused(observed: &[Observed]) -> bool {
+    observed.iter().any(|o| o.force_backup_refused)
+}
+
+/// The reason of the event and of the drift finding saying so.
+const OWNER_CANNOT_BE_BACKUP: &str = "OwnerCannotBeBackup";
+
+fn refused_message(vip: &str) -> String {
+    format!(
+        "spec.control.forceBackup of VirtualIP {vip} lists this node, the owner of its address (priority 255), and {OWNER_NEVER_BACKUP}: maintenance refused, this node stays a candidate and keeps the address"
+    )
 }
 
 fn record_takeover_hold(store: &Store, key: &ObjectKey, holding: bool, observed: &[Observed]) {
@@ -647,29 +668,44 @@ fn write_status(
     generation: u64,
     observed: &[Observed],
 ) -> Result<(), StoreError> {
-    let (status, reason, message) = readiness(observed);
     store.update_status(key, |s: &mut Status| {
-        s.observed_generation = Some(generation);
-        s.details.clear();
-        if let Some(first) = observed.first() {
-            s.details.extend(observed_details(first));
-        }
-        // What the Service controller reads to start the stack before
-        // this node takes the VIP over (make-before-break).
-        s.details.insert(
-            "preparingTakeover".into(),
-            Value::from(preparing_takeover(observed)),
-        );
-        if observed.len() > 1 {
-            let each: Vec<Value> = observed
-                .iter()
-                .map(|o| Value::Object(observed_details(o)))
-                .collect();
-            s.details.insert("instances".into(), Value::Array(each));
-        }
-        s.set_condition("Ready", status, reason, message, generation);
+        fill_status(s, &key.name, generation, observed)
     })?;
     Ok(())
+}
+
+/// The status of VirtualIP `vip` from what its instances observe.
+fn fill_status(s: &mut Status, vip: &str, generation: u64, observed: &[Observed]) {
+    let (status, reason, message) = readiness(observed);
+    s.observed_generation = Some(generation);
+    s.details.clear();
+    if let Some(first) = observed.first() {
+        s.details.extend(observed_details(first));
+    }
+    // What the Service controller reads to start the stack before
+    // this node takes the VIP over (make-before-break).
+    s.details.insert(
+        "preparingTakeover".into(),
+        Value::from(preparing_takeover(observed)),
+    );
+    if force_backup_refused(observed) {
+        s.details.insert(
+            "drift".into(),
+            json!([{
+                "reason": OWNER_CANNOT_BE_BACKUP,
+                "message": refused_message(vip),
+                "fix": "won't fix: remove this node from spec.control.forceBackup (`hareconcile vip restore` where it was set by hand)",
+            }]),
+        );
+    }
+    if observed.len() > 1 {
+        let each: Vec<Value> = observed
+            .iter()
+            .map(|o| Value::Object(observed_details(o)))
+            .collect();
+        s.details.insert("instances".into(), Value::Array(each));
+    }
+    s.set_condition("Ready", status, reason, message, generation);
 }
 
 fn write_not_running(
@@ -715,6 +751,7 @@ mod tests {
             last_advert: None,
             fault: (state == State::Fault).then(|| "tracked interface eth0 down".to_string()),
             preparing_takeover: false,
+            force_backup_refused: false,
             counters: Counters::default(),
             repairs: 0,
             last_repair: None,
@@ -784,6 +821,27 @@ mod tests {
             observed_details(&with_vmac)["virtualMac"],
             json!({"interface": "vrrp.51", "mac": "00:00:5e:00:01:33"})
         );
+    }
+
+    #[test]
+    fn a_refused_maintenance_of_the_owner_is_drift_until_removed() {
+        let mut status = Status::default();
+        let mut owner = observed(State::Master, Some("10.77.0.1"));
+        owner.force_backup_refused = true;
+        fill_status(&mut status, "router", 3, std::slice::from_ref(&owner));
+        let drift = &status.details["drift"][0];
+        assert_eq!(drift["reason"], "OwnerCannotBeBackup");
+        let message = drift["message"].as_str().unwrap();
+        assert!(
+            message.contains("VirtualIP router")
+                && message.contains("the address owner cannot be a backup (RFC 5798)"),
+            "{message}"
+        );
+        assert!(drift["fix"].as_str().unwrap().contains("forceBackup"));
+        assert!(status.is_ready(), "the owner serves on");
+        owner.force_backup_refused = false;
+        fill_status(&mut status, "router", 4, &[owner]);
+        assert!(status.details.get("drift").is_none());
     }
 
     #[test]

@@ -106,7 +106,8 @@ pub enum Input {
     /// leaves Fault.
     TrackingChanged(Tracking),
     /// Maintenance: give up mastership (priority-0 advert) and never become
-    /// master until [`Input::Restore`].
+    /// master until [`Input::Restore`]. Refused for the address owner
+    /// ([`Warning::OwnerCannotBeBackup`]).
     ForceBackup,
     /// Maintenance over: a backup becomes a normal candidate again.
     Restore,
@@ -176,6 +177,9 @@ pub enum Warning {
     AddressListMismatch { src: IpAddr },
     /// VRRPv2 routers must agree on the interval (RFC 3768 §7.1): dropped.
     AdvertIntervalMismatch { src: IpAddr, interval: Duration },
+    /// [`Input::ForceBackup`] for the address owner, which cannot be a
+    /// backup (RFC 5798): refused, the owner stays as it is.
+    OwnerCannotBeBackup,
 }
 
 /// A side effect for the shell to carry out, in order.
@@ -258,6 +262,7 @@ impl fmt::Display for Action {
             Action::Warn(Warning::AddressListMismatch { src }) => {
                 write!(f, "Warn AddressListMismatch src={src}")
             }
+            Action::Warn(Warning::OwnerCannotBeBackup) => f.write_str("Warn OwnerCannotBeBackup"),
             Action::Warn(Warning::AdvertIntervalMismatch { src, interval }) => write!(
                 f,
                 "Warn AdvertIntervalMismatch src={src} interval={}",

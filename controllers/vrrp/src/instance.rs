@@ -176,6 +176,12 @@ impl Instance {
             }
             Input::PreemptAllowed(allowed) => self.allow_preemption(now, allowed, &mut out),
             Input::Switchover(role) => self.switch_over(now, role, &mut out),
+            // RFC 5798: the owner cannot be a backup. It keeps its own
+            // address whatever its state, so stepping down would put the
+            // address on two nodes at once: it stays master.
+            Input::ForceBackup if self.config.is_owner() => {
+                out.push(Action::Warn(Warning::OwnerCannotBeBackup));
+            }
             Input::ForceBackup => {
                 self.forced_backup = true;
                 self.takeover_held = false;

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use hareconcile_model::OWNER_NEVER_BACKUP;
 use ipnet::IpNet;
 use thiserror::Error;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -21,7 +22,7 @@ use crate::accept_filter::{AcceptFilter, FilterError};
 use crate::addresses::{AddressError, Change, Interface, Netlink};
 use crate::announce::announce;
 use crate::config::{ConfigError, InstanceConfig};
-use crate::events::{Action, Input, State, Switchover, Timer, Timestamp};
+use crate::events::{Action, Input, State, Switchover, Timer, Timestamp, Warning};
 use crate::group::{GroupMembership, SyncGroupHub};
 use crate::hooks::{HookQueue, NotifyCommands};
 use crate::instance::Instance;
@@ -94,6 +95,9 @@ pub struct Observed {
     /// A backup holding back its preemption of a live master until the
     /// Services following the VirtualIP are ready here.
     pub preparing_takeover: bool,
+    /// Maintenance (`forceBackup`) asked of the address owner, which
+    /// refuses it and stays a candidate.
+    pub force_backup_refused: bool,
     pub counters: Counters,
     /// Real-system drift this instance put back (a VIP removed from the
     /// master or added on a backup by hand), and the latest one.
@@ -263,6 +267,7 @@ pub async fn start(
         last_advert: None,
         fault: None,
         preparing_takeover: false,
+        force_backup_refused: false,
         counters: Counters::default(),
         repairs: 0,
         last_repair: None,
@@ -416,6 +421,12 @@ impl Shell {
             Input::Restore
         };
         self.feed(input).await;
+        let refused = operator.force_backup && self.instance.config().is_owner();
+        self.observed.send_if_modified(|o| {
+            let changed = o.force_backup_refused != refused;
+            o.force_backup_refused = refused;
+            changed
+        });
     }
 
     /// Feeds the core what links, scripts and Services say now. Both
@@ -708,6 +719,9 @@ impl Shell {
             Action::StateChanged { from, to } => {
                 info!(instance = %name, ?from, ?to, "VRRP state changed");
                 self.observed.send_modify(|o| o.transitions += 1);
+            }
+            Action::Warn(Warning::OwnerCannotBeBackup) => {
+                warn!(instance = %name, "forceBackup refused: {OWNER_NEVER_BACKUP}")
             }
             Action::Warn(warning) => warn!(instance = %name, ?warning, "advert ignored"),
         }

@@ -18,4 +18,6 @@ pub use replication::{
     Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync, Snapshot, Ssh,
 };
 pub use service::{Compose, Containers, DnsCheck, Health, ServiceMode, ServiceSpec, Standby};
-pub use virtual_ip::{Control, Garp, Notify, Track, TrackScript, TrackedService, VirtualIpSpec};
+pub use virtual_ip::{
+    Control, Garp, Notify, Track, TrackScript, TrackedService, VirtualIpSpec, OWNER_NEVER_BACKUP,
+};

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{ClusterSpec, Duration, Failback, Node};
 
+/// Why the address owner is never put in maintenance, wherever that is refused.
+pub const OWNER_NEVER_BACKUP: &str = "the address owner cannot be a backup (RFC 5798): it keeps its own address, which would then be on two nodes at once";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VirtualIpSpec {
@@ -60,6 +63,12 @@ impl VirtualIpSpec {
             .get(&node.name)
             .copied()
             .unwrap_or(node.priority)
+    }
+
+    /// Whether `node` owns this VirtualIP's address: it runs with priority
+    /// 255, which RFC 5798 §5.2.4 reserves for the owner.
+    pub fn owned_by(&self, node: &Node) -> bool {
+        self.priority_of(node) == 255
     }
 
     /// The advertisement interval in effect: this VirtualIP's, else the Cluster's.

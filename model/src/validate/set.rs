@@ -9,7 +9,9 @@ use std::net::IpAddr;
 
 use super::object::advert_interval_message;
 use super::{pointer, Finding, Problem};
-use crate::spec::{ClusterSpec, ReplicationSpec, ServiceSpec, VirtualIpSpec, VrrpVersion};
+use crate::spec::{
+    ClusterSpec, ReplicationSpec, ServiceSpec, VirtualIpSpec, VrrpVersion, OWNER_NEVER_BACKUP,
+};
 use crate::{Kind, Object};
 
 /// Cross-object problems in `objects`. Objects whose spec does not decode
@@ -143,6 +145,7 @@ impl Index {
             node_references(spec, cluster, &mut out);
             version_fit(spec, cluster, &mut out);
             owner_priority(spec, cluster, &mut out);
+            owner_not_forced_backup(spec, cluster, &mut out);
         }
         out
     }
@@ -239,7 +242,7 @@ fn version_fit(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Findin
 fn owner_priority(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
     for node in &cluster.nodes {
         let owns = spec.addresses.iter().any(|a| a.addr() == node.address);
-        if spec.priority_of(node) != 255 || owns {
+        if !spec.owned_by(node) || owns {
             continue;
         }
         let rule = format!(
@@ -260,6 +263,24 @@ fn owner_priority(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Fin
                 ),
             ));
         }
+    }
+}
+
+/// The address owner cannot be a backup (RFC 5798): it keeps the address,
+/// which is its own, so in maintenance the address would be on two nodes
+/// at once, the owner's and the new master's.
+fn owner_not_forced_backup(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
+    for (i, name) in spec.control.force_backup.iter().enumerate() {
+        let Some(node) = cluster.node(name).filter(|n| spec.owned_by(n)) else {
+            continue;
+        };
+        out.push(Finding::value(
+            &format!("/spec/control/forceBackup/{i}"),
+            format!(
+                "node {name} owns {} (priority 255), and {OWNER_NEVER_BACKUP}: remove {name} from forceBackup (to serve the address elsewhere, take it off {name}'s interface, or float an address no node owns, with priorities 1-254)",
+                node.address
+            ),
+        ));
     }
 }
 
@@ -542,6 +563,22 @@ mod tests {
         assert_eq!(
             messages(&set),
             vec!["VirtualIP/other: spec.priorities.n2: 255 is reserved for the address owner (RFC 5798) and node n2 (10.77.0.2) owns none of this VirtualIP's addresses: use 1-254"]
+        );
+    }
+
+    #[test]
+    fn the_address_owner_cannot_be_forced_backup() {
+        let set = [
+            home(3),
+            vip(
+                "owner",
+                json!({"addresses": ["10.77.0.1/24"], "priorities": {"n1": 255},
+                       "control": {"forceBackup": ["n2", "n1"]}}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec!["VirtualIP/owner: spec.control.forceBackup[1]: node n1 owns 10.77.0.1 (priority 255), and the address owner cannot be a backup (RFC 5798): it keeps its own address, which would then be on two nodes at once: remove n1 from forceBackup (to serve the address elsewhere, take it off n1's interface, or float an address no node owns, with priorities 1-254)"]
         );
     }
 
