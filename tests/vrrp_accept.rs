@@ -1,7 +1,8 @@
 //! Accept mode on a real (namespace) LAN. `accept: false` (RFC 5798
 //! Accept_Mode off): the master takes the VIP, answers ARP and neighbour
 //! discovery for it, and drops everything else sent to it, while its own
-//! address answers; the new master does the same after a failover. The
+//! address answers; the new master does the same after a failover, and
+//! the agent puts its table back when it is flushed by hand. The
 //! address owner (priority 255) and `accept: true` (the default) answer
 //! on the VIP. Without nft, a VirtualIP that turns accept mode off says so
 //! and takes no part, and the others run.
@@ -300,6 +301,54 @@ fn a_master_without_accept_mode_drops_traffic_to_the_vip_but_resolves_it() {
         tables(n1).contains("table inet bystander"),
         "{}",
         tables(n1)
+    );
+}
+
+#[test]
+fn a_table_flushed_by_hand_is_put_back_and_recorded() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder().nodes(1).client(true).build().unwrap();
+    let (n1, client) = (lab.node(1), lab.client());
+    let _http = serve_http(&lab, n1);
+    let addresses = format!("{}/24", vip());
+    Spec {
+        priorities: (110, 100),
+        accept: Some(false),
+        addresses: &addresses,
+        force_backup: None,
+    }
+    .write(&lab, n1);
+    let agent = Agent::start_with_manifests(&lab, n1);
+    let all = || format!("{}\n--- n1 tables\n{}", agent.log(), tables(n1));
+    assert!(
+        wait_until(CONVERGE, || holds(n1)),
+        "n1 never took the VIP\n{}",
+        all()
+    );
+    assert_answers(client, n1.ipv4(0), &all);
+    assert_refused(client, vip(), &all);
+
+    // What an operator clearing a host's firewall does.
+    n1.exec_ok(&["nft", "flush", "ruleset"]).unwrap();
+    assert!(table(n1).is_none(), "{}", tables(n1));
+    assert!(
+        wait_until(CONVERGE, || table(n1)
+            .is_some_and(|t| t.contains(&vip().to_string()))),
+        "the table was not put back\n{}",
+        all()
+    );
+    assert_refused(client, vip(), &all);
+    let events = String::from_utf8_lossy(&agent.hc(&["events", "vip", "web"]).stdout).into_owned();
+    let restored = events
+        .lines()
+        .find(|line| line.contains("RestoredAcceptFilter"))
+        .unwrap_or_else(|| panic!("no RestoredAcceptFilter event:\n{events}"));
+    assert!(
+        restored.contains("Warning")
+            && restored.contains(&format!("drops traffic to {}", vip()))
+            && restored.contains("was deleted"),
+        "{restored}"
     );
 }
 

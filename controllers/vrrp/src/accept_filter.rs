@@ -23,13 +23,18 @@
 //! instance starts or stops, and it adds no dependency to the agent (which
 //! keeps its memory small). A missing `nft` only matters to the VirtualIPs
 //! that turn accept mode off: their instances do not start, and say why.
+//!
+//! Nothing tells the agent when someone else changes the table (`nft flush
+//! ruleset`, `nft delete table`), so the controller's periodic resync
+//! compares the kernel's listing of it with the one taken right after the
+//! agent wrote it, and writes it again when they differ ([`Restored`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::IpAddr;
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::io::AsyncWriteExt;
@@ -40,6 +45,9 @@ use tokio::sync::Mutex;
 pub const TABLE: &str = "hareconcile_vrrp";
 /// `nft` answers in milliseconds; a hung one must not hold up the controller.
 const NFT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every VirtualIP's reconcile resyncs the filter: the kernel's table is
+/// listed at most this often, not once per VirtualIP.
+const CHECK_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Error)]
 pub enum FilterError {
@@ -51,6 +59,17 @@ pub enum FilterError {
     Timeout,
     #[error("nft refused the table {TABLE} for the VIPs that do not accept traffic: {0}")]
     Refused(String),
+    #[error("nft cannot list the table {TABLE}: {0}")]
+    Unlisted(String),
+}
+
+/// What a resync found of the table, changed by someone else, and wrote again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restored {
+    /// Deleted (`nft flush ruleset`, `nft delete table`).
+    Missing,
+    /// Still there, with other sets, elements, chains or rules.
+    Changed,
 }
 
 /// The VIPs of this agent's instances that must not accept traffic, and
@@ -66,9 +85,17 @@ struct Filters {
     applied: Option<BTreeSet<IpAddr>>,
     /// Whether a table left by an earlier run was dealt with (or tried).
     leftovers_cleared: bool,
+    /// The kernel's listing of the table right after it was last written
+    /// with VIPs: what it must still list. `None` without VIPs.
+    listed: Option<String>,
+    /// When the kernel's table was last compared with `listed`.
+    checked: Option<Instant>,
+    check_every: Duration,
     /// The command applying a script read from stdin: `nft -f -`, nft
     /// found on `PATH`.
     nft: Vec<String>,
+    /// The command listing the table: `nft list table inet hareconcile_vrrp`.
+    list: Vec<String>,
 }
 
 impl Default for Filters {
@@ -77,7 +104,13 @@ impl Default for Filters {
             by_instance: BTreeMap::new(),
             applied: None,
             leftovers_cleared: false,
+            listed: None,
+            checked: None,
+            check_every: CHECK_EVERY,
             nft: ["nft", "-f", "-"].map(String::from).to_vec(),
+            list: ["nft", "list", "table", "inet", TABLE]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -99,8 +132,35 @@ impl Filters {
             Err(FilterError::NftMissing(_)) if desired.is_empty() => {}
             Err(error) => return Err(error),
         }
+        self.listed = match desired.is_empty() {
+            true => None,
+            false => listing(&self.list).await?,
+        };
         self.applied = Some(desired);
         Ok(())
+    }
+
+    /// Compares the kernel's table with what was written, at most every
+    /// `check_every`, and writes it again if someone changed it.
+    async fn verify(&mut self) -> Result<Option<Restored>, FilterError> {
+        let desired = self.desired();
+        let due = self
+            .checked
+            .is_none_or(|at| at.elapsed() >= self.check_every);
+        if desired.is_empty() || !due {
+            return Ok(None);
+        }
+        self.checked = Some(Instant::now());
+        let kernel = listing(&self.list).await?;
+        if kernel.is_some() && kernel == self.listed {
+            return Ok(None);
+        }
+        apply(&self.nft, &script(&desired)).await?;
+        self.listed = listing(&self.list).await?;
+        Ok(Some(match kernel {
+            None => Restored::Missing,
+            Some(_) => Restored::Changed,
+        }))
     }
 }
 
@@ -147,16 +207,17 @@ impl AcceptFilter {
     /// Brings the table in line: the first time, replacing a table left by
     /// an earlier run (which may filter VIPs that accept traffic now);
     /// later, retrying an update that failed (a release the VIP's next,
-    /// accepting instance would otherwise leave filtered). A no-op when in
-    /// line, and when nft never worked here.
-    pub async fn resync(&self) -> Result<(), FilterError> {
+    /// accepting instance would otherwise leave filtered), and putting
+    /// back a table someone else deleted or changed, which it reports. A
+    /// no-op when in line, and when nft never worked here.
+    pub async fn resync(&self) -> Result<Option<Restored>, FilterError> {
         let mut filters = self.0.lock().await;
         let first = !std::mem::replace(&mut filters.leftovers_cleared, true);
-        if first || filters.applied.is_some() {
-            filters.sync().await
-        } else {
-            Ok(())
+        if !first && filters.applied.is_none() {
+            return Ok(None);
         }
+        filters.sync().await?;
+        filters.verify().await
     }
 }
 
@@ -207,11 +268,38 @@ fn elements(addresses: &[String]) -> String {
 
 /// Runs `nft -f -` on `script`.
 async fn apply(nft: &[String], script: &str) -> Result<(), FilterError> {
-    let (program, args) = nft.split_first().expect("a command is configured");
+    let output = run(nft, script).await?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(FilterError::Refused(stderr_of(&output)))
+    }
+}
+
+/// The kernel's listing of the table, `None` when there is no such table.
+async fn listing(list: &[String]) -> Result<Option<String>, FilterError> {
+    let output = run(list, "").await?;
+    let stderr = stderr_of(&output);
+    if output.status.success() {
+        Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned()))
+    } else if stderr.contains("No such file or directory") {
+        Ok(None)
+    } else {
+        Err(FilterError::Unlisted(stderr))
+    }
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).trim().to_string()
+}
+
+/// Runs `command` with `input` on its stdin, bounded by [`NFT_TIMEOUT`].
+async fn run(command: &[String], input: &str) -> Result<Output, FilterError> {
+    let (program, args) = command.split_first().expect("a command is configured");
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -219,25 +307,18 @@ async fn apply(nft: &[String], script: &str) -> Result<(), FilterError> {
             io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => FilterError::NftMissing(e),
             _ => FilterError::Nft(e),
         })?;
-    let run = async {
+    let finished = async {
         let mut stdin = child.stdin.take().expect("stdin is piped");
         stdin
-            .write_all(script.as_bytes())
+            .write_all(input.as_bytes())
             .await
             .map_err(FilterError::Nft)?;
         drop(stdin);
         child.wait_with_output().await.map_err(FilterError::Nft)
     };
-    let output = tokio::time::timeout(NFT_TIMEOUT, run)
+    tokio::time::timeout(NFT_TIMEOUT, finished)
         .await
-        .map_err(|_| FilterError::Timeout)??;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(FilterError::Refused(
-            String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        ))
-    }
+        .map_err(|_| FilterError::Timeout)?
 }
 
 #[cfg(test)]
@@ -328,8 +409,86 @@ mod tests {
     fn recording(dir: &Path) -> (AcceptFilter, PathBuf) {
         let log = dir.join("scripts");
         let filter = AcceptFilter::default();
-        filter.0.try_lock().unwrap().nft = recorder(&log);
+        let mut filters = filter.0.try_lock().unwrap();
+        filters.nft = recorder(&log);
+        filters.list = ["sh", "-c", "echo table"].map(String::from).to_vec();
+        drop(filters);
         (filter, log)
+    }
+
+    /// Instead of the kernel: `nft -f` writes the script to `table`,
+    /// listing prints it, or fails as nft does when there is none.
+    fn kernel(dir: &Path) -> (AcceptFilter, PathBuf) {
+        let table = dir.join("table");
+        let filter = AcceptFilter::default();
+        let mut filters = filter.0.try_lock().unwrap();
+        let write = format!("cat > {}", table.display());
+        filters.nft = ["sh", "-c", &write].map(String::from).to_vec();
+        let list = format!(
+            "cat {} 2>/dev/null || {{ echo 'Error: No such file or directory' >&2; exit 1; }}",
+            table.display()
+        );
+        filters.list = ["sh", "-c", &list].map(String::from).to_vec();
+        filters.check_every = Duration::ZERO;
+        drop(filters);
+        (filter, table)
+    }
+
+    #[tokio::test]
+    async fn a_table_deleted_or_changed_by_hand_is_put_back_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let (filter, table) = kernel(dir.path());
+        let web = vips(&["10.77.0.100"]);
+        filter.enforce("web/ipv4", web.clone()).await.unwrap();
+        let written = std::fs::read_to_string(&table).unwrap();
+        assert_eq!(written, script(&web));
+        assert_eq!(filter.resync().await.unwrap(), None, "in line");
+
+        // nft flush ruleset
+        std::fs::remove_file(&table).unwrap();
+        assert_eq!(filter.resync().await.unwrap(), Some(Restored::Missing));
+        assert_eq!(std::fs::read_to_string(&table).unwrap(), written);
+        assert_eq!(filter.resync().await.unwrap(), None);
+
+        // nft flush table / delete rule
+        std::fs::write(&table, "table inet hareconcile_vrrp {\n}\n").unwrap();
+        assert_eq!(filter.resync().await.unwrap(), Some(Restored::Changed));
+        assert_eq!(std::fs::read_to_string(&table).unwrap(), written);
+
+        // Without VIPs there is nothing to keep.
+        filter.release("web/ipv4").await.unwrap();
+        std::fs::remove_file(&table).unwrap();
+        assert_eq!(filter.resync().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn the_kernel_is_listed_at_most_every_check_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let (filter, table) = kernel(dir.path());
+        filter.0.lock().await.check_every = Duration::from_secs(3600);
+        filter
+            .enforce("web/ipv4", vips(&["10.77.0.100"]))
+            .await
+            .unwrap();
+        assert_eq!(filter.resync().await.unwrap(), None);
+        std::fs::remove_file(&table).unwrap();
+        assert_eq!(filter.resync().await.unwrap(), None, "not due yet");
+        filter.0.lock().await.check_every = Duration::ZERO;
+        assert_eq!(filter.resync().await.unwrap(), Some(Restored::Missing));
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_fails_otherwise_is_an_error_not_a_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let (filter, _) = kernel(dir.path());
+        filter
+            .enforce("web/ipv4", vips(&["10.77.0.100"]))
+            .await
+            .unwrap();
+        let denied = "echo 'Error: Operation not permitted' >&2; exit 1";
+        filter.0.lock().await.list = ["sh", "-c", denied].map(String::from).to_vec();
+        let error = filter.resync().await.unwrap_err();
+        assert!(matches!(error, FilterError::Unlisted(_)), "{error}");
     }
 
     fn applied(log: &Path) -> Vec<String> {

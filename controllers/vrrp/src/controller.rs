@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::warn;
 
-use crate::accept_filter::AcceptFilter;
+use crate::accept_filter::{AcceptFilter, Restored, TABLE};
 use crate::addresses::AddressError;
 use crate::desired::{shell_configs, track_config, DesiredError, Local};
 use crate::events::{State, Switchover};
@@ -310,8 +310,10 @@ impl Reconciler for VirtualIpReconciler {
         if registry.closed {
             return Ok(Action::AwaitChange);
         }
-        if let Err(error) = registry.filter.resync().await {
-            warn!(%error, "updating the accept-mode table failed");
+        match registry.filter.resync().await {
+            Ok(None) => {}
+            Ok(Some(restored)) => record_filter_restored(&ctx.store, &registry.running, restored),
+            Err(error) => warn!(%error, "updating the accept-mode table failed"),
         }
         let (desired, track) = match desired {
             Ok(desired) => desired,
@@ -543,6 +545,35 @@ fn record_transition(store: &Store, key: &ObjectKey, observed: &Observed) {
 /// Whether any instance holds its preemption for the followers.
 fn preparing_takeover(observed: &[Observed]) -> bool {
     observed.iter().any(|o| o.preparing_takeover)
+}
+
+/// Tells every VirtualIP whose VIPs the accept-mode table filters that it
+/// had been deleted or changed by someone else and is back.
+fn record_filter_restored(store: &Store, running: &HashMap<ObjectKey, Running>, found: Restored) {
+    let what = match found {
+        Restored::Missing => "was deleted (`nft flush ruleset` or `nft delete table`)",
+        Restored::Changed => "had been changed",
+    };
+    warn!(
+        table = TABLE,
+        "the accept-mode table {what} by someone else; writing it again"
+    );
+    for (key, running) in running {
+        let filtered: Vec<String> = running
+            .desired
+            .iter()
+            .filter(|config| !config.instance.accepts_traffic())
+            .flat_map(|config| config.vips.iter().map(|vip| vip.addr().to_string()))
+            .collect();
+        if filtered.is_empty() {
+            continue;
+        }
+        let message = format!(
+            "the nftables table inet {TABLE}, which drops traffic to {} (accept: false), {what} by hand; put back",
+            filtered.join(", ")
+        );
+        store.record_event(key, EventType::Warning, "RestoredAcceptFilter", &message);
+    }
 }
 
 /// Whether the address owner was asked to be a backup, and refused.
