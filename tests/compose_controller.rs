@@ -7,7 +7,9 @@
 //! Images from a registry: it pulls what a stack needs (each image once),
 //! on a standby before any failover (which then works with the registry
 //! down), and starts nothing when `pull_policy: never` finds the image
-//! absent. The registry is Debian's `docker-registry` (the CNCF
+//! absent. A newer image under a tag recreates the containers of the
+//! older one, as Compose v2 does: pulled by `always` (running and paused
+//! standby alike), or by hand for `missing`, which never pulls it itself. The registry is Debian's `docker-registry` (the CNCF
 //! distribution registry) on the lab node's 127.0.0.1:5000, which dockerd
 //! trusts without TLS as it trusts every loopback registry.
 
@@ -151,22 +153,7 @@ impl Rig {
         let file = write_stack(dir.path(), &image, extra);
         let state = tempfile::tempdir().unwrap();
         let store = Store::open(state.path(), "n1").unwrap();
-        let ctx = Context {
-            store: store.clone(),
-            node: "n1".into(),
-        };
-        let reconciler = ServiceReconciler::new(dockerd.uri());
-        let health_changes = reconciler.health_changes().unwrap();
-        let controller = Controller::new(reconciler, ctx)
-            .resync_every(Duration::from_secs(30))
-            .start();
-        let triggers = vec![
-            tokio::spawn(events::forward(
-                dockerd.uri().to_string(),
-                controller.clone(),
-            )),
-            tokio::spawn(health::forward(health_changes, controller.clone())),
-        ];
+        let (controller, triggers) = start_controller(&store, &dockerd);
         Rig {
             store,
             controller,
@@ -236,12 +223,46 @@ impl Rig {
         registry
     }
 
-    async fn stop(self) {
+    /// The controller stopped and started afresh on the same store, as
+    /// an agent restart does; `meanwhile` runs while none is running.
+    async fn restart_controller(&mut self, meanwhile: impl FnOnce(&Rig)) {
+        self.stop_controller().await;
+        meanwhile(self);
+        (self.controller, self.triggers) = start_controller(&self.store, &self.dockerd);
+    }
+
+    async fn stop_controller(&self) {
         for trigger in &self.triggers {
             trigger.abort();
         }
         self.controller.shutdown().await;
     }
+
+    async fn stop(self) {
+        self.stop_controller().await;
+    }
+}
+
+/// A Service controller on `store` and `dockerd`, with docker events and
+/// health changes wired as the agent wires them.
+fn start_controller(store: &Store, dockerd: &Dockerd) -> (ControllerHandle, Vec<JoinHandle<()>>) {
+    let ctx = Context {
+        store: store.clone(),
+        node: "n1".into(),
+    };
+    let reconciler = ServiceReconciler::new(dockerd.uri());
+    let health_changes = reconciler.health_changes().unwrap();
+    let controller = Controller::new(reconciler, ctx)
+        .resync_every(Duration::from_secs(30))
+        .start();
+    let triggers = vec![
+        tokio::spawn(events::forward(
+            dockerd.uri().to_string(),
+            controller.clone(),
+        )),
+        tokio::spawn(health::forward(health_changes, controller.clone())),
+    ];
+    (controller, triggers)
 }
 
 /// The VirtualIP the Services follow.
@@ -724,5 +745,205 @@ async fn pull_policy_never_with_the_image_absent_starts_nothing_and_says_why() {
     assert_eq!(drift[0]["reason"], "ImageMissing", "{drift}");
     assert!(all_containers(dockerd).is_empty());
     assert!(events_of(store, "sealed", "PullingImage").is_empty());
+    rig.stop().await;
+}
+
+/// The id of the image `reference` names on the node.
+fn image_id(dockerd: &Dockerd, reference: &str) -> String {
+    let out = dockerd
+        .docker(&["image", "inspect", "--format", "{{.Id}}", reference])
+        .unwrap()
+        .ok()
+        .unwrap();
+    out.stdout.trim().to_string()
+}
+
+/// The id of the image container `name` was created from, and its state.
+fn container_image(dockerd: &Dockerd, name: &str) -> (String, String) {
+    let out = dockerd
+        .docker(&["inspect", "--format", "{{.Image}} {{.State.Status}}", name])
+        .unwrap();
+    let text = format!("{}{}", out.stdout.trim(), out.stderr.trim());
+    let (image, state) = text.split_once(' ').unwrap_or((&text, ""));
+    (image.to_string(), state.to_string())
+}
+
+/// Pushes a newer image to the registry under each of `tags`, leaving the
+/// node's copies of those tags on their older image: only a pull brings
+/// the newer one. Its id.
+fn push_newer(dockerd: &Dockerd, tags: &[&str]) -> String {
+    let docker = |args: &[&str]| dockerd.docker(args).unwrap().ok().unwrap().stdout;
+    let newer = format!("{REGISTRY}/busybox:newer");
+    let older = format!("{REGISTRY}/busybox:{}", tags[0]);
+    docker(&["create", "--name", "newer", &older, "true"]);
+    // A label of its own makes another image of the same files.
+    docker(&["commit", "--change", "LABEL lab.version=2", "newer", &newer]);
+    docker(&["rm", "newer"]);
+    let id = image_id(dockerd, &newer);
+    for tag in tags {
+        let reference = format!("{REGISTRY}/busybox:{tag}");
+        let before = image_id(dockerd, &reference);
+        docker(&["tag", &newer, &reference]);
+        docker(&["push", &reference]);
+        docker(&["tag", &before, &reference]);
+    }
+    docker(&["rmi", &newer]);
+    assert!(
+        !has_image(dockerd, &id),
+        "the newer image is left on the node"
+    );
+    id
+}
+
+/// How many times the agent began pulling `image` for Service `name`.
+fn pulls_of(store: &Store, name: &str, image: &str) -> u32 {
+    events_of(store, name, "PullingImage")
+        .iter()
+        .filter(|e| e.message == format!("pulling image {image}"))
+        .map(|e| e.count)
+        .sum()
+}
+
+/// Compose v2's `up` recreates a container whose tag names a newer image
+/// than the one it runs: after an `always` pull (here the one an agent
+/// start makes) where the stack runs and on a paused standby, and after a
+/// `docker pull` by hand for `missing`, which the agent never re-pulls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_image_under_the_tag_recreates_the_containers_that_run_the_older() {
+    require_privileges!(docker);
+    let mut rig = Rig::start("").await;
+    let _registry = rig.registry_with(&["lab", "pinned"]);
+    let always = format!("{REGISTRY}/busybox:lab");
+    let pinned = format!("{REGISTRY}/busybox:pinned");
+    let dir = rig.file.parent().unwrap().to_path_buf();
+    let fresh = dir.join("fresh.yaml");
+    std::fs::write(
+        &fresh,
+        format!(
+            "services:\n  web:\n    image: {always}\n    pull_policy: always\n    command: sleep 3600\n    stop_grace_period: 1s\n  worker:\n    image: {pinned}\n    command: sleep 3600\n    stop_grace_period: 1s\n"
+        ),
+    )
+    .unwrap();
+    let standby_file = write_sleepers(
+        &dir,
+        "standby",
+        &always,
+        &["web"],
+        "    pull_policy: always\n",
+    );
+    let mut standby = service("standby", &standby_file, Some("web"));
+    standby.spec["mode"] = json!("warm");
+    standby.spec["standby"] = json!("paused");
+    rig.store
+        .apply(vec![followed_vip()], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    report_vip(&rig.store, "Backup", false);
+    rig.store
+        .apply(
+            vec![
+                service("fresh", &fresh.display().to_string(), None),
+                standby,
+            ],
+            Manager::Cli,
+            ApplyOptions::default(),
+        )
+        .unwrap();
+    let explain = |rig: &Rig| {
+        format!(
+            "fresh: {:?}\nstandby: {:?}\nevents: {:#?}\n{}",
+            ready(&rig.store, "fresh"),
+            ready(&rig.store, "standby"),
+            rig.store.events(None),
+            rig.dockerd.docker(&["ps", "-a"]).unwrap().stdout
+        )
+    };
+    let on = |rig: &Rig, name: &str| container_image(&rig.dockerd, name);
+    wait_explained(
+        "the stack running and its standby paused",
+        || {
+            on(&rig, "fresh_web_1").1 == "running"
+                && on(&rig, "fresh_worker_1").1 == "running"
+                && on(&rig, "standby_web_1").1 == "paused"
+        },
+        || explain(&rig),
+    )
+    .await;
+    let older = image_id(&rig.dockerd, &always);
+    assert_eq!(image_id(&rig.dockerd, &pinned), older);
+
+    // While the agent is down, a newer image reaches the registry under
+    // both tags; the agent's start is an `always` pull.
+    let mut newer = String::new();
+    rig.restart_controller(|rig| newer = push_newer(&rig.dockerd, &["lab", "pinned"]))
+        .await;
+    wait_explained(
+        "the containers of the always image recreated on it",
+        || {
+            on(&rig, "fresh_web_1") == (newer.clone(), "running".into())
+                && on(&rig, "standby_web_1") == (newer.clone(), "paused".into())
+        },
+        || explain(&rig),
+    )
+    .await;
+    // The pass that recreated web kept worker: `missing` does not pull
+    // an image that is here, so its tag still names the older one.
+    assert_eq!(
+        on(&rig, "fresh_worker_1"),
+        (older.clone(), "running".into())
+    );
+    assert_eq!(
+        pulls_of(&rig.store, "fresh", &pinned),
+        1,
+        "{}",
+        explain(&rig)
+    );
+    assert_eq!(image_id(&rig.dockerd, &pinned), older);
+    let short = |id: &str| id.trim_start_matches("sha256:")[..12].to_string();
+    for (service, container) in [("fresh", "fresh_web_1"), ("standby", "standby_web_1")] {
+        let updated = events_of(&rig.store, service, "ImageUpdated");
+        assert_eq!(
+            updated.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+            [format!(
+                "replaced {container} for its newer image: service web: image {always} is now {} (was {})",
+                short(&newer),
+                short(&older)
+            )],
+            "{}",
+            explain(&rig)
+        );
+        // An update, not a repair.
+        assert!(
+            events_of(&rig.store, service, "StackRepaired").is_empty(),
+            "{}",
+            explain(&rig)
+        );
+    }
+
+    // The tag moved by hand: the older container is outdated, as Compose sees it.
+    rig.dockerd
+        .docker(&["pull", &pinned])
+        .unwrap()
+        .ok()
+        .unwrap();
+    wait_explained(
+        "worker recreated on the image pulled by hand",
+        || on(&rig, "fresh_worker_1") == (newer.clone(), "running".into()),
+        || explain(&rig),
+    )
+    .await;
+    assert_eq!(pulls_of(&rig.store, "fresh", &pinned), 1);
+    wait_explained(
+        "the worker's ImageUpdated event",
+        || {
+            events_of(&rig.store, "fresh", "ImageUpdated")
+                .iter()
+                .any(|e| {
+                    e.message
+                        .starts_with("replaced fresh_worker_1 for its newer image: service worker")
+                })
+        },
+        || explain(&rig),
+    )
+    .await;
     rig.stop().await;
 }

@@ -453,13 +453,31 @@ impl Reconciler for ServiceReconciler {
         self.remember(object.key(), Some(project.clone()));
         let enacted = match self.enact(&object, ctx, wanted, &project).await {
             Ok(changes) => {
-                if settled(&object, wanted) && !changes.is_empty() {
-                    let changes: Vec<String> = changes.iter().map(Change::to_string).collect();
+                // A newer image is an update, not something put back; nor
+                // is starting (or freezing) the container that runs it.
+                let mut updated = Vec::new();
+                for change in &changes {
+                    if let Some(update) = &change.newer_image {
+                        ctx.store.record_event(
+                            &object.key(),
+                            EventType::Normal,
+                            "ImageUpdated",
+                            &format!("{change} for its newer image: {update}"),
+                        );
+                        updated.push(change.container.as_str());
+                    }
+                }
+                let repairs: Vec<String> = changes
+                    .iter()
+                    .filter(|c| !updated.contains(&c.container.as_str()))
+                    .map(Change::to_string)
+                    .collect();
+                if settled(&object, wanted) && !repairs.is_empty() {
                     ctx.store.record_event(
                         &object.key(),
                         EventType::Warning,
                         "StackRepaired",
-                        &format!("found changed, put back: {}", changes.join(", ")),
+                        &format!("found changed, put back: {}", repairs.join(", ")),
                     );
                 }
                 Ok(())

@@ -1,6 +1,6 @@
 //! How a stack differs from its compose file and its placement on this
 //! node: containers missing, stopped, running where they should not,
-//! built from an older configuration, or not part of the file at all.
+//! built from an older configuration or image, or not part of the file at all.
 //! Each difference says what the controller does about it.
 
 use serde::Serialize;
@@ -139,8 +139,10 @@ pub fn stack_drift(
 /// `found` with what the last pass failed to do: an image it could not
 /// get is one finding (instead of the containers missing for want of it);
 /// the container it could not create or start says why and that the agent
-/// retries; one it could not replace is outdated (a finding of its own, since the config hash of
-/// a container `docker-compose` created is not evidence enough).
+/// retries; one it could not replace is outdated, by its configuration or
+/// its image (a finding of its own, since the config hash of a container
+/// `docker-compose` created is not evidence enough, and a container is
+/// only compared with its image's id when a pass tries to keep it).
 pub fn with_failure(
     mut found: Vec<StackDrift>,
     project: &Project,
@@ -174,16 +176,28 @@ pub fn with_failure(
     let Some(container) = failure.container() else {
         return found;
     };
-    if let EngineError::Replace { .. } = failure {
-        let service = project
-            .services
-            .keys()
-            .find(|s| crate::engine::container_name(&project.name, s) == container)
-            .map_or("?", String::as_str);
+    if let EngineError::Replace { newer_image, .. } = failure {
+        let (reason, outdated) = match newer_image {
+            Some(_) => (
+                "OutdatedImage",
+                format!("{container} runs an older image than its reference names on this node"),
+            ),
+            None => {
+                let service = project
+                    .services
+                    .keys()
+                    .find(|s| crate::engine::container_name(&project.name, s) == container)
+                    .map_or("?", String::as_str);
+                (
+                    "OutdatedConfig",
+                    format!("{container} has an older configuration of service {service}"),
+                )
+            }
+        };
         found.push(drift(
             container,
-            "OutdatedConfig",
-            format!("{container} has an older configuration of service {service}; {failure}; the old container is left as it was"),
+            reason,
+            format!("{outdated}; {failure}; the old container is left as it was"),
             RETRYING,
         ));
         return found;
@@ -322,11 +336,15 @@ mod tests {
             container("web", "running", &p),
             container("worker", "running", &p),
         ];
-        let replace = EngineError::Replace {
-            name: "shop_web_1".into(),
-            source: Box::new(no_such_image("create container", "0123456789ab_shop_web_1")),
+        let not_replaced = |newer_image| {
+            let replace = EngineError::Replace {
+                name: "shop_web_1".into(),
+                newer_image,
+                source: Box::new(no_such_image("create container", "0123456789ab_shop_web_1")),
+            };
+            with_failure(stack_drift(&p, Placement::Run, &both, false), &p, &replace)
         };
-        let outdated = with_failure(stack_drift(&p, Placement::Run, &both, false), &p, &replace);
+        let outdated = not_replaced(None);
         assert_eq!(reasons(&outdated), ["OutdatedConfig"]);
         assert!(
             outdated[0].message.starts_with(
@@ -337,6 +355,23 @@ mod tests {
         assert!(outdated[0]
             .message
             .ends_with("the old container is left as it was"));
+
+        // Not replaced by its newer image: outdated too, and says which.
+        let update = crate::engine::ImageUpdate {
+            service: "web".into(),
+            image: "shop/web:2".into(),
+            old: "sha256:0123456789abcdef".into(),
+            new: "sha256:fedcba9876543210".into(),
+        };
+        let outdated = not_replaced(Some(Box::new(update)));
+        assert_eq!(reasons(&outdated), ["OutdatedImage"]);
+        assert!(
+            outdated[0].message.starts_with(
+                "shop_web_1 runs an older image than its reference names on this node; cannot replace shop_web_1 with the newer image of service web: image shop/web:2 is now fedcba987654 (was 0123456789ab): create container"
+            ),
+            "{outdated:?}"
+        );
+        assert_eq!(outdated[0].fix, RETRYING);
 
         // A failure about no container of the project changes nothing.
         let network = EngineError::Api {

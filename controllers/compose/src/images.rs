@@ -12,7 +12,10 @@
 //! `always` pulls again when the stack (re)starts here, when the agent
 //! starts, and otherwise at most every [`ALWAYS_REFRESH`]; never at every
 //! reconcile. With the image already on the node nothing waits for those
-//! pulls, and a failed one only warns: the local copy serves.
+//! pulls, and a failed one only warns: the local copy serves. One that
+//! brings a newer image wakes the Service, whose pass then recreates the
+//! containers of the older one (the engine compares image ids, as Compose
+//! v2's `up` does, whatever moved the tag).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -104,7 +107,7 @@ impl Images {
         let checks = images_of(project)
             .into_iter()
             .map(|(image, (policy, services))| async move {
-                let present = engine.has_image(image).await?;
+                let present = engine.image_id(image).await?.is_some();
                 match policy {
                     _ if present && !self.refresh_due(image, policy, need.starting) => Ok(()),
                     PullPolicy::Never => Err(EngineError::NeverPulled {

@@ -16,7 +16,8 @@ use crate::file::{Project, Service};
 
 impl Engine {
     /// Keeps a container that already matches (by config hash, or by its
-    /// settings when `docker-compose` created it); replaces one that does not.
+    /// settings when `docker-compose` created it) and runs the image its
+    /// reference names now; replaces one that does not.
     pub(super) async fn ensure_container(
         &self,
         project: &Project,
@@ -41,21 +42,41 @@ impl Engine {
             .as_ref()
             .and_then(|c| c.labels.as_ref())
             .and_then(|l| l.get(labels::CONFIG_HASH));
-        if existing_hash == Some(&hash) {
-            return Ok(None);
-        }
-        let Some(reason) = matching::difference(&desired, &existing) else {
-            return Ok(None);
+        let changed = match existing_hash {
+            Some(label) if *label == hash => None,
+            _ => matching::difference(&desired, &existing),
         };
-        info!(container = %name, %reason, "configuration changed; replacing");
+        // A new configuration brings the newer image too: one reason is enough.
+        let newer_image = match changed {
+            Some(reason) => {
+                info!(container = %name, %reason, "configuration changed; replacing");
+                None
+            }
+            None => match self.newer_image(service_name, service, &existing).await? {
+                Some(update) => {
+                    info!(container = %name, %update, "image changed; replacing");
+                    Some(update)
+                }
+                None => return Ok(None),
+            },
+        };
+        let paused = existing
+            .state
+            .as_ref()
+            .and_then(|s| s.status)
+            .is_some_and(|s| s == ContainerStateStatusEnum::PAUSED);
         let id = existing.id.unwrap_or_default();
         match self
-            .replace_container(project, service_name, &name, &id, desired)
+            .replace_container(project, service_name, &name, &id, paused, desired)
             .await
         {
-            Ok(()) => Ok(Some(Change::new("replaced", &name))),
+            Ok(()) => Ok(Some(Change {
+                newer_image,
+                ..Change::new("replaced", &name)
+            })),
             Err(source) => Err(EngineError::Replace {
                 name,
+                newer_image: newer_image.map(Box::new),
                 source: Box::new(source),
             }),
         }
@@ -72,6 +93,7 @@ impl Engine {
         service_name: &str,
         name: &str,
         old_id: &str,
+        paused: bool,
         desired: Config<String>,
     ) -> Result<(), EngineError> {
         let temporary = format!("{}_{name}", &old_id[..old_id.len().min(12)]);
@@ -89,6 +111,11 @@ impl Engine {
         let grace = project.services[service_name]
             .stop_grace_period
             .unwrap_or(spec::DEFAULT_GRACE);
+        // A frozen standby's process cannot act on SIGTERM: thawed, it
+        // gets its grace period as a stop would give it.
+        if paused {
+            self.set_frozen(name, false).await?;
+        }
         self.stop_container(name, grace).await?;
         self.remove_container(name).await?;
         self.docker

@@ -8,6 +8,7 @@ mod dependencies;
 mod labels;
 mod matching;
 mod neighbours;
+mod newer_image;
 mod observe;
 mod pull;
 mod resources;
@@ -21,6 +22,7 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use futures::future::{join, join_all, try_join_all, BoxFuture, FutureExt, Shared};
 
 pub use labels::{config_hash, container_name, CONFIG_HASH, PROJECT, SERVICE};
+pub use newer_image::ImageUpdate;
 pub use observe::ContainerStatus;
 pub use pull::Pulled;
 pub use waves::waves;
@@ -48,9 +50,12 @@ pub enum EngineError {
         #[source]
         source: bollard::errors::Error,
     },
-    #[error("cannot replace {name} with its new configuration: {source}")]
+    #[error("cannot replace {name} {}: {source}", replacing_for(.newer_image.as_deref()))]
     Replace {
         name: String,
+        /// Why it was replaced, when it was a newer image and not a new
+        /// configuration (boxed: it would double every result's size).
+        newer_image: Option<Box<ImageUpdate>>,
         #[source]
         source: Box<EngineError>,
     },
@@ -71,6 +76,14 @@ pub enum EngineError {
         /// Its state, and how long it was waited for if that ran out.
         seen: String,
     },
+}
+
+/// What a replacement was to bring, for the error that says it failed.
+fn replacing_for(newer_image: Option<&ImageUpdate>) -> String {
+    match newer_image {
+        Some(update) => format!("with the newer image of {update}"),
+        None => "with its new configuration".to_string(),
+    }
 }
 
 impl EngineError {
@@ -96,11 +109,14 @@ impl EngineError {
 }
 
 /// One thing a call did to the daemon: `started shop_web_1`. What a pass
-/// did where nothing should have needed doing is what it put back.
+/// did where nothing should have needed doing is what it put back, unless
+/// it brought a newer image: that is an update, not a repair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub action: &'static str,
     pub container: String,
+    /// Set when the container was replaced because its image is newer.
+    pub newer_image: Option<ImageUpdate>,
 }
 
 impl Change {
@@ -108,6 +124,7 @@ impl Change {
         Change {
             action,
             container: container.to_string(),
+            newer_image: None,
         }
     }
 }

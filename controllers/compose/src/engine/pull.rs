@@ -35,12 +35,14 @@ impl std::fmt::Display for Pulled {
 }
 
 impl Engine {
-    pub async fn has_image(&self, image: &str) -> Result<bool, EngineError> {
+    /// The id (`sha256:...`) of the image `image` names on this node, if
+    /// it is here.
+    pub async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
         match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
+            Ok(inspected) => Ok(inspected.id),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(false),
+            }) => Ok(None),
             Err(e) => Err(api("inspect image", image)(e)),
         }
     }
