@@ -3,7 +3,8 @@
 # tests built on it need: namespaces and bridges (iproute2), faults (nftables),
 # probes (ping, curl), container images (busybox-static), Compose 1.29 to check
 # what the compose controller creates (docker-compose), a registry to pull
-# images from (docker-registry, run by hand in a lab node), a reference VRRP peer
+# images from (docker-registry, run by hand in a lab node) and the bcrypt
+# lines of its password file (apache2-utils' htpasswd), a reference VRRP peer
 # (keepalived), network mounts (ssh, sshfs, fuse3), snapshots (btrfs-progs),
 # replication (rsync), peer TLS certificates (openssl) and process
 # inspection (procps, psmisc).
@@ -28,6 +29,7 @@ PACKAGES=(
     curl
     docker-compose
     docker-registry
+    apache2-utils
     procps
     psmisc
     util-linux

@@ -9,7 +9,9 @@
 //! down), and starts nothing when `pull_policy: never` finds the image
 //! absent. A newer image under a tag recreates the containers of the
 //! older one, as Compose v2 does: pulled by `always` (running and paused
-//! standby alike), or by hand for `missing`, which never pulls it itself. The registry is Debian's `docker-registry` (the CNCF
+//! standby alike), or by hand for `missing`, which never pulls it itself.
+//! A registry behind basic auth is pulled from with the login `docker
+//! login` left in `$DOCKER_CONFIG`. The registry is Debian's `docker-registry` (the CNCF
 //! distribution registry) on the lab node's 127.0.0.1:5000, which dockerd
 //! trusts without TLS as it trusts every loopback registry.
 
@@ -169,12 +171,49 @@ impl Rig {
     /// image to it under each of `tags` and removes every copy from the
     /// node, so only a pull brings it back.
     fn registry_with(&self, tags: &[&str]) -> Process {
+        self.registry(tags, None)
+    }
+
+    /// [`Rig::registry_with`] behind basic auth for `user`: the registry
+    /// and the docker config directory whose `config.json` `docker login`
+    /// filled (a plain `auths` entry, there being no credential helper).
+    fn registry_behind_login(
+        &self,
+        tags: &[&str],
+        user: &str,
+        password: &str,
+    ) -> (Process, PathBuf) {
+        let dir = self.file.parent().unwrap();
+        // The registry takes bcrypt lines only.
+        let htpasswd = std::process::Command::new("htpasswd")
+            .args(["-nbB", user, password])
+            .output()
+            .unwrap();
+        assert!(htpasswd.status.success(), "htpasswd: {htpasswd:?}");
+        let users = dir.join("htpasswd");
+        std::fs::write(&users, &htpasswd.stdout).unwrap();
+        let login = Login {
+            user,
+            password,
+            users,
+            docker_config: dir.join("docker-config"),
+        };
+        (self.registry(tags, Some(&login)), login.docker_config)
+    }
+
+    fn registry(&self, tags: &[&str], login: Option<&Login>) -> Process {
         let dir = self.file.parent().unwrap();
         let config = dir.join("registry.yml");
+        let auth = login.map_or(String::new(), |l| {
+            format!(
+                "auth: {{htpasswd: {{realm: lab, path: {}}}}}\n",
+                l.users.display()
+            )
+        });
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: \"{REGISTRY}\", secret: lab}}\n",
+                "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: \"{REGISTRY}\", secret: lab}}\n{auth}",
                 dir.join("registry").display()
             ),
         )
@@ -191,7 +230,13 @@ impl Rig {
             )
             .unwrap();
         let started = Instant::now();
-        let probe = NodeCommand::new("curl").args(["-sf", &format!("http://{REGISTRY}/v2/")]);
+        // Any HTTP answer will do: behind auth it is a 401.
+        let probe = NodeCommand::new("curl").args([
+            "-s",
+            "-o",
+            "/dev/null",
+            &format!("http://{REGISTRY}/v2/"),
+        ]);
         while !node.exec(probe.clone()).unwrap().success() {
             assert!(
                 started.elapsed() < CONVERGE,
@@ -200,24 +245,35 @@ impl Rig {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        // The pushes log in with the CLI's config, as an operator would.
+        let docker = |args: &[&str]| {
+            let mut all = Vec::new();
+            if let Some(l) = login {
+                all.extend(["--config", l.docker_config.to_str().unwrap()]);
+            }
+            all.extend(args);
+            self.dockerd.docker(&all).unwrap().ok().unwrap();
+        };
+        if let Some(l) = login {
+            docker(&[
+                "login",
+                "--username",
+                l.user,
+                "--password",
+                l.password,
+                REGISTRY,
+            ]);
+        }
         let mut local = vec![BUSYBOX_IMAGE.to_string()];
         for tag in tags {
             let pushed = format!("{REGISTRY}/busybox:{tag}");
-            self.dockerd
-                .docker(&["tag", BUSYBOX_IMAGE, &pushed])
-                .unwrap()
-                .ok()
-                .unwrap();
-            self.dockerd
-                .docker(&["push", &pushed])
-                .unwrap()
-                .ok()
-                .unwrap();
+            docker(&["tag", BUSYBOX_IMAGE, &pushed]);
+            docker(&["push", &pushed]);
             local.push(pushed);
         }
         let mut rmi = vec!["rmi"];
         rmi.extend(local.iter().map(String::as_str));
-        self.dockerd.docker(&rmi).unwrap().ok().unwrap();
+        docker(&rmi);
         let left = self.dockerd.docker(&["image", "ls", "-q"]).unwrap().stdout;
         assert_eq!(left.trim(), "", "images left on the node");
         registry
@@ -241,6 +297,16 @@ impl Rig {
     async fn stop(self) {
         self.stop_controller().await;
     }
+}
+
+/// A user of the registry's basic auth.
+struct Login<'a> {
+    user: &'a str,
+    password: &'a str,
+    /// The registry's htpasswd file.
+    users: PathBuf,
+    /// Where `docker login` writes `config.json` (`docker --config`).
+    docker_config: PathBuf,
 }
 
 /// A Service controller on `store` and `dockerd`, with docker events and
@@ -945,5 +1011,69 @@ async fn a_newer_image_under_the_tag_recreates_the_containers_that_run_the_older
         || explain(&rig),
     )
     .await;
+    rig.stop().await;
+}
+
+/// A registry behind basic auth: the agent pulls with the plain `auths`
+/// entry `docker login` wrote to `$DOCKER_CONFIG/config.json`, which the
+/// registry demands (an anonymous pull is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_behind_basic_auth_is_pulled_from_with_the_login_docker_wrote() {
+    require_privileges!(docker);
+    let rig = Rig::start("").await;
+    let (_registry, docker_config) = rig.registry_behind_login(&["private"], "lab", "s3cret");
+    let image = format!("{REGISTRY}/busybox:private");
+    let dir = rig.file.parent().unwrap();
+    let anonymous_config = dir.join("no-login");
+    std::fs::create_dir(&anonymous_config).unwrap();
+    let anonymous = rig
+        .dockerd
+        .docker(&[
+            "--config",
+            anonymous_config.to_str().unwrap(),
+            "pull",
+            &image,
+        ])
+        .unwrap();
+    assert!(
+        !anonymous.success() && anonymous.stderr.contains("no basic auth credentials"),
+        "{anonymous:?}"
+    );
+
+    // The real agent, as a node runs it, with the login in its environment.
+    let manifests = dir.join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    write_sleepers(&manifests, "compose", &image, &["web"], "");
+    std::fs::write(
+        manifests.join("private.yaml"),
+        "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {name: lab}\nspec:\n  nodes:\n    - {name: n1, address: 10.77.0.1, priority: 110}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {name: private}\nspec:\n  cluster: lab\n  mode: active-active\n  compose: {file: compose.yaml}\n",
+    )
+    .unwrap();
+    let agent = rig
+        .lab
+        .node(1)
+        .spawn(
+            NodeCommand::new(env!("CARGO_BIN_EXE_hareconcile"))
+                .args(["agent", "--node", "n1", "--docker-host", rig.dockerd.uri()])
+                .arg("--state-dir")
+                .arg(dir.join("agent-state"))
+                .arg("--manifests")
+                .arg(&manifests)
+                .arg("--socket")
+                .arg(dir.join("agent.sock"))
+                .env("DOCKER_CONFIG", &docker_config),
+        )
+        .unwrap();
+    wait_explained(
+        "the private image pulled and its stack running",
+        || running(&rig.dockerd) == ["private_web_1"],
+        || agent.log(),
+    )
+    .await;
+    assert!(
+        agent.log().contains("authenticated=true"),
+        "{}",
+        agent.log()
+    );
     rig.stop().await;
 }
