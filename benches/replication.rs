@@ -21,9 +21,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process};
+use hareconcile_lab::{Host, Lab, NodeCommand, Process};
 
-const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
+use support::LabAgent;
+
 const RATE: u32 = 100;
 const POLL: Duration = Duration::from_millis(5);
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -36,9 +41,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 struct Node {
-    /// Kept for its lifetime: dropping it stops the agent.
-    _agent: Process,
-    socket: PathBuf,
+    agent: LabAgent,
     /// A process that lives in the node's mount namespace, for /proc/PID/root.
     anchor: Process,
 }
@@ -51,13 +54,7 @@ impl Node {
     }
 
     fn status(&self) -> serde_json::Value {
-        let out = std::process::Command::new(BIN)
-            .args(["get", "replication", "data", "-o", "json"])
-            .env("HARECONCILE_SOCKET", &self.socket)
-            .output()
-            .unwrap();
-        let object: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        object["status"].clone()
+        self.agent.object("replication", "data")["status"].clone()
     }
 
     /// Source, caught up, term claimed.
@@ -80,45 +77,23 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn manifest(lab: &Lab, data: &Path) -> String {
-    let keys = lab.ssh_keys().unwrap();
     format!(
-        "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: n1, address: {n1}, priority: 110}}\n    - {{name: n2, address: {n2}, priority: 100}}\n  vrrp: {{version: 3, advertInterval: 100ms}}\n---\n\
-         apiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\nspec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [{vip}/24], preempt: false}}\n---\n\
-         apiVersion: hareconcile.io/v1alpha1\nkind: Replication\nmetadata: {{name: data}}\nspec: {{cluster: lab, followVirtualIP: web, path: {data}, method: rsync, \
-         rsync: {{continuous: true, interval: 30s, delete: true, ssh: {{user: root, identityFile: {id}, knownHostsFile: {kh}}}}}}}\n",
-        n1 = ipv4(0, 1),
-        n2 = ipv4(0, 2),
-        vip = ipv4(0, 100),
+        "{cluster}{vip}---\napiVersion: hareconcile.io/v1alpha1\nkind: Replication\nmetadata: {{name: data}}\n\
+         spec: {{cluster: lab, followVirtualIP: web, path: {data}, method: rsync, \
+         rsync: {{continuous: true, interval: 30s, delete: true, ssh: {ssh}}}}}\n",
+        cluster = cluster_manifest((110, 100), ""),
+        vip = web_vip_manifest(", preempt: false"),
         data = data.display(),
-        id = keys.identity_file.display(),
-        kh = keys.known_hosts.display(),
+        ssh = ssh_manifest(lab),
     )
 }
 
 fn start(lab: &Lab, host: &Host, data: &Path) -> Node {
-    let dir = lab.dir().join(format!("agent-{}", host.name()));
-    let manifests = dir.join("manifests");
-    std::fs::create_dir_all(&manifests).unwrap();
-    std::fs::write(manifests.join("lab.yaml"), manifest(lab, data)).unwrap();
-    let socket = dir.join("agent.sock");
-    let agent = host
-        .spawn(
-            NodeCommand::new(BIN)
-                .args(["agent", "--node", host.name()])
-                .arg("--state-dir")
-                .arg(dir.join("state"))
-                .arg("--manifests")
-                .arg(&manifests)
-                .arg("--socket")
-                .arg(&socket),
-        )
-        .unwrap();
+    let agent = LabAgent::command(lab, host)
+        .manifest(&manifest(lab, data))
+        .start();
     let anchor = host.spawn(NodeCommand::new("sleep").arg("3600")).unwrap();
-    Node {
-        _agent: agent,
-        socket,
-        anchor,
-    }
+    Node { agent, anchor }
 }
 
 /// Writes `RATE` files a second into `dir` (named `PREFIX-N`) until

@@ -7,8 +7,8 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{busybox_image, require_privileges, Lab, NodeCommand};
-use serde_json::Value;
+use hareconcile_lab::{busybox_image, require_privileges, Lab};
+use support::LabAgent;
 
 const CONVERGE: Duration = Duration::from_secs(60);
 
@@ -26,13 +26,8 @@ fn write_manifests(dir: &Path, image: &str) {
     .unwrap();
 }
 
-fn condition(socket: &Path, type_: &str) -> Option<(String, String, String)> {
-    let out = std::process::Command::new(support::BIN)
-        .args(["get", "service", "shop", "-o", "json"])
-        .env("HARECONCILE_SOCKET", socket)
-        .output()
-        .ok()?;
-    let object: Value = serde_json::from_slice(&out.stdout).ok()?;
+fn condition(agent: &LabAgent, type_: &str) -> Option<(String, String, String)> {
+    let object = agent.object("service", "shop");
     let c = object["status"]["conditions"]
         .as_array()?
         .iter()
@@ -61,33 +56,22 @@ fn healthy_follows_the_probed_port_going_away_and_coming_back() {
     let node = lab.node(1);
     let dockerd = node.start_dockerd().unwrap();
     let image = busybox_image(dockerd.uri()).unwrap();
-    let manifests = lab.dir().join("manifests");
-    std::fs::create_dir_all(&manifests).unwrap();
+    let manifests = LabAgent::manifests_of(&lab, node);
     write_manifests(&manifests, &image);
-    let state = lab.dir().join("state");
-    let socket = lab.dir().join("agent.sock");
-    let agent = node
-        .spawn(
-            NodeCommand::new(support::BIN)
-                .args(["agent", "--node", "n1", "--docker-host", dockerd.uri()])
-                .arg("--state-dir")
-                .arg(&state)
-                .arg("--manifests")
-                .arg(&manifests)
-                .arg("--socket")
-                .arg(&socket),
-        )
-        .unwrap();
+    let agent = LabAgent::command(&lab, node)
+        .manifests(&manifests)
+        .args(["--docker-host", dockerd.uri()])
+        .start();
     let explain = || {
         format!(
             "Healthy {:?}, Ready {:?}\nagent log:\n{}",
-            condition(&socket, "Healthy"),
-            condition(&socket, "Ready"),
+            condition(&agent, "Healthy"),
+            condition(&agent, "Ready"),
             agent.log()
         )
     };
     let is =
-        |type_: &str, status: &str| condition(&socket, type_).is_some_and(|(s, _, _)| s == status);
+        |type_: &str, status: &str| condition(&agent, type_).is_some_and(|(s, _, _)| s == status);
 
     wait_for("Healthy=True", || is("Healthy", "True"), explain);
     wait_for("Ready=True", || is("Ready", "True"), explain);
@@ -105,11 +89,11 @@ fn healthy_follows_the_probed_port_going_away_and_coming_back() {
         .ok()
         .unwrap();
     wait_for("Healthy=False", || is("Healthy", "False"), explain);
-    let (_, reason, message) = condition(&socket, "Healthy").unwrap();
+    let (_, reason, message) = condition(&agent, "Healthy").unwrap();
     assert_eq!(reason, "ProbeFailed");
     assert!(message.contains("http http://127.0.0.1:8080/"), "{message}");
     wait_for("Ready=False", || is("Ready", "False"), explain);
-    assert_eq!(condition(&socket, "Ready").unwrap().1, "Unhealthy");
+    assert_eq!(condition(&agent, "Ready").unwrap().1, "Unhealthy");
 
     // It answers again.
     dockerd

@@ -27,72 +27,22 @@
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{
-    busybox_image, ipv4, require_privileges, Dockerd, Host, Lab, NodeCommand, Process,
-};
+use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Process};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+use support::lab_manifests::{cluster_manifest, ssh_manifest, vip, web_vip_manifest};
+use support::{code_and_text, LabAgent};
 /// Elections, docker and ssh take seconds; a loaded 2-core CI box more.
 const DEADLINE: Duration = Duration::from_secs(60);
 const MAX_LAG: &str = "3s";
 
-struct Agent {
-    name: String,
-    socket: PathBuf,
-    process: Process,
-}
-
-impl Agent {
-    /// Exit code and stdout of `hareconcile ARGS` against this agent.
-    fn hc(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(BIN)
-            .args(args)
-            .env("HARECONCILE_SOCKET", &self.socket)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    }
-
-    /// `drift -o json --exit-code`: the exit code and the findings.
-    fn drift(&self) -> (i32, Vec<Value>) {
-        let (code, out) = self.hc(&["drift", "-o", "json", "--exit-code"]);
-        let findings = serde_json::from_str::<Value>(&out)
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default();
-        (code, findings)
-    }
-
-    fn condition(&self, kind: &str, name: &str, type_: &str) -> Option<(String, String)> {
-        let (_, out) = self.hc(&["get", kind, name, "-o", "json"]);
-        let object: Value = serde_json::from_str(&out).ok()?;
-        let condition = object["status"]["conditions"]
-            .as_array()?
-            .iter()
-            .find(|c| c["type"] == type_)?
-            .clone();
-        Some((
-            condition["status"].as_str()?.to_string(),
-            condition["reason"].as_str()?.to_string(),
-        ))
-    }
-
-    fn events(&self) -> String {
-        self.hc(&["events"]).1
-    }
-}
-
 struct Rig {
-    agents: Vec<Agent>,
+    agents: Vec<LabAgent>,
     dockerd: Vec<Dockerd>,
     sshd: Vec<Process>,
     data: PathBuf,
@@ -114,11 +64,11 @@ impl Rig {
                 format!(
                     "--- {} events\n{}--- {} drift\n{}--- {} log\n{}",
                     a.name,
-                    a.events(),
+                    a.events(&[]),
                     a.name,
-                    a.hc(&["drift"]).1,
+                    code_and_text(&a.hc(&["drift"])).1,
                     a.name,
-                    a.process.log()
+                    a.log()
                 )
             })
             .collect::<Vec<_>>()
@@ -145,7 +95,7 @@ impl Rig {
             self.wait(&format!("drift from {} reports {what}", agent.name), || {
                 let (code, findings) = agent.drift();
                 match findings.iter().find(|f| matches(f)) {
-                    Some(found) if code == 1 => {
+                    Some(found) if code == Some(1) => {
                         seen = found.clone();
                         true
                     }
@@ -171,7 +121,7 @@ impl Rig {
         for agent in &self.agents {
             self.wait(
                 &format!("drift from {} is clean {after}", agent.name),
-                || agent.drift() == (0, Vec::new()),
+                || agent.drift() == (Some(0), Vec::new()),
             );
         }
     }
@@ -235,22 +185,9 @@ fn manifest(rig_dir: &Path, data: &Path, image: &str, lab: &Lab) -> String {
     let stack = rig_dir.join("stack");
     std::fs::create_dir_all(&stack).unwrap();
     std::fs::write(stack.join("compose.yaml"), compose_file(image, image)).unwrap();
-    let keys = lab.ssh_keys().unwrap();
+    let peer = format!("  peer: {{port: 7979, tokenFile: {}}}\n", token.display());
     format!(
-        "apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Cluster\n\
-         metadata: {{name: lab}}\n\
-         spec:\n  \
-           nodes:\n    \
-             - {{name: n1, address: {n1}, priority: 110}}\n    \
-             - {{name: n2, address: {n2}, priority: 100}}\n  \
-           vrrp: {{version: 3, advertInterval: 100ms}}\n  \
-           peer: {{port: 7979, tokenFile: {token}}}\n\
-         ---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: VirtualIP\n\
-         metadata: {{name: web}}\n\
-         spec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [{vip}/24], preempt: false}}\n\
+        "{cluster}{vip}\
          ---\n\
          apiVersion: hareconcile.io/v1alpha1\n\
          kind: Service\n\
@@ -261,43 +198,20 @@ fn manifest(rig_dir: &Path, data: &Path, image: &str, lab: &Lab) -> String {
          kind: Replication\n\
          metadata: {{name: data}}\n\
          spec: {{cluster: lab, followVirtualIP: web, path: {data}, maxLag: {MAX_LAG}, method: rsync, \
-                 rsync: {{continuous: true, interval: 1s, delete: true, \
-                 ssh: {{user: root, identityFile: {identity}, knownHostsFile: {known}}}}}}}\n",
-        n1 = ipv4(0, 1),
-        n2 = ipv4(0, 2),
-        vip = ipv4(0, 100),
-        token = token.display(),
+                 rsync: {{continuous: true, interval: 1s, delete: true, ssh: {ssh}}}}}\n",
+        cluster = cluster_manifest((110, 100), &peer),
+        vip = web_vip_manifest(", preempt: false"),
         compose = stack.join("compose.yaml").display(),
         data = data.display(),
-        identity = keys.identity_file.display(),
-        known = keys.known_hosts.display(),
+        ssh = ssh_manifest(lab),
     )
 }
 
-fn start_agent(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> Agent {
-    let dir = lab.dir().join(format!("agent-{}", host.name()));
-    let manifests = dir.join("manifests");
-    std::fs::create_dir_all(&manifests).unwrap();
-    std::fs::write(manifests.join("lab.yaml"), manifest).unwrap();
-    let socket = dir.join("agent.sock");
-    let process = host
-        .spawn(
-            NodeCommand::new(BIN)
-                .args(["agent", "--node", host.name(), "--resync", "2s"])
-                .args(["--docker-host", dockerd.uri()])
-                .arg("--state-dir")
-                .arg(dir.join("state"))
-                .arg("--manifests")
-                .arg(&manifests)
-                .arg("--socket")
-                .arg(&socket),
-        )
-        .unwrap();
-    Agent {
-        name: host.name().to_string(),
-        socket,
-        process,
-    }
+fn start_agent(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> LabAgent {
+    LabAgent::command(lab, host)
+        .manifest(manifest)
+        .args(["--resync", "2s", "--docker-host", dockerd.uri()])
+        .start()
 }
 
 /// n1 master with its stack running and serving the data, n2 backup.
@@ -334,7 +248,7 @@ fn setup() -> Rig {
         dockerd,
         sshd,
         data,
-        vip: ipv4(0, 100).to_string(),
+        vip: vip().to_string(),
         image,
         lab,
     };
@@ -401,8 +315,8 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         extra["fix"].as_str().unwrap().starts_with("won't fix"),
         "{extra}"
     );
-    let (code, markdown) = n2.hc(&["drift", "-o", "markdown", "--exit-code"]);
-    assert_eq!(code, 1, "{markdown}");
+    let (code, markdown) = code_and_text(&n2.hc(&["drift", "-o", "markdown", "--exit-code"]));
+    assert_eq!(code, Some(1), "{markdown}");
     assert!(
         markdown.contains("| n1 | Service/shop | health | UnexpectedContainer |"),
         "{markdown}"
@@ -431,9 +345,13 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         now.starts_with("true ") && now != before
     });
     rig.wait("the StackRepaired event on n1", || {
-        n1.events().contains("started shop_app_1")
+        n1.events(&[]).contains("started shop_app_1")
     });
-    assert!(n1.events().contains("StackRepaired"), "{}", n1.events());
+    assert!(
+        n1.events(&[]).contains("StackRepaired"),
+        "{}",
+        n1.events(&[])
+    );
     rig.wait_clean("after the agent restarted the container");
 
     // Stack, stopped for good: app cannot start while db, which it needs
@@ -519,14 +437,14 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         .exec_ok(&["ip", "addr", "add", &vip, "dev", "eth0"])
         .unwrap();
     rig.wait("the RemovedStrayVip event on n2", || {
-        n2.events().contains("RemovedStrayVip")
+        n2.events(&[]).contains("RemovedStrayVip")
     });
     rig.wait("the VIP gone from n2", || !rig.has_vip(2));
     rig.host(1)
         .exec_ok(&["ip", "addr", "del", &vip, "dev", "eth0"])
         .unwrap();
     rig.wait("the RestoredVip event on n1", || {
-        n1.events().contains("RestoredVip")
+        n1.events(&[]).contains("RestoredVip")
     });
     rig.wait("the VIP back on n1", || rig.has_vip(1));
     rig.wait_clean("after the VIP repairs");
@@ -575,8 +493,9 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         ),
     )
     .unwrap();
-    let (code, out) = n2.hc(&["apply", "--force", "-f", &changed.display().to_string()]);
-    assert_eq!(code, 0, "{out}");
+    let (code, out) =
+        code_and_text(&n2.hc(&["apply", "--force", "-f", &changed.display().to_string()]));
+    assert_eq!(code, Some(0), "{out}");
     let skew = rig.wait_drift("the config skew", |f| {
         f["object"] == "Service/shop" && f["reason"] == "ConfigSkew"
     });
@@ -585,8 +504,8 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         is(f, "n2", "Service/shop", &["ManagedElsewhere"])
     });
     assert_eq!(by_hand["category"], "sync", "{by_hand}");
-    let (code, out) = n2.hc(&["delete", "service", "shop"]);
-    assert_eq!(code, 0, "{out}");
+    let (code, out) = code_and_text(&n2.hc(&["delete", "service", "shop"]));
+    assert_eq!(code, Some(0), "{out}");
     rig.wait_clean("after the files re-applied the Service on n2");
 
     // Split brain: VRRP cut between the nodes while the peer API still

@@ -1,13 +1,14 @@
 //! Two nodes following one repository converge on each commit, and
 //! `drift` from either node sees the other.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand, Process};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+use hareconcile_lab::{require_privileges, Host, Lab};
+use support::{stdout, LabAgent};
 
 fn git(repo: &Path, args: &[&str]) {
     let out = Command::new("git")
@@ -41,45 +42,20 @@ fn commit_manifests(repo: &Path, token: &Path, vrid: u8, message: &str) {
     git(repo, &["commit", "-q", "-m", message]);
 }
 
-fn start(lab: &Lab, host: &Host, url: &str) -> (Process, std::path::PathBuf) {
-    let dir = lab.dir().join(format!("agent-{}", host.name()));
-    let socket = dir.join("agent.sock");
-    let process = host
-        .spawn(
-            NodeCommand::new(BIN)
-                .args([
-                    "agent",
-                    "--node",
-                    host.name(),
-                    "--git-url",
-                    url,
-                    "--git-interval",
-                    "1s",
-                ])
-                .arg("--state-dir")
-                .arg(dir.join("state"))
-                .arg("--socket")
-                .arg(&socket),
-        )
-        .unwrap();
-    (process, socket)
+fn start(lab: &Lab, host: &Host, url: &str) -> LabAgent {
+    LabAgent::command(lab, host)
+        .args(["--git-url", url, "--git-interval", "1s"])
+        .start()
 }
 
-fn hc(socket: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("HARECONCILE_SOCKET", socket)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+fn vrid(agent: &LabAgent) -> Option<u64> {
+    agent.object("vip", "web")["spec"]["vrid"].as_u64()
 }
 
-fn vrid(socket: &Path) -> Option<u64> {
-    let (_, out) = hc(socket, &["get", "vip", "web", "-o", "json"]);
-    serde_json::from_str::<serde_json::Value>(&out).ok()?["spec"]["vrid"].as_u64()
+/// `drift --exit-code`: its exit code and stdout.
+fn drift(agent: &LabAgent) -> (Option<i32>, String) {
+    let out = agent.hc(&["drift", "--exit-code"]);
+    (out.status.code(), stdout(&out))
 }
 
 fn until(what: &str, mut done: impl FnMut() -> bool) {
@@ -101,31 +77,27 @@ fn both_nodes_apply_each_commit_and_report_drift_of_either() {
     git(&repo, &["init", "-q", "-b", "main"]);
     commit_manifests(&repo, &token, 51, "first");
     let url = format!("file://{}", repo.display());
-    let (p1, s1) = start(&lab, lab.node(1), &url);
-    let (_p2, s2) = start(&lab, lab.node(2), &url);
+    let a1 = start(&lab, lab.node(1), &url);
+    let a2 = start(&lab, lab.node(2), &url);
     until("both nodes apply the first commit", || {
-        vrid(&s1) == Some(51) && vrid(&s2) == Some(51)
+        vrid(&a1) == Some(51) && vrid(&a2) == Some(51)
     });
-    until("no drift, seen from n2", || {
-        hc(&s2, &["drift", "--exit-code"]).0 == Some(0)
-    });
+    until("no drift, seen from n2", || drift(&a2).0 == Some(0));
 
     commit_manifests(&repo, &token, 52, "move web");
     let committed = Instant::now();
     until("both nodes apply the change", || {
-        vrid(&s1) == Some(52) && vrid(&s2) == Some(52)
+        vrid(&a1) == Some(52) && vrid(&a2) == Some(52)
     });
     eprintln!(
         "both nodes applied the commit {:?} after it was made",
         committed.elapsed()
     );
-    until("no drift after the change", || {
-        hc(&s1, &["drift", "--exit-code"]).0 == Some(0)
-    });
+    until("no drift after the change", || drift(&a1).0 == Some(0));
 
-    p1.stop(Duration::from_secs(5)).unwrap();
+    a1.process.stop(Duration::from_secs(5)).unwrap();
     until("n2 reports n1 unreachable", || {
-        let (code, out) = hc(&s2, &["drift", "--exit-code"]);
+        let (code, out) = drift(&a2);
         code == Some(1)
             && out
                 .lines()

@@ -3,12 +3,14 @@
 //! request without the shared token is refused; with `peer.tls` only
 //! peers holding a certificate of the cluster CA get through.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand, Process};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand};
+use support::lab_manifests::{cluster_manifest, web_vip_manifest};
+use support::{code_and_text, LabAgent};
 
 fn manifests(dir: &Path, token_file: &Path) -> PathBuf {
     manifests_with(dir, token_file, "")
@@ -18,67 +20,30 @@ fn manifests(dir: &Path, token_file: &Path) -> PathBuf {
 fn manifests_with(dir: &Path, token_file: &Path, peer_extra: &str) -> PathBuf {
     let manifests = dir.join("manifests");
     std::fs::create_dir_all(&manifests).unwrap();
+    let peer = format!(
+        "  peer: {{port: 7979, tokenFile: {}{peer_extra}}}\n",
+        token_file.display()
+    );
     std::fs::write(
         manifests.join("lab.yaml"),
-        format!(
-            "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: n1, address: 10.77.0.1, priority: 110}}\n    - {{name: n2, address: 10.77.0.2, priority: 100}}\n  vrrp: {{version: 3, advertInterval: 100ms}}\n  peer: {{port: 7979, tokenFile: {}{peer_extra}}}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\nspec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [10.77.0.100/24]}}\n",
-            token_file.display()
-        ),
+        cluster_manifest((110, 100), &peer) + &web_vip_manifest(""),
     )
     .unwrap();
     manifests
 }
 
-struct Agent {
-    process: Option<Process>,
-    socket: PathBuf,
-}
-
-impl Agent {
-    fn start(lab: &Lab, host: &Host, manifests: &Path) -> Agent {
-        let dir = lab.dir().join(format!("agent-{}", host.name()));
-        let socket = dir.join("agent.sock");
-        let process = host
-            .spawn(
-                NodeCommand::new(BIN)
-                    .args(["agent", "--node", host.name(), "--resync", "2s"])
-                    .arg("--state-dir")
-                    .arg(dir.join("state"))
-                    .arg("--socket")
-                    .arg(&socket)
-                    .arg("--manifests")
-                    .arg(manifests),
-            )
-            .unwrap();
-        Agent {
-            process: Some(process),
-            socket,
-        }
-    }
-
-    fn hc(&self, args: &[&str]) -> (Option<i32>, String) {
-        let out = std::process::Command::new(BIN)
-            .args(args)
-            .env("HARECONCILE_SOCKET", &self.socket)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    }
-
-    fn log(&self) -> String {
-        self.process.as_ref().map(Process::log).unwrap_or_default()
-    }
+fn start(lab: &Lab, host: &Host, manifests: &Path) -> LabAgent {
+    LabAgent::command(lab, host)
+        .manifests(manifests)
+        .args(["--resync", "2s"])
+        .start()
 }
 
 /// Polls `status` on `agent` until `done` holds for its output.
-fn status_until(agent: &Agent, what: &str, done: impl Fn(Option<i32>, &str) -> bool) -> String {
+fn status_until(agent: &LabAgent, what: &str, done: impl Fn(Option<i32>, &str) -> bool) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let (code, out) = agent.hc(&["status"]);
+        let (code, out) = code_and_text(&agent.hc(&["status"]));
         if done(code, &out) {
             return out;
         }
@@ -129,8 +94,8 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
     std::fs::write(&token_file, "s3cret-shared-token\n").unwrap();
     let manifests = manifests(lab.dir(), &token_file);
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let a1 = Agent::start(&lab, n1, &manifests);
-    let mut a2 = Agent::start(&lab, n2, &manifests);
+    let a1 = start(&lab, n1, &manifests);
+    let a2 = start(&lab, n2, &manifests);
 
     let out = status_until(&a1, "both nodes in sync, n1 master", |code, out| {
         code == Some(0)
@@ -147,7 +112,7 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
         "{out}"
     );
 
-    let (code, drift) = a1.hc(&["drift", "--exit-code"]);
+    let (code, drift) = code_and_text(&a1.hc(&["drift", "--exit-code"]));
     assert_eq!(
         (code, drift.trim()),
         (Some(0), "no drift"),
@@ -168,12 +133,12 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
             .replace("vrid: 51,", "vrid: 51, preemptDelay: 1s,"),
     )
     .unwrap();
-    let (code, out) = a2.hc(&["apply", "--force", "-f", skewed.to_str().unwrap()]);
+    let (code, out) = code_and_text(&a2.hc(&["apply", "--force", "-f", skewed.to_str().unwrap()]));
     assert_eq!(code, Some(0), "{out}");
     status_until(&a1, "n1 reports the skew", |code, out| {
         code == Some(1) && out.contains("SKEW: VirtualIP/web")
     });
-    let (code, drift) = a1.hc(&["drift", "--exit-code"]);
+    let (code, drift) = code_and_text(&a1.hc(&["drift", "--exit-code"]));
     assert_eq!(code, Some(1), "{drift}");
     assert!(
         drift.lines().any(|l| l.starts_with("n2 ")
@@ -182,16 +147,12 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
         "{drift}"
     );
     // Seen from n2 too, where the hand-made change is sync drift as well.
-    let (_, drift) = a2.hc(&["drift"]);
+    let (_, drift) = code_and_text(&a2.hc(&["drift"]));
     assert!(drift.contains("ManagedElsewhere"), "{drift}");
     assert!(drift.contains("ConfigSkew"), "{drift}");
 
     // n2's agent stops: shown as unreachable, not hidden.
-    a2.process
-        .take()
-        .unwrap()
-        .stop(Duration::from_secs(5))
-        .unwrap();
+    a2.process.stop(Duration::from_secs(5)).unwrap();
     let out = status_until(&a1, "n1 reports n2 unreachable", |code, out| {
         code == Some(1)
             && out
@@ -199,7 +160,7 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
                 .any(|l| l.starts_with("n2 ") && l.contains("UNREACHABLE"))
     });
     assert!(out.contains("n1*"), "{out}");
-    let (code, drift) = a1.hc(&["drift", "--exit-code"]);
+    let (code, drift) = code_and_text(&a1.hc(&["drift", "--exit-code"]));
     assert_eq!(code, Some(1));
     assert!(
         drift
@@ -259,8 +220,8 @@ fn with_tls_peers_talk_over_mutual_tls_and_plain_or_anonymous_clients_are_refuse
         ),
     );
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let a1 = Agent::start(&lab, n1, &manifests);
-    let _a2 = Agent::start(&lab, n2, &manifests);
+    let a1 = start(&lab, n1, &manifests);
+    let _a2 = start(&lab, n2, &manifests);
 
     status_until(&a1, "n1 reaches n2 over TLS, configs equal", |_, out| {
         out.lines().any(|l| {

@@ -15,50 +15,38 @@
 //! | missing | the same: the detached mount cannot be mounted again | MountFailed (NotMounted: the mount error) on n1 and n2, until the NAS is back |
 //! | other options | `mount -o remount,bind,rw` by hand over the declared `ro`, twice: the agent remounts once per generation, then leaves it | OptionsDiffer on n1 ("ro declared, rw mounted"), until remounted `ro` by hand |
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{
-    busybox_image, require_privileges, Dockerd, Host, Lab, NodeCommand, Process,
-};
+use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Process};
 use serde_json::Value;
+use support::LabAgent as Agent;
 
-const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
 const CONVERGE: Duration = Duration::from_secs(60);
 /// The declared probe interval.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
-struct Agent {
-    process: Process,
-    socket: PathBuf,
-}
-
 fn start_agent(lab: &Lab, host: &Host, docker: Option<&Dockerd>) -> Agent {
-    let dir = lab.dir().join(format!("agent-{}", host.name()));
-    let socket = dir.join("agent.sock");
-    let mut cmd = NodeCommand::new(BIN)
-        .args(["agent", "--node", host.name()])
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--socket")
-        .arg(&socket);
+    let mut command = Agent::command(lab, host);
     if let Some(docker) = docker {
-        cmd = cmd.args(["--docker-host", docker.uri()]);
+        command = command.args(["--docker-host", docker.uri()]);
     }
-    let process = host.spawn(cmd).unwrap();
+    let agent = command.start();
     until("the agent to listen", || {
-        std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        std::os::unix::net::UnixStream::connect(&agent.socket).is_ok()
     });
-    Agent { process, socket }
+    agent
 }
 
 /// `hareconcile ARGS` against `agent`, killed if it takes longer than
 /// `limit`: `None` then, the exit code and stdout otherwise.
 fn hc_within(agent: &Agent, args: &[&str], limit: Duration) -> Option<(i32, String)> {
-    let mut child = Command::new(BIN)
+    let mut child = agent
+        .cli()
         .args(args)
-        .env("HARECONCILE_SOCKET", &agent.socket)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

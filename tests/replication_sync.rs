@@ -8,13 +8,15 @@
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
 
+mod support;
+
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{ipv4, require_privileges, Host, Lab, NodeCommand, Process};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+use hareconcile_lab::{require_privileges, Host, Lab, Process};
+use support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
+use support::LabAgent as Agent;
 /// Elections, catch-ups over ssh and passes take seconds; a 2-core CI box
 /// under load may take many more.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -74,12 +76,7 @@ fn setup(method: Method) -> Setup {
 
 impl Setup {
     fn manifest(&self) -> String {
-        let keys = self.lab.ssh_keys().unwrap();
-        let ssh = format!(
-            "{{user: root, identityFile: {}, knownHostsFile: {}}}",
-            keys.identity_file.display(),
-            keys.known_hosts.display()
-        );
+        let ssh = ssh_manifest(&self.lab);
         let copy = match self.method {
             Method::Rsync => format!(
                 "method: rsync, rsync: {{continuous: true, interval: 10s, delete: true, ssh: {ssh}}}"
@@ -89,51 +86,24 @@ impl Setup {
             }
         };
         format!(
-            "apiVersion: hareconcile.io/v1alpha1\n\
-             kind: Cluster\n\
-             metadata: {{name: lab}}\n\
-             spec:\n  \
-               nodes:\n    \
-                 - {{name: n1, address: {n1}, priority: 110}}\n    \
-                 - {{name: n2, address: {n2}, priority: 100}}\n  \
-               vrrp: {{version: 3, advertInterval: 100ms}}\n\
-             ---\n\
-             apiVersion: hareconcile.io/v1alpha1\n\
-             kind: VirtualIP\n\
-             metadata: {{name: web}}\n\
-             spec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [{vip}/24], preempt: false}}\n\
+            "{cluster}{vip}\
              ---\n\
              apiVersion: hareconcile.io/v1alpha1\n\
              kind: Replication\n\
              metadata: {{name: data}}\n\
              spec: {{cluster: lab, followVirtualIP: web, path: {data}, maxLag: 1m, {copy}}}\n",
-            n1 = ipv4(0, 1),
-            n2 = ipv4(0, 2),
-            vip = ipv4(0, 100),
+            cluster = cluster_manifest((110, 100), ""),
+            vip = web_vip_manifest(", preempt: false"),
             data = self.data.display(),
         )
     }
 
     fn start(&self, host: &Host) -> Agent {
-        let dir = self.lab.dir().join(format!("agent-{}", host.name()));
-        let manifests = dir.join("manifests");
-        std::fs::create_dir_all(&manifests).unwrap();
-        std::fs::write(manifests.join("lab.yaml"), self.manifest()).unwrap();
-        let socket = dir.join("agent.sock");
-        let process = host
-            .spawn(
-                NodeCommand::new(BIN)
-                    .args(["agent", "--node", host.name(), "--resync", "2s"])
-                    .arg("--state-dir")
-                    .arg(dir.join("state"))
-                    .arg("--manifests")
-                    .arg(&manifests)
-                    .arg("--socket")
-                    .arg(&socket)
-                    .env("HARECONCILE_LOG", "info,hareconcile_sync=debug"),
-            )
-            .unwrap();
-        Agent { process, socket }
+        Agent::command(&self.lab, host)
+            .manifest(&self.manifest())
+            .args(["--resync", "2s"])
+            .env("HARECONCILE_LOG", "info,hareconcile_sync=debug")
+            .start()
     }
 
     /// n1's agent first, serving before n2's starts: without preemption,
@@ -187,54 +157,24 @@ impl Setup {
     }
 }
 
-struct Agent {
-    process: Process,
-    socket: PathBuf,
-}
-
+/// What these tests ask of an agent: about Replication `data`.
 impl Agent {
-    fn hc(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new(BIN)
-            .args(args)
-            .env("HARECONCILE_SOCKET", &self.socket)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
     /// This node's status of the Replication.
     fn status(&self) -> serde_json::Value {
-        let object: serde_json::Value =
-            serde_json::from_str(&self.hc(&["get", "replication", "data", "-o", "json"]))
-                .unwrap_or_default();
-        object["status"].clone()
+        self.object("replication", "data")["status"].clone()
     }
 
-    fn condition(&self, type_: &str) -> Option<(String, String)> {
-        let status = self.status();
-        let condition = status["conditions"]
-            .as_array()?
-            .iter()
-            .find(|c| c["type"] == type_)?
-            .clone();
-        Some((
-            condition["status"].as_str()?.to_string(),
-            condition["reason"].as_str()?.to_string(),
-        ))
+    fn ready(&self) -> Option<(String, String)> {
+        self.condition("replication", "data", "Ready")
     }
 
     /// Source, caught up, term claimed.
     fn serves(&self) -> bool {
-        self.status()["role"] == "source"
-            && self.condition("Ready") == Some(("True".into(), "Source".into()))
+        self.status()["role"] == "source" && self.ready() == Some(("True".into(), "Source".into()))
     }
 
-    fn events(&self) -> String {
-        self.hc(&["events", "replication", "data"])
-    }
-
-    fn log(&self) -> String {
-        self.process.log()
+    fn data_events(&self) -> String {
+        self.events(&["replication", "data"])
     }
 }
 
@@ -253,7 +193,7 @@ fn wait_until(what: &str, logs: &dyn Fn() -> String, mut done: impl FnMut() -> b
 fn logs(agents: &[&Agent]) -> String {
     agents
         .iter()
-        .map(|a| format!("--- events\n{}--- log\n{}", a.events(), a.log()))
+        .map(|a| format!("--- events\n{}--- log\n{}", a.data_events(), a.log()))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -269,8 +209,7 @@ fn files_follow_the_master_and_flow_back_to_the_recovered_node() {
     setup.write_and_see((n1, n2), "a.txt", "from n1", &both);
     assert_eq!(setup.term(n1), "1 n1");
     wait_until("n2 reports its replica", &both, || {
-        a2.status()["role"] == "replica"
-            && a2.condition("Ready") == Some(("True".into(), "Replica".into()))
+        a2.status()["role"] == "replica" && a2.ready() == Some(("True".into(), "Replica".into()))
     });
     assert_eq!(setup.term(n2), "1 n1");
 
@@ -291,7 +230,7 @@ fn files_follow_the_master_and_flow_back_to_the_recovered_node() {
             && status["targets"]["n2"]["bytesTotal"].as_u64() >= Some(14)
             && status["targets"]["n2"]["error"].is_null()
     });
-    let screen = a1.hc(&["status"]);
+    let screen = a1.hc_stdout(&["status"]);
     let sync_row = screen
         .lines()
         .skip_while(|l| !l.starts_with("SYNC"))
@@ -301,7 +240,7 @@ fn files_follow_the_master_and_flow_back_to_the_recovered_node() {
         sync_row.contains("source") && sync_row.contains("1 n1") && sync_row.contains("n2 "),
         "{screen}"
     );
-    let described = a1.hc(&["describe", "replication", "data"]);
+    let described = a1.hc_stdout(&["describe", "replication", "data"]);
     assert!(
         described.contains("lagSeconds") && described.contains("Synced"),
         "{described}"
@@ -324,7 +263,7 @@ fn files_follow_the_master_and_flow_back_to_the_recovered_node() {
     wait_until("n1 records n2's term", &both, || setup.term(n1) == "2 n2");
     assert_eq!(a1.status()["role"], "replica");
     // The restarted agent never took its previous run's Master for its own.
-    let events = a1.events();
+    let events = a1.data_events();
     assert!(!events.contains("TermClaimed"), "{events}");
 }
 
@@ -376,7 +315,7 @@ fn a_recovered_old_primary_never_overwrites_the_new_primarys_data() {
     wait_until("n1 serves again in a newer term", &both, || {
         a1.serves() && a1.status()["epoch"].as_u64() >= Some(3)
     });
-    let events = a1.events();
+    let events = a1.data_events();
     assert!(events.contains("TermLost"), "{events}");
 }
 
@@ -393,9 +332,10 @@ fn an_empty_source_is_refused_and_the_target_left_untouched() {
     // The source loses everything (a disk swapped, a mount gone).
     n1.exec_ok(&["rm", &setup.file("precious.txt")]).unwrap();
     wait_until("n1 refuses the empty source", &both, || {
-        a1.condition("Synced") == Some(("False".into(), "EmptySource".into()))
+        a1.condition("replication", "data", "Synced")
+            == Some(("False".into(), "EmptySource".into()))
     });
-    let events = a1.events();
+    let events = a1.data_events();
     assert!(
         events.contains("EmptySource") && events.contains("is empty: refusing to propagate it"),
         "{events}"

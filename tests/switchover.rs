@@ -16,39 +16,12 @@ const MOVE: Duration = Duration::from_secs(60);
 
 /// The two nodes' Cluster, with the peer API, and VirtualIP `web`.
 fn cluster_and_vip(token: &Path) -> String {
-    format!(
-        "apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Cluster\n\
-         metadata: {{name: lab}}\n\
-         spec:\n  \
-           nodes: [{{name: n1, address: {n1}, priority: 110}}, {{name: n2, address: {n2}, priority: 100}}]\n  \
-           vrrp: {{advertInterval: 100ms}}\n  \
-           peer: {{port: 7979, tokenFile: {token}}}\n\
-         ---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: VirtualIP\n\
-         metadata: {{name: web}}\n\
-         spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24], preempt: true}}\n",
-        n1 = ipv4(0, 1),
-        n2 = ipv4(0, 2),
-        vip = vip(),
-        token = token.display(),
-    )
+    let peer = format!("  peer: {{port: 7979, tokenFile: {}}}\n", token.display());
+    cluster_manifest((110, 100), &peer) + &web_vip_manifest(", preempt: true")
 }
 
 fn manifest(stack: &Path, token: &Path) -> String {
-    format!(
-        "{head}\
-         ---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Service\n\
-         metadata: {{name: shop}}\n\
-         spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, \
-                 compose: {{file: {stack}, project: shop}}, \
-                 health: {{tcp: [\"127.0.0.1:8080\"], interval: 500ms, rise: 2}}}}\n",
-        head = cluster_and_vip(token),
-        stack = stack.display(),
-    )
+    cluster_and_vip(token) + &shop_manifest(stack)
 }
 
 fn text(out: &std::process::Output) -> String {
@@ -64,11 +37,9 @@ fn text(out: &std::process::Output) -> String {
 /// by the CLI (manager cli), not loaded from --manifests, since a
 /// switchover edits the spec, which a files manager would undo.
 fn start_applied(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> Agent {
-    let dir = lab.dir().join(format!("agent-{}", host.name()));
-    std::fs::create_dir_all(dir.join("manifests")).unwrap();
-    let applied = dir.join("lab.yaml");
-    std::fs::write(&applied, manifest).unwrap();
     let agent = Agent::start_with(lab, host, &["--docker-host", dockerd.uri()]);
+    let applied = agent.dir.join("lab.yaml");
+    std::fs::write(&applied, manifest).unwrap();
     let apply = || agent.hc(&["apply", "-f", applied.to_str().unwrap()]);
     assert!(
         wait_until(MOVE, || apply().status.success()),
@@ -176,7 +147,7 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
         "switchover: {}longest client gap {longest_gap:?}",
         text(&out)
     );
-    let events = String::from_utf8_lossy(&a2.hc(&["events", "vip", "web"]).stdout).into_owned();
+    let events = a2.events(&["vip", "web"]);
     let holding = events.find("HoldingPreemption");
     let proceeding = events.find("PreemptingAfterServicesReady");
     assert!(
@@ -196,7 +167,7 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
         "the switchover did not stick\n{}",
         all()
     );
-    let status = String::from_utf8_lossy(&a1.hc(&["status"]).stdout).into_owned();
+    let status = a1.hc_stdout(&["status"]);
     assert!(status.contains("switched over to n2"), "{status}");
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 

@@ -11,6 +11,7 @@ mod vrrp_lab;
 
 use std::net::IpAddr;
 
+use hareconcile_lab::NodeCommand;
 use vrrp_lab::*;
 
 const TABLE: &str = "hareconcile_vrrp";
@@ -28,25 +29,14 @@ struct Spec<'a> {
 
 impl Spec<'_> {
     fn write(&self, lab: &Lab, host: &Host) {
-        let dir = lab.dir().join(format!("agent-{}/manifests", host.name()));
-        std::fs::create_dir_all(&dir).unwrap();
         let manifest = format!(
-            "apiVersion: hareconcile.io/v1alpha1\n\
-             kind: Cluster\n\
-             metadata: {{name: lab}}\n\
-             spec:\n  \
-               nodes: [{{name: n1, address: {n1}, priority: {p1}}}, {{name: n2, address: {n2}, priority: {p2}}}]\n  \
-               vrrp: {{advertInterval: 100ms}}\n\
-             ---\n\
+            "{cluster}---\n\
              apiVersion: hareconcile.io/v1alpha1\n\
              kind: VirtualIP\n\
              metadata: {{name: web}}\n\
              spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{addresses}]{accept}, \
                      control: {{forceBackup: [{force_backup}]}}}}\n",
-            n1 = ipv4(0, 1),
-            n2 = ipv4(0, 2),
-            p1 = self.priorities.0,
-            p2 = self.priorities.1,
+            cluster = cluster_manifest(self.priorities, ""),
             addresses = self.addresses,
             accept = self
                 .accept
@@ -54,7 +44,7 @@ impl Spec<'_> {
                 .unwrap_or_default(),
             force_backup = self.force_backup.unwrap_or_default(),
         );
-        std::fs::write(dir.join("lab.yaml"), manifest).unwrap();
+        Agent::write_manifest(lab, host, &manifest);
     }
 }
 
@@ -159,12 +149,6 @@ fn table(host: &Host) -> Option<String> {
 
 fn tables(host: &Host) -> String {
     host.exec_ok(&["nft", "list", "tables"]).unwrap().stdout
-}
-
-/// The VirtualIP `name` as an agent reports it.
-fn virtual_ip(agent: &Agent, name: &str) -> serde_json::Value {
-    let out = agent.hc(&["get", "vip", name, "-o", "json"]);
-    serde_json::from_slice(&out.stdout).unwrap_or_default()
 }
 
 fn ready(object: &serde_json::Value) -> serde_json::Value {
@@ -457,11 +441,7 @@ fn without_nft_a_virtual_ip_without_accept_mode_says_why_and_the_others_run() {
     let _serial = serial();
     let lab = Lab::builder().nodes(1).build().unwrap();
     let n1 = lab.node(1);
-    let dir = lab.dir().join("agent-n1/manifests");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("lab.yaml"),
-        format!(
+    let manifest = format!(
             "apiVersion: hareconcile.io/v1alpha1\n\
              kind: Cluster\n\
              metadata: {{name: lab}}\n\
@@ -479,32 +459,16 @@ fn without_nft_a_virtual_ip_without_accept_mode_says_why_and_the_others_run() {
             n1 = n1.ipv4(0),
             strict = ipv4(0, 101),
             web = vip(),
-        ),
-    )
-    .unwrap();
+        );
     // A PATH without /usr/sbin, where nft lives.
     assert!(Path::new("/usr/sbin/nft").exists());
-    let dir = lab.dir().join("agent-n1");
-    let process = n1
-        .spawn(
-            NodeCommand::new(BIN)
-                .args(["agent", "--node", "n1", "--resync", "2s"])
-                .arg("--state-dir")
-                .arg(dir.join("state"))
-                .arg("--manifests")
-                .arg(dir.join("manifests"))
-                .arg("--socket")
-                .arg(dir.join("agent.sock"))
-                .env("PATH", "/usr/bin:/bin"),
-        )
-        .unwrap();
-    let agent = Agent {
-        process,
-        socket: dir.join("agent.sock"),
-        manifests: dir.join("manifests"),
-    };
-    let strict = || ready(&virtual_ip(&agent, "strict"));
-    let web_state = || virtual_ip(&agent, "web")["status"]["state"].clone();
+    let agent = Agent::command(&lab, n1)
+        .manifest(&manifest)
+        .args(["--resync", "2s"])
+        .env("PATH", "/usr/bin:/bin")
+        .start();
+    let strict = || ready(&agent.object("vip", "strict"));
+    let web_state = || agent.object("vip", "web")["status"]["state"].clone();
     assert!(
         wait_until(CONVERGE, || strict()["reason"] == "AcceptModeUnenforceable"
             && web_state() == "Master"),

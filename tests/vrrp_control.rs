@@ -48,8 +48,6 @@ fn maintenance_restore_and_priority_from_the_cli_move_the_vip() {
     let agents: Vec<Agent> = [n1, n2]
         .into_iter()
         .map(|host| {
-            let manifests = lab.dir().join(format!("agent-{}/manifests", host.name()));
-            std::fs::create_dir_all(manifests).unwrap();
             let agent = Agent::start_with_manifests(&lab, host);
             wait_until(CONVERGE, || agent.socket.exists());
             apply_by_hand(&lab, &agent, host);

@@ -545,33 +545,18 @@ fn a_sync_group_fails_over_as_one() {
     let (n1, n2) = (lab.node(1), lab.node(2));
     // web on LAN 0 and edge on LAN 1, in one group: losing n1's eth1 faults
     // edge there, and the group takes web along to n2.
-    let manifest = format!(
-        "apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Cluster\n\
-         metadata: {{name: lab}}\n\
-         spec:\n  \
-           nodes: [{{name: n1, address: {n1}, priority: 110}}, {{name: n2, address: {n2}, priority: 100}}]\n  \
-           vrrp: {{advertInterval: 100ms}}\n\
-         ---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: VirtualIP\n\
-         metadata: {{name: web}}\n\
-         spec: {{cluster: lab, interface: eth0, vrid: 51, addresses: [{web}/24], syncGroup: gw}}\n\
-         ---\n\
+    let edge = format!(
+        "---\n\
          apiVersion: hareconcile.io/v1alpha1\n\
          kind: VirtualIP\n\
          metadata: {{name: edge}}\n\
          spec: {{cluster: lab, interface: eth1, vrid: 52, addresses: [{edge}/24], syncGroup: gw, \
                  track: {{interfaces: [eth0]}}}}\n",
-        n1 = ipv4(0, 1),
-        n2 = ipv4(0, 2),
-        web = vip(),
         edge = ipv4(1, VIP_NUMBER),
     );
+    let manifest = cluster_manifest((110, 100), "") + &web_vip_manifest(", syncGroup: gw") + &edge;
     for host in [n1, n2] {
-        let dir = lab.dir().join(format!("agent-{}/manifests", host.name()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("lab.yaml"), &manifest).unwrap();
+        Agent::write_manifest(&lab, host, &manifest);
     }
     let a1 = Agent::start_with_manifests(&lab, n1);
     let a2 = Agent::start_with_manifests(&lab, n2);
@@ -628,7 +613,7 @@ fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
     );
 
     // The VirtualIP goes from n2's manifests: n2 leaves with priority 0.
-    std::fs::remove_file(a2.manifests.join("lab.yaml")).unwrap();
+    std::fs::remove_file(a2.dir.join("manifests/lab.yaml")).unwrap();
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert!(
         a1.log().contains("master is leaving (priority 0)"),

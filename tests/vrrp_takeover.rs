@@ -12,35 +12,12 @@ use hareconcile_lab::Dockerd;
 const MOVE: Duration = Duration::from_secs(60);
 
 fn manifest(stack: &Path) -> String {
-    format!(
-        "apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Cluster\n\
-         metadata: {{name: lab}}\n\
-         spec:\n  \
-           nodes: [{{name: n1, address: {n1}, priority: 110}}, {{name: n2, address: {n2}, priority: 100}}]\n  \
-           vrrp: {{advertInterval: 100ms}}\n\
-         ---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: VirtualIP\n\
-         metadata: {{name: web}}\n\
-         spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24]}}\n\
-         ---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Service\n\
-         metadata: {{name: shop}}\n\
-         spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, \
-                 compose: {{file: {stack}, project: shop}}, \
-                 health: {{tcp: [\"127.0.0.1:8080\"], interval: 500ms, rise: 2}}}}\n",
-        n1 = ipv4(0, 1),
-        n2 = ipv4(0, 2),
-        vip = vip(),
-        stack = stack.display(),
-    )
+    cluster_manifest((110, 100), "") + &web_vip_manifest("") + &shop_manifest(stack)
 }
 
 /// The VirtualIP's events on this node, oldest first, as `events` prints them.
 fn events(agent: &Agent) -> String {
-    String::from_utf8_lossy(&agent.hc(&["events", "vip", "web"]).stdout).into_owned()
+    agent.events(&["vip", "web"])
 }
 
 #[test]
@@ -56,9 +33,7 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
     let mut agents = Vec::new();
     for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
         let stack = write_web_stack(&lab, host, dockerd);
-        let dir = lab.dir().join(format!("agent-{}/manifests", host.name()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("lab.yaml"), manifest(&stack)).unwrap();
+        Agent::write_manifest(&lab, host, &manifest(&stack));
         agents.push(Agent::start_with(
             &lab,
             host,

@@ -13,25 +13,6 @@ use hareconcile_lab::busybox_image;
 /// election's: a generous bound on each move.
 const MOVE: Duration = Duration::from_secs(60);
 
-fn cluster(advert: &str) -> String {
-    format!(
-        "apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Cluster\n\
-         metadata: {{name: lab}}\n\
-         spec:\n  \
-           nodes: [{{name: n1, address: {n1}, priority: 110}}, {{name: n2, address: {n2}, priority: 100}}]\n  \
-           vrrp: {{advertInterval: {advert}}}\n",
-        n1 = ipv4(0, 1),
-        n2 = ipv4(0, 2),
-    )
-}
-
-fn write_manifest(lab: &Lab, host: &Host, text: &str) {
-    let dir = lab.dir().join(format!("agent-{}/manifests", host.name()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("lab.yaml"), text).unwrap();
-}
-
 /// The flag file a node's check tests for; present = healthy.
 fn flag(lab: &Lab, host: &Host, name: &str) -> PathBuf {
     let dir = lab.dir().join(format!("flags-{}", host.name()));
@@ -58,16 +39,15 @@ fn failing_scripts_lower_the_priority_or_fault_and_the_vip_follows() {
         raise(&gw);
         raise(&disk);
         // gw weighs -20 (110 → 90, below n2's 100); disk faults (weight 0).
-        let vip = format!(
-            "---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\n\
-             spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24], track: {{scripts: [\n  \
+        let track = format!(
+            ", track: {{scripts: [\n  \
                {{name: gw, command: [test, -e, {gw}], interval: 100ms, weight: -20}},\n  \
-               {{name: disk, command: [test, -e, {disk}], interval: 100ms, fall: 2, rise: 2}}]}}}}\n",
-            vip = vip(),
+               {{name: disk, command: [test, -e, {disk}], interval: 100ms, fall: 2, rise: 2}}]}}",
             gw = gw.display(),
             disk = disk.display(),
         );
-        write_manifest(&lab, host, &(cluster("100ms") + &vip));
+        let manifest = cluster_manifest((110, 100), "") + &web_vip_manifest(&track);
+        Agent::write_manifest(&lab, host, &manifest);
     }
     let a1 = Agent::start_with_manifests(&lab, n1);
     let a2 = Agent::start_with_manifests(&lab, n2);
@@ -149,15 +129,12 @@ fn an_unhealthy_tracked_service_on_the_master_moves_the_vip() {
         .unwrap();
         let manifest = format!(
             "{cluster}---\napiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {{name: app}}\n\
-             spec: {{cluster: lab, mode: active-active, compose: {{file: {stack}, project: app}}}}\n\
-             ---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\n\
-             spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24], \
-                     track: {{services: [app]}}}}\n",
-            cluster = cluster("100ms"),
+             spec: {{cluster: lab, mode: active-active, compose: {{file: {stack}, project: app}}}}\n{vip}",
+            cluster = cluster_manifest((110, 100), ""),
             stack = stack.display(),
-            vip = vip(),
+            vip = web_vip_manifest(", track: {services: [app]}"),
         );
-        write_manifest(&lab, host, &manifest);
+        Agent::write_manifest(&lab, host, &manifest);
         agents.push(Agent::start_with(
             &lab,
             host,

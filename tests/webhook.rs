@@ -1,14 +1,15 @@
 //! `--webhook`: a VRRP transition reaches an HTTP receiver as JSON.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use hareconcile_lab::{require_privileges, Lab, NodeCommand};
-
-const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+use hareconcile_lab::{require_privileges, Lab};
+use support::LabAgent;
 
 /// Receives HTTP posts on 127.0.0.1:port inside the node's namespace and
 /// forwards their bodies.
@@ -57,32 +58,11 @@ fn a_vrrp_transition_is_posted_to_the_webhook() {
     require_privileges!();
     let lab = Lab::builder().nodes(1).client(false).build().unwrap();
     let n1 = lab.node(1);
-    let manifests = lab.dir().join("manifests");
-    std::fs::create_dir_all(&manifests).unwrap();
-    std::fs::write(
-        manifests.join("lab.yaml"),
-        "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {name: lab}\nspec:\n  nodes: [{name: n1, address: 10.77.0.1}]\n  vrrp: {advertInterval: 100ms}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {name: web}\nspec: {cluster: lab, interface: eth0, vrid: 51, addresses: [10.77.0.100/24]}\n",
-    )
-    .unwrap();
     let bodies = receiver(n1.netns_path(), 18080);
-    let _agent = n1
-        .spawn(
-            NodeCommand::new(BIN)
-                .args([
-                    "agent",
-                    "--node",
-                    "n1",
-                    "--webhook",
-                    "http://127.0.0.1:18080/events",
-                ])
-                .arg("--state-dir")
-                .arg(lab.dir().join("state"))
-                .arg("--socket")
-                .arg(lab.dir().join("agent.sock"))
-                .arg("--manifests")
-                .arg(&manifests),
-        )
-        .unwrap();
+    let _agent = LabAgent::command(&lab, n1)
+        .manifest("apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {name: lab}\nspec:\n  nodes: [{name: n1, address: 10.77.0.1}]\n  vrrp: {advertInterval: 100ms}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {name: web}\nspec: {cluster: lab, interface: eth0, vrid: 51, addresses: [10.77.0.100/24]}\n")
+        .args(["--webhook", "http://127.0.0.1:18080/events"])
+        .start();
     let mut seen = Vec::new();
     let became_master = loop {
         let body = bodies

@@ -4,21 +4,24 @@
 #![allow(dead_code)] // each benchmark uses a different part of this
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process};
+use hareconcile_lab::{Host, Lab, Process};
 
-pub const VRID: u8 = 51;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use support::lab_manifests::{cluster_manifest_every, web_vip_manifest};
+#[allow(unused_imports)] // not every benchmark names the VRID
+pub use support::lab_manifests::{vip, VRID};
+use support::LabAgent;
+
 pub const PORT: u16 = 8080;
-
-pub fn vip() -> Ipv4Addr {
-    ipv4(0, 100)
-}
 
 /// One HTTP GET with short timeouts; true when an answer came back.
 pub fn fetch(target: SocketAddr) -> bool {
@@ -101,34 +104,17 @@ impl Prober {
 /// The two-node Cluster (n1 priority 110, n2 100, VRRPv3 at `advert`) and
 /// the VirtualIP `web` the failover benchmarks use, as manifest text.
 pub fn two_node_manifests(advert: Duration) -> String {
-    format!(
-        "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {{name: lab}}\nspec:\n  nodes:\n    - {{name: n1, address: {n1}, priority: 110}}\n    - {{name: n2, address: {n2}, priority: 100}}\n  vrrp: {{version: 3, advertInterval: {ms}ms}}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {{name: web}}\nspec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24]}}\n",
-        n1 = ipv4(0, 1),
-        n2 = ipv4(0, 2),
-        ms = advert.as_millis(),
-        vip = vip(),
-    )
+    cluster_manifest_every(advert, (110, 100), "") + &web_vip_manifest("")
 }
 
 /// Runs this build's agent in `host` on `manifests` (written to its own
 /// directory in the lab), with `extra` arguments.
 pub fn start_agent(lab: &Lab, host: &Host, manifests: &str, extra: &[&str]) -> Process {
-    let dir = lab.dir().join(format!("hc-{}", host.name()));
-    let manifest_dir = dir.join("manifests");
-    std::fs::create_dir_all(&manifest_dir).unwrap();
-    std::fs::write(manifest_dir.join("lab.yaml"), manifests).unwrap();
-    host.spawn(
-        NodeCommand::new(env!("CARGO_BIN_EXE_hareconcile"))
-            .args(["agent", "--node", host.name()])
-            .args(extra)
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .arg("--manifests")
-            .arg(&manifest_dir)
-            .arg("--socket")
-            .arg(dir.join("agent.sock")),
-    )
-    .unwrap()
+    LabAgent::command(lab, host)
+        .manifest(manifests)
+        .args(extra)
+        .start()
+        .process
 }
 
 pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {

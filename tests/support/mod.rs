@@ -1,7 +1,13 @@
 //! Runs the real `hareconcile` binary: agents as child processes and CLI
-//! commands against their sockets.
+//! commands against their sockets; [`LabAgent`] runs one as a lab node.
 
 #![allow(dead_code)] // each test file uses a different part of this
+
+mod lab_agent;
+pub mod lab_manifests;
+
+#[allow(unused_imports)] // not every test file runs agents in the lab
+pub use lab_agent::{AgentCommand, LabAgent};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -101,11 +107,7 @@ impl Agent {
 
     /// Runs `hareconcile ARGS` against this agent.
     pub fn hc(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .env("HARECONCILE_SOCKET", &self.socket)
-            .output()
-            .expect("run hareconcile")
+        hc(&self.socket, args)
     }
 
     pub fn kill(&mut self) {
@@ -136,12 +138,30 @@ impl Drop for Agent {
     }
 }
 
+/// `hareconcile` talking to the agent listening on `socket`.
+pub fn cli(socket: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.env("HARECONCILE_SOCKET", socket);
+    command
+}
+
+/// Runs `hareconcile ARGS` against the agent listening on `socket`.
+pub fn hc(socket: &Path, args: &[&str]) -> Output {
+    cli(socket).args(args).output().expect("run hareconcile")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The exit code (`None`: killed by a signal) and everything printed,
+/// stdout then stderr.
+pub fn code_and_text(output: &Output) -> (Option<i32>, String) {
+    (output.status.code(), stdout(output) + &stderr(output))
 }
 
 /// Asserts the exit code and returns stdout, showing everything on failure.

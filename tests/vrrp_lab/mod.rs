@@ -12,12 +12,15 @@ use std::sync::Mutex;
 pub use std::time::{Duration, Instant};
 
 pub use hareconcile_lab::{
-    ipv4, ipv6, require_privileges, Host, Lab, NodeCommand, Process, VrrpInstance,
+    ipv4, ipv6, require_privileges, Dockerd, Host, Lab, Process, VrrpInstance,
 };
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
-pub const VIP_NUMBER: u8 = 100;
-pub const VRID: u8 = 51;
+#[path = "../support/mod.rs"]
+mod support;
+
+#[allow(unused_imports)] // for the test files: not all of them write manifests
+pub use support::lab_manifests::{cluster_manifest, vip, web_vip_manifest, VIP_NUMBER, VRID};
+pub use support::LabAgent as Agent;
 /// Generous: elections here take well under a second at 100 ms adverts.
 pub const CONVERGE: Duration = Duration::from_secs(10);
 
@@ -27,10 +30,6 @@ pub static SERIAL: Mutex<()> = Mutex::new(());
 
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub fn vip() -> Ipv4Addr {
-    ipv4(0, VIP_NUMBER)
 }
 
 pub fn vip6() -> Ipv6Addr {
@@ -135,17 +134,27 @@ pub fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
     std::fs::write(dir.join("lab.yaml"), manifest).unwrap();
 }
 
-/// A hareconcile agent running as `node` in its lab namespace.
-pub struct Agent {
-    pub process: Process,
-    pub socket: PathBuf,
-    pub manifests: PathBuf,
+/// Service `shop`: the compose file `stack` active-passive on the master
+/// of `web`, healthy once its port 8080 answers twice in a row; a
+/// document to follow another.
+pub fn shop_manifest(stack: &Path) -> String {
+    format!(
+        "---\n\
+         apiVersion: hareconcile.io/v1alpha1\n\
+         kind: Service\n\
+         metadata: {{name: shop}}\n\
+         spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, \
+                 compose: {{file: {stack}, project: shop}}, \
+                 health: {{tcp: [\"127.0.0.1:8080\"], interval: 500ms, rise: 2}}}}\n",
+        stack = stack.display(),
+    )
 }
 
+/// The VRRP tests' agents: the shared lab agent, started on
+/// [`write_manifests`]'s and asked about VirtualIP `web`.
 impl Agent {
     pub fn start(lab: &Lab, host: &Host, vrrp: Vrrp, priorities: (u8, u8)) -> Agent {
-        let dir = lab.dir().join(format!("agent-{}", host.name()));
-        write_manifests(&dir.join("manifests"), vrrp, priorities);
+        write_manifests(&Agent::manifests_of(lab, host), vrrp, priorities);
         Agent::start_with_manifests(lab, host)
     }
 
@@ -156,76 +165,26 @@ impl Agent {
 
     /// As [`Agent::start_with_manifests`], with more agent arguments.
     pub fn start_with(lab: &Lab, host: &Host, extra: &[&str]) -> Agent {
-        let dir = lab.dir().join(format!("agent-{}", host.name()));
-        let manifests = dir.join("manifests");
-        let socket = dir.join("agent.sock");
-        let process = host
-            .spawn(
-                NodeCommand::new(BIN)
-                    .args(["agent", "--node", host.name(), "--resync", "2s"])
-                    .arg("--state-dir")
-                    .arg(dir.join("state"))
-                    .arg("--manifests")
-                    .arg(&manifests)
-                    .arg("--socket")
-                    .arg(&socket)
-                    .args(extra)
-                    .env("HARECONCILE_LOG", "info,hareconcile_vrrp=debug"),
-            )
-            .unwrap();
-        Agent {
-            process,
-            socket,
-            manifests,
-        }
-    }
-
-    /// Runs `hareconcile ARGS` against this agent.
-    pub fn hc(&self, args: &[&str]) -> std::process::Output {
-        std::process::Command::new(BIN)
-            .args(args)
-            .env("HARECONCILE_SOCKET", &self.socket)
-            .output()
-            .unwrap()
-    }
-
-    /// The agent's `/metrics` text ("" when it does not answer).
-    pub fn metrics(&self) -> String {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&self.socket) else {
-            return String::new();
-        };
-        let request = "GET /metrics HTTP/1.1\r\nhost: hareconcile\r\nconnection: close\r\n\r\n";
-        let mut response = String::new();
-        if stream.write_all(request.as_bytes()).is_ok() {
-            let _ = stream.read_to_string(&mut response);
-        }
-        response
+        Agent::command(lab, host)
+            .own_manifests()
+            .args(["--resync", "2s"])
+            .args(extra)
+            .env("HARECONCILE_LOG", "info,hareconcile_vrrp=debug")
+            .start()
     }
 
     /// This agent's status of the VirtualIP.
     pub fn status(&self) -> serde_json::Value {
-        let out = std::process::Command::new(BIN)
-            .args(["get", "vip", "web", "-o", "json"])
-            .env("HARECONCILE_SOCKET", &self.socket)
-            .output()
-            .unwrap();
-        let object: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        object["status"].clone()
+        self.object("vip", "web")["status"].clone()
     }
 
     pub fn vrrp_state(&self) -> Option<String> {
         self.status()["state"].as_str().map(str::to_string)
     }
 
-    pub fn log(&self) -> String {
-        self.process.log()
-    }
-
     /// The states the notify hook was run for, in order.
     pub fn notified(&self) -> Vec<String> {
-        let log = self.manifests.parent().unwrap().join("notify.log");
-        std::fs::read_to_string(log)
+        std::fs::read_to_string(self.dir.join("notify.log"))
             .unwrap_or_default()
             .lines()
             .map(str::to_string)
@@ -234,7 +193,7 @@ impl Agent {
 
     /// Rewrites the agent's manifests; its directory watcher applies them.
     pub fn reconfigure(&self, vrrp: Vrrp, priorities: (u8, u8)) {
-        write_manifests(&self.manifests, vrrp, priorities);
+        write_manifests(&self.dir.join("manifests"), vrrp, priorities);
     }
 }
 
@@ -357,7 +316,7 @@ pub fn logs(processes: &[(&str, &Process)]) -> String {
 
 /// Writes this node's one-service busybox stack (web, httpd on 8080) and
 /// returns its compose file.
-pub fn write_web_stack(lab: &Lab, host: &Host, dockerd: &hareconcile_lab::Dockerd) -> PathBuf {
+pub fn write_web_stack(lab: &Lab, host: &Host, dockerd: &Dockerd) -> PathBuf {
     let image = hareconcile_lab::busybox_image(dockerd.uri()).unwrap();
     let stack = lab.dir().join(format!("stack-{}.yaml", host.name()));
     std::fs::write(
@@ -372,7 +331,7 @@ pub fn write_web_stack(lab: &Lab, host: &Host, dockerd: &hareconcile_lab::Docker
 }
 
 /// Whether the web stack's container runs on this node's daemon.
-pub fn runs(dockerd: &hareconcile_lab::Dockerd) -> bool {
+pub fn runs(dockerd: &Dockerd) -> bool {
     dockerd
         .docker(&["ps", "--filter", "status=running", "--format", "{{.Names}}"])
         .map(|out| out.stdout.lines().any(|name| name.contains("web")))
