@@ -5,30 +5,9 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{expect_code, stdout, virtual_ip, Agent, CLUSTER};
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-        ])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use support::{expect_code, git, virtual_ip, Agent, CLUSTER};
 
 /// Writes the files and commits them; returns the new commit's SHA.
 fn commit(repo: &Path, files: &[(&str, Option<&str>)], message: &str) -> String {
@@ -44,41 +23,9 @@ fn commit(repo: &Path, files: &[(&str, Option<&str>)], message: &str) -> String 
     git(repo, &["rev-parse", "HEAD"])
 }
 
-fn vips(agent: &Agent) -> Vec<(String, u64, String)> {
-    let out = agent.hc(&["get", "vip", "-o", "json"]);
-    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            (
-                o["metadata"]["name"].as_str().unwrap().to_string(),
-                o["spec"]["vrid"].as_u64().unwrap(),
-                o["metadata"]["manager"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
+/// Waits until the agent has exactly `expected` (name, VRID), from git.
 fn eventually(agent: &Agent, what: &str, expected: &[(&str, u64)]) {
-    let expected: Vec<(String, u64, String)> = expected
-        .iter()
-        .map(|(n, v)| (n.to_string(), *v, "gitops".to_string()))
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let now = vips(agent);
-        if now == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: expected {expected:?}, have {now:?}\n{}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    agent.await_virtual_ips(what, Duration::from_secs(15), "gitops", expected);
 }
 
 #[test]
@@ -182,7 +129,11 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
         report.contains(&format!("Applied commit:  {}", &good[..12])),
         "{report}"
     );
-    assert_eq!(vips(&agent)[1].1, 52, "the last good commit stays applied");
+    assert_eq!(
+        agent.virtual_ips()[1].1,
+        52,
+        "the last good commit stays applied"
+    );
     let drift = expect_code(&agent.hc(&["drift", "-o", "markdown"]), 0);
     assert!(
         drift.contains(&format!("| sync | CommitRejected | commit {bad}")),

@@ -4,30 +4,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use hareconcile_lab::{require_privileges, Host, Lab};
-use support::{stdout, LabAgent};
-
-fn git(repo: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-        ])
-        .args(args)
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use support::{git, stdout, LabAgent};
 
 fn commit_manifests(repo: &Path, token: &Path, vrid: u8, message: &str) {
     std::fs::write(

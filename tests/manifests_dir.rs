@@ -4,42 +4,19 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{stdout, virtual_ip, Agent, CLUSTER};
+use support::{virtual_ip, Agent, CLUSTER};
 
 /// Names of the VirtualIPs the agent has, with their VRIDs.
 fn vips(agent: &Agent) -> Vec<(String, u64)> {
-    let out = agent.hc(&["get", "vip", "-o", "json"]);
-    let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| {
-            (
-                o["metadata"]["name"].as_str().unwrap().to_string(),
-                o["spec"]["vrid"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    let all = agent.virtual_ips().into_iter();
+    all.map(|(name, vrid, _)| (name, vrid)).collect()
 }
 
+/// Waits until the agent has exactly `expected` (name, VRID), from files.
 fn eventually(agent: &Agent, what: &str, expected: &[(&str, u64)]) {
-    let expected: Vec<(String, u64)> = expected.iter().map(|(n, v)| (n.to_string(), *v)).collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = vips(agent);
-        if now == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: expected {expected:?}, have {now:?}\n{}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    agent.await_virtual_ips(what, Duration::from_secs(10), "files", expected);
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

@@ -110,6 +110,52 @@ impl Agent {
         hc(&self.socket, args)
     }
 
+    /// The agent's VirtualIPs as (name, VRID, manager), in name order.
+    pub fn virtual_ips(&self) -> Vec<(String, u64, String)> {
+        let list: serde_json::Value =
+            serde_json::from_str(&stdout(&self.hc(&["get", "vip", "-o", "json"]))).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["metadata"]["name"].as_str().unwrap().to_string(),
+                    o["spec"]["vrid"].as_u64().unwrap(),
+                    o["metadata"]["manager"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits up to `timeout` until the agent has exactly the VirtualIPs
+    /// `expected` (name, VRID), each managed by `manager`.
+    pub fn await_virtual_ips(
+        &self,
+        what: &str,
+        timeout: Duration,
+        manager: &str,
+        expected: &[(&str, u64)],
+    ) {
+        let expected: Vec<(String, u64, String)> = expected
+            .iter()
+            .map(|(name, vrid)| (name.to_string(), *vrid, manager.to_string()))
+            .collect();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = self.virtual_ips();
+            if now == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: expected {expected:?}, have {now:?}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -174,6 +220,27 @@ pub fn expect_code(output: &Output, code: i32) -> String {
         stderr(output)
     );
     stdout(output)
+}
+
+/// Runs `git ARGS` in `repo` as a test author; its stdout, trimmed.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+        ])
+        .args(args)
+        .current_dir(repo)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A Cluster whose node n1 is this host (127.0.0.1), so it becomes Ready.
