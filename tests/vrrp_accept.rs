@@ -202,13 +202,7 @@ fn a_master_without_accept_mode_drops_traffic_to_the_vip_but_resolves_it() {
         force_backup: None,
     };
     let (a1, a2) = start_agents(&lab, spec, spec);
-    let all = || {
-        format!(
-            "{}\n--- n1 tables\n{}",
-            logs(&[("n1", &a1.process), ("n2", &a2.process)]),
-            tables(n1)
-        )
-    };
+    let all = || format!("{}\n--- n1 tables\n{}", pair_logs(&a1, &a2), tables(n1));
     assert_sole_holder(n1, n2, Duration::from_secs(1), &all);
     assert!(
         wait_until(CONVERGE, || holds_v6(n1)),
@@ -353,7 +347,7 @@ fn the_owner_accepts_even_without_accept_mode_and_its_backup_does_not() {
         force_backup: None,
     };
     let (a1, a2) = start_agents(&lab, spec, spec);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let all = || pair_logs(&a1, &a2);
     assert!(
         wait_until(CONVERGE, || a1.vrrp_state().as_deref() == Some("Master")
             && a2.vrrp_state().as_deref() == Some("Backup")),
@@ -404,7 +398,7 @@ fn accept_mode_is_the_default_and_a_former_masters_filter_does_not_matter() {
         ..strict
     };
     let (a1, a2) = start_agents(&lab, strict, default);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert_answers(client, n1.ipv4(0), &all);
     assert_refused(client, vip(), &all);

@@ -55,7 +55,7 @@ fn maintenance_restore_and_priority_from_the_cli_move_the_vip() {
         })
         .collect();
     let (a1, a2) = (&agents[0], &agents[1]);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let all = || pair_logs(a1, a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
 
     let out = vip_command(a1, &["maintenance", "web", "--node", "n1", "--wait"]);

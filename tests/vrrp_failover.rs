@@ -15,15 +15,10 @@ fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
     let _serial = serial();
     let lab = Lab::builder().nodes(2).client(true).build().unwrap();
     let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
-    let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
-    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
+    let all = || pair_logs(&a1, &a2);
 
-    assert!(
-        wait_until(CONVERGE, || holds(n1)),
-        "n1 never became master\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
     assert_sole_holder(n1, n2, Duration::from_secs(1), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
     assert!(
@@ -73,20 +68,14 @@ fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
 
     lab.node_loss(n1).unwrap();
     let lost = Instant::now();
-    assert!(
-        wait_until(CONVERGE, || holds(n2)),
-        "n2 never took over\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n2 never took over", &all, || holds(n2));
     println!("node loss: n2 holds the VIP after {:?}", lost.elapsed());
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 
     lab.node_restore(n1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
-        "n1 did not preempt back\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n1 did not preempt back", &all, || {
+        holds(n1) && !holds(n2)
+    });
     assert_sole_holder(n1, n2, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 }
@@ -97,19 +86,11 @@ fn interop_with_keepalived(vrrp: Vrrp) {
     let lab = Lab::builder().nodes(2).client(true).build().unwrap();
     let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
 
-    let keepalived = start_keepalived(&lab, n2, vrrp, 110, n1.ipv4(0));
-    let agent = Agent::start(&lab, n1, vrrp, (100, 110));
-    let all = || {
-        logs(&[
-            ("hareconcile n1", &agent.process),
-            ("keepalived n2", &keepalived),
-        ])
-    };
-    assert!(
-        wait_until(CONVERGE, || holds(n2)),
-        "keepalived never became master\n{}",
-        all()
-    );
+    let (agent, keepalived) = start_against_keepalived(&lab, vrrp, vrrp, (100, 110));
+    let all = || interop_logs(&agent, &keepalived);
+    eventually(CONVERGE, "keepalived never became master", &all, || {
+        holds(n2)
+    });
     assert!(
         wait_until(CONVERGE, || agent.vrrp_state().as_deref() == Some("Backup")),
         "hareconcile is not backup: {:?}\n{}",
@@ -118,18 +99,12 @@ fn interop_with_keepalived(vrrp: Vrrp) {
     );
     assert_sole_holder(n2, n1, Duration::from_secs(2), &all);
     lab.node_loss(n2).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n1)),
-        "hareconcile never took over\n{}",
-        all()
-    );
+    eventually(CONVERGE, "hareconcile never took over", &all, || holds(n1));
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
     lab.node_restore(n2).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n2) && !holds(n1)),
-        "keepalived did not preempt back\n{}",
-        all()
-    );
+    eventually(CONVERGE, "keepalived did not preempt back", &all, || {
+        holds(n2) && !holds(n1)
+    });
     assert_sole_holder(n2, n1, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
     agent.process.stop(Duration::from_secs(10)).unwrap();
@@ -139,33 +114,22 @@ fn interop_with_keepalived(vrrp: Vrrp) {
         "a VIP outlived its daemon"
     );
 
-    let keepalived = start_keepalived(&lab, n2, vrrp, 110, n1.ipv4(0));
-    let agent = Agent::start(&lab, n1, vrrp, (120, 110));
-    let all = || {
-        logs(&[
-            ("hareconcile n1", &agent.process),
-            ("keepalived n2", &keepalived),
-        ])
-    };
-    assert!(
-        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
-        "hareconcile (higher) never became the only master\n{}",
-        all()
+    let (agent, keepalived) = start_against_keepalived(&lab, vrrp, vrrp, (120, 110));
+    let all = || interop_logs(&agent, &keepalived);
+    eventually(
+        CONVERGE,
+        "hareconcile (higher) never became the only master",
+        &all,
+        || holds(n1) && !holds(n2),
     );
     assert_sole_holder(n1, n2, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
     lab.node_loss(n1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n2)),
-        "keepalived never took over\n{}",
-        all()
-    );
+    eventually(CONVERGE, "keepalived never took over", &all, || holds(n2));
     lab.node_restore(n1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
-        "hareconcile did not preempt back\n{}",
-        all()
-    );
+    eventually(CONVERGE, "hareconcile did not preempt back", &all, || {
+        holds(n1) && !holds(n2)
+    });
     assert_sole_holder(n1, n2, Duration::from_secs(2), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 }
@@ -211,28 +175,17 @@ fn sigterm_on_the_master_hands_over_with_priority_zero() {
     };
     let lab = Lab::builder().nodes(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
-    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
-    assert!(
-        wait_until(CONVERGE, || holds(n1)),
-        "n1 never became master\n{}",
-        all()
-    );
-    assert!(
-        wait_until(CONVERGE, || a2.vrrp_state().as_deref() == Some("Backup")),
-        "n2 is not backup\n{}",
-        all()
-    );
+    let (a1, a2) = start_pair(&lab, vrrp);
+    let all = || pair_logs(&a1, &a2);
+    eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
+    eventually(CONVERGE, "n2 is not backup", &all, || {
+        a2.vrrp_state().as_deref() == Some("Backup")
+    });
 
     let stopping = Instant::now();
     let status = a1.process.stop(Duration::from_secs(10)).unwrap();
     let exited = stopping.elapsed();
-    assert!(
-        wait_until(CONVERGE, || holds(n2)),
-        "n2 never took over\n{}",
-        a2.log()
-    );
+    eventually(CONVERGE, "n2 never took over", &|| a2.log(), || holds(n2));
     println!(
         "SIGTERM: n1 exited ({status}) after {exited:?}, n2 held the VIP after {:?}",
         stopping.elapsed()
@@ -251,25 +204,16 @@ fn a_vip_deleted_on_the_master_is_restored() {
     let _serial = serial();
     let lab = Lab::builder().nodes(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
-    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
-    assert!(
-        wait_until(CONVERGE, || holds(n1)),
-        "n1 never became master\n{}",
-        all()
-    );
+    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
+    let all = || pair_logs(&a1, &a2);
+    eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
 
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     let cidr = format!("{}/24", vip());
     n1.exec_ok(&["ip", "address", "del", &cidr, "dev", "eth0"])
         .unwrap();
     let deleted = Instant::now();
-    assert!(
-        wait_until(CONVERGE, || holds(n1)),
-        "the VIP was not restored\n{}",
-        all()
-    );
+    eventually(CONVERGE, "the VIP was not restored", &all, || holds(n1));
     println!("VIP deleted by hand: back after {:?}", deleted.elapsed());
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
 }
@@ -280,30 +224,17 @@ fn link_down_faults_the_master_and_the_backup_takes_over() {
     let _serial = serial();
     let lab = Lab::builder().nodes(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
-    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
-    assert!(
-        wait_until(CONVERGE, || holds(n1)),
-        "n1 never became master\n{}",
-        all()
-    );
+    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
+    let all = || pair_logs(&a1, &a2);
+    eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
 
     lab.link_down(n1, 0).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n2)),
-        "n2 never took over\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n2 never took over", &all, || holds(n2));
     // The fault path (netlink link event, then address removal) races
     // n2's Master_Down timer; under CI load it has lost by a few ms, so
     // allow it time, and fail only if n1 keeps the address.
     let taken_over = Instant::now();
-    assert!(
-        wait_until(CONVERGE, || !holds(n1)),
-        "a faulted node kept the VIP\n{}",
-        all()
-    );
+    eventually(CONVERGE, "a faulted node kept the VIP", &all, || !holds(n1));
     println!(
         "n1 dropped the VIP {:?} after n2 held it",
         taken_over.elapsed()
@@ -320,11 +251,9 @@ fn link_down_faults_the_master_and_the_backup_takes_over() {
     );
 
     lab.link_up(n1, 0).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
-        "n1 did not come back as master\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n1 did not come back as master", &all, || {
+        holds(n1) && !holds(n2)
+    });
     assert!(wait_until(CONVERGE, || a1.vrrp_state().as_deref() == Some("Master")));
 }
 
@@ -338,33 +267,27 @@ fn an_ipv6_address_floats_with_its_own_instance() {
     };
     let lab = Lab::builder().nodes(2).client(true).build().unwrap();
     let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
-    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
-    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
-    assert!(
-        wait_until(CONVERGE, || holds(n1) && holds_v6(n1)),
-        "n1 does not hold both VIPs\n{}",
-        all()
-    );
-    assert!(
-        wait_until(CONVERGE, || !holds_v6(n2) && !holds(n2)),
-        "n2 holds a VIP too\n{}",
-        all()
-    );
+    let (a1, a2) = start_pair(&lab, vrrp);
+    let all = || pair_logs(&a1, &a2);
+    eventually(CONVERGE, "n1 does not hold both VIPs", &all, || {
+        holds(n1) && holds_v6(n1)
+    });
+    eventually(CONVERGE, "n2 holds a VIP too", &all, || {
+        !holds_v6(n2) && !holds(n2)
+    });
     assert!(client.reaches_within(vip6(), CONVERGE).unwrap());
 
     lab.node_loss(n1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n2) && holds_v6(n2)),
-        "n2 did not take both over\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n2 did not take both over", &all, || {
+        holds(n2) && holds_v6(n2)
+    });
     assert!(client.reaches_within(vip6(), CONVERGE).unwrap());
     lab.node_restore(n1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds_v6(n1) && !holds_v6(n2)),
-        "n1 did not preempt the IPv6 VIP back\n{}",
-        all()
+    eventually(
+        CONVERGE,
+        "n1 did not preempt the IPv6 VIP back",
+        &all,
+        || holds_v6(n1) && !holds_v6(n2),
     );
     let instances = a1.status()["instances"].clone();
     assert_eq!(instances.as_array().map(Vec::len), Some(2), "{instances}");
@@ -386,12 +309,8 @@ fn adverts_of_another_version_are_counted_and_ignored() {
         ..V3_MULTICAST
     };
     let a2 = Agent::start(&lab, n2, other, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
-    assert!(
-        wait_until(CONVERGE, || holds(n1)),
-        "n1 never became master\n{}",
-        all()
-    );
+    let all = || pair_logs(&a1, &a2);
+    eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
     assert!(
         wait_until(CONVERGE, || a1.status()["droppedAdverts"].as_u64()
             > Some(0)),
@@ -409,7 +328,6 @@ fn a_keepalived_peer_with_another_password_is_counted_as_auth_failures() {
     require_privileges!();
     let _serial = serial();
     let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
     let ours = Vrrp {
         version: 2,
         advert: Duration::from_secs(1),
@@ -420,14 +338,8 @@ fn a_keepalived_peer_with_another_password_is_counted_as_auth_failures() {
         password: Some("wrong"),
         ..ours
     };
-    let keepalived = start_keepalived(&lab, n2, theirs, 100, n1.ipv4(0));
-    let agent = Agent::start(&lab, n1, ours, (110, 100));
-    let all = || {
-        logs(&[
-            ("hareconcile n1", &agent.process),
-            ("keepalived n2", &keepalived),
-        ])
-    };
+    let (agent, keepalived) = start_against_keepalived(&lab, ours, theirs, (110, 100));
+    let all = || interop_logs(&agent, &keepalived);
     // Neither accepts the other's adverts: each is master of its own
     // virtual router, and hareconcile counts every advert it refused.
     assert!(
@@ -469,17 +381,17 @@ fn a_tracked_interface_going_down_moves_the_vip() {
     };
     let lab = Lab::builder().nodes(2).lans(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
-    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let (a1, a2) = start_pair(&lab, vrrp);
+    let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert!(holds(n1), "n1 is not master\n{}", all());
 
     lab.link_down(n1, 1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n2) && !holds(n1)),
-        "eth1 down on n1 did not move the VIP\n{}",
-        all()
+    eventually(
+        CONVERGE,
+        "eth1 down on n1 did not move the VIP",
+        &all,
+        || holds(n2) && !holds(n1),
     );
     assert!(
         wait_until(CONVERGE, || {
@@ -493,11 +405,9 @@ fn a_tracked_interface_going_down_moves_the_vip() {
         a1.status()
     );
     lab.link_up(n1, 1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
-        "n1 did not take the VIP back\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n1 did not take the VIP back", &all, || {
+        holds(n1) && !holds(n2)
+    });
 }
 
 #[test]
@@ -506,9 +416,8 @@ fn force_backup_hands_the_vip_over_without_restarting_the_instance() {
     let _serial = serial();
     let lab = Lab::builder().nodes(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
-    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
+    let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert!(holds(n1), "n1 is not master\n{}", all());
 
@@ -517,11 +426,9 @@ fn force_backup_hands_the_vip_over_without_restarting_the_instance() {
         ..V3_MULTICAST
     };
     a1.reconfigure(maintenance, (110, 100));
-    assert!(
-        wait_until(CONVERGE, || holds(n2) && !holds(n1)),
-        "forceBackup did not move the VIP\n{}",
-        all()
-    );
+    eventually(CONVERGE, "forceBackup did not move the VIP", &all, || {
+        holds(n2) && !holds(n1)
+    });
     assert!(wait_until(CONVERGE, || a1.vrrp_state().as_deref() == Some("Backup")));
     assert!(
         !a1.log().contains("to=Initialize"),
@@ -530,10 +437,11 @@ fn force_backup_hands_the_vip_over_without_restarting_the_instance() {
     );
 
     a1.reconfigure(V3_MULTICAST, (110, 100));
-    assert!(
-        wait_until(CONVERGE, || holds(n1) && !holds(n2)),
-        "n1 did not take the VIP back after maintenance\n{}",
-        all()
+    eventually(
+        CONVERGE,
+        "n1 did not take the VIP back after maintenance",
+        &all,
+        || holds(n1) && !holds(n2),
     );
 }
 
@@ -560,7 +468,7 @@ fn a_sync_group_fails_over_as_one() {
     }
     let a1 = Agent::start_with_manifests(&lab, n1);
     let a2 = Agent::start_with_manifests(&lab, n2);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let all = || pair_logs(&a1, &a2);
     let holds_edge = |host: &Host| {
         let out = host
             .exec_ok(&["ip", "-o", "-4", "address", "show", "dev", "eth1"])
@@ -569,27 +477,19 @@ fn a_sync_group_fails_over_as_one() {
             .contains(&format!("inet {}/", ipv4(1, VIP_NUMBER)))
     };
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
-    assert!(
-        wait_until(CONVERGE, || holds_edge(n1) && !holds_edge(n2)),
-        "n1 is not master of edge\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n1 is not master of edge", &all, || {
+        holds_edge(n1) && !holds_edge(n2)
+    });
 
     lab.link_down(n1, 1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds_edge(n2)),
-        "edge did not move\n{}",
-        all()
-    );
+    eventually(CONVERGE, "edge did not move", &all, || holds_edge(n2));
     assert_sole_holder(n2, n1, Duration::from_millis(500), &all);
 
     lab.link_up(n1, 1).unwrap();
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
-    assert!(
-        wait_until(CONVERGE, || holds_edge(n1) && !holds_edge(n2)),
-        "edge did not come back to n1\n{}",
-        all()
-    );
+    eventually(CONVERGE, "edge did not come back to n1", &all, || {
+        holds_edge(n1) && !holds_edge(n2)
+    });
 }
 
 #[test]
@@ -598,9 +498,8 @@ fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
     let _serial = serial();
     let lab = Lab::builder().nodes(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
-    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
+    let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
 
     // n2 learns it now has the higher priority: it preempts.
@@ -632,9 +531,8 @@ fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
     };
     let lab = Lab::builder().nodes(2).client(true).build().unwrap();
     let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
-    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
-    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let (a1, a2) = start_pair(&lab, vrrp);
+    let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 

@@ -142,9 +142,8 @@ fn the_virtual_mac_follows_the_master_and_never_leaves_a_backup() {
         host.exec_ok(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1"])
             .unwrap();
     }
-    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
-    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let (a1, a2) = start_pair(&lab, vrrp);
+    let all = || pair_logs(&a1, &a2);
 
     assert_sole_vmac_holder(&lab, n1, n2, Duration::from_secs(2), &all);
     assert_eq!(mac_of(n1, VMAC4_DEV), VMAC4);
@@ -200,12 +199,9 @@ fn the_virtual_mac_follows_the_master_and_never_leaves_a_backup() {
 
     lab.node_loss(n1).unwrap();
     let lost = Instant::now();
-    assert!(
-        wait_until(CONVERGE, || holds_on(n2, VMAC4_DEV, vip())
-            && holds_on(n2, VMAC6_DEV, vip6())),
-        "n2 never took over\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n2 never took over", &all, || {
+        holds_on(n2, VMAC4_DEV, vip()) && holds_on(n2, VMAC6_DEV, vip6())
+    });
     println!("node loss: n2 holds the VIPs after {:?}", lost.elapsed());
     // No gratuitous ARP needed for the client: the MAC it has is still right.
     assert!(neighbour(client, vip()).contains(VMAC4));
@@ -227,10 +223,11 @@ fn the_virtual_mac_follows_the_master_and_never_leaves_a_backup() {
 
     // A clean stop releases the VIPs and removes the interfaces.
     a1.process.stop(Duration::from_secs(10)).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds_on(n2, VMAC4_DEV, vip())),
-        "n2 did not take over from the stopped n1\n{}",
-        a2.log()
+    eventually(
+        CONVERGE,
+        "n2 did not take over from the stopped n1",
+        &|| a2.log(),
+        || holds_on(n2, VMAC4_DEV, vip()),
     );
     assert_eq!(link_up(n1, VMAC4_DEV), None, "n1 left {VMAC4_DEV} behind");
     assert_eq!(link_up(n1, VMAC6_DEV), None, "n1 left {VMAC6_DEV} behind");
@@ -244,13 +241,12 @@ fn self_healing_works_on_the_virtual_mac_interface() {
     let (n1, n2) = (lab.node(1), lab.node(2));
     let a1 = Agent::start(&lab, n1, WITH_VMAC, (110, 100));
     let mut a2 = Agent::start(&lab, n2, WITH_VMAC, (110, 100));
-    let logs2 = |a2: &Agent| logs(&[("n1", &a1.process), ("n2", &a2.process)]);
     let cidr = format!("{}/24", vip());
     assert!(
         wait_until(CONVERGE, || holds_on(n1, VMAC4_DEV, vip())
             && !holds_anywhere(n2, vip())),
         "n1 never became the only holder\n{}",
-        logs2(&a2)
+        pair_logs(&a1, &a2)
     );
 
     // Deleted by hand on the master: back on the virtual MAC interface.
@@ -260,7 +256,7 @@ fn self_healing_works_on_the_virtual_mac_interface() {
     assert!(
         wait_until(CONVERGE, || holds_on(n1, VMAC4_DEV, vip())),
         "the VIP was not restored\n{}",
-        logs2(&a2)
+        pair_logs(&a1, &a2)
     );
     println!("VIP deleted by hand: back after {:?}", deleted.elapsed());
 
@@ -273,10 +269,10 @@ fn self_healing_works_on_the_virtual_mac_interface() {
             wait_until(CONVERGE, || !holds_on(host, dev, vip())),
             "the VIP added on {}'s {dev} stayed\n{}",
             host.name(),
-            logs2(&a2)
+            pair_logs(&a1, &a2)
         );
     }
-    assert!(holds_on(n1, VMAC4_DEV, vip()), "{}", logs2(&a2));
+    assert!(holds_on(n1, VMAC4_DEV, vip()), "{}", pair_logs(&a1, &a2));
 
     // The master's virtual MAC interface taken down, then deleted, by
     // hand: up again with the right MAC and the VIP, each time recorded.
@@ -290,12 +286,11 @@ fn self_healing_works_on_the_virtual_mac_interface() {
                 && holds_on(n1, VMAC4_DEV, vip())),
             "after ip {change:?} the virtual MAC interface was not restored
 {}",
-            logs2(&a2)
+            pair_logs(&a1, &a2)
         );
         assert_eq!(mac_of(n1, VMAC4_DEV), VMAC4);
     }
-    let events = a1.hc(&["events"]);
-    let events = String::from_utf8_lossy(&events.stdout);
+    let events = a1.events(&[]);
     assert!(events.contains("RestoredVirtualMac"), "{events}");
 
     // A crashed backup's leftovers: a VIP on its virtual MAC interface,
@@ -320,16 +315,16 @@ fn self_healing_works_on_the_virtual_mac_interface() {
     assert!(
         wait_until(CONVERGE, || a2.vrrp_state().as_deref() == Some("Backup")),
         "n2 did not come back as backup\n{}",
-        logs2(&a2)
+        pair_logs(&a1, &a2)
     );
     assert!(
         !holds_anywhere(n2, vip()),
         "n2 kept a stale VIP\n{}",
-        logs2(&a2)
+        pair_logs(&a1, &a2)
     );
     assert_eq!(mac_of(n2, VMAC4_DEV), VMAC4);
     assert_eq!(link_up(n2, VMAC4_DEV), Some(false));
-    assert!(holds_on(n1, VMAC4_DEV, vip()), "{}", logs2(&a2));
+    assert!(holds_on(n1, VMAC4_DEV, vip()), "{}", pair_logs(&a1, &a2));
 }
 
 #[test]
@@ -344,18 +339,13 @@ fn keepalived_use_vmac_interop_keeps_the_virtual_mac_across_failovers() {
     // hareconcile sets it (see vmac.rs); do it for keepalived's node.
     n2.exec_ok(&["sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=2"])
         .unwrap();
-    let keepalived = start_keepalived(&lab, n2, WITH_VMAC, 110, n1.ipv4(0));
-    let agent = Agent::start(&lab, n1, WITH_VMAC, (100, 110));
-    let all = || {
-        logs(&[
-            ("hareconcile n1", &agent.process),
-            ("keepalived n2", &keepalived),
-        ])
-    };
-    assert!(
-        wait_until(CONVERGE, || sole_holder(n2, n1)),
-        "keepalived never became the only master\n{}",
-        all()
+    let (agent, keepalived) = start_against_keepalived(&lab, WITH_VMAC, WITH_VMAC, (100, 110));
+    let all = || interop_logs(&agent, &keepalived);
+    eventually(
+        CONVERGE,
+        "keepalived never became the only master",
+        &all,
+        || sole_holder(n2, n1),
     );
     assert!(
         wait_until(CONVERGE, || agent.vrrp_state().as_deref() == Some("Backup")),
@@ -366,19 +356,15 @@ fn keepalived_use_vmac_interop_keeps_the_virtual_mac_across_failovers() {
     assert!(resolve(client, vip()).contains(VMAC4), "{}", all());
 
     lab.node_loss(n2).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds_on(n1, VMAC4_DEV, vip())),
-        "hareconcile never took over\n{}",
-        all()
-    );
+    eventually(CONVERGE, "hareconcile never took over", &all, || {
+        holds_on(n1, VMAC4_DEV, vip())
+    });
     assert!(resolve(client, vip()).contains(VMAC4), "{}", all());
 
     lab.node_restore(n2).unwrap();
-    assert!(
-        wait_until(CONVERGE, || sole_holder(n2, n1)),
-        "keepalived did not preempt back\n{}",
-        all()
-    );
+    eventually(CONVERGE, "keepalived did not preempt back", &all, || {
+        sole_holder(n2, n1)
+    });
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
         assert!(
@@ -401,33 +387,29 @@ fn unicast_masters_hear_each_other_after_a_partition() {
     };
     let lab = Lab::builder().nodes(2).client(true).build().unwrap();
     let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
-    let a1 = Agent::start(&lab, n1, vrrp, (110, 100));
-    let a2 = Agent::start(&lab, n2, vrrp, (110, 100));
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
-    assert!(
-        wait_until(CONVERGE, || sole_holder(n1, n2)),
-        "n1 never became the only master\n{}",
-        all()
-    );
+    let (a1, a2) = start_pair(&lab, vrrp);
+    let all = || pair_logs(&a1, &a2);
+    eventually(CONVERGE, "n1 never became the only master", &all, || {
+        sole_holder(n1, n2)
+    });
     assert!(resolve(client, vip()).contains(VMAC4));
 
     // Both become master, and forget each other's MAC meanwhile: healed,
     // each must resolve the other afresh while both virtual MACs are up.
     lab.node_loss(n1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || holds_on(n2, VMAC4_DEV, vip())),
-        "n2 never took over\n{}",
-        all()
-    );
+    eventually(CONVERGE, "n2 never took over", &all, || {
+        holds_on(n2, VMAC4_DEV, vip())
+    });
     assert!(resolve(client, vip()).contains(VMAC4));
     for host in [n1, n2] {
         host.exec_ok(&["ip", "neigh", "flush", "all"]).unwrap();
     }
     lab.node_restore(n1).unwrap();
-    assert!(
-        wait_until(CONVERGE, || sole_holder(n1, n2)),
-        "n1 and n2 did not settle after the partition\n{}",
-        all()
+    eventually(
+        CONVERGE,
+        "n1 and n2 did not settle after the partition",
+        &all,
+        || sole_holder(n1, n2),
     );
     assert!(resolve(client, vip()).contains(VMAC4));
 }

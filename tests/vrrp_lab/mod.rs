@@ -197,6 +197,41 @@ impl Agent {
     }
 }
 
+/// n1's and n2's agents on the same settings, n1 at priority 110 and n2
+/// at 100.
+pub fn start_pair(lab: &Lab, vrrp: Vrrp) -> (Agent, Agent) {
+    (
+        Agent::start(lab, lab.node(1), vrrp, (110, 100)),
+        Agent::start(lab, lab.node(2), vrrp, (110, 100)),
+    )
+}
+
+/// Both agents' logs, for failure messages.
+pub fn pair_logs(a1: &Agent, a2: &Agent) -> String {
+    logs(&[("n1", &a1.process), ("n2", &a2.process)])
+}
+
+/// keepalived as n2 on `theirs`, then our agent as n1 on `ours`;
+/// `priorities` are n1's and n2's (keepalived's is the second).
+pub fn start_against_keepalived(
+    lab: &Lab,
+    ours: Vrrp,
+    theirs: Vrrp,
+    priorities: (u8, u8),
+) -> (Agent, Process) {
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let keepalived = start_keepalived(lab, n2, theirs, priorities.1, n1.ipv4(0));
+    (Agent::start(lab, n1, ours, priorities), keepalived)
+}
+
+/// Our agent's and keepalived's logs, for failure messages.
+pub fn interop_logs(agent: &Agent, keepalived: &Process) -> String {
+    logs(&[
+        ("hareconcile n1", &agent.process),
+        ("keepalived n2", keepalived),
+    ])
+}
+
 /// A keepalived running as the other node of the lab.
 pub fn start_keepalived(
     lab: &Lab,
@@ -264,6 +299,17 @@ pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     true
+}
+
+/// Waits up to `timeout` until `done`; fails saying `failure`, with the
+/// logs, if it never is.
+pub fn eventually(
+    timeout: Duration,
+    failure: &str,
+    logs: &dyn Fn() -> String,
+    done: impl FnMut() -> bool,
+) {
+    assert!(wait_until(timeout, done), "{failure}\n{}", logs());
 }
 
 /// Waits until `holder` holds the VIP and `other` does not (two nodes
