@@ -58,10 +58,7 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
     let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
     let token = lab.dir().join("peer.token");
     std::fs::write(&token, "lab-switchover-token\n").unwrap();
-    let dockerds: Vec<Dockerd> = [n1, n2]
-        .iter()
-        .map(|host| host.start_dockerd().unwrap())
-        .collect();
+    let dockerds = start_dockerds(&lab);
     let mut agents = Vec::new();
     for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
         let stack = write_web_stack(&lab, host, dockerd);
@@ -74,7 +71,7 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
     }
     let (a1, a2) = (&agents[0], &agents[1]);
     let (d1, d2) = (&dockerds[0], &dockerds[1]);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let all = || pair_logs(a1, a2);
     assert!(
         wait_until(MOVE, || holds(n1)
             && !holds(n2)
@@ -171,10 +168,7 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
     assert!(status.contains("switched over to n2"), "{status}");
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 
-    drop(agents);
-    for dockerd in dockerds {
-        dockerd.stop().unwrap();
-    }
+    stop_docker_lab(agents, dockerds);
 }
 
 /// Cluster, VirtualIP, an rsync Replication of `data` and a Service that
@@ -292,17 +286,11 @@ impl DataLab {
     }
 
     fn logs(&self) -> String {
-        logs(&[
-            ("n1", &self.agents[0].process),
-            ("n2", &self.agents[1].process),
-        ])
+        pair_logs(&self.agents[0], &self.agents[1])
     }
 
     fn stop(self) {
-        drop(self.agents);
-        for dockerd in self.dockerds {
-            dockerd.stop().unwrap();
-        }
+        stop_docker_lab(self.agents, self.dockerds);
         drop(self.sshd);
     }
 }

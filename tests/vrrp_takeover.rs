@@ -7,17 +7,10 @@ mod vrrp_lab;
 
 use vrrp_lab::*;
 
-use hareconcile_lab::Dockerd;
-
 const MOVE: Duration = Duration::from_secs(60);
 
 fn manifest(stack: &Path) -> String {
     cluster_manifest((110, 100), "") + &web_vip_manifest("") + &shop_manifest(stack)
-}
-
-/// The VirtualIP's events on this node, oldest first, as `events` prints them.
-fn events(agent: &Agent) -> String {
-    agent.events(&["vip", "web"])
 }
 
 #[test]
@@ -26,23 +19,13 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
     let _serial = serial();
     let lab = Lab::builder().nodes(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let dockerds: Vec<Dockerd> = [n1, n2]
-        .iter()
-        .map(|host| host.start_dockerd().unwrap())
-        .collect();
-    let mut agents = Vec::new();
-    for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
-        let stack = write_web_stack(&lab, host, dockerd);
-        Agent::write_manifest(&lab, host, &manifest(&stack));
-        agents.push(Agent::start_with(
-            &lab,
-            host,
-            &["--docker-host", dockerd.uri()],
-        ));
-    }
+    let dockerds = start_dockerds(&lab);
+    let agents = start_on_docker(&lab, &dockerds, |host, dockerd| {
+        manifest(&write_web_stack(&lab, host, dockerd))
+    });
     let (a1, a2) = (&agents[0], &agents[1]);
     let (d1, d2) = (&dockerds[0], &dockerds[1]);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let all = || pair_logs(a1, a2);
     assert!(
         wait_until(MOVE, || holds(n1) && !holds(n2) && runs(d1) && !runs(d2)),
         "n1 never became master with the stack\n{}",
@@ -71,10 +54,7 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
         assert!(runs(d1), "n1 took the VIP before its stack ran\n{}", all());
         true
     });
-    let shop = || {
-        String::from_utf8_lossy(&a1.hc(&["get", "service", "shop", "-o", "json"]).stdout)
-            .into_owned()
-    };
+    let shop = || a1.hc_stdout(&["get", "service", "shop", "-o", "json"]);
     assert!(
         took_over,
         "n1 never preempted back: {}\n{}\n{}",
@@ -97,15 +77,12 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
         "{}",
         a1.status()
     );
-    let events = events(a1);
+    let events = a1.events(&["vip", "web"]);
     let holding = events.find("HoldingPreemption");
     let proceeding = events.find("PreemptingAfterServicesReady");
     assert!(
         holding.is_some() && proceeding.is_some() && holding < proceeding,
         "n1's events:\n{events}"
     );
-    drop(agents);
-    for dockerd in dockerds {
-        dockerd.stop().unwrap();
-    }
+    stop_docker_lab(agents, dockerds);
 }

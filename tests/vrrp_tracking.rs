@@ -51,7 +51,7 @@ fn failing_scripts_lower_the_priority_or_fault_and_the_vip_follows() {
     }
     let a1 = Agent::start_with_manifests(&lab, n1);
     let a2 = Agent::start_with_manifests(&lab, n2);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
 
     lower(&flag(&lab, n1, "gw"));
@@ -105,12 +105,8 @@ fn an_unhealthy_tracked_service_on_the_master_moves_the_vip() {
     let _serial = serial();
     let lab = Lab::builder().nodes(2).build().unwrap();
     let (n1, n2) = (lab.node(1), lab.node(2));
-    let dockerds: Vec<_> = [n1, n2]
-        .iter()
-        .map(|host| host.start_dockerd().unwrap())
-        .collect();
-    let mut agents = Vec::new();
-    for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
+    let dockerds = start_dockerds(&lab);
+    let agents = start_on_docker(&lab, &dockerds, |host, dockerd| {
         let image = busybox_image(dockerd.uri()).unwrap();
         let ok = flag(&lab, host, "ok");
         raise(&ok);
@@ -127,22 +123,16 @@ fn an_unhealthy_tracked_service_on_the_master_moves_the_vip() {
             ),
         )
         .unwrap();
-        let manifest = format!(
+        format!(
             "{cluster}---\napiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {{name: app}}\n\
              spec: {{cluster: lab, mode: active-active, compose: {{file: {stack}, project: app}}}}\n{vip}",
             cluster = cluster_manifest((110, 100), ""),
             stack = stack.display(),
             vip = web_vip_manifest(", track: {services: [app]}"),
-        );
-        Agent::write_manifest(&lab, host, &manifest);
-        agents.push(Agent::start_with(
-            &lab,
-            host,
-            &["--docker-host", dockerd.uri()],
-        ));
-    }
+        )
+    });
     let (a1, a2) = (&agents[0], &agents[1]);
-    let all = || logs(&[("n1", &a1.process), ("n2", &a2.process)]);
+    let all = || pair_logs(a1, a2);
     assert!(
         wait_until(MOVE, || holds(n1) && !holds(n2)),
         "n1 never became the only master with app healthy\n{}",
@@ -168,8 +158,5 @@ fn an_unhealthy_tracked_service_on_the_master_moves_the_vip() {
         "n1 did not take the VIP back once app was healthy\n{}",
         all()
     );
-    drop(agents);
-    for dockerd in dockerds {
-        dockerd.stop().unwrap();
-    }
+    stop_docker_lab(agents, dockerds);
 }

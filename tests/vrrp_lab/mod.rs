@@ -360,6 +360,40 @@ pub fn logs(processes: &[(&str, &Process)]) -> String {
         .join("\n")
 }
 
+/// A dockerd on n1 and on n2.
+pub fn start_dockerds(lab: &Lab) -> Vec<Dockerd> {
+    [lab.node(1), lab.node(2)]
+        .iter()
+        .map(|host| host.start_dockerd().unwrap())
+        .collect()
+}
+
+/// n1's and n2's agents, each on its dockerd (one of `dockerds`) and on
+/// the manifest `manifest` writes for it.
+pub fn start_on_docker(
+    lab: &Lab,
+    dockerds: &[Dockerd],
+    manifest: impl Fn(&Host, &Dockerd) -> String,
+) -> Vec<Agent> {
+    [lab.node(1), lab.node(2)]
+        .into_iter()
+        .zip(dockerds)
+        .map(|(host, dockerd)| {
+            Agent::write_manifest(lab, host, &manifest(host, dockerd));
+            Agent::start_with(lab, host, &["--docker-host", dockerd.uri()])
+        })
+        .collect()
+}
+
+/// Stops the agents first, so none restarts a container behind the
+/// dockerds' backs, then the dockerds.
+pub fn stop_docker_lab(agents: Vec<Agent>, dockerds: Vec<Dockerd>) {
+    drop(agents);
+    for dockerd in dockerds {
+        dockerd.stop().unwrap();
+    }
+}
+
 /// Writes this node's one-service busybox stack (web, httpd on 8080) and
 /// returns its compose file.
 pub fn write_web_stack(lab: &Lab, host: &Host, dockerd: &Dockerd) -> PathBuf {
