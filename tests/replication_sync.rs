@@ -42,11 +42,21 @@ struct Setup {
     data: PathBuf,
     method: Method,
     _sshd: Vec<Process>,
+    /// Last, so the lab is gone before the next test's starts.
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+/// [`setup`] with n1's agent master and serving, then n2's agent started.
+fn n1_master(method: Method) -> (Setup, Agent, Agent) {
+    let setup = setup(method);
+    let (a1, a2) = setup.start_n1_as_master();
+    (setup, a1, a2)
 }
 
 /// Two nodes (n1 priority 110, n2 100, no preemption), each with its own
-/// filesystem at the replicated path and an sshd.
+/// filesystem at the replicated path and an sshd; one such lab at a time.
 fn setup(method: Method) -> Setup {
+    let serial = serial();
     let lab = Lab::builder()
         .nodes(2)
         .client(false)
@@ -71,6 +81,7 @@ fn setup(method: Method) -> Setup {
         data,
         method,
         _sshd: sshd,
+        _serial: serial,
     }
 }
 
@@ -201,10 +212,8 @@ fn logs(agents: &[&Agent]) -> String {
 #[test]
 fn files_follow_the_master_and_flow_back_to_the_recovered_node() {
     require_privileges!();
-    let _serial = serial();
-    let setup = setup(Method::Rsync);
+    let (setup, a1, a2) = n1_master(Method::Rsync);
     let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
-    let (a1, a2) = setup.start_n1_as_master();
     let both = || logs(&[&a1, &a2]);
     setup.write_and_see((n1, n2), "a.txt", "from n1", &both);
     assert_eq!(setup.term(n1), "1 n1");
@@ -270,10 +279,8 @@ fn files_follow_the_master_and_flow_back_to_the_recovered_node() {
 #[test]
 fn a_recovered_old_primary_never_overwrites_the_new_primarys_data() {
     require_privileges!();
-    let _serial = serial();
-    let setup = setup(Method::Rsync);
+    let (setup, a1, a2) = n1_master(Method::Rsync);
     let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
-    let (a1, a2) = setup.start_n1_as_master();
     let both = || logs(&[&a1, &a2]);
     setup.write_and_see((n1, n2), "shared.txt", "v1", &both);
 
@@ -322,10 +329,8 @@ fn a_recovered_old_primary_never_overwrites_the_new_primarys_data() {
 #[test]
 fn an_empty_source_is_refused_and_the_target_left_untouched() {
     require_privileges!();
-    let _serial = serial();
-    let setup = setup(Method::Rsync);
+    let (setup, a1, a2) = n1_master(Method::Rsync);
     let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
-    let (a1, a2) = setup.start_n1_as_master();
     let both = || logs(&[&a1, &a2]);
     setup.write_and_see((n1, n2), "precious.txt", "keep me", &both);
 
@@ -352,10 +357,8 @@ fn an_empty_source_is_refused_and_the_target_left_untouched() {
 #[test]
 fn btrfs_snapshots_replicate_incrementally_and_are_pruned() {
     require_privileges!();
-    let _serial = serial();
-    let setup = setup(Method::Btrfs);
+    let (setup, a1, a2) = n1_master(Method::Btrfs);
     let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
-    let (a1, a2) = setup.start_n1_as_master();
     let both = || logs(&[&a1, &a2]);
     setup.write_and_see((n1, n2), "one.txt", "1", &both);
     setup.write(n1, "two.txt", "2");
