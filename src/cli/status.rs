@@ -105,7 +105,7 @@ fn interface_and_vrid(vip: &Object) -> String {
 
 /// The VRRP state with what an operator set or the controller is waiting
 /// for: `Backup (maintenance)`, `Master (maintenance refused: address
-/// owner)`, `Backup (preparing takeover)`, `Master
+/// owner)`, `Backup (preparing takeover: waiting for shop)`, `Master
 /// (priority adjusted -20)`, `Master (switched over here)`, `Backup
 /// (switched over to n2)`.
 fn vrrp_state(vip: &Object, node: &str) -> String {
@@ -143,7 +143,11 @@ fn vrrp_state(vip: &Object, node: &str) -> String {
         None => {}
     }
     if vip.status.details.get("preparingTakeover") == Some(&Value::Bool(true)) {
-        notes.push("preparing takeover".to_string());
+        // Held as long as a follower is not Ready here: name them.
+        notes.push(match vip.status.details.get("waitingFor") {
+            Some(services) => format!("preparing takeover: waiting for {}", text(Some(services))),
+            None => "preparing takeover".to_string(),
+        });
     }
     let state = text(vip.status.details.get("state"));
     if notes.is_empty() {
@@ -421,6 +425,14 @@ mod tests {
             json!({"state": "Backup", "preparingTakeover": true}),
         );
         assert_eq!(vrrp_state(&returning, "n1"), "Backup (preparing takeover)");
+        let held = vip(
+            json!({}),
+            json!({"state": "Backup", "preparingTakeover": true, "waitingFor": ["shop", "api"]}),
+        );
+        assert_eq!(
+            vrrp_state(&held, "n1"),
+            "Backup (preparing takeover: waiting for shop,api)"
+        );
         let switched = vip(json!({"switchoverTo": "n2"}), json!({"state": "Backup"}));
         assert_eq!(vrrp_state(&switched, "n1"), "Backup (switched over to n2)");
         assert_eq!(vrrp_state(&switched, "n2"), "Backup (switched over here)");

@@ -34,7 +34,7 @@ use crate::hooks::NotifyCommands;
 use crate::netlink_share::SharedNetlink;
 use crate::shell::{self, Counters, InstanceHandle, Observed, Operator, ShellConfig, ShellError};
 use crate::trackers::{TrackConfig, Trackers};
-use crate::tracking::Tracked;
+use crate::tracking::{describe_awaited, Awaited, Tracked};
 use crate::vmac;
 
 /// Status is written on every state change; `lastAdvert` and the counters
@@ -547,6 +547,22 @@ fn preparing_takeover(observed: &[Observed]) -> bool {
     observed.iter().any(|o| o.preparing_takeover)
 }
 
+/// The Services a held preemption waits for, as the instances report them.
+fn awaited(observed: &[Observed]) -> &[Awaited] {
+    observed
+        .iter()
+        .find(|o| o.preparing_takeover)
+        .map_or(&[], |o| o.awaited.as_slice())
+}
+
+/// `waiting for shop (its stack is not started here yet)`.
+fn waiting_for(observed: &[Observed]) -> String {
+    match awaited(observed) {
+        [] => "waiting for the Services following this VirtualIP to be Ready here".to_string(),
+        awaited => format!("waiting for {}", describe_awaited(awaited)),
+    }
+}
+
 /// Tells every VirtualIP whose VIPs the accept-mode table filters that it
 /// had been deleted or changed by someone else and is back.
 fn record_filter_restored(store: &Store, running: &HashMap<ObjectKey, Running>, found: Restored) {
@@ -592,12 +608,15 @@ fn refused_message(vip: &str) -> String {
 
 fn record_takeover_hold(store: &Store, key: &ObjectKey, holding: bool, observed: &[Observed]) {
     if holding {
-        store.record_event(
-            key,
-            EventType::Normal,
-            "HoldingPreemption",
-            "a lower-priority master is live: the Services following this VirtualIP start here before it is taken over (preparingTakeover)",
+        let master = observed
+            .iter()
+            .find_map(|o| o.master)
+            .map_or_else(String::new, |m| format!(" ({m})"));
+        let message = format!(
+            "a lower-priority master{master} is live: the Services following this VirtualIP start here before it is taken over (preparingTakeover); {}",
+            waiting_for(observed)
         );
+        store.record_event(key, EventType::Normal, "HoldingPreemption", &message);
     } else if observed.iter().any(|o| o.state == State::Master) {
         store.record_event(
             key,
@@ -690,6 +709,18 @@ fn readiness(observed: &[Observed]) -> (ConditionStatus, &'static str, String) {
         || "no master heard yet".to_string(),
         |m| format!("master is {m}"),
     );
+    if preparing_takeover(observed) {
+        // Held for as long as a follower is not Ready here, however long:
+        // the master keeps serving meanwhile (make-before-break).
+        return (
+            ConditionStatus::True,
+            "PreparingTakeover",
+            format!(
+                "{master}, of lower priority: it keeps the virtual addresses until the Services following this VirtualIP run Ready here; {}",
+                waiting_for(observed)
+            ),
+        );
+    }
     (ConditionStatus::True, "Backup", master)
 }
 
@@ -719,6 +750,11 @@ fn fill_status(s: &mut Status, vip: &str, generation: u64, observed: &[Observed]
         "preparingTakeover".into(),
         Value::from(preparing_takeover(observed)),
     );
+    let awaited = awaited(observed);
+    if !awaited.is_empty() {
+        let names: Vec<&str> = awaited.iter().map(|a| a.service.as_str()).collect();
+        s.details.insert("waitingFor".into(), json!(names));
+    }
     if force_backup_refused(observed) {
         s.details.insert(
             "drift".into(),
@@ -782,6 +818,7 @@ mod tests {
             last_advert: None,
             fault: (state == State::Fault).then(|| "tracked interface eth0 down".to_string()),
             preparing_takeover: false,
+            awaited: Vec::new(),
             force_backup_refused: false,
             counters: Counters::default(),
             repairs: 0,
@@ -852,6 +889,39 @@ mod tests {
             observed_details(&with_vmac)["virtualMac"],
             json!({"interface": "vrrp.51", "mac": "00:00:5e:00:01:33"})
         );
+    }
+
+    #[test]
+    fn a_held_preemption_names_the_services_it_waits_for() {
+        let mut held = observed(State::Backup, Some("10.77.0.2"));
+        held.preparing_takeover = true;
+        held.awaited = vec![Awaited {
+            service: "shop".into(),
+            why: "Ready is False (EngineError): cannot reach Docker".into(),
+        }];
+        let (status, reason, message) = readiness(std::slice::from_ref(&held));
+        assert_eq!(
+            (status, reason),
+            (ConditionStatus::True, "PreparingTakeover")
+        );
+        assert_eq!(
+            message,
+            "master is 10.77.0.2, of lower priority: it keeps the virtual addresses until the Services following this VirtualIP run Ready here; waiting for shop (Ready is False (EngineError): cannot reach Docker)"
+        );
+        let mut status = Status::default();
+        fill_status(&mut status, "web", 2, std::slice::from_ref(&held));
+        assert_eq!(status.details["preparingTakeover"], true);
+        assert_eq!(status.details["waitingFor"], json!(["shop"]));
+        assert_eq!(
+            status.condition("Ready").unwrap().reason,
+            "PreparingTakeover"
+        );
+
+        held.preparing_takeover = false;
+        held.awaited.clear();
+        fill_status(&mut status, "web", 2, &[held]);
+        assert_eq!(status.condition("Ready").unwrap().reason, "Backup");
+        assert!(status.details.get("waitingFor").is_none());
     }
 
     #[test]

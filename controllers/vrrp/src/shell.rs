@@ -30,7 +30,7 @@ use crate::netlink_share::SharedNetlink;
 use crate::network::{NetworkError, Transport, VrrpSocket};
 use crate::receive::{receive, DropReason};
 use crate::sync_group::MemberStatus;
-use crate::tracking::{verdict, Tracked, Verdict};
+use crate::tracking::{verdict, Awaited, Tracked, Verdict};
 use crate::vmac::{self, VmacError};
 
 /// How long a stopping instance waits for its stop hook (and the hooks
@@ -95,6 +95,8 @@ pub struct Observed {
     /// A backup holding back its preemption of a live master until the
     /// Services following the VirtualIP are ready here.
     pub preparing_takeover: bool,
+    /// While preparing a takeover: the Services it waits for, and why.
+    pub awaited: Vec<Awaited>,
     /// Maintenance (`forceBackup`) asked of the address owner, which
     /// refuses it and stays a candidate.
     pub force_backup_refused: bool,
@@ -267,6 +269,7 @@ pub async fn start(
         last_advert: None,
         fault: None,
         preparing_takeover: false,
+        awaited: Vec::new(),
         force_backup_refused: false,
         counters: Counters::default(),
         repairs: 0,
@@ -442,7 +445,7 @@ impl Shell {
         let Verdict { tracking, fault } = verdict(&down, &tracked.checks);
         self.fault = fault;
         self.feed(Input::TrackingChanged(tracking)).await;
-        self.feed(Input::PreemptAllowed(tracked.preempt_allowed))
+        self.feed(Input::PreemptAllowed(tracked.preempt_allowed()))
             .await;
     }
 
@@ -660,6 +663,10 @@ impl Shell {
             _ => None,
         };
         let preparing_takeover = self.instance.preparing_takeover();
+        let awaited = match preparing_takeover {
+            true => self.tracked.borrow().awaited.clone(),
+            false => Vec::new(),
+        };
         let accepted_advert = advert.is_some() && !warned && state == State::Backup;
         self.observed.send_if_modified(|o| {
             if accepted_advert {
@@ -678,18 +685,21 @@ impl Shell {
                 o.master,
                 &o.fault,
                 o.preparing_takeover,
+                &o.awaited,
             ) != (
                 state,
                 effective_priority,
                 master,
                 &fault,
                 preparing_takeover,
+                &awaited,
             );
             o.state = state;
             o.effective_priority = effective_priority;
             o.master = master;
             o.fault = fault;
             o.preparing_takeover = preparing_takeover;
+            o.awaited = awaited;
             changed
         });
     }

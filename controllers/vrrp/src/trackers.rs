@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tracing::{info, warn};
 
-use crate::tracking::{Check, FallRise, Source, Tracked};
+use crate::tracking::{Awaited, Check, FallRise, Source, Tracked};
 
 /// What the trackers of one VirtualIP check.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -119,7 +119,7 @@ fn initial_snapshot(config: &TrackConfig, services: &[Arc<Object>]) -> Tracked {
     checks.extend(service_checks(config, services));
     Tracked {
         checks,
-        preempt_allowed: followers_ready(&config.vip, services),
+        awaited: awaited_followers(&config.vip, services),
     }
 }
 
@@ -178,18 +178,31 @@ fn starting(reason: &str) -> bool {
     matches!(reason, "Probing" | "WaitingForReplication")
 }
 
-/// Whether every Service following `vip` runs here and is Ready (its
-/// stack started for a takeover, not merely a Ready standby): until then
-/// a backup must not preempt a live master. True when none follows it.
-fn followers_ready(vip: &str, services: &[Arc<Object>]) -> bool {
+/// The Services following `vip` that do not run here Ready (their stack
+/// started for a takeover, not merely a Ready standby), with why: until
+/// none is left a backup must not preempt a live master.
+fn awaited_followers(vip: &str, services: &[Arc<Object>]) -> Vec<Awaited> {
     services
         .iter()
         .filter(|o| o.spec.get("followVirtualIP").and_then(|v| v.as_str()) == Some(vip))
-        .all(|o| {
+        .filter_map(|o| {
             let running =
                 o.status.details.get("desired").and_then(|d| d.as_str()) == Some("running");
-            running && o.status.is_ready()
+            let why = match o.status.condition("Ready") {
+                _ if !running => "its stack is not started here yet".to_string(),
+                Some(ready) if ready.status == ConditionStatus::True => return None,
+                Some(ready) => format!(
+                    "Ready is {:?} ({}): {}",
+                    ready.status, ready.reason, ready.message
+                ),
+                None => "not reported on this node yet".to_string(),
+            };
+            Some(Awaited {
+                service: o.metadata.name.clone(),
+                why,
+            })
         })
+        .collect()
 }
 
 /// Re-reads the Services whenever one changes.
@@ -214,7 +227,7 @@ fn publish_services(
     snapshot: &watch::Sender<Tracked>,
 ) {
     let checks = service_checks(config, services);
-    let allowed = followers_ready(&config.vip, services);
+    let awaited = awaited_followers(&config.vip, services);
     let scripts = config.scripts.len();
     snapshot.send_if_modified(|tracked| {
         // A task aborted by a reconfigure may still be finishing this step
@@ -222,11 +235,11 @@ fn publish_services(
         if tracked.checks.len() < scripts {
             return false;
         }
-        let changed = tracked.checks[scripts..] != checks[..] || tracked.preempt_allowed != allowed;
+        let changed = tracked.checks[scripts..] != checks[..] || tracked.awaited != awaited;
         if changed {
             tracked.checks.truncate(scripts);
             tracked.checks.extend(checks);
-            tracked.preempt_allowed = allowed;
+            tracked.awaited = awaited;
         }
         changed
     });
@@ -391,25 +404,40 @@ mod tests {
 
     #[test]
     fn preemption_waits_for_every_follower_to_run_here() {
-        use ConditionStatus::True;
+        use ConditionStatus::{False, True};
         let running = || status(&[("Ready", True)], "running");
         let standby = || status(&[("Ready", True)], "absent");
+        let names = |awaited: Vec<Awaited>| -> Vec<String> {
+            awaited.into_iter().map(|a| a.service).collect()
+        };
         assert!(
-            followers_ready("web", &[]),
+            awaited_followers("web", &[]).is_empty(),
             "no follower, nothing to wait for"
         );
         let other = service("db", Some("other"), standby());
-        assert!(followers_ready("web", std::slice::from_ref(&other)));
+        assert!(awaited_followers("web", std::slice::from_ref(&other)).is_empty());
         let web = service("web", Some("web"), standby());
-        assert!(
-            !followers_ready("web", &[web, other.clone()]),
+        assert_eq!(
+            awaited_followers("web", &[web, other.clone()]),
+            [Awaited {
+                service: "web".into(),
+                why: "its stack is not started here yet".into()
+            }],
             "a Ready standby is not a running stack"
         );
         let web = service("web", Some("web"), running());
-        let api = service("api", Some("web"), Status::default());
-        assert!(!followers_ready("web", &[web.clone(), api]));
+        let api = service("api", Some("web"), status(&[], "running"));
+        assert_eq!(
+            names(awaited_followers("web", &[web.clone(), api])),
+            ["api"]
+        );
+        let failing = service("api", Some("web"), status(&[("Ready", False)], "running"));
+        assert_eq!(
+            awaited_followers("web", &[web.clone(), failing])[0].why,
+            "Ready is False (Why): what"
+        );
         let api = service("api", Some("web"), running());
-        assert!(followers_ready("web", &[web, api, other]));
+        assert!(awaited_followers("web", &[web, api, other]).is_empty());
     }
 
     #[tokio::test]

@@ -54,21 +54,35 @@ impl Check {
 }
 
 /// What the VirtualIP-level trackers report to each of its instances.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tracked {
     pub checks: Vec<Check>,
-    /// False while Services following this VirtualIP are not ready here:
-    /// a backup must not preempt a live master yet (make-before-break).
-    pub preempt_allowed: bool,
+    /// The Services following this VirtualIP that do not run Ready here
+    /// yet: while there is one, a backup must not preempt a live master
+    /// (make-before-break).
+    pub awaited: Vec<Awaited>,
 }
 
-impl Default for Tracked {
-    fn default() -> Self {
-        Tracked {
-            checks: Vec::new(),
-            preempt_allowed: true,
-        }
+impl Tracked {
+    pub fn preempt_allowed(&self) -> bool {
+        self.awaited.is_empty()
     }
+}
+
+/// A Service a planned preempt-back waits for, and why it is not ready.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Awaited {
+    pub service: String,
+    pub why: String,
+}
+
+/// `shop (its stack is not started here yet), api (Ready is False ...)`.
+pub fn describe_awaited(awaited: &[Awaited]) -> String {
+    awaited
+        .iter()
+        .map(|a| format!("{} ({})", a.service, a.why))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The core's tracking input and, when faulted, the reason for people.
