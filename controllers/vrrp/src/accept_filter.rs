@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::IpAddr;
 use std::process::{Output, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -75,7 +75,12 @@ pub enum Restored {
 /// The VIPs of this agent's instances that must not accept traffic, and
 /// the table enforcing them. Clones share one table.
 #[derive(Clone, Default)]
-pub struct AcceptFilter(Arc<Mutex<Filters>>);
+pub struct AcceptFilter {
+    filters: Arc<Mutex<Filters>>,
+    /// Why the last check of the kernel's table could not keep it as
+    /// written; readable without waiting for an nft run in progress.
+    unenforced: Arc<std::sync::Mutex<Option<String>>>,
+}
 
 struct Filters {
     /// Each instance's non-accepting VIPs, by instance name.
@@ -140,17 +145,22 @@ impl Filters {
         Ok(())
     }
 
-    /// Compares the kernel's table with what was written, at most every
-    /// `check_every`, and writes it again if someone changed it.
-    async fn verify(&mut self) -> Result<Option<Restored>, FilterError> {
-        let desired = self.desired();
+    /// Whether the kernel's table is to be checked now: it holds VIPs and
+    /// was last checked `check_every` ago or more.
+    fn check_due(&mut self) -> bool {
         let due = self
             .checked
             .is_none_or(|at| at.elapsed() >= self.check_every);
-        if desired.is_empty() || !due {
-            return Ok(None);
+        if due {
+            self.checked = Some(Instant::now());
         }
-        self.checked = Some(Instant::now());
+        due
+    }
+
+    /// Compares the kernel's table with what was written and writes it
+    /// again if someone changed it.
+    async fn verify(&mut self) -> Result<Option<Restored>, FilterError> {
+        let desired = self.desired();
         let kernel = listing(&self.list).await?;
         if kernel.is_some() && kernel == self.listed {
             return Ok(None);
@@ -173,12 +183,15 @@ impl AcceptFilter {
         instance: &str,
         vips: impl IntoIterator<Item = IpAddr>,
     ) -> Result<(), FilterError> {
-        let mut filters = self.0.lock().await;
+        let mut filters = self.filters.lock().await;
         let previous = filters
             .by_instance
             .insert(instance.to_string(), vips.into_iter().collect());
         let synced = filters.sync().await;
-        if synced.is_err() {
+        if synced.is_ok() {
+            // Written and listed just now.
+            self.set_unenforced(None);
+        } else {
             match previous {
                 Some(previous) => filters.by_instance.insert(instance.to_string(), previous),
                 None => filters.by_instance.remove(instance),
@@ -191,7 +204,7 @@ impl AcceptFilter {
     /// with the last of them. After a failure, [`AcceptFilter::resync`]
     /// tries again.
     pub async fn release(&self, instance: &str) -> Result<(), FilterError> {
-        let mut filters = self.0.lock().await;
+        let mut filters = self.filters.lock().await;
         filters.by_instance.remove(instance);
         filters.sync().await
     }
@@ -199,7 +212,7 @@ impl AcceptFilter {
     /// Stops filtering anything and deletes the table: on the agent's way
     /// out, whatever instance failed to release its VIPs.
     pub async fn release_all(&self) -> Result<(), FilterError> {
-        let mut filters = self.0.lock().await;
+        let mut filters = self.filters.lock().await;
         filters.by_instance.clear();
         filters.sync().await
     }
@@ -211,13 +224,39 @@ impl AcceptFilter {
     /// back a table someone else deleted or changed, which it reports. A
     /// no-op when in line, and when nft never worked here.
     pub async fn resync(&self) -> Result<Option<Restored>, FilterError> {
-        let mut filters = self.0.lock().await;
+        let mut filters = self.filters.lock().await;
         let first = !std::mem::replace(&mut filters.leftovers_cleared, true);
         if !first && filters.applied.is_none() {
             return Ok(None);
         }
         filters.sync().await?;
-        filters.verify().await
+        if filters.desired().is_empty() {
+            self.set_unenforced(None);
+            return Ok(None);
+        }
+        if !filters.check_due() {
+            return Ok(None);
+        }
+        let verified = filters.verify().await;
+        self.set_unenforced(verified.as_ref().err().map(ToString::to_string));
+        verified
+    }
+
+    /// Why traffic to the VIPs without accept mode may not be dropped: the
+    /// last check could not list the table or put it back. `None` when it
+    /// could, or nothing was checked.
+    pub fn unenforced(&self) -> Option<String> {
+        self.unenforced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_unenforced(&self, why: Option<String>) {
+        *self
+            .unenforced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = why;
     }
 }
 
@@ -409,7 +448,7 @@ mod tests {
     fn recording(dir: &Path) -> (AcceptFilter, PathBuf) {
         let log = dir.join("scripts");
         let filter = AcceptFilter::default();
-        let mut filters = filter.0.try_lock().unwrap();
+        let mut filters = filter.filters.try_lock().unwrap();
         filters.nft = recorder(&log);
         filters.list = ["sh", "-c", "echo table"].map(String::from).to_vec();
         drop(filters);
@@ -421,7 +460,7 @@ mod tests {
     fn kernel(dir: &Path) -> (AcceptFilter, PathBuf) {
         let table = dir.join("table");
         let filter = AcceptFilter::default();
-        let mut filters = filter.0.try_lock().unwrap();
+        let mut filters = filter.filters.try_lock().unwrap();
         let write = format!("cat > {}", table.display());
         filters.nft = ["sh", "-c", &write].map(String::from).to_vec();
         let list = format!(
@@ -465,7 +504,7 @@ mod tests {
     async fn the_kernel_is_listed_at_most_every_check_interval() {
         let dir = tempfile::tempdir().unwrap();
         let (filter, table) = kernel(dir.path());
-        filter.0.lock().await.check_every = Duration::from_secs(3600);
+        filter.filters.lock().await.check_every = Duration::from_secs(3600);
         filter
             .enforce("web/ipv4", vips(&["10.77.0.100"]))
             .await
@@ -473,7 +512,7 @@ mod tests {
         assert_eq!(filter.resync().await.unwrap(), None);
         std::fs::remove_file(&table).unwrap();
         assert_eq!(filter.resync().await.unwrap(), None, "not due yet");
-        filter.0.lock().await.check_every = Duration::ZERO;
+        filter.filters.lock().await.check_every = Duration::ZERO;
         assert_eq!(filter.resync().await.unwrap(), Some(Restored::Missing));
     }
 
@@ -486,9 +525,17 @@ mod tests {
             .await
             .unwrap();
         let denied = "echo 'Error: Operation not permitted' >&2; exit 1";
-        filter.0.lock().await.list = ["sh", "-c", denied].map(String::from).to_vec();
+        filter.filters.lock().await.list = ["sh", "-c", denied].map(String::from).to_vec();
         let error = filter.resync().await.unwrap_err();
         assert!(matches!(error, FilterError::Unlisted(_)), "{error}");
+        let why = filter
+            .unenforced()
+            .expect("reported until a check succeeds");
+        assert!(why.ends_with("Error: Operation not permitted"), "{why}");
+        let table = dir.path().join("table").display().to_string();
+        filter.filters.lock().await.list = vec!["cat".to_string(), table];
+        filter.resync().await.unwrap();
+        assert_eq!(filter.unenforced(), None);
     }
 
     fn applied(log: &Path) -> Vec<String> {
@@ -543,7 +590,7 @@ mod tests {
             .enforce("web/ipv4", vips(&["10.77.0.100"]))
             .await
             .unwrap();
-        filter.0.lock().await.nft = missing_nft();
+        filter.filters.lock().await.nft = missing_nft();
         let error = filter
             .enforce("db/ipv4", vips(&["10.77.0.101"]))
             .await
@@ -553,7 +600,7 @@ mod tests {
             .to_string()
             .contains("install nftables or set accept: true"));
         // Back with nft: only what succeeded is in the table.
-        filter.0.lock().await.nft = recorder(&log);
+        filter.filters.lock().await.nft = recorder(&log);
         filter
             .enforce("web/ipv6", vips(&["fd00::100"]))
             .await
@@ -568,7 +615,7 @@ mod tests {
     async fn what_nft_refuses_is_reported_with_its_reason() {
         let filter = AcceptFilter::default();
         let refuse = "cat > /dev/null; echo 'Error: No such file or directory' >&2; exit 1";
-        filter.0.lock().await.nft = ["sh", "-c", refuse].map(String::from).to_vec();
+        filter.filters.lock().await.nft = ["sh", "-c", refuse].map(String::from).to_vec();
         let error = filter
             .enforce("web/ipv4", vips(&["10.77.0.100"]))
             .await
@@ -580,7 +627,7 @@ mod tests {
                 .ends_with(": Error: No such file or directory"),
             "{error}"
         );
-        assert!(filter.0.lock().await.by_instance.is_empty());
+        assert!(filter.filters.lock().await.by_instance.is_empty());
     }
 
     #[tokio::test]
@@ -592,9 +639,9 @@ mod tests {
             .enforce("web/ipv4", vips(&["10.77.0.100"]))
             .await
             .unwrap();
-        filter.0.lock().await.nft = ["sh", "-c", "exit 1"].map(String::from).to_vec();
+        filter.filters.lock().await.nft = ["sh", "-c", "exit 1"].map(String::from).to_vec();
         filter.release("web/ipv4").await.unwrap_err();
-        filter.0.lock().await.nft = recorder(&log);
+        filter.filters.lock().await.nft = recorder(&log);
         filter.resync().await.unwrap();
         filter.resync().await.unwrap();
         assert_eq!(
@@ -610,7 +657,7 @@ mod tests {
     #[tokio::test]
     async fn without_nft_accepting_instances_still_run() {
         let filter = AcceptFilter::default();
-        filter.0.lock().await.nft = missing_nft();
+        filter.filters.lock().await.nft = missing_nft();
         filter.resync().await.unwrap();
         filter.release("web/ipv4").await.unwrap();
     }

@@ -357,6 +357,7 @@ impl Reconciler for VirtualIpReconciler {
                         key.clone(),
                         Arc::clone(&generation),
                         instances.iter().map(InstanceHandle::observed).collect(),
+                        filters_traffic(&desired).then(|| registry.filter.clone()),
                     ));
                     registry.running.insert(
                         key.clone(),
@@ -375,6 +376,9 @@ impl Reconciler for VirtualIpReconciler {
                 }
             }
         }
+        let unenforced = filters_traffic(&desired)
+            .then(|| registry.filter.unenforced())
+            .flatten();
         let running = registry.running.get_mut(&key).expect("inserted above");
         running.generation.store(generation, Ordering::Relaxed);
         // Scripts and Services change without restarting an instance.
@@ -389,7 +393,7 @@ impl Reconciler for VirtualIpReconciler {
             .iter()
             .map(|i| i.observed().borrow().clone())
             .collect();
-        match write_status(&ctx.store, &key, generation, &observed) {
+        match write_status(&ctx.store, &key, generation, &observed, unenforced) {
             Err(StoreError::NotFound(_)) => Ok(Action::AwaitChange),
             other => other.map(|()| Action::AwaitChange).map_err(Into::into),
         }
@@ -466,6 +470,7 @@ async fn report(
     key: ObjectKey,
     generation: Arc<AtomicU64>,
     mut observed: Vec<watch::Receiver<Observed>>,
+    filter: Option<AcceptFilter>,
 ) {
     let mut last_states: Vec<State> = observed.iter().map(|o| o.borrow().state).collect();
     let mut last_preparing = false;
@@ -511,7 +516,8 @@ async fn report(
             last_preparing = preparing;
         }
         let generation = generation.load(Ordering::Relaxed);
-        if let Err(error) = write_status(&store, &key, generation, &snapshot) {
+        let unenforced = filter.as_ref().and_then(AcceptFilter::unenforced);
+        if let Err(error) = write_status(&store, &key, generation, &snapshot, unenforced) {
             warn!(object = %key, %error, "writing VirtualIP status failed");
         }
     }
@@ -561,6 +567,14 @@ fn waiting_for(observed: &[Observed]) -> String {
         [] => "waiting for the Services following this VirtualIP to be Ready here".to_string(),
         awaited => format!("waiting for {}", describe_awaited(awaited)),
     }
+}
+
+/// Whether some of these instances turn accept mode off: their VIPs are
+/// in the accept-mode table.
+fn filters_traffic(desired: &[ShellConfig]) -> bool {
+    desired
+        .iter()
+        .any(|config| !config.instance.accepts_traffic())
 }
 
 /// Tells every VirtualIP whose VIPs the accept-mode table filters that it
@@ -729,15 +743,23 @@ fn write_status(
     key: &ObjectKey,
     generation: u64,
     observed: &[Observed],
+    unenforced: Option<String>,
 ) -> Result<(), StoreError> {
     store.update_status(key, |s: &mut Status| {
-        fill_status(s, &key.name, generation, observed)
+        fill_status(s, &key.name, generation, observed, unenforced.as_deref())
     })?;
     Ok(())
 }
 
-/// The status of VirtualIP `vip` from what its instances observe.
-fn fill_status(s: &mut Status, vip: &str, generation: u64, observed: &[Observed]) {
+/// The status of VirtualIP `vip` from what its instances observe, and why
+/// its accept-mode table may not be enforced.
+fn fill_status(
+    s: &mut Status,
+    vip: &str,
+    generation: u64,
+    observed: &[Observed],
+    unenforced: Option<&str>,
+) {
     let (status, reason, message) = readiness(observed);
     s.observed_generation = Some(generation);
     s.details.clear();
@@ -755,15 +777,23 @@ fn fill_status(s: &mut Status, vip: &str, generation: u64, observed: &[Observed]
         let names: Vec<&str> = awaited.iter().map(|a| a.service.as_str()).collect();
         s.details.insert("waitingFor".into(), json!(names));
     }
+    let mut drift = Vec::new();
     if force_backup_refused(observed) {
-        s.details.insert(
-            "drift".into(),
-            json!([{
-                "reason": OWNER_CANNOT_BE_BACKUP,
-                "message": refused_message(vip),
-                "fix": "won't fix: remove this node from spec.control.forceBackup (`hareconcile vip restore` where it was set by hand)",
-            }]),
-        );
+        drift.push(json!({
+            "reason": OWNER_CANNOT_BE_BACKUP,
+            "message": refused_message(vip),
+            "fix": "won't fix: remove this node from spec.control.forceBackup (`hareconcile vip restore` where it was set by hand)",
+        }));
+    }
+    if let Some(why) = unenforced {
+        drift.push(json!({
+            "reason": "AcceptFilterNotEnforced",
+            "message": format!("traffic to the addresses may not be dropped as accept: false asks: {why}"),
+            "fix": format!("the agent checks the nftables table inet {TABLE} and puts it back at every resync; if this stays, fix what nft says"),
+        }));
+    }
+    if !drift.is_empty() {
+        s.details.insert("drift".into(), Value::Array(drift));
     }
     if observed.len() > 1 {
         let each: Vec<Value> = observed
@@ -909,7 +939,7 @@ mod tests {
             "master is 10.77.0.2, of lower priority: it keeps the virtual addresses until the Services following this VirtualIP run Ready here; waiting for shop (Ready is False (EngineError): cannot reach Docker)"
         );
         let mut status = Status::default();
-        fill_status(&mut status, "web", 2, std::slice::from_ref(&held));
+        fill_status(&mut status, "web", 2, std::slice::from_ref(&held), None);
         assert_eq!(status.details["preparingTakeover"], true);
         assert_eq!(status.details["waitingFor"], json!(["shop"]));
         assert_eq!(
@@ -919,7 +949,7 @@ mod tests {
 
         held.preparing_takeover = false;
         held.awaited.clear();
-        fill_status(&mut status, "web", 2, &[held]);
+        fill_status(&mut status, "web", 2, &[held], None);
         assert_eq!(status.condition("Ready").unwrap().reason, "Backup");
         assert!(status.details.get("waitingFor").is_none());
     }
@@ -929,7 +959,7 @@ mod tests {
         let mut status = Status::default();
         let mut owner = observed(State::Master, Some("10.77.0.1"));
         owner.force_backup_refused = true;
-        fill_status(&mut status, "router", 3, std::slice::from_ref(&owner));
+        fill_status(&mut status, "router", 3, std::slice::from_ref(&owner), None);
         let drift = &status.details["drift"][0];
         assert_eq!(drift["reason"], "OwnerCannotBeBackup");
         let message = drift["message"].as_str().unwrap();
@@ -941,7 +971,26 @@ mod tests {
         assert!(drift["fix"].as_str().unwrap().contains("forceBackup"));
         assert!(status.is_ready(), "the owner serves on");
         owner.force_backup_refused = false;
-        fill_status(&mut status, "router", 4, &[owner]);
+        fill_status(&mut status, "router", 4, &[owner], None);
+        assert!(status.details.get("drift").is_none());
+    }
+
+    #[test]
+    fn an_accept_mode_table_that_cannot_be_put_back_is_drift() {
+        let mut status = Status::default();
+        let master = observed(State::Master, Some("10.77.0.1"));
+        let why = "nft refused the table hareconcile_vrrp for the VIPs that do not accept traffic: Error: Could not process rule";
+        fill_status(
+            &mut status,
+            "web",
+            1,
+            std::slice::from_ref(&master),
+            Some(why),
+        );
+        let drift = &status.details["drift"][0];
+        assert_eq!(drift["reason"], "AcceptFilterNotEnforced");
+        assert!(drift["message"].as_str().unwrap().ends_with(why), "{drift}");
+        fill_status(&mut status, "web", 1, &[master], None);
         assert!(status.details.get("drift").is_none());
     }
 
