@@ -145,6 +145,7 @@ impl Index {
             node_references(spec, cluster, &mut out);
             version_fit(spec, cluster, &mut out);
             owner_priority(spec, cluster, &mut out);
+            own_address_means_owner(spec, cluster, &mut out);
             owner_not_forced_backup(spec, cluster, &mut out);
         }
         out
@@ -263,6 +264,34 @@ fn owner_priority(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Fin
                 ),
             ));
         }
+    }
+}
+
+/// The converse: a node whose own address floats in this VirtualIP runs it
+/// as the owner. With 1-254 it would be an ordinary backup, and a backup
+/// removes the VIPs it holds (a crash's leftovers at start, the address on
+/// stepping down): here the node's own address, and with it the node's
+/// place on the cluster network.
+fn own_address_means_owner(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
+    for (i, address) in spec.addresses.iter().enumerate() {
+        let Some(node) = cluster.nodes.iter().find(|n| n.address == address.addr()) else {
+            continue;
+        };
+        if spec.owned_by(node) {
+            continue;
+        }
+        out.push(Finding::value(
+            &format!("/spec/addresses/{i}"),
+            format!(
+                "{} is node {}'s own address, so node {} must run this VirtualIP as its owner with priority 255 (RFC 5798); with {} it would be a backup, and a backup removes the address, taking node {} off the network: set spec.priorities.{} to 255, or float an address no node has",
+                node.address,
+                node.name,
+                node.name,
+                spec.priority_of(node),
+                node.name,
+                node.name
+            ),
+        ));
     }
 }
 
@@ -563,6 +592,21 @@ mod tests {
         assert_eq!(
             messages(&set),
             vec!["VirtualIP/other: spec.priorities.n2: 255 is reserved for the address owner (RFC 5798) and node n2 (10.77.0.2) owns none of this VirtualIP's addresses: use 1-254"]
+        );
+    }
+
+    #[test]
+    fn a_node_whose_address_floats_must_own_it() {
+        let set = [
+            home(3),
+            vip(
+                "borrowed",
+                json!({"addresses": ["10.77.0.100/24", "10.77.0.2/24"], "priorities": {"n2": 100}}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec!["VirtualIP/borrowed: spec.addresses[1]: 10.77.0.2 is node n2's own address, so node n2 must run this VirtualIP as its owner with priority 255 (RFC 5798); with 100 it would be a backup, and a backup removes the address, taking node n2 off the network: set spec.priorities.n2 to 255, or float an address no node has"]
         );
     }
 
