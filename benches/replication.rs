@@ -15,6 +15,8 @@
 //! serves as the new master, every acknowledged file missing on n2 counts as
 //! lost (RPO).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,11 +25,9 @@ use std::time::{Duration, Instant};
 
 use hareconcile_lab::{Host, Lab, NodeCommand, Process};
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
-use support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
-use support::LabAgent;
+use common::median;
+use common::support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
+use common::support::LabAgent;
 
 const RATE: u32 = 100;
 const POLL: Duration = Duration::from_millis(5);
@@ -235,11 +235,6 @@ fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn main() {

@@ -195,11 +195,6 @@ fn measure(name: &str, start: fn(&Lab, &Host) -> Process, soak: Duration) -> Sam
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -230,11 +225,11 @@ fn main() {
         format!(
             "{} {unit} (median {:.1} {unit})",
             text.join(" / "),
-            median(values)
+            common::median(values)
         )
     };
     let ratio = |value: &dyn Fn(&Sample) -> f64| {
-        median(rows.iter().map(|(hc, ka)| value(hc) / value(ka)).collect())
+        common::median(rows.iter().map(|(hc, ka)| value(hc) / value(ka)).collect())
     };
     println!(
         "| {INSTANCES} instances at {ADVERT_MS} ms | CPU (% of one core) | RSS {} s after election |",

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use hareconcile_lab::{Host, Lab, Process};
 
 #[path = "../../tests/support/mod.rs"]
-mod support;
+pub mod support;
 
 use support::lab_manifests::{cluster_manifest_every, web_vip_manifest};
 #[allow(unused_imports)] // not every benchmark names the VRID
@@ -134,8 +134,9 @@ pub fn holds_vip(host: &Host) -> bool {
         .unwrap_or(false)
 }
 
-pub fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
+/// The middle sample (the upper middle one of an even count).
+pub fn median<T: PartialOrd + Copy>(mut samples: Vec<T>) -> T {
+    samples.sort_by(|a, b| a.partial_cmp(b).expect("samples are numbers"));
     samples[samples.len() / 2]
 }
 
