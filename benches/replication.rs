@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use hareconcile_lab::{Host, Lab, NodeCommand, Process};
 
 use common::median;
+use common::support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
 use common::support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
 use common::support::LabAgent;
 
@@ -163,18 +164,9 @@ struct Run {
 }
 
 fn one_run(load: Duration) -> Run {
-    let lab = Lab::builder()
-        .nodes(2)
-        .client(false)
-        .private_mounts(true)
-        .build()
-        .unwrap();
+    let lab = private_mounts_lab(2);
     let data = lab.dir().join("srv/data");
-    let mut sshd = Vec::new();
-    for host in lab.nodes() {
-        host.mount_tmpfs(&data).unwrap();
-        sshd.push(host.start_sshd().unwrap());
-    }
+    let sshd = tmpfs_and_sshd_on_each(&lab, &data);
     let n1 = start(&lab, lab.node(1), &data);
     wait_until("n1 serves", || n1.serves());
     let n2 = start(&lab, lab.node(2), &data);

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Process};
 use serde_json::Value;
+use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
 use support::lab_manifests::{cluster_manifest, ssh_manifest, vip, web_vip_manifest};
 use support::{code_and_text, LabAgent};
 /// Elections, docker and ssh take seconds; a loaded 2-core CI box more.
@@ -216,20 +217,14 @@ fn start_agent(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> Lab
 
 /// n1 master with its stack running and serving the data, n2 backup.
 fn setup() -> Rig {
-    let lab = Lab::builder()
-        .nodes(2)
-        .client(false)
-        .private_mounts(true)
-        .build()
-        .unwrap();
+    let lab = private_mounts_lab(2);
     let data = lab.dir().join("srv/data");
-    let mut sshd = Vec::new();
-    let mut dockerd = Vec::new();
-    for host in lab.nodes() {
-        host.mount_tmpfs(&data).unwrap();
-        sshd.push(host.start_sshd().unwrap());
-        dockerd.push(host.start_dockerd().unwrap());
-    }
+    let sshd = tmpfs_and_sshd_on_each(&lab, &data);
+    let dockerd: Vec<Dockerd> = lab
+        .nodes()
+        .iter()
+        .map(|host| host.start_dockerd().unwrap())
+        .collect();
     // An empty source is never propagated: n1, the master-to-be, has data.
     lab.node(1)
         .exec_ok(&[

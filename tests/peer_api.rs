@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand};
+use support::lab_data::private_mounts_lab;
 use support::lab_manifests::{cluster_manifest, web_vip_manifest};
 use support::{code_and_text, LabAgent};
 
@@ -173,12 +174,7 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
 #[test]
 fn with_tls_peers_talk_over_mutual_tls_and_plain_or_anonymous_clients_are_refused() {
     require_privileges!();
-    let lab = Lab::builder()
-        .nodes(2)
-        .client(false)
-        .private_mounts(true)
-        .build()
-        .unwrap();
+    let lab = private_mounts_lab(2);
     let token = "s3cret-shared-token";
     let token_file = lab.dir().join("peer.token");
     std::fs::write(&token_file, token).unwrap();

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Process};
 use serde_json::Value;
+use support::lab_data::private_mounts_lab;
 use support::LabAgent as Agent;
 
 const CONVERGE: Duration = Duration::from_secs(60);
@@ -269,12 +270,7 @@ fn serve_export(lab: &Lab, nas: &Host) -> (PathBuf, Process) {
 }
 
 fn lab() -> Lab {
-    Lab::builder()
-        .nodes(3)
-        .client(false)
-        .private_mounts(true)
-        .build()
-        .unwrap()
+    private_mounts_lab(3)
 }
 
 /// The lines of `host`'s mountinfo about `path`, the topmost last.

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hareconcile_lab::{require_privileges, Host, Lab, Process};
+use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
 use support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
 use support::LabAgent as Agent;
 /// Elections, catch-ups over ssh and passes take seconds; a 2-core CI box
@@ -57,25 +58,21 @@ fn n1_master(method: Method) -> (Setup, Agent, Agent) {
 /// filesystem at the replicated path and an sshd; one such lab at a time.
 fn setup(method: Method) -> Setup {
     let serial = serial();
-    let lab = Lab::builder()
-        .nodes(2)
-        .client(false)
-        .private_mounts(true)
-        .build()
-        .unwrap();
+    let lab = private_mounts_lab(2);
     let (data, pool) = (lab.dir().join("srv/data"), lab.dir().join("srv"));
-    let mut sshd = Vec::new();
-    for host in lab.nodes() {
-        match method {
-            Method::Rsync => host.mount_tmpfs(&data).unwrap(),
-            Method::Btrfs => {
+    let sshd = match method {
+        Method::Rsync => tmpfs_and_sshd_on_each(&lab, &data),
+        Method::Btrfs => lab
+            .nodes()
+            .iter()
+            .map(|host| {
                 host.mount_btrfs(&pool, 256).unwrap();
                 host.exec_ok(&["btrfs", "subvolume", "create", &data.display().to_string()])
                     .unwrap();
-            }
-        }
-        sshd.push(host.start_sshd().unwrap());
-    }
+                host.start_sshd().unwrap()
+            })
+            .collect(),
+    };
     Setup {
         lab,
         data,

@@ -224,12 +224,7 @@ impl DataLab {
         let token = lab.dir().join("peer.token");
         std::fs::write(&token, "lab-switchover-token\n").unwrap();
         let data = lab.dir().join("srv/data");
-        let keys = lab.ssh_keys().unwrap();
-        let ssh = format!(
-            "{{user: root, identityFile: {}, knownHostsFile: {}}}",
-            keys.identity_file.display(),
-            keys.known_hosts.display()
-        );
+        let ssh = ssh_manifest(&lab);
         let mut sshd = Vec::new();
         let mut dockerds = Vec::new();
         let mut agents = Vec::new();

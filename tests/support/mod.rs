@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part of this
 
 mod lab_agent;
+pub mod lab_data;
 pub mod lab_manifests;
 
 #[allow(unused_imports)] // not every test file runs agents in the lab

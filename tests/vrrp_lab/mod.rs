@@ -19,7 +19,9 @@ pub use hareconcile_lab::{
 mod support;
 
 #[allow(unused_imports)] // for the test files: not all of them write manifests
-pub use support::lab_manifests::{cluster_manifest, vip, web_vip_manifest, VIP_NUMBER, VRID};
+pub use support::lab_manifests::{
+    cluster_manifest, ssh_manifest, vip, web_vip_manifest, VIP_NUMBER, VRID,
+};
 pub use support::LabAgent as Agent;
 /// Generous: elections here take well under a second at 100 ms adverts.
 pub const CONVERGE: Duration = Duration::from_secs(10);
