@@ -133,11 +133,14 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
             moved = true;
             true
         });
-        assert!(runs(d2), "n2 holds the VIP without its stack\n{}", all());
+        let stack_ran = runs(d2);
+        // Asserted outside the scope: a panic here would leave the
+        // prober looping and the test hanging instead of failing.
         probing.store(false, Ordering::Relaxed);
-        ((out, took_over && moved), prober.join().unwrap())
+        ((out, took_over && moved, stack_ran), prober.join().unwrap())
     });
-    let (out, moved) = switched;
+    let (out, moved, stack_ran) = switched;
+    assert!(stack_ran, "n2 holds the VIP without its stack\n{}", all());
     assert!(out.status.success(), "{}\n{}", text(&out), all());
     assert!(moved, "n2 never took the VIP\n{}", all());
     println!(
