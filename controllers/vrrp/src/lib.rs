@@ -25,6 +25,7 @@ pub mod packet;
 pub mod receive;
 pub mod shell;
 pub mod sync_group;
+pub mod sysctl;
 pub mod trackers;
 pub mod tracking;
 pub mod vmac;

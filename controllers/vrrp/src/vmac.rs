@@ -20,6 +20,7 @@ use ipnet::IpNet;
 use thiserror::Error;
 
 use crate::addresses::{AddressError, Interface, Netlink};
+use crate::sysctl::{self, SysctlError};
 
 /// The prefix of the link-local network, for the advert source copied onto
 /// an IPv6 virtual MAC interface.
@@ -31,13 +32,8 @@ pub enum VmacError {
     Netlink(#[from] AddressError),
     #[error("interface {name} exists and is not a macvlan, so it cannot carry the virtual MAC: rename it, or set virtualMac: false")]
     NameTaken { name: String },
-    #[error("setting {path} to {value} for the virtual MAC: {source}")]
-    Sysctl {
-        path: String,
-        value: u8,
-        #[source]
-        source: io::Error,
-    },
+    #[error("{0} (for the virtual MAC)")]
+    Sysctl(#[from] SysctlError),
 }
 
 /// The virtual router MAC of `vrid` for the family.
@@ -121,7 +117,8 @@ pub async fn deactivate(netlink: &Netlink, vmac: &Interface) -> Result<(), Addre
 
 /// The sysctls a macvlan beside its parent needs: keepalived's for
 /// `use_vmac` without `arp_filter` and `accept_local` (nothing here needs
-/// them), plus `arp_announce`, which keepalived 2.2.7 leaves alone.
+/// them; the shell sets the parent's `accept_local` for any backup), plus
+/// `arp_announce`, which keepalived 2.2.7 leaves alone.
 /// tests/vrrp_vmac.rs fails without any one of the `arp_ignore`s, the
 /// parent's `arp_announce` or `rp_filter`:
 ///
@@ -149,31 +146,20 @@ pub async fn deactivate(netlink: &Netlink, vmac: &Interface) -> Result<(), Addre
 /// anyway.
 fn configure_kernel(parent: &str, vmac: &str, ipv4: bool) -> Result<(), VmacError> {
     if ipv4 {
-        set_sysctl("ipv4", parent, "arp_ignore", 1)?;
-        set_sysctl("ipv4", parent, "arp_announce", 2)?;
+        sysctl::set_interface("ipv4", parent, "arp_ignore", 1)?;
+        sysctl::set_interface("ipv4", parent, "arp_announce", 2)?;
     }
-    set_sysctl("ipv4", vmac, "arp_ignore", 1)?;
-    set_sysctl("ipv4", vmac, "arp_announce", 2)?;
-    set_sysctl("ipv4", vmac, "rp_filter", 2)?;
+    sysctl::set_interface("ipv4", vmac, "arp_ignore", 1)?;
+    sysctl::set_interface("ipv4", vmac, "arp_announce", 2)?;
+    sysctl::set_interface("ipv4", vmac, "rp_filter", 2)?;
     if !ipv4 {
-        return set_sysctl("ipv6", vmac, "addr_gen_mode", 1);
+        return Ok(sysctl::set_interface("ipv6", vmac, "addr_gen_mode", 1)?);
     }
-    match set_sysctl("ipv6", vmac, "disable_ipv6", 1) {
+    match sysctl::set_interface("ipv6", vmac, "disable_ipv6", 1) {
         // A kernel without IPv6 has nothing to disable.
-        Err(VmacError::Sysctl { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
+        Err(error) if error.source.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => Ok(other?),
     }
-}
-
-/// Writes `/proc/sys/net/FAMILY/conf/INTERFACE/KEY` (a dot in an interface
-/// name is literal there, unlike in sysctl(8)'s dotted keys).
-fn set_sysctl(family: &str, interface: &str, key: &str, value: u8) -> Result<(), VmacError> {
-    let path = format!("/proc/sys/net/{family}/conf/{interface}/{key}");
-    std::fs::write(&path, value.to_string()).map_err(|source| VmacError::Sysctl {
-        path,
-        value,
-        source,
-    })
 }
 
 #[cfg(test)]
