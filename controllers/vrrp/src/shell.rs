@@ -30,6 +30,7 @@ use crate::netlink_share::SharedNetlink;
 use crate::network::{NetworkError, Transport, VrrpSocket};
 use crate::receive::{receive, DropReason};
 use crate::sync_group::MemberStatus;
+use crate::sysctl;
 use crate::tracking::{verdict, Awaited, Tracked, Verdict};
 use crate::vmac::{self, VmacError};
 
@@ -243,6 +244,7 @@ pub async fn start(
         config.instance.primary_address,
         config.transport.clone(),
     )?;
+    hear_the_owner_over_its_own_address(&config, &interface.name);
     let vmac = match config.virtual_mac {
         true => {
             let ipv4 = config.instance.primary_address.is_ipv4();
@@ -309,6 +311,24 @@ pub async fn start(
         task,
         observed: observed_rx,
     })
+}
+
+/// An IPv4 owner advertises from its own address, which is our VIP: once
+/// we hold it as master, the kernel drops the owner's adverts as coming
+/// from a local source ("martian source"), and we would never hear the
+/// owner come back and step down (both masters, both answering ARP for
+/// its address, for good). `accept_local` on the interface lets them in.
+/// Any backup may face an owner, so every non-owner IPv4 instance sets it;
+/// left in place on stop, as another instance may share the interface.
+/// Without it the instance still runs, so a read-only /proc/sys only warns.
+fn hear_the_owner_over_its_own_address(config: &ShellConfig, interface: &str) {
+    let instance = &config.instance;
+    if instance.is_owner() || !instance.primary_address.is_ipv4() {
+        return;
+    }
+    if let Err(error) = sysctl::set_interface("ipv4", interface, "accept_local", 1) {
+        warn!(instance = %config.name, %error, "a returning address owner will not be heard as master");
+    }
 }
 
 struct Shell {
