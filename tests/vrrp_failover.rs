@@ -560,3 +560,34 @@ fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
         neighbour(client, vip)
     );
 }
+
+/// A backup that could not run for longer than Master_Down_Interval (a
+/// starved agent) finds its timer expired and the master's adverts queued
+/// together when it runs again: it reads the adverts first and stays
+/// backup, instead of taking the VIP from a live master for a moment.
+#[test]
+fn a_backup_that_stalled_reads_the_queued_adverts_before_its_timer() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
+    let all = || pair_logs(&a1, &a2);
+    eventually(CONVERGE, "n1 never became master", &all, || {
+        holds(n1) && a2.vrrp_state().as_deref() == Some("Backup")
+    });
+    let transitions = a2.status()["transitions"].clone();
+
+    // Ten adverts' worth of silence on n2's side while n1 goes on.
+    a2.process.signal(libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(1));
+    a2.process.signal(libc::SIGCONT);
+
+    assert_sole_holder(n1, n2, Duration::from_secs(1), &all);
+    assert_eq!(
+        a2.status()["transitions"],
+        transitions,
+        "n2 took over after its stall\n{}",
+        all()
+    );
+}

@@ -167,16 +167,41 @@ impl VrrpSocket {
             },
         }
     }
+
+    /// A message already waiting, read at once, `None` when none is. After
+    /// a stall the reactor may not yet have reported the socket readable,
+    /// so [`VrrpSocket::recv`] could see nothing where adverts are queued.
+    pub fn recv_waiting(&self) -> io::Result<Option<Received>> {
+        let sockets = std::iter::once(&self.socket).chain(self.vmac.as_ref().map(|v| &v.socket));
+        for socket in sockets {
+            loop {
+                match recv_one(socket.get_ref(), self.source) {
+                    Ok(Some(received)) => return Ok(Some(received)),
+                    // Malformed framing, skipped: look at the next one.
+                    Ok(None) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// One message from the (non-blocking) socket, of `source`'s family;
+/// `None` for one whose IP framing is malformed.
+fn recv_one(socket: &Socket, source: IpAddr) -> io::Result<Option<Received>> {
+    match source {
+        IpAddr::V4(_) => recv_v4(socket),
+        IpAddr::V6(_) => recv_v6(socket),
+    }
 }
 
 /// The next well-framed message on `socket`, of `source`'s family.
 async fn recv_on(socket: &AsyncFd<Socket>, source: IpAddr) -> io::Result<Received> {
     loop {
         let received = socket
-            .async_io(Interest::READABLE, |socket| match source {
-                IpAddr::V4(_) => recv_v4(socket),
-                IpAddr::V6(_) => recv_v6(socket),
-            })
+            .async_io(Interest::READABLE, |socket| recv_one(socket, source))
             .await?;
         if let Some(received) = received {
             return Ok(received);

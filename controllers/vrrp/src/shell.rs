@@ -37,6 +37,9 @@ use crate::vmac::{self, VmacError};
 /// How long a stopping instance waits for its stop hook (and the hooks
 /// queued before it) before leaving them running unattended.
 const HOOK_GRACE: Duration = Duration::from_secs(10);
+/// How many adverts already waiting are read before a timer is handled:
+/// many more than one interval of a few peers can leave queued.
+const WAITING_ADVERTS_READ: usize = 64;
 
 /// Everything one instance needs, built by the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -384,9 +387,13 @@ impl Shell {
                 biased;
                 _ = &mut stopped => break,
                 _ = sleep_until(next_timer.map_or_else(far_future, |(_, at)| at)), if next_timer.is_some() => {
-                    let (timer, _) = next_timer.expect("guarded by the branch condition");
-                    self.timers.remove(&timer);
-                    self.feed(Input::TimerExpired(timer)).await;
+                    let (timer, at) = next_timer.expect("guarded by the branch condition");
+                    self.read_waiting_adverts().await;
+                    // An advert read just now may have put the timer off.
+                    if self.timers.get(&timer) == Some(&at) {
+                        self.timers.remove(&timer);
+                        self.feed(Input::TimerExpired(timer)).await;
+                    }
                 }
                 Some(input) = next_group_input(&mut self.group) => self.feed(input).await,
                 _ = tick(&mut refresh), if self.instance.state() == State::Master => self.announce(),
@@ -478,6 +485,25 @@ impl Shell {
 
     fn now(&self) -> Timestamp {
         Timestamp::from_origin(self.origin.elapsed())
+    }
+
+    /// Handles the adverts already waiting in the socket, a bounded number
+    /// so a flood cannot hold the timers off. After a stall (a starved
+    /// agent, a slow disk) a backup's Master_Down timer and the master's
+    /// adverts are ready together: reading the adverts first keeps the
+    /// backup from taking over a live master for a moment only because it
+    /// was late to look.
+    async fn read_waiting_adverts(&mut self) {
+        for _ in 0..WAITING_ADVERTS_READ {
+            match self.socket.recv_waiting() {
+                Ok(Some(received)) => self.on_message(received).await,
+                Err(error) => {
+                    warn!(instance = %self.config.name, %error, "receiving adverts failed");
+                    break;
+                }
+                Ok(None) => break,
+            }
+        }
     }
 
     async fn on_message(&mut self, received: crate::network::Received) {
