@@ -341,8 +341,12 @@ impl Netlink {
     pub async fn next_change(&mut self) -> Option<Change> {
         loop {
             let (message, _) = self.notifications.next().await?;
-            let NetlinkPayload::InnerMessage(message) = message.payload else {
-                continue;
+            let message = match message.payload {
+                NetlinkPayload::InnerMessage(message) => message,
+                // The socket's buffer overflowed and the kernel dropped
+                // notifications (netlink-proto reports ENOBUFS this way).
+                NetlinkPayload::Overrun(_) => return Some(Change::Missed),
+                _ => continue,
             };
             match message {
                 RouteNetlinkMessage::NewAddress(address) => {
