@@ -327,11 +327,13 @@ impl Netlink {
     pub async fn addresses(&self, index: u32) -> Result<Vec<IpAddr>, AddressError> {
         let _one_dump = self.dumps.lock().await;
         let request = self.handle.address().get().set_link_index_filter(index);
-        collect_addresses(request.execute(), &format!("interface {index}")).await
+        let found = collect_addresses(request.execute(), &format!("interface {index}")).await?;
+        Ok(found.into_iter().map(|(_, address)| address).collect())
     }
 
-    /// The addresses configured on every interface of the host now.
-    pub async fn host_addresses(&self) -> Result<Vec<IpAddr>, AddressError> {
+    /// The addresses configured on every interface of the host now, each
+    /// with its interface's index, in the kernel's order.
+    pub async fn address_table(&self) -> Result<Vec<(u32, IpAddr)>, AddressError> {
         let _one_dump = self.dumps.lock().await;
         collect_addresses(self.handle.address().get().execute(), "the host").await
     }
@@ -383,17 +385,18 @@ impl Netlink {
     }
 }
 
+/// Each address in `messages` with its interface's index.
 async fn collect_addresses(
     mut messages: impl futures_util::Stream<Item = Result<AddressMessage, rtnetlink::Error>> + Unpin,
     of: &str,
-) -> Result<Vec<IpAddr>, AddressError> {
+) -> Result<Vec<(u32, IpAddr)>, AddressError> {
     let mut found = Vec::new();
     while let Some(message) = messages.next().await {
         let message = message.map_err(|source| AddressError::Netlink {
             action: format!("listing the addresses of {of}"),
             source,
         })?;
-        found.extend(address_of(&message));
+        found.extend(address_of(&message).map(|address| (message.header.index, address)));
     }
     Ok(found)
 }

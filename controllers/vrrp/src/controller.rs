@@ -154,8 +154,7 @@ impl VirtualIpReconciler {
             .shared_netlink()
             .await
             .map_err(|e| fault(e.to_string()))?;
-        let netlink = &shared.requests;
-        let index = match netlink.link_state(interface).await {
+        let index = match shared.requests.link_state(interface).await {
             Ok((index, _)) => index,
             Err(AddressError::NoInterface(_)) => {
                 return Err(NotRunning {
@@ -167,14 +166,16 @@ impl VirtualIpReconciler {
             }
             Err(other) => return Err(fault(other.to_string())),
         };
-        let on_host = netlink
-            .host_addresses()
+        let table = shared
+            .address_table()
             .await
             .map_err(|e| fault(e.to_string()))?;
-        let on_interface = netlink
-            .addresses(index)
-            .await
-            .map_err(|e| fault(e.to_string()))?;
+        let on_host = table.iter().map(|&(_, address)| address).collect();
+        let on_interface = table
+            .iter()
+            .filter(|&&(on, _)| on == index)
+            .map(|&(_, address)| address)
+            .collect();
         Ok((on_host, on_interface))
     }
 
