@@ -9,6 +9,7 @@ mod agent;
 mod api;
 mod cli;
 mod drift;
+mod math;
 mod peer;
 mod switchover;
 
