@@ -1,7 +1,8 @@
 //! The VRRP shell on a real (namespace) LAN: hareconcile agents elect a
 //! master, move the VIP on node loss, preempt back, hand over on SIGTERM,
 //! restore a VIP deleted by hand, and interoperate with Debian's keepalived
-//! (both elections, failover both ways, then a minute without a flap).
+//! (both elections, failover both ways, then a minute without a flap),
+//! and clear the VIP a SIGKILLed agent left behind when restarted.
 //!
 //! Timing figures are printed, never asserted: deadlines are generous and
 //! only bound how long a broken build takes to fail.
@@ -598,6 +599,49 @@ fn a_backup_that_stalled_reads_the_queued_adverts_before_its_timer() {
         a2.status()["transitions"],
         transitions,
         "n2 took over after its stall\n{}",
+        all()
+    );
+}
+
+/// SIGKILL of the master's agent: nothing can remove its VIP, the backup
+/// takes over anyway, and the restarted agent removes the stale VIP before
+/// it does anything else, then preempts back.
+#[test]
+fn a_killed_masters_agent_loses_the_vip_and_its_restart_clears_the_leftover_first() {
+    require_privileges!();
+    let _serial = serial();
+    let lab = Lab::builder().nodes(2).build().unwrap();
+    let (n1, n2) = (lab.node(1), lab.node(2));
+    let (mut a1, a2) = start_pair(&lab, V3_MULTICAST);
+    eventually(
+        CONVERGE,
+        "n1 never became master",
+        &|| pair_logs(&a1, &a2),
+        || holds(n1),
+    );
+
+    a1.process.signal(libc::SIGKILL);
+    let _ = a1.process.wait_timeout(Duration::from_secs(10));
+    eventually(
+        CONVERGE,
+        "n2 never took over",
+        &|| pair_logs(&a1, &a2),
+        || holds(n2),
+    );
+    assert!(
+        holds(n1),
+        "the killed agent's VIP should still be on n1 (nothing removed it)"
+    );
+
+    a1 = Agent::start_with_manifests(&lab, n1);
+    let all = || pair_logs(&a1, &a2);
+    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    let log = a1.log();
+    let cleared = log.find("removing a VIP left over from an earlier run");
+    let first_state = log.find("VRRP state changed");
+    assert!(
+        cleared.is_some() && first_state.is_some() && cleared < first_state,
+        "the restarted agent did not clear its stale VIP before anything else\n{}",
         all()
     );
 }
