@@ -3,7 +3,8 @@
 //! published port answers on the node's address, and a stack
 //! `docker-compose up -d` created is adopted rather than duplicated, and a
 //! changed service whose new container cannot be created keeps its old one.
-//! A started container's address is in the node's neighbour table at once.
+//! A started container's address is in the node's neighbour table at once,
+//! and the services clients reach start before the others.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -97,6 +98,13 @@ fn compose_lists_what_the_engine_starts_and_web_answers() {
     let rt = runtime();
     let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
     let mut did = changes(rt.block_on(engine.up(&stack)).unwrap());
+    // Changes are reported as they happen: idle, which no client reaches,
+    // is not even created before web, which publishes a port, has started.
+    let at = |change: &str| did.iter().position(|c| c == change);
+    assert!(
+        at("started shop_web_1") < at("created shop_idle_1"),
+        "idle went ahead of web: {did:?}"
+    );
     did.sort();
     assert_eq!(
         did,

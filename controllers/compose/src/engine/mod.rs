@@ -12,6 +12,7 @@ mod newer_image;
 mod observe;
 mod pull;
 mod resources;
+mod serving;
 mod spec;
 mod waves;
 
@@ -25,6 +26,7 @@ pub use labels::{config_hash, container_name, CONFIG_HASH, PROJECT, SERVICE};
 pub use newer_image::ImageUpdate;
 pub use observe::ContainerStatus;
 pub use pull::Pulled;
+use serving::serving;
 pub use waves::waves;
 
 use crate::file::Project;
@@ -235,21 +237,39 @@ impl Engine {
     /// [`Engine::create`] and start, each service as soon as its own
     /// dependencies allow: it is created once they are created and started
     /// once they have started (or met the condition it asks of them), so
-    /// only dependency chains run in sequence. On a failover this is the
-    /// time the stack is down.
+    /// only dependency chains run in sequence. The services clients reach
+    /// ([`serving`]) go first: the others are created and started once
+    /// those have started (or failed to). On a failover this is the time
+    /// the stack is down.
     pub async fn up(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         self.prepare(project).await?;
         let failures = Mutex::new(Vec::new());
         let changes = Mutex::new(Vec::new());
         let mut created: HashMap<&str, Step<'_>> = HashMap::new();
         let mut started: HashMap<&str, Step<'_>> = HashMap::new();
-        // Dependencies come first, so their steps exist when needed.
-        for name in &project.start_order {
+        let serving = serving(project);
+        let mut serving_started = Vec::new();
+        // Dependencies come first, so their steps exist when needed; the
+        // serving services depend only on each other, so they can all
+        // come before the rest.
+        let (first, then): (Vec<&String>, Vec<&String>) = project
+            .start_order
+            .iter()
+            .partition(|name| serving.contains(name.as_str()));
+        for name in first.into_iter().chain(then) {
             let dependencies = &project.services[name].depends_on;
             let after_created = steps_of(&created, dependencies.keys());
             let after_started = steps_of(&started, dependencies.keys());
+            let held_back_by = if serving.contains(name.as_str()) {
+                Vec::new()
+            } else {
+                serving_started.clone()
+            };
             let (failures, changes) = (&failures, &changes);
             let create = async move {
+                // Whatever came of them: a failed front is reported, and
+                // holds back nothing else.
+                join_all(held_back_by).await;
                 all(after_created).await
                     && succeeded(
                         failures,
@@ -273,6 +293,9 @@ impl Engine {
                 .boxed()
                 .shared()
             };
+            if serving.contains(name.as_str()) {
+                serving_started.push(start.clone());
+            }
             created.insert(name, create);
             started.insert(name, start);
         }

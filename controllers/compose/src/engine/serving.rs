@@ -1,0 +1,92 @@
+//! The services a stack's clients reach, and what those depend on. On a
+//! failover they are the outage: `up` starts them first and holds the
+//! other services back until they have started, because a start the
+//! daemon runs beside another takes it about half as long again (two
+//! network sandboxes set up at once on a small host).
+
+use std::collections::BTreeSet;
+
+use crate::file::{Project, Service};
+
+/// Services that publish ports, use the host's network, or share the
+/// network namespace of one that does, with all they depend on. Empty
+/// when no service is reachable that way: then nothing is held back.
+pub fn serving(project: &Project) -> BTreeSet<&str> {
+    let mut serving = BTreeSet::new();
+    // Reverse start order: a service comes before its dependencies, so
+    // a dependency is marked before it is visited.
+    for name in project.start_order.iter().rev() {
+        let service = &project.services[name];
+        if serving.contains(name.as_str()) || is_front(project, service) {
+            serving.insert(name.as_str());
+            serving.extend(service.depends_on.keys().map(String::as_str));
+        }
+    }
+    serving
+}
+
+/// Whether clients reach this service's own processes from outside the
+/// node.
+fn is_front(project: &Project, service: &Service) -> bool {
+    let mut service = service;
+    // `network_mode: service:x` chains end at a real namespace; bounded
+    // so that a loop in a file cannot hang the engine.
+    for _ in 0..=project.services.len() {
+        if !service.ports.is_empty() {
+            return true;
+        }
+        match service.network_mode.as_deref() {
+            Some("host") => return true,
+            Some(mode) => match mode
+                .strip_prefix("service:")
+                .and_then(|owner| project.services.get(owner))
+            {
+                Some(owner) => service = owner,
+                None => return false,
+            },
+            None => return false,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::{load, LoadOptions};
+
+    fn serving_in(compose: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("compose.yaml");
+        std::fs::write(&path, compose).unwrap();
+        let project = load(&path, &LoadOptions::default()).unwrap();
+        serving(&project).into_iter().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_published_service_serves_with_its_dependency_chain_and_an_idle_one_does_not() {
+        assert_eq!(
+            serving_in(
+                "services:\n  web: {image: x, ports: [\"80:80\"], depends_on: [app]}\n  app: {image: x, depends_on: [db]}\n  db: {image: x}\n  cron: {image: x, depends_on: [db]}\n"
+            ),
+            ["app", "db", "web"]
+        );
+    }
+
+    #[test]
+    fn host_networking_and_a_namespace_shared_with_a_front_serve() {
+        assert_eq!(
+            serving_in(
+                "services:\n  dns: {image: x, network_mode: host}\n  vpn: {image: x, ports: [\"51820:51820/udp\"]}\n  app: {image: x, network_mode: \"service:vpn\"}\n  sidecar: {image: x, network_mode: \"service:idle\"}\n  idle: {image: x}\n"
+            ),
+            ["app", "dns", "vpn"]
+        );
+    }
+
+    #[test]
+    fn a_stack_nobody_reaches_from_outside_holds_nothing_back() {
+        assert!(
+            serving_in("services:\n  a: {image: x}\n  b: {image: x, depends_on: [a]}\n").is_empty()
+        );
+    }
+}
