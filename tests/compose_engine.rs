@@ -4,7 +4,8 @@
 //! `docker-compose up -d` created is adopted rather than duplicated, and a
 //! changed service whose new container cannot be created keeps its old one.
 //! A started container's address is in the node's neighbour table at once,
-//! and the services clients reach start before the others.
+//! the services clients reach start before the others, and one that joins
+//! another's network namespace after it.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -295,4 +296,50 @@ fn a_started_container_is_in_the_nodes_neighbour_table_before_anything_talks_to_
             "{container} ({ip}, {mac}) has no resolved neighbour entry on the node: {entry:?}"
         );
     }
+}
+
+/// Docker starts a container that joins another's network namespace only
+/// once that one runs; Compose counts `network_mode: service:NAME` as a
+/// dependency, and so does the engine. Here `vpn` waits a second for `db`
+/// to be healthy: without the dependency `app`, which names no other,
+/// would be started at once and refused.
+#[test]
+fn a_service_in_anothers_network_namespace_starts_once_that_one_runs() {
+    require_privileges!(docker);
+    let lab = Lab::builder().nodes(1).build().unwrap();
+    let dockerd = lab.node(1).start_dockerd().unwrap();
+    let image = busybox_image(dockerd.uri()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("compose.yaml");
+    std::fs::write(
+        &path,
+        format!("services:\n  app:\n    image: {image}\n    command: sleep 3600\n    network_mode: \"service:vpn\"\n  vpn:\n    image: {image}\n    command: sleep 3600\n    depends_on: {{db: {{condition: service_healthy}}}}\n  db:\n    image: {image}\n    command: sleep 3600\n    healthcheck: {{test: [CMD, \"true\"], interval: 1s}}\n"),
+    )
+    .unwrap();
+    let stack = project(&path, "tunnel");
+
+    let rt = runtime();
+    let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
+    let mut did = changes(rt.block_on(engine.up(&stack)).unwrap());
+    let at = |change: &str| did.iter().position(|c| c == change);
+    assert!(
+        at("started tunnel_vpn_1") < at("started tunnel_app_1"),
+        "{did:?}"
+    );
+    did.sort();
+    assert_eq!(
+        did,
+        [
+            "created tunnel_app_1",
+            "created tunnel_db_1",
+            "created tunnel_vpn_1",
+            "started tunnel_app_1",
+            "started tunnel_db_1",
+            "started tunnel_vpn_1"
+        ]
+    );
+    let running = dockerd.docker(&["ps", "--format", "{{.Names}}"]).unwrap();
+    let mut names: Vec<&str> = running.stdout.lines().collect();
+    names.sort();
+    assert_eq!(names, ["tunnel_app_1", "tunnel_db_1", "tunnel_vpn_1"]);
 }

@@ -143,11 +143,9 @@ type Step<'a> = Shared<BoxFuture<'a, bool>>;
 
 fn steps_of<'a, 'n>(
     steps: &HashMap<&str, Step<'a>>,
-    names: impl Iterator<Item = &'n String>,
+    names: impl Iterator<Item = &'n str>,
 ) -> Vec<Step<'a>> {
-    names
-        .filter_map(|n| steps.get(n.as_str()).cloned())
-        .collect()
+    names.filter_map(|n| steps.get(n).cloned()).collect()
 }
 
 async fn all(steps: Vec<Step<'_>>) -> bool {
@@ -257,9 +255,9 @@ impl Engine {
             .iter()
             .partition(|name| serving.contains(name.as_str()));
         for name in first.into_iter().chain(then) {
-            let dependencies = &project.services[name].depends_on;
-            let after_created = steps_of(&created, dependencies.keys());
-            let after_started = steps_of(&started, dependencies.keys());
+            let service = &project.services[name];
+            let after_created = steps_of(&created, service.dependencies());
+            let after_started = steps_of(&started, service.dependencies());
             let held_back_by = if serving.contains(name.as_str()) {
                 Vec::new()
             } else {

@@ -19,7 +19,7 @@ pub fn serving(project: &Project) -> BTreeSet<&str> {
         let service = &project.services[name];
         if serving.contains(name.as_str()) || is_front(project, service) {
             serving.insert(name.as_str());
-            serving.extend(service.depends_on.keys().map(String::as_str));
+            serving.extend(service.dependencies());
         }
     }
     serving
@@ -35,15 +35,14 @@ fn is_front(project: &Project, service: &Service) -> bool {
         if !service.ports.is_empty() {
             return true;
         }
-        match service.network_mode.as_deref() {
-            Some("host") => return true,
-            Some(mode) => match mode
-                .strip_prefix("service:")
-                .and_then(|owner| project.services.get(owner))
-            {
-                Some(owner) => service = owner,
-                None => return false,
-            },
+        if service.network_mode.as_deref() == Some("host") {
+            return true;
+        }
+        match service
+            .namespace_owner()
+            .and_then(|owner| project.services.get(owner))
+        {
+            Some(owner) => service = owner,
             None => return false,
         }
     }

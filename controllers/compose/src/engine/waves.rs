@@ -10,9 +10,8 @@ pub fn waves(project: &Project) -> Vec<Vec<String>> {
     // start_order puts dependencies first, so their depth is known.
     for name in &project.start_order {
         let d = project.services[name]
-            .depends_on
-            .keys()
-            .map(|dep| depth.get(dep.as_str()).map_or(0, |d| d + 1))
+            .dependencies()
+            .map(|dep| depth.get(dep).map_or(0, |d| d + 1))
             .max()
             .unwrap_or(0);
         depth.insert(name, d);

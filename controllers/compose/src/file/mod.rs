@@ -203,20 +203,24 @@ fn decode_project(
         let Some(service) = services.get(&entry.key) else {
             continue;
         };
-        if let Some(missing) = service
-            .depends_on
-            .keys()
-            .find(|d| !services.contains_key(*d))
-        {
-            let why = if entries.iter().any(|e| &e.key == missing) {
+        if let Some(missing) = service.dependencies().find(|d| !services.contains_key(*d)) {
+            let why = if entries.iter().any(|e| e.key == missing) {
                 "is not enabled by the active profiles"
             } else {
                 "is not a service of this file"
             };
+            let (at, relation) = if service.depends_on.contains_key(missing) {
+                (dependency_position(&entry.value, missing), "depends on")
+            } else {
+                (
+                    field_position(&entry.value, "network_mode"),
+                    "joins the network namespace (network_mode) of",
+                )
+            };
             return Err(Problem::new(
-                dependency_position(&entry.value, missing),
+                at,
                 format!(
-                    "service `{}` depends on `{missing}`, which {why}",
+                    "service `{}` {relation} `{missing}`, which {why}",
                     entry.key
                 ),
             ));
@@ -245,6 +249,17 @@ fn decode_project(
         volumes,
         start_order,
     })
+}
+
+/// Where a service's `key` has its value, for pointing at it.
+fn field_position(service: &Node, key: &str) -> Position {
+    match &service.value {
+        Value::Map(fields) => fields
+            .iter()
+            .find(|e| e.key == key)
+            .map_or(service.at, |e| e.value.at),
+        _ => service.at,
+    }
 }
 
 /// Where `depends_on` names `target`, for pointing at it.

@@ -9,7 +9,7 @@ use super::service::Service;
 pub struct Cycle(pub Vec<String>);
 
 /// Services in start order (dependencies first, then by name); stop in
-/// reverse. Every `depends_on` target must already be known to exist.
+/// reverse. Every dependency must already be known to exist.
 pub fn start_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>, Cycle> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
@@ -35,7 +35,7 @@ pub fn start_order(services: &BTreeMap<String, Service>) -> Result<Vec<String>, 
         }
         marks.insert(name.to_string(), Mark::Visiting);
         path.push(name.to_string());
-        for dependency in services[name].depends_on.keys() {
+        for dependency in services[name].dependencies() {
             visit(dependency, services, marks, path, order)?;
         }
         path.pop();

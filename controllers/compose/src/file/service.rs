@@ -58,6 +58,27 @@ pub struct Service {
     pub profiles: Vec<String>,
 }
 
+impl Service {
+    /// The services that must have started before this one starts (and
+    /// stop after it), as Compose counts them: those of `depends_on`, and
+    /// the one whose network namespace `network_mode: service:NAME` joins,
+    /// which Docker refuses to join unless it runs.
+    pub fn dependencies(&self) -> impl Iterator<Item = &str> {
+        let namespace_owner = self
+            .namespace_owner()
+            .filter(|owner| !self.depends_on.contains_key(*owner));
+        self.depends_on
+            .keys()
+            .map(String::as_str)
+            .chain(namespace_owner)
+    }
+
+    /// NAME of `network_mode: service:NAME`.
+    pub fn namespace_owner(&self) -> Option<&str> {
+        self.network_mode.as_deref()?.strip_prefix("service:")
+    }
+}
+
 /// Compose's `pull_policy`, the values that need no `build:`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PullPolicy {

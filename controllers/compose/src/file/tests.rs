@@ -189,6 +189,37 @@ fn starts_dependencies_first_and_honours_profiles() {
 }
 
 #[test]
+fn a_service_joining_anothers_network_namespace_starts_after_it() {
+    // `app` sorts first by name and declares no depends_on: Docker would
+    // refuse to start it before `vpn` runs.
+    let project = load_text(
+        "services:\n  app: {image: x, network_mode: \"service:vpn\"}\n  vpn: {image: x}\n",
+    )
+    .unwrap();
+    assert_eq!(project.start_order, ["vpn", "app"]);
+    assert_eq!(
+        project.services["app"].dependencies().collect::<Vec<_>>(),
+        ["vpn"]
+    );
+    // Named in depends_on too: counted once, with its condition.
+    let project = load_text(
+        "services:\n  app: {image: x, network_mode: \"service:vpn\", depends_on: {vpn: {condition: service_healthy}}}\n  vpn: {image: x}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        project.services["app"].dependencies().collect::<Vec<_>>(),
+        ["vpn"]
+    );
+    let message = error("services:\n  app:\n    image: x\n    network_mode: \"service:vpn\"\n");
+    assert!(
+        message.starts_with(
+            "compose.yaml:4:19: service `app` joins the network namespace (network_mode) of `vpn`, which is not a service of this file"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
 fn project_name_comes_from_option_file_or_directory() {
     let dir = tempfile::tempdir().unwrap();
     let stack = dir.path().join("My Stack.v2");
