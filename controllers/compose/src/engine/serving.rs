@@ -26,27 +26,15 @@ pub fn serving(project: &Project) -> BTreeSet<&str> {
 }
 
 /// Whether clients reach this service's own processes from outside the
-/// node.
+/// node. A `network_mode: service:x` chain ends: the loader refuses a
+/// dependency cycle, and the owner is a dependency.
 fn is_front(project: &Project, service: &Service) -> bool {
-    let mut service = service;
-    // `network_mode: service:x` chains end at a real namespace; bounded
-    // so that a loop in a file cannot hang the engine.
-    for _ in 0..=project.services.len() {
-        if !service.ports.is_empty() {
-            return true;
-        }
-        if service.network_mode.as_deref() == Some("host") {
-            return true;
-        }
-        match service
+    !service.ports.is_empty()
+        || service.network_mode.as_deref() == Some("host")
+        || service
             .namespace_owner()
             .and_then(|owner| project.services.get(owner))
-        {
-            Some(owner) => service = owner,
-            None => return false,
-        }
-    }
-    false
+            .is_some_and(|owner| is_front(project, owner))
 }
 
 #[cfg(test)]

@@ -217,6 +217,13 @@ fn a_service_joining_anothers_network_namespace_starts_after_it() {
         ),
         "{message}"
     );
+    let message = error(
+        "services:\n  a: {image: x, network_mode: \"service:b\"}\n  b: {image: x, network_mode: \"service:a\"}\n",
+    );
+    assert!(
+        message.starts_with("compose.yaml:2:3: dependency cycle: a -> b -> a"),
+        "{message}"
+    );
 }
 
 #[test]
