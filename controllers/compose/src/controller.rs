@@ -135,7 +135,10 @@ fn compose_path(object: &Object, file: &Path) -> PathBuf {
     }
 }
 
-fn load_project(object: &Object, spec: &ServiceSpec) -> Result<Project, FileError> {
+/// Loads a Service's compose project as the agent runs it: paths relative to
+/// the manifest, the Service's project name, profiles and env file, the
+/// process environment. `hareconcile chart lint` checks charts with it.
+pub fn load_project(object: &Object, spec: &ServiceSpec) -> Result<Project, FileError> {
     let mut options = LoadOptions::with_process_environment();
     options.project_name = Some(
         spec.compose

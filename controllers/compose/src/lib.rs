@@ -12,5 +12,5 @@ pub mod health;
 mod images;
 mod placement;
 
-pub use controller::{ServiceError, ServiceReconciler};
+pub use controller::{load_project, ServiceError, ServiceReconciler};
 pub use placement::Placement;

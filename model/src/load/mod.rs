@@ -6,7 +6,7 @@
 mod diagnostic;
 mod document;
 mod files;
-mod yaml;
+pub mod yaml;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ pub(crate) mod pointer;
 mod schema;
 mod set;
 
-pub use schema::schema_json;
+pub use schema::{schema_json, Schema};
 pub use set::check_set;
 
 use crate::{Object, ObjectKey};
@@ -43,9 +43,10 @@ pub enum Anchor {
 }
 
 /// A problem before it is attached to an object key: the loader finds some
-/// before it knows the object's name.
+/// before it knows the object's name, and documents that are not objects
+/// (a chart's values) have none.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Finding {
+pub struct Finding {
     pub pointer: String,
     pub message: String,
     pub anchor: Anchor,

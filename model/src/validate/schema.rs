@@ -25,14 +25,45 @@ pub fn schema_json(kind: Kind) -> &'static str {
     }
 }
 
-struct Compiled {
+/// A JSON Schema (draft 2020-12) compiled once, whose errors are explained
+/// in the words manifests get: the kinds' schemas use it, and so can other
+/// YAML documents users write (a chart's values).
+pub struct Schema {
     document: Value,
     validator: Validator,
 }
 
+impl Schema {
+    /// Compiles `document`; the error says why it is not a valid schema.
+    pub fn new(document: Value) -> Result<Schema, String> {
+        let validator = jsonschema::draft202012::options()
+            .build(&document)
+            .map_err(|e| e.to_string())?;
+        Ok(Schema {
+            document,
+            validator,
+        })
+    }
+
+    /// The schema as written.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+
+    /// Every way `instance` breaks the schema, each at a JSON pointer with
+    /// a message that says what to do.
+    pub fn check(&self, instance: &Value) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        for error in self.validator.iter_errors(instance) {
+            explain(&self.document, &error, &mut findings);
+        }
+        findings
+    }
+}
+
 /// Parsed schema documents and validators, built once per process.
-fn compiled(kind: Kind) -> &'static Compiled {
-    static CACHE: [OnceLock<Compiled>; 4] = [
+fn compiled(kind: Kind) -> &'static Schema {
+    static CACHE: [OnceLock<Schema>; 4] = [
         OnceLock::new(),
         OnceLock::new(),
         OnceLock::new(),
@@ -49,13 +80,8 @@ fn compiled(kind: Kind) -> &'static Compiled {
         // failing here is a build defect, not an input error.
         let document: Value = serde_json::from_str(schema_json(kind))
             .unwrap_or_else(|e| panic!("schemas/{kind} is not JSON: {e}"));
-        let validator = jsonschema::draft202012::options()
-            .build(&document)
-            .unwrap_or_else(|e| panic!("schemas/{kind} is not a valid schema: {e}"));
-        Compiled {
-            document,
-            validator,
-        }
+        Schema::new(document)
+            .unwrap_or_else(|e| panic!("schemas/{kind} is not a valid schema: {e}"))
     })
 }
 
@@ -66,12 +92,7 @@ pub(crate) fn document(kind: Kind) -> &'static Value {
 
 /// Validates a whole object (envelope and spec) against its kind's schema.
 pub(crate) fn check(kind: Kind, instance: &Value) -> Vec<Finding> {
-    let compiled = compiled(kind);
-    let mut findings = Vec::new();
-    for error in compiled.validator.iter_errors(instance) {
-        explain(&compiled.document, &error, &mut findings);
-    }
-    findings
+    compiled(kind).check(instance)
 }
 
 fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) {
