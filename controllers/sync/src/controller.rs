@@ -3,16 +3,19 @@
 //! reports as status. Reconciles never wait for a copy.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use hareconcile_model::{Kind, Object, ObjectKey, ReplicationSpec};
 use hareconcile_runtime::{Action, Context, Reconciler, StoreError};
+use tracing::warn;
 
 use crate::handover;
 use crate::job::Worker;
 use crate::plan::{copies, plan};
+use crate::remote::prepare_control_dir;
 use crate::report::report;
 
 /// Lag grows while nothing happens in the store: refresh status this often.
@@ -29,6 +32,7 @@ pub enum SyncError {
 #[derive(Default)]
 pub struct SyncReconciler {
     workers: Mutex<HashMap<ObjectKey, Worker>>,
+    control_dir: OnceLock<Option<PathBuf>>,
 }
 
 impl SyncReconciler {
@@ -38,6 +42,23 @@ impl SyncReconciler {
 
     fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, Worker>> {
         self.workers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `STATE_DIR/ssh`, made private to root once; without it every
+    /// session to a peer is a handshake of its own.
+    fn control_dir(&self, ctx: &Context) -> Option<PathBuf> {
+        self.control_dir
+            .get_or_init(|| {
+                let dir = ctx.store.state_dir().join("ssh");
+                match prepare_control_dir(&dir) {
+                    Ok(()) => Some(dir),
+                    Err(error) => {
+                        warn!(dir = %dir.display(), %error, "no shared ssh connections");
+                        None
+                    }
+                }
+            })
+            .clone()
     }
 }
 
@@ -64,7 +85,11 @@ impl Reconciler for SyncReconciler {
         };
         // Another method (the mount controller's), or a method changed
         // away from copying: not ours, status included.
-        let Some(mut plan) = copies(spec.method).then(|| plan(&spec, ctx)).flatten() else {
+        let control_dir = self.control_dir(ctx);
+        let Some(mut plan) = copies(spec.method)
+            .then(|| plan(&spec, ctx, control_dir))
+            .flatten()
+        else {
             self.workers().remove(&key);
             return Ok(Action::AwaitChange);
         };

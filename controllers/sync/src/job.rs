@@ -19,14 +19,16 @@ use crate::lag::Lag;
 use crate::plan::{Mode, Peer, Plan, Role};
 use crate::process::{self, Finished};
 use crate::remote::{guarded, read_meta_line, refusal, shell_line, ssh_run};
-use crate::rsync::{self, parse_stats, Stats, Transfer};
+use crate::rsync::{self, parse_stats, Stats};
 use crate::snapshot::{self, Backend};
 use crate::term::{data_term, has_data, parse_meta, Meta, Synced, Term};
 use crate::watch::Changes;
 
 /// Changes arriving within this window after the first one travel in the
-/// same pass (continuous mode).
-pub const BATCH: Duration = Duration::from_millis(100);
+/// same pass (continuous mode). Short: over a shared ssh connection a pass
+/// costs tens of milliseconds, and changes that arrive during a pass
+/// travel together in the next one anyway.
+pub const BATCH: Duration = Duration::from_millis(25);
 /// Wait before trying a failed pass or catch-up again.
 const RETRY: Duration = Duration::from_secs(5);
 /// A replica looks at its own copy this often.
@@ -236,7 +238,7 @@ impl Job {
         let mut seen = local.clone();
         for peer in targets {
             let line = read_meta_line(&plan.path);
-            let read = process::run(&ssh_run(&plan.ssh, &peer.address, line), PROBE_TIMEOUT).await;
+            let read = process::run(&ssh_run(&plan.link, &peer.address, line), PROBE_TIMEOUT).await;
             let meta = match read {
                 Ok(out) if out.success => parse_meta(&out.stdout).map_err(|e| e.to_string()),
                 Ok(out) => Err(out.complaint()),
@@ -261,14 +263,7 @@ impl Job {
                 "pulling from {} (term {term}, newer than this copy's {mine})",
                 peer.name
             ));
-            let argv = rsync::pull(
-                &plan.path,
-                &peer.address,
-                Transfer {
-                    delete: plan.delete(),
-                },
-                &plan.ssh,
-            );
+            let argv = rsync::pull(&plan.path, &peer.address, plan.transfer(true), &plan.link);
             match process::run(&argv, PASS_TIMEOUT).await {
                 Ok(out) if out.success => {
                     caught_up_from = format!(" after pulling from {} (term {term})", peer.name);
@@ -477,7 +472,7 @@ impl Job {
             Err(why)
         } else {
             let line = handover::mark_line(&plan.path, term);
-            match process::run(&ssh_run(&plan.ssh, &target.address, line), PROBE_TIMEOUT).await {
+            match process::run(&ssh_run(&plan.link, &target.address, line), PROBE_TIMEOUT).await {
                 Ok(out) if out.success => Ok(()),
                 Ok(out) => Err(format!(
                     "recording the handover failed: {}",
@@ -548,10 +543,8 @@ async fn push(
                 &target.address,
                 term,
                 started,
-                Transfer {
-                    delete: plan.delete(),
-                },
-                &plan.ssh,
+                plan.transfer(false),
+                &plan.link,
             );
             process::run(&argv, PASS_TIMEOUT).await
         }
@@ -602,7 +595,7 @@ async fn send_snapshot(
     name: &str,
 ) -> Result<Finished, process::ProcessError> {
     let listed = process::run(
-        &ssh_run(&plan.ssh, &target.address, backend.list_line()),
+        &ssh_run(&plan.link, &target.address, backend.list_line()),
         PROBE_TIMEOUT,
     )
     .await?;
@@ -617,7 +610,7 @@ async fn send_snapshot(
     let parent = snapshot::common_parent(&local, &remote).cloned();
     let receive = shell_line(&["sh", "-c", &backend.receive_line(name, &expired)]);
     let consumer = ssh_run(
-        &plan.ssh,
+        &plan.link,
         &target.address,
         guarded(&plan.path, term, started, &receive),
     );

@@ -1,7 +1,8 @@
 //! The sync controller: keeps a `Replication` of method `rsync`, `btrfs`
-//! or `zfs` copied from the node where its `followVirtualIP` is master to
-//! every other node of the Cluster. Only the master pushes, so the
-//! direction flips by itself on failover. Objects of other methods (the
+//! or `zfs` copied from the node where its `followVirtualIP` is master (or
+//! from its fixed `source.node`) to every other node of the Cluster. Only
+//! the source pushes, so with a VirtualIP the direction flips by itself
+//! on failover. Below, "master" means the source. Objects of other methods (the
 //! mount controller's) are left alone, status included.
 //!
 //! # Terms and epochs: why a recovered old primary cannot clobber newer data

@@ -5,10 +5,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hareconcile_model::{ClusterSpec, Kind, Method, ObjectKey, ReplicationSpec, Ssh};
+use hareconcile_model::{ClusterSpec, Hooks, Kind, Method, ObjectKey, ReplicationSpec};
 use hareconcile_runtime::Context;
 
 use crate::handover::Handover;
+use crate::remote::Link;
+use crate::rsync::{rules, Transfer};
 use crate::snapshot::Backend;
 
 /// The followed VirtualIP's state in which this node is the source.
@@ -35,8 +37,21 @@ pub enum Role {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
-    Rsync { continuous: bool, delete: bool },
-    Snapshot { backend: Backend, retain: u32 },
+    Rsync {
+        continuous: bool,
+        delete: bool,
+        /// rsync's filter arguments of a push (see [`crate::rsync::rules`]).
+        rules: Vec<String>,
+        /// The same without the databases, for a catch-up pull: the peer
+        /// it pulls from is no longer master, so its databases are at rest.
+        pull_rules: Vec<String>,
+        /// Patterns of the SQLite databases copied through backups.
+        sqlite: Vec<String>,
+    },
+    Snapshot {
+        backend: Backend,
+        retain: u32,
+    },
 }
 
 /// Everything a worker needs for one Replication on this node.
@@ -48,8 +63,9 @@ pub struct Plan {
     pub mode: Mode,
     /// Full pass period (backs up change events in continuous mode).
     pub interval: Duration,
-    pub ssh: Ssh,
+    pub link: Link,
     pub max_lag: Option<Duration>,
+    pub hooks: Hooks,
     /// A planned switchover of the followed VirtualIP (see [`crate::handover`]).
     pub handover: Handover,
 }
@@ -76,6 +92,20 @@ impl Plan {
             Mode::Snapshot { .. } => true,
         }
     }
+
+    /// How a push (or a catch-up pull) goes: deletions, and what is left
+    /// to other means.
+    pub fn transfer(&self, pull: bool) -> Transfer<'_> {
+        let rules = match &self.mode {
+            Mode::Rsync { pull_rules, .. } if pull => pull_rules.as_slice(),
+            Mode::Rsync { rules, .. } => rules.as_slice(),
+            Mode::Snapshot { .. } => &[],
+        };
+        Transfer {
+            delete: self.delete(),
+            rules,
+        }
+    }
 }
 
 /// Whether this controller handles `method` (the mount controller does the others).
@@ -85,8 +115,8 @@ pub fn copies(method: Method) -> bool {
 
 /// The plan for `spec` on this node, reading the Cluster and the followed
 /// VirtualIP's status from the store. `None` for methods this controller
-/// does not handle.
-pub fn plan(spec: &ReplicationSpec, ctx: &Context) -> Option<Plan> {
+/// does not handle. `control_dir` holds the ssh connections' sockets.
+pub fn plan(spec: &ReplicationSpec, ctx: &Context, control_dir: Option<PathBuf>) -> Option<Plan> {
     let (mode, interval, ssh) = match spec.method {
         Method::Rsync => {
             let rsync = spec.rsync.clone().unwrap_or_else(default_rsync);
@@ -94,6 +124,9 @@ pub fn plan(spec: &ReplicationSpec, ctx: &Context) -> Option<Plan> {
                 Mode::Rsync {
                     continuous: rsync.continuous,
                     delete: rsync.delete,
+                    rules: rules(&spec.sqlite, &spec.include, &spec.exclude),
+                    pull_rules: rules(&[], &spec.include, &spec.exclude),
+                    sqlite: spec.sqlite.clone(),
                 },
                 rsync.interval.as_std(),
                 rsync.ssh,
@@ -137,8 +170,9 @@ pub fn plan(spec: &ReplicationSpec, ctx: &Context) -> Option<Plan> {
         role: role(spec, cluster.as_ref(), &ctx.node, vip_state.as_deref()),
         mode,
         interval,
-        ssh,
+        link: Link::new(ssh, control_dir),
         max_lag: spec.max_lag.map(|d| d.as_std()),
+        hooks: spec.hooks.clone(),
         handover: Handover::None,
     })
 }
@@ -147,7 +181,8 @@ fn default_rsync() -> hareconcile_model::Rsync {
     serde_json::from_value(serde_json::json!({})).expect("every rsync field has a default")
 }
 
-/// The role of `node`: source only where the followed VirtualIP is Master.
+/// The role of `node`: source where the followed VirtualIP is Master, or
+/// on the fixed source node.
 pub fn role(
     spec: &ReplicationSpec,
     cluster: Option<&ClusterSpec>,
@@ -169,14 +204,29 @@ pub fn role(
             ),
         };
     }
-    if spec.follow_virtual_ip.is_none() {
-        return Role::Unplaced {
-            reason: "NoVirtualIP",
-            message: "followVirtualIP is not set: name the VirtualIP whose master is the source"
-                .into(),
-        };
-    }
-    if vip_state != Some(MASTER) {
+    let source = match (&spec.source, &spec.follow_virtual_ip) {
+        (Some(source), _) => {
+            if cluster.node(&source.node).is_none() {
+                return Role::Unplaced {
+                    reason: "SourceNotInCluster",
+                    message: format!(
+                        "source node {:?} is not a node of Cluster {:?}: name one of its nodes",
+                        source.node, spec.cluster
+                    ),
+                };
+            }
+            source.node == node
+        }
+        (None, Some(_)) => vip_state == Some(MASTER),
+        (None, None) => {
+            return Role::Unplaced {
+                reason: "NoVirtualIP",
+                message: "followVirtualIP is not set: name the VirtualIP whose master is the source, or a fixed source node"
+                    .into(),
+            }
+        }
+    };
+    if !source {
         return Role::Replica;
     }
     let targets = cluster
@@ -252,6 +302,29 @@ mod tests {
             unplaced(role(&spec(), Some(&cluster()), "n9", Some("Master"))),
             "NodeNotInCluster"
         );
+    }
+
+    #[test]
+    fn a_fixed_source_pushes_whatever_the_virtual_ips_do() {
+        let mut fixed = spec();
+        fixed.follow_virtual_ip = None;
+        fixed.source = Some(hareconcile_model::Source { node: "n3".into() });
+        let Role::Source { targets } = role(&fixed, Some(&cluster()), "n3", None) else {
+            panic!("n3 is the source");
+        };
+        assert_eq!(targets.len(), 2);
+        assert_eq!(
+            role(&fixed, Some(&cluster()), "n1", Some("Master")),
+            Role::Replica
+        );
+        fixed.source = Some(hareconcile_model::Source { node: "n9".into() });
+        assert!(matches!(
+            role(&fixed, Some(&cluster()), "n1", None),
+            Role::Unplaced {
+                reason: "SourceNotInCluster",
+                ..
+            }
+        ));
     }
 
     #[test]

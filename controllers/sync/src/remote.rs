@@ -2,7 +2,7 @@
 //! on the target around every push so that a copy holding a newer term
 //! is never overwritten (rule 3 of the crate docs).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hareconcile_model::Ssh;
 
@@ -63,10 +63,46 @@ fn path_str(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// How this node reaches the others: the Replication's ssh settings and
+/// where the persistent connections' sockets live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub ssh: Ssh,
+    /// A directory only this node's root can enter (0700): one ssh master
+    /// connection per target listens here (`ControlMaster`), and every
+    /// pass, probe and hook to that target runs as a new session over it
+    /// instead of a new handshake. `None`: a handshake each time.
+    pub control_dir: Option<PathBuf>,
+}
+
+impl Link {
+    pub fn new(ssh: Ssh, control_dir: Option<PathBuf>) -> Link {
+        Link { ssh, control_dir }
+    }
+}
+
+/// How long an idle master connection stays up after its last session.
+const CONTROL_PERSIST: &str = "ControlPersist=300";
+
+/// Room for `%C` (40 hex digits) and the `.XXXXXXXXXXXXXXXX` suffix ssh
+/// adds while binding, in a Unix socket's 108 bytes.
+const CONTROL_NAME_LEN: usize = 1 + 40 + 17;
+const SUN_PATH_MAX: usize = 107;
+
+/// Creates `dir` for the connection sockets, private to root (0700): a
+/// socket there is an authenticated session to a peer.
+pub fn prepare_control_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
 /// `ssh` and its options, without the host: batch mode (never prompt),
-/// strict host keys, and keepalives so a dead peer fails the pass instead
-/// of hanging it.
-pub fn ssh_command(ssh: &Ssh) -> Vec<String> {
+/// strict host keys, keepalives so a dead peer fails the pass instead of
+/// hanging it, and the shared master connection when there is a place
+/// for its socket.
+pub fn ssh_command(link: &Link) -> Vec<String> {
+    let ssh = &link.ssh;
     let mut words = vec![
         "ssh".to_string(),
         "-p".into(),
@@ -92,13 +128,28 @@ pub fn ssh_command(ssh: &Ssh) -> Vec<String> {
     ] {
         words.extend(["-o".into(), option.into()]);
     }
+    let control = link
+        .control_dir
+        .as_ref()
+        .filter(|dir| dir.as_os_str().len() + CONTROL_NAME_LEN <= SUN_PATH_MAX);
+    if let Some(dir) = control {
+        // `auto`: the first session becomes the master, later ones join
+        // it; if its socket is gone or dead they connect on their own.
+        for option in [
+            "ControlMaster=auto".to_string(),
+            format!("ControlPath={}/%C", path_str(dir)),
+            CONTROL_PERSIST.to_string(),
+        ] {
+            words.extend(["-o".into(), option]);
+        }
+    }
     words
 }
 
 /// The `ssh` command as rsync's `-e` takes it: one string, split by rsync
 /// on spaces, with quotes keeping a path together.
-pub fn rsync_shell(ssh: &Ssh) -> String {
-    ssh_command(ssh)
+pub fn rsync_shell(link: &Link) -> String {
+    ssh_command(link)
         .iter()
         .map(|w| {
             if !w.contains([' ', '\'', '"']) {
@@ -114,8 +165,8 @@ pub fn rsync_shell(ssh: &Ssh) -> String {
 }
 
 /// `ssh ... HOST LINE`.
-pub fn ssh_run(ssh: &Ssh, host: &str, line: String) -> Vec<String> {
-    let mut words = ssh_command(ssh);
+pub fn ssh_run(link: &Link, host: &str, line: String) -> Vec<String> {
+    let mut words = ssh_command(link);
     words.push(host.to_string());
     words.push(line);
     words
@@ -186,11 +237,30 @@ mod tests {
             known_hosts_file: Some(PathBuf::from("/etc/hc/known_hosts")),
         };
         assert_eq!(
-            rsync_shell(&ssh),
+            rsync_shell(&Link::new(ssh.clone(), None)),
             "ssh -p 2222 -l backup -i '/etc/hc/id key' -o UserKnownHostsFile=/etc/hc/known_hosts \
              -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 \
              -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
         );
+        let shared = Link::new(ssh.clone(), Some(PathBuf::from("/var/lib/hareconcile/ssh")));
+        assert!(rsync_shell(&shared).ends_with(
+            " -o ControlMaster=auto -o ControlPath=/var/lib/hareconcile/ssh/%C -o ControlPersist=300"
+        ));
+        // A socket path the kernel would refuse: a handshake each time.
+        let long = Link::new(ssh, Some(PathBuf::from(format!("/{}", "d".repeat(60)))));
+        assert!(!rsync_shell(&long).contains("ControlMaster"));
+    }
+
+    #[test]
+    fn the_socket_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sockets = dir.path().join("ssh");
+        prepare_control_dir(&sockets).unwrap();
+        std::fs::set_permissions(&sockets, std::fs::Permissions::from_mode(0o755)).unwrap();
+        prepare_control_dir(&sockets).unwrap();
+        let mode = std::fs::metadata(&sockets).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 
     /// Runs the guard as the target would, with `true` as the receiving

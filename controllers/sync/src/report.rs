@@ -324,10 +324,14 @@ mod tests {
             mode: Mode::Rsync {
                 continuous: true,
                 delete: false,
+                rules: Vec::new(),
+                pull_rules: Vec::new(),
+                sqlite: Vec::new(),
             },
             interval: Duration::from_secs(60),
-            ssh: Default::default(),
+            link: crate::remote::Link::new(Default::default(), None),
             max_lag: Some(Duration::from_secs(10)),
+            hooks: Default::default(),
             handover: Handover::None,
         }
     }

@@ -4,16 +4,31 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use hareconcile_model::Ssh;
-
-use crate::remote::{guarded, rsync_shell};
+use crate::remote::{guarded, rsync_shell, Link};
 use crate::term::{Term, META_DIR};
 
 /// What a push or pull does to the files, whichever way it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transfer {
+pub struct Transfer<'a> {
     /// Remove files the source no longer has.
     pub delete: bool,
+    /// `--include=`/`--exclude=` arguments, in order (see [`rules`]).
+    pub rules: &'a [String],
+}
+
+/// The filter arguments of a Replication, in the order rsync tries them:
+/// SQLite databases and their journals first (they travel as checked
+/// copies, see [`crate::sqlite`], never as live files), then the
+/// manifest's includes, then its excludes. Excluded files are neither
+/// sent nor deleted on the target.
+pub fn rules(sqlite: &[String], include: &[String], exclude: &[String]) -> Vec<String> {
+    let databases = sqlite.iter().flat_map(|p| {
+        ["", "-wal", "-shm", "-journal"].map(|suffix| format!("--exclude={p}{suffix}"))
+    });
+    databases
+        .chain(include.iter().map(|p| format!("--include={p}")))
+        .chain(exclude.iter().map(|p| format!("--exclude={p}")))
+        .collect()
 }
 
 /// `host:path/` as rsync reads a remote directory (IPv6 in brackets).
@@ -41,7 +56,7 @@ fn dir_arg(path: &Path) -> String {
 /// (`--delay-updates`), deletions too (`--delete-delay`), so a reader of
 /// the copy never sees a half-written file; the metadata directory is
 /// neither sent nor deleted.
-fn common(transfer: Transfer, ssh: &Ssh) -> Vec<String> {
+fn common(transfer: Transfer, link: &Link) -> Vec<String> {
     let mut args = vec![
         "rsync".to_string(),
         "--archive".into(),
@@ -50,10 +65,11 @@ fn common(transfer: Transfer, ssh: &Ssh) -> Vec<String> {
         "--delay-updates".into(),
         format!("--exclude=/{META_DIR}/"),
     ];
+    args.extend(transfer.rules.iter().cloned());
     if transfer.delete {
         args.push("--delete-delay".into());
     }
-    args.extend(["-e".into(), rsync_shell(ssh)]);
+    args.extend(["-e".into(), rsync_shell(link)]);
     args
 }
 
@@ -65,9 +81,9 @@ pub fn push(
     term: &Term,
     as_of: SystemTime,
     transfer: Transfer,
-    ssh: &Ssh,
+    link: &Link,
 ) -> Vec<String> {
-    let mut args = common(transfer, ssh);
+    let mut args = common(transfer, link);
     args.push(format!(
         "--rsync-path={}",
         guarded(path, term, as_of, "rsync")
@@ -79,8 +95,8 @@ pub fn push(
 
 /// Pulls the copy at `path` on `host` over the local one (a new master
 /// catching up with a peer that holds a newer term).
-pub fn pull(path: &Path, host: &str, transfer: Transfer, ssh: &Ssh) -> Vec<String> {
-    let mut args = common(transfer, ssh);
+pub fn pull(path: &Path, host: &str, transfer: Transfer, link: &Link) -> Vec<String> {
+    let mut args = common(transfer, link);
     args.push(remote_dir(host, path));
     args.push(dir_arg(path));
     args
@@ -123,8 +139,12 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
-    fn ssh() -> Ssh {
-        Ssh::default()
+    fn ssh() -> Link {
+        Link::new(Default::default(), None)
+    }
+
+    fn transfer(delete: bool) -> Transfer<'static> {
+        Transfer { delete, rules: &[] }
     }
 
     #[test]
@@ -135,7 +155,7 @@ mod tests {
             "10.77.0.2",
             &term,
             UNIX_EPOCH + Duration::from_secs(1),
-            Transfer { delete: true },
+            transfer(true),
             &ssh(),
         );
         assert_eq!(
@@ -161,12 +181,7 @@ mod tests {
 
     #[test]
     fn pull_copies_the_peer_over_the_local_copy() {
-        let args = pull(
-            Path::new("/srv/web/"),
-            "fd00::2",
-            Transfer { delete: false },
-            &ssh(),
-        );
+        let args = pull(Path::new("/srv/web/"), "fd00::2", transfer(false), &ssh());
         assert!(!args.iter().any(|a| a.starts_with("--delete")));
         assert!(!args.iter().any(|a| a.starts_with("--rsync-path")));
         assert_eq!(args[args.len() - 2..], ["[fd00::2]:/srv/web/", "/srv/web/"]);
@@ -194,14 +209,41 @@ mod tests {
 
     /// A real push between two local directories through the guard, with
     /// `sh` standing in for ssh.
-    #[test]
-    fn a_local_round_trip_copies_and_deletes_but_keeps_metadata() {
-        if std::process::Command::new("rsync")
+    fn rsync_missing() -> bool {
+        let missing = std::process::Command::new("rsync")
             .arg("--version")
             .output()
-            .is_err()
-        {
+            .is_err();
+        if missing {
             eprintln!("rsync is not installed: skipped");
+        }
+        missing
+    }
+
+    /// Runs the push `args` from `source` with `sh` standing in for ssh.
+    fn run_locally(dir: &Path, mut args: Vec<String>, source: &Path) -> std::process::Output {
+        let fake_ssh = dir.join("ssh");
+        std::fs::write(&fake_ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
+        std::fs::set_permissions(
+            &fake_ssh,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let e = args.iter().position(|a| a == "-e").unwrap();
+        args[e + 1] = fake_ssh.display().to_string();
+        let n = args.len();
+        args[n - 2] = format!("{}/", source.display());
+        let out = std::process::Command::new(&args[0])
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        out
+    }
+
+    #[test]
+    fn a_local_round_trip_copies_and_deletes_but_keeps_metadata() {
+        if rsync_missing() {
             return;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -210,30 +252,9 @@ mod tests {
         std::fs::create_dir_all(&target).unwrap();
         std::fs::write(source.join("sub/a"), "new").unwrap();
         std::fs::write(target.join("stale"), "old").unwrap();
-        let fake_ssh = dir.path().join("ssh");
-        std::fs::write(&fake_ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
-        std::fs::set_permissions(
-            &fake_ssh,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
         let term: Term = "1 n1".parse().unwrap();
-        let mut args = push(
-            &target,
-            "node2",
-            &term,
-            UNIX_EPOCH,
-            Transfer { delete: true },
-            &ssh(),
-        );
-        args[8] = fake_ssh.display().to_string();
-        let n = args.len();
-        args[n - 2] = format!("{}/", source.display());
-        let out = std::process::Command::new(&args[0])
-            .args(&args[1..])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
+        let args = push(&target, "node2", &term, UNIX_EPOCH, transfer(true), &ssh());
+        let out = run_locally(dir.path(), args, &source);
         assert_eq!(
             std::fs::read_to_string(target.join("sub/a")).unwrap(),
             "new"
@@ -244,6 +265,80 @@ mod tests {
             crate::term::Meta::of(&target).term().unwrap(),
             term,
             "the guard recorded the pusher's term"
+        );
+    }
+
+    #[test]
+    fn rules_put_databases_first_then_includes_then_excludes() {
+        assert_eq!(
+            rules(&["*.db".into()], &["keep.log".into()], &["*.log".into()]),
+            [
+                "--exclude=*.db",
+                "--exclude=*.db-wal",
+                "--exclude=*.db-shm",
+                "--exclude=*.db-journal",
+                "--include=keep.log",
+                "--exclude=*.log"
+            ]
+        );
+    }
+
+    /// A real push between two local directories with filters: what they
+    /// exclude neither travels nor is deleted on the target.
+    #[test]
+    fn filters_exclude_what_they_say() {
+        if rsync_missing() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+        for d in ["etc", "cache", "sub/cache"] {
+            std::fs::create_dir_all(source.join(d)).unwrap();
+        }
+        std::fs::create_dir_all(target.join("cache")).unwrap();
+        for f in [
+            "etc/a.conf",
+            "etc/debug.log",
+            "etc/keep.log",
+            "cache/big",
+            "sub/cache/x",
+            "gravity.db",
+            "gravity.db-wal",
+        ] {
+            std::fs::write(source.join(f), f).unwrap();
+        }
+        // Excluded on the target too: delete must leave them alone.
+        std::fs::write(target.join("cache/mine"), "target's").unwrap();
+        std::fs::write(target.join("old.log"), "target's").unwrap();
+        let rules = rules(
+            &["gravity.db".into()],
+            &["keep.log".into()],
+            &["*.log".into(), "/cache/".into()],
+        );
+        let transfer = Transfer {
+            delete: true,
+            rules: &rules,
+        };
+        let args = push(
+            &target,
+            "node2",
+            &"1 n1".parse().unwrap(),
+            UNIX_EPOCH,
+            transfer,
+            &ssh(),
+        );
+        run_locally(dir.path(), args, &source);
+        let exists = |f: &str| target.join(f).exists();
+        assert!(exists("etc/a.conf") && exists("etc/keep.log") && exists("sub/cache/x"));
+        assert!(!exists("etc/debug.log"), "*.log is excluded");
+        assert!(!exists("cache/big"), "/cache/ is excluded at the top only");
+        assert!(
+            !exists("gravity.db") && !exists("gravity.db-wal"),
+            "databases travel as copies"
+        );
+        assert!(
+            exists("cache/mine") && exists("old.log"),
+            "excluded files are not deleted"
         );
     }
 }

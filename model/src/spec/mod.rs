@@ -5,6 +5,7 @@
 
 mod cluster;
 mod duration;
+mod pattern;
 mod replication;
 mod service;
 mod virtual_ip;
@@ -14,8 +15,10 @@ pub use cluster::{
     VrrpDefaults, VrrpVersion,
 };
 pub use duration::{Duration, DurationError};
+pub use pattern::{Filter, Pattern, PatternError};
 pub use replication::{
-    Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync, Snapshot, Ssh,
+    Hook, HookExec, Hooks, Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync, Snapshot,
+    Source, Ssh,
 };
 pub use service::{Compose, Containers, DnsCheck, Health, ServiceMode, ServiceSpec, Standby};
 pub use virtual_ip::{

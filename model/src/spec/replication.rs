@@ -39,6 +39,78 @@ pub struct ReplicationSpec {
     /// server, and how long a check may take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<Probe>,
+    /// Copying methods: a fixed source node instead of `followVirtualIP`'s
+    /// master.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// rsync: SQLite databases (rsync patterns relative to `path`) copied
+    /// through SQLite's online backup, never as live files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sqlite: Vec<String>,
+    /// rsync: patterns of what to copy, tried before `exclude` (the first
+    /// match decides, as in rsync).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// rsync: patterns of what not to copy (nor delete on the targets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// Copying methods: commands around each sync.
+    #[serde(default, skip_serializing_if = "Hooks::is_empty")]
+    pub hooks: Hooks,
+}
+
+/// The node copies come from, whatever the VirtualIPs do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    pub node: String,
+}
+
+/// Commands run around a sync: `beforeSync` on the source before it
+/// copies (e.g. quiesce a writer; a failure skips that sync), `afterSync`
+/// on each target once a copy is in place (e.g. reload). Each list runs in
+/// order, one command at a time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hooks {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before_sync: Vec<Hook>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_sync: Vec<Hook>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self.before_sync.is_empty() && self.after_sync.is_empty()
+    }
+}
+
+/// One hook: a host command (`command`, run without a shell) or a command
+/// in a container of a Service's stack (`exec`), exactly one of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hook {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<HookExec>,
+    /// The command's process group is killed at this deadline.
+    #[serde(default = "default_hook_timeout")]
+    pub timeout: Duration,
+}
+
+/// A command run in the container of Compose service `container` of the
+/// stack of Service `service`, on the node running the hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookExec {
+    pub service: String,
+    pub container: String,
+    pub command: Vec<String>,
+}
+
+fn default_hook_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -187,6 +259,10 @@ pub struct Snapshot {
     /// zfs: the dataset mounted at `path`, e.g. `tank/web`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
+    /// zfs: the dataset and every dataset below it, snapshotted together
+    /// (`zfs snapshot -r`) and sent as one replication stream (`send -R`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recursive: bool,
     #[serde(default)]
     pub ssh: Ssh,
 }
@@ -208,6 +284,26 @@ mod tests {
         assert_eq!(spec.follow_virtual_ip.as_deref(), Some("web"));
         assert_eq!(spec.rsync.unwrap().ssh.port, 22);
         assert_eq!(spec.on, Placement::All);
+    }
+
+    #[test]
+    fn decodes_hooks_filters_databases_and_a_fixed_source() {
+        let spec: ReplicationSpec = serde_json::from_value(serde_json::json!({
+            "cluster": "home", "source": {"node": "n1"}, "method": "rsync",
+            "path": "/etc/pihole", "sqlite": ["gravity.db"], "exclude": ["*.log"],
+            "hooks": {
+                "beforeSync": [{"command": ["sync"]}],
+                "afterSync": [{"exec": {"service": "pihole", "container": "pihole",
+                                        "command": ["pihole", "reloadlists"]},
+                               "timeout": "1m"}]
+            }
+        }))
+        .unwrap();
+        assert_eq!(spec.source.unwrap().node, "n1");
+        assert_eq!(spec.hooks.before_sync[0].timeout, Duration::from_secs(30));
+        let exec = spec.hooks.after_sync[0].exec.as_ref().unwrap();
+        assert_eq!(exec.command, ["pihole", "reloadlists"]);
+        assert_eq!(spec.sqlite, ["gravity.db"]);
     }
 
     #[test]

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use super::{pointer, Finding};
 use crate::spec::{
-    AuthType, ClusterSpec, Duration, Method, Placement, ReplicationSpec, ServiceMode, ServiceSpec,
-    VirtualIpSpec, VrrpVersion,
+    AuthType, ClusterSpec, Duration, Method, Pattern, Placement, ReplicationSpec, ServiceMode,
+    ServiceSpec, VirtualIpSpec, VrrpVersion,
 };
 use crate::{Kind, Object};
 
@@ -229,14 +229,145 @@ fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
         ));
     }
     let copies = matches!(method, Method::Rsync | Method::Btrfs | Method::Zfs);
-    if copies && spec.follow_virtual_ip.is_none() {
-        out.push(Finding::value(
+    match (&spec.source, &spec.follow_virtual_ip) {
+        (None, None) if copies => out.push(Finding::value(
             "/spec",
             format!(
-                "missing required field followVirtualIP: method {} copies from the master of a VirtualIP, name it",
+                "missing required field followVirtualIP: method {} copies from the master of a VirtualIP, name it (or a fixed source: {{node: NAME}})",
                 method.as_str()
             ),
+        )),
+        (Some(_), Some(_)) if copies => out.push(Finding::key(
+            "/spec/source",
+            "a fixed source and followVirtualIP both say where copies come from: keep one",
+        )),
+        _ => {}
+    }
+    if !copies {
+        for (field, present) in [
+            ("source", spec.source.is_some()),
+            ("hooks", !spec.hooks.is_empty()),
+        ] {
+            if present {
+                out.push(Finding::key(
+                    &pointer::join("/spec", field),
+                    format!(
+                        "not used by method {} (nothing is copied): remove it or change the method",
+                        method.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    out.extend(rsync_only(spec));
+    out.extend(patterns(spec));
+    out.extend(hooks(spec));
+    if spec.snapshot.as_ref().is_some_and(|s| s.recursive) && method != Method::Zfs {
+        out.push(Finding::key(
+            "/spec/snapshot/recursive",
+            "only method zfs has child datasets to include: remove it",
         ));
+    }
+    out
+}
+
+/// Filters and databases are rsync's: a snapshot carries the whole path,
+/// and carries it atomically.
+fn rsync_only(spec: &ReplicationSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if spec.method == Method::Rsync {
+        return out;
+    }
+    let snapshot = matches!(spec.method, Method::Btrfs | Method::Zfs);
+    for (field, present) in [
+        ("sqlite", !spec.sqlite.is_empty()),
+        ("include", !spec.include.is_empty()),
+        ("exclude", !spec.exclude.is_empty()),
+    ] {
+        if !present {
+            continue;
+        }
+        let why = match (field, snapshot) {
+            ("sqlite", true) => format!(
+                "not needed by method {}: a snapshot is taken atomically, so a database in it is crash-consistent and SQLite recovers it on open as after a power loss; remove it",
+                spec.method.as_str()
+            ),
+            (_, true) => format!(
+                "not used by method {}: a snapshot carries the whole path; remove it or use method rsync",
+                spec.method.as_str()
+            ),
+            _ => format!(
+                "not used by method {}: only rsync copies files; remove it",
+                spec.method.as_str()
+            ),
+        };
+        out.push(Finding::key(&pointer::join("/spec", field), why));
+    }
+    out
+}
+
+/// Every pattern must be one rsync reads as the user meant.
+fn patterns(spec: &ReplicationSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (field, list) in [
+        ("sqlite", &spec.sqlite),
+        ("include", &spec.include),
+        ("exclude", &spec.exclude),
+    ] {
+        for (i, text) in list.iter().enumerate() {
+            if let Err(e) = Pattern::parse(text) {
+                out.push(Finding::value(&format!("/spec/{field}/{i}"), e));
+            } else if field == "sqlite" && (text.ends_with('/') || text.ends_with("/***")) {
+                out.push(Finding::value(
+                    &format!("/spec/{field}/{i}"),
+                    "a database is a file: name it (e.g. gravity.db or data/*.sqlite), not a directory",
+                ));
+            } else if text.trim_start_matches('/').starts_with(".hareconcile") {
+                out.push(Finding::value(
+                    &format!("/spec/{field}/{i}"),
+                    "the .hareconcile directory holds each copy's own replication state and is never copied: remove this pattern",
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Each hook runs one thing, for a bounded time.
+fn hooks(spec: &ReplicationSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (list, hooks) in [
+        ("beforeSync", &spec.hooks.before_sync),
+        ("afterSync", &spec.hooks.after_sync),
+    ] {
+        for (i, hook) in hooks.iter().enumerate() {
+            let at = format!("/spec/hooks/{list}/{i}");
+            match (&hook.command, &hook.exec) {
+                (None, None) => out.push(Finding::value(
+                    &at,
+                    "missing required field command or exec: give a host command ([program, args...]) or exec: {service, container, command}",
+                )),
+                (Some(_), Some(_)) => out.push(Finding::key(
+                    &format!("{at}/exec"),
+                    "a hook runs either a host command or a command in a container: keep command or exec",
+                )),
+                (Some(command), None) if command.is_empty() => out.push(Finding::value(
+                    &format!("{at}/command"),
+                    "an empty command runs nothing: name the program, e.g. [systemctl, reload, unbound]",
+                )),
+                (None, Some(exec)) if exec.command.is_empty() => out.push(Finding::value(
+                    &format!("{at}/exec/command"),
+                    "an empty command runs nothing: name the program, e.g. [pihole, reloadlists]",
+                )),
+                _ => {}
+            }
+            if hook.timeout == Duration::ZERO {
+                out.push(Finding::value(
+                    &format!("{at}/timeout"),
+                    "a timeout of 0 kills the hook at once: give a positive duration such as 30s",
+                ));
+            }
+        }
     }
     out
 }
@@ -461,6 +592,95 @@ mod tests {
         );
         assert_eq!(found.len(), 1);
         assert!(found[0].contains("snapshot.interval 1m"));
+    }
+
+    #[test]
+    fn a_copy_comes_from_one_source() {
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "source": {"node": "n1"},
+                   "method": "rsync", "path": "/srv"}),
+        );
+        assert_eq!(
+            found,
+            vec!["spec.source: a fixed source and followVirtualIP both say where copies come from: keep one"]
+        );
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "source": {"node": "n1"}, "method": "rsync", "path": "/srv"}),
+        );
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn filters_and_databases_are_checked_patterns_for_rsync() {
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "rsync", "path": "/srv",
+                   "sqlite": ["gravity.db", "[bad", "db/"], "include": ["- *.tmp"],
+                   "exclude": ["", "/.hareconcile/**"]}),
+        );
+        assert_eq!(
+            found,
+            vec![
+                "spec.sqlite[1]: the character class opened by [ is never closed: add ] or write \\[ for a literal [",
+                "spec.sqlite[2]: a database is a file: name it (e.g. gravity.db or data/*.sqlite), not a directory",
+                "spec.include[0]: \"- *.tmp\" is rsync filter-rule syntax: write the bare pattern (\"*.tmp\"); the list it is in says whether it includes or excludes",
+                "spec.exclude[0]: an empty pattern matches nothing: remove it",
+                "spec.exclude[1]: the .hareconcile directory holds each copy's own replication state and is never copied: remove this pattern",
+            ]
+        );
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "btrfs", "path": "/srv",
+                   "snapshot": {"retain": 2}, "sqlite": ["*.db"], "exclude": ["x"]}),
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with(
+            "spec.sqlite: not needed by method btrfs: a snapshot is taken atomically"
+        ));
+        assert!(found[1].starts_with("spec.exclude: not used by method btrfs"));
+    }
+
+    #[test]
+    fn hooks_run_one_bounded_thing_on_copying_methods() {
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "rsync", "path": "/srv",
+                   "hooks": {"beforeSync": [{}, {"command": [], "timeout": "0s"}],
+                             "afterSync": [{"command": ["true"],
+                                            "exec": {"service": "s", "container": "c", "command": ["x"]}}]}}),
+        );
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[0]
+            .starts_with("spec.hooks.beforeSync[0]: missing required field command or exec"));
+        assert!(found[1].starts_with("spec.hooks.beforeSync[1].command: an empty command"));
+        assert!(found[2].starts_with("spec.hooks.beforeSync[1].timeout: a timeout of 0"));
+        assert!(found[3].starts_with("spec.hooks.afterSync[0].exec: a hook runs either"));
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "method": "nfs", "path": "/srv", "nfs": {"source": "h:/x"},
+                   "hooks": {"afterSync": [{"command": ["true"]}]}}),
+        );
+        assert_eq!(
+            found,
+            vec!["spec.hooks: not used by method nfs (nothing is copied): remove it or change the method"]
+        );
+    }
+
+    #[test]
+    fn only_zfs_snapshots_recurse() {
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "btrfs", "path": "/srv",
+                   "snapshot": {"retain": 2, "recursive": true}}),
+        );
+        assert_eq!(
+            found,
+            vec![
+                "spec.snapshot.recursive: only method zfs has child datasets to include: remove it"
+            ]
+        );
     }
 
     #[test]

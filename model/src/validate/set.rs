@@ -170,6 +170,31 @@ impl Index {
         let mut out = Vec::new();
         self.reference(Kind::Cluster, &spec.cluster, "/spec/cluster", &mut out);
         self.follow(&spec.cluster, spec.follow_virtual_ip.as_deref(), &mut out);
+        if let (Some(source), Some(cluster)) = (&spec.source, self.clusters.get(&spec.cluster)) {
+            if cluster.node(&source.node).is_none() {
+                let names: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
+                out.push(Finding::value(
+                    "/spec/source/node",
+                    format!(
+                        "{:?} is not a node of Cluster {:?}: name one of {}",
+                        source.node,
+                        spec.cluster,
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (list, hooks) in [
+            ("beforeSync", &spec.hooks.before_sync),
+            ("afterSync", &spec.hooks.after_sync),
+        ] {
+            for (i, hook) in hooks.iter().enumerate() {
+                if let Some(exec) = &hook.exec {
+                    let at = format!("/spec/hooks/{list}/{i}/exec/service");
+                    self.reference(Kind::Service, &exec.service, &at, &mut out);
+                }
+            }
+        }
         out
     }
 }
@@ -474,6 +499,28 @@ mod tests {
             ),
         ];
         assert_eq!(messages(&set), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_fixed_source_is_a_node_and_hooks_exec_in_declared_services() {
+        let set = [
+            home(3),
+            object(
+                Kind::Replication,
+                "conf",
+                json!({"cluster": "home", "source": {"node": "n3"}, "method": "rsync",
+                       "path": "/etc/pihole",
+                       "hooks": {"afterSync": [{"exec": {"service": "pihole", "container": "pihole",
+                                                         "command": ["pihole", "reloadlists"]}}]}}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec![
+                "Replication/conf: spec.source.node: \"n3\" is not a node of Cluster \"home\": name one of n1, n2",
+                "Replication/conf: spec.hooks.afterSync[0].exec.service: unknown Service \"pihole\": declare it or fix the name (no Service is declared)",
+            ]
+        );
     }
 
     #[test]

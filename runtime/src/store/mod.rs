@@ -154,6 +154,7 @@ pub struct Store {
     history: Arc<History>,
     events: Arc<EventLog>,
     node: Arc<str>,
+    state_dir: Arc<Path>,
 }
 
 impl Store {
@@ -176,12 +177,20 @@ impl Store {
             history: Arc::new(History::new(resource_version)),
             events: Arc::new(EventLog::new(node.to_string())),
             node: node.into(),
+            state_dir: state_dir.into(),
         })
     }
 
     /// The node this store belongs to.
     pub fn node(&self) -> &str {
         &self.node
+    }
+
+    /// The directory the store lives in, which controllers may use for
+    /// node-local state of their own (e.g. the sync controller's ssh
+    /// connection sockets).
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
     }
 
     pub fn resource_version(&self) -> u64 {
