@@ -427,6 +427,25 @@ mod tests {
         assert!(found.is_empty(), "{found:?}");
     }
 
+    /// Script names are keepalived's (`chk_traefik`), not object names.
+    #[test]
+    fn script_names_take_keepalived_names_but_no_spaces() {
+        let with_script = |name: &str| {
+            vip(json!({"cluster": "home", "interface": "eth0", "vrid": 51,
+                       "addresses": ["10.77.0.100/24"],
+                       "track": {"scripts": [{"name": name, "command": ["true"]}]}}))
+        };
+        for name in ["chk_traefik", "CHK.DNS-1", "check_traefik"] {
+            let found = messages(Kind::VirtualIP, with_script(name));
+            assert!(found.is_empty(), "{name}: {found:?}");
+        }
+        let found = messages(Kind::VirtualIP, with_script("chk web"));
+        assert_eq!(
+            found[0].1,
+            "spec.track.scripts[0].name: \"chk web\" is not valid: use a script name without spaces, e.g. chk_traefik (no object name: keepalived's vrrp_script names carry over as they are)"
+        );
+    }
+
     #[test]
     fn explains_ranges_types_enums_and_patterns() {
         let found = messages(
