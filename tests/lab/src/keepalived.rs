@@ -108,11 +108,16 @@ pub fn start_keepalived(
     version: u8,
     instances: &[VrrpInstance],
 ) -> Result<Process> {
+    start_keepalived_with(lab, host, &config(host, version, instances))
+}
+
+/// As [`start_keepalived`], on a keepalived.conf written elsewhere (e.g.
+/// a user's file, as an import test takes it).
+pub fn start_keepalived_with(lab: &Lab, host: &Host, keepalived_conf: &str) -> Result<Process> {
     let dir = lab.dir().join(format!("keepalived-{}", host.name()));
     std::fs::create_dir_all(&dir).map_err(|e| LabError::io("creating", &dir, e))?;
     let conf = dir.join("keepalived.conf");
-    std::fs::write(&conf, config(host, version, instances))
-        .map_err(|e| LabError::io("writing", &conf, e))?;
+    std::fs::write(&conf, keepalived_conf).map_err(|e| LabError::io("writing", &conf, e))?;
     let path = |name: &str| dir.join(name).display().to_string();
     host.spawn(&[
         "keepalived",

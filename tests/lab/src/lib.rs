@@ -53,7 +53,9 @@ mod topology;
 pub use cleanup::{leftovers, Leftovers, LAB_ROOT};
 pub use docker::{busybox_image, Dockerd, BUSYBOX_IMAGE};
 pub use error::{LabError, Result};
-pub use keepalived::{config as keepalived_config, start_keepalived, VrrpInstance};
+pub use keepalived::{
+    config as keepalived_config, start_keepalived, start_keepalived_with, VrrpInstance,
+};
 pub use naming::LabId;
 pub use privileges::{check as check_privileges, privileged, Need};
 pub use process::{NodeCommand, Output, Process, LAB_ENV};
