@@ -61,7 +61,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "duplicate-key.yaml",
-        "invalid/duplicate-key.yaml:20:3: YAML syntax error: this key appears twice in the same mapping: keep one",
+        "invalid/duplicate-key.yaml:20:3: key `vrid` appears twice in this mapping (first on line 18): keep one",
     ),
     (
         "duplicate-node.yaml",

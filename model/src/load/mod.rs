@@ -129,7 +129,7 @@ impl Batch {
                     + 1;
                 self.at(
                     file,
-                    Position { line, column },
+                    Position::new(line, column),
                     None,
                     "the file is not UTF-8 text: save it as UTF-8".to_string(),
                 );

@@ -1,33 +1,20 @@
 //! YAML text to JSON values, remembering where every node was written.
 //!
-//! saphyr's `MarkedYaml` keeps a span on every node, including mapping keys,
-//! so each converted document comes with a map from JSON pointer to the
-//! 1-based line and column of the value and, for mapping entries, of the key.
-//! Diagnostics use it to point at exactly what the user wrote.
+//! The shared reader (`hareconcile-yaml`) bounds nesting, expands aliases
+//! within a budget, refuses duplicate keys and resolves merge keys; it keeps
+//! a position on every node, including mapping keys. Each converted document
+//! comes with a map from JSON pointer to the 1-based line and column of the
+//! value and, for mapping entries, of the key. Diagnostics use it to point
+//! at exactly what the user wrote.
 
 use std::collections::HashMap;
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Marker, Scalar, YamlData};
+use hareconcile_yaml::{Node, Value as Yaml};
 use serde_json::{Map, Number, Value};
 
 use crate::validate::pointer;
 
-/// A 1-based line and column in a manifest file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
-    pub line: usize,
-    pub column: usize,
-}
-
-impl From<Marker> for Position {
-    fn from(m: Marker) -> Self {
-        // saphyr lines are 1-based already, columns 0-based.
-        Position {
-            line: m.line(),
-            column: m.col() + 1,
-        }
-    }
-}
+pub use hareconcile_yaml::Position;
 
 /// Where a node was written: its value, and its key when it is a mapping entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +51,7 @@ impl PositionMap {
                 // The root is always recorded; this only guards an empty map.
                 None => {
                     return NodePosition {
-                        value: Position { line: 1, column: 1 },
+                        value: Position::START,
                         key: None,
                     }
                 }
@@ -90,74 +77,25 @@ pub struct YamlError {
 /// What became of one document: converted, or the problems that stopped it.
 pub type Parsed = Result<Document, Vec<YamlError>>;
 
-/// Parses every document of a YAML stream. A syntax error stops saphyr for
-/// the whole stream, so the stream is then parsed again one document at a
-/// time: the error is reported for its own document only, and the others
-/// are still converted and checked.
+/// Parses every document of a YAML stream; a syntax error spoils only its
+/// own document, the others are still converted and checked.
 pub fn parse_stream(text: &str) -> Vec<Parsed> {
-    match parse(text) {
-        Ok(documents) => documents,
-        Err(error) => {
-            let starts = document_starts(text);
-            if starts.len() < 2 {
-                return vec![Err(vec![error])];
-            }
-            let mut documents = Vec::new();
-            for (i, &start) in starts.iter().enumerate() {
-                let end = starts.get(i + 1).copied().unwrap_or(text.len());
-                // Blank lines in place of the earlier documents keep every
-                // position absolute.
-                let padding = "\n".repeat(text[..start].matches('\n').count());
-                match parse(&format!("{padding}{}", &text[start..end])) {
-                    Ok(parsed) => documents.extend(parsed),
-                    Err(error) => documents.push(Err(vec![error])),
-                }
-            }
-            documents
-        }
-    }
+    hareconcile_yaml::parse_stream(text)
+        .into_iter()
+        .map(|document| match document {
+            Ok(root) => convert_document(&root),
+            Err(errors) => Err(errors
+                .into_iter()
+                .map(|e| YamlError {
+                    position: e.at,
+                    message: e.message,
+                })
+                .collect()),
+        })
+        .collect()
 }
 
-fn parse(text: &str) -> Result<Vec<Parsed>, YamlError> {
-    let nodes = MarkedYaml::load_from_str(text).map_err(|e| YamlError {
-        position: (*e.marker()).into(),
-        message: syntax_message(e.info()),
-    })?;
-    Ok(nodes.iter().map(convert_document).collect())
-}
-
-/// Byte offsets where documents start: the text's start and every line
-/// beginning with the `---` marker. YAML forbids such a line inside any
-/// scalar, so the split is exact for everything but a broken stream's
-/// own marker lines.
-fn document_starts(text: &str) -> Vec<usize> {
-    let mut starts = vec![0];
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let marker = line
-            .strip_prefix("---")
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace));
-        if marker && offset > 0 {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    starts
-}
-
-/// saphyr's messages are terse and sometimes about its internals; say what
-/// to do for the common cases.
-fn syntax_message(info: &str) -> String {
-    if info.contains("tab") {
-        format!("YAML syntax error: {info}: indent with spaces, not tabs")
-    } else if info.contains("duplicated key") {
-        "YAML syntax error: this key appears twice in the same mapping: keep one".to_string()
-    } else {
-        format!("YAML syntax error: {info}")
-    }
-}
-
-fn convert_document(root: &MarkedYaml<'_>) -> Result<Document, Vec<YamlError>> {
+fn convert_document(root: &Node) -> Parsed {
     let mut converter = Converter::default();
     let value = converter.node(root, String::new(), None);
     if converter.errors.is_empty() {
@@ -170,6 +108,7 @@ fn convert_document(root: &MarkedYaml<'_>) -> Result<Document, Vec<YamlError>> {
     }
 }
 
+/// Recursion is safe here: the reader bounds nesting.
 #[derive(Default)]
 struct Converter {
     positions: HashMap<String, NodePosition>,
@@ -177,88 +116,47 @@ struct Converter {
 }
 
 impl Converter {
-    fn node(&mut self, node: &MarkedYaml<'_>, at: String, key: Option<Position>) -> Value {
-        let position = Position::from(node.span.start);
+    fn node(&mut self, node: &Node, at: String, key: Option<Position>) -> Value {
         self.positions.insert(
             at.clone(),
             NodePosition {
-                value: position,
+                value: node.at,
                 key,
             },
         );
-        match &node.data {
-            YamlData::Value(scalar) => self.scalar(scalar, position),
-            YamlData::Representation(text, _, _) => Value::String(text.to_string()),
-            YamlData::Sequence(items) => Value::Array(
+        match &node.value {
+            Yaml::Null => Value::Null,
+            Yaml::Bool(b) => Value::Bool(*b),
+            Yaml::Int(i) => Value::Number((*i).into()),
+            Yaml::Float(f) => match Number::from_f64(*f) {
+                Some(n) => Value::Number(n),
+                None => {
+                    self.errors.push(YamlError {
+                        position: node.at,
+                        message: "infinite or NaN numbers are not supported: write a finite number"
+                            .to_string(),
+                    });
+                    Value::Null
+                }
+            },
+            Yaml::String(s) => Value::String(s.clone()),
+            Yaml::Seq(items) => Value::Array(
                 items
                     .iter()
                     .enumerate()
                     .map(|(i, item)| self.node(item, format!("{at}/{i}"), None))
                     .collect(),
             ),
-            YamlData::Mapping(entries) => {
+            Yaml::Map(entries) => {
                 let mut map = Map::new();
-                for (k, v) in entries {
-                    let key_position = Position::from(k.span.start);
-                    let Some(name) = self.key(k, key_position) else {
-                        continue;
-                    };
-                    let child = format!("{at}/{}", pointer::escape(&name));
-                    let value = self.node(v, child, Some(key_position));
-                    map.insert(name, value);
+                for entry in entries {
+                    let child = format!("{at}/{}", pointer::escape(&entry.key));
+                    let value = self.node(&entry.value, child, Some(entry.key_at));
+                    map.insert(entry.key.clone(), value);
                 }
                 Value::Object(map)
             }
-            // Custom tags carry no meaning for hareconcile; the tagged value does.
-            YamlData::Tagged(_, inner) => self.node(inner, at, key),
-            YamlData::Alias(_) => self.fail(position, "YAML alias could not be resolved: write the value out instead"),
-            YamlData::BadValue => self.fail(position, "value does not match its YAML tag (e.g. `!!int abc`): fix the value or drop the tag"),
         }
-    }
-
-    fn scalar(&mut self, scalar: &Scalar<'_>, position: Position) -> Value {
-        match scalar {
-            Scalar::Null => Value::Null,
-            Scalar::Boolean(b) => Value::Bool(*b),
-            Scalar::Integer(i) => Value::Number((*i).into()),
-            Scalar::FloatingPoint(f) => match Number::from_f64(f.into_inner()) {
-                Some(n) => Value::Number(n),
-                None => self.fail(
-                    position,
-                    "infinite or NaN numbers are not supported: write a finite number",
-                ),
-            },
-            Scalar::String(s) => Value::String(s.to_string()),
-        }
-    }
-
-    /// JSON keys are strings; plain scalars such as `1` or `true` used as
-    /// keys are taken as written, anything else is refused.
-    fn key(&mut self, key: &MarkedYaml<'_>, position: Position) -> Option<String> {
-        let text = match &key.data {
-            YamlData::Value(Scalar::String(s)) => s.to_string(),
-            YamlData::Value(Scalar::Integer(i)) => i.to_string(),
-            YamlData::Value(Scalar::Boolean(b)) => b.to_string(),
-            YamlData::Value(Scalar::FloatingPoint(f)) => f.to_string(),
-            YamlData::Representation(text, _, _) => text.to_string(),
-            YamlData::Tagged(_, inner) => return self.key(inner, position),
-            _ => {
-                self.fail(
-                    position,
-                    "mapping keys must be plain strings: quote the key or restructure the mapping",
-                );
-                return None;
-            }
-        };
-        Some(text)
-    }
-
-    fn fail(&mut self, position: Position, message: &str) -> Value {
-        self.errors.push(YamlError {
-            position,
-            message: message.to_string(),
-        });
-        Value::Null
     }
 }
 
@@ -273,7 +171,7 @@ mod tests {
     }
 
     fn pos(line: usize, column: usize) -> Position {
-        Position { line, column }
+        Position::new(line, column)
     }
 
     #[test]
@@ -346,30 +244,14 @@ mod tests {
     }
 
     #[test]
-    fn a_syntax_error_spoils_only_its_own_document() {
-        let docs = parse_stream("a: 1\n---\nb: [\n---\nc: 3\n--- {d: 4}\n");
-        assert_eq!(docs.len(), 4, "{docs:?}");
-        assert_eq!(docs[0].as_ref().unwrap().value["a"], 1);
-        assert_eq!(docs[1].as_ref().unwrap_err()[0].position.line, 4);
-        let third = docs[2].as_ref().unwrap();
-        assert_eq!(third.positions.key("/c"), pos(5, 1));
-        assert_eq!(docs[3].as_ref().unwrap().positions.value("/d"), pos(6, 9));
-    }
-
-    #[test]
-    fn only_marker_lines_start_documents() {
-        assert_eq!(
-            document_starts("a: 1\n---\nb: '---'\n----\n--- x\n"),
-            [0, 5, 23]
-        );
-    }
-
-    #[test]
     fn refuses_complex_keys_and_non_finite_numbers() {
-        let docs = parse_stream("? [a, b]\n: 1\nc: .nan\n");
+        let docs = parse_stream("? [a, b]\n: 1\n---\nc: .nan\nd: -.inf\n");
         let errors = docs[0].as_ref().unwrap_err();
-        assert_eq!(errors.len(), 2);
+        assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].position, pos(1, 3));
-        assert_eq!(errors[1].position, pos(3, 4));
+        let errors = docs[1].as_ref().unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[0].position, pos(4, 4));
+        assert_eq!(errors[1].position, pos(5, 4));
     }
 }

@@ -210,7 +210,7 @@ mod tests {
         let mut fields = Fields::of(&root, "service `web`").unwrap();
         fields.take("image");
         let err = fields.finish().unwrap_err();
-        assert_eq!(err.at, Position { line: 2, column: 1 });
+        assert_eq!(err.at, Position::new(2, 1));
         assert!(
             err.message.contains("`build` in service `web`"),
             "{}",

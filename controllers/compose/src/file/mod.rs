@@ -114,7 +114,11 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileError> {
         at: p.at,
         message: p.message,
     };
-    let root = node::parse(&text).map_err(|e| invalid(Problem::new(e.at, e.message)))?;
+    // Until the loader reports every problem, the first stands for all.
+    let root = node::parse(&text).map_err(|mut e| {
+        let first = e.swap_remove(0);
+        invalid(Problem::new(first.at, first.message))
+    })?;
     let root = substitute(root, &variables).map_err(invalid)?;
     decode_project(&root, absolute, dir, &variables, options).map_err(invalid)
 }

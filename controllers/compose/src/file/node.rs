@@ -1,129 +1,31 @@
-//! YAML text to a small tree that remembers where each node was written,
-//! so every decoding error can name `file:line:col`.
+//! A compose file's positioned tree, from the reader shared with the
+//! manifest loader (bounded nesting, safe aliases, duplicate keys refused,
+//! merge keys resolved), so every decoding error can name `file:line:col`.
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Marker, Scalar, YamlData};
+pub use hareconcile_yaml::{Entry, Node, Position, Value, YamlError};
 
-/// A 1-based line and column in a compose file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    pub line: usize,
-    pub column: usize,
-}
-
-impl From<Marker> for Position {
-    fn from(m: Marker) -> Self {
-        // saphyr lines are 1-based already, columns 0-based.
-        Position {
-            line: m.line(),
-            column: m.col() + 1,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    String(String),
-    Seq(Vec<Node>),
-    Map(Vec<Entry>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub at: Position,
-    pub value: Value,
-}
-
-/// One mapping entry; keys are plain strings in compose files.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub key: String,
-    pub key_at: Position,
-    pub value: Node,
-}
-
-/// A problem in the YAML itself, before any compose meaning applies.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyntaxError {
-    pub at: Position,
-    pub message: String,
-}
-
-/// Parses the first document of `text`; an empty text is an empty mapping's
-/// absence (`Null`).
-pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    let documents = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
-        at: (*e.marker()).into(),
-        message: format!("YAML syntax error: {}", e.info()),
-    })?;
-    match documents.first() {
-        Some(root) => convert(root),
-        None => Ok(Node {
-            at: Position { line: 1, column: 1 },
-            value: Value::Null,
-        }),
-    }
-}
-
-fn convert(node: &MarkedYaml<'_>) -> Result<Node, SyntaxError> {
-    let at = Position::from(node.span.start);
-    let value = match &node.data {
-        YamlData::Value(scalar) => scalar_value(scalar),
-        YamlData::Representation(text, _, _) => Value::String(text.to_string()),
-        YamlData::Sequence(items) => {
-            Value::Seq(items.iter().map(convert).collect::<Result<_, _>>()?)
-        }
-        YamlData::Mapping(entries) => {
-            let mut converted = Vec::with_capacity(entries.len());
-            for (k, v) in entries {
-                let key_at = Position::from(k.span.start);
-                let key = match &k.data {
-                    YamlData::Value(Scalar::String(s)) => s.to_string(),
-                    YamlData::Value(Scalar::Integer(i)) => i.to_string(),
-                    YamlData::Value(Scalar::Boolean(b)) => b.to_string(),
-                    YamlData::Representation(text, _, _) => text.to_string(),
-                    _ => {
-                        return Err(SyntaxError {
-                            at: key_at,
-                            message: "mapping keys must be plain strings".into(),
-                        })
-                    }
-                };
-                converted.push(Entry {
-                    key,
-                    key_at,
-                    value: convert(v)?,
-                });
-            }
-            Value::Map(converted)
-        }
-        YamlData::Tagged(_, inner) => return convert(inner),
-        YamlData::Alias(_) => {
-            return Err(SyntaxError {
+/// Reads the compose file's one document; an empty file is `Null`. Every
+/// problem of the YAML itself is returned, not only the first.
+pub fn parse(text: &str) -> Result<Node, Vec<YamlError>> {
+    let mut documents = hareconcile_yaml::parse_stream(text).into_iter();
+    let root = documents.next().unwrap_or(Ok(Node {
+        at: Position::START,
+        value: Value::Null,
+    }))?;
+    match documents.next() {
+        None => Ok(root),
+        Some(second) => {
+            let at = match &second {
+                Ok(node) => node.at,
+                Err(errors) => errors[0].at,
+            };
+            Err(vec![YamlError {
                 at,
-                message: "YAML alias could not be resolved: write the value out instead".into(),
-            })
+                message:
+                    "a second YAML document: a compose file holds one; move it to a file of its own"
+                        .into(),
+            }])
         }
-        YamlData::BadValue => {
-            return Err(SyntaxError {
-                at,
-                message: "value does not match its YAML tag".into(),
-            })
-        }
-    };
-    Ok(Node { at, value })
-}
-
-fn scalar_value(scalar: &Scalar<'_>) -> Value {
-    match scalar {
-        Scalar::Null => Value::Null,
-        Scalar::Boolean(b) => Value::Bool(*b),
-        Scalar::Integer(i) => Value::Int(*i),
-        Scalar::FloatingPoint(f) => Value::Float(f.into_inner()),
-        Scalar::String(s) => Value::String(s.to_string()),
     }
 }
 
@@ -137,28 +39,34 @@ mod tests {
         let Value::Map(top) = &root.value else {
             panic!()
         };
-        assert_eq!(top[0].key_at, Position { line: 1, column: 1 });
         let Value::Map(services) = &top[0].value.value else {
             panic!()
         };
         let Value::Map(web) = &services[0].value.value else {
             panic!()
         };
-        assert_eq!(web[0].key, "image");
-        assert_eq!(web[0].key_at, Position { line: 3, column: 5 });
-        assert_eq!(
-            web[0].value.at,
-            Position {
-                line: 3,
-                column: 12
-            }
-        );
+        assert_eq!(web[0].key_at, Position::new(3, 5));
+        assert_eq!(web[0].value.at, Position::new(3, 12));
     }
 
     #[test]
-    fn reports_syntax_errors_with_a_position() {
-        let err = parse("services: [a,\n").unwrap_err();
-        assert!(err.message.starts_with("YAML syntax error"), "{err:?}");
-        assert!(err.at.line >= 1);
+    fn reports_every_yaml_problem_and_a_second_document() {
+        let errors = parse("services:\n  a: {}\n  a: {}\nx: 1\nx: 2\n").unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(errors[1].at, Position::new(5, 1));
+        let errors = parse("services: {}\n---\nservices: {}\n").unwrap_err();
+        assert_eq!(errors[0].at.line, 3);
+        assert!(parse("").unwrap().value == Value::Null);
+    }
+
+    /// Issue 17: 3,000 nested block lists in 6 KB overflowed the stack.
+    #[test]
+    fn deep_nesting_is_a_positioned_error() {
+        let text = format!("services:\n  web:\n    command: {}x\n", "- ".repeat(3_000))
+            .replace("command: -", "command:\n      -");
+        let errors = parse(&text).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].at, Position::new(4, 7 + 2 * 125));
+        assert!(errors[0].message.contains("nested more than 128 levels"));
     }
 }
