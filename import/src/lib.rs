@@ -103,6 +103,8 @@ pub enum ImportError {
     NodeName(String),
     #[error("node {0} is given twice: give each node one file")]
     DuplicateNode(String),
+    #[error("--address names node {name}, which the Cluster does not have: use one of {known}")]
+    UnknownNode { name: String, known: String },
     #[error("nothing to import: {reason}")]
     Nothing {
         reason: String,

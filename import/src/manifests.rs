@@ -100,7 +100,7 @@ pub fn password_auth(
         Some(from),
         "password",
         format!(
-            "the VRRP password is not written into the manifests: install it as {} on every node (mode 0600, the password on its first line); `import -o DIR` writes that file into DIR",
+            "the VRRP password is not written into the manifests: install it as {} on every node (mode 0600, the password on its first line); `import -o DIR` writes it as DIR/secrets/vrrp-password",
             path.display()
         ),
     );

@@ -26,7 +26,7 @@ use ipnet::IpNet;
 
 use crate::finding::{Findings, Level, Source};
 use crate::manifests::{self, Address};
-use crate::names::{dns_label, Names};
+use crate::names::{dns_label, is_dns_label, Names};
 use crate::{Import, ImportError, Options, Secret};
 
 /// The options that take an argument, as in Vrrpd's optstring.
@@ -63,6 +63,9 @@ pub fn import(args: &[String], options: &Options) -> Result<Import, ImportError>
         return Err(ImportError::CommandLine(
             "no vrrpd command line: give its arguments after --, e.g. -- vrrpd -i eth0 -v 51 10.0.0.100".to_string(),
         ));
+    }
+    if let Some(name) = options.addresses.keys().find(|n| !is_dns_label(n)) {
+        return Err(ImportError::NodeName(name.clone()));
     }
     let mut findings = Findings::default();
     let processes = lines

@@ -537,3 +537,19 @@ fn disagreements_between_files_are_reported_at_the_other_files_line() {
         .any(|f| f.message.contains("add `version 2` to this vrrp_instance")));
     assert_eq!(spec(&objects, "imported")["vrrp"]["version"], 2);
 }
+
+/// `--address` for a node the Cluster does not have is a mistake, not
+/// something to ignore.
+#[test]
+fn an_address_for_an_unknown_node_is_refused() {
+    let mut options = Options::default();
+    options
+        .addresses
+        .insert("lb3".into(), "10.0.0.3".parse().unwrap());
+    let files = [NodeFile::new("lb1", fixture("track-notify/lb1.conf"))];
+    let error = keepalived::import(&files, &options).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "--address names node lb3, which the Cluster does not have: use one of lb1, n2"
+    );
+}

@@ -101,7 +101,7 @@ pub fn map(
         addresses: Vec::new(),
     };
     mapping.router_ids();
-    mapping.cluster_nodes();
+    mapping.cluster_nodes()?;
     let version = mapping.version();
     let transport = mapping.transport();
     let (auth, secrets) = mapping.auth(version);
@@ -266,7 +266,8 @@ impl Mapping<'_> {
 
     /// The given nodes, then one node per unicast peer no file accounts
     /// for; with a single file and no such peer, one derived node.
-    fn cluster_nodes(&mut self) {
+    /// `--address` must name one of them.
+    fn cluster_nodes(&mut self) -> Result<(), ImportError> {
         let mut known: Vec<Option<IpAddr>> =
             (0..self.nodes.len()).map(|n| self.own_address(n)).collect();
         // Every unicast peer, with where it was first written.
@@ -347,8 +348,24 @@ impl Mapping<'_> {
             .iter()
             .map(|(node, address)| (node.name.clone(), address.clone()))
             .collect();
+        if let Some(name) = self
+            .options
+            .addresses
+            .keys()
+            .find(|name| !named.iter().any(|(node, _)| node == *name))
+        {
+            return Err(ImportError::UnknownNode {
+                name: name.clone(),
+                known: named
+                    .iter()
+                    .map(|(node, _)| node.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
         self.addresses = manifests::resolve_addresses(&named, self.options, &mut self.findings);
         self.cluster_nodes = cluster.into_iter().map(|(node, _)| node).collect();
+        Ok(())
     }
 
     /// `--address`, else the node's unicast_src_ip, else its mcast_src_ip
