@@ -518,7 +518,7 @@ async fn the_stack_runs_again_after_a_docker_daemon_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsupported_key_is_reported_with_its_position_and_nothing_starts() {
     require_privileges!(docker);
-    let rig = Rig::start("    deploy: {replicas: 2}\n").await;
+    let rig = Rig::start("    post_start: [{command: [\"true\"]}]\n").await;
     let (store, dockerd, file) = (&rig.store, &rig.dockerd, &rig.file);
     let service = object(
         Kind::Service,
@@ -532,7 +532,7 @@ async fn an_unsupported_key_is_reported_with_its_position_and_nothing_starts() {
     let condition = ready(store, "shop").unwrap();
     assert_eq!(condition.reason, "InvalidComposeFile");
     let expected = format!(
-        "{}:8:5: unsupported key `deploy` in service `web`",
+        "{}:8:5: unsupported key `post_start` in service `web`",
         file.display()
     );
     assert!(

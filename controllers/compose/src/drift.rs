@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::engine::{config_hash, ContainerStatus, EngineError};
+use crate::engine::{config_hash, container_name, container_names, ContainerStatus, EngineError};
 use crate::file::Project;
 use crate::Placement;
 
@@ -53,30 +53,53 @@ pub fn stack_drift(
     for container in containers {
         let name = &container.name;
         let service = &container.service;
-        if !project.services.contains_key(service) {
+        let number = container.number;
+        let Some(declared) = project.services.get(service) else {
             found.push(drift(
                 name,
                 "UnexpectedContainer",
                 format!("{name} (service {service:?}) carries the project's label but the compose file has no such service"),
                 format!("won't fix: the agent never removes containers it does not manage; remove it (docker rm -f {name}) or declare the service"),
             ));
-        } else if containers.iter().filter(|c| &c.service == service).count() > 1
-            && *name != crate::engine::container_name(&project.name, service)
-        {
+            continue;
+        };
+        if number > declared.replicas {
             found.push(drift(
                 name,
                 "ExtraReplica",
-                format!("{name} is a second container of service {service}; hareconcile runs one"),
-                format!("won't fix: remove it (docker rm -f {name}) or scale with another service"),
+                format!(
+                    "{name} is container {number} of service {service}, which runs {}",
+                    declared.replicas
+                ),
+                "the agent stops and removes it",
+            ));
+        } else if *name != container_name(project, service, number) {
+            found.push(drift(
+                name,
+                "ContainerRenamed",
+                format!(
+                    "{name} is container {number} of service {service}, which is now named {}",
+                    container_name(project, service, number)
+                ),
+                "the agent replaces it with a container of the new name",
             ));
         }
     }
-    for (service_name, service) in &project.services {
-        let name = crate::engine::container_name(&project.name, service_name);
+    let replicas = project.services.iter().flat_map(|(service_name, service)| {
+        container_names(project, service_name)
+            .into_iter()
+            .map(move |(number, name)| (service_name, service, number, name))
+    });
+    for (service_name, service, number, name) in replicas {
         let container = containers.iter().find(|c| c.name == name);
+        let renamed = containers
+            .iter()
+            .any(|c| &c.service == service_name && c.number == number && c.name != name);
         let running = container.is_some_and(|c| c.state == "running" || c.state == "restarting");
         let paused = container.is_some_and(|c| c.state == "paused");
         match (wanted, container) {
+            // Reported as renamed, above.
+            (_, None) if renamed => {}
             (Placement::Run | Placement::Warm | Placement::Paused, None) => found.push(drift(
                 &name,
                 "ContainerMissing",
@@ -154,7 +177,8 @@ pub fn with_failure(
             .services
             .iter()
             .filter(|(_, s)| s.image == image)
-            .map(|(name, _)| crate::engine::container_name(&project.name, name))
+            .flat_map(|(name, _)| container_names(project, name))
+            .map(|(_, container)| container)
             .collect();
         found.retain(|d| !(d.reason == "ContainerMissing" && blocked.contains(&d.container)));
         found.push(drift(
@@ -176,6 +200,17 @@ pub fn with_failure(
     let Some(container) = failure.container() else {
         return found;
     };
+    if let EngineError::NameTaken { .. } = failure {
+        // Not missing: the name is someone else's, which no retry changes.
+        found.retain(|d| d.container != container);
+        found.push(drift(
+            container,
+            "NameTaken",
+            failure.to_string(),
+            format!("won't fix: the agent leaves {container} as it is; rename or remove it (docker rename {container} OTHER), or change the service's container_name"),
+        ));
+        return found;
+    }
     if let EngineError::Replace { newer_image, .. } = failure {
         let (reason, outdated) = match newer_image {
             Some(_) => (
@@ -186,7 +221,11 @@ pub fn with_failure(
                 let service = project
                     .services
                     .keys()
-                    .find(|s| crate::engine::container_name(&project.name, s) == container)
+                    .find(|s| {
+                        container_names(project, s)
+                            .iter()
+                            .any(|(_, name)| name == container)
+                    })
                     .map_or("?", String::as_str);
                 (
                     "OutdatedConfig",
@@ -258,18 +297,28 @@ mod tests {
         let extra = container("old", "running", &p);
         let mut second = container("web", "running", &p);
         second.name = "shop_web_2".into();
-        let found = stack_drift(&p, Placement::Run, &[web, outdated, extra, second], true);
+        second.number = 2;
+        let mut renamed = container("worker", "exited", &p);
+        renamed.name = "legacy-worker".into();
+        let found = stack_drift(
+            &p,
+            Placement::Run,
+            &[web, outdated, extra, second, renamed],
+            true,
+        );
         assert_eq!(
             reasons(&found),
             [
                 "UnexpectedContainer",
                 "ExtraReplica",
+                "ContainerRenamed",
                 "OutdatedConfig",
                 "ContainerStopped"
             ],
             "{found:?}"
         );
         assert!(found[0].fix.starts_with("won't fix"), "{found:?}");
+        assert_eq!(found[1].fix, "the agent stops and removes it");
         let p_missing = stack_drift(
             &p,
             Placement::Run,
@@ -277,6 +326,33 @@ mod tests {
             false,
         );
         assert_eq!(reasons(&p_missing), ["ContainerMissing"]);
+    }
+
+    #[test]
+    fn a_name_held_by_a_foreign_container_is_one_finding_the_agent_leaves_alone() {
+        let p = project();
+        let taken = EngineError::NameTaken {
+            name: "shop_web_1".into(),
+            project: "shop".into(),
+            service: "web".into(),
+            holder: "it is not a compose service's container".into(),
+        };
+        let found = with_failure(
+            stack_drift(
+                &p,
+                Placement::Run,
+                &[container("worker", "running", &p)],
+                false,
+            ),
+            &p,
+            &taken,
+        );
+        assert_eq!(reasons(&found), ["NameTaken"], "{found:?}");
+        assert!(
+            found[0].message.contains("is not shop's service web"),
+            "{found:?}"
+        );
+        assert!(found[0].fix.starts_with("won't fix"), "{found:?}");
     }
 
     fn no_such_image(action: &'static str, name: &str) -> EngineError {

@@ -1,36 +1,41 @@
-//! One service's container: created (or kept, or replaced), started,
-//! stopped and removed.
+//! One container of a service: found (by its labels, whatever its name),
+//! created, kept or replaced, started, stopped and removed. A container
+//! that holds the name but carries another service's labels is never
+//! touched.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::container::{
-    Config, CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
-    RenameContainerOptions, StartContainerOptions, StopContainerOptions,
+    Config, CreateContainerOptions, InspectContainerOptions, ListContainersOptions,
+    RemoveContainerOptions, RenameContainerOptions, RestartContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
-use bollard::models::ContainerStateStatusEnum;
+use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
 use bollard::network::ConnectNetworkOptions;
 use tracing::{info, warn};
 
-use super::{api, labels, matching, neighbours, spec, Change, Engine, EngineError, API_TIMEOUT};
-use crate::file::{Project, Service};
+use super::{
+    api, labels, matching, neighbours, spec, version, Change, Engine, EngineError, API_TIMEOUT,
+};
+use crate::file::Project;
 
 impl Engine {
-    /// Keeps a container that already matches (by config hash, or by its
-    /// settings when `docker-compose` created it) and runs the image its
-    /// reference names now; replaces one that does not.
+    /// Keeps container `number` of the service when it already matches (by
+    /// config hash, or by its settings when `docker-compose` created it)
+    /// and runs the image its reference names now; replaces one that does
+    /// not.
     pub(super) async fn ensure_container(
         &self,
         project: &Project,
         service_name: &str,
+        number: u32,
     ) -> Result<Option<Change>, EngineError> {
         let service = &project.services[service_name];
-        let name = labels::container_name(&project.name, service_name);
-        let desired = spec::container_config(project, service_name, service);
-        let Ok(existing) = self
-            .docker
-            .inspect_container(&name, None::<InspectContainerOptions>)
-            .await
-        else {
+        let name = labels::container_name(project, service_name, number);
+        version::check(&self.docker, &name, service)?;
+        let desired = spec::container_config(project, service_name, service, number);
+        let Some(existing) = self.existing(project, service_name, number, &name).await? else {
             info!(container = %name, "creating container");
             self.create_container(project, service_name, &name, desired)
                 .await?;
@@ -42,7 +47,13 @@ impl Engine {
             .as_ref()
             .and_then(|c| c.labels.as_ref())
             .and_then(|l| l.get(labels::CONFIG_HASH));
+        let existing_name = existing
+            .name
+            .as_deref()
+            .map(|n| n.trim_start_matches('/'))
+            .unwrap_or_default();
         let changed = match existing_hash {
+            _ if existing_name != name => Some(format!("it is named {existing_name}")),
             Some(label) if *label == hash => None,
             _ => matching::difference(&desired, &existing),
         };
@@ -82,6 +93,85 @@ impl Engine {
         }
     }
 
+    /// Container `number` of the service: the one named `name` if its
+    /// labels say it is that container; else one whose labels say so
+    /// under another name (its `container_name` changed). A container
+    /// named `name` with other labels is someone else's: an error, and it
+    /// is left as it is.
+    async fn existing(
+        &self,
+        project: &Project,
+        service: &str,
+        number: u32,
+        name: &str,
+    ) -> Result<Option<ContainerInspectResponse>, EngineError> {
+        match self
+            .docker
+            .inspect_container(name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(found) => {
+                let no_labels = HashMap::new();
+                let labels = found
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.labels.as_ref())
+                    .unwrap_or(&no_labels);
+                match labels::identity(labels) {
+                    Some(identity) if identity == (project.name.as_str(), service, number) => {
+                        Ok(Some(found))
+                    }
+                    other => Err(EngineError::NameTaken {
+                        name: name.to_string(),
+                        project: project.name.clone(),
+                        service: service.to_string(),
+                        holder: labels::describe_identity(other),
+                    }),
+                }
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => self.renamed(project, service, number).await,
+            Err(e) => Err(api("inspect container", name)(e)),
+        }
+    }
+
+    /// The container of the project labelled as container `number` of the
+    /// service, whatever its name.
+    async fn renamed(
+        &self,
+        project: &Project,
+        service: &str,
+        number: u32,
+    ) -> Result<Option<ContainerInspectResponse>, EngineError> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: HashMap::from([(
+                "label".to_string(),
+                vec![
+                    format!("{}={}", labels::PROJECT, project.name),
+                    format!("{}={service}", labels::SERVICE),
+                    format!("{}={number}", labels::CONTAINER_NUMBER),
+                    format!("{}=False", labels::ONEOFF),
+                ],
+            )]),
+            ..Default::default()
+        };
+        let found = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(api("list containers of", &project.name))?;
+        let Some(id) = found.into_iter().find_map(|c| c.id) else {
+            return Ok(None);
+        };
+        self.docker
+            .inspect_container(&id, None::<InspectContainerOptions>)
+            .await
+            .map(Some)
+            .map_err(api("inspect container", &id))
+    }
+
     /// Make before break, as Compose v2 does (1.29 stops the old one
     /// first): the replacement is created under a temporary name before
     /// the old container is stopped, so a configuration that cannot be
@@ -114,18 +204,18 @@ impl Engine {
         // A frozen standby's process cannot act on SIGTERM: thawed, it
         // gets its grace period as a stop would give it.
         if paused {
-            self.set_frozen(name, false).await?;
+            self.set_frozen(old_id, false).await?;
         }
-        self.stop_container(name, grace).await?;
-        self.remove_container(name).await?;
+        self.stop_container(old_id, grace).await?;
+        self.remove_container(old_id).await?;
         self.docker
             .rename_container(&temporary, RenameContainerOptions { name })
             .await
             .map_err(api("rename container", &temporary))
     }
 
-    /// Creates container `name` of the service and joins it to the
-    /// service's other networks.
+    /// Creates container `name` of the service, joins it to the service's
+    /// other networks and writes its secrets and configs.
     async fn create_container(
         &self,
         project: &Project,
@@ -136,7 +226,7 @@ impl Engine {
         let service = &project.services[service_name];
         let options = CreateContainerOptions {
             name: name.to_string(),
-            platform: None,
+            platform: service.platform.clone(),
         };
         self.docker
             .create_container(Some(options), desired)
@@ -150,10 +240,7 @@ impl Engine {
         {
             let options = ConnectNetworkOptions {
                 container: name.to_string(),
-                endpoint_config: bollard::models::EndpointSettings {
-                    aliases: Some(spec::aliases(service_name, service, network)),
-                    ..Default::default()
-                },
+                endpoint_config: spec::endpoint(project, service_name, service, network),
             };
             let network = labels::network_name(project, network);
             self.docker
@@ -161,38 +248,68 @@ impl Engine {
                 .await
                 .map_err(api("connect to network", &network))?;
         }
-        Ok(())
+        self.write_projected_files(name, service).await
     }
 
+    /// Starts the service's containers that are not running; with
+    /// `restart_running`, restarts those that are (a dependency they are
+    /// restarted with got a new container).
     pub(super) async fn start_service(
         &self,
         project: &Project,
         service_name: &str,
-    ) -> Result<Option<Change>, EngineError> {
-        let service: &Service = &project.services[service_name];
-        let name = labels::container_name(&project.name, service_name);
-        // What runs already waits for nothing: a dependency turning
-        // unhealthy later is its own finding, not a failure to start this.
-        // A paused container has started too; thawing it is
-        // [`Engine::unpause`]'s.
-        let state = self.state(&name).await?;
-        if matches!(
-            state.0,
-            Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::PAUSED)
-        ) {
-            return Ok(None);
+        restart_running: bool,
+    ) -> Result<Vec<Change>, EngineError> {
+        let service = &project.services[service_name];
+        let mut changes = Vec::new();
+        for (_, name) in labels::container_names(project, service_name) {
+            // What runs already waits for nothing: a dependency turning
+            // unhealthy later is its own finding, not a failure to start
+            // this. A paused container has started too; thawing it is
+            // [`Engine::unpause`]'s.
+            let state = self.state(&name).await?;
+            match state.0 {
+                Some(ContainerStateStatusEnum::RUNNING) if restart_running => {
+                    let grace = service.stop_grace_period.unwrap_or(spec::DEFAULT_GRACE);
+                    self.restart_container(&name, grace).await?;
+                    changes.push(Change::new("restarted", &name));
+                    continue;
+                }
+                Some(ContainerStateStatusEnum::RUNNING | ContainerStateStatusEnum::PAUSED) => {
+                    continue
+                }
+                _ => {}
+            }
+            for dependency in service.dependencies() {
+                self.wait_for(project, &name, dependency, service.dependency(dependency))
+                    .await?;
+            }
+            info!(container = %name, "starting container");
+            self.docker
+                .start_container(&name, None::<StartContainerOptions<String>>)
+                .await
+                .map_err(api("start container", &name))?;
+            self.announce(&name).await;
+            changes.push(Change::new("started", &name));
         }
-        for (dependency, condition) in &service.depends_on {
-            self.wait_for(project, &name, dependency, *condition)
-                .await?;
-        }
-        info!(container = %name, "starting container");
-        self.docker
-            .start_container(&name, None::<StartContainerOptions<String>>)
+        Ok(changes)
+    }
+
+    async fn restart_container(&self, name: &str, grace: Duration) -> Result<(), EngineError> {
+        info!(container = %name, "restarting container: a dependency it restarts with was renewed");
+        let docker = self
+            .docker
+            .clone()
+            .with_timeout(grace + Duration::from_secs(API_TIMEOUT));
+        let options = RestartContainerOptions {
+            t: grace.as_secs() as isize,
+        };
+        docker
+            .restart_container(name, Some(options))
             .await
-            .map_err(api("start container", &name))?;
-        self.announce(&name).await;
-        Ok(Some(Change::new("started", &name)))
+            .map_err(api("restart container", name))?;
+        self.announce(name).await;
+        Ok(())
     }
 
     /// Writes this host's neighbour entries for a container that has just

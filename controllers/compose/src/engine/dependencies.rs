@@ -5,8 +5,10 @@ use std::time::Duration;
 use bollard::container::InspectContainerOptions;
 use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
 
+use tracing::warn;
+
 use super::{api, labels, Engine, EngineError};
-use crate::file::{Condition, Project};
+use crate::file::{Condition, Dependency, Project};
 
 /// How long a dependent waits for `service_healthy` or
 /// `service_completed_successfully` before the start fails.
@@ -14,12 +16,36 @@ const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(120);
 const DEPENDENCY_POLL: Duration = Duration::from_millis(250);
 
 impl Engine {
-    /// Waits until `service` meets `condition`, for container `dependent`.
+    /// Waits until every container of `service` meets the condition
+    /// `dependency` asks, for container `dependent`. One that fails a
+    /// dependency that is not `required` is logged, and not waited for.
     pub(super) async fn wait_for(
         &self,
         project: &Project,
         dependent: &str,
         service: &str,
+        dependency: Dependency,
+    ) -> Result<(), EngineError> {
+        for (_, name) in labels::container_names(project, service) {
+            match self
+                .wait_for_container(dependent, service, &name, dependency.condition)
+                .await
+            {
+                Err(e) if !dependency.required => {
+                    warn!(container = %dependent, error = %e, "starting anyway: the dependency is not required");
+                    return Ok(());
+                }
+                result => result?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_for_container(
+        &self,
+        dependent: &str,
+        service: &str,
+        name: &str,
         condition: Condition,
     ) -> Result<(), EngineError> {
         let wanted = match condition {
@@ -27,10 +53,9 @@ impl Engine {
             Condition::ServiceHealthy => "healthy",
             Condition::ServiceCompletedSuccessfully => "completed successfully",
         };
-        let name = labels::container_name(&project.name, service);
         let started = tokio::time::Instant::now();
         loop {
-            let (status, health, exit_code) = self.state(&name).await?;
+            let (status, health, exit_code) = self.state(name).await?;
             let done = match condition {
                 Condition::ServiceHealthy => health == Some(HealthStatusEnum::HEALTHY),
                 _ => status == Some(ContainerStateStatusEnum::EXITED) && exit_code == Some(0),

@@ -24,13 +24,27 @@ pub const VOLUME: &str = "com.docker.compose.volume";
 /// Debian ships keeps its output quiet.
 pub const COMPOSE_VERSION: &str = "1.29.2";
 
-/// hareconcile runs one container per service, number 1.
-pub const CONTAINER_NUMBER_VALUE: &str = "1";
+/// Container `number` (from 1) of `service`: `PROJECT_SERVICE_N`, as
+/// Compose 1.29 names containers (Compose v2 uses dashes; 1.29 is what
+/// this cluster's operators run), or the service's `container_name`.
+/// A service that sets `container_name` has one container.
+pub fn container_name(project: &Project, service: &str, number: u32) -> String {
+    match project
+        .services
+        .get(service)
+        .and_then(|s| s.container_name.as_deref())
+    {
+        Some(name) => name.to_string(),
+        None => format!("{}_{service}_{number}", project.name),
+    }
+}
 
-/// `PROJECT_SERVICE_1`, as Compose 1.29 names containers (Compose v2 uses
-/// dashes; 1.29 is what this cluster's operators run).
-pub fn container_name(project: &str, service: &str) -> String {
-    format!("{project}_{service}_{CONTAINER_NUMBER_VALUE}")
+/// The names of every container the service should have, by number.
+pub fn container_names(project: &Project, service: &str) -> Vec<(u32, String)> {
+    let replicas = project.services.get(service).map_or(0, |s| s.replicas);
+    (1..=replicas)
+        .map(|number| (number, container_name(project, service, number)))
+        .collect()
 }
 
 /// The engine name of a project network: `PROJECT_KEY` unless `name:` says otherwise.
@@ -79,6 +93,7 @@ pub fn container_labels(
     project: &Project,
     name: &str,
     service: &Service,
+    number: u32,
 ) -> HashMap<String, String> {
     let mut labels: HashMap<String, String> = service.labels.clone().into_iter().collect();
     let config_file = project
@@ -90,7 +105,7 @@ pub fn container_labels(
     for (key, value) in [
         (PROJECT, project.name.clone()),
         (SERVICE, name.to_string()),
-        (CONTAINER_NUMBER, CONTAINER_NUMBER_VALUE.to_string()),
+        (CONTAINER_NUMBER, number.to_string()),
         (ONEOFF, "False".to_string()),
         (CONFIG_HASH, config_hash(project, service)),
         (WORKING_DIR, project.dir.display().to_string()),
@@ -115,6 +130,30 @@ pub fn resource_labels(
     labels.insert(kind_label.to_string(), key.to_string());
     labels.insert(VERSION.to_string(), COMPOSE_VERSION.to_string());
     labels
+}
+
+/// (project, service, number) of a container by its Compose labels, if
+/// it is a service's container (not a one-off run). Containers
+/// created before the number label existed count as number 1.
+pub fn identity(labels: &HashMap<String, String>) -> Option<(&str, &str, u32)> {
+    if labels.get(ONEOFF).is_some_and(|v| v == "True") {
+        return None;
+    }
+    let number = match labels.get(CONTAINER_NUMBER) {
+        Some(n) => n.parse().ok()?,
+        None => 1,
+    };
+    Some((labels.get(PROJECT)?, labels.get(SERVICE)?, number))
+}
+
+/// Whose a container is, for an error about a name it holds.
+pub fn describe_identity(identity: Option<(&str, &str, u32)>) -> String {
+    match identity {
+        Some((project, service, number)) => {
+            format!("it is container {number} of service {service} of project {project}")
+        }
+        None => "it is not a compose service's container".to_string(),
+    }
 }
 
 /// Labels that describe how a stack was invoked rather than what runs:

@@ -31,8 +31,23 @@ pub fn difference(desired: &Config<String>, actual: &ContainerInspectResponse) -
     missing(&have, &want, "Config").or_else(|| missing(&have_host, &want_host, "HostConfig"))
 }
 
+/// Lists whose order is meaning: a command's words, a healthcheck
+/// test, name servers in the order they are asked. Other lists (mounts,
+/// capabilities, security options...) are sets whose order Compose
+/// versions write differently.
+const ORDERED: [&str; 6] = [
+    ".Cmd",
+    ".Entrypoint",
+    ".Test",
+    ".Dns",
+    ".DnsSearch",
+    ".DnsOptions",
+];
+
 /// The first value set in `want` that `have` lacks, by path. Lists must
-/// be equal, except `Env`, where the image adds variables (`PATH`).
+/// be equal (as sets, unless [`ORDERED`]; each element contained in one
+/// of the other list's), except `Env`, where the image adds variables
+/// (`PATH`).
 fn missing(have: &Value, want: &Value, path: &str) -> Option<String> {
     match (have, want) {
         (_, Value::Null) => None,
@@ -47,6 +62,20 @@ fn missing(have: &Value, want: &Value, path: &str) -> Option<String> {
             .iter()
             .find(|w| !have.contains(w))
             .map(|w| format!("{path} lacks {w}")),
+        (Value::Array(have_items), Value::Array(want_items))
+            if !ORDERED.iter().any(|o| path.ends_with(o)) =>
+        {
+            let lacking = want_items
+                .iter()
+                .find(|w| !have_items.iter().any(|h| missing(h, w, path).is_none()));
+            match lacking {
+                Some(w) => Some(format!("{path} lacks {w}")),
+                None if have_items.len() != want_items.len() => {
+                    Some(format!("{path} is {have}, wants {want}"))
+                }
+                None => None,
+            }
+        }
         (have, want) if have == want => None,
         (have, want) => Some(format!("{path} is {have}, wants {want}")),
     }
@@ -77,5 +106,35 @@ mod tests {
             differs(json!({"Hostname": "web"})).unwrap(),
             r#"Config.Hostname is null, wants "web""#
         );
+    }
+
+    #[test]
+    fn unordered_lists_match_in_any_order_and_their_objects_by_containment() {
+        let have = json!({
+            "Mounts": [
+                {"Type": "tmpfs", "Target": "/cache", "TmpfsOptions": {"SizeBytes": 1}},
+                {"Type": "bind", "Source": "/s", "Target": "/run/secrets/s", "ReadOnly": true, "Consistency": ""}
+            ],
+            "CapAdd": ["NET_ADMIN", "SYS_TIME"]
+        });
+        let differs = |want| missing(&have, &want, "HostConfig");
+        assert_eq!(
+            differs(json!({
+                "Mounts": [
+                    {"Type": "bind", "Source": "/s", "Target": "/run/secrets/s", "ReadOnly": true},
+                    {"Type": "tmpfs", "Target": "/cache", "TmpfsOptions": {"SizeBytes": 1}}
+                ],
+                "CapAdd": ["SYS_TIME", "NET_ADMIN"]
+            })),
+            None
+        );
+        assert!(differs(json!({"CapAdd": ["SYS_TIME"]})).is_some());
+        assert!(differs(
+            json!({"Mounts": [{"Type": "tmpfs", "Target": "/other"}, {"Type": "bind"}]})
+        )
+        .is_some());
+        // Order is meaning in a command.
+        let have = json!({"Cmd": ["a", "b"]});
+        assert!(missing(&have, &json!({"Cmd": ["b", "a"]}), "Config").is_some());
     }
 }

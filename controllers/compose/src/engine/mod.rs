@@ -10,19 +10,22 @@ mod matching;
 mod neighbours;
 mod newer_image;
 mod observe;
+mod projected;
 mod pull;
 mod resources;
 mod serving;
 mod spec;
+mod version;
 mod waves;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures::future::{join, join_all, try_join_all, BoxFuture, FutureExt, Shared};
+use tracing::info;
 
-pub use labels::{config_hash, container_name, CONFIG_HASH, PROJECT, SERVICE};
+pub use labels::{config_hash, container_name, container_names, CONFIG_HASH, PROJECT, SERVICE};
 pub use newer_image::ImageUpdate;
 pub use observe::ContainerStatus;
 pub use pull::Pulled;
@@ -69,6 +72,30 @@ pub enum EngineError {
         /// The services that use it, comma-separated.
         services: String,
     },
+    #[error("container {name} is not {project}'s service {service}: {holder}. hareconcile never touches a container it does not manage: rename or remove that container, or choose another container_name")]
+    NameTaken {
+        /// The name the service's container should have.
+        name: String,
+        project: String,
+        service: String,
+        /// Whose the container holding the name is.
+        holder: String,
+    },
+    #[error("{container}: {setting} needs Docker Engine API {needed}; this engine speaks {speaks}: remove it or upgrade Docker")]
+    TooOld {
+        container: String,
+        setting: &'static str,
+        needed: String,
+        speaks: String,
+    },
+    #[error("network {name} exists without the declared subnet {wanted} (it has {have}): remove it (docker network rm {name}) once no container uses it, and it is created anew")]
+    NetworkDiffers {
+        name: String,
+        wanted: String,
+        have: String,
+    },
+    #[error("write secrets and configs into {container}: {message}")]
+    Projected { container: String, message: String },
     #[error("{dependent} waits for {service} to be {wanted}, but it is {seen}")]
     Dependency {
         /// The container that does not start.
@@ -102,6 +129,13 @@ impl EngineError {
         match self {
             EngineError::Api { action, name, .. } if action.ends_with(" container") => Some(name),
             EngineError::Replace { name, .. }
+            | EngineError::NameTaken { name, .. }
+            | EngineError::TooOld {
+                container: name, ..
+            }
+            | EngineError::Projected {
+                container: name, ..
+            }
             | EngineError::Dependency {
                 dependent: name, ..
             } => Some(name),
@@ -152,23 +186,26 @@ async fn all(steps: Vec<Step<'_>>) -> bool {
     join_all(steps).await.into_iter().all(|done| done)
 }
 
-/// Keeps the error for the caller and the change for the report; whether
-/// the step succeeded.
+/// A step that panicked holding the lock left nothing half-written that
+/// matters here: keep going with what is there.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Keeps the error for the caller and the changes for the report;
+/// whether the step succeeded.
 fn succeeded(
     failures: &Mutex<Vec<EngineError>>,
     changes: &Mutex<Vec<Change>>,
-    result: Result<Option<Change>, EngineError>,
+    result: Result<Vec<Change>, EngineError>,
 ) -> bool {
     match result {
-        Ok(change) => {
-            changes
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(change);
+        Ok(made) => {
+            lock(changes).extend(made);
             true
         }
         Err(e) => {
-            failures.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+            lock(failures).push(e);
             false
         }
     }
@@ -219,15 +256,49 @@ impl Engine {
         self.create_volumes(project).await
     }
 
-    /// Networks, volumes and one container per service, none started;
-    /// containers whose configuration changed are replaced.
+    /// Networks, volumes and the containers of every service, none
+    /// started; containers whose configuration changed are replaced, and
+    /// those beyond a service's replicas removed.
     pub async fn create(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         self.prepare(project).await?;
+        let observed = self.containers(&project.name).await?;
         let mut changes = Vec::new();
         for wave in waves(project) {
-            let made =
-                try_join_all(wave.iter().map(|name| self.ensure_container(project, name))).await?;
+            let made = try_join_all(
+                wave.iter()
+                    .map(|name| self.ensure_service(project, name, &observed)),
+            )
+            .await?;
             changes.extend(made.into_iter().flatten());
+        }
+        Ok(changes)
+    }
+
+    /// Every container the service should have, each kept or (re)created,
+    /// and its containers beyond its replicas stopped and removed (`up`
+    /// after a scale down, as Compose does it).
+    async fn ensure_service(
+        &self,
+        project: &Project,
+        service: &str,
+        observed: &[ContainerStatus],
+    ) -> Result<Vec<Change>, EngineError> {
+        let mut changes = Vec::new();
+        for (number, _) in labels::container_names(project, service) {
+            changes.extend(self.ensure_container(project, service, number).await?);
+        }
+        let replicas = project.services[service].replicas;
+        let grace = project.services[service]
+            .stop_grace_period
+            .unwrap_or(spec::DEFAULT_GRACE);
+        for extra in observed
+            .iter()
+            .filter(|c| c.service == service && c.number > replicas)
+        {
+            info!(container = %extra.name, replicas, "removing a container beyond the service's replicas");
+            self.stop_container(&extra.name, grace).await?;
+            self.remove_container(&extra.name).await?;
+            changes.push(Change::new("removed", &extra.name));
         }
         Ok(changes)
     }
@@ -239,10 +310,18 @@ impl Engine {
     /// ([`serving`]) go first: the others are created and started once
     /// those have started (or failed to). On a failover this is the time
     /// the stack is down.
+    ///
+    /// A service whose `depends_on` asks to be restarted with a dependency
+    /// (`restart: true`, and a namespace it joins or a service it links
+    /// to) is restarted when that dependency got a new container in the
+    /// same call, as Compose does.
     pub async fn up(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
         self.prepare(project).await?;
+        let observed = self.containers(&project.name).await?;
         let failures = Mutex::new(Vec::new());
         let changes = Mutex::new(Vec::new());
+        // Services that got a new container in this call.
+        let renewed: Mutex<BTreeSet<&str>> = Mutex::new(BTreeSet::new());
         let mut created: HashMap<&str, Step<'_>> = HashMap::new();
         let mut started: HashMap<&str, Step<'_>> = HashMap::new();
         let serving = serving(project);
@@ -263,17 +342,22 @@ impl Engine {
             } else {
                 serving_started.clone()
             };
-            let (failures, changes) = (&failures, &changes);
+            let (failures, changes, renewed, observed) = (&failures, &changes, &renewed, &observed);
             let create = async move {
                 // Whatever came of them: a failed front is reported, and
                 // holds back nothing else.
                 join_all(held_back_by).await;
-                all(after_created).await
-                    && succeeded(
-                        failures,
-                        changes,
-                        self.ensure_container(project, name).await,
-                    )
+                if !all(after_created).await {
+                    return false;
+                }
+                let made = self.ensure_service(project, name, observed).await;
+                if made.as_ref().is_ok_and(|made| {
+                    made.iter()
+                        .any(|c| c.action == "created" || c.action == "replaced")
+                }) {
+                    lock(renewed).insert(name.as_str());
+                }
+                succeeded(failures, changes, made)
             }
             .boxed()
             .shared();
@@ -284,9 +368,21 @@ impl Engine {
                     // dependencies' starts first would put off this
                     // service's own create until they had started.
                     let (dependencies_started, created) = join(all(after_started), create).await;
-                    dependencies_started
-                        && created
-                        && succeeded(failures, changes, self.start_service(project, name).await)
+                    if !(dependencies_started && created) {
+                        return false;
+                    }
+                    let restart = {
+                        let renewed = lock(renewed);
+                        service
+                            .dependencies()
+                            .any(|d| service.dependency(d).restart && renewed.contains(d))
+                            && !renewed.contains(name.as_str())
+                    };
+                    succeeded(
+                        failures,
+                        changes,
+                        self.start_service(project, name, restart).await,
+                    )
                 }
                 .boxed()
                 .shared()
@@ -298,16 +394,10 @@ impl Engine {
             started.insert(name, start);
         }
         join_all(started.into_values()).await;
-        let first_failure = failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-            .next();
+        let first_failure = lock(&failures).drain(..).next();
         match first_failure {
             Some(e) => Err(e),
-            None => Ok(std::mem::take(
-                &mut *changes.lock().unwrap_or_else(|e| e.into_inner()),
-            )),
+            None => Ok(std::mem::take(&mut *lock(&changes))),
         }
     }
 
@@ -346,34 +436,37 @@ impl Engine {
 
     /// Stops running containers, dependents first, each with its grace period.
     pub async fn stop(&self, project: &Project) -> Result<Vec<Change>, EngineError> {
-        let running: HashMap<String, ContainerStatus> = self
+        let running: Vec<ContainerStatus> = self
             .containers(&project.name)
             .await?
             .into_iter()
             .filter(|c| ["running", "restarting", "paused"].contains(&c.state.as_str()))
-            .map(|c| (c.service.clone(), c))
             .collect();
         // A frozen process cannot act on SIGTERM: thaw first, so each
         // service gets its grace period to shut down cleanly.
         try_join_all(
             running
-                .values()
+                .iter()
                 .filter(|c| c.state == "paused")
                 .map(|c| self.set_frozen(&c.name, false)),
         )
         .await?;
         for wave in waves(project).iter().rev() {
-            try_join_all(wave.iter().filter_map(|service| {
-                let container = running.get(service)?;
-                let grace = project.services[service]
-                    .stop_grace_period
-                    .unwrap_or(spec::DEFAULT_GRACE);
-                Some(self.stop_container(&container.name, grace))
-            }))
+            try_join_all(
+                running
+                    .iter()
+                    .filter(|c| wave.contains(&c.service))
+                    .map(|container| {
+                        let grace = project.services[&container.service]
+                            .stop_grace_period
+                            .unwrap_or(spec::DEFAULT_GRACE);
+                        self.stop_container(&container.name, grace)
+                    }),
+            )
             .await?;
         }
         Ok(running
-            .values()
+            .iter()
             .map(|c| Change::new("stopped", &c.name))
             .collect())
     }

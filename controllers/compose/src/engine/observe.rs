@@ -11,6 +11,8 @@ use super::{api, labels, Engine, EngineError};
 pub struct ContainerStatus {
     pub name: String,
     pub service: String,
+    /// Which of the service's containers it is, from 1.
+    pub number: u32,
     /// Docker's state: `running`, `exited`, `created`...
     pub state: String,
     /// `healthy`, `unhealthy`, `starting`, or `None` without a healthcheck.
@@ -26,6 +28,7 @@ impl ContainerStatus {
         ContainerStatus {
             name: format!("shop_{service}_1"),
             service: service.into(),
+            number: 1,
             state: state.into(),
             health: health.map(str::to_string),
             config_hash: None,
@@ -63,6 +66,7 @@ impl Engine {
                         .map(|n| n.trim_start_matches('/').to_string())
                         .unwrap_or_default(),
                     service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+                    number: labels::identity(&labels).map_or(1, |(_, _, n)| n),
                     state: summary.state.unwrap_or_default(),
                     health: health_from_status(&status),
                     config_hash: labels.get(labels::CONFIG_HASH).cloned(),

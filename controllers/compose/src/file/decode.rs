@@ -1,6 +1,7 @@
 //! Helpers that read compose values out of the positioned tree and refuse
 //! whatever they do not understand, pointing at it.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -23,6 +24,23 @@ impl Problem {
 }
 
 pub type Decoded<T> = Result<T, Problem>;
+
+/// What a load accepted but will not act on, each with its position: keys
+/// `docker compose` itself ignores on a single engine (swarm placement,
+/// update policies...), reported as it reports them instead of refused.
+/// Shared by the decoders of one file, which only hold `&` to it.
+#[derive(Debug, Default)]
+pub struct Warnings(RefCell<Vec<Problem>>);
+
+impl Warnings {
+    pub fn push(&self, at: Position, message: impl Into<String>) {
+        self.0.borrow_mut().push(Problem::new(at, message));
+    }
+
+    pub fn into_inner(self) -> Vec<Problem> {
+        self.0.into_inner()
+    }
+}
 
 /// The entries of one mapping, each taken at most once; [`Fields::finish`]
 /// refuses the ones nobody took, so an unsupported key never goes unseen.
@@ -52,6 +70,29 @@ impl<'a> Fields<'a> {
         Some(&self.entries[index].value)
     }
 
+    /// Takes `key` if present and records that it has no effect, and why.
+    pub fn ignore(&mut self, key: &str, why: &str, warnings: &Warnings) {
+        if let Some(index) = self.entries.iter().position(|e| e.key == key) {
+            self.taken[index] = true;
+            warnings.push(
+                self.entries[index].key_at,
+                format!("`{key}` in {} is ignored: {why}", self.what),
+            );
+        }
+    }
+
+    /// Refuses `key` if present, saying why hareconcile cannot honour it
+    /// and what to do instead.
+    pub fn refuse(&mut self, key: &str, why: &str) -> Decoded<()> {
+        match self.entries.iter().find(|e| e.key == key) {
+            Some(entry) => Err(Problem::new(
+                entry.key_at,
+                format!("`{key}` in {} is not supported: {why}", self.what),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Fails on the first key not taken. `x-` keys are Compose extension
     /// fields, which carry no meaning by definition.
     pub fn finish(self) -> Decoded<()> {
@@ -71,6 +112,13 @@ impl<'a> Fields<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// For `skip_serializing_if`: settings added after the config hash
+/// existed are left out of it while unset, so containers of services
+/// that do not use them keep their hash across an upgrade.
+pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The entries of a mapping whose keys are names (services, networks...).
@@ -199,6 +247,54 @@ pub fn duration(node: &Node, what: &str) -> Decoded<Duration> {
     })
 }
 
+/// A size in bytes: a number of bytes, or Docker's units as `docker run
+/// --memory` reads them (`512m`, `1.5g`, `64MiB`, `100kb`: binary
+/// multiples, case ignored).
+pub fn byte_size(node: &Node, what: &str) -> Decoded<i64> {
+    let invalid = |text: &str| {
+        Problem::new(
+            node.at,
+            format!("{what} must be a size such as `512m` or `1g`, not {text:?}"),
+        )
+    };
+    let text = scalar_text(node, what)?;
+    if let Ok(bytes) = text.parse::<i64>() {
+        return Ok(bytes);
+    }
+    let lower = text.to_ascii_lowercase();
+    let unitless = lower.trim_end_matches('b').trim_end_matches('i');
+    let (number, exponent) = match unitless.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => {
+            let exponent = "kmgtp"
+                .find(unit)
+                .map(|i| i as i32 + 1)
+                .ok_or_else(|| invalid(&text))?;
+            (unitless[..at].trim_end(), exponent)
+        }
+        _ => (unitless, 0),
+    };
+    let digits_only = !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && !number.starts_with('.');
+    match number.parse::<f64>() {
+        Ok(value) if digits_only => Ok((value * 1024f64.powi(exponent)) as i64),
+        _ => Err(invalid(&text)),
+    }
+}
+
+/// A number of CPUs, possibly fractional (`0.5`, `"1.5"`), in the
+/// billionths the Engine API counts.
+pub fn nano_cpus(node: &Node, what: &str) -> Decoded<i64> {
+    let text = scalar_text(node, what)?;
+    match text.parse::<f64>() {
+        Ok(cpus) if cpus >= 0.0 && cpus.is_finite() => Ok((cpus * 1e9).round() as i64),
+        _ => Err(Problem::new(
+            node.at,
+            format!("{what} must be a number of CPUs such as 0.5 or 2, not {text:?}"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::node::parse;
@@ -230,6 +326,33 @@ mod tests {
         ];
         assert_eq!(key_values(&top[0].value, '=', "env").unwrap(), expected);
         assert_eq!(key_values(&top[1].value, '=', "env").unwrap(), expected);
+    }
+
+    #[test]
+    fn sizes_take_docker_units() {
+        for (text, expected) in [
+            ("1024", 1024),
+            ("64m", 64 << 20),
+            ("64M", 64 << 20),
+            ("1g", 1 << 30),
+            ("1.5g", 3 << 29),
+            ("512MiB", 512 << 20),
+            ("100kb", 102_400),
+            ("10 m", 10 << 20),
+            ("2b", 2),
+        ] {
+            let node = parse(text).unwrap();
+            assert_eq!(byte_size(&node, "s").unwrap(), expected, "{text}");
+        }
+        for bad in ["lots", "1x", "m", ".5g", "1.2.3m"] {
+            assert!(byte_size(&parse(bad).unwrap(), "s").is_err(), "{bad}");
+        }
+        assert_eq!(nano_cpus(&parse("0.5").unwrap(), "c").unwrap(), 500_000_000);
+        assert_eq!(
+            nano_cpus(&parse("\"2\"").unwrap(), "c").unwrap(),
+            2_000_000_000
+        );
+        assert!(nano_cpus(&parse("-1").unwrap(), "c").is_err());
     }
 
     #[test]

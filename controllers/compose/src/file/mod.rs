@@ -10,6 +10,7 @@ mod interpolate;
 mod node;
 mod order;
 mod ports;
+mod projected;
 mod resources;
 mod service;
 mod volumes;
@@ -21,11 +22,15 @@ pub use image::{ImageRef, DEFAULT_REGISTRY};
 pub use interpolate::Variables;
 pub use node::Position;
 pub use ports::PortMapping;
-pub use resources::Resource;
-pub use service::{Condition, Healthcheck, Logging, PullPolicy, Service, Ulimit};
-pub use volumes::{Mount, MountKind};
+pub use projected::{Content, ProjectedFile, Source};
+pub use resources::{Ipam, NetworkOptions, Pool, Resource, Subnet};
+pub use service::{
+    Condition, Dependency, DeviceRequest, Endpoint, Healthcheck, Isolation, Limits, Logging,
+    PullPolicy, Relation, Service, Ulimit,
+};
+pub use volumes::{Mount, MountKind, TmpfsOptions, VolumesFrom};
 
-use decode::{named_entries, string, Fields, Problem};
+use decode::{named_entries, string, Fields, Problem, Warnings};
 use node::{Node, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +49,28 @@ pub enum FileError {
     },
 }
 
+/// Something a load accepted without acting on it, as `docker compose`
+/// would warn of it: `file:line:col: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub file: PathBuf,
+    pub at: Position,
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.at.line,
+            self.at.column,
+            self.message
+        )
+    }
+}
+
 /// A loaded compose project.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Project {
@@ -57,6 +84,8 @@ pub struct Project {
     pub volumes: BTreeMap<String, Resource>,
     /// Service names, dependencies first.
     pub start_order: Vec<String>,
+    /// What was accepted but has no effect here.
+    pub warnings: Vec<Warning>,
 }
 
 /// What the caller decides about a load.
@@ -120,7 +149,19 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileError> {
         invalid(Problem::new(first.at, first.message))
     })?;
     let root = substitute(root, &variables).map_err(invalid)?;
-    decode_project(&root, absolute, dir, &variables, options).map_err(invalid)
+    let warnings = Warnings::default();
+    let mut project =
+        decode_project(&root, absolute, dir, &variables, options, &warnings).map_err(invalid)?;
+    project.warnings = warnings
+        .into_inner()
+        .into_iter()
+        .map(|p| Warning {
+            file: path.to_path_buf(),
+            at: p.at,
+            message: p.message,
+        })
+        .collect();
+    Ok(project)
 }
 
 /// Interpolates every string value (never keys), as Compose does.
@@ -155,6 +196,7 @@ fn decode_project(
     dir: PathBuf,
     variables: &Variables,
     options: &LoadOptions,
+    warnings: &Warnings,
 ) -> Result<Project, Problem> {
     let mut f = Fields::of(root, "the compose file")?;
     // `version` only chose a schema in the past; Compose ignores it too.
@@ -170,13 +212,22 @@ fn decode_project(
         .map(|n| resources::resources(n, "volume"))
         .transpose()?
         .unwrap_or_default();
+    let secrets = f
+        .take("secrets")
+        .map(|n| projected::definitions(n, projected::Kind::Secret, &dir, variables, warnings))
+        .transpose()?
+        .unwrap_or_default();
+    let configs = f
+        .take("configs")
+        .map(|n| projected::definitions(n, projected::Kind::Config, &dir, variables, warnings))
+        .transpose()?
+        .unwrap_or_default();
     let services_node = f.take("services");
     f.finish()?;
     let services_node = services_node
         .ok_or_else(|| Problem::new(root.at, "the compose file has no `services:`"))?;
 
     let declared_volumes: BTreeSet<String> = volumes.keys().cloned().collect();
-    let declared_networks: BTreeSet<String> = networks.keys().cloned().collect();
     let entries = named_entries(services_node, "services")?;
     let mut services = BTreeMap::new();
     for entry in entries {
@@ -185,7 +236,10 @@ fn decode_project(
             project_dir: &dir,
             variables,
             declared_volumes: &declared_volumes,
-            declared_networks: &declared_networks,
+            networks: &networks,
+            secrets: &secrets,
+            configs: &configs,
+            warnings,
         };
         let decoded = service::service(&entry.value, &scope)?;
         let enabled = decoded.profiles.is_empty()
@@ -203,29 +257,45 @@ fn decode_project(
             "no service is enabled by the active profiles",
         ));
     }
+    let enabled: BTreeSet<String> = services.keys().cloned().collect();
     for entry in entries {
-        let Some(service) = services.get(&entry.key) else {
+        let Some(service) = services.get_mut(&entry.key) else {
             continue;
         };
-        if let Some(missing) = service.dependencies().find(|d| !services.contains_key(*d)) {
+        // `required: false`: a dependency the profiles leave out is
+        // dropped, as Compose drops it.
+        service.depends_on.retain(|name, dependency| {
+            let dropped = !dependency.required
+                && !enabled.contains(name)
+                && entries.iter().any(|e| e.key == *name);
+            if dropped {
+                warnings.push(
+                    dependency_position(&entry.value, name),
+                    format!("service `{}` does not wait for `{name}`: it is not required and not enabled by the active profiles", entry.key),
+                );
+            }
+            !dropped
+        });
+        let missing = service
+            .relations()
+            .into_iter()
+            .find(|(name, _)| !enabled.contains(*name));
+        if let Some((missing, relation)) = missing {
             let why = if entries.iter().any(|e| e.key == missing) {
                 "is not enabled by the active profiles"
             } else {
                 "is not a service of this file"
             };
-            let (at, relation) = if service.depends_on.contains_key(missing) {
-                (dependency_position(&entry.value, missing), "depends on")
-            } else {
-                (
-                    field_position(&entry.value, "network_mode"),
-                    "joins the network namespace (network_mode) of",
-                )
+            let at = match relation {
+                Relation::DependsOn => dependency_position(&entry.value, missing),
+                other => field_position(&entry.value, other.key()),
             };
             return Err(Problem::new(
                 at,
                 format!(
-                    "service `{}` {relation} `{missing}`, which {why}",
-                    entry.key
+                    "service `{}` {} `{missing}`, which {why}",
+                    entry.key,
+                    relation.phrase()
                 ),
             ));
         }
@@ -252,6 +322,7 @@ fn decode_project(
         networks,
         volumes,
         start_order,
+        warnings: Vec::new(),
     })
 }
 

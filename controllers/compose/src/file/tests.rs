@@ -126,8 +126,11 @@ fn decodes_every_supported_field() {
     assert_eq!(check.test, ["CMD-SHELL", "wget -q -O- localhost:8080"]);
     assert_eq!(check.interval, Some(Duration::from_secs(5)));
     assert_eq!(check.retries, Some(3));
-    assert_eq!(web.depends_on["worker"], Condition::ServiceHealthy);
-    assert_eq!(web.depends_on["idle"], Condition::ServiceStarted);
+    assert_eq!(
+        web.depends_on["worker"].condition,
+        Condition::ServiceHealthy
+    );
+    assert_eq!(web.depends_on["idle"].condition, Condition::ServiceStarted);
     assert_eq!(web.labels["tier"], "front");
     assert_eq!(web.cap_add, ["NET_ADMIN"]);
     assert_eq!(web.cap_drop, ["ALL"]);
@@ -250,20 +253,20 @@ fn project_name_comes_from_option_file_or_directory() {
 #[test]
 fn unsupported_keys_are_errors_with_their_position() {
     assert_eq!(
-        error("services:\n  web:\n    image: busybox\n    build: .\n")
+        error("services:\n  web:\n    image: busybox\n    post_start: []\n")
             .split_once(": ")
             .unwrap()
             .0,
         "compose.yaml:4:5"
     );
-    let message = error("services:\n  web:\n    image: busybox\n    deploy: {replicas: 2}\n");
+    let message = error("services:\n  web:\n    image: busybox\n    use_api_socket: true\n");
     assert!(
-        message.contains("unsupported key `deploy` in service `web`"),
+        message.contains("unsupported key `use_api_socket` in service `web`"),
         "{message}"
     );
-    let message = error("services: {web: {image: busybox}}\nconfigs: {}\n");
+    let message = error("services: {web: {image: busybox}}\nmodels: {}\n");
     assert!(
-        message.starts_with("compose.yaml:2:1: unsupported key `configs`"),
+        message.starts_with("compose.yaml:2:1: unsupported key `models`"),
         "{message}"
     );
     let message = error("services:\n  web:\n    image: busybox\n    healthcheck: {test: [CMD, true], intervall: 1s}\n");

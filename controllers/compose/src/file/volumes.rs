@@ -1,12 +1,13 @@
 //! A service's `volumes:` in short (`./data:/data:ro`) and long syntax.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use super::decode::{boolean, string, Decoded, Fields, Problem};
+use super::decode::{boolean, byte_size, string, Decoded, Fields, Problem};
 use super::node::{Node, Value};
+use super::projected::file_mode;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -15,6 +16,8 @@ pub enum MountKind {
     Bind,
     /// A named volume of the project, or anonymous when it has no source.
     Volume,
+    /// Memory, gone when the container stops.
+    Tmpfs,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +26,16 @@ pub struct Mount {
     pub source: Option<String>,
     pub target: String,
     pub read_only: bool,
+    /// Size and mode of a tmpfs; left out of the config hash while unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<TmpfsOptions>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TmpfsOptions {
+    /// Bytes; unlimited (half the host's memory, the kernel's default) unset.
+    pub size: Option<i64>,
+    pub mode: Option<u32>,
 }
 
 /// Decodes the list; named volumes must be declared at the top level.
@@ -53,7 +66,9 @@ fn is_path(source: &str) -> bool {
     source.starts_with('/') || source.starts_with('.') || source.starts_with('~')
 }
 
-fn host_path(source: &str, project_dir: &Path) -> String {
+/// A host path as Docker wants it: absolute, `~/` expanded, and `.` and
+/// `..` resolved lexically, as Compose does.
+pub fn host_path(source: &str, project_dir: &Path) -> String {
     let path = match source.strip_prefix("~/") {
         Some(rest) => Path::new(&std::env::var("HOME").unwrap_or_default()).join(rest),
         None => project_dir.join(source),
@@ -105,12 +120,14 @@ fn short(spec: &str, project_dir: &Path) -> Result<Mount, String> {
             source: Some(host_path(s, project_dir)),
             target: target.to_string(),
             read_only,
+            tmpfs: None,
         },
         source => Mount {
             kind: MountKind::Volume,
             source: source.map(str::to_string),
             target: target.to_string(),
             read_only,
+            tmpfs: None,
         },
     })
 }
@@ -123,10 +140,11 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
     let kind = match string(type_node, "type")?.as_str() {
         "bind" => MountKind::Bind,
         "volume" => MountKind::Volume,
+        "tmpfs" => MountKind::Tmpfs,
         other => {
             return Err(Problem::new(
                 type_node.at,
-                format!("volume type {other:?} is not supported: use bind or volume"),
+                format!("volume type {other:?} is not supported: use bind, volume or tmpfs"),
             ))
         }
     };
@@ -149,6 +167,7 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
         v.take("nocopy");
         v.finish()?;
     }
+    let tmpfs = f.take("tmpfs").map(tmpfs_options).transpose()?;
     f.finish()?;
     let source = match (&kind, source) {
         (MountKind::Bind, None) => {
@@ -156,13 +175,106 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
         }
         (MountKind::Bind, Some(s)) => Some(host_path(&s, project_dir)),
         (MountKind::Volume, s) => s,
+        (MountKind::Tmpfs, Some(_)) => {
+            return Err(Problem::new(
+                node.at,
+                "a tmpfs mount has no `source`: it is memory",
+            ))
+        }
+        (MountKind::Tmpfs, None) => None,
+    };
+    let tmpfs = match (&kind, tmpfs) {
+        (MountKind::Tmpfs, options) => Some(options.unwrap_or_default()),
+        (_, None) => None,
+        (_, Some(_)) => return Err(Problem::new(node.at, "`tmpfs` options need `type: tmpfs`")),
     };
     Ok(Mount {
         kind,
         source,
         target: string(target_node, "target")?,
         read_only,
+        tmpfs,
     })
+}
+
+fn tmpfs_options(node: &Node) -> Decoded<TmpfsOptions> {
+    let mut f = Fields::of(node, "tmpfs options")?;
+    let options = TmpfsOptions {
+        size: f.take("size").map(|n| byte_size(n, "size")).transpose()?,
+        mode: f.take("mode").map(file_mode).transpose()?,
+    };
+    f.finish()?;
+    Ok(options)
+}
+
+/// The service's `tmpfs:` key: `TARGET` or `TARGET:OPTIONS` (the mount
+/// options of `mount -t tmpfs`, e.g. `size=64m,mode=1777`), one or a list.
+pub fn tmpfs(node: &Node) -> Decoded<BTreeMap<String, String>> {
+    let mut mounts = BTreeMap::new();
+    let items = match &node.value {
+        Value::Seq(items) => items.iter().collect(),
+        _ => vec![node],
+    };
+    for item in items {
+        let spec = string(item, "tmpfs")?;
+        let (target, options) = spec.split_once(':').unwrap_or((&spec, ""));
+        if !target.starts_with('/') {
+            return Err(Problem::new(
+                item.at,
+                format!("tmpfs target in {spec:?} must be an absolute path"),
+            ));
+        }
+        if mounts
+            .insert(target.to_string(), options.to_string())
+            .is_some()
+        {
+            return Err(Problem::new(
+                item.at,
+                format!("tmpfs {target} is mounted twice"),
+            ));
+        }
+    }
+    Ok(mounts)
+}
+
+/// `volumes_from`: `SERVICE[:ro|rw]` or `container:NAME[:ro|rw]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VolumesFrom {
+    /// A service of the project, or (`container:`) any container.
+    pub service: Option<String>,
+    pub container: Option<String>,
+    pub read_only: bool,
+}
+
+pub fn volumes_from(node: &Node) -> Decoded<Vec<VolumesFrom>> {
+    let Value::Seq(items) = &node.value else {
+        return Err(Problem::new(node.at, "volumes_from must be a list"));
+    };
+    items
+        .iter()
+        .map(|item| {
+            let spec = string(item, "volumes_from")?;
+            let (name, mode) = match spec.rsplit_once(':') {
+                Some((name, mode @ ("ro" | "rw"))) => (name, mode),
+                _ => (spec.as_str(), "rw"),
+            };
+            let (service, container) = match name.strip_prefix("container:") {
+                Some(container) => (None, Some(container.to_string())),
+                None if name.contains(':') || name.is_empty() => {
+                    return Err(Problem::new(
+                        item.at,
+                        format!("volumes_from must be SERVICE[:ro|rw] or container:NAME[:ro|rw], not {spec:?}"),
+                    ))
+                }
+                None => (Some(name.to_string()), None),
+            };
+            Ok(VolumesFrom {
+                service,
+                container,
+                read_only: mode == "ro",
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -176,6 +288,7 @@ mod tests {
             source: source.map(str::to_string),
             target: target.to_string(),
             read_only,
+            tmpfs: None,
         }
     }
 
@@ -205,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn undeclared_volumes_and_tmpfs_are_errors() {
+    fn undeclared_volumes_are_errors() {
         let none = BTreeSet::new();
         let err = mounts(&parse("- cache:/c\n").unwrap(), Path::new("/p"), &none).unwrap_err();
         assert!(
@@ -214,11 +327,54 @@ mod tests {
             err.message
         );
         let err = mounts(
-            &parse("- {type: tmpfs, target: /t}\n").unwrap(),
+            &parse("- {type: npipe, target: /t}\n").unwrap(),
             Path::new("/p"),
             &none,
         )
         .unwrap_err();
         assert_eq!(err.at.column, 10);
+    }
+
+    #[test]
+    fn tmpfs_in_both_places() {
+        let none = BTreeSet::new();
+        let long = mounts(
+            &parse("- {type: tmpfs, target: /cache, tmpfs: {size: 64m, mode: '1777'}}\n- {type: tmpfs, target: /t}\n").unwrap(),
+            Path::new("/p"),
+            &none,
+        )
+        .unwrap();
+        assert_eq!(long[0].kind, MountKind::Tmpfs);
+        assert_eq!(
+            long[0].tmpfs,
+            Some(TmpfsOptions {
+                size: Some(64 << 20),
+                mode: Some(0o1777)
+            })
+        );
+        assert_eq!(long[1].tmpfs, Some(TmpfsOptions::default()));
+        let err = mounts(
+            &parse("- {type: tmpfs, source: x, target: /t}\n").unwrap(),
+            Path::new("/p"),
+            &none,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("no `source`"), "{}", err.message);
+        let short = tmpfs(&parse("[/run, '/tmp:size=1m,mode=1777']").unwrap()).unwrap();
+        assert_eq!(short["/run"], "");
+        assert_eq!(short["/tmp"], "size=1m,mode=1777");
+        assert_eq!(tmpfs(&parse("/run").unwrap()).unwrap().len(), 1);
+        assert!(tmpfs(&parse("[run]").unwrap()).is_err());
+    }
+
+    #[test]
+    fn volumes_from_services_and_containers() {
+        let from =
+            volumes_from(&parse("[db, 'cache:ro', 'container:legacy:rw']").unwrap()).unwrap();
+        assert_eq!(from[0].service.as_deref(), Some("db"));
+        assert!(from[1].read_only);
+        assert_eq!(from[2].container.as_deref(), Some("legacy"));
+        assert!(!from[2].read_only);
+        assert!(volumes_from(&parse("['a:b']").unwrap()).is_err());
     }
 }

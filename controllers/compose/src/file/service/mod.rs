@@ -1,0 +1,450 @@
+//! One entry of `services:`, decoded into what the engine needs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+mod command;
+mod depends_on;
+mod deploy;
+mod healthcheck;
+mod isolation;
+mod limits;
+mod logging;
+mod networks;
+mod policies;
+mod relations;
+
+pub use depends_on::{Condition, Dependency};
+pub use healthcheck::Healthcheck;
+pub use isolation::Isolation;
+pub use limits::{DeviceRequest, Limits, Ulimit};
+pub use logging::Logging;
+pub use networks::Endpoint;
+pub use policies::PullPolicy;
+pub use relations::Relation;
+
+use super::decode::{
+    boolean, duration, is_default, key_values, one_or_many, scalar_text, string, string_list,
+    string_map, Decoded, Fields, Problem, Warnings,
+};
+use super::env_file;
+use super::image::ImageRef;
+use super::interpolate::Variables;
+use super::node::Node;
+use super::ports::{ports, PortMapping};
+use super::projected::{self, Definitions, Kind, ProjectedFile};
+use super::resources::Resource;
+use super::volumes::{mounts, tmpfs, volumes_from, Mount, VolumesFrom};
+use command::command;
+use depends_on::depends_on;
+use deploy::{deploy, replica_count, Deploy};
+use healthcheck::healthcheck;
+use isolation::isolation;
+use limits::{limits, ulimits};
+use logging::logging;
+use networks::{expose, extra_hosts, links, service_networks};
+use policies::{pull_policy, restart};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub image: String,
+    /// When the image is pulled. Not part of the container's
+    /// configuration: changing it recreates nothing.
+    #[serde(skip)]
+    pub pull_policy: PullPolicy,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    /// `env_file` entries first, `environment` over them, as in Compose.
+    pub environment: BTreeMap<String, String>,
+    pub ports: Vec<PortMapping>,
+    pub volumes: Vec<Mount>,
+    /// Project networks this service joins, with its aliases on each;
+    /// empty when `network_mode` is set.
+    pub networks: BTreeMap<String, Vec<String>>,
+    pub network_mode: Option<String>,
+    pub restart: Option<String>,
+    pub healthcheck: Option<Healthcheck>,
+    pub depends_on: BTreeMap<String, Dependency>,
+    pub labels: BTreeMap<String, String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub hostname: Option<String>,
+    /// `host:address` pairs for /etc/hosts.
+    pub extra_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub sysctls: BTreeMap<String, String>,
+    pub ulimits: BTreeMap<String, Ulimit>,
+    pub privileged: bool,
+    /// Run an init process as PID 1 (reaps zombies, forwards signals).
+    pub init: bool,
+    pub devices: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub stop_grace_period: Option<Duration>,
+    pub logging: Option<Logging>,
+    pub profiles: Vec<String>,
+    // What follows came later: each is left out of the config hash while
+    // unset, so containers of services that use none of them keep their
+    // hash across an upgrade and are not recreated.
+    /// Instead of `PROJECT_SERVICE_1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// How many containers run the service (`scale`, `deploy.replicas`).
+    /// Not part of a container's configuration: scaling recreates nothing.
+    #[serde(skip)]
+    pub replicas: u32,
+    /// Fixed addresses and other endpoint settings, by network.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<String, Endpoint>,
+    /// (service, alias) pairs: the service's first container is reached
+    /// under the alias too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<(String, String)>,
+    /// `CONTAINER[:ALIAS]`: containers outside the project.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub external_links: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes_from: Vec<VolumesFrom>,
+    /// The `tmpfs:` key: target to mount options.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tmpfs: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<ProjectedFile>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<ProjectedFile>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub limits: Limits,
+    #[serde(skip_serializing_if = "is_default")]
+    pub isolation: Isolation,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tty: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stdin_open: bool,
+    /// `port/protocol` keys, one per port.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domainname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<String>,
+    /// `os/arch[/variant]` of the image to run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// What a service decoder needs from the project around it.
+pub struct Scope<'a> {
+    pub name: &'a str,
+    pub project_dir: &'a Path,
+    pub variables: &'a Variables,
+    pub declared_volumes: &'a BTreeSet<String>,
+    pub networks: &'a BTreeMap<String, Resource>,
+    pub secrets: &'a Definitions,
+    pub configs: &'a Definitions,
+    pub warnings: &'a Warnings,
+}
+
+pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
+    let what = format!("service `{}`", scope.name);
+    let mut f = Fields::of(node, &what)?;
+    let image = match (f.take("image"), f.take("build")) {
+        (Some(n), build) => {
+            let image = string(n, "image")?;
+            ImageRef::parse(&image).map_err(|m| Problem::new(n.at, m))?;
+            if let Some(build) = build {
+                scope.warnings.push(
+                    build.at,
+                    format!("`build` of {what} is ignored: hareconcile runs the image `{image}`, pulled or loaded on each node, and builds nothing"),
+                );
+            }
+            image
+        }
+        (None, Some(build)) => {
+            return Err(Problem::new(
+                build.at,
+                format!("{what} has `build` but no `image`: hareconcile does not build images (it has no build context on the other nodes); build and push the image, then name it in `image:`"),
+            ))
+        }
+        (None, None) => {
+            return Err(Problem::new(
+                node.at,
+                format!("{what} has no `image`"),
+            ))
+        }
+    };
+    let mut environment = BTreeMap::new();
+    if let Some(n) = f.take("env_file") {
+        for file in one_or_many(n, "env_file")? {
+            let path = scope.project_dir.join(&file);
+            let vars = std::fs::read_to_string(&path)
+                .map(|text| env_file::parse(&text))
+                .map_err(|e| {
+                    Problem::new(
+                        n.at,
+                        format!("cannot read env_file {}: {e}", path.display()),
+                    )
+                })?;
+            environment.extend(vars);
+        }
+    }
+    if let Some(n) = f.take("environment") {
+        for (key, value) in key_values(n, '=', "environment")? {
+            // `- KEY` alone passes the variable through from the environment.
+            match value.or_else(|| scope.variables.get(&key).map(str::to_string)) {
+                Some(v) => environment.insert(key, v),
+                None => environment.remove(&key),
+            };
+        }
+    }
+    let network_mode = f
+        .take("network_mode")
+        .map(|n| string(n, "network_mode"))
+        .transpose()?;
+    let (networks, endpoints) = match (f.take("networks"), &network_mode) {
+        (Some(n), Some(_)) => {
+            return Err(Problem::new(
+                n.at,
+                "`networks` and `network_mode` cannot both be set",
+            ))
+        }
+        (Some(n), None) => service_networks(n, scope.networks)?,
+        (None, Some(_)) => Default::default(),
+        (None, None) => (
+            BTreeMap::from([("default".to_string(), Vec::new())]),
+            BTreeMap::new(),
+        ),
+    };
+    let deployed = f
+        .take("deploy")
+        .map(|n| deploy(n, scope.warnings))
+        .transpose()?
+        .unwrap_or_default();
+    let replicas = replicas(f.take("scale"), &deployed)?;
+    let container_name = f
+        .take("container_name")
+        .map(|n| container_name(n, replicas))
+        .transpose()?;
+    let limits = limits(&mut f, &deployed)?;
+    let isolation = isolation(&mut f, scope.project_dir)?;
+    let secrets = optional(f.take("secrets"), |n| {
+        projected::references(n, Kind::Secret, scope.secrets, scope.warnings)
+    })?;
+    let configs = optional(f.take("configs"), |n| {
+        projected::references(n, Kind::Config, scope.configs, scope.warnings)
+    })?;
+    if isolation.read_only {
+        written_files_need_a_writable_root(node, &secrets, &configs)?;
+    }
+    for (key, why) in [
+        (
+            "attach",
+            "it chooses whose logs `docker compose up` shows; the agent runs detached",
+        ),
+        (
+            "develop",
+            "it configures `docker compose watch`, a development loop",
+        ),
+    ] {
+        f.ignore(key, why, scope.warnings);
+    }
+    let windows_only = "it applies to Windows containers only";
+    for key in ["cpu_count", "cpu_percent", "isolation", "credential_spec"] {
+        f.refuse(key, windows_only)?;
+    }
+    let service = Service {
+        image,
+        pull_policy: f
+            .take("pull_policy")
+            .map(pull_policy)
+            .transpose()?
+            .unwrap_or_default(),
+        command: f
+            .take("command")
+            .map(|n| command(n, "command"))
+            .transpose()?,
+        entrypoint: f
+            .take("entrypoint")
+            .map(|n| command(n, "entrypoint"))
+            .transpose()?,
+        environment,
+        ports: f.take("ports").map(ports).transpose()?.unwrap_or_default(),
+        volumes: f
+            .take("volumes")
+            .map(|n| mounts(n, scope.project_dir, scope.declared_volumes))
+            .transpose()?
+            .unwrap_or_default(),
+        networks,
+        network_mode,
+        // `deploy.restart_policy` wins, as Compose maps it.
+        restart: match deployed.restart {
+            Some(policy) => {
+                f.take("restart");
+                Some(policy)
+            }
+            None => f.take("restart").map(restart).transpose()?,
+        },
+        healthcheck: f.take("healthcheck").map(healthcheck).transpose()?,
+        depends_on: f
+            .take("depends_on")
+            .map(depends_on)
+            .transpose()?
+            .unwrap_or_default(),
+        labels: optional(f.take("labels"), |n| string_map(n, '=', "labels"))?,
+        cap_add: optional(f.take("cap_add"), |n| string_list(n, "cap_add"))?,
+        cap_drop: optional(f.take("cap_drop"), |n| string_list(n, "cap_drop"))?,
+        user: f.take("user").map(|n| scalar_text(n, "user")).transpose()?,
+        working_dir: f
+            .take("working_dir")
+            .map(|n| string(n, "working_dir"))
+            .transpose()?,
+        hostname: f
+            .take("hostname")
+            .map(|n| string(n, "hostname"))
+            .transpose()?,
+        extra_hosts: optional(f.take("extra_hosts"), extra_hosts)?,
+        dns: optional(f.take("dns"), |n| one_or_many(n, "dns"))?,
+        sysctls: optional(f.take("sysctls"), |n| string_map(n, '=', "sysctls"))?,
+        ulimits: optional(f.take("ulimits"), ulimits)?,
+        privileged: f
+            .take("privileged")
+            .map(|n| boolean(n, "privileged"))
+            .transpose()?
+            .unwrap_or(false),
+        init: f
+            .take("init")
+            .map(|n| boolean(n, "init"))
+            .transpose()?
+            .unwrap_or(false),
+        devices: optional(f.take("devices"), |n| string_list(n, "devices"))?,
+        stop_signal: f
+            .take("stop_signal")
+            .map(|n| string(n, "stop_signal"))
+            .transpose()?,
+        stop_grace_period: f
+            .take("stop_grace_period")
+            .map(|n| duration(n, "stop_grace_period"))
+            .transpose()?,
+        logging: f.take("logging").map(logging).transpose()?,
+        profiles: optional(f.take("profiles"), |n| string_list(n, "profiles"))?,
+        container_name,
+        replicas,
+        endpoints,
+        links: optional(f.take("links"), links)?,
+        external_links: optional(f.take("external_links"), |n| {
+            string_list(n, "external_links")
+        })?,
+        volumes_from: optional(f.take("volumes_from"), volumes_from)?,
+        tmpfs: optional(f.take("tmpfs"), tmpfs)?,
+        secrets,
+        configs,
+        limits,
+        isolation,
+        tty: flag(f.take("tty"), "tty")?,
+        stdin_open: flag(f.take("stdin_open"), "stdin_open")?,
+        expose: optional(f.take("expose"), expose)?,
+        dns_search: optional(f.take("dns_search"), |n| one_or_many(n, "dns_search"))?,
+        dns_opt: optional(f.take("dns_opt"), |n| string_list(n, "dns_opt"))?,
+        domainname: f
+            .take("domainname")
+            .map(|n| string(n, "domainname"))
+            .transpose()?,
+        mac_address: f
+            .take("mac_address")
+            .map(|n| string(n, "mac_address"))
+            .transpose()?,
+        platform: f
+            .take("platform")
+            .map(|n| string(n, "platform"))
+            .transpose()?,
+        annotations: optional(f.take("annotations"), |n| string_map(n, '=', "annotations"))?,
+    };
+    f.finish()?;
+    Ok(service)
+}
+
+fn flag(node: Option<&Node>, what: &str) -> Decoded<bool> {
+    Ok(node.map(|n| boolean(n, what)).transpose()?.unwrap_or(false))
+}
+
+/// `scale` and `deploy.replicas` must agree; one container when neither is set.
+fn replicas(scale: Option<&Node>, deployed: &Deploy) -> Decoded<u32> {
+    let scale = scale
+        .map(|n| Ok::<_, Problem>((replica_count(n, "scale")?, n.at)))
+        .transpose()?;
+    match (scale, deployed.replicas) {
+        (Some((scale, at)), Some(replicas)) if scale != replicas.value => Err(Problem::new(
+            at,
+            format!(
+                "scale and deploy.replicas (line {}) set different values: keep one",
+                replicas.at.line
+            ),
+        )),
+        (Some((scale, _)), _) => Ok(scale),
+        (None, Some(replicas)) => Ok(replicas.value),
+        (None, None) => Ok(1),
+    }
+}
+
+/// A name Docker accepts, for a service of one container: two containers
+/// cannot hold one name.
+fn container_name(node: &Node, replicas: u32) -> Decoded<String> {
+    let name = string(node, "container_name")?;
+    let valid = name.len() > 1
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !valid {
+        return Err(Problem::new(
+            node.at,
+            format!("container_name {name:?} is not a Docker container name: use letters, digits, `_`, `.` and `-`, starting with a letter or digit"),
+        ));
+    }
+    if replicas > 1 {
+        return Err(Problem::new(
+            node.at,
+            format!("container_name {name:?} cannot name {replicas} replicas: a container name is unique; remove it or run one replica"),
+        ));
+    }
+    Ok(name)
+}
+
+/// Files written into the container (from an environment variable or
+/// inline content) need a root they can be written to, as in Compose.
+fn written_files_need_a_writable_root(
+    node: &Node,
+    secrets: &[ProjectedFile],
+    configs: &[ProjectedFile],
+) -> Decoded<()> {
+    match secrets
+        .iter()
+        .chain(configs)
+        .find(|p| matches!(p.source, projected::Source::Content(_)))
+    {
+        Some(file) => Err(Problem::new(
+            node.at,
+            format!("`{}` is written into the container at {}, which `read_only: true` forbids: declare it with `file:` (bind-mounted) instead", file.name, file.target),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+pub(super) fn optional<T: Default>(
+    node: Option<&Node>,
+    decode: impl FnOnce(&Node) -> Decoded<T>,
+) -> Decoded<T> {
+    node.map(decode).transpose().map(Option::unwrap_or_default)
+}
