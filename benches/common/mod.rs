@@ -36,8 +36,9 @@ pub fn fetch(target: SocketAddr) -> bool {
     matches!(stream.read(&mut head), Ok(n) if n >= 5 && head.starts_with(b"HTTP/"))
 }
 
-/// The client's view: every successful fetch of http://VIP:PORT/, probed
-/// every 10 ms from a thread that joined the client's network namespace.
+/// The client's view: every successful probe (by default a fetch of
+/// http://VIP:PORT/), every 10 ms from a thread that joined the client's
+/// network namespace.
 pub struct Prober {
     stop: Arc<AtomicBool>,
     answers: Arc<Mutex<Vec<Instant>>>,
@@ -45,7 +46,15 @@ pub struct Prober {
 }
 
 impl Prober {
+    /// Fetches http://VIP:PORT/.
     pub fn start(netns: &Path) -> Prober {
+        let target = SocketAddr::from((vip(), PORT));
+        Prober::start_checking(netns, move || fetch(target))
+    }
+
+    /// Runs `check` every 10 ms in the namespace at `netns`; an answer is
+    /// a `true`.
+    pub fn start_checking(netns: &Path, check: impl Fn() -> bool + Send + 'static) -> Prober {
         let netns = std::fs::File::open(netns).expect("client namespace");
         let stop = Arc::new(AtomicBool::new(false));
         let answers = Arc::new(Mutex::new(Vec::new()));
@@ -55,10 +64,9 @@ impl Prober {
                 // setns only moves this thread: the rest of the bench stays put.
                 let joined = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
                 assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
-                let target = SocketAddr::from((vip(), PORT));
                 while !stop.load(Ordering::Relaxed) {
                     let started = Instant::now();
-                    if fetch(target) {
+                    if check() {
                         answers.lock().unwrap().push(Instant::now());
                     }
                     if let Some(rest) = Duration::from_millis(10).checked_sub(started.elapsed()) {
