@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use hareconcile_model::load::load_paths_with;
+use hareconcile_model::status::{ReplicationReason, VrrpState};
 use hareconcile_model::{Kind, Manager, Object};
 use hareconcile_runtime::Store;
 use serde::{Deserialize, Serialize};
@@ -268,7 +269,7 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
             continue;
         };
         for digest in objects.iter() {
-            if digest.kind == Kind::VirtualIP && digest.state.as_deref() == Some("Master") {
+            if digest.kind == Kind::VirtualIP && digest.state == Some(VrrpState::Master) {
                 masters.entry(digest.name.as_str()).or_default().push(node);
             }
             findings.extend(digest.drift.iter().map(|seen| {
@@ -285,7 +286,8 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
                 }
             }));
             // A master-only mount on a backup is where it should be.
-            let standing_by = digest.reason.as_deref() == Some(hareconcile_mount::NOT_MASTER);
+            let standing_by =
+                digest.reason.as_deref() == Some(ReplicationReason::NotMaster.as_str());
             if !digest.ready && !standing_by {
                 findings.push(Finding {
                     node: node.to_string(),
@@ -349,9 +351,10 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::peer::summary::{Observation, PeerSummary};
+    use crate::peer::summary::PeerSummary;
+    use hareconcile_model::Drift;
 
-    fn digest(kind: Kind, name: &str, drift: Vec<Observation>) -> ObjectDigest {
+    fn digest(kind: Kind, name: &str, drift: Vec<Drift>) -> ObjectDigest {
         ObjectDigest {
             kind,
             name: name.into(),
@@ -388,13 +391,13 @@ mod tests {
     fn two_masters_of_one_virtual_ip_are_a_split_brain() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "n2").unwrap();
-        let vip = |state: &str| ObjectDigest {
-            state: Some(state.into()),
+        let vip = |state: VrrpState| ObjectDigest {
+            state: Some(state),
             ..digest(Kind::VirtualIP, "web", Vec::new())
         };
         let both = [
-            view("n1", vec![vip("Master")]),
-            view("n2", vec![vip("Master")]),
+            view("n1", vec![vip(VrrpState::Master)]),
+            view("n2", vec![vip(VrrpState::Master)]),
         ];
         let findings = cluster_findings(&store, &both);
         assert_eq!(findings.len(), 1, "{findings:?}");
@@ -412,8 +415,8 @@ mod tests {
             "{split:?}"
         );
         let one = [
-            view("n1", vec![vip("Master")]),
-            view("n2", vec![vip("Backup")]),
+            view("n1", vec![vip(VrrpState::Master)]),
+            view("n2", vec![vip(VrrpState::Backup)]),
         ];
         assert!(cluster_findings(&store, &one).is_empty());
     }
@@ -425,12 +428,12 @@ mod tests {
     fn observations_of_every_node_are_health_findings() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "n1").unwrap();
-        let extra = Observation {
+        let extra = Drift {
             reason: "UnexpectedContainer".into(),
             message: "shop_old_1 (service old) is not in the compose file".into(),
             fix: Some("won't fix: remove it by hand".into()),
         };
-        let lag = Observation {
+        let lag = Drift {
             reason: "Lagging".into(),
             message: "Synced: a target is 40s behind, more than maxLag 10s".into(),
             fix: None,

@@ -22,8 +22,10 @@ use hareconcile_compose::{events, health, ServiceReconciler};
 use hareconcile_lab::{
     busybox_image, require_privileges, Dockerd, Lab, NodeCommand, Process, BUSYBOX_IMAGE,
 };
+use hareconcile_model::status::VrrpState;
 use hareconcile_model::{
-    Condition, ConditionStatus, Kind, Manager, Object, ObjectKey, ObjectMeta, Status, API_VERSION,
+    Condition, ConditionStatus, Kind, Manager, Object, ObjectKey, ObjectMeta, ServiceStatus,
+    Status, VirtualIpStatus, API_VERSION,
 };
 use hareconcile_runtime::{ApplyOptions, Context, Controller, ControllerHandle, Event, Store};
 use serde_json::json;
@@ -341,14 +343,23 @@ fn followed_vip() -> Object {
 }
 
 /// What this node's VRRP controller reports; here the test plays its part.
-fn report_vip(store: &Store, state: &str, preparing_takeover: bool) {
+fn report_vip(store: &Store, state: VrrpState, preparing_takeover: bool) {
     store
         .update_status(&key(Kind::VirtualIP, "web"), |s| {
-            s.details.insert("state".into(), json!(state));
-            s.details
-                .insert("preparingTakeover".into(), json!(preparing_takeover));
+            let mut status = VirtualIpStatus {
+                preparing_takeover,
+                ..VirtualIpStatus::default()
+            };
+            status.instance.state = Some(state);
+            s.set_details(&status);
         })
         .unwrap();
+}
+
+/// What this node's Service controller reports of `name`.
+fn service_status(store: &Store, name: &str) -> ServiceStatus {
+    let object = store.get(&key(Kind::Service, name)).unwrap();
+    object.status.details_as().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,28 +385,23 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
             ApplyOptions::default(),
         )
         .unwrap();
-    let set_vip = |state: &str| report_vip(store, state, false);
+    let set_vip = |state| report_vip(store, state, false);
 
-    set_vip("Backup");
+    set_vip(VrrpState::Backup);
     wait_for("Standby", || {
         ready(store, "shop").is_some_and(|c| c.reason == "Standby")
     })
     .await;
     assert!(all_containers(dockerd).is_empty());
 
-    set_vip("Master");
+    set_vip(VrrpState::Master);
     let took = wait_for("the stack to run", || running(dockerd) == SHOP).await;
     eprintln!("Backup -> Master: stack running after {took:?}");
     wait_for("Ready=Running", || {
         ready(store, "shop").is_some_and(|c| c.reason == "Running")
     })
     .await;
-    let status = store
-        .get(&key(Kind::Service, "shop"))
-        .unwrap()
-        .status
-        .clone();
-    assert_eq!(status.details["containers"].as_array().unwrap().len(), 3);
+    assert_eq!(service_status(store, "shop").containers.len(), 3);
 
     let before = started_at(dockerd);
     // Its exit status is not checked: the controller starts the stopped
@@ -419,7 +425,7 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
     .await;
     eprintln!("docker-compose down: restored after {took:?}");
 
-    set_vip("Backup");
+    set_vip(VrrpState::Backup);
     wait_for("the stack to go", || all_containers(dockerd).is_empty()).await;
 
     // Warm: created but stopped on the backup, only started on the master.
@@ -430,13 +436,13 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
         all_containers(dockerd).len() == 3 && running(dockerd).is_empty()
     })
     .await;
-    set_vip("Master");
+    set_vip(VrrpState::Master);
     let took = wait_for("the warm stack to run", || running(dockerd) == SHOP).await;
     eprintln!("warm Backup -> Master: stack running after {took:?}");
 
     // Warm with a paused standby: started and frozen on the backup; on
     // the master thawed, not started again.
-    set_vip("Backup");
+    set_vip(VrrpState::Backup);
     store
         .apply(
             vec![service_with("warm", "paused")],
@@ -447,14 +453,14 @@ async fn the_controller_follows_the_master_and_restores_a_stack_removed_by_hand(
     let frozen = vec!["paused".to_string(); SHOP.len()];
     wait_for("paused standby", || states(dockerd) == frozen).await;
     let before = started_at(dockerd);
-    set_vip("Master");
+    set_vip(VrrpState::Master);
     let took = wait_for("the paused stack to run", || {
         states(dockerd) == vec!["running".to_string(); SHOP.len()]
     })
     .await;
     eprintln!("paused Backup -> Master: stack running after {took:?}");
     assert_eq!(started_at(dockerd), before, "thawed, not started again");
-    set_vip("Backup");
+    set_vip(VrrpState::Backup);
     wait_for("paused standby again", || states(dockerd) == frozen).await;
 
     // Deleting the Service takes its stack down, frozen or not.
@@ -490,7 +496,7 @@ async fn the_stack_runs_again_after_a_docker_daemon_restart() {
             ApplyOptions::default(),
         )
         .unwrap();
-    report_vip(&rig.store, "Master", false);
+    report_vip(&rig.store, VrrpState::Master, false);
     wait_for("the stack to run", || running(&rig.dockerd) == SHOP).await;
     let before = started_at(&rig.dockerd);
 
@@ -572,7 +578,7 @@ async fn a_node_preparing_a_takeover_brings_the_stack_up_before_it_is_master() {
     store
         .apply(vec![vip, service], Manager::Cli, ApplyOptions::default())
         .unwrap();
-    let set_vip = |state: &str, preparing: bool| report_vip(store, state, preparing);
+    let set_vip = |state, preparing: bool| report_vip(store, state, preparing);
     let explain = || {
         format!(
             "Ready {:?}\nHealthy {:?}",
@@ -581,7 +587,7 @@ async fn a_node_preparing_a_takeover_brings_the_stack_up_before_it_is_master() {
         )
     };
 
-    set_vip("Backup", false);
+    set_vip(VrrpState::Backup, false);
     wait_for("Standby", || {
         ready(store, "shop").is_some_and(|c| c.reason == "Standby")
     })
@@ -594,7 +600,7 @@ async fn a_node_preparing_a_takeover_brings_the_stack_up_before_it_is_master() {
     assert!(all_containers(dockerd).is_empty());
 
     // Still backup, but preparing the takeover: the stack comes up first.
-    set_vip("Backup", true);
+    set_vip(VrrpState::Backup, true);
     wait_explained(
         "Ready=Running while preparing the takeover",
         || {
@@ -609,13 +615,13 @@ async fn a_node_preparing_a_takeover_brings_the_stack_up_before_it_is_master() {
 
     // The VRRP controller takes the VIP and clears the flag: nothing
     // restarts (a settle for the reconcile the change triggers, then look).
-    set_vip("Master", false);
+    set_vip(VrrpState::Master, false);
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(started_at(dockerd), before);
     assert_eq!(ready(store, "shop").unwrap().reason, "Running");
 
     // Demoted (the VRRP controller reports Backup once the VIP is gone).
-    set_vip("Backup", false);
+    set_vip(VrrpState::Backup, false);
     wait_explained(
         "the stack to go",
         || all_containers(dockerd).is_empty(),
@@ -706,7 +712,7 @@ async fn images_are_pulled_where_the_stack_may_run_before_it_runs_there() {
     store
         .apply(vec![followed_vip()], Manager::Cli, ApplyOptions::default())
         .unwrap();
-    report_vip(store, "Backup", false);
+    report_vip(store, VrrpState::Backup, false);
     store
         .apply(
             vec![
@@ -760,7 +766,7 @@ async fn images_are_pulled_where_the_stack_may_run_before_it_runs_there() {
 
     // The registry goes away; the failover does not need it.
     registry.stop(Duration::from_secs(5)).unwrap();
-    report_vip(store, "Master", false);
+    report_vip(store, VrrpState::Master, false);
     wait_explained(
         "the standby's stack to run after a failover with the registry down",
         || running(dockerd).contains(&"standby_web_1".to_string()),
@@ -802,13 +808,8 @@ async fn pull_policy_never_with_the_image_absent_starts_nothing_and_says_why() {
         message.contains(absent) && message.contains("pull_policy never forbids pulling it"),
         "{message}"
     );
-    let drift = store
-        .get(&key(Kind::Service, "sealed"))
-        .unwrap()
-        .status
-        .details["drift"]
-        .clone();
-    assert_eq!(drift[0]["reason"], "ImageMissing", "{drift}");
+    let drift = service_status(store, "sealed").drift;
+    assert_eq!(drift[0].reason, "ImageMissing", "{drift:?}");
     assert!(all_containers(dockerd).is_empty());
     assert!(events_of(store, "sealed", "PullingImage").is_empty());
     rig.stop().await;
@@ -903,7 +904,7 @@ async fn a_newer_image_under_the_tag_recreates_the_containers_that_run_the_older
     rig.store
         .apply(vec![followed_vip()], Manager::Cli, ApplyOptions::default())
         .unwrap();
-    report_vip(&rig.store, "Backup", false);
+    report_vip(&rig.store, VrrpState::Backup, false);
     rig.store
         .apply(
             vec![

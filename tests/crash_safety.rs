@@ -96,7 +96,7 @@ fn sigkill_during_apply_leaves_every_object_whole() {
 #[test]
 fn a_corrupt_state_file_stops_the_agent_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
+    let state = dir.path().join("store");
     std::fs::create_dir(&state).unwrap();
     std::fs::write(state.join("store.redb"), vec![0xA5u8; 16 * 1024]).unwrap();
     let out = Command::new(BIN)

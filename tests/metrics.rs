@@ -5,6 +5,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use hareconcile_model::status::VrrpState;
 use prometheus_parse::{Scrape, Value};
 use support::{get_raw, Agent};
 
@@ -66,13 +67,13 @@ fn metrics_parse_and_follow_the_store() {
         ),
         Some(0.0)
     );
-    let states: f64 = ["Initialize", "Backup", "Master", "Fault"]
+    let states: f64 = VrrpState::ALL
         .iter()
         .filter_map(|state| {
             value(
                 &scrape,
                 "hareconcile_vrrp_state",
-                &[("vip", "web"), ("state", state)],
+                &[("vip", "web"), (VrrpState::FIELD, state.as_str())],
             )
         })
         .sum();

@@ -22,6 +22,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Process};
+use hareconcile_model::status::VrrpState;
 use serde_json::Value;
 use support::lab_data::private_mounts_lab;
 use support::LabAgent as Agent;
@@ -525,11 +526,11 @@ fn a_master_only_mount_follows_the_virtual_ip() {
         apply(agent, &manifest);
     }
     until("n1 master and nas Ready there", || {
-        object(&a1, "vip", "web")["status"]["state"] == "Master"
+        a1.vip_status("web").state() == Some(VrrpState::Master)
             && ready(&object(&a1, "replication", "nas")).is_some_and(|(ok, _)| ok)
     });
     until("n2 backup and nas not mounted there", || {
-        object(&a2, "vip", "web")["status"]["state"] == "Backup"
+        a2.vip_status("web").state() == Some(VrrpState::Backup)
             && ready(&object(&a2, "replication", "nas"))
                 .is_some_and(|(ok, reason)| !ok && reason == "NotMaster")
     });

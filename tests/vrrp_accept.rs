@@ -12,6 +12,7 @@ mod vrrp_lab;
 use std::net::IpAddr;
 
 use hareconcile_lab::NodeCommand;
+use hareconcile_model::status::VrrpState;
 use vrrp_lab::*;
 
 const TABLE: &str = "hareconcile_vrrp";
@@ -484,11 +485,11 @@ fn without_nft_a_virtual_ip_without_accept_mode_says_why_and_the_others_run() {
         .env("PATH", "/usr/bin:/bin")
         .start();
     let strict = || ready(&agent.object("vip", "strict"));
-    let web_state = || agent.object("vip", "web")["status"]["state"].clone();
+    let web_state = || agent.vip_status("web").state();
     assert!(
         wait_until(CONVERGE, || strict()["reason"] == "AcceptModeUnenforceable"
-            && web_state() == "Master"),
-        "strict: {}, web: {}\n{}",
+            && web_state() == Some(VrrpState::Master)),
+        "strict: {}, web: {:?}\n{}",
         strict(),
         web_state(),
         agent.log()

@@ -254,7 +254,9 @@ fn link_down_faults_the_master_and_the_backup_takes_over() {
         wait_until(CONVERGE, || {
             let status = a1.status();
             let ready = &status["conditions"][0];
-            status["state"] == "Fault" && ready["status"] == "False" && ready["reason"] == "Fault"
+            a1.vrrp_state().as_deref() == Some("Fault")
+                && ready["status"] == "False"
+                && ready["reason"] == "Fault"
         }),
         "n1 does not report Fault: {}\n{}",
         a1.status(),

@@ -56,7 +56,7 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
     lab.link_up(n1, 0).unwrap();
     let mut saw_preparing = false;
     let took_over = wait_until(MOVE, || {
-        if a1.status()["preparingTakeover"] == true {
+        if a1.vip_status("web").preparing_takeover {
             saw_preparing = true;
         }
         if !holds(n1) {
@@ -84,7 +84,7 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
         all()
     );
     assert!(
-        wait_until(MOVE, || a1.status()["preparingTakeover"] == false),
+        wait_until(MOVE, || !a1.vip_status("web").preparing_takeover),
         "{}",
         a1.status()
     );
@@ -142,7 +142,7 @@ fn a_hold_for_a_service_that_never_gets_ready_says_which_and_keeps_the_master() 
         all()
     );
     assert_eq!(ready(&a1)["status"], "True", "a held backup is ready");
-    assert_eq!(a1.status()["waitingFor"], serde_json::json!(["shop"]));
+    assert_eq!(a1.vip_status("web").waiting_for, ["shop"]);
     let events = a1.events(&["vip", "web"]);
     let holding = events
         .lines()

@@ -82,7 +82,7 @@ fn failing_scripts_lower_the_priority_or_fault_and_the_vip_follows() {
     assert!(
         wait_until(MOVE, || {
             let status = a1.status();
-            status["state"] == "Fault"
+            a1.vrrp_state().as_deref() == Some("Fault")
                 && status["conditions"][0]["message"]
                     .as_str()
                     .is_some_and(|m| m.contains("script disk failing"))

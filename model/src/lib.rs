@@ -9,6 +9,9 @@
 //! - [`spec`]: the typed specs controllers decode with [`Object::spec_as`].
 //! - [`validate`]: checks needing no positions (the agent runs them on what
 //!   the API receives); problems carry JSON pointers.
+//! - [`status`]: the typed status each kind's controller writes and every
+//!   other reader decodes with [`Status::details_as`], and the condition
+//!   reasons.
 //! - [`load`]: files and directories to [`load::Manifest`]s, or every
 //!   problem as `file:line:col: Kind/name: message`.
 //!
@@ -45,11 +48,14 @@ pub mod load;
 mod meta;
 mod object;
 pub mod spec;
-mod status;
+pub mod status;
 pub mod validate;
 
 pub use kind::{Kind, UnknownKind, API_VERSION};
 pub use meta::{Manager, ObjectMeta, SOURCE_FILE_ANNOTATION};
 pub use object::{Object, ObjectKey};
 pub use spec::*;
-pub use status::{Condition, ConditionStatus, Status};
+pub use status::{
+    ClusterStatus, Condition, ConditionStatus, Drift, KindStatus, Reason, ReplicationStatus,
+    ServiceStatus, Status, VirtualIpStatus,
+};

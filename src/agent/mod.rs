@@ -183,10 +183,13 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
 /// on it (the sync controller claiming a term, a Service starting) before
 /// its VRRP instance reports again. Until then the state is unknown.
 fn forget_vrrp_states(store: &Store) -> anyhow::Result<()> {
+    use hareconcile_model::VirtualIpStatus;
     for vip in store.list(Some(hareconcile_model::Kind::VirtualIP)).0 {
         store
             .update_status(&vip.key(), |s| {
-                s.details.remove("state");
+                let mut details: VirtualIpStatus = s.details_as().unwrap_or_default();
+                details.instance.state = None;
+                s.set_details(&details);
             })
             .with_context(|| format!("forgetting the last run's state of {}", vip.key()))?;
     }

@@ -7,17 +7,18 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use hareconcile_model::{ConditionStatus, Kind, Object};
+use hareconcile_model::status::{AdvertCounters, SyncRole, VrrpInstanceStatus, VrrpState};
+use hareconcile_model::{ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus};
 use hareconcile_runtime::{Event, EventType};
 use hareconcile_vrrp::DropReason;
-use serde_json::Value;
 
 use crate::drift::{Category, Finding};
 
+/// The one-hot VRRP state gauge's label, named after the status field.
+const STATE_LABEL: &str = VrrpState::FIELD;
+
 /// Prometheus text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-const VRRP_STATES: [&str; 4] = ["Initialize", "Backup", "Master", "Fault"];
 
 /// Quotes a label value as the text format requires.
 fn label(value: &str) -> String {
@@ -50,58 +51,42 @@ impl<'a> Family<'a> {
     }
 }
 
-fn number(object: &Object, field: &str) -> Option<f64> {
-    object.status.details.get(field)?.as_f64()
+/// A VirtualIP with what this node's VRRP controller reports of it.
+struct Vip<'a> {
+    name: &'a str,
+    status: VirtualIpStatus,
 }
 
-/// Each VRRP instance's details: the `instances` list of a dual-stack
-/// VirtualIP, else the status itself.
-fn instances(object: &Object) -> Vec<&serde_json::Map<String, Value>> {
-    match object
-        .status
-        .details
-        .get("instances")
-        .and_then(Value::as_array)
-    {
-        Some(each) => each.iter().filter_map(Value::as_object).collect(),
-        None => vec![&object.status.details],
-    }
+/// Each instance that reports its counters, by name.
+fn counted<'a>(vip: &'a Vip<'_>) -> impl Iterator<Item = (&'a str, &'a AdvertCounters)> {
+    vip.status
+        .each_instance()
+        .iter()
+        .filter_map(|i: &VrrpInstanceStatus| Some((i.instance.as_deref()?, i.counters.as_ref()?)))
 }
 
 /// Adverts sent, received and dropped by reason, per instance. Every
 /// reason is listed (0 included) so rates work from the first scrape.
-fn advert_counters(out: &mut String, node: &str, vips: &[&&Object]) {
-    let per_instance = |o: &'_ Object| -> Vec<(String, Value)> {
-        instances(o)
-            .into_iter()
-            .filter_map(|details| {
-                let name = details.get("instance")?.as_str()?.to_string();
-                Some((name, details.get("counters")?.clone()))
-            })
-            .collect()
-    };
-    for (field, name, help) in [
+fn advert_counters(out: &mut String, node: &str, vips: &[Vip<'_>]) {
+    type Field = fn(&AdvertCounters) -> u64;
+    let fields: [(Field, &str, &str); 2] = [
         (
-            "advertsSent",
+            |c| c.adverts_sent,
             "hareconcile_vrrp_adverts_sent_total",
             "Adverts this node's instance sent.",
         ),
         (
-            "advertsReceived",
+            |c| c.adverts_received,
             "hareconcile_vrrp_adverts_received_total",
             "Valid adverts this node's instance received.",
         ),
-    ] {
+    ];
+    for (field, name, help) in fields {
         let mut f = Family::new(out, name, "counter", help);
-        for o in vips {
-            for (instance, counters) in per_instance(o) {
-                let value = counters.get(field).and_then(Value::as_f64).unwrap_or(0.0);
-                let labels = [
-                    ("node", node),
-                    ("vip", &o.metadata.name),
-                    ("instance", &instance),
-                ];
-                f.sample(name, &labels, value);
+        for vip in vips {
+            for (instance, counters) in counted(vip) {
+                let labels = [("node", node), ("vip", vip.name), ("instance", instance)];
+                f.sample(name, &labels, field(counters) as f64);
             }
         }
     }
@@ -112,21 +97,18 @@ fn advert_counters(out: &mut String, node: &str, vips: &[&&Object]) {
         "counter",
         "Messages dropped before or by the state machine, by reason (ttl, checksum, auth, vrid, version, malformed, notForUs, notPeer, mismatch).",
     );
-    for o in vips {
-        for (instance, counters) in per_instance(o) {
+    for vip in vips {
+        for (instance, counters) in counted(vip) {
             for reason in DropReason::ALL {
                 let reason = reason.as_str();
-                let value = counters["dropped"]
-                    .get(reason)
-                    .and_then(Value::as_f64)
-                    .unwrap_or(0.0);
+                let value = counters.dropped.get(reason).copied().unwrap_or(0);
                 let labels = [
                     ("node", node),
-                    ("vip", &o.metadata.name),
-                    ("instance", &instance),
+                    ("vip", vip.name),
+                    ("instance", instance),
                     ("reason", reason),
                 ];
-                f.sample(name, &labels, value);
+                f.sample(name, &labels, value as f64);
             }
         }
     }
@@ -172,30 +154,23 @@ fn replication_lag(out: &mut String, node: &str, objects: &[&Object]) {
     );
     for o in objects.iter().filter(|o| o.kind == Kind::Replication) {
         let replication = o.metadata.name.as_str();
-        let targets = o.status.details.get("targets").and_then(Value::as_object);
-        match targets {
-            Some(targets) => {
-                for (target, progress) in targets {
-                    if let Some(lag) = progress.get("lagSeconds").and_then(Value::as_f64) {
-                        let labels = [
-                            ("node", node),
-                            ("replication", replication),
-                            ("target", target.as_str()),
-                        ];
-                        f.sample(name, &labels, lag);
-                    }
-                }
+        let status: ReplicationStatus = o.status.details_as().unwrap_or_default();
+        if status.role == Some(SyncRole::Source) {
+            for (target, progress) in &status.targets {
+                let labels = [
+                    ("node", node),
+                    ("replication", replication),
+                    ("target", target.as_str()),
+                ];
+                f.sample(name, &labels, progress.lag_seconds as f64);
             }
-            None => {
-                if let Some(lag) = number(o, "lagSeconds") {
-                    let labels = [
-                        ("node", node),
-                        ("replication", replication),
-                        ("target", node),
-                    ];
-                    f.sample(name, &labels, lag);
-                }
-            }
+        } else if let Some(lag) = status.lag_seconds {
+            let labels = [
+                ("node", node),
+                ("replication", replication),
+                ("target", node),
+            ];
+            f.sample(name, &labels, lag as f64);
         }
     }
 }
@@ -281,9 +256,13 @@ pub fn render(
         );
     }
 
-    let vips: Vec<&&Object> = objects
+    let vips: Vec<Vip<'_>> = objects
         .iter()
         .filter(|o| o.kind == Kind::VirtualIP)
+        .map(|o| Vip {
+            name: &o.metadata.name,
+            status: o.status.details_as().unwrap_or_default(),
+        })
         .collect();
     let mut f = Family::new(
         &mut out,
@@ -291,35 +270,44 @@ pub fn render(
         "gauge",
         "1 for the VRRP state the VirtualIP's instance is in on this node.",
     );
-    for o in &vips {
-        let current = o.status.details.get("state").and_then(|s| s.as_str());
-        for state in VRRP_STATES {
-            let value = if current == Some(state) { 1.0 } else { 0.0 };
+    for vip in &vips {
+        for state in VrrpState::ALL {
+            let value = if vip.status.state() == Some(state) {
+                1.0
+            } else {
+                0.0
+            };
             f.sample(
                 "hareconcile_vrrp_state",
-                &[("node", node), ("vip", &o.metadata.name), ("state", state)],
+                &[
+                    ("node", node),
+                    ("vip", vip.name),
+                    (STATE_LABEL, state.as_str()),
+                ],
                 value,
             );
         }
     }
-    for (field, name, kind, help) in [
+    type Field = fn(&VrrpInstanceStatus) -> Option<u64>;
+    let fields: [(Field, &str, &str, &str); 2] = [
         (
-            "effectivePriority",
+            |i| i.effective_priority.map(u64::from),
             "hareconcile_vrrp_effective_priority",
             "gauge",
             "Priority after tracking.",
         ),
         (
-            "transitions",
+            |i| i.transitions,
             "hareconcile_vrrp_transitions_total",
             "counter",
             "VRRP state changes since the instance started.",
         ),
-    ] {
+    ];
+    for (field, name, kind, help) in fields {
         let mut f = Family::new(&mut out, name, kind, help);
-        for o in &vips {
-            if let Some(value) = number(o, field) {
-                f.sample(name, &[("node", node), ("vip", &o.metadata.name)], value);
+        for vip in &vips {
+            if let Some(value) = field(&vip.status.instance) {
+                f.sample(name, &[("node", node), ("vip", vip.name)], value as f64);
             }
         }
     }
@@ -365,12 +353,19 @@ mod tests {
             spec: serde_json::json!({}),
             status: hareconcile_model::Status::default(),
         };
-        let counters = |sent: u64, auth: u64| serde_json::json!({"advertsSent": sent, "advertsReceived": 2, "dropped": {"auth": auth}});
-        let instances = serde_json::json!([
-            {"instance": "web/ipv4", "counters": counters(10, 3)},
-            {"instance": "web/ipv6", "counters": counters(20, 0)},
-        ]);
-        vip.status.details.insert("instances".into(), instances);
+        let instance = |name: &str, sent: u64, auth: u64| VrrpInstanceStatus {
+            instance: Some(name.into()),
+            counters: Some(AdvertCounters {
+                adverts_sent: sent,
+                adverts_received: 2,
+                dropped: [("auth".to_string(), auth)].into(),
+            }),
+            ..VrrpInstanceStatus::default()
+        };
+        vip.status.set_details(&VirtualIpStatus {
+            instances: vec![instance("web/ipv4", 10, 3), instance("web/ipv6", 20, 0)],
+            ..VirtualIpStatus::default()
+        });
         let text = render("n1", 1, &[&vip], &[], &[]);
         for line in [
             r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv4"} 10"#,
@@ -417,15 +412,21 @@ mod tests {
             1,
         );
         let mut source = object(Kind::Replication, "data");
-        source.status.details.insert(
-            "targets".into(),
-            serde_json::json!({"n2": {"lagSeconds": 42}, "n3": {"lagSeconds": 0}}),
-        );
+        let lag = |seconds| hareconcile_model::status::TargetProgress {
+            lag_seconds: seconds,
+            ..Default::default()
+        };
+        source.status.set_details(&ReplicationStatus {
+            role: Some(SyncRole::Source),
+            targets: [("n2".to_string(), lag(42)), ("n3".to_string(), lag(0))].into(),
+            ..ReplicationStatus::default()
+        });
         let mut replica = object(Kind::Replication, "certs");
-        replica
-            .status
-            .details
-            .insert("lagSeconds".into(), serde_json::json!(7));
+        replica.status.set_details(&ReplicationStatus {
+            role: Some(SyncRole::Replica),
+            lag_seconds: Some(7),
+            ..ReplicationStatus::default()
+        });
         let finding = |category, reason: &str| Finding {
             node: "n1".into(),
             object: None,

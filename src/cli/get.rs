@@ -1,8 +1,10 @@
 //! `hareconcile get KIND [NAME]`: list objects as a table, YAML or JSON.
 
 use clap::Args;
-use hareconcile_model::{ConditionStatus, Kind, Object, ObjectKey};
+use hareconcile_model::status::AdvertCounters;
+use hareconcile_model::{ConditionStatus, Kind, Object, ObjectKey, VirtualIpStatus};
 use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
 
 use super::output::{age, object_json, table, yaml, Format};
 use super::{AgentConnection, CliError, EXIT_OK};
@@ -121,38 +123,30 @@ fn field(object: &Object, pointer: &str) -> String {
 /// What the VRRP controller observed here: role, traffic and whether a
 /// planned takeover waits for the following Services (`preparing`).
 fn vrrp_columns(object: &Object) -> Vec<String> {
-    let counter = |name: &str| {
-        object
-            .status
-            .details
-            .get("counters")
-            .and_then(|c| c.get(name))
-            .map(text)
-            .unwrap_or_else(|| "-".into())
+    let status: VirtualIpStatus = object.status.details_as().unwrap_or_default();
+    let seen = &status.instance;
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".into());
+    let counter = |count: fn(&AdvertCounters) -> u64| {
+        or_dash(seen.counters.as_ref().map(|c| count(c).to_string()))
     };
-    let takeover = match object.status.details.get("preparingTakeover") {
-        Some(Value::Bool(true)) => "preparing",
-        _ => "-",
+    let takeover = match status.preparing_takeover {
+        true => "preparing",
+        false => "-",
     };
     vec![
-        status_field(object, "state"),
-        status_field(object, "effectivePriority"),
-        status_field(object, "master"),
-        status_field(object, "transitions"),
-        format!("{}/{}", counter("advertsSent"), counter("advertsReceived")),
-        status_field(object, "droppedAdverts"),
-        status_field(object, "lastAdvert"),
+        or_dash(seen.state.map(|s| s.to_string())),
+        or_dash(seen.effective_priority.map(|p| p.to_string())),
+        or_dash(seen.master.map(|m| m.to_string())),
+        or_dash(seen.transitions.map(|t| t.to_string())),
+        format!(
+            "{}/{}",
+            counter(|c| c.adverts_sent),
+            counter(|c| c.adverts_received)
+        ),
+        or_dash(seen.dropped_adverts.map(|d| d.to_string())),
+        or_dash(seen.last_advert.and_then(|t| t.format(&Rfc3339).ok())),
         takeover.into(),
     ]
-}
-
-fn status_field(object: &Object, name: &str) -> String {
-    object
-        .status
-        .details
-        .get(name)
-        .map(text)
-        .unwrap_or_else(|| "-".into())
 }
 
 fn ready(object: &Object) -> String {

@@ -3,8 +3,15 @@
 use std::collections::BTreeMap;
 
 use clap::Args;
-use hareconcile_model::{ConditionStatus, Kind, Object};
+use std::fmt::Display;
+
+use hareconcile_model::status::{
+    ReplicationReason, SyncRole, TargetProgress, VirtualIpReason, VrrpState,
+};
+use hareconcile_model::{ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus};
 use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use super::output::table;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
@@ -49,33 +56,46 @@ fn standing_by(object: &Object) -> bool {
     object
         .status
         .condition("Ready")
-        .is_some_and(|c| c.reason == hareconcile_mount::NOT_MASTER)
+        .is_some_and(|c| c.reason == ReplicationReason::NotMaster.as_str())
 }
 
 /// A lag in whole seconds as `12s`.
-fn seconds(value: Option<&Value>) -> String {
-    match value.and_then(Value::as_u64) {
+fn seconds(value: Option<u64>) -> String {
+    match value {
         Some(s) => format!("{s}s"),
         None => "-".into(),
     }
 }
 
+/// A reported value, `-` when not reported.
+fn or_dash(value: Option<impl Display>) -> String {
+    value.map_or_else(|| "-".into(), |v| v.to_string())
+}
+
+fn timestamp(value: Option<OffsetDateTime>) -> String {
+    or_dash(value.and_then(|t| t.format(&Rfc3339).ok()))
+}
+
 /// A source's targets as `n2 0s, n3 41s (error...)`.
-fn sync_targets(targets: Option<&Value>) -> String {
-    let Some(Value::Object(targets)) = targets else {
+fn sync_targets(targets: &BTreeMap<String, TargetProgress>) -> String {
+    if targets.is_empty() {
         return "-".into();
-    };
+    }
     targets
         .iter()
         .map(|(name, t)| {
-            let lag = seconds(t.get("lagSeconds"));
-            match t.get("error").and_then(Value::as_str) {
+            let lag = seconds(Some(t.lag_seconds));
+            match &t.error {
                 Some(error) => format!("{name} {lag} ({error})"),
                 None => format!("{name} {lag}"),
             }
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn replication(object: &Object) -> ReplicationStatus {
+    object.status.details_as().unwrap_or_default()
 }
 
 /// "True" or the reason it is not, which is what an operator scans for.
@@ -90,15 +110,14 @@ fn readiness(object: &Object) -> String {
 
 /// `eth0/51`, or `eth0/51 (vrrp.51)` where the VIPs live on the virtual
 /// MAC's macvlan.
-fn interface_and_vrid(vip: &Object) -> String {
+fn interface_and_vrid(vip: &Object, status: &VirtualIpStatus) -> String {
     let base = format!(
         "{}/{}",
         text(vip.spec.get("interface")),
         text(vip.spec.get("vrid"))
     );
-    let vmac = vip.status.details.get("virtualMac");
-    match vmac.and_then(|vmac| vmac.get("interface")) {
-        Some(vmac) => format!("{base} ({})", text(Some(vmac))),
+    match &status.instance.virtual_mac {
+        Some(vmac) => format!("{base} ({})", vmac.interface),
         None => base,
     }
 }
@@ -108,7 +127,7 @@ fn interface_and_vrid(vip: &Object) -> String {
 /// owner)`, `Backup (preparing takeover: waiting for shop)`, `Master
 /// (priority adjusted -20)`, `Master (switched over here)`, `Backup
 /// (switched over to n2)`.
-fn vrrp_state(vip: &Object, node: &str) -> String {
+fn vrrp_state(vip: &Object, status: &VirtualIpStatus, node: &str) -> String {
     let mut notes = Vec::new();
     let control = vip.spec.get("control");
     let in_maintenance = control
@@ -117,12 +136,7 @@ fn vrrp_state(vip: &Object, node: &str) -> String {
         .is_some_and(|nodes| nodes.iter().any(|n| n.as_str() == Some(node)));
     if in_maintenance {
         // The address owner refuses it (RFC 5798) and serves on.
-        let refused = vip
-            .status
-            .details
-            .get("drift")
-            .and_then(Value::as_array)
-            .is_some_and(|drift| drift.iter().any(|d| d["reason"] == "OwnerCannotBeBackup"));
+        let refused = status.has_drift(VirtualIpReason::OwnerCannotBeBackup);
         notes.push(match refused {
             true => "maintenance refused: address owner".to_string(),
             false => "maintenance".to_string(),
@@ -142,14 +156,14 @@ fn vrrp_state(vip: &Object, node: &str) -> String {
         Some(to) => notes.push(format!("switched over to {to}")),
         None => {}
     }
-    if vip.status.details.get("preparingTakeover") == Some(&Value::Bool(true)) {
+    if status.preparing_takeover {
         // Held as long as a follower is not Ready here: name them.
-        notes.push(match vip.status.details.get("waitingFor") {
-            Some(services) => format!("preparing takeover: waiting for {}", text(Some(services))),
-            None => "preparing takeover".to_string(),
+        notes.push(match status.waiting_for.as_slice() {
+            [] => "preparing takeover".to_string(),
+            services => format!("preparing takeover: waiting for {}", services.join(",")),
         });
     }
-    let state = text(vip.status.details.get("state"));
+    let state = or_dash(status.state());
     if notes.is_empty() {
         state
     } else {
@@ -189,14 +203,14 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
 
     let rows: Vec<Vec<String>> = of(Kind::VirtualIP)
         .map(|o| {
-            let d = &o.status.details;
+            let d: VirtualIpStatus = o.status.details_as().unwrap_or_default();
             vec![
                 o.metadata.name.clone(),
                 text(o.spec.get("addresses")),
-                interface_and_vrid(o),
-                vrrp_state(o, &info.node),
-                text(d.get("effectivePriority")),
-                text(d.get("master")),
+                interface_and_vrid(o, &d),
+                vrrp_state(o, &d, &info.node),
+                or_dash(d.instance.effective_priority),
+                or_dash(d.instance.master),
                 readiness(o),
             ]
         })
@@ -232,7 +246,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
                 o.metadata.name.clone(),
                 text(o.spec.get("method")),
                 text(o.spec.get("path")),
-                seconds(o.status.details.get("lagSeconds")),
+                seconds(replication(o).lag_seconds),
                 readiness(o),
             ]
         })
@@ -242,7 +256,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     let rows: Vec<Vec<String>> = of(Kind::Replication)
         .filter(|o| matches!(o.spec["method"].as_str(), Some("rsync" | "btrfs" | "zfs")))
         .map(|o| {
-            let d = &o.status.details;
+            let d = replication(o);
             let synced = match o.status.condition("Synced") {
                 Some(c) if c.status == ConditionStatus::True => c.reason.clone(),
                 Some(c) => format!("{}: {}", c.reason, c.message),
@@ -250,10 +264,14 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
             };
             vec![
                 o.metadata.name.clone(),
-                text(d.get("role")),
-                text(d.get("term")),
-                text(d.get("lastSync")),
-                sync_targets(d.get("targets")),
+                or_dash(d.role.map(|role| match role {
+                    SyncRole::Source => "source",
+                    SyncRole::Replica => "replica",
+                    SyncRole::None => "none",
+                })),
+                or_dash(d.term),
+                timestamp(d.last_sync),
+                sync_targets(&d.targets),
                 synced,
             ]
         })
@@ -267,14 +285,14 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     let rows: Vec<Vec<String>> = of(Kind::Replication)
         .filter(|o| matches!(o.spec["method"].as_str(), Some("nfs" | "mount")))
         .map(|o| {
-            let d = &o.status.details;
-            let mount = d.get("mount");
+            let d = replication(o);
+            let mount = d.mount.as_ref();
             vec![
                 o.metadata.name.clone(),
                 text(o.spec.get("path")),
-                text(mount.and_then(|m| m.get("source"))),
-                text(mount.and_then(|m| m.get("type"))),
-                text(d.get("lastProbe").and_then(|p| p.get("result"))),
+                or_dash(mount.map(|m| &m.source)),
+                or_dash(mount.map(|m| &m.fs_type)),
+                or_dash(d.last_probe.map(|p| p.result)),
             ]
         })
         .collect();
@@ -342,7 +360,7 @@ fn node_rows(me: &str, nodes: &[NodeView]) -> Vec<Vec<String>> {
             let masters: Vec<&str> = summary
                 .objects
                 .iter()
-                .filter(|d| d.state.as_deref() == Some("Master"))
+                .filter(|d| d.state == Some(VrrpState::Master))
                 .map(|d| d.name.as_str())
                 .collect();
             let theirs = digests(n);
@@ -380,16 +398,15 @@ fn section(title: &str, columns: &[&str], rows: &[Vec<String>]) {
 
 #[cfg(test)]
 mod tests {
-    use hareconcile_model::{ObjectMeta, Status, API_VERSION};
+    use hareconcile_model::status::VirtualMacSeen;
+    use hareconcile_model::{Drift, ObjectMeta, Status, API_VERSION};
     use serde_json::json;
 
     use super::*;
 
-    fn vip(control: Value, details: Value) -> Object {
+    fn vip(control: Value, details: VirtualIpStatus) -> Object {
         let mut status = Status::default();
-        if let Value::Object(details) = details {
-            status.details.extend(details);
-        }
+        status.set_details(&details);
         Object {
             api_version: API_VERSION.into(),
             kind: Kind::VirtualIP,
@@ -399,55 +416,90 @@ mod tests {
         }
     }
 
+    fn in_state(state: VrrpState) -> VirtualIpStatus {
+        let mut status = VirtualIpStatus::default();
+        status.instance.state = Some(state);
+        status
+    }
+
+    fn typed(vip: &Object) -> VirtualIpStatus {
+        vip.status.details_as().unwrap()
+    }
+
+    fn state_of(vip: &Object, node: &str) -> String {
+        vrrp_state(vip, &typed(vip), node)
+    }
+
     #[test]
     fn the_state_says_what_holds_it() {
-        let plain = vip(json!({}), json!({"state": "Master"}));
-        assert_eq!(vrrp_state(&plain, "n1"), "Master");
+        let plain = vip(json!({}), in_state(VrrpState::Master));
+        assert_eq!(state_of(&plain, "n1"), "Master");
         let drained = vip(
             json!({"forceBackup": ["n1"], "priorityAdjust": {"n1": -20, "n2": 5}}),
-            json!({"state": "Backup"}),
+            in_state(VrrpState::Backup),
         );
         assert_eq!(
-            vrrp_state(&drained, "n1"),
+            state_of(&drained, "n1"),
             "Backup (maintenance, priority adjusted -20)"
         );
-        assert_eq!(vrrp_state(&drained, "n2"), "Backup (priority adjusted +5)");
+        assert_eq!(state_of(&drained, "n2"), "Backup (priority adjusted +5)");
         let owner = vip(
             json!({"forceBackup": ["n1"]}),
-            json!({"state": "Master", "drift": [{"reason": "OwnerCannotBeBackup"}]}),
+            VirtualIpStatus {
+                drift: vec![Drift {
+                    reason: VirtualIpReason::OwnerCannotBeBackup.to_string(),
+                    message: String::new(),
+                    fix: None,
+                }],
+                ..in_state(VrrpState::Master)
+            },
         );
         assert_eq!(
-            vrrp_state(&owner, "n1"),
+            state_of(&owner, "n1"),
             "Master (maintenance refused: address owner)"
         );
         let returning = vip(
             json!({}),
-            json!({"state": "Backup", "preparingTakeover": true}),
+            VirtualIpStatus {
+                preparing_takeover: true,
+                ..in_state(VrrpState::Backup)
+            },
         );
-        assert_eq!(vrrp_state(&returning, "n1"), "Backup (preparing takeover)");
+        assert_eq!(state_of(&returning, "n1"), "Backup (preparing takeover)");
         let held = vip(
             json!({}),
-            json!({"state": "Backup", "preparingTakeover": true, "waitingFor": ["shop", "api"]}),
+            VirtualIpStatus {
+                preparing_takeover: true,
+                waiting_for: vec!["shop".into(), "api".into()],
+                ..in_state(VrrpState::Backup)
+            },
         );
         assert_eq!(
-            vrrp_state(&held, "n1"),
+            state_of(&held, "n1"),
             "Backup (preparing takeover: waiting for shop,api)"
         );
-        let switched = vip(json!({"switchoverTo": "n2"}), json!({"state": "Backup"}));
-        assert_eq!(vrrp_state(&switched, "n1"), "Backup (switched over to n2)");
-        assert_eq!(vrrp_state(&switched, "n2"), "Backup (switched over here)");
+        let switched = vip(json!({"switchoverTo": "n2"}), in_state(VrrpState::Backup));
+        assert_eq!(state_of(&switched, "n1"), "Backup (switched over to n2)");
+        assert_eq!(state_of(&switched, "n2"), "Backup (switched over here)");
     }
 
     #[test]
     fn the_interface_names_the_virtual_mac_one() {
-        let mut plain = vip(json!({}), json!({"state": "Master"}));
+        let mut plain = vip(json!({}), in_state(VrrpState::Master));
         plain.spec = json!({"interface": "eth0", "vrid": 51});
-        assert_eq!(interface_and_vrid(&plain), "eth0/51");
-        let mut vmac = vip(
-            json!({}),
-            json!({"virtualMac": {"interface": "vrrp.51", "mac": "00:00:5e:00:01:33"}}),
-        );
+        assert_eq!(interface_and_vrid(&plain, &typed(&plain)), "eth0/51");
+        let mut vmac = vip(json!({}), {
+            let mut status = VirtualIpStatus::default();
+            status.instance.virtual_mac = Some(VirtualMacSeen {
+                interface: "vrrp.51".into(),
+                mac: "00:00:5e:00:01:33".into(),
+            });
+            status
+        });
         vmac.spec = json!({"interface": "eth0", "vrid": 51});
-        assert_eq!(interface_and_vrid(&vmac), "eth0/51 (vrrp.51)");
+        assert_eq!(
+            interface_and_vrid(&vmac, &typed(&vmac)),
+            "eth0/51 (vrrp.51)"
+        );
     }
 }

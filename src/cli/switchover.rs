@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use hareconcile_model::status::VrrpState;
 use hareconcile_model::{Control, Kind, Manager, ObjectKey, VirtualIpSpec};
 
 use super::vip::managed_elsewhere;
@@ -145,7 +146,7 @@ pub async fn run(args: SwitchoverArgs) -> Result<u8, CliError> {
 }
 
 /// The VRRP state `node` reports for the VirtualIP, if it answered.
-fn state_on<'a>(nodes: &'a [NodeView], node: &str, vip: &str) -> Option<&'a str> {
+fn state_on(nodes: &[NodeView], node: &str, vip: &str) -> Option<VrrpState> {
     nodes
         .iter()
         .find(|n| n.node == node)?
@@ -155,7 +156,6 @@ fn state_on<'a>(nodes: &'a [NodeView], node: &str, vip: &str) -> Option<&'a str>
         .iter()
         .find(|o| o.kind == Kind::VirtualIP && o.name == vip)?
         .state
-        .as_deref()
 }
 
 /// Refuses an unknown, unreachable or unhealthy target, or one that is
@@ -175,8 +175,8 @@ fn check_target(key: &ObjectKey, to: &str, nodes: &[NodeView]) -> Result<(), Cli
         )));
     }
     match state_on(nodes, to, &key.name) {
-        Some("Backup") => Ok(()),
-        Some("Master") => Err(CliError::input(format!(
+        Some(VrrpState::Backup) => Ok(()),
+        Some(VrrpState::Master) => Err(CliError::input(format!(
             "{to} is already master of {key}: nothing to move (to make it stick, \
              switch over to it from another master later, or set spec.control.switchoverTo)"
         ))),
@@ -208,7 +208,7 @@ async fn wait_master(
         let nodes = client.nodes().await?;
         let masters: Vec<&str> = nodes
             .iter()
-            .filter(|n| state_on(&nodes, &n.node, vip) == Some("Master"))
+            .filter(|n| state_on(&nodes, &n.node, vip) == Some(VrrpState::Master))
             .map(|n| n.node.as_str())
             .collect();
         if masters.is_empty() {

@@ -5,11 +5,12 @@
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
+use hareconcile_model::status::VrrpState;
 use hareconcile_model::{
-    ClusterSpec, Control, Kind, Manager, Object, ObjectKey, VirtualIpSpec, OWNER_NEVER_BACKUP,
+    ClusterSpec, Control, Kind, Manager, Object, ObjectKey, VirtualIpSpec, VirtualIpStatus,
+    OWNER_NEVER_BACKUP,
 };
 use hareconcile_runtime::ApplyOptions;
-use serde_json::Value;
 
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::api::client::Client;
@@ -236,17 +237,19 @@ async fn wait_followed(
     loop {
         let object = client.get(key).await?;
         let status = object.as_ref().map(|o| &o.status);
-        let state = status
-            .and_then(|s| s.details.get("state"))
-            .and_then(Value::as_str)
-            .unwrap_or("not reported");
+        let seen_status: VirtualIpStatus =
+            status.and_then(|s| s.details_as().ok()).unwrap_or_default();
+        let state = seen_status
+            .state()
+            .map_or("not reported", VrrpState::as_str);
         let seen = status
             .and_then(|s| s.observed_generation)
             .is_some_and(|g| g >= generation);
-        if seen && !(maintenance && state == "Master") {
-            let priority = status
-                .and_then(|s| s.details.get("effectivePriority"))
-                .map_or_else(|| "unknown".to_string(), Value::to_string);
+        if seen && !(maintenance && seen_status.state() == Some(VrrpState::Master)) {
+            let priority = seen_status
+                .instance
+                .effective_priority
+                .map_or_else(|| "unknown".to_string(), |p| p.to_string());
             println!("state {state}, effective priority {priority}");
             return Ok(EXIT_OK);
         }

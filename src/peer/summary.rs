@@ -1,7 +1,8 @@
 //! What one agent tells its peers about itself: each object's identity,
 //! a digest of its spec, and what this node observes of it.
 
-use hareconcile_model::{ConditionStatus, Kind, Object};
+use hareconcile_model::status::{drift_of, VrrpState};
+use hareconcile_model::{ConditionStatus, Drift, Kind, Object, VirtualIpStatus};
 use hareconcile_runtime::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,36 +36,21 @@ pub struct ObjectDigest {
     pub manager: Option<hareconcile_model::Manager>,
     /// The VRRP state, for VirtualIPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<VrrpState>,
     /// What the controllers found differing from the declaration beyond
-    /// the Ready condition (a stack's extra containers, replication lag).
+    /// the Ready condition (a stack's extra containers, replication lag):
+    /// their own drift list, and the conditions other than `Ready` that
+    /// are False while the object is Ready (a source whose `Synced` is
+    /// False because a target lags past maxLag). Without a `fix`, the
+    /// drift report says what to do.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub drift: Vec<Observation>,
-}
-
-/// One difference a controller reports in `status.details.drift`, or a
-/// condition other than `Ready` that is False while the object is Ready
-/// (a source whose `Synced` is False because a target lags past maxLag).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Observation {
-    pub reason: String,
-    #[serde(default)]
-    pub message: String,
-    /// What the controller does about it; drift says it when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
+    pub drift: Vec<Drift>,
 }
 
 /// The controllers' own drift list, then the other False conditions of a
 /// Ready object (a not-Ready object is reported by its Ready condition).
-fn observations(object: &Object) -> Vec<Observation> {
-    let mut found: Vec<Observation> = object
-        .status
-        .details
-        .get("drift")
-        .and_then(|d| serde_json::from_value(d.clone()).ok())
-        .unwrap_or_default();
+fn observations(object: &Object) -> Vec<Drift> {
+    let mut found = drift_of(object);
     if object.status.is_ready() {
         found.extend(
             object
@@ -72,7 +58,7 @@ fn observations(object: &Object) -> Vec<Observation> {
                 .conditions
                 .iter()
                 .filter(|c| c.type_ != "Ready" && c.status == ConditionStatus::False)
-                .map(|c| Observation {
+                .map(|c| Drift {
                     reason: c.reason.clone(),
                     message: format!("{}: {}", c.type_, c.message),
                     fix: None,
@@ -120,12 +106,14 @@ fn digest(object: &Object) -> ObjectDigest {
         reason: ready.map(|c| c.reason.clone()),
         message: ready.map(|c| c.message.clone()),
         manager: object.metadata.manager,
-        state: object
-            .status
-            .details
-            .get("state")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        state: match object.kind {
+            Kind::VirtualIP => object
+                .status
+                .details_as::<VirtualIpStatus>()
+                .ok()
+                .and_then(|s| s.state()),
+            _ => None,
+        },
         drift: observations(object),
     }
 }
@@ -144,6 +132,7 @@ pub fn summarize(store: &Store) -> PeerSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hareconcile_model::ServiceStatus;
     use serde_json::json;
 
     #[test]
@@ -158,7 +147,7 @@ mod tests {
     fn object(ready: bool) -> Object {
         let mut object = Object {
             api_version: hareconcile_model::API_VERSION.into(),
-            kind: Kind::Replication,
+            kind: Kind::Service,
             metadata: hareconcile_model::ObjectMeta::named("data"),
             spec: json!({}),
             status: hareconcile_model::Status::default(),
@@ -172,12 +161,12 @@ mod tests {
         };
         object
             .status
-            .set_condition("Ready", status(ready), "Source", "pushing", 1);
+            .set_condition("Ready", status(ready), "Running", "running", 1);
         object.status.set_condition(
-            "Synced",
+            "Healthy",
             ConditionStatus::False,
-            "Lagging",
-            "a target is 20s behind",
+            "ProbeFailed",
+            "latest round failed",
             1,
         );
         object
@@ -186,15 +175,19 @@ mod tests {
     #[test]
     fn a_false_condition_of_a_ready_object_and_the_details_drift_are_carried() {
         let mut lagging = object(true);
-        lagging.status.details.insert(
-            "drift".into(),
-            json!([{"reason": "UnexpectedContainer", "message": "web_x_1", "fix": "won't fix"}]),
-        );
+        lagging.status.set_details(&ServiceStatus {
+            drift: vec![Drift {
+                reason: "UnexpectedContainer".into(),
+                message: "web_x_1".into(),
+                fix: Some("won't fix".into()),
+            }],
+            ..ServiceStatus::default()
+        });
         let found = digest(&lagging).drift;
         assert_eq!(found.len(), 2, "{found:?}");
         assert_eq!(found[0].fix.as_deref(), Some("won't fix"));
-        assert_eq!(found[1].reason, "Lagging");
-        assert_eq!(found[1].message, "Synced: a target is 20s behind");
+        assert_eq!(found[1].reason, "ProbeFailed");
+        assert_eq!(found[1].message, "Healthy: latest round failed");
         assert!(
             digest(&object(false)).drift.is_empty(),
             "a not-Ready object is reported by its Ready condition"

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use hareconcile_lab::{Host, Lab, NodeCommand, Process};
+use hareconcile_model::VirtualIpStatus;
 use serde_json::Value;
 
 use super::BIN;
@@ -59,7 +60,7 @@ impl LabAgent {
         let command = NodeCommand::new(BIN)
             .args(["agent", "--node", host.name()])
             .arg("--state-dir")
-            .arg(dir.join("state"))
+            .arg(dir.join("store"))
             .arg("--socket")
             .arg(dir.join("agent.sock"));
         AgentCommand { host, dir, command }
@@ -90,6 +91,11 @@ impl LabAgent {
     pub fn object(&self, kind: &str, name: &str) -> Value {
         serde_json::from_str(&self.hc_stdout(&["get", kind, name, "-o", "json"]))
             .unwrap_or_default()
+    }
+
+    /// What this node's VRRP controller reports of VirtualIP `name`.
+    pub fn vip_status(&self, name: &str) -> VirtualIpStatus {
+        serde_json::from_value(self.object("vip", name)["status"].take()).unwrap_or_default()
     }
 
     /// The status and reason of the object's condition `type_`.

@@ -56,7 +56,7 @@ impl Agent {
 
     /// Starts an agent as node `n1` and waits until its API answers.
     pub fn start(dir: &Path, extra: &[&str]) -> Agent {
-        let state_dir = dir.join("state");
+        let state_dir = dir.join("store");
         let socket = dir.join("agent.sock");
         let log = dir.join("agent.log");
         let child = Command::new(BIN)

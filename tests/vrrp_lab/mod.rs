@@ -181,7 +181,7 @@ impl Agent {
     }
 
     pub fn vrrp_state(&self) -> Option<String> {
-        self.status()["state"].as_str().map(str::to_string)
+        self.vip_status("web").state().map(|s| s.to_string())
     }
 
     /// The states the notify hook was run for, in order.

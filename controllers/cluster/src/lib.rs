@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hareconcile_model::{ClusterSpec, ConditionStatus, Kind, Object, ObjectKey};
-use hareconcile_runtime::{Action, Context, Reconciler, StoreError};
+use hareconcile_model::status::ClusterReason;
+use hareconcile_model::{ClusterSpec, ClusterStatus, ConditionStatus, Kind, Object, ObjectKey};
+use hareconcile_runtime::{Action, Context, Readiness, Reconciler, StoreError};
 
 /// Addresses come and go without a store change; look again this often.
 const ADDRESS_RECHECK: Duration = Duration::from_secs(10);
@@ -80,12 +81,12 @@ fn membership(
     cluster: &str,
     node: &str,
     addresses: &dyn LocalAddresses,
-) -> (ConditionStatus, &'static str, String) {
+) -> Readiness<ClusterReason> {
     let Some(me) = spec.node(node) else {
         let known: Vec<&str> = spec.nodes.iter().map(|n| n.name.as_str()).collect();
         return (
             ConditionStatus::False,
-            "NodeNotInCluster",
+            ClusterReason::NodeNotInCluster,
             format!(
                 "this agent runs as node {node:?}, which Cluster {cluster} does not list: add it to spec.nodes or start the agent with --node set to one of {}",
                 known.join(", ")
@@ -95,7 +96,7 @@ fn membership(
     if !addresses.contains(me.address) {
         return (
             ConditionStatus::False,
-            "AddressNotLocal",
+            ClusterReason::AddressNotLocal,
             format!(
                 "node {node}'s address {} is not configured on any interface of this host: fix spec.nodes or the host's network",
                 me.address
@@ -104,7 +105,7 @@ fn membership(
     }
     (
         ConditionStatus::True,
-        "Member",
+        ClusterReason::Member,
         format!(
             "node {node} ({}) is one of {} node(s)",
             me.address,
@@ -123,24 +124,15 @@ impl<A: LocalAddresses> Reconciler for ClusterReconciler<A> {
 
     async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, ClusterError> {
         let spec: ClusterSpec = object.spec_as()?;
-        let (status, reason, message) =
-            membership(&spec, &object.metadata.name, &ctx.node, &self.addresses);
-        let generation = object.metadata.generation;
-        let updated = ctx.store.update_status(&object.key(), |s| {
-            s.observed_generation = Some(generation);
-            s.details.insert(
-                "localNode".into(),
-                serde_json::Value::from(ctx.node.as_ref()),
-            );
-            s.set_condition("Ready", status, reason, message, generation);
-        });
-        match updated {
-            // Deleted while we looked: cleanup follows.
-            Err(StoreError::NotFound(_)) => Ok(Action::AwaitChange),
-            other => other
-                .map(|_| Action::Requeue(ADDRESS_RECHECK))
-                .map_err(Into::into),
-        }
+        let ready = membership(&spec, &object.metadata.name, &ctx.node, &self.addresses);
+        let node = ctx.node.to_string();
+        // Deleted while we looked: cleanup follows (report says Ok).
+        ctx.report(
+            &object,
+            |s: &mut ClusterStatus| s.local_node = Some(node),
+            ready,
+        )?;
+        Ok(Action::Requeue(ADDRESS_RECHECK))
     }
 
     async fn cleanup(&self, _key: &ObjectKey, _ctx: &Context) -> Result<(), ClusterError> {
@@ -176,7 +168,10 @@ mod tests {
         }
     }
 
-    async fn ready_condition(node: &str, local: Vec<IpAddr>) -> (ConditionStatus, String, String) {
+    async fn ready_condition(
+        node: &str,
+        local: Vec<IpAddr>,
+    ) -> (ConditionStatus, Option<ClusterReason>, String) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), node).unwrap();
         store
@@ -195,7 +190,7 @@ mod tests {
             if let Some(c) = store.get(&key).unwrap().status.condition("Ready") {
                 let c = c.clone();
                 handle.shutdown().await;
-                return (c.status, c.reason, c.message);
+                return (c.status, ClusterReason::parse(&c.reason), c.message);
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
@@ -205,14 +200,17 @@ mod tests {
     #[tokio::test]
     async fn a_declared_node_with_its_address_is_ready() {
         let (status, reason, _) = ready_condition("n1", vec!["10.77.0.1".parse().unwrap()]).await;
-        assert_eq!((status, reason.as_str()), (ConditionStatus::True, "Member"));
+        assert_eq!(
+            (status, reason),
+            (ConditionStatus::True, Some(ClusterReason::Member))
+        );
     }
 
     #[tokio::test]
     async fn an_undeclared_node_is_told_which_names_exist() {
         let (status, reason, message) = ready_condition("n3", vec![]).await;
         assert_eq!(status, ConditionStatus::False);
-        assert_eq!(reason, "NodeNotInCluster");
+        assert_eq!(reason, Some(ClusterReason::NodeNotInCluster));
         assert!(message.contains("one of n1, n2"), "{message}");
     }
 
@@ -221,7 +219,7 @@ mod tests {
         let (status, reason, message) =
             ready_condition("n2", vec!["10.77.0.1".parse().unwrap()]).await;
         assert_eq!(status, ConditionStatus::False);
-        assert_eq!(reason, "AddressNotLocal");
+        assert_eq!(reason, Some(ClusterReason::AddressNotLocal));
         assert!(message.contains("10.77.0.2"), "{message}");
     }
 }

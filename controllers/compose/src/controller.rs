@@ -14,14 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hareconcile_model::status::{ContainerSeen, ServiceReason};
 use hareconcile_model::{
-    ConditionStatus, Kind, Object, ObjectKey, ServiceSpec, SOURCE_FILE_ANNOTATION,
+    ConditionStatus, Drift, Kind, Object, ObjectKey, ServiceSpec, ServiceStatus, VirtualIpStatus,
+    SOURCE_FILE_ANNOTATION,
 };
 use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, StoreError};
-use serde_json::{json, Value};
 use tokio::sync::{mpsc, OnceCell};
 
-use crate::drift::{stack_drift, with_failure};
+use crate::drift::{stack_drift, with_failure, StackDrift};
 use crate::engine::{Change, ContainerStatus, Engine, EngineError};
 use crate::file::{load, FileError, LoadOptions, Project};
 use crate::health::{Prober, Report, Schedule, Verdict};
@@ -160,18 +161,7 @@ fn followed_vip(ctx: &Context, spec: &ServiceSpec) -> FollowedVip {
     let Some(name) = spec.follow_virtual_ip.as_deref() else {
         return FollowedVip::default();
     };
-    let preparing_takeover = ctx
-        .store
-        .get(&ObjectKey {
-            kind: Kind::VirtualIP,
-            name: name.to_string(),
-        })
-        .and_then(|vip| vip.status.details.get("preparingTakeover")?.as_bool())
-        .unwrap_or(false);
-    FollowedVip {
-        state: ctx.virtual_ip_state(name),
-        preparing_takeover,
-    }
+    ctx.status_of::<VirtualIpStatus>(name).unwrap_or_default()
 }
 
 /// Required Replications not Ready yet, by name.
@@ -190,18 +180,18 @@ fn unready_requirements(ctx: &Context, spec: &ServiceSpec) -> Vec<String> {
 }
 
 /// The Healthy condition: the probes' verdict where the stack runs.
-fn healthiness(wanted: Placement, report: Option<&Report>) -> Readiness<'static> {
+fn healthiness(wanted: Placement, report: Option<&Report>) -> Readiness<ServiceReason> {
     let Some(report) = report else {
         return if wanted == Placement::Run {
             (
                 ConditionStatus::Unknown,
-                "NotProbed",
+                ServiceReason::NotProbed,
                 "the Docker Engine is unreachable: nothing probed".into(),
             )
         } else {
             (
                 ConditionStatus::Unknown,
-                "NotRunning",
+                ServiceReason::NotRunning,
                 format!(
                     "the stack is {} on this node: nothing to probe",
                     wanted.as_str()
@@ -218,27 +208,27 @@ fn healthiness(wanted: Placement, report: Option<&Report>) -> Readiness<'static>
     match report.verdict {
         Verdict::Healthy if report.failures.is_empty() => (
             ConditionStatus::True,
-            "ProbesPassing",
+            ServiceReason::ProbesPassing,
             format!("{} probe(s) passing", report.probes),
         ),
         Verdict::Healthy => (
             ConditionStatus::True,
-            "ProbesPassing",
+            ServiceReason::ProbesPassing,
             format!("latest round {latest}; unhealthy after {n} more failing round(s)"),
         ),
         Verdict::Unhealthy => (
             ConditionStatus::False,
-            "ProbeFailed",
+            ServiceReason::ProbeFailed,
             format!("latest round {latest}; healthy after {n} more passing round(s)"),
         ),
         Verdict::Unknown if report.rounds == 0 => (
             ConditionStatus::Unknown,
-            "Probing",
+            ServiceReason::Probing,
             "waiting for the first probe round".into(),
         ),
         Verdict::Unknown => (
             ConditionStatus::Unknown,
-            "Probing",
+            ServiceReason::Probing,
             format!("latest round {latest}; {n} more like it to decide"),
         ),
     }
@@ -251,9 +241,9 @@ fn readiness(
     containers: &[ContainerStatus],
     vip: &FollowedVip,
     health: Option<&Report>,
-) -> Readiness<'static> {
+) -> Readiness<ServiceReason> {
     if wanted != Placement::Run {
-        let here = vip.state.as_deref().unwrap_or("not reported");
+        let here = vip.state().map_or("not reported", |state| state.as_str());
         let what = match wanted {
             Placement::Warm => "containers created and stopped",
             Placement::Paused => "containers started and paused",
@@ -261,7 +251,7 @@ fn readiness(
         };
         return (
             ConditionStatus::True,
-            "Standby",
+            ServiceReason::Standby,
             format!("the followed VirtualIP is {here} on this node: {what}"),
         );
     }
@@ -273,7 +263,7 @@ fn readiness(
     if !unhealthy.is_empty() {
         return (
             ConditionStatus::False,
-            "Unhealthy",
+            ServiceReason::Unhealthy,
             format!("unhealthy: {}", unhealthy.join(", ")),
         );
     }
@@ -290,14 +280,14 @@ fn readiness(
     if !not_running.is_empty() {
         return (
             ConditionStatus::False,
-            "Stopped",
+            ServiceReason::Stopped,
             format!("not running: {}", not_running.join(", ")),
         );
     }
     match health.map(|h| h.verdict) {
         Some(Verdict::Healthy) => (
             ConditionStatus::True,
-            "Running",
+            ServiceReason::Running,
             format!(
                 "{} container(s) of project {} running and healthy",
                 containers.len(),
@@ -306,35 +296,47 @@ fn readiness(
         ),
         Some(Verdict::Unhealthy) => (
             ConditionStatus::False,
-            "Unhealthy",
+            ServiceReason::Unhealthy,
             "the health probes fail (see the Healthy condition)".into(),
         ),
         Some(Verdict::Unknown) | None => (
             ConditionStatus::False,
-            "Probing",
+            ServiceReason::Probing,
             "running; waiting for the health probes' verdict".into(),
         ),
     }
 }
 
-/// Every Ready reason [`failure_reason`] gives.
-const FAILED_PASS: [&str; 3] = ["EngineError", "ErrImagePull", "ErrImageNeverPull"];
-
-/// The Ready reason of a failed pass; image reasons as Kubernetes names them.
-fn failure_reason(error: &EngineError) -> &'static str {
+/// The Ready reason of a failed pass (one [`ServiceReason::is_failed_pass`]);
+/// image reasons as Kubernetes names them.
+fn failure_reason(error: &EngineError) -> ServiceReason {
     match error {
-        EngineError::Pull { .. } => "ErrImagePull",
-        EngineError::NeverPulled { .. } => "ErrImageNeverPull",
-        _ => "EngineError",
+        EngineError::Pull { .. } => ServiceReason::ErrImagePull,
+        EngineError::NeverPulled { .. } => ServiceReason::ErrImageNeverPull,
+        _ => ServiceReason::EngineError,
     }
 }
 
-fn containers_json(containers: &[ContainerStatus]) -> Value {
+fn containers_seen(containers: &[ContainerStatus]) -> Vec<ContainerSeen> {
     containers
         .iter()
-        .map(
-            |c| json!({"name": c.name, "service": c.service, "state": c.state, "health": c.health}),
-        )
+        .map(|c| ContainerSeen {
+            name: c.name.clone(),
+            service: c.service.clone(),
+            state: c.state.clone(),
+            health: c.health.clone(),
+        })
+        .collect()
+}
+
+fn drift_seen(drift: &[StackDrift]) -> Vec<Drift> {
+    drift
+        .iter()
+        .map(|d| Drift {
+            reason: d.reason.to_string(),
+            message: d.message.clone(),
+            fix: Some(d.fix.clone()),
+        })
         .collect()
 }
 
@@ -351,10 +353,10 @@ impl ServiceReconciler {
         project: &Project,
     ) -> Result<Vec<Change>, EngineError> {
         let engine = self.engine().await?;
-        let was = object.status.details.get("desired").and_then(Value::as_str);
+        let was = last_pass(object).desired;
         let need = Need {
             containers: wanted != Placement::Absent,
-            starting: wanted == Placement::Run && was != Some(Placement::Run.as_str()),
+            starting: wanted == Placement::Run && was != Some(Placement::Run),
         };
         let requester = Requester {
             service: &object.key(),
@@ -401,11 +403,18 @@ impl ServiceReconciler {
 /// while the agent was down), not a new placement or spec.
 fn settled(object: &Object, wanted: Placement) -> bool {
     let status = &object.status;
+    let failed =
+        |reason: &str| ServiceReason::parse(reason).is_some_and(ServiceReason::is_failed_pass);
     status.observed_generation == Some(object.metadata.generation)
-        && status.details.get("desired").and_then(Value::as_str) == Some(wanted.as_str())
+        && last_pass(object).desired == Some(wanted)
         && status
             .condition("Ready")
-            .is_some_and(|c| !FAILED_PASS.contains(&c.reason.as_str()))
+            .is_some_and(|c| !failed(&c.reason))
+}
+
+/// What the last pass reported.
+fn last_pass(object: &Object) -> ServiceStatus {
+    object.status.details_as().unwrap_or_default()
 }
 
 #[async_trait]
@@ -428,11 +437,15 @@ impl Reconciler for ServiceReconciler {
                 // Nothing is started from a file that does not load; the
                 // recheck picks up a fixed file.
                 self.stop_probing(&object.key());
-                let invalid = (ConditionStatus::False, "InvalidComposeFile", e.to_string());
+                let invalid = (
+                    ConditionStatus::False,
+                    ServiceReason::InvalidComposeFile,
+                    e.to_string(),
+                );
                 ctx.report_conditions(
                     &object,
                     // What was found of the last loadable file no longer says anything.
-                    vec![("drift", json!([]))],
+                    |s: &mut ServiceStatus| s.drift.clear(),
                     vec![
                         ("Ready", invalid),
                         ("Healthy", healthiness(Placement::Absent, None)),
@@ -515,22 +528,22 @@ impl Reconciler for ServiceReconciler {
             (Err(e), _) => (ConditionStatus::False, failure_reason(e), e.to_string()),
             (Ok(()), true) => (
                 ConditionStatus::False,
-                "WaitingForReplication",
+                ServiceReason::WaitingForReplication,
                 format!("required Replication not Ready: {}", waiting.join(", ")),
             ),
             (Ok(()), false) => readiness(wanted, &project, &containers, &vip, health.as_ref()),
         };
-        let details = vec![
-            ("project", Value::from(project.name.as_str())),
-            ("desired", Value::from(wanted.as_str())),
-            ("containers", containers_json(&containers)),
-            ("drift", serde_json::to_value(&drift).unwrap_or_default()),
-        ];
+        let details = ServiceStatus {
+            project: Some(project.name.clone()),
+            desired: Some(wanted),
+            containers: containers_seen(&containers),
+            drift: drift_seen(&drift),
+        };
         let conditions = vec![
             ("Ready", condition),
             ("Healthy", healthiness(wanted, health.as_ref())),
         ];
-        ctx.report_conditions(&object, details, conditions)?;
+        ctx.report_conditions(&object, |s| *s = details, conditions)?;
         enacted?;
         Ok(Action::Requeue(RECHECK))
     }
@@ -556,7 +569,9 @@ impl Reconciler for ServiceReconciler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hareconcile_model::status::VrrpState;
     use hareconcile_model::{ObjectMeta, Status, API_VERSION};
+    use serde_json::json;
 
     fn object(file: &str, source: Option<&str>) -> Object {
         let mut metadata = ObjectMeta::named("web");
@@ -601,10 +616,8 @@ mod tests {
         let path = dir.path().join("compose.yaml");
         std::fs::write(&path, "services: {web: {image: x}, worker: {image: x}}\n").unwrap();
         let project = load(&path, &LoadOptions::default()).unwrap();
-        let backup = FollowedVip {
-            state: Some("Backup".into()),
-            preparing_takeover: false,
-        };
+        let mut backup = FollowedVip::default();
+        backup.instance.state = Some(VrrpState::Backup);
         let healthy = report(Verdict::Healthy, &[]);
         let reason = |wanted, containers: &[ContainerStatus]| {
             readiness(wanted, &project, containers, &backup, Some(&healthy)).1
@@ -613,25 +626,25 @@ mod tests {
             ContainerStatus::of_shop("web", "running", None),
             ContainerStatus::of_shop("worker", "running", Some("healthy")),
         ];
-        assert_eq!(reason(Placement::Run, &all), "Running");
+        assert_eq!(reason(Placement::Run, &all), ServiceReason::Running);
         assert_eq!(
             reason(
                 Placement::Run,
                 &[ContainerStatus::of_shop("web", "running", None)]
             ),
-            "Stopped"
+            ServiceReason::Stopped
         );
         let sick = [
             ContainerStatus::of_shop("web", "running", Some("unhealthy")),
             ContainerStatus::of_shop("worker", "running", None),
         ];
-        assert_eq!(reason(Placement::Run, &sick), "Unhealthy");
-        assert_eq!(reason(Placement::Warm, &[]), "Standby");
-        assert_eq!(reason(Placement::Absent, &[]), "Standby");
+        assert_eq!(reason(Placement::Run, &sick), ServiceReason::Unhealthy);
+        assert_eq!(reason(Placement::Warm, &[]), ServiceReason::Standby);
+        assert_eq!(reason(Placement::Absent, &[]), ServiceReason::Standby);
         // Running is not enough: the probes must have said healthy.
         for (verdict, expected) in [
-            (Verdict::Unknown, "Probing"),
-            (Verdict::Unhealthy, "Unhealthy"),
+            (Verdict::Unknown, ServiceReason::Probing),
+            (Verdict::Unhealthy, ServiceReason::Unhealthy),
         ] {
             let probed = report(verdict, &[]);
             let (status, reason, _) =
@@ -657,11 +670,17 @@ mod tests {
             (status, reason)
         };
         use ConditionStatus::{False, True, Unknown};
-        assert_eq!(status(Placement::Absent, None), (Unknown, "NotRunning"));
-        assert_eq!(status(Placement::Warm, None), (Unknown, "NotRunning"));
+        assert_eq!(
+            status(Placement::Absent, None),
+            (Unknown, ServiceReason::NotRunning)
+        );
+        assert_eq!(
+            status(Placement::Warm, None),
+            (Unknown, ServiceReason::NotRunning)
+        );
         assert_eq!(
             status(Placement::Run, Some(report(Verdict::Healthy, &[]))),
-            (True, "ProbesPassing")
+            (True, ServiceReason::ProbesPassing)
         );
         // One failed round does not make a healthy stack unhealthy.
         assert_eq!(
@@ -669,11 +688,11 @@ mod tests {
                 Placement::Run,
                 Some(report(Verdict::Healthy, &["tcp x: refused"]))
             ),
-            (True, "ProbesPassing")
+            (True, ServiceReason::ProbesPassing)
         );
         assert_eq!(
             status(Placement::Run, Some(report(Verdict::Unhealthy, &["x"]))),
-            (False, "ProbeFailed")
+            (False, ServiceReason::ProbeFailed)
         );
         let (_, _, message) = healthiness(
             Placement::Run,
@@ -685,7 +704,7 @@ mod tests {
         );
         assert_eq!(
             status(Placement::Run, Some(report(Verdict::Unknown, &[]))),
-            (Unknown, "Probing")
+            (Unknown, ServiceReason::Probing)
         );
     }
 }

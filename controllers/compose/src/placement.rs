@@ -8,36 +8,19 @@
 //! reports `Backup` only once the addresses are gone, so the stack stops
 //! after the VIP has left.
 
-use hareconcile_model::{ServiceMode, ServiceSpec, Standby};
+use hareconcile_model::{ServiceMode, ServiceSpec, Standby, VirtualIpStatus};
 
-/// What this node should do with the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placement {
-    /// Created and started.
-    Run,
-    /// Created but stopped (`warm` mode away from the master): a failover
-    /// only has to start containers.
-    Warm,
-    /// Started and frozen (`warm` with `standby: paused` away from the
-    /// master): a failover only thaws them.
-    Paused,
-    /// Stopped and removed (`active-passive` away from the master), as the
-    /// keepalived notify scripts' `docker-compose down` left it.
-    Absent,
-}
+/// What this node should do with the stack: the status contract names it,
+/// since the VRRP and sync controllers read it.
+pub use hareconcile_model::status::StackPlacement as Placement;
 
 /// What this node's store says about the followed VirtualIP.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FollowedVip {
-    /// `status.state`: `Master`, `Backup`, `Fault`...; `None` when not reported yet.
-    pub state: Option<String>,
-    /// `status.preparingTakeover`: the VRRP controller waits for this
-    /// node's stack before taking the VIP over.
-    pub preparing_takeover: bool,
-}
+/// `preparing_takeover`: the VRRP controller waits for this node's stack
+/// before taking the VIP over. Default: not reported yet.
+pub type FollowedVip = VirtualIpStatus;
 
 pub fn placement(spec: &ServiceSpec, vip: &FollowedVip) -> Placement {
-    let master = vip.state.as_deref() == Some("Master") || vip.preparing_takeover;
+    let master = vip.serves_here();
     match (spec.mode, &spec.follow_virtual_ip) {
         (ServiceMode::ActiveActive, _) | (_, None) => Placement::Run,
         _ if master => Placement::Run,
@@ -47,20 +30,10 @@ pub fn placement(spec: &ServiceSpec, vip: &FollowedVip) -> Placement {
     }
 }
 
-impl Placement {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Placement::Run => "running",
-            Placement::Warm => "created",
-            Placement::Paused => "paused",
-            Placement::Absent => "absent",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hareconcile_model::status::VrrpState;
     use serde_json::json;
 
     fn spec(mode: &str, follow: Option<&str>) -> ServiceSpec {
@@ -71,22 +44,24 @@ mod tests {
         serde_json::from_value(spec).unwrap()
     }
 
-    fn vip(state: Option<&str>, preparing_takeover: bool) -> FollowedVip {
-        FollowedVip {
-            state: state.map(str::to_string),
+    fn vip(state: Option<VrrpState>, preparing_takeover: bool) -> FollowedVip {
+        let mut vip = FollowedVip {
             preparing_takeover,
-        }
+            ..FollowedVip::default()
+        };
+        vip.instance.state = state;
+        vip
     }
 
     #[test]
     fn follows_the_master_by_mode() {
         for (mode, state, expected) in [
-            ("active-passive", Some("Master"), Placement::Run),
-            ("active-passive", Some("Backup"), Placement::Absent),
+            ("active-passive", Some(VrrpState::Master), Placement::Run),
+            ("active-passive", Some(VrrpState::Backup), Placement::Absent),
             ("active-passive", None, Placement::Absent),
-            ("warm", Some("Master"), Placement::Run),
-            ("warm", Some("Fault"), Placement::Warm),
-            ("active-active", Some("Backup"), Placement::Run),
+            ("warm", Some(VrrpState::Master), Placement::Run),
+            ("warm", Some(VrrpState::Fault), Placement::Warm),
+            ("active-active", Some(VrrpState::Backup), Placement::Run),
         ] {
             assert_eq!(
                 placement(&spec(mode, Some("web")), &vip(state, false)),
@@ -101,16 +76,16 @@ mod tests {
         let mut paused = spec("warm", Some("web"));
         paused.standby = Standby::Paused;
         assert_eq!(
-            placement(&paused, &vip(Some("Backup"), false)),
+            placement(&paused, &vip(Some(VrrpState::Backup), false)),
             Placement::Paused
         );
         assert_eq!(placement(&paused, &vip(None, false)), Placement::Paused);
         assert_eq!(
-            placement(&paused, &vip(Some("Master"), false)),
+            placement(&paused, &vip(Some(VrrpState::Master), false)),
             Placement::Run
         );
         assert_eq!(
-            placement(&paused, &vip(Some("Backup"), true)),
+            placement(&paused, &vip(Some(VrrpState::Backup), true)),
             Placement::Run
         );
     }
@@ -119,7 +94,10 @@ mod tests {
     fn a_node_preparing_a_takeover_runs_the_stack_before_it_is_master() {
         for mode in ["active-passive", "warm", "active-active"] {
             assert_eq!(
-                placement(&spec(mode, Some("web")), &vip(Some("Backup"), true)),
+                placement(
+                    &spec(mode, Some("web")),
+                    &vip(Some(VrrpState::Backup), true)
+                ),
                 Placement::Run,
                 "{mode}"
             );
@@ -133,7 +111,7 @@ mod tests {
         assert_eq!(
             placement(
                 &spec("active-passive", Some("web")),
-                &vip(Some("Backup"), false)
+                &vip(Some(VrrpState::Backup), false)
             ),
             Placement::Absent
         );
@@ -146,7 +124,7 @@ mod tests {
             Placement::Run
         );
         assert_eq!(
-            placement(&spec("warm", None), &vip(Some("Backup"), false)),
+            placement(&spec("warm", None), &vip(Some(VrrpState::Backup), false)),
             Placement::Run
         );
     }

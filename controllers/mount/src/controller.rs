@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hareconcile_model::{ConditionStatus, Kind, Object, ObjectKey, ReplicationSpec};
+use hareconcile_model::status::{MountSeen, ProbeSeen, ReplicationReason, VrrpState};
+use hareconcile_model::{
+    ConditionStatus, Kind, Object, ObjectKey, ReplicationSpec, ReplicationStatus, VirtualIpStatus,
+};
 use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, StoreError};
-use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tracing::warn;
 
@@ -27,12 +28,6 @@ use crate::desired::{placement, DesiredMount, Wanted};
 use crate::mountinfo::{self, MountEntry};
 use crate::options::{self, Comparison};
 use crate::probe::{ProbeResult, Prober};
-
-/// The Ready reason (status False) where an `on: master` mount is not
-/// wanted: the expected state of a backup, not a fault. It is not Ready so
-/// that a Service requiring the mount cannot start here before it is
-/// mounted; `status` and `drift` count it as healthy.
-pub const NOT_MASTER: &str = "NotMaster";
 
 /// The longest a mount(8), umount(8) or mkdir may take before it is
 /// killed; a reconcile (and the agent's shutdown) waits at most this.
@@ -133,13 +128,13 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> ReplicationReason {
         match self {
-            Verdict::Healthy => "Mounted",
-            Verdict::Missing => "NotMounted",
-            Verdict::Other => "OtherMount",
-            Verdict::Stale => "MountStale",
-            Verdict::OptionsDiffer => "OptionsDiffer",
+            Verdict::Healthy => ReplicationReason::Mounted,
+            Verdict::Missing => ReplicationReason::NotMounted,
+            Verdict::Other => ReplicationReason::OtherMount,
+            Verdict::Stale => ReplicationReason::MountStale,
+            Verdict::OptionsDiffer => ReplicationReason::OptionsDiffer,
         }
     }
 }
@@ -161,7 +156,11 @@ pub fn judge(desired: &DesiredMount, seen: &Observation) -> Verdict {
     Verdict::Healthy
 }
 
-fn condition(desired: &DesiredMount, seen: &Observation, verdict: &Verdict) -> Readiness<'static> {
+fn condition(
+    desired: &DesiredMount,
+    seen: &Observation,
+    verdict: &Verdict,
+) -> Readiness<ReplicationReason> {
     let path = desired.path.display();
     let message = match (verdict, &seen.entry) {
         (Verdict::Healthy, _) => format!(
@@ -205,37 +204,31 @@ fn condition(desired: &DesiredMount, seen: &Observation, verdict: &Verdict) -> R
     (status, verdict.reason(), message)
 }
 
-/// The status details for an observation.
-fn details(seen: &Observation, wanted: Wanted) -> Vec<(&'static str, Value)> {
-    let mount = seen.entry.as_ref().map_or(Value::Null, |e| {
-        json!({
-            "source": e.source,
-            "type": e.fs_type,
-            "options": e.mount_options,
-            "superOptions": e.super_options,
-            "optionsNotShown": seen.comparison.as_ref().map(|c| c.not_shown.clone()).unwrap_or_default(),
-        })
+/// The status details for an observation; the last probe stays reported
+/// when this look probed nothing.
+fn details(seen: &Observation, wanted: Wanted) -> impl FnOnce(&mut ReplicationStatus) {
+    let mount = seen.entry.as_ref().map(|e| MountSeen {
+        source: e.source.clone(),
+        fs_type: e.fs_type.clone(),
+        options: e.mount_options.clone(),
+        super_options: e.super_options.clone(),
+        options_not_shown: seen
+            .comparison
+            .as_ref()
+            .map(|c| c.not_shown.clone())
+            .unwrap_or_default(),
     });
-    let mut details = vec![
-        (
-            "desired",
-            Value::from(match wanted {
-                Wanted::Mounted => "mounted",
-                Wanted::Unmounted => "unmounted",
-            }),
-        ),
-        ("mount", mount),
-    ];
-    if let Some(probe) = &seen.probe {
-        let time = OffsetDateTime::now_utc()
-            .format(&Rfc3339)
-            .unwrap_or_default();
-        details.push((
-            "lastProbe",
-            json!({"time": time, "result": probe.to_string()}),
-        ));
+    let probe = seen.probe.as_ref().map(|probe| ProbeSeen {
+        time: OffsetDateTime::now_utc(),
+        result: probe.to_string(),
+    });
+    move |status| {
+        status.desired = Some(wanted);
+        status.mount = mount;
+        if probe.is_some() {
+            status.last_probe = probe;
+        }
     }
-    details
 }
 
 async fn observe(
@@ -256,18 +249,6 @@ async fn observe(
         comparison,
         probe,
     })
-}
-
-/// Whether this node's VRRP controller holds VirtualIP `name`'s
-/// preemption until the Services following it run here.
-fn preparing_takeover(ctx: &Context, name: &str) -> bool {
-    ctx.store
-        .get(&ObjectKey {
-            kind: Kind::VirtualIP,
-            name: name.to_string(),
-        })
-        .and_then(|vip| vip.status.details.get("preparingTakeover")?.as_bool())
-        .unwrap_or(false)
 }
 
 /// Observes, judges and reports a mount that is wanted here.
@@ -307,7 +288,7 @@ impl MountReconciler {
         ctx: &Context,
         object: &Object,
         desired: &DesiredMount,
-        vip: Option<&str>,
+        vip: Option<VrrpState>,
     ) -> Result<(), MountError> {
         let entries = mountinfo::read()?;
         let entry = mountinfo::find(&entries, &desired.path)
@@ -315,7 +296,7 @@ impl MountReconciler {
             .cloned();
         let why = format!(
             "on: master, and the followed VirtualIP is {} on this node",
-            vip.unwrap_or("not reported")
+            vip.map_or("not reported", VrrpState::as_str)
         );
         // Not Ready where it is not wanted, before it goes: a Service that
         // requires it must not start here.
@@ -325,7 +306,11 @@ impl MountReconciler {
             } else {
                 "not mounted here"
             };
-            (ConditionStatus::False, NOT_MASTER, format!("{why}: {what}"))
+            (
+                ConditionStatus::False,
+                ReplicationReason::NotMaster,
+                format!("{why}: {what}"),
+            )
         };
         let mut seen = Observation {
             entry,
@@ -388,7 +373,7 @@ impl MountReconciler {
                 ctx.store.record_event(
                     &key,
                     EventType::Warning,
-                    "MountStale",
+                    ReplicationReason::MountStale.as_str(),
                     &format!(
                         "{} at {}: probe {what}; detaching it and mounting again",
                         desired.source,
@@ -435,15 +420,15 @@ impl Reconciler for MountReconciler {
             }
         }
         let followed = spec.follow_virtual_ip.as_deref();
-        let vip = followed.and_then(|name| ctx.virtual_ip_state(name));
+        let vip = followed.and_then(|name| ctx.status_of::<VirtualIpStatus>(name));
+        let state = vip.as_ref().and_then(VirtualIpStatus::state);
         let wanted = placement(
             spec.on,
-            vip.as_deref(),
-            followed.is_some_and(|name| preparing_takeover(ctx, name)),
+            state,
+            vip.is_some_and(|vip| vip.preparing_takeover),
         );
         if wanted == Wanted::Unmounted {
-            self.stand_by(ctx, &object, &desired, vip.as_deref())
-                .await?;
+            self.stand_by(ctx, &object, &desired, state).await?;
             return Ok(every);
         }
         let timeout = probe.timeout.as_std();
@@ -461,7 +446,11 @@ impl Reconciler for MountReconciler {
                 ctx.report(
                     &object,
                     details(&seen, Wanted::Mounted),
-                    (ConditionStatus::False, "MountFailed", message),
+                    (
+                        ConditionStatus::False,
+                        ReplicationReason::MountFailed,
+                        message,
+                    ),
                 )?;
                 return Err(e);
             }
@@ -538,7 +527,10 @@ mod tests {
         );
         assert_eq!(judge(&d, &hung), Verdict::Stale);
         let (status, reason, message) = condition(&d, &hung, &Verdict::Stale);
-        assert_eq!((status, reason), (ConditionStatus::False, "MountStale"));
+        assert_eq!(
+            (status, reason),
+            (ConditionStatus::False, ReplicationReason::MountStale)
+        );
         assert_eq!(message, "probe of /srv/data: hung: no answer for 2.0s");
         let writable = seen("fuse.sshfs", "rw,nosuid", Some(ProbeResult::Healthy));
         assert_eq!(judge(&d, &writable), Verdict::OptionsDiffer);
@@ -551,19 +543,20 @@ mod tests {
     #[test]
     fn details_show_what_the_kernel_shows_and_what_it_cannot() {
         let ok = seen("fuse.sshfs", "ro,nosuid", Some(ProbeResult::Healthy));
-        let details: serde_json::Map<String, Value> = details(&ok, Wanted::Mounted)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        assert_eq!(details["desired"], "mounted");
-        assert_eq!(details["mount"]["source"], "root@10.77.0.3:/export");
-        assert_eq!(details["mount"]["type"], "fuse.sshfs");
-        assert_eq!(details["mount"]["options"], json!(["ro", "nosuid"]));
-        assert_eq!(
-            details["mount"]["optionsNotShown"],
-            json!(["ServerAliveInterval=1"])
-        );
-        assert_eq!(details["lastProbe"]["result"], "ok");
+        let mut status = ReplicationStatus::default();
+        details(&ok, Wanted::Mounted)(&mut status);
+        assert_eq!(status.desired, Some(Wanted::Mounted));
+        let mount = status.mount.as_ref().unwrap();
+        assert_eq!(mount.source, "root@10.77.0.3:/export");
+        assert_eq!(mount.fs_type, "fuse.sshfs");
+        assert_eq!(mount.options, ["ro", "nosuid"]);
+        assert_eq!(mount.options_not_shown, ["ServerAliveInterval=1"]);
+        assert_eq!(status.last_probe.as_ref().unwrap().result, "ok");
+        // A look that probed nothing keeps the last probe.
+        let unprobed = Observation { probe: None, ..ok };
+        details(&unprobed, Wanted::Unmounted)(&mut status);
+        assert_eq!(status.desired, Some(Wanted::Unmounted));
+        assert_eq!(status.last_probe.unwrap().result, "ok");
     }
 
     #[test]

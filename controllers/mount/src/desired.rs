@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use hareconcile_model::status::VrrpState;
 use hareconcile_model::{Method, Placement, ReplicationSpec};
 
 use crate::mountinfo::MountEntry;
@@ -77,21 +78,20 @@ fn trim_source(source: &str) -> &str {
 }
 
 /// Whether the mount belongs on this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wanted {
-    Mounted,
-    Unmounted,
-}
+/// Whether the mount is wanted here; the status reports it as `desired`.
+pub use hareconcile_model::status::MountWanted as Wanted;
 
 /// `on: all` mounts everywhere; `on: master` only where the followed
 /// VirtualIP is master (`vip_state` as this node's VRRP controller reports
 /// it; `None` before it does) or is preparing to take over: on a planned
 /// preempt-back the Services start on the returning node before the VIP
 /// moves (make-before-break), and they need their data there first.
-pub fn placement(on: Placement, vip_state: Option<&str>, preparing_takeover: bool) -> Wanted {
+pub fn placement(on: Placement, vip_state: Option<VrrpState>, preparing_takeover: bool) -> Wanted {
     match on {
         Placement::All => Wanted::Mounted,
-        Placement::Master if vip_state == Some("Master") || preparing_takeover => Wanted::Mounted,
+        Placement::Master if vip_state == Some(VrrpState::Master) || preparing_takeover => {
+            Wanted::Mounted
+        }
         Placement::Master => Wanted::Unmounted,
     }
 }
@@ -172,23 +172,23 @@ mod tests {
     fn master_mounts_follow_the_virtual_ip() {
         assert_eq!(placement(Placement::All, None, false), Wanted::Mounted);
         assert_eq!(
-            placement(Placement::All, Some("Backup"), false),
+            placement(Placement::All, Some(VrrpState::Backup), false),
             Wanted::Mounted
         );
         assert_eq!(
-            placement(Placement::Master, Some("Master"), false),
+            placement(Placement::Master, Some(VrrpState::Master), false),
             Wanted::Mounted
         );
         assert_eq!(
-            placement(Placement::Master, Some("Backup"), true),
+            placement(Placement::Master, Some(VrrpState::Backup), true),
             Wanted::Mounted
         );
         assert_eq!(
-            placement(Placement::Master, Some("Backup"), false),
+            placement(Placement::Master, Some(VrrpState::Backup), false),
             Wanted::Unmounted
         );
         assert_eq!(
-            placement(Placement::Master, Some("Fault"), false),
+            placement(Placement::Master, Some(VrrpState::Fault), false),
             Wanted::Unmounted
         );
         assert_eq!(placement(Placement::Master, None, false), Wanted::Unmounted);

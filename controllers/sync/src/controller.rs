@@ -111,17 +111,19 @@ impl Reconciler for SyncReconciler {
         let generation = object.metadata.generation;
         let updated = ctx.store.update_status(&key, |s| {
             s.observed_generation = Some(generation);
-            s.details = report.details;
+            s.set_details(&report.details);
             let ready = report.ready;
             s.set_condition(
                 "Ready",
                 ready.status,
-                ready.reason,
+                ready.reason.as_str(),
                 ready.message,
                 generation,
             );
             match report.synced {
-                Some(c) => s.set_condition(c.type_, c.status, c.reason, c.message, generation),
+                Some(c) => {
+                    s.set_condition(c.type_, c.status, c.reason.as_str(), c.message, generation)
+                }
                 None => s.conditions.retain(|c| c.type_ != "Synced"),
             }
         });

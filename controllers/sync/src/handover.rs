@@ -39,9 +39,8 @@
 
 use std::path::{Path, PathBuf};
 
-use hareconcile_model::{Kind, ObjectKey, ServiceSpec, VirtualIpSpec};
+use hareconcile_model::{Kind, ObjectKey, ServiceSpec, ServiceStatus, VirtualIpSpec};
 use hareconcile_runtime::Store;
-use serde_json::Value;
 
 use crate::remote::shell_quote;
 use crate::term::{Meta, Term};
@@ -120,17 +119,10 @@ fn writers_stopped(store: &Store, replication: &str) -> bool {
         if !requires {
             return true;
         }
-        let details = &service.status.details;
-        let absent = details.get("desired").and_then(Value::as_str) == Some("absent");
-        let none_running = details
-            .get("containers")
-            .and_then(Value::as_array)
-            .is_some_and(|containers| {
-                containers
-                    .iter()
-                    .all(|c| c.get("state").and_then(Value::as_str) != Some("running"))
-            });
-        absent && none_running
+        service
+            .status
+            .details_as::<ServiceStatus>()
+            .is_ok_and(|status| status.stopped_here())
     })
 }
 

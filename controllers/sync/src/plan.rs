@@ -5,16 +5,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hareconcile_model::{ClusterSpec, Hooks, Kind, Method, ObjectKey, ReplicationSpec};
+use hareconcile_model::status::{ReplicationReason, VrrpState};
+use hareconcile_model::{
+    ClusterSpec, Hooks, Kind, Method, ObjectKey, ReplicationSpec, VirtualIpStatus,
+};
 use hareconcile_runtime::Context;
 
 use crate::handover::Handover;
 use crate::remote::Link;
 use crate::rsync::{rules, Transfer};
 use crate::snapshot::Backend;
-
-/// The followed VirtualIP's state in which this node is the source.
-const MASTER: &str = "Master";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
@@ -30,7 +30,7 @@ pub enum Role {
     Replica,
     /// Nothing to do until the configuration is fixed.
     Unplaced {
-        reason: &'static str,
+        reason: ReplicationReason,
         message: String,
     },
 }
@@ -163,11 +163,12 @@ pub fn plan(spec: &ReplicationSpec, ctx: &Context, control_dir: Option<PathBuf>)
     let vip_state = spec
         .follow_virtual_ip
         .as_deref()
-        .and_then(|name| ctx.virtual_ip_state(name));
+        .and_then(|name| ctx.status_of::<VirtualIpStatus>(name))
+        .and_then(|vip| vip.state());
     Some(Plan {
         node: ctx.node.to_string(),
         path: spec.path.clone(),
-        role: role(spec, cluster.as_ref(), &ctx.node, vip_state.as_deref()),
+        role: role(spec, cluster.as_ref(), &ctx.node, vip_state),
         mode,
         interval,
         link: Link::new(ssh, control_dir),
@@ -187,17 +188,17 @@ pub fn role(
     spec: &ReplicationSpec,
     cluster: Option<&ClusterSpec>,
     node: &str,
-    vip_state: Option<&str>,
+    vip_state: Option<VrrpState>,
 ) -> Role {
     let Some(cluster) = cluster else {
         return Role::Unplaced {
-            reason: "ClusterNotFound",
+            reason: ReplicationReason::ClusterNotFound,
             message: format!("Cluster {:?} is not in the store: apply it", spec.cluster),
         };
     };
     if cluster.node(node).is_none() {
         return Role::Unplaced {
-            reason: "NodeNotInCluster",
+            reason: ReplicationReason::NodeNotInCluster,
             message: format!(
                 "this node {node:?} is not a node of Cluster {:?}: add it or run the agent with --node set to one of its nodes",
                 spec.cluster
@@ -208,7 +209,7 @@ pub fn role(
         (Some(source), _) => {
             if cluster.node(&source.node).is_none() {
                 return Role::Unplaced {
-                    reason: "SourceNotInCluster",
+                    reason: ReplicationReason::SourceNotInCluster,
                     message: format!(
                         "source node {:?} is not a node of Cluster {:?}: name one of its nodes",
                         source.node, spec.cluster
@@ -217,10 +218,10 @@ pub fn role(
             }
             source.node == node
         }
-        (None, Some(_)) => vip_state == Some(MASTER),
+        (None, Some(_)) => vip_state == Some(VrrpState::Master),
         (None, None) => {
             return Role::Unplaced {
-                reason: "NoVirtualIP",
+                reason: ReplicationReason::NoVirtualIP,
                 message: "followVirtualIP is not set: name the VirtualIP whose master is the source, or a fixed source node"
                     .into(),
             }
@@ -264,7 +265,9 @@ mod tests {
 
     #[test]
     fn only_the_master_is_a_source_and_it_pushes_to_every_other_node() {
-        let Role::Source { targets } = role(&spec(), Some(&cluster()), "n2", Some("Master")) else {
+        let Role::Source { targets } =
+            role(&spec(), Some(&cluster()), "n2", Some(VrrpState::Master))
+        else {
             panic!("the master is the source");
         };
         assert_eq!(
@@ -280,7 +283,12 @@ mod tests {
                 },
             ]
         );
-        for state in [Some("Backup"), Some("Fault"), Some("Init"), None] {
+        for state in [
+            Some(VrrpState::Backup),
+            Some(VrrpState::Fault),
+            Some(VrrpState::Initialize),
+            None,
+        ] {
             assert!(
                 role(&spec(), Some(&cluster()), "n2", state) == Role::Replica,
                 "{state:?} never pushes"
@@ -295,12 +303,17 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            unplaced(role(&spec(), None, "n1", Some("Master"))),
-            "ClusterNotFound"
+            unplaced(role(&spec(), None, "n1", Some(VrrpState::Master))),
+            ReplicationReason::ClusterNotFound
         );
         assert_eq!(
-            unplaced(role(&spec(), Some(&cluster()), "n9", Some("Master"))),
-            "NodeNotInCluster"
+            unplaced(role(
+                &spec(),
+                Some(&cluster()),
+                "n9",
+                Some(VrrpState::Master)
+            )),
+            ReplicationReason::NodeNotInCluster
         );
     }
 
@@ -314,14 +327,14 @@ mod tests {
         };
         assert_eq!(targets.len(), 2);
         assert_eq!(
-            role(&fixed, Some(&cluster()), "n1", Some("Master")),
+            role(&fixed, Some(&cluster()), "n1", Some(VrrpState::Master)),
             Role::Replica
         );
         fixed.source = Some(hareconcile_model::Source { node: "n9".into() });
         assert!(matches!(
             role(&fixed, Some(&cluster()), "n1", None),
             Role::Unplaced {
-                reason: "SourceNotInCluster",
+                reason: ReplicationReason::SourceNotInCluster,
                 ..
             }
         ));

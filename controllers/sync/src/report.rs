@@ -3,9 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
-use hareconcile_model::ConditionStatus;
-use serde_json::{json, Map, Value};
-use time::format_description::well_known::Rfc3339;
+use hareconcile_model::status::{
+    Handover as HandoverSeen, HandoverState, ReplicationReason, SyncRole, TargetProgress,
+};
+use hareconcile_model::{ConditionStatus, ReplicationStatus};
 use time::OffsetDateTime;
 
 use crate::handover::{Given, Handover};
@@ -15,29 +16,23 @@ use crate::plan::{Plan, Role};
 pub struct Condition {
     pub type_: &'static str,
     pub status: ConditionStatus,
-    pub reason: &'static str,
+    pub reason: ReplicationReason,
     pub message: String,
 }
 
 pub struct Report {
-    pub details: Map<String, Value>,
+    pub details: ReplicationStatus,
     /// `Ready`, and `Synced` on a source (absent elsewhere).
     pub ready: Condition,
     pub synced: Option<Condition>,
 }
 
-fn rfc3339(t: SystemTime) -> Value {
-    OffsetDateTime::from(t)
-        .format(&Rfc3339)
-        .map(Value::from)
-        .unwrap_or(Value::Null)
-}
-
-fn seconds(d: Duration) -> Value {
-    json!(d.as_secs())
-}
-
-fn condition(type_: &'static str, ok: bool, reason: &'static str, message: String) -> Condition {
+fn condition(
+    type_: &'static str,
+    ok: bool,
+    reason: ReplicationReason,
+    message: String,
+) -> Condition {
     Condition {
         type_,
         status: if ok {
@@ -65,29 +60,36 @@ fn hand_over(plan: &Plan, progress: &Progress, report: &mut Report) {
         (Role::Source { .. }, Handover::Give { to, generation, .. }) => {
             let (ready, message) = match given.filter(|g| g.generation() == *generation) {
                 Some(Given::Failed { why, .. }) => {
-                    report.details.insert(
-                        "handover".into(),
-                        json!({"to": to, "state": "Failed", "error": why}),
-                    );
+                    report.details.handover = Some(HandoverSeen {
+                        to: Some(to.clone()),
+                        state: HandoverState::Failed,
+                        error: Some(why.clone()),
+                    });
                     return;
                 }
                 Some(Given::Done { term, .. }) if progress.claimed.as_ref() != Some(term) => return,
                 Some(Given::Done { .. }) => (
-                    "HandedOver",
+                    HandoverState::HandedOver,
                     format!("final sync to {to} done: waiting for it to take the VirtualIP over"),
                 ),
                 None => (
-                    "HandingOver",
+                    HandoverState::HandingOver,
                     format!(
                         "planned switchover to {to}: the Services requiring this stop here, \
                          then a final sync runs before the VirtualIP moves"
                     ),
                 ),
             };
-            report
-                .details
-                .insert("handover".into(), json!({"to": to, "state": ready}));
-            report.ready = condition("Ready", false, ready, message);
+            report.details.handover = Some(HandoverSeen {
+                to: Some(to.clone()),
+                state: ready,
+                error: None,
+            });
+            let reason = match ready {
+                HandoverState::HandedOver => ReplicationReason::HandedOver,
+                _ => ReplicationReason::HandingOver,
+            };
+            report.ready = condition("Ready", false, reason, message);
         }
         // Taking over after the final sync: the catch-up will find nothing
         // newer, so the Services that started on the final copy keep running.
@@ -99,26 +101,29 @@ fn hand_over(plan: &Plan, progress: &Progress, report: &mut Report) {
             report.ready = condition(
                 "Ready",
                 true,
-                "FinalSyncReceived",
+                ReplicationReason::FinalSyncReceived,
                 "taking over after a planned switchover's final sync: claiming the next term"
                     .into(),
             );
         }
         (Role::Replica, Handover::Receive) => {
             let copy = progress.replica.as_ref().map(|s| &s.term);
+            let seen = |state| {
+                Some(HandoverSeen {
+                    to: None,
+                    state,
+                    error: None,
+                })
+            };
             if copy.is_some() && progress.received.as_ref() == copy {
-                report
-                    .details
-                    .insert("handover".into(), json!({"state": "Received"}));
+                report.details.handover = seen(HandoverState::Received);
                 return;
             }
-            report
-                .details
-                .insert("handover".into(), json!({"state": "AwaitingFinalSync"}));
+            report.details.handover = seen(HandoverState::AwaitingFinalSync);
             report.ready = condition(
                 "Ready",
                 false,
-                "AwaitingFinalSync",
+                ReplicationReason::AwaitingFinalSync,
                 "planned switchover to this node: waiting for the master's final sync".into(),
             );
         }
@@ -127,17 +132,17 @@ fn hand_over(plan: &Plan, progress: &Progress, report: &mut Report) {
 }
 
 fn by_role(plan: &Plan, progress: &Progress, now: SystemTime) -> Report {
-    let mut details = Map::new();
+    let mut details = ReplicationStatus::default();
     if let Some(term) = &progress.local_term {
-        details.insert("epoch".into(), json!(term.epoch));
-        details.insert("term".into(), json!(term.to_string()));
+        details.epoch = Some(term.epoch);
+        details.term = Some(term.to_string());
     }
     match &plan.role {
         Role::Unplaced { reason, message } => {
-            details.insert("role".into(), json!("none"));
+            details.role = Some(SyncRole::None);
             Report {
                 details,
-                ready: condition("Ready", false, reason, message.clone()),
+                ready: condition("Ready", false, *reason, message.clone()),
                 synced: None,
             }
         }
@@ -150,10 +155,9 @@ fn source(
     plan: &Plan,
     progress: &Progress,
     now: SystemTime,
-    mut details: Map<String, Value>,
+    mut details: ReplicationStatus,
 ) -> Report {
-    details.insert("role".into(), json!("source"));
-    let mut targets = Map::new();
+    details.role = Some(SyncRole::Source);
     let mut worst = Duration::ZERO;
     let mut oldest_success: Option<Option<SystemTime>> = None;
     let mut errors = Vec::new();
@@ -168,36 +172,30 @@ fn source(
             errors.push(format!("{name}: {error}"));
         }
         let stats = target.last_stats.unwrap_or_default();
-        targets.insert(
+        details.targets.insert(
             name.clone(),
-            json!({
-                "lastSync": target.last_success.map(rfc3339),
-                "lagSeconds": lag.as_secs(),
-                "files": stats.files,
-                "bytes": stats.bytes,
-                "bytesTotal": target.bytes_total,
-                "passes": target.passes,
-                "error": target.error,
-            }),
+            TargetProgress {
+                last_sync: target.last_success.map(OffsetDateTime::from),
+                lag_seconds: lag.as_secs(),
+                files: stats.files,
+                bytes: stats.bytes,
+                bytes_total: target.bytes_total,
+                passes: target.passes,
+                error: target.error.clone(),
+            },
         );
     }
-    details.insert("lagSeconds".into(), seconds(worst));
-    details.insert(
-        "lastSync".into(),
-        oldest_success.flatten().map(rfc3339).unwrap_or(Value::Null),
-    );
-    details.insert("targets".into(), Value::Object(targets));
+    details.lag_seconds = Some(worst.as_secs());
+    details.last_sync = oldest_success.flatten().map(OffsetDateTime::from);
     if let Some(problem) = &progress.source_problem {
         errors.insert(0, problem.clone());
     }
-    if !errors.is_empty() {
-        details.insert("errors".into(), json!(errors));
-    }
+    details.errors = errors.clone();
     let ready = match (&progress.claimed, &progress.catching_up) {
         (Some(term), _) => condition(
             "Ready",
             true,
-            "Source",
+            ReplicationReason::Source,
             format!(
                 "master of term {term}: pushing to {} target(s)",
                 progress.lag.targets().len()
@@ -206,7 +204,7 @@ fn source(
         (None, why) => condition(
             "Ready",
             false,
-            "CatchingUp",
+            ReplicationReason::CatchingUp,
             format!(
                 "master, but not serving this copy until it has caught up with newer peers: {}",
                 why.as_deref().unwrap_or("starting")
@@ -217,17 +215,22 @@ fn source(
         condition(
             "Synced",
             false,
-            "EmptySource",
+            ReplicationReason::EmptySource,
             format!("{problem}: not propagated, targets untouched"),
         )
     } else if !errors.is_empty() {
-        condition("Synced", false, "SyncFailed", errors.join("; "))
+        condition(
+            "Synced",
+            false,
+            ReplicationReason::SyncFailed,
+            errors.join("; "),
+        )
     } else {
         match plan.max_lag {
             Some(max) if worst > max => condition(
                 "Synced",
                 false,
-                "Lagging",
+                ReplicationReason::Lagging,
                 format!(
                     "a target is {}s behind, more than maxLag {}s",
                     worst.as_secs(),
@@ -237,7 +240,7 @@ fn source(
             _ => condition(
                 "Synced",
                 true,
-                "InSync",
+                ReplicationReason::InSync,
                 format!("targets at most {}s behind", worst.as_secs()),
             ),
         }
@@ -253,24 +256,29 @@ fn replica(
     plan: &Plan,
     progress: &Progress,
     now: SystemTime,
-    mut details: Map<String, Value>,
+    mut details: ReplicationStatus,
 ) -> Report {
-    details.insert("role".into(), json!("replica"));
+    details.role = Some(SyncRole::Replica);
     let ready = if let Some(error) = &progress.meta_error {
-        details.insert("errors".into(), json!([error]));
-        condition("Ready", false, "MetadataUnreadable", error.clone())
+        details.errors = vec![error.clone()];
+        condition(
+            "Ready",
+            false,
+            ReplicationReason::MetadataUnreadable,
+            error.clone(),
+        )
     } else if let Some(synced) = &progress.replica {
         let age = now.duration_since(synced.as_of).unwrap_or_default();
-        details.insert("lastSync".into(), rfc3339(synced.as_of));
-        details.insert("lagSeconds".into(), seconds(age));
-        details.insert("source".into(), json!(synced.term.node));
+        details.last_sync = Some(OffsetDateTime::from(synced.as_of));
+        details.lag_seconds = Some(age.as_secs());
+        details.source = Some(synced.term.node.clone());
         // Between changes a source only pushes every interval, so a copy
         // is late only past maxLag beyond that.
         match plan.max_lag {
             Some(max) if age > max + plan.interval => condition(
                 "Ready",
                 false,
-                "Stale",
+                ReplicationReason::Stale,
                 format!(
                     "copy from term {} is {}s old, more than maxLag {}s past the {}s interval",
                     synced.term,
@@ -282,7 +290,7 @@ fn replica(
             _ => condition(
                 "Ready",
                 true,
-                "Replica",
+                ReplicationReason::Replica,
                 format!("copy of term {}, {}s old", synced.term, age.as_secs()),
             ),
         }
@@ -290,7 +298,7 @@ fn replica(
         condition(
             "Ready",
             false,
-            "NoCopy",
+            ReplicationReason::NoCopy,
             "no complete copy received from a master yet".into(),
         )
     };
@@ -371,15 +379,15 @@ mod tests {
             at(101),
         );
         let r = report(&plan(source_role()), &claimed(lag.clone()), at(200));
-        assert_eq!(r.ready.reason, "Source");
+        assert_eq!(r.ready.reason, ReplicationReason::Source);
         let synced = r.synced.unwrap();
         assert_eq!(
             (synced.status, synced.reason),
-            (ConditionStatus::True, "InSync")
+            (ConditionStatus::True, ReplicationReason::InSync)
         );
-        assert_eq!(r.details["epoch"], 2);
-        assert_eq!(r.details["targets"]["n2"]["bytes"], 30);
-        assert_eq!(r.details["lagSeconds"], 0);
+        assert_eq!(r.details.epoch, Some(2));
+        assert_eq!(r.details.targets["n2"].bytes, 30);
+        assert_eq!(r.details.lag_seconds, Some(0));
 
         lag.changed(at(300));
         let r = report(&plan(source_role()), &claimed(lag), at(311));
@@ -391,9 +399,9 @@ mod tests {
         let synced = r.synced.unwrap();
         assert_eq!(
             (synced.status, synced.reason),
-            (ConditionStatus::False, "Lagging")
+            (ConditionStatus::False, ReplicationReason::Lagging)
         );
-        assert_eq!(r.details["lagSeconds"], 11);
+        assert_eq!(r.details.lag_seconds, Some(11));
     }
 
     #[test]
@@ -405,15 +413,15 @@ mod tests {
         let r = report(&plan(source_role()), &progress, at(0));
         assert_eq!(
             (r.ready.status, r.ready.reason),
-            (ConditionStatus::False, "CatchingUp")
+            (ConditionStatus::False, ReplicationReason::CatchingUp)
         );
         assert!(r.ready.message.contains("pulling from n2"));
 
         let mut progress = claimed(Lag::new(true));
         progress.source_problem = Some("source /srv/data is empty".into());
         let r = report(&plan(source_role()), &progress, at(0));
-        assert_eq!(r.synced.unwrap().reason, "EmptySource");
-        assert_eq!(r.details["errors"][0], "source /srv/data is empty");
+        assert_eq!(r.synced.unwrap().reason, ReplicationReason::EmptySource);
+        assert_eq!(r.details.errors, ["source /srv/data is empty"]);
     }
 
     #[test]
@@ -429,17 +437,17 @@ mod tests {
         let r = report(&plan(Role::Replica), &progress(copy.clone()), at(1030));
         assert_eq!(
             (r.ready.status, r.ready.reason),
-            (ConditionStatus::True, "Replica")
+            (ConditionStatus::True, ReplicationReason::Replica)
         );
         assert!(r.synced.is_none());
-        assert_eq!(r.details["source"], "n2");
+        assert_eq!(r.details.source.as_deref(), Some("n2"));
         let r = report(&plan(Role::Replica), &progress(copy), at(1071));
         assert_eq!(
             (r.ready.status, r.ready.reason),
-            (ConditionStatus::False, "Stale")
+            (ConditionStatus::False, ReplicationReason::Stale)
         );
         let r = report(&plan(Role::Replica), &progress(None), at(0));
-        assert_eq!(r.ready.reason, "NoCopy");
+        assert_eq!(r.ready.reason, ReplicationReason::NoCopy);
     }
 
     #[test]
@@ -457,19 +465,25 @@ mod tests {
             let r = report(&give(plan(source_role())), progress, at(0));
             (r.ready.status, r.ready.reason)
         };
-        assert_eq!(reason(&progress), (ConditionStatus::False, "HandingOver"));
+        assert_eq!(
+            reason(&progress),
+            (ConditionStatus::False, ReplicationReason::HandingOver)
+        );
         progress.given = Some(Given::Done {
             generation: 4,
             term: "2 n1".parse().unwrap(),
         });
-        assert_eq!(reason(&progress), (ConditionStatus::False, "HandedOver"));
+        assert_eq!(
+            reason(&progress),
+            (ConditionStatus::False, ReplicationReason::HandedOver)
+        );
         progress.given = Some(Given::Done {
             generation: 4,
             term: "1 n1".parse().unwrap(),
         });
         assert_eq!(
             reason(&progress),
-            (ConditionStatus::True, "Source"),
+            (ConditionStatus::True, ReplicationReason::Source),
             "master again by a failover in a later term: serves"
         );
         progress.given = Some(Given::Failed {
@@ -478,7 +492,7 @@ mod tests {
         });
         assert_eq!(
             reason(&progress),
-            (ConditionStatus::True, "Source"),
+            (ConditionStatus::True, ReplicationReason::Source),
             "aborted: the old master serves again"
         );
 
@@ -497,16 +511,20 @@ mod tests {
         let r = report(&receive, &progress, at(1001));
         assert_eq!(
             (r.ready.status, r.ready.reason),
-            (ConditionStatus::False, "AwaitingFinalSync")
+            (ConditionStatus::False, ReplicationReason::AwaitingFinalSync)
         );
         progress.received = Some("1 n1".parse().unwrap());
         let r = report(&receive, &progress, at(1001));
-        assert_eq!(r.ready.reason, "AwaitingFinalSync", "an older handover");
+        assert_eq!(
+            r.ready.reason,
+            ReplicationReason::AwaitingFinalSync,
+            "an older handover"
+        );
         progress.received = Some(term);
         let r = report(&receive, &progress, at(1001));
         assert_eq!(
             (r.ready.status, r.ready.reason),
-            (ConditionStatus::True, "Replica")
+            (ConditionStatus::True, ReplicationReason::Replica)
         );
     }
 }

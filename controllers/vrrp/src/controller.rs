@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hareconcile_model::{
-    AuthType, ClusterSpec, ConditionStatus, Kind, Object, ObjectKey, Status, VirtualIpSpec,
-    OWNER_NEVER_BACKUP, SOURCE_FILE_ANNOTATION,
+use hareconcile_model::status::{
+    AdvertCounters, VirtualIpReason, VirtualMacSeen, VrrpInstanceStatus, VrrpState,
 };
-use hareconcile_runtime::{Action, Context, EventType, Reconciler, Store, StoreError};
-use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
+use hareconcile_model::{
+    AuthType, ClusterSpec, ConditionStatus, Drift, Kind, Object, ObjectKey, Status, VirtualIpSpec,
+    VirtualIpStatus, OWNER_NEVER_BACKUP, SOURCE_FILE_ANNOTATION,
+};
+use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, Store, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -54,7 +55,7 @@ pub enum VirtualIpError {
 
 /// Why this node runs no instance for a VirtualIP, as its Ready condition says.
 struct NotRunning {
-    reason: &'static str,
+    reason: VirtualIpReason,
     message: String,
 }
 
@@ -147,7 +148,7 @@ impl VirtualIpReconciler {
         interface: &str,
     ) -> Result<(Vec<IpAddr>, Vec<IpAddr>), NotRunning> {
         let fault = |message: String| NotRunning {
-            reason: "Fault",
+            reason: VirtualIpReason::Fault,
             message,
         };
         let shared = self
@@ -158,7 +159,7 @@ impl VirtualIpReconciler {
             Ok((index, _)) => index,
             Err(AddressError::NoInterface(_)) => {
                 return Err(NotRunning {
-                    reason: "InterfaceNotFound",
+                    reason: VirtualIpReason::InterfaceNotFound,
                     message: format!(
                         "interface {interface} does not exist on this node: fix spec.interface"
                     ),
@@ -193,7 +194,7 @@ impl VirtualIpReconciler {
         };
         let Some(cluster_object) = ctx.store.get(&cluster_key) else {
             return Err(NotRunning {
-                reason: "ClusterNotFound",
+                reason: VirtualIpReason::ClusterNotFound,
                 message: format!(
                     "Cluster {} does not exist: apply it or fix spec.cluster",
                     spec.cluster
@@ -201,12 +202,12 @@ impl VirtualIpReconciler {
             });
         };
         let cluster: ClusterSpec = cluster_object.spec_as().map_err(|e| NotRunning {
-            reason: "ClusterInvalid",
+            reason: VirtualIpReason::ClusterInvalid,
             message: format!("Cluster {} does not decode: {e}", spec.cluster),
         })?;
         let Some(node) = cluster.node(&ctx.node) else {
             return Err(NotRunning {
-                reason: "NodeNotInCluster",
+                reason: VirtualIpReason::NodeNotInCluster,
                 message: format!(
                     "Cluster {} does not list node {}, so this node takes no part in the election",
                     spec.cluster, ctx.node
@@ -219,7 +220,7 @@ impl VirtualIpReconciler {
             // Never advertise, let alone take VIPs, from a host that is not
             // the node the Cluster describes.
             return Err(NotRunning {
-                reason: "AddressNotLocal",
+                reason: VirtualIpReason::AddressNotLocal,
                 message: format!(
                     "node {}'s address {} is not configured on this host: fix spec.nodes or the host's network",
                     node.name, node.address
@@ -240,12 +241,12 @@ impl VirtualIpReconciler {
         };
         let configs =
             shell_configs(spec, &cluster, &local).map_err(|e: DesiredError| NotRunning {
-                reason: "InvalidConfig",
+                reason: VirtualIpReason::InvalidConfig,
                 message: e.to_string(),
             })?;
         for config in &configs {
             config.instance.validate().map_err(|e| NotRunning {
-                reason: "InvalidConfig",
+                reason: VirtualIpReason::InvalidConfig,
                 message: format!("{}: {e}", config.name),
             })?;
         }
@@ -263,7 +264,7 @@ fn read_password(cluster: &ClusterSpec) -> Result<Option<String>, NotRunning> {
         return Ok(None);
     };
     let text = std::fs::read_to_string(path).map_err(|e| NotRunning {
-        reason: "PasswordUnreadable",
+        reason: VirtualIpReason::PasswordUnreadable,
         message: format!(
             "reading the VRRP password from {}: {e}: create it or fix vrrp.auth.passwordFile",
             path.display()
@@ -346,7 +347,7 @@ impl Reconciler for VirtualIpReconciler {
                     start_instances(&desired, operator, tracked, group, filter, netlink).await
                 }
                 Err(error) => Err(NotRunning {
-                    reason: "Fault",
+                    reason: VirtualIpReason::Fault,
                     message: error.to_string(),
                 }),
             };
@@ -453,8 +454,8 @@ async fn start_instances(
                 return Err(NotRunning {
                     reason: match error {
                         // Taking the VIPs unfiltered would break the spec.
-                        ShellError::AcceptFilter(_) => "AcceptModeUnenforceable",
-                        _ => "Fault",
+                        ShellError::AcceptFilter(_) => VirtualIpReason::AcceptModeUnenforceable,
+                        _ => VirtualIpReason::Fault,
                     },
                     message: format!("{}: {error}", config.name),
                 });
@@ -508,7 +509,12 @@ async fn report(
         let refused = force_backup_refused(&snapshot);
         if refused && !last_refused {
             let message = refused_message(&key.name);
-            store.record_event(&key, EventType::Warning, OWNER_CANNOT_BE_BACKUP, &message);
+            store.record_event(
+                &key,
+                EventType::Warning,
+                VirtualIpReason::OwnerCannotBeBackup.as_str(),
+                &message,
+            );
         }
         last_refused = refused;
         let preparing = preparing_takeover(&snapshot);
@@ -612,9 +618,6 @@ fn force_backup_refused(observed: &[Observed]) -> bool {
     observed.iter().any(|o| o.force_backup_refused)
 }
 
-/// The reason of the event and of the drift finding saying so.
-const OWNER_CANNOT_BE_BACKUP: &str = "OwnerCannotBeBackup";
-
 fn refused_message(vip: &str) -> String {
     format!(
         "spec.control.forceBackup of VirtualIP {vip} lists this node, the owner of its address (priority 255), and {OWNER_NEVER_BACKUP}: maintenance refused, this node stays a candidate and keeps the address"
@@ -649,74 +652,64 @@ fn record_takeover_hold(store: &Store, key: &ObjectKey, holding: bool, observed:
     }
 }
 
-fn state_name(state: State) -> &'static str {
+fn vrrp_state(state: State) -> VrrpState {
     match state {
-        State::Initialize => "Initialize",
-        State::Backup => "Backup",
-        State::Master => "Master",
-        State::Fault => "Fault",
+        State::Initialize => VrrpState::Initialize,
+        State::Backup => VrrpState::Backup,
+        State::Master => VrrpState::Master,
+        State::Fault => VrrpState::Fault,
     }
 }
 
-fn counters_json(counters: &Counters) -> Value {
-    let dropped: serde_json::Map<String, Value> = counters
-        .dropped
-        .iter()
-        .map(|(reason, count)| (reason.as_str().to_string(), Value::from(*count)))
-        .collect();
-    json!({
-        "advertsSent": counters.adverts_sent,
-        "advertsReceived": counters.adverts_received,
-        "dropped": dropped,
-    })
+fn advert_counters(counters: &Counters) -> AdvertCounters {
+    AdvertCounters {
+        adverts_sent: counters.adverts_sent,
+        adverts_received: counters.adverts_received,
+        dropped: counters
+            .dropped
+            .iter()
+            .map(|(reason, count)| (reason.as_str().to_string(), *count))
+            .collect(),
+    }
 }
 
-fn observed_details(observed: &Observed) -> serde_json::Map<String, Value> {
-    let last_advert = observed
-        .last_advert
-        .and_then(|t| OffsetDateTime::from(t).format(&Rfc3339).ok());
-    let value = json!({
-        "instance": observed.instance,
-        "state": state_name(observed.state),
-        "effectivePriority": observed.effective_priority,
-        "master": observed.master.map(|m| m.to_string()),
-        "transitions": observed.transitions,
-        "lastAdvert": last_advert,
-        "droppedAdverts": observed.counters.dropped_total(),
-        "counters": counters_json(&observed.counters),
-    });
-    let Value::Object(mut map) = value else {
-        unreachable!("json! of an object literal")
-    };
-    if let Some(vmac) = &observed.virtual_mac {
-        map.insert(
-            "virtualMac".into(),
-            json!({"interface": vmac.interface, "mac": vmac::format_mac(vmac.mac)}),
-        );
+fn instance_status(observed: &Observed) -> VrrpInstanceStatus {
+    VrrpInstanceStatus {
+        instance: Some(observed.instance.clone()),
+        state: Some(vrrp_state(observed.state)),
+        effective_priority: Some(observed.effective_priority),
+        master: observed.master,
+        transitions: Some(observed.transitions),
+        last_advert: observed.last_advert.map(OffsetDateTime::from),
+        dropped_adverts: Some(observed.counters.dropped_total()),
+        counters: Some(advert_counters(&observed.counters)),
+        virtual_mac: observed.virtual_mac.as_ref().map(|vmac| VirtualMacSeen {
+            interface: vmac.interface.clone(),
+            mac: vmac::format_mac(vmac.mac),
+        }),
     }
-    map
 }
 
 /// The Ready verdict over every family's instance.
-fn readiness(observed: &[Observed]) -> (ConditionStatus, &'static str, String) {
+fn readiness(observed: &[Observed]) -> Readiness<VirtualIpReason> {
     if let Some(fault) = observed.iter().find(|o| o.state == State::Fault) {
         let why = fault
             .fault
             .clone()
             .unwrap_or_else(|| "tracking failed".into());
-        return (ConditionStatus::False, "Fault", why);
+        return (ConditionStatus::False, VirtualIpReason::Fault, why);
     }
     if observed.iter().any(|o| o.state == State::Initialize) {
         return (
             ConditionStatus::False,
-            "Initialize",
+            VirtualIpReason::Initialize,
             "the VRRP instance is starting".into(),
         );
     }
     if observed.iter().any(|o| o.state == State::Master) {
         return (
             ConditionStatus::True,
-            "Master",
+            VirtualIpReason::Master,
             "this node holds the virtual addresses".into(),
         );
     }
@@ -729,14 +722,14 @@ fn readiness(observed: &[Observed]) -> (ConditionStatus, &'static str, String) {
         // the master keeps serving meanwhile (make-before-break).
         return (
             ConditionStatus::True,
-            "PreparingTakeover",
+            VirtualIpReason::PreparingTakeover,
             format!(
                 "{master}, of lower priority: it keeps the virtual addresses until the Services following this VirtualIP run Ready here; {}",
                 waiting_for(observed)
             ),
         );
     }
-    (ConditionStatus::True, "Backup", master)
+    (ConditionStatus::True, VirtualIpReason::Backup, master)
 }
 
 fn write_status(
@@ -763,47 +756,38 @@ fn fill_status(
 ) {
     let (status, reason, message) = readiness(observed);
     s.observed_generation = Some(generation);
-    s.details.clear();
-    if let Some(first) = observed.first() {
-        s.details.extend(observed_details(first));
-    }
-    // What the Service controller reads to start the stack before
-    // this node takes the VIP over (make-before-break).
-    s.details.insert(
-        "preparingTakeover".into(),
-        Value::from(preparing_takeover(observed)),
-    );
-    let awaited = awaited(observed);
-    if !awaited.is_empty() {
-        let names: Vec<&str> = awaited.iter().map(|a| a.service.as_str()).collect();
-        s.details.insert("waitingFor".into(), json!(names));
-    }
     let mut drift = Vec::new();
     if force_backup_refused(observed) {
-        drift.push(json!({
-            "reason": OWNER_CANNOT_BE_BACKUP,
-            "message": refused_message(vip),
-            "fix": "won't fix: remove this node from spec.control.forceBackup (`hareconcile vip restore` where it was set by hand)",
-        }));
+        drift.push(Drift {
+            reason: VirtualIpReason::OwnerCannotBeBackup.to_string(),
+            message: refused_message(vip),
+            fix: Some("won't fix: remove this node from spec.control.forceBackup (`hareconcile vip restore` where it was set by hand)".into()),
+        });
     }
     if let Some(why) = unenforced {
-        drift.push(json!({
-            "reason": "AcceptFilterNotEnforced",
-            "message": format!("traffic to the addresses may not be dropped as accept: false asks: {why}"),
-            "fix": format!("the agent checks the nftables table inet {TABLE} and puts it back at every resync; if this stays, fix what nft says"),
-        }));
+        drift.push(Drift {
+            reason: VirtualIpReason::AcceptFilterNotEnforced.to_string(),
+            message: format!("traffic to the addresses may not be dropped as accept: false asks: {why}"),
+            fix: Some(format!("the agent checks the nftables table inet {TABLE} and puts it back at every resync; if this stays, fix what nft says")),
+        });
     }
-    if !drift.is_empty() {
-        s.details.insert("drift".into(), Value::Array(drift));
-    }
-    if observed.len() > 1 {
-        let each: Vec<Value> = observed
+    let details = VirtualIpStatus {
+        instance: observed.first().map(instance_status).unwrap_or_default(),
+        // What the Service controller reads to start the stack before
+        // this node takes the VIP over (make-before-break).
+        preparing_takeover: preparing_takeover(observed),
+        waiting_for: awaited(observed)
             .iter()
-            .map(|o| Value::Object(observed_details(o)))
-            .collect();
-        s.details.insert("instances".into(), Value::Array(each));
-    }
-    s.set_condition("Ready", status, reason, message, generation);
+            .map(|a| a.service.clone())
+            .collect(),
+        drift,
+        instances: match observed {
+            [_, _, ..] => observed.iter().map(instance_status).collect(),
+            _ => Vec::new(),
+        },
+    };
+    s.set_details(&details);
+    s.set_condition("Ready", status, reason.as_str(), message, generation);
 }
 
 fn write_not_running(
@@ -814,17 +798,17 @@ fn write_not_running(
 ) -> Result<(), StoreError> {
     let updated = store.update_status(key, |s| {
         s.observed_generation = Some(generation);
-        s.details.clear();
-        let state = if not_running.reason == "Fault" {
-            "Fault"
-        } else {
-            "Initialize"
+        let state = match not_running.reason {
+            VirtualIpReason::Fault => VrrpState::Fault,
+            _ => VrrpState::Initialize,
         };
-        s.details.insert("state".into(), Value::from(state));
+        let mut details = VirtualIpStatus::default();
+        details.instance.state = Some(state);
+        s.set_details(&details);
         s.set_condition(
             "Ready",
             ConditionStatus::False,
-            not_running.reason,
+            not_running.reason.as_str(),
             not_running.message.clone(),
             generation,
         );
@@ -863,12 +847,21 @@ mod tests {
         let master = observed(State::Master, Some("10.77.0.1"));
         let backup = observed(State::Backup, Some("10.77.0.1"));
         let fault = observed(State::Fault, None);
-        assert_eq!(readiness(std::slice::from_ref(&master)).1, "Master");
+        assert_eq!(
+            readiness(std::slice::from_ref(&master)).1,
+            VirtualIpReason::Master
+        );
         let (status, reason, message) = readiness(&[backup]);
-        assert_eq!((status, reason), (ConditionStatus::True, "Backup"));
+        assert_eq!(
+            (status, reason),
+            (ConditionStatus::True, VirtualIpReason::Backup)
+        );
         assert!(message.contains("10.77.0.1"), "{message}");
         let (status, reason, message) = readiness(&[master, fault]);
-        assert_eq!((status, reason), (ConditionStatus::False, "Fault"));
+        assert_eq!(
+            (status, reason),
+            (ConditionStatus::False, VirtualIpReason::Fault)
+        );
         assert!(message.contains("eth0 down"), "{message}");
     }
 
@@ -902,23 +895,26 @@ mod tests {
     }
 
     #[test]
-    fn details_use_the_contract_names() {
-        let details = observed_details(&observed(State::Backup, Some("10.77.0.1")));
-        assert_eq!(details["state"], "Backup");
-        assert_eq!(details["effectivePriority"], 100);
-        assert_eq!(details["master"], "10.77.0.1");
-        assert_eq!(details["transitions"], 1);
-        assert!(details["lastAdvert"].is_null());
-        assert_eq!(details["instance"], "web/ipv4");
-        assert!(details.get("virtualMac").is_none());
+    fn an_instance_reports_what_it_observes() {
+        let details = instance_status(&observed(State::Backup, Some("10.77.0.1")));
+        assert_eq!(details.state, Some(VrrpState::Backup));
+        assert_eq!(details.effective_priority, Some(100));
+        assert_eq!(details.master, Some("10.77.0.1".parse().unwrap()));
+        assert_eq!(details.transitions, Some(1));
+        assert_eq!(details.last_advert, None);
+        assert_eq!(details.instance.as_deref(), Some("web/ipv4"));
+        assert_eq!(details.virtual_mac, None);
         let mut with_vmac = observed(State::Master, Some("10.77.0.1"));
         with_vmac.virtual_mac = Some(crate::shell::VirtualMac {
             interface: "vrrp.51".into(),
             mac: vmac::virtual_mac(51, true),
         });
         assert_eq!(
-            observed_details(&with_vmac)["virtualMac"],
-            json!({"interface": "vrrp.51", "mac": "00:00:5e:00:01:33"})
+            instance_status(&with_vmac).virtual_mac,
+            Some(VirtualMacSeen {
+                interface: "vrrp.51".into(),
+                mac: "00:00:5e:00:01:33".into()
+            })
         );
     }
 
@@ -933,7 +929,7 @@ mod tests {
         let (status, reason, message) = readiness(std::slice::from_ref(&held));
         assert_eq!(
             (status, reason),
-            (ConditionStatus::True, "PreparingTakeover")
+            (ConditionStatus::True, VirtualIpReason::PreparingTakeover)
         );
         assert_eq!(
             message,
@@ -941,18 +937,23 @@ mod tests {
         );
         let mut status = Status::default();
         fill_status(&mut status, "web", 2, std::slice::from_ref(&held), None);
-        assert_eq!(status.details["preparingTakeover"], true);
-        assert_eq!(status.details["waitingFor"], json!(["shop"]));
+        let details: VirtualIpStatus = status.details_as().unwrap();
+        assert!(details.preparing_takeover);
+        assert_eq!(details.waiting_for, ["shop"]);
         assert_eq!(
             status.condition("Ready").unwrap().reason,
-            "PreparingTakeover"
+            VirtualIpReason::PreparingTakeover.as_str()
         );
 
         held.preparing_takeover = false;
         held.awaited.clear();
         fill_status(&mut status, "web", 2, &[held], None);
-        assert_eq!(status.condition("Ready").unwrap().reason, "Backup");
-        assert!(status.details.get("waitingFor").is_none());
+        assert_eq!(
+            status.condition("Ready").unwrap().reason,
+            VirtualIpReason::Backup.as_str()
+        );
+        let details: VirtualIpStatus = status.details_as().unwrap();
+        assert!(details.waiting_for.is_empty());
     }
 
     #[test]
@@ -961,19 +962,24 @@ mod tests {
         let mut owner = observed(State::Master, Some("10.77.0.1"));
         owner.force_backup_refused = true;
         fill_status(&mut status, "router", 3, std::slice::from_ref(&owner), None);
-        let drift = &status.details["drift"][0];
-        assert_eq!(drift["reason"], "OwnerCannotBeBackup");
-        let message = drift["message"].as_str().unwrap();
+        let details: VirtualIpStatus = status.details_as().unwrap();
+        assert!(details.has_drift(VirtualIpReason::OwnerCannotBeBackup));
+        let drift = &details.drift[0];
+        let message = &drift.message;
         assert!(
             message.contains("VirtualIP router")
                 && message.contains("the address owner cannot be a backup (RFC 5798)"),
             "{message}"
         );
-        assert!(drift["fix"].as_str().unwrap().contains("forceBackup"));
+        assert!(drift.fix.as_ref().unwrap().contains("forceBackup"));
         assert!(status.is_ready(), "the owner serves on");
         owner.force_backup_refused = false;
         fill_status(&mut status, "router", 4, &[owner], None);
-        assert!(status.details.get("drift").is_none());
+        assert!(status
+            .details_as::<VirtualIpStatus>()
+            .unwrap()
+            .drift
+            .is_empty());
     }
 
     #[test]
@@ -988,11 +994,15 @@ mod tests {
             std::slice::from_ref(&master),
             Some(why),
         );
-        let drift = &status.details["drift"][0];
-        assert_eq!(drift["reason"], "AcceptFilterNotEnforced");
-        assert!(drift["message"].as_str().unwrap().ends_with(why), "{drift}");
+        let details: VirtualIpStatus = status.details_as().unwrap();
+        assert!(details.has_drift(VirtualIpReason::AcceptFilterNotEnforced));
+        assert!(details.drift[0].message.ends_with(why), "{details:?}");
         fill_status(&mut status, "web", 1, &[master], None);
-        assert!(status.details.get("drift").is_none());
+        assert!(status
+            .details_as::<VirtualIpStatus>()
+            .unwrap()
+            .drift
+            .is_empty());
     }
 
     #[test]
@@ -1002,11 +1012,13 @@ mod tests {
         backup.counters.adverts_received = 7;
         backup.counters.dropped.insert(DropReason::Auth, 3);
         backup.counters.dropped.insert(DropReason::Ttl, 1);
-        let details = observed_details(&backup);
-        assert_eq!(details["droppedAdverts"], 4);
+        let details = instance_status(&backup);
+        assert_eq!(details.dropped_adverts, Some(4));
+        let counters = details.counters.unwrap();
+        assert_eq!((counters.adverts_sent, counters.adverts_received), (0, 7));
         assert_eq!(
-            details["counters"],
-            json!({"advertsSent": 0, "advertsReceived": 7, "dropped": {"auth": 3, "ttl": 1}})
+            counters.dropped,
+            [("auth".to_string(), 3), ("ttl".to_string(), 1)].into()
         );
     }
 }

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hareconcile_model::{ConditionStatus, Kind, Object};
+use hareconcile_model::status::{ServiceReason, StackPlacement};
+use hareconcile_model::{ConditionStatus, Kind, Object, ServiceStatus};
 use hareconcile_runtime::Store;
 use tokio::process::Command;
 use tokio::sync::watch;
@@ -175,7 +176,7 @@ fn service_failure(object: &Object) -> Option<String> {
 
 /// Reasons of a Service whose stack is on its way up here.
 fn starting(reason: &str) -> bool {
-    matches!(reason, "Probing" | "WaitingForReplication")
+    ServiceReason::parse(reason).is_some_and(ServiceReason::is_starting)
 }
 
 /// The Services following `vip` that do not run here Ready (their stack
@@ -186,8 +187,8 @@ fn awaited_followers(vip: &str, services: &[Arc<Object>]) -> Vec<Awaited> {
         .iter()
         .filter(|o| o.spec.get("followVirtualIP").and_then(|v| v.as_str()) == Some(vip))
         .filter_map(|o| {
-            let running =
-                o.status.details.get("desired").and_then(|d| d.as_str()) == Some("running");
+            let status: ServiceStatus = o.status.details_as().unwrap_or_default();
+            let running = status.desired == Some(StackPlacement::Run);
             let why = match o.status.condition("Ready") {
                 _ if !running => "its stack is not started here yet".to_string(),
                 Some(ready) if ready.status == ConditionStatus::True => return None,
@@ -319,12 +320,15 @@ mod tests {
         })
     }
 
-    fn status(conditions: &[(&str, ConditionStatus)], desired: &str) -> Status {
+    fn status(conditions: &[(&str, ConditionStatus)], desired: StackPlacement) -> Status {
         let mut status = Status::default();
         for (type_, value) in conditions {
             status.set_condition(type_, *value, "Why", "what".to_string(), 1);
         }
-        status.details.insert("desired".into(), json!(desired));
+        status.set_details(&ServiceStatus {
+            desired: Some(desired),
+            ..ServiceStatus::default()
+        });
         status
     }
 
@@ -339,22 +343,48 @@ mod tests {
     #[test]
     fn false_conditions_fail_but_unknown_probing_and_waiting_for_data_do_not() {
         use ConditionStatus::{False, True, Unknown};
-        let mut probing = status(&[("Ready", False), ("Healthy", Unknown)], "running");
-        probing.set_condition("Ready", False, "Probing", "waiting", 1);
-        let mut waiting = status(&[("Healthy", Unknown)], "absent");
-        waiting.set_condition("Ready", False, "WaitingForReplication", "certs", 1);
+        let mut probing = status(
+            &[("Ready", False), ("Healthy", Unknown)],
+            StackPlacement::Run,
+        );
+        probing.set_condition(
+            "Ready",
+            False,
+            ServiceReason::Probing.as_str(),
+            "waiting",
+            1,
+        );
+        let mut waiting = status(&[("Healthy", Unknown)], StackPlacement::Absent);
+        waiting.set_condition(
+            "Ready",
+            False,
+            ServiceReason::WaitingForReplication.as_str(),
+            "certs",
+            1,
+        );
         let services = [
-            service("ready", None, status(&[("Ready", True)], "running")),
-            service("not-ready", None, status(&[("Ready", False)], "running")),
+            service(
+                "ready",
+                None,
+                status(&[("Ready", True)], StackPlacement::Run),
+            ),
+            service(
+                "not-ready",
+                None,
+                status(&[("Ready", False)], StackPlacement::Run),
+            ),
             service(
                 "standby",
                 None,
-                status(&[("Ready", True), ("Healthy", Unknown)], "absent"),
+                status(
+                    &[("Ready", True), ("Healthy", Unknown)],
+                    StackPlacement::Absent,
+                ),
             ),
             service(
                 "sick",
                 None,
-                status(&[("Ready", True), ("Healthy", False)], "running"),
+                status(&[("Ready", True), ("Healthy", False)], StackPlacement::Run),
             ),
             service("silent", None, Status::default()),
             service("probing", None, probing),
@@ -405,8 +435,8 @@ mod tests {
     #[test]
     fn preemption_waits_for_every_follower_to_run_here() {
         use ConditionStatus::{False, True};
-        let running = || status(&[("Ready", True)], "running");
-        let standby = || status(&[("Ready", True)], "absent");
+        let running = || status(&[("Ready", True)], StackPlacement::Run);
+        let standby = || status(&[("Ready", True)], StackPlacement::Absent);
         let names = |awaited: Vec<Awaited>| -> Vec<String> {
             awaited.into_iter().map(|a| a.service).collect()
         };
@@ -426,12 +456,16 @@ mod tests {
             "a Ready standby is not a running stack"
         );
         let web = service("web", Some("web"), running());
-        let api = service("api", Some("web"), status(&[], "running"));
+        let api = service("api", Some("web"), status(&[], StackPlacement::Run));
         assert_eq!(
             names(awaited_followers("web", &[web.clone(), api])),
             ["api"]
         );
-        let failing = service("api", Some("web"), status(&[("Ready", False)], "running"));
+        let failing = service(
+            "api",
+            Some("web"),
+            status(&[("Ready", False)], StackPlacement::Run),
+        );
         assert_eq!(
             awaited_followers("web", &[web.clone(), failing])[0].why,
             "Ready is False (Why): what"

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hareconcile_model::{ConditionStatus, Kind, Object, ObjectKey};
+use hareconcile_model::{ConditionStatus, Kind, KindStatus, Object, ObjectKey, Reason};
 
 use crate::store::{Store, StoreError};
 
@@ -42,52 +42,53 @@ pub struct Context {
     pub node: Arc<str>,
 }
 
-/// The Ready condition as a controller judges it: status, reason, message.
-pub type Readiness<'a> = (ConditionStatus, &'a str, String);
+/// A condition as a controller judges it: status, reason (one of its
+/// kind's reasons), message.
+pub type Readiness<R> = (ConditionStatus, R, String);
 
 impl Context {
-    /// VirtualIP `name`'s VRRP state (`Master`, `Backup`, `Fault`...) as
-    /// this node's VRRP controller reports it; `None` before it does.
-    pub fn virtual_ip_state(&self, name: &str) -> Option<String> {
-        let vip = self.store.get(&ObjectKey {
-            kind: Kind::VirtualIP,
+    /// The typed status of `T::KIND` object `name` as this node's
+    /// controller of that kind reports it: `None` without such an object,
+    /// `T::default()` before the controller reports (or when the status
+    /// was written by a version with another contract, which the
+    /// controller rewrites at its next reconcile).
+    pub fn status_of<T: KindStatus>(&self, name: &str) -> Option<T> {
+        let object = self.store.get(&ObjectKey {
+            kind: T::KIND,
             name: name.to_string(),
         })?;
-        vip.status
-            .details
-            .get("state")?
-            .as_str()
-            .map(str::to_string)
+        Some(object.status.details_as().unwrap_or_default())
     }
 
     /// Writes what a reconcile of `object` saw: the generation observed,
-    /// `details` (other details are kept), and the Ready condition. An
-    /// object deleted meanwhile is not an error: its cleanup follows.
-    pub fn report(
+    /// the kind's details as `update` leaves them (it gets the current
+    /// ones), and the Ready condition. An object deleted meanwhile is not
+    /// an error: its cleanup follows.
+    pub fn report<T: KindStatus>(
         &self,
         object: &Object,
-        details: Vec<(&str, serde_json::Value)>,
-        ready: Readiness<'_>,
+        update: impl FnOnce(&mut T),
+        ready: Readiness<T::Reason>,
     ) -> Result<(), StoreError> {
-        self.report_conditions(object, details, vec![("Ready", ready)])
+        self.report_conditions(object, update, vec![("Ready", ready)])
     }
 
     /// [`Context::report`] with more conditions than Ready (a Service's
     /// `Healthy`), all in one status write.
-    pub fn report_conditions(
+    pub fn report_conditions<T: KindStatus>(
         &self,
         object: &Object,
-        details: Vec<(&str, serde_json::Value)>,
-        conditions: Vec<(&str, Readiness<'_>)>,
+        update: impl FnOnce(&mut T),
+        conditions: Vec<(&str, Readiness<T::Reason>)>,
     ) -> Result<(), StoreError> {
         let generation = object.metadata.generation;
         let updated = self.store.update_status(&object.key(), |s| {
             s.observed_generation = Some(generation);
-            for (key, value) in details {
-                s.details.insert(key.to_string(), value);
-            }
+            let mut details: T = s.details_as().unwrap_or_default();
+            update(&mut details);
+            s.set_details(&details);
             for (type_, (status, reason, message)) in conditions {
-                s.set_condition(type_, status, reason, message, generation);
+                s.set_condition(type_, status, reason.as_str(), message, generation);
             }
         });
         match updated {

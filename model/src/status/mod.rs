@@ -1,8 +1,69 @@
 //! Status written by controllers, with conditions per the Kubernetes API
 //! conventions: `Ready` is the summary condition every kind carries.
+//!
+//! The status contract: each kind's observations (`status.details` in the
+//! store, flattened into `status` on the wire) have one typed form here
+//! ([`VirtualIpStatus`], [`ServiceStatus`], [`ReplicationStatus`],
+//! [`ClusterStatus`]), written by the kind's controller and read by
+//! everyone else through [`Status::details_as`], and each kind's condition
+//! reasons are one enum. No reader names a status key as a string.
 
+mod cluster;
+mod reason;
+mod replication;
+mod service;
+mod virtual_ip;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::Kind;
+
+pub use cluster::{ClusterReason, ClusterStatus};
+pub(crate) use reason::reasons;
+pub use reason::Reason;
+pub use replication::{
+    Handover, HandoverState, MountSeen, MountWanted, ProbeSeen, ReplicationReason,
+    ReplicationStatus, SyncRole, TargetProgress,
+};
+pub use service::{ContainerSeen, ServiceReason, ServiceStatus, StackPlacement};
+pub use virtual_ip::{
+    AdvertCounters, VirtualIpReason, VirtualIpStatus, VirtualMacSeen, VrrpInstanceStatus, VrrpState,
+};
+
+/// The typed observations of one kind, and the reasons its conditions give.
+pub trait KindStatus: Serialize + DeserializeOwned + Default {
+    const KIND: Kind;
+    type Reason: Reason;
+}
+
+/// The drift findings `object`'s controller reports, for the kinds that
+/// report any.
+pub fn drift_of(object: &crate::Object) -> Vec<Drift> {
+    let status = &object.status;
+    match object.kind {
+        Kind::VirtualIP => status.details_as::<VirtualIpStatus>().map(|s| s.drift),
+        Kind::Service => status.details_as::<ServiceStatus>().map(|s| s.drift),
+        Kind::Cluster | Kind::Replication => Ok(Vec::new()),
+    }
+    .unwrap_or_default()
+}
+
+/// One difference between the declaration and the real system that a
+/// controller found beyond its Ready condition (`status.drift`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// CamelCase, like a condition reason.
+    pub reason: String,
+    #[serde(default)]
+    pub message: String,
+    /// What the controller does about it (or `won't fix: ...` and what
+    /// the operator can do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ConditionStatus {
@@ -44,6 +105,22 @@ pub struct Status {
 impl Status {
     pub fn is_empty(&self) -> bool {
         self.observed_generation.is_none() && self.conditions.is_empty() && self.details.is_empty()
+    }
+
+    /// The kind-specific observations in their typed form. An object no
+    /// controller reported on yet reads as `T::default()`; an error means
+    /// the status was written by a version with another contract.
+    pub fn details_as<T: KindStatus>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(serde_json::Value::Object(self.details.clone()))
+    }
+
+    /// Replaces the kind-specific observations with `details`.
+    pub fn set_details<T: KindStatus>(&mut self, details: &T) {
+        self.details = match serde_json::to_value(details) {
+            Ok(serde_json::Value::Object(map)) => map,
+            // Every status type is a struct, which serializes to a map.
+            _ => serde_json::Map::new(),
+        };
     }
 
     pub fn condition(&self, type_: &str) -> Option<&Condition> {
