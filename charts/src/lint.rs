@@ -28,8 +28,13 @@ pub fn validate_dir(dir: &Path) -> Result<Vec<Manifest>, Diagnostics> {
         match object.kind {
             Kind::Service => {
                 let spec: ServiceSpec = object.spec_as().expect("validated by load_paths");
-                if let Err(error) = hareconcile_compose::load_project(object, &spec) {
-                    problems.push(compose_problem(object.key(), error));
+                if let Err(errors) = hareconcile_compose::load_project(object, &spec) {
+                    problems.extend(
+                        errors
+                            .0
+                            .into_iter()
+                            .map(|error| compose_problem(object.key(), error)),
+                    );
                 }
             }
             Kind::VirtualIP => {

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, OnceCell};
 
 use crate::drift::{stack_drift, with_failure, StackDrift};
 use crate::engine::{Change, ContainerStatus, Engine, EngineError};
-use crate::file::{load, FileError, LoadOptions, Project};
+use crate::file::{load, FileErrors, LoadOptions, Project};
 use crate::health::{Prober, Report, Schedule, Verdict};
 use crate::images::{Images, Need, Requester};
 use crate::placement::{placement, FollowedVip, Placement};
@@ -139,7 +139,7 @@ fn compose_path(object: &Object, file: &Path) -> PathBuf {
 /// Loads a Service's compose project as the agent runs it: paths relative to
 /// the manifest, the Service's project name, profiles and env file, the
 /// process environment. `hareconcile chart lint` checks charts with it.
-pub fn load_project(object: &Object, spec: &ServiceSpec) -> Result<Project, FileError> {
+pub fn load_project(object: &Object, spec: &ServiceSpec) -> Result<Project, FileErrors> {
     let mut options = LoadOptions::with_process_environment();
     options.project_name = Some(
         spec.compose

@@ -4,11 +4,18 @@
 //! silently dropped.
 
 mod decode;
+mod edit;
 mod env_file;
+mod extends;
+mod files;
 mod image;
+mod include;
 mod interpolate;
+mod load;
+mod merge;
 mod node;
 mod order;
+mod paths;
 mod ports;
 mod projected;
 mod resources;
@@ -30,7 +37,8 @@ pub use service::{
 };
 pub use volumes::{Mount, MountKind, TmpfsOptions, VolumesFrom};
 
-use decode::{named_entries, string, Fields, Problem, Warnings};
+use decode::{named_entries, Fields, Problem, Warnings};
+use files::Files;
 use node::{Node, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +79,26 @@ impl std::fmt::Display for Warning {
     }
 }
 
+/// Every problem found loading one project, file by file.
+#[derive(Debug)]
+pub struct FileErrors(pub Vec<FileError>);
+
+impl std::fmt::Display for FileErrors {
+    /// One line, for conditions and logs; callers that show problems to
+    /// people list `.0` instead.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FileErrors {}
+
 /// A loaded compose project.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Project {
@@ -110,149 +138,112 @@ impl LoadOptions {
     }
 }
 
-/// Reads the compose file at `path` and the `.env` beside it.
-pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileError> {
-    let read = |file: &Path| {
-        std::fs::read_to_string(file).map_err(|source| FileError::Read {
-            file: file.to_path_buf(),
-            source,
-        })
-    };
-    let text = read(path)?;
-    let absolute = std::path::absolute(path).map_err(|source| FileError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
-    let dir = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let dot_env = match &options.env_file {
-        Some(file) => env_file::parse(&read(file)?),
-        None => match std::fs::read_to_string(dir.join(".env")) {
-            Ok(text) => env_file::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(source) => {
-                return Err(FileError::Read {
-                    file: dir.join(".env"),
-                    source,
-                })
-            }
-        },
-    };
-    let variables = Variables::new(dot_env, options.environment.clone());
-    let invalid = |p: Problem| FileError::Invalid {
-        file: path.to_path_buf(),
-        at: p.at,
-        message: p.message,
-    };
-    // Until the loader reports every problem, the first stands for all.
-    let root = node::parse(&text).map_err(|mut e| {
-        let first = e.swap_remove(0);
-        invalid(Problem::new(first.at, first.message))
-    })?;
-    let root = substitute(root, &variables).map_err(invalid)?;
+/// Reads the compose file at `path`, the `.env` beside it and every file
+/// they name, and decodes the project; every problem of all of them is
+/// reported, each in its own file.
+pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileErrors> {
+    let mut files = Files::default();
     let warnings = Warnings::default();
-    let mut project =
-        decode_project(&root, absolute, dir, &variables, options, &warnings).map_err(invalid)?;
-    project.warnings = warnings
-        .into_inner()
-        .into_iter()
-        .map(|p| Warning {
-            file: path.to_path_buf(),
-            at: p.at,
-            message: p.message,
-        })
-        .collect();
-    Ok(project)
-}
-
-/// Interpolates every string value (never keys), as Compose does.
-fn substitute(node: Node, variables: &Variables) -> Result<Node, Problem> {
-    let value = match node.value {
-        Value::String(s) => Value::String(
-            interpolate::interpolate(&s, variables).map_err(|m| Problem::new(node.at, m))?,
-        ),
-        Value::Seq(items) => Value::Seq(
-            items
+    let project = load::read(path, options, &mut files)
+        .and_then(|read| decode_project(read, &warnings, &mut files));
+    match project {
+        Some(mut project) if !files.has_problems() => {
+            project.warnings = warnings
+                .into_inner()
                 .into_iter()
-                .map(|i| substitute(i, variables))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Map(entries) => Value::Map(
-            entries
-                .into_iter()
-                .map(|mut e| {
-                    e.value = substitute(e.value, variables)?;
-                    Ok(e)
+                .map(|p| Warning {
+                    file: files.path(p.at.source).to_path_buf(),
+                    at: p.at,
+                    message: p.message,
                 })
-                .collect::<Result<_, _>>()?,
-        ),
-        other => other,
-    };
-    Ok(Node { at: node.at, value })
+                .collect();
+            Ok(project)
+        }
+        _ => Err(FileErrors(files.into_problems())),
+    }
 }
 
-fn decode_project(
-    root: &Node,
-    file: PathBuf,
-    dir: PathBuf,
-    variables: &Variables,
-    options: &LoadOptions,
-    warnings: &Warnings,
-) -> Result<Project, Problem> {
-    let mut f = Fields::of(root, "the compose file")?;
+/// The project, or `None` when it has problems (recorded in `files`).
+fn decode_project(read: load::Read, warnings: &Warnings, files: &mut Files) -> Option<Project> {
+    let mut problems = Vec::new();
+    let project = decode(read, warnings, &mut problems);
+    for p in problems {
+        files.decoding_problem(p.at, p.message);
+    }
+    project
+}
+
+/// Decodes what can be, a problem per service and per top-level section.
+fn decode(read: load::Read, warnings: &Warnings, problems: &mut Vec<Problem>) -> Option<Project> {
+    let root = &read.root;
+    let dir = &read.dir;
+    let variables = &read.variables;
+    let mut f = Fields::of(root, "the compose file")
+        .map_err(|p| problems.push(p))
+        .ok()?;
     // `version` only chose a schema in the past; Compose ignores it too.
     f.take("version");
-    let name = f.take("name").map(|n| string(n, "name")).transpose()?;
-    let networks = f
-        .take("networks")
-        .map(|n| resources::resources(n, "network"))
-        .transpose()?
-        .unwrap_or_default();
-    let volumes = f
-        .take("volumes")
-        .map(|n| resources::resources(n, "volume"))
-        .transpose()?
-        .unwrap_or_default();
-    let secrets = f
-        .take("secrets")
-        .map(|n| projected::definitions(n, projected::Kind::Secret, &dir, variables, warnings))
-        .transpose()?
-        .unwrap_or_default();
-    let configs = f
-        .take("configs")
-        .map(|n| projected::definitions(n, projected::Kind::Config, &dir, variables, warnings))
-        .transpose()?
-        .unwrap_or_default();
+    // Read with the project's name already.
+    f.take("name");
+    let networks = section(&mut f, "networks", problems, |n| {
+        resources::resources(n, "network")
+    });
+    let volumes = section(&mut f, "volumes", problems, |n| {
+        resources::resources(n, "volume")
+    });
+    let secrets = section(&mut f, "secrets", problems, |n| {
+        projected::definitions(n, projected::Kind::Secret, dir, variables, warnings)
+    });
+    let configs = section(&mut f, "configs", problems, |n| {
+        projected::definitions(n, projected::Kind::Config, dir, variables, warnings)
+    });
     let services_node = f.take("services");
-    f.finish()?;
-    let services_node = services_node
-        .ok_or_else(|| Problem::new(root.at, "the compose file has no `services:`"))?;
+    if let Err(p) = f.finish() {
+        problems.push(p);
+    }
+    let Some(services_node) = services_node else {
+        problems.push(Problem::new(root.at, "the compose file has no `services:`"));
+        return None;
+    };
 
     let declared_volumes: BTreeSet<String> = volumes.keys().cloned().collect();
-    let entries = named_entries(services_node, "services")?;
+    let entries = named_entries(services_node, "services")
+        .map_err(|p| problems.push(p))
+        .ok()?;
     let mut services = BTreeMap::new();
+    // Services that did not decode: what depends on them is not wrong too.
+    let mut broken: BTreeSet<&str> = read.unresolved.iter().map(String::as_str).collect();
     for entry in entries {
+        if broken.contains(entry.key.as_str()) {
+            continue;
+        }
         let scope = service::Scope {
             name: &entry.key,
-            project_dir: &dir,
+            project_dir: dir,
             variables,
+            env_files: &read.env_files,
             declared_volumes: &declared_volumes,
             networks: &networks,
             secrets: &secrets,
             configs: &configs,
             warnings,
         };
-        let decoded = service::service(&entry.value, &scope)?;
+        let decoded = match service::service(&entry.value, &scope) {
+            Ok(decoded) => decoded,
+            Err(p) => {
+                problems.push(p);
+                broken.insert(entry.key.as_str());
+                continue;
+            }
+        };
         let enabled = decoded.profiles.is_empty()
-            || decoded
-                .profiles
-                .iter()
-                .any(|p| options.profiles.contains(p));
+            || decoded.profiles.iter().any(|p| read.profiles.contains(p));
         if enabled {
             services.insert(entry.key.clone(), decoded);
         }
     }
-    if services.is_empty() && !entries.is_empty() {
-        return Err(Problem::new(
+    if services.is_empty() && broken.is_empty() && !entries.is_empty() {
+        problems.push(Problem::new(
             services_node.at,
             "no service is enabled by the active profiles",
         ));
@@ -279,8 +270,8 @@ fn decode_project(
         let missing = service
             .relations()
             .into_iter()
-            .find(|(name, _)| !enabled.contains(*name));
-        if let Some((missing, relation)) = missing {
+            .filter(|(name, _)| !enabled.contains(*name) && !broken.contains(name));
+        for (missing, relation) in missing {
             let why = if entries.iter().any(|e| e.key == missing) {
                 "is not enabled by the active profiles"
             } else {
@@ -290,7 +281,7 @@ fn decode_project(
                 Relation::DependsOn => dependency_position(&entry.value, missing),
                 other => field_position(&entry.value, other.key()),
             };
-            return Err(Problem::new(
+            problems.push(Problem::new(
                 at,
                 format!(
                     "service `{}` {} `{missing}`, which {why}",
@@ -300,30 +291,51 @@ fn decode_project(
             ));
         }
     }
-    let start_order = order::start_order(&services).map_err(|cycle| {
-        let first = entries
-            .iter()
-            .find(|e| e.key == cycle.0[0])
-            .map_or(services_node.at, |e| e.key_at);
-        Problem::new(first, format!("dependency cycle: {}", cycle.0.join(" -> ")))
-    })?;
-    let name = options.project_name.clone().or(name).unwrap_or_else(|| {
-        normalize_project_name(
-            dir.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("default"),
-        )
-    });
-    Ok(Project {
-        name,
-        dir,
-        file,
+    if !problems.is_empty() || !broken.is_empty() {
+        // The order needs every dependency there.
+        return None;
+    }
+    let start_order = match order::start_order(&services) {
+        Ok(order) => order,
+        Err(cycle) => {
+            let first = entries
+                .iter()
+                .find(|e| e.key == cycle.0[0])
+                .map_or(services_node.at, |e| e.key_at);
+            problems.push(Problem::new(
+                first,
+                format!("dependency cycle: {}", cycle.0.join(" -> ")),
+            ));
+            return None;
+        }
+    };
+    Some(Project {
+        name: read.name,
+        dir: read.dir,
+        file: read.file,
         services,
         networks,
         volumes,
         start_order,
         warnings: Vec::new(),
     })
+}
+
+/// A top-level section decoded, or empty with its problem recorded.
+fn section<T: Default>(
+    f: &mut Fields<'_>,
+    key: &str,
+    problems: &mut Vec<Problem>,
+    decode: impl FnOnce(&Node) -> Result<T, Problem>,
+) -> T {
+    match f.take(key).map(decode) {
+        Some(Ok(decoded)) => decoded,
+        Some(Err(p)) => {
+            problems.push(p);
+            T::default()
+        }
+        None => T::default(),
+    }
 }
 
 /// Where a service's `key` has its value, for pointing at it.
@@ -356,12 +368,15 @@ fn dependency_position(service: &Node, target: &str) -> Position {
     found.unwrap_or(depends_on.key_at)
 }
 
-/// Docker Compose 1.29 keeps lowercase letters, digits, `-` and `_`.
+/// Docker Compose keeps lowercase letters, digits, `-` and `_`, and starts
+/// with a letter or digit.
 pub fn normalize_project_name(name: &str) -> String {
-    name.to_lowercase()
+    let kept: String = name
+        .to_lowercase()
         .chars()
         .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_')
-        .collect()
+        .collect();
+    kept.trim_start_matches(['-', '_']).to_string()
 }
 
 #[cfg(test)]

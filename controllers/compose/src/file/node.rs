@@ -4,12 +4,22 @@
 
 pub use hareconcile_yaml::{Entry, Node, Position, Value, YamlError};
 
-/// Reads the compose file's one document; an empty file is `Null`. Every
-/// problem of the YAML itself is returned, not only the first.
+/// Reads text as the only file, for tests of what decodes it.
+#[cfg(test)]
 pub fn parse(text: &str) -> Result<Node, Vec<YamlError>> {
-    let mut documents = hareconcile_yaml::parse_stream(text).into_iter();
+    parse_as(text, 0)
+}
+
+/// Reads a compose file's one document, with positions marked as being in
+/// file number `source`; an empty file is `Null`. Every problem of the
+/// YAML itself is returned, not only the first.
+pub fn parse_as(text: &str, source: usize) -> Result<Node, Vec<YamlError>> {
+    let mut documents = hareconcile_yaml::parse_stream_as(text, source).into_iter();
     let root = documents.next().unwrap_or(Ok(Node {
-        at: Position::START,
+        at: Position {
+            source,
+            ..Position::START
+        },
         value: Value::Null,
     }))?;
     match documents.next() {

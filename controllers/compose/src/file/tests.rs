@@ -13,7 +13,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn load_text(text: &str) -> Result<Project, FileError> {
+fn load_text(text: &str) -> Result<Project, FileErrors> {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "compose.yaml", text);
     load(&path, &LoadOptions::default())

@@ -1,7 +1,7 @@
 //! A service's `volumes:` in short (`./data:/data:ro`) and long syntax.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -73,19 +73,7 @@ pub fn host_path(source: &str, project_dir: &Path) -> String {
         Some(rest) => Path::new(&std::env::var("HOME").unwrap_or_default()).join(rest),
         None => project_dir.join(source),
     };
-    // `./data` and `../conf` joined keep their dots; Docker wants the path
-    // itself, resolved lexically as Compose does.
-    let mut clean = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                clean.pop();
-            }
-            other => clean.push(other),
-        }
-    }
-    clean.display().to_string()
+    super::paths::lexically_clean(&path).display().to_string()
 }
 
 fn short(spec: &str, project_dir: &Path) -> Result<Mount, String> {

@@ -147,6 +147,8 @@ pub struct Scope<'a> {
     pub name: &'a str,
     pub project_dir: &'a Path,
     pub variables: &'a Variables,
+    /// Every env file of the project, read.
+    pub env_files: &'a env_file::EnvFiles,
     pub declared_volumes: &'a BTreeSet<String>,
     pub networks: &'a BTreeMap<String, Resource>,
     pub secrets: &'a Definitions,
@@ -184,17 +186,11 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
     };
     let mut environment = BTreeMap::new();
     if let Some(n) = f.take("env_file") {
-        for file in one_or_many(n, "env_file")? {
-            let path = scope.project_dir.join(&file);
-            let vars = std::fs::read_to_string(&path)
-                .map(|text| env_file::parse(&text))
-                .map_err(|e| {
-                    Problem::new(
-                        n.at,
-                        format!("cannot read env_file {}: {e}", path.display()),
-                    )
-                })?;
-            environment.extend(vars);
+        // The loader read them, and reported those it could not.
+        for reference in env_file::references(n, scope.project_dir)? {
+            if let Some(vars) = scope.env_files.get(&reference.path) {
+                environment.extend(vars.clone());
+            }
         }
     }
     if let Some(n) = f.take("environment") {

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::file::{load, Condition, FileError, LoadOptions, MountKind, Project, Source};
+use crate::file::{load, Condition, FileErrors, LoadOptions, MountKind, Project, Source};
 
-fn load_in(dir: &Path, text: &str) -> Result<Project, FileError> {
+fn load_in(dir: &Path, text: &str) -> Result<Project, FileErrors> {
     let path = dir.join("compose.yaml");
     std::fs::write(&path, text).unwrap();
     let options = LoadOptions {
@@ -17,7 +17,7 @@ fn load_in(dir: &Path, text: &str) -> Result<Project, FileError> {
     load(&path, &options)
 }
 
-fn load_text(text: &str) -> Result<Project, FileError> {
+fn load_text(text: &str) -> Result<Project, FileErrors> {
     load_in(tempfile::tempdir().unwrap().path(), text)
 }
 

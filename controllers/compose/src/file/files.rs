@@ -1,0 +1,270 @@
+//! The files one project is read from: the compose file, what it includes
+//! and extends, `.env` and env files. Each is numbered as the `source` of
+//! the positions read from it, so every problem names its own file; the
+//! problems of all of them are collected, not only the first.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::env_file;
+use super::interpolate::{interpolate, Variables};
+use super::node::{self, Node, Position, Value};
+use super::FileError;
+
+/// Compose and env files are a few kilobytes; a file a thousand times that
+/// is a mistake (or `/dev/zero`), not a project.
+const MAX_FILE_BYTES: u64 = 8 << 20;
+
+#[derive(Default)]
+pub struct Files {
+    /// By source number.
+    paths: Vec<PathBuf>,
+    problems: Vec<FileError>,
+    /// Values whose interpolation failed: a decoding problem at one of them
+    /// would only repeat it.
+    failed: HashSet<Position>,
+    /// Compose files read for `extends`, by path: many services may extend
+    /// services of the same file.
+    compose_files: HashMap<PathBuf, Option<Node>>,
+}
+
+impl Files {
+    /// Numbers `path` as a source.
+    pub fn add(&mut self, path: &Path) -> usize {
+        self.paths.push(path.to_path_buf());
+        self.paths.len() - 1
+    }
+
+    pub fn path(&self, source: usize) -> &Path {
+        &self.paths[source]
+    }
+
+    /// A problem at `at`, in the file it is in.
+    pub fn problem(&mut self, at: Position, message: impl Into<String>) {
+        self.problems.push(FileError::Invalid {
+            file: self.path(at.source).to_path_buf(),
+            at,
+            message: message.into(),
+        });
+    }
+
+    /// A decoding problem, unless it is at a value that already failed
+    /// interpolation.
+    pub fn decoding_problem(&mut self, at: Position, message: String) {
+        if !self.failed.contains(&at) {
+            self.problem(at, message);
+        }
+    }
+
+    pub fn unreadable(&mut self, file: &Path, source: std::io::Error) {
+        self.problems.push(FileError::Read {
+            file: file.to_path_buf(),
+            source,
+        });
+    }
+
+    /// Every problem, file by file in the order they were read, by
+    /// position within each; a file that could not be read comes first.
+    pub fn into_problems(mut self) -> Vec<FileError> {
+        self.problems.sort_by_key(|problem| match problem {
+            FileError::Read { .. } => None,
+            FileError::Invalid { at, .. } => Some((at.source, at.line, at.column)),
+        });
+        self.problems
+    }
+
+    pub fn has_problems(&self) -> bool {
+        !self.problems.is_empty()
+    }
+
+    /// Reads and interpolates the compose file at `path`; `None` when it
+    /// cannot be read or is not YAML, with the problems recorded.
+    /// `referenced_at` is where another file names it, if one does.
+    pub fn compose_file(
+        &mut self,
+        path: &Path,
+        referenced_at: Option<(Position, &str)>,
+        variables: &Variables,
+    ) -> Option<Node> {
+        let root = self.parse(path, referenced_at)?;
+        Some(self.interpolate(root, variables))
+    }
+
+    /// [`Files::compose_file`] once per path.
+    pub fn compose_file_cached(
+        &mut self,
+        path: &Path,
+        referenced_at: (Position, &str),
+        variables: &Variables,
+    ) -> Option<Node> {
+        if let Some(read) = self.compose_files.get(path) {
+            return read.clone();
+        }
+        let read = self.compose_file(path, Some(referenced_at), variables);
+        self.compose_files.insert(path.to_path_buf(), read.clone());
+        read
+    }
+
+    /// Reads `path` as YAML, not interpolated yet.
+    pub fn parse(&mut self, path: &Path, referenced_at: Option<(Position, &str)>) -> Option<Node> {
+        let text = self.read(path, referenced_at)?;
+        let source = self.add(path);
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        match node::parse_as(text, source) {
+            Ok(root) => Some(root),
+            Err(errors) => {
+                for e in errors {
+                    self.problem(e.at, e.message);
+                }
+                None
+            }
+        }
+    }
+
+    /// Reads an env file; its problems are recorded in it, and what could
+    /// be read is returned.
+    pub fn env_file(
+        &mut self,
+        path: &Path,
+        referenced_at: Option<(Position, &str)>,
+        environment: &Variables,
+    ) -> Option<BTreeMap<String, String>> {
+        let text = self.read(path, referenced_at)?;
+        let source = self.add(path);
+        let file = env_file::parse(&text, environment, source);
+        for (at, message) in &file.problems {
+            self.problem(*at, message.clone());
+        }
+        Some(file.into_map())
+    }
+
+    /// The text of a regular file of reasonable size. A missing file is a
+    /// problem at the reference to it when there is one (`what` names the
+    /// reference, e.g. "env_file"), else of the file itself.
+    pub fn read(&mut self, path: &Path, referenced_at: Option<(Position, &str)>) -> Option<String> {
+        match read_regular(path) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                match referenced_at {
+                    Some((at, what)) => self.problem(
+                        at,
+                        format!("cannot read {what} {}: {error}", path.display()),
+                    ),
+                    None => self.unreadable(path, error),
+                }
+                None
+            }
+        }
+    }
+
+    /// Interpolates every string value (never keys), as Compose does,
+    /// recording each failure where the value is.
+    pub fn interpolate(&mut self, node: Node, variables: &Variables) -> Node {
+        let value = match node.value {
+            Value::String(text) => match interpolate(&text, variables) {
+                Ok(done) => Value::String(done.text),
+                Err(message) => {
+                    self.failed.insert(node.at);
+                    self.problem(node.at, message);
+                    Value::String(text)
+                }
+            },
+            Value::Seq(items) => Value::Seq(
+                items
+                    .into_iter()
+                    .map(|item| self.interpolate(item, variables))
+                    .collect(),
+            ),
+            Value::Map(entries) => Value::Map(
+                entries
+                    .into_iter()
+                    .map(|mut entry| {
+                        entry.value = self.interpolate(entry.value, variables);
+                        entry
+                    })
+                    .collect(),
+            ),
+            other => other,
+        };
+        Node { at: node.at, value }
+    }
+}
+
+fn read_regular(path: &Path) -> std::io::Result<String> {
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+    // Checked before opening: opening a FIFO would wait for a writer.
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(invalid("not a regular file".to_string()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(invalid(format!("larger than {} MiB", MAX_FILE_BYTES >> 20)));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        invalid(format!(
+            "not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_what_is_not_a_small_regular_text_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        std::fs::write(&big, vec![b'#'; (MAX_FILE_BYTES + 1) as usize]).unwrap();
+        let binary = dir.path().join("binary.env");
+        std::fs::write(&binary, [b'A', b'=', 0xff]).unwrap();
+        for (path, expected) in [
+            (dir.path().to_path_buf(), "not a regular file"),
+            (big, "larger than 8 MiB"),
+            (binary, "not UTF-8"),
+            (dir.path().join("missing.yaml"), "No such file"),
+        ] {
+            let error = read_regular(&path).unwrap_err().to_string();
+            assert!(error.contains(expected), "{}: {error}", path.display());
+        }
+        assert!(read_regular(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string()
+            .contains("not a regular file"));
+    }
+
+    #[test]
+    fn every_problem_names_the_file_it_is_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let compose = dir.path().join("compose.yaml");
+        std::fs::write(&compose, "a: ${X:?need X}\nb: [\n").unwrap();
+        let env = dir.path().join("app.env");
+        std::fs::write(&env, "GOOD=1\nBAD KEY=2\n").unwrap();
+        let mut files = Files::default();
+        assert!(files
+            .compose_file(&compose, None, &Variables::default())
+            .is_none());
+        let vars = files.env_file(&env, None, &Variables::default()).unwrap();
+        assert_eq!(vars["GOOD"], "1");
+        let problems: Vec<String> = files
+            .into_problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains("compose.yaml:3:1: YAML syntax error"),
+            "{problems:?}"
+        );
+        assert!(
+            problems[1].contains("app.env:2:4: variable name"),
+            "{problems:?}"
+        );
+    }
+}
