@@ -95,18 +95,18 @@ pub fn shared_with(project: &Project, mode: &str) -> String {
 }
 
 /// `CONTAINER:ALIAS` pairs as Compose 1.29 writes them: each linked
-/// service's first container under the link's alias, its own name and
-/// `SERVICE_1`; external links as written.
+/// service's first container under the link's alias, its own name, and
+/// that name without the project (`SERVICE_1`, or a `container_name` as
+/// is); external links as written.
 pub fn links(project: &Project, service: &Service) -> Vec<String> {
     let mut links = Vec::new();
     for (linked, alias) in &service.links {
         let container = labels::container_name(project, linked, 1);
-        for alias in [
-            alias.clone(),
-            linked.clone(),
-            container.clone(),
-            format!("{linked}_1"),
-        ] {
+        let without_project = match container.strip_prefix(&format!("{}_", project.name)) {
+            Some(rest) if rest == format!("{linked}_1") => rest.to_string(),
+            _ => container.clone(),
+        };
+        for alias in [alias, &container, &without_project] {
             links.push(format!("{container}:{alias}"));
         }
     }

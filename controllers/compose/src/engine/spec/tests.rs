@@ -191,7 +191,6 @@ fn compatibility_keys_reach_the_create_body() {
         front.links.as_deref().unwrap(),
         [
             "shop_db_1:database",
-            "shop_db_1:db",
             "shop_db_1:db_1",
             "shop_db_1:shop_db_1"
         ]
