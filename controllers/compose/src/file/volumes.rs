@@ -29,7 +29,17 @@ pub struct Mount {
     /// Size and mode of a tmpfs; left out of the config hash while unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tmpfs: Option<TmpfsOptions>,
+    /// Further options of a bind or volume as Docker's bind syntax takes
+    /// them after the mode: propagation (`rslave`...), SELinux relabelling
+    /// (`z`, `Z`), `nocopy`. Left out of the config hash while empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
 }
+
+/// Mount propagation modes a bind mount may take.
+const PROPAGATION: [&str; 6] = [
+    "rprivate", "private", "rshared", "shared", "rslave", "slave",
+];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TmpfsOptions {
@@ -89,12 +99,21 @@ fn short(spec: &str, project_dir: &Path) -> Result<Mount, String> {
         }
     };
     let mut read_only = false;
+    let mut options = Vec::new();
     for option in mode.split(',').filter(|o| !o.is_empty()) {
         match option {
             "ro" => read_only = true,
-            // SELinux relabelling and propagation do not change what runs here.
-            "rw" | "z" | "Z" | "nocopy" => {}
-            _ => return Err(format!("unsupported volume mode {option:?} in {spec:?}")),
+            "rw" => {}
+            "z" | "Z" | "nocopy" => options.push(option.to_string()),
+            propagation if PROPAGATION.contains(&propagation) => {
+                options.push(option.to_string())
+            }
+            _ => {
+                return Err(format!(
+                    "unsupported volume mode {option:?} in {spec:?}: use ro or rw, z or Z, nocopy, or a propagation ({})",
+                    PROPAGATION.join(", ")
+                ))
+            }
         }
     }
     if !target.starts_with('/') {
@@ -109,6 +128,7 @@ fn short(spec: &str, project_dir: &Path) -> Result<Mount, String> {
             target: target.to_string(),
             read_only,
             tmpfs: None,
+            options,
         },
         source => Mount {
             kind: MountKind::Volume,
@@ -116,6 +136,7 @@ fn short(spec: &str, project_dir: &Path) -> Result<Mount, String> {
             target: target.to_string(),
             read_only,
             tmpfs: None,
+            options,
         },
     })
 }
@@ -145,14 +166,53 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
         .map(|n| boolean(n, "read_only"))
         .transpose()?
         .unwrap_or(false);
+    let mut options = Vec::new();
     if let Some(bind) = f.take("bind") {
         let mut b = Fields::of(bind, "bind")?;
+        // What a bind of this engine does anyway: the host path is made
+        // when missing.
         b.take("create_host_path");
+        if let Some(n) = b.take("propagation") {
+            let propagation = string(n, "propagation")?;
+            if !PROPAGATION.contains(&propagation.as_str()) {
+                return Err(Problem::new(
+                    n.at,
+                    format!(
+                        "propagation must be one of {}, not {propagation:?}",
+                        PROPAGATION.join(", ")
+                    ),
+                ));
+            }
+            options.push(propagation);
+        }
+        if let Some(n) = b.take("selinux") {
+            match string(n, "selinux")?.as_str() {
+                label @ ("z" | "Z") => options.push(label.to_string()),
+                other => {
+                    return Err(Problem::new(
+                        n.at,
+                        format!("selinux must be z (shared) or Z (private), not {other:?}"),
+                    ))
+                }
+            }
+        }
+        b.refuse(
+            "recursive",
+            "the Engine API 1.41 this agent speaks has no recursive read-only binds (Docker 25 and later have)",
+        )?;
         b.finish()?;
     }
     if let Some(volume) = f.take("volume") {
         let mut v = Fields::of(volume, "volume options")?;
-        v.take("nocopy");
+        if let Some(n) = v.take("nocopy") {
+            if boolean(n, "nocopy")? {
+                options.push("nocopy".to_string());
+            }
+        }
+        v.refuse(
+            "subpath",
+            "the Engine API 1.41 this agent speaks cannot mount part of a volume (Docker 26 and later can)",
+        )?;
         v.finish()?;
     }
     let tmpfs = f.take("tmpfs").map(tmpfs_options).transpose()?;
@@ -182,6 +242,7 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
         target: string(target_node, "target")?,
         read_only,
         tmpfs,
+        options,
     })
 }
 
@@ -277,6 +338,7 @@ mod tests {
             target: target.to_string(),
             read_only,
             tmpfs: None,
+            options: Vec::new(),
         }
     }
 
@@ -300,7 +362,10 @@ mod tests {
                 mount(MountKind::Volume, Some("data"), "/data", false),
                 mount(MountKind::Volume, None, "/anon", false),
                 mount(MountKind::Bind, Some("/srv/conf"), "/conf", true),
-                mount(MountKind::Volume, Some("data"), "/d2", false),
+                Mount {
+                    options: vec!["nocopy".to_string()],
+                    ..mount(MountKind::Volume, Some("data"), "/d2", false)
+                },
             ]
         );
     }
@@ -321,6 +386,47 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.at.column, 10);
+    }
+
+    #[test]
+    fn propagation_relabelling_and_nocopy_are_kept_for_the_engine() {
+        let declared = BTreeSet::from(["data".to_string()]);
+        let all = mounts(
+            &parse(concat!(
+                "- /:/host:ro,rslave\n",
+                "- ./conf:/conf:z\n",
+                "- data:/data:nocopy\n",
+                "- {type: bind, source: /srv, target: /srv, bind: {propagation: rshared, selinux: Z}}\n",
+                "- {type: volume, source: data, target: /d2, volume: {nocopy: true}}\n",
+            ))
+            .unwrap(),
+            Path::new("/p"),
+            &declared,
+        )
+        .unwrap();
+        let options: Vec<&[String]> = all.iter().map(|m| m.options.as_slice()).collect();
+        assert_eq!(
+            options,
+            [
+                &["rslave".to_string()][..],
+                &["z".to_string()],
+                &["nocopy".to_string()],
+                &["rshared".to_string(), "Z".to_string()],
+                &["nocopy".to_string()],
+            ]
+        );
+        assert!(all[0].read_only);
+        let err = mounts(
+            &parse("- /a:/b:rw,shiny\n").unwrap(),
+            Path::new("/p"),
+            &declared,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("unsupported volume mode \"shiny\""),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -150,7 +150,10 @@ fn mounts(project: &Project, service: &Service) -> Mounts {
     let mut mounts = Vec::new();
     let mut anonymous = HashMap::new();
     for mount in &service.volumes {
-        let mode = if mount.read_only { "ro" } else { "rw" };
+        let mode = std::iter::once(if mount.read_only { "ro" } else { "rw" })
+            .chain(mount.options.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(",");
         match (&mount.kind, &mount.source) {
             (MountKind::Tmpfs, _) => mounts.push(Mount {
                 typ: Some(MountTypeEnum::TMPFS),

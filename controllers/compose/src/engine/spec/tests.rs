@@ -221,3 +221,15 @@ fn replicas_are_numbered_and_a_container_name_replaces_the_compose_name() {
         "2"
     );
 }
+
+#[test]
+fn bind_options_follow_the_mode() {
+    let p = project(
+        "services:\n  exporter: {image: bb, volumes: ['/:/host:ro,rslave', 'data:/data:nocopy']}\nvolumes: {data: {}}\n",
+    );
+    let config = container_config(&p, "exporter", &p.services["exporter"], 1);
+    assert_eq!(
+        config.host_config.unwrap().binds.unwrap(),
+        ["/:/host:ro,rslave", "shop_data:/data:rw,nocopy"]
+    );
+}
