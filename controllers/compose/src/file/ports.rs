@@ -48,14 +48,20 @@ fn long(node: &Node) -> Decoded<PortMapping> {
             .transpose()?
             .unwrap_or_else(|| "tcp".to_string()),
     };
-    if let Some(mode) = f.take("mode") {
-        if string(mode, "mode")? != "host" {
+    if let Some(n) = f.take("mode") {
+        // `ingress` (the default) balances over a swarm's nodes; on one
+        // engine Compose publishes it on this host as `host` does.
+        let mode = string(n, "mode")?;
+        if mode != "host" && mode != "ingress" {
             return Err(Problem::new(
-                mode.at,
-                "only `mode: host` exists outside swarm",
+                n.at,
+                format!("port mode must be host or ingress, not {mode:?}"),
             ));
         }
     }
+    // Descriptions of the port for tools; Compose gives them to no engine.
+    f.take("name");
+    f.take("app_protocol");
     f.finish()?;
     Ok(mapping)
 }
@@ -142,6 +148,17 @@ fn range(text: &str) -> Option<Vec<u16>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_long_form_takes_ingress_and_descriptions() {
+        let node = crate::file::node::parse(
+            "- {target: 80, published: 8080, mode: ingress, name: web, app_protocol: http}\n",
+        )
+        .unwrap();
+        assert_eq!(super::ports(&node).unwrap()[0].published, Some(8080));
+        let swarm = crate::file::node::parse("- {target: 80, mode: vip}\n").unwrap();
+        assert!(super::ports(&swarm).is_err());
+    }
+
     use super::super::node::parse;
     use super::*;
 

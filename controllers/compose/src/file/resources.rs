@@ -150,7 +150,7 @@ fn network_options(f: &mut Fields<'_>) -> Decoded<NetworkOptions> {
     };
     f.refuse(
         "enable_ipv4",
-        "the Engine API 1.41 this agent speaks always gives a network IPv4 (Docker 28 and later can turn it off)",
+        "hareconcile writes the settings of Engine API 1.41 (Docker 20.10), where a network always has IPv4 (Docker 28 and later can turn it off)",
     )?;
     Ok(NetworkOptions {
         ipam: f.take("ipam").map(ipam).transpose()?,

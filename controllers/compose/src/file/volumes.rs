@@ -198,7 +198,7 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
         }
         b.refuse(
             "recursive",
-            "the Engine API 1.41 this agent speaks has no recursive read-only binds (Docker 25 and later have)",
+            "hareconcile writes the settings of Engine API 1.41 (Docker 20.10), which has no recursive read-only binds (Docker 25 and later have)",
         )?;
         b.finish()?;
     }
@@ -211,11 +211,13 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
         }
         v.refuse(
             "subpath",
-            "the Engine API 1.41 this agent speaks cannot mount part of a volume (Docker 26 and later can)",
+            "hareconcile writes the settings of Engine API 1.41 (Docker 20.10), which cannot mount part of a volume (Docker 26 and later can)",
         )?;
         v.finish()?;
     }
     let tmpfs = f.take("tmpfs").map(tmpfs_options).transpose()?;
+    // Only Docker Desktop on macOS acts on it; Linux engines ignore it.
+    f.take("consistency");
     f.finish()?;
     let source = match (&kind, source) {
         (MountKind::Bind, None) => {
