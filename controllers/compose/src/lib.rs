@@ -11,6 +11,8 @@ pub mod file;
 pub mod health;
 mod images;
 mod placement;
+mod validation;
 
 pub use controller::{load_project, ServiceError, ServiceReconciler};
 pub use placement::Placement;
+pub use validation::{ComposeFiles, COMPOSE_FILES_ANNOTATION};

@@ -6,12 +6,14 @@
 mod diagnostic;
 mod document;
 mod files;
+mod referenced;
 pub mod yaml;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use referenced::{Checked, NoReferencedFiles, ReferencedFiles};
 
 use crate::validate::{check_set, Anchor};
 use crate::{Object, ObjectKey};
@@ -41,6 +43,16 @@ pub fn load_paths_with<P: AsRef<Path>>(
     paths: &[P],
     existing: &[Object],
 ) -> Result<Vec<Manifest>, Diagnostics> {
+    load_paths_checked(paths, existing, &NoReferencedFiles)
+}
+
+/// Like [`load_paths_with`], with the files each valid object names checked
+/// by `files` too, and the annotations it returns added to the object.
+pub fn load_paths_checked<P: AsRef<Path>>(
+    paths: &[P],
+    existing: &[Object],
+    files: &dyn ReferencedFiles,
+) -> Result<Vec<Manifest>, Diagnostics> {
     let mut batch = Batch::default();
     for entry in files::manifest_files(paths) {
         let (file, origin) = match entry {
@@ -55,14 +67,23 @@ pub fn load_paths_with<P: AsRef<Path>>(
             Err(e) => batch.unpositioned(file, format!("cannot read: {e}")),
         }
     }
-    batch.finish(existing)
+    batch.finish(existing, files)
 }
 
 /// Loads the manifests in `text` as if read from `file`.
 pub fn load_str(file: &Path, text: &str) -> Result<Vec<Manifest>, Diagnostics> {
+    load_str_checked(file, text, &NoReferencedFiles)
+}
+
+/// [`load_str`] with the files objects name checked by `files`.
+pub fn load_str_checked(
+    file: &Path,
+    text: &str,
+    files: &dyn ReferencedFiles,
+) -> Result<Vec<Manifest>, Diagnostics> {
     let mut batch = Batch::default();
     batch.add_text(file, text, Origin::Named);
-    batch.finish(&[])
+    batch.finish(&[], files)
 }
 
 /// One document that named its object, valid or not.
@@ -179,10 +200,15 @@ impl Batch {
         }
     }
 
-    /// Cross-object checks, then the verdict.
-    fn finish(mut self, existing: &[Object]) -> Result<Vec<Manifest>, Diagnostics> {
+    /// Cross-object checks, the files objects name, then the verdict.
+    fn finish(
+        mut self,
+        existing: &[Object],
+        files: &dyn ReferencedFiles,
+    ) -> Result<Vec<Manifest>, Diagnostics> {
         let first = self.report_duplicates();
         self.check_across(&first, existing);
+        self.check_files(&first, files);
         // Every invalid document produced a diagnostic, so without any all
         // declared objects are real ones, not placeholders.
         if self.diagnostics.is_empty() {
@@ -235,6 +261,34 @@ impl Batch {
             });
         }
         first
+    }
+
+    /// The files of each first declaration that is valid so far: an object
+    /// with problems of its own would only add confusing ones.
+    fn check_files(&mut self, first: &HashMap<ObjectKey, usize>, files: &dyn ReferencedFiles) {
+        let faulty: HashSet<ObjectKey> = self
+            .diagnostics
+            .iter()
+            .filter_map(|d| d.object.clone())
+            .collect();
+        for i in 0..self.declared.len() {
+            let declared = &mut self.declared[i];
+            let key = &declared.key;
+            if first.get(key) != Some(&i) || faulty.contains(key) || declared.object.spec.is_null()
+            {
+                continue;
+            }
+            let checked = files.check(&declared.object);
+            declared
+                .object
+                .metadata
+                .annotations
+                .extend(checked.annotations);
+            for problem in checked.problems {
+                self.read(&problem.file);
+                self.diagnostics.push(problem);
+            }
+        }
     }
 
     /// [`check_set`] over the first declarations and the existing objects
@@ -449,6 +503,60 @@ spec: {{cluster: home, interface: eth0, vrid: 51, addresses: [10.77.0.100/24], p
         assert_eq!(
             messages(load_str(Path::new("m.yaml"), &text)),
             ["m.yaml:5:63: Cluster/home: spec.nodes[1].address: \"10.77.0.300\" is not an IP address: write it like 10.77.0.1 or fd00::1"]
+        );
+    }
+
+    /// Flags every VirtualIP named `bad` in a file of its own, and
+    /// annotates the others with what it read.
+    struct Files;
+
+    impl ReferencedFiles for Files {
+        fn check(&self, object: &Object) -> Checked {
+            if object.metadata.name == "bad" {
+                Checked {
+                    problems: vec![Diagnostic {
+                        file: "hook.txt".into(),
+                        line: 3,
+                        column: 1,
+                        object: Some(object.key()),
+                        message: "its file is bad".into(),
+                    }],
+                    ..Checked::default()
+                }
+            } else {
+                Checked {
+                    annotations: [("test/read".to_string(), "digest".to_string())].into(),
+                    ..Checked::default()
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_files_objects_name_are_checked_with_the_manifests() {
+        let bad = "apiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {name: bad}\nspec: {cluster: home, interface: eth0, vrid: 52, addresses: [10.77.0.101/24]}\n";
+        let text = format!("{CLUSTER}---\n{}---\n{bad}", vip("web", "n9"));
+        // The manifests' own problem (an unknown node), then the hook's.
+        let problems = messages(load_str_checked(Path::new("m.yaml"), &text, &Files));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("m.yaml:") && problems[0].contains("VirtualIP/web"),
+            "{problems:?}"
+        );
+        assert_eq!(problems[1], "hook.txt:3:1: VirtualIP/bad: its file is bad");
+
+        let text = format!("{CLUSTER}---\n{}", vip("web", "n1"));
+        let manifests = load_str_checked(Path::new("m.yaml"), &text, &Files).unwrap();
+        assert_eq!(
+            manifests[1].object.metadata.annotations["test/read"],
+            "digest"
+        );
+        // An object with problems of its own is not checked further.
+        let text = format!("{CLUSTER}---\n{}", vip("bad", "n3"));
+        let problems = messages(load_str_checked(Path::new("m.yaml"), &text, &Files));
+        assert!(
+            problems.iter().all(|p| !p.contains("its file is bad")),
+            "{problems:?}"
         );
     }
 }

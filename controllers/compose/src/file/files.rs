@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+
 use super::env_file;
 use super::interpolate::{interpolate, Variables};
 use super::node::{self, Node, Position, Value};
@@ -27,6 +29,8 @@ pub struct Files {
     /// Compose files read for `extends`, by path: many services may extend
     /// services of the same file.
     compose_files: HashMap<PathBuf, Option<Node>>,
+    /// Of every file read: its path and text.
+    contents: Sha256,
 }
 
 impl Files {
@@ -76,6 +80,18 @@ impl Files {
 
     pub fn has_problems(&self) -> bool {
         !self.problems.is_empty()
+    }
+
+    /// `sha256:...` of the path and text of every file read.
+    pub fn digest(&self) -> String {
+        let hex: String = self
+            .contents
+            .clone()
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256:{hex}")
     }
 
     /// Reads and interpolates the compose file at `path`; `None` when it
@@ -144,7 +160,14 @@ impl Files {
     /// reference, e.g. "env_file"), else of the file itself.
     pub fn read(&mut self, path: &Path, referenced_at: Option<(Position, &str)>) -> Option<String> {
         match read_regular(path) {
-            Ok(text) => Some(text),
+            Ok(text) => {
+                // Lengths keep one file's end from passing for the next's start.
+                for part in [path.as_os_str().as_encoded_bytes(), text.as_bytes()] {
+                    self.contents.update((part.len() as u64).to_le_bytes());
+                    self.contents.update(part);
+                }
+                Some(text)
+            }
             Err(error) => {
                 match referenced_at {
                     Some((at, what)) => self.problem(

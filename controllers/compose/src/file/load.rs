@@ -13,6 +13,7 @@ use super::files::Files;
 use super::include;
 use super::interpolate::{interpolate, Variables};
 use super::node::{Node, Value};
+use super::paths::lexically_clean;
 use super::{extends, normalize_project_name, LoadOptions};
 
 /// A project's files read into one tree, and what decoding needs besides.
@@ -32,6 +33,8 @@ pub struct Read {
 /// Reads the project of the compose file at `path`; `None` when there is
 /// no tree to decode (the problems are in `files`).
 pub fn read(path: &Path, options: &LoadOptions, files: &mut Files) -> Option<Read> {
+    // As written, for messages, but without `a/../` detours.
+    let path = &lexically_clean(path);
     let file = match std::path::absolute(path) {
         Ok(file) => file,
         Err(error) => {

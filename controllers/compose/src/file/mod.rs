@@ -114,6 +114,10 @@ pub struct Project {
     pub start_order: Vec<String>,
     /// What was accepted but has no effect here.
     pub warnings: Vec<Warning>,
+    /// `sha256:...` of every compose and env file the project was read
+    /// from, in the order read: a change of any of them changes it, where
+    /// the Service object that names the project would not change.
+    pub files_digest: String,
 }
 
 /// What the caller decides about a load.
@@ -148,6 +152,7 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileErrors> {
         .and_then(|read| decode_project(read, &warnings, &mut files));
     match project {
         Some(mut project) if !files.has_problems() => {
+            project.files_digest = files.digest();
             project.warnings = warnings
                 .into_inner()
                 .into_iter()
@@ -318,6 +323,7 @@ fn decode(read: load::Read, warnings: &Warnings, problems: &mut Vec<Problem>) ->
         volumes,
         start_order,
         warnings: Vec::new(),
+        files_digest: String::new(),
     })
 }
 

@@ -420,3 +420,29 @@ fn deep_nesting_is_a_positioned_problem() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn the_files_digest_changes_with_any_file_read() {
+    let stack = Stack::new(&[
+        (
+            "compose.yaml",
+            "include: [db.yaml]\nservices: {web: {image: busybox, env_file: web.env}}\n",
+        ),
+        ("db.yaml", "services: {db: {image: postgres}}\n"),
+        ("web.env", "A=1\n"),
+        (".env", "B=2\n"),
+    ]);
+    let mut last = stack.load().files_digest;
+    assert!(last.starts_with("sha256:"), "{last}");
+    assert_eq!(stack.load().files_digest, last);
+    for (file, text) in [
+        ("web.env", "A=2\n"),
+        (".env", "B=3\n"),
+        ("db.yaml", "services: {db: {image: mariadb}}\n"),
+    ] {
+        std::fs::write(stack.path(file), text).unwrap();
+        let now = stack.load().files_digest;
+        assert_ne!(now, last, "{file}");
+        last = now;
+    }
+}
