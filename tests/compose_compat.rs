@@ -949,3 +949,78 @@ fn a_foreign_container_holding_a_declared_name_is_reported_and_left_running() {
     }
     assert_eq!(before, [started("pihole"), started("traefik")]);
 }
+
+/// Identity is by labels: a service whose `container_name` changed gets
+/// its container replaced under the new name, and scaling down removes
+/// the containers numbered beyond the new count, as `docker compose up`
+/// does; the drift names both before the pass that applies them.
+#[test]
+fn a_new_container_name_and_a_smaller_scale_apply_to_a_running_stack() {
+    require_privileges!(docker);
+    let Rig {
+        dockerd,
+        rt,
+        engine,
+        _lab,
+    } = rig();
+    let text = "services:\n  web: {image: hareconcile/standin:lab, scale: 3}\n  db: {image: hareconcile/standin:lab, container_name: old-db}\n";
+    let stack = Stack::new(&[("compose.yaml", text)], &[]);
+    rt.block_on(engine.up(&stack.project())).unwrap();
+    let names = || {
+        let mut names: Vec<String> = project_view(&dockerd).into_keys().collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(),
+        ["old-db", "parity_web_1", "parity_web_2", "parity_web_3"]
+    );
+    let first_web = inspect(&dockerd, "parity_web_1")["Id"].clone();
+
+    let changed = text
+        .replace("scale: 3", "scale: 1")
+        .replace("old-db", "new-db");
+    std::fs::write(stack.file(), changed).unwrap();
+    let project = stack.project();
+    let containers = rt.block_on(engine.containers(PROJECT)).unwrap();
+    let drift = hareconcile_compose::drift::stack_drift(
+        &project,
+        hareconcile_compose::Placement::Run,
+        &containers,
+        false,
+    );
+    let mut reasons: Vec<(&str, &str)> = drift
+        .iter()
+        .map(|d| (d.reason, d.container.as_str()))
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            ("ContainerRenamed", "old-db"),
+            ("ExtraReplica", "parity_web_2"),
+            ("ExtraReplica", "parity_web_3")
+        ]
+    );
+    let mut changes: Vec<String> = rt
+        .block_on(engine.up(&project))
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    changes.sort();
+    assert_eq!(
+        changes,
+        [
+            "removed parity_web_2",
+            "removed parity_web_3",
+            "replaced new-db",
+            "started new-db"
+        ]
+    );
+    assert_eq!(names(), ["new-db", "parity_web_1"]);
+    assert_eq!(inspect(&dockerd, "parity_web_1")["Id"], first_web);
+    let db = inspect(&dockerd, "new-db");
+    assert_eq!(db["Config"]["Labels"]["com.docker.compose.service"], "db");
+    assert_eq!(db["State"]["Running"], true);
+}

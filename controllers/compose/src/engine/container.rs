@@ -1,45 +1,86 @@
 //! One container of a service: found (by its labels, whatever its name),
 //! created, kept or replaced, started, stopped and removed. A container
-//! that holds the name but carries another service's labels is never
-//! touched.
+//! that holds the name but not the service's labels is never touched.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::container::{
-    Config, CreateContainerOptions, InspectContainerOptions, ListContainersOptions,
-    RemoveContainerOptions, RenameContainerOptions, RestartContainerOptions, StartContainerOptions,
-    StopContainerOptions,
+    Config, CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
+    RenameContainerOptions, RestartContainerOptions, StartContainerOptions, StopContainerOptions,
 };
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum};
 use bollard::network::ConnectNetworkOptions;
 use tracing::{info, warn};
 
 use super::{
-    api, labels, matching, neighbours, spec, version, Change, Engine, EngineError, API_TIMEOUT,
+    api, labels, matching, neighbours, spec, version, Change, ContainerStatus, Engine, EngineError,
+    API_TIMEOUT,
 };
 use crate::file::Project;
+
+/// (project, service, number) of a container by its Compose labels.
+fn identity(container: &ContainerInspectResponse) -> Option<(&str, &str, u32)> {
+    labels::identity(container.config.as_ref()?.labels.as_ref()?)
+}
+
+/// The error for container `name` of the service, held by `holder`.
+fn name_taken(
+    project: &Project,
+    service: &str,
+    name: &str,
+    holder: &ContainerInspectResponse,
+) -> EngineError {
+    EngineError::NameTaken {
+        name: name.to_string(),
+        project: project.name.clone(),
+        service: service.to_string(),
+        holder: labels::describe_identity(identity(holder)),
+    }
+}
 
 impl Engine {
     /// Keeps container `number` of the service when it already matches (by
     /// config hash, or by its settings when `docker-compose` created it)
     /// and runs the image its reference names now; replaces one that does
-    /// not.
+    /// not. `observed` is that container as the pass's list of the
+    /// project's containers found it (by its labels, under any name).
     pub(super) async fn ensure_container(
         &self,
         project: &Project,
         service_name: &str,
         number: u32,
+        observed: Option<&ContainerStatus>,
     ) -> Result<Option<Change>, EngineError> {
         let service = &project.services[service_name];
         let name = labels::container_name(project, service_name, number);
         version::check(&self.docker, &name, service)?;
         let desired = spec::container_config(project, service_name, service, number);
-        let Some(existing) = self.existing(project, service_name, number, &name).await? else {
+        let Some(observed) = observed else {
             info!(container = %name, "creating container");
-            self.create_container(project, service_name, &name, desired)
-                .await?;
-            return Ok(Some(Change::new("created", &name)));
+            return match self
+                .create_container(project, service_name, &name, desired)
+                .await
+            {
+                Ok(()) => Ok(Some(Change::new("created", &name))),
+                // The name is taken by a container without the service's labels.
+                Err(EngineError::Api {
+                    source:
+                        bollard::errors::Error::DockerResponseServerError {
+                            status_code: 409, ..
+                        },
+                    ..
+                }) => Err(self.name_taken(project, service_name, &name).await),
+                Err(e) => Err(e),
+            };
+        };
+        // Its name, or the one of the container that holds its name, when
+        // its `container_name` changed.
+        let existing = match self
+            .inspect_ours(project, service_name, number, &name)
+            .await?
+        {
+            Some(holding_the_name) => holding_the_name,
+            None => self.inspect(&observed.name).await?,
         };
         let hash = labels::config_hash(project, service);
         let existing_hash = existing
@@ -93,83 +134,48 @@ impl Engine {
         }
     }
 
-    /// Container `number` of the service: the one named `name` if its
-    /// labels say it is that container; else one whose labels say so
-    /// under another name (its `container_name` changed). A container
-    /// named `name` with other labels is someone else's: an error, and it
-    /// is left as it is.
-    async fn existing(
+    /// The container named `name`, when its labels say it is container
+    /// `number` of the service; `None` when no container has the name. A
+    /// container of that name with other labels is someone else's: an
+    /// error, and it is left as it is.
+    async fn inspect_ours(
         &self,
         project: &Project,
         service: &str,
         number: u32,
         name: &str,
     ) -> Result<Option<ContainerInspectResponse>, EngineError> {
-        match self
+        let found = match self
             .docker
             .inspect_container(name, None::<InspectContainerOptions>)
             .await
         {
-            Ok(found) => {
-                let no_labels = HashMap::new();
-                let labels = found
-                    .config
-                    .as_ref()
-                    .and_then(|c| c.labels.as_ref())
-                    .unwrap_or(&no_labels);
-                match labels::identity(labels) {
-                    Some(identity) if identity == (project.name.as_str(), service, number) => {
-                        Ok(Some(found))
-                    }
-                    other => Err(EngineError::NameTaken {
-                        name: name.to_string(),
-                        project: project.name.clone(),
-                        service: service.to_string(),
-                        holder: labels::describe_identity(other),
-                    }),
-                }
-            }
+            Ok(found) => found,
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
-            }) => self.renamed(project, service, number).await,
-            Err(e) => Err(api("inspect container", name)(e)),
+            }) => return Ok(None),
+            Err(e) => return Err(api("inspect container", name)(e)),
+        };
+        if identity(&found) == Some((project.name.as_str(), service, number)) {
+            return Ok(Some(found));
+        }
+        Err(name_taken(project, service, name, &found))
+    }
+
+    /// Why container `name` of the service could not be created under its
+    /// name: who holds it.
+    async fn name_taken(&self, project: &Project, service: &str, name: &str) -> EngineError {
+        match self.inspect(name).await {
+            Ok(holder) => name_taken(project, service, name, &holder),
+            Err(e) => e,
         }
     }
 
-    /// The container of the project labelled as container `number` of the
-    /// service, whatever its name.
-    async fn renamed(
-        &self,
-        project: &Project,
-        service: &str,
-        number: u32,
-    ) -> Result<Option<ContainerInspectResponse>, EngineError> {
-        let options = ListContainersOptions {
-            all: true,
-            filters: HashMap::from([(
-                "label".to_string(),
-                vec![
-                    format!("{}={}", labels::PROJECT, project.name),
-                    format!("{}={service}", labels::SERVICE),
-                    format!("{}={number}", labels::CONTAINER_NUMBER),
-                    format!("{}=False", labels::ONEOFF),
-                ],
-            )]),
-            ..Default::default()
-        };
-        let found = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(api("list containers of", &project.name))?;
-        let Some(id) = found.into_iter().find_map(|c| c.id) else {
-            return Ok(None);
-        };
+    async fn inspect(&self, name: &str) -> Result<ContainerInspectResponse, EngineError> {
         self.docker
-            .inspect_container(&id, None::<InspectContainerOptions>)
+            .inspect_container(name, None::<InspectContainerOptions>)
             .await
-            .map(Some)
-            .map_err(api("inspect container", &id))
+            .map_err(api("inspect container", name))
     }
 
     /// Make before break, as Compose v2 does (1.29 stops the old one

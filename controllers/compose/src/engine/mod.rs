@@ -285,7 +285,13 @@ impl Engine {
     ) -> Result<Vec<Change>, EngineError> {
         let mut changes = Vec::new();
         for (number, _) in labels::container_names(project, service) {
-            changes.extend(self.ensure_container(project, service, number).await?);
+            let existing = observed
+                .iter()
+                .find(|c| c.service == service && c.number == number);
+            changes.extend(
+                self.ensure_container(project, service, number, existing)
+                    .await?,
+            );
         }
         let replicas = project.services[service].replicas;
         let grace = project.services[service]
