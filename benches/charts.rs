@@ -22,6 +22,11 @@ use charts_lab::Scenario;
 fn scenarios() -> Vec<(Scenario, &'static str)> {
     vec![
         (
+            charts_lab::npmplus(),
+            "\"Wait 5-10 seconds\" (its failover test)",
+        ),
+        (charts_lab::pihole(), "\"Failover Time <10 seconds\""),
+        (
             charts_lab::vrrp_router(),
             "none stated (vrrpd: 3 adverts of 1 s, RFC 3768)",
         ),

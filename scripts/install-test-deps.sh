@@ -6,8 +6,9 @@
 # images from (docker-registry, run by hand in a lab node) and the bcrypt
 # lines of its password file (apache2-utils' htpasswd), a reference VRRP peer
 # (keepalived), network mounts (ssh, sshfs, fuse3), snapshots (btrfs-progs),
-# replication (rsync), peer TLS certificates (openssl) and process
-# inspection (procps, psmisc).
+# replication (rsync), peer TLS certificates (openssl), process
+# inspection (procps, psmisc) and a real DNS server for the Pi-hole chart's
+# stand-in image (dnsmasq-base).
 #
 # Idempotent: when every package is already installed it does not touch apt at
 # all, so it costs well under a second on a warm machine. Never starts
@@ -35,6 +36,7 @@ PACKAGES=(
     util-linux
     openssl
     git
+    dnsmasq-base
 )
 
 missing=()

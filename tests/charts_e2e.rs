@@ -24,3 +24,15 @@ fn compose_on_nfs_moves_the_stack_on_node_loss() {
     require_privileges!(docker);
     charts_lab::compose_on_nfs().start().node_loss_outage();
 }
+
+#[test]
+fn npmplus_serves_its_admin_port_from_the_standby_on_node_loss() {
+    require_privileges!(docker);
+    charts_lab::npmplus().start().node_loss_outage();
+}
+
+#[test]
+fn pihole_answers_dns_on_the_address_after_node_loss() {
+    require_privileges!(docker);
+    charts_lab::pihole().start().node_loss_outage();
+}

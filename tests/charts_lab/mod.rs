@@ -9,13 +9,15 @@
 #[path = "../../benches/common/mod.rs"]
 pub mod common;
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use common::support::LabAgent;
 use common::{fetch, vip, wait_until, Prober};
 use hareconcile_charts::{render, validate_dir, Chart, Values, ValuesFile};
+use hareconcile_compose::health::dns;
 use hareconcile_lab::{busybox_image, Dockerd, Host, Lab, NodeCommand, Process};
 use hareconcile_model::Kind;
 
@@ -24,14 +26,33 @@ use hareconcile_model::Kind;
 pub enum Probe {
     /// `GET /` on this port answers with HTTP.
     Http(u16),
+    /// An A query for this name on port 53 (UDP) is answered NOERROR with
+    /// a record, as the agent's own DNS probe checks it.
+    Dns(&'static str),
 }
 
 impl Probe {
     fn check(self) -> impl Fn() -> bool + Send + 'static {
         move || match self {
             Probe::Http(port) => fetch(SocketAddr::from((vip(), port))),
+            Probe::Dns(name) => resolve(SocketAddr::from((vip(), 53)), name),
         }
     }
+}
+
+fn resolve(server: SocketAddr, name: &str) -> bool {
+    static NEXT_ID: AtomicU16 = AtomicU16::new(1);
+    let Ok(socket) = UdpSocket::bind("0.0.0.0:0") else {
+        return false;
+    };
+    let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let query = dns::query(id, name).expect("a valid name");
+    if socket.send_to(&query, server).is_err() {
+        return false;
+    }
+    let mut answer = [0u8; 512];
+    matches!(socket.recv(&mut answer), Ok(n) if dns::check_answer(id, &answer[..n]).is_ok())
 }
 
 /// The lab's busybox image tagged as an upstream image, whose entrypoint
@@ -40,6 +61,9 @@ impl Probe {
 pub struct StandIn {
     pub tag: &'static str,
     pub serve: &'static str,
+    /// Programs of this machine copied in with their shared libraries
+    /// (Debian's dnsmasq for a real DNS server).
+    pub programs: &'static [&'static str],
 }
 
 /// The lab's paths a chart's values refer to.
@@ -93,6 +117,9 @@ fn make_stand_in(dockerd: &Dockerd, base: &str, stand_in: &StandIn) {
     let created = dockerd.docker(&["create", base]).unwrap();
     let id = created.stdout.trim().to_string();
     assert!(created.success() && !id.is_empty(), "{}", created.stderr);
+    if !stand_in.programs.is_empty() {
+        copy_programs(dockerd, &id, stand_in.programs);
+    }
     let entrypoint = format!(
         "ENTRYPOINT [\"sh\", \"-c\", {}, \"stand-in\"]",
         serde_json::Value::String(stand_in.serve.to_string())
@@ -110,6 +137,40 @@ fn make_stand_in(dockerd: &Dockerd, base: &str, stand_in: &StandIn) {
         .unwrap();
     assert!(committed.success(), "{}", committed.stderr);
     dockerd.docker(&["rm", &id]).unwrap();
+}
+
+/// Copies `programs` and every library `ldd` names for them into the
+/// created container `id`, at the same paths.
+fn copy_programs(dockerd: &Dockerd, id: &str, programs: &[&str]) {
+    let mut files: Vec<String> = programs.iter().map(|p| p.to_string()).collect();
+    for program in programs {
+        let ldd = std::process::Command::new("ldd")
+            .arg(program)
+            .output()
+            .unwrap();
+        assert!(ldd.status.success(), "ldd {program}: is it installed?");
+        for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+            let path = match line.split_once("=>") {
+                Some((_, target)) => target.split_whitespace().next(),
+                None => line.split_whitespace().next(),
+            };
+            if let Some(path) = path.filter(|p| p.starts_with('/')) {
+                files.push(path.to_string());
+            }
+        }
+    }
+    let relative: Vec<&str> = files.iter().map(|f| f.trim_start_matches('/')).collect();
+    // A tar stream of the files themselves (-h: not the symlinks), unpacked
+    // at the container's root.
+    let copy = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(r#"set -o pipefail; uri=$0 id=$1; shift; tar -C / -chf - "$@" | docker --host "$uri" cp - "$id":/"#)
+        .arg(dockerd.uri())
+        .arg(id)
+        .args(&relative)
+        .status()
+        .unwrap();
+    assert!(copy.success(), "copying {programs:?} into a stand-in image");
 }
 
 impl Scenario {
@@ -315,10 +376,12 @@ pub fn home_server() -> Scenario {
             StandIn {
                 tag: "traefik:v3.2",
                 serve: "exec httpd -f -p 80 -h /www",
+                programs: &[],
             },
             StandIn {
                 tag: "traefik/whoami",
                 serve: "exec httpd -f -p 8000 -h /www",
+                programs: &[],
             },
         ],
         probe: Probe::Http(80),
@@ -356,14 +419,17 @@ pub fn compose_on_nfs() -> Scenario {
             StandIn {
                 tag: "caddy:2",
                 serve: "exec httpd -f -p 80 -h /www",
+                programs: &[],
             },
             StandIn {
                 tag: "traefik:v3.2",
                 serve: "exec httpd -f -p 80 -h /www",
+                programs: &[],
             },
             StandIn {
                 tag: "bluenviron/mediamtx:latest",
                 serve: "exec httpd -f -p 8554 -h /www",
+                programs: &[],
             },
         ],
         probe: Probe::Http(80),
@@ -372,6 +438,76 @@ pub fn compose_on_nfs() -> Scenario {
         values: |paths| {
             cluster_values(paths)
                 + "vip: {address: 10.77.0.100/24}\nnfs: {server: 10.77.0.250, mounts: []}\nstack:\n  name: netsocs\n  composeFile: files/example-stack.yaml\n  containers: [netsocs-caddy, traefik]\n"
+        },
+    }
+}
+
+/// The lab's ssh keys as the rsync charts' `replication` values.
+fn replication_ssh_values(paths: &LabPaths) -> String {
+    format!(
+        "replication:\n  identityFile: {}\n  knownHostsFile: {}\n",
+        paths.identity.display(),
+        paths.known_hosts.display()
+    )
+}
+
+/// A node's own filesystem at `path` and an sshd, for rsync Replications.
+fn tmpfs_and_sshd(path: &Path, host: &Host) -> Vec<Process> {
+    host.mount_tmpfs(path).unwrap();
+    vec![host.start_sshd().unwrap()]
+}
+
+/// The NPMplus guide: NPMplus's upstream compose file unchanged (host
+/// network, /opt/npmplus as /data), its admin port :81 answering HTTP,
+/// /opt/npmplus copied continuously to the standby. Each node mounts its
+/// own tmpfs there in its mount namespace; the empty /opt/npmplus mount
+/// point stays on the machine.
+pub fn npmplus() -> Scenario {
+    Scenario {
+        chart: "npmplus",
+        lans: 1,
+        private_mounts: true,
+        stand_ins: &[StandIn {
+            tag: "docker.io/zoeyvid/npmplus:latest",
+            serve: "exec httpd -f -p 81 -h /www",
+            programs: &[],
+        }],
+        probe: Probe::Http(81),
+        vips: &["10.77.0.100"],
+        prepare: |_, host| tmpfs_and_sshd(Path::new("/opt/npmplus"), host),
+        values: |paths| {
+            format!(
+                "{}vip: {{interface: eth0, address: 10.77.0.100/24}}\n{}",
+                cluster_values(paths),
+                replication_ssh_values(paths),
+            )
+        },
+    }
+}
+
+/// The Pi-hole quickstart: both nodes serve DNS, answered by Debian's
+/// dnsmasq in a stand-in tagged pihole/pihole (pi.hole resolves, as in
+/// Pi-hole), the configuration directory copied to the standby.
+pub fn pihole() -> Scenario {
+    Scenario {
+        chart: "pihole",
+        lans: 1,
+        private_mounts: true,
+        stand_ins: &[StandIn {
+            tag: "pihole/pihole:latest",
+            serve: "exec /usr/sbin/dnsmasq --keep-in-foreground --no-resolv --no-hosts --user=root --log-facility=- --pid-file= --address=/pi.hole/10.77.0.100",
+            programs: &["/usr/sbin/dnsmasq"],
+        }],
+        probe: Probe::Dns("pi.hole"),
+        vips: &["10.77.0.100"],
+        prepare: |lab, host| tmpfs_and_sshd(&lab.dir().join("etc-pihole"), host),
+        values: |paths| {
+            format!(
+                "{}vip: {{address: 10.77.0.100/24}}\npihole: {{dataDir: {}}}\n{}",
+                cluster_values(paths),
+                paths.dir.join("etc-pihole").display(),
+                replication_ssh_values(paths),
+            )
         },
     }
 }

@@ -5,7 +5,7 @@
 //! `Healthy` condition.
 
 mod counter;
-mod dns;
+pub mod dns;
 mod probes;
 
 use std::sync::{Arc, Mutex};
