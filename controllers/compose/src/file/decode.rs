@@ -42,6 +42,32 @@ impl Warnings {
     }
 }
 
+/// What a load found wrong, each with its position. A value that does not
+/// decode is recorded here and reads as absent, so decoding goes on and
+/// every problem of a file is reported, not only the first. Shared like
+/// [`Warnings`].
+#[derive(Debug, Default)]
+pub struct Problems(RefCell<Vec<Problem>>);
+
+impl Problems {
+    pub fn push(&self, problem: Problem) {
+        self.0.borrow_mut().push(problem);
+    }
+
+    /// The decoded value, or `None` with its problem recorded.
+    pub fn keep<T>(&self, decoded: Decoded<T>) -> Option<T> {
+        decoded.map_err(|problem| self.push(problem)).ok()
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.borrow().len()
+    }
+
+    pub fn into_inner(self) -> Vec<Problem> {
+        self.0.into_inner()
+    }
+}
+
 /// The entries of one mapping, each taken at most once; [`Fields::finish`]
 /// refuses the ones nobody took, so an unsupported key never goes unseen.
 pub struct Fields<'a> {
@@ -70,6 +96,17 @@ impl<'a> Fields<'a> {
         Some(&self.entries[index].value)
     }
 
+    /// Takes and decodes `key`; a value that does not decode is recorded
+    /// in `problems` and reads as absent.
+    pub fn decode<T>(
+        &mut self,
+        key: &str,
+        problems: &Problems,
+        decode: impl FnOnce(&'a Node) -> Decoded<T>,
+    ) -> Option<T> {
+        self.take(key).and_then(|n| problems.keep(decode(n)))
+    }
+
     /// Takes `key` if present and records that it has no effect, and why.
     pub fn ignore(&mut self, key: &str, why: &str, warnings: &Warnings) {
         if let Some(index) = self.entries.iter().position(|e| e.key == key) {
@@ -96,21 +133,33 @@ impl<'a> Fields<'a> {
     /// Fails on the first key not taken. `x-` keys are Compose extension
     /// fields, which carry no meaning by definition.
     pub fn finish(self) -> Decoded<()> {
-        let unknown = self
-            .entries
-            .iter()
-            .zip(&self.taken)
-            .find(|(entry, taken)| !**taken && !entry.key.starts_with("x-"));
-        match unknown {
-            Some((entry, _)) => Err(Problem::new(
-                entry.key_at,
-                format!(
-                    "unsupported key `{}` in {}: hareconcile does not implement it; remove it or run this stack with docker compose",
-                    entry.key, self.what
-                ),
-            )),
+        match self.unknown().next() {
+            Some(problem) => Err(problem),
             None => Ok(()),
         }
+    }
+
+    /// Records every key not taken, not only the first.
+    pub fn finish_into(self, problems: &Problems) {
+        for problem in self.unknown() {
+            problems.push(problem);
+        }
+    }
+
+    fn unknown(&self) -> impl Iterator<Item = Problem> + '_ {
+        self.entries
+            .iter()
+            .zip(&self.taken)
+            .filter(|(entry, taken)| !**taken && !entry.key.starts_with("x-"))
+            .map(|(entry, _)| {
+                Problem::new(
+                    entry.key_at,
+                    format!(
+                        "unsupported key `{}` in {}: hareconcile does not implement it; remove it or run this stack with docker compose",
+                        entry.key, self.what
+                    ),
+                )
+            })
     }
 }
 

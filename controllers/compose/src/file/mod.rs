@@ -37,7 +37,7 @@ pub use service::{
 };
 pub use volumes::{Mount, MountKind, TmpfsOptions, VolumesFrom};
 
-use decode::{named_entries, Fields, Problem, Warnings};
+use decode::{named_entries, Fields, Problem, Problems, Warnings};
 use files::Files;
 use node::{Node, Value};
 
@@ -170,51 +170,45 @@ pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileErrors> {
 
 /// The project, or `None` when it has problems (recorded in `files`).
 fn decode_project(read: load::Read, warnings: &Warnings, files: &mut Files) -> Option<Project> {
-    let mut problems = Vec::new();
-    let project = decode(read, warnings, &mut problems);
-    for p in problems {
+    let problems = Problems::default();
+    let project = decode(read, warnings, &problems);
+    for p in problems.into_inner() {
         files.decoding_problem(p.at, p.message);
     }
     project
 }
 
 /// Decodes what can be, a problem per service and per top-level section.
-fn decode(read: load::Read, warnings: &Warnings, problems: &mut Vec<Problem>) -> Option<Project> {
+fn decode(read: load::Read, warnings: &Warnings, problems: &Problems) -> Option<Project> {
     let root = &read.root;
     let dir = &read.dir;
     let variables = &read.variables;
-    let mut f = Fields::of(root, "the compose file")
-        .map_err(|p| problems.push(p))
-        .ok()?;
+    let mut f = problems.keep(Fields::of(root, "the compose file"))?;
     // `version` only chose a schema in the past; Compose ignores it too.
     f.take("version");
     // Read with the project's name already.
     f.take("name");
-    let networks = section(&mut f, "networks", problems, |n| {
-        resources::resources(n, "network")
-    });
-    let volumes = section(&mut f, "volumes", problems, |n| {
-        resources::resources(n, "volume")
-    });
-    let secrets = section(&mut f, "secrets", problems, |n| {
-        projected::definitions(n, projected::Kind::Secret, dir, variables, warnings)
-    });
-    let configs = section(&mut f, "configs", problems, |n| {
-        projected::definitions(n, projected::Kind::Config, dir, variables, warnings)
-    });
+    let networks = f
+        .decode("networks", problems, |n| resources::resources(n, "network"))
+        .unwrap_or_default();
+    let volumes = f
+        .decode("volumes", problems, |n| resources::resources(n, "volume"))
+        .unwrap_or_default();
+    let definitions = |f: &mut Fields<'_>, kind: projected::Kind| match f.take(kind.section()) {
+        Some(n) => projected::definitions(n, kind, dir, variables, warnings, problems),
+        None => BTreeMap::new(),
+    };
+    let secrets = definitions(&mut f, projected::Kind::Secret);
+    let configs = definitions(&mut f, projected::Kind::Config);
     let services_node = f.take("services");
-    if let Err(p) = f.finish() {
-        problems.push(p);
-    }
+    f.finish_into(problems);
     let Some(services_node) = services_node else {
         problems.push(Problem::new(root.at, "the compose file has no `services:`"));
         return None;
     };
 
     let declared_volumes: BTreeSet<String> = volumes.keys().cloned().collect();
-    let entries = named_entries(services_node, "services")
-        .map_err(|p| problems.push(p))
-        .ok()?;
+    let entries = problems.keep(named_entries(services_node, "services"))?;
     let mut services = BTreeMap::new();
     // Services that did not decode: what depends on them is not wrong too.
     let mut broken: BTreeSet<&str> = read.unresolved.iter().map(String::as_str).collect();
@@ -232,14 +226,11 @@ fn decode(read: load::Read, warnings: &Warnings, problems: &mut Vec<Problem>) ->
             secrets: &secrets,
             configs: &configs,
             warnings,
+            problems,
         };
-        let decoded = match service::service(&entry.value, &scope) {
-            Ok(decoded) => decoded,
-            Err(p) => {
-                problems.push(p);
-                broken.insert(entry.key.as_str());
-                continue;
-            }
+        let Some(decoded) = service::service(&entry.value, &scope) else {
+            broken.insert(entry.key.as_str());
+            continue;
         };
         let enabled = decoded.profiles.is_empty()
             || decoded.profiles.iter().any(|p| read.profiles.contains(p));
@@ -296,7 +287,7 @@ fn decode(read: load::Read, warnings: &Warnings, problems: &mut Vec<Problem>) ->
             ));
         }
     }
-    if !problems.is_empty() || !broken.is_empty() {
+    if problems.count() > 0 || !broken.is_empty() {
         // The order needs every dependency there.
         return None;
     }
@@ -325,23 +316,6 @@ fn decode(read: load::Read, warnings: &Warnings, problems: &mut Vec<Problem>) ->
         warnings: Vec::new(),
         files_digest: String::new(),
     })
-}
-
-/// A top-level section decoded, or empty with its problem recorded.
-fn section<T: Default>(
-    f: &mut Fields<'_>,
-    key: &str,
-    problems: &mut Vec<Problem>,
-    decode: impl FnOnce(&Node) -> Result<T, Problem>,
-) -> T {
-    match f.take(key).map(decode) {
-        Some(Ok(decoded)) => decoded,
-        Some(Err(p)) => {
-            problems.push(p);
-            T::default()
-        }
-        None => T::default(),
-    }
 }
 
 /// Where a service's `key` has its value, for pointing at it.

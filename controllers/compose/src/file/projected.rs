@@ -12,7 +12,8 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use super::decode::{
-    boolean, integer, named_entries, scalar_text, string, Decoded, Fields, Problem, Warnings,
+    boolean, integer, named_entries, scalar_text, string, Decoded, Fields, Problem, Problems,
+    Warnings,
 };
 use super::interpolate::Variables;
 use super::node::{Node, Value};
@@ -25,6 +26,14 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The top-level key that defines them.
+    pub fn section(self) -> &'static str {
+        match self {
+            Kind::Secret => "secrets",
+            Kind::Config => "configs",
+        }
+    }
+
     fn key(self) -> &'static str {
         match self {
             Kind::Secret => "secret",
@@ -92,21 +101,30 @@ pub struct ProjectedFile {
 /// The top-level definitions of one kind, by name.
 pub type Definitions = BTreeMap<String, Source>;
 
+/// Every definition of one kind; one that is wrong is recorded in
+/// `problems` and kept under its name, so the services using it are not
+/// told it is undeclared (the load fails anyway).
 pub fn definitions(
     node: &Node,
     kind: Kind,
     project_dir: &Path,
     variables: &Variables,
     warnings: &Warnings,
-) -> Decoded<Definitions> {
-    named_entries(node, &format!("top-level {}s", kind.key()))?
+    problems: &Problems,
+) -> Definitions {
+    let entries = problems
+        .keep(named_entries(node, &format!("top-level {}s", kind.key())))
+        .unwrap_or_default();
+    entries
         .iter()
         .map(|e| {
             let what = format!("{} `{}`", kind.key(), e.key);
-            Ok((
+            let source = definition(&e.value, kind, &what, project_dir, variables, warnings);
+            let placeholder = || Source::Content(Content(String::new()));
+            (
                 e.key.clone(),
-                definition(&e.value, kind, &what, project_dir, variables, warnings)?,
-            ))
+                problems.keep(source).unwrap_or_else(placeholder),
+            )
         })
         .collect()
 }
@@ -294,13 +312,19 @@ mod tests {
             BTreeMap::new(),
             BTreeMap::from([("DB_PASSWORD".to_string(), "s3cret".to_string())]),
         );
-        definitions(
+        let problems = Problems::default();
+        let defined = definitions(
             &parse(text).unwrap(),
             kind,
             dir,
             &variables,
             &Warnings::default(),
-        )
+            &problems,
+        );
+        match problems.into_inner().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(defined),
+        }
     }
 
     #[test]

@@ -53,6 +53,19 @@ impl Stack {
     }
 }
 
+/// The problems of a project of one compose file.
+fn problems_of(compose: &str) -> Vec<String> {
+    Stack::new(&[("compose.yaml", compose)]).problems()
+}
+
+/// `file:line:col` of each problem.
+fn positions(problems: &[String]) -> Vec<&str> {
+    problems
+        .iter()
+        .map(|p| p.split(": ").next().unwrap())
+        .collect()
+}
+
 fn environment(project: &Project, service: &str) -> Vec<(String, String)> {
     project.services[service]
         .environment
@@ -383,18 +396,12 @@ fn include_problems_name_their_file() {
 /// only the first.
 #[test]
 fn five_faults_are_five_positioned_problems() {
-    let stack = Stack::new(&[(
-        "compose.yaml",
+    let problems = problems_of(
         "services:\n  a:\n    image: ${IMAGE:?set IMAGE}\n  b:\n    image: busybox\n    bogus: 1\n  c:\n    image: busybox\n    restart: sometimes\n  d:\n    image: busybox\n    env_file: missing.env\n  e:\n    image: busybox\n    depends_on: [ghost]\n",
-    )]);
-    let problems = stack.problems();
+    );
     assert_eq!(problems.len(), 5, "{problems:?}");
-    let at: Vec<&str> = problems
-        .iter()
-        .map(|p| p.split(": ").next().unwrap())
-        .collect();
     assert_eq!(
-        at,
+        positions(&problems),
         [
             "compose.yaml:3:12",
             "compose.yaml:6:5",
@@ -445,4 +452,37 @@ fn the_files_digest_changes_with_any_file_read() {
         assert_ne!(now, last, "{file}");
         last = now;
     }
+}
+
+#[test]
+fn every_faulty_field_of_one_service_is_a_problem() {
+    let problems = problems_of(
+        "services:\n  web:\n    image: busybox\n    bogus: 1\n    restart: sometimes\n    ports: [not-a-port]\n    also_bogus: 2\n    privileged: maybe\n    healthcheck: {interval: soon}\n    mem_limit: lots\n    pid: sideways\n",
+    );
+    assert_eq!(
+        positions(&problems),
+        [
+            "compose.yaml:4:5",
+            "compose.yaml:5:14",
+            "compose.yaml:6:13",
+            "compose.yaml:7:5",
+            "compose.yaml:8:17",
+            "compose.yaml:9:29",
+            "compose.yaml:10:16",
+            "compose.yaml:11:10"
+        ],
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn a_broken_secret_is_one_problem_not_one_per_service() {
+    let problems = problems_of(
+        "secrets:\n  pw: {file: missing.txt}\nservices:\n  a: {image: busybox, secrets: [pw]}\n  b: {image: busybox, secrets: [pw]}\n",
+    );
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("compose.yaml:2:14: secret `pw`: file"),
+        "{problems:?}"
+    );
 }

@@ -7,9 +7,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::optional;
 use crate::file::decode::{
-    boolean, scalar_text, string, string_list, string_map, Decoded, Fields, Problem,
+    boolean, scalar_text, string, string_list, string_map, Decoded, Fields, Problem, Problems,
 };
 use crate::file::node::Node;
 
@@ -61,40 +60,49 @@ impl Isolation {
     }
 }
 
-pub fn isolation(f: &mut Fields<'_>, project_dir: &Path) -> Decoded<Isolation> {
-    Isolation {
-        pid: mode(f.take("pid"), "pid", &["host"], true)?,
-        ipc: mode(
-            f.take("ipc"),
-            "ipc",
-            &["none", "private", "shareable", "host"],
-            true,
-        )?,
-        uts: mode(f.take("uts"), "uts", &["host"], false)?,
-        cgroup: mode(f.take("cgroup"), "cgroup", &["host", "private"], false)?,
-        userns_mode: mode(f.take("userns_mode"), "userns_mode", &["host"], false)?,
-        cgroup_parent: f
-            .take("cgroup_parent")
-            .map(|n| string(n, "cgroup_parent"))
-            .transpose()?,
+pub fn isolation(f: &mut Fields<'_>, project_dir: &Path, p: &Problems) -> Isolation {
+    let mut mode = |key: &str, plain: &[&str], sharing: bool| {
+        p.keep(mode(f.take(key), key, plain, sharing)).flatten()
+    };
+    let (pid, ipc, uts, cgroup, userns_mode) = (
+        mode("pid", &["host"], true),
+        mode("ipc", &["none", "private", "shareable", "host"], true),
+        mode("uts", &["host"], false),
+        mode("cgroup", &["host", "private"], false),
+        mode("userns_mode", &["host"], false),
+    );
+    let isolation = Isolation {
+        pid,
+        ipc,
+        uts,
+        cgroup,
+        userns_mode,
+        cgroup_parent: f.decode("cgroup_parent", p, |n| string(n, "cgroup_parent")),
         unmasked_paths: false,
         security_opt: Vec::new(),
         read_only: f
-            .take("read_only")
-            .map(|n| boolean(n, "read_only"))
-            .transpose()?
+            .decode("read_only", p, |n| boolean(n, "read_only"))
             .unwrap_or(false),
-        group_add: optional(f.take("group_add"), |n| string_list(n, "group_add"))?,
-        runtime: f
-            .take("runtime")
-            .map(|n| string(n, "runtime"))
-            .transpose()?,
-        device_cgroup_rules: optional(f.take("device_cgroup_rules"), |n| {
-            string_list(n, "device_cgroup_rules")
-        })?,
-        storage_opt: optional(f.take("storage_opt"), |n| string_map(n, '=', "storage_opt"))?,
-    }
-    .with_security_opt(f.take("security_opt"), project_dir)
+        group_add: f
+            .decode("group_add", p, |n| string_list(n, "group_add"))
+            .unwrap_or_default(),
+        runtime: f.decode("runtime", p, |n| string(n, "runtime")),
+        device_cgroup_rules: f
+            .decode("device_cgroup_rules", p, |n| {
+                string_list(n, "device_cgroup_rules")
+            })
+            .unwrap_or_default(),
+        storage_opt: f
+            .decode("storage_opt", p, |n| string_map(n, '=', "storage_opt"))
+            .unwrap_or_default(),
+    };
+    let security_opt = f.take("security_opt");
+    p.keep(
+        isolation
+            .clone()
+            .with_security_opt(security_opt, project_dir),
+    )
+    .unwrap_or(isolation)
 }
 
 /// A namespace mode: one of `plain`, or (`sharing`) another service's
@@ -191,12 +199,17 @@ mod tests {
     use super::*;
     use crate::file::node::parse;
 
+    /// The first problem stands for all here.
     fn decode(text: &str, dir: &Path) -> Decoded<Isolation> {
         let node = parse(text).unwrap();
         let mut f = Fields::of(&node, "service `x`").unwrap();
-        let isolation = isolation(&mut f, dir)?;
-        f.finish()?;
-        Ok(isolation)
+        let problems = Problems::default();
+        let isolation = isolation(&mut f, dir, &problems);
+        f.finish_into(&problems);
+        match problems.into_inner().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(isolation),
+        }
     }
 
     #[test]

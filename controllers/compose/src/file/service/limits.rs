@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::deploy::{Deploy, Positioned};
 use crate::file::decode::{
     boolean, byte_size, integer, nano_cpus, scalar_text, string, string_list, string_map, Decoded,
-    Fields, Problem,
+    Fields, Problem, Problems,
 };
 use crate::file::node::{Node, Value};
 
@@ -75,99 +75,89 @@ pub struct DeviceRequest {
 
 /// The service's own resource keys, checked against what `deploy`
 /// already set: Compose refuses two different values for one setting.
-pub fn limits(f: &mut Fields<'_>, deploy: &Deploy) -> Decoded<Limits> {
+pub fn limits(f: &mut Fields<'_>, deploy: &Deploy, p: &Problems) -> Limits {
     let memory = agreeing(
-        f.take("mem_limit"),
-        deploy.memory,
-        |n| byte_size(n, "mem_limit"),
+        f,
+        p,
         "mem_limit",
         "deploy.resources.limits.memory",
-    )?;
+        deploy.memory,
+        byte_size,
+    );
     let memory_reservation = agreeing(
-        f.take("mem_reservation"),
-        deploy.memory_reservation,
-        |n| byte_size(n, "mem_reservation"),
+        f,
+        p,
         "mem_reservation",
         "deploy.resources.reservations.memory",
-    )?;
+        deploy.memory_reservation,
+        byte_size,
+    );
     let nano_cpus = agreeing(
-        f.take("cpus"),
-        deploy.nano_cpus,
-        |n| nano_cpus(n, "cpus"),
+        f,
+        p,
         "cpus",
         "deploy.resources.limits.cpus",
-    )?;
+        deploy.nano_cpus,
+        nano_cpus,
+    );
     let pids = agreeing(
-        f.take("pids_limit"),
-        deploy.pids,
-        |n| integer(n, "pids_limit"),
+        f,
+        p,
         "pids_limit",
         "deploy.resources.limits.pids",
-    )?;
+        deploy.pids,
+        integer,
+    );
     let mut device_requests = deploy.device_requests.clone();
-    if let Some(n) = f.take("gpus") {
-        device_requests.extend(gpus(n)?);
-    }
-    let int = |node: Option<&Node>, what: &str| node.map(|n| integer(n, what)).transpose();
-    Ok(Limits {
+    device_requests.extend(f.decode("gpus", p, gpus).unwrap_or_default());
+    let int = |f: &mut Fields<'_>, key: &str| f.decode(key, p, |n| integer(n, key));
+    Limits {
         memory,
         // `-1` is written for unlimited swap; a size otherwise.
-        memory_swap: f
-            .take("memswap_limit")
-            .map(|n| byte_size(n, "memswap_limit"))
-            .transpose()?,
+        memory_swap: f.decode("memswap_limit", p, |n| byte_size(n, "memswap_limit")),
         memory_reservation,
-        memory_swappiness: int(f.take("mem_swappiness"), "mem_swappiness")?,
+        memory_swappiness: int(f, "mem_swappiness"),
         nano_cpus,
-        cpu_shares: int(f.take("cpu_shares"), "cpu_shares")?,
-        cpu_period: int(f.take("cpu_period"), "cpu_period")?,
-        cpu_quota: int(f.take("cpu_quota"), "cpu_quota")?,
-        cpu_rt_period: f
-            .take("cpu_rt_period")
-            .map(|n| microseconds(n, "cpu_rt_period"))
-            .transpose()?,
-        cpu_rt_runtime: f
-            .take("cpu_rt_runtime")
-            .map(|n| microseconds(n, "cpu_rt_runtime"))
-            .transpose()?,
-        cpuset: f
-            .take("cpuset")
-            .map(|n| scalar_text(n, "cpuset"))
-            .transpose()?,
+        cpu_shares: int(f, "cpu_shares"),
+        cpu_period: int(f, "cpu_period"),
+        cpu_quota: int(f, "cpu_quota"),
+        cpu_rt_period: f.decode("cpu_rt_period", p, |n| microseconds(n, "cpu_rt_period")),
+        cpu_rt_runtime: f.decode("cpu_rt_runtime", p, |n| microseconds(n, "cpu_rt_runtime")),
+        cpuset: f.decode("cpuset", p, |n| scalar_text(n, "cpuset")),
         pids,
-        shm_size: f
-            .take("shm_size")
-            .map(|n| byte_size(n, "shm_size"))
-            .transpose()?,
-        oom_score_adj: int(f.take("oom_score_adj"), "oom_score_adj")?,
+        shm_size: f.decode("shm_size", p, |n| byte_size(n, "shm_size")),
+        oom_score_adj: int(f, "oom_score_adj"),
         oom_kill_disable: f
-            .take("oom_kill_disable")
-            .map(|n| boolean(n, "oom_kill_disable"))
-            .transpose()?
+            .decode("oom_kill_disable", p, |n| boolean(n, "oom_kill_disable"))
             .unwrap_or(false),
         device_requests,
-    })
+    }
 }
 
 /// The value of a service key, or of the `deploy` key that sets the same
-/// thing; both set, they must be equal.
+/// thing; both set, they must be equal (a problem is recorded otherwise).
 fn agreeing<T: PartialEq + Copy>(
-    node: Option<&Node>,
-    deployed: Option<Positioned<T>>,
-    decode: impl FnOnce(&Node) -> Decoded<T>,
+    f: &mut Fields<'_>,
+    p: &Problems,
     key: &str,
     deploy_key: &str,
-) -> Decoded<Option<T>> {
-    let own = node.map(decode).transpose()?;
+    deployed: Option<Positioned<T>>,
+    decode: impl FnOnce(&Node, &str) -> Decoded<T>,
+) -> Option<T> {
+    let node = f.take(key);
+    let own = node.and_then(|n| p.keep(decode(n, key)));
     match (own, deployed, node) {
-        (Some(own), Some(deployed), Some(n)) if own != deployed.value => Err(Problem::new(
-            n.at,
-            format!(
-                "{key} and {deploy_key} (line {}) set different values: keep one",
-                deployed.at.line
-            ),
-        )),
-        (own, deployed, _) => Ok(own.or(deployed.map(|d| d.value))),
+        (Some(own), Some(deployed), Some(n)) if own != deployed.value => {
+            p.push(Problem::new(
+                n.at,
+                format!(
+                    "{key} and {deploy_key} (line {}) set different values: keep one",
+                    deployed.at.line
+                ),
+            ));
+            None
+        }
+        (own, deployed, _) => own.or(deployed.map(|d| d.value)),
     }
 }
 

@@ -28,7 +28,7 @@ pub use relations::Relation;
 
 use super::decode::{
     boolean, duration, is_default, key_values, one_or_many, scalar_text, string, string_list,
-    string_map, Decoded, Fields, Problem, Warnings,
+    string_map, Decoded, Fields, Problem, Problems, Warnings,
 };
 use super::env_file;
 use super::image::ImageRef;
@@ -154,66 +154,50 @@ pub struct Scope<'a> {
     pub secrets: &'a Definitions,
     pub configs: &'a Definitions,
     pub warnings: &'a Warnings,
+    pub problems: &'a Problems,
 }
 
-pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
+/// Decodes one service; `None` when it has problems, each recorded in
+/// `scope.problems`: a value that does not decode reads as absent, so the
+/// rest of the service is still checked.
+pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
+    let p = scope.problems;
+    let before = p.count();
     let what = format!("service `{}`", scope.name);
-    let mut f = Fields::of(node, &what)?;
-    let image = match (f.take("image"), f.take("build")) {
-        (Some(n), build) => {
-            let image = string(n, "image")?;
-            ImageRef::parse(&image).map_err(|m| Problem::new(n.at, m))?;
-            if let Some(build) = build {
-                scope.warnings.push(
-                    build.at,
-                    format!("`build` of {what} is ignored: hareconcile runs the image `{image}`, pulled or loaded on each node, and builds nothing"),
-                );
-            }
-            image
-        }
-        (None, Some(build)) => {
-            return Err(Problem::new(
-                build.at,
-                format!("{what} has `build` but no `image`: hareconcile does not build images (it has no build context on the other nodes); build and push the image, then name it in `image:`"),
-            ))
-        }
-        (None, None) => {
-            return Err(Problem::new(
-                node.at,
-                format!("{what} has no `image`"),
-            ))
-        }
-    };
+    let mut f = p.keep(Fields::of(node, &what))?;
+    let image = p.keep(image(&mut f, node, &what, scope.warnings));
     let mut environment = BTreeMap::new();
     if let Some(n) = f.take("env_file") {
         // The loader read them, and reported those it could not.
-        for reference in env_file::references(n, scope.project_dir)? {
+        for reference in p
+            .keep(env_file::references(n, scope.project_dir))
+            .unwrap_or_default()
+        {
             if let Some(vars) = scope.env_files.get(&reference.path) {
                 environment.extend(vars.clone());
             }
         }
     }
-    if let Some(n) = f.take("environment") {
-        for (key, value) in key_values(n, '=', "environment")? {
-            // `- KEY` alone passes the variable through from the environment.
-            match value.or_else(|| scope.variables.get(&key).map(str::to_string)) {
-                Some(v) => environment.insert(key, v),
-                None => environment.remove(&key),
-            };
-        }
+    let listed = f.decode("environment", p, |n| key_values(n, '=', "environment"));
+    for (key, value) in listed.unwrap_or_default() {
+        // `- KEY` alone passes the variable through from the environment.
+        match value.or_else(|| scope.variables.get(&key).map(str::to_string)) {
+            Some(v) => environment.insert(key, v),
+            None => environment.remove(&key),
+        };
     }
-    let network_mode = f
-        .take("network_mode")
-        .map(|n| string(n, "network_mode"))
-        .transpose()?;
+    let network_mode = f.decode("network_mode", p, |n| string(n, "network_mode"));
     let (networks, endpoints) = match (f.take("networks"), &network_mode) {
         (Some(n), Some(_)) => {
-            return Err(Problem::new(
+            p.push(Problem::new(
                 n.at,
                 "`networks` and `network_mode` cannot both be set",
-            ))
+            ));
+            Default::default()
         }
-        (Some(n), None) => service_networks(n, scope.networks)?,
+        (Some(n), None) => p
+            .keep(service_networks(n, scope.networks))
+            .unwrap_or_default(),
         (None, Some(_)) => Default::default(),
         (None, None) => (
             BTreeMap::from([("default".to_string(), Vec::new())]),
@@ -221,25 +205,24 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
         ),
     };
     let deployed = f
-        .take("deploy")
-        .map(|n| deploy(n, scope.warnings))
-        .transpose()?
+        .decode("deploy", p, |n| deploy(n, scope.warnings))
         .unwrap_or_default();
-    let replicas = replicas(f.take("scale"), &deployed)?;
-    let container_name = f
-        .take("container_name")
-        .map(|n| container_name(n, replicas))
-        .transpose()?;
-    let limits = limits(&mut f, &deployed)?;
-    let isolation = isolation(&mut f, scope.project_dir)?;
-    let secrets = optional(f.take("secrets"), |n| {
-        projected::references(n, Kind::Secret, scope.secrets, scope.warnings)
-    })?;
-    let configs = optional(f.take("configs"), |n| {
-        projected::references(n, Kind::Config, scope.configs, scope.warnings)
-    })?;
+    let replicas = p.keep(replicas(f.take("scale"), &deployed)).unwrap_or(1);
+    let container_name = f.decode("container_name", p, |n| container_name(n, replicas));
+    let limits = limits(&mut f, &deployed, p);
+    let isolation = isolation(&mut f, scope.project_dir, p);
+    let secrets = f
+        .decode("secrets", p, |n| {
+            projected::references(n, Kind::Secret, scope.secrets, scope.warnings)
+        })
+        .unwrap_or_default();
+    let configs = f
+        .decode("configs", p, |n| {
+            projected::references(n, Kind::Config, scope.configs, scope.warnings)
+        })
+        .unwrap_or_default();
     if isolation.read_only {
-        written_files_need_a_writable_root(node, &secrets, &configs)?;
+        p.keep(written_files_need_a_writable_root(node, &secrets, &configs));
     }
     for (key, why) in [
         (
@@ -255,121 +238,123 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Decoded<Service> {
     }
     let windows_only = "it applies to Windows containers only";
     for key in ["cpu_count", "cpu_percent", "isolation", "credential_spec"] {
-        f.refuse(key, windows_only)?;
+        p.keep(f.refuse(key, windows_only));
     }
+    // `deploy.restart_policy` wins, as Compose maps it.
+    let restart = match deployed.restart {
+        Some(policy) => {
+            f.take("restart");
+            Some(policy)
+        }
+        None => f.decode("restart", p, restart),
+    };
     let service = Service {
-        image,
-        pull_policy: f
-            .take("pull_policy")
-            .map(pull_policy)
-            .transpose()?
-            .unwrap_or_default(),
-        command: f
-            .take("command")
-            .map(|n| command(n, "command"))
-            .transpose()?,
-        entrypoint: f
-            .take("entrypoint")
-            .map(|n| command(n, "entrypoint"))
-            .transpose()?,
+        image: image.unwrap_or_default(),
+        pull_policy: f.decode("pull_policy", p, pull_policy).unwrap_or_default(),
+        command: f.decode("command", p, |n| command(n, "command")),
+        entrypoint: f.decode("entrypoint", p, |n| command(n, "entrypoint")),
         environment,
-        ports: f.take("ports").map(ports).transpose()?.unwrap_or_default(),
+        ports: f.decode("ports", p, ports).unwrap_or_default(),
         volumes: f
-            .take("volumes")
-            .map(|n| mounts(n, scope.project_dir, scope.declared_volumes))
-            .transpose()?
+            .decode("volumes", p, |n| {
+                mounts(n, scope.project_dir, scope.declared_volumes)
+            })
             .unwrap_or_default(),
         networks,
         network_mode,
-        // `deploy.restart_policy` wins, as Compose maps it.
-        restart: match deployed.restart {
-            Some(policy) => {
-                f.take("restart");
-                Some(policy)
-            }
-            None => f.take("restart").map(restart).transpose()?,
-        },
-        healthcheck: f.take("healthcheck").map(healthcheck).transpose()?,
-        depends_on: f
-            .take("depends_on")
-            .map(depends_on)
-            .transpose()?
+        restart,
+        healthcheck: f.decode("healthcheck", p, healthcheck),
+        depends_on: f.decode("depends_on", p, depends_on).unwrap_or_default(),
+        labels: f
+            .decode("labels", p, |n| string_map(n, '=', "labels"))
             .unwrap_or_default(),
-        labels: optional(f.take("labels"), |n| string_map(n, '=', "labels"))?,
-        cap_add: optional(f.take("cap_add"), |n| string_list(n, "cap_add"))?,
-        cap_drop: optional(f.take("cap_drop"), |n| string_list(n, "cap_drop"))?,
-        user: f.take("user").map(|n| scalar_text(n, "user")).transpose()?,
-        working_dir: f
-            .take("working_dir")
-            .map(|n| string(n, "working_dir"))
-            .transpose()?,
-        hostname: f
-            .take("hostname")
-            .map(|n| string(n, "hostname"))
-            .transpose()?,
-        extra_hosts: optional(f.take("extra_hosts"), extra_hosts)?,
-        dns: optional(f.take("dns"), |n| one_or_many(n, "dns"))?,
-        sysctls: optional(f.take("sysctls"), |n| string_map(n, '=', "sysctls"))?,
-        ulimits: optional(f.take("ulimits"), ulimits)?,
+        cap_add: f
+            .decode("cap_add", p, |n| string_list(n, "cap_add"))
+            .unwrap_or_default(),
+        cap_drop: f
+            .decode("cap_drop", p, |n| string_list(n, "cap_drop"))
+            .unwrap_or_default(),
+        user: f.decode("user", p, |n| scalar_text(n, "user")),
+        working_dir: f.decode("working_dir", p, |n| string(n, "working_dir")),
+        hostname: f.decode("hostname", p, |n| string(n, "hostname")),
+        extra_hosts: f.decode("extra_hosts", p, extra_hosts).unwrap_or_default(),
+        dns: f
+            .decode("dns", p, |n| one_or_many(n, "dns"))
+            .unwrap_or_default(),
+        sysctls: f
+            .decode("sysctls", p, |n| string_map(n, '=', "sysctls"))
+            .unwrap_or_default(),
+        ulimits: f.decode("ulimits", p, ulimits).unwrap_or_default(),
         privileged: f
-            .take("privileged")
-            .map(|n| boolean(n, "privileged"))
-            .transpose()?
+            .decode("privileged", p, |n| boolean(n, "privileged"))
             .unwrap_or(false),
-        init: f
-            .take("init")
-            .map(|n| boolean(n, "init"))
-            .transpose()?
-            .unwrap_or(false),
-        devices: optional(f.take("devices"), |n| string_list(n, "devices"))?,
-        stop_signal: f
-            .take("stop_signal")
-            .map(|n| string(n, "stop_signal"))
-            .transpose()?,
-        stop_grace_period: f
-            .take("stop_grace_period")
-            .map(|n| duration(n, "stop_grace_period"))
-            .transpose()?,
-        logging: f.take("logging").map(logging).transpose()?,
-        profiles: optional(f.take("profiles"), |n| string_list(n, "profiles"))?,
+        init: f.decode("init", p, |n| boolean(n, "init")).unwrap_or(false),
+        devices: f
+            .decode("devices", p, |n| string_list(n, "devices"))
+            .unwrap_or_default(),
+        stop_signal: f.decode("stop_signal", p, |n| string(n, "stop_signal")),
+        stop_grace_period: f.decode("stop_grace_period", p, |n| duration(n, "stop_grace_period")),
+        logging: f.decode("logging", p, logging),
+        profiles: f
+            .decode("profiles", p, |n| string_list(n, "profiles"))
+            .unwrap_or_default(),
         container_name,
         replicas,
         endpoints,
-        links: optional(f.take("links"), links)?,
-        external_links: optional(f.take("external_links"), |n| {
-            string_list(n, "external_links")
-        })?,
-        volumes_from: optional(f.take("volumes_from"), volumes_from)?,
-        tmpfs: optional(f.take("tmpfs"), tmpfs)?,
+        links: f.decode("links", p, links).unwrap_or_default(),
+        external_links: f
+            .decode("external_links", p, |n| string_list(n, "external_links"))
+            .unwrap_or_default(),
+        volumes_from: f
+            .decode("volumes_from", p, volumes_from)
+            .unwrap_or_default(),
+        tmpfs: f.decode("tmpfs", p, tmpfs).unwrap_or_default(),
         secrets,
         configs,
         limits,
         isolation,
-        tty: flag(f.take("tty"), "tty")?,
-        stdin_open: flag(f.take("stdin_open"), "stdin_open")?,
-        expose: optional(f.take("expose"), expose)?,
-        dns_search: optional(f.take("dns_search"), |n| one_or_many(n, "dns_search"))?,
-        dns_opt: optional(f.take("dns_opt"), |n| string_list(n, "dns_opt"))?,
-        domainname: f
-            .take("domainname")
-            .map(|n| string(n, "domainname"))
-            .transpose()?,
-        mac_address: f
-            .take("mac_address")
-            .map(|n| string(n, "mac_address"))
-            .transpose()?,
-        platform: f
-            .take("platform")
-            .map(|n| string(n, "platform"))
-            .transpose()?,
-        annotations: optional(f.take("annotations"), |n| string_map(n, '=', "annotations"))?,
+        tty: f.decode("tty", p, |n| boolean(n, "tty")).unwrap_or(false),
+        stdin_open: f
+            .decode("stdin_open", p, |n| boolean(n, "stdin_open"))
+            .unwrap_or(false),
+        expose: f.decode("expose", p, expose).unwrap_or_default(),
+        dns_search: f
+            .decode("dns_search", p, |n| one_or_many(n, "dns_search"))
+            .unwrap_or_default(),
+        dns_opt: f
+            .decode("dns_opt", p, |n| string_list(n, "dns_opt"))
+            .unwrap_or_default(),
+        domainname: f.decode("domainname", p, |n| string(n, "domainname")),
+        mac_address: f.decode("mac_address", p, |n| string(n, "mac_address")),
+        platform: f.decode("platform", p, |n| string(n, "platform")),
+        annotations: f
+            .decode("annotations", p, |n| string_map(n, '=', "annotations"))
+            .unwrap_or_default(),
     };
-    f.finish()?;
-    Ok(service)
+    f.finish_into(p);
+    (p.count() == before).then_some(service)
 }
 
-fn flag(node: Option<&Node>, what: &str) -> Decoded<bool> {
-    Ok(node.map(|n| boolean(n, what)).transpose()?.unwrap_or(false))
+/// The image to run; `build` alone is refused, beside it ignored.
+fn image(f: &mut Fields<'_>, node: &Node, what: &str, warnings: &Warnings) -> Decoded<String> {
+    match (f.take("image"), f.take("build")) {
+        (Some(n), build) => {
+            let image = string(n, "image")?;
+            ImageRef::parse(&image).map_err(|m| Problem::new(n.at, m))?;
+            if let Some(build) = build {
+                warnings.push(
+                    build.at,
+                    format!("`build` of {what} is ignored: hareconcile runs the image `{image}`, pulled or loaded on each node, and builds nothing"),
+                );
+            }
+            Ok(image)
+        }
+        (None, Some(build)) => Err(Problem::new(
+            build.at,
+            format!("{what} has `build` but no `image`: hareconcile does not build images (it has no build context on the other nodes); build and push the image, then name it in `image:`"),
+        )),
+        (None, None) => Err(Problem::new(node.at, format!("{what} has no `image`"))),
+    }
 }
 
 /// `scale` and `deploy.replicas` must agree; one container when neither is set.
