@@ -260,6 +260,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a regular file"));
+        // Opening a FIFO would wait for a writer that never comes.
+        let fifo = dir.path().join("compose.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(read_regular(&fifo)
+            .unwrap_err()
+            .to_string()
+            .contains("not a regular file"));
     }
 
     #[test]
