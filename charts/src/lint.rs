@@ -6,47 +6,34 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use hareconcile_compose::file::FileError;
-use hareconcile_model::load::{load_paths, Diagnostic, Diagnostics, Manifest};
-use hareconcile_model::{Kind, ServiceSpec, VirtualIpSpec};
+use hareconcile_compose::ComposeFiles;
+use hareconcile_model::load::{load_paths_checked, Diagnostic, Diagnostics, Manifest};
+use hareconcile_model::{Kind, VirtualIpSpec};
 
 use crate::{render, Chart, ChartError, Values, ValuesFile};
 
 /// Validates the rendered directory `dir`; the objects when all is well.
 pub fn validate_dir(dir: &Path) -> Result<Vec<Manifest>, Diagnostics> {
-    let manifests = load_paths(&[dir])?;
+    // Compose files are checked as `validate` and the agent check them.
+    let manifests = load_paths_checked(&[dir], &[], &ComposeFiles)?;
     let mut problems = Vec::new();
     for manifest in &manifests {
         let object = &manifest.object;
-        let at = |message: String| Diagnostic {
-            file: manifest.file.clone(),
-            line: manifest.line,
-            column: manifest.column,
-            object: Some(object.key()),
-            message,
-        };
-        match object.kind {
-            Kind::Service => {
-                let spec: ServiceSpec = object.spec_as().expect("validated by load_paths");
-                if let Err(errors) = hareconcile_compose::load_project(object, &spec) {
-                    problems.extend(
-                        errors
-                            .0
-                            .into_iter()
-                            .map(|error| compose_problem(object.key(), error)),
-                    );
-                }
+        if object.kind != Kind::VirtualIP {
+            continue;
+        }
+        let spec: VirtualIpSpec = object.spec_as().expect("validated by the load");
+        let manifest_dir = manifest.file.parent().unwrap_or(Path::new("."));
+        for argv in commands(&spec) {
+            if let Some(message) = missing_program(manifest_dir, argv) {
+                problems.push(Diagnostic {
+                    file: manifest.file.clone(),
+                    line: manifest.line,
+                    column: manifest.column,
+                    object: Some(object.key()),
+                    message,
+                });
             }
-            Kind::VirtualIP => {
-                let spec: VirtualIpSpec = object.spec_as().expect("validated by load_paths");
-                let manifest_dir = manifest.file.parent().unwrap_or(Path::new("."));
-                for argv in commands(&spec) {
-                    if let Some(message) = missing_program(manifest_dir, argv) {
-                        problems.push(at(message));
-                    }
-                }
-            }
-            Kind::Cluster | Kind::Replication => {}
         }
     }
     if problems.is_empty() {
@@ -85,25 +72,6 @@ pub fn lint(chart: &Chart, values: &[ValuesFile]) -> Result<Vec<Manifest>, Chart
     })
 }
 
-fn compose_problem(object: hareconcile_model::ObjectKey, error: FileError) -> Diagnostic {
-    match error {
-        FileError::Read { file, source } => Diagnostic {
-            file,
-            line: 0,
-            column: 0,
-            object: Some(object),
-            message: format!("cannot read the compose file: {source}"),
-        },
-        FileError::Invalid { file, at, message } => Diagnostic {
-            file,
-            line: at.line,
-            column: at.column,
-            object: Some(object),
-            message,
-        },
-    }
-}
-
 /// Every command the VirtualIP runs: notify hooks and track scripts.
 fn commands(spec: &VirtualIpSpec) -> impl Iterator<Item = &Vec<String>> {
     let notify = &spec.notify;
@@ -132,5 +100,55 @@ fn missing_program(manifest_dir: &Path, argv: &[String]) -> Option<String> {
             "{} does not exist beside the manifest: add it to the chart's files/ or fix the path",
             program.display()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_problems_and_missing_or_plain_hooks_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "files/compose.yaml",
+            "services:\n  web:\n    image: busybox\n    colour: red\n",
+        );
+        write("files/hooks/plain.sh", "#!/bin/sh\n");
+        write(
+            "objects.yaml",
+            "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {name: c}\nspec: {nodes: [{name: n1, address: 10.0.0.1}]}\n\
+             ---\napiVersion: hareconcile.io/v1alpha1\nkind: VirtualIP\nmetadata: {name: v}\n\
+             spec: {cluster: c, interface: eth0, vrid: 1, addresses: [10.0.0.100/24],\n       \
+             notify: {master: [files/hooks/up.sh], backup: [files/hooks/plain.sh], fault: [logger, x]}}\n\
+             ---\napiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {name: web}\n\
+             spec: {cluster: c, followVirtualIP: v, compose: {file: files/compose.yaml}}\n",
+        );
+        let message = validate_dir(dir.path()).unwrap_err().to_string();
+        let compose = dir.path().join("files/compose.yaml").display().to_string();
+        assert!(
+            message.contains(&format!("{compose}:4:5: Service/web: "))
+                && message.contains("colour"),
+            "{message}"
+        );
+        // The compose problem stops the load; the hooks are checked once it passes.
+        write(
+            "files/compose.yaml",
+            "services:\n  web:\n    image: busybox\n",
+        );
+        let message = validate_dir(dir.path()).unwrap_err().to_string();
+        let objects = dir.path().join("objects.yaml").display().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "{objects}:6:1: VirtualIP/v: files/hooks/up.sh does not exist beside the manifest: add it to the chart's files/ or fix the path\n\
+                 {objects}:6:1: VirtualIP/v: files/hooks/plain.sh is not an executable file: chmod +x it in the chart's files/"
+            )
+        );
     }
 }
