@@ -17,10 +17,12 @@ pub use cluster::{
 pub use duration::{Duration, DurationError};
 pub use pattern::{Filter, Pattern, PatternError};
 pub use replication::{
-    Hook, HookExec, Hooks, Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync, Snapshot,
-    Source, Ssh,
+    Direction, Hook, HookExec, Hooks, Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync,
+    Snapshot, Source, Ssh,
 };
-pub use service::{Compose, Containers, DnsCheck, Health, ServiceMode, ServiceSpec, Standby};
+pub use service::{
+    Compose, Containers, DnsCheck, ExecCheck, Health, HttpsCheck, ServiceMode, ServiceSpec, Standby,
+};
 pub use virtual_ip::{
     Control, Garp, Notify, Track, TrackScript, TrackedService, VirtualIpSpec, OWNER_NEVER_BACKUP,
 };

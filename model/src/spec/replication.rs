@@ -57,6 +57,27 @@ pub struct ReplicationSpec {
     /// Copying methods: commands around each sync.
     #[serde(default, skip_serializing_if = "Hooks::is_empty")]
     pub hooks: Hooks,
+    /// rsync: from the source to the others (default), or `both`: edits
+    /// on any node flow to the others, conflicts are reported.
+    #[serde(default, skip_serializing_if = "Direction::is_one_way")]
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Direction {
+    /// The source's copy is the truth; the targets follow it.
+    #[default]
+    OneWay,
+    /// Active-active configuration: a file changed on one node since the
+    /// last sync flows to the others; changed on two, it is a conflict.
+    Both,
+}
+
+impl Direction {
+    pub fn is_one_way(&self) -> bool {
+        *self == Direction::OneWay
+    }
 }
 
 /// The node copies come from, whatever the VirtualIPs do.

@@ -91,6 +91,12 @@ pub struct Health {
     pub http: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dns: Vec<DnsCheck>,
+    /// HTTPS URLs that must answer 2xx/3xx over a verified TLS connection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub https: Vec<HttpsCheck>,
+    /// Commands that must exit 0 in a container of the stack.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exec: Vec<ExecCheck>,
     #[serde(default = "default_health_interval")]
     pub interval: Duration,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +114,8 @@ impl Default for Health {
             tcp: Vec::new(),
             http: Vec::new(),
             dns: Vec::new(),
+            https: Vec::new(),
+            exec: Vec::new(),
             interval: default_health_interval(),
             timeout: None,
             fall: default_fall(),
@@ -146,6 +154,29 @@ pub struct DnsCheck {
     /// `host:port` of the resolver to ask.
     pub server: String,
     pub name: String,
+}
+
+/// An HTTPS GET whose server certificate is checked against `caFile`
+/// (PEM; default: the system's CA bundle), or not at all with `insecure`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpsCheck {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate (the connection is still encrypted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+}
+
+/// A command run in the container of Compose service `container` of the
+/// stack (e.g. `dig` or `pihole status` inside Pi-hole's): it passes when
+/// it exits 0 within the timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecCheck {
+    pub container: String,
+    pub command: Vec<String>,
 }
 
 #[cfg(test)]

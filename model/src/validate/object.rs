@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use super::{pointer, Finding};
 use crate::spec::{
-    AuthType, ClusterSpec, Duration, Method, Pattern, Placement, ReplicationSpec, ServiceMode,
-    ServiceSpec, VirtualIpSpec, VrrpVersion,
+    AuthType, ClusterSpec, Direction, Duration, Method, Pattern, Placement, ReplicationSpec,
+    ServiceMode, ServiceSpec, VirtualIpSpec, VrrpVersion,
 };
 use crate::{Kind, Object};
 
@@ -145,6 +145,14 @@ fn service(spec: &ServiceSpec) -> Vec<Finding> {
             ),
         ));
     }
+    for (i, check) in spec.health.https.iter().enumerate() {
+        if check.insecure && check.ca_file.is_some() {
+            out.push(Finding::key(
+                &format!("/spec/health/https/{i}/insecure"),
+                "insecure accepts any certificate, so caFile would never be used: keep one of them",
+            ));
+        }
+    }
     out
 }
 
@@ -257,6 +265,22 @@ fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
                     ),
                 ));
             }
+        }
+    }
+    if spec.direction == Direction::Both {
+        if method != Method::Rsync {
+            out.push(Finding::value(
+                "/spec/direction",
+                format!(
+                    "two-way sync compares and copies files, which method {} does not: use method rsync",
+                    method.as_str()
+                ),
+            ));
+        } else if !spec.sqlite.is_empty() {
+            out.push(Finding::key(
+                "/spec/sqlite",
+                "a database written on two nodes cannot be merged file by file: replicate it one way, in a Replication of its own",
+            ));
         }
     }
     out.extend(rsync_only(spec));
@@ -669,6 +693,24 @@ mod tests {
     }
 
     #[test]
+    fn two_way_sync_is_for_files_copied_by_rsync() {
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "rsync", "path": "/srv",
+                   "direction": "both", "sqlite": ["gravity.db"]}),
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("spec.sqlite: a database written on two nodes"));
+        let found = messages(
+            Kind::Replication,
+            json!({"cluster": "home", "followVirtualIP": "web", "method": "btrfs", "path": "/srv",
+                   "direction": "both", "snapshot": {"retain": 2}}),
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("spec.direction: two-way sync compares and copies files"));
+    }
+
+    #[test]
     fn only_zfs_snapshots_recurse() {
         let found = messages(
             Kind::Replication,
@@ -680,6 +722,21 @@ mod tests {
             vec![
                 "spec.snapshot.recursive: only method zfs has child datasets to include: remove it"
             ]
+        );
+    }
+
+    #[test]
+    fn an_https_probe_checks_against_a_ca_or_nothing() {
+        let found = messages(
+            Kind::Service,
+            json!({"cluster": "home", "mode": "active-active", "compose": {"file": "c.yaml"},
+                   "health": {"https": [{"url": "https://127.0.0.1/", "caFile": "/etc/ca.pem", "insecure": true},
+                                        {"url": "https://127.0.0.1/", "insecure": true}],
+                              "exec": [{"container": "pihole", "command": ["pihole", "status"]}]}}),
+        );
+        assert_eq!(
+            found,
+            vec!["spec.health.https[0].insecure: insecure accepts any certificate, so caFile would never be used: keep one of them"]
         );
     }
 

@@ -1,4 +1,5 @@
-//! A Service's health: its containers plus TCP / HTTP / DNS probes, run
+//! A Service's health: its containers plus TCP / HTTP / HTTPS / DNS probes
+//! and commands in its containers (`exec`), run
 //! by one task per running stack at the spec's interval, away from the
 //! reconcile loop. The task keeps fall/rise counts and says when the
 //! verdict changes, so the controller reconciles at once and writes the
@@ -6,6 +7,8 @@
 
 mod counter;
 pub mod dns;
+pub mod exec;
+mod https;
 mod probes;
 
 use std::sync::{Arc, Mutex};
@@ -70,6 +73,8 @@ impl Schedule {
                 tcp: health.tcp.clone(),
                 http: health.http.clone(),
                 dns: health.dns.clone(),
+                https: health.https.clone(),
+                exec: health.exec.clone(),
             },
             interval,
             timeout,

@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use hareconcile_model::DnsCheck;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use hareconcile_model::{DnsCheck, ExecCheck, HttpsCheck};
 use tokio::net::{TcpStream, UdpSocket};
 
 use super::dns;
+use super::exec::run_in_stack;
+use super::https::{self, get, split_url};
 use crate::engine::{ContainerStatus, Engine};
 
 /// What one round probes.
@@ -20,12 +21,20 @@ pub struct Probes {
     pub tcp: Vec<String>,
     pub http: Vec<String>,
     pub dns: Vec<DnsCheck>,
+    pub https: Vec<HttpsCheck>,
+    /// Commands that must exit 0 in containers of the stack.
+    pub exec: Vec<ExecCheck>,
 }
 
 impl Probes {
     /// How many checks a round makes, for messages.
     pub fn count(&self) -> usize {
-        usize::from(!self.services.is_empty()) + self.tcp.len() + self.http.len() + self.dns.len()
+        usize::from(!self.services.is_empty())
+            + self.tcp.len()
+            + self.http.len()
+            + self.dns.len()
+            + self.https.len()
+            + self.exec.len()
     }
 }
 
@@ -71,6 +80,21 @@ pub async fn round(engine: &Engine, probes: &Probes, timeout: Duration) -> Vec<S
             Box::pin(async move { lookup(&check).await }),
         ));
     }
+    for check in &probes.https {
+        let check = check.clone();
+        checks.push(bounded(
+            format!("https {}", check.url),
+            Box::pin(async move { https::probe(&check).await }),
+        ));
+    }
+    for check in &probes.exec {
+        let (engine, project, check) = (engine.clone(), probes.project.clone(), check.clone());
+        checks.push(bounded(
+            format!("exec {} in {}", check.command.join(" "), check.container),
+            // The round's timeout bounds it; the exec's own kills it there.
+            Box::pin(async move { exec(&engine, &project, &check, timeout).await }),
+        ));
+    }
     join_all(checks).await.into_iter().flatten().collect()
 }
 
@@ -111,72 +135,35 @@ async fn tcp(target: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// `http://host[:port][/path]` split into the address to connect to, the
-/// Host header and the request path.
-fn parse_url(url: &str) -> Result<(String, String, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("only http:// URLs can be probed")?;
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) if rest[i..].starts_with('/') => (&rest[..i], rest[i..].to_string()),
-        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-        None => (rest, "/".to_string()),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return Err("the URL needs a host (and no user info)".into());
-    }
-    // A port is present unless the authority ends in a bracketed IPv6
-    // address or has no colon at all.
-    let has_port = authority
-        .rfind(':')
-        .is_some_and(|i| !authority[i..].contains(']'));
-    let address = if has_port {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    Ok((address, authority.to_string(), path))
+async fn http(url: &str) -> Result<(), String> {
+    let target = split_url(url, "http://", 80)?;
+    let stream = TcpStream::connect(&target.address)
+        .await
+        .map_err(|e| e.to_string())?;
+    get(stream, &target).await
 }
 
-/// Passes on a 2xx or 3xx status, as load balancers' HTTP checks do.
-fn status_passes(head: &[u8]) -> Result<(), String> {
-    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let code = line
-        .strip_prefix("HTTP/")
-        .and_then(|rest| rest.split_whitespace().nth(1))
-        .and_then(|code| code.parse::<u16>().ok())
-        .ok_or_else(|| format!("not an HTTP answer: {:?}", line.trim()))?;
-    if (200..400).contains(&code) {
+/// The command exits 0 in the container of `check.container`.
+async fn exec(
+    engine: &Engine,
+    project: &str,
+    check: &ExecCheck,
+    timeout: Duration,
+) -> Result<(), String> {
+    let out = run_in_stack(
+        engine,
+        (project, check.container.as_str()),
+        &check.command,
+        &[],
+        timeout,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if out.success() {
         Ok(())
     } else {
-        Err(format!("status {code}"))
+        Err(format!("exit status {}: {}", out.exit_code, out.tail()))
     }
-}
-
-async fn http(url: &str) -> Result<(), String> {
-    let (address, host, path) = parse_url(url)?;
-    let mut stream = TcpStream::connect(&address)
-        .await
-        .map_err(|e| e.to_string())?;
-    let request = format!(
-        "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: hareconcile-health\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    // The status line is all we need; it fits in the first bytes.
-    let mut head = Vec::with_capacity(64);
-    while !head.contains(&b'\n') && head.len() < 1024 {
-        let mut chunk = [0u8; 256];
-        let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&chunk[..n]);
-    }
-    status_passes(&head)
 }
 
 async fn lookup(check: &DnsCheck) -> Result<(), String> {
@@ -219,10 +206,14 @@ fn query_id() -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn urls_split_into_address_host_and_path() {
-        let parse = |u| parse_url(u).unwrap();
+        let parse = |u| {
+            let t = split_url(u, "http://", 80).unwrap();
+            (t.address, t.authority, t.path)
+        };
         assert_eq!(
             parse("http://127.0.0.1:8080/health?x=1"),
             (
@@ -241,12 +232,13 @@ mod tests {
         );
         assert_eq!(parse("http://[::1]:81").0, "[::1]:81");
         assert_eq!(parse("http://h?q").2, "/?q");
-        assert!(parse_url("https://example.org/").is_err());
-        assert!(parse_url("http:///x").is_err());
+        assert!(split_url("https://example.org/", "http://", 80).is_err());
+        assert!(split_url("http:///x", "http://", 80).is_err());
     }
 
     #[test]
     fn two_and_three_hundreds_pass() {
+        use super::https::status_passes;
         assert!(status_passes(b"HTTP/1.1 200 OK\r\n").is_ok());
         assert!(status_passes(b"HTTP/1.0 302 Found\r\n").is_ok());
         assert_eq!(
