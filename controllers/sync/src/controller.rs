@@ -2,19 +2,20 @@
 //! per object in step with the current plan and writes what the worker
 //! reports as status. Reconciles never wait for a copy.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use hareconcile_model::{Kind, Object, ObjectKey, ReplicationSpec};
-use hareconcile_runtime::{Action, Context, Reconciler, StoreError};
+use hareconcile_runtime::{Action, Context, EventType, Reconciler, StoreError};
 use tracing::warn;
 
 use crate::handover;
-use crate::job::Worker;
-use crate::plan::{copies, plan};
+use crate::hooks::Containers;
+use crate::job::{Progress, Worker};
+use crate::plan::{copies, plan, Plan};
 use crate::remote::prepare_control_dir;
 use crate::report::report;
 
@@ -29,19 +30,90 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
-#[derive(Default)]
 pub struct SyncReconciler {
     workers: Mutex<HashMap<ObjectKey, Worker>>,
     control_dir: OnceLock<Option<PathBuf>>,
+    /// The Docker Engine of this node's stacks, for `exec` hooks.
+    docker_host: String,
+    /// Per source Replication, which targets were over `maxLag` at the
+    /// last reconcile.
+    lagging: Mutex<HashMap<ObjectKey, BTreeMap<String, bool>>>,
 }
 
+impl Default for SyncReconciler {
+    fn default() -> Self {
+        SyncReconciler::with_docker_host(
+            &std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_DOCKER_HOST.to_string()),
+        )
+    }
+}
+
+/// The agent's own default (`--docker-host`).
+const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
 impl SyncReconciler {
+    /// Uses `DOCKER_HOST`, as the agent's `--docker-host` does by default.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Runs `exec` hooks through the Docker Engine at `uri`.
+    pub fn with_docker_host(uri: &str) -> Self {
+        SyncReconciler {
+            workers: Mutex::default(),
+            control_dir: OnceLock::new(),
+            docker_host: uri.to_string(),
+            lagging: Mutex::default(),
+        }
+    }
+
     fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, Worker>> {
         self.workers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `ReplicationLagging` when a target's lag exceeds `maxLag` and
+    /// `ReplicationCaughtUp` when it is back under it (the webhook posts
+    /// both), from the source's side.
+    fn lag_events(
+        &self,
+        ctx: &Context,
+        key: &ObjectKey,
+        plan: &Plan,
+        progress: &Progress,
+        now: SystemTime,
+    ) {
+        let mut lagging = self.lagging.lock().unwrap_or_else(|e| e.into_inner());
+        let (Some(max), true) = (plan.max_lag, plan.is_source() && progress.claimed.is_some())
+        else {
+            lagging.remove(key);
+            return;
+        };
+        let seen = lagging.entry(key.clone()).or_default();
+        for crossing in progress.lag.crossings(max, now, seen) {
+            let (type_, reason, message) = match crossing.lagging {
+                true => (
+                    EventType::Warning,
+                    "ReplicationLagging",
+                    format!(
+                        "{} is {}s behind, more than maxLag {}s",
+                        crossing.target,
+                        crossing.lag.as_secs(),
+                        max.as_secs()
+                    ),
+                ),
+                false => (
+                    EventType::Normal,
+                    "ReplicationCaughtUp",
+                    format!(
+                        "{} is back within maxLag {}s ({}s behind)",
+                        crossing.target,
+                        max.as_secs(),
+                        crossing.lag.as_secs()
+                    ),
+                ),
+            };
+            ctx.store.record_event(key, type_, reason, &message);
+        }
     }
 
     /// `STATE_DIR/ssh`, made private to root once; without it every
@@ -101,13 +173,19 @@ impl Reconciler for SyncReconciler {
         );
         let progress = {
             let mut workers = self.workers();
-            let worker = workers
-                .entry(key.clone())
-                .or_insert_with(|| Worker::start(plan.clone(), ctx.store.clone(), key.clone()));
+            let worker = workers.entry(key.clone()).or_insert_with(|| {
+                let containers = Containers {
+                    docker_host: self.docker_host.clone(),
+                    store: ctx.store.clone(),
+                };
+                Worker::start(plan.clone(), containers, key.clone())
+            });
             worker.update(plan.clone());
             worker.progress()
         };
-        let report = report(&plan, &progress, SystemTime::now());
+        let now = SystemTime::now();
+        self.lag_events(ctx, &key, &plan, &progress, now);
+        let report = report(&plan, &progress, now);
         let generation = object.metadata.generation;
         let updated = ctx.store.update_status(&key, |s| {
             s.observed_generation = Some(generation);
@@ -120,11 +198,13 @@ impl Reconciler for SyncReconciler {
                 ready.message,
                 generation,
             );
-            match report.synced {
-                Some(c) => {
-                    s.set_condition(c.type_, c.status, c.reason.as_str(), c.message, generation)
+            for (type_, condition) in [("Synced", report.synced), ("Hooks", report.hooks)] {
+                match condition {
+                    Some(c) => {
+                        s.set_condition(c.type_, c.status, c.reason.as_str(), c.message, generation)
+                    }
+                    None => s.conditions.retain(|c| c.type_ != type_),
                 }
-                None => s.conditions.retain(|c| c.type_ != "Synced"),
             }
         });
         match updated {

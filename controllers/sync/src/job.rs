@@ -4,6 +4,8 @@
 //! only reads what its own copy holds. The reconciler hands it the
 //! current [`Plan`] and reads its [`Progress`].
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -15,13 +17,16 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::handover::{self, Given, Handover};
+use crate::hooks::{self, Containers, Ran, When};
 use crate::lag::Lag;
 use crate::plan::{Mode, Peer, Plan, Role};
 use crate::process::{self, Finished};
 use crate::remote::{guarded, read_meta_line, refusal, shell_line, ssh_run};
 use crate::rsync::{self, parse_stats, Stats};
 use crate::snapshot::{self, Backend};
+use crate::sqlite::{self, Stage};
 use crate::term::{data_term, has_data, parse_meta, Meta, Synced, Term};
+use crate::twoway::Pair;
 use crate::watch::Changes;
 
 /// Changes arriving within this window after the first one travel in the
@@ -31,8 +36,10 @@ use crate::watch::Changes;
 pub const BATCH: Duration = Duration::from_millis(25);
 /// Wait before trying a failed pass or catch-up again.
 const RETRY: Duration = Duration::from_secs(5);
-/// A replica looks at its own copy this often.
+/// A replica looks at its own copy this often...
 const REPLICA_POLL: Duration = Duration::from_secs(2);
+/// ...or this often when it has afterSync hooks to run on each new copy.
+const HOOK_POLL: Duration = Duration::from_millis(200);
 /// Bounds: reading a peer's term, and one whole transfer.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 const PASS_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -58,6 +65,11 @@ pub struct Progress {
     pub given: Option<Given>,
     /// Replica: the term whose final sync this copy received.
     pub received: Option<Term>,
+    /// The last run of this node's hooks failed: which and why.
+    pub hook_failure: Option<String>,
+    /// Two-way: by target, the paths changed on both sides since their
+    /// last sync, left alone until resolved.
+    pub conflicts: BTreeMap<String, Vec<String>>,
 }
 
 /// The reconciler's handle on a worker; dropping it stops the worker and
@@ -69,16 +81,19 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start(plan: Plan, store: Store, key: ObjectKey) -> Worker {
+    pub fn start(plan: Plan, containers: Containers, key: ObjectKey) -> Worker {
         let (sender, receiver) = watch::channel(plan);
         let progress = Arc::new(Mutex::new(Progress::default()));
         let job = Job {
             plan: receiver,
             progress: Arc::clone(&progress),
-            store,
+            store: containers.store.clone(),
+            containers,
+            hooked: None,
             key,
             changes: None,
             next_pass: Instant::now(),
+            stage: Stage::default(),
         };
         Worker {
             plan: sender,
@@ -122,10 +137,16 @@ struct Job {
     plan: watch::Receiver<Plan>,
     progress: Arc<Mutex<Progress>>,
     store: Store,
+    /// Where exec hooks find their containers.
+    containers: Containers,
+    /// Replica: the copy whose afterSync hooks ran last.
+    hooked: Option<Synced>,
     key: ObjectKey,
     changes: Option<Changes>,
     /// When the next full pass is due (source).
     next_pass: Instant,
+    /// Source: the staged database copies and who installed which.
+    stage: Stage,
 }
 
 impl Job {
@@ -149,7 +170,13 @@ impl Job {
                 Role::Replica | Role::Unplaced { .. } => {
                     self.release(&plan);
                     self.observe_replica(&plan);
-                    let _ = tokio::time::timeout(REPLICA_POLL, self.plan.changed()).await;
+                    self.after_sync(&plan).await;
+                    // afterSync hooks follow new copies closely.
+                    let poll = match plan.hooks.after_sync.is_empty() {
+                        true => REPLICA_POLL,
+                        false => HOOK_POLL,
+                    };
+                    let _ = tokio::time::timeout(poll, self.plan.changed()).await;
                 }
             }
         }
@@ -172,6 +199,75 @@ impl Job {
         progress.lag = Lag::new(plan.watches_changes());
     }
 
+    /// Runs the afterSync hooks once for each complete copy this node
+    /// receives (see [`crate::hooks`]).
+    async fn after_sync(&mut self, plan: &Plan) {
+        let copy = self.progress().replica.clone();
+        let Some(copy) = copy.filter(|c| self.hooked.as_ref() != Some(c)) else {
+            return;
+        };
+        if plan.hooks.after_sync.is_empty() || !matches!(plan.role, Role::Replica) {
+            return;
+        }
+        let targets = [plan.node.clone()];
+        self.run_hooks(
+            When::AfterSync,
+            plan,
+            (&copy.term.node, &targets),
+            &copy.term,
+        )
+        .await;
+        self.hooked = Some(copy);
+    }
+
+    /// Runs one list of hooks with their context (see [`crate::hooks`])
+    /// and records how it ended. Returns whether it succeeded.
+    async fn run_hooks(
+        &self,
+        when: When,
+        plan: &Plan,
+        (source, targets): (&str, &[String]),
+        term: &Term,
+    ) -> bool {
+        let (list, consequence) = match when {
+            When::BeforeSync => (&plan.hooks.before_sync, "sync skipped, nothing shipped"),
+            When::AfterSync => (
+                &plan.hooks.after_sync,
+                "the copy is in place but not reloaded",
+            ),
+        };
+        let context = hooks::Context {
+            replication: self.key.name.clone(),
+            path: plan.path.display().to_string(),
+            node: plan.node.clone(),
+            source: source.to_string(),
+            targets: targets.to_vec(),
+            term: term.to_string(),
+        };
+        let ran = hooks::run(when, list, &context, &self.containers).await;
+        self.record_hooks(ran, consequence)
+    }
+
+    /// Records how a list of hooks ended: an event and the `Hooks`
+    /// condition on failure. Returns whether they succeeded.
+    fn record_hooks(&self, ran: Ran, consequence: &str) -> bool {
+        match ran {
+            Ran::Done { skipped } => {
+                for why in skipped {
+                    debug!(object = %self.key.name, %why, "hook skipped");
+                }
+                self.progress().hook_failure = None;
+                true
+            }
+            Ran::Failed { hook, why } => {
+                let message = format!("{hook} failed: {why}: {consequence}");
+                self.event(EventType::Warning, "HookFailed", &message);
+                self.progress().hook_failure = Some(message);
+                false
+            }
+        }
+    }
+
     fn observe_replica(&self, plan: &Plan) {
         let meta = Meta::of(&plan.path);
         let read = meta.term().and_then(|t| Ok((t, meta.synced()?)));
@@ -192,6 +288,12 @@ impl Job {
     async fn source(&mut self, plan: &Plan, targets: &[Peer]) {
         let claimed = self.progress().claimed.clone();
         let Some(term) = claimed else {
+            // Two-way rounds never overwrite a newer copy wholesale: there
+            // is nothing to catch up with first.
+            if plan.two_way.is_some() {
+                self.claim(plan, targets, None, String::new());
+                return;
+            }
             if !self.catch_up(plan, targets).await {
                 let _ = tokio::time::timeout(RETRY, self.plan.changed()).await;
             }
@@ -280,11 +382,29 @@ impl Job {
                 }
             }
         }
+        let claimed = self.claim(plan, targets, Some(seen), caught_up_from);
+        drop(lock);
+        claimed
+    }
+
+    /// Claims the term after `seen` (or after this copy's own) and starts
+    /// counting the targets' lag. Returns whether it is claimed.
+    fn claim(
+        &mut self,
+        plan: &Plan,
+        targets: &[Peer],
+        seen: Option<Term>,
+        caught_up_from: String,
+    ) -> bool {
+        let meta = Meta::of(&plan.path);
+        let seen = match seen.map_or_else(|| meta.term(), Ok) {
+            Ok(seen) => seen,
+            Err(e) => return self.catch_up_failed(e.to_string()),
+        };
         let term = Term::next(&seen, &plan.node);
         if let Err(e) = meta.set_term(&term) {
             return self.catch_up_failed(e.to_string());
         }
-        drop(lock);
         self.event(
             EventType::Normal,
             "TermClaimed",
@@ -392,6 +512,22 @@ impl Job {
             return;
         }
         self.progress().source_problem = None;
+        if !plan.hooks.before_sync.is_empty() {
+            let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+            let before = (plan.node.as_str(), names.as_slice());
+            if !self.run_hooks(When::BeforeSync, plan, before, term).await {
+                let why = self.progress().hook_failure.clone().unwrap_or_default();
+                for target in targets {
+                    self.progress().lag.failed(&target.name, why.clone());
+                }
+                self.next_pass = Instant::now() + RETRY;
+                return;
+            }
+        }
+        if let Some(filter) = &plan.two_way {
+            self.rounds(plan, targets, term, filter, started).await;
+            return;
+        }
         let snapshot = match &plan.mode {
             Mode::Snapshot { backend, .. } => match take_snapshot(backend, started, term).await {
                 Ok(name) => Some(name),
@@ -406,9 +542,22 @@ impl Job {
             },
             Mode::Rsync { .. } => None,
         };
+        if let Err(why) = self.stage_databases(plan).await {
+            for target in targets {
+                self.progress().lag.failed(&target.name, why.clone());
+            }
+            self.event(
+                EventType::Warning,
+                "DatabaseCopyFailed",
+                &format!("{why}: nothing pushed, the targets keep their copies"),
+            );
+            self.next_pass = Instant::now() + RETRY;
+            return;
+        }
         let mut failed = false;
         for target in targets {
-            let push = push(plan, target, term, started, snapshot.as_deref());
+            let databases = self.stage.due(&target.name);
+            let push = push(plan, target, term, started, snapshot.as_deref(), &databases);
             let outcome = tokio::select! {
                 outcome = push => outcome,
                 // Rule 1: demoted mid-pass: stop now (kills the transfer).
@@ -417,6 +566,7 @@ impl Job {
             match outcome {
                 Outcome::Done(stats) => {
                     debug!(target = %target.name, ?stats, "pushed");
+                    self.stage.installed(&target.name, &databases);
                     self.progress()
                         .lag
                         .succeeded(&target.name, started, stats, SystemTime::now());
@@ -446,6 +596,134 @@ impl Job {
             prune_local(backend, *retain, &self.key.name).await;
         }
         self.next_pass = Instant::now() + if failed { RETRY } else { plan.interval };
+    }
+
+    /// Two-way: one round with each target (see [`crate::twoway`]).
+    async fn rounds(
+        &mut self,
+        plan: &Plan,
+        targets: &[Peer],
+        term: &Term,
+        filter: &hareconcile_model::Filter,
+        started: SystemTime,
+    ) {
+        let mut failed = false;
+        let mut changed_here = false;
+        for target in targets {
+            let pair = Pair {
+                data: &plan.path,
+                node: &plan.node,
+                peer: &target.name,
+                host: &target.address,
+                link: &plan.link,
+                filter,
+            };
+            let round = tokio::select! {
+                round = pair.round(None) => round,
+                _ = demoted(&mut self.plan) => return,
+            };
+            match round {
+                Ok(round) => {
+                    debug!(target = %target.name, ?round, "two-way round");
+                    changed_here |= round.changed_local();
+                    self.mark_synced(plan, target, term, started).await;
+                    self.record_conflicts(&target.name, round.conflicts);
+                    let stats = Stats {
+                        files: (round.pushed + round.pulled) as u64,
+                        bytes: 0,
+                        deleted: round.deleted as u64,
+                    };
+                    self.progress()
+                        .lag
+                        .succeeded(&target.name, started, stats, SystemTime::now());
+                }
+                Err(why) => {
+                    failed = true;
+                    self.event(
+                        EventType::Warning,
+                        "SyncFailed",
+                        &format!("two-way round with {} failed: {why}", target.name),
+                    );
+                    self.progress().lag.failed(&target.name, why);
+                }
+            }
+        }
+        if changed_here && !plan.hooks.after_sync.is_empty() {
+            let here = [plan.node.clone()];
+            self.run_hooks(When::AfterSync, plan, (&plan.node, &here), term)
+                .await;
+        }
+        self.next_pass = Instant::now() + if failed { RETRY } else { plan.interval };
+    }
+
+    /// Records on the target that its copy is in step as of `at`, as a
+    /// push's guard does: its status shows the copy's age, and its
+    /// afterSync hooks run.
+    async fn mark_synced(&self, plan: &Plan, target: &Peer, term: &Term, at: SystemTime) {
+        let meta = Meta::of(&plan.path);
+        let line = format!(
+            "printf '%s %s %s\\n' {millis} {epoch} {node} > {tmp} && mv -f {tmp} {file}",
+            millis = crate::term::unix_millis(at),
+            epoch = term.epoch,
+            node = shell_line(&[&term.node]),
+            tmp = shell_line(&[format!("{}.tmp", meta.synced_file().display())]),
+            file = shell_line(&[meta.synced_file().display().to_string()]),
+        );
+        let argv = ssh_run(&plan.link, &target.address, line);
+        if let Ok(out) = process::run(&argv, PROBE_TIMEOUT).await {
+            if !out.success {
+                debug!(target = %target.name, error = %out.complaint(), "marking the copy failed");
+            }
+        }
+    }
+
+    /// Records `target`'s conflicts, with an event for each new one.
+    fn record_conflicts(&self, target: &str, conflicts: Vec<String>) {
+        let known = self
+            .progress()
+            .conflicts
+            .get(target)
+            .cloned()
+            .unwrap_or_default();
+        let new: Vec<&String> = conflicts.iter().filter(|c| !known.contains(c)).collect();
+        if !new.is_empty() {
+            let paths: Vec<&str> = new.iter().map(|p| p.as_str()).collect();
+            self.event(
+                EventType::Warning,
+                "ReplicationConflict",
+                &format!(
+                    "changed on this node and on {target} since their last sync, both copies kept: {}; \
+                     settle with hareconcile replication resolve {} --keep NODE",
+                    paths.join(", "),
+                    self.key.name
+                ),
+            );
+        }
+        let mut progress = self.progress();
+        if conflicts.is_empty() {
+            progress.conflicts.remove(target);
+        } else {
+            progress.conflicts.insert(target.to_string(), conflicts);
+        }
+    }
+
+    /// Takes a consistent copy of each database that changed (see
+    /// [`crate::sqlite`]), off the async threads.
+    async fn stage_databases(&mut self, plan: &Plan) -> Result<(), String> {
+        let patterns = plan.databases().to_vec();
+        if patterns.is_empty() {
+            return Ok(());
+        }
+        let mut stage = std::mem::take(&mut self.stage);
+        let path = plan.path.clone();
+        let (stage, result) = tokio::task::spawn_blocking(move || {
+            let result = stage.refresh(&path, &patterns);
+            (stage, result)
+        })
+        .await
+        .map_err(|e| format!("copying the databases: {e}"))?;
+        self.stage = stage;
+        result.map_err(|e| e.to_string())
     }
 
     /// The final sync of a planned switchover: one pass to the target now
@@ -532,6 +810,7 @@ async fn push(
     term: &Term,
     started: SystemTime,
     snapshot: Option<&str>,
+    databases: &[PathBuf],
 ) -> Outcome {
     let finished = match (&plan.mode, snapshot) {
         (Mode::Snapshot { backend, retain }, Some(name)) => {
@@ -540,10 +819,9 @@ async fn push(
         _ => {
             let argv = rsync::push(
                 &plan.path,
-                &target.address,
-                term,
-                started,
+                (&target.address, term, started),
                 plan.transfer(false),
+                &sqlite::install_line(&plan.path, databases),
                 &plan.link,
             );
             process::run(&argv, PASS_TIMEOUT).await
@@ -612,7 +890,7 @@ async fn send_snapshot(
     let consumer = ssh_run(
         &plan.link,
         &target.address,
-        guarded(&plan.path, term, started, &receive),
+        guarded(&plan.path, term, started, "", &receive),
     );
     let first = process::pipe(
         &backend.send(name, parent.as_deref()),

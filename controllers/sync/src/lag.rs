@@ -103,6 +103,44 @@ impl Lag {
     }
 }
 
+/// A target's lag crossing `maxLag`, one way or the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crossing {
+    pub target: String,
+    /// Over `maxLag` now (`ReplicationLagging`), or back under it
+    /// (`ReplicationCaughtUp`).
+    pub lagging: bool,
+    pub lag: Duration,
+}
+
+impl Lag {
+    /// The targets whose lag crossed `max` since the last call, which
+    /// `lagging` remembers (by target: over `max` then). A target first
+    /// seen under `max` is no news.
+    pub fn crossings(
+        &self,
+        max: Duration,
+        now: SystemTime,
+        lagging: &mut BTreeMap<String, bool>,
+    ) -> Vec<Crossing> {
+        lagging.retain(|name, _| self.targets.contains_key(name));
+        let mut crossed = Vec::new();
+        for name in self.targets.keys() {
+            let lag = self.lag(name, now);
+            let over = lag > max;
+            let before = lagging.insert(name.clone(), over).unwrap_or(false);
+            if over != before {
+                crossed.push(Crossing {
+                    target: name.clone(),
+                    lagging: over,
+                    lag,
+                });
+            }
+        }
+        crossed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +188,34 @@ mod tests {
         assert_eq!(lag.lag("n2", at(605)), Duration::from_secs(2));
         assert_eq!(lag.targets()["n2"].bytes_total, 10);
         assert_eq!(lag.targets()["n3"].error.as_deref(), Some("unreachable"));
+    }
+
+    #[test]
+    fn crossing_max_lag_is_reported_once_each_way() {
+        let mut lag = Lag::new(true);
+        let mut lagging = BTreeMap::new();
+        let max = Duration::from_secs(10);
+        lag.retarget(&targets(), at(100));
+        assert!(lag.crossings(max, at(105), &mut lagging).is_empty());
+        lag.pass_started();
+        lag.succeeded("n2", at(105), Stats::default(), at(106));
+        let crossed = lag.crossings(max, at(111), &mut lagging);
+        assert_eq!(
+            crossed,
+            [Crossing {
+                target: "n3".into(),
+                lagging: true,
+                lag: Duration::from_secs(11)
+            }]
+        );
+        assert!(
+            lag.crossings(max, at(200), &mut lagging).is_empty(),
+            "still lagging: no news"
+        );
+        lag.succeeded("n3", at(199), Stats::default(), at(201));
+        let crossed = lag.crossings(max, at(202), &mut lagging);
+        assert_eq!(crossed.len(), 1);
+        assert!(!crossed[0].lagging && crossed[0].target == "n3");
     }
 
     #[test]

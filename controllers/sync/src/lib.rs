@@ -76,16 +76,21 @@
 
 pub mod controller;
 pub mod handover;
+pub mod hooks;
 pub mod job;
 mod lag;
 mod plan;
 mod process;
 pub mod remote;
 mod report;
+mod resolve;
 pub mod rsync;
 pub mod snapshot;
+pub mod sqlite;
 pub mod term;
+pub mod twoway;
 mod watch;
 
 pub use controller::{SyncError, SyncReconciler};
+pub use resolve::{resolve, ResolveError, Resolved};
 pub use term::Term;

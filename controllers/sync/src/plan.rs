@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use hareconcile_model::status::{ReplicationReason, VrrpState};
 use hareconcile_model::{
-    ClusterSpec, Hooks, Kind, Method, ObjectKey, ReplicationSpec, VirtualIpStatus,
+    ClusterSpec, Direction, Filter, Hooks, Kind, Method, ObjectKey, Pattern, ReplicationSpec,
+    VirtualIpStatus,
 };
 use hareconcile_runtime::Context;
 
@@ -66,6 +67,9 @@ pub struct Plan {
     pub link: Link,
     pub max_lag: Option<Duration>,
     pub hooks: Hooks,
+    /// `direction: both`: two-way rounds with each target instead of
+    /// pushes, keeping what this filter copies.
+    pub two_way: Option<Filter>,
     /// A planned switchover of the followed VirtualIP (see [`crate::handover`]).
     pub handover: Handover,
 }
@@ -104,6 +108,15 @@ impl Plan {
         Transfer {
             delete: self.delete(),
             rules,
+            staging: !pull && !self.databases().is_empty(),
+        }
+    }
+
+    /// The patterns of the SQLite databases copied through backups.
+    pub fn databases(&self) -> &[String] {
+        match &self.mode {
+            Mode::Rsync { sqlite, .. } => sqlite,
+            Mode::Snapshot { .. } => &[],
         }
     }
 }
@@ -135,7 +148,10 @@ pub fn plan(spec: &ReplicationSpec, ctx: &Context, control_dir: Option<PathBuf>)
         Method::Btrfs | Method::Zfs => {
             let snapshot = spec.snapshot.clone()?;
             let backend = match (spec.method, snapshot.dataset) {
-                (Method::Zfs, Some(dataset)) => Backend::Zfs { dataset },
+                (Method::Zfs, Some(dataset)) => Backend::Zfs {
+                    dataset,
+                    recursive: snapshot.recursive,
+                },
                 (Method::Btrfs, _) => Backend::Btrfs {
                     path: spec.path.clone(),
                 },
@@ -174,8 +190,18 @@ pub fn plan(spec: &ReplicationSpec, ctx: &Context, control_dir: Option<PathBuf>)
         link: Link::new(ssh, control_dir),
         max_lag: spec.max_lag.map(|d| d.as_std()),
         hooks: spec.hooks.clone(),
+        two_way: (spec.direction == Direction::Both).then(|| filter(spec)),
         handover: Handover::None,
     })
+}
+
+/// The manifest's include and exclude lists as rsync applies them
+/// (validation admitted only patterns that parse).
+fn filter(spec: &ReplicationSpec) -> Filter {
+    let parse = |list: &[String]| -> Vec<Pattern> {
+        list.iter().filter_map(|p| Pattern::parse(p).ok()).collect()
+    };
+    Filter::new(&parse(&spec.include), &parse(&spec.exclude))
 }
 
 fn default_rsync() -> hareconcile_model::Rsync {

@@ -15,6 +15,8 @@ pub enum ProcessError {
     },
     #[error("{program} did not finish within {timeout:?}")]
     Timeout { program: String, timeout: Duration },
+    #[error("{program} ended before it was ready: {why}")]
+    Ended { program: String, why: String },
 }
 
 /// What a finished command said.
@@ -129,6 +131,56 @@ pub async fn pipe(
     }
 }
 
+/// A process kept running until dropped (killed then): one holding a lock
+/// on another node, which it releases when its stdin closes.
+pub struct Held {
+    _child: tokio::process::Child,
+}
+
+/// Starts `argv` and waits up to `timeout` for it to print the line
+/// `ready` (e.g. once it holds its lock), keeping its stdin open.
+pub async fn hold(argv: &[String], ready: &str, timeout: Duration) -> Result<Held, ProcessError> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let program = argv[0].clone();
+    let mut child = command(argv)
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|source| ProcessError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let wait = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.trim() == ready {
+                return true;
+            }
+        }
+        false
+    };
+    match tokio::time::timeout(timeout, wait).await {
+        Ok(true) => Ok(Held { _child: child }),
+        Ok(false) => {
+            let mut stderr = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                let _ = s.read_to_string(&mut stderr).await;
+            }
+            let output = Finished {
+                success: false,
+                code: child.wait().await.ok().and_then(|s| s.code()),
+                stdout: String::new(),
+                stderr,
+            };
+            Err(ProcessError::Ended {
+                program,
+                why: output.complaint(),
+            })
+        }
+        Err(_) => Err(ProcessError::Timeout { program, timeout }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +222,34 @@ mod tests {
         assert!(out.complaint().contains("sh: bad"));
         let slow = run(&argv(&["sleep", "30"]), Duration::from_millis(100)).await;
         assert!(matches!(slow, Err(ProcessError::Timeout { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_held_lock_is_released_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("lock").display().to_string();
+        let holder = || {
+            argv(&[
+                "flock",
+                "-w",
+                "1",
+                &lock,
+                "sh",
+                "-c",
+                "echo locked; exec cat >/dev/null",
+            ])
+        };
+        let held = hold(&holder(), "locked", Duration::from_secs(10))
+            .await
+            .unwrap();
+        let second = hold(&holder(), "locked", Duration::from_secs(10)).await;
+        assert!(
+            matches!(second, Err(ProcessError::Ended { .. })),
+            "flock -w 1 gave up"
+        );
+        drop(held);
+        hold(&holder(), "locked", Duration::from_secs(10))
+            .await
+            .expect("free again");
     }
 }

@@ -20,11 +20,12 @@ pub const REFUSED: &str = "hareconcile-refused:";
 pub const REFUSED_STATUS: i32 = 86;
 
 /// Runs on the target under its lock, with arguments
-/// `EPOCH NODE MILLIS META COMMAND...`: refuses unless the pusher's term
-/// may overwrite the copy's, records the pusher's term durably before any
-/// data moves, runs COMMAND (the receiving half of the transfer), and on
-/// success records the source state the copy now holds.
-const GUARD: &str = r#"e0=$1 n0=$2 ms=$3 m=$4; shift 4
+/// `EPOCH NODE MILLIS META AFTER COMMAND...`: refuses unless the pusher's
+/// term may overwrite the copy's, records the pusher's term durably before
+/// any data moves, runs COMMAND (the receiving half of the transfer), then
+/// the shell line AFTER (installing databases, see [`crate::sqlite`]), and
+/// on success records the source state the copy now holds.
+const GUARD: &str = r#"e0=$1 n0=$2 ms=$3 m=$4 after=$5; shift 5
 t=$(cat "$m/term" 2>/dev/null) || t="0 -"
 e=${t%% *} n=${t#* }
 case $e in ''|*[!0-9]*) echo "hareconcile-refused: unreadable term '$t' in $m/term" >&2; exit 86;; esac
@@ -35,6 +36,7 @@ if [ "$t" != "$e0 $n0" ]; then
   printf '%s %s\n' "$e0" "$n0" > "$m/term.tmp" && sync "$m/term.tmp" && mv -f "$m/term.tmp" "$m/term" && sync "$m" || exit 87
 fi
 "$@" || exit $?
+if [ -n "$after" ]; then sh -c "$after" || exit 88; fi
 printf '%s %s %s\n' "$ms" "$e0" "$n0" > "$m/synced.tmp" && mv -f "$m/synced.tmp" "$m/synced""#;
 
 /// Quotes one word for a POSIX shell.
@@ -186,14 +188,22 @@ pub fn read_meta_line(data: &Path) -> String {
 }
 
 /// The guard around `receive` on the target (a shell line): takes the
-/// copy's lock, checks and records `term`, runs `receive`, records that
-/// the copy holds the source state of `as_of`. `receive` may be left
+/// copy's lock, checks and records `term`, runs `receive` and then the
+/// shell line `after` (may be empty), records that the copy holds the
+/// source state of `as_of`. `receive` may be left
 /// open-ended (rsync appends its server arguments to it).
-pub fn guarded(data: &Path, term: &Term, as_of: std::time::SystemTime, receive: &str) -> String {
+pub fn guarded(
+    data: &Path,
+    term: &Term,
+    as_of: std::time::SystemTime,
+    after: &str,
+    receive: &str,
+) -> String {
     let meta = Meta::of(data);
     let dir = shell_quote(&path_str(meta.dir()));
     format!(
-        "mkdir -p {dir} && exec flock -w {LOCK_WAIT_SECS} {lock} sh -c {guard} hareconcile-guard {epoch} {node} {millis} {dir} {receive}",
+        "mkdir -p {dir} && exec flock -w {LOCK_WAIT_SECS} {lock} sh -c {guard} hareconcile-guard {epoch} {node} {millis} {dir} {after} {receive}",
+        after = shell_quote(after),
         lock = shell_quote(&path_str(&meta.lock_file())),
         guard = shell_quote(GUARD),
         epoch = term.epoch,
@@ -272,6 +282,7 @@ mod tests {
             data,
             &term,
             UNIX_EPOCH + Duration::from_millis(42),
+            "",
             &format!("touch {}", shell_quote(&path_str(&received))),
         );
         let out = Command::new("sh").args(["-c", &line]).output().unwrap();
@@ -313,7 +324,7 @@ mod tests {
         let meta = Meta::of(dir.path());
         std::fs::create_dir_all(meta.dir()).unwrap();
         std::fs::write(meta.term_file(), "rubbish\n").unwrap();
-        let line = guarded(dir.path(), &"9 n1".parse().unwrap(), UNIX_EPOCH, "true");
+        let line = guarded(dir.path(), &"9 n1".parse().unwrap(), UNIX_EPOCH, "", "true");
         let out = Command::new("sh").args(["-c", &line]).output().unwrap();
         assert_eq!(out.status.code(), Some(REFUSED_STATUS));
         assert!(refusal(&String::from_utf8_lossy(&out.stderr))
@@ -332,7 +343,7 @@ mod tests {
             crate::term::parse_meta(&String::from_utf8(out.stdout).unwrap()).unwrap()
         };
         assert_eq!(read(), (Term::none(), None));
-        let line = guarded(dir.path(), &"4 n2".parse().unwrap(), UNIX_EPOCH, "true");
+        let line = guarded(dir.path(), &"4 n2".parse().unwrap(), UNIX_EPOCH, "", "true");
         assert!(Command::new("sh")
             .args(["-c", &line])
             .status()

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use hareconcile_model::status::{
-    Handover as HandoverSeen, HandoverState, ReplicationReason, SyncRole, TargetProgress,
+    Drift, Handover as HandoverSeen, HandoverState, ReplicationReason, SyncRole, TargetProgress,
 };
 use hareconcile_model::{ConditionStatus, ReplicationStatus};
 use time::OffsetDateTime;
@@ -25,6 +25,8 @@ pub struct Report {
     /// `Ready`, and `Synced` on a source (absent elsewhere).
     pub ready: Condition,
     pub synced: Option<Condition>,
+    /// `Hooks`, where the Replication has hooks.
+    pub hooks: Option<Condition>,
 }
 
 fn condition(
@@ -48,7 +50,25 @@ fn condition(
 pub fn report(plan: &Plan, progress: &Progress, now: SystemTime) -> Report {
     let mut report = by_role(plan, progress, now);
     hand_over(plan, progress, &mut report);
+    report.hooks = hooks(plan, progress);
     report
+}
+
+/// `Hooks`: whether this node's last run of its hooks succeeded (absent
+/// when the Replication has none).
+fn hooks(plan: &Plan, progress: &Progress) -> Option<Condition> {
+    if plan.hooks.is_empty() {
+        return None;
+    }
+    Some(match &progress.hook_failure {
+        Some(why) => condition("Hooks", false, ReplicationReason::HookFailed, why.clone()),
+        None => condition(
+            "Hooks",
+            true,
+            ReplicationReason::HooksSucceeded,
+            "the last hooks run here succeeded (or none was due yet)".into(),
+        ),
+    })
 }
 
 /// A planned switchover holds `Ready` back: on the source until its
@@ -144,6 +164,7 @@ fn by_role(plan: &Plan, progress: &Progress, now: SystemTime) -> Report {
                 details,
                 ready: condition("Ready", false, *reason, message.clone()),
                 synced: None,
+                hooks: None,
             }
         }
         Role::Source { .. } => source(plan, progress, now, details),
@@ -211,6 +232,29 @@ fn source(
             ),
         ),
     };
+    let conflicted: Vec<String> = progress
+        .conflicts
+        .iter()
+        .flat_map(|(target, paths)| paths.iter().map(move |p| format!("{p} (with {target})")))
+        .collect();
+    details.conflicts = progress.conflicts.clone();
+    details.drift = progress
+        .conflicts
+        .iter()
+        .flat_map(|(target, paths)| {
+            paths.iter().map(move |path| Drift {
+                reason: ReplicationReason::Conflict.as_str().into(),
+                message: format!(
+                    "{path} changed on {} and on {target} since their last sync: both copies kept",
+                    plan.node
+                ),
+                fix: Some(
+                    "won't fix: choose with hareconcile replication resolve NAME --keep NODE [PATH...]"
+                        .into(),
+                ),
+            })
+        })
+        .collect();
     let synced = if let Some(problem) = &progress.source_problem {
         condition(
             "Synced",
@@ -224,6 +268,16 @@ fn source(
             false,
             ReplicationReason::SyncFailed,
             errors.join("; "),
+        )
+    } else if !conflicted.is_empty() {
+        condition(
+            "Synced",
+            false,
+            ReplicationReason::Conflict,
+            format!(
+                "changed on both sides since the last sync, neither copy overwritten: {}",
+                conflicted.join(", ")
+            ),
         )
     } else {
         match plan.max_lag {
@@ -249,6 +303,7 @@ fn source(
         details,
         ready,
         synced: Some(synced),
+        hooks: None,
     }
 }
 
@@ -306,6 +361,7 @@ fn replica(
         details,
         ready,
         synced: None,
+        hooks: None,
     }
 }
 
@@ -340,6 +396,7 @@ mod tests {
             link: crate::remote::Link::new(Default::default(), None),
             max_lag: Some(Duration::from_secs(10)),
             hooks: Default::default(),
+            two_way: None,
             handover: Handover::None,
         }
     }

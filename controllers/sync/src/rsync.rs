@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::remote::{guarded, rsync_shell, Link};
+use crate::sqlite::STAGING;
 use crate::term::{Term, META_DIR};
 
 /// What a push or pull does to the files, whichever way it goes.
@@ -14,6 +15,9 @@ pub struct Transfer<'a> {
     pub delete: bool,
     /// `--include=`/`--exclude=` arguments, in order (see [`rules`]).
     pub rules: &'a [String],
+    /// Carry the staged SQLite copies (see [`crate::sqlite`]), the one
+    /// part of the metadata directory that travels.
+    pub staging: bool,
 }
 
 /// The filter arguments of a Replication, in the order rsync tries them:
@@ -63,8 +67,16 @@ fn common(transfer: Transfer, link: &Link) -> Vec<String> {
         "--numeric-ids".into(),
         "--stats".into(),
         "--delay-updates".into(),
-        format!("--exclude=/{META_DIR}/"),
     ];
+    if transfer.staging {
+        args.extend([
+            format!("--include=/{META_DIR}/"),
+            format!("--include=/{META_DIR}/{STAGING}/***"),
+            format!("--exclude=/{META_DIR}/*"),
+        ]);
+    } else {
+        args.push(format!("--exclude=/{META_DIR}/"));
+    }
     args.extend(transfer.rules.iter().cloned());
     if transfer.delete {
         args.push("--delete-delay".into());
@@ -74,19 +86,19 @@ fn common(transfer: Transfer, link: &Link) -> Vec<String> {
 }
 
 /// Pushes `path` to the same path on `host`, through the target's guard
-/// (see [`crate::remote::guarded`]).
+/// (see [`crate::remote::guarded`]), which runs the shell line `install`
+/// once the files arrived (see [`crate::sqlite::install_line`]).
 pub fn push(
     path: &Path,
-    host: &str,
-    term: &Term,
-    as_of: SystemTime,
+    (host, term, as_of): (&str, &Term, SystemTime),
     transfer: Transfer,
+    install: &str,
     link: &Link,
 ) -> Vec<String> {
     let mut args = common(transfer, link);
     args.push(format!(
         "--rsync-path={}",
-        guarded(path, term, as_of, "rsync")
+        guarded(path, term, as_of, install, "rsync")
     ));
     args.push(dir_arg(path));
     args.push(remote_dir(host, path));
@@ -144,7 +156,11 @@ mod tests {
     }
 
     fn transfer(delete: bool) -> Transfer<'static> {
-        Transfer { delete, rules: &[] }
+        Transfer {
+            delete,
+            rules: &[],
+            staging: false,
+        }
     }
 
     #[test]
@@ -152,10 +168,9 @@ mod tests {
         let term: Term = "3 n1".parse().unwrap();
         let args = push(
             Path::new("/srv/web data"),
-            "10.77.0.2",
-            &term,
-            UNIX_EPOCH + Duration::from_secs(1),
+            ("10.77.0.2", &term, UNIX_EPOCH + Duration::from_secs(1)),
             transfer(true),
+            "",
             &ssh(),
         );
         assert_eq!(
@@ -173,9 +188,8 @@ mod tests {
         assert_eq!(args[7], "-e");
         let rsync_path = &args[9];
         assert!(rsync_path.starts_with("--rsync-path=mkdir -p '/srv/web data/.hareconcile' && exec flock -w 60 '/srv/web data/.hareconcile/lock' sh -c "));
-        assert!(
-            rsync_path.ends_with(" hareconcile-guard 3 n1 1000 '/srv/web data/.hareconcile' rsync")
-        );
+        assert!(rsync_path
+            .ends_with(" hareconcile-guard 3 n1 1000 '/srv/web data/.hareconcile' '' rsync"));
         assert_eq!(args[10..], ["/srv/web data/", "10.77.0.2:/srv/web data/"]);
     }
 
@@ -253,7 +267,13 @@ mod tests {
         std::fs::write(source.join("sub/a"), "new").unwrap();
         std::fs::write(target.join("stale"), "old").unwrap();
         let term: Term = "1 n1".parse().unwrap();
-        let args = push(&target, "node2", &term, UNIX_EPOCH, transfer(true), &ssh());
+        let args = push(
+            &target,
+            ("node2", &term, UNIX_EPOCH),
+            transfer(true),
+            "",
+            &ssh(),
+        );
         let out = run_locally(dir.path(), args, &source);
         assert_eq!(
             std::fs::read_to_string(target.join("sub/a")).unwrap(),
@@ -318,15 +338,10 @@ mod tests {
         let transfer = Transfer {
             delete: true,
             rules: &rules,
+            staging: false,
         };
-        let args = push(
-            &target,
-            "node2",
-            &"1 n1".parse().unwrap(),
-            UNIX_EPOCH,
-            transfer,
-            &ssh(),
-        );
+        let term = "1 n1".parse().unwrap();
+        let args = push(&target, ("node2", &term, UNIX_EPOCH), transfer, "", &ssh());
         run_locally(dir.path(), args, &source);
         let exists = |f: &str| target.join(f).exists();
         assert!(exists("etc/a.conf") && exists("etc/keep.log") && exists("sub/cache/x"));

@@ -15,8 +15,9 @@ pub enum Backend {
     /// `path` is a subvolume; snapshots are nested subvolumes in its
     /// metadata directory, so no snapshot contains another.
     Btrfs { path: PathBuf },
-    /// `dataset` is mounted at the Replication's path.
-    Zfs { dataset: String },
+    /// `dataset` is mounted at the Replication's path; `recursive`: its
+    /// descendants travel with it (`snapshot -r`, `send -R`, `destroy -r`).
+    Zfs { dataset: String, recursive: bool },
 }
 
 /// Prefix of every snapshot this controller makes; others are left alone.
@@ -80,7 +81,14 @@ impl Backend {
                 &path.to_string_lossy(),
                 &Self::btrfs_snapshot(path, name),
             ]),
-            Backend::Zfs { dataset } => argv(&["zfs", "snapshot", &format!("{dataset}@{name}")]),
+            Backend::Zfs { dataset, recursive } => {
+                let mut words = argv(&["zfs", "snapshot"]);
+                if *recursive {
+                    words.push("-r".into());
+                }
+                words.push(format!("{dataset}@{name}"));
+                words
+            }
         }
     }
 
@@ -103,8 +111,13 @@ impl Backend {
                 words.push(Self::btrfs_snapshot(path, name));
                 words
             }
-            Backend::Zfs { dataset } => {
+            Backend::Zfs { dataset, recursive } => {
                 let mut words = argv(&["zfs", "send"]);
+                if *recursive {
+                    // A replication stream: every descendant, its
+                    // snapshots and properties.
+                    words.push("-R".into());
+                }
                 if let Some(parent) = parent {
                     words.extend(argv(&["-i", &format!("@{parent}")]));
                 }
@@ -122,7 +135,7 @@ impl Backend {
                 "ls -1 {} 2>/dev/null || true",
                 shell_line(&[Self::snapshot_dir(path).to_string_lossy()])
             ),
-            Backend::Zfs { dataset } => format!(
+            Backend::Zfs { dataset, .. } => format!(
                 "zfs list -H -t snapshot -o name -s creation -d 1 {} | sed 's/^.*@//'",
                 shell_line(&[dataset])
             ),
@@ -140,9 +153,15 @@ impl Backend {
                 words.extend(names.iter().map(|n| Self::btrfs_snapshot(path, n)));
                 shell_line(&words)
             }
-            Backend::Zfs { dataset } => names
+            Backend::Zfs { dataset, recursive } => names
                 .iter()
-                .map(|n| shell_line(&["zfs", "destroy", &format!("{dataset}@{n}")]))
+                .map(|n| {
+                    let snapshot = format!("{dataset}@{n}");
+                    match recursive {
+                        true => shell_line(&["zfs", "destroy", "-r", &snapshot]),
+                        false => shell_line(&["zfs", "destroy", &snapshot]),
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" && "),
         })
@@ -175,7 +194,7 @@ impl Backend {
                     ]),
                 )
             }
-            Backend::Zfs { dataset } => shell_line(&["zfs", "receive", "-F", dataset]),
+            Backend::Zfs { dataset, .. } => shell_line(&["zfs", "receive", "-F", dataset]),
         };
         match self.delete_line(expired) {
             // Pruning is housekeeping: a failure must not fail the pass.
@@ -197,6 +216,7 @@ mod tests {
     fn zfs() -> Backend {
         Backend::Zfs {
             dataset: "tank/web".into(),
+            recursive: false,
         }
     }
 
@@ -261,6 +281,30 @@ mod tests {
             "zfs destroy tank/web@hc-1 && zfs destroy tank/web@hc-2"
         );
         assert_eq!(zfs().prepare(), None);
+    }
+
+    #[test]
+    fn recursive_zfs_takes_sends_and_prunes_the_whole_tree() {
+        let tree = Backend::Zfs {
+            dataset: "tank/pihole".into(),
+            recursive: true,
+        };
+        assert_eq!(
+            tree.create("hc-2"),
+            ["zfs", "snapshot", "-r", "tank/pihole@hc-2"]
+        );
+        assert_eq!(
+            tree.send("hc-2", Some("hc-1")),
+            ["zfs", "send", "-R", "-i", "@hc-1", "tank/pihole@hc-2"]
+        );
+        assert_eq!(
+            tree.send("hc-2", None),
+            ["zfs", "send", "-R", "tank/pihole@hc-2"]
+        );
+        assert_eq!(
+            tree.receive_line("hc-3", &names(&["hc-1"])),
+            "zfs receive -F tank/pihole && { zfs destroy -r tank/pihole@hc-1 >/dev/null 2>&1 || true; }"
+        );
     }
 
     #[test]

@@ -45,7 +45,8 @@ pub fn drift_of(object: &crate::Object) -> Vec<Drift> {
     match object.kind {
         Kind::VirtualIP => status.details_as::<VirtualIpStatus>().map(|s| s.drift),
         Kind::Service => status.details_as::<ServiceStatus>().map(|s| s.drift),
-        Kind::Cluster | Kind::Replication => Ok(Vec::new()),
+        Kind::Replication => status.details_as::<ReplicationStatus>().map(|s| s.drift),
+        Kind::Cluster => Ok(Vec::new()),
     }
     .unwrap_or_default()
 }

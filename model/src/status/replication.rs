@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{reasons, KindStatus};
+use super::{reasons, Drift, KindStatus};
 use crate::Kind;
 
 /// This node's part in a copying Replication.
@@ -135,6 +135,12 @@ pub struct ReplicationStatus {
     pub mount: Option<MountSeen>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_probe: Option<ProbeSeen>,
+    /// Two-way source: by peer, the paths changed on both sides since
+    /// their last sync, both copies kept until resolved.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub conflicts: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<Drift>,
 }
 
 impl KindStatus for ReplicationStatus {
@@ -170,6 +176,11 @@ reasons! {
         SyncFailed,
         /// The source directory is empty: not propagated.
         EmptySource,
+        /// Two-way: a path changed on both sides since the last sync.
+        Conflict,
+        /// Hooks: the last run of this node's hooks failed.
+        HookFailed,
+        HooksSucceeded,
         /// Mount methods: mounted as declared and answering.
         Mounted,
         NotMounted,

@@ -1,0 +1,163 @@
+//! Two-way sync (`direction: both`) between two lab nodes, each with its
+//! own filesystem at the path and an sshd, n1 running the rounds: edits
+//! flow both ways, a file edited on both is a conflict that keeps both
+//! copies, and a node that was cut off rejoins without losing either
+//! side's edits.
+//!
+//! No timing is asserted: every wait has a generous deadline that only
+//! bounds how long a broken build takes to fail.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use hareconcile_lab::{require_privileges, Host, Lab, Process};
+use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
+use support::lab_manifests::{cluster_manifest, ssh_manifest};
+use support::LabAgent as Agent;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Setup {
+    lab: Lab,
+    data: PathBuf,
+    _sshd: Vec<Process>,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let lab = private_mounts_lab(2);
+        let data = lab.dir().join("srv/conf");
+        let sshd = tmpfs_and_sshd_on_each(&lab, &data);
+        Setup {
+            lab,
+            data,
+            _sshd: sshd,
+        }
+    }
+
+    fn manifest(&self) -> String {
+        format!(
+            "{cluster}---\napiVersion: hareconcile.io/v1alpha1\nkind: Replication\nmetadata: {{name: conf}}\n\
+             spec: {{cluster: lab, source: {{node: n1}}, direction: both, path: {data}, method: rsync, \
+             exclude: ['*.log'], rsync: {{continuous: true, interval: 1s, ssh: {ssh}}}}}\n",
+            cluster = cluster_manifest((110, 100), ""),
+            data = self.data.display(),
+            ssh = ssh_manifest(&self.lab),
+        )
+    }
+
+    fn start(&self, host: &Host) -> Agent {
+        Agent::command(&self.lab, host)
+            .manifest(&self.manifest())
+            .env("HARECONCILE_LOG", "info,hareconcile_sync=debug")
+            .start()
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.data.join(name).display().to_string()
+    }
+
+    fn write(&self, host: &Host, name: &str, content: &str) {
+        host.exec_ok(&[
+            "sh",
+            "-c",
+            &format!(
+                "printf %s '{content}' > {}.new && mv {0}.new {0}",
+                self.file(name)
+            ),
+        ])
+        .unwrap();
+    }
+
+    fn read(&self, host: &Host, name: &str) -> Option<String> {
+        let out = host.exec(&["cat", &self.file(name)]).unwrap();
+        out.success().then_some(out.stdout)
+    }
+}
+
+fn wait_until(what: &str, logs: &dyn Fn() -> String, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn edits_flow_both_ways_conflicts_keep_both_copies_and_a_node_rejoins_without_loss() {
+    require_privileges!();
+    let setup = Setup::new();
+    let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
+    setup.write(n1, "adlists.list", "from n1");
+    let a1 = setup.start(n1);
+    let a2 = setup.start(n2);
+    let logs = || {
+        format!(
+            "--- n1 events\n{}--- n1 log\n{}\n--- n2 log\n{}",
+            a1.events(&["replication", "conf"]),
+            a1.log(),
+            a2.log()
+        )
+    };
+    wait_until("n1's file reaches n2", &logs, || {
+        setup.read(n2, "adlists.list").as_deref() == Some("from n1")
+    });
+    setup.write(n2, "custom.list", "10.0.0.5 nas");
+    wait_until("n2's edit reaches n1", &logs, || {
+        setup.read(n1, "custom.list").as_deref() == Some("10.0.0.5 nas")
+    });
+    setup.write(n2, "debug.log", "excluded");
+
+    // Both edit the same file between two rounds: n2 is cut off for it.
+    setup.lab.node_loss(n2).unwrap();
+    setup.write(n1, "custom.list", "version of n1");
+    setup.write(n2, "custom.list", "version of n2");
+    // Meanwhile each side edits files the other does not touch.
+    setup.write(n1, "only-n1.txt", "a");
+    setup.write(n2, "only-n2.txt", "b");
+    setup.write(n2, "adlists.list", "edited on n2 while away");
+    setup.lab.node_restore(n2).unwrap();
+    wait_until("n1 reports the conflict", &logs, || {
+        a1.condition("replication", "conf", "Synced") == Some(("False".into(), "Conflict".into()))
+    });
+    // The rejoined node lost nothing, neither did the other.
+    wait_until("the disjoint edits flowed both ways", &logs, || {
+        [n1, n2].iter().all(|h| {
+            setup.read(h, "only-n1.txt").is_some()
+                && setup.read(h, "only-n2.txt").is_some()
+                && setup.read(h, "adlists.list").as_deref() == Some("edited on n2 while away")
+        })
+    });
+    assert_eq!(
+        setup.read(n1, "custom.list").as_deref(),
+        Some("version of n1")
+    );
+    assert_eq!(
+        setup.read(n2, "custom.list").as_deref(),
+        Some("version of n2")
+    );
+    assert_eq!(
+        setup.read(n1, "debug.log"),
+        None,
+        "excluded files stay where they are"
+    );
+    let status = a1.object("replication", "conf")["status"].clone();
+    assert_eq!(
+        status["conflicts"]["n2"],
+        serde_json::json!(["custom.list"]),
+        "{status}"
+    );
+    let events = a1.events(&["replication", "conf"]);
+    assert!(events.contains("ReplicationConflict"), "{events}");
+    let (_, findings) = a1.drift();
+    assert!(
+        findings.iter().any(|f| f["reason"] == "Conflict"),
+        "{findings:?}"
+    );
+}
