@@ -86,10 +86,21 @@ impl Link {
 /// How long an idle master connection stays up after its last session.
 const CONTROL_PERSIST: &str = "ControlPersist=300";
 
-/// Room for `%C` (40 hex digits) and the `.XXXXXXXXXXXXXXXX` suffix ssh
-/// adds while binding, in a Unix socket's 108 bytes.
-const CONTROL_NAME_LEN: usize = 1 + 40 + 17;
+/// A Unix socket's path holds at most 107 bytes, and ssh binds the master's
+/// socket under its final name plus a `.XXXXXXXXXXXXXXXX` suffix first.
 const SUN_PATH_MAX: usize = 107;
+const BIND_SUFFIX: usize = 17;
+
+/// The socket of the master connection to `host`: `DIR/USER@HOST:PORT`
+/// (ssh's `%r@%h:%p`, short enough for a state directory of a usual
+/// length, where ssh's 40-digit `%C` is not); `None` when even that does
+/// not fit, and every session makes its own handshake.
+fn control_path(link: &Link, host: &str) -> Option<String> {
+    let dir = link.control_dir.as_ref()?;
+    let name = format!("{}@{host}:{}", link.ssh.user, link.ssh.port);
+    let path = format!("{}/{name}", path_str(dir));
+    (path.len() + BIND_SUFFIX <= SUN_PATH_MAX).then(|| format!("{}/%r@%h:%p", path_str(dir)))
+}
 
 /// Creates `dir` for the connection sockets, private to root (0700): a
 /// socket there is an authenticated session to a peer.
@@ -99,11 +110,11 @@ pub fn prepare_control_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-/// `ssh` and its options, without the host: batch mode (never prompt),
-/// strict host keys, keepalives so a dead peer fails the pass instead of
-/// hanging it, and the shared master connection when there is a place
-/// for its socket.
-pub fn ssh_command(link: &Link) -> Vec<String> {
+/// `ssh` and its options for `host`, without the host: batch mode (never
+/// prompt), strict host keys, keepalives so a dead peer fails the pass
+/// instead of hanging it, and the shared master connection when there is
+/// a place for its socket.
+pub fn ssh_command(link: &Link, host: &str) -> Vec<String> {
     let ssh = &link.ssh;
     let mut words = vec![
         "ssh".to_string(),
@@ -130,16 +141,12 @@ pub fn ssh_command(link: &Link) -> Vec<String> {
     ] {
         words.extend(["-o".into(), option.into()]);
     }
-    let control = link
-        .control_dir
-        .as_ref()
-        .filter(|dir| dir.as_os_str().len() + CONTROL_NAME_LEN <= SUN_PATH_MAX);
-    if let Some(dir) = control {
+    if let Some(path) = control_path(link, host) {
         // `auto`: the first session becomes the master, later ones join
         // it; if its socket is gone or dead they connect on their own.
         for option in [
             "ControlMaster=auto".to_string(),
-            format!("ControlPath={}/%C", path_str(dir)),
+            format!("ControlPath={path}"),
             CONTROL_PERSIST.to_string(),
         ] {
             words.extend(["-o".into(), option]);
@@ -150,8 +157,8 @@ pub fn ssh_command(link: &Link) -> Vec<String> {
 
 /// The `ssh` command as rsync's `-e` takes it: one string, split by rsync
 /// on spaces, with quotes keeping a path together.
-pub fn rsync_shell(link: &Link) -> String {
-    ssh_command(link)
+pub fn rsync_shell(link: &Link, host: &str) -> String {
+    ssh_command(link, host)
         .iter()
         .map(|w| {
             if !w.contains([' ', '\'', '"']) {
@@ -168,7 +175,7 @@ pub fn rsync_shell(link: &Link) -> String {
 
 /// `ssh ... HOST LINE`.
 pub fn ssh_run(link: &Link, host: &str, line: String) -> Vec<String> {
-    let mut words = ssh_command(link);
+    let mut words = ssh_command(link, host);
     words.push(host.to_string());
     words.push(line);
     words
@@ -247,18 +254,22 @@ mod tests {
             known_hosts_file: Some(PathBuf::from("/etc/hc/known_hosts")),
         };
         assert_eq!(
-            rsync_shell(&Link::new(ssh.clone(), None)),
+            rsync_shell(&Link::new(ssh.clone(), None), "10.77.0.2"),
             "ssh -p 2222 -l backup -i '/etc/hc/id key' -o UserKnownHostsFile=/etc/hc/known_hosts \
              -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 \
              -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
         );
         let shared = Link::new(ssh.clone(), Some(PathBuf::from("/var/lib/hareconcile/ssh")));
-        assert!(rsync_shell(&shared).ends_with(
-            " -o ControlMaster=auto -o ControlPath=/var/lib/hareconcile/ssh/%C -o ControlPersist=300"
+        assert!(rsync_shell(&shared, "10.77.0.2").ends_with(
+            " -o ControlMaster=auto -o ControlPath=/var/lib/hareconcile/ssh/%r@%h:%p -o ControlPersist=300"
         ));
         // A socket path the kernel would refuse: a handshake each time.
         let long = Link::new(ssh, Some(PathBuf::from(format!("/{}", "d".repeat(60)))));
-        assert!(!rsync_shell(&long).contains("ControlMaster"));
+        assert!(rsync_shell(&long, "10.77.0.2").contains("ControlMaster"));
+        assert!(
+            !rsync_shell(&long, "fd00:1234:5678:9abc:def0:1234:5678:9abc")
+                .contains("ControlMaster")
+        );
     }
 
     #[test]

@@ -60,7 +60,7 @@ fn dir_arg(path: &Path) -> String {
 /// (`--delay-updates`), deletions too (`--delete-delay`), so a reader of
 /// the copy never sees a half-written file; the metadata directory is
 /// neither sent nor deleted.
-fn common(transfer: Transfer, link: &Link) -> Vec<String> {
+fn common(transfer: Transfer, link: &Link, host: &str) -> Vec<String> {
     let mut args = vec![
         "rsync".to_string(),
         "--archive".into(),
@@ -81,7 +81,7 @@ fn common(transfer: Transfer, link: &Link) -> Vec<String> {
     if transfer.delete {
         args.push("--delete-delay".into());
     }
-    args.extend(["-e".into(), rsync_shell(link)]);
+    args.extend(["-e".into(), rsync_shell(link, host)]);
     args
 }
 
@@ -95,7 +95,7 @@ pub fn push(
     install: &str,
     link: &Link,
 ) -> Vec<String> {
-    let mut args = common(transfer, link);
+    let mut args = common(transfer, link, host);
     args.push(format!(
         "--rsync-path={}",
         guarded(path, term, as_of, install, "rsync")
@@ -108,7 +108,7 @@ pub fn push(
 /// Pulls the copy at `path` on `host` over the local one (a new master
 /// catching up with a peer that holds a newer term).
 pub fn pull(path: &Path, host: &str, transfer: Transfer, link: &Link) -> Vec<String> {
-    let mut args = common(transfer, link);
+    let mut args = common(transfer, link, host);
     args.push(remote_dir(host, path));
     args.push(dir_arg(path));
     args

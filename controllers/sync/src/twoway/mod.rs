@@ -284,7 +284,7 @@ impl Pair<'_> {
                 secs = LOCK_WAIT.as_secs(),
                 lock = quote(&meta.lock_file()),
             );
-            let mut argv = ssh_command(self.link);
+            let mut argv = ssh_command(self.link, self.host);
             argv.extend([self.host.to_string(), line]);
             process::hold(&argv, "locked", LOCK_WAIT + Duration::from_secs(10))
                 .await
@@ -335,7 +335,7 @@ impl Pair<'_> {
             "--fsync".into(),
             "--mkpath".into(),
             "-e".into(),
-            rsync_shell(self.link),
+            rsync_shell(self.link, self.host),
             outgoing.display().to_string(),
             remote_dir(self.host, &destination)
                 .trim_end_matches('/')
@@ -382,7 +382,7 @@ impl Pair<'_> {
             format!("--files-from={}", list.display()),
             format!("--exclude=/{META_DIR}/"),
             "-e".into(),
-            rsync_shell(self.link),
+            rsync_shell(self.link, self.host),
             from,
             to,
         ];
