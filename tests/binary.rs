@@ -16,3 +16,19 @@ fn libm_is_not_loaded() {
     assert!(libraries.contains("libc.so"), "{libraries}");
     assert!(!libraries.contains("libm.so"), "{libraries}");
 }
+
+/// The oldest glibc the project supports (packaging/check-glibc.sh): a
+/// symbol version or link flag that needs a newer one fails here, in the
+/// test build, before the release build of CI checks the same. Link flags
+/// are the same for both builds, and the test build references at least
+/// the symbols the optimized one keeps.
+#[test]
+fn the_binary_starts_on_glibc_2_35() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/check-glibc.sh");
+    let out = Command::new(script).arg(BIN).arg("2.35").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
