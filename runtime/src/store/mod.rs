@@ -9,6 +9,7 @@
 
 mod events;
 mod persist;
+mod schema;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use events::{Event, EventType};
+pub use schema::SCHEMA_VERSION;
 pub use watch::{WatchEvent, WatchEventType, Watcher};
 
 use events::EventLog;
@@ -33,6 +35,24 @@ pub const STATE_FILE: &str = "store.redb";
 pub enum StoreError {
     #[error("state file {path} is corrupt: {detail}. Move it aside to start empty (objects are re-applied from manifests or git), or restore a backup")]
     Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "state file {path} has store schema version {found}, written by a newer hareconcile; \
+         this agent (hareconcile {}) reads versions up to {supported}. Upgrade hareconcile on \
+         this node, or restore the state directory's backup from before the upgrade",
+        env!("CARGO_PKG_VERSION")
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: u64,
+        supported: u64,
+    },
+    #[error("cannot migrate state file {path} from store schema version {from} to {to}: {detail}. The file is unchanged; the previous hareconcile still reads it")]
+    Migration {
+        path: PathBuf,
+        from: u64,
+        to: u64,
+        detail: String,
+    },
     #[error("state file {path} is in use by another agent: stop it, or give this agent its own --state-dir")]
     Locked { path: PathBuf },
     #[error("cannot write state file {path}: {detail}")]
@@ -164,7 +184,16 @@ impl Store {
             path: state_dir.to_path_buf(),
             source,
         })?;
-        let persistence = Persistence::open(&state_dir.join(STATE_FILE))?;
+        let path = state_dir.join(STATE_FILE);
+        let (persistence, layout) = Persistence::open(&path)?;
+        if let schema::Layout::Migrated { from } = layout {
+            tracing::info!(
+                path = %path.display(),
+                from,
+                to = SCHEMA_VERSION,
+                "state file migrated to the current store schema"
+            );
+        }
         let (loaded, resource_version) = persistence.load()?;
         let objects = loaded.into_iter().map(|o| (o.key(), Arc::new(o))).collect();
         Ok(Store {

@@ -19,8 +19,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hareconcile_model::{Object, ObjectKey};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
+use super::schema::{self, Layout};
 use super::StoreError;
 
 /// Objects keyed by `Kind/name`, values are the object's JSON.
@@ -61,7 +62,9 @@ fn db_key(key: &ObjectKey) -> String {
 }
 
 impl Persistence {
-    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (or creates) the file and brings it to the current layout; also
+    /// says what that took.
+    pub(crate) fn open(path: &Path) -> Result<(Self, Layout), StoreError> {
         let corrupt = |source: redb::Error| StoreError::Corrupt {
             path: path.to_path_buf(),
             detail: source.to_string(),
@@ -83,15 +86,18 @@ impl Persistence {
             path: path.to_path_buf(),
             last_sync: Mutex::new(Instant::now()),
         };
-        // Create the tables up front so readers never see them missing.
+        // Migrate, and create the tables up front so readers never see them
+        // missing, in one durable transaction: a crash leaves the file as
+        // it was.
         let txn = persistence
             .db
             .begin_write()
             .map_err(|e| corrupt(e.into()))?;
+        let layout = schema::prepare(&txn, path, &[OBJECTS.name(), COUNTERS.name()])?;
         txn.open_table(OBJECTS).map_err(|e| corrupt(e.into()))?;
         txn.open_table(COUNTERS).map_err(|e| corrupt(e.into()))?;
         txn.commit().map_err(|e| corrupt(e.into()))?;
-        Ok(persistence)
+        Ok((persistence, layout))
     }
 
     fn io(&self, e: impl Into<redb::Error>) -> StoreError {

@@ -364,3 +364,76 @@ fn converge_applies_and_prunes_only_the_managers_objects_in_one_commit() {
         "another manager's object is never pruned"
     );
 }
+
+/// A state file written by hareconcile 0.1.0 (commit cf73fe9, the last
+/// before store schema versions): `agent --node n1` after `apply` of
+/// Cluster `home` and VirtualIP `web`. Kept byte for byte, so a change of
+/// redb's file format shows here too.
+fn state_of_0_1_0() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-0.1.0.redb");
+    std::fs::copy(fixture, dir.path().join(STATE_FILE)).unwrap();
+    dir
+}
+
+#[test]
+fn a_new_state_file_is_written_in_the_current_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, layout) = Persistence::open(&dir.path().join(STATE_FILE)).unwrap();
+    assert_eq!(layout, schema::Layout::Created);
+    let (_, layout) = Persistence::open(&dir.path().join(STATE_FILE)).unwrap();
+    assert_eq!(layout, schema::Layout::Current);
+}
+
+#[test]
+fn a_state_file_of_0_1_0_is_migrated_and_keeps_its_objects() {
+    let dir = state_of_0_1_0();
+    let path = dir.path().join(STATE_FILE);
+    {
+        let (_, layout) = Persistence::open(&path).unwrap();
+        assert_eq!(layout, schema::Layout::Migrated { from: 0 });
+    }
+    let store = open(dir.path());
+    let names: Vec<String> = store
+        .list(None)
+        .0
+        .iter()
+        .map(|o| o.key().to_string())
+        .collect();
+    assert_eq!(names, ["Cluster/home", "VirtualIP/web"]);
+    let web = store.get(&key("web")).unwrap();
+    assert_eq!(web.spec["vrid"], 51);
+    assert_eq!(web.metadata.manager, Some(Manager::Cli));
+    assert!(store.resource_version() > 0);
+    drop(store);
+    let (_, layout) = Persistence::open(&path).unwrap();
+    assert_eq!(layout, schema::Layout::Current, "migrated once");
+}
+
+#[test]
+fn a_state_file_of_a_newer_agent_is_refused_naming_both_versions() {
+    let dir = state_of_0_1_0();
+    let path = dir.path().join(STATE_FILE);
+    schema::stamp(&path, SCHEMA_VERSION + 1);
+    let error = Store::open(dir.path(), "n1").err().expect("refused");
+    let message = error.to_string();
+    assert!(
+        matches!(error, StoreError::NewerSchema { found, supported, .. }
+            if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{message}"
+    );
+    for part in [
+        format!("store schema version {}", SCHEMA_VERSION + 1),
+        format!("hareconcile {}", env!("CARGO_PKG_VERSION")),
+        format!("up to {SCHEMA_VERSION}"),
+        "Upgrade hareconcile on this node".to_string(),
+    ] {
+        assert!(message.contains(&part), "{part:?} missing from: {message}");
+    }
+    // Refusing wrote nothing: the file still says what the newer agent
+    // wrote.
+    assert!(matches!(
+        Store::open(dir.path(), "n1"),
+        Err(StoreError::NewerSchema { found, .. }) if found == SCHEMA_VERSION + 1
+    ));
+}
