@@ -26,6 +26,9 @@
 //! - Faults, each with its undo: [`Lab::node_loss`], [`Lab::link_down`],
 //!   [`Lab::partition`], [`Lab::packet_loss`], [`Lab::heal_all`].
 //! - Containers: [`Host::start_dockerd`] and [`busybox_image`].
+//! - Real Debian systems: [`debian_rootfs`] (debootstrap, cached by package
+//!   list) and a writable copy per host with [`Lab::system_root`], where
+//!   [`ServiceUnit`] starts a packaged daemon as its systemd unit says.
 //! - Data: with [`LabBuilder::private_mounts`] each host has its own mount
 //!   namespace, so [`Host::mount_tmpfs`] and [`Host::mount_btrfs`] give one
 //!   path a different filesystem per host; [`Host::start_sshd`] and
@@ -38,6 +41,7 @@
 //! check that with [`leftovers`].
 
 mod cleanup;
+mod debian;
 mod docker;
 mod error;
 mod faults;
@@ -47,10 +51,12 @@ mod naming;
 mod netns;
 mod privileges;
 mod process;
+mod service_unit;
 mod ssh;
 mod topology;
 
 pub use cleanup::{leftovers, Leftovers, LAB_ROOT};
+pub use debian::{debian_rootfs, CACHE_ROOT, DEBIAN_SUITE, MIRROR_ENV};
 pub use docker::{busybox_image, Dockerd, BUSYBOX_IMAGE};
 pub use error::{LabError, Result};
 pub use keepalived::{
@@ -59,5 +65,6 @@ pub use keepalived::{
 pub use naming::LabId;
 pub use privileges::{check as check_privileges, privileged, Need};
 pub use process::{NodeCommand, Output, Process, LAB_ENV};
+pub use service_unit::{parse_environment_file, ServiceUnit, Word};
 pub use ssh::SshKeys;
 pub use topology::{ipv4, ipv6, Host, Lab, LabBuilder, CLIENT_NUMBER};

@@ -16,6 +16,9 @@ pub enum Need {
     /// All of [`Need::Netns`], plus `dockerd`, `docker`, `tar`, `chroot` and `/bin/busybox`
     /// for a per-node daemon and its image.
     Docker,
+    /// All of [`Need::Netns`], plus `debootstrap` and `chroot` for Debian
+    /// roots ([`crate::debian_rootfs`]).
+    Debian,
 }
 
 /// `Ok` when the machine provides `need`, otherwise why not.
@@ -42,6 +45,9 @@ pub fn check(need: Need) -> Result<()> {
             ("tar", "--version"),
             ("chroot", "--version"),
         ]);
+    }
+    if need == Need::Debian {
+        tools.extend([("debootstrap", "--version"), ("chroot", "--version")]);
     }
     for (tool, flag) in tools {
         Place::root()
@@ -86,7 +92,8 @@ fn in_ci() -> bool {
 /// machine cannot host a lab, or fails it when `CI` is set.
 ///
 /// `require_privileges!();` for namespaces, `require_privileges!(docker);`
-/// when the test also starts a per-node dockerd.
+/// when the test also starts a per-node dockerd, `require_privileges!(debian);`
+/// when it bootstraps or uses a Debian root ([`crate::debian_rootfs`]).
 #[macro_export]
 macro_rules! require_privileges {
     () => {
@@ -96,6 +103,11 @@ macro_rules! require_privileges {
     };
     (docker) => {
         if !$crate::privileged($crate::Need::Docker) {
+            return;
+        }
+    };
+    (debian) => {
+        if !$crate::privileged($crate::Need::Debian) {
             return;
         }
     };
