@@ -7,8 +7,10 @@
 # lines of its password file (apache2-utils' htpasswd), a reference VRRP peer
 # (keepalived), network mounts (ssh, sshfs, fuse3), snapshots (btrfs-progs),
 # replication (rsync), peer TLS certificates (openssl), process
-# inspection (procps, psmisc) and a real DNS server for the Pi-hole chart's
-# stand-in image (dnsmasq-base).
+# inspection (procps, psmisc), a real DNS server for the Pi-hole chart's
+# stand-in image (dnsmasq-base), and the Debian package's build (binutils'
+# objcopy and readelf) and its install test (debootstrap: a fresh Debian
+# root to install it into).
 #
 # Idempotent: when every package is already installed it does not touch apt at
 # all, so it costs well under a second on a warm machine. Never starts
@@ -37,6 +39,8 @@ PACKAGES=(
     openssl
     git
     dnsmasq-base
+    binutils
+    debootstrap
 )
 
 missing=()
