@@ -8,9 +8,11 @@
 # (keepalived), network mounts (ssh, sshfs, fuse3), snapshots (btrfs-progs),
 # replication (rsync), peer TLS certificates (openssl), process
 # inspection (procps, psmisc), a real DNS server for the Pi-hole chart's
-# stand-in image (dnsmasq-base), and the Debian package's build (binutils'
-# objcopy and readelf) and its install test (debootstrap: a fresh Debian
-# root to install it into).
+# stand-in image (dnsmasq-base), the Debian package's build (binutils'
+# objcopy and readelf) and install test (debootstrap: a fresh Debian root
+# to install it into), and the alert rules' unit tests (promtool, which
+# Debian ships only in its prometheus package: about 20 MB with the web
+# UI's JavaScript; the install does not start its server).
 #
 # Idempotent: when every package is already installed it does not touch apt at
 # all, so it costs well under a second on a warm machine. Never starts
@@ -41,6 +43,7 @@ PACKAGES=(
     dnsmasq-base
     binutils
     debootstrap
+    prometheus
 )
 
 missing=()
