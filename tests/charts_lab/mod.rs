@@ -503,7 +503,8 @@ pub fn pihole() -> Scenario {
         prepare: |lab, host| tmpfs_and_sshd(&lab.dir().join("etc-pihole"), host),
         values: |paths| {
             format!(
-                "{}vip: {{address: 10.77.0.100/24}}\npihole: {{dataDir: {}}}\n{}",
+                // The stand-in has no `pihole` command to reload lists with.
+                "{}vip: {{address: 10.77.0.100/24}}\npihole: {{dataDir: {}}}\n{}  reloadAfterSync: false\n",
                 cluster_values(paths),
                 paths.dir.join("etc-pihole").display(),
                 replication_ssh_values(paths),
