@@ -40,8 +40,9 @@ pub struct Reference {
 }
 
 /// `env_file: a.env`, `[a.env, b.env]` or the long form
-/// `[{path: a.env, required: false}]`; paths are relative to `dir`.
-pub fn references(node: &Node, dir: &Path) -> Decoded<Vec<Reference>> {
+/// `[{path: a.env, required: false}]` (`key` names the field: `label_file`
+/// takes the same); paths are relative to `dir`.
+pub fn references(node: &Node, dir: &Path, key: &str) -> Decoded<Vec<Reference>> {
     let reference = |path: String, required: bool, at: Position| Reference {
         path: dir.join(path),
         required,
@@ -53,25 +54,26 @@ pub fn references(node: &Node, dir: &Path) -> Decoded<Vec<Reference>> {
             .iter()
             .map(|item| match &item.value {
                 Value::Map(_) => {
-                    let mut f = Fields::of(item, "env_file entry")?;
-                    let path = f.take("path").map(|n| string(n, "env_file path")).transpose()?;
+                    let what = format!("{key} entry");
+                    let mut f = Fields::of(item, &what)?;
+                    let path = f.take("path").map(|n| string(n, "path")).transpose()?;
                     let required = f.take("required").map(|n| boolean(n, "required")).transpose()?;
                     if let Some(format) = f.take("format") {
                         return Err(Problem::new(
                             format.at,
-                            "env_file `format` is not supported: hareconcile reads env files as Compose's default `.env` format; remove it",
+                            format!("{key} `format` is not supported: hareconcile reads these files as Compose's default `.env` format; remove it"),
                         ));
                     }
                     f.finish()?;
-                    let path = path.ok_or_else(|| Problem::new(item.at, "env_file entry needs `path`"))?;
+                    let path = path.ok_or_else(|| Problem::new(item.at, format!("{what} needs `path`")))?;
                     Ok(reference(path, required.unwrap_or(true), item.at))
                 }
-                _ => Ok(reference(string(item, "env_file")?, true, item.at)),
+                _ => Ok(reference(string(item, key)?, true, item.at)),
             })
             .collect(),
         _ => Err(Problem::new(
             node.at,
-            "env_file must be a path or a list of paths or of {path, required}",
+            format!("{key} must be a path or a list of paths or of {{path, required}}"),
         )),
     }
 }

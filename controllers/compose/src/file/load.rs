@@ -26,6 +26,7 @@ pub struct Read {
     pub profiles: Vec<String>,
     pub variables: Variables,
     pub env_files: EnvFiles,
+    pub label_files: EnvFiles,
     /// Services whose `extends` failed: not decoded, their problem stands.
     pub unresolved: BTreeSet<String>,
 }
@@ -63,7 +64,9 @@ pub fn read(path: &Path, options: &LoadOptions, files: &mut Files) -> Option<Rea
     } else {
         options.profiles.clone()
     };
-    let env_files = service_env_files(&root, &dir, &variables, files);
+    let env_files = service_files(&root, "env_file", &dir, &variables, files);
+    // Compose interpolates label files with nothing but their own labels.
+    let label_files = service_files(&root, "label_file", &dir, &Variables::default(), files);
     Some(Read {
         root,
         file,
@@ -72,6 +75,7 @@ pub fn read(path: &Path, options: &LoadOptions, files: &mut Files) -> Option<Rea
         profiles,
         variables,
         env_files,
+        label_files,
         unresolved,
     })
 }
@@ -159,10 +163,12 @@ fn listed_profiles(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Reads every env file a service names, once each; a missing file that
-/// is not required is skipped silently, as Compose does.
-fn service_env_files(
+/// Reads every file of `key` (`env_file`, `label_file`) that a service
+/// names, once each; a missing file that is not required is skipped
+/// silently, as Compose does. Each file is interpolated with `variables`.
+fn service_files(
     root: &Node,
+    key: &str,
     dir: &Path,
     variables: &Variables,
     files: &mut Files,
@@ -176,11 +182,11 @@ fn service_env_files(
         return read;
     };
     for service in services {
-        let Some(node) = field(&service.value, "env_file") else {
+        let Some(node) = field(&service.value, key) else {
             continue;
         };
-        // A malformed `env_file` is the decoder's to report.
-        let Ok(references) = env_file::references(node, dir) else {
+        // A malformed entry is the decoder's to report.
+        let Ok(references) = env_file::references(node, dir, key) else {
             continue;
         };
         for reference in references {
@@ -190,7 +196,7 @@ fn service_env_files(
                 continue;
             }
             if let Some(vars) =
-                files.env_file(&reference.path, Some((reference.at, "env_file")), variables)
+                files.env_file(&reference.path, Some((reference.at, key)), variables)
             {
                 read.insert(reference.path, vars);
             }

@@ -221,6 +221,7 @@ fn decode(read: load::Read, warnings: &Warnings, problems: &Problems) -> Option<
             project_dir: dir,
             variables,
             env_files: &read.env_files,
+            label_files: &read.label_files,
             declared_volumes: &declared_volumes,
             networks: &networks,
             secrets: &secrets,

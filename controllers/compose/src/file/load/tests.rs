@@ -486,3 +486,36 @@ fn a_broken_secret_is_one_problem_not_one_per_service() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn label_files_are_read_in_order_and_labels_win() {
+    let stack = Stack::new(&[
+        (
+            "compose.yaml",
+            "services:\n  web:\n    image: busybox\n    label_file: [base.labels, ./more.labels]\n    labels: {tier: front}\n",
+        ),
+        ("base.labels", "# shared\ncom.example.team=ops\ntier=back\nowner=${UNSET:-nobody}\n"),
+        ("more.labels", "com.example.team=web\n"),
+    ]);
+    let project = stack.load();
+    let labels: Vec<(String, String)> = project.services["web"]
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(
+        labels,
+        pairs(&[
+            ("com.example.team", "web"),
+            ("owner", "nobody"),
+            ("tier", "front")
+        ])
+    );
+    let problems =
+        problems_of("services:\n  web:\n    image: busybox\n    label_file: missing.labels\n");
+    assert!(
+        problems[0].starts_with("compose.yaml:4:17: cannot read label_file ")
+            && problems[0].contains("missing.labels: No such file"),
+        "{problems:?}"
+    );
+}

@@ -149,6 +149,8 @@ pub struct Scope<'a> {
     pub variables: &'a Variables,
     /// Every env file of the project, read.
     pub env_files: &'a env_file::EnvFiles,
+    /// Every label file of the project, read.
+    pub label_files: &'a env_file::EnvFiles,
     pub declared_volumes: &'a BTreeSet<String>,
     pub networks: &'a BTreeMap<String, Resource>,
     pub secrets: &'a Definitions,
@@ -166,18 +168,7 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
     let what = format!("service `{}`", scope.name);
     let mut f = p.keep(Fields::of(node, &what))?;
     let image = p.keep(image(&mut f, node, &what, scope.warnings));
-    let mut environment = BTreeMap::new();
-    if let Some(n) = f.take("env_file") {
-        // The loader read them, and reported those it could not.
-        for reference in p
-            .keep(env_file::references(n, scope.project_dir))
-            .unwrap_or_default()
-        {
-            if let Some(vars) = scope.env_files.get(&reference.path) {
-                environment.extend(vars.clone());
-            }
-        }
-    }
+    let mut environment = from_files(&mut f, "env_file", scope.env_files, scope);
     let listed = f.decode("environment", p, |n| key_values(n, '=', "environment"));
     for (key, value) in listed.unwrap_or_default() {
         // `- KEY` alone passes the variable through from the environment.
@@ -240,6 +231,12 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
     for key in ["cpu_count", "cpu_percent", "isolation", "credential_spec"] {
         p.keep(f.refuse(key, windows_only));
     }
+    // `labels` over the label files, as in Compose.
+    let mut labels = from_files(&mut f, "label_file", scope.label_files, scope);
+    labels.extend(
+        f.decode("labels", p, |n| string_map(n, '=', "labels"))
+            .unwrap_or_default(),
+    );
     // `deploy.restart_policy` wins, as Compose maps it.
     let restart = match deployed.restart {
         Some(policy) => {
@@ -265,9 +262,7 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
         restart,
         healthcheck: f.decode("healthcheck", p, healthcheck),
         depends_on: f.decode("depends_on", p, depends_on).unwrap_or_default(),
-        labels: f
-            .decode("labels", p, |n| string_map(n, '=', "labels"))
-            .unwrap_or_default(),
+        labels,
         cap_add: f
             .decode("cap_add", p, |n| string_list(n, "cap_add"))
             .unwrap_or_default(),
@@ -333,6 +328,26 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
     };
     f.finish_into(p);
     (p.count() == before).then_some(service)
+}
+
+/// The variables of the files `key` (`env_file`, `label_file`) names, in
+/// order, later files winning. The loader read them (`read`) and reported
+/// those it could not.
+fn from_files(
+    f: &mut Fields<'_>,
+    key: &str,
+    read: &env_file::EnvFiles,
+    scope: &Scope<'_>,
+) -> BTreeMap<String, String> {
+    let references = f.decode(key, scope.problems, |n| {
+        env_file::references(n, scope.project_dir, key)
+    });
+    references
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|reference| read.get(&reference.path))
+        .flat_map(|vars| vars.clone())
+        .collect()
 }
 
 /// The image to run; `build` alone is refused, beside it ignored.
