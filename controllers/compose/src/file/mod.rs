@@ -32,7 +32,7 @@ pub use ports::PortMapping;
 pub use projected::{Content, ProjectedFile, Source};
 pub use resources::{Ipam, NetworkOptions, Pool, Resource, Subnet};
 pub use service::{
-    Condition, Dependency, DeviceRequest, Endpoint, Healthcheck, Isolation, Limits, Logging,
+    Blkio, Condition, Dependency, DeviceRequest, Endpoint, Healthcheck, Isolation, Limits, Logging,
     PullPolicy, Relation, Service, Ulimit,
 };
 pub use volumes::{Mount, MountKind, TmpfsOptions, VolumesFrom};

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use bollard::models::{
     DeviceMapping, DeviceRequest, HostConfig, HostConfigCgroupnsModeEnum, HostConfigLogConfig,
-    Mount, MountTmpfsOptions, MountTypeEnum, PortBinding, ResourcesUlimits, RestartPolicy,
-    RestartPolicyNameEnum,
+    Mount, MountTmpfsOptions, MountTypeEnum, PortBinding, ResourcesBlkioWeightDevice,
+    ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum, ThrottleDevice,
 };
 
 use super::network::{links, network_mode, shared_with};
@@ -134,6 +134,22 @@ pub fn host_config(
                 })
                 .collect(),
         ),
+        blkio_weight: limits.blkio.weight,
+        blkio_weight_device: non_empty(
+            limits
+                .blkio
+                .weight_device
+                .iter()
+                .map(|(path, weight)| ResourcesBlkioWeightDevice {
+                    path: Some(path.clone()),
+                    weight: Some(usize::from(*weight)),
+                })
+                .collect(),
+        ),
+        blkio_device_read_bps: throttles(&limits.blkio.device_read_bps),
+        blkio_device_write_bps: throttles(&limits.blkio.device_write_bps),
+        blkio_device_read_iops: throttles(&limits.blkio.device_read_iops),
+        blkio_device_write_iops: throttles(&limits.blkio.device_write_iops),
         ..Default::default()
     };
     (host, anonymous)
@@ -193,6 +209,18 @@ fn mounts(project: &Project, service: &Service) -> Mounts {
         }
     }
     (binds, mounts, anonymous)
+}
+
+fn throttles(devices: &[(String, i64)]) -> Option<Vec<ThrottleDevice>> {
+    non_empty(
+        devices
+            .iter()
+            .map(|(path, rate)| ThrottleDevice {
+                path: Some(path.clone()),
+                rate: Some(*rate),
+            })
+            .collect(),
+    )
 }
 
 fn restart_policy(policy: &str) -> RestartPolicy {

@@ -233,3 +233,18 @@ fn bind_options_follow_the_mode() {
         ["/:/host:ro,rslave", "shop_data:/data:rw,nocopy"]
     );
 }
+
+#[test]
+fn block_io_weights_and_throttles() {
+    let p = project(
+        "services:\n  db:\n    image: bb\n    blkio_config: {weight: 300, weight_device: [{path: /dev/sda, weight: 400}], device_read_bps: [{path: /dev/sda, rate: 1mb}], device_write_iops: [{path: /dev/sda, rate: 50}]}\n",
+    );
+    let host = container_config(&p, "db", &p.services["db"], 1)
+        .host_config
+        .unwrap();
+    assert_eq!(host.blkio_weight, Some(300));
+    assert_eq!(host.blkio_weight_device.unwrap()[0].weight, Some(400));
+    assert_eq!(host.blkio_device_read_bps.unwrap()[0].rate, Some(1 << 20));
+    assert_eq!(host.blkio_device_write_iops.unwrap()[0].rate, Some(50));
+    assert!(host.blkio_device_write_bps.is_none());
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::blkio::{blkio, Blkio};
 use super::deploy::{Deploy, Positioned};
 use crate::file::decode::{
     boolean, byte_size, integer, nano_cpus, scalar_text, string, string_list, string_map, Decoded,
@@ -59,6 +60,8 @@ pub struct Limits {
     /// `deploy.resources.reservations.devices`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub device_requests: Vec<DeviceRequest>,
+    #[serde(skip_serializing_if = "crate::file::decode::is_default")]
+    pub blkio: Blkio,
 }
 
 /// One request for devices from a driver (`nvidia`...), as Docker's
@@ -131,6 +134,7 @@ pub fn limits(f: &mut Fields<'_>, deploy: &Deploy, p: &Problems) -> Limits {
             .decode("oom_kill_disable", p, |n| boolean(n, "oom_kill_disable"))
             .unwrap_or(false),
         device_requests,
+        blkio: f.decode("blkio_config", p, blkio).unwrap_or_default(),
     }
 }
 

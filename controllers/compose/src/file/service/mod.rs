@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+mod blkio;
 mod command;
 mod depends_on;
 mod deploy;
@@ -17,6 +18,7 @@ mod networks;
 mod policies;
 mod relations;
 
+pub use blkio::Blkio;
 pub use depends_on::{Condition, Dependency};
 pub use healthcheck::Healthcheck;
 pub use isolation::Isolation;

@@ -124,10 +124,10 @@ fn endpoint(
             crate::file::decode::string_map(n, '=', "driver_opts")
         })?,
     };
-    let newer_engine = "the Engine API 1.41 this agent speaks has no such setting per network (Docker 25 and later have); remove it";
+    let newer_engine = "hareconcile writes the settings of Engine API 1.41 (Docker 20.10), which has no such setting per network (Docker 25 and later have); remove it";
     f.refuse(
         "mac_address",
-        "the Engine API 1.41 this agent speaks sets one MAC address per container: use the service's own `mac_address`",
+        "hareconcile writes the settings of Engine API 1.41 (Docker 20.10), which sets one MAC address per container: use the service's own `mac_address`",
     )?;
     f.refuse("gw_priority", newer_engine)?;
     f.refuse("interface_name", newer_engine)?;
