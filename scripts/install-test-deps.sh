@@ -12,7 +12,9 @@
 # objcopy and readelf) and install test (debootstrap: a fresh Debian root
 # to install it into), and the alert rules' unit tests (promtool, which
 # Debian ships only in its prometheus package: about 20 MB with the web
-# UI's JavaScript; the install does not start its server).
+# UI's JavaScript; the install does not start its server), and the quorum
+# engine (etcd-server: the quorum client's tests and the lab's witness run
+# it; the install does not start the Debian unit).
 #
 # Idempotent: when every package is already installed it does not touch apt at
 # all, so it costs well under a second on a warm machine. Never starts
@@ -44,6 +46,7 @@ PACKAGES=(
     binutils
     debootstrap
     prometheus
+    etcd-server
 )
 
 missing=()
