@@ -545,6 +545,11 @@ services:
     restart: on-failure:3
     healthcheck: {test: ["CMD", "true"], interval: 5s, timeout: 2s, retries: 2, start_period: 3s}
     logging: {driver: json-file, options: {max-size: 1m}}
+    platform: linux/${ARCH}
+    runtime: runc
+    devices: ["/dev/null:/dev/nothing:r"]
+    device_cgroup_rules: ["c 1:3 r"]
+    oom_kill_disable: true
 secrets:
   pw: {file: ./pw.txt}
 volumes:
@@ -595,13 +600,19 @@ fn docker_compose_and_hareconcile_create_the_same_containers() {
     let dockerd = lab.node(1).start_dockerd().unwrap();
     standin_images(&dockerd);
 
+    // The stand-in's platform is the machine's.
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
     let stack = Stack::new(
         &[
             ("compose.yaml", PROCESS_AND_LIMITS),
             ("pw.txt", "hunter2"),
             ("data/x", ""),
         ],
-        &[],
+        &[("ARCH", arch)],
     );
     parity(&dockerd, &stack, &[]);
 
