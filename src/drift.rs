@@ -8,45 +8,22 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use hareconcile_model::load::load_paths_with;
-use hareconcile_model::status::{ReplicationReason, VrrpState};
+use hareconcile_model::status::{
+    ClusterReason, ReplicationReason, ServiceReason, VirtualIpReason, VrrpState,
+};
 use hareconcile_model::{Kind, Manager, Object};
 use hareconcile_runtime::Store;
-use serde::{Deserialize, Serialize};
 
-use crate::agent::gitops::GitopsHandle;
-use crate::api::wire::{AttemptOutcome, GitopsStatus};
-use crate::peer::summary::{spec_hash, summarize, ObjectDigest};
-use crate::peer::NodeView;
+use crate::cluster_view::{
+    spec_hash, summarize, AttemptOutcome, Category, Finding, GitopsHandle, GitopsStatus, NodeView,
+    ObjectDigest,
+};
 
 /// A directory whose manifests `manager` keeps applied on this node.
 #[derive(Debug, Clone)]
 pub struct DeclaredSource {
     pub manager: Manager,
     pub dir: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    /// Declared (files, git) vs the store.
-    Sync,
-    /// The store vs the real system.
-    Health,
-    /// One node's objects vs another's.
-    Skew,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finding {
-    pub node: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object: Option<String>,
-    pub category: Category,
-    pub reason: String,
-    pub message: String,
-    /// What the agent does about it, or what a person must do.
-    pub fix: String,
 }
 
 /// What this node's sync findings are computed from, for the local API
@@ -169,37 +146,85 @@ pub fn sync_findings(
     findings
 }
 
-/// What the agent does about an object that is not Ready, by reason.
-fn health_fix(reason: Option<&str>) -> String {
-    match reason {
-        None => "no controller reports on this object yet".into(),
-        Some(
-            "NodeNotInCluster" | "AddressNotLocal" | "ClusterNotFound" | "InvalidConfig"
-            | "InvalidComposeFile" | "InterfaceNotFound" | "PasswordUnreadable",
-        ) => "won't fix: change the manifest or the host as the message says".into(),
-        Some("WaitingForReplication") => {
-            "starts by itself once the required Replications are Ready".into()
-        }
-        Some("MountStale") => {
+/// What the agent does about an object of `kind` that is not Ready (or a
+/// False condition or drift finding of a Ready one), by reason.
+fn health_fix(kind: Kind, reason: Option<&str>) -> String {
+    let Some(reason) = reason else {
+        return "no controller reports on this object yet".into();
+    };
+    let text = match known_fix(kind, reason) {
+        Some(Fix::Declaration) => "won't fix: change the manifest or the host as the message says",
+        Some(Fix::WaitingForData) => "starts by itself once the required Replications are Ready",
+        Some(Fix::Remount) => {
             "the agent detaches the mount and mounts it again, with backoff until the server answers"
-                .into()
         }
-        Some("OptionsDiffer") => {
-            "the agent remounts once per generation of the Replication with the declared options; if they differ again (remounted by hand, or the kernel shows others), won't fix: remount it with the declared options, or check them against the filesystem's documentation".into()
+        Some(Fix::OptionsDiffer) => {
+            "the agent remounts once per generation of the Replication with the declared options; if they differ again (remounted by hand, or the kernel shows others), won't fix: remount it with the declared options, or check them against the filesystem's documentation"
         }
-        Some("Lagging") => {
-            "the agent keeps pushing on every change and interval; if the lag stays, won't fix: check the link and the targets' errors in status".into()
+        Some(Fix::Lagging) => {
+            "the agent keeps pushing on every change and interval; if the lag stays, won't fix: check the link and the targets' errors in status"
         }
-        Some("Stale") => {
-            "refreshed when the master pushes again; if it stays, won't fix: check the master's sync status and the link".into()
+        Some(Fix::Stale) => {
+            "refreshed when the master pushes again; if it stays, won't fix: check the master's sync status and the link"
         }
-        Some("SyncFailed") => {
-            "retried on the next pass; if it keeps failing, won't fix: check the error (ssh, disk) on the target".into()
+        Some(Fix::SyncFailed) => {
+            "retried on the next pass; if it keeps failing, won't fix: check the error (ssh, disk) on the target"
         }
-        Some("EmptySource") => {
-            "won't propagate an empty source over the targets: restore the data on the master".into()
+        Some(Fix::EmptySource) => {
+            "won't propagate an empty source over the targets: restore the data on the master"
         }
-        Some(_) => "the agent keeps reconciling it on every event and resync".into(),
+        None => "the agent keeps reconciling it on every event and resync",
+    };
+    text.into()
+}
+
+/// The reasons whose fix is not the agent's usual reconciling.
+enum Fix {
+    /// Only a person can fix the declaration or the host.
+    Declaration,
+    WaitingForData,
+    Remount,
+    OptionsDiffer,
+    Lagging,
+    Stale,
+    SyncFailed,
+    EmptySource,
+}
+
+fn known_fix(kind: Kind, reason: &str) -> Option<Fix> {
+    match kind {
+        Kind::Cluster => match ClusterReason::parse(reason)? {
+            ClusterReason::NodeNotInCluster | ClusterReason::AddressNotLocal => {
+                Some(Fix::Declaration)
+            }
+            ClusterReason::Member => None,
+        },
+        Kind::VirtualIP => match VirtualIpReason::parse(reason)? {
+            VirtualIpReason::NodeNotInCluster
+            | VirtualIpReason::AddressNotLocal
+            | VirtualIpReason::ClusterNotFound
+            | VirtualIpReason::InvalidConfig
+            | VirtualIpReason::InterfaceNotFound
+            | VirtualIpReason::PasswordUnreadable => Some(Fix::Declaration),
+            _ => None,
+        },
+        Kind::Service => match ServiceReason::parse(reason)? {
+            ServiceReason::InvalidComposeFile => Some(Fix::Declaration),
+            ServiceReason::WaitingForReplication => Some(Fix::WaitingForData),
+            _ => None,
+        },
+        Kind::Replication => match ReplicationReason::parse(reason)? {
+            ReplicationReason::NodeNotInCluster | ReplicationReason::ClusterNotFound => {
+                Some(Fix::Declaration)
+            }
+            ReplicationReason::MountStale => Some(Fix::Remount),
+            ReplicationReason::OptionsDiffer => Some(Fix::OptionsDiffer),
+            ReplicationReason::Lagging => Some(Fix::Lagging),
+            ReplicationReason::Stale => Some(Fix::Stale),
+            ReplicationReason::SyncFailed => Some(Fix::SyncFailed),
+            ReplicationReason::EmptySource => Some(Fix::EmptySource),
+            _ => None,
+        },
     }
 }
 
@@ -282,7 +307,7 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
                     fix: seen
                         .fix
                         .clone()
-                        .unwrap_or_else(|| health_fix(Some(&seen.reason))),
+                        .unwrap_or_else(|| health_fix(digest.kind, Some(&seen.reason))),
                 }
             }));
             // A master-only mount on a backup is where it should be.
@@ -298,7 +323,7 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
                         .clone()
                         .unwrap_or_else(|| "NotReported".into()),
                     message: digest.message.clone().unwrap_or_default(),
-                    fix: health_fix(digest.reason.as_deref()),
+                    fix: health_fix(digest.kind, digest.reason.as_deref()),
                 });
             }
         }
@@ -351,7 +376,7 @@ pub fn cluster_findings(store: &Store, nodes: &[NodeView]) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::peer::summary::PeerSummary;
+    use crate::cluster_view::PeerSummary;
     use hareconcile_model::Drift;
 
     fn digest(kind: Kind, name: &str, drift: Vec<Drift>) -> ObjectDigest {

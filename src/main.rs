@@ -4,10 +4,16 @@
 //! agent that wires the store, API and controllers together (`agent/`),
 //! and the local HTTP API both speak (`api/`). The object model, store and
 //! controllers live in the workspace's library crates.
+//!
+//! Layers, without cycles (`tests/module_graph.rs` checks it): the leaf
+//! `cluster_view` (what a node reports of itself and sees of the others),
+//! the domain on top of it (`drift`, `switchover`), the adapters that carry
+//! it (`peer`, `api`), then `agent` and `cli`.
 
 mod agent;
 mod api;
 mod cli;
+mod cluster_view;
 mod drift;
 mod math;
 mod peer;

@@ -30,6 +30,7 @@
 //! outranks the master, which steps down only on the target's advert; an
 //! old master that learns first just stops preempting.
 
+use hareconcile_model::validate::check_batch;
 use hareconcile_model::{
     Control, Kind, Manager, Object, ObjectKey, ObjectMeta, Status, VirtualIpSpec,
 };
@@ -100,11 +101,15 @@ pub fn set_here(store: &Store, request: &SwitchoverRequest) -> Result<u64, Strin
     let mut control = spec.control.clone();
     control.switchover_to = request.to.clone();
     let edited = with_control(&object, &control)?;
-    let problems = crate::api::server::validate_against_store(store, std::slice::from_ref(&edited));
+    let (stored, _) = store.list(None);
+    let problems = check_batch(
+        stored.iter().map(AsRef::as_ref),
+        std::slice::from_ref(&edited),
+    );
     if let Some(problem) = problems.first() {
         return Err(format!(
             "{}: {}: {}",
-            problem.object, problem.pointer, problem.message
+            problem.key, problem.pointer, problem.message
         ));
     }
     let outcomes = store

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::declared::{converge_directory, ConvergeError};
-use crate::api::wire::{AppliedCommit, Attempt, AttemptOutcome, GitopsStatus};
+use crate::cluster_view::{AppliedCommit, Attempt, AttemptOutcome, GitopsHandle, GitopsStatus};
 
 /// What to follow.
 #[derive(Debug, Clone)]
@@ -32,28 +32,6 @@ pub struct GitSource {
     /// Directory within the repository holding the manifests.
     pub path: PathBuf,
     pub interval: Duration,
-}
-
-/// Talks to the running GitOps loop from the API.
-#[derive(Clone)]
-pub struct GitopsHandle {
-    status: Arc<Mutex<GitopsStatus>>,
-    sync_requests: mpsc::Sender<oneshot::Sender<GitopsStatus>>,
-}
-
-impl GitopsHandle {
-    pub fn status(&self) -> GitopsStatus {
-        self.status.lock().expect("gitops status lock").clone()
-    }
-
-    /// Fetches and applies now; returns the status afterwards.
-    pub async fn sync_now(&self) -> GitopsStatus {
-        let (reply, answer) = oneshot::channel();
-        if self.sync_requests.send(reply).await.is_err() {
-            return self.status();
-        }
-        answer.await.unwrap_or_else(|_| self.status())
-    }
 }
 
 /// Where the applied commit's manifests are checked out.
@@ -97,10 +75,7 @@ pub fn start(
     initial.path = source.path.display().to_string();
     let status = Arc::new(Mutex::new(initial));
     let (sync_requests, mut requests) = mpsc::channel::<oneshot::Sender<GitopsStatus>>(8);
-    let handle = GitopsHandle {
-        status: Arc::clone(&status),
-        sync_requests,
-    };
+    let handle = GitopsHandle::new(Arc::clone(&status), sync_requests);
     info!(url = %source.url, branch = %source.branch, path = %source.path.display(), "following git");
     let task = tokio::spawn(async move {
         let mut periodic = tokio::time::interval(source.interval);

@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio::net::UnixStream;
 
 use super::wire::*;
+use crate::cluster_view::GitopsStatus;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -137,7 +138,7 @@ impl Client {
             .await
     }
 
-    pub async fn nodes(&self) -> Result<Vec<crate::peer::NodeView>, ClientError> {
+    pub async fn nodes(&self) -> Result<Vec<crate::cluster_view::NodeView>, ClientError> {
         self.call(Method::GET, "/v1/nodes", None::<&()>).await
     }
 
@@ -149,7 +150,7 @@ impl Client {
             .await
     }
 
-    pub async fn drift(&self) -> Result<Vec<crate::drift::Finding>, ClientError> {
+    pub async fn drift(&self) -> Result<Vec<crate::cluster_view::Finding>, ClientError> {
         self.call(Method::GET, "/v1/drift", None::<&()>).await
     }
 }

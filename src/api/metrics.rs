@@ -12,7 +12,7 @@ use hareconcile_model::{ConditionStatus, Kind, Object, ReplicationStatus, Virtua
 use hareconcile_runtime::{Event, EventType};
 use hareconcile_vrrp::DropReason;
 
-use crate::drift::{Category, Finding};
+use crate::cluster_view::{Category, Finding};
 
 /// The one-hot VRRP state gauge's label, named after the status field.
 const STATE_LABEL: &str = VrrpState::FIELD;

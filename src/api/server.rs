@@ -2,7 +2,6 @@
 //! validation the CLI runs offline, so a client that skips it still
 //! cannot store a bad object.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use axum::extract::{Path as UrlPath, Query, State};
@@ -10,16 +9,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hareconcile_model::validate::{check_set, validate_object};
+use hareconcile_model::validate::check_batch;
 use hareconcile_model::{Kind, Object, ObjectKey};
 use hareconcile_runtime::{Store, StoreError};
 use serde::Deserialize;
 use tokio::net::UnixListener;
 
 use super::wire::*;
-use crate::agent::gitops::GitopsHandle;
-use crate::drift::{DeclaredSource, Finding, SyncSources};
-use crate::peer::{NodeView, PeerDirectory};
+use crate::cluster_view::{Finding, GitopsHandle, GitopsStatus, NodeView};
+use crate::drift::{DeclaredSource, SyncSources};
+use crate::peer::PeerDirectory;
 use crate::switchover::{NodeOutcome, SwitchoverRequest};
 
 /// Everything the API answers from.
@@ -177,34 +176,12 @@ async fn apply(
     Ok(Json(ApplyResponse { outcomes }))
 }
 
-/// Checks each object alone, then the store as it would be after the
-/// apply, so a reference to an object applied earlier resolves.
-pub fn validate_against_store(store: &Store, batch: &[Object]) -> Vec<ObjectProblem> {
-    let mut problems: Vec<ObjectProblem> = Vec::new();
-    for object in batch {
-        problems.extend(validate_object(object).into_iter().map(|p| ObjectProblem {
-            object: p.key,
-            pointer: p.pointer,
-            message: p.message,
-        }));
-    }
-    if !problems.is_empty() {
-        return problems;
-    }
+/// [`check_batch`] over this node's store, as the API reports problems.
+fn validate_against_store(store: &Store, batch: &[Object]) -> Vec<ObjectProblem> {
     let (stored, _) = store.list(None);
-    let mut merged: BTreeMap<ObjectKey, &Object> =
-        stored.iter().map(|o| (o.key(), o.as_ref())).collect();
-    for object in batch {
-        merged.insert(object.key(), object);
-    }
-    let merged: Vec<&Object> = merged.into_values().collect();
-    check_set(&merged)
+    check_batch(stored.iter().map(AsRef::as_ref), batch)
         .into_iter()
-        .map(|p| ObjectProblem {
-            object: p.key,
-            pointer: p.pointer,
-            message: p.message,
-        })
+        .map(ObjectProblem::from)
         .collect()
 }
 

@@ -62,6 +62,16 @@ pub struct ObjectProblem {
     pub message: String,
 }
 
+impl From<hareconcile_model::validate::Problem> for ObjectProblem {
+    fn from(problem: hareconcile_model::validate::Problem) -> Self {
+        ObjectProblem {
+            object: problem.key,
+            pointer: problem.pointer,
+            message: problem.message,
+        }
+    }
+}
+
 /// Every error response: what went wrong, and the details a client needs
 /// to say it precisely.
 #[derive(Debug, Serialize, Deserialize)]
@@ -71,54 +81,4 @@ pub struct ErrorBody {
     pub problems: Vec<ObjectProblem>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<Conflict>,
-}
-
-/// Where GitOps pulls from and what became of its last commits.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GitopsStatus {
-    pub url: String,
-    pub branch: String,
-    /// Directory within the repository holding the manifests.
-    pub path: String,
-    /// The commit whose manifests the store holds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_applied: Option<AppliedCommit>,
-    /// The newest commit looked at, and what happened to it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_attempted: Option<Attempt>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AppliedCommit {
-    pub sha: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: time::OffsetDateTime,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Attempt {
-    /// Unknown when fetching itself failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: time::OffsetDateTime,
-    pub outcome: AttemptOutcome,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "result")]
-pub enum AttemptOutcome {
-    /// The commit's manifests are in the store.
-    Applied {
-        created: usize,
-        configured: usize,
-        pruned: usize,
-    },
-    /// The commit's manifests are invalid; the last good commit stays.
-    Rejected { errors: Vec<String> },
-    /// Fetching or applying failed (network, conflict with another manager).
-    Failed { error: String },
 }

@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 
 use super::output::table;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
-use crate::drift::{Category, Finding};
+use crate::cluster_view::{Category, Finding};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum DriftFormat {

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 
 use super::output::age;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK, EXIT_RUNTIME};
-use crate::api::wire::{AttemptOutcome, GitopsStatus};
+use crate::cluster_view::{AttemptOutcome, GitopsStatus};
 
 /// Show or trigger the agent's GitOps pull.
 ///

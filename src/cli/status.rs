@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use super::output::table;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
-use crate::peer::NodeView;
+use crate::cluster_view::NodeView;
 
 /// One screen: the node, each Cluster's members, each VirtualIP's VRRP
 /// state and master, each Service and Replication with its Ready reason,

@@ -15,7 +15,7 @@ use hareconcile_model::{Control, Kind, Manager, ObjectKey, VirtualIpSpec};
 use super::vip::managed_elsewhere;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::api::client::Client;
-use crate::peer::NodeView;
+use crate::cluster_view::NodeView;
 use crate::switchover::SwitchoverRequest;
 
 /// Move a VirtualIP to another node, planned and without an outage.

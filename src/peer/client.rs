@@ -13,8 +13,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::summary::PeerSummary;
 use super::tls;
+use crate::cluster_view::PeerSummary;
 use crate::switchover::{NodeOutcome, SwitchoverRequest};
 
 /// Where a peer is and how to talk to it.

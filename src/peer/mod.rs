@@ -10,7 +10,6 @@
 
 mod client;
 mod server;
-pub mod summary;
 mod tls;
 
 use std::net::SocketAddr;
@@ -19,13 +18,11 @@ use std::time::Duration;
 
 use hareconcile_model::{ClusterSpec, Kind};
 use hareconcile_runtime::Store;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-pub use summary::PeerSummary;
-
+use crate::cluster_view::{summarize, NodeView};
 use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
 
 /// How long a peer may take to answer before it counts as unreachable.
@@ -83,19 +80,6 @@ fn config_from_store(store: &Store) -> Result<Option<PeerConfig>, String> {
     Ok(None)
 }
 
-/// One node as seen from this one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeView {
-    pub node: String,
-    pub address: String,
-    pub reachable: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<PeerSummary>,
-}
-
 /// The current peer settings, shared with the local API.
 #[derive(Clone)]
 pub struct PeerDirectory {
@@ -125,7 +109,7 @@ impl PeerDirectory {
             let store = store.clone();
             async move {
                 let answer = if me {
-                    Ok(summary::summarize(&store))
+                    Ok(summarize(&store))
                 } else {
                     client::fetch_summary(address, tls.as_ref(), &token, PEER_TIMEOUT).await
                 };

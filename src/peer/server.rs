@@ -14,8 +14,8 @@ use hareconcile_runtime::Store;
 use tokio_rustls::TlsAcceptor;
 use tracing::warn;
 
-use super::summary::{summarize, PeerSummary};
 use super::tls::TlsListener;
+use crate::cluster_view::{summarize, PeerSummary};
 use crate::drift::SyncSources;
 use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
 

@@ -99,6 +99,27 @@ pub(crate) fn check_semantics(obj: &Object) -> Vec<Finding> {
     object::check(obj)
 }
 
+/// Everything that can be checked about `batch` before it is applied over
+/// `stored` (a node's store): each object alone, then the set as the store
+/// would hold it afterwards, so a reference to an object stored earlier
+/// resolves. The agent runs it on every write, whoever sends it.
+pub fn check_batch<'a>(
+    stored: impl IntoIterator<Item = &'a Object>,
+    batch: &'a [Object],
+) -> Vec<Problem> {
+    let alone: Vec<Problem> = batch.iter().flat_map(validate_object).collect();
+    if !alone.is_empty() {
+        return alone;
+    }
+    let mut merged: std::collections::BTreeMap<ObjectKey, &Object> =
+        stored.into_iter().map(|o| (o.key(), o)).collect();
+    for object in batch {
+        merged.insert(object.key(), object);
+    }
+    let merged: Vec<&Object> = merged.into_values().collect();
+    check_set(&merged)
+}
+
 /// Everything that can be checked about one object on its own: schema,
 /// formats, then semantics (each stage only if the previous one passed,
 /// since later stages rely on the shapes earlier ones guarantee).

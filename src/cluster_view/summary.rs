@@ -17,7 +17,7 @@ pub struct PeerSummary {
     /// Declared (files, git) vs this node's store: only the node itself
     /// knows what it declares. Filled by the peer API, not by [`summarize`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sync: Vec<crate::drift::Finding>,
+    pub sync: Vec<super::Finding>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
