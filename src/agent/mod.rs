@@ -15,7 +15,7 @@ use hareconcile_compose::ServiceReconciler;
 use hareconcile_mount::MountReconciler;
 use hareconcile_runtime::{Context, Controller, Store};
 use hareconcile_sync::SyncReconciler;
-use hareconcile_vrrp::controller::VirtualIpReconciler;
+use hareconcile_vrrp::VirtualIpReconciler;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tracing::{error, info};

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use hareconcile_model::status::{AdvertCounters, SyncRole, VrrpInstanceStatus, VrrpState};
 use hareconcile_model::{ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus};
 use hareconcile_runtime::{Event, EventType};
-use hareconcile_vrrp::DropReason;
+use hareconcile_vrrp::core::DropReason;
 
 use crate::cluster_view::{Category, Finding};
 

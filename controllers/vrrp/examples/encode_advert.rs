@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use hareconcile_vrrp::packet::{Auth, Version, MULTICAST_V4, MULTICAST_V6};
-use hareconcile_vrrp::{Instance, InstanceConfig};
+use hareconcile_vrrp::core::packet::{Auth, Version, MULTICAST_V4, MULTICAST_V6};
+use hareconcile_vrrp::core::{Instance, InstanceConfig};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,37 +1,22 @@
-//! Sans-IO VRRP core for hareconcile.
+//! VRRPv2/v3 for hareconcile, in three layers:
 //!
-//! Nothing here touches a socket, a clock or netlink: the I/O shell checks
-//! and decodes packets with [`receive()`] (built on [`packet`]), feeds the
-//! resulting [`Input`]s with the current monotonic time to
-//! [`Instance::handle`], and carries out the returned [`Action`]s (send,
-//! add addresses, arm timers, run hooks). [`SyncGroup`] couples instances
-//! that must fail over together; [`tracking`] turns links, scripts and
-//! Services into the tracking input. Everything is deterministic, which is what
-//! the golden and property tests rely on.
+//! - [`core`]: sans-IO. The wire codec, receive-side checks, the state
+//!   machine of one virtual router, the sync-group rule, tracking verdicts
+//!   and the repair decisions, as pure functions of inputs and the time
+//!   passed in. The golden, property and keepalived-vector tests drive it.
+//! - `io`: the shell. Raw sockets, netlink (addresses, links, the change
+//!   feed), gratuitous ARP / NA, the virtual MAC, the nftables accept-mode
+//!   filter, sysctls, notify hooks, script and Service trackers, and one
+//!   task per instance that feeds the core and carries out its actions.
+//!   Private to this crate.
+//! - [`controller`]: the VirtualIP controller. Keeps one instance per
+//!   address family running for every VirtualIP this node takes part in,
+//!   and reports what they see as the VirtualIP's typed status.
+//!
+//! `core` names nothing of `io` or `controller` (`tests/layout.rs`).
 
-pub mod accept_filter;
-pub mod addresses;
-pub mod announce;
-pub mod config;
 pub mod controller;
-pub mod desired;
-pub mod events;
-pub mod group;
-pub mod hooks;
-pub mod instance;
-pub mod netlink_share;
-pub mod network;
-pub mod packet;
-pub mod receive;
-pub mod shell;
-pub mod sync_group;
-pub mod sysctl;
-pub mod trackers;
-pub mod tracking;
-pub mod vmac;
+pub mod core;
+mod io;
 
-pub use config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
-pub use events::{Action, Hook, Input, State, Switchover, Timer, Timestamp, Tracking, Warning};
-pub use instance::Instance;
-pub use receive::{receive, DropReason, RxError};
-pub use sync_group::{MemberStatus, SyncGroup};
+pub use controller::{VirtualIpReconciler, VrrpShutdown};

@@ -19,8 +19,10 @@
 //! `Timer Advert|MasterDown|PreemptDelay`, `Tracking fault`,
 //! `Tracking delta=N`, `PriorityAdjust adjustment=N`,
 //! `Advert src=IP prio=N interval=DURATION [vips=IP,IP]` (vips default to
-//! the instance's own). Indented lines are the actions the input must
-//! produce, in order, as [`hareconcile_vrrp::Action`]'s `Display` writes
+//! the instance's own), and the changes the shell sees on the host:
+//! `VipRemoved addr=IP`, `VipAppeared addr=IP on=vips|parent`,
+//! `VirtualMacDown`. Indented lines are the actions the input must
+//! produce, in order, as [`hareconcile_vrrp::core::Action`]'s `Display` writes
 //! them. Run with `BLESS=1` to rewrite them from the current code.
 
 use std::fmt::Write as _;
@@ -28,8 +30,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hareconcile_vrrp::packet::Version;
-use hareconcile_vrrp::{Input, Instance, InstanceConfig, Switchover, Timer, Timestamp, Tracking};
+use hareconcile_vrrp::core::packet::Version;
+use hareconcile_vrrp::core::repair::VipPlace;
+use hareconcile_vrrp::core::{
+    Input, Instance, InstanceConfig, Switchover, Timer, Timestamp, Tracking,
+};
 
 #[test]
 fn golden_scenarios() {
@@ -174,6 +179,23 @@ fn parse_input(text: &str, config: &InstanceConfig) -> Result<Input, String> {
                 priority_delta: parse_num(delta)?,
             })
         }
+        ("VipRemoved", args) => Input::VipRemoved(parse_ip(single_value(args, "addr")?)?),
+        ("VipAppeared", args) => {
+            let (mut address, mut place) = (None, None);
+            for (key, value) in key_values(args)? {
+                match (key, value) {
+                    ("addr", ip) => address = Some(parse_ip(ip)?),
+                    ("on", "vips") => place = Some(VipPlace::VipInterface),
+                    ("on", "parent") => place = Some(VipPlace::Parent),
+                    _ => return Err(format!("unknown VipAppeared key {key}={value}")),
+                }
+            }
+            Input::VipAppeared {
+                address: address.ok_or("VipAppeared needs addr=")?,
+                place: place.ok_or("VipAppeared needs on=vips|parent")?,
+            }
+        }
+        ("VirtualMacDown", "") => Input::VirtualMacDown,
         ("PriorityAdjust", args) => Input::PriorityAdjust {
             adjustment: parse_num(single_value(args, "adjustment")?)?,
         },

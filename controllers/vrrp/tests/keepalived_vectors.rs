@@ -9,7 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hareconcile_vrrp::packet::{
+use hareconcile_vrrp::core::packet::{
     Addresses, AdvertV2, AdvertV3, Advertisement, Auth, ChecksumMode, DecodeError,
 };
 

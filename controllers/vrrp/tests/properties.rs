@@ -6,11 +6,13 @@ use std::collections::BinaryHeap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use hareconcile_vrrp::packet::{
+use hareconcile_vrrp::core::packet::{
     Addresses, AdvertV2, AdvertV3, Advertisement, Auth, ChecksumMode, Version, MULTICAST_V4,
     MULTICAST_V6,
 };
-use hareconcile_vrrp::{receive, Action, Input, Instance, InstanceConfig, State, Timer, Timestamp};
+use hareconcile_vrrp::core::{
+    receive, Action, Input, Instance, InstanceConfig, State, Timer, Timestamp,
+};
 use proptest::prelude::*;
 
 fn ipv4() -> impl Strategy<Value = Ipv4Addr> {

@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use hareconcile_vrrp::packet::{Advertisement, ChecksumMode, MULTICAST_V4, MULTICAST_V6};
+use hareconcile_vrrp::core::packet::{Advertisement, ChecksumMode, MULTICAST_V4, MULTICAST_V6};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|message: &[u8]| {

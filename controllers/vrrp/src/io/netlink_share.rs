@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, Mutex};
 use tokio::task::JoinHandle;
 use tracing::warn;
 
-use crate::addresses::{AddressError, Change, Netlink};
+use crate::io::addresses::{AddressError, Change, Netlink};
 
 /// Changes kept for an instance that has not read them yet; one that
 /// falls further behind is told it missed some ([`Change::Missed`]).

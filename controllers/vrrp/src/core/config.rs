@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::packet::{
+use crate::core::packet::{
     Addresses, AdvertV2, AdvertV3, Advertisement, Auth, ChecksumMode, Version,
     MAX_V3_INTERVAL_CENTIS,
 };

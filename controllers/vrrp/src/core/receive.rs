@@ -5,9 +5,9 @@ use std::net::IpAddr;
 
 use thiserror::Error;
 
-use crate::config::InstanceConfig;
-use crate::events::Input;
-use crate::packet::{ttl_is_valid, Advertisement, DecodeError, Version};
+use crate::core::config::InstanceConfig;
+use crate::core::events::Input;
+use crate::core::packet::{ttl_is_valid, Advertisement, DecodeError, Version};
 
 /// Why a received message was dropped before reaching the state machine.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -153,7 +153,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::packet::{Auth, ChecksumMode, MULTICAST_V4};
+    use crate::core::packet::{Auth, ChecksumMode, MULTICAST_V4};
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()

@@ -7,7 +7,7 @@
 //! positive one while it succeeds. The sum goes to the core, which clamps
 //! the effective priority to 1-254 and leaves an address owner at 255.
 
-use crate::events::Tracking;
+use crate::core::events::Tracking;
 
 /// Where a check's verdict comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

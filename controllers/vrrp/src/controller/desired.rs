@@ -11,26 +11,26 @@ use hareconcile_model::{
 use ipnet::IpNet;
 use thiserror::Error;
 
-use crate::config::InstanceConfig;
-use crate::hooks::NotifyCommands;
-use crate::network::Transport;
-use crate::packet::{Auth, ChecksumMode, Version};
-use crate::shell::ShellConfig;
-use crate::trackers::{ScriptCheck, TrackConfig};
+use crate::core::packet::{Auth, ChecksumMode, Version};
+use crate::core::InstanceConfig;
+use crate::io::hooks::NotifyCommands;
+use crate::io::network::Transport;
+use crate::io::shell::ShellConfig;
+use crate::io::trackers::{ScriptCheck, TrackConfig};
 
 /// Why no instance can be built; each is the operator's to fix.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum DesiredError {
     #[error("node {node} has no {family} address on {interface} to send {family} adverts from: configure one or drop the {family} VIPs")]
-    NoSourceAddress {
+    SourceAddressMissing {
         node: String,
         interface: String,
         family: &'static str,
     },
     #[error("unicast transport needs the other nodes' {family} addresses and the Cluster lists none: use multicast or drop the {family} VIPs")]
-    NoUnicastPeers { family: &'static str },
+    UnicastWithoutPeers { family: &'static str },
     #[error("vrrp.auth.type is pass but no passwordFile is given: set vrrp.auth.passwordFile")]
-    NoPasswordFile,
+    PasswordFileMissing,
 }
 
 /// The node-local facts the mapping needs besides the two specs.
@@ -64,12 +64,13 @@ pub fn shell_configs(
         if vips.is_empty() {
             continue;
         }
-        let source =
-            source_address(local, &vips, is_v4).ok_or_else(|| DesiredError::NoSourceAddress {
+        let source = source_address(local, &vips, is_v4).ok_or_else(|| {
+            DesiredError::SourceAddressMissing {
                 node: local.node.name.clone(),
                 interface: spec.interface.clone(),
                 family,
-            })?;
+            }
+        })?;
         let transport = match cluster.vrrp.transport {
             TransportSpec::Multicast => Transport::Multicast,
             TransportSpec::Unicast => {
@@ -80,14 +81,16 @@ pub fn shell_configs(
                     .map(|n| n.address)
                     .collect();
                 if peers.is_empty() {
-                    return Err(DesiredError::NoUnicastPeers { family });
+                    return Err(DesiredError::UnicastWithoutPeers { family });
                 }
                 Transport::Unicast(peers)
             }
         };
         let auth = match cluster.vrrp.auth.type_ {
             AuthType::None => Auth::None,
-            AuthType::Pass => Auth::password(local.password.ok_or(DesiredError::NoPasswordFile)?),
+            AuthType::Pass => {
+                Auth::password(local.password.ok_or(DesiredError::PasswordFileMissing)?)
+            }
         };
         let instance = InstanceConfig {
             vrid: spec.vrid,
@@ -382,7 +385,7 @@ mod tests {
         let unicast = cluster(json!({"vrrp": {"transport": "unicast"}}));
         assert_eq!(
             build(&spec, &unicast, "n1").unwrap_err(),
-            DesiredError::NoUnicastPeers { family: "IPv6" }
+            DesiredError::UnicastWithoutPeers { family: "IPv6" }
         );
     }
 }

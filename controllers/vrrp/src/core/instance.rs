@@ -4,9 +4,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
-use crate::events::{Action, Hook, Input, State, Switchover, Timer, Timestamp, Tracking, Warning};
-use crate::packet::Version;
+use crate::core::config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
+use crate::core::events::{
+    Action, Hook, Input, State, Switchover, Timer, Timestamp, Tracking, Warning,
+};
+use crate::core::packet::Version;
+use crate::core::repair;
 
 /// Priority a leaving master advertises so backups take over after Skew_Time.
 const LEAVING_PRIORITY: u8 = 0;
@@ -205,6 +208,16 @@ impl Instance {
                 self.become_master(now, &mut out)
             }
             Input::GroupBackup | Input::GroupMaster => {}
+            Input::VipRemoved(address) => {
+                out.extend(repair::vip_removed(&self.config, self.state, address))
+            }
+            Input::VipAppeared { address, place } => out.extend(repair::vip_appeared(
+                &self.config,
+                self.state,
+                address,
+                place,
+            )),
+            Input::VirtualMacDown => out.extend(repair::virtual_mac_down(self.state)),
         }
         out
     }

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::events::Hook;
+use crate::core::Hook;
 
 /// The argv to run on entering each state; empty runs nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

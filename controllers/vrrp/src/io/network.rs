@@ -2,7 +2,7 @@
 //! bound to the instance's interface. Sockets only: what goes in the
 //! messages is the core's business, and so is judging what arrives (the
 //! receive side hands back the TTL / hop limit and addresses the core's
-//! [`crate::receive`] checks).
+//! [`crate::core::receive`] checks).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
@@ -18,7 +18,7 @@ use thiserror::Error;
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
-use crate::packet::{IP_PROTOCOL, MULTICAST_V4, MULTICAST_V6, REQUIRED_TTL};
+use crate::core::packet::{IP_PROTOCOL, MULTICAST_V4, MULTICAST_V6, REQUIRED_TTL};
 
 /// Large enough for any VRRP message (255 IPv6 addresses) plus an IPv4 header.
 const RECEIVE_BUFFER: usize = 8 + 255 * 16 + 60;

@@ -10,6 +10,8 @@ use std::net::IpAddr;
 use std::ops::{Add, Sub};
 use std::time::Duration;
 
+use crate::core::repair::{Stray, VipPlace};
+
 /// A point on the shell's monotonic clock, measured from an origin the shell
 /// picks (its start, say). The core never reads a clock itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,7 +84,7 @@ pub enum Input {
     /// timer is cancelled and the instance returns to Initialize.
     Shutdown,
     /// A valid advertisement for this virtual router arrived (already
-    /// decoded and checked by [`crate::receive()`]). A backup resets its
+    /// decoded and checked by [`crate::core::receive()`]). A backup resets its
     /// Master_Down timer (learning the interval under VRRPv3) or, with
     /// preemption, ignores a lower priority master; priority 0 means the
     /// master is leaving. A master steps down before a higher priority (or an
@@ -132,6 +134,13 @@ pub enum Input {
     GroupBackup,
     /// Sync group: a sibling became master, so a backup takes over at once.
     GroupMaster,
+    /// One of the virtual addresses went from the interface the VIPs live
+    /// on (see [`crate::core::repair`]).
+    VipRemoved(IpAddr),
+    /// A virtual address appeared on this node.
+    VipAppeared { address: IpAddr, place: VipPlace },
+    /// The virtual MAC interface went down or away.
+    VirtualMacDown,
 }
 
 /// This router's part in a planned switchover.
@@ -217,6 +226,18 @@ pub enum Action {
         to: State,
     },
     Warn(Warning),
+    /// Add this virtual address back (someone removed it from the master)
+    /// and record the repair.
+    RestoreVip(IpAddr),
+    /// Remove this virtual address where it appeared, if it is still
+    /// there, and record the repair.
+    RemoveStrayVip {
+        address: IpAddr,
+        why: Stray,
+    },
+    /// Set the virtual MAC interface up again, with the VIPs, announced,
+    /// and record the repair.
+    RestoreVirtualMac,
 }
 
 impl fmt::Display for Timestamp {
@@ -268,6 +289,11 @@ impl fmt::Display for Action {
                 "Warn AdvertIntervalMismatch src={src} interval={}",
                 DisplayDuration(*interval)
             ),
+            Action::RestoreVip(address) => write!(f, "RestoreVip addr={address}"),
+            Action::RemoveStrayVip { address, why } => {
+                write!(f, "RemoveStrayVip addr={address} why={why}")
+            }
+            Action::RestoreVirtualMac => f.write_str("RestoreVirtualMac"),
         }
     }
 }

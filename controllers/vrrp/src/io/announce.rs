@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV6};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use crate::addresses::Interface;
+use crate::io::addresses::Interface;
 
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_IP: u16 = 0x0800;

@@ -19,8 +19,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use thiserror::Error;
 
-use crate::addresses::{AddressError, Interface, Netlink};
-use crate::sysctl::{self, SysctlError};
+use crate::io::addresses::{AddressError, Interface, Netlink};
+use crate::io::sysctl::{self, SysctlError};
 
 /// The prefix of the link-local network, for the advert source copied onto
 /// an IPv6 virtual MAC interface.

@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tracing::{info, warn};
 
-use crate::tracking::{Awaited, Check, FallRise, Source, Tracked};
+use crate::core::tracking::{Awaited, Check, FallRise, Source, Tracked};
 
 /// What the trackers of one VirtualIP check.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The interface side of an instance, through rtnetlink: its index and MAC,
 //! adding and removing the virtual addresses, the virtual MAC's macvlan
-//! link ([`crate::vmac`] decides what to do with it), and the kernel's address and
+//! link ([`crate::io::vmac`] decides what to do with it), and the kernel's address and
 //! link notifications (so a VIP deleted by hand on the master comes back at once, one added
 //! by hand on a backup goes at once, and a link going down is seen
 //! without polling).

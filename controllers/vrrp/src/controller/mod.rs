@@ -1,0 +1,537 @@
+//! The VirtualIP controller: keeps one VRRP instance task per address family
+//! running for every VirtualIP whose Cluster lists this node, restarts it
+//! when the desired config changes, stops it (priority 0, VIPs removed) when
+//! the VirtualIP goes or the agent stops, and reports what each instance
+//! sees in the VirtualIP's status.
+//!
+//! - this file: the registry of running instances and the reconcile;
+//! - `desired`: from a VirtualIP and its Cluster to this node's instances;
+//! - `status`: what the instances observe as the typed status;
+//! - `reporter`: the task writing it and recording events.
+
+mod desired;
+mod reporter;
+mod status;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hareconcile_model::status::VirtualIpReason;
+use hareconcile_model::{
+    AuthType, ClusterSpec, Kind, Object, ObjectKey, VirtualIpSpec, SOURCE_FILE_ANNOTATION,
+};
+use hareconcile_runtime::{Action, Context, EventType, Reconciler, Store, StoreError};
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use crate::core::tracking::Tracked;
+use crate::core::Switchover;
+use crate::io::accept_filter::{AcceptFilter, Restored, TABLE};
+use crate::io::addresses::AddressError;
+use crate::io::hooks::NotifyCommands;
+use crate::io::netlink_share::SharedNetlink;
+use crate::io::shell::{self, InstanceHandle, Observed, Operator, ShellConfig, ShellError};
+use crate::io::sync_group::{SyncGroupHub, SyncGroups};
+use crate::io::trackers::{TrackConfig, Trackers};
+use desired::{shell_configs, track_config, DesiredError, Local};
+use status::{write_not_running, write_status};
+
+/// After a problem the operator or the host must fix, look again this often.
+const RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum VirtualIpError {
+    #[error("spec does not decode: {0}")]
+    Spec(#[from] serde_json::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why this node runs no instance for a VirtualIP, as its Ready condition says.
+pub(super) struct NotRunning {
+    pub(super) reason: VirtualIpReason,
+    pub(super) message: String,
+}
+
+/// The instances of one VirtualIP, their trackers and the task reporting
+/// their status.
+struct Running {
+    desired: Vec<ShellConfig>,
+    instances: Vec<InstanceHandle>,
+    trackers: Trackers,
+    generation: Arc<AtomicU64>,
+    reporter: JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        self.reporter.abort();
+        for instance in self.instances {
+            instance.stop().await;
+        }
+        drop(self.trackers);
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    running: HashMap<ObjectKey, Running>,
+    groups: SyncGroups,
+    /// Drops traffic to the VIPs of instances without accept mode.
+    filter: AcceptFilter,
+    /// Set by shutdown: no instance starts after it.
+    closed: bool,
+}
+
+/// Stops every instance this node runs; what the agent calls on its way out.
+#[derive(Clone, Default)]
+pub struct VrrpShutdown(Arc<Mutex<Registry>>);
+
+impl VrrpShutdown {
+    /// Masters send priority 0 (the backup takes over after Skew_Time) and
+    /// every VIP is removed, then the accept-mode table. Later reconciles
+    /// start nothing.
+    pub async fn shutdown(&self) {
+        let mut registry = self.0.lock().await;
+        registry.closed = true;
+        for (_, running) in registry.running.drain() {
+            running.stop().await;
+        }
+        if let Err(error) = registry.filter.release_all().await {
+            warn!(%error, "removing the accept-mode table failed");
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct VirtualIpReconciler {
+    registry: VrrpShutdown,
+    /// Every reconcile reads the host's addresses and every instance
+    /// changes them and follows their changes: one request connection and
+    /// one change feed for all of them instead of one each (a hundred
+    /// VirtualIPs opened hundreds of sockets with 72 KiB of buffers each,
+    /// and the agent's RSS grew with the heap they fragmented).
+    netlink: Mutex<Option<SharedNetlink>>,
+}
+
+impl VirtualIpReconciler {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The handle the agent keeps to stop the instances when it exits.
+    pub fn shutdown_handle(&self) -> VrrpShutdown {
+        self.registry.clone()
+    }
+
+    /// The agent's netlink, connected again if its request connection
+    /// failed (instances started before keep the one they were given).
+    async fn shared_netlink(&self) -> Result<SharedNetlink, AddressError> {
+        let mut cached = self.netlink.lock().await;
+        if let Some(shared) = cached.as_ref().filter(|shared| shared.is_open()) {
+            return Ok(shared.clone());
+        }
+        let shared = SharedNetlink::connect()?;
+        *cached = Some(shared.clone());
+        Ok(shared)
+    }
+
+    /// The addresses on the whole host and those on `interface`, now.
+    async fn local_addresses(
+        &self,
+        interface: &str,
+    ) -> Result<(Vec<IpAddr>, Vec<IpAddr>), NotRunning> {
+        let fault = |message: String| NotRunning {
+            reason: VirtualIpReason::Fault,
+            message,
+        };
+        let shared = self
+            .shared_netlink()
+            .await
+            .map_err(|e| fault(e.to_string()))?;
+        let index = match shared.requests.link_state(interface).await {
+            Ok((index, _)) => index,
+            Err(AddressError::NoInterface(_)) => {
+                return Err(NotRunning {
+                    reason: VirtualIpReason::InterfaceNotFound,
+                    message: format!(
+                        "interface {interface} does not exist on this node: fix spec.interface"
+                    ),
+                })
+            }
+            Err(other) => return Err(fault(other.to_string())),
+        };
+        let table = shared
+            .address_table()
+            .await
+            .map_err(|e| fault(e.to_string()))?;
+        let on_host = table.iter().map(|&(_, address)| address).collect();
+        let on_interface = table
+            .iter()
+            .filter(|&&(on, _)| on == index)
+            .map(|&(_, address)| address)
+            .collect();
+        Ok((on_host, on_interface))
+    }
+
+    /// What this node should run for `object` (its instances and what
+    /// their trackers check), or why it runs nothing.
+    async fn desired(
+        &self,
+        object: &Object,
+        spec: &VirtualIpSpec,
+        ctx: &Context,
+    ) -> Result<(Vec<ShellConfig>, TrackConfig), NotRunning> {
+        let cluster_key = ObjectKey {
+            kind: Kind::Cluster,
+            name: spec.cluster.clone(),
+        };
+        let Some(cluster_object) = ctx.store.get(&cluster_key) else {
+            return Err(NotRunning {
+                reason: VirtualIpReason::ClusterNotFound,
+                message: format!(
+                    "Cluster {} does not exist: apply it or fix spec.cluster",
+                    spec.cluster
+                ),
+            });
+        };
+        let cluster: ClusterSpec = cluster_object.spec_as().map_err(|e| NotRunning {
+            reason: VirtualIpReason::ClusterInvalid,
+            message: format!("Cluster {} does not decode: {e}", spec.cluster),
+        })?;
+        let Some(node) = cluster.node(&ctx.node) else {
+            return Err(NotRunning {
+                reason: VirtualIpReason::NodeNotInCluster,
+                message: format!(
+                    "Cluster {} does not list node {}, so this node takes no part in the election",
+                    spec.cluster, ctx.node
+                ),
+            });
+        };
+        let password = read_password(&cluster)?;
+        let (on_host, on_interface) = self.local_addresses(&spec.interface).await?;
+        if !on_host.contains(&node.address) {
+            // Never advertise, let alone take VIPs, from a host that is not
+            // the node the Cluster describes.
+            return Err(NotRunning {
+                reason: VirtualIpReason::AddressNotLocal,
+                message: format!(
+                    "node {}'s address {} is not configured on this host: fix spec.nodes or the host's network",
+                    node.name, node.address
+                ),
+            });
+        }
+        let manifest_dir = object
+            .metadata
+            .annotations
+            .get(SOURCE_FILE_ANNOTATION)
+            .and_then(|source| Path::new(source).parent());
+        let local = Local {
+            vip_name: &object.metadata.name,
+            node,
+            password: password.as_deref(),
+            interface_addresses: on_interface,
+            manifest_dir,
+        };
+        let configs =
+            shell_configs(spec, &cluster, &local).map_err(|e: DesiredError| NotRunning {
+                reason: VirtualIpReason::InvalidConfig,
+                message: e.to_string(),
+            })?;
+        for config in &configs {
+            config.instance.validate().map_err(|e| NotRunning {
+                reason: VirtualIpReason::InvalidConfig,
+                message: format!("{}: {e}", config.name),
+            })?;
+        }
+        Ok((configs, track_config(spec, &local)))
+    }
+}
+
+/// Reads `vrrp.auth.passwordFile` (the schema makes it absolute). The
+/// password is the first line, as keepalived's `auth_pass` is one word.
+fn read_password(cluster: &ClusterSpec) -> Result<Option<String>, NotRunning> {
+    if cluster.vrrp.auth.type_ != AuthType::Pass {
+        return Ok(None);
+    }
+    let Some(path) = &cluster.vrrp.auth.password_file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| NotRunning {
+        reason: VirtualIpReason::PasswordUnreadable,
+        message: format!(
+            "reading the VRRP password from {}: {e}: create it or fix vrrp.auth.passwordFile",
+            path.display()
+        ),
+    })?;
+    Ok(Some(text.lines().next().unwrap_or_default().to_string()))
+}
+
+#[async_trait]
+impl Reconciler for VirtualIpReconciler {
+    type Error = VirtualIpError;
+
+    fn kind(&self) -> Kind {
+        Kind::VirtualIP
+    }
+
+    fn depends_on(&self) -> &[Kind] {
+        &[Kind::Cluster]
+    }
+
+    async fn reconcile(
+        &self,
+        object: Arc<Object>,
+        ctx: &Context,
+    ) -> Result<Action, VirtualIpError> {
+        let key = object.key();
+        let generation = object.metadata.generation;
+        let spec: VirtualIpSpec = object.spec_as()?;
+        let desired = self.desired(&object, &spec, ctx).await;
+        let operator = Operator {
+            force_backup: spec.control.force_backup.iter().any(|n| **n == *ctx.node),
+            priority_adjust: spec
+                .control
+                .priority_adjust
+                .get(&*ctx.node)
+                .copied()
+                .unwrap_or(0),
+            switchover: match &spec.control.switchover_to {
+                None => Switchover::None,
+                Some(to) if **to == *ctx.node => Switchover::ToHere,
+                Some(_) => Switchover::Elsewhere,
+            },
+        };
+        let mut registry = self.registry.0.lock().await;
+        if registry.closed {
+            return Ok(Action::AwaitChange);
+        }
+        match registry.filter.resync().await {
+            Ok(None) => {}
+            Ok(Some(restored)) => record_filter_restored(&ctx.store, &registry.running, restored),
+            Err(error) => warn!(%error, "updating the accept-mode table failed"),
+        }
+        let (desired, track) = match desired {
+            Ok(desired) => desired,
+            Err(not_running) => {
+                if let Some(old) = registry.running.remove(&key) {
+                    old.stop().await;
+                }
+                write_not_running(&ctx.store, &key, generation, &not_running)?;
+                return Ok(Action::Requeue(RETRY));
+            }
+        };
+        let unchanged = registry
+            .running
+            .get(&key)
+            .is_some_and(|running| same_instances(&running.desired, &desired));
+        if !unchanged {
+            if let Some(old) = registry.running.remove(&key) {
+                old.stop().await;
+            }
+            let group = desired
+                .first()
+                .and_then(|config| config.sync_group.as_deref())
+                .map(|name| registry.groups.hub(name));
+            let trackers = Trackers::start(track.clone(), &ctx.store);
+            let filter = registry.filter.clone();
+            let started = match self.shared_netlink().await {
+                Ok(netlink) => {
+                    let tracked = trackers.subscribe();
+                    start_instances(&desired, operator, tracked, group, filter, netlink).await
+                }
+                Err(error) => Err(NotRunning {
+                    reason: VirtualIpReason::Fault,
+                    message: error.to_string(),
+                }),
+            };
+            match started {
+                Ok(instances) => {
+                    let generation = Arc::new(AtomicU64::new(generation));
+                    let reporter = tokio::spawn(reporter::report(
+                        ctx.store.clone(),
+                        key.clone(),
+                        Arc::clone(&generation),
+                        instances.iter().map(InstanceHandle::observed).collect(),
+                        filters_traffic(&desired).then(|| registry.filter.clone()),
+                    ));
+                    registry.running.insert(
+                        key.clone(),
+                        Running {
+                            desired: desired.clone(),
+                            instances,
+                            trackers,
+                            generation,
+                            reporter,
+                        },
+                    );
+                }
+                Err(not_running) => {
+                    write_not_running(&ctx.store, &key, generation, &not_running)?;
+                    return Ok(Action::Requeue(RETRY));
+                }
+            }
+        }
+        let unenforced = filters_traffic(&desired)
+            .then(|| registry.filter.unenforced())
+            .flatten();
+        let running = registry.running.get_mut(&key).expect("inserted above");
+        running.generation.store(generation, Ordering::Relaxed);
+        // Scripts and Services change without restarting an instance.
+        running.trackers.reconfigure(track, &ctx.store);
+        for (instance, config) in running.instances.iter().zip(&desired) {
+            instance.set_operator(operator);
+            instance.set_notify(config.notify.clone());
+        }
+        running.desired = desired;
+        let observed: Vec<Observed> = running
+            .instances
+            .iter()
+            .map(|i| i.observed().borrow().clone())
+            .collect();
+        match write_status(&ctx.store, &key, generation, &observed, unenforced) {
+            Err(StoreError::NotFound(_)) => Ok(Action::AwaitChange),
+            other => other.map(|()| Action::AwaitChange).map_err(Into::into),
+        }
+    }
+
+    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), VirtualIpError> {
+        let running = self.registry.0.lock().await.running.remove(key);
+        if let Some(running) = running {
+            running.stop().await;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `running` and `desired` differ only in what a running instance
+/// takes without a restart (notify commands): restarting a master would
+/// hand its VIPs over.
+fn same_instances(running: &[ShellConfig], desired: &[ShellConfig]) -> bool {
+    let restart_key = |config: &ShellConfig| ShellConfig {
+        notify: NotifyCommands::default(),
+        ..config.clone()
+    };
+    running.len() == desired.len()
+        && running
+            .iter()
+            .zip(desired)
+            .all(|(a, b)| restart_key(a) == restart_key(b))
+}
+
+/// Starts every instance or none: a family that cannot start stops the
+/// ones already started.
+async fn start_instances(
+    desired: &[ShellConfig],
+    operator: Operator,
+    tracked: watch::Receiver<Tracked>,
+    group: Option<SyncGroupHub>,
+    filter: AcceptFilter,
+    netlink: SharedNetlink,
+) -> Result<Vec<InstanceHandle>, NotRunning> {
+    let mut started = Vec::new();
+    for config in desired {
+        let starting = shell::start(
+            config.clone(),
+            operator,
+            tracked.clone(),
+            group.clone(),
+            filter.clone(),
+            netlink.clone(),
+        );
+        match starting.await {
+            Ok(handle) => started.push(handle),
+            Err(error) => {
+                for handle in started {
+                    handle.stop().await;
+                }
+                return Err(NotRunning {
+                    reason: match error {
+                        // Taking the VIPs unfiltered would break the spec.
+                        ShellError::AcceptFilter(_) => VirtualIpReason::AcceptModeUnenforceable,
+                        _ => VirtualIpReason::Fault,
+                    },
+                    message: format!("{}: {error}", config.name),
+                });
+            }
+        }
+    }
+    Ok(started)
+}
+
+/// Whether some of these instances turn accept mode off: their VIPs are
+/// in the accept-mode table.
+fn filters_traffic(desired: &[ShellConfig]) -> bool {
+    desired
+        .iter()
+        .any(|config| !config.instance.accepts_traffic())
+}
+
+/// Tells every VirtualIP whose VIPs the accept-mode table filters that it
+/// had been deleted or changed by someone else and is back.
+fn record_filter_restored(store: &Store, running: &HashMap<ObjectKey, Running>, found: Restored) {
+    let what = match found {
+        Restored::Missing => "was deleted (`nft flush ruleset` or `nft delete table`)",
+        Restored::Changed => "had been changed",
+    };
+    warn!(
+        table = TABLE,
+        "the accept-mode table {what} by someone else; writing it again"
+    );
+    for (key, running) in running {
+        let filtered: Vec<String> = running
+            .desired
+            .iter()
+            .filter(|config| !config.instance.accepts_traffic())
+            .flat_map(|config| config.vips.iter().map(|vip| vip.addr().to_string()))
+            .collect();
+        if filtered.is_empty() {
+            continue;
+        }
+        let message = format!(
+            "the nftables table inet {TABLE}, which drops traffic to {} (accept: false), {what} by hand; put back",
+            filtered.join(", ")
+        );
+        store.record_event(key, EventType::Warning, "RestoredAcceptFilter", &message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_notify_changes_keep_the_instance_running() {
+        let config = ShellConfig {
+            name: "web/ipv4".into(),
+            interface: "eth0".into(),
+            track_interfaces: Vec::new(),
+            instance: crate::core::InstanceConfig::new(
+                51,
+                "10.77.0.1".parse().unwrap(),
+                vec!["10.77.0.100".parse().unwrap()],
+            ),
+            vips: vec!["10.77.0.100/24".parse().unwrap()],
+            transport: crate::io::network::Transport::Multicast,
+            announcements: 5,
+            announce_every: None,
+            notify: NotifyCommands::default(),
+            sync_group: None,
+            virtual_mac: false,
+        };
+        let running = std::slice::from_ref(&config);
+        let mut new_hooks = config.clone();
+        new_hooks.notify.master = vec!["logger".into(), "master".into()];
+        assert!(same_instances(running, &[new_hooks]));
+        let mut new_priority = config.clone();
+        new_priority.instance.priority = 120;
+        assert!(!same_instances(running, &[new_priority]));
+        assert!(!same_instances(running, &[config.clone(), config.clone()]));
+    }
+}

@@ -1,0 +1,16 @@
+//! The I/O shell around the core: sockets, addresses and links through
+//! netlink, announcements, the virtual MAC, the accept-mode filter,
+//! sysctls, notify hooks, the trackers, sync groups across tasks, and the
+//! instance task that ties them to the core ([`shell`]).
+
+pub(crate) mod accept_filter;
+pub(crate) mod addresses;
+pub(crate) mod announce;
+pub(crate) mod hooks;
+pub(crate) mod netlink_share;
+pub(crate) mod network;
+pub(crate) mod shell;
+pub(crate) mod sync_group;
+pub(crate) mod sysctl;
+pub(crate) mod trackers;
+pub(crate) mod vmac;
