@@ -98,7 +98,7 @@ impl<'a> Agent<'a> {
         let command = NodeCommand::new(binary)
             .args(["agent", "--node", self.host.name()])
             .arg("--state-dir")
-            .arg(self.dir.join("state"))
+            .arg(self.dir.join("store"))
             .arg("--socket")
             .arg(self.dir.join("agent.sock"))
             .arg("--manifests")

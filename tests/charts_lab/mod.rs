@@ -19,6 +19,7 @@ use common::{fetch, vip, wait_until, Prober};
 use hareconcile_charts::{render, validate_dir, Chart, Values, ValuesFile};
 use hareconcile_compose::health::dns;
 use hareconcile_lab::{busybox_image, Dockerd, Host, Lab, NodeCommand, Process};
+use hareconcile_model::status::VrrpState;
 use hareconcile_model::Kind;
 
 /// What the client checks on the VIP, as the seed's own health check did.
@@ -249,7 +250,11 @@ impl Scenario {
             running.start_agent(i);
             // n2 starts once n1 serves, so n1 is master whatever the chart's
             // failback.
-            let state = if i == 0 { "Master" } else { "Backup" };
+            let state = if i == 0 {
+                VrrpState::Master
+            } else {
+                VrrpState::Backup
+            };
             let settled = wait_until(Duration::from_secs(180), || running.settled(i, state));
             assert!(
                 settled,
@@ -274,11 +279,11 @@ impl Running {
     }
 
     /// Node `i`'s VirtualIPs in `state` and its Services Ready.
-    fn settled(&self, i: usize, state: &str) -> bool {
+    fn settled(&self, i: usize, state: VrrpState) -> bool {
         let agent = &self.agents[i];
         self.vip_names
             .iter()
-            .all(|name| agent.object("vip", name)["status"]["state"] == state)
+            .all(|name| agent.vip_status(name).state() == Some(state))
             && self.service_names.iter().all(|name| {
                 agent
                     .condition("service", name, "Ready")
