@@ -18,6 +18,7 @@ pub use referenced::{Checked, NoReferencedFiles, ReferencedFiles};
 use crate::validate::{check_set, Anchor};
 use crate::{Object, ObjectKey};
 use files::Origin;
+pub use files::{MAX_MANIFEST_BYTES, MAX_MANIFEST_SET_BYTES};
 use yaml::{Position, PositionMap};
 
 /// A valid object and where it was declared.
@@ -54,17 +55,11 @@ pub fn load_paths_checked<P: AsRef<Path>>(
     files: &dyn ReferencedFiles,
 ) -> Result<Vec<Manifest>, Diagnostics> {
     let mut batch = Batch::default();
+    let mut reader = files::Reader::default();
     for entry in files::manifest_files(paths) {
-        let (file, origin) = match entry {
-            Ok(found) => found,
-            Err(u) => {
-                batch.unpositioned(u.path, format!("cannot read: {}", u.error));
-                continue;
-            }
-        };
-        match std::fs::read(&file) {
-            Ok(bytes) => batch.add_bytes(&file, &bytes, origin),
-            Err(e) => batch.unpositioned(file, format!("cannot read: {e}")),
+        match entry.and_then(|file| reader.read(&file).map(|bytes| (file, bytes))) {
+            Ok((file, bytes)) => batch.add_bytes(&file.path, &bytes, file.origin),
+            Err(u) => batch.unpositioned(u.path, u.message),
         }
     }
     batch.finish(existing, files)

@@ -4,7 +4,6 @@
 //! problems of all of them are collected, not only the first.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -214,25 +213,12 @@ impl Files {
     }
 }
 
+/// Through the shared bounded reader: regular files only (a FIFO or
+/// device is refused without blocking), within [`MAX_FILE_BYTES`], UTF-8.
 fn read_regular(path: &Path) -> std::io::Result<String> {
-    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
-    // Checked before opening: opening a FIFO would wait for a writer.
-    let metadata = std::fs::metadata(path)?;
-    if !metadata.is_file() {
-        return Err(invalid("not a regular file".to_string()));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(invalid(format!("larger than {} MiB", MAX_FILE_BYTES >> 20)));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        invalid(format!(
-            "not UTF-8 text (byte {})",
-            e.utf8_error().valid_up_to()
-        ))
+    hareconcile_fs::read_text(path, MAX_FILE_BYTES).map_err(|e| match e {
+        hareconcile_fs::ReadError::Io(e) => e,
+        other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
     })
 }
 
