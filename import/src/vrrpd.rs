@@ -98,6 +98,8 @@ pub fn import(args: &[String], options: &Options) -> Result<Import, ImportError>
         },
         failback: Failback::Auto,
         peer: PeerApi::default(),
+        // keepalived has no quorum: a partition makes two masters.
+        quorum: None,
     };
     let monitored = processes.iter().filter(|p| p.monitor.is_some()).count();
     for process in &processes {
@@ -165,6 +167,7 @@ pub fn import(args: &[String], options: &Options) -> Result<Import, ImportError>
                 ..Notify::default()
             },
             control: Default::default(),
+            fencing: Default::default(),
         };
         objects.push(manifests::virtual_ip_object(
             &name,

@@ -32,6 +32,10 @@ const EXPECTED: &[(&str, &str)] = &[
         "invalid/bad-duration.yaml:20:17: VirtualIP/web: spec.preemptDelay: \"5 s\" is not valid: use a duration such as 50ms, 1s, 5m or 1h30m",
     ),
     (
+        "bad-endpoint.yaml",
+        "invalid/bad-endpoint.yaml:11:19: Cluster/home: spec.quorum.etcd.endpoints[0]: \"http://10.77.0.3\" is not valid: use an etcd client URL with its port, such as https://10.0.0.3:2379",
+    ),
+    (
         "bad-name.yaml",
         "invalid/bad-name.yaml:5:9: Cluster/Home_Lab: metadata.name: \"Home_Lab\" is not valid: use lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters (a DNS-1123 label)",
     ),
@@ -76,6 +80,10 @@ const EXPECTED: &[(&str, &str)] = &[
         "invalid/duplicate-vrid.yaml:28:9: VirtualIP/dns: spec.vrid: VRID 51 on eth0 (IPv4) is already used by VirtualIP \"web\" in Cluster \"home\": choose another VRID",
     ),
     (
+        "fencing-without-quorum.yaml",
+        "invalid/fencing-without-quorum.yaml:20:12: VirtualIP/web: spec.fencing: fencing: quorum needs a quorum engine, and Cluster \"home\" declares none: add its spec.quorum (docs/quorum.md), or use fencing: auto",
+    ),
+    (
         "missing-apiversion.yaml",
         "invalid/missing-apiversion.yaml:2:1: Cluster/home: missing required field apiVersion: add apiVersion: hareconcile.io/v1alpha1",
     ),
@@ -106,6 +114,14 @@ const EXPECTED: &[(&str, &str)] = &[
     (
         "priority-300.yaml",
         "invalid/priority-300.yaml:20:20: VirtualIP/web: spec.priorities.n1: 300 is out of range: use 1-255",
+    ),
+    (
+        "quorum-cert-without-key.yaml",
+        "invalid/quorum-cert-without-key.yaml:14:9: Cluster/home: spec.quorum.etcd.tls: missing required field keyFile: add it (an absolute path, starting with /)",
+    ),
+    (
+        "quorum-https-without-tls.yaml",
+        "invalid/quorum-https-without-tls.yaml:14:11: Cluster/home: spec.quorum.etcd.endpoints[1]: https://10.77.0.3:2379: an https endpoint needs tls.caFile: add spec.quorum.etcd.tls, or use http://",
     ),
     (
         "replication-without-nfs.yaml",

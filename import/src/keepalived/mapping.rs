@@ -126,6 +126,8 @@ pub fn map(
         },
         failback: Failback::Auto,
         peer: PeerApi::default(),
+        // keepalived has no quorum: a partition makes two masters.
+        quorum: None,
     };
     let mut objects = vec![manifests::cluster_object(
         options,
@@ -896,6 +898,7 @@ fn member_spec(
         sync_group,
         notify,
         control: Default::default(),
+        fencing: Default::default(),
     }
 }
 

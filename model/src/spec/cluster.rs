@@ -19,6 +19,11 @@ pub struct ClusterSpec {
     pub failback: Failback,
     #[serde(default)]
     pub peer: PeerApi,
+    /// The quorum engine that keeps fenced VirtualIPs from having two
+    /// masters on a partition (`docs/quorum.md`). Without it a partition
+    /// makes both sides master, as plain VRRP does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<Quorum>,
 }
 
 impl ClusterSpec {
@@ -219,6 +224,63 @@ impl Default for PeerApi {
     }
 }
 
+/// Where quorum comes from: an etcd cluster with a member on a witness
+/// host, so that two nodes cut apart are told which side may go on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quorum {
+    pub etcd: EtcdQuorum,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdQuorum {
+    /// Client URLs of the etcd members (`https://10.0.0.3:2379`), tried
+    /// in turn: list every member, witness included.
+    pub endpoints: Vec<String>,
+    /// TLS to the members: required for `https` endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<EtcdTls>,
+    /// A node that cannot renew its lease stops its fenced Services and
+    /// releases its VIPs after half of this, and the other side takes
+    /// over after all of it: the failover time on a partition is about
+    /// this long. Whole seconds (etcd counts leases in seconds).
+    #[serde(rename = "leaseTTL", default = "default_lease_ttl")]
+    pub lease_ttl: Duration,
+    /// Where the Cluster's keys live in etcd; `/hareconcile/CLUSTER/` by
+    /// default. Ends with `/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+}
+
+impl EtcdQuorum {
+    /// The key prefix in effect for the Cluster named `cluster`.
+    pub fn prefix_for(&self, cluster: &str) -> String {
+        self.prefix
+            .clone()
+            .unwrap_or_else(|| format!("/hareconcile/{cluster}/"))
+    }
+}
+
+/// Long enough that a slow renewal or two does not fence a healthy
+/// master; short enough that a partition's failover stays within seconds.
+fn default_lease_ttl() -> Duration {
+    Duration::from_secs(6)
+}
+
+/// PEM files: the CA that signed the members' certificates and, when the
+/// members require client certificates (`--client-cert-auth`), this
+/// node's certificate and key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdTls {
+    pub ca_file: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<PathBuf>,
+}
+
 /// Not 7946: Docker swarm's gossip port, likely taken on these hosts.
 fn default_peer_port() -> u16 {
     7979
@@ -239,6 +301,21 @@ mod tests {
         assert_eq!(spec.vrrp.advert_interval, Duration::from_secs(1));
         assert_eq!(spec.failback, Failback::Auto);
         assert_eq!(spec.vrrp.v3_checksum, V3Checksum::WithPseudoHeader);
+        assert_eq!(spec.quorum, None);
+    }
+
+    #[test]
+    fn a_quorum_names_its_members_and_defaults_its_lease_and_prefix() {
+        let spec: ClusterSpec = serde_json::from_value(serde_json::json!({
+            "nodes": [{"name": "n1", "address": "10.77.0.1"}],
+            "quorum": {"etcd": {"endpoints": ["http://10.77.0.3:2379"]}}
+        }))
+        .unwrap();
+        let etcd = &spec.quorum.unwrap().etcd;
+        assert_eq!(etcd.lease_ttl, Duration::from_secs(6));
+        assert_eq!(etcd.prefix_for("home"), "/hareconcile/home/");
+        let written = serde_json::to_value(etcd).unwrap();
+        assert_eq!(written["leaseTTL"], "6s");
     }
 
     #[test]

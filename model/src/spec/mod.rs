@@ -11,8 +11,8 @@ mod service;
 mod virtual_ip;
 
 pub use cluster::{
-    Auth, AuthType, ClusterSpec, Failback, Node, PeerApi, PeerTls, Transport, V3Checksum,
-    VrrpDefaults, VrrpVersion,
+    Auth, AuthType, ClusterSpec, EtcdQuorum, EtcdTls, Failback, Node, PeerApi, PeerTls, Quorum,
+    Transport, V3Checksum, VrrpDefaults, VrrpVersion,
 };
 pub use duration::{Duration, DurationError};
 pub use pattern::{Filter, Pattern, PatternError};
@@ -21,8 +21,10 @@ pub use replication::{
     Snapshot, Source, Ssh,
 };
 pub use service::{
-    Compose, Containers, DnsCheck, ExecCheck, Health, HttpsCheck, ServiceMode, ServiceSpec, Standby,
+    Compose, Containers, DnsCheck, ExecCheck, Handover, Health, HttpsCheck, ServiceMode,
+    ServiceSpec, Standby,
 };
 pub use virtual_ip::{
-    Control, Garp, Notify, Track, TrackScript, TrackedService, VirtualIpSpec, OWNER_NEVER_BACKUP,
+    Control, Fencing, Garp, Notify, Track, TrackScript, TrackedService, VirtualIpSpec,
+    OWNER_NEVER_BACKUP,
 };

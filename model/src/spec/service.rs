@@ -26,8 +26,41 @@ pub struct ServiceSpec {
     /// Replications that must be Ready before the stack starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// How the stack moves to another node on a planned preempt-back or
+    /// switchover; see [`Handover`]. Default: [`ServiceSpec::handover_in`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handover: Option<Handover>,
     #[serde(default)]
     pub health: Health,
+}
+
+impl ServiceSpec {
+    /// The handover in effect: the declared one, else break-before-make
+    /// for a stack that `requires:` a Replication (it writes that data,
+    /// and two writers would diverge), else make-before-break. The Service
+    /// controller also treats as exclusive a stack that bind-mounts a
+    /// replicated path without `requires:`.
+    pub fn handover_in(&self) -> Handover {
+        self.handover.unwrap_or(if self.requires.is_empty() {
+            Handover::MakeBeforeBreak
+        } else {
+            Handover::BreakBeforeMake
+        })
+    }
+}
+
+/// Whether a stack may run on two nodes for a moment while it moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Handover {
+    /// The new node starts the stack before the old one stops it, so a
+    /// planned move has no outage: for stateless stacks.
+    MakeBeforeBreak,
+    /// The stack is *exclusive*: it never runs on two nodes at once. The
+    /// old node stops it before the new one starts it (an outage of a
+    /// stop and a start); with the Cluster's quorum, only the holder of
+    /// the followed VirtualIP's writer lock runs it, on every transition.
+    BreakBeforeMake,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -197,6 +230,33 @@ mod tests {
             assert_eq!(decoded, expected);
             assert_eq!(serde_json::to_value(&decoded).unwrap(), json);
         }
+    }
+
+    #[test]
+    fn a_stack_that_requires_data_is_exclusive_unless_it_says_otherwise() {
+        let spec = |extra: serde_json::Value| {
+            let mut spec = serde_json::json!({"cluster": "home", "followVirtualIP": "web",
+                                              "compose": {"file": "c.yaml"}});
+            spec.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            serde_json::from_value::<ServiceSpec>(spec)
+                .unwrap()
+                .handover_in()
+        };
+        assert_eq!(spec(serde_json::json!({})), Handover::MakeBeforeBreak);
+        assert_eq!(
+            spec(serde_json::json!({"requires": ["data"]})),
+            Handover::BreakBeforeMake
+        );
+        assert_eq!(
+            spec(serde_json::json!({"requires": ["data"], "handover": "make-before-break"})),
+            Handover::MakeBeforeBreak
+        );
+        assert_eq!(
+            spec(serde_json::json!({"handover": "break-before-make"})),
+            Handover::BreakBeforeMake
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::{ClusterSpec, Duration, Failback, Node};
+use super::{
+    ClusterSpec, Duration, Failback, Handover, Method, Node, ReplicationSpec, ServiceSpec,
+};
 
 /// Why the address owner is never put in maintenance, wherever that is refused.
 pub const OWNER_NEVER_BACKUP: &str = "the address owner cannot be a backup (RFC 5798): it keeps its own address, which would then be on two nodes at once";
@@ -54,6 +56,10 @@ pub struct VirtualIpSpec {
     pub notify: Notify,
     #[serde(default)]
     pub control: Control,
+    /// Whether this VirtualIP's master must hold the Cluster's quorum; see
+    /// [`Fencing`].
+    #[serde(default, skip_serializing_if = "Fencing::is_auto")]
+    pub fencing: Fencing,
 }
 
 impl VirtualIpSpec {
@@ -76,10 +82,64 @@ impl VirtualIpSpec {
         self.advert_interval.unwrap_or(cluster.vrrp.advert_interval)
     }
 
+    /// Whether this VirtualIP (named `name`) is fenced, as `fencing` says
+    /// for the Cluster and the objects that follow it; see [`Fencing`].
+    pub fn fenced_in<'a>(
+        &self,
+        name: &str,
+        cluster: &ClusterSpec,
+        services: impl IntoIterator<Item = &'a ServiceSpec>,
+        replications: impl IntoIterator<Item = &'a ReplicationSpec>,
+    ) -> bool {
+        if cluster.quorum.is_none() {
+            return false;
+        }
+        let follows = |vip: &Option<String>| vip.as_deref() == Some(name);
+        match self.fencing {
+            Fencing::Quorum => true,
+            Fencing::None => false,
+            Fencing::Auto => {
+                services.into_iter().any(|s| {
+                    follows(&s.follow_virtual_ip) && s.handover_in() == Handover::BreakBeforeMake
+                }) || replications.into_iter().any(|r| {
+                    // A copy pushed from wherever the VIP is master; a
+                    // mount or a fixed source does not move with it.
+                    let copies = matches!(r.method, Method::Rsync | Method::Btrfs | Method::Zfs);
+                    follows(&r.follow_virtual_ip) && copies && r.source.is_none()
+                })
+            }
+        }
+    }
+
     /// Whether a higher-priority node takes over from a running master:
     /// this VirtualIP's `preempt`, else what the Cluster's `failback` implies.
     pub fn preempt_in(&self, cluster: &ClusterSpec) -> bool {
         self.preempt.unwrap_or(cluster.failback == Failback::Auto)
+    }
+}
+
+/// Whether a VirtualIP is *fenced*: its master must hold the followed
+/// writer lock in the Cluster's quorum engine, takes the VIP only once it
+/// does, and gives the VIP up (with the exclusive Services that follow
+/// it) before its lease can expire when it loses quorum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fencing {
+    /// Fenced when the Cluster declares a quorum and something that
+    /// writes data follows the VirtualIP: an exclusive Service
+    /// (break-before-make) or a Replication. A VIP-only VirtualIP keeps
+    /// plain VRRP.
+    #[default]
+    Auto,
+    /// Always fenced (the Cluster must declare a quorum).
+    Quorum,
+    /// Plain VRRP, even with a quorum: both sides of a partition serve.
+    None,
+}
+
+impl Fencing {
+    pub fn is_auto(&self) -> bool {
+        *self == Fencing::Auto
     }
 }
 
@@ -246,6 +306,53 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_fencing_follows_what_writes_data() {
+        fn decode<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+            serde_json::from_value(v).unwrap()
+        }
+        let mut cluster: ClusterSpec =
+            decode(serde_json::json!({"nodes": [{"name": "n1", "address": "10.77.0.1"}]}));
+        let mut vip: VirtualIpSpec = decode(serde_json::json!({
+            "cluster": "home", "interface": "eth0", "vrid": 51, "addresses": ["10.77.0.100/24"]
+        }));
+        let stateless: ServiceSpec = decode(serde_json::json!({
+            "cluster": "home", "followVirtualIP": "web", "compose": {"file": "c.yaml"}
+        }));
+        let writer: ServiceSpec = decode(serde_json::json!({
+            "cluster": "home", "followVirtualIP": "web", "compose": {"file": "c.yaml"},
+            "requires": ["data"]
+        }));
+        let copy: ReplicationSpec = decode(serde_json::json!({
+            "cluster": "home", "followVirtualIP": "web", "method": "rsync", "path": "/srv/data"
+        }));
+        let fenced = |vip: &VirtualIpSpec,
+                      cluster: &ClusterSpec,
+                      s: &[&ServiceSpec],
+                      r: &[&ReplicationSpec]| {
+            vip.fenced_in("web", cluster, s.iter().copied(), r.iter().copied())
+        };
+        // Without a quorum engine nothing is fenced.
+        assert!(!fenced(&vip, &cluster, &[&writer], &[&copy]));
+        cluster.quorum = Some(decode(
+            serde_json::json!({"etcd": {"endpoints": ["http://10.77.0.3:2379"]}}),
+        ));
+        assert!(
+            !fenced(&vip, &cluster, &[&stateless], &[]),
+            "a VIP-only VirtualIP"
+        );
+        assert!(fenced(&vip, &cluster, &[&stateless, &writer], &[]));
+        assert!(fenced(&vip, &cluster, &[], &[&copy]));
+        assert!(!fenced(&vip, &cluster, &[], &[]));
+        vip.fencing = Fencing::Quorum;
+        assert!(fenced(&vip, &cluster, &[], &[]));
+        vip.fencing = Fencing::None;
+        assert!(!fenced(&vip, &cluster, &[&writer], &[&copy]));
+        // Another VirtualIP's writers do not count.
+        vip.fencing = Fencing::Auto;
+        assert!(!vip.fenced_in("db", &cluster, [&writer], [&copy]));
+    }
 
     #[test]
     fn control_edits_touch_one_node_only() {

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use super::{pointer, Finding};
 use crate::spec::{
-    AuthType, ClusterSpec, Direction, Duration, Method, Pattern, Placement, ReplicationSpec,
-    ServiceMode, ServiceSpec, VirtualIpSpec, VrrpVersion,
+    AuthType, ClusterSpec, Direction, Duration, EtcdQuorum, Method, Pattern, Placement,
+    ReplicationSpec, ServiceMode, ServiceSpec, VirtualIpSpec, VrrpVersion,
 };
 use crate::{Kind, Object};
 
@@ -72,6 +72,46 @@ fn cluster(spec: &ClusterSpec) -> Vec<Finding> {
             "pass authentication exists only in VRRP version 2 (RFC 5798 removed it): set spec.vrrp.version: 2 or use type: none",
         ));
     }
+    if let Some(quorum) = &spec.quorum {
+        out.extend(etcd_quorum(&quorum.etcd));
+    }
+    out
+}
+
+/// Shortest lease: etcd raises anything below about 1.5 s (three
+/// election ticks) on its own, and a node would fence on one slow renewal.
+const MIN_LEASE_TTL: Duration = Duration::from_secs(2);
+/// Longest lease: a partition's failover takes about this long.
+const MAX_LEASE_TTL: Duration = Duration::from_secs(300);
+
+fn etcd_quorum(etcd: &EtcdQuorum) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let ttl = etcd.lease_ttl;
+    if ttl.as_millis() % 1_000 != 0 || ttl < MIN_LEASE_TTL || ttl > MAX_LEASE_TTL {
+        out.push(Finding::value(
+            "/spec/quorum/etcd/leaseTTL",
+            format!(
+                "{ttl} cannot be a lease: etcd counts leases in whole seconds; use {MIN_LEASE_TTL} to {MAX_LEASE_TTL} (a partition's failover takes about this long)"
+            ),
+        ));
+    }
+    // TLS is all or nothing: a plain endpoint beside https ones would
+    // carry the lease renewals in the clear.
+    let scheme = if etcd.tls.is_some() { "https" } else { "http" };
+    for (i, endpoint) in etcd.endpoints.iter().enumerate() {
+        if !endpoint.starts_with(&format!("{scheme}://")) {
+            let why = match etcd.tls {
+                Some(_) => "with tls every endpoint is https: use https:// (or remove tls)",
+                None => {
+                    "an https endpoint needs tls.caFile: add spec.quorum.etcd.tls, or use http://"
+                }
+            };
+            out.push(Finding::value(
+                &format!("/spec/quorum/etcd/endpoints/{i}"),
+                format!("{endpoint}: {why}"),
+            ));
+        }
+    }
     out
 }
 
@@ -135,6 +175,12 @@ fn service(spec: &ServiceSpec) -> Vec<Finding> {
             format!(
                 "standby applies to mode warm only (mode {mode} keeps no containers on a standby): remove it or set mode: warm"
             ),
+        ));
+    }
+    if spec.mode == ServiceMode::ActiveActive && spec.handover.is_some() {
+        out.push(Finding::key(
+            "/spec/handover",
+            "an active-active stack runs on every node and never moves: remove handover, or choose mode active-passive or warm",
         ));
     }
     if spec.mode != ServiceMode::ActiveActive && spec.follow_virtual_ip.is_none() {
@@ -471,6 +517,48 @@ mod tests {
         assert_eq!(
             found,
             vec!["spec.vrrp.advertInterval: 50ms cannot be advertised: VRRP version 2 advertises whole seconds from 1s to 255s: use whole seconds such as 1s, or VRRP version 3 for sub-second adverts"]
+        );
+    }
+
+    #[test]
+    fn a_quorum_lease_is_whole_seconds_and_tls_is_all_or_nothing() {
+        let cluster = |etcd: serde_json::Value| {
+            messages(
+                Kind::Cluster,
+                json!({"nodes": [{"name": "n1", "address": "10.77.0.1"}], "quorum": {"etcd": etcd}}),
+            )
+        };
+        assert_eq!(
+            cluster(json!({"endpoints": ["http://10.77.0.3:2379"]})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            cluster(json!({"endpoints": ["http://10.77.0.3:2379"], "leaseTTL": "2500ms"})),
+            ["spec.quorum.etcd.leaseTTL: 2s500ms cannot be a lease: etcd counts leases in whole seconds; use 2s to 5m (a partition's failover takes about this long)"]
+        );
+        assert_eq!(
+            cluster(json!({"endpoints": ["http://10.77.0.3:2379"], "leaseTTL": "1s"})).len(),
+            1
+        );
+        assert_eq!(
+            cluster(json!({"endpoints": ["http://10.77.0.3:2379", "https://10.77.0.1:2379"]})),
+            ["spec.quorum.etcd.endpoints[1]: https://10.77.0.1:2379: an https endpoint needs tls.caFile: add spec.quorum.etcd.tls, or use http://"]
+        );
+        assert_eq!(
+            cluster(json!({"endpoints": ["http://10.77.0.3:2379"], "tls": {"caFile": "/etc/ca.crt"}})),
+            ["spec.quorum.etcd.endpoints[0]: http://10.77.0.3:2379: with tls every endpoint is https: use https:// (or remove tls)"]
+        );
+    }
+
+    #[test]
+    fn an_active_active_stack_has_no_handover() {
+        assert_eq!(
+            messages(
+                Kind::Service,
+                json!({"cluster": "home", "mode": "active-active", "handover": "break-before-make",
+                       "compose": {"file": "c.yaml"}})
+            ),
+            ["spec.handover: an active-active stack runs on every node and never moves: remove handover, or choose mode active-passive or warm"]
         );
     }
 

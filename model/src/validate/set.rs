@@ -10,7 +10,8 @@ use std::net::IpAddr;
 use super::object::advert_interval_message;
 use super::{pointer, Finding, Problem};
 use crate::spec::{
-    ClusterSpec, ReplicationSpec, ServiceSpec, VirtualIpSpec, VrrpVersion, OWNER_NEVER_BACKUP,
+    ClusterSpec, Fencing, ReplicationSpec, ServiceSpec, VirtualIpSpec, VrrpVersion,
+    OWNER_NEVER_BACKUP,
 };
 use crate::{Kind, Object};
 
@@ -147,6 +148,7 @@ impl Index {
             owner_priority(spec, cluster, &mut out);
             own_address_means_owner(spec, cluster, &mut out);
             owner_not_forced_backup(spec, cluster, &mut out);
+            fencing_needs_quorum(spec, cluster, &mut out);
         }
         out
     }
@@ -200,6 +202,19 @@ impl Index {
 }
 
 /// Node names in priorities and control overrides must be the Cluster's.
+/// `fencing: quorum` asks for what only a Cluster with a quorum engine has.
+fn fencing_needs_quorum(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
+    if spec.fencing == Fencing::Quorum && cluster.quorum.is_none() {
+        out.push(Finding::value(
+            "/spec/fencing",
+            format!(
+                "fencing: quorum needs a quorum engine, and Cluster {:?} declares none: add its spec.quorum (docs/quorum.md), or use fencing: auto",
+                spec.cluster
+            ),
+        ));
+    }
+}
+
 fn node_references(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
     let names: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
     let mut check = |node: &str, at: String, finding: fn(&str, String) -> Finding| {
@@ -670,6 +685,27 @@ mod tests {
         assert_eq!(
             messages(&set),
             vec!["VirtualIP/owner: spec.control.forceBackup[1]: node n1 owns 10.77.0.1 (priority 255), and the address owner cannot be a backup (RFC 5798): it keeps its own address, which would then be on two nodes at once: remove n1 from forceBackup (to serve the address elsewhere, take it off n1's interface, or float an address no node owns, with priorities 1-254)"]
+        );
+    }
+
+    #[test]
+    fn fencing_by_quorum_needs_the_clusters_quorum_engine() {
+        let set = [
+            home(3),
+            vip(
+                "web",
+                json!({"addresses": ["10.77.0.100/24"], "fencing": "quorum"}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec!["VirtualIP/web: spec.fencing: fencing: quorum needs a quorum engine, and Cluster \"home\" declares none: add its spec.quorum (docs/quorum.md), or use fencing: auto"]
+        );
+        let mut with_quorum = home(3);
+        with_quorum.spec["quorum"] = json!({"etcd": {"endpoints": ["http://10.77.0.3:2379"]}});
+        assert_eq!(
+            messages(&[with_quorum, set[1].clone()]),
+            Vec::<String>::new()
         );
     }
 
