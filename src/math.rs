@@ -8,7 +8,9 @@
 //! resident in every agent. Defined here, the calls resolve inside the
 //! binary and the linker (`--as-needed`) drops libm. `log2` is called only
 //! by unoptimized builds (num-bigint, redb and tokio's timer wheel, where
-//! the optimizer folds it away). The `libm` crate is the Rust port of
+//! the optimizer folds it away). `log` is the one libm function the bundled
+//! SQLite calls (FTS5's bm25 ranking; the sync controller copies live
+//! databases through SQLite's online backup). The `libm` crate is the Rust port of
 //! musl's, accurate to within an ulp; `tests/binary.rs` checks that libm
 //! stays out.
 
@@ -24,9 +26,15 @@ pub extern "C" fn log2(x: f64) -> f64 {
     libm::log2(x)
 }
 
+/// The natural logarithm of `x`.
+#[no_mangle]
+pub extern "C" fn log(x: f64) -> f64 {
+    libm::log(x)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{log2, pow};
+    use super::{log, log2, pow};
 
     #[test]
     fn agree_with_exact_results() {
@@ -40,5 +48,7 @@ mod tests {
         assert_eq!(log2(1024.0), 10.0);
         assert_eq!(log2(0.125), -3.0);
         assert!((log2(10.0) - std::f64::consts::LOG2_10).abs() < 1e-15);
+        assert_eq!(log(1.0), 0.0);
+        assert!((log(std::f64::consts::E) - 1.0).abs() < 1e-15);
     }
 }
