@@ -12,6 +12,7 @@
 
 mod agent;
 mod api;
+mod build_info;
 mod cli;
 mod cluster_view;
 mod drift;

@@ -88,3 +88,32 @@ fn usage_errors_exit_2() {
     let out = hc(&["apply"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn version_names_the_commit_and_the_build_date() {
+    let out = expect_code(&hc(&["--version"]), 0);
+    // hareconcile 0.1.0 (commit 0123456789ab, built 2026-12-07)
+    let words: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(
+        words[..2],
+        ["hareconcile", env!("CARGO_PKG_VERSION")],
+        "{out}"
+    );
+    assert_eq!(words[2], "(commit", "{out}");
+    let commit = words[3].trim_end_matches(',');
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{out}"
+    );
+    assert_eq!(words[4], "built", "{out}");
+    let date = words[5].trim_end_matches(')');
+    assert!(
+        time::Date::parse(
+            date,
+            time::macros::format_description!("[year]-[month]-[day]")
+        )
+        .is_ok(),
+        "{out}"
+    );
+}

@@ -39,7 +39,7 @@ pub const EXIT_RUNTIME: u8 = 3;
 #[derive(Parser)]
 #[command(
     name = "hareconcile",
-    version,
+    version = crate::build_info::LONG_VERSION,
     about = "Declarative high availability for small Linux clusters",
     long_about = "hareconcile keeps services available across two or three Linux hosts. \
 Declare Cluster, VirtualIP, Service and Replication objects in YAML; the agent on each \

@@ -1,0 +1,15 @@
+//! Which build this is: the version, the commit and the build date that
+//! `build.rs` stamps in. `--version`, `/v1/info` readers and the
+//! `hareconcile_build_info` metric all say the same.
+
+/// What `hareconcile --version` prints after the program's name. The
+/// version comes first: scripts read the second word of the line
+/// (`packaging/deb/build.sh` does).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HARECONCILE_GIT_COMMIT"),
+    ", built ",
+    env!("HARECONCILE_BUILD_DATE"),
+    ")"
+);
