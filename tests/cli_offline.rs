@@ -117,3 +117,41 @@ fn version_names_the_commit_and_the_build_date() {
         "{out}"
     );
 }
+
+/// The unit configures the agent through /etc/default/hareconcile only, so
+/// each flag must have a variable, and `--help` must say which.
+#[test]
+fn every_agent_flag_has_an_environment_variable() {
+    let help = expect_code(&hc(&["agent", "--help"]), 0);
+    let mut blocks: Vec<String> = Vec::new();
+    let (_, options) = help.split_once("\nOptions:\n").expect("an options section");
+    for line in options.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("--") || (trimmed.starts_with('-') && trimmed.contains(", --")) {
+            blocks.push(String::new());
+        }
+        if let Some(block) = blocks.last_mut() {
+            block.push_str(trimmed);
+            block.push(' ');
+        }
+    }
+    let flags: Vec<&String> = blocks.iter().filter(|b| !b.contains("--help")).collect();
+    assert!(flags.len() >= 10, "{help}");
+    for block in flags {
+        assert!(
+            block.contains("[env: "),
+            "a flag without a variable: {block}"
+        );
+    }
+}
+
+#[test]
+fn a_setting_from_the_environment_is_checked_like_its_flag() {
+    let out = Command::new(BIN)
+        .args(["agent"])
+        .env("HARECONCILE_RESYNC", "often")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(stderr(&out).contains("--resync"), "{}", stderr(&out));
+}

@@ -174,9 +174,9 @@ fn in_root(root: &Path, argv: &[&str]) -> String {
 fn configure(root: &Path, host: &Host) {
     let settings = root.join(SETTINGS.trim_start_matches('/'));
     let text = std::fs::read_to_string(&settings).unwrap();
-    assert!(text.contains("\nHARECONCILE_NODE=\n"), "{text}");
+    assert!(text.contains("\n#HARECONCILE_NODE=\n"), "{text}");
     let text = text.replace(
-        "\nHARECONCILE_NODE=\n",
+        "\n#HARECONCILE_NODE=\n",
         &format!("\nHARECONCILE_NODE={}\n", host.name()),
     );
     std::fs::write(&settings, text).unwrap();

@@ -26,46 +26,64 @@ enum LogFormat {
 /// there are applied (all or nothing), and removing a file deletes the
 /// objects it declared.
 ///
+/// Every flag can also be set by the environment variable named in its
+/// help (the packaged unit reads them from /etc/default/hareconcile); a
+/// flag given on the command line wins.
+///
 /// Examples:
 ///   hareconcile agent --node n1 --state-dir /var/lib/hareconcile \
 ///       --manifests /etc/hareconcile/manifests
 ///   hareconcile agent --node n1 --git-url https://git.example/ops.git \
 ///       --git-branch main --git-path manifests --git-interval 30s
+///   HARECONCILE_MANIFESTS=/etc/hareconcile/manifests hareconcile agent
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct AgentArgs {
-    /// This node's name, as listed in the Cluster's spec.nodes.
-    #[arg(long, env = "HARECONCILE_NODE")]
-    node: String,
+    /// This node's name, as listed in the Cluster's spec.nodes. Default:
+    /// this host's name up to the first dot, in lower case (`hostname -s`).
+    #[arg(long, env = "HARECONCILE_NODE", value_name = "NAME")]
+    node: Option<String>,
     /// Where the agent keeps its state (created if missing).
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/hareconcile")]
+    #[arg(
+        long,
+        env = "HARECONCILE_STATE_DIR",
+        value_name = "DIR",
+        default_value = "/var/lib/hareconcile"
+    )]
     state_dir: PathBuf,
     /// A directory of manifests to apply and keep applied.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "HARECONCILE_MANIFESTS", value_name = "DIR")]
     manifests: Option<PathBuf>,
     /// Where to serve the API.
     #[arg(long, env = "HARECONCILE_SOCKET", default_value = DEFAULT_SOCKET, value_name = "PATH")]
     socket: PathBuf,
     /// How often every controller reconciles everything even without a change.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HARECONCILE_RESYNC", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     resync: Duration,
     /// Follow this git repository (GitOps pull): every new commit of
     /// --git-branch is validated whole and applied as manager `gitops`.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "HARECONCILE_GIT_URL", value_name = "URL")]
     git_url: Option<String>,
     /// The branch to follow.
     #[arg(
         long,
+        env = "HARECONCILE_GIT_BRANCH",
         value_name = "BRANCH",
         default_value = "main",
         requires = "git_url"
     )]
     git_branch: String,
     /// The directory within the repository that holds the manifests.
-    #[arg(long, value_name = "DIR", default_value = ".", requires = "git_url")]
+    #[arg(
+        long,
+        env = "HARECONCILE_GIT_PATH",
+        value_name = "DIR",
+        default_value = ".",
+        requires = "git_url"
+    )]
     git_path: PathBuf,
     /// How often to fetch (`hareconcile gitops sync` fetches at once).
-    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration, requires = "git_url")]
+    #[arg(long, env = "HARECONCILE_GIT_INTERVAL", value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration, requires = "git_url")]
     git_interval: Duration,
     /// The Docker Engine that runs this node's Compose stacks.
     #[arg(
@@ -77,10 +95,15 @@ pub struct AgentArgs {
     docker_host: String,
     /// Post every event (state transitions, repairs, failures) as JSON to
     /// this http:// URL; best effort, never slows the agent.
-    #[arg(long, value_name = "URL", value_parser = WebhookUrl::parse)]
+    #[arg(long, env = "HARECONCILE_WEBHOOK", value_name = "URL", value_parser = WebhookUrl::parse)]
     webhook: Option<WebhookUrl>,
     /// Log lines as human text or one JSON object per line.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        env = "HARECONCILE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     log_format: LogFormat,
 }
 
@@ -95,8 +118,17 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
         LogFormat::Text => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),
     }
+    let node = match args.node.filter(|n| !n.is_empty()) {
+        Some(node) => node,
+        None => host_name().map_err(|e| {
+            CliError::input(format_args!(
+                "--node not given and this host's name is unusable ({e}): \
+                 set --node or HARECONCILE_NODE to the name the Cluster's spec.nodes lists"
+            ))
+        })?,
+    };
     agent::run(AgentConfig {
-        node: args.node,
+        node,
         state_dir: args.state_dir,
         manifests: args.manifests,
         socket: args.socket,
@@ -113,4 +145,37 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
     .await
     .map_err(|e| CliError::runtime(format_args!("{e:#}")))?;
     Ok(EXIT_OK)
+}
+
+/// The node name a host has by default: its name up to the first dot, in
+/// lower case, as kubelet and `hostname -s` do, since node names are
+/// DNS labels and /etc/hostname sometimes holds a full domain name.
+fn host_name() -> std::io::Result<String> {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the length passed is the buffer's; gethostname writes at most that.
+    if unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
+    let name = std::str::from_utf8(&buffer[..end])
+        .map_err(|_| std::io::Error::other("the host name is not UTF-8"))?;
+    node_name_of(name).ok_or_else(|| std::io::Error::other(format!("{name:?} is empty")))
+}
+
+fn node_name_of(host_name: &str) -> Option<String> {
+    let label = host_name.split('.').next()?.to_ascii_lowercase();
+    (!label.is_empty()).then_some(label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_name_becomes_its_first_label_in_lower_case() {
+        assert_eq!(node_name_of("NAS1.home.arpa").as_deref(), Some("nas1"));
+        assert_eq!(node_name_of("n2").as_deref(), Some("n2"));
+        assert_eq!(node_name_of(""), None);
+        assert_eq!(node_name_of(".local"), None);
+    }
 }
