@@ -7,6 +7,7 @@
 
 mod agent;
 mod apply;
+mod chart;
 mod delete;
 mod describe;
 mod diff;
@@ -14,6 +15,7 @@ mod drift;
 mod events;
 mod get;
 mod gitops;
+mod import;
 mod output;
 mod schema;
 mod status;
@@ -67,6 +69,8 @@ enum Command {
     Status(status::StatusArgs),
     Vip(vip::VipArgs),
     Switchover(switchover::SwitchoverArgs),
+    Chart(chart::ChartArgs),
+    Import(import::ImportArgs),
 }
 
 impl Cli {
@@ -86,6 +90,8 @@ impl Cli {
             Command::Status(args) => status::run(args).await,
             Command::Vip(args) => vip::run(args).await,
             Command::Switchover(args) => switchover::run(args).await,
+            Command::Chart(args) => chart::run(args).await,
+            Command::Import(args) => import::run(args),
         }
     }
 }
