@@ -2,11 +2,14 @@
 //! installed with dpkg into a debootstrapped bookworm, its unit checked by
 //! `systemd-analyze verify`, and its agent started exactly as the unit's
 //! `ExecStart=` and environment file say (with its capability bounding
-//! set) in two lab nodes, which elect, serve and fail over.
+//! set) in two lab nodes, which elect, serve and fail over. The agents
+//! report readiness and stopping to a notification socket, as the unit's
+//! `Type=notify` has systemd expect.
 
 mod hosts;
 mod support;
 
+use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -34,14 +37,25 @@ fn the_package_installs_on_a_fresh_debian_and_its_unit_runs_a_failing_over_pair(
         install(&root, &deb);
         configure(&root, host);
         let unit = ServiceUnit::load(&root, UNIT).unwrap();
-        let agent = host.spawn(unit.command_in(&root, &[]).unwrap()).unwrap();
+        let notify = NotifySocket::bind(&root);
+        let command = unit
+            .command_in(&root, &[("NOTIFY_SOCKET", NOTIFY_SOCKET)])
+            .unwrap();
+        let agent = host.spawn(command).unwrap();
         let web = serve_own_name(&lab, host);
         nodes.push(Node {
             host,
             root,
             agent: Some(agent),
+            notify,
             _web: web,
         });
+    }
+    // Type=notify: systemd counts the unit started when the agent says so.
+    assert_eq!(unit_setting(&nodes[0].root, "Type"), "notify");
+    for node in &nodes {
+        let message = node.notify.next(|| node.log());
+        assert!(message.starts_with("READY=1\n"), "{message}");
     }
     let logs = |nodes: &[Node]| nodes.iter().map(Node::log).collect::<Vec<_>>().join("\n");
 
@@ -67,6 +81,8 @@ fn the_package_installs_on_a_fresh_debian_and_its_unit_runs_a_failing_over_pair(
     let stop_timeout = stop_timeout(&nodes[0].root);
     let agent = nodes[0].agent.take().unwrap();
     agent.signal(libc::SIGTERM);
+    let stopping = nodes[0].notify.next(|| agent.log());
+    assert!(stopping.starts_with("STOPPING=1\n"), "{stopping}");
     let status = wait_exit(agent, stop_timeout);
     assert!(status.success(), "{status}: {}", logs(&nodes));
     await_server(&lab, "n2", || logs(&nodes));
@@ -77,7 +93,39 @@ struct Node<'a> {
     host: &'a Host,
     root: PathBuf,
     agent: Option<Process>,
+    notify: NotifySocket,
     _web: Process,
+}
+
+/// Where the agents send their sd_notify messages: a path inside the
+/// node's root, since an abstract socket would stay in the node's network
+/// namespace.
+const NOTIFY_SOCKET: &str = "/run/hareconcile-test-notify";
+
+/// systemd's side of `Type=notify`: the socket `NOTIFY_SOCKET` names.
+struct NotifySocket(UnixDatagram);
+
+impl NotifySocket {
+    fn bind(root: &Path) -> Self {
+        let path = root.join(NOTIFY_SOCKET.trim_start_matches('/'));
+        let _ = std::fs::remove_file(&path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let socket = UnixDatagram::bind(&path).unwrap();
+        // As systemd's TimeoutStartSec= would, bound the wait for a message.
+        socket
+            .set_read_timeout(Some(Duration::from_secs(90)))
+            .unwrap();
+        NotifySocket(socket)
+    }
+
+    /// The next message, or a panic with `log()` if none comes.
+    fn next(&self, log: impl Fn() -> String) -> String {
+        let mut buffer = [0u8; 4096];
+        match self.0.recv(&mut buffer) {
+            Ok(n) => String::from_utf8_lossy(&buffer[..n]).into_owned(),
+            Err(e) => panic!("no sd_notify message ({e}):\n{}", log()),
+        }
+    }
 }
 
 impl Node<'_> {
@@ -194,12 +242,18 @@ fn configure(root: &Path, host: &Host) {
 
 /// The unit's `TimeoutStopSec=`, installed in `root`.
 fn stop_timeout(root: &Path) -> Duration {
+    humantime::parse_duration(&unit_setting(root, "TimeoutStopSec")).unwrap()
+}
+
+/// The value of the installed unit's `NAME=` line.
+fn unit_setting(root: &Path, name: &str) -> String {
     let unit = std::fs::read_to_string(root.join(UNIT.trim_start_matches('/'))).unwrap();
-    let value = unit
-        .lines()
-        .find_map(|l| l.strip_prefix("TimeoutStopSec="))
-        .expect("the unit bounds its stop");
-    humantime::parse_duration(value.trim()).unwrap()
+    let prefix = format!("{name}=");
+    unit.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("the unit has no {name}="))
+        .trim()
+        .to_owned()
 }
 
 fn wait_exit(mut agent: Process, timeout: Duration) -> std::process::ExitStatus {

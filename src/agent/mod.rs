@@ -4,6 +4,7 @@
 mod declared;
 pub mod gitops;
 mod manifests;
+mod readiness;
 pub mod webhook;
 
 use std::path::PathBuf;
@@ -108,6 +109,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         .webhook
         .clone()
         .map(|url| webhook::start(url, &store, stopped.clone()));
+    let listener = server::bind(&config.socket)
+        .with_context(|| format!("listening on {}", config.socket.display()))?;
     let mut server_stopped = stopped.clone();
     let mut server = tokio::spawn({
         let socket = config.socket.clone();
@@ -118,7 +121,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             declared: declared_sources(&config),
         };
         async move {
-            server::serve(&socket, api, async move {
+            server::serve(listener, api, async move {
                 let _ = server_stopped.wait_for(|&s| s).await;
             })
             .await
@@ -137,11 +140,18 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         None => None,
     };
 
+    let readiness = readiness::Readiness::from_env();
+    readiness.ready(&format!(
+        "node {}, API on {}",
+        config.node,
+        config.socket.display()
+    ));
     let server_died = tokio::select! {
         _ = terminate.recv() => { info!("SIGTERM: shutting down"); None }
         _ = interrupt.recv() => { info!("SIGINT: shutting down"); None }
         finished = &mut server => Some(flatten(finished)),
     };
+    readiness.stopping("handing the VIPs over");
     let _ = stop.send(true);
     // First of all, so the backups take over within Skew_Time: masters
     // advertise priority 0 and every node drops its VIPs.

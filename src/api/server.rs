@@ -48,13 +48,9 @@ pub fn router(api: Api) -> Router {
         .with_state(api)
 }
 
-/// Binds the socket (replacing a stale one left by a crash) and serves
-/// until `shutdown` resolves.
-pub async fn serve(
-    socket: &Path,
-    api: Api,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+/// Binds the socket, replacing a stale one left by a crash. Apart from
+/// [`serve`], so the agent reports ready only once clients can connect.
+pub fn bind(socket: &Path) -> std::io::Result<UnixListener> {
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -62,7 +58,15 @@ pub async fn serve(
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    let listener = UnixListener::bind(socket)?;
+    UnixListener::bind(socket)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: UnixListener,
+    api: Api,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, router(api))
         .with_graceful_shutdown(shutdown)
         .await
