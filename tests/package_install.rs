@@ -67,6 +67,14 @@ fn the_package_installs_on_a_fresh_debian_and_its_unit_runs_a_failing_over_pair(
     for node in &nodes {
         await_status_ok(node.host.name(), || node.hc(&["status"]), || logs(&nodes));
     }
+    // Operators in the hareconcile group need no sudo; others are told how
+    // to get in.
+    let operator = nodes[0].hc_as(&["--groups=hareconcile"], &["status"]);
+    assert!(operator.status.success(), "{operator:?}");
+    let stranger = nodes[0].hc_as(&["--clear-groups"], &["get", "vip"]);
+    assert_eq!(stranger.status.code(), Some(3), "{stranger:?}");
+    let said = String::from_utf8_lossy(&stranger.stderr);
+    assert!(said.contains("usermod -aG hareconcile"), "{said}");
 
     // Fail over: n1 leaves the LAN, n2 takes the VIP over and serves.
     lab.node_loss(nodes[0].host).unwrap();
@@ -135,6 +143,19 @@ impl Node<'_> {
         Command::new("chroot")
             .arg(&self.root)
             .arg("hareconcile")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `hareconcile ARGS` as the unprivileged user `nobody`, with the
+    /// supplementary groups `groups` (setpriv's options) says.
+    fn hc_as(&self, groups: &[&str], args: &[&str]) -> Output {
+        Command::new("chroot")
+            .arg(&self.root)
+            .args(["setpriv", "--reuid=nobody", "--regid=nogroup"])
+            .args(groups)
+            .args(["--", "hareconcile"])
             .args(args)
             .output()
             .unwrap()

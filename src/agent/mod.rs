@@ -28,6 +28,8 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     pub manifests: Option<PathBuf>,
     pub socket: PathBuf,
+    /// The group whose members may use the socket (mode 0660), if any.
+    pub socket_group: Option<u32>,
     pub resync: Duration,
     pub git: Option<gitops::GitSource>,
     /// The Docker Engine the compose controller drives.
@@ -109,7 +111,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         .webhook
         .clone()
         .map(|url| webhook::start(url, &store, stopped.clone()));
-    let listener = server::bind(&config.socket)
+    let listener = server::bind(&config.socket, config.socket_group)
         .with_context(|| format!("listening on {}", config.socket.display()))?;
     let mut server_stopped = stopped.clone();
     let mut server = tokio::spawn({

@@ -22,6 +22,11 @@ pub enum ClientError {
         socket: PathBuf,
         source: std::io::Error,
     },
+    #[error("not allowed to use the agent at {socket}: {source}. Members of the agent's socket group may (`sudo usermod -aG hareconcile $USER`, then log in again), or use sudo")]
+    Forbidden {
+        socket: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the agent answered {status}: {}", .body.error)]
     Api { status: StatusCode, body: ErrorBody },
     #[error("talking to the agent failed: {0}")]
@@ -45,13 +50,14 @@ impl Client {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<T, ClientError> {
-        let stream =
-            UnixStream::connect(&self.socket)
-                .await
-                .map_err(|source| ClientError::Unreachable {
-                    socket: self.socket.clone(),
-                    source,
-                })?;
+        let stream = UnixStream::connect(&self.socket).await.map_err(|source| {
+            let socket = self.socket.clone();
+            if source.kind() == std::io::ErrorKind::PermissionDenied {
+                ClientError::Forbidden { socket, source }
+            } else {
+                ClientError::Unreachable { socket, source }
+            }
+        })?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| ClientError::Protocol(e.to_string()))?;

@@ -48,9 +48,11 @@ pub fn router(api: Api) -> Router {
         .with_state(api)
 }
 
-/// Binds the socket, replacing a stale one left by a crash. Apart from
-/// [`serve`], so the agent reports ready only once clients can connect.
-pub fn bind(socket: &Path) -> std::io::Result<UnixListener> {
+/// Binds the socket, replacing a stale one left by a crash, for its owner
+/// and `group` (mode 0660, the owner alone without a group: connecting
+/// needs write permission). Apart from [`serve`], so the agent reports
+/// ready only once clients can connect.
+pub fn bind(socket: &Path, group: Option<u32>) -> std::io::Result<UnixListener> {
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -58,7 +60,18 @@ pub fn bind(socket: &Path) -> std::io::Result<UnixListener> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    UnixListener::bind(socket)
+    // Created with the umask's mode: 0755 under the usual 022, which no
+    // one but the owner can connect to, until the mode below opens it.
+    let listener = UnixListener::bind(socket)?;
+    let mode = match group {
+        Some(gid) => {
+            std::os::unix::fs::chown(socket, None, Some(gid))?;
+            0o660
+        }
+        None => 0o600,
+    };
+    std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+    Ok(listener)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

@@ -57,6 +57,12 @@ pub struct AgentArgs {
     /// Where to serve the API.
     #[arg(long, env = "HARECONCILE_SOCKET", default_value = DEFAULT_SOCKET, value_name = "PATH")]
     socket: PathBuf,
+    /// The group whose members may use the API socket (mode 0660), so
+    /// operators run `hareconcile get` and `status` without sudo: a group
+    /// name or number. Default: `hareconcile` if that group exists (the
+    /// package creates it), else only the agent's user may (0600).
+    #[arg(long, env = "HARECONCILE_SOCKET_GROUP", value_name = "GROUP")]
+    socket_group: Option<String>,
     /// How often every controller reconciles everything even without a change.
     #[arg(long, env = "HARECONCILE_RESYNC", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     resync: Duration,
@@ -127,8 +133,18 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
             ))
         })?,
     };
+    let socket_group = match args.socket_group.filter(|g| !g.is_empty()) {
+        Some(group) => Some(group_id(&group)?.ok_or_else(|| {
+            CliError::input(format_args!(
+                "--socket-group {group}: no such group; create it (groupadd --system {group}) \
+                 or name another"
+            ))
+        })?),
+        None => group_id(DEFAULT_SOCKET_GROUP)?,
+    };
     agent::run(AgentConfig {
         node,
+        socket_group,
         state_dir: args.state_dir,
         manifests: args.manifests,
         socket: args.socket,
@@ -145,6 +161,46 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
     .await
     .map_err(|e| CliError::runtime(format_args!("{e:#}")))?;
     Ok(EXIT_OK)
+}
+
+/// The group that may use the socket when --socket-group is not given.
+const DEFAULT_SOCKET_GROUP: &str = "hareconcile";
+
+/// A group's id: `group` is a number, or a name looked up as `getent
+/// group` would (files, LDAP, ...). None when there is no such group.
+fn group_id(group: &str) -> Result<Option<u32>, CliError> {
+    if let Ok(gid) = group.parse::<u32>() {
+        return Ok(Some(gid));
+    }
+    let name = std::ffi::CString::new(group)
+        .map_err(|_| CliError::input(format_args!("{group:?} is not a group name")))?;
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    loop {
+        // SAFETY: getgrnam_r writes into `entry` and `buffer`, both ours and
+        // of the sizes given; `result` then points at `entry` or is null.
+        let mut entry: libc::group = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let error = unsafe {
+            libc::getgrnam_r(
+                name.as_ptr(),
+                &mut entry,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut result,
+            )
+        };
+        match error {
+            0 if result.is_null() => return Ok(None),
+            0 => return Ok(Some(entry.gr_gid)),
+            libc::ERANGE if buffer.len() < 1 << 20 => buffer.resize(buffer.len() * 4, 0),
+            _ => {
+                return Err(CliError::runtime(format_args!(
+                    "looking up group {group}: {}",
+                    std::io::Error::from_raw_os_error(error)
+                )))
+            }
+        }
+    }
 }
 
 /// The node name a host has by default: its name up to the first dot, in
@@ -177,5 +233,12 @@ mod tests {
         assert_eq!(node_name_of("n2").as_deref(), Some("n2"));
         assert_eq!(node_name_of(""), None);
         assert_eq!(node_name_of(".local"), None);
+    }
+
+    #[test]
+    fn groups_are_found_by_name_or_number() {
+        assert_eq!(group_id("root").unwrap(), Some(0));
+        assert_eq!(group_id("4242").unwrap(), Some(4242));
+        assert_eq!(group_id("no-such-group-hareconcile-test").unwrap(), None);
     }
 }
