@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use hareconcile_model::load::load_paths_with;
+use hareconcile_compose::ComposeFiles;
+use hareconcile_model::load::load_paths_checked;
 use hareconcile_model::status::{
     ClusterReason, ReplicationReason, ServiceReason, VirtualIpReason, VrrpState,
 };
@@ -64,7 +65,9 @@ pub fn sync_findings(
     let mut findings = Vec::new();
     let stored: Vec<Object> = store.list(None).0.iter().map(|o| (**o).clone()).collect();
     for source in declared.iter().filter(|s| s.dir.exists()) {
-        let manifests = match load_paths_with(&[&source.dir], &stored) {
+        // Checked as the agent applies them: a broken compose file is why
+        // the directory is not applied.
+        let manifests = match load_paths_checked(&[&source.dir], &stored, &ComposeFiles) {
             Ok(manifests) => manifests,
             Err(diagnostics) => {
                 let first = diagnostics

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use hareconcile_model::load::{load_paths_with, Diagnostics};
+use hareconcile_compose::ComposeFiles;
+use hareconcile_model::load::{load_paths_checked, Diagnostics};
 use hareconcile_model::{Manager, Object};
 use hareconcile_runtime::{ApplyOptions, Converged, Store, StoreError};
 
@@ -17,8 +18,10 @@ pub enum ConvergeError {
     Store(#[from] StoreError),
 }
 
-/// Loads and validates the whole directory, then applies it and prunes
-/// the manager's objects it no longer declares, in one commit.
+/// Loads and validates the whole directory, with the compose files its
+/// Services name, then applies it and prunes the manager's objects it no
+/// longer declares, in one commit. A Service whose compose files changed
+/// is configured with their new digest, so the controller acts at once.
 pub fn converge_directory(
     dir: &Path,
     store: &Store,
@@ -32,7 +35,8 @@ pub fn converge_directory(
         .filter(|o| o.metadata.manager != Some(manager))
         .map(|o| (**o).clone())
         .collect();
-    let manifests = load_paths_with(&[dir], &others).map_err(ConvergeError::Invalid)?;
+    let manifests =
+        load_paths_checked(&[dir], &others, &ComposeFiles).map_err(ConvergeError::Invalid)?;
     let objects = manifests.into_iter().map(|m| m.object).collect();
     Ok(store.converge(objects, manager, ApplyOptions::default())?)
 }

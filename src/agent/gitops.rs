@@ -13,7 +13,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hareconcile_model::load::load_paths_with;
+use hareconcile_compose::ComposeFiles;
+use hareconcile_model::load::load_paths_checked;
 use hareconcile_model::{Manager, Object};
 use hareconcile_runtime::{ApplyResult, Store};
 use time::OffsetDateTime;
@@ -207,8 +208,9 @@ fn attempt(source: &GitSource, store: &Store, workdir: &Workdir, status: &Gitops
     }
 }
 
-/// Validates a commit's manifests against the objects of other managers;
-/// errors name files by their path in the repository.
+/// Validates a commit's manifests against the objects of other managers,
+/// with the compose files its Services name; errors name files by their
+/// path in the repository.
 fn validate(store: &Store, root: &Path, path: &Path) -> Option<Vec<String>> {
     let others: Vec<Object> = store
         .list(None)
@@ -217,7 +219,7 @@ fn validate(store: &Store, root: &Path, path: &Path) -> Option<Vec<String>> {
         .filter(|o| o.metadata.manager != Some(Manager::Gitops))
         .map(|o| (**o).clone())
         .collect();
-    let diagnostics = load_paths_with(&[root.join(path)], &others).err()?;
+    let diagnostics = load_paths_checked(&[root.join(path)], &others, &ComposeFiles).err()?;
     let root_prefix = format!("{}/", root.display());
     Some(
         diagnostics

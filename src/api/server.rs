@@ -9,6 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hareconcile_compose::ComposeFiles;
+use hareconcile_model::load::ReferencedFiles;
 use hareconcile_model::validate::check_batch;
 use hareconcile_model::{Kind, Object, ObjectKey};
 use hareconcile_runtime::{Store, StoreError};
@@ -173,33 +175,53 @@ async fn get_one(
 
 async fn apply(
     State(api): State<Api>,
-    Json(request): Json<ApplyRequest>,
+    Json(mut request): Json<ApplyRequest>,
 ) -> Result<Json<ApplyResponse>, ApiError> {
-    let problems = validate_against_store(&api.store, &request.objects);
-    if !problems.is_empty() {
-        let mut error = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("{} problem(s) found; nothing was applied", problems.len()),
-        );
-        error.body.problems = problems;
-        return Err(error);
-    }
     let store = api.store.clone();
+    // Checking compose files reads them: off the async threads.
     let outcomes = tokio::task::spawn_blocking(move || {
-        store.apply(request.objects, request.manager, request.options)
+        let problems = validate_against_store(&store, &mut request.objects);
+        if !problems.is_empty() {
+            let mut error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{} problem(s) found; nothing was applied", problems.len()),
+            );
+            error.body.problems = problems;
+            return Err(error);
+        }
+        Ok(store.apply(request.objects, request.manager, request.options)?)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(ApplyResponse { outcomes }))
 }
 
-/// [`check_batch`] over this node's store, as the API reports problems.
-fn validate_against_store(store: &Store, batch: &[Object]) -> Vec<ObjectProblem> {
+/// [`check_batch`] over this node's store, then the compose files of each
+/// Service as this agent will load them (its environment, its view of the
+/// files), as the API reports problems. What the check records of those
+/// files replaces what the client sent: the store holds this agent's
+/// digest, so applying unchanged files again is `unchanged`.
+fn validate_against_store(store: &Store, batch: &mut [Object]) -> Vec<ObjectProblem> {
     let (stored, _) = store.list(None);
-    check_batch(stored.iter().map(AsRef::as_ref), batch)
+    let problems: Vec<ObjectProblem> = check_batch(stored.iter().map(AsRef::as_ref), batch)
         .into_iter()
         .map(ObjectProblem::from)
-        .collect()
+        .collect();
+    if !problems.is_empty() {
+        return problems;
+    }
+    let mut problems = Vec::new();
+    for object in batch {
+        let checked = ComposeFiles.check(object);
+        object.metadata.annotations.extend(checked.annotations);
+        problems.extend(
+            checked
+                .problems
+                .into_iter()
+                .map(|d| ObjectProblem::in_file(object.key(), d)),
+        );
+    }
+    problems
 }
 
 async fn delete(

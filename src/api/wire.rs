@@ -62,6 +62,23 @@ pub struct ObjectProblem {
     pub message: String,
 }
 
+impl ObjectProblem {
+    /// A problem in a file `object` names: its place is in the message,
+    /// `file:line:col: message`, since the pointer is into the object.
+    pub fn in_file(object: ObjectKey, diagnostic: hareconcile_model::load::Diagnostic) -> Self {
+        let message = hareconcile_model::load::Diagnostic {
+            object: None,
+            ..diagnostic
+        }
+        .to_string();
+        ObjectProblem {
+            object,
+            pointer: String::new(),
+            message,
+        }
+    }
+}
+
 impl From<hareconcile_model::validate::Problem> for ObjectProblem {
     fn from(problem: hareconcile_model::validate::Problem) -> Self {
         ObjectProblem {

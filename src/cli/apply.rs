@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use hareconcile_model::load::{load_paths_with, Manifest};
+use hareconcile_model::load::Manifest;
 use hareconcile_model::{ConditionStatus, Manager, Object, ObjectKey, SOURCE_FILE_ANNOTATION};
 use hareconcile_runtime::{ApplyOptions, ApplyResult};
 
@@ -15,9 +15,13 @@ use crate::api::wire::{ApplyRequest, DeleteRequest};
 
 /// Create or update objects from manifests, all or nothing.
 ///
-/// The manifests are validated first (with the objects the agent already
-/// has, so references to them resolve); if anything is wrong nothing is
-/// applied. Prints one line per object: created, configured or unchanged.
+/// The manifests are validated first, as `validate` does (with the objects
+/// the agent already has, so references to them resolve, and each
+/// Service's compose files); if anything is wrong nothing is applied, and
+/// the agent checks the compose files again as it will load them. Prints
+/// one line per object: created, configured or unchanged. A Service whose
+/// compose file (or a file it reads) changed is configured: the digest of
+/// those files is its `hareconcile.io/compose-files` annotation.
 ///
 /// Examples:
 ///   hareconcile apply -f manifests/
@@ -51,7 +55,7 @@ pub struct ApplyArgs {
 pub async fn run(args: ApplyArgs) -> Result<u8, CliError> {
     let client = args.agent.client();
     let existing: Vec<Object> = client.list(None).await?.items;
-    let manifests = load_paths_with(&args.paths, &existing)?;
+    let manifests = super::validate::load(&args.paths, &existing)?;
     let options = ApplyOptions {
         force: args.force,
         dry_run: args.dry_run,

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use hareconcile_model::load::load_paths_with;
 use hareconcile_model::Object;
 use serde_json::{json, Value};
 use similar::TextDiff;
@@ -13,6 +12,9 @@ use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 
 /// Show how the agent's objects differ from manifests, as a unified diff
 /// of what `apply` would change (metadata labels and annotations, spec).
+/// The manifests are checked as `validate` checks them. An edit of a
+/// Service's compose file, or of a file it reads (env files, includes),
+/// shows as a new digest in its `hareconcile.io/compose-files` annotation.
 ///
 /// Exit code 0 when there is no difference, 1 when there are differences,
 /// 2 or more on errors — usable in scripts and CI.
@@ -44,7 +46,7 @@ fn declared_view(object: &Object) -> Value {
 pub async fn run(args: DiffArgs) -> Result<u8, CliError> {
     let client = args.agent.client();
     let existing = client.list(None).await?.items;
-    let manifests = load_paths_with(&args.paths, &existing)?;
+    let manifests = super::validate::load(&args.paths, &existing)?;
     let mut differences = 0;
     for manifest in &manifests {
         let key = manifest.object.key();

@@ -2,7 +2,9 @@
 //! its compose project loads as the agent will load it: `validate`,
 //! `apply`, `diff` and the agent's own loads report every problem of those
 //! files as `file:line:col: Service/NAME: compose: message`, before
-//! anything is applied.
+//! anything is applied, and what the files hold that a single Docker
+//! Engine ignores as `...: compose: warning: message`, as `docker compose`
+//! warns of it.
 
 use hareconcile_model::load::{Checked, Diagnostic, ReferencedFiles};
 use hareconcile_model::{Kind, Object, ServiceSpec};
@@ -30,6 +32,17 @@ impl ReferencedFiles for ComposeFiles {
         };
         match load_project(object, &spec) {
             Ok(project) => Checked {
+                warnings: project
+                    .warnings
+                    .into_iter()
+                    .map(|w| Diagnostic {
+                        file: w.file,
+                        line: w.at.line,
+                        column: w.at.column,
+                        object: Some(object.key()),
+                        message: format!("compose: warning: {}", w.message),
+                    })
+                    .collect(),
                 annotations: [(COMPOSE_FILES_ANNOTATION.to_string(), project.files_digest)].into(),
                 ..Checked::default()
             },

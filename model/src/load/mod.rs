@@ -29,6 +29,9 @@ pub struct Manifest {
     /// Where the document's mapping starts (1-based).
     pub line: usize,
     pub column: usize,
+    /// What the files the object names hold without effect, each at its
+    /// place (see [`Checked::warnings`]).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Loads every manifest under `paths` (files, or directories searched
@@ -97,6 +100,8 @@ struct Declared {
 struct Batch {
     declared: Vec<Declared>,
     diagnostics: Vec<Diagnostic>,
+    /// By index into `declared`.
+    warnings: HashMap<usize, Vec<Diagnostic>>,
     /// Files in the order they were read, for sorting diagnostics.
     file_order: HashMap<PathBuf, usize>,
 }
@@ -210,13 +215,15 @@ impl Batch {
             return Ok(self
                 .declared
                 .into_iter()
-                .map(|d| {
+                .enumerate()
+                .map(|(i, d)| {
                     let start = d.positions.value("");
                     Manifest {
                         object: d.object,
                         file: d.file,
                         line: start.line,
                         column: start.column,
+                        warnings: self.warnings.remove(&i).unwrap_or_default(),
                     }
                 })
                 .collect());
@@ -279,6 +286,9 @@ impl Batch {
                 .metadata
                 .annotations
                 .extend(checked.annotations);
+            if !checked.warnings.is_empty() {
+                self.warnings.insert(i, checked.warnings);
+            }
             for problem in checked.problems {
                 self.read(&problem.file);
                 self.diagnostics.push(problem);
@@ -502,7 +512,7 @@ spec: {{cluster: home, interface: eth0, vrid: 51, addresses: [10.77.0.100/24], p
     }
 
     /// Flags every VirtualIP named `bad` in a file of its own, and
-    /// annotates the others with what it read.
+    /// annotates the others with what it read and warns about them.
     struct Files;
 
     impl ReferencedFiles for Files {
@@ -520,6 +530,13 @@ spec: {{cluster: home, interface: eth0, vrid: 51, addresses: [10.77.0.100/24], p
                 }
             } else {
                 Checked {
+                    warnings: vec![Diagnostic {
+                        file: "hook.txt".into(),
+                        line: 1,
+                        column: 1,
+                        object: Some(object.key()),
+                        message: "warning: read, not acted on".into(),
+                    }],
                     annotations: [("test/read".to_string(), "digest".to_string())].into(),
                     ..Checked::default()
                 }
@@ -545,6 +562,11 @@ spec: {{cluster: home, interface: eth0, vrid: 51, addresses: [10.77.0.100/24], p
         assert_eq!(
             manifests[1].object.metadata.annotations["test/read"],
             "digest"
+        );
+        // Its warnings stay with the object they are about.
+        assert_eq!(
+            manifests[1].warnings[0].to_string(),
+            "hook.txt:1:1: VirtualIP/web: warning: read, not acted on"
         );
         // An object with problems of its own is not checked further.
         let text = format!("{CLUSTER}---\n{}", vip("bad", "n3"));

@@ -5,7 +5,8 @@
 //! round. So the caller passes a [`ReferencedFiles`] check (the binary
 //! passes the compose loader's), and every load — `validate`, `apply`,
 //! `diff`, the manifests directory, GitOps — reports the problems of those
-//! files with the manifests' own, all of them, before anything is applied.
+//! files with the manifests' own, all of them, before anything is applied,
+//! and what those files hold that is accepted without effect as warnings.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,9 @@ pub trait ReferencedFiles: Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checked {
     pub problems: Vec<Diagnostic>,
+    /// Accepted but worth saying (a key a single Docker Engine ignores):
+    /// shown to the person loading, never a reason to refuse.
+    pub warnings: Vec<Diagnostic>,
     pub annotations: BTreeMap<String, String>,
 }
 
