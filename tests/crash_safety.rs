@@ -36,14 +36,29 @@ fn apply_request(round: usize) -> String {
     json!({"manager": "cli", "options": {"force": true}, "objects": objects}).to_string()
 }
 
+/// The delay that means "kill after the client's acknowledgement".
+const AFTER_ACKNOWLEDGEMENT: u64 = u64::MAX;
+
 #[test]
 fn sigkill_during_apply_leaves_every_object_whole() {
     let dir = tempfile::tempdir().unwrap();
     let mut acknowledged_rounds = 0;
     let mut interrupted_rounds = 0;
-    for (round, kill_after_ms) in [1u64, 15, 40, 80, 120, 200, 300, 500, 1_000, 2_500]
-        .into_iter()
-        .enumerate()
+    for (round, kill_after_ms) in [
+        1u64,
+        15,
+        40,
+        80,
+        120,
+        200,
+        300,
+        500,
+        1_000,
+        2_500,
+        AFTER_ACKNOWLEDGEMENT,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let body = apply_request(round);
         let mut agent = Agent::start(dir.path(), &[]);
@@ -51,9 +66,18 @@ fn sigkill_during_apply_leaves_every_object_whole() {
         let client = std::thread::spawn(move || {
             post_raw(&socket, "/v1/apply", &body).starts_with("HTTP/1.1 200")
         });
-        std::thread::sleep(Duration::from_millis(kill_after_ms));
-        agent.kill();
-        let acknowledged = client.join().unwrap();
+        let acknowledged = if kill_after_ms == AFTER_ACKNOWLEDGEMENT {
+            // However slow the machine, one round kills only once the
+            // apply was acknowledged, so the test always checks that an
+            // acknowledged batch survives.
+            let acknowledged = client.join().unwrap();
+            agent.kill();
+            acknowledged
+        } else {
+            std::thread::sleep(Duration::from_millis(kill_after_ms));
+            agent.kill();
+            client.join().unwrap()
+        };
 
         let agent = Agent::start(dir.path(), &[]);
         let json = expect_code(&agent.hc(&["get", "all", "-o", "json"]), 0);
