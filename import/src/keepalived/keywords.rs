@@ -297,7 +297,7 @@ pub const KEYWORDS: &[Keyword] = &[
     k(Instance, "unicast_src_ip", Mapped("Cluster spec.nodes[].address of the node, and spec.vrrp.transport: unicast")),
     k(Instance, "unicast_peer", Mapped("Cluster spec.vrrp.transport: unicast and the other nodes' spec.nodes[].address (peer options min_ttl/max_ttl are not supported)")),
     k(Instance, "mcast_src_ip", Mapped("Cluster spec.nodes[].address of the node (the advert source when it is on the interface)")),
-    k(Instance, "authentication", Mapped("Cluster spec.vrrp.auth: auth_type PASS becomes type: pass with passwordFile (the password is written to that file, not into the manifests); AH is not supported")),
+    k(Instance, "authentication", Mapped("Cluster spec.vrrp.auth: its auth_type PASS becomes type: pass, and its auth_pass goes into the file passwordFile names (never into the manifests); auth_type AH is not supported: IPsec AH is deprecated (RFC 3768) and no other VRRP speaker implements it")),
     k(Instance, "preempt", Mapped("spec.preempt: true (keepalived's default)")),
     k(Instance, "nopreempt", Mapped("spec.preempt: false")),
     k(Instance, "preempt_delay", Mapped("spec.preemptDelay")),
@@ -354,7 +354,7 @@ pub const KEYWORDS: &[Keyword] = &[
     k(Instance, "higher_prio_send_advert", Unsupported(TIMERS)),
     k(Instance, "owner_ignore_adverts", Unsupported(TIMERS)),
     k(Instance, "kernel_rx_buf_size", Unsupported(NETLINK)),
-    k(Instance, "auth_hmac", Unsupported("HMAC authentication is a keepalived extension other VRRP speakers do not know; hareconcile supports VRRPv2 simple passwords only")),
+    k(Instance, "auth_hmac", Unsupported("HMAC authentication (the block's key, active_key, time_window, anti_replay and mode) is a keepalived extension other VRRP speakers do not know; hareconcile supports VRRPv2 simple passwords only")),
     // vrrp_sync_group.
     k(SyncGroup, "group", Mapped("spec.syncGroup of each member VirtualIP")),
     k(SyncGroup, "track_interface", Mapped("spec.track.interfaces of every member (a down interface faults the whole group)")),
