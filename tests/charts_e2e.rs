@@ -26,7 +26,7 @@ fn compose_on_nfs_moves_the_stack_on_node_loss() {
 }
 
 #[test]
-fn npmplus_serves_its_admin_port_from_the_standby_on_node_loss() {
+fn npmplus_serves_from_the_standby_on_node_loss() {
     require_privileges!(docker);
     charts_lab::npmplus().start().node_loss_outage();
 }

@@ -466,10 +466,12 @@ fn tmpfs_and_sshd(path: &Path, host: &Host) -> Vec<Process> {
 }
 
 /// The NPMplus guide: NPMplus's upstream compose file unchanged (host
-/// network, /opt/npmplus as /data), its admin port :81 answering HTTP,
-/// /opt/npmplus copied continuously to the standby. Each node mounts its
-/// own tmpfs there in its mount namespace; the empty /opt/npmplus mount
-/// point stays on the machine.
+/// network, /opt/npmplus as /data), its admin port :81 answering HTTPS
+/// with a certificate of its own making (Debian's openssl s_server), as
+/// the chart's health probe checks it, and the proxy's :80 answering the
+/// client's HTTP; /opt/npmplus copied continuously to the standby. Each
+/// node mounts its own tmpfs there in its mount namespace; the empty
+/// /opt/npmplus mount point stays on the machine.
 pub fn npmplus() -> Scenario {
     Scenario {
         chart: "npmplus",
@@ -477,10 +479,13 @@ pub fn npmplus() -> Scenario {
         private_mounts: true,
         stand_ins: &[StandIn {
             tag: "docker.io/zoeyvid/npmplus:latest",
-            serve: "exec httpd -f -p 81 -h /www",
-            programs: &[],
+            serve: "httpd -p 80 -h /www && \
+                    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+                      -subj /CN=npmplus -days 2 -keyout /tmp/key.pem -out /tmp/cert.pem && \
+                    exec openssl s_server -quiet -www -accept 81 -cert /tmp/cert.pem -key /tmp/key.pem",
+            programs: &["/usr/bin/openssl"],
         }],
-        probe: Probe::Http(81),
+        probe: Probe::Http(80),
         vips: &["10.77.0.100"],
         prepare: |_, host| tmpfs_and_sshd(Path::new("/opt/npmplus"), host),
         values: |paths| {
