@@ -2,6 +2,9 @@
 //! `build.rs` stamps in. `--version`, `/v1/info` readers and the
 //! `hareconcile_build_info` metric all say the same.
 
+/// YYYY-MM-DD (UTC), `SOURCE_DATE_EPOCH`'s day in a reproducible build.
+pub const DATE: &str = env!("HARECONCILE_BUILD_DATE");
+
 /// What `hareconcile --version` prints after the program's name. The
 /// version comes first: scripts read the second word of the line
 /// (`packaging/deb/build.sh` does).

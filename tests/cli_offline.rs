@@ -155,3 +155,35 @@ fn a_setting_from_the_environment_is_checked_like_its_flag() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(stderr(&out).contains("--resync"), "{}", stderr(&out));
 }
+
+/// What the package build ships: a completion script per shell that the
+/// shell accepts, and a manual page per command that names the variables.
+#[test]
+fn completions_and_manual_pages_are_generated() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = expect_code(&hc(&["completions", shell]), 0);
+        assert!(script.contains("switchover"), "{shell}: {script}");
+    }
+    let script = expect_code(&hc(&["completions", "bash"]), 0);
+    let loaded = Command::new("bash")
+        .args(["-c", "eval \"$1\" && complete -p hareconcile", "-", &script])
+        .output()
+        .unwrap();
+    assert!(loaded.status.success(), "{loaded:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    expect_code(&hc(&["man", dir.path().to_str().unwrap()]), 0);
+    for page in [
+        "hareconcile.1",
+        "hareconcile-status.1",
+        "hareconcile-vip-maintenance.1",
+    ] {
+        assert!(dir.path().join(page).is_file(), "{page} missing");
+    }
+    let agent = std::fs::read_to_string(dir.path().join("hareconcile-agent.1")).unwrap();
+    assert!(agent.contains("HARECONCILE_NODE"), "{agent}");
+    assert!(
+        !dir.path().join("hareconcile-man.1").exists(),
+        "hidden commands get no page"
+    );
+}

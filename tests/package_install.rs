@@ -199,6 +199,23 @@ fn install(root: &Path, deb: &Path) {
     std::fs::copy(deb, root.join("tmp/hareconcile.deb")).unwrap();
     in_root(root, &["dpkg", "--install", "/tmp/hareconcile.deb"]);
     in_root(root, &["getent", "group", "hareconcile"]);
+    // Completions and manual pages where each shell and man look.
+    for file in [
+        "usr/share/bash-completion/completions/hareconcile",
+        "usr/share/zsh/vendor-completions/_hareconcile",
+        "usr/share/fish/vendor_completions.d/hareconcile.fish",
+        "usr/share/man/man1/hareconcile.1.gz",
+        "usr/share/man/man1/hareconcile-agent.1.gz",
+        "usr/share/man/man1/hareconcile-vip-maintenance.1.gz",
+    ] {
+        let meta = std::fs::metadata(root.join(file)).unwrap_or_else(|e| panic!("/{file}: {e}"));
+        assert!(meta.len() > 100, "/{file} is nearly empty");
+    }
+    let listed = in_root(root, &["dpkg", "-L", "hareconcile"]);
+    assert!(
+        listed.contains("/usr/share/man/man1/hareconcile-status.1.gz"),
+        "{listed}"
+    );
     let conffiles = in_root(
         root,
         &["dpkg-query", "-W", "-f=${Conffiles}", "hareconcile"],

@@ -8,6 +8,7 @@
 mod agent;
 mod apply;
 mod chart;
+mod completions;
 mod delete;
 mod describe;
 mod diff;
@@ -16,6 +17,7 @@ mod events;
 mod get;
 mod gitops;
 mod import;
+mod man;
 mod output;
 mod schema;
 mod status;
@@ -71,6 +73,10 @@ enum Command {
     Switchover(switchover::SwitchoverArgs),
     Chart(chart::ChartArgs),
     Import(import::ImportArgs),
+    #[command(hide = true)]
+    Completions(completions::CompletionsArgs),
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 impl Cli {
@@ -92,6 +98,8 @@ impl Cli {
             Command::Switchover(args) => switchover::run(args).await,
             Command::Chart(args) => chart::run(args).await,
             Command::Import(args) => import::run(args),
+            Command::Completions(args) => completions::run(args),
+            Command::Man(args) => man::run(args),
         }
     }
 }
