@@ -18,16 +18,19 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hareconcile_compose::{events, health, ServiceReconciler};
+use hareconcile_compose::{events, health, ComposeFiles, ServiceReconciler};
 use hareconcile_lab::{
     busybox_image, require_privileges, Dockerd, Lab, NodeCommand, Process, BUSYBOX_IMAGE,
 };
+use hareconcile_model::load::ReferencedFiles;
 use hareconcile_model::status::VrrpState;
 use hareconcile_model::{
     Condition, ConditionStatus, Kind, Manager, Object, ObjectKey, ObjectMeta, ServiceStatus,
     Status, VirtualIpStatus, API_VERSION,
 };
-use hareconcile_runtime::{ApplyOptions, Context, Controller, ControllerHandle, Event, Store};
+use hareconcile_runtime::{
+    ApplyOptions, ApplyResult, Context, Controller, ControllerHandle, Event, Store,
+};
 use serde_json::json;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -547,6 +550,66 @@ async fn an_unsupported_key_is_reported_with_its_position_and_nothing_starts() {
         condition.message
     );
     assert!(all_containers(dockerd).is_empty());
+    rig.stop().await;
+}
+
+/// An edit of the compose file, applied with its new digest as `apply`
+/// records it, is the edit taking effect at once: the edited service is
+/// recreated, and no StackRepaired event says it was found changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_compose_edit_takes_effect_and_is_not_a_repair() {
+    require_privileges!(docker);
+    let rig = Rig::start("").await;
+    let (store, dockerd, file) = (&rig.store, &rig.dockerd, &rig.file);
+    // The Service as `apply` sends it: with the digest of its files.
+    let shop = || {
+        let mut shop = object(
+            Kind::Service,
+            "shop",
+            json!({"cluster": "home", "mode": "active-active",
+                   "compose": {"file": file.display().to_string()}}),
+        );
+        let checked = ComposeFiles.check(&shop);
+        assert!(checked.problems.is_empty(), "{:?}", checked.problems);
+        shop.metadata.annotations.extend(checked.annotations);
+        shop
+    };
+    store
+        .apply(vec![shop()], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    let running_ready = || ready(store, "shop").is_some_and(|c| c.reason == "Running");
+    wait_for("Ready=Running", running_ready).await;
+
+    let text = std::fs::read_to_string(file).unwrap();
+    let edited = text.replacen(
+        "    stop_grace_period: 1s\n  worker:",
+        "    stop_grace_period: 1s\n    environment: {EDITED: \"yes\"}\n  worker:",
+        1,
+    );
+    assert_ne!(edited, text);
+    std::fs::write(file, edited).unwrap();
+    let applied = store
+        .apply(vec![shop()], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    assert_eq!(applied[0].result, ApplyResult::Configured);
+    let env = || {
+        dockerd
+            .docker(&["inspect", "--format", "{{.Config.Env}}", "shop_web_1"])
+            .unwrap()
+            .stdout
+    };
+    wait_explained(
+        "web recreated with the edit",
+        || env().contains("EDITED=yes"),
+        || format!("{:?}", store.events(None)),
+    )
+    .await;
+    wait_for("Ready=Running after the edit", running_ready).await;
+    assert!(
+        events_of(store, "shop", "StackRepaired").is_empty(),
+        "{:?}",
+        store.events(None)
+    );
     rig.stop().await;
 }
 

@@ -398,15 +398,18 @@ impl ServiceReconciler {
 }
 
 /// Whether the last pass already enacted `wanted` for this generation and
-/// succeeded: then anything this pass has to change was changed behind
-/// the agent's back (a container stopped, removed or replaced by hand, or
-/// while the agent was down), not a new placement or spec.
-fn settled(object: &Object, wanted: Placement) -> bool {
+/// these compose files and succeeded: then anything this pass has to
+/// change was changed behind the agent's back (a container stopped,
+/// removed or replaced by hand, or while the agent was down), not a new
+/// placement, spec or compose file.
+fn settled(object: &Object, wanted: Placement, project: &Project) -> bool {
     let status = &object.status;
     let failed =
         |reason: &str| ServiceReason::parse(reason).is_some_and(ServiceReason::is_failed_pass);
+    let last = last_pass(object);
     status.observed_generation == Some(object.metadata.generation)
-        && last_pass(object).desired == Some(wanted)
+        && last.desired == Some(wanted)
+        && last.files.as_deref() == Some(project.files_digest.as_str())
         && status
             .condition("Ready")
             .is_some_and(|c| !failed(&c.reason))
@@ -488,7 +491,7 @@ impl Reconciler for ServiceReconciler {
                     .filter(|c| !updated.contains(&c.container.as_str()))
                     .map(Change::to_string)
                     .collect();
-                if settled(&object, wanted) && !repairs.is_empty() {
+                if settled(&object, wanted, &project) && !repairs.is_empty() {
                     ctx.store.record_event(
                         &object.key(),
                         EventType::Warning,
@@ -536,6 +539,7 @@ impl Reconciler for ServiceReconciler {
         let details = ServiceStatus {
             project: Some(project.name.clone()),
             desired: Some(wanted),
+            files: Some(project.files_digest.clone()),
             containers: containers_seen(&containers),
             drift: drift_seen(&drift),
         };
@@ -706,5 +710,36 @@ mod tests {
             status(Placement::Run, Some(report(Verdict::Unknown, &[]))),
             (Unknown, ServiceReason::Probing)
         );
+    }
+
+    /// Containers a pass replaces because the compose file was edited are
+    /// the edit taking effect, not a repair of what someone changed by hand.
+    #[test]
+    fn a_pass_with_other_compose_files_is_not_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("compose.yaml");
+        std::fs::write(&path, "services: {web: {image: x}}\n").unwrap();
+        let enacted = load(&path, &LoadOptions::default()).unwrap();
+        let mut object = object("compose.yaml", None);
+        object.metadata.generation = 3;
+        object.status.observed_generation = Some(3);
+        object.status.set_condition(
+            "Ready",
+            ConditionStatus::True,
+            ServiceReason::Running.as_str(),
+            String::new(),
+            3,
+        );
+        object.status.set_details(&ServiceStatus {
+            desired: Some(Placement::Run),
+            files: Some(enacted.files_digest.clone()),
+            ..ServiceStatus::default()
+        });
+        assert!(settled(&object, Placement::Run, &enacted));
+        assert!(!settled(&object, Placement::Absent, &enacted));
+
+        std::fs::write(&path, "services: {web: {image: y}}\n").unwrap();
+        let edited = load(&path, &LoadOptions::default()).unwrap();
+        assert!(!settled(&object, Placement::Run, &edited));
     }
 }

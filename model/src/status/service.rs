@@ -67,6 +67,11 @@ pub struct ServiceStatus {
     /// What the last pass enacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired: Option<StackPlacement>,
+    /// The digest of the compose files the last pass enacted (as in the
+    /// `hareconcile.io/compose-files` annotation): a pass that finds
+    /// other files enacts an edit, not a repair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub containers: Vec<ContainerSeen>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
