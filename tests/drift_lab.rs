@@ -11,7 +11,7 @@
 //! | stack: image missing | app removed (`docker rm -f`) after its image was untagged (`docker rmi -f`), with no registry to pull it from | drift from n1 and n2: ImageMissing with the failed pull and "the agent retries"; clean once the image is tagged again |
 //! | stack: image missing, old container kept | the compose file edited to an image that does not exist | drift from n1 and n2: ImageMissing, the old container still running; clean once the file is put back |
 //! | stack: outdated config | the compose file edited to a capability Docker does not know | drift from n1 and n2: OutdatedConfig, the old container still running (make before break); clean once the file is put back |
-//! | replication lag over maxLag | n2's sshd frozen (SIGSTOP) while n1 writes | drift from n1 and n2 (Synced False), then clean after SIGCONT |
+//! | replication lag over maxLag | n2's sshd and its sessions frozen (SIGSTOP) while n1 writes | drift from n1 and n2 (Synced False), then clean after SIGCONT |
 //! | sync (by hand over files) and config skew | `apply --force` of a changed Service on n2 | drift from n1 and n2: ManagedElsewhere (n2's, through its peer API) and ConfigSkew; clean once deleted and the files re-apply it |
 //! | split brain (VIP on two masters) | VRRP (IP protocol 112) dropped between n1 and n2 on the LAN bridge; the peer API's TCP still flows | drift from n1 and n2: SplitBrain naming n1,n2, both holding the VIP; clean once healed, n1 alone master |
 //! | stack: container stopped by hand | `docker stop` on the master, nothing in the way | repaired at once: the container started again |
@@ -137,7 +137,12 @@ impl Rig {
 
     fn docker(&self, i: usize, args: &[&str]) -> String {
         let out = self.dockerd[i - 1].docker(args).unwrap();
-        assert!(out.success(), "docker {args:?}: {}", out.stderr);
+        assert!(
+            out.success(),
+            "docker {args:?}: {}\n{}",
+            out.stderr,
+            self.logs()
+        );
         out.stdout
     }
 
@@ -152,11 +157,68 @@ impl Rig {
         self.lab.dir().join("stack/compose.yaml")
     }
 
-    fn signal_sshd(&self, i: usize, signal: &str) {
-        let pid = self.sshd[i - 1].pid().to_string();
-        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(status.success(), "kill {signal} {pid}");
+    /// Freezes node `i`'s sshd: the listener and every session it forked.
+    /// The agents share one ssh connection per target (ControlMaster), so
+    /// a push runs in a session that already exists: stopping only the
+    /// listener would freeze nothing a push goes through. Returns what to
+    /// thaw.
+    fn freeze_sshd(&self, i: usize) -> Vec<u32> {
+        let tree = process_tree(self.sshd[i - 1].pid());
+        signal_all(&tree, "-STOP");
+        tree
     }
+}
+
+fn signal_all(pids: &[u32], signal: &str) {
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    // A session may end between listing and signalling: not an error.
+    let status = Command::new("kill")
+        .arg(signal)
+        .args(&pids)
+        .status()
+        .unwrap();
+    if !status.success() {
+        eprintln!("kill {signal} {pids:?}: some had ended");
+    }
+}
+
+/// `root` and all its descendants, from /proc (sshd puts each session in
+/// a session of its own, so no process group covers them).
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // `PID (COMM) STATE PPID ...`; COMM may hold spaces and parens.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parents.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    tree
 }
 
 /// A stack whose app starts only once db is healthy (db is healthy while
@@ -251,10 +313,10 @@ fn setup() -> Rig {
     rig.agents.push(a1);
     rig.wait("n1 serves the data and runs the stack", || {
         let a1 = &rig.agents[0];
+        // Running, not just Ready: a Service is Ready as a standby too,
+        // before the VIP is master here and its stack started.
         a1.condition("replication", "data", "Ready") == Some(("True".into(), "Source".into()))
-            && a1
-                .condition("service", "shop", "Ready")
-                .is_some_and(|(s, _)| s == "True")
+            && a1.condition("service", "shop", "Ready") == Some(("True".into(), "Running".into()))
     });
     let a2 = start_agent(&rig.lab, rig.host(2), &rig.dockerd[1], &manifest);
     rig.agents.push(a2);
@@ -444,9 +506,10 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
     rig.wait("the VIP back on n1", || rig.has_vip(1));
     rig.wait_clean("after the VIP repairs");
 
-    // Replication: n2's sshd frozen, so the push of a new file hangs
-    // (until ssh gives up) and the target falls behind past maxLag.
-    rig.signal_sshd(2, "-STOP");
+    // Replication: n2's sshd frozen, sessions included, so the push of a
+    // new file hangs (until ssh gives up) and the target falls behind
+    // past maxLag.
+    let frozen = rig.freeze_sshd(2);
     rig.host(1)
         .exec_ok(&[
             "sh",
@@ -466,7 +529,7 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         lag["message"].as_str().unwrap().starts_with("Synced: "),
         "{lag}"
     );
-    rig.signal_sshd(2, "-CONT");
+    signal_all(&frozen, "-CONT");
     rig.wait("the file to reach n2", || {
         rig.host(2)
             .exec(&["cat", &format!("{}/late", rig.data.display())])

@@ -97,6 +97,12 @@ impl Host {
     /// session sees the host's own mounts) and waits until it accepts the
     /// lab key. Only root logs in, only with the lab key; sftp is served for
     /// sshfs.
+    ///
+    /// Sessions run as nested shells (`SHLVL=1`), so Debian's bash does not
+    /// source the machine's `/root/.bashrc` for them as it does for a
+    /// top-level shell started by sshd: a developer's rc file may block
+    /// (pyenv's `rehash` waits 60 s on a lock left by a killed session) or
+    /// print, which stalls or breaks every copy the tests make.
     pub fn start_sshd(&self) -> Result<Process> {
         let keys = keys(&self.shared)?;
         // sshd's privilege separation directory, normally made by its unit.
@@ -119,7 +125,8 @@ impl Host {
              KbdInteractiveAuthentication no\n\
              UsePAM no\n\
              StrictModes no\n\
-             Subsystem sftp internal-sftp\n",
+             Subsystem sftp internal-sftp\n\
+             SetEnv SHLVL=1\n",
             host_key = keys.host_key.display(),
             authorized = keys.authorized_keys.display(),
         );
