@@ -24,6 +24,15 @@ pub struct ObjectKey {
     pub name: String,
 }
 
+impl ObjectKey {
+    pub fn new(kind: Kind, name: impl Into<String>) -> Self {
+        ObjectKey {
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
 impl std::fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.kind, self.name)
@@ -32,10 +41,7 @@ impl std::fmt::Display for ObjectKey {
 
 impl Object {
     pub fn key(&self) -> ObjectKey {
-        ObjectKey {
-            kind: self.kind,
-            name: self.metadata.name.clone(),
-        }
+        ObjectKey::new(self.kind, self.metadata.name.clone())
     }
 
     /// Decodes the spec into its typed form. Specs in the store passed

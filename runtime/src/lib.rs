@@ -9,7 +9,9 @@
 pub mod controller;
 pub mod store;
 
-pub use controller::{Action, Context, Controller, ControllerHandle, Readiness, Reconciler};
+pub use controller::{
+    Action, Context, Controller, ControllerHandle, PerObject, Readiness, ReconcileError, Reconciler,
+};
 pub use store::{
     ApplyOptions, ApplyOutcome, ApplyResult, Converged, DeleteOutcome, Event, EventType, Store,
     StoreError, WatchEvent, WatchEventType, Watcher,

@@ -12,18 +12,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hareconcile_model::status::ClusterReason;
 use hareconcile_model::{ClusterSpec, ClusterStatus, ConditionStatus, Kind, Object, ObjectKey};
-use hareconcile_runtime::{Action, Context, Readiness, Reconciler, StoreError};
+use hareconcile_runtime::{Action, Context, Readiness, ReconcileError, Reconciler};
 
 /// Addresses come and go without a store change; look again this often.
 const ADDRESS_RECHECK: Duration = Duration::from_secs(10);
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error("spec does not decode: {0}")]
-    Spec(#[from] serde_json::Error),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// Where the controller learns which addresses this host has.
 pub trait LocalAddresses: Send + Sync + 'static {
@@ -116,13 +108,13 @@ fn membership(
 
 #[async_trait]
 impl<A: LocalAddresses> Reconciler for ClusterReconciler<A> {
-    type Error = ClusterError;
+    const KIND: Kind = Kind::Cluster;
 
-    fn kind(&self) -> Kind {
-        Kind::Cluster
-    }
-
-    async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, ClusterError> {
+    async fn reconcile(
+        &self,
+        object: Arc<Object>,
+        ctx: &Context,
+    ) -> Result<Action, ReconcileError> {
         let spec: ClusterSpec = object.spec_as()?;
         let ready = membership(&spec, &object.metadata.name, &ctx.node, &self.addresses);
         let node = ctx.node.to_string();
@@ -135,7 +127,7 @@ impl<A: LocalAddresses> Reconciler for ClusterReconciler<A> {
         Ok(Action::Requeue(ADDRESS_RECHECK))
     }
 
-    async fn cleanup(&self, _key: &ObjectKey, _ctx: &Context) -> Result<(), ClusterError> {
+    async fn cleanup(&self, _key: &ObjectKey, _ctx: &Context) -> Result<(), ReconcileError> {
         // Membership is only reported, never enacted: nothing to undo.
         Ok(())
     }
@@ -182,10 +174,7 @@ mod tests {
             node: node.into(),
         };
         let handle = Controller::new(ClusterReconciler::with_addresses(Fixed(local)), ctx).start();
-        let key = ObjectKey {
-            kind: Kind::Cluster,
-            name: "home".into(),
-        };
+        let key = ObjectKey::new(Kind::Cluster, "home");
         for _ in 0..100 {
             if let Some(c) = store.get(&key).unwrap().status.condition("Ready") {
                 let c = c.clone();

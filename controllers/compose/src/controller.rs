@@ -8,7 +8,6 @@
 //! failure). `Ready` means this node's part is as it should be: a standby
 //! stack is Ready, a running one only once it runs and is Healthy.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +18,9 @@ use hareconcile_model::{
     ConditionStatus, Drift, Kind, Object, ObjectKey, ServiceSpec, ServiceStatus, VirtualIpStatus,
     SOURCE_FILE_ANNOTATION,
 };
-use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, StoreError};
+use hareconcile_runtime::{
+    Action, Context, EventType, PerObject, Readiness, ReconcileError, Reconciler,
+};
 use tokio::sync::{mpsc, OnceCell};
 
 use crate::drift::{stack_drift, with_failure, StackDrift};
@@ -33,25 +34,15 @@ use crate::placement::{placement, FollowedVip, Placement};
 /// when no docker event arrives (events are the fast path).
 const RECHECK: Duration = Duration::from_secs(10);
 
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("spec does not decode: {0}")]
-    Spec(#[from] serde_json::Error),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 pub struct ServiceReconciler {
     docker_host: String,
     engine: OnceCell<Engine>,
     /// The last project each Service loaded, so a deleted Service's stack
     /// can be taken down though its spec is gone.
-    projects: Mutex<HashMap<ObjectKey, Project>>,
+    projects: PerObject<Project>,
     images: Images,
     /// One probing task per stack running here.
-    probers: Mutex<HashMap<ObjectKey, Prober>>,
+    probers: PerObject<Prober>,
     /// Services to reconcile at once: their health verdict changed, or an
     /// image pull they did not wait for ended.
     changed: mpsc::UnboundedSender<ObjectKey>,
@@ -65,8 +56,8 @@ impl ServiceReconciler {
         ServiceReconciler {
             docker_host: docker_host.into(),
             engine: OnceCell::new(),
-            projects: Mutex::new(HashMap::new()),
-            probers: Mutex::new(HashMap::new()),
+            projects: PerObject::default(),
+            probers: PerObject::default(),
             changed,
             images: Images::default(),
             health_changes: Mutex::new(Some(health_changes)),
@@ -86,7 +77,7 @@ impl ServiceReconciler {
     /// Probes a running stack with `schedule` (restarting the probes when
     /// it changed); what they said so far.
     fn probe(&self, key: &ObjectKey, schedule: Schedule, engine: &Engine) -> Report {
-        let mut probers = self.probers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut probers = self.probers.lock();
         match probers.get(key) {
             Some(prober) if *prober.schedule() == schedule => prober.report(),
             _ => {
@@ -100,10 +91,7 @@ impl ServiceReconciler {
     }
 
     fn stop_probing(&self, key: &ObjectKey) {
-        self.probers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        self.probers.remove(key);
     }
 
     /// Connects on first use, so an agent starts even while Docker is down.
@@ -114,10 +102,9 @@ impl ServiceReconciler {
     }
 
     fn remember(&self, key: ObjectKey, project: Option<Project>) {
-        let mut projects = self.projects.lock().unwrap_or_else(|e| e.into_inner());
         match project {
-            Some(p) => projects.insert(key, p),
-            None => projects.remove(&key),
+            Some(p) => self.projects.insert(key, p),
+            None => self.projects.remove(&key),
         };
     }
 }
@@ -169,10 +156,7 @@ fn unready_requirements(ctx: &Context, spec: &ServiceSpec) -> Vec<String> {
     spec.requires
         .iter()
         .filter(|name| {
-            let key = ObjectKey {
-                kind: Kind::Replication,
-                name: (*name).clone(),
-            };
+            let key = ObjectKey::new(Kind::Replication, name.as_str());
             !ctx.store.get(&key).is_some_and(|r| r.status.is_ready())
         })
         .cloned()
@@ -422,17 +406,14 @@ fn last_pass(object: &Object) -> ServiceStatus {
 
 #[async_trait]
 impl Reconciler for ServiceReconciler {
-    type Error = ServiceError;
+    const KIND: Kind = Kind::Service;
+    const DEPENDS_ON: &'static [Kind] = &[Kind::VirtualIP, Kind::Replication];
 
-    fn kind(&self) -> Kind {
-        Kind::Service
-    }
-
-    fn depends_on(&self) -> &[Kind] {
-        &[Kind::VirtualIP, Kind::Replication]
-    }
-
-    async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, ServiceError> {
+    async fn reconcile(
+        &self,
+        object: Arc<Object>,
+        ctx: &Context,
+    ) -> Result<Action, ReconcileError> {
         let spec: ServiceSpec = object.spec_as()?;
         let project = match load_project(&object, &spec) {
             Ok(project) => project,
@@ -552,14 +533,9 @@ impl Reconciler for ServiceReconciler {
         Ok(Action::Requeue(RECHECK))
     }
 
-    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ServiceError> {
+    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ReconcileError> {
         self.stop_probing(key);
-        let project = self
-            .projects
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned();
+        let project = self.projects.get_cloned(key);
         // A Service deleted while the agent was down is not known here; its
         // containers stay until removed by hand.
         if let Some(project) = project {

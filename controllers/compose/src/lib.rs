@@ -13,6 +13,6 @@ mod images;
 mod placement;
 mod validation;
 
-pub use controller::{load_project, ServiceError, ServiceReconciler};
+pub use controller::{load_project, ServiceReconciler};
 pub use placement::Placement;
 pub use validation::{ComposeFiles, COMPOSE_FILES_ANNOTATION};

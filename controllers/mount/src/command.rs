@@ -27,6 +27,12 @@ pub enum CommandError {
     TimedOut { command: String, timeout: Duration },
 }
 
+impl From<CommandError> for hareconcile_runtime::ReconcileError {
+    fn from(error: CommandError) -> Self {
+        hareconcile_runtime::ReconcileError::system(error)
+    }
+}
+
 /// How to take a mount away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unmount {

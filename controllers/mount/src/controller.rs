@@ -10,8 +10,7 @@
 //! with exponential backoff. Replications of other methods belong to the
 //! sync controller and are left alone, status included.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,11 +18,13 @@ use hareconcile_model::status::{MountSeen, ProbeSeen, ReplicationReason, VrrpSta
 use hareconcile_model::{
     ConditionStatus, Kind, Object, ObjectKey, ReplicationSpec, ReplicationStatus, VirtualIpStatus,
 };
-use hareconcile_runtime::{Action, Context, EventType, Readiness, Reconciler, StoreError};
+use hareconcile_runtime::{
+    Action, Context, EventType, PerObject, Readiness, ReconcileError, Reconciler,
+};
 use time::OffsetDateTime;
 use tracing::warn;
 
-use crate::command::{self, CommandError, Unmount};
+use crate::command::{self, Unmount};
 use crate::desired::{placement, DesiredMount, Wanted};
 use crate::mountinfo::{self, MountEntry};
 use crate::options::{self, Comparison};
@@ -32,18 +33,6 @@ use crate::probe::{ProbeResult, Prober};
 /// The longest a mount(8), umount(8) or mkdir may take before it is
 /// killed; a reconcile (and the agent's shutdown) waits at most this.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
-
-#[derive(Debug, thiserror::Error)]
-pub enum MountError {
-    #[error("spec does not decode: {0}")]
-    Spec(#[from] serde_json::Error),
-    #[error("reading /proc/self/mountinfo: {0}")]
-    Mountinfo(#[from] std::io::Error),
-    #[error(transparent)]
-    Command(#[from] CommandError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// What this controller remembers of a Replication between reconciles.
 struct Tracked {
@@ -57,16 +46,12 @@ struct Tracked {
 
 #[derive(Default)]
 pub struct MountReconciler {
-    tracked: Mutex<HashMap<ObjectKey, Tracked>>,
+    tracked: PerObject<Tracked>,
 }
 
 impl MountReconciler {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, Tracked>> {
-        self.tracked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records the declared mount and returns its prober, and the path it
@@ -76,7 +61,7 @@ impl MountReconciler {
         key: &ObjectKey,
         desired: &DesiredMount,
     ) -> (Arc<Prober>, Option<DesiredMount>) {
-        let mut tracked = self.tracked();
+        let mut tracked = self.tracked.lock();
         let moved = match tracked.get(key) {
             Some(t) if t.desired.path == desired.path => None,
             Some(t) => Some(t.desired.clone()),
@@ -96,7 +81,7 @@ impl MountReconciler {
 
     /// True the first time the options of `generation` are remounted for.
     fn first_remount_for(&self, key: &ObjectKey, generation: u64) -> bool {
-        let mut tracked = self.tracked();
+        let mut tracked = self.tracked.lock();
         match tracked.get_mut(key) {
             Some(t) if t.remounted_for != Some(generation) => {
                 t.remounted_for = Some(generation);
@@ -235,7 +220,7 @@ async fn observe(
     desired: &DesiredMount,
     prober: &Prober,
     probe_timeout: Duration,
-) -> Result<Observation, MountError> {
+) -> Result<Observation, ReconcileError> {
     let entries = mountinfo::read()?;
     let entry = mountinfo::find(&entries, &desired.path).cloned();
     let ours = entry.as_ref().filter(|e| desired.is_mounted_as(e));
@@ -258,7 +243,7 @@ async fn look(
     desired: &DesiredMount,
     prober: &Prober,
     probe_timeout: Duration,
-) -> Result<(Observation, Verdict), MountError> {
+) -> Result<(Observation, Verdict), ReconcileError> {
     let seen = observe(desired, prober, probe_timeout).await?;
     let verdict = judge(desired, &seen);
     ctx.report(
@@ -270,7 +255,7 @@ async fn look(
 }
 
 /// Unmounts `desired` if it is what is mounted at its path.
-async fn unmount_if_mounted(desired: &DesiredMount, how: Unmount) -> Result<bool, MountError> {
+async fn unmount_if_mounted(desired: &DesiredMount, how: Unmount) -> Result<bool, ReconcileError> {
     let entries = mountinfo::read()?;
     match mountinfo::find(&entries, &desired.path) {
         Some(entry) if desired.is_mounted_as(entry) => {
@@ -289,7 +274,7 @@ impl MountReconciler {
         object: &Object,
         desired: &DesiredMount,
         vip: Option<VrrpState>,
-    ) -> Result<(), MountError> {
+    ) -> Result<(), ReconcileError> {
         let entries = mountinfo::read()?;
         let entry = mountinfo::find(&entries, &desired.path)
             .filter(|e| desired.is_mounted_as(e))
@@ -351,7 +336,7 @@ impl MountReconciler {
         desired: &DesiredMount,
         verdict: &Verdict,
         seen: &Observation,
-    ) -> Result<bool, MountError> {
+    ) -> Result<bool, ReconcileError> {
         let key = object.key();
         let path = &desired.path;
         match verdict {
@@ -396,17 +381,14 @@ impl MountReconciler {
 
 #[async_trait]
 impl Reconciler for MountReconciler {
-    type Error = MountError;
+    const KIND: Kind = Kind::Replication;
+    const DEPENDS_ON: &'static [Kind] = &[Kind::VirtualIP];
 
-    fn kind(&self) -> Kind {
-        Kind::Replication
-    }
-
-    fn depends_on(&self) -> &[Kind] {
-        &[Kind::VirtualIP]
-    }
-
-    async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, MountError> {
+    async fn reconcile(
+        &self,
+        object: Arc<Object>,
+        ctx: &Context,
+    ) -> Result<Action, ReconcileError> {
         let spec: ReplicationSpec = object.spec_as()?;
         let Some(desired) = DesiredMount::from_spec(&spec) else {
             return Ok(Action::AwaitChange);
@@ -458,10 +440,10 @@ impl Reconciler for MountReconciler {
         Ok(every)
     }
 
-    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), MountError> {
+    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ReconcileError> {
         // A Replication deleted while the agent was down is not known
         // here; its mount stays until unmounted by hand.
-        let Some(tracked) = self.tracked().remove(key) else {
+        let Some(tracked) = self.tracked.remove(key) else {
             return Ok(());
         };
         let desired = tracked.desired;
@@ -562,10 +544,7 @@ mod tests {
     #[test]
     fn a_moved_path_gets_a_fresh_prober_and_names_the_old_path() {
         let reconciler = MountReconciler::new();
-        let key = ObjectKey {
-            kind: Kind::Replication,
-            name: "nas".into(),
-        };
+        let key = ObjectKey::new(Kind::Replication, "nas");
         let (first, moved) = reconciler.track(&key, &desired());
         assert!(moved.is_none());
         let (same, moved) = reconciler.track(&key, &desired());

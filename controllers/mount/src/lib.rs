@@ -13,4 +13,4 @@ pub mod mountinfo;
 pub mod options;
 pub mod probe;
 
-pub use controller::{MountError, MountReconciler};
+pub use controller::MountReconciler;

@@ -106,10 +106,21 @@ pub fn find<'a>(entries: &'a [MountEntry], path: &Path) -> Option<&'a MountEntry
     entries.iter().rev().find(|e| e.mount_point == path)
 }
 
+/// Reading or parsing `/proc/self/mountinfo` failed.
+#[derive(Debug, thiserror::Error)]
+#[error("reading /proc/self/mountinfo: {0}")]
+pub struct ReadError(#[from] std::io::Error);
+
+impl From<ReadError> for hareconcile_runtime::ReconcileError {
+    fn from(error: ReadError) -> Self {
+        hareconcile_runtime::ReconcileError::system(error)
+    }
+}
+
 /// This process's mounts, read afresh.
-pub fn read() -> std::io::Result<Vec<MountEntry>> {
+pub fn read() -> Result<Vec<MountEntry>, ReadError> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")?;
-    parse(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    parse(&text).map_err(|e| ReadError(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 #[cfg(test)]

@@ -2,14 +2,16 @@
 //! per object in step with the current plan and writes what the worker
 //! reports as status. Reconciles never wait for a copy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use hareconcile_model::{Kind, Object, ObjectKey, ReplicationSpec};
-use hareconcile_runtime::{Action, Context, EventType, Reconciler, StoreError};
+use hareconcile_runtime::{
+    Action, Context, EventType, PerObject, ReconcileError, Reconciler, StoreError,
+};
 use tracing::warn;
 
 use crate::handover;
@@ -22,22 +24,14 @@ use crate::report::report;
 /// Lag grows while nothing happens in the store: refresh status this often.
 const REFRESH: Duration = Duration::from_secs(1);
 
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error("spec does not decode: {0}")]
-    Spec(#[from] serde_json::Error),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
 pub struct SyncReconciler {
-    workers: Mutex<HashMap<ObjectKey, Worker>>,
+    workers: PerObject<Worker>,
     control_dir: OnceLock<Option<PathBuf>>,
     /// The Docker Engine of this node's stacks, for `exec` hooks.
     docker_host: String,
     /// Per source Replication, which targets were over `maxLag` at the
     /// last reconcile.
-    lagging: Mutex<HashMap<ObjectKey, BTreeMap<String, bool>>>,
+    lagging: PerObject<BTreeMap<String, bool>>,
 }
 
 impl Default for SyncReconciler {
@@ -60,15 +54,11 @@ impl SyncReconciler {
     /// Runs `exec` hooks through the Docker Engine at `uri`.
     pub fn with_docker_host(uri: &str) -> Self {
         SyncReconciler {
-            workers: Mutex::default(),
+            workers: PerObject::default(),
             control_dir: OnceLock::new(),
             docker_host: uri.to_string(),
-            lagging: Mutex::default(),
+            lagging: PerObject::default(),
         }
-    }
-
-    fn workers(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, Worker>> {
-        self.workers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `ReplicationLagging` when a target's lag exceeds `maxLag` and
@@ -82,7 +72,7 @@ impl SyncReconciler {
         progress: &Progress,
         now: SystemTime,
     ) {
-        let mut lagging = self.lagging.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lagging = self.lagging.lock();
         let (Some(max), true) = (plan.max_lag, plan.is_source() && progress.claimed.is_some())
         else {
             lagging.remove(key);
@@ -136,22 +126,19 @@ impl SyncReconciler {
 
 #[async_trait]
 impl Reconciler for SyncReconciler {
-    type Error = SyncError;
+    const KIND: Kind = Kind::Replication;
+    const DEPENDS_ON: &'static [Kind] = &[Kind::Cluster, Kind::VirtualIP];
 
-    fn kind(&self) -> Kind {
-        Kind::Replication
-    }
-
-    fn depends_on(&self) -> &[Kind] {
-        &[Kind::Cluster, Kind::VirtualIP]
-    }
-
-    async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, SyncError> {
+    async fn reconcile(
+        &self,
+        object: Arc<Object>,
+        ctx: &Context,
+    ) -> Result<Action, ReconcileError> {
         let key = object.key();
         let spec: ReplicationSpec = match object.spec_as() {
             Ok(spec) => spec,
             Err(e) => {
-                self.workers().remove(&key);
+                self.workers.remove(&key);
                 return Err(e.into());
             }
         };
@@ -162,7 +149,7 @@ impl Reconciler for SyncReconciler {
             .then(|| plan(&spec, ctx, control_dir))
             .flatten()
         else {
-            self.workers().remove(&key);
+            self.workers.remove(&key);
             return Ok(Action::AwaitChange);
         };
         plan.handover = handover::wanted(
@@ -172,7 +159,7 @@ impl Reconciler for SyncReconciler {
             &ctx.node,
         );
         let progress = {
-            let mut workers = self.workers();
+            let mut workers = self.workers.lock();
             let worker = workers.entry(key.clone()).or_insert_with(|| {
                 let containers = Containers {
                     docker_host: self.docker_host.clone(),
@@ -213,9 +200,9 @@ impl Reconciler for SyncReconciler {
         }
     }
 
-    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), SyncError> {
+    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ReconcileError> {
         // Stops pushing; the copies and their terms stay where they are.
-        self.workers().remove(key);
+        self.workers.remove(key);
         Ok(())
     }
 }

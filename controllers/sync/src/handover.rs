@@ -87,12 +87,8 @@ impl Given {
 /// Reads this node's part from the followed VirtualIP's spec and, for a
 /// source, whether the Services requiring `replication` are stopped here.
 pub fn wanted(store: &Store, vip: Option<&str>, replication: &str, node: &str) -> Handover {
-    let Some(object) = vip.and_then(|name| {
-        store.get(&ObjectKey {
-            kind: Kind::VirtualIP,
-            name: name.to_string(),
-        })
-    }) else {
+    let Some(object) = vip.and_then(|name| store.get(&ObjectKey::new(Kind::VirtualIP, name)))
+    else {
         return Handover::None;
     };
     let Ok(spec) = object.spec_as::<VirtualIpSpec>() else {

@@ -198,10 +198,7 @@ async fn in_container(
 ) -> Result<(), ExecError> {
     let project = containers
         .store
-        .get(&ObjectKey {
-            kind: Kind::Service,
-            name: exec.service.clone(),
-        })
+        .get(&ObjectKey::new(Kind::Service, exec.service.as_str()))
         .and_then(|o| {
             let spec = o.spec_as::<ServiceSpec>().ok()?;
             Some(

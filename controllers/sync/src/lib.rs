@@ -91,6 +91,6 @@ pub mod term;
 pub mod twoway;
 mod watch;
 
-pub use controller::{SyncError, SyncReconciler};
+pub use controller::SyncReconciler;
 pub use resolve::{resolve, ResolveError, Resolved};
 pub use term::Term;

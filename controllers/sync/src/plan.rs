@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use hareconcile_model::status::{ReplicationReason, VrrpState};
 use hareconcile_model::{
-    ClusterSpec, Direction, Filter, Hooks, Kind, Method, ObjectKey, Pattern, ReplicationSpec,
-    VirtualIpStatus,
+    ClusterSpec, Direction, Filter, Hooks, Method, Pattern, ReplicationSpec, VirtualIpStatus,
 };
 use hareconcile_runtime::Context;
 
@@ -169,13 +168,7 @@ pub fn plan(spec: &ReplicationSpec, ctx: &Context, control_dir: Option<PathBuf>)
         }
         Method::Nfs | Method::Mount => return None,
     };
-    let cluster = ctx
-        .store
-        .get(&ObjectKey {
-            kind: Kind::Cluster,
-            name: spec.cluster.clone(),
-        })
-        .and_then(|c| c.spec_as::<ClusterSpec>().ok());
+    let cluster = ctx.get::<ClusterSpec>(&spec.cluster).ok().flatten();
     let vip_state = spec
         .follow_virtual_ip
         .as_deref()

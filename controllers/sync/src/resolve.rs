@@ -40,17 +40,10 @@ pub async fn resolve(
     keep: &str,
     paths: &[String],
 ) -> Result<Vec<Resolved>, ResolveError> {
-    let key = ObjectKey {
-        kind: Kind::Replication,
-        name: name.to_string(),
-    };
-    let object = ctx
-        .store
-        .get(&key)
+    let spec: ReplicationSpec = ctx
+        .get(name)
+        .map_err(|e| ResolveError::Invalid(e.to_string()))?
         .ok_or_else(|| ResolveError::NotFound(name.into()))?;
-    let spec: ReplicationSpec = object
-        .spec_as()
-        .map_err(|e| ResolveError::Invalid(e.to_string()))?;
     let control_dir = Some(ctx.store.state_dir().join("ssh"));
     let plan = plan(&spec, ctx, control_dir).ok_or_else(|| ResolveError::OneWay(name.into()))?;
     let filter = plan
@@ -58,12 +51,9 @@ pub async fn resolve(
         .clone()
         .ok_or_else(|| ResolveError::OneWay(name.into()))?;
     let cluster = ctx
-        .store
-        .get(&ObjectKey {
-            kind: Kind::Cluster,
-            name: spec.cluster.clone(),
-        })
-        .and_then(|c| c.spec_as::<ClusterSpec>().ok())
+        .get::<ClusterSpec>(&spec.cluster)
+        .ok()
+        .flatten()
         .ok_or_else(|| {
             ResolveError::Invalid(format!("Cluster {:?} is not in the store", spec.cluster))
         })?;
@@ -106,7 +96,7 @@ pub async fn resolve(
                 why,
             })?;
         ctx.store.record_event(
-            &key,
+            &ObjectKey::new(Kind::Replication, name),
             EventType::Normal,
             "ConflictResolved",
             &format!(

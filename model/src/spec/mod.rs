@@ -1,5 +1,7 @@
 //! Typed specs, one module per kind. Controllers decode an [`Object`]'s
-//! spec with `obj.spec_as::<VirtualIpSpec>()`; the store keeps it as JSON.
+//! spec with `obj.spec_as::<VirtualIpSpec>()`, or another object's by name
+//! with the runtime's `ctx.get::<ClusterSpec>(name)` (through
+//! [`KindSpec`]); the store keeps it as JSON.
 //!
 //! [`Object`]: crate::Object
 
@@ -28,3 +30,25 @@ pub use virtual_ip::{
     Control, Fencing, Garp, Notify, Track, TrackScript, TrackedService, VirtualIpSpec,
     OWNER_NEVER_BACKUP,
 };
+
+/// The typed spec of one kind: what lets a reader name the type alone
+/// (`get::<ClusterSpec>("home")`) and find the object's kind from it.
+pub trait KindSpec: serde::de::DeserializeOwned {
+    const KIND: crate::Kind;
+}
+
+impl KindSpec for ClusterSpec {
+    const KIND: crate::Kind = crate::Kind::Cluster;
+}
+
+impl KindSpec for VirtualIpSpec {
+    const KIND: crate::Kind = crate::Kind::VirtualIP;
+}
+
+impl KindSpec for ServiceSpec {
+    const KIND: crate::Kind = crate::Kind::Service;
+}
+
+impl KindSpec for ReplicationSpec {
+    const KIND: crate::Kind = crate::Kind::Replication;
+}

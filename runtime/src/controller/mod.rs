@@ -11,18 +11,22 @@
 //! exponentially per object; deleted objects get one `cleanup` call.
 
 mod backoff;
-mod scheduler;
+mod error;
+mod per_object;
+mod runner;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hareconcile_model::{ConditionStatus, Kind, KindStatus, Object, ObjectKey, Reason};
+use hareconcile_model::{ConditionStatus, Kind, KindSpec, KindStatus, Object, ObjectKey, Reason};
 
 use crate::store::{Store, StoreError};
 
 pub use backoff::Backoff;
-pub use scheduler::{Controller, ControllerHandle};
+pub use error::ReconcileError;
+pub use per_object::PerObject;
+pub use runner::{Controller, ControllerHandle};
 
 /// What the runtime should do after a successful reconcile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,16 +51,22 @@ pub struct Context {
 pub type Readiness<R> = (ConditionStatus, R, String);
 
 impl Context {
+    /// The typed spec of `S::KIND` object `name` (`ctx.get::<ClusterSpec>(
+    /// &spec.cluster)`): `Ok(None)` without such an object.
+    pub fn get<S: KindSpec>(&self, name: &str) -> Result<Option<S>, serde_json::Error> {
+        self.store
+            .get(&ObjectKey::new(S::KIND, name))
+            .map(|object| object.spec_as())
+            .transpose()
+    }
+
     /// The typed status of `T::KIND` object `name` as this node's
     /// controller of that kind reports it: `None` without such an object,
     /// `T::default()` before the controller reports (or when the status
     /// was written by a version with another contract, which the
     /// controller rewrites at its next reconcile).
     pub fn status_of<T: KindStatus>(&self, name: &str) -> Option<T> {
-        let object = self.store.get(&ObjectKey {
-            kind: T::KIND,
-            name: name.to_string(),
-        })?;
+        let object = self.store.get(&ObjectKey::new(T::KIND, name))?;
         Some(object.status.details_as().unwrap_or_default())
     }
 
@@ -100,22 +110,19 @@ impl Context {
 
 #[async_trait]
 pub trait Reconciler: Send + Sync + 'static {
-    type Error: std::error::Error + Send + Sync + 'static;
-
     /// The kind this controller reconciles.
-    fn kind(&self) -> Kind;
+    const KIND: Kind;
 
     /// Other kinds whose changes may change this kind's desired state
     /// (a VirtualIP depends on its Cluster): any change to them
-    /// reconciles every object of [`Reconciler::kind`].
-    fn depends_on(&self) -> &[Kind] {
-        &[]
-    }
+    /// reconciles every object of [`Reconciler::KIND`].
+    const DEPENDS_ON: &'static [Kind] = &[];
 
     /// Drives the real system toward `object`'s spec and reports what it
     /// sees in the object's status.
-    async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, Self::Error>;
+    async fn reconcile(&self, object: Arc<Object>, ctx: &Context)
+        -> Result<Action, ReconcileError>;
 
     /// The object is gone from the store: undo what reconcile did.
-    async fn cleanup(&self, key: &ObjectKey, ctx: &Context) -> Result<(), Self::Error>;
+    async fn cleanup(&self, key: &ObjectKey, ctx: &Context) -> Result<(), ReconcileError>;
 }

@@ -109,10 +109,7 @@ mod tests {
     #[test]
     fn repeated_events_are_counted_not_duplicated() {
         let log = EventLog::new("n1".into());
-        let key = ObjectKey {
-            kind: Kind::VirtualIP,
-            name: "web".into(),
-        };
+        let key = ObjectKey::new(Kind::VirtualIP, "web");
         log.record(&key, EventType::Normal, "BecameMaster", "won election");
         log.record(&key, EventType::Warning, "VipRemoved", "restored");
         log.record(&key, EventType::Normal, "BecameMaster", "won election");

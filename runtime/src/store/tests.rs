@@ -18,10 +18,7 @@ fn vip(name: &str, vrid: u64) -> Object {
 }
 
 fn key(name: &str) -> ObjectKey {
-    ObjectKey {
-        kind: Kind::VirtualIP,
-        name: name.into(),
-    }
+    ObjectKey::new(Kind::VirtualIP, name)
 }
 
 fn open(dir: &Path) -> Store {

@@ -107,6 +107,12 @@ pub enum EngineError {
     },
 }
 
+impl From<EngineError> for hareconcile_runtime::ReconcileError {
+    fn from(error: EngineError) -> Self {
+        hareconcile_runtime::ReconcileError::system(error)
+    }
+}
+
 /// What a replacement was to bring, for the error that says it failed.
 fn replacing_for(newer_image: Option<&ImageUpdate>) -> String {
     match newer_image {

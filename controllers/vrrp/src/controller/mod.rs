@@ -25,7 +25,9 @@ use hareconcile_model::status::VirtualIpReason;
 use hareconcile_model::{
     AuthType, ClusterSpec, Kind, Object, ObjectKey, VirtualIpSpec, SOURCE_FILE_ANNOTATION,
 };
-use hareconcile_runtime::{Action, Context, EventType, Reconciler, Store, StoreError};
+use hareconcile_runtime::{
+    Action, Context, EventType, ReconcileError, Reconciler, Store, StoreError,
+};
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 use tracing::warn;
@@ -44,14 +46,6 @@ use status::{write_not_running, write_status};
 
 /// After a problem the operator or the host must fix, look again this often.
 const RETRY: Duration = Duration::from_secs(5);
-
-#[derive(Debug, thiserror::Error)]
-pub enum VirtualIpError {
-    #[error("spec does not decode: {0}")]
-    Spec(#[from] serde_json::Error),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// Why this node runs no instance for a VirtualIP, as its Ready condition says.
 pub(super) struct NotRunning {
@@ -188,11 +182,13 @@ impl VirtualIpReconciler {
         spec: &VirtualIpSpec,
         ctx: &Context,
     ) -> Result<(Vec<ShellConfig>, TrackConfig), NotRunning> {
-        let cluster_key = ObjectKey {
-            kind: Kind::Cluster,
-            name: spec.cluster.clone(),
-        };
-        let Some(cluster_object) = ctx.store.get(&cluster_key) else {
+        let cluster = ctx
+            .get::<ClusterSpec>(&spec.cluster)
+            .map_err(|e| NotRunning {
+                reason: VirtualIpReason::ClusterInvalid,
+                message: format!("Cluster {} does not decode: {e}", spec.cluster),
+            })?;
+        let Some(cluster) = cluster else {
             return Err(NotRunning {
                 reason: VirtualIpReason::ClusterNotFound,
                 message: format!(
@@ -201,10 +197,6 @@ impl VirtualIpReconciler {
                 ),
             });
         };
-        let cluster: ClusterSpec = cluster_object.spec_as().map_err(|e| NotRunning {
-            reason: VirtualIpReason::ClusterInvalid,
-            message: format!("Cluster {} does not decode: {e}", spec.cluster),
-        })?;
         let Some(node) = cluster.node(&ctx.node) else {
             return Err(NotRunning {
                 reason: VirtualIpReason::NodeNotInCluster,
@@ -275,21 +267,14 @@ fn read_password(cluster: &ClusterSpec) -> Result<Option<String>, NotRunning> {
 
 #[async_trait]
 impl Reconciler for VirtualIpReconciler {
-    type Error = VirtualIpError;
-
-    fn kind(&self) -> Kind {
-        Kind::VirtualIP
-    }
-
-    fn depends_on(&self) -> &[Kind] {
-        &[Kind::Cluster]
-    }
+    const KIND: Kind = Kind::VirtualIP;
+    const DEPENDS_ON: &'static [Kind] = &[Kind::Cluster];
 
     async fn reconcile(
         &self,
         object: Arc<Object>,
         ctx: &Context,
-    ) -> Result<Action, VirtualIpError> {
+    ) -> Result<Action, ReconcileError> {
         let key = object.key();
         let generation = object.metadata.generation;
         let spec: VirtualIpSpec = object.spec_as()?;
@@ -401,7 +386,7 @@ impl Reconciler for VirtualIpReconciler {
         }
     }
 
-    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), VirtualIpError> {
+    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ReconcileError> {
         let running = self.registry.0.lock().await.running.remove(key);
         if let Some(running) = running {
             running.stop().await;

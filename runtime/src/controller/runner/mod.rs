@@ -84,7 +84,7 @@ impl<R: Reconciler> Controller<R> {
     /// Spawns the controller on the current tokio runtime.
     pub fn start(self) -> ControllerHandle {
         let (commands, receiver) = mpsc::unbounded_channel();
-        let kind = self.reconciler.kind();
+        let kind = R::KIND;
         let handle = ControllerHandle {
             commands: commands.clone(),
             kind,
@@ -129,7 +129,7 @@ struct Loop<R: Reconciler> {
 
 impl<R: Reconciler> Loop<R> {
     async fn run(mut self, mut receiver: mpsc::UnboundedReceiver<Command>) {
-        let kind = self.reconciler.kind();
+        let kind = R::KIND;
         let mut watcher = self.relist();
         let mut resync = tokio::time::interval_at(Instant::now() + self.resync, self.resync);
         info!(%kind, "controller started");
@@ -174,7 +174,7 @@ impl<R: Reconciler> Loop<R> {
     /// Lists the store, reconciles everything (including objects deleted
     /// while we were not looking) and returns a watcher from that point.
     fn relist(&mut self) -> crate::store::Watcher {
-        let kind = self.reconciler.kind();
+        let kind = R::KIND;
         let (objects, rv) = self.ctx.store.list(Some(kind));
         let mut keys: HashSet<ObjectKey> = self.seen.keys().cloned().collect();
         keys.extend(objects.iter().map(|o| o.key()));
@@ -188,7 +188,7 @@ impl<R: Reconciler> Loop<R> {
     }
 
     fn on_changes(&mut self, events: Vec<WatchEvent>) {
-        let kind = self.reconciler.kind();
+        let kind = R::KIND;
         let mut dependency_changed = false;
         for event in events {
             let object = &event.object;
@@ -197,7 +197,7 @@ impl<R: Reconciler> Loop<R> {
                     continue;
                 }
                 self.enqueue(object.key());
-            } else if self.reconciler.depends_on().contains(&object.kind) {
+            } else if R::DEPENDS_ON.contains(&object.kind) {
                 dependency_changed = true;
             }
         }
@@ -216,7 +216,7 @@ impl<R: Reconciler> Loop<R> {
     }
 
     fn enqueue_all(&mut self) {
-        let (objects, _) = self.ctx.store.list(Some(self.reconciler.kind()));
+        let (objects, _) = self.ctx.store.list(Some(R::KIND));
         for object in objects {
             self.enqueue(object.key());
         }
@@ -257,7 +257,7 @@ impl<R: Reconciler> Loop<R> {
 
     fn on_done(&mut self, key: ObjectKey, outcome: Result<Action, String>) {
         self.running.remove(&key);
-        let kind = self.reconciler.kind();
+        let kind = R::KIND;
         match outcome {
             Ok(Action::AwaitChange) => {
                 self.failures.remove(&key);
@@ -313,5 +313,4 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-#[path = "scheduler/tests.rs"]
 mod tests;

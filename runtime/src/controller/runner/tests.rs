@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::store::{ApplyOptions, Store};
+use crate::ReconcileError;
 
 #[derive(Debug, thiserror::Error)]
 #[error("simulated failure")]
@@ -25,17 +26,14 @@ struct Recorder {
 
 #[async_trait]
 impl Reconciler for Arc<Recorder> {
-    type Error = Failure;
+    const KIND: Kind = Kind::VirtualIP;
+    const DEPENDS_ON: &'static [Kind] = &[Kind::Cluster];
 
-    fn kind(&self) -> Kind {
-        Kind::VirtualIP
-    }
-
-    fn depends_on(&self) -> &[Kind] {
-        &[Kind::Cluster]
-    }
-
-    async fn reconcile(&self, object: Arc<Object>, ctx: &Context) -> Result<Action, Failure> {
+    async fn reconcile(
+        &self,
+        object: Arc<Object>,
+        ctx: &Context,
+    ) -> Result<Action, ReconcileError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.hold).await;
@@ -49,7 +47,7 @@ impl Reconciler for Arc<Recorder> {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err(Failure);
+            return Err(ReconcileError::system(Failure));
         }
         // Writing status must not make the controller chase its own tail.
         ctx.store
@@ -66,7 +64,7 @@ impl Reconciler for Arc<Recorder> {
         Ok(Action::AwaitChange)
     }
 
-    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), Failure> {
+    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ReconcileError> {
         self.calls
             .lock()
             .unwrap()
@@ -125,10 +123,7 @@ async fn reconciles_on_create_change_and_cleans_up_on_delete() {
     settle().await;
     store
         .delete(
-            &[ObjectKey {
-                kind: Kind::VirtualIP,
-                name: "web".into(),
-            }],
+            &[ObjectKey::new(Kind::VirtualIP, "web")],
             Manager::Cli,
             ApplyOptions::default(),
         )
@@ -172,10 +167,7 @@ async fn failures_back_off_and_retry_until_success() {
     apply(&store, vec![object(Kind::VirtualIP, "web", 1)]);
     settle().await;
     assert_eq!(calls(&recorder).len(), 3, "two failures then a success");
-    let key = ObjectKey {
-        kind: Kind::VirtualIP,
-        name: "web".into(),
-    };
+    let key = ObjectKey::new(Kind::VirtualIP, "web");
     let events = store.events(Some(&key));
     assert_eq!(events[0].reason, "ReconcileFailed");
     assert_eq!(events[0].count, 2);
@@ -201,10 +193,7 @@ async fn dependency_changes_and_triggers_reconcile() {
         4,
         "a Cluster change reconciles every VirtualIP"
     );
-    handle.trigger(ObjectKey {
-        kind: Kind::VirtualIP,
-        name: "a".into(),
-    });
+    handle.trigger(ObjectKey::new(Kind::VirtualIP, "a"));
     settle().await;
     assert_eq!(calls(&recorder).len(), 5);
     handle.shutdown().await;
