@@ -2,6 +2,8 @@
 //! `build.rs` stamps in. `--version`, `/v1/info` readers and the
 //! `hareconcile_build_info` metric all say the same.
 
+/// 12 hex digits, or `unknown` for a build outside a git checkout.
+pub const COMMIT: &str = env!("HARECONCILE_GIT_COMMIT");
 /// YYYY-MM-DD (UTC), `SOURCE_DATE_EPOCH`'s day in a reproducible build.
 pub const DATE: &str = env!("HARECONCILE_BUILD_DATE");
 

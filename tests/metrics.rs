@@ -1,8 +1,11 @@
 //! `/metrics` on the agent's socket parses as Prometheus text and says
-//! what the store says.
+//! what the store says; `--metrics-listen` serves it and `/healthz` over
+//! TCP, and nothing else of the API.
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use hareconcile_model::status::VrrpState;
@@ -10,7 +13,10 @@ use prometheus_parse::{Scrape, Value};
 use support::{get_raw, Agent};
 
 fn scrape(agent: &Agent) -> Scrape {
-    let response = get_raw(&agent.socket, "/metrics");
+    parse(&get_raw(&agent.socket, "/metrics"))
+}
+
+fn parse(response: &str) -> Scrape {
     let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.contains("text/plain; version=0.0.4"), "{head}");
@@ -110,4 +116,57 @@ fn metrics_parse_and_follow_the_store() {
     ] {
         assert!(scrape.docs.contains_key(family), "{family} undocumented");
     }
+}
+
+/// `GET path` over TCP, the whole response.
+fn get_tcp(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn metrics_listen_serves_metrics_and_healthz_over_tcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let agent = Agent::start(
+        dir.path(),
+        &["--metrics-listen", &format!("127.0.0.1:{port}")],
+    );
+    // The API applies objects: over TCP there is only what Prometheus reads.
+    let scrape = parse(&get_tcp(port, "/metrics"));
+    let build = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "hareconcile_build_info")
+        .expect("hareconcile_build_info");
+    assert_eq!(build.labels.get("version"), Some(env!("CARGO_PKG_VERSION")));
+    assert!(build.labels.get("revision").is_some());
+    // A fresh agent may not have used a clock tick of CPU yet.
+    for (family, least) in [
+        ("process_resident_memory_bytes", 1.0),
+        ("process_cpu_seconds_total", 0.0),
+        ("process_open_fds", 1.0),
+        ("process_start_time_seconds", 1.0),
+    ] {
+        let v = value(&scrape, family, &[]).unwrap_or_else(|| panic!("{family} missing"));
+        assert!(v >= least, "{family} {v}");
+    }
+    let health = get_tcp(port, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(health.ends_with("ok\n"), "{health}");
+    for path in ["/v1/objects", "/v1/info"] {
+        let response = get_tcp(port, path);
+        assert!(response.starts_with("HTTP/1.1 404"), "{path}: {response}");
+    }
+    drop(agent);
 }

@@ -74,7 +74,7 @@ done
 chmod 0644 "$stage"/usr/share/bash-completion/completions/* "$stage"/usr/share/zsh/vendor-completions/* \
     "$stage"/usr/share/fish/vendor_completions.d/* "$stage"/usr/share/man/man1/*
 install -d -m 0755 "$stage/usr/share/doc/hareconcile"
-install -m 0644 "$repo/docs/install.md" "$repo/docs/upgrade.md" "$repo/packaging/deb/copyright" \
+install -m 0644 "$repo/docs/install.md" "$repo/docs/upgrade.md" "$repo/docs/observability.md" "$repo/packaging/deb/copyright" \
     "$stage/usr/share/doc/hareconcile/"
 gzip -9n <"$repo/CHANGELOG.md" >"$stage/usr/share/doc/hareconcile/changelog.gz"
 

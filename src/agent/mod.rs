@@ -7,6 +7,7 @@ mod manifests;
 mod readiness;
 pub mod webhook;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct AgentConfig {
     /// The Docker Engine the compose controller drives.
     pub docker_host: String,
     pub webhook: Option<webhook::WebhookUrl>,
+    /// Where to serve `/metrics` and `/healthz` over TCP, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
@@ -49,6 +52,10 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         objects = store.list(None).0.len(),
         "store opened"
     );
+    let (stop, stopped) = watch::channel(false);
+    // Before any controller runs, so every event they record is counted.
+    let (event_totals, event_totals_task) =
+        crate::api::event_totals::EventTotals::start(&store, stopped.clone());
     forget_vrrp_states(&store)?;
     let ctx = Context {
         store: store.clone(),
@@ -89,7 +96,6 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             .start(),
     ];
 
-    let (stop, stopped) = watch::channel(false);
     let (gitops, gitops_task) = match &config.git {
         Some(source) => {
             let (handle, task) = gitops::start(
@@ -113,15 +119,33 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         .map(|url| webhook::start(url, &store, stopped.clone()));
     let listener = server::bind(&config.socket, config.socket_group)
         .with_context(|| format!("listening on {}", config.socket.display()))?;
+    let api = server::Api {
+        store: store.clone(),
+        gitops,
+        peers,
+        declared: declared_sources(&config),
+        event_totals,
+    };
+    let metrics_task = match config.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("--metrics-listen {address}"))?;
+            info!(address = %listener.local_addr()?, "serving /metrics and /healthz");
+            let mut stopped = stopped.clone();
+            Some(tokio::spawn(server::serve_metrics(
+                listener,
+                api.clone(),
+                async move {
+                    let _ = stopped.wait_for(|&s| s).await;
+                },
+            )))
+        }
+        None => None,
+    };
     let mut server_stopped = stopped.clone();
     let mut server = tokio::spawn({
         let socket = config.socket.clone();
-        let api = server::Api {
-            store: store.clone(),
-            gitops,
-            peers,
-            declared: declared_sources(&config),
-        };
         async move {
             server::serve(listener, api, async move {
                 let _ = server_stopped.wait_for(|&s| s).await;
@@ -176,6 +200,12 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     if let Some(task) = webhook_task {
         let _ = task.await;
     }
+    if let Some(task) = metrics_task {
+        if let Ok(Err(e)) = task.await {
+            error!(error = %e, "serving /metrics failed");
+        }
+    }
+    let _ = event_totals_task.await;
     docker_events.abort();
     if let Some(task) = health_task {
         task.abort();

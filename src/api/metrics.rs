@@ -1,17 +1,20 @@
 //! Prometheus text exposition of what this node's store knows: objects
 //! and their readiness, VRRP state as the VRRP controller reports it,
-//! Service health, replication lag, this node's drift findings and event
-//! counts. Rendered from the store on each scrape, so it can never
-//! disagree with `hareconcile get`.
+//! Service health, replication lag, this node's drift findings; and of the
+//! agent itself: events counted since it started, its build and the
+//! standard process metrics. Rendered from the store on each scrape, so it
+//! can never disagree with `hareconcile get`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use hareconcile_model::status::{AdvertCounters, SyncRole, VrrpInstanceStatus, VrrpState};
 use hareconcile_model::{ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus};
-use hareconcile_runtime::{Event, EventType};
 use hareconcile_vrrp::core::DropReason;
 
+use super::event_totals::EventCounts;
+use super::process::ProcessStats;
+use crate::build_info;
 use crate::cluster_view::{Category, Finding};
 
 /// The one-hot VRRP state gauge's label, named after the status field.
@@ -202,14 +205,110 @@ fn drift_findings(out: &mut String, node: &str, findings: &[Finding]) {
     }
 }
 
+/// `hareconcile_build_info`, as Prometheus's own `prometheus_build_info`:
+/// the value is 1, the build is in the labels.
+fn build(out: &mut String, node: &str) {
+    let name = "hareconcile_build_info";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "The agent's version, git commit (revision) and build date; always 1.",
+    );
+    let labels = [
+        ("node", node),
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("revision", build_info::COMMIT),
+        ("build_date", build_info::DATE),
+    ];
+    f.sample(name, &labels, 1.0);
+}
+
+/// Every event recorded since the agent started, by type and reason.
+fn event_totals(out: &mut String, node: &str, events: &EventCounts) {
+    let name = "hareconcile_events_total";
+    let mut f = Family::new(
+        out,
+        name,
+        "counter",
+        "Events recorded on this node since the agent started, by type and reason (repeats included).",
+    );
+    for ((type_, reason), count) in &events.by_reason {
+        let labels = [
+            ("node", node),
+            ("type", *type_),
+            ("reason", reason.as_str()),
+        ];
+        f.sample(name, &labels, *count as f64);
+    }
+    let name = "hareconcile_events_uncounted_total";
+    let mut f = Family::new(
+        out,
+        name,
+        "counter",
+        "Events recorded faster than they were counted, missing from hareconcile_events_total.",
+    );
+    f.sample(name, &[("node", node)], events.lost as f64);
+}
+
+/// The `process_*` families of Prometheus's client libraries, unlabelled
+/// as theirs are.
+fn process(out: &mut String, stats: &ProcessStats) {
+    let families: [(&str, &str, &str, Option<f64>); 6] = [
+        (
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            Some(stats.cpu_seconds),
+        ),
+        (
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            Some(stats.resident_memory_bytes as f64),
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes.",
+            Some(stats.virtual_memory_bytes as f64),
+        ),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            Some(stats.start_time_seconds),
+        ),
+        (
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            Some(stats.open_fds as f64),
+        ),
+        (
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            stats.max_fds.map(|n| n as f64),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        if let Some(value) = value {
+            Family::new(out, name, kind, help).sample(name, &[], value);
+        }
+    }
+}
+
 pub fn render(
     node: &str,
     resource_version: u64,
     objects: &[&Object],
-    events: &[Event],
     findings: &[Finding],
+    events: &EventCounts,
+    process_stats: Option<&ProcessStats>,
 ) -> String {
     let mut out = String::new();
+    build(&mut out, node);
     let mut f = Family::new(
         &mut out,
         "hareconcile_store_resource_version",
@@ -315,27 +414,9 @@ pub fn render(
     service_health(&mut out, node, objects);
     replication_lag(&mut out, node, objects);
     drift_findings(&mut out, node, findings);
-
-    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for e in events {
-        let type_ = match e.type_ {
-            EventType::Normal => "Normal",
-            EventType::Warning => "Warning",
-        };
-        *counts.entry((type_, e.reason.as_str())).or_default() += u64::from(e.count);
-    }
-    let mut f = Family::new(
-        &mut out,
-        "hareconcile_events_total",
-        "counter",
-        "Events recorded on this node by type and reason (recent events only).",
-    );
-    for ((type_, reason), count) in counts {
-        f.sample(
-            "hareconcile_events_total",
-            &[("node", node), ("type", type_), ("reason", reason)],
-            count as f64,
-        );
+    event_totals(&mut out, node, events);
+    if let Some(stats) = process_stats {
+        process(&mut out, stats);
     }
     out
 }
@@ -366,7 +447,7 @@ mod tests {
             instances: vec![instance("web/ipv4", 10, 3), instance("web/ipv6", 20, 0)],
             ..VirtualIpStatus::default()
         });
-        let text = render("n1", 1, &[&vip], &[], &[]);
+        let text = render("n1", 1, &[&vip], &[], &EventCounts::default(), None);
         for line in [
             r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv4"} 10"#,
             r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv6"} 20"#,
@@ -444,8 +525,9 @@ mod tests {
             "n1",
             1,
             &[&running, &standby, &source, &replica],
-            &[],
             &findings,
+            &EventCounts::default(),
+            None,
         );
         for line in [
             r#"hareconcile_service_ready{node="n1",service="web"} 0"#,
@@ -465,6 +547,46 @@ mod tests {
         assert!(
             !text.contains(r#"hareconcile_service_healthy{node="n1",service="db"}"#),
             "Unknown health is no sample"
+        );
+    }
+
+    #[test]
+    fn build_events_and_process_are_rendered() {
+        let mut events = EventCounts::default();
+        events
+            .by_reason
+            .insert(("Warning", "VipRemoved".to_owned()), 3);
+        let stats = ProcessStats {
+            cpu_seconds: 1.5,
+            resident_memory_bytes: 4096,
+            virtual_memory_bytes: 8192,
+            start_time_seconds: 1_765_000_000.0,
+            open_fds: 12,
+            max_fds: None,
+        };
+        let text = render("n1", 1, &[], &[], &events, Some(&stats));
+        let build = format!(
+            r#"hareconcile_build_info{{node="n1",version="{}",revision="{}",build_date="{}"}} 1"#,
+            env!("CARGO_PKG_VERSION"),
+            build_info::COMMIT,
+            build_info::DATE
+        );
+        for line in [
+            build.as_str(),
+            r#"hareconcile_events_total{node="n1",type="Warning",reason="VipRemoved"} 3"#,
+            r#"hareconcile_events_uncounted_total{node="n1"} 0"#,
+            "process_cpu_seconds_total 1.5",
+            "process_resident_memory_bytes 4096",
+            "process_open_fds 12",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("process_max_fds"),
+            "an unknown limit is no sample"
         );
     }
 

@@ -1,8 +1,11 @@
-//! The agent's local HTTP API, served on a Unix socket. `server` is the
+//! The agent's local HTTP API, served on a Unix socket (and `/metrics`
+//! with `/healthz` on TCP for Prometheus, if asked). `server` is the
 //! agent side, `client` what the CLI uses; `wire` the JSON both speak.
 
 pub mod client;
+pub mod event_totals;
 mod metrics;
+mod process;
 pub mod server;
 pub mod wire;
 

@@ -15,7 +15,7 @@ use hareconcile_model::validate::check_batch;
 use hareconcile_model::{Kind, Object, ObjectKey};
 use hareconcile_runtime::{Store, StoreError};
 use serde::Deserialize;
-use tokio::net::UnixListener;
+use tokio::net::{TcpListener, UnixListener};
 
 use super::wire::*;
 use crate::cluster_view::{Finding, GitopsHandle, GitopsStatus, NodeView};
@@ -31,6 +31,8 @@ pub struct Api {
     pub peers: PeerDirectory,
     /// Where this node's declared objects come from, for sync drift.
     pub declared: Vec<DeclaredSource>,
+    /// Every event recorded since the agent started, for `/metrics`.
+    pub event_totals: super::event_totals::EventTotals,
 }
 
 pub fn router(api: Api) -> Router {
@@ -42,6 +44,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/delete", post(delete))
         .route("/v1/events", get(events))
         .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
         .route("/v1/nodes", get(nodes))
         .route("/v1/gitops", get(gitops_status))
         .route("/v1/gitops/sync", post(gitops_sync))
@@ -74,6 +77,27 @@ pub fn bind(socket: &Path, group: Option<u32>) -> std::io::Result<UnixListener> 
     };
     std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
     Ok(listener)
+}
+
+/// What `--metrics-listen` serves over TCP: `/metrics` and `/healthz`,
+/// read-only and without the objects' specs. Never the rest of the API,
+/// which applies objects and therefore runs containers as root.
+pub fn metrics_router(api: Api) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .with_state(api)
+}
+
+/// Serves [`metrics_router`] on `listener` until `shutdown` resolves.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    api: Api,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router(api))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
@@ -276,12 +300,15 @@ async fn metrics(State(api): State<Api>) -> Response {
     findings.extend(crate::drift::cluster_findings(&api.store, &[]));
     let (objects, resource_version) = api.store.list(None);
     let objects: Vec<&Object> = objects.iter().map(|o| o.as_ref()).collect();
+    // /proc unreadable (a hardened mount) costs the process families only.
+    let process = super::process::ProcessStats::read().ok();
     let text = super::metrics::render(
         api.store.node(),
         resource_version,
         &objects,
-        &api.store.events(None),
         &findings,
+        &api.event_totals.snapshot(),
+        process.as_ref(),
     );
     (
         [(
@@ -291,6 +318,14 @@ async fn metrics(State(api): State<Api>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// The agent is up: its store is open (it is before anything listens)
+/// and it answers. A liveness check for a supervisor or a blackbox probe,
+/// not a statement about the objects (`hareconcile status` and `/metrics`
+/// say that).
+async fn healthz() -> &'static str {
+    "ok\n"
 }
 
 /// Every node of this node's Cluster, peers asked over the network.

@@ -103,6 +103,12 @@ pub struct AgentArgs {
     /// this http:// URL; best effort, never slows the agent.
     #[arg(long, env = "HARECONCILE_WEBHOOK", value_name = "URL", value_parser = WebhookUrl::parse)]
     webhook: Option<WebhookUrl>,
+    /// Serve Prometheus `/metrics` and a `/healthz` check over TCP on this
+    /// address (e.g. `0.0.0.0:9879`, `[::]:9879`); off by default. Only
+    /// those two paths: the API itself stays on the socket. `/metrics` is
+    /// also on the socket (`curl --unix-socket`).
+    #[arg(long, env = "HARECONCILE_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Log lines as human text or one JSON object per line.
     #[arg(
         long,
@@ -156,6 +162,7 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
             interval: args.git_interval,
         }),
         webhook: args.webhook,
+        metrics_listen: args.metrics_listen,
         docker_host: args.docker_host,
     })
     .await
