@@ -131,7 +131,7 @@ fn five_faults_are_five_positioned_errors_and_nothing_is_applied() {
 }
 
 #[test]
-fn a_missing_compose_or_env_file_is_named_with_the_path_looked_for() {
+fn a_missing_compose_env_or_secret_file_is_named_with_the_path_looked_for() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("shop.yaml");
     write(
@@ -154,17 +154,25 @@ fn a_missing_compose_or_env_file_is_named_with_the_path_looked_for() {
 
     let manifest = shop(
         dir.path(),
-        "services:\n  web:\n    image: nginx:1.27\n    env_file: [{path: web.env, required: true}, {path: extra.env, required: false}]\n",
+        "services:\n  web:\n    image: nginx:1.27\n    env_file: [{path: web.env, required: true}, {path: extra.env, required: false}]\n    secrets: [db]\nsecrets:\n  db: {file: ./secrets/db.txt}\n",
     );
     let out = offline(&["validate", "-f", manifest.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let lines = lines(&stderr(&out), dir.path());
-    assert_eq!(lines.len(), 2, "only the required env file: {lines:?}");
+    assert_eq!(
+        lines.len(),
+        3,
+        "the required env file and the secret: {lines:?}"
+    );
     assert!(
         lines[0].starts_with("stacks/shop/compose.yaml:4:")
             && lines[0].contains(": Service/shop: compose: ")
             && lines[0].contains("stacks/shop/web.env"),
         "{lines:?}"
+    );
+    assert_eq!(
+        lines[1],
+        "stacks/shop/compose.yaml:7:14: Service/shop: compose: secret `db`: file stacks/shop/secrets/db.txt does not exist"
     );
 }
 
