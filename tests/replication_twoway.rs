@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use hareconcile_lab::{require_privileges, Host, Lab, Process};
 use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
 use support::lab_manifests::{cluster_manifest, ssh_manifest};
-use support::LabAgent as Agent;
+use support::{code_and_text, LabAgent as Agent};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -160,4 +160,44 @@ fn edits_flow_both_ways_conflicts_keep_both_copies_and_a_node_rejoins_without_lo
         findings.iter().any(|f| f["reason"] == "Conflict"),
         "{findings:?}"
     );
+
+    // Settled from n2's agent, keeping n1's version: n2 takes it. A node
+    // that is not the Cluster's is refused as bad input.
+    let resolve =
+        |keep: &str| code_and_text(&a2.hc(&["replication", "resolve", "conf", "--keep", keep]));
+    let (code, out) = resolve("n9");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("\"n9\" is not a node of Cluster \"lab\""),
+        "{out}"
+    );
+    let (code, out) = resolve("n1");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "Replication/conf: kept n1's version\n  n1: 0 files copied to n1, 1 from it, 0 deleted"
+        ),
+        "{out}"
+    );
+    for host in [n1, n2] {
+        assert_eq!(
+            setup.read(host, "custom.list").as_deref(),
+            Some("version of n1"),
+            "{}",
+            host.name()
+        );
+    }
+    wait_until("n1's rounds find no conflict", &logs, || {
+        a1.condition("replication", "conf", "Synced")
+            .is_some_and(|(s, _)| s == "True")
+            && a1.object("replication", "conf")["status"]["conflicts"].is_null()
+    });
+    assert!(a2
+        .events(&["replication", "conf"])
+        .contains("ConflictResolved"));
+    // Settled for good: later edits on either side flow again.
+    setup.write(n2, "custom.list", "after resolve");
+    wait_until("n2's next edit reaches n1", &logs, || {
+        setup.read(n1, "custom.list").as_deref() == Some("after resolve")
+    });
 }

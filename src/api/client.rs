@@ -159,4 +159,13 @@ impl Client {
     pub async fn drift(&self) -> Result<Vec<crate::cluster_view::Finding>, ClientError> {
         self.call(Method::GET, "/v1/drift", None::<&()>).await
     }
+
+    pub async fn resolve(
+        &self,
+        replication: &str,
+        request: &ResolveRequest,
+    ) -> Result<ResolveResponse, ClientError> {
+        let path = format!("/v1/replications/{replication}/resolve");
+        self.call(Method::POST, &path, Some(request)).await
+    }
 }

@@ -13,7 +13,8 @@ use hareconcile_compose::ComposeFiles;
 use hareconcile_model::load::ReferencedFiles;
 use hareconcile_model::validate::check_batch;
 use hareconcile_model::{Kind, Object, ObjectKey};
-use hareconcile_runtime::{Store, StoreError};
+use hareconcile_runtime::{Context, Store, StoreError};
+use hareconcile_sync::ResolveError;
 use serde::Deserialize;
 use tokio::net::{TcpListener, UnixListener};
 
@@ -50,6 +51,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/gitops/sync", post(gitops_sync))
         .route("/v1/drift", get(drift))
         .route("/v1/switchover", post(switchover))
+        .route("/v1/replications/{name}/resolve", post(resolve))
         .with_state(api)
 }
 
@@ -347,6 +349,40 @@ async fn switchover(
         .await
         .map(Json)
         .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why))
+}
+
+/// Settles a two-way Replication's conflicts from this node, over its ssh
+/// settings: the kept node's version goes to every node.
+async fn resolve(
+    State(api): State<Api>,
+    UrlPath(name): UrlPath<String>,
+    Json(request): Json<ResolveRequest>,
+) -> Result<Json<ResolveResponse>, ApiError> {
+    let ctx = Context {
+        store: api.store.clone(),
+        node: api.store.node().into(),
+    };
+    let resolved = hareconcile_sync::resolve(&ctx, &name, &request.keep, &request.paths)
+        .await
+        .map_err(|e| {
+            let status = match &e {
+                ResolveError::NotFound(_) => StatusCode::NOT_FOUND,
+                ResolveError::OneWay(_) | ResolveError::Invalid(_) => StatusCode::BAD_REQUEST,
+                ResolveError::Round { .. } => StatusCode::BAD_GATEWAY,
+            };
+            ApiError::new(status, e.to_string())
+        })?;
+    let items = resolved
+        .into_iter()
+        .map(|r| ResolvedWith {
+            peer: r.peer,
+            pushed: r.round.pushed,
+            pulled: r.round.pulled,
+            deleted: r.round.deleted,
+            conflicts: r.round.conflicts,
+        })
+        .collect();
+    Ok(Json(ResolveResponse { items }))
 }
 
 /// Declared vs stored vs real, on every node this one can reach.

@@ -99,3 +99,32 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<Conflict>,
 }
+
+/// `POST /v1/replications/{name}/resolve`: settle a two-way Replication's
+/// conflicts with `keep`'s version.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ResolveRequest {
+    /// The node whose version (or deletion) of each conflicting path wins.
+    pub keep: String,
+    /// Only these paths, relative to the Replication's path; every
+    /// conflict when empty.
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+/// What was settled with one peer of the agent's node.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ResolvedWith {
+    pub peer: String,
+    /// Files copied to the peer, from it, and deleted on either side.
+    pub pushed: usize,
+    pub pulled: usize,
+    pub deleted: usize,
+    /// Conflicts left as they were (not among the paths asked for).
+    pub conflicts: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ResolveResponse {
+    pub items: Vec<ResolvedWith>,
+}

@@ -19,6 +19,7 @@ mod gitops;
 mod import;
 mod man;
 mod output;
+mod replication;
 mod schema;
 mod status;
 mod switchover;
@@ -71,6 +72,7 @@ enum Command {
     Status(status::StatusArgs),
     Vip(vip::VipArgs),
     Switchover(switchover::SwitchoverArgs),
+    Replication(replication::ReplicationArgs),
     Chart(chart::ChartArgs),
     Import(import::ImportArgs),
     #[command(hide = true)]
@@ -96,6 +98,7 @@ impl Cli {
             Command::Status(args) => status::run(args).await,
             Command::Vip(args) => vip::run(args).await,
             Command::Switchover(args) => switchover::run(args).await,
+            Command::Replication(args) => replication::run(args).await,
             Command::Chart(args) => chart::run(args).await,
             Command::Import(args) => import::run(args),
             Command::Completions(args) => completions::run(args),
