@@ -303,6 +303,33 @@ fn the_agent_checks_compose_files_of_what_it_is_sent() {
     assert_eq!(compose_digest(&agent), digest, "nothing was applied");
 }
 
+/// `validate` substitutes variables from the operator's shell, the agent
+/// from its own environment: what only the shell has passes the CLI's
+/// check and is refused by the agent, positioned all the same.
+#[test]
+fn a_variable_only_the_shell_has_is_refused_by_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = shop(
+        dir.path(),
+        "services:\n  web:\n    image: nginx:${SHOP_TAG:?set SHOP_TAG in .env}\n",
+    );
+    let agent = agent(dir.path(), &[]);
+    let out = support::cli(&agent.socket)
+        .env("SHOP_TAG", "1.27")
+        .args(["apply", "-f", manifest.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        lines(&stderr(&out), dir.path()),
+        [
+            "Service/shop: stacks/shop/compose.yaml:3:12: compose: required variable SHOP_TAG is missing a value: set SHOP_TAG in .env",
+            "error: 1 problem(s) found; nothing was applied",
+        ]
+    );
+    assert!(stored_items(&agent).is_empty());
+}
+
 /// The manifests directory applies a compose edit at once, and keeps the
 /// last good state while a compose file is broken, saying why in `drift`.
 #[test]
