@@ -7,15 +7,19 @@
 //!
 //! Layers, without cycles (`tests/module_graph.rs` checks it): the leaf
 //! `cluster_view` (what a node reports of itself and sees of the others),
-//! the domain on top of it (`drift`, `switchover`), the adapters that carry
-//! it (`peer`, `api`), then `agent` and `cli`.
+//! the domain on top of it (`drift`, `switchover`, `batch`: a write into
+//! this node's store), the adapters that carry it (`peer`, `api`, and
+//! `fanout` between them: a write carried to every node), then `agent`
+//! and `cli`.
 
 mod agent;
 mod api;
+mod batch;
 mod build_info;
 mod cli;
 mod cluster_view;
 mod drift;
+mod fanout;
 mod math;
 mod peer;
 mod switchover;

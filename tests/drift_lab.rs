@@ -551,8 +551,13 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         ),
     )
     .unwrap();
-    let (code, out) =
-        code_and_text(&n2.hc(&["apply", "--force", "-f", &changed.display().to_string()]));
+    let (code, out) = code_and_text(&n2.hc(&[
+        "apply",
+        "--local",
+        "--force",
+        "-f",
+        &changed.display().to_string(),
+    ]));
     assert_eq!(code, Some(0), "{out}");
     let skew = rig.wait_drift("the config skew", |f| {
         f["object"] == "Service/shop" && f["reason"] == "ConfigSkew"

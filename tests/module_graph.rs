@@ -12,6 +12,7 @@ const DOMAIN: &[(&str, &[&str])] = &[
     ("cluster_view", &[]),
     ("math", &[]),
     ("switchover", &[]),
+    ("batch", &[]),
     ("drift", &["cluster_view"]),
 ];
 

@@ -134,7 +134,13 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
             .replace("vrid: 51,", "vrid: 51, preemptDelay: 1s,"),
     )
     .unwrap();
-    let (code, out) = code_and_text(&a2.hc(&["apply", "--force", "-f", skewed.to_str().unwrap()]));
+    let (code, out) = code_and_text(&a2.hc(&[
+        "apply",
+        "--local",
+        "--force",
+        "-f",
+        skewed.to_str().unwrap(),
+    ]));
     assert_eq!(code, Some(0), "{out}");
     status_until(&a1, "n1 reports the skew", |code, out| {
         code == Some(1) && out.contains("SKEW: VirtualIP/web")

@@ -73,8 +73,13 @@ fn hc(agent: &Agent, args: &[&str]) -> (i32, String) {
     hc_within(agent, args, CONVERGE).expect("the agent answers")
 }
 
+/// Applies on `agent`'s node only: the tests start agents one at a time,
+/// some only one.
 fn apply(agent: &Agent, manifest: &Path) {
-    let (code, out) = hc(agent, &["apply", "-f", &manifest.display().to_string()]);
+    let (code, out) = hc(
+        agent,
+        &["apply", "--local", "-f", &manifest.display().to_string()],
+    );
     assert_eq!(code, 0, "{out}");
 }
 

@@ -35,12 +35,14 @@ fn text(out: &std::process::Output) -> String {
 
 /// Starts the agent of `host` and applies `manifest` through it: applied
 /// by the CLI (manager cli), not loaded from --manifests, since a
-/// switchover edits the spec, which a files manager would undo.
+/// switchover edits the spec, which a files manager would undo. Each node
+/// applies its own (`--local`): its stack's compose file has a path of its
+/// own, and the other agent may not run yet.
 fn start_applied(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> Agent {
     let agent = Agent::start_with(lab, host, &["--docker-host", dockerd.uri()]);
     let applied = agent.dir.join("lab.yaml");
     std::fs::write(&applied, manifest).unwrap();
-    let apply = || agent.hc(&["apply", "-f", applied.to_str().unwrap()]);
+    let apply = || agent.hc(&["apply", "--local", "-f", applied.to_str().unwrap()]);
     assert!(
         wait_until(MOVE, || apply().status.success()),
         "apply on {} failed: {}",

@@ -127,6 +127,27 @@ impl Client {
         self.call(Method::POST, "/v1/delete", Some(request)).await
     }
 
+    /// Applies on every node of the agent's Cluster (`crate::fanout`).
+    pub async fn cluster_apply(
+        &self,
+        request: &crate::fanout::ClusterApplyRequest,
+    ) -> Result<crate::fanout::ClusterWrite<hareconcile_runtime::ApplyOutcome>, ClientError> {
+        self.call(Method::POST, "/v1/cluster/apply", Some(request))
+            .await
+    }
+
+    /// Deletes on every node of the agent's Cluster (`crate::fanout`).
+    pub async fn cluster_delete(
+        &self,
+        request: &crate::fanout::ClusterDeleteRequest,
+    ) -> Result<
+        crate::fanout::ClusterWrite<(ObjectKey, hareconcile_runtime::DeleteOutcome)>,
+        ClientError,
+    > {
+        self.call(Method::POST, "/v1/cluster/delete", Some(request))
+            .await
+    }
+
     pub async fn events(&self, key: Option<&ObjectKey>) -> Result<EventList, ClientError> {
         let path = match key {
             Some(key) => format!("/v1/events?kind={}&name={}", key.kind.plural(), key.name),

@@ -9,19 +9,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hareconcile_compose::ComposeFiles;
-use hareconcile_model::load::ReferencedFiles;
-use hareconcile_model::validate::check_batch;
 use hareconcile_model::{Kind, Object, ObjectKey};
-use hareconcile_runtime::{Context, Store, StoreError};
+use hareconcile_runtime::{ApplyOutcome, Context, DeleteOutcome, Store, StoreError};
 use hareconcile_sync::ResolveError;
 use serde::Deserialize;
 use tokio::net::{TcpListener, UnixListener};
 
 use super::wire::*;
+use crate::batch::{self, Refusal};
 use crate::cluster_view::{Finding, GitopsHandle, GitopsStatus, NodeView};
 use crate::drift::{DeclaredSource, SyncSources};
-use crate::peer::PeerDirectory;
+use crate::fanout::{self, ClusterApplyRequest, ClusterDeleteRequest, ClusterWrite};
+use crate::peer::{write_targets, PeerDirectory};
 use crate::switchover::{NodeOutcome, SwitchoverRequest};
 
 /// Everything the API answers from.
@@ -43,6 +42,8 @@ pub fn router(api: Api) -> Router {
         .route("/v1/objects/{kind}/{name}", get(get_one))
         .route("/v1/apply", post(apply))
         .route("/v1/delete", post(delete))
+        .route("/v1/cluster/apply", post(cluster_apply))
+        .route("/v1/cluster/delete", post(cluster_delete))
         .route("/v1/events", get(events))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -113,43 +114,29 @@ pub async fn serve(
         .await
 }
 
-struct ApiError {
-    status: StatusCode,
-    body: ErrorBody,
-}
+struct ApiError(Refusal);
 
 impl ApiError {
     fn new(status: StatusCode, error: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            body: ErrorBody {
-                error: error.into(),
-                problems: Vec::new(),
-                conflicts: Vec::new(),
-            },
-        }
+        ApiError(Refusal::new(status, error))
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        let status = match &e {
-            StoreError::Conflict(_) => StatusCode::CONFLICT,
-            StoreError::NotFound(_) => StatusCode::NOT_FOUND,
-            StoreError::Expired { .. } => StatusCode::GONE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let mut error = ApiError::new(status, e.to_string());
-        if let StoreError::Conflict(conflicts) = e {
-            error.body.conflicts = conflicts;
-        }
-        error
+        ApiError(e.into())
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        ApiError(refusal)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        (self.0.status, Json(self.0.body)).into_response()
     }
 }
 
@@ -201,66 +188,36 @@ async fn get_one(
 
 async fn apply(
     State(api): State<Api>,
-    Json(mut request): Json<ApplyRequest>,
+    Json(request): Json<ApplyRequest>,
 ) -> Result<Json<ApplyResponse>, ApiError> {
-    let store = api.store.clone();
-    // Checking compose files reads them: off the async threads.
-    let outcomes = tokio::task::spawn_blocking(move || {
-        let problems = validate_against_store(&store, &mut request.objects);
-        if !problems.is_empty() {
-            let mut error = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("{} problem(s) found; nothing was applied", problems.len()),
-            );
-            error.body.problems = problems;
-            return Err(error);
-        }
-        Ok(store.apply(request.objects, request.manager, request.options)?)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(ApplyResponse { outcomes }))
-}
-
-/// [`check_batch`] over this node's store, then the compose files of each
-/// Service as this agent will load them (its environment, its view of the
-/// files), as the API reports problems. What the check records of those
-/// files replaces what the client sent: the store holds this agent's
-/// digest, so applying unchanged files again is `unchanged`.
-fn validate_against_store(store: &Store, batch: &mut [Object]) -> Vec<ObjectProblem> {
-    let (stored, _) = store.list(None);
-    let problems: Vec<ObjectProblem> = check_batch(stored.iter().map(AsRef::as_ref), batch)
-        .into_iter()
-        .map(ObjectProblem::from)
-        .collect();
-    if !problems.is_empty() {
-        return problems;
-    }
-    let mut problems = Vec::new();
-    for object in batch {
-        let checked = ComposeFiles.check(object);
-        object.metadata.annotations.extend(checked.annotations);
-        problems.extend(
-            checked
-                .problems
-                .into_iter()
-                .map(|d| ObjectProblem::in_file(object.key(), d)),
-        );
-    }
-    problems
+    Ok(Json(batch::apply_here(&api.store, request).await?))
 }
 
 async fn delete(
     State(api): State<Api>,
     Json(request): Json<DeleteRequest>,
 ) -> Result<Json<DeleteResponse>, ApiError> {
-    let store = api.store.clone();
-    let outcomes = tokio::task::spawn_blocking(move || {
-        store.delete(&request.keys, request.manager, request.options)
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-    Ok(Json(DeleteResponse { outcomes }))
+    Ok(Json(batch::delete_here(&api.store, request).await?))
+}
+
+/// Applies on every node of this node's Cluster (see [`crate::fanout`]).
+async fn cluster_apply(
+    State(api): State<Api>,
+    Json(request): Json<ClusterApplyRequest>,
+) -> Result<Json<ClusterWrite<ApplyOutcome>>, ApiError> {
+    let targets = write_targets(&api.store, &request.apply.objects)
+        .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why))?;
+    Ok(Json(fanout::apply(&api.store, &targets, request).await))
+}
+
+/// Deletes on every node of this node's Cluster (see [`crate::fanout`]).
+async fn cluster_delete(
+    State(api): State<Api>,
+    Json(request): Json<ClusterDeleteRequest>,
+) -> Result<Json<ClusterWrite<(ObjectKey, DeleteOutcome)>>, ApiError> {
+    let targets = write_targets(&api.store, &[])
+        .map_err(|why| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why))?;
+    Ok(Json(fanout::delete(&api.store, &targets, request).await))
 }
 
 async fn events(

@@ -1,37 +1,12 @@
 //! Request and response bodies of the agent API (version 1).
 
-use hareconcile_model::{Manager, Object, ObjectKey};
-use hareconcile_runtime::store::Conflict;
-use hareconcile_runtime::{ApplyOptions, ApplyOutcome, DeleteOutcome, Event};
+use hareconcile_model::Object;
+use hareconcile_runtime::Event;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApplyRequest {
-    pub manager: Manager,
-    #[serde(default)]
-    pub options: ApplyOptions,
-    pub objects: Vec<Object>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApplyResponse {
-    pub outcomes: Vec<ApplyOutcome>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeleteRequest {
-    pub manager: Manager,
-    #[serde(default)]
-    pub options: ApplyOptions,
-    pub keys: Vec<ObjectKey>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DeleteResponse {
-    pub outcomes: Vec<(ObjectKey, DeleteOutcome)>,
-}
+// The bodies of writes are shared with the peer API, which carries them
+// to the other nodes.
+pub use crate::batch::{ApplyRequest, ApplyResponse, DeleteRequest, DeleteResponse, ErrorBody};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,53 +26,6 @@ pub struct AgentInfo {
     pub node: String,
     pub version: String,
     pub resource_version: u64,
-}
-
-/// A problem with one object found by the agent's own validation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ObjectProblem {
-    pub object: ObjectKey,
-    /// JSON pointer into the object, e.g. `/spec/vrid`.
-    pub pointer: String,
-    pub message: String,
-}
-
-impl ObjectProblem {
-    /// A problem in a file `object` names: its place is in the message,
-    /// `file:line:col: message`, since the pointer is into the object.
-    pub fn in_file(object: ObjectKey, diagnostic: hareconcile_model::load::Diagnostic) -> Self {
-        let message = hareconcile_model::load::Diagnostic {
-            object: None,
-            ..diagnostic
-        }
-        .to_string();
-        ObjectProblem {
-            object,
-            pointer: String::new(),
-            message,
-        }
-    }
-}
-
-impl From<hareconcile_model::validate::Problem> for ObjectProblem {
-    fn from(problem: hareconcile_model::validate::Problem) -> Self {
-        ObjectProblem {
-            object: problem.key,
-            pointer: problem.pointer,
-            message: problem.message,
-        }
-    }
-}
-
-/// Every error response: what went wrong, and the details a client needs
-/// to say it precisely.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub error: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<ObjectProblem>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conflicts: Vec<Conflict>,
 }
 
 /// `POST /v1/replications/{name}/resolve`: settle a two-way Replication's

@@ -9,25 +9,39 @@ use hareconcile_model::load::Manifest;
 use hareconcile_model::{ConditionStatus, Manager, Object, ObjectKey, SOURCE_FILE_ANNOTATION};
 use hareconcile_runtime::{ApplyOptions, ApplyResult};
 
+use super::fanout::{self, Reach};
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::api::client::Client;
 use crate::api::wire::{ApplyRequest, DeleteRequest};
 
-/// Create or update objects from manifests, all or nothing.
+/// Create or update objects from manifests, all or nothing, on every node.
 ///
 /// The manifests are validated first, as `validate` does (with the objects
 /// the agent already has, so references to them resolve, and each
 /// Service's compose files); if anything is wrong nothing is applied, and
-/// the agent checks the compose files again as it will load them. Prints
-/// one line per object: created, configured or unchanged. A Service whose
-/// compose file (or a file it reads) changed is configured: the digest of
-/// those files is its `hareconcile.io/compose-files` annotation.
+/// each node's agent checks the compose files again as it will load them.
+/// Prints one line per object: created, configured or unchanged, prefixed
+/// with the node when the Cluster has several. A Service whose compose
+/// file (or a file it reads) changed is configured: the digest of those
+/// files is its `hareconcile.io/compose-files` annotation.
+///
+/// Every node of the Cluster gets the objects: this node's agent sends
+/// them to the others over the peer API (spec.peer.tokenFile). Every node
+/// checks them first; only if all accept does any write them. A node that
+/// does not answer fails the command and nothing is written anywhere:
+/// start its agent and run the command again, or pass --allow-unreachable
+/// to write the others now and run the command again once it is back
+/// (`hareconcile status` shows the skew until then). Files a manifest
+/// names (a compose file) must be at the same path on every node.
+/// To keep every node converged without anyone re-running a command,
+/// prefer each agent's --manifests directory or GitOps.
 ///
 /// Examples:
 ///   hareconcile apply -f manifests/
 ///   hareconcile apply -f web.yaml --dry-run
-///   hareconcile apply -f manifests/ --wait=2m     # until every object is Ready
+///   hareconcile apply -f manifests/ --wait=2m     # until every object is Ready here
 ///   hareconcile apply -f manifests/ --prune       # also delete objects removed from these files
+///   hareconcile apply -f manifests/ --local       # this node's store only
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct ApplyArgs {
@@ -49,6 +63,8 @@ pub struct ApplyArgs {
           default_missing_value = "60s", value_parser = humantime::parse_duration)]
     wait: Option<Duration>,
     #[command(flatten)]
+    reach: Reach,
+    #[command(flatten)]
     agent: AgentConnection,
 }
 
@@ -62,27 +78,37 @@ pub async fn run(args: ApplyArgs) -> Result<u8, CliError> {
     };
     let suffix = if args.dry_run { " (dry run)" } else { "" };
     let objects: Vec<Object> = manifests.iter().map(|m| m.object.clone()).collect();
-    let response = client
-        .apply(&ApplyRequest {
-            manager: Manager::Cli,
-            options,
-            objects,
-        })
-        .await?;
-    for outcome in &response.outcomes {
+    let request = ApplyRequest {
+        manager: Manager::Cli,
+        options,
+        objects,
+    };
+    fanout::apply(&client, args.reach, request, |outcome| {
         let verb = match outcome.result {
             ApplyResult::Created => "created",
             ApplyResult::Configured => "configured",
             ApplyResult::Unchanged => "unchanged",
         };
-        println!(
+        format!(
             "{}/{} {verb}{suffix}",
             outcome.key.kind.plural(),
             outcome.key.name
-        );
-    }
+        )
+    })
+    .await?;
     if args.prune {
-        prune(&client, &args.paths, &manifests, &existing, options, suffix).await?;
+        let stale = stale(&args.paths, &manifests, &existing);
+        if !stale.is_empty() {
+            let request = DeleteRequest {
+                manager: Manager::Cli,
+                options,
+                keys: stale,
+            };
+            fanout::delete(&client, args.reach, request, |(key, _)| {
+                format!("{}/{} pruned{suffix}", key.kind.plural(), key.name)
+            })
+            .await?;
+        }
     }
     match args.wait {
         Some(timeout) if !args.dry_run => wait_ready(&client, &manifests, timeout).await,
@@ -90,23 +116,16 @@ pub async fn run(args: ApplyArgs) -> Result<u8, CliError> {
     }
 }
 
-/// Deletes objects the CLI applied from these paths earlier that the
-/// manifests no longer declare. Objects of other managers are never
-/// touched.
-async fn prune(
-    client: &Client,
-    paths: &[PathBuf],
-    manifests: &[Manifest],
-    existing: &[Object],
-    options: ApplyOptions,
-    suffix: &str,
-) -> Result<(), CliError> {
+/// Objects the CLI applied from these paths earlier (as this node's store
+/// says) that the manifests no longer declare. Objects of other managers
+/// are never among them.
+fn stale(paths: &[PathBuf], manifests: &[Manifest], existing: &[Object]) -> Vec<ObjectKey> {
     let declared: BTreeSet<ObjectKey> = manifests.iter().map(|m| m.object.key()).collect();
     let roots: Vec<PathBuf> = paths
         .iter()
         .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
         .collect();
-    let stale: Vec<ObjectKey> = existing
+    existing
         .iter()
         .filter(|o| o.metadata.manager == Some(Manager::Cli))
         .filter(|o| !declared.contains(&o.key()))
@@ -117,21 +136,7 @@ async fn prune(
                 .is_some_and(|source| roots.iter().any(|root| Path::new(source).starts_with(root)))
         })
         .map(|o| o.key())
-        .collect();
-    if stale.is_empty() {
-        return Ok(());
-    }
-    let response = client
-        .delete(&DeleteRequest {
-            manager: Manager::Cli,
-            options,
-            keys: stale,
-        })
-        .await?;
-    for (key, _) in response.outcomes {
-        println!("{}/{} pruned{suffix}", key.kind.plural(), key.name);
-    }
-    Ok(())
+        .collect()
 }
 
 /// Polls until every object reports `Ready=True` for its current

@@ -7,18 +7,22 @@ use hareconcile_model::load::load_paths_with;
 use hareconcile_model::{Manager, ObjectKey};
 use hareconcile_runtime::{ApplyOptions, DeleteOutcome};
 
+use super::fanout::{self, Reach};
 use super::get::parse_kind;
 use super::{AgentConnection, CliError, EXIT_OK};
 use crate::api::wire::DeleteRequest;
 
-/// Delete objects by name, or those declared in manifests.
+/// Delete objects by name, or those declared in manifests, on every node.
 ///
 /// Objects another manager owns (the agent's --manifests directory, GitOps)
 /// are refused without --force: that manager would create them again.
+/// As with apply, every node of the Cluster must take the delete, or none
+/// does (see `hareconcile apply --help`).
 ///
 /// Examples:
 ///   hareconcile delete vip web
 ///   hareconcile delete -f manifests/web.yaml
+///   hareconcile delete vip web --local            # this node's store only
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct DeleteArgs {
@@ -31,6 +35,8 @@ pub struct DeleteArgs {
     /// Delete even objects another manager owns.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    reach: Reach,
     #[command(flatten)]
     agent: AgentConnection,
 }
@@ -58,23 +64,21 @@ pub async fn run(args: DeleteArgs) -> Result<u8, CliError> {
             .map(|m| m.object.key())
             .collect()
     };
-    let response = client
-        .delete(&DeleteRequest {
-            manager: Manager::Cli,
-            options: ApplyOptions {
-                force: args.force,
-                dry_run: false,
-            },
-            keys,
-        })
-        .await?;
-    for (key, outcome) in response.outcomes {
-        match outcome {
-            DeleteOutcome::Deleted => println!("{}/{} deleted", key.kind.plural(), key.name),
-            DeleteOutcome::NotFound => {
-                println!("{}/{} not found", key.kind.plural(), key.name)
-            }
-        }
-    }
+    let request = DeleteRequest {
+        manager: Manager::Cli,
+        options: ApplyOptions {
+            force: args.force,
+            dry_run: false,
+        },
+        keys,
+    };
+    fanout::delete(&client, args.reach, request, |(key, outcome)| {
+        let verb = match outcome {
+            DeleteOutcome::Deleted => "deleted",
+            DeleteOutcome::NotFound => "not found",
+        };
+        format!("{}/{} {verb}", key.kind.plural(), key.name)
+    })
+    .await?;
     Ok(EXIT_OK)
 }

@@ -14,6 +14,7 @@ mod describe;
 mod diff;
 mod drift;
 mod events;
+mod fanout;
 mod get;
 mod gitops;
 mod import;

@@ -12,11 +12,13 @@ mod client;
 mod server;
 mod tls;
 
+pub use client::CallError;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hareconcile_model::{ClusterSpec, Kind};
+use hareconcile_model::{ClusterSpec, Kind, Object};
 use hareconcile_runtime::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -45,39 +47,159 @@ fn config_from_store(store: &Store) -> Result<Option<PeerConfig>, String> {
         let Ok(spec) = cluster.spec_as::<ClusterSpec>() else {
             continue;
         };
-        let Some(me) = spec.node(node) else {
-            continue;
-        };
-        let Some(token_file) = &spec.peer.token_file else {
-            return Err(format!(
-                "Cluster {} sets no spec.peer.tokenFile: the peer API stays off",
-                cluster.metadata.name
-            ));
-        };
-        let token = std::fs::read_to_string(token_file)
-            .map_err(|e| format!("peer token file {}: {e}", token_file.display()))?
-            .trim()
-            .to_string();
-        if token.is_empty() {
-            return Err(format!("peer token file {} is empty", token_file.display()));
+        if spec.node(node).is_some() {
+            return config_for(&cluster.metadata.name, &spec, node).map(Some);
         }
-        let tls = match &spec.peer.tls {
-            Some(files) => Some(tls::TlsFiles::read(files)?.config()?),
-            None => None,
-        };
-        let port = spec.peer.port;
-        return Ok(Some(PeerConfig {
-            tls,
-            listen: SocketAddr::new(me.address, port),
-            token,
-            nodes: spec
-                .nodes
-                .iter()
-                .map(|n| (n.name.clone(), SocketAddr::new(n.address, port)))
-                .collect(),
-        }));
     }
     Ok(None)
+}
+
+/// The peer settings Cluster `name` gives `node`, which it lists.
+fn config_for(name: &str, spec: &ClusterSpec, node: &str) -> Result<PeerConfig, String> {
+    let me = spec
+        .node(node)
+        .ok_or_else(|| format!("Cluster {name} does not list node {node}"))?;
+    let Some(token_file) = &spec.peer.token_file else {
+        return Err(format!(
+            "Cluster {name} sets no spec.peer.tokenFile: the peer API stays off"
+        ));
+    };
+    let token = std::fs::read_to_string(token_file)
+        .map_err(|e| format!("peer token file {}: {e}", token_file.display()))?
+        .trim()
+        .to_string();
+    if token.is_empty() {
+        return Err(format!("peer token file {} is empty", token_file.display()));
+    }
+    let tls = match &spec.peer.tls {
+        Some(files) => Some(tls::TlsFiles::read(files)?.config()?),
+        None => None,
+    };
+    let port = spec.peer.port;
+    Ok(PeerConfig {
+        tls,
+        listen: SocketAddr::new(me.address, port),
+        token,
+        nodes: spec
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), SocketAddr::new(n.address, port)))
+            .collect(),
+    })
+}
+
+/// How long a peer may take to validate and write a batch.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a write meant for every node goes: the nodes of the Cluster that
+/// lists this one, and how to reach the others.
+pub struct WriteTargets {
+    /// That Cluster's name; `None` when no Cluster lists this node (yet).
+    pub cluster: Option<String>,
+    /// Every node, this one included, in the Cluster's order, with its
+    /// peer API address (this node alone, without an address, when no
+    /// Cluster lists it).
+    pub nodes: Vec<(String, Option<SocketAddr>)>,
+    /// Why some nodes of the Cluster are not among them.
+    pub note: Option<String>,
+    config: Option<PeerConfig>,
+}
+
+impl WriteTargets {
+    /// POSTs `request` to the peer API of the node at `address`.
+    pub async fn post<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        address: SocketAddr,
+        path: &str,
+        request: &Req,
+    ) -> Result<Resp, client::CallError> {
+        let Some(config) = &self.config else {
+            return Err(client::CallError::Unreachable(
+                "the peer API is off".to_string(),
+            ));
+        };
+        let peer = client::PeerAddress {
+            address,
+            tls: config.tls.as_ref().map(|t| &t.connector),
+            token: &config.token,
+        };
+        client::post(&peer, path, request, WRITE_TIMEOUT).await
+    }
+}
+
+/// The nodes a write reaches. The Cluster comes from the batch when it
+/// declares one listing this node (the first `apply` of a cluster, or one
+/// that changes its nodes, goes where it says), else from the store.
+/// Without a Cluster, or with one that turns the peer API off (no
+/// `spec.peer.tokenFile`: each node then loads its objects itself), the
+/// write stays here, with a note saying so; a peer API configured but
+/// broken here (an unreadable token or certificate) is an error.
+pub fn write_targets(store: &Store, batch: &[Object]) -> Result<WriteTargets, String> {
+    let me = store.node();
+    let listing = |o: &Object| {
+        let spec = o.spec_as::<ClusterSpec>().ok()?;
+        spec.node(me)
+            .is_some()
+            .then(|| (o.metadata.name.clone(), spec))
+    };
+    let declared = batch
+        .iter()
+        .filter(|o| o.kind == Kind::Cluster)
+        .find_map(listing);
+    let cluster = declared.or_else(|| {
+        store
+            .list(Some(Kind::Cluster))
+            .0
+            .iter()
+            .find_map(|o| listing(o))
+    });
+    let Some((name, spec)) = cluster else {
+        return Ok(WriteTargets {
+            cluster: None,
+            nodes: vec![(me.to_string(), None)],
+            note: None,
+            config: None,
+        });
+    };
+    let others: Vec<&str> = spec
+        .nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| *n != me)
+        .collect();
+    if others.is_empty() || spec.peer.token_file.is_none() {
+        let note = (!others.is_empty()).then(|| {
+            format!(
+                "Cluster {name} sets no spec.peer.tokenFile, so the agents do not talk to \
+                 each other: written on {me} only; {} load their objects themselves \
+                 (--manifests, GitOps, or `hareconcile apply` there)",
+                others.join(", ")
+            )
+        });
+        return Ok(WriteTargets {
+            cluster: Some(name),
+            nodes: vec![(me.to_string(), None)],
+            note,
+            config: None,
+        });
+    }
+    let config = config_for(&name, &spec, me).map_err(|why| {
+        format!(
+            "cannot reach the other nodes of Cluster {name}: {why}. The token file (and \
+             the spec.peer.tls files) must be on every node (`hareconcile init` makes \
+             them); or write this node's store alone with --local"
+        )
+    })?;
+    Ok(WriteTargets {
+        cluster: Some(name),
+        nodes: config
+            .nodes
+            .iter()
+            .map(|(node, address)| (node.clone(), Some(*address)))
+            .collect(),
+        note: None,
+        config: Some(config),
+    })
 }
 
 /// The current peer settings, shared with the local API.

@@ -1,5 +1,6 @@
-//! The peer side that answers: one route, behind the shared token, over
-//! mutual TLS when configured.
+//! The peer side that answers, behind the shared token, over mutual TLS
+//! when configured: its summary, a switchover, and writes that an `apply`
+//! or `delete` on another node carries to this one.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,11 +11,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hareconcile_model::Manager;
 use hareconcile_runtime::Store;
 use tokio_rustls::TlsAcceptor;
 use tracing::warn;
 
 use super::tls::TlsListener;
+use crate::batch::{self, ApplyRequest, DeleteRequest, Refusal};
 use crate::cluster_view::{summarize, PeerSummary};
 use crate::drift::SyncSources;
 use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
@@ -39,6 +42,8 @@ pub async fn serve(
     let app = Router::new()
         .route("/peer/v1/summary", get(summary))
         .route("/peer/v1/switchover", post(switchover))
+        .route("/peer/v1/apply", post(apply))
+        .route("/peer/v1/delete", post(delete))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
     loop {
@@ -105,6 +110,45 @@ async fn switchover(
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
     Json(NodeOutcome::from_result(&node, result))
+}
+
+/// Writes a batch another node's `apply` sends, exactly as the local API
+/// would. Only as manager `cli`: what files and GitOps manage, each node
+/// loads itself.
+async fn apply(State(peer): State<Peer>, Json(request): Json<ApplyRequest>) -> Response {
+    if let Err(refused) = cli_only(request.manager) {
+        return refusal(refused);
+    }
+    answer(batch::apply_here(&peer.store, request).await)
+}
+
+/// Deletes what another node's `delete` (or `apply --prune`) sends.
+async fn delete(State(peer): State<Peer>, Json(request): Json<DeleteRequest>) -> Response {
+    if let Err(refused) = cli_only(request.manager) {
+        return refusal(refused);
+    }
+    answer(batch::delete_here(&peer.store, request).await)
+}
+
+fn cli_only(manager: Manager) -> Result<(), Refusal> {
+    if manager == Manager::Cli {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        StatusCode::FORBIDDEN,
+        format!("the peer API writes as manager cli only, not {manager}"),
+    ))
+}
+
+fn answer<T: serde::Serialize>(result: Result<T, Refusal>) -> Response {
+    match result {
+        Ok(body) => Json(body).into_response(),
+        Err(refused) => refusal(refused),
+    }
+}
+
+fn refusal(refused: Refusal) -> Response {
+    (refused.status, Json(refused.body)).into_response()
 }
 
 #[cfg(test)]
