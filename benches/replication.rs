@@ -82,12 +82,9 @@ impl Node {
     }
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    let what = format!("timed out waiting until {what}");
+    common::support::eventually(DEADLINE, &what, &String::new, done);
 }
 
 fn manifest(lab: &Lab, data: &Path) -> String {

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use hareconcile_model::load::load_str;
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+use hareconcile_test_support as support;
 
 const OBJECTS: usize = 1_000;
 const RUNS: usize = 7;

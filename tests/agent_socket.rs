@@ -2,7 +2,7 @@
 //! `--socket-group` (mode 0660, the socket's group). The package test runs
 //! `get` and `status` as a non-root member of the packaged group.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
@@ -23,7 +23,7 @@ fn the_socket_belongs_to_the_socket_group_with_mode_0660() {
 #[test]
 fn an_unknown_socket_group_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(support::BIN)
+    let out = std::process::Command::new(support::bin())
         .args([
             "agent",
             "--node",

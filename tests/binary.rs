@@ -1,17 +1,17 @@
 //! What the built binary loads besides itself.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::process::Command;
 
-use support::BIN;
+use support::bin;
 
 /// `src/math.rs`: libm, loaded for `pow` alone, cost every agent about
 /// 600 KiB of resident memory.
 #[test]
 fn libm_is_not_loaded() {
-    let out = Command::new("ldd").arg(BIN).output().unwrap();
-    assert!(out.status.success(), "ldd {BIN}: {out:?}");
+    let out = Command::new("ldd").arg(bin()).output().unwrap();
+    assert!(out.status.success(), "ldd {}: {out:?}", bin());
     let libraries = String::from_utf8_lossy(&out.stdout);
     assert!(libraries.contains("libc.so"), "{libraries}");
     assert!(!libraries.contains("libm.so"), "{libraries}");
@@ -25,7 +25,11 @@ fn libm_is_not_loaded() {
 #[test]
 fn the_binary_starts_on_glibc_2_35() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/check-glibc.sh");
-    let out = Command::new(script).arg(BIN).arg("2.35").output().unwrap();
+    let out = Command::new(script)
+        .arg(bin())
+        .arg("2.35")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -2,7 +2,7 @@
 //! the built-in charts, a local chart directory, the exit codes, and an
 //! install applied to a running agent and into a git checkout.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -19,7 +19,7 @@ const CHARTS: [&str; 5] = [
 ];
 
 fn hc(args: &[&str]) -> Output {
-    Command::new(support::BIN).args(args).output().unwrap()
+    Command::new(support::bin()).args(args).output().unwrap()
 }
 
 /// Asserts exit code 2 (bad input) and that stderr says `text`.

@@ -4,12 +4,12 @@
 //! warnings for what a single engine ignores; an edit of a compose file is
 //! a change of its Service.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{expect_code, post_raw, stderr, stdout, Agent, BIN, CLUSTER};
+use support::{bin, expect_code, post_raw, stderr, stdout, Agent, CLUSTER};
 
 fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -47,7 +47,7 @@ fn shop(dir: &Path, compose: &str) -> PathBuf {
 /// `hareconcile ARGS` with no agent and an environment of its own, so the
 /// test's variables never reach the compose files.
 fn offline(args: &[&str]) -> Output {
-    Command::new(BIN)
+    Command::new(bin())
         .args(args)
         .env_clear()
         .output()

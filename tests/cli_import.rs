@@ -3,7 +3,7 @@
 //! `hareconcile validate` accepts, every option left out is reported on
 //! stderr at its file:line, and the exit codes say whether to review.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use support::{expect_code, stderr, stdout};
 
 fn hc(args: &[&str]) -> Output {
-    Command::new(support::BIN).args(args).output().unwrap()
+    Command::new(support::bin()).args(args).output().unwrap()
 }
 
 /// Asserts exit code 2 (bad input) and that stderr says `text`.

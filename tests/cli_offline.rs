@@ -1,13 +1,13 @@
 //! Commands that need no agent: validate, schema, and --help everywhere.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::process::Command;
 
-use support::{expect_code, stderr, BIN};
+use support::{bin, expect_code, stderr};
 
 fn hc(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
+    Command::new(bin())
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -147,7 +147,7 @@ fn every_agent_flag_has_an_environment_variable() {
 
 #[test]
 fn a_setting_from_the_environment_is_checked_like_its_flag() {
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["agent"])
         .env("HARECONCILE_RESYNC", "often")
         .output()

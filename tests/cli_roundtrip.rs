@@ -1,6 +1,6 @@
 //! apply → get → describe → diff → delete through a running agent.
 
-mod support;
+use hareconcile_test_support as support;
 
 use support::{expect_code, stderr, stdout, virtual_ip, Agent, CLUSTER};
 
@@ -186,7 +186,7 @@ fn apply_of_a_dangling_reference_names_the_file_and_applies_nothing() {
 
 #[test]
 fn unreachable_agent_is_a_runtime_failure_with_a_hint() {
-    let out = std::process::Command::new(support::BIN)
+    let out = std::process::Command::new(support::bin())
         .args(["get", "vip", "--socket", "/nonexistent/agent.sock"])
         .output()
         .unwrap();

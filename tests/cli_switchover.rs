@@ -2,7 +2,7 @@
 //! the VirtualIP names an interface that does not exist). The move itself
 //! is the lab test `switchover`.
 
-mod support;
+use hareconcile_test_support as support;
 
 use support::{expect_code, stderr, web_manifest, Agent};
 

@@ -3,7 +3,7 @@
 //! the spec and the controller's bookkeeping are exercised; the lab test
 //! `vrrp_control` shows the VIP moving).
 
-mod support;
+use hareconcile_test_support as support;
 
 use support::{expect_code, stderr, web_manifest, Agent};
 

@@ -2,10 +2,10 @@
 //! condition follows an HTTP probe of the stack's published port (fall
 //! and rise counted), and `Ready` follows it on a node where the stack runs.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hareconcile_lab::{busybox_image, require_privileges, Lab};
 use support::LabAgent;
@@ -37,16 +37,13 @@ fn condition(agent: &LabAgent, type_: &str) -> Option<(String, String, String)> 
     Some((text("status"), text("reason"), text("message")))
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool, explain: impl Fn() -> String) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < CONVERGE,
-            "timed out waiting for {what}: {}",
-            explain()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool, explain: impl Fn() -> String) {
+    support::eventually(
+        CONVERGE,
+        &format!("timed out waiting for {what}:"),
+        &explain,
+        done,
+    );
 }
 
 #[test]

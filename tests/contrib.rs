@@ -3,7 +3,7 @@
 //! metrics an agent exports (a renamed metric would otherwise silence an
 //! alert without anyone noticing).
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,14 +2,14 @@
 //! object is wholly present or absent, none is corrupt, and a batch is
 //! never half applied.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{expect_code, post_raw, stderr, Agent, BIN};
+use support::{bin, expect_code, post_raw, stderr, Agent};
 
 const OBJECTS: usize = 1_000;
 
@@ -123,7 +123,7 @@ fn a_corrupt_state_file_stops_the_agent_naming_the_file() {
     let state = dir.path().join("store");
     std::fs::create_dir(&state).unwrap();
     std::fs::write(state.join("store.redb"), vec![0xA5u8; 16 * 1024]).unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["agent", "--node", "n1"])
         .arg("--state-dir")
         .arg(&state)

@@ -27,7 +27,7 @@
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! rejected with its SHA and errors while the last good one stays, and a
 //! file deleted from git prunes its objects.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::Path;
 use std::time::Duration;

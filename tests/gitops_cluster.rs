@@ -1,7 +1,7 @@
 //! Two nodes following one repository converge on each commit, and
 //! `drift` from either node sees the other.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The agent keeps its --manifests directory applied: new and changed
 //! files apply, a broken directory applies nothing, removed files prune.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::Path;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! what the store says; `--metrics-listen` serves it and `/healthz` over
 //! TCP, and nothing else of the API.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

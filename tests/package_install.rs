@@ -7,7 +7,7 @@
 //! `Type=notify` has systemd expect.
 
 mod hosts;
-mod support;
+use hareconcile_test_support as support;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use std::time::Duration;
 use hareconcile_lab::{debian_rootfs, require_privileges, Host, Lab, Process, ServiceUnit};
 
 use hosts::{await_server, await_status_ok, serve_own_name};
-use support::BIN;
+use support::bin;
 
 const UNIT: &str = "/usr/lib/systemd/system/hareconcile.service";
 const SETTINGS: &str = "/etc/default/hareconcile";
@@ -182,7 +182,7 @@ fn package(dir: &Path) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/deb/build.sh");
     let out = Command::new(script)
         .arg("--binary")
-        .arg(BIN)
+        .arg(bin())
         .arg("--out")
         .arg(dir)
         .output()

@@ -3,7 +3,7 @@
 //! request without the shared token is refused; with `peer.tls` only
 //! peers holding a certificate of the cluster CA get through.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@
 //! | missing | the same: the detached mount cannot be mounted again | MountFailed (NotMounted: the mount error) on n1 and n2, until the NAS is back |
 //! | other options | `mount -o remount,bind,rw` by hand over the declared `ro`, twice: the agent remounts once per generation, then leaves it | OptionsDiffer on n1 ("ro declared, rw mounted"), until remounted `ro` by hand |
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

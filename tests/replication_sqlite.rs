@@ -6,7 +6,7 @@
 //! counter-example is in `benches/replication.rs`, not here).
 
 mod sqlite_writer;
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};

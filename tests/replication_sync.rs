@@ -8,7 +8,7 @@
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -166,8 +166,16 @@ impl Setup {
 }
 
 /// What these tests ask of an agent: about Replication `data`.
-impl Agent {
+trait DataAgent {
     /// This node's status of the Replication.
+    fn status(&self) -> serde_json::Value;
+    fn ready(&self) -> Option<(String, String)>;
+    /// Source, caught up, term claimed.
+    fn serves(&self) -> bool;
+    fn data_events(&self) -> String;
+}
+
+impl DataAgent for Agent {
     fn status(&self) -> serde_json::Value {
         self.object("replication", "data")["status"].clone()
     }
@@ -176,7 +184,6 @@ impl Agent {
         self.condition("replication", "data", "Ready")
     }
 
-    /// Source, caught up, term claimed.
     fn serves(&self) -> bool {
         self.status()["role"] == "source" && self.ready() == Some(("True".into(), "Source".into()))
     }
@@ -186,16 +193,9 @@ impl Agent {
     }
 }
 
-fn wait_until(what: &str, logs: &dyn Fn() -> String, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, logs: &dyn Fn() -> String, done: impl FnMut() -> bool) {
+    let what = format!("timed out waiting until {what}");
+    support::eventually(DEADLINE, &what, logs, done);
 }
 
 fn logs(agents: &[&Agent]) -> String {

@@ -7,10 +7,10 @@
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hareconcile_lab::{require_privileges, Host, Lab, Process};
 use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
@@ -77,16 +77,9 @@ impl Setup {
     }
 }
 
-fn wait_until(what: &str, logs: &dyn Fn() -> String, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, logs: &dyn Fn() -> String, done: impl FnMut() -> bool) {
+    let what = format!("timed out waiting until {what}");
+    support::eventually(DEADLINE, &what, logs, done);
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! `target/previous-release/` (a few minutes of CPU, then cached).
 
 mod hosts;
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand, Process};
 
 use hosts::{await_server, serve_own_name, CONVERGE};
-use support::BIN;
+use support::bin;
 
 /// hareconcile 0.1.0 (CHANGELOG.md): the last commit of that release.
 /// Bump it when a release is made.
@@ -48,7 +48,7 @@ fn a_rolling_upgrade_from_the_previous_release_keeps_the_vip_and_the_peer_api() 
     // The backup first: restarted on this build, it migrates its store
     // and stays backup; the old master keeps the VIP.
     n2.stop();
-    n2.start_on(Path::new(BIN));
+    n2.start_on(Path::new(bin()));
     await_log(&n2, "state file migrated to the current store schema");
     await_status(&n2, &n1);
     await_status(&n1, &n2);
@@ -64,7 +64,7 @@ fn a_rolling_upgrade_from_the_previous_release_keeps_the_vip_and_the_peer_api() 
     // upgraded backup, and preempts back once it runs this build.
     n1.stop();
     await_server(&lab, "n2", || logs(&[&n1, &n2]));
-    n1.start_on(Path::new(BIN));
+    n1.start_on(Path::new(bin()));
     await_server(&lab, "n1", || logs(&[&n1, &n2]));
     await_status(&n1, &n2);
     await_status(&n2, &n1);

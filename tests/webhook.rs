@@ -1,6 +1,6 @@
 //! `--webhook`: a VRRP transition reaches an HTTP receiver as JSON.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

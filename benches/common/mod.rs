@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use hareconcile_lab::{Host, Lab, Process};
 
-#[path = "../../tests/support/mod.rs"]
-pub mod support;
+pub use hareconcile_test_support as support;
+#[allow(unused_imports)] // not every benchmark waits
+pub use support::wait_until;
 
 use support::lab_manifests::{cluster_manifest_every, web_vip_manifest};
 #[allow(unused_imports)] // not every benchmark names the VRID
@@ -123,17 +124,6 @@ pub fn start_agent(lab: &Lab, host: &Host, manifests: &str, extra: &[&str]) -> P
         .args(extra)
         .start()
         .process
-}
-
-pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
 }
 
 pub fn holds_vip(host: &Host) -> bool {

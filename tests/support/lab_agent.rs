@@ -13,7 +13,7 @@ use hareconcile_lab::{Host, Lab, NodeCommand, Process};
 use hareconcile_model::VirtualIpStatus;
 use serde_json::Value;
 
-use super::BIN;
+use super::bin;
 
 /// A running agent; dropping it kills it (and so does dropping the lab).
 pub struct LabAgent {
@@ -57,7 +57,7 @@ impl LabAgent {
     /// directory, and nothing else yet.
     pub fn command<'a>(lab: &Lab, host: &'a Host) -> AgentCommand<'a> {
         let dir = LabAgent::dir_of(lab, host);
-        let command = NodeCommand::new(BIN)
+        let command = NodeCommand::new(bin())
             .args(["agent", "--node", host.name()])
             .arg("--state-dir")
             .arg(dir.join("store"))

@@ -1,20 +1,46 @@
 //! Runs the real `hareconcile` binary: agents as child processes and CLI
 //! commands against their sockets; [`LabAgent`] runs one as a lab node.
-
-#![allow(dead_code)] // each test file uses a different part of this
+//! A crate of its own (`hareconcile-test-support`), so the test files and
+//! the benchmarks share one compiled copy: `use hareconcile_test_support
+//! as support;`.
 
 mod lab_agent;
 pub mod lab_data;
 pub mod lab_manifests;
+pub mod poll;
 
-#[allow(unused_imports)] // not every test file runs agents in the lab
 pub use lab_agent::{AgentCommand, LabAgent};
+pub use poll::{eventually, wait_until};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_hareconcile");
+/// The `hareconcile` binary cargo built for the test or benchmark running
+/// this. Their executables live in `target/PROFILE/deps/`, the package's
+/// binaries one directory up. (`CARGO_BIN_EXE_hareconcile` says the same,
+/// but only while compiling the root package's own test files, and this
+/// crate is compiled once for all of them.)
+pub fn bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the path of the running test");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("tests run from target/PROFILE/deps/");
+        let bin = profile_dir.join("hareconcile");
+        assert!(
+            bin.is_file(),
+            "{} is missing: run tests and benchmarks through cargo, which builds it",
+            bin.display()
+        );
+        bin.into_os_string()
+            .into_string()
+            .expect("a UTF-8 target directory")
+    })
+}
 
 pub struct Agent {
     child: Option<Child>,
@@ -59,7 +85,7 @@ impl Agent {
         let state_dir = dir.join("store");
         let socket = dir.join("agent.sock");
         let log = dir.join("agent.log");
-        let child = Command::new(BIN)
+        let child = Command::new(bin())
             .args(["agent", "--node", "n1", "--resync", "2s"])
             .arg("--state-dir")
             .arg(&state_dir)
@@ -187,7 +213,7 @@ impl Drop for Agent {
 
 /// `hareconcile` talking to the agent listening on `socket`.
 pub fn cli(socket: &Path) -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(bin());
     command.env("HARECONCILE_SOCKET", socket);
     command
 }

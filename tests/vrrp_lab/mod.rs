@@ -15,14 +15,15 @@ pub use hareconcile_lab::{
     ipv4, ipv6, require_privileges, Dockerd, Host, Lab, Process, VrrpInstance,
 };
 
-#[path = "../support/mod.rs"]
-mod support;
+use hareconcile_test_support as support;
 
 #[allow(unused_imports)] // for the test files: not all of them write manifests
 pub use support::lab_manifests::{
     cluster_manifest, ssh_manifest, vip, web_vip_manifest, VIP_NUMBER, VRID,
 };
 pub use support::LabAgent as Agent;
+#[allow(unused_imports)] // not every test file waits
+pub use support::{eventually, wait_until};
 /// Generous: elections here take well under a second at 100 ms adverts.
 pub const CONVERGE: Duration = Duration::from_secs(10);
 
@@ -154,19 +155,32 @@ pub fn shop_manifest(stack: &Path) -> String {
 
 /// The VRRP tests' agents: the shared lab agent, started on
 /// [`write_manifests`]'s and asked about VirtualIP `web`.
-impl Agent {
-    pub fn start(lab: &Lab, host: &Host, vrrp: Vrrp, priorities: (u8, u8)) -> Agent {
+pub trait VrrpAgent: Sized {
+    fn start(lab: &Lab, host: &Host, vrrp: Vrrp, priorities: (u8, u8)) -> Self;
+    /// Starts the agent on the manifests already in its directory.
+    fn start_with_manifests(lab: &Lab, host: &Host) -> Self;
+    /// As [`VrrpAgent::start_with_manifests`], with more agent arguments.
+    fn start_with(lab: &Lab, host: &Host, extra: &[&str]) -> Self;
+    /// This agent's status of the VirtualIP.
+    fn status(&self) -> serde_json::Value;
+    fn vrrp_state(&self) -> Option<String>;
+    /// The states the notify hook was run for, in order.
+    fn notified(&self) -> Vec<String>;
+    /// Rewrites the agent's manifests; its directory watcher applies them.
+    fn reconfigure(&self, vrrp: Vrrp, priorities: (u8, u8));
+}
+
+impl VrrpAgent for Agent {
+    fn start(lab: &Lab, host: &Host, vrrp: Vrrp, priorities: (u8, u8)) -> Agent {
         write_manifests(&Agent::manifests_of(lab, host), vrrp, priorities);
         Agent::start_with_manifests(lab, host)
     }
 
-    /// Starts the agent on the manifests already in its directory.
-    pub fn start_with_manifests(lab: &Lab, host: &Host) -> Agent {
+    fn start_with_manifests(lab: &Lab, host: &Host) -> Agent {
         Agent::start_with(lab, host, &[])
     }
 
-    /// As [`Agent::start_with_manifests`], with more agent arguments.
-    pub fn start_with(lab: &Lab, host: &Host, extra: &[&str]) -> Agent {
+    fn start_with(lab: &Lab, host: &Host, extra: &[&str]) -> Agent {
         Agent::command(lab, host)
             .own_manifests()
             .args(["--resync", "2s"])
@@ -175,17 +189,15 @@ impl Agent {
             .start()
     }
 
-    /// This agent's status of the VirtualIP.
-    pub fn status(&self) -> serde_json::Value {
+    fn status(&self) -> serde_json::Value {
         self.object("vip", "web")["status"].clone()
     }
 
-    pub fn vrrp_state(&self) -> Option<String> {
+    fn vrrp_state(&self) -> Option<String> {
         self.vip_status("web").state().map(|s| s.to_string())
     }
 
-    /// The states the notify hook was run for, in order.
-    pub fn notified(&self) -> Vec<String> {
+    fn notified(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.join("notify.log"))
             .unwrap_or_default()
             .lines()
@@ -193,8 +205,7 @@ impl Agent {
             .collect()
     }
 
-    /// Rewrites the agent's manifests; its directory watcher applies them.
-    pub fn reconfigure(&self, vrrp: Vrrp, priorities: (u8, u8)) {
+    fn reconfigure(&self, vrrp: Vrrp, priorities: (u8, u8)) {
         write_manifests(&self.dir.join("manifests"), vrrp, priorities);
     }
 }
@@ -290,28 +301,6 @@ pub fn neighbour(host: &Host, address: impl Into<std::net::IpAddr>) -> String {
     host.exec_ok(&["ip", "neigh", "show", &address, "dev", "eth0"])
         .unwrap()
         .stdout
-}
-
-pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    true
-}
-
-/// Waits up to `timeout` until `done`; fails saying `failure`, with the
-/// logs, if it never is.
-pub fn eventually(
-    timeout: Duration,
-    failure: &str,
-    logs: &dyn Fn() -> String,
-    done: impl FnMut() -> bool,
-) {
-    assert!(wait_until(timeout, done), "{failure}\n{}", logs());
 }
 
 /// Waits until `holder` holds the VIP and `other` does not (two nodes
