@@ -35,7 +35,7 @@ pub struct AgentConfig {
     pub git: Option<gitops::GitSource>,
     /// The Docker Engine the compose controller drives.
     pub docker_host: String,
-    pub webhook: Option<webhook::WebhookUrl>,
+    pub webhook: Option<webhook::Webhook>,
     /// Where to serve `/metrics` and `/healthz` over TCP, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -116,7 +116,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let webhook_task = config
         .webhook
         .clone()
-        .map(|url| webhook::start(url, &store, stopped.clone()));
+        .map(|hook| webhook::start(hook, &store, stopped.clone()));
     let listener = server::bind(&config.socket, config.socket_group)
         .with_context(|| format!("listening on {}", config.socket.display()))?;
     let api = server::Api {

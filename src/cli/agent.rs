@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 use super::{CliError, EXIT_OK};
 use crate::agent::gitops::GitSource;
-use crate::agent::webhook::WebhookUrl;
+use crate::agent::webhook::{Webhook, WebhookFormat, WebhookHeader, WebhookUrl};
 use crate::agent::{self, AgentConfig};
 use crate::api::DEFAULT_SOCKET;
 
@@ -99,10 +99,44 @@ pub struct AgentArgs {
         default_value = "unix:///var/run/docker.sock"
     )]
     docker_host: String,
-    /// Post every event (state transitions, repairs, failures) as JSON to
-    /// this http:// URL; best effort, never slows the agent.
+    /// Post every event (state transitions, repairs, failures) to this
+    /// https:// or http:// URL; best effort, never slows the agent.
     #[arg(long, env = "HARECONCILE_WEBHOOK", value_name = "URL", value_parser = WebhookUrl::parse)]
     webhook: Option<WebhookUrl>,
+    /// The body the receiver expects: the event's JSON (raw), or a
+    /// message for ntfy, a Slack or Discord webhook, or Gotify.
+    #[arg(
+        long,
+        env = "HARECONCILE_WEBHOOK_FORMAT",
+        value_enum,
+        default_value = "raw",
+        requires = "webhook"
+    )]
+    webhook_format: WebhookFormat,
+    /// A header to send with each post, `Name: value` (repeat the flag for
+    /// more; the variable holds one). A token belongs in
+    /// --webhook-header-file instead, which only root can read.
+    #[arg(long, env = "HARECONCILE_WEBHOOK_HEADER", value_name = "HEADER", value_parser = WebhookHeader::parse, requires = "webhook")]
+    webhook_header: Vec<WebhookHeader>,
+    /// Headers to send with each post, one `Name: value` a line, from a
+    /// file of mode 0600 (e.g. `Authorization: Bearer ...`, `X-Gotify-Key:
+    /// ...`).
+    #[arg(
+        long,
+        env = "HARECONCILE_WEBHOOK_HEADER_FILE",
+        value_name = "FILE",
+        requires = "webhook"
+    )]
+    webhook_header_file: Option<PathBuf>,
+    /// The CA certificates (PEM) an https receiver's certificate must chain
+    /// to, for a receiver with a private CA. Default: the system's bundle.
+    #[arg(
+        long,
+        env = "HARECONCILE_WEBHOOK_CA",
+        value_name = "FILE",
+        requires = "webhook"
+    )]
+    webhook_ca: Option<PathBuf>,
     /// Serve Prometheus `/metrics` and a `/healthz` check over TCP on this
     /// address (e.g. `0.0.0.0:9879`, `[::]:9879`); off by default. Only
     /// those two paths: the API itself stays on the socket. `/metrics` is
@@ -148,6 +182,27 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
         })?),
         None => group_id(DEFAULT_SOCKET_GROUP)?,
     };
+    let webhook = match args.webhook {
+        Some(url) => {
+            let mut headers = args.webhook_header;
+            if let Some(file) = &args.webhook_header_file {
+                headers
+                    .extend(WebhookHeader::read_file(file).map_err(|e| {
+                        CliError::input(format_args!("--webhook-header-file: {e}"))
+                    })?);
+            }
+            Some(
+                Webhook::new(
+                    url,
+                    args.webhook_format,
+                    headers,
+                    args.webhook_ca.as_deref(),
+                )
+                .map_err(CliError::input)?,
+            )
+        }
+        None => None,
+    };
     agent::run(AgentConfig {
         node,
         socket_group,
@@ -161,7 +216,7 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
             path: args.git_path,
             interval: args.git_interval,
         }),
-        webhook: args.webhook,
+        webhook,
         metrics_listen: args.metrics_listen,
         docker_host: args.docker_host,
     })

@@ -59,7 +59,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    Agent(agent::AgentArgs),
+    // Boxed: the agent's flags outweigh every other command's.
+    Agent(Box<agent::AgentArgs>),
     Validate(validate::ValidateArgs),
     Apply(apply::ApplyArgs),
     Get(get::GetArgs),
@@ -85,7 +86,7 @@ enum Command {
 impl Cli {
     pub async fn run(self) -> Result<u8, CliError> {
         match self.command {
-            Command::Agent(args) => agent::run(args).await,
+            Command::Agent(args) => agent::run(*args).await,
             Command::Validate(args) => validate::run(args),
             Command::Apply(args) => apply::run(args).await,
             Command::Get(args) => get::run(args).await,

@@ -1,0 +1,230 @@
+use std::path::PathBuf;
+
+use hareconcile_model::{Kind, ObjectKey};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_rustls::rustls::pki_types::PrivateKeyDer;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+
+use super::*;
+
+#[test]
+fn parses_http_and_https_urls_and_refuses_others() {
+    let url = WebhookUrl::parse("http://hooks.local:8080/ha/events").unwrap();
+    assert_eq!(url.to_string(), "http://hooks.local:8080/ha/events");
+    assert_eq!(
+        WebhookUrl::parse("http://10.0.0.9").unwrap().to_string(),
+        "http://10.0.0.9:80/"
+    );
+    let ntfy = WebhookUrl::parse("https://ntfy.sh/ha-alerts").unwrap();
+    assert_eq!(ntfy.to_string(), "https://ntfy.sh:443/ha-alerts");
+    assert_eq!(ntfy.host, "ntfy.sh");
+    let gotify = WebhookUrl::parse("https://[fd00::5]:8443?token=abc").unwrap();
+    assert_eq!(gotify.authority, "[fd00::5]:8443");
+    assert_eq!(gotify.host, "fd00::5");
+    assert_eq!(gotify.path, "/?token=abc");
+    assert!(WebhookUrl::parse("ftp://hooks.example/x")
+        .unwrap_err()
+        .contains("https:// or http://"));
+    assert!(WebhookUrl::parse("http:///x").is_err());
+    assert!(WebhookUrl::parse("https://user:pw@hooks.example/").is_err());
+    assert!(WebhookUrl::parse("https://hooks.example:http/").is_err());
+}
+
+#[test]
+fn headers_are_name_colon_value() {
+    let header = WebhookHeader::parse("Authorization: Bearer tk_1").unwrap();
+    assert_eq!(header.name, "authorization");
+    assert_eq!(header.value, "Bearer tk_1");
+    assert!(WebhookHeader::parse("no colon").is_err());
+    assert!(WebhookHeader::parse("bad name: x").is_err());
+}
+
+#[test]
+fn a_header_file_must_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("headers");
+    std::fs::write(
+        &file,
+        "# the receiver's token\nX-Gotify-Key: abc\n\nTitle: ha\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(
+        WebhookHeader::read_file(&file).is_err(),
+        "a world-readable token"
+    );
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let headers = WebhookHeader::read_file(&file).unwrap();
+    assert_eq!(headers.len(), 2);
+    assert_eq!(headers[0].name, "x-gotify-key");
+}
+
+fn event(type_: EventType, reason: &str) -> Event {
+    let now = time::OffsetDateTime::now_utc();
+    Event {
+        object: ObjectKey {
+            kind: Kind::VirtualIP,
+            name: "web".into(),
+        },
+        type_,
+        reason: reason.into(),
+        message: "won the election".into(),
+        count: 1,
+        first_timestamp: now,
+        last_timestamp: now,
+        node: "n1".into(),
+    }
+}
+
+/// A request as the receiver saw it: the head in lower case, the body.
+struct Received {
+    head: String,
+    body: String,
+}
+
+/// An https receiver on 127.0.0.1 with a certificate of a CA made for the
+/// test (scripts/peer-tls-certs.sh, as operators make the peer API's).
+/// Returns its port, the CA file and what it receives.
+async fn https_receiver(dir: &Path) -> (u16, PathBuf, mpsc::UnboundedReceiver<Received>) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tls-certs.sh");
+    let made = std::process::Command::new(script)
+        .arg(dir)
+        .arg("receiver=127.0.0.1")
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let certs = CertificateDer::pem_file_iter(dir.join("receiver.crt"))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("receiver.key")).unwrap();
+    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (received, requests) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let Ok(mut stream) = acceptor.accept(stream).await else {
+                continue;
+            };
+            let mut data = Vec::new();
+            let mut buffer = [0u8; 4096];
+            let (head, body) = loop {
+                let n = stream.read(&mut buffer).await.unwrap();
+                assert!(n > 0, "the request ended early");
+                data.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&data).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let head = head.to_ascii_lowercase();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if body.len() >= length {
+                        break (head, body.to_owned());
+                    }
+                }
+            };
+            let _ = stream
+                .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
+                .await;
+            let _ = stream.shutdown().await;
+            let _ = received.send(Received { head, body });
+        }
+    });
+    (port, dir.join("ca.crt"), requests)
+}
+
+#[tokio::test]
+async fn each_format_reaches_an_https_receiver_with_the_configured_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, ca, mut requests) = https_receiver(dir.path()).await;
+    let url = WebhookUrl::parse(&format!("https://127.0.0.1:{port}/hook?token=t1")).unwrap();
+    let header = WebhookHeader::parse("Authorization: Bearer secret-1").unwrap();
+    let master = event(EventType::Normal, "BecameMaster");
+    let removed = event(EventType::Warning, "RemovedStrayVip");
+    let summary = "n1: VirtualIP/web BecameMaster: won the election";
+    for format in WebhookFormat::value_variants() {
+        let webhook = Webhook::new(url.clone(), *format, vec![header.clone()], Some(&ca)).unwrap();
+        post(&webhook, &master).await.unwrap();
+        let got = requests.recv().await.unwrap();
+        assert!(
+            got.head.starts_with("post /hook?token=t1 http/1.1"),
+            "{}",
+            got.head
+        );
+        assert!(
+            got.head.contains("\r\nauthorization: bearer secret-1"),
+            "{format:?}: {}",
+            got.head
+        );
+        let json = || serde_json::from_str::<serde_json::Value>(&got.body).unwrap();
+        match format {
+            WebhookFormat::Raw => {
+                assert_eq!(json()["reason"], "BecameMaster");
+                assert_eq!(json()["object"]["name"], "web");
+            }
+            WebhookFormat::Ntfy => {
+                assert_eq!(got.body, summary);
+                assert!(
+                    got.head
+                        .contains("\r\nx-title: hareconcile becamemaster on n1"),
+                    "{}",
+                    got.head
+                );
+                assert!(got.head.contains("\r\nx-priority: 3"), "{}", got.head);
+            }
+            WebhookFormat::Slack => assert_eq!(json()["text"], summary),
+            WebhookFormat::Discord => assert_eq!(json()["content"], summary),
+            WebhookFormat::Gotify => {
+                assert_eq!(json()["message"], summary);
+                assert_eq!(json()["title"], "hareconcile BecameMaster on n1");
+                assert_eq!(json()["priority"], 4);
+            }
+        }
+    }
+    // A warning stands out where the receiver can show it.
+    let ntfy = Webhook::new(url.clone(), WebhookFormat::Ntfy, Vec::new(), Some(&ca)).unwrap();
+    post(&ntfy, &removed).await.unwrap();
+    let got = requests.recv().await.unwrap();
+    assert!(got.head.contains("\r\nx-priority: 4"), "{}", got.head);
+    assert!(got.head.contains("\r\nx-tags: warning"), "{}", got.head);
+}
+
+#[tokio::test]
+async fn a_receiver_the_ca_did_not_sign_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, _, _requests) = https_receiver(&dir.path().join("receiver")).await;
+    let other = dir.path().join("other");
+    let made = std::process::Command::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tls-certs.sh"),
+    )
+    .arg(&other)
+    .arg("x=127.0.0.1")
+    .output()
+    .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let url = WebhookUrl::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+    let webhook = Webhook::new(
+        url,
+        WebhookFormat::Raw,
+        Vec::new(),
+        Some(&other.join("ca.crt")),
+    )
+    .unwrap();
+    let error = post(&webhook, &event(EventType::Normal, "BecameMaster"))
+        .await
+        .unwrap_err();
+    assert!(error.contains("TLS"), "{error}");
+}
