@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use hareconcile_compose::ComposeFiles;
+use hareconcile_compose::{ComposeFiles, COMPOSE_FILES_ANNOTATION};
 use hareconcile_model::load::load_paths_checked;
 use hareconcile_model::status::{
     ClusterReason, ReplicationReason, ServiceReason, VirtualIpReason, VrrpState,
@@ -117,6 +117,12 @@ pub fn sync_findings(
                     format!("the store's spec differs from {file}"),
                     format!("the agent re-applies it as {} on its next sync", source.manager),
                 )),
+                Some(live) if compose_files(&live) != compose_files(&manifest.object) => findings.push(finding(
+                    Some(key.to_string()),
+                    "OutOfSync",
+                    format!("its compose files changed since the store's copy of {file} was applied"),
+                    format!("the agent re-applies it as {} on its next sync", source.manager),
+                )),
                 Some(_) => {}
             }
         }
@@ -147,6 +153,15 @@ pub fn sync_findings(
         }
     }
     findings
+}
+
+/// The digest of the compose files a Service was loaded with.
+fn compose_files(object: &Object) -> Option<&str> {
+    object
+        .metadata
+        .annotations
+        .get(COMPOSE_FILES_ANNOTATION)
+        .map(String::as_str)
 }
 
 /// What the agent does about an object of `kind` that is not Ready (or a
@@ -381,6 +396,55 @@ mod tests {
     use super::*;
     use crate::cluster_view::PeerSummary;
     use hareconcile_model::Drift;
+
+    /// An edit of a compose file under a manifests directory is out of
+    /// sync until the agent applies it, as `diff` shows it.
+    #[test]
+    fn an_unapplied_compose_edit_is_out_of_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifests = dir.path().join("manifests");
+        std::fs::create_dir_all(manifests.join("shop")).unwrap();
+        std::fs::write(
+            manifests.join("shop.yaml"),
+            "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {name: home}\nspec:\n  nodes: [{name: n1, address: 10.77.0.1}]\n---\napiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {name: shop}\nspec: {cluster: home, mode: active-active, compose: {file: shop/compose.yaml}}\n",
+        )
+        .unwrap();
+        let compose = manifests.join("shop/compose.yaml");
+        std::fs::write(&compose, "services: {web: {image: nginx:1.27}}\n").unwrap();
+        let store = Store::open(dir.path(), "n1").unwrap();
+        let loaded = load_paths_checked(&[&manifests], &[], &ComposeFiles).unwrap();
+        store
+            .apply(
+                loaded.into_iter().map(|m| m.object).collect(),
+                Manager::Files,
+                Default::default(),
+            )
+            .unwrap();
+        let source = DeclaredSource {
+            manager: Manager::Files,
+            dir: manifests,
+        };
+        let found = |store: &Store| {
+            sync_findings(store, std::slice::from_ref(&source), None)
+                .into_iter()
+                .map(|f| (f.object.unwrap_or_default(), f.reason, f.message))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found(&store), []);
+
+        std::fs::write(&compose, "services: {web: {image: nginx:1.28}}\n").unwrap();
+        let findings = found(&store);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let (object, reason, message) = &findings[0];
+        assert_eq!(
+            (object.as_str(), reason.as_str()),
+            ("Service/shop", "OutOfSync")
+        );
+        assert!(
+            message.starts_with("its compose files changed"),
+            "{message}"
+        );
+    }
 
     fn digest(kind: Kind, name: &str, drift: Vec<Drift>) -> ObjectDigest {
         ObjectDigest {
