@@ -7,7 +7,7 @@
 //! packaged node does (/etc/hareconcile/manifests); everything else is
 //! applied from n1.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
