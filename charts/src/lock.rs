@@ -77,7 +77,17 @@ impl Rendered {
             move |source| ChartError::Write { path, source }
         };
         std::fs::create_dir_all(dir).map_err(write_error(dir))?;
-        let previous: BTreeSet<String> = Lock::read(dir)?
+        let previous = Lock::read(dir)?;
+        if let Some(other) = previous.as_ref().filter(|l| l.chart != self.lock.chart) {
+            return Err(ChartError::Output {
+                path: dir.join(LOCK_FILE),
+                message: format!(
+                    "this directory holds a render of chart {}, not {}: render each chart into a directory of its own",
+                    other.chart, self.lock.chart
+                ),
+            });
+        }
+        let previous: BTreeSet<String> = previous
             .map(|lock| lock.files.into_iter().collect())
             .unwrap_or_default();
         for path in self.files.keys() {
@@ -204,6 +214,25 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(dir.path().join("mine.yaml")).unwrap(),
             "kept"
+        );
+    }
+
+    #[test]
+    fn never_replaces_another_charts_render() {
+        let dir = tempfile::tempdir().unwrap();
+        rendered(&[("cluster.yaml", "a: 1\n", false)])
+            .write_to(dir.path())
+            .unwrap();
+        let mut other = rendered(&[("cluster.yaml", "b: 1\n", false)]);
+        other.lock.chart = "dns".into();
+        let message = other.write_to(dir.path()).unwrap_err().to_string();
+        assert!(
+            message.ends_with("chart.lock: this directory holds a render of chart web, not dns: render each chart into a directory of its own"),
+            "{message}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("cluster.yaml")).unwrap(),
+            "a: 1\n"
         );
     }
 
