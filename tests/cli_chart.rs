@@ -162,6 +162,28 @@ fn lint_reports_a_broken_compose_file_at_its_line_in_the_chart() {
         message.ends_with("error: 1 render(s) of the chart are not valid\n"),
         "{message}"
     );
+
+    // A key a single engine ignores is a warning, in the chart's file too.
+    write(
+        &chart.join("files/compose.yaml"),
+        "services:\n  web:\n    image: busybox\n    deploy:\n      placement:\n        constraints: [node.role==manager]\n",
+    );
+    let out = hc(&[
+        "chart",
+        "lint",
+        path(&chart),
+        "-f",
+        path(&dir.path().join("site.yaml")),
+    ]);
+    expect_code(&out, 0);
+    assert!(
+        stderr(&out).starts_with(&format!(
+            "{}:5:7: Service/web: compose: warning: `placement` in deploy is ignored",
+            compose.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

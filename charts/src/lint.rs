@@ -52,24 +52,33 @@ pub fn lint(chart: &Chart, values: &[ValuesFile]) -> Result<Vec<Manifest>, Chart
         source,
     })?;
     rendered.write_to(dir.path())?;
-    validate_dir(dir.path()).map_err(|Diagnostics(found)| {
-        // Name the chart's own file where the problem is in a copy of one
-        // (positions hold: it is unchanged), else the render's output.
-        let found = found
-            .into_iter()
-            .map(|mut d| {
-                if let Ok(relative) = d.file.strip_prefix(dir.path()) {
-                    let relative = relative.to_string_lossy().into_owned();
-                    d.file = match chart.file(&relative) {
-                        Some(_) => chart.display_path(&relative),
-                        None => Path::new("rendered").join(relative),
-                    };
-                }
-                d
-            })
-            .collect();
-        ChartError::Invalid(Diagnostics(found))
-    })
+    let in_chart = |d: Diagnostic| in_chart(chart, dir.path(), d);
+    match validate_dir(dir.path()) {
+        Ok(mut manifests) => {
+            for manifest in &mut manifests {
+                let warnings = std::mem::take(&mut manifest.warnings);
+                manifest.warnings = warnings.into_iter().map(in_chart).collect();
+            }
+            Ok(manifests)
+        }
+        Err(Diagnostics(found)) => Err(ChartError::Invalid(Diagnostics(
+            found.into_iter().map(in_chart).collect(),
+        ))),
+    }
+}
+
+/// A problem found in the render in `dir`, named in the chart's own file
+/// where it is in a copy of one (positions hold: it is unchanged), else
+/// in the render's output.
+fn in_chart(chart: &Chart, dir: &Path, mut d: Diagnostic) -> Diagnostic {
+    if let Ok(relative) = d.file.strip_prefix(dir) {
+        let relative = relative.to_string_lossy().into_owned();
+        d.file = match chart.file(&relative) {
+            Some(_) => chart.display_path(&relative),
+            None => Path::new("rendered").join(relative),
+        };
+    }
+    d
 }
 
 /// Every command the VirtualIP runs: notify hooks and track scripts.

@@ -162,9 +162,13 @@ struct LintArgs {
 /// one no longer does are deleted. Installing again with other values or
 /// a newer chart upgrades it in place.
 ///
-/// The objects go to the local agent (--socket); the files must be at the
-/// same path on every node the chart's Services may run on: copy the
-/// directory there, or use --git-dir, which every node's agent pulls.
+/// Like `apply`, it writes every node of the Cluster through the peer API
+/// (--local: this node's only; a node that does not answer fails it
+/// unless --allow-unreachable). The objects name the files by path, so
+/// the directory must be at the same path on every node the chart's
+/// Services may run on: copy it there, or render on each node into its
+/// agent's --manifests directory, or use --git-dir, which every node's
+/// agent pulls.
 ///
 /// With --git-dir DIR (a directory inside a git checkout that agents
 /// follow with --git-url/--git-path), the render is written into DIR/NAME
@@ -193,6 +197,13 @@ struct InstallArgs {
     /// Take over objects another manager (files, gitops) owns (as `apply --force`).
     #[arg(long, conflicts_with = "git_dir")]
     force: bool,
+    /// Write this node's store only (as `apply --local`).
+    #[arg(long, conflicts_with = "git_dir")]
+    local: bool,
+    /// Write the nodes that answer even if some do not (as `apply
+    /// --allow-unreachable`).
+    #[arg(long, conflicts_with_all = ["git_dir", "local"])]
+    allow_unreachable: bool,
     /// Wait until every object is Ready (default 60s), as `apply --wait`.
     #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
           default_missing_value = "60s", value_parser = humantime::parse_duration,
@@ -344,7 +355,13 @@ fn lint_chart(args: LintArgs) -> Result<u8, CliError> {
             chart.meta.name, chart.meta.version
         );
         match lint(&chart, &values) {
-            Ok(manifests) => println!("{heading}: {} object(s) valid", manifests.len()),
+            Ok(manifests) => {
+                // Compose keys a single engine ignores, as `validate` shows them.
+                for warning in manifests.iter().flat_map(|m| &m.warnings) {
+                    eprintln!("{warning}");
+                }
+                println!("{heading}: {} object(s) valid", manifests.len());
+            }
             Err(error) => {
                 failed += 1;
                 eprintln!("{heading}:\n{error}");
@@ -381,14 +398,21 @@ async fn install(args: InstallArgs) -> Result<u8, CliError> {
     apply::run(apply_args(&args, &dir)?).await
 }
 
-/// `hareconcile apply -f DIR --prune [--force] [--wait=T] --socket S`, as
-/// the apply command itself reads it: an install applies exactly as
-/// `apply` does, whatever `apply` learns to do.
+/// `hareconcile apply -f DIR --prune [--force] [--local |
+/// --allow-unreachable] [--wait=T] --socket S`, as the apply command
+/// itself reads it: an install applies exactly as `apply` does, whatever
+/// `apply` learns to do.
 fn apply_args(args: &InstallArgs, dir: &Path) -> Result<ApplyArgs, CliError> {
     let mut argv: Vec<String> = vec!["apply".into(), "-f".into(), dir.display().to_string()];
     argv.push("--prune".into());
-    if args.force {
-        argv.push("--force".into());
+    for (set, flag) in [
+        (args.force, "--force"),
+        (args.local, "--local"),
+        (args.allow_unreachable, "--allow-unreachable"),
+    ] {
+        if set {
+            argv.push(flag.into());
+        }
     }
     if let Some(timeout) = args.wait {
         argv.push(format!("--wait={}", humantime::format_duration(timeout)));
