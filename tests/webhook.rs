@@ -2,7 +2,7 @@
 //! and over https (a private CA given with `--webhook-ca`) with the
 //! operator's header from a 0600 file, shaped for ntfy.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
