@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use hareconcile_lab::{debian_rootfs, require_privileges, Host, Lab, Process, ServiceUnit};
+use hareconcile_lab::{
+    debian_rootfs, require_privileges, Host, Lab, NodeCommand, Process, ServiceUnit,
+};
 
 use hosts::{await_server, await_status_ok, serve_own_name};
 use support::bin;
@@ -66,6 +68,15 @@ fn the_package_installs_on_a_fresh_debian_and_its_unit_runs_a_failing_over_pair(
     // other node answers on the peer API with the same configuration.
     for node in &nodes {
         await_status_ok(node.host.name(), || node.hc(&["status"]), || logs(&nodes));
+    }
+    // The settings file's metrics address, scraped in the node.
+    for node in &nodes {
+        let scrape = node
+            .host
+            .exec(NodeCommand::new("curl").args(["-sf", "http://127.0.0.1:9879/metrics"]))
+            .unwrap();
+        let build = format!("hareconcile_build_info{{node=\"{}\"", node.host.name());
+        assert!(scrape.stdout.contains(&build), "{scrape:?}");
     }
     // Operators in the hareconcile group need no sudo; others are told how
     // to get in.
@@ -265,6 +276,10 @@ fn configure(root: &Path, host: &Host) {
         "\n#HARECONCILE_NODE=\n",
         &format!("\nHARECONCILE_NODE={}\n", host.name()),
     );
+    // Prometheus scrapes each node over TCP.
+    let listen = "\n#HARECONCILE_METRICS_LISTEN=0.0.0.0:9879\n";
+    assert!(text.contains(listen), "{text}");
+    let text = text.replace(listen, "\nHARECONCILE_METRICS_LISTEN=127.0.0.1:9879\n");
     std::fs::write(&settings, text).unwrap();
     std::fs::write(
         root.join("etc/hareconcile/peer.token"),
