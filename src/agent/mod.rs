@@ -91,7 +91,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         Controller::new(MountReconciler::new(), ctx.clone())
             .resync_every(config.resync)
             .start(),
-        Controller::new(SyncReconciler::new(), ctx.clone())
+        Controller::new(SyncReconciler::new(&config.docker_host), ctx.clone())
             .resync_every(config.resync)
             .start(),
     ];

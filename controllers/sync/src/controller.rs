@@ -34,25 +34,10 @@ pub struct SyncReconciler {
     lagging: PerObject<BTreeMap<String, bool>>,
 }
 
-impl Default for SyncReconciler {
-    fn default() -> Self {
-        SyncReconciler::with_docker_host(
-            &std::env::var("DOCKER_HOST").unwrap_or_else(|_| DEFAULT_DOCKER_HOST.to_string()),
-        )
-    }
-}
-
-/// The agent's own default (`--docker-host`).
-const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
-
 impl SyncReconciler {
-    /// Uses `DOCKER_HOST`, as the agent's `--docker-host` does by default.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Runs `exec` hooks through the Docker Engine at `uri`.
-    pub fn with_docker_host(uri: &str) -> Self {
+    /// Runs `exec` hooks through the Docker Engine at `uri`: the agent's
+    /// `--docker-host`, the daemon of the stacks the hooks reach into.
+    pub fn new(uri: &str) -> Self {
         SyncReconciler {
             workers: PerObject::default(),
             control_dir: OnceLock::new(),

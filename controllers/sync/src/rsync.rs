@@ -35,6 +35,13 @@ pub fn rules(sqlite: &[String], include: &[String], exclude: &[String]) -> Vec<S
         .collect()
 }
 
+/// rsync skips a file whose size and modification time match, and by
+/// default compares the times in whole seconds: a file rewritten with the
+/// same size within the second of the copy already sent would never
+/// travel (continuous mode ships changes well within a second). A
+/// negative window compares nanoseconds (receiver rsync 3.1.3 or later).
+pub const EXACT_MTIME: &str = "--modify-window=-1";
+
 /// `host:path/` as rsync reads a remote directory (IPv6 in brackets).
 pub fn remote_dir(host: &str, path: &Path) -> String {
     let host = if host.contains(':') {
@@ -59,7 +66,8 @@ fn dir_arg(path: &Path) -> String {
 /// under temporary names and are renamed into place together at the end
 /// (`--delay-updates`), deletions too (`--delete-delay`), so a reader of
 /// the copy never sees a half-written file; the metadata directory is
-/// neither sent nor deleted.
+/// neither sent nor deleted; modification times compared to the
+/// nanosecond ([`EXACT_MTIME`]).
 fn common(transfer: Transfer, link: &Link, host: &str) -> Vec<String> {
     let mut args = vec![
         "rsync".to_string(),
@@ -67,6 +75,7 @@ fn common(transfer: Transfer, link: &Link, host: &str) -> Vec<String> {
         "--numeric-ids".into(),
         "--stats".into(),
         "--delay-updates".into(),
+        EXACT_MTIME.into(),
     ];
     if transfer.staging {
         args.extend([
@@ -174,23 +183,24 @@ mod tests {
             &ssh(),
         );
         assert_eq!(
-            args[..7],
+            args[..8],
             [
                 "rsync",
                 "--archive",
                 "--numeric-ids",
                 "--stats",
                 "--delay-updates",
+                "--modify-window=-1",
                 "--exclude=/.hareconcile/",
                 "--delete-delay"
             ]
         );
-        assert_eq!(args[7], "-e");
-        let rsync_path = &args[9];
+        assert_eq!(args[8], "-e");
+        let rsync_path = &args[10];
         assert!(rsync_path.starts_with("--rsync-path=mkdir -p '/srv/web data/.hareconcile' && exec flock -w 60 '/srv/web data/.hareconcile/lock' sh -c "));
         assert!(rsync_path
             .ends_with(" hareconcile-guard 3 n1 1000 '/srv/web data/.hareconcile' '' rsync"));
-        assert_eq!(args[10..], ["/srv/web data/", "10.77.0.2:/srv/web data/"]);
+        assert_eq!(args[11..], ["/srv/web data/", "10.77.0.2:/srv/web data/"]);
     }
 
     #[test]
@@ -286,6 +296,45 @@ mod tests {
             term,
             "the guard recorded the pusher's term"
         );
+    }
+
+    /// A file rewritten with the same size within the same second as the
+    /// copy already on the target still travels.
+    #[test]
+    fn a_same_size_rewrite_within_the_second_travels() {
+        if rsync_missing() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+        std::fs::create_dir_all(&source).unwrap();
+        std::fs::create_dir_all(&target).unwrap();
+        let file = source.join("list");
+        let write = |content: &str, mtime: &str| {
+            std::fs::write(&file, content).unwrap();
+            let touched = std::process::Command::new("touch")
+                .args(["-m", "-d", mtime])
+                .arg(&file)
+                .status()
+                .unwrap();
+            assert!(touched.success());
+        };
+        let term: Term = "1 n1".parse().unwrap();
+        let push_now = || {
+            let args = push(
+                &target,
+                ("node2", &term, UNIX_EPOCH),
+                transfer(false),
+                "",
+                &ssh(),
+            );
+            run_locally(dir.path(), args, &source);
+            std::fs::read_to_string(target.join("list")).unwrap()
+        };
+        write("v1", "@1700000000.100000000");
+        assert_eq!(push_now(), "v1");
+        write("v2", "@1700000000.200000000");
+        assert_eq!(push_now(), "v2");
     }
 
     #[test]

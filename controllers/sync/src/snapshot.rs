@@ -188,6 +188,7 @@ impl Backend {
                         "--numeric-ids",
                         "--delay-updates",
                         "--delete-delay",
+                        crate::rsync::EXACT_MTIME,
                         &format!("--exclude=/{META_DIR}/"),
                         &received,
                         &live,
@@ -334,7 +335,7 @@ mod tests {
         assert_eq!(
             btrfs().receive_line("hc-2", &[]),
             "mkdir -p /srv/web/.hareconcile/snapshots && btrfs receive /srv/web/.hareconcile/snapshots && \
-             rsync --archive --numeric-ids --delay-updates --delete-delay --exclude=/.hareconcile/ \
+             rsync --archive --numeric-ids --delay-updates --delete-delay --modify-window=-1 --exclude=/.hareconcile/ \
              /srv/web/.hareconcile/snapshots/hc-2/ /srv/web/"
         );
         assert_eq!(
