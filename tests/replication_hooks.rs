@@ -14,10 +14,10 @@
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
 
-mod support;
+use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Process};
 use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
@@ -153,16 +153,9 @@ fn read_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-fn wait_until(what: &str, logs: &dyn Fn() -> String, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}\n{}",
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_until(what: &str, logs: &dyn Fn() -> String, done: impl FnMut() -> bool) {
+    let what = format!("timed out waiting until {what}");
+    support::eventually(DEADLINE, &what, logs, done);
 }
 
 #[test]
