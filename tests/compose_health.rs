@@ -102,3 +102,60 @@ fn healthy_follows_the_probed_port_going_away_and_coming_back() {
     wait_for("Ready=True again", || is("Ready", "True"), explain);
     drop(agent);
 }
+
+/// An `exec` probe runs its command in the stack's container, as a
+/// `pihole status` or `dig` in Pi-hole's would: the stack is healthy while
+/// it exits 0 and unhealthy after `fall` failures, though every container
+/// keeps running.
+#[test]
+fn an_exec_probe_in_the_container_decides_health() {
+    require_privileges!(docker);
+    let lab = Lab::builder().nodes(1).build().unwrap();
+    let node = lab.node(1);
+    let dockerd = node.start_dockerd().unwrap();
+    let image = busybox_image(dockerd.uri()).unwrap();
+    let manifests = LabAgent::manifests_of(&lab, node);
+    std::fs::write(
+        manifests.join("compose.yaml"),
+        format!("services:\n  dns:\n    image: {image}\n    init: true\n    command: sleep 3600\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        manifests.join("lab.yaml"),
+        "apiVersion: hareconcile.io/v1alpha1\nkind: Cluster\nmetadata: {name: lab}\nspec:\n  nodes:\n    - {name: n1, address: 10.77.0.1, priority: 110}\n---\napiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {name: shop}\nspec:\n  cluster: lab\n  mode: active-active\n  compose: {file: compose.yaml}\n  health:\n    exec: [{container: dns, command: [sh, -c, 'test ! -e /tmp/sick || { echo sick >&2; exit 4; }']}]\n    interval: 200ms\n    timeout: 5s\n    fall: 2\n    rise: 1\n",
+    )
+    .unwrap();
+    let agent = LabAgent::command(&lab, node)
+        .manifests(&manifests)
+        .args(["--docker-host", dockerd.uri()])
+        .start();
+    let explain = || {
+        format!(
+            "Healthy {:?}\nagent log:\n{}",
+            condition(&agent, "Healthy"),
+            agent.log()
+        )
+    };
+    let is =
+        |type_: &str, status: &str| condition(&agent, type_).is_some_and(|(s, _, _)| s == status);
+    let in_dns = |script: &str| {
+        dockerd
+            .docker(&["exec", "shop_dns_1", "sh", "-c", script])
+            .unwrap()
+            .ok()
+            .unwrap();
+    };
+
+    wait_for("Healthy=True", || is("Healthy", "True"), explain);
+    in_dns("touch /tmp/sick");
+    wait_for("Healthy=False", || is("Healthy", "False"), explain);
+    let (_, reason, message) = condition(&agent, "Healthy").unwrap();
+    assert_eq!(reason, "ProbeFailed");
+    assert!(
+        message.contains("exec sh -c test ! -e /tmp/sick")
+            && message.contains("exit status 4: sick"),
+        "{message}"
+    );
+    in_dns("rm /tmp/sick");
+    wait_for("Healthy=True again", || is("Healthy", "True"), explain);
+}
