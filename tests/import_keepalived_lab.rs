@@ -51,10 +51,8 @@ fn import_for(lab: &Lab, host: &Host) -> Import {
 
 #[test]
 fn keepalived_with_its_file_and_hareconcile_with_the_import_fail_over_both_ways() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let import = import_for(&lab, n2);
     // Only keepalived's script security has no equivalent here.
     let review: Vec<(&str, usize)> = import

@@ -54,10 +54,8 @@ fn start_applied(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> A
 
 #[test]
 fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let token = lab.dir().join("peer.token");
     std::fs::write(&token, "lab-switchover-token\n").unwrap();
     let dockerds = start_dockerds(&lab);

@@ -162,10 +162,8 @@ fn ready(object: &serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn a_master_without_accept_mode_drops_traffic_to_the_vip_but_resolves_it() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     // A table of ours left by an earlier run (dropping n1's own address)
     // goes at start; someone else's table stays.
     n1.exec_ok(NodeCommand::new("nft").args(["-f", "-"]).stdin(format!(
@@ -333,10 +331,8 @@ fn a_table_flushed_by_hand_is_put_back_and_recorded() {
 
 #[test]
 fn the_owner_accepts_even_without_accept_mode_and_its_backup_does_not() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let _http = [serve_http(&lab, n1), serve_http(&lab, n2)];
     // n1 owns the address: it is n1's own.
     let owned: IpAddr = n1.ipv4(0).into();
@@ -404,10 +400,8 @@ fn the_owner_accepts_even_without_accept_mode_and_its_backup_does_not() {
 
 #[test]
 fn accept_mode_is_the_default_and_a_former_masters_filter_does_not_matter() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let _http = [serve_http(&lab, n1), serve_http(&lab, n2)];
     let addresses = format!("{}/24", vip());
     let strict = Spec {

@@ -41,10 +41,8 @@ fn vip_command(agent: &Agent, args: &[&str]) -> String {
 
 #[test]
 fn maintenance_restore_and_priority_from_the_cli_move_the_vip() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let agents: Vec<Agent> = [n1, n2]
         .into_iter()
         .map(|host| {

@@ -13,10 +13,8 @@ use vrrp_lab::*;
 
 #[test]
 fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let (a1, a2) = start_pair(&lab, V3_MULTICAST);
     let all = || pair_logs(&a1, &a2);
 
@@ -176,16 +174,14 @@ fn keepalived_interop_vrrp3_unicast() {
 
 #[test]
 fn sigterm_on_the_master_hands_over_with_priority_zero() {
-    require_privileges!();
-    let _serial = serial();
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     // At 1 s adverts a silent master is noticed after ~3.6 s; priority 0
     // lets the backup take over after Skew_Time (~0.6 s) instead.
     let vrrp = Vrrp {
         advert: Duration::from_secs(1),
         ..V3_MULTICAST
     };
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
     let (a1, a2) = start_pair(&lab, vrrp);
     let all = || pair_logs(&a1, &a2);
     eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
@@ -211,10 +207,8 @@ fn sigterm_on_the_master_hands_over_with_priority_zero() {
 
 #[test]
 fn a_vip_deleted_on_the_master_is_restored() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let (a1, a2) = start_pair(&lab, V3_MULTICAST);
     let all = || pair_logs(&a1, &a2);
     eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
@@ -231,10 +225,8 @@ fn a_vip_deleted_on_the_master_is_restored() {
 
 #[test]
 fn link_down_faults_the_master_and_the_backup_takes_over() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let (a1, a2) = start_pair(&lab, V3_MULTICAST);
     let all = || pair_logs(&a1, &a2);
     eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
@@ -272,14 +264,12 @@ fn link_down_faults_the_master_and_the_backup_takes_over() {
 
 #[test]
 fn an_ipv6_address_floats_with_its_own_instance() {
-    require_privileges!();
-    let _serial = serial();
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let vrrp = Vrrp {
         ipv6: true,
         ..V3_MULTICAST
     };
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
     let (a1, a2) = start_pair(&lab, vrrp);
     let all = || pair_logs(&a1, &a2);
     eventually(CONVERGE, "n1 does not hold both VIPs", &all, || {
@@ -308,10 +298,8 @@ fn an_ipv6_address_floats_with_its_own_instance() {
 
 #[test]
 fn adverts_of_another_version_are_counted_and_ignored() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     // n2 speaks VRRPv2 on the same VRID: n1 must drop and count its
     // adverts and stay master. (Adverts of another VRID never reach the
     // instance at all: the socket's filter leaves them in the kernel.)
@@ -425,10 +413,8 @@ fn a_tracked_interface_going_down_moves_the_vip() {
 
 #[test]
 fn force_backup_hands_the_vip_over_without_restarting_the_instance() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let (a1, a2) = start_pair(&lab, V3_MULTICAST);
     let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
@@ -507,10 +493,8 @@ fn a_sync_group_fails_over_as_one() {
 
 #[test]
 fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let (a1, a2) = start_pair(&lab, V3_MULTICAST);
     let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
@@ -536,14 +520,12 @@ fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
 
 #[test]
 fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
-    require_privileges!();
-    let _serial = serial();
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let vrrp = Vrrp {
         garp_refresh: Some("200ms"),
         ..V3_MULTICAST
     };
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
     let (a1, a2) = start_pair(&lab, vrrp);
     let all = || pair_logs(&a1, &a2);
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
@@ -580,10 +562,8 @@ fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
 /// backup, instead of taking the VIP from a live master for a moment.
 #[test]
 fn a_backup_that_stalled_reads_the_queued_adverts_before_its_timer() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let (a1, a2) = start_pair(&lab, V3_MULTICAST);
     let all = || pair_logs(&a1, &a2);
     eventually(CONVERGE, "n1 never became master", &all, || {
@@ -610,10 +590,8 @@ fn a_backup_that_stalled_reads_the_queued_adverts_before_its_timer() {
 /// it does anything else, then preempts back.
 #[test]
 fn a_killed_masters_agent_loses_the_vip_and_its_restart_clears_the_leftover_first() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let (mut a1, a2) = start_pair(&lab, V3_MULTICAST);
     eventually(
         CONVERGE,

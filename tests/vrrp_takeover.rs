@@ -26,10 +26,8 @@ fn ready(agent: &Agent) -> serde_json::Value {
 
 #[test]
 fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let dockerds = start_dockerds(&lab);
     let agents = start_on_docker(&lab, &dockerds, |host, dockerd| {
         manifest(&write_web_stack(&lab, host, dockerd))
@@ -100,10 +98,8 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
 
 #[test]
 fn a_hold_for_a_service_that_never_gets_ready_says_which_and_keeps_the_master() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     // No Docker Engine answers: the stack never runs, on either node.
     let stack = lab.dir().join("stack.yaml");
     std::fs::write(

@@ -30,10 +30,8 @@ fn lower(path: &Path) {
 
 #[test]
 fn failing_scripts_lower_the_priority_or_fault_and_the_vip_follows() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     for host in [n1, n2] {
         let (gw, disk) = (flag(&lab, host, "gw"), flag(&lab, host, "disk"));
         raise(&gw);
@@ -101,10 +99,8 @@ fn failing_scripts_lower_the_priority_or_fault_and_the_vip_follows() {
 
 #[test]
 fn an_unhealthy_tracked_service_on_the_master_moves_the_vip() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let dockerds = start_dockerds(&lab);
     let agents = start_on_docker(&lab, &dockerds, |host, dockerd| {
         let image = busybox_image(dockerd.uri()).unwrap();

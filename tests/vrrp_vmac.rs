@@ -127,14 +127,12 @@ fn assert_sole_vmac_holder(
 
 #[test]
 fn the_virtual_mac_follows_the_master_and_never_leaves_a_backup() {
-    require_privileges!();
-    let _serial = serial();
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let vrrp = Vrrp {
         ipv6: true,
         ..WITH_VMAC
     };
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
     // Strict reverse-path filtering, as some distributions set it: the
     // client's packets to the VIP arrive on the macvlan while the route
     // back to the client goes through eth0.
@@ -235,10 +233,8 @@ fn the_virtual_mac_follows_the_master_and_never_leaves_a_backup() {
 
 #[test]
 fn self_healing_works_on_the_virtual_mac_interface() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let (n1, n2) = (lab.node(1), lab.node(2));
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
     let a1 = Agent::start(&lab, n1, WITH_VMAC, (110, 100));
     let mut a2 = Agent::start(&lab, n2, WITH_VMAC, (110, 100));
     let cidr = format!("{}/24", vip());
@@ -329,10 +325,8 @@ fn self_healing_works_on_the_virtual_mac_interface() {
 
 #[test]
 fn keepalived_use_vmac_interop_keeps_the_virtual_mac_across_failovers() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     // keepalived (2.2.7) sets arp_ignore on eth0 but not arp_announce:
     // replies from the VIP then leave through eth0 after an ARP request
     // giving the VIP as sender, and the client learns eth0's MAC for it.
@@ -379,14 +373,12 @@ fn keepalived_use_vmac_interop_keeps_the_virtual_mac_across_failovers() {
 
 #[test]
 fn unicast_masters_hear_each_other_after_a_partition() {
-    require_privileges!();
-    let _serial = serial();
+    let lab = two_nodes!(client);
+    let (n1, n2, client) = lab.with_client();
     let vrrp = Vrrp {
         unicast: true,
         ..WITH_VMAC
     };
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
     let (a1, a2) = start_pair(&lab, vrrp);
     let all = || pair_logs(&a1, &a2);
     eventually(CONVERGE, "n1 never became the only master", &all, || {

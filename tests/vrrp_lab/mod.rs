@@ -35,6 +35,58 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The lab most scenarios open with: two nodes on one LAN (and a client
+/// with [`two_nodes!`]`(client)`), held for this test alone ([`serial`]).
+/// Dropping it removes the lab, then lets the next test run.
+pub struct TwoNodes {
+    lab: Lab,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl TwoNodes {
+    /// Use [`two_nodes!`], which first skips the test without privileges.
+    pub fn build(client: bool) -> TwoNodes {
+        let serial = serial();
+        let lab = Lab::builder().nodes(2).client(client).build().unwrap();
+        TwoNodes {
+            lab,
+            _serial: serial,
+        }
+    }
+
+    /// n1 and n2.
+    pub fn pair(&self) -> (&Host, &Host) {
+        (self.lab.node(1), self.lab.node(2))
+    }
+
+    /// n1, n2 and the client.
+    pub fn with_client(&self) -> (&Host, &Host, &Host) {
+        (self.lab.node(1), self.lab.node(2), self.lab.client())
+    }
+}
+
+impl std::ops::Deref for TwoNodes {
+    type Target = Lab;
+
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
+}
+
+/// `two_nodes!()`, `two_nodes!(client)`: skips the test without the
+/// privileges a lab needs, else builds a [`TwoNodes`].
+macro_rules! two_nodes {
+    () => {{
+        require_privileges!();
+        TwoNodes::build(false)
+    }};
+    (client) => {{
+        require_privileges!();
+        TwoNodes::build(true)
+    }};
+}
+pub(crate) use two_nodes;
+
 pub fn vip6() -> Ipv6Addr {
     ipv6(0, VIP_NUMBER)
 }

@@ -46,11 +46,67 @@ fn the_core_names_nothing_of_the_shell() {
             }
         }
     }
+    for file in rust_files(&src().join("core")) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for layer in grouped_imports_outside_the_core(&text) {
+            offences.push(format!("{}: use crate::{{{layer}..}}", file.display()));
+        }
+    }
     assert!(
         offences.is_empty(),
         "the sans-IO core names the shell or an I/O crate (move the decision into the core as an input and an action, or the I/O into src/io):\n{}",
         offences.join("\n")
     );
+}
+
+/// The shell's or the controller's modules named inside a grouped import
+/// (`use crate::{core::State, io::shell};`, over several lines), which the
+/// line check above cannot see.
+fn grouped_imports_outside_the_core(text: &str) -> Vec<String> {
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut found = Vec::new();
+    for statement in code.split(';') {
+        let statement: String = statement.split_whitespace().collect();
+        let Some(group) = statement
+            .find("crate::{")
+            .map(|at| &statement[at + "crate::{".len()..])
+        else {
+            continue;
+        };
+        // The group's own items: the first path segment of each, at depth 0.
+        let mut depth = 0;
+        let mut item_start = true;
+        for (at, c) in group.char_indices() {
+            if item_start && depth == 0 {
+                for layer in ["io", "controller"] {
+                    let rest = &group[at..];
+                    if rest.starts_with(layer) && rest[layer.len()..].starts_with([':', ',', '}']) {
+                        found.push(layer.to_string());
+                    }
+                }
+            }
+            item_start = false;
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => item_start = true,
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn grouped_imports_are_read_too() {
+    let text = "use crate::{\n    core::State, // io::not_this\n    io::shell,\n};\nuse crate::{controller};";
+    assert_eq!(grouped_imports_outside_the_core(text), ["io", "controller"]);
+    assert!(grouped_imports_outside_the_core("use crate::{core::{io_rate, State}};").is_empty());
 }
 
 fn src() -> PathBuf {
