@@ -161,6 +161,26 @@ fn metrics_listen_serves_metrics_and_healthz_over_tcp() {
         let v = value(&scrape, family, &[]).unwrap_or_else(|| panic!("{family} missing"));
         assert!(v >= least, "{family} {v}");
     }
+    // Every controller has its series from the start, a histogram that parses.
+    for kind in ["cluster", "vrrp", "compose", "mount", "sync"] {
+        let histogram = scrape.samples.iter().find(|s| {
+            s.metric == "hareconcile_reconcile_duration_seconds"
+                && s.labels.get("controller") == Some(kind)
+        });
+        assert!(
+            matches!(histogram.map(|s| &s.value), Some(Value::Histogram(_))),
+            "{kind}: {histogram:?}"
+        );
+        assert!(
+            value(
+                &scrape,
+                "hareconcile_reconcile_errors_total",
+                &[("controller", kind)]
+            )
+            .is_some(),
+            "{kind}"
+        );
+    }
     let health = get_tcp(port, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.ends_with("ok\n"), "{health}");

@@ -4,6 +4,7 @@
 mod declared;
 pub mod gitops;
 mod manifests;
+mod measured;
 mod readiness;
 pub mod webhook;
 
@@ -61,13 +62,17 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         store: store.clone(),
         node: config.node.as_str().into(),
     };
+    let reconciles = crate::api::reconcile_stats::ReconcileStats::default();
     let vrrp = VirtualIpReconciler::new();
     let vrrp_instances = vrrp.shutdown_handle();
     let service_reconciler = ServiceReconciler::new(&config.docker_host);
     let health_changes = service_reconciler.health_changes();
-    let services = Controller::new(service_reconciler, ctx.clone())
-        .resync_every(config.resync)
-        .start();
+    let services = Controller::new(
+        measured::Measured::new("compose", service_reconciler, &reconciles),
+        ctx.clone(),
+    )
+    .resync_every(config.resync)
+    .start();
     // A health verdict that changes is written at once, not at the next recheck.
     let health_task = health_changes.map(|changes| {
         tokio::spawn(hareconcile_compose::health::forward(
@@ -81,19 +86,35 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         services.clone(),
     ));
     let controllers = vec![
-        Controller::new(ClusterReconciler::new(), ctx.clone())
-            .resync_every(config.resync)
-            .start(),
-        Controller::new(vrrp, ctx.clone())
-            .resync_every(config.resync)
-            .start(),
+        Controller::new(
+            measured::Measured::new("cluster", ClusterReconciler::new(), &reconciles),
+            ctx.clone(),
+        )
+        .resync_every(config.resync)
+        .start(),
+        Controller::new(
+            measured::Measured::new("vrrp", vrrp, &reconciles),
+            ctx.clone(),
+        )
+        .resync_every(config.resync)
+        .start(),
         services,
-        Controller::new(MountReconciler::new(), ctx.clone())
-            .resync_every(config.resync)
-            .start(),
-        Controller::new(SyncReconciler::new(&config.docker_host), ctx.clone())
-            .resync_every(config.resync)
-            .start(),
+        Controller::new(
+            measured::Measured::new("mount", MountReconciler::new(), &reconciles),
+            ctx.clone(),
+        )
+        .resync_every(config.resync)
+        .start(),
+        Controller::new(
+            measured::Measured::new(
+                "sync",
+                SyncReconciler::new(&config.docker_host),
+                &reconciles,
+            ),
+            ctx.clone(),
+        )
+        .resync_every(config.resync)
+        .start(),
     ];
 
     let (gitops, gitops_task) = match &config.git {
@@ -125,6 +146,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         peers,
         declared: declared_sources(&config),
         event_totals,
+        reconciles,
     };
     let metrics_task = match config.metrics_listen {
         Some(address) => {

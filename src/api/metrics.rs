@@ -14,6 +14,7 @@ use hareconcile_vrrp::core::DropReason;
 
 use super::event_totals::EventCounts;
 use super::process::ProcessStats;
+use super::reconcile_stats::{Series, BUCKETS};
 use crate::build_info;
 use crate::cluster_view::{Category, Finding};
 
@@ -299,13 +300,58 @@ fn process(out: &mut String, stats: &ProcessStats) {
     }
 }
 
+/// Each controller's reconcile passes (reconcile and cleanup) as a
+/// histogram of seconds, and the failed ones.
+fn reconciles(out: &mut String, node: &str, all: &BTreeMap<&'static str, Series>) {
+    let name = "hareconcile_reconcile_duration_seconds";
+    let mut f = Family::new(
+        out,
+        name,
+        "histogram",
+        "How long each pass of a controller (cluster, vrrp, compose, mount, sync) took.",
+    );
+    for (controller, series) in all {
+        let labels = [("node", node), ("controller", *controller)];
+        for (bound, count) in BUCKETS.iter().zip(series.buckets) {
+            let le = bound.to_string();
+            let mut with_le = labels.to_vec();
+            with_le.push(("le", le.as_str()));
+            f.sample(&format!("{name}_bucket"), &with_le, count as f64);
+        }
+        let mut with_le = labels.to_vec();
+        with_le.push(("le", "+Inf"));
+        f.sample(&format!("{name}_bucket"), &with_le, series.count as f64);
+        f.sample(&format!("{name}_sum"), &labels, series.sum_seconds);
+        f.sample(&format!("{name}_count"), &labels, series.count as f64);
+    }
+    let name = "hareconcile_reconcile_errors_total";
+    let mut f = Family::new(
+        out,
+        name,
+        "counter",
+        "Passes of a controller that failed (retried with backoff); the reason is in the Warning events.",
+    );
+    for (controller, series) in all {
+        let labels = [("node", node), ("controller", *controller)];
+        f.sample(name, &labels, series.errors as f64);
+    }
+}
+
+/// What the agent reports of itself besides the store.
+#[derive(Default)]
+pub struct AgentStats {
+    pub events: EventCounts,
+    pub reconciles: BTreeMap<&'static str, Series>,
+    /// None where /proc cannot be read.
+    pub process: Option<ProcessStats>,
+}
+
 pub fn render(
     node: &str,
     resource_version: u64,
     objects: &[&Object],
     findings: &[Finding],
-    events: &EventCounts,
-    process_stats: Option<&ProcessStats>,
+    agent: &AgentStats,
 ) -> String {
     let mut out = String::new();
     build(&mut out, node);
@@ -414,8 +460,9 @@ pub fn render(
     service_health(&mut out, node, objects);
     replication_lag(&mut out, node, objects);
     drift_findings(&mut out, node, findings);
-    event_totals(&mut out, node, events);
-    if let Some(stats) = process_stats {
+    event_totals(&mut out, node, &agent.events);
+    reconciles(&mut out, node, &agent.reconciles);
+    if let Some(stats) = &agent.process {
         process(&mut out, stats);
     }
     out
@@ -447,7 +494,7 @@ mod tests {
             instances: vec![instance("web/ipv4", 10, 3), instance("web/ipv6", 20, 0)],
             ..VirtualIpStatus::default()
         });
-        let text = render("n1", 1, &[&vip], &[], &EventCounts::default(), None);
+        let text = render("n1", 1, &[&vip], &[], &AgentStats::default());
         for line in [
             r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv4"} 10"#,
             r#"hareconcile_vrrp_adverts_sent_total{node="n1",vip="web",instance="web/ipv6"} 20"#,
@@ -526,8 +573,7 @@ mod tests {
             1,
             &[&running, &standby, &source, &replica],
             &findings,
-            &EventCounts::default(),
-            None,
+            &AgentStats::default(),
         );
         for line in [
             r#"hareconcile_service_ready{node="n1",service="web"} 0"#,
@@ -564,7 +610,14 @@ mod tests {
             open_fds: 12,
             max_fds: None,
         };
-        let text = render("n1", 1, &[], &[], &events, Some(&stats));
+        let reconciles = super::super::reconcile_stats::ReconcileStats::default();
+        reconciles.record("compose", std::time::Duration::from_millis(40), true);
+        let agent = AgentStats {
+            events,
+            reconciles: reconciles.snapshot(),
+            process: Some(stats),
+        };
+        let text = render("n1", 1, &[], &[], &agent);
         let build = format!(
             r#"hareconcile_build_info{{node="n1",version="{}",revision="{}",build_date="{}"}} 1"#,
             env!("CARGO_PKG_VERSION"),
@@ -578,6 +631,11 @@ mod tests {
             "process_cpu_seconds_total 1.5",
             "process_resident_memory_bytes 4096",
             "process_open_fds 12",
+            r#"hareconcile_reconcile_duration_seconds_bucket{node="n1",controller="compose",le="0.025"} 0"#,
+            r#"hareconcile_reconcile_duration_seconds_bucket{node="n1",controller="compose",le="0.05"} 1"#,
+            r#"hareconcile_reconcile_duration_seconds_bucket{node="n1",controller="compose",le="+Inf"} 1"#,
+            r#"hareconcile_reconcile_duration_seconds_count{node="n1",controller="compose"} 1"#,
+            r#"hareconcile_reconcile_errors_total{node="n1",controller="compose"} 1"#,
         ] {
             assert!(
                 text.lines().any(|l| l == line),

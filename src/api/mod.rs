@@ -6,6 +6,7 @@ pub mod client;
 pub mod event_totals;
 mod metrics;
 mod process;
+pub mod reconcile_stats;
 pub mod server;
 pub mod wire;
 

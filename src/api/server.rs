@@ -33,6 +33,8 @@ pub struct Api {
     pub declared: Vec<DeclaredSource>,
     /// Every event recorded since the agent started, for `/metrics`.
     pub event_totals: super::event_totals::EventTotals,
+    /// Each controller's reconcile durations and failures, for `/metrics`.
+    pub reconciles: super::reconcile_stats::ReconcileStats,
 }
 
 pub fn router(api: Api) -> Router {
@@ -261,13 +263,17 @@ async fn metrics(State(api): State<Api>) -> Response {
     let objects: Vec<&Object> = objects.iter().map(|o| o.as_ref()).collect();
     // /proc unreadable (a hardened mount) costs the process families only.
     let process = super::process::ProcessStats::read().ok();
+    let agent = super::metrics::AgentStats {
+        events: api.event_totals.snapshot(),
+        reconciles: api.reconciles.snapshot(),
+        process,
+    };
     let text = super::metrics::render(
         api.store.node(),
         resource_version,
         &objects,
         &findings,
-        &api.event_totals.snapshot(),
-        process.as_ref(),
+        &agent,
     );
     (
         [(
