@@ -334,11 +334,12 @@ mod tests {
         assert!(status.is_ready(), "the owner serves on");
         owner.force_backup_refused = false;
         fill_status(&mut status, "router", 4, &[owner], None);
-        assert!(status
-            .details_as::<VirtualIpStatus>()
-            .unwrap()
-            .drift
-            .is_empty());
+        assert!(no_drift(&status));
+    }
+
+    fn no_drift(status: &Status) -> bool {
+        let details: VirtualIpStatus = status.details_as().unwrap();
+        details.drift.is_empty()
     }
 
     #[test]
@@ -357,11 +358,7 @@ mod tests {
         assert!(details.has_drift(VirtualIpReason::AcceptFilterNotEnforced));
         assert!(details.drift[0].message.ends_with(why), "{details:?}");
         fill_status(&mut status, "web", 1, &[master], None);
-        assert!(status
-            .details_as::<VirtualIpStatus>()
-            .unwrap()
-            .drift
-            .is_empty());
+        assert!(no_drift(&status));
     }
 
     #[test]
