@@ -567,7 +567,7 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
         is(f, "n2", "Service/shop", &["ManagedElsewhere"])
     });
     assert_eq!(by_hand["category"], "sync", "{by_hand}");
-    let (code, out) = code_and_text(&n2.hc(&["delete", "service", "shop"]));
+    let (code, out) = code_and_text(&n2.hc(&["delete", "--local", "service", "shop"]));
     assert_eq!(code, Some(0), "{out}");
     rig.wait_clean("after the files re-applied the Service on n2");
 
