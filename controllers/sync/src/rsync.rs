@@ -42,6 +42,16 @@ pub fn rules(sqlite: &[String], include: &[String], exclude: &[String]) -> Vec<S
 /// negative window compares nanoseconds (receiver rsync 3.1.3 or later).
 pub const EXACT_MTIME: &str = "--modify-window=-1";
 
+/// How long either end of a transfer waits without any data from the
+/// other before it gives up (rsync `--timeout`, passed to the remote end
+/// too; both send keep-alives while busy). Without it, a push cut off by
+/// the loss of its source leaves the receiving rsync on the target waiting
+/// forever on a connection nobody closes (sshd does not probe its
+/// clients by default), holding the copy's lock: the target could never
+/// catch up and claim the next term. As long as ssh's own dead-peer
+/// detection (3 keepalives 5 s apart).
+pub const IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// `host:path/` as rsync reads a remote directory (IPv6 in brackets).
 pub fn remote_dir(host: &str, path: &Path) -> String {
     let host = if host.contains(':') {
@@ -76,6 +86,7 @@ fn common(transfer: Transfer, link: &Link, host: &str) -> Vec<String> {
         "--stats".into(),
         "--delay-updates".into(),
         EXACT_MTIME.into(),
+        format!("--timeout={}", IO_TIMEOUT.as_secs()),
     ];
     if transfer.staging {
         args.extend([
@@ -183,7 +194,7 @@ mod tests {
             &ssh(),
         );
         assert_eq!(
-            args[..8],
+            args[..9],
             [
                 "rsync",
                 "--archive",
@@ -191,16 +202,17 @@ mod tests {
                 "--stats",
                 "--delay-updates",
                 "--modify-window=-1",
+                "--timeout=15",
                 "--exclude=/.hareconcile/",
                 "--delete-delay"
             ]
         );
-        assert_eq!(args[8], "-e");
-        let rsync_path = &args[10];
+        assert_eq!(args[9], "-e");
+        let rsync_path = &args[11];
         assert!(rsync_path.starts_with("--rsync-path=mkdir -p '/srv/web data/.hareconcile' && exec flock -w 60 '/srv/web data/.hareconcile/lock' sh -c "));
         assert!(rsync_path
             .ends_with(" hareconcile-guard 3 n1 1000 '/srv/web data/.hareconcile' '' rsync"));
-        assert_eq!(args[11..], ["/srv/web data/", "10.77.0.2:/srv/web data/"]);
+        assert_eq!(args[12..], ["/srv/web data/", "10.77.0.2:/srv/web data/"]);
     }
 
     #[test]
