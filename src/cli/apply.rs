@@ -175,7 +175,7 @@ async fn wait_ready(
             }
         }
         if waiting.is_empty() {
-            println!("all {} object(s) ready", manifests.len());
+            outln!("all {} object(s) ready", manifests.len());
             return Ok(EXIT_OK);
         }
         if Instant::now() >= deadline {

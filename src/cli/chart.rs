@@ -235,7 +235,7 @@ fn list() -> Result<u8, CliError> {
             ])
         })
         .collect::<Result<_, CliError>>()?;
-    print!("{}", table(&["NAME", "VERSION", "DESCRIPTION"], &rows));
+    out!("{}", table(&["NAME", "VERSION", "DESCRIPTION"], &rows));
     Ok(EXIT_OK)
 }
 
@@ -251,11 +251,11 @@ fn show(args: ShowArgs) -> Result<u8, CliError> {
     let chart = Chart::find(&args.chart).map_err(chart_error)?;
     let text = |path: &str| chart.text(path).map(str::to_string).map_err(chart_error);
     if args.values {
-        print!("{}", text("values.yaml")?);
+        out!("{}", text("values.yaml")?);
         return Ok(EXIT_OK);
     }
     if args.readme {
-        print!("{}", text("README.md")?);
+        out!("{}", text("README.md")?);
         return Ok(EXIT_OK);
     }
     let examples = chart.examples();
@@ -267,34 +267,34 @@ fn show(args: ShowArgs) -> Result<u8, CliError> {
                 examples.keys().cloned().collect::<Vec<_>>().join(", ")
             )));
         };
-        print!("{example}");
+        out!("{example}");
         return Ok(EXIT_OK);
     }
     let meta = &chart.meta;
-    println!("{} {}", meta.name, meta.version);
-    println!(
+    outln!("{} {}", meta.name, meta.version);
+    outln!(
         "{}",
         meta.description
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!(
+    outln!(
         "Needs hareconcile {} or newer.",
         meta.min_hareconcile_version
     );
     if !examples.is_empty() {
-        println!(
+        outln!(
             "Examples: {} (`hareconcile chart show {} --example NAME`).",
             examples.keys().cloned().collect::<Vec<_>>().join(", "),
             args.chart
         );
     }
-    println!(
+    outln!(
         "\n# values.yaml (`hareconcile chart show {} --values`):",
         args.chart
     );
-    print!("{}", text("values.yaml")?);
+    out!("{}", text("values.yaml")?);
     Ok(EXIT_OK)
 }
 
@@ -302,7 +302,7 @@ fn render_to(args: RenderArgs) -> Result<u8, CliError> {
     let chart = Chart::find(&args.chart).map_err(chart_error)?;
     let values = args.values.read()?;
     write_render(&chart, &values, &args.output)?;
-    println!(
+    outln!(
         "chart {} {} rendered into {}: check it against the agent with `hareconcile diff -f {}`",
         chart.meta.name,
         chart.meta.version,
@@ -360,7 +360,7 @@ fn lint_chart(args: LintArgs) -> Result<u8, CliError> {
                 for warning in manifests.iter().flat_map(|m| &m.warnings) {
                     eprintln!("{warning}");
                 }
-                println!("{heading}: {} object(s) valid", manifests.len());
+                outln!("{heading}: {} object(s) valid", manifests.len());
             }
             Err(error) => {
                 failed += 1;
@@ -389,7 +389,7 @@ async fn install(args: InstallArgs) -> Result<u8, CliError> {
         .clone()
         .unwrap_or_else(|| Path::new(INSTALL_ROOT).join(&chart.meta.name));
     write_render(&chart, &values, &dir)?;
-    println!(
+    outln!(
         "chart {} {} rendered into {}",
         chart.meta.name,
         chart.meta.version,
@@ -455,7 +455,7 @@ fn install_into_checkout(
             ),
         }
     })?;
-    println!(
+    outln!(
         "chart {} {} rendered into {} ({} object(s) in {} valid); nothing is applied or committed:\n  git -C {} add {} && git -C {} commit    # then push; every agent applies it on its next pull",
         chart.meta.name,
         chart.meta.version,

@@ -21,11 +21,9 @@ pub struct CompletionsArgs {
 
 pub fn run(args: CompletionsArgs) -> Result<u8, CliError> {
     let mut command = Cli::command();
-    clap_complete::generate(
-        args.shell,
-        &mut command,
-        "hareconcile",
-        &mut std::io::stdout(),
-    );
+    // Into a buffer: clap_complete panics on a closed stdout; out! does not.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "hareconcile", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
     Ok(EXIT_OK)
 }

@@ -38,7 +38,7 @@ pub async fn run(args: DescribeArgs) -> Result<u8, CliError> {
         .await?
         .ok_or_else(|| CliError::input(format!("{key} not found")))?;
     let events = client.events(Some(&key)).await?.items;
-    print!("{}", render(&object, &events));
+    out!("{}", render(&object, &events));
     Ok(EXIT_OK)
 }
 

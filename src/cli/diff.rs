@@ -64,7 +64,7 @@ pub async fn run(args: DiffArgs) -> Result<u8, CliError> {
         } else {
             "/dev/null".to_string()
         };
-        print!(
+        out!(
             "{}",
             TextDiff::from_lines(&live_text, &declared_text)
                 .unified_diff()

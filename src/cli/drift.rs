@@ -90,14 +90,14 @@ fn markdown(findings: &[Finding]) -> String {
 pub async fn run(args: DriftArgs) -> Result<u8, CliError> {
     let findings = args.agent.client().drift().await?;
     match args.output {
-        DriftFormat::Json => println!(
+        DriftFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&findings).expect("findings serialize")
         ),
-        DriftFormat::Markdown if findings.is_empty() => println!("No drift."),
-        DriftFormat::Markdown => print!("{}", markdown(&findings)),
-        DriftFormat::Table if findings.is_empty() => println!("no drift"),
-        DriftFormat::Table => print!("{}", table(&HEADER, &rows(&findings))),
+        DriftFormat::Markdown if findings.is_empty() => outln!("No drift."),
+        DriftFormat::Markdown => out!("{}", markdown(&findings)),
+        DriftFormat::Table if findings.is_empty() => outln!("no drift"),
+        DriftFormat::Table => out!("{}", table(&HEADER, &rows(&findings))),
     }
     Ok(if args.exit_code && !findings.is_empty() {
         EXIT_DIFFERENCES

@@ -50,7 +50,7 @@ pub async fn run(args: EventsArgs) -> Result<u8, CliError> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &["LAST", "TYPE", "REASON", "OBJECT", "COUNT", "NODE", "MESSAGE"],

@@ -33,7 +33,7 @@ pub async fn apply(
 ) -> Result<(), CliError> {
     if reach.local {
         for outcome in &client.apply(&request).await?.outcomes {
-            println!("{}", line(outcome));
+            outln!("{}", line(outcome));
         }
         return Ok(());
     }
@@ -54,7 +54,7 @@ pub async fn delete(
 ) -> Result<(), CliError> {
     if reach.local {
         for outcome in &client.delete(&request).await?.outcomes {
-            println!("{}", line(outcome));
+            outln!("{}", line(outcome));
         }
         return Ok(());
     }
@@ -94,7 +94,7 @@ fn report<T>(
     if let [only] = written.nodes.as_slice() {
         return match &only.result {
             WriteResult::Done { outcomes } => {
-                outcomes.iter().for_each(|o| println!("{}", line(o)));
+                outcomes.iter().for_each(|o| outln!("{}", line(o)));
                 Ok(())
             }
             WriteResult::Refused { status, error } => Err(CliError {
@@ -115,9 +115,7 @@ fn report<T>(
         let name = &node.node;
         match &node.result {
             WriteResult::Done { outcomes } => {
-                outcomes
-                    .iter()
-                    .for_each(|o| println!("{name}: {}", line(o)));
+                outcomes.iter().for_each(|o| outln!("{name}: {}", line(o)));
                 done.push(name.as_str());
                 continue;
             }

@@ -63,14 +63,14 @@ pub async fn run(args: GetArgs) -> Result<u8, CliError> {
             } else {
                 serde_json::json!({"items": objects.iter().map(object_json).collect::<Vec<_>>()})
             };
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&value).expect("JSON values serialize")
             );
         }
         Format::Yaml => {
             for object in &objects {
-                print!("{}", yaml(&object_json(object)));
+                out!("{}", yaml(&object_json(object)));
             }
         }
         Format::Table | Format::Wide => {
@@ -85,10 +85,10 @@ pub async fn run(args: GetArgs) -> Result<u8, CliError> {
             for kind in kinds {
                 let of_kind: Vec<&Object> = objects.iter().filter(|o| o.kind == kind).collect();
                 if !first {
-                    println!();
+                    outln!();
                 }
                 first = false;
-                print!(
+                out!(
                     "{}",
                     kind_table(kind, &of_kind, wide, kind_prefix(&args.kind))
                 );

@@ -40,7 +40,7 @@ pub async fn run(args: GitopsArgs) -> Result<u8, CliError> {
         GitopsAction::Status => client.gitops_status().await?,
         GitopsAction::Sync => client.gitops_sync().await?,
     };
-    print!("{}", render(&status));
+    out!("{}", render(&status));
     Ok(match status.last_attempted.map(|a| a.outcome) {
         None | Some(AttemptOutcome::Applied { .. }) => EXIT_OK,
         Some(AttemptOutcome::Rejected { .. }) => EXIT_DIFFERENCES,

@@ -187,7 +187,7 @@ pub fn run(args: ImportArgs) -> Result<u8, CliError> {
     let import = result.map_err(import_error)?;
     match &common.output {
         Some(dir) => write_dir(&import, dir)?,
-        None => print!("{}", manifests_text(&import.objects)),
+        None => out!("{}", manifests_text(&import.objects)),
     }
     for finding in &import.findings {
         eprintln!("{finding}");
@@ -315,7 +315,7 @@ fn write_dir(import: &Import, dir: &Path) -> Result<(), CliError> {
             .open(path)
             .and_then(|mut file| file.write_all(text.as_bytes()))
             .map_err(|e| CliError::runtime(format!("{}: cannot write: {e}", path.display())))?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(())
 }

@@ -5,6 +5,25 @@
 //! Exit codes (DESIGN.md): 0 success, 1 differences found / not ready,
 //! 2 usage or input errors, 3 runtime failures.
 
+/// `print!` and `println!` for command output: `print!` panics when stdout
+/// is a closed pipe (`| head`); these end the command quietly instead
+/// (output::write_stdout). Defined before the subcommand modules so that
+/// every one of them can use them.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod agent;
 mod apply;
 mod chart;

@@ -1,11 +1,34 @@
-//! Rendering for people and for scripts: aligned tables, YAML, JSON, ages.
+//! Rendering for people and for scripts: aligned tables, YAML, JSON, ages,
+//! and writing them to stdout.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, Write};
 
 use hareconcile_model::Object;
 use saphyr::{Mapping, Scalar, ScalarStyle, Yaml, YamlEmitter};
 use serde_json::Value;
 use time::OffsetDateTime;
+
+/// What `out!`/`outln!` call: writes to stdout, and ends the command
+/// quietly with exit 0 when the reader went away (`get -o yaml | head`),
+/// as `cat` and kubectl do. Handled here rather than by restoring the
+/// default SIGPIPE action because the same binary is the agent, which
+/// must outlive a peer or client that closes its socket mid-write; a
+/// closed API socket stays an error the CLI reports.
+pub fn write_stdout(args: fmt::Arguments<'_>) {
+    if let Err(error) = io::stdout().lock().write_fmt(args) {
+        stdout_failed(&error);
+    }
+}
+
+fn stdout_failed(error: &io::Error) -> ! {
+    if error.kind() == io::ErrorKind::BrokenPipe {
+        std::process::exit(super::EXIT_OK.into());
+    }
+    eprintln!("error: cannot write to stdout: {error}");
+    std::process::exit(super::EXIT_RUNTIME.into());
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -69,9 +69,9 @@ async fn resolve(args: ResolveArgs) -> Result<u8, CliError> {
         paths: args.paths,
     };
     let resolved = client.resolve(&args.name, &request).await?;
-    println!("Replication/{}: kept {}'s version", args.name, args.keep);
+    outln!("Replication/{}: kept {}'s version", args.name, args.keep);
     for with in &resolved.items {
-        println!("  {}", describe(with));
+        outln!("  {}", describe(with));
     }
     Ok(EXIT_OK)
 }

@@ -26,6 +26,6 @@ pub fn run(args: SchemaArgs) -> Result<u8, CliError> {
         .kind
         .parse()
         .map_err(|e: hareconcile_model::UnknownKind| CliError::input(e))?;
-    println!("{}", schema_json(kind).trim_end());
+    outln!("{}", schema_json(kind).trim_end());
     Ok(EXIT_OK)
 }

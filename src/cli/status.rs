@@ -175,9 +175,11 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     let client = args.agent.client();
     let info = client.info().await?;
     let objects = client.list(None).await?.items;
-    println!(
+    outln!(
         "node {} (hareconcile {}, store version {})\n",
-        info.node, info.version, info.resource_version
+        info.node,
+        info.version,
+        info.resource_version
     );
     let of = |kind: Kind| objects.iter().filter(move |o| o.kind == kind);
 
@@ -310,7 +312,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
             nodes.iter().all(|n| n.reachable) && rows.iter().all(|r| r[4] == "in sync")
         }
         Err(e) => {
-            println!("peers: {e}\n");
+            outln!("peers: {e}\n");
             true
         }
     };
@@ -393,7 +395,7 @@ fn section(title: &str, columns: &[&str], rows: &[Vec<String>]) {
     }
     let mut header = vec![title];
     header.extend_from_slice(columns);
-    println!("{}", table(&header, rows));
+    outln!("{}", table(&header, rows));
 }
 
 #[cfg(test)]

@@ -124,7 +124,7 @@ pub async fn run(args: SwitchoverArgs) -> Result<u8, CliError> {
                 failed = true;
                 eprintln!("{}: not set: {error}", outcome.node);
             }
-            (None, generation) => println!(
+            (None, generation) => outln!(
                 "{}: virtualip/{} switchoverTo {} (generation {})",
                 outcome.node,
                 key.name,
@@ -216,14 +216,14 @@ async fn wait_master(
         }
         last_poll = Instant::now();
         if masters == [to] {
-            println!(
+            outln!(
                 "{to} is master of virtualip/{vip} after {}",
                 humantime::format_duration(round_ms(started.elapsed()))
             );
             if masterless.is_zero() {
-                println!("every status poll (all nodes, ~200ms apart) found a master");
+                outln!("every status poll (all nodes, ~200ms apart) found a master");
             } else {
-                println!(
+                outln!(
                     "for about {} no node reported Master (status trails the protocol: the \
                      old master keeps answering until the new one announces itself)",
                     humantime::format_duration(round_ms(masterless))

@@ -32,7 +32,7 @@ pub struct ValidateArgs {
 
 pub fn run(args: ValidateArgs) -> Result<u8, CliError> {
     let manifests = load(&args.paths, &[])?;
-    println!("{} object(s) valid", manifests.len());
+    outln!("{} object(s) valid", manifests.len());
     Ok(EXIT_OK)
 }
 

@@ -143,7 +143,7 @@ async fn control(
         refuse_owner_maintenance(&client, &key, &spec, &node).await?;
     }
     let generation = if control == spec.control {
-        println!("virtualip/{} on {node}: already {done}", key.name);
+        outln!("virtualip/{} on {node}: already {done}", key.name);
         object.metadata.generation
     } else if let Some(owner) = object.metadata.manager.filter(|m| *m != Manager::Cli) {
         return Err(CliError::input(managed_elsewhere(&object, owner, &control)));
@@ -155,7 +155,7 @@ async fn control(
                 objects: vec![with_control(&object, &control).map_err(CliError::runtime)?],
             })
             .await?;
-        println!("virtualip/{} on {node}: {done}", key.name);
+        outln!("virtualip/{} on {node}: {done}", key.name);
         outcome
             .outcomes
             .first()
@@ -250,7 +250,7 @@ async fn wait_followed(
                 .instance
                 .effective_priority
                 .map_or_else(|| "unknown".to_string(), |p| p.to_string());
-            println!("state {state}, effective priority {priority}");
+            outln!("state {state}, effective priority {priority}");
             return Ok(EXIT_OK);
         }
         if Instant::now() >= deadline {
