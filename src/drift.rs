@@ -457,6 +457,7 @@ mod tests {
             message: None,
             manager: None,
             state: None,
+            interface: None,
             drift,
         }
     }

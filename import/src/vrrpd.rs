@@ -146,6 +146,7 @@ pub fn import(args: &[String], options: &Options) -> Result<Import, ImportError>
         let spec = VirtualIpSpec {
             cluster: options.cluster.clone(),
             interface: process.interface.clone(),
+            interfaces: Default::default(),
             vrid: process.vrid,
             addresses: process.addresses.clone(),
             advert_interval: (process.advert != 1)

@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 
 use super::output::table;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
-use crate::cluster_view::NodeView;
+use crate::cluster_view::{interface_here, NodeView};
+use hareconcile_vrrp::controller::host_addresses;
 
 /// One screen: the node, each Cluster's members, each VirtualIP's VRRP
 /// state and master, each Service and Replication with its Ready reason,
@@ -109,13 +110,20 @@ fn readiness(object: &Object) -> String {
 }
 
 /// `eth0/51`, or `eth0/51 (vrrp.51)` where the VIPs live on the virtual
-/// MAC's macvlan.
-fn interface_and_vrid(vip: &Object, status: &VirtualIpStatus) -> String {
-    let base = format!(
-        "{}/{}",
-        text(vip.spec.get("interface")),
-        text(vip.spec.get("vrid"))
-    );
+/// MAC's macvlan. Where each node picks its interface (`auto`,
+/// `interfaces`): the one this node uses, then the other nodes' that
+/// differ, as they report them (`eno1/51 n2:enp3s0`).
+fn interface_and_vrid(
+    vip: &Object,
+    status: &VirtualIpStatus,
+    here: Option<String>,
+    others: &[(String, String)],
+) -> String {
+    let interface = here.unwrap_or_else(|| text(vip.spec.get("interface")));
+    let mut base = format!("{interface}/{}", text(vip.spec.get("vrid")));
+    for (node, theirs) in others.iter().filter(|(_, theirs)| *theirs != interface) {
+        base.push_str(&format!(" {node}:{theirs}"));
+    }
     match &status.instance.virtual_mac {
         Some(vmac) => format!("{base} ({})", vmac.interface),
         None => base,
@@ -203,13 +211,26 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
         .collect();
     section("CLUSTER", &["NODES (*=this node)", "STATUS"], &rows);
 
+    let peers = client.nodes().await;
+    let host = host_addresses();
     let rows: Vec<Vec<String>> = of(Kind::VirtualIP)
         .map(|o| {
             let d: VirtualIpStatus = o.status.details_as().unwrap_or_default();
+            // As the agents report it; without the peer API, as this host
+            // resolves it (the CLI runs beside its agent).
+            let reported = reported_interfaces(peers.as_deref().unwrap_or_default(), o);
+            let (mine, others): (Vec<_>, Vec<_>) = reported
+                .into_iter()
+                .partition(|(node, _)| *node == info.node);
+            let here = mine
+                .into_iter()
+                .next()
+                .map(|(_, interface)| interface)
+                .or_else(|| interface_here(objects.iter(), &info.node, o, &host));
             vec![
                 o.metadata.name.clone(),
                 text(o.spec.get("addresses")),
-                interface_and_vrid(o, &d),
+                interface_and_vrid(o, &d, here, &others),
                 vrrp_state(o, &d, &info.node),
                 or_dash(d.instance.effective_priority),
                 or_dash(d.instance.master),
@@ -300,7 +321,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
         .collect();
     section("MOUNT", &["PATH", "MOUNTED", "TYPE", "LAST PROBE"], &rows);
 
-    let nodes_ok = match client.nodes().await {
+    let nodes_ok = match peers {
         Ok(nodes) if nodes.is_empty() => true,
         Ok(nodes) => {
             let rows = node_rows(&info.node, &nodes);
@@ -324,6 +345,23 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     } else {
         EXIT_DIFFERENCES
     })
+}
+
+/// The interface each node reports for VirtualIP `vip`, where nodes pick
+/// their own.
+fn reported_interfaces(nodes: &[NodeView], vip: &Object) -> Vec<(String, String)> {
+    nodes
+        .iter()
+        .filter_map(|n| {
+            let digest = n
+                .summary
+                .as_ref()?
+                .objects
+                .iter()
+                .find(|d| d.kind == Kind::VirtualIP && d.name == vip.metadata.name)?;
+            Some((n.node.clone(), digest.interface.clone()?))
+        })
+        .collect()
 }
 
 /// One row per node: reachability, the VIPs it is master of, and whether
@@ -489,7 +527,10 @@ mod tests {
     fn the_interface_names_the_virtual_mac_one() {
         let mut plain = vip(json!({}), in_state(VrrpState::Master));
         plain.spec = json!({"interface": "eth0", "vrid": 51});
-        assert_eq!(interface_and_vrid(&plain, &typed(&plain)), "eth0/51");
+        assert_eq!(
+            interface_and_vrid(&plain, &typed(&plain), None, &[]),
+            "eth0/51"
+        );
         let mut vmac = vip(json!({}), {
             let mut status = VirtualIpStatus::default();
             status.instance.virtual_mac = Some(VirtualMacSeen {
@@ -500,8 +541,22 @@ mod tests {
         });
         vmac.spec = json!({"interface": "eth0", "vrid": 51});
         assert_eq!(
-            interface_and_vrid(&vmac, &typed(&vmac)),
+            interface_and_vrid(&vmac, &typed(&vmac), None, &[]),
             "eth0/51 (vrrp.51)"
+        );
+    }
+
+    #[test]
+    fn per_node_interfaces_show_this_one_and_the_others_that_differ() {
+        let mut vip = vip(json!({}), in_state(VrrpState::Master));
+        vip.spec = json!({"interface": "auto", "vrid": 51});
+        let others = [
+            ("n2".to_string(), "enp3s0".to_string()),
+            ("n3".to_string(), "eno1".to_string()),
+        ];
+        assert_eq!(
+            interface_and_vrid(&vip, &typed(&vip), Some("eno1".into()), &others),
+            "eno1/51 n2:enp3s0"
         );
     }
 }

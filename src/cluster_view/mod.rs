@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use finding::{Category, Finding};
 pub use gitops::{AppliedCommit, Attempt, AttemptOutcome, GitopsHandle, GitopsStatus};
-pub use summary::{spec_hash, summarize, ObjectDigest, PeerSummary};
+pub use summary::{interface_here, spec_hash, summarize, ObjectDigest, PeerSummary};
 
 /// One node as seen from this one.
 #[derive(Debug, Clone, Serialize, Deserialize)]

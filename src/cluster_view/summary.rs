@@ -2,8 +2,11 @@
 //! a digest of its spec, and what this node observes of it.
 
 use hareconcile_model::status::{drift_of, VrrpState};
-use hareconcile_model::{ConditionStatus, Drift, Kind, Object, VirtualIpStatus};
+use hareconcile_model::{
+    ClusterSpec, ConditionStatus, Drift, HostAddress, Kind, Object, VirtualIpSpec, VirtualIpStatus,
+};
 use hareconcile_runtime::Store;
+use hareconcile_vrrp::controller::host_addresses;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -37,6 +40,10 @@ pub struct ObjectDigest {
     /// The VRRP state, for VirtualIPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<VrrpState>,
+    /// The interface this node runs a VirtualIP on, where each node picks
+    /// its own (`interface: auto`, `interfaces`) and it could be resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
     /// What the controllers found differing from the declaration beyond
     /// the Ready condition (a stack's extra containers, replication lag):
     /// their own drift list, and the conditions other than `Ready` that
@@ -114,17 +121,53 @@ fn digest(object: &Object) -> ObjectDigest {
                 .and_then(|s| s.state()),
             _ => None,
         },
+        interface: None,
         drift: observations(object),
     }
 }
 
+/// The interface this node runs VirtualIP `vip` on, for one that varies
+/// per node (the VRRP controller resolves it the same way).
+pub fn interface_here<'a>(
+    objects: impl IntoIterator<Item = &'a Object>,
+    node: &str,
+    vip: &Object,
+    host: &[HostAddress],
+) -> Option<String> {
+    if vip.kind != Kind::VirtualIP {
+        return None;
+    }
+    let spec: VirtualIpSpec = vip.spec_as().ok()?;
+    if !spec.interface_varies() {
+        return None;
+    }
+    let cluster: ClusterSpec = objects
+        .into_iter()
+        .find(|o| o.kind == Kind::Cluster && o.metadata.name == spec.cluster)?
+        .spec_as()
+        .ok()?;
+    spec.resolve_interface(cluster.node(node)?, host).ok()
+}
+
 pub fn summarize(store: &Store) -> PeerSummary {
     let (objects, resource_version) = store.list(None);
+    let host = host_addresses();
     PeerSummary {
         node: store.node().to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         resource_version,
-        objects: objects.iter().map(|o| digest(o)).collect(),
+        objects: objects
+            .iter()
+            .map(|o| ObjectDigest {
+                interface: interface_here(
+                    objects.iter().map(AsRef::as_ref),
+                    store.node(),
+                    o,
+                    &host,
+                ),
+                ..digest(o)
+            })
+            .collect(),
         sync: Vec::new(),
     }
 }

@@ -877,6 +877,7 @@ fn member_spec(
             .as_ref()
             .map(|i| i.value.clone())
             .unwrap_or_default(),
+        interfaces: Default::default(),
         vrid: instance.vrid.as_ref().map_or(0, |v| v.value),
         addresses: instance.addresses.iter().map(|a| a.value).collect(),
         advert_interval: (advert != Duration::from_millis(KEEPALIVED_ADVERT / 1_000))

@@ -7,6 +7,7 @@
 
 mod cluster;
 mod duration;
+mod interface;
 mod pattern;
 mod replication;
 mod service;
@@ -17,6 +18,7 @@ pub use cluster::{
     Transport, V3Checksum, VrrpDefaults, VrrpVersion,
 };
 pub use duration::{Duration, DurationError};
+pub use interface::{HostAddress, AUTO_INTERFACE};
 pub use pattern::{Filter, Pattern, PatternError};
 pub use replication::{
     Direction, Hook, HookExec, Hooks, Method, Mount, Nfs, Placement, Probe, ReplicationSpec, Rsync,

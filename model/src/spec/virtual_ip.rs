@@ -17,7 +17,12 @@ pub const OWNER_NEVER_BACKUP: &str = "the address owner cannot be a backup (RFC 
 #[serde(rename_all = "camelCase")]
 pub struct VirtualIpSpec {
     pub cluster: String,
+    /// The interface on every node: a name, or `auto` (see
+    /// [`VirtualIpSpec::resolve_interface`]).
     pub interface: String,
+    /// Per-node interfaces overriding `interface` (a name or `auto`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub interfaces: BTreeMap<String, String>,
     pub vrid: u8,
     pub addresses: Vec<IpNet>,
     /// Overrides the Cluster's `vrrp.advertInterval`.

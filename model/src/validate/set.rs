@@ -233,6 +233,9 @@ fn node_references(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Fi
     for node in spec.priorities.keys() {
         check(node, pointer::join("/spec/priorities", node), Finding::key);
     }
+    for node in spec.interfaces.keys() {
+        check(node, pointer::join("/spec/interfaces", node), Finding::key);
+    }
     for (i, node) in spec.control.force_backup.iter().enumerate() {
         check(
             node,
@@ -353,12 +356,17 @@ fn owner_not_forced_backup(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mu
     }
 }
 
+/// A VirtualIP using a (Cluster, VRID, family): its interface, `None`
+/// where nodes pick their own (`auto`, `interfaces`), which may be the
+/// same one as any other's; and its name.
+type InstanceUse = (Option<String>, String);
+
 /// VRRP instances are keyed by (interface, VRID, address family) on a
 /// network, as in keepalived, one address can float in one place only, and
 /// a sync group moves VirtualIPs of one Cluster together.
 fn collisions(objects: &[&Object]) -> Vec<Problem> {
     let mut problems = Vec::new();
-    let mut instances: HashMap<(String, String, u8, bool), String> = HashMap::new();
+    let mut instances: HashMap<(String, u8, bool), Vec<InstanceUse>> = HashMap::new();
     let mut addresses: HashMap<IpAddr, String> = HashMap::new();
     let mut sync_groups: HashMap<String, (String, String)> = HashMap::new();
     // A node names a virtual MAC interface after the VRID and family
@@ -387,23 +395,38 @@ fn collisions(objects: &[&Object]) -> Vec<Problem> {
         }
         let families: BTreeSet<bool> = spec.addresses.iter().map(|a| a.addr().is_ipv6()).collect();
         for v6 in families {
-            let key = (spec.cluster.clone(), spec.interface.clone(), spec.vrid, v6);
-            if let Some(other) = instances.get(&key) {
-                problems.push(
-                    Finding::value(
-                        "/spec/vrid",
-                        format!(
-                            "VRID {} on {} ({}) is already used by VirtualIP {other:?} in Cluster {:?}: choose another VRID",
-                            spec.vrid,
-                            spec.interface,
-                            if v6 { "IPv6" } else { "IPv4" },
-                            spec.cluster
-                        ),
-                    )
-                    .into_problem(obj.key()),
-                );
-            } else {
-                instances.insert(key, name.clone());
+            let interface = (!spec.interface_varies()).then(|| spec.interface.clone());
+            let used = instances
+                .entry((spec.cluster.clone(), spec.vrid, v6))
+                .or_default();
+            let clash = used.iter().find(|(theirs, _)| {
+                theirs.is_none() || interface.is_none() || *theirs == interface
+            });
+            match clash {
+                Some((theirs, other)) => {
+                    let on = match (&interface, theirs) {
+                        (Some(interface), Some(_)) => format!(" on {interface}"),
+                        _ => String::new(),
+                    };
+                    let varies = if on.is_empty() {
+                        ", and one of them picks its interface per node (auto, interfaces), so both may run on one"
+                    } else {
+                        ""
+                    };
+                    problems.push(
+                        Finding::value(
+                            "/spec/vrid",
+                            format!(
+                                "VRID {}{on} ({}) is already used by VirtualIP {other:?} in Cluster {:?}{varies}: choose another VRID",
+                                spec.vrid,
+                                if v6 { "IPv6" } else { "IPv4" },
+                                spec.cluster
+                            ),
+                        )
+                        .into_problem(obj.key()),
+                    );
+                }
+                None => used.push((interface, name.clone())),
             }
             if !spec.virtual_mac {
                 continue;
@@ -582,6 +605,31 @@ mod tests {
         assert_eq!(
             messages(&set),
             vec!["VirtualIP/d: spec.vrid: VRID 51 on eth0 (IPv4) is already used by VirtualIP \"a\" in Cluster \"home\": choose another VRID"]
+        );
+    }
+
+    #[test]
+    fn per_node_interfaces_name_nodes_and_may_share_any_interface() {
+        let set = [
+            home(3),
+            vip("a", json!({"interface": "auto"})),
+            vip(
+                "b",
+                json!({"interface": "eth1", "interfaces": {"n2": "ens3", "n9": "eth0"},
+                       "addresses": ["10.77.1.100/24"]}),
+            ),
+            vip(
+                "c",
+                json!({"vrid": 52, "interface": "eth0", "interfaces": {"n2": "ens3"},
+                       "addresses": ["10.77.0.101/24"]}),
+            ),
+        ];
+        assert_eq!(
+            messages(&set),
+            vec![
+                "VirtualIP/b: spec.interfaces.n9: unknown node \"n9\" in Cluster \"home\": use one of n1, n2",
+                "VirtualIP/b: spec.vrid: VRID 51 (IPv4) is already used by VirtualIP \"a\" in Cluster \"home\", and one of them picks its interface per node (auto, interfaces), so both may run on one: choose another VRID",
+            ]
         );
     }
 

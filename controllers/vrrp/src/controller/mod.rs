@@ -23,11 +23,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hareconcile_model::status::VirtualIpReason;
 use hareconcile_model::{
-    AuthType, ClusterSpec, Kind, Object, ObjectKey, VirtualIpSpec, SOURCE_FILE_ANNOTATION,
+    AuthType, ClusterSpec, HostAddress, Kind, Object, ObjectKey, VirtualIpSpec,
+    SOURCE_FILE_ANNOTATION,
 };
 use hareconcile_runtime::{
     Action, Context, EventType, ReconcileError, Reconciler, Store, StoreError,
 };
+use ipnet::IpNet;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 use tracing::warn;
@@ -207,6 +209,17 @@ impl VirtualIpReconciler {
             });
         };
         let password = read_password(&cluster)?;
+        // The rest of the controller sees the interface this node uses.
+        let interface = spec
+            .resolve_interface(node, &host_addresses())
+            .map_err(|message| NotRunning {
+                reason: VirtualIpReason::InterfaceNotFound,
+                message,
+            })?;
+        let spec = &VirtualIpSpec {
+            interface,
+            ..spec.clone()
+        };
         let (on_host, on_interface) = self.local_addresses(&spec.interface).await?;
         if !on_host.contains(&node.address) {
             // Never advertise, let alone take VIPs, from a host that is not
@@ -244,6 +257,36 @@ impl VirtualIpReconciler {
         }
         Ok((configs, track_config(spec, &local)))
     }
+}
+
+/// Every address on the host with its prefix and interface, for
+/// `interface: auto` (empty if the host cannot be asked: auto then finds
+/// nothing and says so).
+pub fn host_addresses() -> Vec<HostAddress> {
+    let Ok(found) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    found
+        .filter_map(|entry| {
+            let (address, netmask) = (entry.address?, entry.netmask?);
+            let (ip, mask) = match (address.as_sockaddr_in(), address.as_sockaddr_in6()) {
+                (Some(v4), _) => (
+                    IpAddr::V4(v4.ip()),
+                    IpAddr::V4(netmask.as_sockaddr_in()?.ip()),
+                ),
+                (_, Some(v6)) => (
+                    IpAddr::V6(v6.ip()),
+                    IpAddr::V6(netmask.as_sockaddr_in6()?.ip()),
+                ),
+                _ => return None,
+            };
+            let prefix = ipnet::ip_mask_to_prefix(mask).ok()?;
+            Some(HostAddress {
+                interface: entry.interface_name,
+                address: IpNet::new(ip, prefix).ok()?,
+            })
+        })
+        .collect()
 }
 
 /// Reads `vrrp.auth.passwordFile` (the schema makes it absolute). The
