@@ -8,7 +8,7 @@
 
 use hareconcile_compose::ComposeFiles;
 use hareconcile_model::load::ReferencedFiles;
-use hareconcile_model::validate::check_batch;
+use hareconcile_model::validate::{check_batch, check_set, Problem};
 use hareconcile_model::{Manager, Object, ObjectKey};
 use hareconcile_runtime::store::Conflict;
 use hareconcile_runtime::{ApplyOptions, ApplyOutcome, DeleteOutcome, Store, StoreError};
@@ -36,6 +36,9 @@ pub struct DeleteRequest {
     #[serde(default)]
     pub options: ApplyOptions,
     pub keys: Vec<ObjectKey>,
+    /// Delete the objects that refer to these too, instead of refusing.
+    #[serde(default)]
+    pub cascade: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -187,12 +190,68 @@ fn validate_against_store(store: &Store, batch: &mut [Object]) -> Vec<ObjectProb
 }
 
 /// Deletes the keys, all or nothing; a key the store lacks is `NotFound`.
-pub async fn delete_here(store: &Store, request: DeleteRequest) -> Result<DeleteResponse, Refusal> {
+/// An object left behind must not refer to one deleted (a Service that
+/// follows a deleted VirtualIP makes every later write to the set fail
+/// validation): the delete is refused naming those dependents, or with
+/// `cascade` they are deleted too.
+pub async fn delete_here(
+    store: &Store,
+    mut request: DeleteRequest,
+) -> Result<DeleteResponse, Refusal> {
     let store = store.clone();
     let outcomes = tokio::task::spawn_blocking(move || {
-        store.delete(&request.keys, request.manager, request.options)
+        let (stored, _) = store.list(None);
+        let stored: Vec<&Object> = stored.iter().map(AsRef::as_ref).collect();
+        loop {
+            let dangling = dangling_after(&stored, &request.keys);
+            if dangling.is_empty() {
+                break;
+            }
+            if !request.cascade {
+                return Err(dependents_refusal(&request.keys, dangling));
+            }
+            for problem in dangling {
+                if !request.keys.contains(&problem.key) {
+                    request.keys.push(problem.key);
+                }
+            }
+        }
+        Ok(store.delete(&request.keys, request.manager, request.options)?)
     })
     .await
     .map_err(|e| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(DeleteResponse { outcomes })
+}
+
+/// The problems the stored set would have without `keys` that it does not
+/// have now: references to what the delete removes.
+fn dangling_after(stored: &[&Object], keys: &[ObjectKey]) -> Vec<Problem> {
+    let before = check_set(stored);
+    let remaining: Vec<&Object> = stored
+        .iter()
+        .copied()
+        .filter(|o| !keys.contains(&o.key()))
+        .collect();
+    check_set(&remaining)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect()
+}
+
+fn dependents_refusal(keys: &[ObjectKey], dangling: Vec<Problem>) -> Refusal {
+    let mut dependents: Vec<String> = dangling.iter().map(|p| p.key.to_string()).collect();
+    dependents.sort();
+    dependents.dedup();
+    let deleted: Vec<String> = keys.iter().map(ToString::to_string).collect();
+    let mut refusal = Refusal::new(
+        StatusCode::CONFLICT,
+        format!(
+            "{} refer(s) to {}: delete them too with --cascade, or change them first; \
+             nothing was deleted",
+            dependents.join(", "),
+            deleted.join(", ")
+        ),
+    );
+    refusal.body.problems = dangling.into_iter().map(ObjectProblem::from).collect();
+    refusal
 }

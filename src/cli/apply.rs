@@ -103,6 +103,7 @@ pub async fn run(args: ApplyArgs) -> Result<u8, CliError> {
                 manager: Manager::Cli,
                 options,
                 keys: stale,
+                cascade: false,
             };
             fanout::delete(&client, args.reach, request, |(key, _)| {
                 format!("{}/{} pruned{suffix}", key.kind.plural(), key.name)
