@@ -37,6 +37,7 @@ mod fanout;
 mod get;
 mod gitops;
 mod import;
+mod init;
 mod man;
 mod output;
 mod replication;
@@ -89,6 +90,7 @@ enum Command {
     Drift(drift::DriftArgs),
     Events(events::EventsArgs),
     Gitops(gitops::GitopsArgs),
+    Init(init::InitArgs),
     Schema(schema::SchemaArgs),
     Status(status::StatusArgs),
     Vip(vip::VipArgs),
@@ -115,6 +117,7 @@ impl Cli {
             Command::Drift(args) => drift::run(args).await,
             Command::Events(args) => events::run(args).await,
             Command::Gitops(args) => gitops::run(args).await,
+            Command::Init(args) => init::run(args),
             Command::Schema(args) => schema::run(args),
             Command::Status(args) => status::run(args).await,
             Command::Vip(args) => vip::run(args).await,
