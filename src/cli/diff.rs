@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use hareconcile_model::Object;
+use hareconcile_model::{Object, SOURCE_FILE_ANNOTATION};
 use serde_json::{json, Value};
 use similar::TextDiff;
 
@@ -31,16 +31,23 @@ pub struct DiffArgs {
     agent: AgentConnection,
 }
 
-/// The part of an object a manifest declares.
+/// The part of an object a manifest declares: no field the store writes,
+/// and no `hareconcile.io/source-file`, which says where the manifest was
+/// read, not what it declares (the same files applied from another
+/// checkout are no change). The `hareconcile.io/compose-files` digest
+/// stays: it is how a compose edit shows. Empty maps are left out, so
+/// `labels: {}` equals no labels.
 fn declared_view(object: &Object) -> Value {
-    json!({
-        "metadata": {
-            "name": object.metadata.name,
-            "labels": object.metadata.labels,
-            "annotations": object.metadata.annotations,
-        },
-        "spec": object.spec,
-    })
+    let mut annotations = object.metadata.annotations.clone();
+    annotations.remove(SOURCE_FILE_ANNOTATION);
+    let mut metadata = json!({"name": object.metadata.name});
+    if !object.metadata.labels.is_empty() {
+        metadata["labels"] = json!(object.metadata.labels);
+    }
+    if !annotations.is_empty() {
+        metadata["annotations"] = json!(annotations);
+    }
+    json!({"metadata": metadata, "spec": object.spec})
 }
 
 pub async fn run(args: DiffArgs) -> Result<u8, CliError> {
