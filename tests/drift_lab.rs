@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Process};
+use hareconcile_lab::{
+    busybox_image, process_tree, require_privileges, Dockerd, Host, Lab, Process,
+};
 use serde_json::Value;
 use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
 use support::lab_manifests::{cluster_manifest, ssh_manifest, vip, web_vip_manifest};
@@ -180,45 +182,6 @@ fn signal_all(pids: &[u32], signal: &str) {
     if !status.success() {
         eprintln!("kill {signal} {pids:?}: some had ended");
     }
-}
-
-/// `root` and all its descendants, from /proc (sshd puts each session in
-/// a session of its own, so no process group covers them).
-fn process_tree(root: u32) -> Vec<u32> {
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        // `PID (COMM) STATE PPID ...`; COMM may hold spaces and parens.
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if let Some(ppid) = ppid {
-            parents.push((pid, ppid));
-        }
-    }
-    let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(
-            parents
-                .iter()
-                .filter(|(_, p)| *p == parent)
-                .map(|(c, _)| *c),
-        );
-        i += 1;
-    }
-    tree
 }
 
 /// A stack whose app starts only once db is healthy (db is healthy while

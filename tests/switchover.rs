@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use vrrp_lab::*;
 
-use hareconcile_lab::{busybox_image, Dockerd, Host, Process};
+use hareconcile_lab::{busybox_image, process_tree, Dockerd, Host, Process};
 
 const MOVE: Duration = Duration::from_secs(60);
 
@@ -345,8 +345,18 @@ fn a_failed_final_sync_keeps_the_vip_and_the_writer_on_the_old_master() {
     require_privileges!();
     let _serial = serial();
     let mut setup = DataLab::start();
-    // The target's sshd dies: no push can reach it.
-    drop(setup.sshd.remove(1));
+    // The target's sshd dies with its sessions: no push can reach it
+    // (pushes share one ssh connection per target, served by a session
+    // the listener forked, which would outlive the listener alone).
+    let sshd = setup.sshd.remove(1);
+    let sessions = process_tree(sshd.pid());
+    drop(sshd);
+    for pid in sessions {
+        // A session may have ended already: not an error.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
     let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
     let a1 = &setup.agents[0];
     let out = a1.hc(&["switchover", "web", "--to", "n2"]);

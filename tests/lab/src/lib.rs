@@ -64,7 +64,7 @@ pub use keepalived::{
 };
 pub use naming::LabId;
 pub use privileges::{check as check_privileges, privileged, Need};
-pub use process::{NodeCommand, Output, Process, LAB_ENV};
+pub use process::{process_tree, NodeCommand, Output, Process, LAB_ENV};
 pub use service_unit::{parse_environment_file, ServiceUnit, Word};
 pub use ssh::SshKeys;
 pub use topology::{ipv4, ipv6, Host, Lab, LabBuilder, CLIENT_NUMBER};
