@@ -42,3 +42,39 @@ fn the_same_files_in_another_directory_are_no_difference() {
     assert!(diff.contains("-  vrid: 51\n+  vrid: 52"), "{diff}");
     assert!(!diff.contains("source-file"), "{diff}");
 }
+
+#[test]
+fn a_service_whose_compose_file_is_in_another_checkout_is_no_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &[]);
+    let service = format!(
+        "{}---
+apiVersion: hareconcile.io/v1alpha1
+kind: Service
+metadata: {{name: shop}}
+spec:
+  cluster: home
+  mode: active-active
+  compose: {{file: shop/compose.yaml}}
+",
+        support::CLUSTER
+    );
+    let checkout = |name: &str, image: &str| {
+        let root = dir.path().join(name);
+        std::fs::create_dir_all(root.join("shop")).unwrap();
+        std::fs::write(
+            root.join("shop/compose.yaml"),
+            format!("services:\n  shop:\n    image: {image}\n"),
+        )
+        .unwrap();
+        write_manifests(&root, &service)
+    };
+    expect_code(&agent.hc(&["apply", "-f", &checkout("a", "nginx")]), 0);
+    assert_eq!(
+        expect_code(&agent.hc(&["diff", "-f", &checkout("b", "nginx")]), 0),
+        ""
+    );
+    // A compose edit still shows, as the digest.
+    let diff = expect_code(&agent.hc(&["diff", "-f", &checkout("c", "caddy")]), 1);
+    assert!(diff.contains("hareconcile.io/compose-files"), "{diff}");
+}

@@ -30,9 +30,20 @@ pub struct Files {
     compose_files: HashMap<PathBuf, Option<Node>>,
     /// Of every file read: its path and text.
     contents: Sha256,
+    /// The project's directory: paths under it enter the digest relative
+    /// to it, so the same project in another checkout has the same digest.
+    digest_base: Option<PathBuf>,
 }
 
 impl Files {
+    /// For the project whose compose file is in `dir`.
+    pub fn in_dir(dir: &Path) -> Files {
+        Files {
+            digest_base: Some(dir.to_path_buf()),
+            ..Files::default()
+        }
+    }
+
     /// Numbers `path` as a source.
     pub fn add(&mut self, path: &Path) -> usize {
         self.paths.push(path.to_path_buf());
@@ -160,8 +171,13 @@ impl Files {
     pub fn read(&mut self, path: &Path, referenced_at: Option<(Position, &str)>) -> Option<String> {
         match read_regular(path) {
             Ok(text) => {
+                let named = self
+                    .digest_base
+                    .as_deref()
+                    .and_then(|base| path.strip_prefix(base).ok())
+                    .unwrap_or(path);
                 // Lengths keep one file's end from passing for the next's start.
-                for part in [path.as_os_str().as_encoded_bytes(), text.as_bytes()] {
+                for part in [named.as_os_str().as_encoded_bytes(), text.as_bytes()] {
                     self.contents.update((part.len() as u64).to_le_bytes());
                     self.contents.update(part);
                 }

@@ -146,7 +146,7 @@ impl LoadOptions {
 /// they name, and decodes the project; every problem of all of them is
 /// reported, each in its own file.
 pub fn load(path: &Path, options: &LoadOptions) -> Result<Project, FileErrors> {
-    let mut files = Files::default();
+    let mut files = Files::in_dir(path.parent().unwrap_or(Path::new("")));
     let warnings = Warnings::default();
     let project = load::read(path, options, &mut files)
         .and_then(|read| decode_project(read, &warnings, &mut files));

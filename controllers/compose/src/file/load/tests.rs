@@ -455,6 +455,19 @@ fn the_files_digest_changes_with_any_file_read() {
 }
 
 #[test]
+fn the_files_digest_is_the_same_for_the_same_project_in_another_directory() {
+    let files = [
+        (
+            "compose.yaml",
+            "services: {web: {image: busybox, env_file: web.env}}\n",
+        ),
+        ("web.env", "A=1\n"),
+    ];
+    let (here, there) = (Stack::new(&files), Stack::new(&files));
+    assert_eq!(here.load().files_digest, there.load().files_digest);
+}
+
+#[test]
 fn every_faulty_field_of_one_service_is_a_problem() {
     let problems = problems_of(
         "services:\n  web:\n    image: busybox\n    bogus: 1\n    restart: sometimes\n    ports: [not-a-port]\n    also_bogus: 2\n    privileged: maybe\n    healthcheck: {interval: soon}\n    mem_limit: lots\n    pid: sideways\n",
