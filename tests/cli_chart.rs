@@ -142,14 +142,10 @@ fn lint_reports_a_broken_compose_file_at_its_line_in_the_chart() {
         "apiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata:\n  name: web\nspec:\n  cluster: home\n  \
          followVirtualIP: web\n  compose: {file: files/compose.yaml}\n",
     );
-    write(&dir.path().join("site.yaml"), "address: 10.77.0.100/24\n");
-    let out = hc(&[
-        "chart",
-        "lint",
-        path(&chart),
-        "-f",
-        path(&dir.path().join("site.yaml")),
-    ]);
+    let site = dir.path().join("site.yaml");
+    write(&site, "address: 10.77.0.100/24\n");
+    let lint = || hc(&["chart", "lint", path(&chart), "-f", path(&site)]);
+    let out = lint();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let message = stderr(&out);
     let compose = chart.join("files/compose.yaml");
@@ -168,13 +164,7 @@ fn lint_reports_a_broken_compose_file_at_its_line_in_the_chart() {
         &chart.join("files/compose.yaml"),
         "services:\n  web:\n    image: busybox\n    deploy:\n      placement:\n        constraints: [node.role==manager]\n",
     );
-    let out = hc(&[
-        "chart",
-        "lint",
-        path(&chart),
-        "-f",
-        path(&dir.path().join("site.yaml")),
-    ]);
+    let out = lint();
     expect_code(&out, 0);
     assert!(
         stderr(&out).starts_with(&format!(

@@ -258,9 +258,10 @@ impl Scenario {
             let settled = wait_until(Duration::from_secs(180), || running.settled(i, state));
             assert!(
                 settled,
-                "{}: n{} never settled as {state}:\n{}",
+                "{}: n{} never settled as {state} (Services: {:?}):\n{}",
                 self.chart,
                 i + 1,
+                running.healthy(i),
                 running.agents[i].log()
             );
         }
@@ -276,6 +277,18 @@ impl Running {
             command = command.args(["--docker-host", dockerd.uri()]);
         }
         self.agents.push(command.start());
+    }
+
+    /// Node `i`'s Services' conditions, for failure messages: the agent's
+    /// log does not show probe results.
+    fn healthy(&self, i: usize) -> Vec<String> {
+        self.service_names
+            .iter()
+            .map(|name| {
+                let object = self.agents[i].object("service", name);
+                format!("{name}: {}", object["status"]["conditions"])
+            })
+            .collect()
     }
 
     /// Node `i`'s VirtualIPs in `state` and its Services Ready.
@@ -479,9 +492,13 @@ pub fn npmplus() -> Scenario {
         private_mounts: true,
         stand_ins: &[StandIn {
             tag: "docker.io/zoeyvid/npmplus:latest",
-            serve: "httpd -p 80 -h /www && \
-                    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-                      -subj /CN=npmplus -days 2 -keyout /tmp/key.pem -out /tmp/cert.pem && \
+            // openssl req needs a configuration file (the stand-in has
+            // none but this one), and an extension to make an X.509 v3
+            // certificate: the agent's TLS refuses v1 ones.
+            serve: "httpd -p 80 -h /www; \
+                    printf '[req]\\ndistinguished_name=dn\\n[dn]\\n' > /tmp/req.cnf && \
+                    openssl req -config /tmp/req.cnf -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+                      -nodes -subj /CN=npmplus -addext subjectAltName=IP:127.0.0.1 -days 2 -keyout /tmp/key.pem -out /tmp/cert.pem && \
                     exec openssl s_server -quiet -www -accept 81 -cert /tmp/cert.pem -key /tmp/key.pem",
             programs: &["/usr/bin/openssl"],
         }],
