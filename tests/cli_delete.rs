@@ -45,6 +45,10 @@ fn deleting_what_another_object_follows_is_refused_naming_it() {
     let (code, out) = code_and_text(&agent.hc(&["delete", "vip", "web"]));
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("Service/web"), "the dependent is named: {out}");
+    assert!(
+        !out.contains("spec.followVirtualIP: spec.followVirtualIP"),
+        "the field is said once: {out}"
+    );
     assert!(out.contains("--cascade"), "{out}");
     assert!(out.contains("nothing was deleted"), "{out}");
     expect_code(&agent.hc(&["get", "vip", "web"]), 0);

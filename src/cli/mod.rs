@@ -202,7 +202,8 @@ fn describe_api_error(body: &ErrorBody) -> String {
     let mut lines = Vec::new();
     for p in &body.problems {
         let field = p.pointer.trim_start_matches('/').replace('/', ".");
-        if field.is_empty() {
+        // Validation messages start with their field already.
+        if field.is_empty() || p.message.starts_with(&format!("{field}:")) {
             lines.push(format!("{}: {}", p.object, p.message));
         } else {
             lines.push(format!("{}: {field}: {}", p.object, p.message));

@@ -359,7 +359,7 @@ mod tests {
         EngineError::Api {
             action,
             name: name.into(),
-            source: bollard::errors::Error::DockerResponseServerError {
+            cause: bollard::errors::Error::DockerResponseServerError {
                 status_code: 404,
                 message: "No such image: shop/web:2".into(),
             },
@@ -416,7 +416,7 @@ mod tests {
             let replace = EngineError::Replace {
                 name: "shop_web_1".into(),
                 newer_image,
-                source: Box::new(no_such_image("create container", "0123456789ab_shop_web_1")),
+                cause: Box::new(no_such_image("create container", "0123456789ab_shop_web_1")),
             };
             with_failure(stack_drift(&p, Placement::Run, &both, false), &p, &replace)
         };
@@ -453,7 +453,7 @@ mod tests {
         let network = EngineError::Api {
             action: "create network",
             name: "shop_default".into(),
-            source: bollard::errors::Error::DockerResponseServerError {
+            cause: bollard::errors::Error::DockerResponseServerError {
                 status_code: 500,
                 message: "no".into(),
             },

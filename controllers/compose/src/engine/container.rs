@@ -64,7 +64,7 @@ impl Engine {
                 Ok(()) => Ok(Some(Change::new("created", &name))),
                 // The name is taken by a container without the service's labels.
                 Err(EngineError::Api {
-                    source:
+                    cause:
                         bollard::errors::Error::DockerResponseServerError {
                             status_code: 409, ..
                         },
@@ -129,7 +129,7 @@ impl Engine {
             Err(source) => Err(EngineError::Replace {
                 name,
                 newer_image: newer_image.map(Box::new),
-                source: Box::new(source),
+                cause: Box::new(source),
             }),
         }
     }

@@ -40,29 +40,29 @@ const API_TIMEOUT: u64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot reach the Docker Engine at {uri}: {source}")]
+    // The cause is in the message and not also `source()`: the controller
+    // runner appends every source to the message, which said it twice
+    // ("...: Socket not found: /x: Socket not found: /x").
+    #[error("cannot reach the Docker Engine at {uri}: {cause}")]
     Connect {
         uri: String,
-        #[source]
-        source: bollard::errors::Error,
+        cause: bollard::errors::Error,
     },
     #[error("unsupported Docker host {0:?}: use unix:///path or tcp://host:port")]
     Uri(String),
-    #[error("{action} {name}: {source}")]
+    #[error("{action} {name}: {cause}")]
     Api {
         action: &'static str,
         name: String,
-        #[source]
-        source: bollard::errors::Error,
+        cause: bollard::errors::Error,
     },
-    #[error("cannot replace {name} {}: {source}", replacing_for(.newer_image.as_deref()))]
+    #[error("cannot replace {name} {}: {cause}", replacing_for(.newer_image.as_deref()))]
     Replace {
         name: String,
         /// Why it was replaced, when it was a newer image and not a new
         /// configuration (boxed: it would double every result's size).
         newer_image: Option<Box<ImageUpdate>>,
-        #[source]
-        source: Box<EngineError>,
+        cause: Box<EngineError>,
     },
     #[error("pull image {image}: {message}")]
     Pull { image: String, message: String },
@@ -219,10 +219,10 @@ fn succeeded(
 
 fn api(action: &'static str, name: &str) -> impl FnOnce(bollard::errors::Error) -> EngineError {
     let name = name.to_string();
-    move |source| EngineError::Api {
+    move |cause| EngineError::Api {
         action,
         name,
-        source,
+        cause,
     }
 }
 
@@ -235,9 +235,9 @@ impl Engine {
     /// Connects and settles on the highest API version both sides speak
     /// (bollard 0.18 defaults to 1.47; Docker 20.10 speaks 1.41).
     pub async fn connect(uri: &str) -> Result<Engine, EngineError> {
-        let connect = |source| EngineError::Connect {
+        let connect = |cause| EngineError::Connect {
             uri: uri.to_string(),
-            source,
+            cause,
         };
         let docker = if uri.starts_with("unix://") {
             Docker::connect_with_unix(uri, API_TIMEOUT, API_DEFAULT_VERSION)
@@ -492,5 +492,40 @@ impl Engine {
             changes.push(Change::new("removed", &container.name));
         }
         Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message and every `source()` after it, as the controller runner
+    /// writes a failure into events and conditions.
+    fn chain(error: &dyn std::error::Error) -> String {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message = format!("{message}: {cause}");
+            source = cause.source();
+        }
+        message
+    }
+
+    #[test]
+    fn a_cause_is_said_once_along_the_chain() {
+        let unreachable = || EngineError::Connect {
+            uri: "unix:///x".into(),
+            cause: bollard::errors::Error::SocketNotFoundError("/x".into()),
+        };
+        assert_eq!(
+            chain(&unreachable()),
+            "cannot reach the Docker Engine at unix:///x: Socket not found: /x"
+        );
+        let replace = EngineError::Replace {
+            name: "web".into(),
+            newer_image: None,
+            cause: Box::new(unreachable()),
+        };
+        assert_eq!(chain(&replace).matches("Socket not found").count(), 1);
     }
 }
