@@ -142,7 +142,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>, out: &mut Vec<Finding>) 
             // the usual surprise in argv lists and names.
             let quote = match (kind, instance) {
                 (TypeKind::Single(JsonType::String), Value::Number(_) | Value::Bool(_)) => {
-                    format!(": quote it, e.g. \"{instance}\"")
+                    quoting_hint(node, instance)
                 }
                 _ => String::new(),
             };
@@ -348,6 +348,24 @@ fn plain(value: &Value) -> String {
     }
 }
 
+/// How to write `instance` as the string `node` wants: quoted as it is if
+/// that is valid, else with a unit if that is (`interval: 2` is `"2s"`,
+/// not `"2"`, which the duration pattern refuses), else as `node`
+/// describes it.
+fn quoting_hint(node: &Value, instance: &Value) -> String {
+    let candidates = [instance.to_string(), format!("{instance}s")];
+    match candidates
+        .into_iter()
+        .find(|c| jsonschema::is_valid(node, &Value::String(c.clone())))
+    {
+        Some(valid) => format!(": quote it, e.g. \"{valid}\""),
+        None => match node.get("description").and_then(Value::as_str) {
+            Some(description) => format!(": use {description}"),
+            None => ": quote it".to_string(),
+        },
+    }
+}
+
 /// A scalar as the user wrote it: strings quoted, numbers bare.
 fn plain_quoted(value: &Value) -> String {
     match value {
@@ -487,6 +505,19 @@ mod tests {
         assert_eq!(
             found[0].1,
             "spec.notify.master[1]: expected a string, found the number 1: quote it, e.g. \"1\""
+        );
+    }
+
+    #[test]
+    fn an_unquoted_number_where_a_duration_belongs_gets_a_unit() {
+        let found = messages(
+            Kind::VirtualIP,
+            vip(json!({"cluster": "home", "interface": "eth0", "vrid": 51,
+                       "addresses": ["10.77.0.100/24"], "advertInterval": 2})),
+        );
+        assert_eq!(
+            found[0].1,
+            "spec.advertInterval: expected a string, found the number 2: quote it, e.g. \"2s\""
         );
     }
 
