@@ -153,12 +153,17 @@ pub struct AgentArgs {
     log_format: LogFormat,
 }
 
+/// Colour on a terminal unless NO_COLOR is set to anything (no-color.org).
+fn colour(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
     let filter =
         EnvFilter::try_from_env("HARECONCILE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colour(std::io::IsTerminal::is_terminal(&std::io::stderr())))
         .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Text => subscriber.init(),
