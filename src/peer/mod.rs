@@ -9,6 +9,7 @@
 //! unauthenticated. With `spec.peer.tls` it runs over mutual TLS.
 
 mod client;
+mod repeats;
 mod server;
 mod tls;
 

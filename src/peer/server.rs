@@ -16,6 +16,7 @@ use hareconcile_runtime::Store;
 use tokio_rustls::TlsAcceptor;
 use tracing::warn;
 
+use super::repeats::Repeats;
 use super::tls::TlsListener;
 use crate::batch::{self, ApplyRequest, DeleteRequest, Refusal};
 use crate::cluster_view::{summarize, PeerSummary};
@@ -46,9 +47,11 @@ pub async fn serve(
         .route("/peer/v1/delete", post(delete))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
+    let mut failures = Repeats::default();
     loop {
         match tokio::net::TcpListener::bind(listen).await {
             Ok(tcp) => {
+                failures.clear();
                 let served = match &tls {
                     Some(acceptor) => {
                         let listener = TlsListener {
@@ -63,7 +66,11 @@ pub async fn serve(
                     warn!(%listen, error = %e, "peer API stopped");
                 }
             }
-            Err(e) => warn!(%listen, error = %e, "cannot listen for peers; retrying"),
+            Err(e) => {
+                if let Some(times) = failures.note(&e.to_string()) {
+                    warn!(%listen, error = %e, times, "cannot listen for peers; retrying every 2s");
+                }
+            }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
