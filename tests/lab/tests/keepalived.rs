@@ -43,14 +43,14 @@ fn keepalived_moves_the_vip_when_the_master_is_lost() {
     let k1 = start(&lab, n1, 110);
     let k2 = start(&lab, n2, 100);
 
+    // Both start as backups and may both claim the VIP for one advert
+    // interval before n1's adverts demote n2: wait for the settled
+    // election, not the instant n1 first holds it.
     assert!(
-        wait_until(Duration::from_secs(5), || holds(n1, vip)),
-        "{}",
-        k1.log()
-    );
-    assert!(
-        !holds(n2, vip),
-        "both are master: adverts do not cross the bridge\n{}",
+        wait_until(Duration::from_secs(5), || holds(n1, vip) && !holds(n2, vip)),
+        "no single master (if n2 holds the VIP too, adverts do not cross the bridge)\n\
+         n1: {}\nn2: {}",
+        k1.log(),
         k2.log()
     );
     assert!(client.reaches_within(vip, Duration::from_secs(3)).unwrap());
