@@ -23,6 +23,7 @@ mod fanout;
 mod math;
 mod peer;
 mod switchover;
+mod tcp_guard;
 
 use std::process::ExitCode;
 

@@ -5,6 +5,7 @@ mod declared;
 pub mod gitops;
 mod manifests;
 mod measured;
+mod open_files;
 mod readiness;
 pub mod webhook;
 
@@ -45,6 +46,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    open_files::raise_limit();
 
     let store = Store::open(&config.state_dir, &config.node)?;
     info!(

@@ -3,6 +3,7 @@
 //! cannot store a bad object.
 
 use std::path::Path;
+use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
@@ -22,6 +23,7 @@ use crate::drift::{DeclaredSource, SyncSources};
 use crate::fanout::{self, ClusterApplyRequest, ClusterDeleteRequest, ClusterWrite};
 use crate::peer::{write_targets, PeerDirectory};
 use crate::switchover::{NodeOutcome, SwitchoverRequest};
+use crate::tcp_guard::{self, Admission, Limits};
 
 /// Everything the API answers from.
 #[derive(Clone)]
@@ -94,15 +96,29 @@ pub fn metrics_router(api: Api) -> Router {
         .with_state(api)
 }
 
-/// Serves [`metrics_router`] on `listener` until `shutdown` resolves.
+/// What a scrape may take: Prometheus asks one at a time per target,
+/// within its scrape timeout (10 s by default).
+const METRICS_LIMITS: Limits = Limits {
+    handshake: Duration::from_secs(5),
+    header_read: Duration::from_secs(5),
+    lifetime: Duration::from_secs(30),
+    per_source: 8,
+    strangers: 64,
+};
+
+/// Serves [`metrics_router`] on `listener` until `shutdown` resolves,
+/// guarded as the peer API is (see [`tcp_guard`]): the port is reachable
+/// from the network.
 pub async fn serve_metrics(
     listener: TcpListener,
     api: Api,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, metrics_router(api))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let admission = Admission::new(METRICS_LIMITS, []);
+    tokio::select! {
+        served = tcp_guard::serve(listener, None, metrics_router(api), admission) => served,
+        () = shutdown => Ok(()),
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.

@@ -324,6 +324,7 @@ pub fn start(
                             config.token.clone(),
                             store.clone(),
                             sync.clone(),
+                            config.nodes.iter().map(|(_, a)| a.ip()).collect(),
                         ));
                         serving = Some((config.clone(), server));
                     }

@@ -2,7 +2,7 @@
 //! when configured: its summary, a switchover, and writes that an `apply`
 //! or `delete` on another node carries to this one.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -17,11 +17,22 @@ use tokio_rustls::TlsAcceptor;
 use tracing::warn;
 
 use super::repeats::Repeats;
-use super::tls::TlsListener;
 use crate::batch::{self, ApplyRequest, DeleteRequest, Refusal};
 use crate::cluster_view::{summarize, PeerSummary};
 use crate::drift::SyncSources;
 use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
+use crate::tcp_guard::{self, Admission, Limits};
+
+/// What a connection to the peer API may take. The agents' own calls open
+/// a connection each, finish within [`super::WRITE_TIMEOUT`] and make a
+/// few at once; anything slower or more numerous is not a peer at work.
+pub(super) const LIMITS: Limits = Limits {
+    handshake: Duration::from_secs(5),
+    header_read: Duration::from_secs(5),
+    lifetime: Duration::from_secs(30),
+    per_source: 32,
+    strangers: 512,
+};
 
 #[derive(Clone)]
 struct Peer {
@@ -32,12 +43,14 @@ struct Peer {
 
 /// Serves until aborted. A port that cannot be bound is retried, since
 /// the address may appear later (a VIP-less node still has its own).
+/// `members`, the Cluster's node addresses, always find a connection slot.
 pub async fn serve(
     listen: SocketAddr,
     tls: Option<TlsAcceptor>,
     token: String,
     store: Store,
     sync: SyncSources,
+    members: Vec<IpAddr>,
 ) {
     let state = Peer { store, token, sync };
     let app = Router::new()
@@ -47,22 +60,14 @@ pub async fn serve(
         .route("/peer/v1/delete", post(delete))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
+    let admission = Admission::new(LIMITS, members);
     let mut failures = Repeats::default();
     loop {
         match tokio::net::TcpListener::bind(listen).await {
             Ok(tcp) => {
                 failures.clear();
-                let served = match &tls {
-                    Some(acceptor) => {
-                        let listener = TlsListener {
-                            tcp,
-                            acceptor: acceptor.clone(),
-                        };
-                        axum::serve(listener, app.clone()).await
-                    }
-                    None => axum::serve(tcp, app.clone()).await,
-                };
-                if let Err(e) = served {
+                let served = tcp_guard::serve(tcp, tls.clone(), app.clone(), admission.clone());
+                if let Err(e) = served.await {
                     warn!(%listen, error = %e, "peer API stopped");
                 }
             }

@@ -6,20 +6,15 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hareconcile_model::PeerTls;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, ServerConfig};
-use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
-use tracing::debug;
-
-/// A client that never finishes its handshake must not hold up the others.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+use tokio_rustls::{client, TlsAcceptor, TlsConnector};
 
 /// The PEM files' contents, read once per peer (re)configuration so that a
 /// rotated certificate restarts the server like a changed token does.
@@ -131,42 +126,6 @@ pub async fn connect(
         .map_err(|e| format!("TLS: {e}"))
 }
 
-/// A TCP listener whose connections come out of a TLS handshake, for
-/// `axum::serve`. Failed handshakes (no client certificate, another CA,
-/// plain HTTP) are dropped here and never reach the routes.
-pub struct TlsListener {
-    pub tcp: TcpListener,
-    pub acceptor: TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = server::TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, peer) = match self.tcp.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors, say: don't spin.
-                    debug!(error = %e, "peer API accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => return (tls, peer),
-                Ok(Err(e)) => debug!(%peer, error = %e, "peer TLS handshake refused"),
-                Err(_) => debug!(%peer, "peer TLS handshake timed out"),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,16 +155,14 @@ mod tests {
         .unwrap()
     }
 
-    /// Serves "ok" over mutual TLS on a loopback port.
+    /// Serves "ok" over mutual TLS on a loopback port, as the peer API does.
     async fn server(config: &PeerTlsConfig) -> SocketAddr {
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = tcp.local_addr().unwrap();
-        let listener = TlsListener {
-            tcp,
-            acceptor: config.acceptor.clone(),
-        };
         let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let admission = crate::tcp_guard::Admission::new(crate::peer::server::LIMITS, []);
+        let acceptor = Some(config.acceptor.clone());
+        tokio::spawn(crate::tcp_guard::serve(tcp, acceptor, app, admission));
         address
     }
 
