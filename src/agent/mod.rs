@@ -7,6 +7,7 @@ mod manifests;
 mod measured;
 mod open_files;
 mod readiness;
+mod store_health;
 pub mod webhook;
 
 use std::net::SocketAddr;
@@ -59,6 +60,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     // Before any controller runs, so every event they record is counted.
     let (event_totals, event_totals_task) =
         crate::api::event_totals::EventTotals::start(&store, stopped.clone());
+    let store_health_task = store_health::start(store.clone(), stopped.clone());
     forget_vrrp_states(&store)?;
     let ctx = Context {
         store: store.clone(),
@@ -230,6 +232,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         }
     }
     let _ = event_totals_task.await;
+    let _ = store_health_task.await;
     docker_events.abort();
     if let Some(task) = health_task {
         task.abort();

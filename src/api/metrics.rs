@@ -344,6 +344,8 @@ pub struct AgentStats {
     pub reconciles: BTreeMap<&'static str, Series>,
     /// None where /proc cannot be read.
     pub process: Option<ProcessStats>,
+    /// Why the store cannot write, while it cannot.
+    pub store_problem: Option<String>,
 }
 
 pub fn render(
@@ -366,6 +368,19 @@ pub fn render(
         &[("node", node)],
         resource_version as f64,
     );
+    let name = "hareconcile_store_writable";
+    let mut f = Family::new(
+        &mut out,
+        name,
+        "gauge",
+        "1 while the store can write; 0 from a failed write (a full or failing disk) until one succeeds.",
+    );
+    let writable = if agent.store_problem.is_none() {
+        1.0
+    } else {
+        0.0
+    };
+    f.sample(name, &[("node", node)], writable);
 
     let mut f = Family::new(
         &mut out,
@@ -616,6 +631,7 @@ mod tests {
             events,
             reconciles: reconciles.snapshot(),
             process: Some(stats),
+            store_problem: None,
         };
         let text = render("n1", 1, &[], &[], &agent);
         let build = format!(

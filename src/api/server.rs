@@ -283,6 +283,7 @@ async fn metrics(State(api): State<Api>) -> Response {
         events: api.event_totals.snapshot(),
         reconciles: api.reconciles.snapshot(),
         process,
+        store_problem: api.store.write_problem().borrow().clone(),
     };
     let text = super::metrics::render(
         api.store.node(),

@@ -55,7 +55,7 @@ pub enum StoreError {
     },
     #[error("state file {path} is in use by another agent: stop it, or give this agent its own --state-dir")]
     Locked { path: PathBuf },
-    #[error("cannot write state file {path}: {detail}")]
+    #[error("cannot write state file {path}: {detail}. The agent needs its --state-dir on a writable file system with free space")]
     Io { path: PathBuf, detail: String },
     #[error("cannot create state directory {path}: {source}")]
     StateDir {
@@ -208,6 +208,20 @@ impl Store {
             node: node.into(),
             state_dir: state_dir.into(),
         })
+    }
+
+    /// Why the store cannot write, while it cannot: the error of the last
+    /// commit, until one succeeds. Reads go on from memory meanwhile.
+    pub fn write_problem(&self) -> tokio::sync::watch::Receiver<Option<String>> {
+        self.persistence.problem()
+    }
+
+    /// Commits nothing but the current resourceVersion, durably: tells
+    /// whether the store can write again when nothing else would.
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        let _writer = self.write_lock.lock().expect("store write lock");
+        let resource_version = self.read().resource_version;
+        self.persistence.commit(&[], resource_version, Flush::Now)
     }
 
     /// The node this store belongs to.
@@ -498,5 +512,7 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod damage_tests;
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::*;
 
-fn vip(name: &str, vrid: u64) -> Object {
+pub(super) fn vip(name: &str, vrid: u64) -> Object {
     Object {
         api_version: API_VERSION.into(),
         kind: Kind::VirtualIP,
