@@ -63,27 +63,58 @@ pub fn router(api: Api) -> Router {
 /// Binds the socket, replacing a stale one left by a crash, for its owner
 /// and `group` (mode 0660, the owner alone without a group: connecting
 /// needs write permission). Apart from [`serve`], so the agent reports
-/// ready only once clients can connect.
+/// ready only once clients can connect. Anything else at that path (a
+/// regular file, a directory) is refused, never deleted.
 pub fn bind(socket: &Path, group: Option<u32>) -> std::io::Result<UnixListener> {
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    match std::fs::remove_file(socket) {
+    refuse_non_socket(socket)?;
+    // A socket is created with the umask's mode (0777 under umask 000, open
+    // to every user, and the API runs containers as root). So it is bound
+    // under a name no client uses, given its mode and group, and only then
+    // renamed into place, which also replaces a stale socket atomically.
+    let name = socket.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = socket.with_file_name(format!(".{name}.{}", std::process::id()));
+    match std::fs::remove_file(&temporary) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    // Created with the umask's mode: 0755 under the usual 022, which no
-    // one but the owner can connect to, until the mode below opens it.
-    let listener = UnixListener::bind(socket)?;
+    let listener = UnixListener::bind(&temporary)?;
+    let placed = restrict(&temporary, group).and_then(|()| std::fs::rename(&temporary, socket));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+/// Gives the socket at `path` its group and mode.
+fn restrict(path: &Path, group: Option<u32>) -> std::io::Result<()> {
     let mode = match group {
         Some(gid) => {
-            std::os::unix::fs::chown(socket, None, Some(gid))?;
+            std::os::unix::fs::chown(path, None, Some(gid))?;
             0o660
         }
         None => 0o600,
     };
-    std::fs::set_permissions(socket, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-    Ok(listener)
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))
+}
+
+/// Fails when `socket` names something other than a socket.
+fn refuse_non_socket(socket: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(socket) {
+        Ok(meta) if !meta.file_type().is_socket() => Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket: refusing to replace it; give --socket a path \
+                 of its own (the default is /run/hareconcile/agent.sock)",
+                socket.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// What `--metrics-listen` serves over TCP: `/metrics` and `/healthz`,
@@ -380,4 +411,29 @@ async fn local_sync_findings(api: &Api) -> Vec<Finding> {
         gitops: api.gitops.clone(),
     };
     sources.findings(&api.store).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[tokio::test]
+    async fn a_stale_socket_is_replaced_and_anything_else_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        drop(bind(&socket, None).unwrap());
+        // Left behind as by a crash: replaced, private whatever the umask.
+        let _listener = bind(&socket, None).unwrap();
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok());
+
+        let file = dir.path().join("notes.txt");
+        std::fs::write(&file, "keep me").unwrap();
+        let refused = bind(&file, None).unwrap_err().to_string();
+        assert!(refused.contains("is not a socket"), "{refused}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
 }

@@ -178,9 +178,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store of node `node` under `state_dir`.
+    /// Opens (or creates) the store of node `node` under `state_dir`. A
+    /// directory it creates is private to the agent's user (0700, whatever
+    /// the umask): the store holds every object, and controllers keep
+    /// their own state (ssh control sockets, GitOps checkouts) beside it.
     pub fn open(state_dir: &Path, node: &str) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(state_dir).map_err(|source| StoreError::StateDir {
+        use std::os::unix::fs::DirBuilderExt;
+        let created = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(state_dir);
+        created.map_err(|source| StoreError::StateDir {
             path: state_dir.to_path_buf(),
             source,
         })?;

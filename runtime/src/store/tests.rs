@@ -434,3 +434,13 @@ fn a_state_file_of_a_newer_agent_is_refused_naming_both_versions() {
         Err(StoreError::NewerSchema { found, .. }) if found == SCHEMA_VERSION + 1
     ));
 }
+
+#[test]
+fn a_new_state_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("var/lib/hareconcile");
+    drop(Store::open(&state_dir, "n1").unwrap());
+    let mode = std::fs::metadata(&state_dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+}
