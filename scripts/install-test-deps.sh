@@ -14,7 +14,9 @@
 # Debian ships only in its prometheus package: about 20 MB with the web
 # UI's JavaScript; the install does not start its server), and the quorum
 # engine (etcd-server: the quorum client's tests and the lab's witness run
-# it; the install does not start the Debian unit).
+# it; the install does not start the Debian unit), and an independent JSON
+# Schema validator for `hareconcile schema all` (python3-jsonschema, with
+# python3-yaml to read the manifests; tests/schema_all.rs).
 #
 # Idempotent: when every package is already installed it does not touch apt at
 # all, so it costs well under a second on a warm machine. Never starts
@@ -47,6 +49,8 @@ PACKAGES=(
     debootstrap
     prometheus
     etcd-server
+    python3-jsonschema
+    python3-yaml
 )
 
 missing=()

@@ -62,8 +62,24 @@ impl fmt::Display for Kind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown kind {0:?}: expected one of Cluster, VirtualIP (vip), Service (svc), Replication (repl)")]
 pub struct UnknownKind(pub String);
+
+impl fmt::Display for UnknownKind {
+    /// Names the kind a typo most likely meant (`VirtualIp2`, `services2`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown kind {:?}: ", self.0)?;
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        let plurals: Vec<&str> = Kind::ALL.iter().map(|k| k.plural()).collect();
+        let meant = [names, plurals, vec!["vip", "svc", "repl"]]
+            .iter()
+            .find_map(|spellings| crate::validate::closest(&self.0, spellings))
+            .and_then(|spelling| spelling.parse::<Kind>().ok());
+        if let Some(kind) = meant {
+            write!(f, "did you mean {kind}? ")?;
+        }
+        f.write_str("use one of Cluster, VirtualIP (vip), Service (svc), Replication (repl)")
+    }
+}
 
 impl FromStr for Kind {
     type Err = UnknownKind;
@@ -98,5 +114,17 @@ mod tests {
             assert_eq!(input.parse::<Kind>().unwrap(), kind);
         }
         assert!("pod".parse::<Kind>().is_err());
+    }
+
+    #[test]
+    fn an_unknown_kind_names_the_closest() {
+        let typo = "VirtualIp2".parse::<Kind>().unwrap_err().to_string();
+        assert!(typo.contains("did you mean VirtualIP?"), "{typo}");
+        let plural = "service2s".parse::<Kind>().unwrap_err().to_string();
+        assert!(plural.contains("did you mean Service?"), "{plural}");
+        let short = "vipp".parse::<Kind>().unwrap_err().to_string();
+        assert!(short.contains("did you mean VirtualIP?"), "{short}");
+        let far = "pod".parse::<Kind>().unwrap_err().to_string();
+        assert!(!far.contains("did you mean"), "{far}");
     }
 }

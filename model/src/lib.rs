@@ -12,6 +12,8 @@
 //! - [`status`]: the typed status each kind's controller writes and every
 //!   other reader decodes with [`Status::details_as`], and the condition
 //!   reasons.
+//! - [`published`]: the schemas as editors and `explain` read them, with
+//!   the defaults the model fills in.
 //! - [`load`]: files and directories to [`load::Manifest`]s, or every
 //!   problem as `file:line:col: Kind/name: message`.
 //!
@@ -47,6 +49,7 @@ mod kind;
 pub mod load;
 mod meta;
 mod object;
+pub mod published;
 pub mod spec;
 pub mod status;
 pub mod validate;

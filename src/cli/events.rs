@@ -4,7 +4,7 @@ use clap::Args;
 use hareconcile_model::ObjectKey;
 
 use super::get::parse_kind;
-use super::output::{age, table};
+use super::output::{age, table, ReportFormat};
 use super::{AgentConnection, CliError, EXIT_OK};
 
 /// Show recent events on this node, newest last: state transitions,
@@ -13,11 +13,16 @@ use super::{AgentConnection, CliError, EXIT_OK};
 /// Examples:
 ///   hareconcile events
 ///   hareconcile events vip web
+///   hareconcile events -o json | jq '.[] | select(.type == "Warning")'
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct EventsArgs {
     kind: Option<String>,
     name: Option<String>,
+    /// text, or json/yaml: a list of {object: {kind, name}, type, reason,
+    /// message, count, firstTimestamp, lastTimestamp, node}.
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    output: ReportFormat,
     #[command(flatten)]
     agent: AgentConnection,
 }
@@ -32,6 +37,9 @@ pub async fn run(args: EventsArgs) -> Result<u8, CliError> {
         _ => None,
     };
     let events = args.agent.client().events(key.as_ref()).await?.items;
+    if args.output.print(&events) {
+        return Ok(EXIT_OK);
+    }
     if events.is_empty() {
         eprintln!("no events");
         return Ok(EXIT_OK);

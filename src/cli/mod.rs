@@ -33,6 +33,7 @@ mod describe;
 mod diff;
 mod drift;
 mod events;
+mod explain;
 mod fanout;
 mod get;
 mod gitops;
@@ -70,7 +71,7 @@ pub const EXIT_RUNTIME: u8 = 3;
     long_about = "hareconcile keeps services available across two or three Linux hosts. \
 Declare Cluster, VirtualIP, Service and Replication objects in YAML; the agent on each \
 node reconciles VRRP, Docker Compose stacks, mounts and sync jobs toward them and reports drift.",
-    after_help = "Examples:\n  hareconcile validate -f manifests/\n  hareconcile agent --node n1 --state-dir /var/lib/hareconcile --manifests /etc/hareconcile\n  hareconcile apply -f manifests/ --wait\n  hareconcile get vip -o wide\n  hareconcile vip maintenance web\n  hareconcile switchover web --to n2 --wait\n\nExit codes: 0 success, 1 differences or not ready, 2 bad usage or input, 3 runtime failure."
+    after_help = "Examples:\n  hareconcile validate -f manifests/\n  hareconcile agent --node n1 --state-dir /var/lib/hareconcile --manifests /etc/hareconcile\n  hareconcile apply -f manifests/ --wait\n  hareconcile get vip -o wide\n  hareconcile explain vip.spec.track\n  hareconcile vip maintenance web\n  hareconcile switchover web --to n2 --wait\n\nExit codes: 0 success, 1 differences or not ready, 2 bad usage or input, 3 runtime failure."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -89,6 +90,7 @@ enum Command {
     Diff(diff::DiffArgs),
     Drift(drift::DriftArgs),
     Events(events::EventsArgs),
+    Explain(explain::ExplainArgs),
     Gitops(gitops::GitopsArgs),
     Init(init::InitArgs),
     Schema(schema::SchemaArgs),
@@ -116,6 +118,7 @@ impl Cli {
             Command::Diff(args) => diff::run(args).await,
             Command::Drift(args) => drift::run(args).await,
             Command::Events(args) => events::run(args).await,
+            Command::Explain(args) => explain::run(args),
             Command::Gitops(args) => gitops::run(args).await,
             Command::Init(args) => init::run(args),
             Command::Schema(args) => schema::run(args),

@@ -40,6 +40,33 @@ pub enum Format {
     Json,
 }
 
+/// `-o` of the commands that report rather than list objects (`status`,
+/// `events`, `validate`): text for people, JSON or YAML for scripts,
+/// whose field names are documented in docs/cli.md and kept stable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Yaml,
+}
+
+impl ReportFormat {
+    /// Prints `report` as JSON (indented) or YAML; false for text, which
+    /// each command renders itself.
+    pub fn print(self, report: &impl serde::Serialize) -> bool {
+        let value = serde_json::to_value(report).expect("reports always serialize");
+        match self {
+            ReportFormat::Text => return false,
+            ReportFormat::Json => outln!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON values always print")
+            ),
+            ReportFormat::Yaml => out!("{}", yaml(&value)),
+        }
+        true
+    }
+}
+
 /// Left-aligned columns separated by three spaces, as kubectl prints them.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

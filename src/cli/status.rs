@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use clap::Args;
+use serde::Serialize;
 use std::fmt::Display;
 
 use hareconcile_model::status::{
@@ -13,7 +14,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::output::table;
+use super::output::{table, ReportFormat};
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::cluster_view::{interface_here, NodeView};
 use hareconcile_vrrp::controller::host_addresses;
@@ -27,13 +28,20 @@ use hareconcile_vrrp::controller::host_addresses;
 /// this node's (config skew).
 ///
 /// Exit code 0 when every object is Ready and every node answers in sync,
-/// 1 otherwise (usable as a health check).
+/// 1 otherwise (usable as a health check), with -o json as well.
 ///
-/// Example:
+/// Examples:
 ///   watch -n1 hareconcile status
+///   hareconcile status -o json | jq '.objects[] | select(.ready | not)'
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct StatusArgs {
+    /// text, or json/yaml: {node, version, resourceVersion, ready,
+    /// objects: [{kind, name, ready, standby, reason, message, status}],
+    /// nodes: [{name, address, reachable, error, masterOf, skew}],
+    /// peersError} (docs/cli.md).
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    output: ReportFormat,
     #[command(flatten)]
     agent: AgentConnection,
 }
@@ -179,10 +187,73 @@ fn vrrp_state(vip: &Object, status: &VirtualIpStatus, node: &str) -> String {
     }
 }
 
+/// What `status -o json` prints: field names are part of the CLI's
+/// interface (docs/cli.md).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    node: &'a str,
+    version: &'a str,
+    resource_version: u64,
+    /// The exit code's verdict: every object Ready and every node in sync.
+    ready: bool,
+    objects: Vec<ObjectReport<'a>>,
+    nodes: Vec<NodeReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peers_error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ObjectReport<'a> {
+    kind: Kind,
+    name: &'a str,
+    ready: bool,
+    /// Not Ready where that is expected (a master-only mount on a backup).
+    standby: bool,
+    reason: Option<&'a str>,
+    message: Option<&'a str>,
+    /// As `get -o json` shows it.
+    status: &'a hareconcile_model::Status,
+}
+
+fn object_report(object: &Object) -> ObjectReport<'_> {
+    let ready = object.status.condition("Ready");
+    ObjectReport {
+        kind: object.kind,
+        name: &object.metadata.name,
+        ready: object.status.is_ready(),
+        standby: standing_by(object),
+        reason: ready.map(|c| c.reason.as_str()),
+        message: ready.map(|c| c.message.as_str()),
+        status: &object.status,
+    }
+}
+
 pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     let client = args.agent.client();
     let info = client.info().await?;
     let objects = client.list(None).await?.items;
+    let all_ready = objects
+        .iter()
+        .all(|o| o.status.is_ready() || standing_by(o));
+    if args.output != ReportFormat::Text {
+        let peers = client.nodes().await;
+        let nodes = peers
+            .as_ref()
+            .map(|nodes| node_reports(&info.node, nodes))
+            .unwrap_or_default();
+        let ready = all_ready && nodes_in_sync(&nodes);
+        args.output.print(&Report {
+            node: &info.node,
+            version: &info.version,
+            resource_version: info.resource_version,
+            ready,
+            objects: objects.iter().map(object_report).collect(),
+            nodes,
+            peers_error: peers.err().map(|e| e.to_string()),
+        });
+        return Ok(if ready { EXIT_OK } else { EXIT_DIFFERENCES });
+    }
     outln!(
         "node {} (hareconcile {}, store version {})\n",
         info.node,
@@ -322,24 +393,20 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     section("MOUNT", &["PATH", "MOUNTED", "TYPE", "LAST PROBE"], &rows);
 
     let nodes_ok = match peers {
-        Ok(nodes) if nodes.is_empty() => true,
         Ok(nodes) => {
-            let rows = node_rows(&info.node, &nodes);
+            let nodes = node_reports(&info.node, &nodes);
             section(
                 "NODE",
                 &["ADDRESS", "REACHABLE", "MASTER OF", "CONFIG"],
-                &rows,
+                &nodes.iter().map(node_row).collect::<Vec<_>>(),
             );
-            nodes.iter().all(|n| n.reachable) && rows.iter().all(|r| r[4] == "in sync")
+            nodes_in_sync(&nodes)
         }
         Err(e) => {
             outln!("peers: {e}\n");
             true
         }
     };
-    let all_ready = objects
-        .iter()
-        .all(|o| o.status.is_ready() || standing_by(o));
     Ok(if all_ready && nodes_ok {
         EXIT_OK
     } else {
@@ -364,9 +431,24 @@ fn reported_interfaces(nodes: &[NodeView], vip: &Object) -> Vec<(String, String)
         .collect()
 }
 
-/// One row per node: reachability, the VIPs it is master of, and whether
-/// its objects equal this node's (config skew).
-fn node_rows(me: &str, nodes: &[NodeView]) -> Vec<Vec<String>> {
+/// A node as its peer API answers: reachable or not, the VIPs it is
+/// master of, and the objects that differ from this node's (config skew).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeReport {
+    name: String,
+    /// Whether it is the node this agent runs on.
+    this_node: bool,
+    address: String,
+    reachable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    master_of: Vec<String>,
+    /// `Kind/name` of each object whose spec differs from this node's.
+    skew: Vec<String>,
+}
+
+fn node_reports(me: &str, nodes: &[NodeView]) -> Vec<NodeReport> {
     let digests = |node: &NodeView| -> BTreeMap<String, String> {
         node.summary
             .iter()
@@ -382,49 +464,72 @@ fn node_rows(me: &str, nodes: &[NodeView]) -> Vec<Vec<String>> {
     nodes
         .iter()
         .map(|n| {
-            let name = if n.node == me {
-                format!("{}*", n.node)
-            } else {
-                n.node.clone()
-            };
-            let Some(summary) = &n.summary else {
-                let why = n.error.clone().unwrap_or_default();
-                return vec![
-                    name,
-                    n.address.clone(),
-                    format!("UNREACHABLE: {why}"),
-                    "-".into(),
-                    "-".into(),
-                ];
-            };
-            let masters: Vec<&str> = summary
-                .objects
-                .iter()
-                .filter(|d| d.state == Some(VrrpState::Master))
-                .map(|d| d.name.as_str())
-                .collect();
             let theirs = digests(n);
-            let differing: Vec<String> = mine
-                .keys()
-                .chain(theirs.keys())
-                .filter(|k| mine.get(*k) != theirs.get(*k))
-                .cloned()
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let config = if differing.is_empty() {
-                "in sync".to_string()
-            } else {
-                format!("SKEW: {}", differing.join(", "))
+            let skew = match n.summary {
+                None => Vec::new(),
+                Some(_) => mine
+                    .keys()
+                    .chain(theirs.keys())
+                    .filter(|k| mine.get(*k) != theirs.get(*k))
+                    .cloned()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
             };
-            let masters = if masters.is_empty() {
-                "-".to_string()
-            } else {
-                masters.join(",")
-            };
-            vec![name, n.address.clone(), "yes".into(), masters, config]
+            NodeReport {
+                name: n.node.clone(),
+                this_node: n.node == me,
+                address: n.address.clone(),
+                reachable: n.reachable && n.summary.is_some(),
+                error: n
+                    .summary
+                    .is_none()
+                    .then(|| n.error.clone().unwrap_or_default()),
+                master_of: n
+                    .summary
+                    .iter()
+                    .flat_map(|s| &s.objects)
+                    .filter(|d| d.state == Some(VrrpState::Master))
+                    .map(|d| d.name.clone())
+                    .collect(),
+                skew,
+            }
         })
         .collect()
+}
+
+/// Every node answers and holds the objects this one does.
+fn nodes_in_sync(nodes: &[NodeReport]) -> bool {
+    nodes.iter().all(|n| n.reachable && n.skew.is_empty())
+}
+
+fn node_row(n: &NodeReport) -> Vec<String> {
+    let name = if n.this_node {
+        format!("{}*", n.name)
+    } else {
+        n.name.clone()
+    };
+    if !n.reachable {
+        let why = n.error.clone().unwrap_or_default();
+        return vec![
+            name,
+            n.address.clone(),
+            format!("UNREACHABLE: {why}"),
+            "-".into(),
+            "-".into(),
+        ];
+    }
+    let masters = if n.master_of.is_empty() {
+        "-".to_string()
+    } else {
+        n.master_of.join(",")
+    };
+    let config = if n.skew.is_empty() {
+        "in sync".to_string()
+    } else {
+        format!("SKEW: {}", n.skew.join(", "))
+    };
+    vec![name, n.address.clone(), "yes".into(), masters, config]
 }
 
 fn section(title: &str, columns: &[&str], rows: &[Vec<String>]) {

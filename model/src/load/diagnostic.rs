@@ -31,6 +31,24 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The field the message is about (`spec.vrid`) and the rest of the
+    /// message, for output that keeps them apart: problems in an object
+    /// start with the field's path (`validate::pointer::at`), whose first
+    /// step is one of the envelope's fields.
+    pub fn field_and_message(&self) -> (Option<&str>, &str) {
+        const ENVELOPE: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
+        let split = self.message.split_once(": ").filter(|(field, _)| {
+            let first = field.split(['.', '[']).next().unwrap_or_default();
+            ENVELOPE.contains(&first) && !field.contains(char::is_whitespace)
+        });
+        match split {
+            Some((field, message)) => (Some(field), message),
+            None => (None, &self.message),
+        }
+    }
+}
+
 /// Every problem found in one load, in file order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
@@ -74,6 +92,15 @@ mod tests {
             d.to_string(),
             "manifests/web.yaml: spec.vrid: 300 is out of range: use 1-255"
         );
+        assert_eq!(
+            d.field_and_message(),
+            (Some("spec.vrid"), "300 is out of range: use 1-255")
+        );
+        let file_level = Diagnostic {
+            message: "the file is not UTF-8 text: save it as UTF-8".into(),
+            ..d.clone()
+        };
+        assert_eq!(file_level.field_and_message().0, None);
         let all = Diagnostics(vec![d.clone(), d]);
         assert_eq!(all.to_string().lines().count(), 2);
         // The CLI propagates it with `?` into its own error type.

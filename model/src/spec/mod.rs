@@ -6,6 +6,7 @@
 //! [`Object`]: crate::Object
 
 mod cluster;
+mod defaults;
 mod duration;
 mod interface;
 mod pattern;
@@ -17,6 +18,7 @@ pub use cluster::{
     Auth, AuthType, ClusterSpec, EtcdQuorum, EtcdTls, Failback, Node, PeerApi, PeerTls, Quorum,
     Transport, V3Checksum, VrrpDefaults, VrrpVersion,
 };
+pub use defaults::{filled_in, FilledIn};
 pub use duration::{Duration, DurationError};
 pub use interface::{HostAddress, AUTO_INTERFACE};
 pub use pattern::{Filter, Pattern, PatternError};

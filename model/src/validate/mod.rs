@@ -9,6 +9,7 @@ pub(crate) mod pointer;
 mod schema;
 mod set;
 
+pub(crate) use schema::closest;
 pub use schema::{schema_json, Schema};
 pub use set::check_set;
 

@@ -276,9 +276,21 @@ fn unknown_field(schema: &Value, field: &str, node: &Value) -> String {
     if let Some((parent, _)) = home {
         return format!("unknown field here: move it under {parent}");
     }
-    let typed = field.to_lowercase();
-    // A typo (at most two edits) or an abbreviation (`prio` for `priority`).
-    let closest = known
+    match closest(field, &known) {
+        Some(k) => format!("unknown field: did you mean {k}?"),
+        None if known.is_empty() => "unknown field: remove it".to_string(),
+        None => format!(
+            "unknown field: remove it or use one of {}",
+            known.join(", ")
+        ),
+    }
+}
+
+/// The known name `typed` most likely meant: a typo (at most two edits)
+/// or an abbreviation (`prio` for `priority`), ignoring case.
+pub(crate) fn closest<'a>(typed: &str, known: &[&'a str]) -> Option<&'a str> {
+    let typed = typed.to_lowercase();
+    known
         .iter()
         .map(|k| {
             let k_lower = k.to_lowercase();
@@ -291,15 +303,8 @@ fn unknown_field(schema: &Value, field: &str, node: &Value) -> String {
             (distance, *k)
         })
         .filter(|(d, _)| *d <= 2)
-        .min();
-    match closest {
-        Some((_, k)) => format!("unknown field: did you mean {k}?"),
-        None if known.is_empty() => "unknown field: remove it".to_string(),
-        None => format!(
-            "unknown field: remove it or use one of {}",
-            known.join(", ")
-        ),
-    }
+        .min()
+        .map(|(_, k)| k)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -568,7 +573,9 @@ mod tests {
             "{text:?}"
         );
         assert!(
-            text.contains(&"spec: missing required field nodes: add it"),
+            text.contains(
+                &"spec: missing required field nodes: add it (the nodes of the cluster, each with its address and default VRRP priority)"
+            ),
             "{text:?}"
         );
         assert!(found.iter().any(|f| f.0 == "/spec" && f.2 == Anchor::Value));
