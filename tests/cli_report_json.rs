@@ -117,6 +117,8 @@ fn status_events_and_drift_print_the_documented_json() {
         &["node", "object", "category", "reason", "message", "fix"],
     );
     assert_eq!(finding["category"], "health");
+    let yaml = expect_code(&agent.hc(&["drift", "-o", "yaml"]), 0);
+    assert!(yaml.contains("category: health"), "{yaml}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
-use super::output::table;
+use super::output::{table, yaml};
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::cluster_view::{Category, Finding};
 
@@ -10,6 +10,7 @@ use crate::cluster_view::{Category, Finding};
 enum DriftFormat {
     Table,
     Json,
+    Yaml,
     Markdown,
 }
 
@@ -30,6 +31,9 @@ enum DriftFormat {
 /// master or added on a backup, a stack container stopped by hand) is
 /// an event instead (`hareconcile events`: RestoredVip, RemovedStrayVip,
 /// and StackRepaired naming what the pass started, created or replaced).
+///
+/// -o json and yaml print the findings as a list of {node, object,
+/// category, reason, message, fix} (docs/cli.md).
 ///
 /// With --exit-code: 0 when there is no drift, 1 when there is.
 ///
@@ -93,6 +97,10 @@ pub async fn run(args: DriftArgs) -> Result<u8, CliError> {
         DriftFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&findings).expect("findings serialize")
+        ),
+        DriftFormat::Yaml => out!(
+            "{}",
+            yaml(&serde_json::to_value(&findings).expect("findings serialize"))
         ),
         DriftFormat::Markdown if findings.is_empty() => outln!("No drift."),
         DriftFormat::Markdown => out!("{}", markdown(&findings)),
