@@ -28,8 +28,9 @@ use std::net::SocketAddr;
 
 use futures::future::join_all;
 use hareconcile_model::ObjectKey;
-use hareconcile_runtime::{ApplyOutcome, DeleteOutcome, Store};
+use hareconcile_runtime::{ApplyOptions, ApplyOutcome, DeleteOutcome, Store};
 use hyper::StatusCode;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{
@@ -142,33 +143,7 @@ pub async fn apply(
     targets: &WriteTargets,
     request: ClusterApplyRequest,
 ) -> ClusterWrite<ApplyOutcome> {
-    let ClusterApplyRequest {
-        apply,
-        allow_unreachable,
-    } = request;
-    let dry_run = apply.options.dry_run;
-    let send = |node: String, address: Option<SocketAddr>, check: bool| {
-        let mut request = apply.clone();
-        request.options.dry_run = check;
-        async move {
-            match address.filter(|_| node != store.node()) {
-                None => batch::apply_here(store, request)
-                    .await
-                    .map(|r| r.outcomes)
-                    .map_err(NotWritten::Refused),
-                Some(address) => targets
-                    .post::<_, ApplyResponse>(address, "/peer/v1/apply", &request)
-                    .await
-                    .map(|r| r.outcomes)
-                    .map_err(NotWritten::from),
-            }
-        }
-    };
-    ClusterWrite {
-        cluster: targets.cluster.clone(),
-        nodes: two_phase(&targets.nodes, dry_run, allow_unreachable, send).await,
-        note: targets.note.clone(),
-    }
+    fan_out(store, targets, request.apply, request.allow_unreachable).await
 }
 
 /// Deletes `request`'s keys on every node of `targets`, this one directly.
@@ -177,24 +152,78 @@ pub async fn delete(
     targets: &WriteTargets,
     request: ClusterDeleteRequest,
 ) -> ClusterWrite<(ObjectKey, DeleteOutcome)> {
-    let ClusterDeleteRequest {
-        delete,
-        allow_unreachable,
-    } = request;
-    let dry_run = delete.options.dry_run;
+    fan_out(store, targets, request.delete, request.allow_unreachable).await
+}
+
+/// A batch one node runs: this node through [`batch`], a peer through
+/// its peer API. Apply and delete differ only in these, so the two-phase
+/// write around them is one piece of code.
+trait NodeBatch: Clone + Serialize {
+    type Outcome;
+    type Response: DeserializeOwned;
+    /// Where a peer takes the batch.
+    const PEER_PATH: &'static str;
+
+    fn options(&mut self) -> &mut ApplyOptions;
+    fn outcomes(response: Self::Response) -> Vec<Self::Outcome>;
+    fn run_here(self, store: &Store) -> impl Future<Output = Result<Self::Response, Refusal>>;
+}
+
+impl NodeBatch for ApplyRequest {
+    type Outcome = ApplyOutcome;
+    type Response = ApplyResponse;
+    const PEER_PATH: &'static str = "/peer/v1/apply";
+
+    fn options(&mut self) -> &mut ApplyOptions {
+        &mut self.options
+    }
+    fn outcomes(response: ApplyResponse) -> Vec<ApplyOutcome> {
+        response.outcomes
+    }
+    fn run_here(self, store: &Store) -> impl Future<Output = Result<ApplyResponse, Refusal>> {
+        batch::apply_here(store, self)
+    }
+}
+
+impl NodeBatch for DeleteRequest {
+    type Outcome = (ObjectKey, DeleteOutcome);
+    type Response = DeleteResponse;
+    const PEER_PATH: &'static str = "/peer/v1/delete";
+
+    fn options(&mut self) -> &mut ApplyOptions {
+        &mut self.options
+    }
+    fn outcomes(response: DeleteResponse) -> Vec<(ObjectKey, DeleteOutcome)> {
+        response.outcomes
+    }
+    fn run_here(self, store: &Store) -> impl Future<Output = Result<DeleteResponse, Refusal>> {
+        batch::delete_here(store, self)
+    }
+}
+
+/// Runs `batch` on every node of `targets` in two phases (see
+/// [`two_phase`]), this node directly and the others over the peer API.
+async fn fan_out<B: NodeBatch>(
+    store: &Store,
+    targets: &WriteTargets,
+    mut batch: B,
+    allow_unreachable: bool,
+) -> ClusterWrite<B::Outcome> {
+    let dry_run = batch.options().dry_run;
     let send = |node: String, address: Option<SocketAddr>, check: bool| {
-        let mut request = delete.clone();
-        request.options.dry_run = check;
+        let mut request = batch.clone();
+        request.options().dry_run = check;
         async move {
             match address.filter(|_| node != store.node()) {
-                None => batch::delete_here(store, request)
+                None => request
+                    .run_here(store)
                     .await
-                    .map(|r| r.outcomes)
+                    .map(B::outcomes)
                     .map_err(NotWritten::Refused),
                 Some(address) => targets
-                    .post::<_, DeleteResponse>(address, "/peer/v1/delete", &request)
+                    .post::<_, B::Response>(address, B::PEER_PATH, &request)
                     .await
-                    .map(|r| r.outcomes)
+                    .map(B::outcomes)
                     .map_err(NotWritten::from),
             }
         }

@@ -37,6 +37,18 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `chart VERB CHART -f SITE TARGET_FLAG TARGET`: a render (`-o`) or an
+/// install (`--dir`, `--git-dir`) of `chart` with the values in `site`.
+fn chart_args<'a>(
+    verb: &'a str,
+    chart: &'a str,
+    site: &'a Path,
+    target_flag: &'a str,
+    target: &'a Path,
+) -> [&'a str; 7] {
+    ["chart", verb, chart, "-f", path(site), target_flag, path(target)]
+}
+
 /// A local chart: a Cluster and a VirtualIP whose master hook is one of
 /// the chart's files, and a second VirtualIP only while `extra` is set.
 fn local_chart(dir: &Path) {
@@ -186,15 +198,7 @@ fn render_writes_manifests_files_and_lock_that_validate() {
         write(&site, &example);
         let rendered = out_dir.join(chart);
         let out = expect_code(
-            &hc(&[
-                "chart",
-                "render",
-                chart,
-                "-f",
-                path(&site),
-                "-o",
-                path(&rendered),
-            ]),
+            &hc(&chart_args("render", chart, &site, "-o", &rendered)),
             0,
         );
         assert!(out.starts_with(&format!("chart {chart} 1.0.0 rendered into ")));
@@ -219,15 +223,7 @@ fn render_writes_nothing_when_a_value_is_wrong_and_keeps_the_users_files() {
     // Renders the chart with `values` as site.yaml.
     let render = |values: &str| {
         write(&site, values);
-        hc(&[
-            "chart",
-            "render",
-            path(&chart),
-            "-f",
-            path(&site),
-            "-o",
-            path(&out_dir),
-        ])
+        hc(&chart_args("render", path(&chart), &site, "-o", &out_dir))
     };
     let out = render("vrid: 300\nadress: 10.77.0.100/24\n");
     assert_eq!(out.status.code(), Some(2));
@@ -284,15 +280,7 @@ fn install_applies_to_the_agent_and_upgrades_in_place() {
     let installed = dir.path().join("installed");
     let install = |values: &str| {
         write(&site, values);
-        agent.hc(&[
-            "chart",
-            "install",
-            path(&chart),
-            "-f",
-            path(&site),
-            "--dir",
-            path(&installed),
-        ])
+        agent.hc(&chart_args("install", path(&chart), &site, "--dir", &installed))
     };
     let out = expect_code(&install("address: 10.77.0.100/24\nextra: true\n"), 0);
     assert_eq!(
@@ -338,15 +326,7 @@ fn install_into_a_git_checkout_writes_and_validates_without_committing() {
     );
     let manifests = repo.join("manifests");
     let out = expect_code(
-        &hc(&[
-            "chart",
-            "install",
-            "pihole",
-            "-f",
-            path(&site),
-            "--git-dir",
-            path(&manifests),
-        ]),
+        &hc(&chart_args("install", "pihole", &site, "--git-dir", &manifests)),
         0,
     );
     assert!(out.contains("nothing is applied or committed"), "{out}");
@@ -361,15 +341,7 @@ fn install_into_a_git_checkout_writes_and_validates_without_committing() {
         &manifests.join("other.yaml"),
         &std::fs::read_to_string(manifests.join("pihole/cluster.yaml")).unwrap(),
     );
-    let out = hc(&[
-        "chart",
-        "install",
-        "pihole",
-        "-f",
-        path(&site),
-        "--git-dir",
-        path(&manifests),
-    ]);
+    let out = hc(&chart_args("install", "pihole", &site, "--git-dir", &manifests));
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(
         stderr(&out).contains("is already declared at")
@@ -378,15 +350,7 @@ fn install_into_a_git_checkout_writes_and_validates_without_committing() {
         stderr(&out)
     );
 
-    let out = hc(&[
-        "chart",
-        "install",
-        "pihole",
-        "-f",
-        path(&site),
-        "--git-dir",
-        path(dir.path()),
-    ]);
+    let out = hc(&chart_args("install", "pihole", &site, "--git-dir", dir.path()));
     fails_with(&out, "is not inside a git checkout");
 }
 

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use hareconcile_compose::engine::Engine;
 use hareconcile_compose::file::{load, LoadOptions, Project};
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Lab};
+use hareconcile_test_support::runtime;
 use serde_json::{json, Map, Value};
 
 /// Every stand-in's tag: one image under each upstream name a stack uses.
@@ -170,14 +171,6 @@ fn rig() -> Rig {
         engine,
         _lab: lab,
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// `docker inspect` of every container of the project, by name.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use hareconcile_compose::engine::{Change, Engine};
 use hareconcile_compose::file::{load, LoadOptions, Project};
 use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab};
+use hareconcile_test_support::runtime;
 
 /// The benchmark's stack: web depends on a worker (healthy first, so the
 /// wait for a healthcheck is exercised); a third service idles.
@@ -72,14 +73,6 @@ fn fetch(client: &Host, url: &str, within: Duration) -> Result<(), String> {
 }
 
 /// Also shows the engine's log lines (what it created, why it recreated).
-fn runtime() -> tokio::runtime::Runtime {
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// What an engine call reports it did, as text (`started shop_web_1`).
 fn changes(done: Vec<Change>) -> Vec<String> {
     done.iter().map(Change::to_string).collect()
@@ -245,14 +238,11 @@ fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_ser
 /// agent would run: what the engine does to the network it does to the
 /// node's, as it would in production.
 fn in_netns_of<T: Send>(host: &Host, f: impl FnOnce() -> T + Send) -> T {
-    use std::os::fd::AsRawFd;
-    let netns = std::fs::File::open(host.netns_path()).unwrap();
+    let netns = host.netns_path();
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                // SAFETY: setns on an open namespace file only moves this thread.
-                let joined = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
-                assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
+                hareconcile_lab::enter_netns(&netns).unwrap();
                 f()
             })
             .join()

@@ -199,15 +199,7 @@ async fn over_tls_the_member_is_verified_and_the_agent_presents_its_certificate(
 
     // A CA that did not sign the member's certificate: not trusted.
     let other = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/peer-tls-certs.sh"),
-    )
-    .arg(other.path())
-    .arg("x=127.0.0.1")
-    .stdout(std::process::Stdio::null())
-    .status()
-    .unwrap();
-    assert!(status.success());
+    hareconcile_test_support::tls::private_ca(other.path(), &[]);
     let stranger = TlsFiles {
         ca_file: other.path().join("ca.crt"),
         client: files.client.clone(),

@@ -132,17 +132,10 @@ mod tests {
     use std::path::PathBuf;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A CA and node certificates from the script operators use.
-    fn certs(dir: &Path, ca_dir: &str, nodes: &[&str]) -> PathBuf {
+    /// A CA and node certificates, as `hareconcile init --tls` makes them.
+    fn certs(dir: &Path, ca_dir: &str, nodes: &[(&str, &str)]) -> PathBuf {
         let out = dir.join(ca_dir);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tls-certs.sh");
-        let status = std::process::Command::new(script)
-            .arg(&out)
-            .args(nodes)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        hareconcile_test_support::tls::private_ca(&out, nodes);
         out
     }
 
@@ -183,8 +176,12 @@ mod tests {
     #[tokio::test]
     async fn peers_signed_by_the_cluster_ca_talk_and_strangers_do_not() {
         let dir = tempfile::tempdir().unwrap();
-        let cluster = certs(dir.path(), "cluster", &["n1=127.0.0.1", "n2=127.0.0.1"]);
-        let other = certs(dir.path(), "other", &["x=127.0.0.1"]);
+        let cluster = certs(
+            dir.path(),
+            "cluster",
+            &[("n1", "127.0.0.1"), ("n2", "127.0.0.1")],
+        );
+        let other = certs(dir.path(), "other", &[("x", "127.0.0.1")]);
         let n1 = files(&cluster, "n1").config().unwrap();
         let address = server(&n1).await;
 
@@ -217,7 +214,11 @@ mod tests {
     #[tokio::test]
     async fn a_peer_whose_certificate_names_another_address_is_not_trusted() {
         let dir = tempfile::tempdir().unwrap();
-        let cluster = certs(dir.path(), "cluster", &["n1=10.77.0.1", "n2=127.0.0.1"]);
+        let cluster = certs(
+            dir.path(),
+            "cluster",
+            &[("n1", "10.77.0.1"), ("n2", "127.0.0.1")],
+        );
         let n1 = files(&cluster, "n1").config().unwrap();
         let address = server(&n1).await;
         let n2 = files(&cluster, "n2").config().unwrap();
@@ -228,7 +229,11 @@ mod tests {
     #[test]
     fn a_key_that_is_not_the_certificates_is_refused_up_front() {
         let dir = tempfile::tempdir().unwrap();
-        let cluster = certs(dir.path(), "cluster", &["n1=127.0.0.1", "n2=127.0.0.1"]);
+        let cluster = certs(
+            dir.path(),
+            "cluster",
+            &[("n1", "127.0.0.1"), ("n2", "127.0.0.1")],
+        );
         let mixed = TlsFiles::read(&PeerTls {
             cert_file: cluster.join("n1.crt"),
             key_file: cluster.join("n2.key"),

@@ -8,6 +8,7 @@ mod lab_agent;
 pub mod lab_data;
 pub mod lab_manifests;
 pub mod poll;
+pub mod tls;
 
 pub use lab_agent::{AgentCommand, LabAgent};
 pub use poll::{eventually, wait_until};
@@ -16,6 +17,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// A runtime for a test that drives the async libraries (the compose
+/// engine) from plain `#[test]`s, with their logs in the test's output.
+pub fn runtime() -> tokio::runtime::Runtime {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
 
 /// The `hareconcile` binary cargo built for the test or benchmark running
 /// this. Their executables live in `target/PROFILE/deps/`, the package's

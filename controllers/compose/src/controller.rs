@@ -549,6 +549,7 @@ impl Reconciler for ServiceReconciler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::file::load_text;
     use hareconcile_model::status::VrrpState;
     use hareconcile_model::{ObjectMeta, Status, API_VERSION};
     use serde_json::json;
@@ -592,10 +593,7 @@ mod tests {
 
     #[test]
     fn ready_says_running_stopped_unhealthy_or_standby() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("compose.yaml");
-        std::fs::write(&path, "services: {web: {image: x}, worker: {image: x}}\n").unwrap();
-        let project = load(&path, &LoadOptions::default()).unwrap();
+        let project = load_text("services: {web: {image: x}, worker: {image: x}}\n").unwrap();
         let mut backup = FollowedVip::default();
         backup.instance.state = Some(VrrpState::Backup);
         let healthy = report(Verdict::Healthy, &[]);

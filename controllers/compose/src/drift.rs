@@ -253,14 +253,7 @@ mod tests {
     use super::*;
 
     fn project() -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("compose.yaml");
-        std::fs::write(&path, "services: {web: {image: x}, worker: {image: x}}\n").unwrap();
-        let options = crate::file::LoadOptions {
-            project_name: Some("shop".into()),
-            ..Default::default()
-        };
-        crate::file::load(&path, &options).expect("a valid compose file")
+        crate::file::shop("services: {web: {image: x}, worker: {image: x}}\n")
     }
 
     fn container(service: &str, state: &str, project: &Project) -> ContainerStatus {

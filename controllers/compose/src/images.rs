@@ -239,18 +239,14 @@ impl Images {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::{load, LoadOptions};
+    use crate::file::load_text;
 
     #[test]
     fn each_image_once_with_the_policy_that_pulls_most() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("compose.yaml");
-        std::fs::write(
-            &path,
+        let project = load_text(
             "services:\n  web: {image: bb, pull_policy: never}\n  worker: {image: bb, pull_policy: always}\n  idle: {image: bb}\n  db: {image: pg, pull_policy: never}\n  cache: {image: redis}\n",
         )
         .unwrap();
-        let project = load(&path, &LoadOptions::default()).unwrap();
         let images = images_of(&project);
         assert_eq!(
             images,

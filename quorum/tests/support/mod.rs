@@ -143,17 +143,10 @@ fn signal(child: &Child, name: &str) {
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate,
-/// made by the script operators use for the peer API.
+/// as `hareconcile init --tls` makes them for the peer API.
 fn certificates(dir: &Path) -> PathBuf {
     let out = dir.join("tls");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/peer-tls-certs.sh");
-    let status = Command::new(script)
-        .arg(&out)
-        .args(["etcd=127.0.0.1", "n1=127.0.0.1"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "peer-tls-certs.sh");
+    hareconcile_test_support::tls::private_ca(&out, &[("etcd", "127.0.0.1"), ("n1", "127.0.0.1")]);
     out
 }
 

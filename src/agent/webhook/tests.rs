@@ -1,12 +1,10 @@
+use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use hareconcile_model::{Kind, ObjectKey};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-use tokio_rustls::rustls::pki_types::PrivateKeyDer;
-use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::TlsAcceptor;
+use hareconcile_test_support::tls::{self, Received};
 
 use super::*;
 
@@ -80,76 +78,27 @@ fn event(type_: EventType, reason: &str) -> Event {
     }
 }
 
-/// A request as the receiver saw it: the head in lower case, the body.
-struct Received {
-    head: String,
-    body: String,
+/// An https receiver on 127.0.0.1 with a certificate of a CA made for the
+/// test. Returns its port, the CA file and what it receives.
+fn https_receiver(dir: &Path) -> (u16, PathBuf, mpsc::Receiver<Received>) {
+    let ca = tls::private_ca(dir, &[("receiver", "127.0.0.1")]);
+    let config = tls::server_config(dir, "receiver");
+    let bind = || TcpListener::bind("127.0.0.1:0").unwrap();
+    let (address, requests) = tls::receiver(bind, Some(config), tls::NO_CONTENT);
+    (address.port(), ca, requests)
 }
 
-/// An https receiver on 127.0.0.1 with a certificate of a CA made for the
-/// test (scripts/peer-tls-certs.sh, as operators make the peer API's).
-/// Returns its port, the CA file and what it receives.
-async fn https_receiver(dir: &Path) -> (u16, PathBuf, mpsc::UnboundedReceiver<Received>) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tls-certs.sh");
-    let made = std::process::Command::new(script)
-        .arg(dir)
-        .arg("receiver=127.0.0.1")
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let certs = CertificateDer::pem_file_iter(dir.join("receiver.crt"))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(dir.join("receiver.key")).unwrap();
-    let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (received, requests) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let Ok(mut stream) = acceptor.accept(stream).await else {
-                continue;
-            };
-            let mut data = Vec::new();
-            let mut buffer = [0u8; 4096];
-            let (head, body) = loop {
-                let n = stream.read(&mut buffer).await.unwrap();
-                assert!(n > 0, "the request ended early");
-                data.extend_from_slice(&buffer[..n]);
-                let text = String::from_utf8_lossy(&data).into_owned();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let head = head.to_ascii_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .map_or(0, |v| v.trim().parse().unwrap());
-                    if body.len() >= length {
-                        break (head, body.to_owned());
-                    }
-                }
-            };
-            let _ = stream
-                .write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n")
-                .await;
-            let _ = stream.shutdown().await;
-            let _ = received.send(Received { head, body });
-        }
-    });
-    (port, dir.join("ca.crt"), requests)
+/// The next request the receiver got.
+fn next(requests: &mpsc::Receiver<Received>) -> Received {
+    requests
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the receiver got a request")
 }
 
 #[tokio::test]
 async fn each_format_reaches_an_https_receiver_with_the_configured_header() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, ca, mut requests) = https_receiver(dir.path()).await;
+    let (port, ca, requests) = https_receiver(dir.path());
     let url = WebhookUrl::parse(&format!("https://127.0.0.1:{port}/hook?token=t1")).unwrap();
     let header = WebhookHeader::parse("Authorization: Bearer secret-1").unwrap();
     let master = event(EventType::Normal, "BecameMaster");
@@ -158,7 +107,7 @@ async fn each_format_reaches_an_https_receiver_with_the_configured_header() {
     for format in WebhookFormat::value_variants() {
         let webhook = Webhook::new(url.clone(), *format, vec![header.clone()], Some(&ca)).unwrap();
         post(&webhook, &master).await.unwrap();
-        let got = requests.recv().await.unwrap();
+        let got = next(&requests);
         assert!(
             got.head.starts_with("post /hook?token=t1 http/1.1"),
             "{}",
@@ -197,7 +146,7 @@ async fn each_format_reaches_an_https_receiver_with_the_configured_header() {
     // A warning stands out where the receiver can show it.
     let ntfy = Webhook::new(url.clone(), WebhookFormat::Ntfy, Vec::new(), Some(&ca)).unwrap();
     post(&ntfy, &removed).await.unwrap();
-    let got = requests.recv().await.unwrap();
+    let got = next(&requests);
     assert!(got.head.contains("\r\nx-priority: 4"), "{}", got.head);
     assert!(got.head.contains("\r\nx-tags: warning"), "{}", got.head);
 }
@@ -205,24 +154,10 @@ async fn each_format_reaches_an_https_receiver_with_the_configured_header() {
 #[tokio::test]
 async fn a_receiver_the_ca_did_not_sign_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, _, _requests) = https_receiver(&dir.path().join("receiver")).await;
-    let other = dir.path().join("other");
-    let made = std::process::Command::new(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tls-certs.sh"),
-    )
-    .arg(&other)
-    .arg("x=127.0.0.1")
-    .output()
-    .unwrap();
-    assert!(made.status.success(), "{made:?}");
+    let (port, _, _requests) = https_receiver(&dir.path().join("receiver"));
+    let other = tls::private_ca(&dir.path().join("other"), &[]);
     let url = WebhookUrl::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
-    let webhook = Webhook::new(
-        url,
-        WebhookFormat::Raw,
-        Vec::new(),
-        Some(&other.join("ca.crt")),
-    )
-    .unwrap();
+    let webhook = Webhook::new(url, WebhookFormat::Raw, Vec::new(), Some(&other)).unwrap();
     let error = post(&webhook, &event(EventType::Normal, "BecameMaster"))
         .await
         .unwrap_err();

@@ -297,7 +297,8 @@ fn remove_cgroup(cgroup: &Path) {
     }
 }
 
-fn dir_names(dir: &Path) -> Vec<String> {
+/// The names in `dir` that are UTF-8; none when it cannot be read.
+pub(crate) fn dir_names(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|entries| {
             entries

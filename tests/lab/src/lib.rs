@@ -63,6 +63,7 @@ pub use keepalived::{
     config as keepalived_config, start_keepalived, start_keepalived_with, VrrpInstance,
 };
 pub use naming::LabId;
+pub use netns::enter as enter_netns;
 pub use privileges::{check as check_privileges, privileged, Need};
 pub use process::{process_tree, NodeCommand, Output, Process, LAB_ENV};
 pub use service_unit::{parse_environment_file, ServiceUnit, Word};

@@ -1,8 +1,9 @@
 //! Named network namespaces (`ip netns`), and `ip` / `sysctl` run inside them.
 
-use std::path::PathBuf;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 
-use crate::error::Result;
+use crate::error::{LabError, Result};
 use crate::naming::LabId;
 use crate::process::{NodeCommand, Place};
 
@@ -33,14 +34,20 @@ pub(crate) fn delete(name: &str) -> Result<()> {
 
 /// Names of all named namespaces on the machine.
 pub(crate) fn list() -> Vec<String> {
-    std::fs::read_dir(NETNS_DIR)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::cleanup::dir_names(Path::new(NETNS_DIR))
+}
+
+/// Moves the calling thread (only it) into the network namespace at
+/// `path` (see [`Host::netns_path`](crate::Host::netns_path)), so that what
+/// it binds or connects lives on that host: a test's own server or client
+/// on a lab node, without a process of its own.
+pub fn enter(path: &Path) -> Result<()> {
+    let netns = std::fs::File::open(path).map_err(|e| LabError::io("open", path, e))?;
+    // SAFETY: setns on an open namespace file only moves this thread.
+    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(LabError::io("setns", path, std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// Pids of the processes whose network namespace is `name`.

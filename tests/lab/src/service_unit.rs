@@ -138,9 +138,11 @@ impl ServiceUnit {
     }
 
     /// The variables the service starts with, as systemd computes them for
-    /// a unit installed in `root`: its defaults, then each environment
-    /// file (read inside `root`) and `Environment=` line, later ones
-    /// overriding earlier ones.
+    /// a unit installed in `root`: its defaults, then the `Environment=`
+    /// lines, then each environment file (read inside `root`), later ones
+    /// overriding earlier ones. The files come last because systemd lets
+    /// them override `Environment=` (systemd.exec(5)), wherever the lines
+    /// stand in the unit.
     pub fn environment_in(&self, root: &Path) -> Result<Vec<(String, String)>> {
         let mut vars = vec![("PATH".to_owned(), DEFAULT_PATH.to_owned())];
         for dir in &self.runtime_directories {
@@ -149,6 +151,7 @@ impl ServiceUnit {
         for dir in &self.state_directories {
             vars.push(("STATE_DIRECTORY".into(), format!("/var/lib/{dir}")));
         }
+        vars.extend(self.environment.iter().cloned());
         for (file, optional) in &self.environment_files {
             let path = inside(root, &file.to_string_lossy());
             match std::fs::read_to_string(&path) {
@@ -160,7 +163,6 @@ impl ServiceUnit {
                 Err(e) => return Err(LabError::io("read", path, e)),
             }
         }
-        vars.extend(self.environment.iter().cloned());
         // Later assignments win, as in systemd.
         let mut merged: Vec<(String, String)> = Vec::new();
         for (name, value) in vars {
@@ -489,7 +491,7 @@ StateDirectory=demo
     }
 
     #[test]
-    fn later_assignments_override_earlier_ones() {
+    fn environment_files_override_environment_lines_as_in_systemd() {
         let root = std::env::temp_dir().join(format!("svc-unit-{}", std::process::id()));
         std::fs::create_dir_all(root.join("etc/default")).unwrap();
         std::fs::write(root.join("etc/default/demo"), "A=from-file\nFLAG=f\n").unwrap();
@@ -504,7 +506,12 @@ StateDirectory=demo
                 .1
                 .clone()
         };
-        assert_eq!(get("A"), "1", "Environment= comes after the file");
+        assert_eq!(
+            get("A"),
+            "from-file",
+            "an environment file overrides Environment=, though the unit names it first"
+        );
+        assert_eq!(get("B"), "two words", "Environment= alone still counts");
         assert_eq!(get("FLAG"), "f");
         assert_eq!(get("RUNTIME_DIRECTORY"), "/run/demo");
         assert_eq!(get("STATE_DIRECTORY"), "/var/lib/demo");

@@ -40,13 +40,10 @@ fn is_front(project: &Project, service: &Service) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::{load, LoadOptions};
+    use crate::file::load_text;
 
     fn serving_in(compose: &str) -> Vec<String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("compose.yaml");
-        std::fs::write(&path, compose).unwrap();
-        let project = load(&path, &LoadOptions::default()).unwrap();
+        let project = load_text(compose).unwrap();
         serving(&project).into_iter().map(str::to_string).collect()
     }
 

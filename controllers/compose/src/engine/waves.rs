@@ -29,18 +29,14 @@ pub fn waves(project: &Project) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::file::{load, LoadOptions};
+    use crate::file::load_text;
 
     #[test]
     fn independent_services_share_a_wave() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("compose.yaml");
-        std::fs::write(
-            &path,
+        let project = load_text(
             "services:\n  web: {image: x, depends_on: [worker, cache]}\n  worker: {image: x, depends_on: [db]}\n  cache: {image: x}\n  db: {image: x}\n  idle: {image: x}\n",
         )
         .unwrap();
-        let project = load(&path, &LoadOptions::default()).unwrap();
         assert_eq!(
             waves(&project),
             [vec!["cache", "db", "idle"], vec!["worker"], vec!["web"]]

@@ -21,6 +21,13 @@ impl Problem {
             message: message.into(),
         }
     }
+
+    /// Fails the test unless the message says `what`, showing it.
+    #[cfg(test)]
+    #[track_caller]
+    pub fn assert_says(&self, what: &str) {
+        assert!(self.message.contains(what), "{}", self.message);
+    }
 }
 
 pub type Decoded<T> = Result<T, Problem>;
@@ -356,11 +363,7 @@ mod tests {
         fields.take("image");
         let err = fields.finish().unwrap_err();
         assert_eq!(err.at, Position::new(2, 1));
-        assert!(
-            err.message.contains("`build` in service `web`"),
-            "{}",
-            err.message
-        );
+        err.assert_says("`build` in service `web`");
     }
 
     #[test]

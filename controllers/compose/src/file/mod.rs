@@ -360,5 +360,31 @@ pub fn normalize_project_name(name: &str) -> String {
     kept.trim_start_matches(['-', '_']).to_string()
 }
 
+/// For tests across the crate: `text` loaded as the `compose.yaml` of a
+/// temporary directory.
+#[cfg(test)]
+pub(crate) fn load_text_with(text: &str, options: &LoadOptions) -> Result<Project, FileErrors> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("compose.yaml");
+    std::fs::write(&path, text).unwrap();
+    load(&path, options)
+}
+
+/// [`load_text_with`] the default options.
+#[cfg(test)]
+pub(crate) fn load_text(text: &str) -> Result<Project, FileErrors> {
+    load_text_with(text, &LoadOptions::default())
+}
+
+/// [`load_text`] as project `shop`, which must load.
+#[cfg(test)]
+pub(crate) fn shop(text: &str) -> Project {
+    let options = LoadOptions {
+        project_name: Some("shop".into()),
+        ..LoadOptions::default()
+    };
+    load_text_with(text, &options).expect("a valid compose file")
+}
+
 #[cfg(test)]
 mod tests;

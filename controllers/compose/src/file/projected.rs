@@ -398,11 +398,7 @@ mod tests {
             &Warnings::default(),
         )
         .unwrap_err();
-        assert!(
-            err.message.contains("`nope` is not declared"),
-            "{}",
-            err.message
-        );
+        err.assert_says("`nope` is not declared");
     }
 
     #[test]

@@ -240,11 +240,7 @@ mod tests {
         assert!(all["shared"].external);
         assert_eq!(all["shared"].name.as_deref(), Some("proxy"));
         let err = resources(&parse("front: {ipam: {}}\n").unwrap(), "volume").unwrap_err();
-        assert!(
-            err.message.contains("`ipam` in volume `front`"),
-            "{}",
-            err.message
-        );
+        err.assert_says("`ipam` in volume `front`");
     }
 
     #[test]

@@ -13,12 +13,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-fn load_text(text: &str) -> Result<Project, FileErrors> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "compose.yaml", text);
-    load(&path, &LoadOptions::default())
-}
-
 /// The error message, with the temporary directory cut off.
 fn error(text: &str) -> String {
     let message = load_text(text).unwrap_err().to_string();

@@ -376,11 +376,7 @@ mod tests {
     fn undeclared_volumes_are_errors() {
         let none = BTreeSet::new();
         let err = mounts(&parse("- cache:/c\n").unwrap(), Path::new("/p"), &none).unwrap_err();
-        assert!(
-            err.message.contains("`cache` is not declared"),
-            "{}",
-            err.message
-        );
+        err.assert_says("`cache` is not declared");
         let err = mounts(
             &parse("- {type: npipe, target: /t}\n").unwrap(),
             Path::new("/p"),
@@ -424,11 +420,7 @@ mod tests {
             &declared,
         )
         .unwrap_err();
-        assert!(
-            err.message.contains("unsupported volume mode \"shiny\""),
-            "{}",
-            err.message
-        );
+        err.assert_says("unsupported volume mode \"shiny\"");
     }
 
     #[test]
@@ -455,7 +447,7 @@ mod tests {
             &none,
         )
         .unwrap_err();
-        assert!(err.message.contains("no `source`"), "{}", err.message);
+        err.assert_says("no `source`");
         let short = tmpfs(&parse("[/run, '/tmp:size=1m,mode=1777']").unwrap()).unwrap();
         assert_eq!(short["/run"], "");
         assert_eq!(short["/tmp"], "size=1m,mode=1777");

@@ -220,107 +220,14 @@ impl ServerCertVerifier for AnyCertificate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
-    use tokio_rustls::rustls::pki_types::PrivateKeyDer;
-    use tokio_rustls::rustls::ServerConfig;
-    use tokio_rustls::TlsAcceptor;
+    use hareconcile_test_support::tls;
 
-    /// A CA and a certificate it signed for 127.0.0.1, made by openssl in
-    /// `dir`: `ca.crt`, `server.crt`, `server.key`, and a second,
-    /// unrelated CA `other.crt`.
-    fn private_ca(dir: &Path) {
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .output()
-                .expect("openssl is installed");
-            assert!(out.status.success(), "openssl {args:?}: {out:?}");
-        };
-        for ca in ["ca", "other"] {
-            run(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.crt"),
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN=hareconcile test {ca}"),
-            ]);
-        }
-        run(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ]);
-        std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-        run(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ]);
-    }
-
-    /// Serves `answer` over TLS with the test CA's server certificate.
-    async fn serve(dir: &Path, answer: &'static [u8]) -> String {
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(dir.join("server.crt"))
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
-        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
-        let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-        let acceptor = TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut tls) = acceptor.accept(tcp).await {
-                        let mut request = [0u8; 512];
-                        let _ = tls.read(&mut request).await;
-                        let _ = tls.write_all(answer).await;
-                        let _ = tls.shutdown().await;
-                    }
-                });
-            }
-        });
-        address
+    /// Serves `answer` over TLS with a certificate for 127.0.0.1 from the
+    /// CA `ca.crt` in `dir`.
+    fn serve(dir: &Path, answer: &'static [u8]) -> String {
+        let config = tls::server_config(dir, "server");
+        let bind = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        tls::receiver(bind, Some(config), answer).0.to_string()
     }
 
     fn check(url: String, ca_file: Option<&Path>, insecure: bool) -> HttpsCheck {
@@ -334,10 +241,10 @@ mod tests {
     #[tokio::test]
     async fn a_private_ca_passes_and_the_wrong_ca_fails() {
         let dir = tempfile::tempdir().unwrap();
-        private_ca(dir.path());
-        let address = serve(dir.path(), b"HTTP/1.0 200 OK\r\n\r\n").await;
+        let ca = tls::private_ca(dir.path(), &[("server", "127.0.0.1")]);
+        let other = tls::private_ca(&dir.path().join("other"), &[]);
+        let address = serve(dir.path(), b"HTTP/1.0 200 OK\r\n\r\n");
         let url = format!("https://{address}/health");
-        let (ca, other) = (dir.path().join("ca.crt"), dir.path().join("other.crt"));
         assert_eq!(probe(&check(url.clone(), Some(&ca), false)).await, Ok(()));
         let wrong = probe(&check(url.clone(), Some(&other), false)).await;
         assert!(
@@ -345,7 +252,7 @@ mod tests {
             "{wrong:?}"
         );
         assert_eq!(probe(&check(url, None, true)).await, Ok(()), "insecure");
-        let broken = serve(dir.path(), b"HTTP/1.0 503 Busy\r\n\r\n").await;
+        let broken = serve(dir.path(), b"HTTP/1.0 503 Busy\r\n\r\n");
         assert_eq!(
             probe(&check(format!("https://{broken}/"), Some(&ca), false)).await,
             Err("status 503".into())

@@ -138,7 +138,8 @@ impl InstanceConfig {
     }
 
     /// The advertisement this instance sends with `priority` (its effective
-    /// priority, or 0 when leaving). Assumes a validated config.
+    /// priority, or 0 when leaving). Assumes a validated config, whose
+    /// addresses are of one family.
     pub fn advertisement(&self, priority: u8) -> Advertisement {
         match self.version {
             Version::V2 => Advertisement::V2(AdvertV2 {
@@ -146,15 +147,15 @@ impl InstanceConfig {
                 priority,
                 advert_interval_secs: self.advert_interval.as_secs().min(255) as u8,
                 auth: self.auth,
-                addresses: ipv4s(&self.virtual_addresses),
+                addresses: by_family(&self.virtual_addresses).0,
             }),
             Version::V3 => {
                 let centis = (self.advert_interval.as_millis() / 10)
                     .min(u128::from(MAX_V3_INTERVAL_CENTIS)) as u16;
                 let addresses = if self.primary_address.is_ipv4() {
-                    Addresses::V4(ipv4s(&self.virtual_addresses))
+                    Addresses::V4(by_family(&self.virtual_addresses).0)
                 } else {
-                    Addresses::V6(ipv6s(&self.virtual_addresses))
+                    Addresses::V6(by_family(&self.virtual_addresses).1)
                 };
                 Advertisement::V3(AdvertV3 {
                     vrid: self.vrid,
@@ -167,25 +168,16 @@ impl InstanceConfig {
     }
 }
 
-// A validated config has a single family, so the filters drop nothing.
-fn ipv4s(addresses: &[IpAddr]) -> Vec<Ipv4Addr> {
-    addresses
-        .iter()
-        .filter_map(|addr| match addr {
-            IpAddr::V4(v4) => Some(*v4),
-            IpAddr::V6(_) => None,
-        })
-        .collect()
-}
-
-fn ipv6s(addresses: &[IpAddr]) -> Vec<Ipv6Addr> {
-    addresses
-        .iter()
-        .filter_map(|addr| match addr {
-            IpAddr::V6(v6) => Some(*v6),
-            IpAddr::V4(_) => None,
-        })
-        .collect()
+/// `addresses` split by family, each in the order given.
+pub(crate) fn by_family(addresses: &[IpAddr]) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for address in addresses {
+        match address {
+            IpAddr::V4(a) => v4.push(*a),
+            IpAddr::V6(a) => v6.push(*a),
+        }
+    }
+    (v4, v6)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod repair;
 pub(crate) mod sync_group;
 pub(crate) mod tracking;
 
+pub(crate) use config::by_family;
 pub use config::{ConfigError, InstanceConfig, OWNER_PRIORITY};
 pub use events::{Action, Hook, Input, State, Switchover, Timer, Timestamp, Tracking, Warning};
 pub use instance::Instance;

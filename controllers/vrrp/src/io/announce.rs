@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV6};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use crate::core::by_family;
 use crate::io::addresses::Interface;
 
 const ETH_P_ARP: u16 = 0x0806;
@@ -22,20 +23,7 @@ const OPTION_TARGET_LINK_LAYER: u8 = 2;
 
 /// Sends `count` announcements of each of `vips` on `interface`.
 pub fn announce(interface: &Interface, vips: &[IpAddr], count: u32) -> io::Result<()> {
-    let v4: Vec<Ipv4Addr> = vips
-        .iter()
-        .filter_map(|ip| match ip {
-            IpAddr::V4(v4) => Some(*v4),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let v6: Vec<Ipv6Addr> = vips
-        .iter()
-        .filter_map(|ip| match ip {
-            IpAddr::V6(v6) => Some(*v6),
-            IpAddr::V4(_) => None,
-        })
-        .collect();
+    let (v4, v6) = by_family(vips);
     if !v4.is_empty() {
         let socket = arp_socket(interface)?;
         for _ in 0..count {

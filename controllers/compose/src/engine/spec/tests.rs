@@ -6,14 +6,7 @@ use super::*;
 use crate::file::{load, LoadOptions};
 
 fn project(text: &str) -> Project {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("compose.yaml");
-    std::fs::write(&path, text).unwrap();
-    let options = LoadOptions {
-        project_name: Some("shop".into()),
-        ..LoadOptions::default()
-    };
-    load(&path, &options).unwrap()
+    crate::file::shop(text)
 }
 
 #[test]

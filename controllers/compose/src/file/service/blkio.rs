@@ -100,7 +100,7 @@ mod tests {
         );
         assert_eq!(decoded.device_write_iops, [("/dev/sdb".to_string(), 120)]);
         let err = blkio(&parse("weight: 5\n").unwrap()).unwrap_err();
-        assert!(err.message.contains("10 to 1000"), "{}", err.message);
+        err.assert_says("10 to 1000");
         assert!(blkio(&parse("device_read_bps: [{rate: 1}]\n").unwrap()).is_err());
     }
 }

@@ -250,6 +250,6 @@ mod tests {
         );
         let err = decode("security_opt: [seccomp=missing.json]\n", dir.path()).unwrap_err();
         assert_eq!((err.at.line, err.at.column), (1, 16));
-        assert!(err.message.contains("missing.json"), "{}", err.message);
+        err.assert_says("missing.json");
     }
 }

@@ -278,14 +278,10 @@ mod tests {
         );
         let unconfigured = parse("back: {ipv4_address: 10.0.0.1}\n").unwrap();
         let err = service_networks(&unconfigured, &declared).unwrap_err();
-        assert!(
-            err.message.contains("`back` has no configured subnet"),
-            "{}",
-            err.message
-        );
+        err.assert_says("`back` has no configured subnet");
         let newer = parse("lan: {mac_address: '02:42:ac:11:00:02'}\n").unwrap();
         let err = service_networks(&newer, &declared).unwrap_err();
-        assert!(err.message.contains("`mac_address`"), "{}", err.message);
+        err.assert_says("`mac_address`");
     }
 
     #[test]
