@@ -46,7 +46,15 @@ fn chart_args<'a>(
     target_flag: &'a str,
     target: &'a Path,
 ) -> [&'a str; 7] {
-    ["chart", verb, chart, "-f", path(site), target_flag, path(target)]
+    [
+        "chart",
+        verb,
+        chart,
+        "-f",
+        path(site),
+        target_flag,
+        path(target),
+    ]
 }
 
 /// A local chart: a Cluster and a VirtualIP whose master hook is one of
@@ -197,10 +205,7 @@ fn render_writes_manifests_files_and_lock_that_validate() {
         let example = expect_code(&hc(&["chart", "show", chart, "--example", "seed"]), 0);
         write(&site, &example);
         let rendered = out_dir.join(chart);
-        let out = expect_code(
-            &hc(&chart_args("render", chart, &site, "-o", &rendered)),
-            0,
-        );
+        let out = expect_code(&hc(&chart_args("render", chart, &site, "-o", &rendered)), 0);
         assert!(out.starts_with(&format!("chart {chart} 1.0.0 rendered into ")));
         let lock = std::fs::read_to_string(rendered.join("chart.lock")).unwrap();
         assert!(
@@ -280,7 +285,13 @@ fn install_applies_to_the_agent_and_upgrades_in_place() {
     let installed = dir.path().join("installed");
     let install = |values: &str| {
         write(&site, values);
-        agent.hc(&chart_args("install", path(&chart), &site, "--dir", &installed))
+        agent.hc(&chart_args(
+            "install",
+            path(&chart),
+            &site,
+            "--dir",
+            &installed,
+        ))
     };
     let out = expect_code(&install("address: 10.77.0.100/24\nextra: true\n"), 0);
     assert_eq!(
@@ -326,7 +337,13 @@ fn install_into_a_git_checkout_writes_and_validates_without_committing() {
     );
     let manifests = repo.join("manifests");
     let out = expect_code(
-        &hc(&chart_args("install", "pihole", &site, "--git-dir", &manifests)),
+        &hc(&chart_args(
+            "install",
+            "pihole",
+            &site,
+            "--git-dir",
+            &manifests,
+        )),
         0,
     );
     assert!(out.contains("nothing is applied or committed"), "{out}");
@@ -341,7 +358,13 @@ fn install_into_a_git_checkout_writes_and_validates_without_committing() {
         &manifests.join("other.yaml"),
         &std::fs::read_to_string(manifests.join("pihole/cluster.yaml")).unwrap(),
     );
-    let out = hc(&chart_args("install", "pihole", &site, "--git-dir", &manifests));
+    let out = hc(&chart_args(
+        "install",
+        "pihole",
+        &site,
+        "--git-dir",
+        &manifests,
+    ));
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(
         stderr(&out).contains("is already declared at")
@@ -350,7 +373,13 @@ fn install_into_a_git_checkout_writes_and_validates_without_committing() {
         stderr(&out)
     );
 
-    let out = hc(&chart_args("install", "pihole", &site, "--git-dir", dir.path()));
+    let out = hc(&chart_args(
+        "install",
+        "pihole",
+        &site,
+        "--git-dir",
+        dir.path(),
+    ));
     fails_with(&out, "is not inside a git checkout");
 }
 

@@ -43,13 +43,8 @@ fn start(dir: &Path, tls: bool) -> Setup {
         .port();
     let certs = tls.then(|| {
         let certs = dir.join("tls");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tls-certs.sh");
-        let made = Command::new(script)
-            .arg(&certs)
-            .args([format!("n1={N1}"), format!("n2={N2}")])
-            .output()
-            .unwrap();
-        assert!(made.status.success(), "{made:?}");
+        let (n1, n2) = (N1.to_string(), N2.to_string());
+        support::tls::private_ca(&certs, &[("n1", &n1), ("n2", &n2)]);
         certs
     });
     let tls_spec = certs

@@ -185,13 +185,7 @@ fn with_tls_peers_talk_over_mutual_tls_and_plain_or_anonymous_clients_are_refuse
     let token_file = lab.dir().join("peer.token");
     std::fs::write(&token_file, token).unwrap();
     let made = lab.dir().join("tls-made");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tls-certs.sh");
-    let out = std::process::Command::new(script)
-        .arg(&made)
-        .args(["n1=10.77.0.1", "n2=10.77.0.2"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    support::tls::private_ca(&made, &[("n1", "10.77.0.1"), ("n2", "10.77.0.2")]);
     // As on real hosts: one Cluster for all, the same paths on every node,
     // each node's own certificate behind them.
     let tls = lab.dir().join("tls");
