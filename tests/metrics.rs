@@ -190,3 +190,37 @@ fn metrics_listen_serves_metrics_and_healthz_over_tcp() {
     }
     drop(agent);
 }
+
+/// `/v1/info`, `hareconcile_build_info` and `hareconcile --version` name
+/// the same build: an operator comparing nodes reads either.
+#[test]
+fn the_agent_info_names_the_build_as_the_version_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &[]);
+    let response = get_raw(&agent.socket, "/v1/info");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{response}");
+    let info: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    let (commit, date) = (
+        info["commit"].as_str().expect("commit"),
+        info["buildDate"].as_str().expect("buildDate"),
+    );
+    let version = support::stdout(
+        &std::process::Command::new(support::bin())
+            .arg("--version")
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        version.contains(&format!("(commit {commit}, built {date})")),
+        "{version} vs {info}"
+    );
+    let scrape = scrape(&agent);
+    let build = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "hareconcile_build_info")
+        .expect("hareconcile_build_info");
+    assert_eq!(build.labels.get("revision"), Some(commit), "{info}");
+    assert_eq!(build.labels.get("build_date"), Some(date), "{info}");
+}

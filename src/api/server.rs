@@ -193,6 +193,8 @@ async fn info(State(api): State<Api>) -> Json<AgentInfo> {
     Json(AgentInfo {
         node: api.store.node().to_string(),
         version: env!("CARGO_PKG_VERSION").to_string(),
+        commit: crate::build_info::COMMIT.to_string(),
+        build_date: crate::build_info::DATE.to_string(),
         resource_version: api.store.resource_version(),
     })
 }

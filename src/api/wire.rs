@@ -25,6 +25,12 @@ pub struct EventList {
 pub struct AgentInfo {
     pub node: String,
     pub version: String,
+    /// The build, as `--version` and `hareconcile_build_info` say it;
+    /// empty from an agent older than these fields.
+    #[serde(default)]
+    pub commit: String,
+    #[serde(default)]
+    pub build_date: String,
     pub resource_version: u64,
 }
 

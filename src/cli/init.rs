@@ -351,8 +351,9 @@ fn make_tls(
 }
 
 /// The replication key pair and `known_hosts` lines for every node whose
-/// host key can be read: this host's from /etc/ssh, the others' with
-/// ssh-keyscan (skipped, and said, when they do not answer).
+/// sshd answers ssh-keyscan at its address (the name Replications connect
+/// to); a node that does not answer is skipped, and said, and added by a
+/// later run.
 fn make_ssh(
     dir: &Path,
     args: &InitArgs,
