@@ -7,6 +7,7 @@
 //! from the store and write status back to it.
 
 pub mod controller;
+pub mod process_group;
 pub mod store;
 
 pub use controller::{

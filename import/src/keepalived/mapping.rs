@@ -971,6 +971,7 @@ fn notify(commands: &NotifyCommands, kind: &str, name: &str) -> Notify {
         backup: pick(&commands.backup, "BACKUP"),
         fault: pick(&commands.fault, "FAULT"),
         stop: pick(&commands.stop, "STOP"),
+        timeout: None,
     }
 }
 

@@ -267,6 +267,10 @@ pub struct Notify {
     pub fault: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// How long each command may run before it is killed with every
+    /// process it started; the agent's default (60s) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
 }
 
 /// Operator overrides, kept in the spec so they survive restarts and show up in diffs.

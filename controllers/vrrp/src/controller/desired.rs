@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::core::packet::{Auth, ChecksumMode, Version};
 use crate::core::InstanceConfig;
-use crate::io::hooks::NotifyCommands;
+use crate::io::hooks::{self, NotifyCommands};
 use crate::io::network::Transport;
 use crate::io::shell::ShellConfig;
 use crate::io::trackers::{ScriptCheck, TrackConfig};
@@ -125,6 +125,10 @@ pub fn shell_configs(
                 backup: resolve(&spec.notify.backup, local.manifest_dir),
                 fault: resolve(&spec.notify.fault, local.manifest_dir),
                 stop: resolve(&spec.notify.stop, local.manifest_dir),
+                timeout: spec
+                    .notify
+                    .timeout
+                    .map_or(hooks::DEFAULT_TIMEOUT, |t| t.as_std()),
             },
             sync_group: spec
                 .sync_group
