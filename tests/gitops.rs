@@ -4,7 +4,7 @@
 
 use hareconcile_test_support as support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::{expect_code, git, virtual_ip, Agent, CLUSTER};
@@ -23,6 +23,16 @@ fn commit(repo: &Path, files: &[(&str, Option<&str>)], message: &str) -> String 
     git(repo, &["rev-parse", "HEAD"])
 }
 
+/// A new repository at DIR/repo whose first commit holds `files` in its
+/// `manifests` directory; the repository and that commit's SHA.
+fn new_repo(dir: &Path, files: &[(&str, Option<&str>)]) -> (PathBuf, String) {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("manifests")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let first = commit(&repo, files, "first");
+    (repo, first)
+}
+
 /// Waits until the agent has exactly `expected` (name, VRID), from git.
 fn eventually(agent: &Agent, what: &str, expected: &[(&str, u64)]) {
     agent.await_virtual_ips(what, Duration::from_secs(15), "gitops", expected);
@@ -31,18 +41,14 @@ fn eventually(agent: &Agent, what: &str, expected: &[(&str, u64)]) {
 #[test]
 fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("manifests")).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(repo.join("README.md"), "not a manifest\n").unwrap();
-    let first = commit(
-        &repo,
+    let (repo, first) = new_repo(
+        dir.path(),
         &[
+            ("README.md", Some("not a manifest\n")),
             ("cluster.yaml", Some(CLUSTER)),
             ("web.yaml", Some(&virtual_ip("web", 51, "10.77.0.100/24"))),
             ("dns.yaml", Some(&virtual_ip("dns", 53, "10.77.0.53/24"))),
         ],
-        "first",
     );
     let url = format!("file://{}", repo.display());
     let agent = Agent::start(
@@ -160,4 +166,116 @@ fn gitops_commands_explain_when_the_agent_follows_no_repository() {
     let out = agent.hc(&["gitops", "status"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("start it with --git-url"));
+}
+
+/// A commit that empties the manifests directory would delete every
+/// object applied from git: it is rejected and everything stays, until
+/// the agent is started with --allow-prune-all.
+#[test]
+fn a_commit_that_declares_nothing_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, _) = new_repo(
+        dir.path(),
+        &[
+            // Keeps the directory in git once the manifests are gone.
+            ("README.md", Some("manifests\n")),
+            ("cluster.yaml", Some(CLUSTER)),
+            ("web.yaml", Some(&virtual_ip("web", 51, "10.77.0.100/24"))),
+        ],
+    );
+    let url = format!("file://{}", repo.display());
+    let args = [
+        "--git-url",
+        &url,
+        "--git-path",
+        "manifests",
+        "--git-interval",
+        "1h",
+    ];
+    let mut agent = Agent::start(dir.path(), &args);
+    eventually(&agent, "the first commit", &[("web", 51)]);
+
+    let empty = commit(
+        &repo,
+        &[("cluster.yaml", None), ("web.yaml", None)],
+        "oops, everything",
+    );
+    let report = expect_code(&agent.hc(&["gitops", "sync"]), 1);
+    assert!(
+        report.contains(&format!("{} REJECTED", &empty[..12])),
+        "{report}"
+    );
+    assert!(
+        report.contains("deleting them all at once is refused"),
+        "{report}"
+    );
+    assert!(report.contains("--allow-prune-all"), "{report}");
+    assert_eq!(agent.virtual_ips().len(), 1, "everything stays");
+    let events = expect_code(&agent.hc(&["events", "vip", "web"]), 0);
+    assert!(events.contains("PruneRefused"), "{events}");
+
+    agent.terminate();
+    let agent = Agent::start(dir.path(), &[&args[..], &["--allow-prune-all"]].concat());
+    eventually(&agent, "allowed, the empty commit prunes", &[]);
+}
+
+/// A server that accepts and never answers: each git command is killed at
+/// --git-timeout, so `gitops sync` reports the failure; with a long
+/// timeout, stopping the agent kills the hung fetch at once.
+#[test]
+fn a_git_server_that_never_answers_holds_neither_sync_nor_shutdown() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("git://{}/repo.git", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        // Held open, never answered.
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(
+        dir.path(),
+        &[
+            "--git-url",
+            &url,
+            "--git-interval",
+            "1h",
+            "--git-timeout",
+            "1s",
+        ],
+    );
+    let report = expect_code(&agent.hc(&["gitops", "sync"]), 3);
+    assert!(report.contains("did not finish within 1s"), "{report}");
+    drop(agent);
+
+    let dir = tempfile::tempdir().unwrap();
+    let before = accepted.load(Ordering::SeqCst);
+    let mut agent = Agent::start(
+        dir.path(),
+        &[
+            "--git-url",
+            &url,
+            "--git-interval",
+            "1h",
+            "--git-timeout",
+            "1h",
+        ],
+    );
+    support::eventually(
+        Duration::from_secs(15),
+        "the agent's fetch connects",
+        &|| agent.log(),
+        || accepted.load(Ordering::SeqCst) > before,
+    );
+    // terminate() fails the test if the agent does not exit.
+    let status = agent.terminate();
+    assert!(status.success(), "{status}\n{}", agent.log());
 }

@@ -60,3 +60,38 @@ fn directory_changes_apply_and_removed_files_prune() {
     std::fs::remove_file(m.join("dns.yaml")).unwrap();
     eventually(&agent, "a removed file", &[("ntp", 123), ("web", 52)]);
 }
+
+/// An emptied directory would delete every object it declared: refused,
+/// with a PruneRefused event on each, unless the agent allows it.
+#[test]
+fn an_emptied_directory_prunes_nothing_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("manifests");
+    std::fs::create_dir(&m).unwrap();
+    write(&m, "cluster.yaml", CLUSTER);
+    write(&m, "web.yaml", &virtual_ip("web", 51, "10.77.0.100/24"));
+    let mut agent = Agent::start(dir.path(), &["--manifests", m.to_str().unwrap()]);
+    eventually(&agent, "initial load", &[("web", 51)]);
+
+    std::fs::remove_file(m.join("web.yaml")).unwrap();
+    std::fs::remove_file(m.join("cluster.yaml")).unwrap();
+    let refused = || {
+        let events = agent.hc(&["events", "vip", "web"]);
+        String::from_utf8_lossy(&events.stdout).contains("PruneRefused")
+    };
+    support::eventually(
+        Duration::from_secs(15),
+        "the emptied directory is refused",
+        &|| agent.log(),
+        refused,
+    );
+    assert_eq!(vips(&agent), [("web".to_string(), 51)]);
+    assert!(agent.log().contains("--allow-prune-all"), "{}", agent.log());
+
+    agent.terminate();
+    let agent = Agent::start(
+        dir.path(),
+        &["--manifests", m.to_str().unwrap(), "--allow-prune-all"],
+    );
+    eventually(&agent, "allowed, the emptied directory prunes", &[]);
+}

@@ -7,22 +7,29 @@
 //! rejected with its SHA and file:line errors and the last good commit
 //! stays. Between commits the same checkout is applied again on every
 //! interval: level-triggered, so objects deleted by hand come back.
+//!
+//! Every git (and tar) command has a deadline and is killed with its
+//! process group at it, or at once when the agent stops: a server that
+//! accepts and never answers fails one attempt, never hangs the loop,
+//! `gitops sync` or shutdown. A commit that would prune every object
+//! applied from git is rejected unless `--allow-prune-all`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hareconcile_compose::ComposeFiles;
 use hareconcile_model::load::load_paths_checked;
 use hareconcile_model::{Manager, Object};
+use hareconcile_runtime::process_group::{self, Ended};
 use hareconcile_runtime::{ApplyResult, Store};
 use time::OffsetDateTime;
+use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::declared::{converge_directory, ConvergeError};
+use super::declared::{check_prune, converge_directory, ConvergeError};
 use crate::cluster_view::{AppliedCommit, Attempt, AttemptOutcome, GitopsHandle, GitopsStatus};
 
 /// What to follow.
@@ -33,6 +40,8 @@ pub struct GitSource {
     /// Directory within the repository holding the manifests.
     pub path: PathBuf,
     pub interval: Duration,
+    /// How long one git command may run.
+    pub timeout: Duration,
 }
 
 /// Where the applied commit's manifests are checked out.
@@ -64,6 +73,7 @@ pub fn start(
     source: GitSource,
     store: Store,
     state_dir: &Path,
+    allow_prune_all: bool,
     mut stopped: watch::Receiver<bool>,
 ) -> (GitopsHandle, JoinHandle<()>) {
     let workdir = Arc::new(Workdir::new(state_dir));
@@ -92,9 +102,17 @@ pub fn start(
                 Arc::clone(&workdir),
                 Arc::clone(&status),
             );
+            let round = Round {
+                runner: Runner {
+                    timeout: source.timeout,
+                    stopped: stopped.clone(),
+                    runtime: tokio::runtime::Handle::current(),
+                },
+                allow_prune_all,
+            };
             let now = tokio::task::spawn_blocking(move || {
                 let mut current = status.lock().expect("gitops status lock").clone();
-                sync(&source, &store, &workdir, &mut current);
+                sync(&source, &store, &workdir, &round, &mut current);
                 *status.lock().expect("gitops status lock") = current.clone();
                 current
             })
@@ -107,10 +125,22 @@ pub fn start(
     (handle, task)
 }
 
+/// What one round may do.
+struct Round {
+    runner: Runner,
+    allow_prune_all: bool,
+}
+
 /// One round: fetch, take a new commit if valid, apply the checkout.
-fn sync(source: &GitSource, store: &Store, workdir: &Workdir, status: &mut GitopsStatus) {
+fn sync(
+    source: &GitSource,
+    store: &Store,
+    workdir: &Workdir,
+    round: &Round,
+    status: &mut GitopsStatus,
+) {
     let previous = status.last_attempted.clone();
-    let attempt = attempt(source, store, workdir, status);
+    let attempt = attempt(source, store, workdir, round, status);
     let changed = previous
         .as_ref()
         .is_none_or(|p| p.sha != attempt.sha || p.outcome != attempt.outcome);
@@ -144,21 +174,33 @@ fn sync(source: &GitSource, store: &Store, workdir: &Workdir, status: &mut Gitop
     persist(workdir, status);
 }
 
-fn attempt(source: &GitSource, store: &Store, workdir: &Workdir, status: &GitopsStatus) -> Attempt {
+fn attempt(
+    source: &GitSource,
+    store: &Store,
+    workdir: &Workdir,
+    round: &Round,
+    status: &GitopsStatus,
+) -> Attempt {
+    let git = &round.runner;
     let at = OffsetDateTime::now_utc();
     let failed = |sha: Option<String>, error: String| Attempt {
         sha,
         at,
         outcome: AttemptOutcome::Failed { error },
     };
-    let sha = match fetch(source, &workdir.repo) {
+    let sha = match fetch(git, source, &workdir.repo) {
         Ok(sha) => sha,
         Err(error) => return failed(None, error),
     };
     let checked_out = status.last_applied.as_ref().map(|a| a.sha.as_str());
     if checked_out != Some(sha.as_str()) || !workdir.checkout.exists() {
-        // A commit rejected before is rejected again without another look.
-        if let Some(previous) = &status.last_attempted {
+        // A commit rejected before is rejected again without another look;
+        // with --allow-prune-all, one refused for its prune gets one.
+        if let Some(previous) = status
+            .last_attempted
+            .as_ref()
+            .filter(|_| !round.allow_prune_all)
+        {
             if previous.sha.as_deref() == Some(sha.as_str())
                 && matches!(previous.outcome, AttemptOutcome::Rejected { .. })
             {
@@ -169,10 +211,13 @@ fn attempt(source: &GitSource, store: &Store, workdir: &Workdir, status: &Gitops
                 };
             }
         }
-        if let Err(error) = extract(&workdir.repo, &sha, &workdir.staging) {
+        if let Err(error) = extract(git, &workdir.repo, &sha, &workdir.staging) {
             return failed(Some(sha), error);
         }
-        if let Some(errors) = validate(store, &workdir.staging, &source.path) {
+        // Before the checkout is replaced: a rejected commit leaves the
+        // last good one's files (compose files among them) in place.
+        if let Err(errors) = validate(store, &workdir.staging, &source.path, round.allow_prune_all)
+        {
             return Attempt {
                 sha: Some(sha),
                 at,
@@ -183,7 +228,12 @@ fn attempt(source: &GitSource, store: &Store, workdir: &Workdir, status: &Gitops
             return failed(Some(sha), error);
         }
     }
-    match converge_directory(&workdir.checkout.join(&source.path), store, Manager::Gitops) {
+    match converge_directory(
+        &workdir.checkout.join(&source.path),
+        store,
+        Manager::Gitops,
+        round.allow_prune_all,
+    ) {
         Ok(converged) => {
             let count =
                 |r: ApplyResult| converged.outcomes.iter().filter(|o| o.result == r).count();
@@ -204,14 +254,27 @@ fn attempt(source: &GitSource, store: &Store, workdir: &Workdir, status: &Gitops
                 errors: d.0.iter().map(ToString::to_string).collect(),
             },
         },
+        Err(ConvergeError::PruneRefused(refused)) => Attempt {
+            sha: Some(sha),
+            at,
+            outcome: AttemptOutcome::Rejected {
+                errors: vec![format!("{}: {refused}", source.path.display())],
+            },
+        },
         Err(ConvergeError::Store(e)) => failed(Some(sha), e.to_string()),
     }
 }
 
 /// Validates a commit's manifests against the objects of other managers,
-/// with the compose files its Services name; errors name files by their
-/// path in the repository.
-fn validate(store: &Store, root: &Path, path: &Path) -> Option<Vec<String>> {
+/// with the compose files its Services name, and refuses one that would
+/// prune every object applied from git; errors name files by their path
+/// in the repository.
+fn validate(
+    store: &Store,
+    root: &Path,
+    path: &Path,
+    allow_prune_all: bool,
+) -> Result<(), Vec<String>> {
     let others: Vec<Object> = store
         .list(None)
         .0
@@ -219,15 +282,51 @@ fn validate(store: &Store, root: &Path, path: &Path) -> Option<Vec<String>> {
         .filter(|o| o.metadata.manager != Some(Manager::Gitops))
         .map(|o| (**o).clone())
         .collect();
-    let diagnostics = load_paths_checked(&[root.join(path)], &others, &ComposeFiles).err()?;
-    let root_prefix = format!("{}/", root.display());
-    Some(
-        diagnostics
-            .0
-            .iter()
-            .map(|d| d.to_string().replacen(&root_prefix, "", 1))
-            .collect(),
-    )
+    let manifests =
+        load_paths_checked(&[root.join(path)], &others, &ComposeFiles).map_err(|diagnostics| {
+            let root_prefix = format!("{}/", root.display());
+            diagnostics
+                .0
+                .iter()
+                .map(|d| d.to_string().replacen(&root_prefix, "", 1))
+                .collect::<Vec<_>>()
+        })?;
+    let objects: Vec<Object> = manifests.into_iter().map(|m| m.object).collect();
+    check_prune(store, Manager::Gitops, &objects, allow_prune_all)
+        .map_err(|refused| vec![format!("{}: {refused}", path.display())])
+}
+
+/// Runs the git and tar commands of a round, each in a process group of
+/// its own, killed whole at the deadline or when the agent stops.
+struct Runner {
+    timeout: Duration,
+    stopped: watch::Receiver<bool>,
+    /// Rounds run on a blocking thread; the commands on the runtime.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Runner {
+    /// The command's stdout, trimmed; its stderr (or why it was killed)
+    /// when it fails.
+    fn run(&self, command: &mut Command) -> Result<String, String> {
+        let mut stopped = self.stopped.clone();
+        let stopping = async move {
+            let _ = stopped.wait_for(|&s| s).await;
+        };
+        let output = self
+            .runtime
+            .block_on(process_group::output(command, self.timeout, stopping));
+        match output {
+            Ok(output) if output.status.success() => {
+                Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+            }
+            Ok(output) => Err(String::from_utf8_lossy(&output.stderr).trim().to_string()),
+            Err(Ended::Spawn { program, source }) => {
+                Err(format!("cannot run {program}: {source} (is it installed?)"))
+            }
+            Err(ended) => Err(ended.to_string()),
+        }
+    }
 }
 
 fn git(repo: &Path) -> Command {
@@ -239,71 +338,60 @@ fn git(repo: &Path) -> Command {
     command
 }
 
-fn run(command: &mut Command) -> Result<String, String> {
-    let output = command
-        .output()
-        .map_err(|e| format!("cannot run git: {e} (is git installed?)"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-    }
-}
-
 /// Fetches the branch into a local bare repository; returns its commit.
-fn fetch(source: &GitSource, repo: &Path) -> Result<String, String> {
+fn fetch(runner: &Runner, source: &GitSource, repo: &Path) -> Result<String, String> {
     if !repo.exists() {
-        run(Command::new("git")
-            .args(["init", "--bare", "--quiet"])
-            .arg(repo))?;
+        runner.run(
+            Command::new("git")
+                .args(["init", "--bare", "--quiet"])
+                .arg(repo),
+        )?;
     }
     let refspec = format!("+refs/heads/{0}:refs/heads/{0}", source.branch);
-    run(git(repo).args([
-        "fetch",
-        "--quiet",
-        "--force",
-        "--no-tags",
-        &source.url,
-        &refspec,
-    ]))
-    .map_err(|e| format!("fetching {} branch {}: {e}", source.url, source.branch))?;
-    run(git(repo).args([
+    runner
+        .run(git(repo).args([
+            "fetch",
+            "--quiet",
+            "--force",
+            "--no-tags",
+            &source.url,
+            &refspec,
+        ]))
+        .map_err(|e| format!("fetching {} branch {}: {e}", source.url, source.branch))?;
+    runner.run(git(repo).args([
         "rev-parse",
         &format!("refs/heads/{}^{{commit}}", source.branch),
     ]))
 }
 
-/// Writes the commit's tree into `dir` (replacing it).
-fn extract(repo: &Path, sha: &str, dir: &Path) -> Result<(), String> {
+/// Writes the commit's tree into `dir` (replacing it), through a tar file
+/// beside it: two bounded commands rather than a pipe of two.
+fn extract(runner: &Runner, repo: &Path, sha: &str, dir: &Path) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut archive = git(repo)
-        .args(["archive", "--format=tar", sha])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    let tar = Command::new("tar")
-        .arg("-x")
-        .arg("-C")
-        .arg(dir)
-        .stdin(archive.stdout.take().expect("piped"))
-        .output()
-        .map_err(|e| format!("cannot run tar: {e}"))?;
-    let archived = archive.wait_with_output().map_err(|e| e.to_string())?;
-    if !archived.status.success() {
-        return Err(format!(
-            "git archive {sha}: {}",
-            String::from_utf8_lossy(&archived.stderr).trim()
-        ));
-    }
-    if !tar.status.success() {
-        return Err(format!(
-            "extracting {sha}: {}",
-            String::from_utf8_lossy(&tar.stderr).trim()
-        ));
-    }
-    Ok(())
+    let archive = dir.with_extension("tar");
+    let extracted = runner
+        .run(
+            git(repo)
+                .args(["archive", "--format=tar", "--output"])
+                .arg(&archive)
+                .arg(sha),
+        )
+        .map_err(|e| format!("git archive {sha}: {e}"))
+        .and_then(|_| {
+            runner
+                .run(
+                    Command::new("tar")
+                        .arg("-x")
+                        .arg("-f")
+                        .arg(&archive)
+                        .arg("-C")
+                        .arg(dir),
+                )
+                .map_err(|e| format!("extracting {sha}: {e}"))
+        });
+    let _ = std::fs::remove_file(&archive);
+    extracted.map(|_| ())
 }
 
 fn replace_dir(from: &Path, to: &Path) -> Result<(), String> {

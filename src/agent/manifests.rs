@@ -26,6 +26,7 @@ pub fn start(
     dir: PathBuf,
     store: Store,
     resync: Duration,
+    allow_prune_all: bool,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
     let dir = std::fs::canonicalize(&dir)
@@ -63,7 +64,8 @@ pub fn start(
                 _ = stopped.changed() => return,
             }
             let (dir, store) = (dir.clone(), store.clone());
-            let synced = tokio::task::spawn_blocking(move || sync(&dir, &store)).await;
+            let synced =
+                tokio::task::spawn_blocking(move || sync(&dir, &store, allow_prune_all)).await;
             if let Err(e) = synced {
                 warn!(error = %e, "manifest sync task failed");
             }
@@ -77,8 +79,8 @@ fn changes_content(event: &notify::Event) -> bool {
 }
 
 /// Applies the directory as it is now and prunes what it no longer declares.
-fn sync(dir: &Path, store: &Store) {
-    match converge_directory(dir, store, Manager::Files) {
+fn sync(dir: &Path, store: &Store, allow_prune_all: bool) {
+    match converge_directory(dir, store, Manager::Files, allow_prune_all) {
         Ok(converged) => {
             for outcome in converged
                 .outcomes
@@ -99,6 +101,9 @@ fn sync(dir: &Path, store: &Store) {
                 errors = diagnostics.0.len(),
                 "manifests directory has errors; nothing applied, the last good state stays"
             );
+        }
+        Err(ConvergeError::PruneRefused(refused)) => {
+            warn!(dir = %dir.display(), "manifests directory not applied: {refused}")
         }
         Err(ConvergeError::Store(e)) => warn!(error = %e, "manifests not applied"),
     }

@@ -36,6 +36,9 @@ pub struct AgentConfig {
     pub socket_group: Option<u32>,
     pub resync: Duration,
     pub git: Option<gitops::GitSource>,
+    /// Let a manifests directory or commit that declares none of the
+    /// objects applied from it delete them all.
+    pub allow_prune_all: bool,
     /// The Docker Engine the compose controller drives.
     pub docker_host: String,
     pub webhook: Option<webhook::Webhook>,
@@ -127,6 +130,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
                 source.clone(),
                 store.clone(),
                 &config.state_dir,
+                config.allow_prune_all,
                 stopped.clone(),
             );
             (Some(handle), Some(task))
@@ -187,6 +191,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             dir.clone(),
             store.clone(),
             config.resync,
+            config.allow_prune_all,
             stopped.clone(),
         )?),
         None => None,

@@ -91,6 +91,17 @@ pub struct AgentArgs {
     /// How often to fetch (`hareconcile gitops sync` fetches at once).
     #[arg(long, env = "HARECONCILE_GIT_INTERVAL", value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration, requires = "git_url")]
     git_interval: Duration,
+    /// How long one git command may run (a fetch from a server that
+    /// stopped answering); it is then killed with its children (ssh) and
+    /// the attempt fails, to be retried at the next interval.
+    #[arg(long, env = "HARECONCILE_GIT_TIMEOUT", value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration, requires = "git_url")]
+    git_timeout: Duration,
+    /// Let a manifests directory (--manifests) or a git commit that
+    /// declares none of the objects applied from it delete them all. Off,
+    /// such a set is refused (a PruneRefused event on each object, a
+    /// rejected commit): an emptied directory is more often a mistake.
+    #[arg(long, env = "HARECONCILE_ALLOW_PRUNE_ALL")]
+    allow_prune_all: bool,
     /// The Docker Engine that runs this node's Compose stacks.
     #[arg(
         long,
@@ -220,7 +231,9 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
             branch: args.git_branch,
             path: args.git_path,
             interval: args.git_interval,
+            timeout: args.git_timeout,
         }),
+        allow_prune_all: args.allow_prune_all,
         webhook,
         metrics_listen: args.metrics_listen,
         docker_host: args.docker_host,
