@@ -22,7 +22,9 @@
 //! sighting on n2. Then, with the load still steady, n1 is cut off the LAN
 //! (its veth detached) at the moment the last write is acknowledged; once n2
 //! serves as the new master, every acknowledged file missing on n2 counts as
-//! lost (RPO).
+//! lost (RPO). A failover that does not finish within 60 s is reported as
+//! such, with both agents' logs and n2's sync processes on stderr, and the
+//! other runs go on.
 
 mod common;
 #[path = "replication/sqlite.rs"]
@@ -87,6 +89,36 @@ fn wait_until(what: &str, done: impl FnMut() -> bool) {
     common::support::eventually(DEADLINE, &what, &String::new, done);
 }
 
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Why a failover did not finish: n2's events and what each agent
+/// logged, and every process n2's agent and sshd run (a receive that
+/// outlived its pusher, a probe waiting on a dead peer), with the locks.
+fn explain_failover(n1: &Node, n2: &Node, n2_sshd: &Process) -> String {
+    let pids: Vec<String> = [n2.agent.process.pid(), n2_sshd.pid()]
+        .into_iter()
+        .flat_map(hareconcile_lab::process_tree)
+        .map(|pid| pid.to_string())
+        .collect();
+    let ps = std::process::Command::new("ps")
+        .args(["-o", "pid,pgid,etimes,args", "-p", &pids.join(",")])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    format!(
+        "--- n2 events\n{}\n--- n2 log (last 80 lines)\n{}\n--- n1 log (last 40 lines)\n{}\n\
+         --- n2's agent and sshd, and their children\n{ps}\n--- /proc/locks\n{}",
+        n2.agent.events(&["replication", "data"]),
+        tail(&n2.agent.log(), 80),
+        tail(&n1.agent.log(), 40),
+        std::fs::read_to_string("/proc/locks").unwrap_or_default(),
+    )
+}
+
 fn manifest(lab: &Lab, data: &Path) -> String {
     format!(
         "{cluster}{vip}---\napiVersion: hareconcile.io/v1alpha1\nkind: Replication\nmetadata: {{name: data}}\n\
@@ -102,6 +134,7 @@ fn manifest(lab: &Lab, data: &Path) -> String {
 fn start(lab: &Lab, host: &Host, data: &Path) -> Node {
     let agent = LabAgent::command(lab, host)
         .manifest(&manifest(lab, data))
+        .env("HARECONCILE_LOG", "info,hareconcile_sync=debug")
         .start();
     let anchor = host.spawn(NodeCommand::new("sleep").arg("3600")).unwrap();
     Node { agent, anchor }
@@ -170,7 +203,9 @@ struct Run {
     p90_ms: f64,
     p99_ms: f64,
     max_ms: f64,
-    lost: usize,
+    /// Files missing on n2 once it serves; `None`: it did not serve
+    /// within the deadline.
+    lost: Option<usize>,
     acknowledged: usize,
 }
 
@@ -219,10 +254,21 @@ fn one_run(load: Duration) -> Run {
     stop.store(true, Ordering::SeqCst);
     let acknowledged = writer.join().unwrap().len();
     lab.node_loss(lab.node(1)).unwrap();
-    wait_until("n2 serves as the new master", || n2.serves());
-    let lost = (0..acknowledged)
-        .filter(|n| !target.join(format!("rpo-{n}")).exists())
-        .count();
+    let served = common::support::poll::wait_until(DEADLINE, || n2.serves());
+    let lost = if served {
+        Some(
+            (0..acknowledged)
+                .filter(|n| !target.join(format!("rpo-{n}")).exists())
+                .count(),
+        )
+    } else {
+        eprintln!(
+            "n2 did not serve {}s after n1's loss:\n{}",
+            DEADLINE.as_secs(),
+            explain_failover(&n1, &n2, &sshd[1])
+        );
+        None
+    };
     drop((n1, n2, sshd));
     Run {
         files: lags.len(),
@@ -263,19 +309,36 @@ fn main() {
     let mut all = Vec::new();
     for run in 1..=runs {
         let r = one_run(load);
+        let lost = match r.lost {
+            Some(lost) => format!("{lost} of {}", r.acknowledged),
+            None => format!("n2 not serving {}s after the loss", DEADLINE.as_secs()),
+        };
         println!(
-            "| {run} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {} of {} |",
-            r.files, r.median_ms, r.p90_ms, r.p99_ms, r.max_ms, r.lost, r.acknowledged
+            "| {run} | {} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {lost} |",
+            r.files, r.median_ms, r.p90_ms, r.p99_ms, r.max_ms
         );
         all.push(r);
     }
+    let failovers: Vec<f64> = all
+        .iter()
+        .filter_map(|r| r.lost)
+        .map(|l| l as f64)
+        .collect();
+    let lost = match failovers.len() {
+        0 => "no failover finished".to_string(),
+        n if n == all.len() => format!("{}", median(failovers)),
+        n => format!(
+            "{} ({n} of {} failovers finished)",
+            median(failovers),
+            all.len()
+        ),
+    };
     println!(
-        "| median | | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {} |",
+        "| median | | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {lost} |",
         median(all.iter().map(|r| r.median_ms).collect()),
         median(all.iter().map(|r| r.p90_ms).collect()),
         median(all.iter().map(|r| r.p99_ms).collect()),
         median(all.iter().map(|r| r.max_ms).collect()),
-        median(all.iter().map(|r| r.lost as f64).collect()),
     );
     println!("load average after: {}", load_average());
 }

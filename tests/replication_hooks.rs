@@ -9,7 +9,9 @@
 //! - `afterSync` runs on n2 once a copy is complete there, in order: a
 //!   host command, then an `exec` hook in the `app` container (Docker),
 //!   both appending to one log (the container sees it through a bind
-//!   mount), each with the environment the hooks document.
+//!   mount), each with the environment the hooks document; and only for a
+//!   pass that changed n2's copy, never for the passes in between that
+//!   found it in step.
 //!
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
@@ -143,6 +145,19 @@ impl Rig {
     fn log(&self, name: &str) -> Vec<String> {
         read_lines(&self.hooks.join(name))
     }
+
+    /// The record of the last complete push n2's copy received.
+    fn synced_on_n2(&self) -> Option<String> {
+        let out = self
+            .lab
+            .node(2)
+            .exec(&[
+                "cat",
+                &format!("{}/.hareconcile/synced", self.data.display()),
+            ])
+            .unwrap();
+        out.success().then_some(out.stdout)
+    }
 }
 
 fn read_lines(path: &Path) -> Vec<String> {
@@ -231,6 +246,14 @@ fn hooks_run_in_order_with_their_environment_and_a_failing_before_sync_ships_not
         "{}",
         logs()
     );
+    // Passes go on every second with nothing new: two of them complete on
+    // n2 (its `synced` record moves) before anything changes again.
+    for _ in 0..2 {
+        let last = rig.synced_on_n2();
+        wait_until("a pass with nothing new completes on n2", &logs, || {
+            rig.synced_on_n2() != last
+        });
+    }
 
     // beforeSync fails: the change stays on n1, n2 keeps its copy and runs
     // no hook, until the hook passes again.
@@ -269,6 +292,20 @@ fn hooks_run_in_order_with_their_environment_and_a_failing_before_sync_ships_not
     });
     let (host, in_app) = pair_after("v2").unwrap();
     assert_eq!(host, host_line(term, "v2"));
+    // The passes between v1 and v2 changed nothing on n2: no hook ran.
+    let after = rig.log("after.log");
+    let first = |data: &str| {
+        after
+            .iter()
+            .position(|l| l.starts_with("reload-host ") && l.ends_with(&format!("data={data}")))
+            .unwrap()
+    };
+    assert_eq!(
+        first("v2"),
+        first("v1") + 2,
+        "afterSync ran for passes that changed nothing:\n{}",
+        after.join("\n")
+    );
     assert!(
         in_app.starts_with("reload-in-app afterSync node=n2"),
         "{}",

@@ -2,8 +2,9 @@
 //! own filesystem at the replicated path, sshd on each, hareconcile agents
 //! electing a master over VRRP. Files follow the master; after a failover
 //! they flow the other way; a recovered old primary never overwrites the
-//! new primary's data; an empty source is refused; btrfs snapshots travel
-//! incrementally.
+//! new primary's data; a receive left behind by a master that vanished
+//! mid-push does not hold up the failover; an empty source is refused;
+//! btrfs snapshots travel incrementally.
 //!
 //! No timing is asserted: every wait has a generous deadline that only
 //! bounds how long a broken build takes to fail.
@@ -12,9 +13,11 @@ use hareconcile_test_support as support;
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use hareconcile_lab::{require_privileges, Host, Lab, Process};
+use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand, Process};
+use hareconcile_sync::remote::{guarded, shell_line, shell_quote, GUARD_NAME};
+use hareconcile_sync::Term;
 use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
 use support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
 use support::LabAgent as Agent;
@@ -42,7 +45,7 @@ struct Setup {
     lab: Lab,
     data: PathBuf,
     method: Method,
-    _sshd: Vec<Process>,
+    sshd: Vec<Process>,
     /// Last, so the lab is gone before the next test's starts.
     _serial: std::sync::MutexGuard<'static, ()>,
 }
@@ -77,7 +80,7 @@ fn setup(method: Method) -> Setup {
         lab,
         data,
         method,
-        _sshd: sshd,
+        sshd,
         _serial: serial,
     }
 }
@@ -321,6 +324,65 @@ fn a_recovered_old_primary_never_overwrites_the_new_primarys_data() {
     });
     let events = a1.data_events();
     assert!(events.contains("TermLost"), "{events}");
+}
+
+/// The guard processes (receives) sshd runs on `host`'s node for pushes.
+fn receives_on(setup: &Setup, node: usize) -> Vec<u32> {
+    hareconcile_lab::process_tree(setup.sshd[node - 1].pid())
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == GUARD_NAME.as_bytes()))
+        })
+        .collect()
+}
+
+/// A push cut off by the loss of its source leaves its receive running on
+/// the target, holding the copy's lock: sshd does not probe its clients,
+/// so nothing ends it for a quarter of an hour. The new master ends it
+/// instead of waiting for the lock (which used to stall the failover).
+#[test]
+fn a_receive_left_behind_by_a_vanished_master_does_not_hold_up_the_failover() {
+    require_privileges!();
+    let (setup, a1, a2) = n1_master(Method::Rsync);
+    let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
+    let both = || logs(&[&a1, &a2]);
+    setup.write_and_see((n1, n2), "a.txt", "v1", &both);
+
+    // n1 mid-push, as the guard runs it on n2, but receiving from a
+    // stream that never ends (a `cat` of ssh's stdin) instead of rsync's;
+    // it says when it runs, under the copy's lock.
+    let term: Term = setup.term(n1).parse().unwrap();
+    let receiving = setup.file(".hareconcile/receiving");
+    let cat = shell_line(&["sh", "-c", &format!("touch {receiving} && exec cat")]);
+    let receive = guarded(&setup.data, &term, SystemTime::now(), "", &cat);
+    let keys = setup.lab.ssh_keys().unwrap().client_args().join(" ");
+    let _pusher = n1
+        .spawn(NodeCommand::new("sh").arg("-c").arg(format!(
+            "sleep 3600 | ssh {keys} root@{n2} {receive}",
+            n2 = n2.ipv4(0),
+            receive = shell_quote(&receive),
+        )))
+        .unwrap();
+    wait_until("the stuck push receives on n2", &both, || {
+        setup.read(n2, ".hareconcile/receiving").is_some()
+    });
+    let stuck = receives_on(&setup, 2);
+    assert!(!stuck.is_empty(), "{}", both());
+
+    // n1 vanishes: its session on n2 stays open, its receive waits.
+    setup.lab.node_loss(n1).unwrap();
+    wait_until("n2 serves the data", &both, || a2.serves());
+    let events = a2.data_events();
+    assert!(
+        events.contains("ReceiveEnded") && events.contains(&format!("term {term}")),
+        "{events}"
+    );
+    let left: Vec<u32> = receives_on(&setup, 2)
+        .into_iter()
+        .filter(|pid| stuck.contains(pid))
+        .collect();
+    assert!(left.is_empty(), "receives {left:?} still run\n{}", both());
 }
 
 #[test]

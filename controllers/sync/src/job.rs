@@ -21,11 +21,12 @@ use crate::hooks::{self, Containers, Ran, When};
 use crate::lag::Lag;
 use crate::plan::{Mode, Peer, Plan, Role};
 use crate::process::{self, Finished};
-use crate::remote::{guarded, read_meta_line, refusal, shell_line, ssh_run};
+use crate::receiving;
+use crate::remote::{guarded, read_meta_line, record_line, refusal, shell_line, ssh_run};
 use crate::rsync::{self, parse_stats, Stats};
 use crate::snapshot::{self, Backend};
 use crate::sqlite::{self, Stage};
-use crate::term::{data_term, has_data, parse_meta, Meta, Synced, Term};
+use crate::term::{data_term, has_data, parse_meta, Meta, MetaError, MetaLock, Synced, Term};
 use crate::twoway::Pair;
 use crate::watch::Changes;
 
@@ -139,7 +140,7 @@ struct Job {
     store: Store,
     /// Where exec hooks find their containers.
     containers: Containers,
-    /// Replica: the copy whose afterSync hooks ran last.
+    /// Replica: the change of the copy whose afterSync hooks ran last.
     hooked: Option<Synced>,
     key: ObjectKey,
     changes: Option<Changes>,
@@ -199,25 +200,38 @@ impl Job {
         progress.lag = Lag::new(plan.watches_changes());
     }
 
-    /// Runs the afterSync hooks once for each complete copy this node
-    /// receives (see [`crate::hooks`]).
+    /// Runs the afterSync hooks once for each push that changed this
+    /// node's copy (its `changed` record, see [`crate::remote::guarded`]);
+    /// a pass that found the copy in step runs none. The change they last
+    /// ran for is kept beside the data, so a restarted agent does not run
+    /// them again for it.
     async fn after_sync(&mut self, plan: &Plan) {
-        let copy = self.progress().replica.clone();
-        let Some(copy) = copy.filter(|c| self.hooked.as_ref() != Some(c)) else {
+        if plan.hooks.after_sync.is_empty() || !matches!(plan.role, Role::Replica) {
+            return;
+        }
+        let meta = Meta::of(&plan.path);
+        if self.hooked.is_none() {
+            self.hooked = meta.hooked().ok().flatten();
+        }
+        // Unreadable metadata is reported by observe_replica.
+        let Ok(Some(change)) = meta.changed() else {
             return;
         };
-        if plan.hooks.after_sync.is_empty() || !matches!(plan.role, Role::Replica) {
+        if self.hooked.as_ref() == Some(&change) {
             return;
         }
         let targets = [plan.node.clone()];
         self.run_hooks(
             When::AfterSync,
             plan,
-            (&copy.term.node, &targets),
-            &copy.term,
+            (&change.term.node, &targets),
+            &change.term,
         )
         .await;
-        self.hooked = Some(copy);
+        if let Err(error) = meta.set_hooked(&change) {
+            warn!(object = %self.key.name, %error, "afterSync hooks may run again for this copy after a restart");
+        }
+        self.hooked = Some(change);
     }
 
     /// Runs one list of hooks with their context (see [`crate::hooks`])
@@ -325,7 +339,7 @@ impl Job {
     async fn catch_up(&mut self, plan: &Plan, targets: &[Peer]) -> bool {
         let meta = Meta::of(&plan.path);
         self.progress().catching_up = Some("reading the peers' terms".into());
-        let lock = match meta.lock(Duration::from_secs(60)).await {
+        let lock = match self.take_lock_as_master(&meta).await {
             Ok(lock) => lock,
             Err(e) => return self.catch_up_failed(e.to_string()),
         };
@@ -385,6 +399,31 @@ impl Job {
         let claimed = self.claim(plan, targets, Some(seen), caught_up_from);
         drop(lock);
         claimed
+    }
+
+    /// This copy's lock, for a node that just became master: a push
+    /// still receiving into the copy comes from a former master, maybe one
+    /// that vanished mid-push and whose receive would hold the lock for a
+    /// quarter of an hour; it is ended (see [`crate::receiving`]). Then
+    /// waits as for any holder (a `resolve`, a two-way round).
+    async fn take_lock_as_master(&self, meta: &Meta) -> Result<MetaLock, MetaError> {
+        if let Ok(lock) = meta.lock(Duration::ZERO).await {
+            return Ok(lock);
+        }
+        let pushers = receiving::end_receives(&meta.lock_file());
+        if !pushers.is_empty() {
+            let terms: Vec<String> = pushers.iter().map(Term::to_string).collect();
+            self.event(
+                EventType::Warning,
+                "ReceiveEnded",
+                &format!(
+                    "ended the push from term {} still receiving into this copy: \
+                     this node is master now, the pushing one no longer is",
+                    terms.join(", ")
+                ),
+            );
+        }
+        meta.lock(Duration::from_secs(60)).await
     }
 
     /// Claims the term after `seen` (or after this copy's own) and starts
@@ -626,7 +665,8 @@ impl Job {
                 Ok(round) => {
                     debug!(target = %target.name, ?round, "two-way round");
                     changed_here |= round.changed_local();
-                    self.mark_synced(plan, target, term, started).await;
+                    self.mark_synced(plan, target, (term, started), round.changed_remote())
+                        .await;
                     self.record_conflicts(&target.name, round.conflicts);
                     let stats = Stats {
                         files: (round.pushed + round.pulled) as u64,
@@ -657,18 +697,20 @@ impl Job {
     }
 
     /// Records on the target that its copy is in step as of `at`, as a
-    /// push's guard does: its status shows the copy's age, and its
-    /// afterSync hooks run.
-    async fn mark_synced(&self, plan: &Plan, target: &Peer, term: &Term, at: SystemTime) {
+    /// push's guard does: its status shows the copy's age; and, if the
+    /// round `changed` it, that too, for its afterSync hooks.
+    async fn mark_synced(
+        &self,
+        plan: &Plan,
+        target: &Peer,
+        (term, at): (&Term, SystemTime),
+        changed: bool,
+    ) {
         let meta = Meta::of(&plan.path);
-        let line = format!(
-            "printf '%s %s %s\\n' {millis} {epoch} {node} > {tmp} && mv -f {tmp} {file}",
-            millis = crate::term::unix_millis(at),
-            epoch = term.epoch,
-            node = shell_line(&[&term.node]),
-            tmp = shell_line(&[format!("{}.tmp", meta.synced_file().display())]),
-            file = shell_line(&[meta.synced_file().display().to_string()]),
-        );
+        let mut line = record_line(&meta.synced_file(), at, term);
+        if changed {
+            line = format!("{} && {line}", record_line(&meta.changed_file(), at, term));
+        }
         let argv = ssh_run(&plan.link, &target.address, line);
         if let Ok(out) = process::run(&argv, PROBE_TIMEOUT).await {
             if !out.success {

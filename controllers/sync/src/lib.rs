@@ -16,6 +16,9 @@
 //! ```text
 //! PATH/.hareconcile/term     "EPOCH NODE"  the term whose master last wrote this copy
 //! PATH/.hareconcile/synced   "MILLIS EPOCH NODE"  source state (master's clock) of the last complete push
+//! PATH/.hareconcile/changed  "MILLIS EPOCH NODE"  the last complete push that changed the copy (afterSync hooks follow it)
+//! PATH/.hareconcile/hooked   "MILLIS EPOCH NODE"  the change this node's afterSync hooks last ran for
+//! PATH/.hareconcile/pass.log the receiving rsync's itemized log of the last push
 //! PATH/.hareconcile/lock     flock(2) held while the term or the data changes
 //! PATH/.hareconcile/snapshots/  btrfs snapshots (nested subvolumes, so never inside a snapshot)
 //! ```
@@ -31,7 +34,10 @@
 //!    that peer's data (under its local lock) before anything else. Only
 //!    then does it claim `max(all terms seen) + 1` and write it to its own
 //!    `term` file (fsynced). Until then the Replication is not Ready on it,
-//!    which also keeps a Service that `requires:` it stopped there.
+//!    which also keeps a Service that `requires:` it stopped there. A push
+//!    still receiving into its copy when it takes its lock (from a former
+//!    master that vanished mid-push, which nothing else would end for a
+//!    quarter of an hour) is ended first ([`receiving`]).
 //! 3. **A target holding a newer term is never overwritten** ([`remote`]):
 //!    every push runs, on the target and under the target's lock, a guard
 //!    that compares the target's term with the pusher's and refuses unless
@@ -81,6 +87,7 @@ pub mod job;
 mod lag;
 mod plan;
 mod process;
+mod receiving;
 pub mod remote;
 mod report;
 mod resolve;

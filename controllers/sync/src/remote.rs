@@ -19,12 +19,24 @@ pub const REFUSED: &str = "hareconcile-refused:";
 /// Exit status of a refusing guard, when the tool passes it through.
 pub const REFUSED_STATUS: i32 = 86;
 
+/// The guard's `$0`: in its command line, followed by the pusher's
+/// `EPOCH NODE MILLIS META`, it names a receive in progress and into which
+/// copy (see [`crate::receiving`]).
+pub const GUARD_NAME: &str = "hareconcile-guard";
+
 /// Runs on the target under its lock, with arguments
 /// `EPOCH NODE MILLIS META AFTER COMMAND...`: refuses unless the pusher's
 /// term may overwrite the copy's, records the pusher's term durably before
 /// any data moves, runs COMMAND (the receiving half of the transfer), then
 /// the shell line AFTER (installing databases, see [`crate::sqlite`]), and
-/// on success records the source state the copy now holds.
+/// on success records the source state the copy now holds (`synced`) and,
+/// if the pass changed the copy, that too (`changed`, which the target's
+/// afterSync hooks follow).
+///
+/// Changed means: AFTER installed something, or COMMAND's itemized log
+/// (`META/pass.log`, see [`crate::rsync::itemized_log`]) lists an item
+/// outside the metadata directory, or COMMAND kept no such log (a zfs
+/// receive: it cannot tell, so it counts as a change).
 const GUARD: &str = r#"e0=$1 n0=$2 ms=$3 m=$4 after=$5; shift 5
 t=$(cat "$m/term" 2>/dev/null) || t="0 -"
 e=${t%% *} n=${t#* }
@@ -35,8 +47,13 @@ fi
 if [ "$t" != "$e0 $n0" ]; then
   printf '%s %s\n' "$e0" "$n0" > "$m/term.tmp" && sync "$m/term.tmp" && mv -f "$m/term.tmp" "$m/term" && sync "$m" || exit 87
 fi
+rm -f "$m/pass.log"
 "$@" || exit $?
 if [ -n "$after" ]; then sh -c "$after" || exit 88; fi
+item='^[^[]*\[[0-9]+\] ([<>ch.][fdLDS][^ ]{9}|\*deleting) +'
+if [ -n "$after" ] || [ ! -e "$m/pass.log" ] || grep -E "$item" "$m/pass.log" | grep -qvE "$item\.hareconcile/"; then
+  printf '%s %s %s\n' "$ms" "$e0" "$n0" > "$m/changed.tmp" && mv -f "$m/changed.tmp" "$m/changed"
+fi
 printf '%s %s %s\n' "$ms" "$e0" "$n0" > "$m/synced.tmp" && mv -f "$m/synced.tmp" "$m/synced""#;
 
 /// Quotes one word for a POSIX shell.
@@ -194,6 +211,20 @@ pub fn read_meta_line(data: &Path) -> String {
     )
 }
 
+/// Writes `MILLIS EPOCH NODE` (a `synced`-style record, see
+/// [`crate::term::Synced`]) to `file` on a peer, replacing it whole.
+pub fn record_line(file: &Path, at: std::time::SystemTime, term: &Term) -> String {
+    let file = path_str(file);
+    format!(
+        "printf '%s %s %s\\n' {millis} {epoch} {node} > {tmp} && mv -f {tmp} {file}",
+        millis = unix_millis(at),
+        epoch = term.epoch,
+        node = shell_quote(&term.node),
+        tmp = shell_quote(&format!("{file}.tmp")),
+        file = shell_quote(&file),
+    )
+}
+
 /// The guard around `receive` on the target (a shell line): takes the
 /// copy's lock, checks and records `term`, runs `receive` and then the
 /// shell line `after` (may be empty), records that the copy holds the
@@ -209,7 +240,7 @@ pub fn guarded(
     let meta = Meta::of(data);
     let dir = shell_quote(&path_str(meta.dir()));
     format!(
-        "mkdir -p {dir} && exec flock -w {LOCK_WAIT_SECS} {lock} sh -c {guard} hareconcile-guard {epoch} {node} {millis} {dir} {after} {receive}",
+        "mkdir -p {dir} && exec flock -w {LOCK_WAIT_SECS} {lock} sh -c {guard} {GUARD_NAME} {epoch} {node} {millis} {dir} {after} {receive}",
         after = shell_quote(after),
         lock = shell_quote(&path_str(&meta.lock_file())),
         guard = shell_quote(GUARD),

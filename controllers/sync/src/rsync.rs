@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::remote::{guarded, rsync_shell, Link};
+use crate::remote::{guarded, rsync_shell, shell_line, Link};
 use crate::sqlite::STAGING;
-use crate::term::{Term, META_DIR};
+use crate::term::{Meta, Term, META_DIR};
 
 /// What a push or pull does to the files, whichever way it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,19 @@ pub const EXACT_MTIME: &str = "--modify-window=-1";
 /// catch up and claim the next term. As long as ssh's own dead-peer
 /// detection (3 keepalives 5 s apart).
 pub const IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Options for the receiving rsync of a push into the copy at `data`:
+/// log every item the pass changes (created, updated, deleted, attributes)
+/// to `META/pass.log`, from which the target's guard tells a pass that
+/// changed the copy from one that found it in step (see
+/// [`crate::remote::guarded`]). Unchanged items are never logged.
+pub fn itemized_log(data: &Path) -> [String; 2] {
+    let log = Meta::of(data).dir().join("pass.log");
+    [
+        format!("--log-file={}", log.to_string_lossy()),
+        "--log-file-format=%i %n".into(),
+    ]
+}
 
 /// `host:path/` as rsync reads a remote directory (IPv6 in brackets).
 pub fn remote_dir(host: &str, path: &Path) -> String {
@@ -116,9 +129,11 @@ pub fn push(
     link: &Link,
 ) -> Vec<String> {
     let mut args = common(transfer, link, host);
+    let mut receive = vec!["rsync".to_string()];
+    receive.extend(itemized_log(path));
     args.push(format!(
         "--rsync-path={}",
-        guarded(path, term, as_of, install, "rsync")
+        guarded(path, term, as_of, install, &shell_line(&receive))
     ));
     args.push(dir_arg(path));
     args.push(remote_dir(host, path));
@@ -169,6 +184,8 @@ pub fn parse_stats(stdout: &str) -> Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::term::unix_millis;
+    use std::path::PathBuf;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn ssh() -> Link {
@@ -210,8 +227,10 @@ mod tests {
         assert_eq!(args[9], "-e");
         let rsync_path = &args[11];
         assert!(rsync_path.starts_with("--rsync-path=mkdir -p '/srv/web data/.hareconcile' && exec flock -w 60 '/srv/web data/.hareconcile/lock' sh -c "));
-        assert!(rsync_path
-            .ends_with(" hareconcile-guard 3 n1 1000 '/srv/web data/.hareconcile' '' rsync"));
+        assert!(rsync_path.ends_with(
+            " hareconcile-guard 3 n1 1000 '/srv/web data/.hareconcile' '' \
+             rsync '--log-file=/srv/web data/.hareconcile/pass.log' '--log-file-format=%i %n'"
+        ));
         assert_eq!(args[12..], ["/srv/web data/", "10.77.0.2:/srv/web data/"]);
     }
 
@@ -256,6 +275,18 @@ mod tests {
         missing
     }
 
+    /// A temporary directory and the `source` and `target` paths in it
+    /// (the target exists); `None` without rsync.
+    fn source_and_target() -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+        if rsync_missing() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+        std::fs::create_dir_all(&target).unwrap();
+        Some((dir, source, target))
+    }
+
     /// Runs the push `args` from `source` with `sh` standing in for ssh.
     fn run_locally(dir: &Path, mut args: Vec<String>, source: &Path) -> std::process::Output {
         let fake_ssh = dir.join("ssh");
@@ -279,13 +310,10 @@ mod tests {
 
     #[test]
     fn a_local_round_trip_copies_and_deletes_but_keeps_metadata() {
-        if rsync_missing() {
+        let Some((dir, source, target)) = source_and_target() else {
             return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+        };
         std::fs::create_dir_all(source.join("sub")).unwrap();
-        std::fs::create_dir_all(&target).unwrap();
         std::fs::write(source.join("sub/a"), "new").unwrap();
         std::fs::write(target.join("stale"), "old").unwrap();
         let term: Term = "1 n1".parse().unwrap();
@@ -314,13 +342,10 @@ mod tests {
     /// copy already on the target still travels.
     #[test]
     fn a_same_size_rewrite_within_the_second_travels() {
-        if rsync_missing() {
+        let Some((dir, source, target)) = source_and_target() else {
             return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+        };
         std::fs::create_dir_all(&source).unwrap();
-        std::fs::create_dir_all(&target).unwrap();
         let file = source.join("list");
         let write = |content: &str, mtime: &str| {
             std::fs::write(&file, content).unwrap();
@@ -349,6 +374,52 @@ mod tests {
         assert_eq!(push_now(), "v2");
     }
 
+    /// The copy's `changed` record follows the passes that changed it
+    /// (new file, mode, deletion, a database installed), and only those:
+    /// `synced` follows every pass.
+    #[test]
+    fn only_a_pass_that_changes_the_copy_records_a_change() {
+        let Some((dir, source, target)) = source_and_target() else {
+            return;
+        };
+        let staging = source.join(META_DIR).join(STAGING);
+        std::fs::create_dir_all(&staging).unwrap();
+        let meta = Meta::of(&target);
+        let term: Term = "1 n1".parse().unwrap();
+        // With the staged databases travelling, as with `sqlite:`.
+        let transfer = Transfer {
+            delete: true,
+            rules: &[],
+            staging: true,
+        };
+        let pass = |millis: u64, install: &str| {
+            let at = UNIX_EPOCH + Duration::from_millis(millis);
+            let args = push(&target, ("node2", &term, at), transfer, install, &ssh());
+            run_locally(dir.path(), args, &source);
+            let millis = |r: Option<crate::term::Synced>| r.map(|r| unix_millis(r.as_of));
+            assert_eq!(millis(meta.synced().unwrap()), Some(unix_millis(at)));
+            millis(meta.changed().unwrap())
+        };
+        std::fs::write(source.join("a"), "a").unwrap();
+        assert_eq!(pass(1, ""), Some(1), "a new file");
+        assert_eq!(pass(2, ""), Some(1), "nothing new");
+        // The metadata directories differ (the guard writes into the
+        // target's; here the source's changes): no change to the data.
+        std::fs::write(source.join(META_DIR).join("unrelated"), "x").unwrap();
+        assert_eq!(pass(3, ""), Some(1), "only metadata");
+        std::fs::set_permissions(
+            source.join("a"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        assert_eq!(pass(4, ""), Some(4), "a mode");
+        std::fs::remove_file(source.join("a")).unwrap();
+        assert_eq!(pass(5, ""), Some(5), "a deletion");
+        assert_eq!(pass(6, ""), Some(5));
+        std::fs::write(staging.join("app.db"), "staged").unwrap();
+        assert_eq!(pass(7, "true"), Some(7), "a database installed");
+    }
+
     #[test]
     fn rules_put_databases_first_then_includes_then_excludes() {
         assert_eq!(
@@ -368,11 +439,9 @@ mod tests {
     /// exclude neither travels nor is deleted on the target.
     #[test]
     fn filters_exclude_what_they_say() {
-        if rsync_missing() {
+        let Some((dir, source, target)) = source_and_target() else {
             return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let (source, target) = (dir.path().join("source"), dir.path().join("target"));
+        };
         for d in ["etc", "cache", "sub/cache"] {
             std::fs::create_dir_all(source.join(d)).unwrap();
         }

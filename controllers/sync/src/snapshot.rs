@@ -171,14 +171,17 @@ impl Backend {
     /// receive the stream of snapshot `name`, bring the live copy to it,
     /// then prune the target's snapshots in `expired`. btrfs receives a
     /// read-only snapshot and rsyncs the path up to it with delayed
-    /// renames; zfs receives straight into the dataset (rolling back
-    /// anything changed on the target since the last snapshot).
+    /// renames, logging what that changed (so afterSync hooks run only for
+    /// a snapshot that differs); zfs receives straight into the dataset
+    /// (rolling back anything changed on the target since the last
+    /// snapshot), and every receive counts as a change.
     pub fn receive_line(&self, name: &str, expired: &[String]) -> String {
         let receive = match self {
             Backend::Btrfs { path } => {
                 let dir = Self::snapshot_dir(path).to_string_lossy().into_owned();
                 let received = format!("{}/", Self::btrfs_snapshot(path, name));
                 let live = format!("{}/", path.to_string_lossy());
+                let [log, log_format] = crate::rsync::itemized_log(path);
                 format!(
                     "mkdir -p {quoted_dir} && btrfs receive {quoted_dir} && {materialize}",
                     quoted_dir = shell_line(&[&dir]),
@@ -190,6 +193,8 @@ impl Backend {
                         "--delete-delay",
                         crate::rsync::EXACT_MTIME,
                         &format!("--exclude=/{META_DIR}/"),
+                        &log,
+                        &log_format,
                         &received,
                         &live,
                     ]),
@@ -336,6 +341,7 @@ mod tests {
             btrfs().receive_line("hc-2", &[]),
             "mkdir -p /srv/web/.hareconcile/snapshots && btrfs receive /srv/web/.hareconcile/snapshots && \
              rsync --archive --numeric-ids --delay-updates --delete-delay --modify-window=-1 --exclude=/.hareconcile/ \
+             --log-file=/srv/web/.hareconcile/pass.log '--log-file-format=%i %n' \
              /srv/web/.hareconcile/snapshots/hc-2/ /srv/web/"
         );
         assert_eq!(

@@ -236,7 +236,12 @@ pub fn backup(db: &Path, to: &Path) -> Result<(), SqliteError> {
 /// The shell line the target's guard runs once the push arrived and
 /// before it counts as complete: installs each of `rels` from the staging
 /// directory over the live database (see the module docs for the order).
+/// Empty when there is nothing to install: the guard counts a pass that
+/// runs one as a change of the copy.
 pub fn install_line(data: &Path, rels: &[PathBuf]) -> String {
+    if rels.is_empty() {
+        return String::new();
+    }
     let meta = Meta::of(data);
     let work = meta.dir().join("sqlite-install");
     let mut line = format!("mkdir -p {}", quote(&work));
@@ -399,5 +404,6 @@ mod tests {
             staged_path(&data, Path::new("sub/app.db")).exists(),
             "kept for rsync's deltas"
         );
+        assert_eq!(install_line(&data, &[]), "", "nothing to install");
     }
 }

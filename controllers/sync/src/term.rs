@@ -108,6 +108,12 @@ impl FromStr for Synced {
     }
 }
 
+impl fmt::Display for Synced {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", unix_millis(self.as_of), self.term)
+    }
+}
+
 /// The term whose state a copy holds *completely*, which is what a new
 /// master compares before claiming (the `term` file alone is not enough:
 /// the guard records a pusher's term before the data moves, so an
@@ -189,6 +195,17 @@ impl Meta {
         self.dir.join("synced")
     }
 
+    /// The last complete push that changed something in the copy (same
+    /// format as `synced`); a pass that found it in step leaves it alone.
+    pub fn changed_file(&self) -> PathBuf {
+        self.dir.join("changed")
+    }
+
+    /// The change this node's afterSync hooks last ran for.
+    fn hooked_file(&self) -> PathBuf {
+        self.dir.join("hooked")
+    }
+
     pub fn lock_file(&self) -> PathBuf {
         self.dir.join("lock")
     }
@@ -210,15 +227,24 @@ impl Meta {
     }
 
     pub fn synced(&self) -> Result<Option<Synced>, MetaError> {
-        let path = self.synced_file();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|source| MetaError::Corrupt { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
-        }
+        read_record(self.synced_file())
+    }
+
+    pub fn changed(&self) -> Result<Option<Synced>, MetaError> {
+        read_record(self.changed_file())
+    }
+
+    pub fn hooked(&self) -> Result<Option<Synced>, MetaError> {
+        read_record(self.hooked_file())
+    }
+
+    /// Records that the afterSync hooks ran for `change`. Not fsynced:
+    /// after a crash they run once more, which a reload tolerates.
+    pub fn set_hooked(&self, change: &Synced) -> Result<(), MetaError> {
+        let path = self.hooked_file();
+        let temporary = self.dir.join("hooked.tmp");
+        std::fs::write(&temporary, format!("{change}\n")).map_err(io(&temporary))?;
+        std::fs::rename(&temporary, &path).map_err(io(&path))
     }
 
     /// Records `term` durably: written beside, fsynced, renamed over, and
@@ -263,6 +289,18 @@ impl Meta {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// A `synced`-style record (`MILLIS EPOCH NODE`), `None` if absent.
+fn read_record(path: PathBuf) -> Result<Option<Synced>, MetaError> {
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|source| MetaError::Corrupt { path, source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path)(e)),
     }
 }
 

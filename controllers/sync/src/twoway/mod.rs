@@ -117,6 +117,8 @@ pub struct Round {
     pub pushed: usize,
     pub pulled: usize,
     pub deleted: usize,
+    /// Of `deleted`, those on this node.
+    pub deleted_here: usize,
     /// Paths changed on both sides since the last sync, left alone.
     pub conflicts: Vec<String>,
     /// Paths that changed again while the round ran: the next one retries.
@@ -126,7 +128,12 @@ pub struct Round {
 impl Round {
     /// Whether this node's copy changed (its afterSync hooks are due).
     pub fn changed_local(&self) -> bool {
-        self.pulled > 0 || self.deleted > 0
+        self.pulled > 0 || self.deleted_here > 0
+    }
+
+    /// Whether the peer's copy changed (its afterSync hooks are due).
+    pub fn changed_remote(&self) -> bool {
+        self.pushed > 0 || self.deleted > self.deleted_here
     }
 }
 
@@ -248,6 +255,7 @@ impl Pair<'_> {
                 };
                 if !installed {
                     round.deleted += 1;
+                    round.deleted_here += usize::from(!on_remote);
                     agreed.remove(path);
                     continue;
                 }
@@ -514,6 +522,7 @@ mod tests {
         nodes.write(n2, "custom.list", "10.0.0.5 nas");
         let round = nodes.round(None).await;
         assert_eq!((round.pushed, round.pulled), (1, 1), "{round:?}");
+        assert!(round.changed_local() && round.changed_remote());
         assert_eq!(nodes.read(n2, "lists/adlists.list").as_deref(), Some("one"));
         assert_eq!(
             nodes.read(n1, "custom.list").as_deref(),
@@ -536,7 +545,11 @@ mod tests {
         std::fs::remove_file(n2.join("lists/adlists.list")).unwrap();
         let round = nodes.round(None).await;
         assert_eq!(round.conflicts, ["custom.list"]);
-        assert_eq!(round.deleted, 1);
+        assert_eq!((round.deleted, round.deleted_here), (1, 1));
+        assert!(
+            round.changed_local() && !round.changed_remote(),
+            "{round:?}"
+        );
         assert!(
             !n1.join("lists/adlists.list").exists(),
             "a deletion of an unchanged file flows"
