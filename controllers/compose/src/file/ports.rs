@@ -148,19 +148,22 @@ fn range(text: &str) -> Option<Vec<u16>> {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn the_long_form_takes_ingress_and_descriptions() {
-        let node = crate::file::node::parse(
-            "- {target: 80, published: 8080, mode: ingress, name: web, app_protocol: http}\n",
-        )
-        .unwrap();
-        assert_eq!(super::ports(&node).unwrap()[0].published, Some(8080));
-        let swarm = crate::file::node::parse("- {target: 80, mode: vip}\n").unwrap();
-        assert!(super::ports(&swarm).is_err());
-    }
-
     use super::super::node::parse;
     use super::*;
+
+    /// `ports` of the YAML `text`.
+    fn ports_in(text: &str) -> Decoded<Vec<PortMapping>> {
+        ports(&parse(text).unwrap())
+    }
+
+    #[test]
+    fn the_long_form_takes_ingress_and_descriptions() {
+        let long = ports_in(
+            "- {target: 80, published: 8080, mode: ingress, name: web, app_protocol: http}\n",
+        );
+        assert_eq!(long.unwrap()[0].published, Some(8080));
+        assert!(ports_in("- {target: 80, mode: vip}\n").is_err());
+    }
 
     fn map(
         target: u16,
@@ -178,12 +181,11 @@ mod tests {
 
     #[test]
     fn short_syntax_forms() {
-        let node = parse(
+        let short = ports_in(
             "- 80\n- \"8080:80\"\n- 127.0.0.1:8081:81/udp\n- \"[::1]:8082:82\"\n- 127.0.0.1::83\n- 9000-9001:90-91\n",
-        )
-        .unwrap();
+        );
         assert_eq!(
-            ports(&node).unwrap(),
+            short.unwrap(),
             [
                 map(80, None, None, "tcp"),
                 map(80, Some(8080), None, "tcp"),
@@ -198,24 +200,22 @@ mod tests {
 
     #[test]
     fn long_syntax() {
-        let node = parse(
+        let long = ports_in(
             "- {target: 80, published: 8080, protocol: udp, host_ip: 10.0.0.1, mode: host}\n",
-        )
-        .unwrap();
+        );
         assert_eq!(
-            ports(&node).unwrap(),
+            long.unwrap(),
             [map(80, Some(8080), Some("10.0.0.1"), "udp")]
         );
     }
 
     #[test]
     fn errors_point_at_the_entry() {
-        let node = parse("- 80\n- \"80:x\"\n").unwrap();
-        let err = ports(&node).unwrap_err();
+        let err = ports_in("- 80\n- \"80:x\"\n").unwrap_err();
         assert_eq!(err.at.line, 2);
-        let node = parse("- {target: 80, published: 8080, bogus: 1}\n").unwrap();
-        assert!(ports(&node).unwrap_err().message.contains("`bogus`"));
-        let node = parse("- \"1-3:1-2\"\n").unwrap();
-        assert!(ports(&node).is_err());
+        ports_in("- {target: 80, published: 8080, bogus: 1}\n")
+            .unwrap_err()
+            .assert_says("`bogus`");
+        assert!(ports_in("- \"1-3:1-2\"\n").is_err());
     }
 }

@@ -333,6 +333,11 @@ mod tests {
     use super::super::node::parse;
     use super::*;
 
+    /// `mounts` of the YAML `text`, relative to /p.
+    fn mounts_in(text: &str, declared: &BTreeSet<String>) -> Decoded<Vec<Mount>> {
+        mounts(&parse(text).unwrap(), Path::new("/p"), declared)
+    }
+
     fn mount(kind: MountKind, source: Option<&str>, target: &str, read_only: bool) -> Mount {
         Mount {
             kind,
@@ -375,14 +380,9 @@ mod tests {
     #[test]
     fn undeclared_volumes_are_errors() {
         let none = BTreeSet::new();
-        let err = mounts(&parse("- cache:/c\n").unwrap(), Path::new("/p"), &none).unwrap_err();
+        let err = mounts_in("- cache:/c\n", &none).unwrap_err();
         err.assert_says("`cache` is not declared");
-        let err = mounts(
-            &parse("- {type: npipe, target: /t}\n").unwrap(),
-            Path::new("/p"),
-            &none,
-        )
-        .unwrap_err();
+        let err = mounts_in("- {type: npipe, target: /t}\n", &none).unwrap_err();
         assert_eq!(err.at.column, 10);
     }
 
@@ -414,23 +414,14 @@ mod tests {
             ]
         );
         assert!(all[0].read_only);
-        let err = mounts(
-            &parse("- /a:/b:rw,shiny\n").unwrap(),
-            Path::new("/p"),
-            &declared,
-        )
-        .unwrap_err();
+        let err = mounts_in("- /a:/b:rw,shiny\n", &declared).unwrap_err();
         err.assert_says("unsupported volume mode \"shiny\"");
     }
 
     #[test]
     fn tmpfs_in_both_places() {
         let none = BTreeSet::new();
-        let long = mounts(
-            &parse("- {type: tmpfs, target: /cache, tmpfs: {size: 64m, mode: '1777'}}\n- {type: tmpfs, target: /t}\n").unwrap(),
-            Path::new("/p"),
-            &none,
-        )
+        let long = mounts_in("- {type: tmpfs, target: /cache, tmpfs: {size: 64m, mode: '1777'}}\n- {type: tmpfs, target: /t}\n", &none)
         .unwrap();
         assert_eq!(long[0].kind, MountKind::Tmpfs);
         assert_eq!(
@@ -441,12 +432,7 @@ mod tests {
             })
         );
         assert_eq!(long[1].tmpfs, Some(TmpfsOptions::default()));
-        let err = mounts(
-            &parse("- {type: tmpfs, source: x, target: /t}\n").unwrap(),
-            Path::new("/p"),
-            &none,
-        )
-        .unwrap_err();
+        let err = mounts_in("- {type: tmpfs, source: x, target: /t}\n", &none).unwrap_err();
         err.assert_says("no `source`");
         let short = tmpfs(&parse("[/run, '/tmp:size=1m,mode=1777']").unwrap()).unwrap();
         assert_eq!(short["/run"], "");
