@@ -173,6 +173,9 @@ fn health_fix(kind: Kind, reason: Option<&str>) -> String {
     let text = match known_fix(kind, reason) {
         Some(Fix::Declaration) => "won't fix: change the manifest or the host as the message says",
         Some(Fix::WaitingForData) => "starts by itself once the required Replications are Ready",
+        Some(Fix::WaitingForOtherNode) => {
+            "starts by itself once the other node stopped the stack (break-before-make); if it stays, see that node's status"
+        }
         Some(Fix::Remount) => {
             "the agent detaches the mount and mounts it again, with backoff until the server answers"
         }
@@ -201,6 +204,7 @@ enum Fix {
     /// Only a person can fix the declaration or the host.
     Declaration,
     WaitingForData,
+    WaitingForOtherNode,
     Remount,
     OptionsDiffer,
     Lagging,
@@ -229,6 +233,7 @@ fn known_fix(kind: Kind, reason: &str) -> Option<Fix> {
         Kind::Service => match ServiceReason::parse(reason)? {
             ServiceReason::InvalidComposeFile => Some(Fix::Declaration),
             ServiceReason::WaitingForReplication => Some(Fix::WaitingForData),
+            ServiceReason::WaitingForOtherNode => Some(Fix::WaitingForOtherNode),
             _ => None,
         },
         Kind::Replication => match ReplicationReason::parse(reason)? {
@@ -448,17 +453,9 @@ mod tests {
 
     fn digest(kind: Kind, name: &str, drift: Vec<Drift>) -> ObjectDigest {
         ObjectDigest {
-            kind,
-            name: name.into(),
-            generation: 1,
-            spec_hash: "0".into(),
-            ready: true,
             reason: Some("Running".into()),
-            message: None,
-            manager: None,
-            state: None,
-            interface: None,
             drift,
+            ..ObjectDigest::of(kind, name)
         }
     }
 

@@ -6,6 +6,7 @@ pub mod gitops;
 mod manifests;
 mod measured;
 mod open_files;
+mod other_nodes;
 mod readiness;
 mod store_health;
 pub mod webhook;
@@ -72,7 +73,15 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let reconciles = crate::api::reconcile_stats::ReconcileStats::default();
     let vrrp = VirtualIpReconciler::new();
     let vrrp_instances = vrrp.shutdown_handle();
-    let service_reconciler = ServiceReconciler::new(&config.docker_host);
+    // Filled by the peer API task below; the Service controller asks the
+    // other nodes through it before starting an exclusive stack.
+    let peers = crate::peer::PeerDirectory::default();
+    let service_reconciler = ServiceReconciler::new(&config.docker_host).with_other_nodes(
+        std::sync::Arc::new(other_nodes::PeerStacks {
+            directory: peers.clone(),
+            store: store.clone(),
+        }),
+    );
     let health_changes = service_reconciler.health_changes();
     let services = Controller::new(
         measured::Measured::new("compose", service_reconciler, &reconciles),
@@ -141,7 +150,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         declared: declared_sources(&config),
         gitops: gitops.clone(),
     };
-    let (peers, peers_task) = crate::peer::start(store.clone(), sync_sources, stopped.clone());
+    let peers_task = crate::peer::start(store.clone(), &peers, sync_sources, stopped.clone());
     let webhook_task = config
         .webhook
         .clone()

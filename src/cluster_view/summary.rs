@@ -3,7 +3,8 @@
 
 use hareconcile_model::status::{drift_of, VrrpState};
 use hareconcile_model::{
-    ClusterSpec, ConditionStatus, Drift, HostAddress, Kind, Object, VirtualIpSpec, VirtualIpStatus,
+    ClusterSpec, ConditionStatus, Drift, HostAddress, Kind, Object, ServiceStatus, VirtualIpSpec,
+    VirtualIpStatus,
 };
 use hareconcile_runtime::Store;
 use hareconcile_vrrp::controller::host_addresses;
@@ -40,6 +41,11 @@ pub struct ObjectDigest {
     /// The VRRP state, for VirtualIPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<VrrpState>,
+    /// For Services: whether a container of the stack may be running on
+    /// this node ([`ServiceStatus::may_run_here`]); a node about to start
+    /// an exclusive stack asks every other one first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_running: Option<bool>,
     /// The interface this node runs a VirtualIP on, where each node picks
     /// its own (`interface: auto`, `interfaces`) and it could be resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +58,28 @@ pub struct ObjectDigest {
     /// drift report says what to do.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+}
+
+#[cfg(test)]
+impl ObjectDigest {
+    /// A Ready object of `kind` named `name` at generation 1, nothing
+    /// observed: what tests build their digests from.
+    pub fn of(kind: Kind, name: &str) -> ObjectDigest {
+        ObjectDigest {
+            kind,
+            name: name.into(),
+            generation: 1,
+            spec_hash: "0".into(),
+            ready: true,
+            reason: None,
+            message: None,
+            manager: None,
+            state: None,
+            stack_running: None,
+            interface: None,
+            drift: Vec::new(),
+        }
+    }
 }
 
 /// The controllers' own drift list, then the other False conditions of a
@@ -121,6 +149,15 @@ fn digest(object: &Object) -> ObjectDigest {
                 .and_then(|s| s.state()),
             _ => None,
         },
+        stack_running: match object.kind {
+            Kind::Service => Some(
+                object
+                    .status
+                    .details_as::<ServiceStatus>()
+                    .is_ok_and(|s| s.may_run_here()),
+            ),
+            _ => None,
+        },
         interface: None,
         drift: observations(object),
     }
@@ -175,7 +212,6 @@ pub fn summarize(store: &Store) -> PeerSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hareconcile_model::ServiceStatus;
     use serde_json::json;
 
     #[test]

@@ -296,13 +296,14 @@ impl PeerDirectory {
 }
 
 /// Keeps the peer server listening where the Cluster says, restarting it
-/// when the Cluster changes.
+/// when the Cluster changes, and `directory` up to date (the controllers
+/// started before it hold it already).
 pub fn start(
     store: Store,
+    directory: &PeerDirectory,
     sync: crate::drift::SyncSources,
     mut stopped: watch::Receiver<bool>,
-) -> (PeerDirectory, JoinHandle<()>) {
-    let directory = PeerDirectory::default();
+) -> JoinHandle<()> {
     let shared = directory.clone();
     let task = tokio::spawn(async move {
         let mut serving: Option<(PeerConfig, JoinHandle<()>)> = None;
@@ -354,5 +355,5 @@ pub fn start(
             server.abort();
         }
     });
-    (directory, task)
+    task
 }

@@ -460,3 +460,32 @@ pub fn runs(dockerd: &Dockerd) -> bool {
         .map(|out| out.stdout.lines().any(|name| name.contains("web")))
         .unwrap_or(false)
 }
+
+/// A command's exit code and output, for failure messages.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Starts the agent of `host` and applies `manifest` through it: applied
+/// by the CLI (manager cli), not loaded from --manifests, since a
+/// switchover edits the spec, which a files manager would undo. Each node
+/// applies its own (`--local`): its stack's compose file has a path of its
+/// own, and the other agent may not run yet.
+pub fn start_applied(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> Agent {
+    let agent = Agent::start_with(lab, host, &["--docker-host", dockerd.uri()]);
+    let applied = agent.dir.join("lab.yaml");
+    std::fs::write(&applied, manifest).unwrap();
+    let apply = || agent.hc(&["apply", "--local", "-f", applied.to_str().unwrap()]);
+    assert!(
+        wait_until(Duration::from_secs(60), || apply().status.success()),
+        "apply on {} failed: {}",
+        host.name(),
+        text(&apply())
+    );
+    agent
+}

@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use hareconcile_model::status::{ContainerSeen, ServiceReason};
 use hareconcile_model::{
-    ConditionStatus, Drift, Kind, Object, ObjectKey, ServiceSpec, ServiceStatus, VirtualIpStatus,
-    SOURCE_FILE_ANNOTATION,
+    ConditionStatus, Drift, Kind, Object, ObjectKey, ReplicationSpec, ServiceSpec, ServiceStatus,
+    VirtualIpStatus, SOURCE_FILE_ANNOTATION,
 };
 use hareconcile_runtime::{
     Action, Context, EventType, PerObject, Readiness, ReconcileError, Reconciler,
@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, OnceCell};
 
 use crate::drift::{stack_drift, with_failure, StackDrift};
 use crate::engine::{Change, ContainerStatus, Engine, EngineError};
+use crate::exclusive::{clearance, is_exclusive, Clearance, OtherNodes};
 use crate::file::{load, FileErrors, LoadOptions, Project};
 use crate::health::{Prober, Report, Schedule, Verdict};
 use crate::images::{Images, Need, Requester};
@@ -33,6 +34,10 @@ use crate::placement::{placement, FollowedVip, Placement};
 /// Containers change without a store change; look again this often even
 /// when no docker event arrives (events are the fast path).
 const RECHECK: Duration = Duration::from_secs(10);
+
+/// How soon a new master asks again whether the node that ran an
+/// exclusive stack stopped it: the stack is down meanwhile.
+const RECHECK_OTHER_NODES: Duration = Duration::from_millis(250);
 
 pub struct ServiceReconciler {
     docker_host: String,
@@ -47,6 +52,9 @@ pub struct ServiceReconciler {
     /// image pull they did not wait for ended.
     changed: mpsc::UnboundedSender<ObjectKey>,
     health_changes: Mutex<Option<mpsc::UnboundedReceiver<ObjectKey>>>,
+    /// Asked before an exclusive stack starts here; without it nobody
+    /// can be asked and the stack starts on the master alone.
+    other_nodes: Option<Arc<dyn OtherNodes>>,
 }
 
 impl ServiceReconciler {
@@ -61,6 +69,44 @@ impl ServiceReconciler {
             changed,
             images: Images::default(),
             health_changes: Mutex::new(Some(health_changes)),
+            other_nodes: None,
+        }
+    }
+
+    /// Asks `other_nodes` before starting an exclusive stack here.
+    pub fn with_other_nodes(mut self, other_nodes: Arc<dyn OtherNodes>) -> Self {
+        self.other_nodes = Some(other_nodes);
+        self
+    }
+
+    /// Whether an exclusive stack about to start here may: no other node
+    /// runs it or is master of `vip`. Records why it starts unconfirmed.
+    async fn may_start_exclusive(
+        &self,
+        object: &Object,
+        ctx: &Context,
+        vip: &str,
+    ) -> Result<(), Vec<String>> {
+        let answers = match &self.other_nodes {
+            Some(nodes) => nodes.stacks(&object.metadata.name, vip).await,
+            None => Err("this agent asks no other node".to_string()),
+        };
+        match clearance(answers) {
+            Clearance::Wait { running_on } => Err(running_on),
+            Clearance::Start { unconfirmed: None } => Ok(()),
+            Clearance::Start {
+                unconfirmed: Some(why),
+            } => {
+                ctx.store.record_event(
+                    &object.key(),
+                    EventType::Warning,
+                    "ExclusiveUnconfirmed",
+                    &format!(
+                        "starting the exclusive stack without knowing that no other node runs it: {why}"
+                    ),
+                );
+                Ok(())
+            }
         }
     }
 
@@ -149,6 +195,17 @@ fn followed_vip(ctx: &Context, spec: &ServiceSpec) -> FollowedVip {
         return FollowedVip::default();
     };
     ctx.status_of::<VirtualIpStatus>(name).unwrap_or_default()
+}
+
+/// The paths the Replications on this node keep.
+fn replicated_paths(ctx: &Context) -> Vec<PathBuf> {
+    ctx.store
+        .list(Some(Kind::Replication))
+        .0
+        .iter()
+        .filter_map(|r| r.spec_as::<ReplicationSpec>().ok())
+        .map(|spec| spec.path)
+        .collect()
 }
 
 /// Required Replications not Ready yet, by name.
@@ -439,7 +496,8 @@ impl Reconciler for ServiceReconciler {
             }
         };
         let vip = followed_vip(ctx, &spec);
-        let mut wanted = placement(&spec, &vip);
+        let exclusive = is_exclusive(&spec, &project, &replicated_paths(ctx));
+        let mut wanted = placement(&spec, &vip, exclusive);
         let waiting = unready_requirements(ctx, &spec);
         // Only a node that should run the stack waits for its data: a
         // standby reporting WaitingForReplication would fault the VIP it
@@ -449,6 +507,20 @@ impl Reconciler for ServiceReconciler {
         if held_for_data {
             // Stop the service before releasing data; start it only on data.
             wanted = Placement::Absent;
+        }
+        // An exclusive stack that is to start here waits until no other
+        // node may run it (one running here already was checked when it
+        // started).
+        let mut held_for_other = Vec::new();
+        if let (true, Placement::Run, Some(followed)) =
+            (exclusive, wanted, spec.follow_virtual_ip.as_deref())
+        {
+            if last_pass(&object).desired != Some(Placement::Run) {
+                if let Err(running_on) = self.may_start_exclusive(&object, ctx, followed).await {
+                    held_for_other = running_on;
+                    wanted = Placement::Absent;
+                }
+            }
         }
         self.remember(object.key(), Some(project.clone()));
         let enacted = match self.enact(&object, ctx, wanted, &project).await {
@@ -515,6 +587,14 @@ impl Reconciler for ServiceReconciler {
                 ServiceReason::WaitingForReplication,
                 format!("required Replication not Ready: {}", waiting.join(", ")),
             ),
+            (Ok(()), false) if !held_for_other.is_empty() => (
+                ConditionStatus::False,
+                ServiceReason::WaitingForOtherNode,
+                format!(
+                    "exclusive (break-before-make): starting once it stopped on {}",
+                    held_for_other.join(", ")
+                ),
+            ),
             (Ok(()), false) => readiness(wanted, &project, &containers, &vip, health.as_ref()),
         };
         let details = ServiceStatus {
@@ -523,6 +603,8 @@ impl Reconciler for ServiceReconciler {
             files: Some(project.files_digest.clone()),
             containers: containers_seen(&containers),
             drift: drift_seen(&drift),
+            exclusive,
+            unready_data: waiting,
         };
         let conditions = vec![
             ("Ready", condition),
@@ -530,7 +612,10 @@ impl Reconciler for ServiceReconciler {
         ];
         ctx.report_conditions(&object, |s| *s = details, conditions)?;
         enacted?;
-        Ok(Action::Requeue(RECHECK))
+        Ok(Action::Requeue(match held_for_other.is_empty() {
+            true => RECHECK,
+            false => RECHECK_OTHER_NODES,
+        }))
     }
 
     async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ReconcileError> {

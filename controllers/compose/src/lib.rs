@@ -7,6 +7,7 @@ pub mod controller;
 pub mod drift;
 pub mod engine;
 pub mod events;
+pub mod exclusive;
 pub mod file;
 pub mod health;
 mod images;

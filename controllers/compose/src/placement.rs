@@ -7,7 +7,12 @@
 //! is master *or* preparing to become it. On demotion the VRRP controller
 //! reports `Backup` only once the addresses are gone, so the stack stops
 //! after the VIP has left.
+//!
+//! Break-before-make (an *exclusive* stack, see [`crate::exclusive`]): the
+//! stack runs only where the VIP is master, never ahead of a takeover; the
+//! controller then also waits until no other node runs it.
 
+use hareconcile_model::status::VrrpState;
 use hareconcile_model::{ServiceMode, ServiceSpec, Standby, VirtualIpStatus};
 
 /// What this node should do with the stack: the status contract names it,
@@ -19,8 +24,13 @@ pub use hareconcile_model::status::StackPlacement as Placement;
 /// before taking the VIP over. Default: not reported yet.
 pub type FollowedVip = VirtualIpStatus;
 
-pub fn placement(spec: &ServiceSpec, vip: &FollowedVip) -> Placement {
-    let master = vip.serves_here();
+/// `exclusive`: the stack never runs on two nodes at once, so it is not
+/// started ahead of a takeover.
+pub fn placement(spec: &ServiceSpec, vip: &FollowedVip, exclusive: bool) -> Placement {
+    let master = match exclusive {
+        true => vip.state() == Some(VrrpState::Master),
+        false => vip.serves_here(),
+    };
     match (spec.mode, &spec.follow_virtual_ip) {
         (ServiceMode::ActiveActive, _) | (_, None) => Placement::Run,
         _ if master => Placement::Run,
@@ -33,7 +43,6 @@ pub fn placement(spec: &ServiceSpec, vip: &FollowedVip) -> Placement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hareconcile_model::status::VrrpState;
     use serde_json::json;
 
     fn spec(mode: &str, follow: Option<&str>) -> ServiceSpec {
@@ -42,6 +51,11 @@ mod tests {
             spec["followVirtualIP"] = json!(vip);
         }
         serde_json::from_value(spec).unwrap()
+    }
+
+    /// A make-before-break stack's placement.
+    fn shared(spec: &ServiceSpec, vip: &FollowedVip) -> Placement {
+        placement(spec, vip, false)
     }
 
     fn vip(state: Option<VrrpState>, preparing_takeover: bool) -> FollowedVip {
@@ -64,7 +78,7 @@ mod tests {
             ("active-active", Some(VrrpState::Backup), Placement::Run),
         ] {
             assert_eq!(
-                placement(&spec(mode, Some("web")), &vip(state, false)),
+                shared(&spec(mode, Some("web")), &vip(state, false)),
                 expected,
                 "{mode} {state:?}"
             );
@@ -76,16 +90,16 @@ mod tests {
         let mut paused = spec("warm", Some("web"));
         paused.standby = Standby::Paused;
         assert_eq!(
-            placement(&paused, &vip(Some(VrrpState::Backup), false)),
+            shared(&paused, &vip(Some(VrrpState::Backup), false)),
             Placement::Paused
         );
-        assert_eq!(placement(&paused, &vip(None, false)), Placement::Paused);
+        assert_eq!(shared(&paused, &vip(None, false)), Placement::Paused);
         assert_eq!(
-            placement(&paused, &vip(Some(VrrpState::Master), false)),
+            shared(&paused, &vip(Some(VrrpState::Master), false)),
             Placement::Run
         );
         assert_eq!(
-            placement(&paused, &vip(Some(VrrpState::Backup), true)),
+            shared(&paused, &vip(Some(VrrpState::Backup), true)),
             Placement::Run
         );
     }
@@ -94,7 +108,7 @@ mod tests {
     fn a_node_preparing_a_takeover_runs_the_stack_before_it_is_master() {
         for mode in ["active-passive", "warm", "active-active"] {
             assert_eq!(
-                placement(
+                shared(
                     &spec(mode, Some("web")),
                     &vip(Some(VrrpState::Backup), true)
                 ),
@@ -104,12 +118,12 @@ mod tests {
         }
         // The flag alone is enough, whatever state is reported with it.
         assert_eq!(
-            placement(&spec("warm", Some("web")), &vip(None, true)),
+            shared(&spec("warm", Some("web")), &vip(None, true)),
             Placement::Run
         );
         // Once the hold is over (flag cleared) a node left backup stops again.
         assert_eq!(
-            placement(
+            shared(
                 &spec("active-passive", Some("web")),
                 &vip(Some(VrrpState::Backup), false)
             ),
@@ -120,11 +134,41 @@ mod tests {
     #[test]
     fn without_a_virtual_ip_it_runs_everywhere() {
         assert_eq!(
-            placement(&spec("active-passive", None), &FollowedVip::default()),
+            shared(&spec("active-passive", None), &FollowedVip::default()),
             Placement::Run
         );
         assert_eq!(
-            placement(&spec("warm", None), &vip(Some(VrrpState::Backup), false)),
+            shared(&spec("warm", None), &vip(Some(VrrpState::Backup), false)),
+            Placement::Run
+        );
+    }
+
+    #[test]
+    fn an_exclusive_stack_runs_on_the_master_only_never_ahead_of_a_takeover() {
+        for mode in ["active-passive", "warm"] {
+            let spec = spec(mode, Some("web"));
+            assert_eq!(
+                placement(&spec, &vip(Some(VrrpState::Master), false), true),
+                Placement::Run
+            );
+            let standby = shared(&spec, &vip(Some(VrrpState::Backup), false));
+            for preparing in [false, true] {
+                for state in [None, Some(VrrpState::Backup), Some(VrrpState::Fault)] {
+                    assert_eq!(
+                        placement(&spec, &vip(state, preparing), true),
+                        standby,
+                        "{mode} {state:?} preparing: {preparing}"
+                    );
+                }
+            }
+        }
+        // An active-active stack is not placed by the VIP at all.
+        assert_eq!(
+            placement(
+                &spec("active-active", Some("web")),
+                &vip(Some(VrrpState::Backup), false),
+                true
+            ),
             Placement::Run
         );
     }

@@ -76,6 +76,15 @@ pub struct ServiceStatus {
     pub containers: Vec<ContainerSeen>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<Drift>,
+    /// The stack is exclusive here (break-before-make): it starts only on
+    /// the master, once no other node runs it. A preempt-back holds for it
+    /// only while its data is not Ready here (`unreadyData`), never for
+    /// the stack itself, which cannot start ahead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclusive: bool,
+    /// The Replications it `requires:` that are not Ready on this node.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unready_data: Vec<String>,
 }
 
 impl ServiceStatus {
@@ -84,6 +93,16 @@ impl ServiceStatus {
     pub fn stopped_here(&self) -> bool {
         self.desired == Some(StackPlacement::Absent)
             && !self.containers.iter().any(ContainerSeen::is_running)
+    }
+
+    /// Whether a container of the stack may be running here: it is placed
+    /// running, or a container was seen running (a paused standby's are
+    /// frozen, not running). What another node asks before it starts an
+    /// exclusive stack: a pass that is stopping the stack counts as
+    /// running until it reported what it left.
+    pub fn may_run_here(&self) -> bool {
+        self.desired == Some(StackPlacement::Run)
+            || self.containers.iter().any(ContainerSeen::is_running)
     }
 }
 
@@ -107,6 +126,9 @@ reasons! {
         Probing,
         /// Held back until the Replications it requires are Ready.
         WaitingForReplication,
+        /// An exclusive stack held back on the new master until the node
+        /// that ran it stopped it (break-before-make).
+        WaitingForOtherNode,
         InvalidComposeFile,
         /// The Docker Engine refused or failed a step.
         EngineError,
@@ -128,7 +150,9 @@ impl ServiceReason {
     pub fn is_starting(self) -> bool {
         matches!(
             self,
-            ServiceReason::Probing | ServiceReason::WaitingForReplication
+            ServiceReason::Probing
+                | ServiceReason::WaitingForReplication
+                | ServiceReason::WaitingForOtherNode
         )
     }
 

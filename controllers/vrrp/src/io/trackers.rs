@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hareconcile_model::status::{ServiceReason, StackPlacement};
-use hareconcile_model::{ConditionStatus, Kind, Object, ServiceStatus};
+use hareconcile_model::{ConditionStatus, Handover, Kind, Object, ServiceSpec, ServiceStatus};
 use hareconcile_runtime::Store;
 use tokio::process::Command;
 use tokio::sync::watch;
@@ -181,13 +181,29 @@ fn starting(reason: &str) -> bool {
 
 /// The Services following `vip` that do not run here Ready (their stack
 /// started for a takeover, not merely a Ready standby), with why: until
-/// none is left a backup must not preempt a live master.
+/// none is left a backup must not preempt a live master. An exclusive
+/// stack (break-before-make) cannot start ahead: only its data must be
+/// Ready here (on a switchover, the final sync must have arrived); it
+/// starts once this node is master and the old one stopped it.
 fn awaited_followers(vip: &str, services: &[Arc<Object>]) -> Vec<Awaited> {
     services
         .iter()
         .filter(|o| o.spec.get("followVirtualIP").and_then(|v| v.as_str()) == Some(vip))
         .filter_map(|o| {
             let status: ServiceStatus = o.status.details_as().unwrap_or_default();
+            if status.exclusive || declared_exclusive(o) {
+                let why = match (status.desired, status.unready_data.as_slice()) {
+                    (None, _) => "not reported on this node yet".to_string(),
+                    (Some(_), []) => return None,
+                    (Some(_), data) => {
+                        format!("exclusive, its data is not Ready here: {}", data.join(", "))
+                    }
+                };
+                return Some(Awaited {
+                    service: o.metadata.name.clone(),
+                    why,
+                });
+            }
             let running = status.desired == Some(StackPlacement::Run);
             let why = match o.status.condition("Ready") {
                 _ if !running => "its stack is not started here yet".to_string(),
@@ -204,6 +220,14 @@ fn awaited_followers(vip: &str, services: &[Arc<Object>]) -> Vec<Awaited> {
             })
         })
         .collect()
+}
+
+/// A Service whose spec makes it exclusive, before its controller
+/// reported (which also counts a stack bind-mounting replicated data).
+fn declared_exclusive(service: &Object) -> bool {
+    service
+        .spec_as::<ServiceSpec>()
+        .is_ok_and(|spec| spec.handover_in() == Handover::BreakBeforeMake)
 }
 
 /// Re-reads the Services whenever one changes.
@@ -472,6 +496,37 @@ mod tests {
         );
         let api = service("api", Some("web"), running());
         assert!(awaited_followers("web", &[web, api, other]).is_empty());
+    }
+
+    #[test]
+    fn preemption_waits_for_an_exclusive_stacks_data_not_for_the_stack() {
+        let exclusive = |unready_data: &[&str]| {
+            let mut status = Status::default();
+            status.set_details(&ServiceStatus {
+                desired: Some(StackPlacement::Absent),
+                exclusive: true,
+                unready_data: unready_data.iter().map(|d| d.to_string()).collect(),
+                ..ServiceStatus::default()
+            });
+            service("db", Some("web"), status)
+        };
+        assert!(awaited_followers("web", &[exclusive(&[])]).is_empty());
+        assert_eq!(
+            awaited_followers("web", &[exclusive(&["data"])])[0].why,
+            "exclusive, its data is not Ready here: data"
+        );
+        // Declared so, before its controller reported: awaited until it does.
+        let mut declared = service("db", Some("web"), Status::default());
+        Arc::make_mut(&mut declared).spec["requires"] = json!(["data"]);
+        assert_eq!(
+            awaited_followers("web", std::slice::from_ref(&declared))[0].why,
+            "not reported on this node yet"
+        );
+        Arc::make_mut(&mut declared).spec["handover"] = json!("make-before-break");
+        assert_eq!(
+            awaited_followers("web", &[declared])[0].why,
+            "its stack is not started here yet"
+        );
     }
 
     #[tokio::test]
