@@ -38,18 +38,26 @@ fn manifest(lab: &Lab, data: &Path, sqlite: bool) -> String {
     )
 }
 
+/// Which version of `file` is there (inode, mtime, size), if any.
+fn version(file: &Path) -> Option<(u64, i64, u64)> {
+    std::fs::metadata(file)
+        .ok()
+        .map(|m| (m.ino(), m.mtime_nsec(), m.len()))
+}
+
 /// Copies `app.db` and whatever `-wal` sits beside it on the target each
-/// time the database file is replaced, into `into/N/`.
+/// time either is replaced, into `into/N/`. In WAL mode the commits land
+/// in the `-wal` and reach the database file only at checkpoints, so a
+/// plain copy mostly changes the `-wal`.
 fn capture(target: &Path, into: &Path, stop: Arc<AtomicBool>) {
     let mut seen = HashSet::new();
     while !stop.load(Ordering::SeqCst) {
-        if let Ok(meta) = std::fs::metadata(target.join("app.db")) {
-            if seen.insert((meta.ino(), meta.mtime_nsec(), meta.len())) {
-                let dir = into.join(seen.len().to_string());
-                std::fs::create_dir_all(&dir).unwrap();
-                for file in ["app.db", "app.db-wal"] {
-                    let _ = std::fs::copy(target.join(file), dir.join(file));
-                }
+        let db = version(&target.join("app.db"));
+        if db.is_some() && seen.insert((db, version(&target.join("app.db-wal")))) {
+            let dir = into.join(seen.len().to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            for file in ["app.db", "app.db-wal"] {
+                let _ = std::fs::copy(target.join(file), dir.join(file));
             }
         }
         std::thread::sleep(Duration::from_millis(2));
