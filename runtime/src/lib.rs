@@ -8,10 +8,14 @@
 
 pub mod controller;
 pub mod process_group;
+mod repeats;
 pub mod store;
 
+pub use repeats::Repeats;
+
 pub use controller::{
-    Action, Context, Controller, ControllerHandle, PerObject, Readiness, ReconcileError, Reconciler,
+    error_chain, Action, Context, Controller, ControllerHandle, PerObject, Readiness,
+    ReconcileError, Reconciler,
 };
 pub use store::{
     ApplyOptions, ApplyOutcome, ApplyResult, Converged, DeleteOutcome, Event, EventType, Store,

@@ -9,7 +9,6 @@
 //! unauthenticated. With `spec.peer.tls` it runs over mutual TLS.
 
 mod client;
-mod repeats;
 mod server;
 mod tls;
 

@@ -12,11 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hareconcile_model::Manager;
-use hareconcile_runtime::Store;
+use hareconcile_runtime::{Repeats, Store};
 use tokio_rustls::TlsAcceptor;
 use tracing::warn;
 
-use super::repeats::Repeats;
 use crate::batch::{self, ApplyRequest, DeleteRequest, Refusal};
 use crate::cluster_view::{summarize, PeerSummary};
 use crate::drift::SyncSources;

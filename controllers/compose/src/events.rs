@@ -10,7 +10,7 @@ use std::time::Duration;
 use bollard::models::{EventMessage, EventMessageTypeEnum};
 use bollard::system::EventsOptions;
 use futures::StreamExt;
-use hareconcile_runtime::ControllerHandle;
+use hareconcile_runtime::{ControllerHandle, Repeats};
 use tracing::{debug, warn};
 
 use crate::engine::{Engine, PROJECT};
@@ -21,41 +21,58 @@ const RECONNECT: Duration = Duration::from_secs(2);
 /// Follows the daemon's events until the task is aborted, triggering every
 /// Service on each container event of a Compose project and each image
 /// arriving under a tag. Stacks per node are few and reconciles
-/// idempotent, so no mapping back to one object.
+/// idempotent, so no mapping back to one object. A daemon that stays
+/// away (a dead socket) is retried every 2 s but warned about ever more
+/// rarely, with a count.
 pub async fn forward(docker_host: String, controller: ControllerHandle) {
+    let mut failures = Repeats::default();
     loop {
-        match Engine::connect(&docker_host).await {
+        let failure = match Engine::connect(&docker_host).await {
             Ok(engine) => {
-                // The daemon ANDs filters of different keys: a label filter
-                // would drop image events, so projects are told apart here.
-                let options = EventsOptions::<String> {
-                    filters: HashMap::from([(
-                        "type".to_string(),
-                        vec!["container".to_string(), "image".to_string()],
-                    )]),
-                    ..Default::default()
-                };
-                let mut events = engine.docker().events(Some(options));
-                // A reconnect may have missed events: look at everything.
-                controller.trigger_all();
-                while let Some(event) = events.next().await {
-                    match event {
-                        Ok(event) if is_relevant(&event) => {
-                            debug!(action = ?event.action, "docker event");
-                            controller.trigger_all();
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            warn!(error = %e, "docker event stream failed");
-                            break;
-                        }
-                    }
-                }
+                // The daemon answered (connecting negotiates the API
+                // version): its next failure is news.
+                failures.clear();
+                follow(&engine, &controller)
+                    .await
+                    .map(|e| format!("docker event stream failed: {e}"))
             }
-            Err(e) => warn!(error = %e, "cannot follow docker events"),
+            Err(e) => Some(format!("cannot follow docker events: {e}")),
+        };
+        if let Some(failure) = failure {
+            if let Some(times) = failures.note(&failure) {
+                warn!(times, "{failure}; retrying every 2s");
+            }
         }
         tokio::time::sleep(RECONNECT).await;
     }
+}
+
+/// Triggers the controller on each relevant event until the stream ends
+/// (`None`: the daemon closed it, as on a restart) or fails.
+async fn follow(engine: &Engine, controller: &ControllerHandle) -> Option<bollard::errors::Error> {
+    // The daemon ANDs filters of different keys: a label filter would
+    // drop image events, so projects are told apart here.
+    let options = EventsOptions::<String> {
+        filters: HashMap::from([(
+            "type".to_string(),
+            vec!["container".to_string(), "image".to_string()],
+        )]),
+        ..Default::default()
+    };
+    let mut events = engine.docker().events(Some(options));
+    // A reconnect may have missed events: look at everything.
+    controller.trigger_all();
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(e) => return Some(e),
+        };
+        if is_relevant(&event) {
+            debug!(action = ?event.action, "docker event");
+            controller.trigger_all();
+        }
+    }
+    None
 }
 
 /// Image actions that put an image under a tag, which may be one a

@@ -26,3 +26,68 @@ impl ReconcileError {
         ReconcileError::System(Box::new(error))
     }
 }
+
+/// The error and its causes on one line, for logs and events. A cause
+/// whose text the message already holds is skipped: an error that says
+/// its cause (`"interface eth9: {source}"`) and also returns it from
+/// `source()` would otherwise read `...: No such device: No such device`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !message.contains(&cause_text) {
+            message.push_str(": ");
+            message.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    enum Leaf {
+        #[error("No such device (os error 19)")]
+        NoDevice,
+    }
+
+    /// Says its cause and returns it, as `#[error("..: {source}")]` does.
+    #[derive(Debug, thiserror::Error)]
+    #[error("interface eth9: {source}")]
+    struct SaysItsCause {
+        source: Leaf,
+    }
+
+    /// Leaves its cause to `source()`.
+    #[derive(Debug, thiserror::Error)]
+    #[error("setting up the VRRP socket")]
+    struct LeavesItsCause {
+        #[source]
+        source: SaysItsCause,
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let says = || SaysItsCause {
+            source: Leaf::NoDevice,
+        };
+        assert_eq!(
+            error_chain(&says()),
+            "interface eth9: No such device (os error 19)"
+        );
+        assert_eq!(
+            error_chain(&LeavesItsCause { source: says() }),
+            "setting up the VRRP socket: interface eth9: No such device (os error 19)"
+        );
+        let wrapped = ReconcileError::system(LeavesItsCause { source: says() });
+        assert_eq!(
+            error_chain(&wrapped).matches("No such device").count(),
+            1,
+            "{wrapped}"
+        );
+    }
+}

@@ -24,7 +24,7 @@ use hareconcile_model::{ConditionStatus, Kind, KindSpec, KindStatus, Object, Obj
 use crate::store::{Store, StoreError};
 
 pub use backoff::Backoff;
-pub use error::ReconcileError;
+pub use error::{error_chain, ReconcileError};
 pub use per_object::PerObject;
 pub use runner::{Controller, ControllerHandle};
 

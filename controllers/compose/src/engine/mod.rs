@@ -498,18 +498,8 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The message and every `source()` after it, as the controller runner
-    /// writes a failure into events and conditions.
-    fn chain(error: &dyn std::error::Error) -> String {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message = format!("{message}: {cause}");
-            source = cause.source();
-        }
-        message
-    }
+    // How the controller runner writes a failure into events and conditions.
+    use hareconcile_runtime::error_chain as chain;
 
     #[test]
     fn a_cause_is_said_once_along_the_chain() {

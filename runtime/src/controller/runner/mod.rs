@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{Action, Backoff, Context, Reconciler};
+use super::{error_chain, Action, Backoff, Context, Reconciler};
 use crate::store::{EventType, StoreError, WatchEvent, WatchEventType};
 
 enum Command {
@@ -298,18 +298,6 @@ impl<R: Reconciler> Loop<R> {
             let _ = commands.send(Command::Due(key, at));
         });
     }
-}
-
-/// The error and its causes on one line, for logs and events.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

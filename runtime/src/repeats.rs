@@ -1,7 +1,8 @@
-//! Warnings for failures a retry loop meets every few seconds (an address
-//! it cannot bind): the first of a run of identical ones is logged, then
-//! the 2nd, 4th, 8th... with the count, so a lasting failure stays visible
-//! without filling the journal.
+//! Warnings for failures a retry loop meets every few seconds (a peer
+//! address it cannot bind, a Docker Engine that is not there): the first
+//! of a run of identical ones is logged, then the 2nd, 4th, 8th... with
+//! the count, so a lasting failure stays visible without filling the
+//! journal.
 
 #[derive(Default)]
 pub struct Repeats {
