@@ -9,9 +9,7 @@ use std::path::PathBuf;
 
 use hareconcile_compose::{ComposeFiles, COMPOSE_FILES_ANNOTATION};
 use hareconcile_model::load::load_paths_checked;
-use hareconcile_model::status::{
-    ClusterReason, ReplicationReason, ServiceReason, VirtualIpReason, VrrpState,
-};
+use hareconcile_model::status::{is_terminal, ReplicationReason, ServiceReason, VrrpState};
 use hareconcile_model::{Kind, Manager, Object};
 use hareconcile_runtime::Store;
 
@@ -214,32 +212,16 @@ enum Fix {
 }
 
 fn known_fix(kind: Kind, reason: &str) -> Option<Fix> {
+    if is_terminal(kind, reason) {
+        return Some(Fix::Declaration);
+    }
     match kind {
-        Kind::Cluster => match ClusterReason::parse(reason)? {
-            ClusterReason::NodeNotInCluster | ClusterReason::AddressNotLocal => {
-                Some(Fix::Declaration)
-            }
-            ClusterReason::Member => None,
-        },
-        Kind::VirtualIP => match VirtualIpReason::parse(reason)? {
-            VirtualIpReason::NodeNotInCluster
-            | VirtualIpReason::AddressNotLocal
-            | VirtualIpReason::ClusterNotFound
-            | VirtualIpReason::InvalidConfig
-            | VirtualIpReason::InterfaceNotFound
-            | VirtualIpReason::PasswordUnreadable => Some(Fix::Declaration),
-            _ => None,
-        },
         Kind::Service => match ServiceReason::parse(reason)? {
-            ServiceReason::InvalidComposeFile => Some(Fix::Declaration),
             ServiceReason::WaitingForReplication => Some(Fix::WaitingForData),
             ServiceReason::WaitingForOtherNode => Some(Fix::WaitingForOtherNode),
             _ => None,
         },
         Kind::Replication => match ReplicationReason::parse(reason)? {
-            ReplicationReason::NodeNotInCluster | ReplicationReason::ClusterNotFound => {
-                Some(Fix::Declaration)
-            }
             ReplicationReason::MountStale => Some(Fix::Remount),
             ReplicationReason::OptionsDiffer => Some(Fix::OptionsDiffer),
             ReplicationReason::Lagging => Some(Fix::Lagging),
@@ -248,6 +230,7 @@ fn known_fix(kind: Kind, reason: &str) -> Option<Fix> {
             ReplicationReason::EmptySource => Some(Fix::EmptySource),
             _ => None,
         },
+        Kind::Cluster | Kind::VirtualIP => None,
     }
 }
 

@@ -57,11 +57,11 @@ fn apply_get_describe_diff_delete_round_trip() {
     assert!(lines
         .next()
         .unwrap()
-        .starts_with("NAME   INTERFACE   VRID   ADDRESSES"));
+        .starts_with("NAME   VRID   ADDRESSES        STATE"));
     assert!(lines
         .next()
         .unwrap()
-        .starts_with("web    hcnone0     51     10.77.0.100/24"));
+        .starts_with("web    51     10.77.0.100/24"));
 
     // The cluster controller reports membership; --wait sees it.
     let waited = expect_code(
@@ -85,15 +85,15 @@ fn apply_get_describe_diff_delete_round_trip() {
     let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
     assert!(
         header.ends_with(&[
-            "MANAGER",
-            "STATE",
+            "INTERFACE",
             "PRIORITY",
-            "MASTER",
             "TRANSITIONS",
             "SENT/RECEIVED",
             "DROPPED",
             "LAST-ADVERT",
-            "TAKEOVER"
+            "TAKEOVER",
+            "GENERATION",
+            "MANAGER"
         ]),
         "{wide}"
     );

@@ -164,6 +164,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         declared: declared_sources(&config),
         event_totals,
         reconciles,
+        stopping: stopped.clone(),
     };
     let metrics_task = match config.metrics_listen {
         Some(address) => {

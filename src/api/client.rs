@@ -1,12 +1,14 @@
 //! The CLI's side of the API: one HTTP/1.1 request per connection over the
 //! agent's Unix socket.
 
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use hareconcile_model::{Kind, Object, ObjectKey};
+use hareconcile_runtime::{Event, WatchEvent};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -37,6 +39,43 @@ pub struct Client {
     socket: PathBuf,
 }
 
+fn protocol(error: impl std::fmt::Display) -> ClientError {
+    ClientError::Protocol(error.to_string())
+}
+
+async fn whole_body(response: Response<Incoming>) -> Result<Bytes, ClientError> {
+    let body = response.into_body().collect().await.map_err(protocol)?;
+    Ok(body.to_bytes())
+}
+
+/// A streamed answer: one JSON document a line.
+pub struct Lines<T> {
+    body: Incoming,
+    /// Bytes received after the last complete line.
+    pending: Vec<u8>,
+    item: PhantomData<T>,
+}
+
+impl<T: DeserializeOwned> Lines<T> {
+    /// The next line; `None` when the agent ended the stream.
+    pub async fn next(&mut self) -> Result<Option<T>, ClientError> {
+        loop {
+            if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.pending.drain(..=end).collect();
+                return serde_json::from_slice(&line).map(Some).map_err(protocol);
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(frame) => {
+                    if let Ok(data) = frame.map_err(protocol)?.into_data() {
+                        self.pending.extend_from_slice(&data);
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl Client {
     pub fn new(socket: &Path) -> Self {
         Client {
@@ -44,12 +83,14 @@ impl Client {
         }
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// Sends one request; the answer if it is a success, else the
+    /// agent's refusal.
+    async fn send(
         &self,
         method: Method,
         path: &str,
         body: Option<&impl Serialize>,
-    ) -> Result<T, ClientError> {
+    ) -> Result<Response<Incoming>, ClientError> {
         let stream = UnixStream::connect(&self.socket).await.map_err(|source| {
             let socket = self.socket.clone();
             if source.kind() == std::io::ErrorKind::PermissionDenied {
@@ -60,12 +101,10 @@ impl Client {
         })?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            .map_err(protocol)?;
         tokio::spawn(connection);
         let payload = match body {
-            Some(body) => {
-                serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?
-            }
+            Some(body) => serde_json::to_vec(body).map_err(protocol)?,
             None => Vec::new(),
         };
         let request = Request::builder()
@@ -74,27 +113,68 @@ impl Client {
             .header("host", "hareconcile")
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(payload)))
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            .map_err(protocol)?;
+        let response = sender.send_request(request).await.map_err(protocol)?;
         let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ClientError::Protocol(e.to_string()))?
-            .to_bytes();
-        if !status.is_success() {
-            let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
-                error: String::from_utf8_lossy(&bytes).into_owned(),
-                problems: Vec::new(),
-                conflicts: Vec::new(),
-            });
-            return Err(ClientError::Api { status, body });
+        if status.is_success() {
+            return Ok(response);
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+        let bytes = whole_body(response).await?;
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| ErrorBody {
+            error: String::from_utf8_lossy(&bytes).into_owned(),
+            problems: Vec::new(),
+            conflicts: Vec::new(),
+        });
+        Err(ClientError::Api { status, body })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ClientError> {
+        let response = self.send(method, path, body).await?;
+        let bytes = whole_body(response).await?;
+        serde_json::from_slice(&bytes).map_err(protocol)
+    }
+
+    /// A streamed answer (`crate::api::stream`), read a line at a time.
+    async fn stream<T: DeserializeOwned>(&self, path: &str) -> Result<Lines<T>, ClientError> {
+        let response = self.send(Method::GET, path, None::<&()>).await?;
+        Ok(Lines {
+            body: response.into_body(),
+            pending: Vec::new(),
+            item: PhantomData,
+        })
+    }
+
+    /// Every change to the objects (of `kind`) after `resource_version`
+    /// (a list's). `Err(Api { status: 410 GONE, .. })` or a stream that
+    /// ends: the changes since are no longer kept, list again.
+    pub async fn watch(
+        &self,
+        kind: Option<Kind>,
+        resource_version: u64,
+    ) -> Result<Lines<WatchEvent>, ClientError> {
+        let mut path = format!("/v1/watch?resourceVersion={resource_version}");
+        if let Some(kind) = kind {
+            path.push_str(&format!("&kind={}", kind.plural()));
+        }
+        self.stream(&path).await
+    }
+
+    /// Every event recorded from now on, optionally of one object.
+    pub async fn watch_events(&self, key: Option<&ObjectKey>) -> Result<Lines<Event>, ClientError> {
+        let path = match key {
+            Some(key) => format!(
+                "/v1/events/watch?kind={}&name={}",
+                key.kind.plural(),
+                key.name
+            ),
+            None => "/v1/events/watch".to_string(),
+        };
+        self.stream(&path).await
     }
 
     pub async fn info(&self) -> Result<AgentInfo, ClientError> {

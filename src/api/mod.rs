@@ -8,6 +8,7 @@ mod metrics;
 mod process;
 pub mod reconcile_stats;
 pub mod server;
+mod stream;
 pub mod wire;
 
 /// Where the CLI and the agent meet when neither `--socket` nor

@@ -37,6 +37,8 @@ pub struct Api {
     pub event_totals: super::event_totals::EventTotals,
     /// Each controller's reconcile durations and failures, for `/metrics`.
     pub reconciles: super::reconcile_stats::ReconcileStats,
+    /// Becomes true when the agent stops: ends the streamed answers.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn router(api: Api) -> Router {
@@ -49,6 +51,8 @@ pub fn router(api: Api) -> Router {
         .route("/v1/cluster/apply", post(cluster_apply))
         .route("/v1/cluster/delete", post(cluster_delete))
         .route("/v1/events", get(events))
+        .route("/v1/events/watch", get(super::stream::events))
+        .route("/v1/watch", get(super::stream::objects))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/v1/nodes", get(nodes))

@@ -2,16 +2,15 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use clap::Args;
 use hareconcile_model::load::Manifest;
-use hareconcile_model::{ConditionStatus, Manager, Object, ObjectKey, SOURCE_FILE_ANNOTATION};
+use hareconcile_model::{Manager, Object, ObjectKey, SOURCE_FILE_ANNOTATION};
 use hareconcile_runtime::{ApplyOptions, ApplyResult};
 
 use super::fanout::{self, Reach};
-use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
-use crate::api::client::Client;
+use super::wait::{self, WaitArgs};
+use super::{AgentConnection, CliError, EXIT_OK};
 use crate::api::wire::{ApplyRequest, DeleteRequest};
 
 /// Create or update objects from manifests, all or nothing, on every node.
@@ -39,7 +38,7 @@ use crate::api::wire::{ApplyRequest, DeleteRequest};
 /// Examples:
 ///   hareconcile apply -f manifests/
 ///   hareconcile apply -f web.yaml --dry-run
-///   hareconcile apply -f manifests/ --wait=2m     # until every object is Ready here
+///   hareconcile apply -f manifests/ --wait --timeout 2m   # until every object is Ready here
 ///   hareconcile apply -f manifests/ --prune       # also delete objects removed from these files
 ///   hareconcile apply -f manifests/ --local       # this node's store only
 #[derive(Args)]
@@ -58,10 +57,8 @@ pub struct ApplyArgs {
     /// the manifests no longer declare.
     #[arg(long)]
     prune: bool,
-    /// Wait until every applied object is Ready (default 60s).
-    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
-          default_missing_value = "60s", value_parser = humantime::parse_duration)]
-    wait: Option<Duration>,
+    #[command(flatten)]
+    wait: WaitArgs,
     #[command(flatten)]
     reach: Reach,
     #[command(flatten)]
@@ -69,6 +66,7 @@ pub struct ApplyArgs {
 }
 
 pub async fn run(args: ApplyArgs) -> Result<u8, CliError> {
+    let wait = args.wait.timeout()?;
     let client = args.agent.client();
     let existing: Vec<Object> = client.list(None).await?.items;
     let manifests = super::validate::load(&args.paths, &existing)?;
@@ -111,8 +109,11 @@ pub async fn run(args: ApplyArgs) -> Result<u8, CliError> {
             .await?;
         }
     }
-    match args.wait {
-        Some(timeout) if !args.dry_run => wait_ready(&client, &manifests, timeout).await,
+    match wait {
+        Some(timeout) if !args.dry_run => {
+            let keys: Vec<ObjectKey> = manifests.iter().map(|m| m.object.key()).collect();
+            wait::until_ready(&client, &keys, timeout).await
+        }
         _ => Ok(EXIT_OK),
     }
 }
@@ -138,63 +139,4 @@ fn stale(paths: &[PathBuf], manifests: &[Manifest], existing: &[Object]) -> Vec<
         })
         .map(|o| o.key())
         .collect()
-}
-
-/// Polls until every object reports `Ready=True` for its current
-/// generation; on timeout lists the ones that are not and why.
-async fn wait_ready(
-    client: &Client,
-    manifests: &[Manifest],
-    timeout: Duration,
-) -> Result<u8, CliError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let mut waiting = Vec::new();
-        for manifest in manifests {
-            let key = manifest.object.key();
-            let object = client.get(&key).await?;
-            let verdict = match &object {
-                None => Some("deleted meanwhile".to_string()),
-                Some(o) => match o.status.condition("Ready") {
-                    Some(c)
-                        if c.status == ConditionStatus::True
-                            && c.observed_generation.unwrap_or(0) >= o.metadata.generation =>
-                    {
-                        None
-                    }
-                    Some(c) => Some(format!(
-                        "{} ({}): {}",
-                        c.reason,
-                        status_word(c.status),
-                        c.message
-                    )),
-                    None => Some("no controller has reported on it yet".to_string()),
-                },
-            };
-            if let Some(reason) = verdict {
-                waiting.push(format!("{key}: {reason}"));
-            }
-        }
-        if waiting.is_empty() {
-            outln!("all {} object(s) ready", manifests.len());
-            return Ok(EXIT_OK);
-        }
-        if Instant::now() >= deadline {
-            eprintln!(
-                "timed out after {} waiting for Ready:\n  {}",
-                humantime::format_duration(timeout),
-                waiting.join("\n  ")
-            );
-            return Ok(EXIT_DIFFERENCES);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-fn status_word(status: ConditionStatus) -> &'static str {
-    match status {
-        ConditionStatus::True => "True",
-        ConditionStatus::False => "False",
-        ConditionStatus::Unknown => "Unknown",
-    }
 }

@@ -3,9 +3,12 @@
 use std::fmt::Write;
 
 use clap::Args;
-use hareconcile_model::{ConditionStatus, Object, ObjectKey};
+use hareconcile_model::status::is_terminal;
+use hareconcile_model::{Condition, ConditionStatus, Object, ObjectKey};
 use hareconcile_runtime::Event;
 use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use super::get::parse_kind;
 use super::output::{age, table, yaml_body};
@@ -83,14 +86,7 @@ fn render(object: &Object, events: &[Event]) -> String {
     );
     line(
         "Created",
-        meta.creation_timestamp
-            .map(|t| {
-                let stamp = t
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_else(|_| t.to_string());
-                format!("{stamp} ({} ago)", age(Some(t)))
-            })
-            .unwrap_or_default(),
+        meta.creation_timestamp.map(stamp).unwrap_or_default(),
     );
     out.push_str("Spec:\n");
     out.push_str(&indent(&yaml_body(&object.spec), 2));
@@ -117,12 +113,7 @@ fn render(object: &Object, events: &[Event]) -> String {
             .map(|c| {
                 vec![
                     c.type_.clone(),
-                    match c.status {
-                        ConditionStatus::True => "True",
-                        ConditionStatus::False => "False",
-                        ConditionStatus::Unknown => "Unknown",
-                    }
-                    .into(),
+                    status_word(c.status).into(),
                     c.reason.clone(),
                     age(Some(c.last_transition_time)),
                     c.message.clone(),
@@ -134,9 +125,21 @@ fn render(object: &Object, events: &[Event]) -> String {
             2,
         ));
     }
+    let ready = object.status.condition("Ready");
+    if let Some(condition) = ready.filter(|c| c.status != ConditionStatus::True) {
+        out.push_str(&why_not_ready(object, condition));
+    }
     out.push_str("Events:\n");
     if events.is_empty() {
-        out.push_str("  <none>\n");
+        let note = match ready {
+            Some(c) if c.status != ConditionStatus::True => format!(
+                "no reconcile of it failed on this node; Ready={} ({}) is what the controller found, above",
+                status_word(c.status),
+                c.reason
+            ),
+            _ => "nothing happened to it on this node since the agent started".into(),
+        };
+        let _ = writeln!(out, "  <none>: {note}");
     } else {
         let rows: Vec<Vec<String>> = events
             .iter()
@@ -160,6 +163,50 @@ fn render(object: &Object, events: &[Event]) -> String {
             ),
             2,
         ));
+    }
+    out
+}
+
+fn status_word(status: ConditionStatus) -> &'static str {
+    match status {
+        ConditionStatus::True => "True",
+        ConditionStatus::False => "False",
+        ConditionStatus::Unknown => "Unknown",
+    }
+}
+
+fn stamp(time: OffsetDateTime) -> String {
+    let stamp = time.format(&Rfc3339).unwrap_or_else(|_| time.to_string());
+    format!("{stamp} ({} ago)", age(Some(time)))
+}
+
+/// Why `object` is not Ready, whether the controller keeps trying, and
+/// whether what it reports belongs to the object's current spec.
+fn why_not_ready(object: &Object, ready: &Condition) -> String {
+    let mut out = String::from("Not Ready:\n");
+    let mut line = |label: &str, value: &str| {
+        let _ = writeln!(out, "  {:<18}{value}", format!("{label}:"));
+    };
+    line("Reason", &ready.reason);
+    line("Since", &stamp(ready.last_transition_time));
+    line("Message", &ready.message);
+    let retried = if is_terminal(object.kind, &ready.reason) {
+        "only a change to the declaration or the host helps: the controller checks again at \
+         every change and resync, with the same result until then"
+    } else {
+        "the controller keeps trying, at every change and resync (failed reconciles are \
+         retried sooner, with backoff, and listed under Events)"
+    };
+    line("Retried", retried);
+    let observed = ready.observed_generation.unwrap_or(0);
+    if observed < object.metadata.generation {
+        line(
+            "Observed",
+            &format!(
+                "generation {observed}; the current spec (generation {}) is not reconciled yet",
+                object.metadata.generation
+            ),
+        );
     }
     out
 }

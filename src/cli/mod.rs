@@ -47,6 +47,7 @@ mod status;
 mod switchover;
 mod validate;
 mod vip;
+mod wait;
 
 use std::fmt;
 use std::path::PathBuf;

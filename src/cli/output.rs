@@ -30,14 +30,18 @@ fn stdout_failed(error: &io::Error) -> ! {
     std::process::exit(super::EXIT_RUNTIME.into());
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned columns.
-    Table,
-    /// Aligned columns plus status details (state, master, manager...).
-    Wide,
-    Yaml,
-    Json,
+/// A JSON value as one table cell: lists comma-separated, absent as `-`.
+pub fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "-".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| cell(Some(item)))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(other) => other.to_string(),
+    }
 }
 
 /// `-o` of the commands that report rather than list objects (`status`,
@@ -92,6 +96,14 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         line(row.iter().map(String::as_str).collect());
     }
     out
+}
+
+/// [`table`]'s rows alone, aligned as under `header`: `--no-headers`,
+/// and what a watch prints after its first lines.
+pub fn table_rows(header: &[&str], rows: &[Vec<String>]) -> String {
+    let text = table(header, rows);
+    text.split_once('\n')
+        .map_or(String::new(), |(_, rows)| rows.to_string())
 }
 
 fn to_yaml(value: &Value) -> Yaml<'static> {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::output::{table, ReportFormat};
+use super::output::{cell as text, table, ReportFormat};
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::cluster_view::{interface_here, NodeView};
 use hareconcile_vrrp::controller::host_addresses;
@@ -44,19 +44,6 @@ pub struct StatusArgs {
     output: ReportFormat,
     #[command(flatten)]
     agent: AgentConnection,
-}
-
-fn text(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => "-".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| text(Some(v)))
-            .collect::<Vec<_>>()
-            .join(","),
-        Some(other) => other.to_string(),
-    }
 }
 
 /// Not Ready where it is expected not to be: a master-only mount on a

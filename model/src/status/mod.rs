@@ -12,6 +12,7 @@ mod cluster;
 mod reason;
 mod replication;
 mod service;
+mod terminal;
 mod virtual_ip;
 
 use serde::de::DeserializeOwned;
@@ -28,6 +29,7 @@ pub use replication::{
     ReplicationStatus, SyncRole, TargetProgress,
 };
 pub use service::{ContainerSeen, ServiceReason, ServiceStatus, StackPlacement};
+pub use terminal::is_terminal;
 pub use virtual_ip::{
     AdvertCounters, VirtualIpReason, VirtualIpStatus, VirtualMacSeen, VrrpInstanceStatus, VrrpState,
 };
