@@ -244,7 +244,13 @@ pub fn run_example(hold: bool) -> Result<(), String> {
         known_hosts: keys.known_hosts.clone(),
     };
     std::fs::create_dir_all(lab.dir().join("etc")).map_err(|e| e.to_string())?;
+    // Private, as the agent requires of a secret.
     std::fs::write(&paths.token, format!("example-{}\n", lab.id())).map_err(|e| e.to_string())?;
+    std::fs::set_permissions(
+        &paths.token,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .map_err(|e| e.to_string())?;
     copy_manifests(&manifests(), &lab.dir().join("manifests"), &paths)?;
 
     // n1 is started (and so elected) first, with the certificates the

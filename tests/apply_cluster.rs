@@ -76,7 +76,8 @@ fn apply_until_done(agent: &LabAgent, args: &[&str]) -> String {
 fn apply_and_delete_reach_every_node_or_none() {
     require_privileges!();
     let lab = Lab::builder().nodes(2).client(false).build().unwrap();
-    let token_file = write(lab.dir(), "peer.token", TOKEN);
+    let token_file = lab.dir().join("peer.token");
+    support::write_secret(&token_file, TOKEN);
     let cluster = cluster_manifest(
         (110, 100),
         &format!(

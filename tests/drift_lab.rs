@@ -207,7 +207,7 @@ fn compose_file(image: &str, app_image: &str) -> String {
 
 fn manifest(rig_dir: &Path, data: &Path, image: &str, lab: &Lab) -> String {
     let token = rig_dir.join("peer.token");
-    std::fs::write(&token, "drift-lab-token\n").unwrap();
+    support::write_secret(&token, "drift-lab-token\n");
     let stack = rig_dir.join("stack");
     std::fs::create_dir_all(&stack).unwrap();
     std::fs::write(stack.join("compose.yaml"), compose_file(image, image)).unwrap();

@@ -51,7 +51,7 @@ fn both_nodes_apply_each_commit_and_report_drift_of_either() {
     require_privileges!();
     let lab = Lab::builder().nodes(2).client(false).build().unwrap();
     let token = lab.dir().join("peer.token");
-    std::fs::write(&token, "lab-token\n").unwrap();
+    support::write_secret(&token, "lab-token\n");
     let repo = lab.dir().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);

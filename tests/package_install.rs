@@ -281,11 +281,10 @@ fn configure(root: &Path, host: &Host) {
     assert!(text.contains(listen), "{text}");
     let text = text.replace(listen, "\nHARECONCILE_METRICS_LISTEN=127.0.0.1:9879\n");
     std::fs::write(&settings, text).unwrap();
-    std::fs::write(
-        root.join("etc/hareconcile/peer.token"),
+    support::write_secret(
+        &root.join("etc/hareconcile/peer.token"),
         "package-test-token\n",
-    )
-    .unwrap();
+    );
     std::fs::write(
         root.join("etc/hareconcile/manifests/cluster.yaml"),
         hosts::two_node_manifest("/etc/hareconcile/peer.token"),

@@ -35,7 +35,7 @@ struct Setup {
 fn start(dir: &Path, tls: bool) -> Setup {
     raise_own_open_files_limit();
     let token_file = dir.join("peer.token");
-    std::fs::write(&token_file, TOKEN).unwrap();
+    support::write_secret(&token_file, TOKEN);
     let port = std::net::TcpListener::bind((N1, 0))
         .unwrap()
         .local_addr()

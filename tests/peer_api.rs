@@ -92,7 +92,7 @@ fn status_shows_every_node_skew_and_unreachable_peers() {
     require_privileges!();
     let lab = Lab::builder().nodes(2).client(false).build().unwrap();
     let token_file = lab.dir().join("peer.token");
-    std::fs::write(&token_file, "s3cret-shared-token\n").unwrap();
+    support::write_secret(&token_file, "s3cret-shared-token\n");
     let manifests = manifests(lab.dir(), &token_file);
     let (n1, n2) = (lab.node(1), lab.node(2));
     let a1 = start(&lab, n1, &manifests);
@@ -183,7 +183,7 @@ fn with_tls_peers_talk_over_mutual_tls_and_plain_or_anonymous_clients_are_refuse
     let lab = private_mounts_lab(2);
     let token = "s3cret-shared-token";
     let token_file = lab.dir().join("peer.token");
-    std::fs::write(&token_file, token).unwrap();
+    support::write_secret(&token_file, token);
     let made = lab.dir().join("tls-made");
     support::tls::private_ca(&made, &[("n1", "10.77.0.1"), ("n2", "10.77.0.2")]);
     // As on real hosts: one Cluster for all, the same paths on every node,

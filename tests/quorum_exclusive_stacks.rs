@@ -158,7 +158,7 @@ impl Pair {
     /// `lab`: [`two_nodes!`], which skips the test without privileges.
     fn start(lab: TwoNodes) -> Pair {
         let token = lab.dir().join("peer.token");
-        std::fs::write(&token, "lab-exclusive-token\n").unwrap();
+        hareconcile_test_support::write_secret(&token, "lab-exclusive-token\n");
         let dockerds = start_dockerds(&lab);
         let recorders = [
             Recorder::start("n1", &dockerds[0]),

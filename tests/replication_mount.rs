@@ -187,7 +187,7 @@ fn containers(docker: &Dockerd, project: &str, ps_flag: &str) -> usize {
 fn manifests(lab: &Lab, export: &Path, mount_point: &Path, placement: &str) -> PathBuf {
     let keys = lab.ssh_keys().unwrap();
     let token = lab.dir().join("peer.token");
-    std::fs::write(&token, "mount-lab-token\n").unwrap();
+    support::write_secret(&token, "mount-lab-token\n");
     let path = lab.dir().join("replication.yaml");
     let text = format!(
         "apiVersion: hareconcile.io/v1alpha1

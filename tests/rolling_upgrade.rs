@@ -169,7 +169,7 @@ fn await_log(agent: &Agent, line: &str) {
 /// The Cluster (with the peer API) and the VirtualIP both nodes follow.
 fn write_manifests(lab: &Lab) -> PathBuf {
     let token = lab.dir().join("peer.token");
-    std::fs::write(&token, "rolling-upgrade-token\n").unwrap();
+    support::write_secret(&token, "rolling-upgrade-token\n");
     let manifests = lab.dir().join("manifests");
     std::fs::create_dir_all(&manifests).unwrap();
     std::fs::write(

@@ -29,7 +29,7 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
     let lab = two_nodes!(client);
     let (n1, n2, client) = lab.with_client();
     let token = lab.dir().join("peer.token");
-    std::fs::write(&token, "lab-switchover-token\n").unwrap();
+    hareconcile_test_support::write_secret(&token, "lab-switchover-token\n");
     let dockerds = start_dockerds(&lab);
     let mut agents = Vec::new();
     for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
@@ -197,7 +197,7 @@ impl DataLab {
             .build()
             .unwrap();
         let token = lab.dir().join("peer.token");
-        std::fs::write(&token, "lab-switchover-token\n").unwrap();
+        hareconcile_test_support::write_secret(&token, "lab-switchover-token\n");
         let data = lab.dir().join("srv/data");
         let ssh = ssh_manifest(&lab);
         let mut sshd = Vec::new();

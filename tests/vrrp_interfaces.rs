@@ -46,7 +46,7 @@ fn nodes_with_differently_named_interfaces_elect_and_fail_over() {
         n2.exec_ok(step).unwrap();
     }
     let token_file = lab.dir().join("peer.token");
-    std::fs::write(&token_file, "lab-interfaces-token\n").unwrap();
+    hareconcile_test_support::write_secret(&token_file, "lab-interfaces-token\n");
     let text = manifests(&token_file);
     Agent::write_manifest(&lab, n1, &text);
     Agent::write_manifest(&lab, n2, &text);

@@ -64,10 +64,9 @@ fn config_for(name: &str, spec: &ClusterSpec, node: &str) -> Result<PeerConfig, 
             "Cluster {name} sets no spec.peer.tokenFile: the peer API stays off"
         ));
     };
-    let token = std::fs::read_to_string(token_file)
-        .map_err(|e| format!("peer token file {}: {e}", token_file.display()))?
-        .trim()
-        .to_string();
+    // A token others can read is no token: refused, with the chmod to run.
+    let token = hareconcile_fs::read_secret(token_file).map_err(|e| format!("peer token: {e}"))?;
+    let token = String::from_utf8_lossy(&token).trim().to_string();
     if token.is_empty() {
         return Err(format!("peer token file {} is empty", token_file.display()));
     }
@@ -355,4 +354,30 @@ pub fn start(
         }
     });
     task
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_token_file_others_can_read_is_refused_with_the_chmod_to_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("peer.token");
+        std::fs::write(&token, "s3cret\n").unwrap();
+        let spec: ClusterSpec = serde_json::from_value(serde_json::json!({
+            "nodes": [{"name": "n1", "address": "192.0.2.1"}, {"name": "n2", "address": "192.0.2.2"}],
+            "peer": {"tokenFile": token},
+        }))
+        .unwrap();
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = config_for("lab", &spec, "n1").unwrap_err();
+        assert!(
+            refused.contains(&format!("chmod 600 {}", token.display())),
+            "{refused}"
+        );
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(config_for("lab", &spec, "n1").unwrap().token, "s3cret");
+    }
 }

@@ -61,7 +61,8 @@ impl TlsFiles {
         };
         Ok(TlsFiles {
             cert: read("certificate", &tls.cert_file)?,
-            key: read("key", &tls.key_file)?,
+            key: hareconcile_fs::read_secret(&tls.key_file)
+                .map_err(|e| format!("peer TLS key: {e}"))?,
             ca: read("CA", &tls.ca_file)?,
         })
     }

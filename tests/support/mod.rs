@@ -301,6 +301,14 @@ pub const NO_SUCH_INTERFACE: &str = "hcnone0";
 
 /// [`CLUSTER`] and VirtualIP `web` (VRID 51, 10.77.0.100/24) on its
 /// missing interface: what the CLI tests act on.
+/// Writes a secret file (a peer token, a VRRP password) as an operator
+/// must: private to its owner (0600), or the agent refuses it.
+pub fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 pub fn web_manifest() -> String {
     format!("{CLUSTER}---\n{}", virtual_ip("web", 51, "10.77.0.100/24"))
 }

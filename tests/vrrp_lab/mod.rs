@@ -131,7 +131,7 @@ pub fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
         Some(password) => {
             // Outside the manifests directory: it is not a manifest.
             let file = dir.parent().unwrap().join("vrrp.pass");
-            std::fs::write(&file, format!("{password}\n")).unwrap();
+            support::write_secret(&file, &format!("{password}\n"));
             format!("auth: {{type: pass, passwordFile: {}}}", file.display())
         }
         None => "auth: {type: none}".to_string(),

@@ -298,13 +298,14 @@ fn read_password(cluster: &ClusterSpec) -> Result<Option<String>, NotRunning> {
     let Some(path) = &cluster.vrrp.auth.password_file else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(path).map_err(|e| NotRunning {
+    // A password others can read is refused, with the chmod to run.
+    let bytes = hareconcile_fs::read_secret(path).map_err(|e| NotRunning {
         reason: VirtualIpReason::PasswordUnreadable,
         message: format!(
-            "reading the VRRP password from {}: {e}: create it or fix vrrp.auth.passwordFile",
-            path.display()
+            "reading the VRRP password: {e} (create it or fix vrrp.auth.passwordFile)"
         ),
     })?;
+    let text = String::from_utf8_lossy(&bytes);
     Ok(Some(text.lines().next().unwrap_or_default().to_string()))
 }
 
