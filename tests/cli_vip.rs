@@ -18,7 +18,10 @@ fn the_cli_edits_spec_control_of_its_own_node() {
     let agent = Agent::start_with_web(dir.path());
     let generation = object(&agent)["metadata"]["generation"].as_u64().unwrap();
 
-    let out = expect_code(&agent.hc(&["vip", "maintenance", "web", "--wait=20s"]), 0);
+    let out = expect_code(
+        &agent.hc(&["vip", "maintenance", "web", "--wait", "--timeout", "20s"]),
+        0,
+    );
     assert!(out.contains("virtualip/web on n1: in maintenance"), "{out}");
     let web = object(&agent);
     assert_eq!(

@@ -58,15 +58,26 @@ fn the_timeout_is_given_once_and_only_with_wait() {
     std::fs::write(&cluster, CLUSTER).unwrap();
     let cluster = cluster.to_str().unwrap();
     let socket = dir.path().join("none.sock");
-    for (args, says) in [
-        (&["--wait=1m", "--timeout", "2m"][..], "give one"),
-        (&["--timeout", "2m"], "--wait"),
-        (&["--wait", "--timeout", "soon"], "soon"),
-    ] {
-        let mut all = vec!["apply", "-f", cluster];
-        all.extend_from_slice(args);
-        let out = support::hc(&socket, &all);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    // Every command that waits reads the two flags the same way, before
+    // it asks the agent anything.
+    let commands: [&[&str]; 3] = [
+        &["apply", "-f", cluster],
+        &["switchover", "web", "--to", "n2"],
+        &["vip", "maintenance", "web"],
+    ];
+    for command in commands {
+        for (args, says) in [
+            (&["--wait=1m", "--timeout", "2m"][..], "give one"),
+            (&["--timeout", "2m"], "--wait"),
+            (&["--wait", "--timeout", "soon"], "soon"),
+        ] {
+            let all = [command, args].concat();
+            let out = support::hc(&socket, &all);
+            assert_eq!(out.status.code(), Some(2), "{all:?}: {}", stderr(&out));
+            assert!(stderr(&out).contains(says), "{all:?}: {}", stderr(&out));
+        }
     }
+    let out = support::hc(&socket, &["switchover", "web", "--clear", "--wait"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--to"), "{}", stderr(&out));
 }

@@ -3,7 +3,6 @@
 //! files, checked, and applied.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::{Args, FromArgMatches, Subcommand};
 use hareconcile_charts::{lint, render, Chart, ChartError, Values, ValuesFile};
@@ -12,6 +11,7 @@ use hareconcile_model::load::load_paths_checked;
 
 use super::apply::{self, ApplyArgs};
 use super::output::table;
+use super::wait::WaitArgs;
 use super::{AgentConnection, CliError, EXIT_INPUT, EXIT_OK};
 
 /// Where `install` renders a chart when neither --dir nor --git-dir is
@@ -183,6 +183,7 @@ struct LintArgs {
 ///   git -C ~/ops diff && git -C ~/ops commit -am "pihole: install" && git -C ~/ops push
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(mut_arg("wait", |wait| wait.conflicts_with("git_dir")))]
 struct InstallArgs {
     /// A built-in chart's name, or a chart directory.
     chart: String,
@@ -204,11 +205,8 @@ struct InstallArgs {
     /// --allow-unreachable`).
     #[arg(long, conflicts_with_all = ["git_dir", "local"])]
     allow_unreachable: bool,
-    /// Wait until every object is Ready (default 60s), as `apply --wait`.
-    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
-          default_missing_value = "60s", value_parser = humantime::parse_duration,
-          conflicts_with = "git_dir")]
-    wait: Option<Duration>,
+    #[command(flatten)]
+    wait: WaitArgs,
     #[command(flatten)]
     agent: AgentConnection,
 }
@@ -414,7 +412,7 @@ fn apply_args(args: &InstallArgs, dir: &Path) -> Result<ApplyArgs, CliError> {
             argv.push(flag.into());
         }
     }
-    if let Some(timeout) = args.wait {
+    if let Some(timeout) = args.wait.timeout()? {
         argv.push(format!("--wait={}", humantime::format_duration(timeout)));
     }
     argv.push("--socket".into());

@@ -13,6 +13,7 @@ use hareconcile_model::status::VrrpState;
 use hareconcile_model::{Control, Kind, Manager, ObjectKey, VirtualIpSpec};
 
 use super::vip::managed_elsewhere;
+use super::wait::WaitArgs;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::api::client::Client;
 use crate::cluster_view::NodeView;
@@ -48,8 +49,15 @@ use crate::switchover::SwitchoverRequest;
 ///   hareconcile switchover web --to n2            # move web to n2
 ///   hareconcile switchover web --to n2 --wait     # ... and wait until n2 is master (30s)
 ///   hareconcile switchover web --clear            # back to the configured priorities
+/// How long --wait waits unless told.
+const WAIT_DEFAULT: Duration = Duration::from_secs(30);
+
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
+#[command(mut_arg("wait", |wait| wait.help(
+    "Wait until the target is the only master and say whether any moment without a master \
+     was seen (30s unless --wait=TIMEOUT or --timeout TIMEOUT)")))]
+#[command(mut_arg("timeout", |timeout| timeout.help("How long --wait waits (30s)")))]
 pub struct SwitchoverArgs {
     /// The VirtualIP to move.
     #[arg(value_name = "VIP")]
@@ -60,16 +68,19 @@ pub struct SwitchoverArgs {
     /// End the switchover: the configured priorities and preemption apply again.
     #[arg(long, conflicts_with = "to")]
     clear: bool,
-    /// Wait until the target is the only master and say whether any moment
-    /// without a master was seen; default 30s.
-    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, requires = "to", require_equals = true,
-          default_missing_value = "30s", value_parser = humantime::parse_duration)]
-    wait: Option<Duration>,
+    #[command(flatten)]
+    wait: WaitArgs,
     #[command(flatten)]
     agent: AgentConnection,
 }
 
 pub async fn run(args: SwitchoverArgs) -> Result<u8, CliError> {
+    let wait = args.wait.timeout_or(WAIT_DEFAULT)?;
+    if wait.is_some() && args.to.is_none() {
+        return Err(CliError::input(
+            "--wait watches the node given with --to become master; --clear takes effect at once",
+        ));
+    }
     let client = args.agent.client();
     let key = ObjectKey {
         kind: Kind::VirtualIP,
@@ -139,7 +150,7 @@ pub async fn run(args: SwitchoverArgs) -> Result<u8, CliError> {
              same command again (nodes that have it already are left as they are)",
         ));
     }
-    match (args.wait, &args.to) {
+    match (wait, &args.to) {
         (Some(timeout), Some(to)) => wait_master(&client, &key.name, to, timeout).await,
         _ => Ok(EXIT_OK),
     }

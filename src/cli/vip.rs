@@ -12,6 +12,7 @@ use hareconcile_model::{
 };
 use hareconcile_runtime::ApplyOptions;
 
+use super::wait::WaitArgs;
 use super::{AgentConnection, CliError, EXIT_DIFFERENCES, EXIT_OK};
 use crate::api::client::Client;
 use crate::api::wire::ApplyRequest;
@@ -32,6 +33,9 @@ use crate::switchover::with_control;
 ///   hareconcile vip restore web --wait            # a candidate again (preempts if higher)
 ///   hareconcile vip priority web --adjust -20     # drain: priority 20 lower here
 ///   hareconcile vip priority web --adjust 0       # back to the configured priority
+/// How long --wait waits unless told.
+const WAIT_DEFAULT: Duration = Duration::from_secs(30);
+
 #[derive(Args)]
 #[command(verbatim_doc_comment)]
 pub struct VipArgs {
@@ -57,6 +61,10 @@ enum VipCommand {
 }
 
 #[derive(Args)]
+#[command(mut_arg("wait", |wait| wait.help(
+    "Wait until the node's VRRP instance has taken the change in (and, for maintenance, \
+     is no longer master): 30s unless --wait=TIMEOUT or --timeout TIMEOUT")))]
+#[command(mut_arg("timeout", |timeout| timeout.help("How long --wait waits (30s)")))]
 struct Target {
     /// The VirtualIP.
     #[arg(value_name = "VIP")]
@@ -65,11 +73,8 @@ struct Target {
     /// (the default), as a guard against the wrong --socket.
     #[arg(long, value_name = "NODE")]
     node: Option<String>,
-    /// Wait until the node's VRRP instance has taken the change in (and,
-    /// for maintenance, is no longer master); default 30s.
-    #[arg(long, value_name = "TIMEOUT", num_args = 0..=1, require_equals = true,
-          default_missing_value = "30s", value_parser = humantime::parse_duration)]
-    wait: Option<Duration>,
+    #[command(flatten)]
+    wait: WaitArgs,
     #[command(flatten)]
     agent: AgentConnection,
 }
@@ -116,6 +121,7 @@ async fn control(
     done: &str,
     edit: impl FnOnce(&mut Control, &str),
 ) -> Result<u8, CliError> {
+    let wait = target.wait.timeout_or(WAIT_DEFAULT)?;
     let client = target.agent.client();
     let agent_node = client.info().await?.node;
     let node = target.node.clone().unwrap_or_else(|| agent_node.clone());
@@ -161,7 +167,7 @@ async fn control(
             .first()
             .map_or(object.metadata.generation, |o| o.generation)
     };
-    match target.wait {
+    match wait {
         Some(timeout) => {
             let maintenance = control.force_backup.contains(&node);
             wait_followed(&client, &key, generation, maintenance, timeout).await

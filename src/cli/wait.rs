@@ -33,13 +33,20 @@ pub struct WaitArgs {
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl WaitArgs {
-    /// How long to wait, if at all.
+    /// How long to wait until Ready, if at all.
     pub fn timeout(&self) -> Result<Option<Duration>, CliError> {
+        self.timeout_or(DEFAULT_TIMEOUT)
+    }
+
+    /// How long to wait, if at all, for a command whose wait has another
+    /// default (it then says so in its own help for --wait, with
+    /// `#[command(mut_arg("wait", ...))]`).
+    pub fn timeout_or(&self, default: Duration) -> Result<Option<Duration>, CliError> {
         match (self.wait, self.timeout) {
             (Some(Some(_)), Some(_)) => Err(CliError::input(
                 "--wait=TIMEOUT and --timeout both say how long: give one",
             )),
-            (Some(given), timeout) => Ok(Some(given.or(timeout).unwrap_or(DEFAULT_TIMEOUT))),
+            (Some(given), timeout) => Ok(Some(given.or(timeout).unwrap_or(default))),
             (None, _) => Ok(None),
         }
     }
