@@ -18,9 +18,12 @@
 //!    the Replication not Ready (`AwaitingFinalSync`) until its copy holds
 //!    a handover marker for the term the copy came from. Its Services that
 //!    require the Replication stay stopped until then, and the VRRP
-//!    controller does not take the VIP over before the Services following
-//!    it are Ready there (make-before-break), so the VIP moves only after
-//!    the final sync.
+//!    controller does not take the VIP over before those Services' data
+//!    is Ready there (the Service status' `unreadyData` is empty), so the
+//!    VIP moves only after the final sync. Being exclusive
+//!    (`handover: break-before-make`), the writers themselves start on
+//!    the target after the VIP has moved, once the old master reports its
+//!    stack stopped.
 //!
 //! If the final sync fails, the source records a Warning event
 //! (`FinalSyncFailed`) and is Ready again: its Services start again, the
