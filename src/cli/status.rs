@@ -95,6 +95,17 @@ fn replication(object: &Object) -> ReplicationStatus {
 }
 
 /// "True" or the reason it is not, which is what an operator scans for.
+/// Says plainly that split brain is not prevented: only a quorum engine
+/// would, and the agent does not act on `spec.quorum` yet
+/// (docs/quorum.md, "Status").
+fn quorum(cluster: &Object) -> &'static str {
+    if cluster.spec.get("quorum").is_some_and(|q| !q.is_null()) {
+        "declared, not enforced yet: a partition makes two masters"
+    } else {
+        "none: a partition makes two masters"
+    }
+}
+
 fn readiness(object: &Object) -> String {
     match object.status.condition("Ready") {
         Some(c) if c.status == ConditionStatus::True => format!("Ready ({})", c.reason),
@@ -264,10 +275,19 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
                         .collect()
                 })
                 .unwrap_or_default();
-            vec![o.metadata.name.clone(), nodes.join(" "), readiness(o)]
+            vec![
+                o.metadata.name.clone(),
+                nodes.join(" "),
+                quorum(o).to_string(),
+                readiness(o),
+            ]
         })
         .collect();
-    section("CLUSTER", &["NODES (*=this node)", "STATUS"], &rows);
+    section(
+        "CLUSTER",
+        &["NODES (*=this node)", "QUORUM", "STATUS"],
+        &rows,
+    );
 
     let peers = client.nodes().await;
     let host = host_addresses();
@@ -535,6 +555,21 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_quorum_column_says_split_brain_is_not_prevented() {
+        let cluster = |spec: Value| Object {
+            api_version: API_VERSION.into(),
+            kind: Kind::Cluster,
+            metadata: ObjectMeta::named("lab"),
+            spec,
+            status: Status::default(),
+        };
+        let none = cluster(json!({"nodes": []}));
+        assert_eq!(quorum(&none), "none: a partition makes two masters");
+        let declared = cluster(json!({"quorum": {"etcd": {"endpoints": ["http://w:2379"]}}}));
+        assert!(quorum(&declared).starts_with("declared, not enforced yet"));
+    }
 
     fn vip(control: Value, details: VirtualIpStatus) -> Object {
         let mut status = Status::default();
