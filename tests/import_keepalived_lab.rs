@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use hareconcile_import::keepalived::{self, NodeFile};
 use hareconcile_import::{Import, Level, Options};
+use hareconcile_test_support as support;
 use vrrp_lab::*;
 
 fn fixture(name: &str) -> PathBuf {
@@ -38,7 +39,7 @@ fn import_for(lab: &Lab, host: &Host) -> Import {
     )
     .unwrap();
     for secret in &import.secrets {
-        std::fs::write(&secret.path, &secret.content).unwrap();
+        support::write_secret(&secret.path, &secret.content);
     }
     let manifests: Vec<String> = import
         .objects

@@ -193,7 +193,7 @@ impl Scenario {
             known_hosts: keys.known_hosts.clone(),
         };
         std::fs::create_dir_all(paths.token.parent().unwrap()).unwrap();
-        std::fs::write(&paths.token, format!("charts-{}\n", lab.id())).unwrap();
+        common::support::write_secret(&paths.token, &format!("charts-{}\n", lab.id()));
         let processes: Vec<Process> = lab
             .nodes()
             .iter()
