@@ -509,7 +509,16 @@ fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
     );
 
     // The VirtualIP goes from n2's manifests: n2 leaves with priority 0.
-    std::fs::remove_file(a2.dir.join("manifests/lab.yaml")).unwrap();
+    // The Cluster stays (a directory that declares none of its objects is
+    // refused as a mass prune).
+    let file = a2.dir.join("manifests/lab.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let cluster_only: Vec<&str> = text
+        .split("\n---\n")
+        .filter(|document| document.contains("kind: Cluster"))
+        .collect();
+    assert_eq!(cluster_only.len(), 1, "{text}");
+    std::fs::write(&file, cluster_only[0]).unwrap();
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert!(
         a1.log().contains("master is leaving (priority 0)"),

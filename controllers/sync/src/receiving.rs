@@ -89,30 +89,39 @@ pub fn end_receives(lock: &Path) -> BTreeSet<Term> {
         return BTreeSet::new();
     };
     let file = (lock.dev(), lock.ino());
-    let all = processes();
     let mut pushers = BTreeSet::new();
     let mut doomed: Vec<i32> = Vec::new();
-    for process in &all {
+    for process in &processes() {
         if let Some(term) = guard_term(&process.args).filter(|_| holds_open(process.pid, file)) {
             pushers.insert(term);
             doomed.push(process.pid);
         }
     }
-    let mut i = 0;
-    while i < doomed.len() {
-        let parent = doomed[i];
-        let children: Vec<i32> = all
+    let me = std::process::id() as i32;
+    doomed.retain(|pid| *pid != me);
+    // Stop before walking the tree: a stopped process cannot fork, so a
+    // child started between one look at /proc and the kill (which would
+    // inherit the lock and outlive its parents) is found by the next look.
+    let mut stopped = 0;
+    loop {
+        for pid in &doomed[stopped..] {
+            // SAFETY: kill(2) on a PID read from /proc; one that exited
+            // meanwhile is ESRCH, which is what we want anyway.
+            unsafe { libc::kill(*pid, libc::SIGSTOP) };
+        }
+        stopped = doomed.len();
+        let children: Vec<i32> = processes()
             .iter()
-            .filter(|p| p.parent == parent && !doomed.contains(&p.pid))
+            .filter(|p| doomed.contains(&p.parent) && !doomed.contains(&p.pid) && p.pid != me)
             .map(|p| p.pid)
             .collect();
+        if children.is_empty() {
+            break;
+        }
         doomed.extend(children);
-        i += 1;
     }
-    let me = std::process::id() as i32;
-    for pid in doomed.into_iter().filter(|pid| *pid != me) {
-        // SAFETY: kill(2) on a PID read from /proc; one that exited
-        // meanwhile is ESRCH, which is what we want anyway.
+    for pid in doomed {
+        // SAFETY: as above; SIGKILL ends a stopped process too.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     pushers
