@@ -73,6 +73,16 @@ impl Problems {
     pub fn into_inner(self) -> Vec<Problem> {
         self.0.into_inner()
     }
+
+    /// `value`, or the first problem recorded while decoding it: for tests
+    /// of decoders that record problems instead of returning them.
+    #[cfg(test)]
+    pub fn first_or<T>(self, value: T) -> Decoded<T> {
+        match self.into_inner().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(value),
+        }
+    }
 }
 
 /// The entries of one mapping, each taken at most once; [`Fields::finish`]
@@ -93,7 +103,7 @@ impl<'a> Fields<'a> {
                 taken: vec![false; entries.len()],
                 what,
             }),
-            _ => Err(Problem::new(node.at, format!("{what} must be a mapping"))),
+            _ => Err(expected(node, &what, "a mapping")),
         }
     }
 
@@ -112,6 +122,27 @@ impl<'a> Fields<'a> {
         decode: impl FnOnce(&'a Node) -> Decoded<T>,
     ) -> Option<T> {
         self.take(key).and_then(|n| problems.keep(decode(n)))
+    }
+
+    /// [`Fields::decode`] with a decoder that names the value by its key in
+    /// messages (`cap_add must be a list of strings`).
+    pub fn decode_key<T>(
+        &mut self,
+        key: &str,
+        problems: &Problems,
+        decode: impl FnOnce(&'a Node, &str) -> Decoded<T>,
+    ) -> Option<T> {
+        self.decode(key, problems, |n| decode(n, key))
+    }
+
+    /// Takes and decodes `key`, named by its key in messages, for decoders
+    /// that stop at the first problem: `Ok(None)` when it is absent.
+    pub fn take_with<T>(
+        &mut self,
+        key: &str,
+        decode: impl FnOnce(&'a Node, &str) -> Decoded<T>,
+    ) -> Decoded<Option<T>> {
+        self.take(key).map(|n| decode(n, key)).transpose()
     }
 
     /// Takes `key` if present and records that it has no effect, and why.
@@ -177,19 +208,50 @@ pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
 
+/// The one message of a value of the wrong type: "`what` must be `form`".
+fn expected(node: &Node, what: &str, form: &str) -> Problem {
+    Problem::new(node.at, format!("{what} must be {form}"))
+}
+
+/// Refuses `text`, a word that is none of `choices`, naming them all
+/// ("protocol must be tcp, udp or sctp, not \"x\"").
+pub fn none_of(node: &Node, what: &str, text: &str, choices: &[&str]) -> Problem {
+    let listed = match choices {
+        [rest @ .., last] if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => choices.join(""),
+    };
+    expected(node, what, &format!("{listed}, not {text:?}"))
+}
+
+/// Accepts `text` only if it is one of `choices`.
+pub fn one_of(node: &Node, what: &str, text: &str, choices: &[&str]) -> Decoded<()> {
+    match choices.contains(&text) {
+        true => Ok(()),
+        false => Err(none_of(node, what, text, choices)),
+    }
+}
+
 /// The entries of a mapping whose keys are names (services, networks...).
 pub fn named_entries<'a>(node: &'a Node, what: &str) -> Decoded<&'a [Entry]> {
     match &node.value {
         Value::Map(entries) => Ok(entries),
         Value::Null => Ok(&[]),
-        _ => Err(Problem::new(node.at, format!("{what} must be a mapping"))),
+        _ => Err(expected(node, what, "a mapping")),
+    }
+}
+
+/// The items of a list, each decoded by the caller.
+pub fn items<'a>(node: &'a Node, what: &str) -> Decoded<&'a [Node]> {
+    match &node.value {
+        Value::Seq(items) => Ok(items),
+        _ => Err(expected(node, what, "a list")),
     }
 }
 
 pub fn string(node: &Node, what: &str) -> Decoded<String> {
     match &node.value {
         Value::String(s) => Ok(s.clone()),
-        _ => Err(Problem::new(node.at, format!("{what} must be a string"))),
+        _ => Err(expected(node, what, "a string")),
     }
 }
 
@@ -200,10 +262,7 @@ pub fn scalar_text(node: &Node, what: &str) -> Decoded<String> {
         Value::Int(i) => Ok(i.to_string()),
         Value::Float(f) => Ok(f.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(Problem::new(
-            node.at,
-            format!("{what} must be a string or a number"),
-        )),
+        _ => Err(expected(node, what, "a string or a number")),
     }
 }
 
@@ -213,10 +272,7 @@ pub fn boolean(node: &Node, what: &str) -> Decoded<bool> {
         // An interpolated `${DEBUG:-false}` arrives as text.
         Value::String(s) if s == "true" => Ok(true),
         Value::String(s) if s == "false" => Ok(false),
-        _ => Err(Problem::new(
-            node.at,
-            format!("{what} must be true or false"),
-        )),
+        _ => Err(expected(node, what, "true or false")),
     }
 }
 
@@ -226,17 +282,14 @@ pub fn integer(node: &Node, what: &str) -> Decoded<i64> {
         Value::String(s) => s
             .parse()
             .map_err(|_| Problem::new(node.at, format!("{what} must be an integer, not {s:?}"))),
-        _ => Err(Problem::new(node.at, format!("{what} must be an integer"))),
+        _ => Err(expected(node, what, "an integer")),
     }
 }
 
 pub fn string_list(node: &Node, what: &str) -> Decoded<Vec<String>> {
     match &node.value {
         Value::Seq(items) => items.iter().map(|i| scalar_text(i, what)).collect(),
-        _ => Err(Problem::new(
-            node.at,
-            format!("{what} must be a list of strings"),
-        )),
+        _ => Err(expected(node, what, "a list of strings")),
     }
 }
 
@@ -273,9 +326,10 @@ pub fn key_values(
                 })
             })
             .collect(),
-        _ => Err(Problem::new(
-            node.at,
-            format!("{what} must be a mapping or a list of `KEY{separator}VALUE`"),
+        _ => Err(expected(
+            node,
+            what,
+            &format!("a mapping or a list of `KEY{separator}VALUE`"),
         )),
     }
 }

@@ -56,8 +56,8 @@ pub fn references(node: &Node, dir: &Path, key: &str) -> Decoded<Vec<Reference>>
                 Value::Map(_) => {
                     let what = format!("{key} entry");
                     let mut f = Fields::of(item, &what)?;
-                    let path = f.take("path").map(|n| string(n, "path")).transpose()?;
-                    let required = f.take("required").map(|n| boolean(n, "required")).transpose()?;
+                    let path = f.take_with("path", string)?;
+                    let required = f.take_with("required", boolean)?;
                     if let Some(format) = f.take("format") {
                         return Err(Problem::new(
                             format.at,

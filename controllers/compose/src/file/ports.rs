@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::decode::{integer, scalar_text, string, Decoded, Fields, Problem};
+use super::decode::{integer, items, one_of, scalar_text, string, Decoded, Fields, Problem};
 use super::node::{Node, Value};
 
 /// One published container port.
@@ -16,9 +16,7 @@ pub struct PortMapping {
 }
 
 pub fn ports(node: &Node) -> Decoded<Vec<PortMapping>> {
-    let Value::Seq(items) = &node.value else {
-        return Err(Problem::new(node.at, "ports must be a list"));
-    };
+    let items = items(node, "ports")?;
     let mut all = Vec::new();
     for item in items {
         match &item.value {
@@ -38,10 +36,7 @@ fn long(node: &Node) -> Decoded<PortMapping> {
     let mapping = PortMapping {
         target: port_number(target)?,
         published: f.take("published").map(port_number).transpose()?,
-        host_ip: f
-            .take("host_ip")
-            .map(|n| string(n, "host_ip"))
-            .transpose()?,
+        host_ip: f.take_with("host_ip", string)?,
         protocol: f
             .take("protocol")
             .map(protocol)
@@ -51,13 +46,7 @@ fn long(node: &Node) -> Decoded<PortMapping> {
     if let Some(n) = f.take("mode") {
         // `ingress` (the default) balances over a swarm's nodes; on one
         // engine Compose publishes it on this host as `host` does.
-        let mode = string(n, "mode")?;
-        if mode != "host" && mode != "ingress" {
-            return Err(Problem::new(
-                n.at,
-                format!("port mode must be host or ingress, not {mode:?}"),
-            ));
-        }
+        one_of(n, "port mode", &string(n, "mode")?, &["host", "ingress"])?;
     }
     // Descriptions of the port for tools; Compose gives them to no engine.
     f.take("name");
@@ -73,13 +62,8 @@ fn port_number(node: &Node) -> Decoded<u16> {
 
 fn protocol(node: &Node) -> Decoded<String> {
     let p = string(node, "protocol")?;
-    match p.as_str() {
-        "tcp" | "udp" | "sctp" => Ok(p),
-        _ => Err(Problem::new(
-            node.at,
-            format!("protocol must be tcp, udp or sctp, not {p:?}"),
-        )),
-    }
+    one_of(node, "protocol", &p, &["tcp", "udp", "sctp"])?;
+    Ok(p)
 }
 
 /// `[[HOST_IP:][HOST_PORT[-END]]:]CONTAINER_PORT[-END][/PROTOCOL]`; ranges

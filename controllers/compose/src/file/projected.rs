@@ -12,8 +12,8 @@ use serde::{Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
 use super::decode::{
-    boolean, integer, named_entries, scalar_text, string, Decoded, Fields, Problem, Problems,
-    Warnings,
+    boolean, integer, items, named_entries, scalar_text, string, Decoded, Fields, Problem,
+    Problems, Warnings,
 };
 use super::interpolate::Variables;
 use super::node::{Node, Value};
@@ -207,12 +207,7 @@ pub fn references(
     defined: &Definitions,
     warnings: &Warnings,
 ) -> Decoded<Vec<ProjectedFile>> {
-    let Value::Seq(items) = &node.value else {
-        return Err(Problem::new(
-            node.at,
-            format!("{}s must be a list", kind.key()),
-        ));
-    };
+    let items = items(node, &format!("{}s", kind.key()))?;
     items
         .iter()
         .map(|item| reference(item, kind, defined, warnings))
@@ -247,7 +242,7 @@ fn reference(
             };
             let parts = (
                 string(source, "source")?,
-                f.take("target").map(|n| string(n, "target")).transpose()?,
+                f.take_with("target", string)?,
                 owner(f.take("uid"), "uid")?,
                 owner(f.take("gid"), "gid")?,
                 f.take("mode").map(file_mode).transpose()?,
@@ -321,10 +316,17 @@ mod tests {
             &Warnings::default(),
             &problems,
         );
-        match problems.into_inner().into_iter().next() {
-            Some(problem) => Err(problem),
-            None => Ok(defined),
-        }
+        problems.first_or(defined)
+    }
+
+    /// The `kind` references of a service written as `text`.
+    fn referenced(
+        text: &str,
+        kind: Kind,
+        defined: &Definitions,
+        warnings: &Warnings,
+    ) -> Decoded<Vec<ProjectedFile>> {
+        references(&parse(text).unwrap(), kind, defined, warnings)
     }
 
     #[test]
@@ -338,13 +340,7 @@ mod tests {
         )
         .unwrap();
         let warnings = Warnings::default();
-        let used = references(
-            &parse("[pw, {source: pw, target: other}, {source: db, target: /etc/db, mode: 0o400, uid: '70'}]")
-                .unwrap(),
-            Kind::Secret,
-            &secrets,
-            &warnings,
-        )
+        let used = referenced("[pw, {source: pw, target: other}, {source: db, target: /etc/db, mode: 0o400, uid: '70'}]", Kind::Secret, &secrets, &warnings)
         .unwrap();
         assert_eq!(used[0].target, "/run/secrets/pw");
         assert_eq!(used[0].source, Source::File(dir.path().join("pw.txt")));
@@ -365,8 +361,8 @@ mod tests {
     fn configs_default_to_the_root_and_take_inline_content() {
         let dir = tempfile::tempdir().unwrap();
         let configs = defined(dir.path(), "app: {content: 'a=1'}\n", Kind::Config).unwrap();
-        let used = references(
-            &parse("[app, {source: app, target: etc/app.conf}]").unwrap(),
+        let used = referenced(
+            "[app, {source: app, target: etc/app.conf}]",
             Kind::Config,
             &configs,
             &Warnings::default(),
@@ -391,13 +387,7 @@ mod tests {
             assert!(err.message.contains(expected), "{text}: {}", err.message);
         }
         let secrets = Definitions::new();
-        let err = references(
-            &parse("[nope]").unwrap(),
-            Kind::Secret,
-            &secrets,
-            &Warnings::default(),
-        )
-        .unwrap_err();
+        let err = referenced("[nope]", Kind::Secret, &secrets, &Warnings::default()).unwrap_err();
         err.assert_says("`nope` is not declared");
     }
 
@@ -407,8 +397,8 @@ mod tests {
         std::fs::write(dir.path().join("pw.txt"), "x").unwrap();
         let secrets = defined(dir.path(), "pw: {file: pw.txt}\n", Kind::Secret).unwrap();
         let warnings = Warnings::default();
-        let used = references(
-            &parse("[{source: pw, mode: 0o400}]").unwrap(),
+        let used = referenced(
+            "[{source: pw, mode: 0o400}]",
             Kind::Secret,
             &secrets,
             &warnings,

@@ -111,13 +111,9 @@ fn resource(node: &Node, kind: &str, what: &str) -> Decoded<Resource> {
     }
     let mut f = Fields::of(node, what)?;
     let resource = Resource {
-        external: f
-            .take("external")
-            .map(|n| boolean(n, "external"))
-            .transpose()?
-            .unwrap_or(false),
-        name: f.take("name").map(|n| string(n, "name")).transpose()?,
-        driver: f.take("driver").map(|n| string(n, "driver")).transpose()?,
+        external: f.take_with("external", boolean)?.unwrap_or(false),
+        name: f.take_with("name", string)?,
+        driver: f.take_with("driver", string)?,
         driver_opts: f
             .take("driver_opts")
             .map(|n| string_map(n, '=', "driver_opts"))
@@ -171,7 +167,7 @@ fn ipam(node: &Node) -> Decoded<Ipam> {
         None => Vec::new(),
     };
     let ipam = Ipam {
-        driver: f.take("driver").map(|n| string(n, "driver")).transpose()?,
+        driver: f.take_with("driver", string)?,
         config: pools,
         options: f
             .take("options")
@@ -200,15 +196,9 @@ fn pool(node: &Node) -> Decoded<Pool> {
             .map_err(|_| Problem::new(n.at, format!("{what} must be an IP address, not {text:?}")))
     };
     let pool = Pool {
-        subnet: f.take("subnet").map(|n| subnet(n, "subnet")).transpose()?,
-        gateway: f
-            .take("gateway")
-            .map(|n| address(n, "gateway"))
-            .transpose()?,
-        ip_range: f
-            .take("ip_range")
-            .map(|n| subnet(n, "ip_range"))
-            .transpose()?,
+        subnet: f.take_with("subnet", subnet)?,
+        gateway: f.take_with("gateway", address)?,
+        ip_range: f.take_with("ip_range", subnet)?,
         aux_addresses: match f.take("aux_addresses") {
             Some(Node {
                 value: Value::Map(entries),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::decode::{boolean, byte_size, string, Decoded, Fields, Problem};
+use super::decode::{boolean, byte_size, items, string, Decoded, Fields, Problem};
 use super::node::{Node, Value};
 use super::projected::file_mode;
 
@@ -50,9 +50,7 @@ pub struct TmpfsOptions {
 
 /// Decodes the list; named volumes must be declared at the top level.
 pub fn mounts(node: &Node, project_dir: &Path, declared: &BTreeSet<String>) -> Decoded<Vec<Mount>> {
-    let Value::Seq(items) = &node.value else {
-        return Err(Problem::new(node.at, "volumes must be a list"));
-    };
+    let items = items(node, "volumes")?;
     items
         .iter()
         .map(|item| {
@@ -157,15 +155,11 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
             ))
         }
     };
-    let source = f.take("source").map(|n| string(n, "source")).transpose()?;
+    let source = f.take_with("source", string)?;
     let target_node = f
         .take("target")
         .ok_or_else(|| Problem::new(node.at, "volume needs `target`"))?;
-    let read_only = f
-        .take("read_only")
-        .map(|n| boolean(n, "read_only"))
-        .transpose()?
-        .unwrap_or(false);
+    let read_only = f.take_with("read_only", boolean)?.unwrap_or(false);
     let mut options = Vec::new();
     if let Some(bind) = f.take("bind") {
         let mut b = Fields::of(bind, "bind")?;
@@ -251,7 +245,7 @@ fn long(node: &Node, project_dir: &Path) -> Decoded<Mount> {
 fn tmpfs_options(node: &Node) -> Decoded<TmpfsOptions> {
     let mut f = Fields::of(node, "tmpfs options")?;
     let options = TmpfsOptions {
-        size: f.take("size").map(|n| byte_size(n, "size")).transpose()?,
+        size: f.take_with("size", byte_size)?,
         mode: f.take("mode").map(file_mode).transpose()?,
     };
     f.finish()?;
@@ -298,9 +292,7 @@ pub struct VolumesFrom {
 }
 
 pub fn volumes_from(node: &Node) -> Decoded<Vec<VolumesFrom>> {
-    let Value::Seq(items) = &node.value else {
-        return Err(Problem::new(node.at, "volumes_from must be a list"));
-    };
+    let items = items(node, "volumes_from")?;
     items
         .iter()
         .map(|item| {

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::file::decode::{byte_size, integer, string, Decoded, Fields, Problem};
-use crate::file::node::{Node, Value};
+use crate::file::decode::{byte_size, integer, items, string, Decoded, Fields, Problem};
+use crate::file::node::Node;
 
 /// Left out of the config hash while unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -60,9 +60,7 @@ fn devices<T>(
     let Some(node) = node else {
         return Ok(Vec::new());
     };
-    let Value::Seq(items) = &node.value else {
-        return Err(Problem::new(node.at, "a device list must be a list"));
-    };
+    let items = items(node, "a device list")?;
     items
         .iter()
         .map(|item| {

@@ -4,7 +4,7 @@
 //! is accepted with a warning, as Compose does.
 
 use crate::file::decode::{
-    byte_size, integer, nano_cpus, string, Decoded, Fields, Problem, Warnings,
+    byte_size, integer, nano_cpus, none_of, one_of, string, Decoded, Fields, Problem, Warnings,
 };
 use crate::file::node::{Node, Position};
 
@@ -39,12 +39,7 @@ pub fn deploy(node: &Node, warnings: &Warnings) -> Decoded<Deploy> {
     if let Some(n) = f.take("mode") {
         // On one engine a global service is one container, as Compose runs it.
         let mode = string(n, "deploy.mode")?;
-        if mode != "replicated" && mode != "global" {
-            return Err(Problem::new(
-                n.at,
-                format!("deploy.mode must be replicated or global, not {mode:?}"),
-            ));
-        }
+        one_of(n, "deploy.mode", &mode, &["replicated", "global"])?;
     }
     if let Some(n) = f.take("replicas") {
         deploy.replicas = Some(Positioned {
@@ -129,20 +124,13 @@ fn restart_policy(node: &Node, warnings: &Warnings) -> Decoded<String> {
             "on-failure" => "on-failure",
             "any" => "always",
             other => {
-                return Err(Problem::new(
-                    n.at,
-                    format!(
-                        "restart_policy.condition must be none, on-failure or any, not {other:?}"
-                    ),
-                ))
+                let choices = ["none", "on-failure", "any"];
+                return Err(none_of(n, "restart_policy.condition", other, &choices));
             }
         },
         None => "always",
     };
-    let attempts = f
-        .take("max_attempts")
-        .map(|n| replica_count(n, "max_attempts"))
-        .transpose()?;
+    let attempts = f.take_with("max_attempts", replica_count)?;
     for key in ["delay", "window"] {
         f.ignore(
             key,

@@ -25,11 +25,7 @@ pub struct Healthcheck {
 /// check the image defines.
 pub fn healthcheck(node: &Node) -> Decoded<Healthcheck> {
     let mut f = Fields::of(node, "healthcheck")?;
-    let disable = f
-        .take("disable")
-        .map(|n| boolean(n, "disable"))
-        .transpose()?
-        .unwrap_or(false);
+    let disable = f.take_with("disable", boolean)?.unwrap_or(false);
     let test = match f.take("test") {
         Some(Node {
             value: Value::String(s),
@@ -55,22 +51,10 @@ pub fn healthcheck(node: &Node) -> Decoded<Healthcheck> {
         } else {
             test
         },
-        interval: f
-            .take("interval")
-            .map(|n| duration(n, "interval"))
-            .transpose()?,
-        timeout: f
-            .take("timeout")
-            .map(|n| duration(n, "timeout"))
-            .transpose()?,
-        retries: f
-            .take("retries")
-            .map(|n| integer(n, "retries"))
-            .transpose()?,
-        start_period: f
-            .take("start_period")
-            .map(|n| duration(n, "start_period"))
-            .transpose()?,
+        interval: f.take_with("interval", duration)?,
+        timeout: f.take_with("timeout", duration)?,
+        retries: f.take_with("retries", integer)?,
+        start_period: f.take_with("start_period", duration)?,
         start_interval: None,
     };
     if let Some(n) = f.take("start_interval") {

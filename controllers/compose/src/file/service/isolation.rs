@@ -77,16 +77,14 @@ pub fn isolation(f: &mut Fields<'_>, project_dir: &Path, p: &Problems) -> Isolat
         uts,
         cgroup,
         userns_mode,
-        cgroup_parent: f.decode("cgroup_parent", p, |n| string(n, "cgroup_parent")),
+        cgroup_parent: f.decode_key("cgroup_parent", p, string),
         unmasked_paths: false,
         security_opt: Vec::new(),
-        read_only: f
-            .decode("read_only", p, |n| boolean(n, "read_only"))
-            .unwrap_or(false),
+        read_only: f.decode_key("read_only", p, boolean).unwrap_or(false),
         group_add: f
-            .decode("group_add", p, |n| string_list(n, "group_add"))
+            .decode_key("group_add", p, string_list)
             .unwrap_or_default(),
-        runtime: f.decode("runtime", p, |n| string(n, "runtime")),
+        runtime: f.decode_key("runtime", p, string),
         device_cgroup_rules: f
             .decode("device_cgroup_rules", p, |n| {
                 string_list(n, "device_cgroup_rules")
@@ -206,10 +204,7 @@ mod tests {
         let problems = Problems::default();
         let isolation = isolation(&mut f, dir, &problems);
         f.finish_into(&problems);
-        match problems.into_inner().into_iter().next() {
-            Some(problem) => Err(problem),
-            None => Ok(isolation),
-        }
+        problems.first_or(isolation)
     }
 
     #[test]

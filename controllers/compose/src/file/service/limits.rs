@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::blkio::{blkio, Blkio};
 use super::deploy::{Deploy, Positioned};
 use crate::file::decode::{
-    boolean, byte_size, integer, nano_cpus, scalar_text, string, string_list, string_map, Decoded,
-    Fields, Problem, Problems,
+    boolean, byte_size, integer, items, nano_cpus, scalar_text, string, string_list, string_map,
+    Decoded, Fields, Problem, Problems,
 };
 use crate::file::node::{Node, Value};
 
@@ -117,21 +117,21 @@ pub fn limits(f: &mut Fields<'_>, deploy: &Deploy, p: &Problems) -> Limits {
     Limits {
         memory,
         // `-1` is written for unlimited swap; a size otherwise.
-        memory_swap: f.decode("memswap_limit", p, |n| byte_size(n, "memswap_limit")),
+        memory_swap: f.decode_key("memswap_limit", p, byte_size),
         memory_reservation,
         memory_swappiness: int(f, "mem_swappiness"),
         nano_cpus,
         cpu_shares: int(f, "cpu_shares"),
         cpu_period: int(f, "cpu_period"),
         cpu_quota: int(f, "cpu_quota"),
-        cpu_rt_period: f.decode("cpu_rt_period", p, |n| microseconds(n, "cpu_rt_period")),
-        cpu_rt_runtime: f.decode("cpu_rt_runtime", p, |n| microseconds(n, "cpu_rt_runtime")),
-        cpuset: f.decode("cpuset", p, |n| scalar_text(n, "cpuset")),
+        cpu_rt_period: f.decode_key("cpu_rt_period", p, microseconds),
+        cpu_rt_runtime: f.decode_key("cpu_rt_runtime", p, microseconds),
+        cpuset: f.decode_key("cpuset", p, scalar_text),
         pids,
-        shm_size: f.decode("shm_size", p, |n| byte_size(n, "shm_size")),
+        shm_size: f.decode_key("shm_size", p, byte_size),
         oom_score_adj: int(f, "oom_score_adj"),
         oom_kill_disable: f
-            .decode("oom_kill_disable", p, |n| boolean(n, "oom_kill_disable"))
+            .decode_key("oom_kill_disable", p, boolean)
             .unwrap_or(false),
         device_requests,
         blkio: f.decode("blkio_config", p, blkio).unwrap_or_default(),
@@ -198,9 +198,7 @@ fn gpus(node: &Node) -> Decoded<Vec<DeviceRequest>> {
 
 /// `[{capabilities, driver, count, device_ids, options}]`.
 pub fn device_requests(node: &Node, what: &str) -> Decoded<Vec<DeviceRequest>> {
-    let Value::Seq(items) = &node.value else {
-        return Err(Problem::new(node.at, format!("{what} must be a list")));
-    };
+    let items = items(node, what)?;
     items
         .iter()
         .map(|item| {
@@ -222,13 +220,11 @@ pub fn device_requests(node: &Node, what: &str) -> Decoded<Vec<DeviceRequest>> {
                     None => Vec::new(),
                 };
             let request = DeviceRequest {
-                driver: f.take("driver").map(|n| string(n, "driver")).transpose()?,
+                driver: f.take_with("driver", string)?,
                 count,
                 device_ids,
                 capabilities: f
-                    .take("capabilities")
-                    .map(|n| string_list(n, "capabilities"))
-                    .transpose()?
+                    .take_with("capabilities", string_list)?
                     .unwrap_or_default(),
                 options: f
                     .take("options")
@@ -252,8 +248,8 @@ pub fn ulimits(node: &Node) -> Decoded<BTreeMap<String, Ulimit>> {
             let limit = match &e.value.value {
                 Value::Map(_) => {
                     let mut f = Fields::of(&e.value, format!("ulimit `{}`", e.key))?;
-                    let soft = f.take("soft").map(|n| integer(n, "soft")).transpose()?;
-                    let hard = f.take("hard").map(|n| integer(n, "hard")).transpose()?;
+                    let soft = f.take_with("soft", integer)?;
+                    let hard = f.take_with("hard", integer)?;
                     f.finish()?;
                     match (soft, hard) {
                         (Some(soft), Some(hard)) => Ulimit { soft, hard },

@@ -17,7 +17,7 @@ pub struct Logging {
 pub fn logging(node: &Node) -> Decoded<Logging> {
     let mut f = Fields::of(node, "logging")?;
     let logging = Logging {
-        driver: f.take("driver").map(|n| string(n, "driver")).transpose()?,
+        driver: f.take_with("driver", string)?,
         options: optional(f.take("options"), |n| string_map(n, '=', "logging options"))?,
     };
     f.finish()?;

@@ -179,7 +179,7 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
             None => environment.remove(&key),
         };
     }
-    let network_mode = f.decode("network_mode", p, |n| string(n, "network_mode"));
+    let network_mode = f.decode_key("network_mode", p, string);
     let (networks, endpoints) = match (f.take("networks"), &network_mode) {
         (Some(n), Some(_)) => {
             p.push(Problem::new(
@@ -250,8 +250,8 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
     let service = Service {
         image: image.unwrap_or_default(),
         pull_policy: f.decode("pull_policy", p, pull_policy).unwrap_or_default(),
-        command: f.decode("command", p, |n| command(n, "command")),
-        entrypoint: f.decode("entrypoint", p, |n| command(n, "entrypoint")),
+        command: f.decode_key("command", p, command),
+        entrypoint: f.decode_key("entrypoint", p, command),
         environment,
         ports: f.decode("ports", p, ports).unwrap_or_default(),
         volumes: f
@@ -265,42 +265,30 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
         healthcheck: f.decode("healthcheck", p, healthcheck),
         depends_on: f.decode("depends_on", p, depends_on).unwrap_or_default(),
         labels,
-        cap_add: f
-            .decode("cap_add", p, |n| string_list(n, "cap_add"))
-            .unwrap_or_default(),
-        cap_drop: f
-            .decode("cap_drop", p, |n| string_list(n, "cap_drop"))
-            .unwrap_or_default(),
-        user: f.decode("user", p, |n| scalar_text(n, "user")),
-        working_dir: f.decode("working_dir", p, |n| string(n, "working_dir")),
-        hostname: f.decode("hostname", p, |n| string(n, "hostname")),
+        cap_add: f.decode_key("cap_add", p, string_list).unwrap_or_default(),
+        cap_drop: f.decode_key("cap_drop", p, string_list).unwrap_or_default(),
+        user: f.decode_key("user", p, scalar_text),
+        working_dir: f.decode_key("working_dir", p, string),
+        hostname: f.decode_key("hostname", p, string),
         extra_hosts: f.decode("extra_hosts", p, extra_hosts).unwrap_or_default(),
-        dns: f
-            .decode("dns", p, |n| one_or_many(n, "dns"))
-            .unwrap_or_default(),
+        dns: f.decode_key("dns", p, one_or_many).unwrap_or_default(),
         sysctls: f
             .decode("sysctls", p, |n| string_map(n, '=', "sysctls"))
             .unwrap_or_default(),
         ulimits: f.decode("ulimits", p, ulimits).unwrap_or_default(),
-        privileged: f
-            .decode("privileged", p, |n| boolean(n, "privileged"))
-            .unwrap_or(false),
-        init: f.decode("init", p, |n| boolean(n, "init")).unwrap_or(false),
-        devices: f
-            .decode("devices", p, |n| string_list(n, "devices"))
-            .unwrap_or_default(),
-        stop_signal: f.decode("stop_signal", p, |n| string(n, "stop_signal")),
-        stop_grace_period: f.decode("stop_grace_period", p, |n| duration(n, "stop_grace_period")),
+        privileged: f.decode_key("privileged", p, boolean).unwrap_or(false),
+        init: f.decode_key("init", p, boolean).unwrap_or(false),
+        devices: f.decode_key("devices", p, string_list).unwrap_or_default(),
+        stop_signal: f.decode_key("stop_signal", p, string),
+        stop_grace_period: f.decode_key("stop_grace_period", p, duration),
         logging: f.decode("logging", p, logging),
-        profiles: f
-            .decode("profiles", p, |n| string_list(n, "profiles"))
-            .unwrap_or_default(),
+        profiles: f.decode_key("profiles", p, string_list).unwrap_or_default(),
         container_name,
         replicas,
         endpoints,
         links: f.decode("links", p, links).unwrap_or_default(),
         external_links: f
-            .decode("external_links", p, |n| string_list(n, "external_links"))
+            .decode_key("external_links", p, string_list)
             .unwrap_or_default(),
         volumes_from: f
             .decode("volumes_from", p, volumes_from)
@@ -310,20 +298,16 @@ pub fn service(node: &Node, scope: &Scope<'_>) -> Option<Service> {
         configs,
         limits,
         isolation,
-        tty: f.decode("tty", p, |n| boolean(n, "tty")).unwrap_or(false),
-        stdin_open: f
-            .decode("stdin_open", p, |n| boolean(n, "stdin_open"))
-            .unwrap_or(false),
+        tty: f.decode_key("tty", p, boolean).unwrap_or(false),
+        stdin_open: f.decode_key("stdin_open", p, boolean).unwrap_or(false),
         expose: f.decode("expose", p, expose).unwrap_or_default(),
         dns_search: f
-            .decode("dns_search", p, |n| one_or_many(n, "dns_search"))
+            .decode_key("dns_search", p, one_or_many)
             .unwrap_or_default(),
-        dns_opt: f
-            .decode("dns_opt", p, |n| string_list(n, "dns_opt"))
-            .unwrap_or_default(),
-        domainname: f.decode("domainname", p, |n| string(n, "domainname")),
-        mac_address: f.decode("mac_address", p, |n| string(n, "mac_address")),
-        platform: f.decode("platform", p, |n| string(n, "platform")),
+        dns_opt: f.decode_key("dns_opt", p, string_list).unwrap_or_default(),
+        domainname: f.decode_key("domainname", p, string),
+        mac_address: f.decode_key("mac_address", p, string),
+        platform: f.decode_key("platform", p, string),
         annotations: f
             .decode("annotations", p, |n| string_map(n, '=', "annotations"))
             .unwrap_or_default(),

@@ -8,7 +8,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde::Serialize;
 
 use super::optional;
-use crate::file::decode::{integer, key_values, string, string_list, Decoded, Fields, Problem};
+use crate::file::decode::{
+    integer, items, key_values, string, string_list, Decoded, Fields, Problem,
+};
 use crate::file::node::{Node, Value};
 use crate::file::resources::Resource;
 
@@ -93,21 +95,18 @@ fn endpoint(
         in_a_subnet(n, what, address, network, declared)?;
         Ok(address)
     };
+    let not_of = |n: &Node, what: &str, family: &str| {
+        Problem::new(n.at, format!("{what} must be an {family} address"))
+    };
     let endpoint = Endpoint {
-        ipv4_address: f
-            .take("ipv4_address")
-            .map(|n| match fixed(n, "ipv4_address")? {
-                IpAddr::V4(a) => Ok(a),
-                IpAddr::V6(_) => Err(Problem::new(n.at, "ipv4_address must be an IPv4 address")),
-            })
-            .transpose()?,
-        ipv6_address: f
-            .take("ipv6_address")
-            .map(|n| match fixed(n, "ipv6_address")? {
-                IpAddr::V6(a) => Ok(a),
-                IpAddr::V4(_) => Err(Problem::new(n.at, "ipv6_address must be an IPv6 address")),
-            })
-            .transpose()?,
+        ipv4_address: f.take_with("ipv4_address", |n, what| match fixed(n, what)? {
+            IpAddr::V4(a) => Ok(a),
+            IpAddr::V6(_) => Err(not_of(n, what, "IPv4")),
+        })?,
+        ipv6_address: f.take_with("ipv6_address", |n, what| match fixed(n, what)? {
+            IpAddr::V6(a) => Ok(a),
+            IpAddr::V4(_) => Err(not_of(n, what, "IPv6")),
+        })?,
         link_local_ips: optional(f.take("link_local_ips"), |n| match &n.value {
             Value::Seq(items) => items.iter().map(|i| address(i, "link_local_ips")).collect(),
             _ => Err(Problem::new(
@@ -115,11 +114,7 @@ fn endpoint(
                 "link_local_ips must be a list of addresses",
             )),
         })?,
-        priority: f
-            .take("priority")
-            .map(|n| integer(n, "priority"))
-            .transpose()?
-            .unwrap_or(0),
+        priority: f.take_with("priority", integer)?.unwrap_or(0),
         driver_opts: optional(f.take("driver_opts"), |n| {
             crate::file::decode::string_map(n, '=', "driver_opts")
         })?,
@@ -187,9 +182,7 @@ pub fn extra_hosts(node: &Node) -> Decoded<Vec<String>> {
 
 /// `links`: `SERVICE` or `SERVICE:ALIAS`, as (service, alias).
 pub fn links(node: &Node) -> Decoded<Vec<(String, String)>> {
-    let Value::Seq(items) = &node.value else {
-        return Err(Problem::new(node.at, "links must be a list"));
-    };
+    let items = items(node, "links")?;
     items
         .iter()
         .map(|item| {
@@ -205,9 +198,7 @@ pub fn links(node: &Node) -> Decoded<Vec<(String, String)>> {
 /// `expose`: `PORT`, `PORT/PROTOCOL`, or a range `START-END[/PROTOCOL]`,
 /// as the `port/protocol` keys Docker's `ExposedPorts` takes.
 pub fn expose(node: &Node) -> Decoded<Vec<String>> {
-    let Value::Seq(items) = &node.value else {
-        return Err(Problem::new(node.at, "expose must be a list"));
-    };
+    let items = items(node, "expose")?;
     let mut exposed = Vec::new();
     for item in items {
         let text = crate::file::decode::scalar_text(item, "expose")?;

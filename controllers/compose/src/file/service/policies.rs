@@ -1,7 +1,7 @@
 //! When images are pulled and containers restarted: `pull_policy` and
 //! `restart`.
 
-use crate::file::decode::{string, Decoded, Problem};
+use crate::file::decode::{none_of, string, Decoded, Problem};
 use crate::file::node::Node;
 
 /// Compose's `pull_policy`, the values that need no `build:`.
@@ -34,9 +34,11 @@ pub fn pull_policy(node: &Node) -> Decoded<PullPolicy> {
                 format!("unsupported pull_policy `{scheduled}`: hareconcile does not implement scheduled pulls; use always (pulled again at most hourly) or missing"),
             ))
         }
-        other => Err(Problem::new(
-            node.at,
-            format!("pull_policy must be missing, always or never, not {other:?}"),
+        other => Err(none_of(
+            node,
+            "pull_policy",
+            other,
+            &["missing", "always", "never"],
         )),
     }
 }
