@@ -265,6 +265,14 @@ mod tests {
         c
     }
 
+    /// Both services' containers, in `state`, as declared.
+    fn both(state: &str, project: &Project) -> [ContainerStatus; 2] {
+        [
+            container("web", state, project),
+            container("worker", state, project),
+        ]
+    }
+
     fn reasons(found: &[StackDrift]) -> Vec<&str> {
         found.iter().map(|d| d.reason).collect()
     }
@@ -272,10 +280,7 @@ mod tests {
     #[test]
     fn a_running_stack_as_declared_has_no_drift() {
         let p = project();
-        let all = [
-            container("web", "running", &p),
-            container("worker", "running", &p),
-        ];
+        let all = both("running", &p);
         assert!(stack_drift(&p, Placement::Run, &all, true).is_empty());
         assert!(stack_drift(&p, Placement::Absent, &[], true).is_empty());
     }
@@ -401,17 +406,18 @@ mod tests {
         );
 
         // Not replaced: the old container runs, outdated, and is kept.
-        let both = [
-            container("web", "running", &p),
-            container("worker", "running", &p),
-        ];
+        let running = both("running", &p);
         let not_replaced = |newer_image| {
             let replace = EngineError::Replace {
                 name: "shop_web_1".into(),
                 newer_image,
                 cause: Box::new(no_such_image("create container", "0123456789ab_shop_web_1")),
             };
-            with_failure(stack_drift(&p, Placement::Run, &both, false), &p, &replace)
+            with_failure(
+                stack_drift(&p, Placement::Run, &running, false),
+                &p,
+                &replace,
+            )
         };
         let outdated = not_replaced(None);
         assert_eq!(reasons(&outdated), ["OutdatedConfig"]);
@@ -452,7 +458,11 @@ mod tests {
             },
         };
         assert_eq!(
-            with_failure(stack_drift(&p, Placement::Run, &both, false), &p, &network),
+            with_failure(
+                stack_drift(&p, Placement::Run, &running, false),
+                &p,
+                &network
+            ),
             []
         );
     }
@@ -473,10 +483,7 @@ mod tests {
     #[test]
     fn a_paused_standby_must_be_paused_and_a_paused_master_is_thawed() {
         let p = project();
-        let frozen = [
-            container("web", "paused", &p),
-            container("worker", "paused", &p),
-        ];
+        let frozen = both("paused", &p);
         assert!(stack_drift(&p, Placement::Paused, &frozen, true).is_empty());
         let found = stack_drift(
             &p,

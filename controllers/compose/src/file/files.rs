@@ -241,6 +241,7 @@ fn read_regular(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::file::assert_problems;
 
     #[test]
     fn refuses_what_is_not_a_small_regular_text_file() {
@@ -293,14 +294,12 @@ mod tests {
             .iter()
             .map(ToString::to_string)
             .collect();
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(
-            problems[0].contains("compose.yaml:3:1: YAML syntax error"),
-            "{problems:?}"
-        );
-        assert!(
-            problems[1].contains("app.env:2:4: variable name"),
-            "{problems:?}"
+        assert_problems(
+            &problems,
+            &[
+                "…compose.yaml:3:1: YAML syntax error",
+                "…app.env:2:4: variable name",
+            ],
         );
     }
 }

@@ -386,5 +386,24 @@ pub(crate) fn shop(text: &str) -> Project {
     load_text_with(text, &options).expect("a valid compose file")
 }
 
+/// For tests across the crate: fails unless there are as many `problems`
+/// as `expected` patterns and each problem reads as its pattern says. A
+/// pattern is the start of the problem; a `…` in it skips text that is not
+/// pinned (a temporary path), after which the rest must follow in order.
+#[cfg(test)]
+#[track_caller]
+pub(crate) fn assert_problems(problems: &[String], expected: &[&str]) {
+    assert_eq!(problems.len(), expected.len(), "{problems:?}");
+    for (problem, pattern) in problems.iter().zip(expected) {
+        let mut parts = pattern.split('…');
+        let start = parts.next().unwrap_or_default();
+        let mut rest = problem.strip_prefix(start);
+        for part in parts {
+            rest = rest.and_then(|r| r.find(part).map(|at| &r[at + part.len()..]));
+        }
+        assert!(rest.is_some(), "{problem:?} does not read {pattern:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests;

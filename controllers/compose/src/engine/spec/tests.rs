@@ -9,6 +9,12 @@ fn project(text: &str) -> Project {
     crate::file::shop(text)
 }
 
+/// The create body of `service`'s first container in project `text`.
+fn first_container(text: &str, service: &str) -> Config<String> {
+    let p = project(text);
+    container_config(&p, service, &p.services[service], 1)
+}
+
 #[test]
 fn writes_compose_style_networks_binds_and_ports() {
     let p = project(concat!(
@@ -70,10 +76,10 @@ fn the_config_hash_follows_the_service() {
 
 #[test]
 fn network_mode_service_points_at_the_container() {
-    let p = project(
+    let config = first_container(
         "services:\n  vpn: {image: bb}\n  app: {image: bb, network_mode: \"service:vpn\"}\n",
+        "app",
     );
-    let config = container_config(&p, "app", &p.services["app"], 1);
     assert_eq!(
         config.host_config.unwrap().network_mode.as_deref(),
         Some("container:shop_vpn_1")
@@ -217,10 +223,7 @@ fn replicas_are_numbered_and_a_container_name_replaces_the_compose_name() {
 
 #[test]
 fn bind_options_follow_the_mode() {
-    let p = project(
-        "services:\n  exporter: {image: bb, volumes: ['/:/host:ro,rslave', 'data:/data:nocopy']}\nvolumes: {data: {}}\n",
-    );
-    let config = container_config(&p, "exporter", &p.services["exporter"], 1);
+    let config = first_container("services:\n  exporter: {image: bb, volumes: ['/:/host:ro,rslave', 'data:/data:nocopy']}\nvolumes: {data: {}}\n", "exporter");
     assert_eq!(
         config.host_config.unwrap().binds.unwrap(),
         ["/:/host:ro,rslave", "shop_data:/data:rw,nocopy"]
@@ -229,10 +232,7 @@ fn bind_options_follow_the_mode() {
 
 #[test]
 fn block_io_weights_and_throttles() {
-    let p = project(
-        "services:\n  db:\n    image: bb\n    blkio_config: {weight: 300, weight_device: [{path: /dev/sda, weight: 400}], device_read_bps: [{path: /dev/sda, rate: 1mb}], device_write_iops: [{path: /dev/sda, rate: 50}]}\n",
-    );
-    let host = container_config(&p, "db", &p.services["db"], 1)
+    let host = first_container("services:\n  db:\n    image: bb\n    blkio_config: {weight: 300, weight_device: [{path: /dev/sda, weight: 400}], device_read_bps: [{path: /dev/sda, rate: 1mb}], device_write_iops: [{path: /dev/sda, rate: 50}]}\n", "db")
         .host_config
         .unwrap();
     assert_eq!(host.blkio_weight, Some(300));

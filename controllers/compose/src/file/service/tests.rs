@@ -21,12 +21,6 @@ fn load_text(text: &str) -> Result<Project, FileErrors> {
     load_in(tempfile::tempdir().unwrap().path(), text)
 }
 
-/// The error message from `compose.yaml` on.
-fn error(text: &str) -> String {
-    let message = load_text(text).unwrap_err().to_string();
-    message[message.find("compose.yaml").unwrap()..].to_string()
-}
-
 const KEYS: &str = r#"
 services:
   app:
@@ -196,59 +190,6 @@ fn container_config_keys_stay_out_of_the_hash_while_unset() {
         serde_json::to_string(&project.services["web"]).unwrap(),
         r#"{"image":"busybox","command":null,"entrypoint":null,"environment":{},"ports":[],"volumes":[],"networks":{"default":[]},"network_mode":null,"restart":null,"healthcheck":null,"depends_on":{"db":"service_started"},"labels":{},"cap_add":[],"cap_drop":[],"user":null,"working_dir":null,"hostname":null,"extra_hosts":[],"dns":[],"sysctls":{},"ulimits":{},"privileged":false,"init":false,"devices":[],"stop_signal":null,"stop_grace_period":null,"logging":null,"profiles":[]}"#
     );
-}
-
-#[test]
-fn refusals_say_why_where_they_are_written() {
-    for (text, expected) in [
-        (
-            "services:\n  web:\n    build: .\n",
-            "compose.yaml:3:12: service `web` has `build` but no `image`",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    container_name: web\n    deploy: {replicas: 2}\n",
-            "compose.yaml:4:21: container_name \"web\" cannot name 2 replicas",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    deploy: {resources: {limits: {memory: 1g}}}\n    mem_limit: 2g\n",
-            "compose.yaml:5:16: mem_limit and deploy.resources.limits.memory (line 4) set different values",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    scale: 2\n    deploy: {replicas: 3}\n",
-            "compose.yaml:4:12: scale and deploy.replicas (line 5)",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    read_only: true\n    secrets: [pw]\nsecrets:\n  pw: {environment: DB_PASSWORD}\n",
-            "compose.yaml:3:5: `pw` is written into the container at /run/secrets/pw, which `read_only: true` forbids",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    volumes_from: [db]\n",
-            "compose.yaml:4:19: service `web` mounts the volumes (volumes_from) of `db`, which is not a service of this file",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    ipc: \"service:db\"\n",
-            "compose.yaml:4:10: service `web` joins the IPC namespace (ipc) of `db`",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    links: [db]\n",
-            "compose.yaml:4:12: service `web` links to `db`",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    isolation: hyperv\n",
-            "compose.yaml:4:5: `isolation` in service `web` is not supported: it applies to Windows containers only",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    healthcheck: {test: [CMD, \"true\"], start_interval: 1s}\n",
-            "compose.yaml:4:56: start_interval needs start_period",
-        ),
-        (
-            "services:\n  web:\n    image: x\n    container_name: -web\n",
-            "compose.yaml:4:21: container_name \"-web\" is not a Docker container name",
-        ),
-    ] {
-        let message = error(text);
-        assert!(message.starts_with(expected), "{text}\n{message}");
-    }
 }
 
 #[test]
