@@ -7,7 +7,7 @@
 # with and without PASS auth, owner 255) from a peer namespace. Pass when
 # keepalived accepts every one of them, i.e. each instance enters BACKUP.
 # keepalived's own adverts are captured to $OUT/keepalived.pcap: the source
-# of tests/keepalived_vectors.rs.
+# of tests/vectors/keepalived.json (checked by tests/keepalived_vectors.rs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)

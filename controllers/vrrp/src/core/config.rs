@@ -180,16 +180,26 @@ pub(crate) fn by_family(addresses: &[IpAddr]) -> (Vec<Ipv4Addr>, Vec<Ipv6Addr>) 
     (v4, v6)
 }
 
+/// An address written as text, for tests of the core.
+#[cfg(test)]
+pub(crate) fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+#[cfg(test)]
+impl InstanceConfig {
+    /// The router of the core's tests: vrid 51 at `own` for 10.77.0.100.
+    pub(crate) fn lab(own: &str) -> InstanceConfig {
+        InstanceConfig::new(51, ip(own), vec![ip("10.77.0.100")])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn v4(text: &str) -> IpAddr {
-        text.parse().unwrap()
-    }
-
     fn base() -> InstanceConfig {
-        InstanceConfig::new(51, v4("10.77.0.1"), vec![v4("10.77.0.100")])
+        InstanceConfig::lab("10.77.0.1")
     }
 
     #[test]
@@ -216,17 +226,17 @@ mod tests {
     #[test]
     fn families_and_auth_are_checked() {
         let mut config = base();
-        config.virtual_addresses.push(v4("fd00::1"));
+        config.virtual_addresses.push(ip("fd00::1"));
         assert_eq!(
             config.validate(),
-            Err(ConfigError::MixedFamilies(v4("fd00::1")))
+            Err(ConfigError::MixedFamilies(ip("fd00::1")))
         );
         let mut config = base();
         config.auth = Auth::password("x");
         assert_eq!(config.validate(), Err(ConfigError::AuthOnV3));
         config.version = Version::V2;
         assert_eq!(config.validate(), Ok(()));
-        let mut config = InstanceConfig::new(1, v4("fe80::1"), vec![v4("fd00::1")]);
+        let mut config = InstanceConfig::new(1, ip("fe80::1"), vec![ip("fd00::1")]);
         config.version = Version::V2;
         assert_eq!(config.validate(), Err(ConfigError::V2OverIpv6));
     }
@@ -236,6 +246,6 @@ mod tests {
         let advert = base().advertisement(110);
         assert_eq!(advert.priority(), 110);
         assert_eq!(advert.interval(), Duration::from_secs(1));
-        assert_eq!(advert.addresses(), vec![v4("10.77.0.100")]);
+        assert_eq!(advert.addresses(), vec![ip("10.77.0.100")]);
     }
 }

@@ -153,14 +153,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::core::config::ip;
     use crate::core::packet::{Auth, ChecksumMode, MULTICAST_V4};
 
-    fn ip(text: &str) -> IpAddr {
-        text.parse().unwrap()
-    }
-
     fn config() -> InstanceConfig {
-        InstanceConfig::new(51, ip("10.77.0.2"), vec![ip("10.77.0.100")])
+        InstanceConfig::lab("10.77.0.2")
     }
 
     fn from_peer(peer: &InstanceConfig) -> Vec<u8> {
@@ -174,7 +171,7 @@ mod tests {
     }
 
     fn peer() -> InstanceConfig {
-        InstanceConfig::new(51, ip("10.77.0.1"), vec![ip("10.77.0.100")])
+        InstanceConfig::lab("10.77.0.1")
     }
 
     #[test]
