@@ -170,27 +170,23 @@ mod tests {
 
     #[test]
     fn master_mounts_follow_the_virtual_ip() {
-        assert_eq!(placement(Placement::All, None, false), Wanted::Mounted);
-        assert_eq!(
-            placement(Placement::All, Some(VrrpState::Backup), false),
-            Wanted::Mounted
-        );
-        assert_eq!(
-            placement(Placement::Master, Some(VrrpState::Master), false),
-            Wanted::Mounted
-        );
-        assert_eq!(
-            placement(Placement::Master, Some(VrrpState::Backup), true),
-            Wanted::Mounted
-        );
-        assert_eq!(
-            placement(Placement::Master, Some(VrrpState::Backup), false),
-            Wanted::Unmounted
-        );
-        assert_eq!(
-            placement(Placement::Master, Some(VrrpState::Fault), false),
-            Wanted::Unmounted
-        );
-        assert_eq!(placement(Placement::Master, None, false), Wanted::Unmounted);
+        use Placement::{All, Master};
+        use VrrpState::{Backup, Fault};
+        use Wanted::{Mounted, Unmounted};
+        for (on, vrrp, preparing, wanted) in [
+            (All, None, false, Mounted),
+            (All, Some(Backup), false, Mounted),
+            (Master, Some(VrrpState::Master), false, Mounted),
+            (Master, Some(Backup), true, Mounted),
+            (Master, Some(Backup), false, Unmounted),
+            (Master, Some(Fault), false, Unmounted),
+            (Master, None, false, Unmounted),
+        ] {
+            assert_eq!(
+                placement(on, vrrp, preparing),
+                wanted,
+                "{on:?} {vrrp:?} {preparing}"
+            );
+        }
     }
 }

@@ -517,41 +517,37 @@ mod tests {
             },
             ..plan
         };
-        let mut progress = claimed(Lag::new(true));
-        let reason = |progress: &Progress| {
-            let r = report(&give(plan(source_role())), progress, at(0));
-            (r.ready.status, r.ready.reason)
+        let done = |term: &str| Given::Done {
+            generation: 4,
+            term: term.parse().unwrap(),
         };
-        assert_eq!(
-            reason(&progress),
-            (ConditionStatus::False, ReplicationReason::HandingOver)
-        );
-        progress.given = Some(Given::Done {
-            generation: 4,
-            term: "2 n1".parse().unwrap(),
-        });
-        assert_eq!(
-            reason(&progress),
-            (ConditionStatus::False, ReplicationReason::HandedOver)
-        );
-        progress.given = Some(Given::Done {
-            generation: 4,
-            term: "1 n1".parse().unwrap(),
-        });
-        assert_eq!(
-            reason(&progress),
-            (ConditionStatus::True, ReplicationReason::Source),
-            "master again by a failover in a later term: serves"
-        );
-        progress.given = Some(Given::Failed {
+        let failed = Given::Failed {
             generation: 4,
             why: "ssh: no route".into(),
-        });
-        assert_eq!(
-            reason(&progress),
-            (ConditionStatus::True, ReplicationReason::Source),
-            "aborted: the old master serves again"
-        );
+        };
+        use ConditionStatus::{False, True};
+        use ReplicationReason::{HandedOver, HandingOver, Source};
+        for (given, expected, why) in [
+            (None, (False, HandingOver), "the final sync runs"),
+            (Some(done("2 n1")), (False, HandedOver), "done in this term"),
+            (
+                Some(done("1 n1")),
+                (True, Source),
+                "master again by a failover in a later term: serves",
+            ),
+            (
+                Some(failed),
+                (True, Source),
+                "aborted: the old master serves again",
+            ),
+        ] {
+            let progress = Progress {
+                given,
+                ..claimed(Lag::new(true))
+            };
+            let r = report(&give(plan(source_role())), &progress, at(0));
+            assert_eq!((r.ready.status, r.ready.reason), expected, "{why}");
+        }
 
         let receive = Plan {
             handover: Handover::Receive,

@@ -287,8 +287,15 @@ mod tests {
         Some((dir, source, target))
     }
 
-    /// Runs the push `args` from `source` with `sh` standing in for ssh.
-    fn run_locally(dir: &Path, mut args: Vec<String>, source: &Path) -> std::process::Output {
+    /// Pushes `source` to `target` as node2 in `term` at `at`, with `sh`
+    /// standing in for ssh.
+    fn push_locally(
+        (dir, source, target): (&Path, &Path, &Path),
+        (term, at): (&Term, SystemTime),
+        transfer: Transfer,
+        install: &str,
+    ) -> std::process::Output {
+        let mut args = push(target, ("node2", term, at), transfer, install, &ssh());
         let fake_ssh = dir.join("ssh");
         std::fs::write(&fake_ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
         std::fs::set_permissions(
@@ -317,14 +324,8 @@ mod tests {
         std::fs::write(source.join("sub/a"), "new").unwrap();
         std::fs::write(target.join("stale"), "old").unwrap();
         let term: Term = "1 n1".parse().unwrap();
-        let args = push(
-            &target,
-            ("node2", &term, UNIX_EPOCH),
-            transfer(true),
-            "",
-            &ssh(),
-        );
-        let out = run_locally(dir.path(), args, &source);
+        let paths = (dir.path(), source.as_path(), target.as_path());
+        let out = push_locally(paths, (&term, UNIX_EPOCH), transfer(true), "");
         assert_eq!(
             std::fs::read_to_string(target.join("sub/a")).unwrap(),
             "new"
@@ -358,14 +359,8 @@ mod tests {
         };
         let term: Term = "1 n1".parse().unwrap();
         let push_now = || {
-            let args = push(
-                &target,
-                ("node2", &term, UNIX_EPOCH),
-                transfer(false),
-                "",
-                &ssh(),
-            );
-            run_locally(dir.path(), args, &source);
+            let paths = (dir.path(), source.as_path(), target.as_path());
+            push_locally(paths, (&term, UNIX_EPOCH), transfer(false), "");
             std::fs::read_to_string(target.join("list")).unwrap()
         };
         write("v1", "@1700000000.100000000");
@@ -394,8 +389,8 @@ mod tests {
         };
         let pass = |millis: u64, install: &str| {
             let at = UNIX_EPOCH + Duration::from_millis(millis);
-            let args = push(&target, ("node2", &term, at), transfer, install, &ssh());
-            run_locally(dir.path(), args, &source);
+            let paths = (dir.path(), source.as_path(), target.as_path());
+            push_locally(paths, (&term, at), transfer, install);
             let millis = |r: Option<crate::term::Synced>| r.map(|r| unix_millis(r.as_of));
             assert_eq!(millis(meta.synced().unwrap()), Some(unix_millis(at)));
             millis(meta.changed().unwrap())
@@ -471,8 +466,8 @@ mod tests {
             staging: false,
         };
         let term = "1 n1".parse().unwrap();
-        let args = push(&target, ("node2", &term, UNIX_EPOCH), transfer, "", &ssh());
-        run_locally(dir.path(), args, &source);
+        let paths = (dir.path(), source.as_path(), target.as_path());
+        push_locally(paths, (&term, UNIX_EPOCH), transfer, "");
         let exists = |f: &str| target.join(f).exists();
         assert!(exists("etc/a.conf") && exists("etc/keep.log") && exists("sub/cache/x"));
         assert!(!exists("etc/debug.log"), "*.log is excluded");

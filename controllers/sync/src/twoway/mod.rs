@@ -443,17 +443,20 @@ mod tests {
     /// with n1's path swapped for n2's, so the round's real shell lines
     /// and rsync runs reach n2's copy as they would over ssh.
     struct TwoNodes {
+        /// Held while the nodes exist: PATH is the process's.
+        _serial: tokio::sync::MutexGuard<'static, ()>,
         _dir: tempfile::TempDir,
         n1: PathBuf,
         n2: PathBuf,
         link: Link,
     }
 
-    /// PATH is the process's: one test at a time changes it.
+    /// PATH is the process's: one pair of nodes at a time changes it.
     static PATH_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
     impl TwoNodes {
-        fn new() -> TwoNodes {
+        async fn new() -> TwoNodes {
+            let serial = PATH_LOCK.lock().await;
             let dir = tempfile::tempdir().unwrap();
             let (n1, n2) = (dir.path().join("n1/data"), dir.path().join("n2/data"));
             std::fs::create_dir_all(&n1).unwrap();
@@ -479,6 +482,7 @@ mod tests {
                 std::env::set_var("PATH", format!("{}:{path}", bin.display()));
             }
             TwoNodes {
+                _serial: serial,
                 _dir: dir,
                 n1,
                 n2,
@@ -515,8 +519,7 @@ mod tests {
 
     #[tokio::test]
     async fn edits_flow_both_ways_and_conflicts_keep_both_copies_until_resolved() {
-        let _serial = PATH_LOCK.lock().await;
-        let nodes = TwoNodes::new();
+        let nodes = TwoNodes::new().await;
         let (n1, n2) = (&nodes.n1, &nodes.n2);
         nodes.write(n1, "lists/adlists.list", "one");
         nodes.write(n2, "custom.list", "10.0.0.5 nas");
@@ -593,8 +596,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_node_that_was_away_rejoins_without_losing_either_sides_edits() {
-        let _serial = PATH_LOCK.lock().await;
-        let nodes = TwoNodes::new();
+        let nodes = TwoNodes::new().await;
         let (n1, n2) = (&nodes.n1, &nodes.n2);
         for name in ["a", "b", "c"] {
             nodes.write(n1, name, "v1");
@@ -621,8 +623,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lost_state_is_read_back_from_the_peer() {
-        let _serial = PATH_LOCK.lock().await;
-        let nodes = TwoNodes::new();
+        let nodes = TwoNodes::new().await;
         let (n1, n2) = (&nodes.n1, &nodes.n2);
         nodes.write(n1, "a", "v1");
         nodes.round(None).await;
