@@ -273,6 +273,11 @@ mod tests {
         ]
     }
 
+    /// web's container running, and none of worker.
+    fn web_alone(project: &Project) -> [ContainerStatus; 1] {
+        [container("web", "running", project)]
+    }
+
     fn reasons(found: &[StackDrift]) -> Vec<&str> {
         found.iter().map(|d| d.reason).collect()
     }
@@ -317,12 +322,7 @@ mod tests {
         );
         assert!(found[0].fix.starts_with("won't fix"), "{found:?}");
         assert_eq!(found[1].fix, "the agent stops and removes it");
-        let p_missing = stack_drift(
-            &p,
-            Placement::Run,
-            &[container("web", "running", &p)],
-            false,
-        );
+        let p_missing = stack_drift(&p, Placement::Run, &web_alone(&p), false);
         assert_eq!(reasons(&p_missing), ["ContainerMissing"]);
     }
 
@@ -335,22 +335,31 @@ mod tests {
             service: "web".into(),
             holder: "it is not a compose service's container".into(),
         };
-        let found = with_failure(
-            stack_drift(
-                &p,
-                Placement::Run,
-                &[container("worker", "running", &p)],
-                false,
-            ),
-            &p,
-            &taken,
-        );
+        let found = failed_run(&p, &[container("worker", "running", &p)], &taken);
         assert_eq!(reasons(&found), ["NameTaken"], "{found:?}");
         assert!(
             found[0].message.contains("is not shop's service web"),
             "{found:?}"
         );
         assert!(found[0].fix.starts_with("won't fix"), "{found:?}");
+    }
+
+    /// What a pass that should run the stack found, where it failed with
+    /// `error` and `running` are the containers it left.
+    fn failed_run(
+        p: &Project,
+        running: &[ContainerStatus],
+        error: &EngineError,
+    ) -> Vec<StackDrift> {
+        with_failure(stack_drift(p, Placement::Run, running, false), p, error)
+    }
+
+    /// The message of the one finding, for `reason`, that the agent
+    /// retries.
+    fn retried<'a>(found: &'a [StackDrift], reason: &str) -> &'a str {
+        assert_eq!(reasons(found), [reason], "{found:?}");
+        assert_eq!(found[0].fix, RETRYING, "{found:?}");
+        &found[0].message
     }
 
     fn no_such_image(action: &'static str, name: &str) -> EngineError {
@@ -367,20 +376,19 @@ mod tests {
     #[test]
     fn what_the_pass_failed_to_do_says_why_and_that_the_agent_retries() {
         let p = project();
-        let running = [container("web", "running", &p)];
-        let missing = with_failure(
-            stack_drift(&p, Placement::Run, &running, false),
+        let running = web_alone(&p);
+        let missing = failed_run(
             &p,
+            &running,
             &no_such_image("create container", "shop_worker_1"),
         );
-        assert_eq!(reasons(&missing), ["ContainerMissing"]);
+        let message = retried(&missing, "ContainerMissing");
         assert!(
-            missing[0].message.ends_with(
+            message.ends_with(
                 "the last attempt failed: create container shop_worker_1: Docker responded with status code 404: No such image: shop/web:2"
             ),
-            "{missing:?}"
+            "{message}"
         );
-        assert_eq!(missing[0].fix, RETRYING);
 
         let stopped = [
             container("web", "running", &p),
@@ -392,11 +400,7 @@ mod tests {
             wanted: "healthy",
             seen: "running, unhealthy".into(),
         };
-        let found = with_failure(
-            stack_drift(&p, Placement::Run, &stopped, false),
-            &p,
-            &dependency,
-        );
+        let found = failed_run(&p, &stopped, &dependency);
         assert_eq!(reasons(&found), ["ContainerStopped"]);
         assert!(
             found[0]
@@ -413,11 +417,7 @@ mod tests {
                 newer_image,
                 cause: Box::new(no_such_image("create container", "0123456789ab_shop_web_1")),
             };
-            with_failure(
-                stack_drift(&p, Placement::Run, &running, false),
-                &p,
-                &replace,
-            )
+            failed_run(&p, &running, &replace)
         };
         let outdated = not_replaced(None);
         assert_eq!(reasons(&outdated), ["OutdatedConfig"]);
@@ -439,14 +439,13 @@ mod tests {
             new: "sha256:fedcba9876543210".into(),
         };
         let outdated = not_replaced(Some(Box::new(update)));
-        assert_eq!(reasons(&outdated), ["OutdatedImage"]);
+        let message = retried(&outdated, "OutdatedImage");
         assert!(
-            outdated[0].message.starts_with(
+            message.starts_with(
                 "shop_web_1 runs an older image than its reference names on this node; cannot replace shop_web_1 with the newer image of service web: image shop/web:2 is now fedcba987654 (was 0123456789ab): create container"
             ),
-            "{outdated:?}"
+            "{message}"
         );
-        assert_eq!(outdated[0].fix, RETRYING);
 
         // A failure about no container of the project changes nothing.
         let network = EngineError::Api {
@@ -457,25 +456,13 @@ mod tests {
                 message: "no".into(),
             },
         };
-        assert_eq!(
-            with_failure(
-                stack_drift(&p, Placement::Run, &running, false),
-                &p,
-                &network
-            ),
-            []
-        );
+        assert_eq!(failed_run(&p, &running, &network), []);
     }
 
     #[test]
     fn a_standby_running_the_stack_is_drift_that_the_agent_stops() {
         let p = project();
-        let found = stack_drift(
-            &p,
-            Placement::Absent,
-            &[container("web", "running", &p)],
-            true,
-        );
+        let found = stack_drift(&p, Placement::Absent, &web_alone(&p), true);
         assert_eq!(reasons(&found), ["RunningOnStandby"]);
         assert_eq!(found[0].fix, "the agent stops and removes it");
     }
@@ -513,21 +500,19 @@ mod tests {
     fn an_image_the_pass_could_not_get_is_a_finding_of_its_own() {
         let p = project();
         let none = [container("worker", "running", &p)];
-        let pulled = with_failure(
-            stack_drift(&p, Placement::Run, &none, false),
+        let pulled = failed_run(
             &p,
+            &none,
             &EngineError::Pull {
                 image: p.services["web"].image.clone(),
                 message: "connection refused".into(),
             },
         );
-        assert_eq!(reasons(&pulled), ["ImageMissing"]);
         let image = &p.services["web"].image;
         assert_eq!(
-            pulled[0].message,
+            retried(&pulled, "ImageMissing"),
             format!("image {image} is not on this node and pulling it failed: connection refused")
         );
-        assert_eq!(pulled[0].fix, RETRYING);
         let never = with_failure(
             Vec::new(),
             &p,
