@@ -368,6 +368,12 @@ mod tests {
         list.iter().map(|vip| vip.parse().unwrap()).collect()
     }
 
+    /// Enforces web's one address, 10.77.0.100, which must succeed.
+    async fn enforce_web(filter: &AcceptFilter) {
+        let web = vips(&["10.77.0.100"]);
+        filter.enforce("web/ipv4", web).await.unwrap();
+    }
+
     #[test]
     fn without_vips_the_table_is_only_deleted() {
         assert_eq!(
@@ -505,10 +511,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (filter, table) = kernel(dir.path());
         filter.filters.lock().await.check_every = Duration::from_secs(3600);
-        filter
-            .enforce("web/ipv4", vips(&["10.77.0.100"]))
-            .await
-            .unwrap();
+        enforce_web(&filter).await;
         assert_eq!(filter.resync().await.unwrap(), None);
         std::fs::remove_file(&table).unwrap();
         assert_eq!(filter.resync().await.unwrap(), None, "not due yet");
@@ -520,10 +523,7 @@ mod tests {
     async fn a_listing_that_fails_otherwise_is_an_error_not_a_restore() {
         let dir = tempfile::tempdir().unwrap();
         let (filter, _) = kernel(dir.path());
-        filter
-            .enforce("web/ipv4", vips(&["10.77.0.100"]))
-            .await
-            .unwrap();
+        enforce_web(&filter).await;
         let denied = "echo 'Error: Operation not permitted' >&2; exit 1";
         filter.filters.lock().await.list = ["sh", "-c", denied].map(String::from).to_vec();
         let error = filter.resync().await.unwrap_err();
@@ -554,19 +554,13 @@ mod tests {
         filter.resync().await.unwrap();
         assert_eq!(applied(&log), [script(&BTreeSet::new())]);
         filter.resync().await.unwrap();
-        filter
-            .enforce("web/ipv4", vips(&["10.77.0.100"]))
-            .await
-            .unwrap();
+        enforce_web(&filter).await;
         filter
             .enforce("db/ipv6", vips(&["fd00::101"]))
             .await
             .unwrap();
         // Unchanged: nft is not run again.
-        filter
-            .enforce("web/ipv4", vips(&["10.77.0.100"]))
-            .await
-            .unwrap();
+        enforce_web(&filter).await;
         filter.release("web/ipv4").await.unwrap();
         filter.release("web/ipv4").await.unwrap();
         filter.release("db/ipv6").await.unwrap();
@@ -586,10 +580,7 @@ mod tests {
     async fn a_failed_update_records_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let (filter, log) = recording(dir.path());
-        filter
-            .enforce("web/ipv4", vips(&["10.77.0.100"]))
-            .await
-            .unwrap();
+        enforce_web(&filter).await;
         filter.filters.lock().await.nft = missing_nft();
         let error = filter
             .enforce("db/ipv4", vips(&["10.77.0.101"]))
@@ -635,10 +626,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (filter, log) = recording(dir.path());
         filter.resync().await.unwrap();
-        filter
-            .enforce("web/ipv4", vips(&["10.77.0.100"]))
-            .await
-            .unwrap();
+        enforce_web(&filter).await;
         filter.filters.lock().await.nft = ["sh", "-c", "exit 1"].map(String::from).to_vec();
         filter.release("web/ipv4").await.unwrap_err();
         filter.filters.lock().await.nft = recorder(&log);

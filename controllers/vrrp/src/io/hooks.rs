@@ -200,14 +200,15 @@ mod tests {
 
     /// A hook that logs `word` on start and end, and sleeps between for
     /// `seconds` (a background `sleep` in its group, whose pid it writes
-    /// to `DIR/word.pid`).
+    /// to `DIR/word.pid` before it logs the start, so a started hook's pid
+    /// can be read).
     fn script(dir: &Path, word: &str, seconds: u32) -> Vec<String> {
         let (log, pid) = (dir.join("log"), dir.join(format!("{word}.pid")));
         vec![
             "sh".to_string(),
             "-c".to_string(),
             format!(
-                "echo start-{word} >> {log}; sleep {seconds} & echo $! > {pid}; wait; echo end-{word} >> {log}",
+                "sleep {seconds} & echo $! > {pid}; echo start-{word} >> {log}; wait; echo end-{word} >> {log}",
                 log = log.display(),
                 pid = pid.display(),
             ),
@@ -303,62 +304,78 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_hung_hook_is_killed_at_its_timeout_with_its_group_and_the_next_runs() {
+    /// Queue and runner (and the directory the hooks log to) with MASTER
+    /// under way and hanging (a `sleep 3600` in its group); `others` gives
+    /// the other hooks and the timeout.
+    async fn hung_master(
+        others: impl FnOnce(&Path) -> NotifyCommands,
+    ) -> (
+        tempfile::TempDir,
+        watch::Sender<NotifyCommands>,
+        HookQueue,
+        JoinHandle<()>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let (_keep, queue, runner) = start(NotifyCommands {
+        let (keep, queue, runner) = start(NotifyCommands {
             master: script(d, "master", 3600),
-            backup: script(d, "backup", 0),
-            timeout: Duration::from_millis(500),
-            ..NotifyCommands::default()
+            ..others(d)
         });
         queue.push(Hook::Master);
         until_started(d, "master").await;
-        queue.push(Hook::Backup);
+        (dir, keep, queue, runner)
+    }
+
+    /// Ends the queue, waits for the runner to finish what is queued, and
+    /// gives the log.
+    async fn finished(dir: &Path, queue: HookQueue, runner: JoinHandle<()>) -> Vec<String> {
         drop(queue);
         runner.await.unwrap();
-        assert_eq!(lines(d), ["start-master", "start-backup", "end-backup"]);
-        until_gone(d, "master").await;
+        lines(dir)
+    }
+
+    #[tokio::test]
+    async fn a_hung_hook_is_killed_at_its_timeout_with_its_group_and_the_next_runs() {
+        let (dir, _keep, queue, runner) = hung_master(|d| NotifyCommands {
+            backup: script(d, "backup", 0),
+            timeout: Duration::from_millis(500),
+            ..NotifyCommands::default()
+        })
+        .await;
+        queue.push(Hook::Backup);
+        let log = finished(dir.path(), queue, runner).await;
+        assert_eq!(log, ["start-master", "start-backup", "end-backup"]);
+        until_gone(dir.path(), "master").await;
     }
 
     #[tokio::test]
     async fn stop_kills_the_running_hook_and_always_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let (_keep, queue, runner) = start(NotifyCommands {
-            master: script(d, "master", 3600),
+        let (dir, _keep, queue, runner) = hung_master(|d| NotifyCommands {
             backup: script(d, "backup", 0),
             stop: script(d, "stop", 0),
             timeout: Duration::from_secs(3600),
             ..NotifyCommands::default()
-        });
-        queue.push(Hook::Master);
-        until_started(d, "master").await;
+        })
+        .await;
         // BACKUP is dropped: STOP, the instance stopping, comes last.
         queue.push(Hook::Backup);
         queue.push(Hook::Stop);
-        drop(queue);
-        runner.await.unwrap();
-        assert_eq!(lines(d), ["start-master", "start-stop", "end-stop"]);
-        until_gone(d, "master").await;
+        let log = finished(dir.path(), queue, runner).await;
+        assert_eq!(log, ["start-master", "start-stop", "end-stop"]);
+        until_gone(dir.path(), "master").await;
     }
 
     #[tokio::test]
     async fn a_runner_dropped_mid_hook_kills_the_hook() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let (_keep, queue, runner) = start(NotifyCommands {
-            master: script(d, "master", 3600),
+        let (dir, _keep, queue, runner) = hung_master(|_| NotifyCommands {
             timeout: Duration::from_secs(3600),
             ..NotifyCommands::default()
-        });
-        queue.push(Hook::Master);
-        until_started(d, "master").await;
+        })
+        .await;
         // As when the agent's runtime ends under a running hook.
         runner.abort();
         let _ = runner.await;
         drop(queue);
-        until_gone(d, "master").await;
+        until_gone(dir.path(), "master").await;
     }
 }
