@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use hareconcile_model::{
-    Auth, ClusterSpec, Duration, Failback, Garp, Node, Notify, PeerApi, Track, Transport,
-    V3Checksum, VirtualIpSpec, VrrpDefaults, VrrpVersion,
+    AcceptFrom, Auth, ClusterSpec, Duration, Failback, Garp, Node, Notify, PeerApi, Track,
+    Transport, V3Checksum, VirtualIpSpec, VrrpDefaults, VrrpVersion,
 };
 use ipnet::IpNet;
 
@@ -95,6 +95,8 @@ pub fn import(args: &[String], options: &Options) -> Result<Import, ImportError>
             transport: Transport::Multicast,
             auth,
             v3_checksum: V3Checksum::default(),
+            // Vrrpd takes adverts from any host on the link.
+            accept_from: AcceptFrom::Any,
         },
         failback: Failback::Auto,
         peer: PeerApi::default(),
@@ -169,6 +171,7 @@ pub fn import(args: &[String], options: &Options) -> Result<Import, ImportError>
             },
             control: Default::default(),
             fencing: Default::default(),
+            accept_from: None,
         };
         objects.push(manifests::virtual_ip_object(
             &name,

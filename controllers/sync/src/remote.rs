@@ -111,12 +111,17 @@ const BIND_SUFFIX: usize = 17;
 /// The socket of the master connection to `host`: `DIR/USER@HOST:PORT`
 /// (ssh's `%r@%h:%p`, short enough for a state directory of a usual
 /// length, where ssh's 40-digit `%C` is not); `None` when even that does
-/// not fit, and every session makes its own handshake.
+/// not fit, or the directory has characters ssh's option parser would
+/// read as syntax (blanks, quotes, `%`), and every session makes its own
+/// handshake.
 fn control_path(link: &Link, host: &str) -> Option<String> {
-    let dir = link.control_dir.as_ref()?;
+    let dir = path_str(link.control_dir.as_ref()?);
+    if dir.contains(|c: char| c.is_whitespace() || "'\"\\%".contains(c)) {
+        return None;
+    }
     let name = format!("{}@{host}:{}", link.ssh.user, link.ssh.port);
-    let path = format!("{}/{name}", path_str(dir));
-    (path.len() + BIND_SUFFIX <= SUN_PATH_MAX).then(|| format!("{}/%r@%h:%p", path_str(dir)))
+    let path = format!("{dir}/{name}");
+    (path.len() + BIND_SUFFIX <= SUN_PATH_MAX).then(|| format!("{dir}/%r@%h:%p"))
 }
 
 /// Creates `dir` for the connection sockets, private to root (0700): a
@@ -131,59 +136,65 @@ pub fn prepare_control_dir(dir: &Path) -> std::io::Result<()> {
 /// prompt), strict host keys, keepalives so a dead peer fails the pass
 /// instead of hanging it, and the shared master connection when there is
 /// a place for its socket.
+///
+/// The security options come first: for each option ssh keeps the first
+/// value it is given, so nothing after them (a later `-o`, a value that
+/// slipped through as an option, the user's ssh_config) can turn host-key
+/// checking off or let ssh prompt.
 pub fn ssh_command(link: &Link, host: &str) -> Vec<String> {
     let ssh = &link.ssh;
-    let mut words = vec![
-        "ssh".to_string(),
+    let mut options = vec![
+        "BatchMode=yes".to_string(),
+        "StrictHostKeyChecking=yes".into(),
+    ];
+    if let Some(known_hosts) = &ssh.known_hosts_file {
+        options.push(format!("UserKnownHostsFile={}", path_str(known_hosts)));
+    }
+    options.extend([
+        "ConnectTimeout=5".into(),
+        "ServerAliveInterval=5".into(),
+        "ServerAliveCountMax=3".into(),
+    ]);
+    if let Some(path) = control_path(link, host) {
+        // `auto`: the first session becomes the master, later ones join
+        // it; if its socket is gone or dead they connect on their own.
+        options.extend([
+            "ControlMaster=auto".to_string(),
+            format!("ControlPath={path}"),
+            CONTROL_PERSIST.to_string(),
+        ]);
+    }
+    let mut words = vec!["ssh".to_string()];
+    for option in options {
+        words.extend(["-o".into(), option]);
+    }
+    words.extend([
         "-p".into(),
         ssh.port.to_string(),
         "-l".into(),
         ssh.user.clone(),
-    ];
+    ]);
     if let Some(identity) = &ssh.identity_file {
         words.extend(["-i".into(), path_str(identity)]);
-    }
-    if let Some(known_hosts) = &ssh.known_hosts_file {
-        words.extend([
-            "-o".into(),
-            format!("UserKnownHostsFile={}", path_str(known_hosts)),
-        ]);
-    }
-    for option in [
-        "BatchMode=yes",
-        "StrictHostKeyChecking=yes",
-        "ConnectTimeout=5",
-        "ServerAliveInterval=5",
-        "ServerAliveCountMax=3",
-    ] {
-        words.extend(["-o".into(), option.into()]);
-    }
-    if let Some(path) = control_path(link, host) {
-        // `auto`: the first session becomes the master, later ones join
-        // it; if its socket is gone or dead they connect on their own.
-        for option in [
-            "ControlMaster=auto".to_string(),
-            format!("ControlPath={path}"),
-            CONTROL_PERSIST.to_string(),
-        ] {
-            words.extend(["-o".into(), option]);
-        }
     }
     words
 }
 
-/// The `ssh` command as rsync's `-e` takes it: one string, split by rsync
-/// on spaces, with quotes keeping a path together.
+/// The `ssh` command as rsync's `-e` takes it: one string that rsync
+/// splits on spaces itself, no shell involved. Its only quoting: inside
+/// `'...'` or `"..."` everything is literal, and the quote character
+/// doubled stands for itself. So a word with anything but plain
+/// characters goes in single quotes with its single quotes doubled, and
+/// comes out of rsync's split exactly as it went in.
 pub fn rsync_shell(link: &Link, host: &str) -> String {
     ssh_command(link, host)
         .iter()
         .map(|w| {
-            if !w.contains([' ', '\'', '"']) {
+            let plain = !w.is_empty() && !w.contains([' ', '\'', '"']);
+            if plain {
                 w.clone()
-            } else if w.contains('\'') {
-                format!("\"{w}\"")
             } else {
-                format!("'{w}'")
+                format!("'{}'", w.replace('\'', "''"))
             }
         })
         .collect::<Vec<_>>()
@@ -286,21 +297,115 @@ mod tests {
         };
         assert_eq!(
             rsync_shell(&Link::new(ssh.clone(), None), "10.77.0.2"),
-            "ssh -p 2222 -l backup -i '/etc/hc/id key' -o UserKnownHostsFile=/etc/hc/known_hosts \
-             -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=5 \
-             -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
+            "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes \
+             -o UserKnownHostsFile=/etc/hc/known_hosts -o ConnectTimeout=5 \
+             -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
+             -p 2222 -l backup -i '/etc/hc/id key'"
         );
         let shared = Link::new(ssh.clone(), Some(PathBuf::from("/var/lib/hareconcile/ssh")));
-        assert!(rsync_shell(&shared, "10.77.0.2").ends_with(
-            " -o ControlMaster=auto -o ControlPath=/var/lib/hareconcile/ssh/%r@%h:%p -o ControlPersist=300"
+        assert!(rsync_shell(&shared, "10.77.0.2").contains(
+            " -o ControlMaster=auto -o ControlPath=/var/lib/hareconcile/ssh/%r@%h:%p -o ControlPersist=300 -p "
         ));
         // A socket path the kernel would refuse: a handshake each time.
-        let long = Link::new(ssh, Some(PathBuf::from(format!("/{}", "d".repeat(60)))));
+        let long = Link::new(
+            ssh.clone(),
+            Some(PathBuf::from(format!("/{}", "d".repeat(60)))),
+        );
         assert!(rsync_shell(&long, "10.77.0.2").contains("ControlMaster"));
         assert!(
             !rsync_shell(&long, "fd00:1234:5678:9abc:def0:1234:5678:9abc")
                 .contains("ControlMaster")
         );
+        // Nor one ssh would split: the same.
+        let blank = Link::new(ssh, Some(PathBuf::from("/var/lib/hare conc")));
+        assert!(!rsync_shell(&blank, "10.77.0.2").contains("ControlMaster"));
+    }
+
+    /// Whatever the values, the security options lead: ssh keeps the first
+    /// value of each option, so nothing later can turn them off.
+    #[test]
+    fn the_security_options_come_before_any_configured_value() {
+        let ssh = Ssh {
+            user: "backup".into(),
+            identity_file: None,
+            port: 22,
+            known_hosts_file: Some(PathBuf::from("/etc/hc/known_hosts")),
+        };
+        let words = ssh_command(&Link::new(ssh, None), "10.77.0.2");
+        assert_eq!(
+            words[..7],
+            [
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "UserKnownHostsFile=/etc/hc/known_hosts"
+            ]
+        );
+        let user = words.iter().position(|w| w == "-l").unwrap();
+        assert!(user > 7, "{words:?}");
+    }
+
+    /// rsync splits `-e` itself, with quoting of its own: a real rsync,
+    /// with a stand-in for ssh that records its arguments, must pass each
+    /// word through exactly, whatever quotes and blanks it holds.
+    #[test]
+    fn rsync_passes_every_word_of_the_ssh_command_through_unchanged() {
+        if std::process::Command::new("rsync")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            eprintln!("rsync is not installed: skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let recorded = dir.path().join("argv");
+        let fake_ssh = dir.path().join("ssh");
+        std::fs::write(
+            &fake_ssh,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\nexit 1\n",
+                recorded.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &fake_ssh,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let identity = r#"/keys/it's "the" key  ''"#;
+        let ssh = Ssh {
+            user: "backup".into(),
+            identity_file: Some(PathBuf::from(identity)),
+            port: 2222,
+            known_hosts_file: Some(PathBuf::from("/etc/hc/known_hosts")),
+        };
+        let link = Link::new(ssh, None);
+        let shell = rsync_shell(&link, "10.77.0.2");
+        let shell = format!(
+            "{}{}",
+            fake_ssh.display(),
+            shell.strip_prefix("ssh").unwrap()
+        );
+        let target = dir.path().join("copy");
+        let _ = std::process::Command::new("rsync")
+            .args([
+                "-e",
+                &shell,
+                "10.77.0.2:/srv/",
+                &target.display().to_string(),
+            ])
+            .output()
+            .unwrap();
+        let argv = std::fs::read_to_string(&recorded).unwrap();
+        let expected = ssh_command(&link, "10.77.0.2");
+        let passed: Vec<&str> = argv.lines().take(expected.len() - 1).collect();
+        assert_eq!(passed, expected[1..], "{shell}");
+        assert_eq!(argv.lines().nth(expected.len() - 1), Some("10.77.0.2"));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! `config` starts a fresh instance (keys: version, vrid, priority, interval,
-//! preempt, preempt_delay, accept, primary, vips; unset keys take
+//! preempt, preempt_delay, accept, primary, vips, members (`acceptFrom:
+//! members`, the members' addresses); unset keys take
 //! [`InstanceConfig::new`]'s defaults). `at TIME INPUT` feeds one input;
 //! INPUT is one of `Startup`, `Shutdown`, `ForceBackup`, `Restore`,
 //! `GroupBackup`, `GroupMaster`, `GroupFault on|off`, `PreemptAllowed on|off`,
@@ -147,6 +148,7 @@ fn parse_config(text: &str) -> Result<InstanceConfig, String> {
             "accept" => config.accept_mode = parse_bool(value)?,
             "primary" => config.primary_address = parse_ip(value)?,
             "vips" => config.virtual_addresses = parse_ips(value)?,
+            "members" => config.accept_from = Some(parse_ips(value)?),
             _ => return Err(format!("unknown config key {key}")),
         }
     }

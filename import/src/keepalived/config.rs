@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use hareconcile_model::unusable_virtual_address;
 use ipnet::IpNet;
 
 use super::keywords::{self, Context};
@@ -444,23 +445,10 @@ fn address(line: &Statement, instance: &Instance, findings: &mut Findings) -> Op
         );
         return None;
     };
-    if let IpNet::V4(v4) = net {
-        let special = if v4.prefix_len() >= 31 {
-            None
-        } else if v4.addr() == v4.broadcast() {
-            Some("broadcast")
-        } else if v4.addr() == v4.network() {
-            Some("network")
-        } else {
-            None
-        };
-        if let Some(special) = special {
-            findings.invalid(
-                &line.at,
-                text,
-                format!("is the {special} address of {}: keepalived adds it, but hosts send to it as to the whole network, so it cannot serve clients as a VIP; float another address", v4.trunc()),
-            );
-        }
+    // The model refuses these; keepalived adds them, but they cannot serve.
+    if let Some(why) = unusable_virtual_address(&net) {
+        findings.invalid(&line.at, text, format!("cannot float: {why}; not imported"));
+        return None;
     }
     let mut options = line.words[1..].iter();
     while let Some(option) = options.next() {

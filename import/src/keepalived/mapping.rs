@@ -14,8 +14,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use hareconcile_model::{
-    Auth, ClusterSpec, Duration, Failback, Garp, Node, Notify, PeerApi, Track, TrackScript,
-    Transport, V3Checksum, VirtualIpSpec, VrrpDefaults, VrrpVersion,
+    AcceptFrom, Auth, ClusterSpec, Duration, Failback, Garp, Node, Notify, PeerApi, Track,
+    TrackScript, Transport, V3Checksum, VirtualIpSpec, VrrpDefaults, VrrpVersion,
 };
 use serde_json::Value;
 
@@ -123,6 +123,8 @@ pub fn map(
             transport,
             auth,
             v3_checksum,
+            // keepalived takes adverts from any host on the link.
+            accept_from: AcceptFrom::Any,
         },
         failback: Failback::Auto,
         peer: PeerApi::default(),
@@ -900,6 +902,7 @@ fn member_spec(
         notify,
         control: Default::default(),
         fencing: Default::default(),
+        accept_from: None,
     }
 }
 

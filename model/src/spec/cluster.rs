@@ -62,6 +62,9 @@ pub struct VrrpDefaults {
     /// How the VRRPv3 checksum over IPv4 is computed; see [`V3Checksum`].
     #[serde(default)]
     pub v3_checksum: V3Checksum,
+    /// Whose adverts count; see [`AcceptFrom`]. Every VirtualIP's default.
+    #[serde(default, skip_serializing_if = "AcceptFrom::is_any")]
+    pub accept_from: AcceptFrom,
 }
 
 impl Default for VrrpDefaults {
@@ -72,6 +75,7 @@ impl Default for VrrpDefaults {
             transport: Transport::default(),
             auth: Auth::default(),
             v3_checksum: V3Checksum::default(),
+            accept_from: AcceptFrom::default(),
         }
     }
 }
@@ -141,6 +145,28 @@ pub enum Transport {
     #[default]
     Multicast,
     Unicast,
+}
+
+/// Whose adverts a VirtualIP's instance counts. On a shared segment, any
+/// host can multicast adverts with a higher priority and take the VIP
+/// (keepalived is the same); `members` drops adverts whose source is not
+/// one of the Cluster's node addresses, as unicast transport does for its
+/// peers. IPv4 only: IPv6 adverts come from link-local addresses, which
+/// the Cluster does not list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcceptFrom {
+    /// Any host on the link, as RFC 5798 has it.
+    #[default]
+    Any,
+    /// Only the Cluster's nodes, by their `address`.
+    Members,
+}
+
+impl AcceptFrom {
+    pub fn is_any(&self) -> bool {
+        *self == AcceptFrom::Any
+    }
 }
 
 /// VRRPv2 authentication. The password is only ever read from a file so

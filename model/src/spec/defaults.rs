@@ -8,8 +8,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{
-    ClusterSpec, Direction, EtcdQuorum, Fencing, Hook, HttpsCheck, Node, Probe, ReplicationSpec,
-    Rsync, ServiceSpec, Snapshot, Standby, TrackScript, VirtualIpSpec,
+    AcceptFrom, ClusterSpec, Direction, EtcdQuorum, Fencing, Hook, HttpsCheck, Node, Probe,
+    ReplicationSpec, Rsync, ServiceSpec, Snapshot, Standby, TrackScript, VirtualIpSpec,
 };
 use crate::Kind;
 
@@ -33,6 +33,7 @@ pub fn filled_in(kind: Kind) -> Vec<FilledIn> {
                 "/spec/nodes/[]",
                 completed::<Node>(json!({"name": "n", "address": "10.0.0.1"})),
             ),
+            ("/spec/vrrp/acceptFrom", plain(AcceptFrom::default())),
             (
                 "/spec/quorum/etcd",
                 completed::<EtcdQuorum>(json!({"endpoints": ["http://10.0.0.3:2379"]})),

@@ -5,6 +5,7 @@
 //!
 //! [`Object`]: crate::Object
 
+mod address;
 mod cluster;
 mod defaults;
 mod duration;
@@ -14,9 +15,10 @@ mod replication;
 mod service;
 mod virtual_ip;
 
+pub use address::{special_in_prefix, unusable_node_address, unusable_virtual_address};
 pub use cluster::{
-    Auth, AuthType, ClusterSpec, EtcdQuorum, EtcdTls, Failback, Node, PeerApi, PeerTls, Quorum,
-    Transport, V3Checksum, VrrpDefaults, VrrpVersion,
+    AcceptFrom, Auth, AuthType, ClusterSpec, EtcdQuorum, EtcdTls, Failback, Node, PeerApi, PeerTls,
+    Quorum, Transport, V3Checksum, VrrpDefaults, VrrpVersion,
 };
 pub use defaults::{filled_in, FilledIn};
 pub use duration::{Duration, DurationError};

@@ -7,7 +7,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClusterSpec, Duration, Failback, Handover, Method, Node, ReplicationSpec, ServiceSpec,
+    AcceptFrom, ClusterSpec, Duration, Failback, Handover, Method, Node, ReplicationSpec,
+    ServiceSpec,
 };
 
 /// Why the address owner is never put in maintenance, wherever that is refused.
@@ -65,6 +66,9 @@ pub struct VirtualIpSpec {
     /// [`Fencing`].
     #[serde(default, skip_serializing_if = "Fencing::is_auto")]
     pub fencing: Fencing,
+    /// Overrides the Cluster's `vrrp.acceptFrom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_from: Option<AcceptFrom>,
 }
 
 impl VirtualIpSpec {
@@ -114,6 +118,11 @@ impl VirtualIpSpec {
                 })
             }
         }
+    }
+
+    /// Whose adverts count: this VirtualIP's `acceptFrom`, else the Cluster's.
+    pub fn accept_from_in(&self, cluster: &ClusterSpec) -> AcceptFrom {
+        self.accept_from.unwrap_or(cluster.vrrp.accept_from)
     }
 
     /// Whether a higher-priority node takes over from a running master:

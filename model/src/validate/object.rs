@@ -6,8 +6,9 @@ use serde::de::DeserializeOwned;
 
 use super::{pointer, Finding};
 use crate::spec::{
-    AuthType, ClusterSpec, Direction, Duration, EtcdQuorum, Method, Pattern, Placement,
-    ReplicationSpec, ServiceMode, ServiceSpec, VirtualIpSpec, VrrpVersion,
+    unusable_node_address, unusable_virtual_address, AuthType, ClusterSpec, Direction, Duration,
+    EtcdQuorum, Method, Pattern, Placement, ReplicationSpec, ServiceMode, ServiceSpec,
+    VirtualIpSpec, VrrpVersion,
 };
 use crate::{Kind, Object};
 
@@ -40,6 +41,15 @@ fn cluster(spec: &ClusterSpec) -> Vec<Finding> {
     let mut names = HashMap::new();
     let mut addresses = HashMap::new();
     for (i, node) in spec.nodes.iter().enumerate() {
+        if let Some(why) = unusable_node_address(node.address) {
+            out.push(Finding::value(
+                &format!("/spec/nodes/{i}/address"),
+                format!(
+                    "{why}: give node {} its own unicast address on the cluster network",
+                    node.name
+                ),
+            ));
+        }
         if let Some(first) = names.insert(node.name.as_str(), i) {
             out.push(Finding::value(
                 &format!("/spec/nodes/{i}/name"),
@@ -134,6 +144,9 @@ fn virtual_ip(spec: &VirtualIpSpec) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut seen = HashMap::new();
     for (i, net) in spec.addresses.iter().enumerate() {
+        if let Some(why) = unusable_virtual_address(net) {
+            out.push(Finding::value(&format!("/spec/addresses/{i}"), why));
+        }
         if let Some(first) = seen.insert(net.addr(), i) {
             out.push(Finding::value(
                 &format!("/spec/addresses/{i}"),
@@ -585,6 +598,33 @@ mod tests {
             vec![
                 "spec.addresses[1]: 10.77.0.100 repeats spec.addresses[0]: list each address once"
             ]
+        );
+    }
+
+    #[test]
+    fn a_vip_is_a_host_address_of_its_own_network() {
+        let found = messages(
+            Kind::VirtualIP,
+            json!({"cluster": "home", "interface": "eth0", "vrid": 51,
+                   "addresses": ["192.168.8.255/24", "192.168.8.250/24", "224.0.0.18/24"]}),
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with(
+            "spec.addresses[0]: 192.168.8.255 is the broadcast address of 192.168.8.0/24"
+        ));
+        assert!(found[1].starts_with("spec.addresses[2]: 224.0.0.18 is a multicast group"));
+    }
+
+    #[test]
+    fn node_addresses_are_unicast() {
+        let found = messages(
+            Kind::Cluster,
+            json!({"nodes": [{"name": "n1", "address": "127.0.0.1"},
+                             {"name": "n2", "address": "224.0.0.18"}]}),
+        );
+        assert_eq!(
+            found,
+            ["spec.nodes[1].address: 224.0.0.18 is a multicast group, not a host's address: give node n2 its own unicast address on the cluster network"]
         );
     }
 

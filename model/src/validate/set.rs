@@ -10,8 +10,8 @@ use std::net::IpAddr;
 use super::object::advert_interval_message;
 use super::{pointer, Finding, Problem};
 use crate::spec::{
-    ClusterSpec, Fencing, ReplicationSpec, ServiceSpec, VirtualIpSpec, VrrpVersion,
-    OWNER_NEVER_BACKUP,
+    special_in_prefix, AcceptFrom, ClusterSpec, Fencing, ReplicationSpec, ServiceSpec,
+    VirtualIpSpec, VrrpVersion, OWNER_NEVER_BACKUP,
 };
 use crate::{Kind, Object};
 
@@ -149,6 +149,8 @@ impl Index {
             own_address_means_owner(spec, cluster, &mut out);
             owner_not_forced_backup(spec, cluster, &mut out);
             fencing_needs_quorum(spec, cluster, &mut out);
+            nodes_are_hosts_of_the_vip_network(spec, cluster, &mut out);
+            members_are_known_by_ipv4(spec, cluster, &mut out);
         }
         out
     }
@@ -198,6 +200,54 @@ impl Index {
             }
         }
         out
+    }
+}
+
+/// `acceptFrom: members` knows members by their node addresses, but IPv6
+/// adverts come from each node's link-local address: every member's
+/// advert would be dropped, and every node would become master.
+fn members_are_known_by_ipv4(spec: &VirtualIpSpec, cluster: &ClusterSpec, out: &mut Vec<Finding>) {
+    if spec.accept_from_in(cluster) != AcceptFrom::Members {
+        return;
+    }
+    let at = match spec.accept_from {
+        Some(_) => "/spec/acceptFrom",
+        None => "/spec/cluster",
+    };
+    if let Some(net) = spec.addresses.iter().find(|a| a.addr().is_ipv6()) {
+        out.push(Finding::value(
+            at,
+            format!(
+                "acceptFrom: members knows members by their IPv4 node addresses, but the IPv6 adverts for {net} come from link-local addresses: float IPv6 addresses in a VirtualIP with acceptFrom: any"
+            ),
+        ));
+    }
+}
+
+/// A node address has no prefix of its own; a VIP's prefix says what the
+/// network is, and a node on it cannot have its network or broadcast
+/// address (a typo, or a prefix length that does not fit the network).
+fn nodes_are_hosts_of_the_vip_network(
+    spec: &VirtualIpSpec,
+    cluster: &ClusterSpec,
+    out: &mut Vec<Finding>,
+) {
+    for (i, net) in spec.addresses.iter().enumerate() {
+        for node in &cluster.nodes {
+            let Some(special) = special_in_prefix(net, node.address) else {
+                continue;
+            };
+            out.push(Finding::value(
+                &format!("/spec/addresses/{i}"),
+                format!(
+                    "node {}'s address {} is the {special} address of this VIP's network {}: fix the node's address in Cluster {:?}, or this prefix length",
+                    node.name,
+                    node.address,
+                    net.trunc(),
+                    spec.cluster
+                ),
+            ));
+        }
     }
 }
 
@@ -537,6 +587,34 @@ mod tests {
             ),
         ];
         assert_eq!(messages(&set), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_node_is_a_host_of_the_vip_network() {
+        // n2 at 10.77.0.255 fits a /16, not the /24 the VIP says the network is.
+        let cluster = object(
+            Kind::Cluster,
+            "home",
+            json!({"nodes": [{"name": "n1", "address": "10.77.0.1"},
+                             {"name": "n2", "address": "10.77.0.255"}]}),
+        );
+        assert_eq!(
+            messages(&[cluster.clone(), vip("web", json!({}))]),
+            ["VirtualIP/web: spec.addresses[0]: node n2's address 10.77.0.255 is the broadcast address of this VIP's network 10.77.0.0/24: fix the node's address in Cluster \"home\", or this prefix length"]
+        );
+        let wider = vip("web", json!({"addresses": ["10.77.0.100/16"]}));
+        assert_eq!(messages(&[cluster, wider]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn members_only_is_for_ipv4_virtual_ips() {
+        let dual =
+            json!({"acceptFrom": "members", "addresses": ["10.77.0.100/24", "fd00::100/64"]});
+        let found = messages(&[home(3), vip("web", dual)]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("VirtualIP/web: spec.acceptFrom: acceptFrom: members knows members by their IPv4 node addresses, but the IPv6 adverts for fd00::100/64"));
+        let v4 = json!({"acceptFrom": "members"});
+        assert_eq!(messages(&[home(3), vip("web", v4)]), Vec::<String>::new());
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use hareconcile_model::{
-    AuthType, ClusterSpec, Node, Transport as TransportSpec, V3Checksum, VirtualIpSpec, VrrpVersion,
+    AcceptFrom, AuthType, ClusterSpec, Node, Transport as TransportSpec, V3Checksum, VirtualIpSpec,
+    VrrpVersion,
 };
 use ipnet::IpNet;
 use thiserror::Error;
@@ -31,6 +32,13 @@ pub enum DesiredError {
     UnicastWithoutPeers { family: &'static str },
     #[error("vrrp.auth.type is pass but no passwordFile is given: set vrrp.auth.passwordFile")]
     PasswordFileMissing,
+    #[error("acceptFrom: members knows node {node} by its address {address}, but its adverts would come from {sends_from}, as {address} is not on {interface}: configure {address} on {interface}, or use acceptFrom: any")]
+    MemberAddressNotSource {
+        node: String,
+        address: IpAddr,
+        sends_from: IpAddr,
+        interface: String,
+    },
 }
 
 /// The node-local facts the mapping needs besides the two specs.
@@ -86,6 +94,27 @@ pub fn shell_configs(
                 Transport::Unicast(peers)
             }
         };
+        let accept_from = match spec.accept_from_in(cluster) {
+            AcceptFrom::Any => None,
+            // The others know this node by its address: its adverts must
+            // come from there, or they would all be dropped.
+            AcceptFrom::Members if source != local.node.address => {
+                return Err(DesiredError::MemberAddressNotSource {
+                    node: local.node.name.clone(),
+                    address: local.node.address,
+                    sends_from: source,
+                    interface: spec.interface.clone(),
+                })
+            }
+            AcceptFrom::Members => Some(
+                cluster
+                    .nodes
+                    .iter()
+                    .map(|n| n.address)
+                    .filter(|a| a.is_ipv4() == is_v4)
+                    .collect(),
+            ),
+        };
         let auth = match cluster.vrrp.auth.type_ {
             AuthType::None => Auth::None,
             AuthType::Pass => {
@@ -110,6 +139,7 @@ pub fn shell_configs(
                 V3Checksum::WithPseudoHeader => ChecksumMode::PseudoHeader,
                 V3Checksum::Rfc9568 => ChecksumMode::MessageOnly,
             },
+            accept_from,
         };
         configs.push(ShellConfig {
             name: format!("{}/{}", local.vip_name, family.to_lowercase()),
@@ -348,6 +378,37 @@ mod tests {
             config.transport,
             Transport::Unicast(vec![IpAddr::from([10, 77, 0, 2])])
         );
+    }
+
+    #[test]
+    fn members_only_takes_adverts_from_the_node_addresses() {
+        let cluster = cluster(json!({"vrrp": {"acceptFrom": "members"}}));
+        let config = &build(&vip(json!({})), &cluster, "n1").unwrap()[0];
+        assert_eq!(
+            config.instance.accept_from,
+            Some(vec![
+                IpAddr::from([10, 77, 0, 1]),
+                IpAddr::from([10, 77, 0, 2])
+            ])
+        );
+        let any = vip(json!({"acceptFrom": "any"}));
+        assert_eq!(
+            build(&any, &cluster, "n1").unwrap()[0].instance.accept_from,
+            None
+        );
+        // The others would drop adverts from another source than the node's.
+        let local = Local {
+            vip_name: "edge",
+            node: cluster.node("n1").unwrap(),
+            password: None,
+            interface_addresses: vec!["10.78.0.1".parse().unwrap()],
+            manifest_dir: None,
+        };
+        let edge = vip(json!({"interface": "eth1", "addresses": ["10.78.0.100/24"]}));
+        assert!(matches!(
+            shell_configs(&edge, &cluster, &local),
+            Err(DesiredError::MemberAddressNotSource { .. })
+        ));
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub struct InstanceConfig {
     /// VRRPv2 only; VRRPv3 has no authentication.
     pub auth: Auth,
     pub checksum_mode: ChecksumMode,
+    /// The only sources whose adverts count (`acceptFrom: members`: the
+    /// Cluster's node addresses); `None`: any router on the link, as RFC
+    /// 5798 has it.
+    pub accept_from: Option<Vec<IpAddr>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -81,7 +85,15 @@ impl InstanceConfig {
             virtual_addresses,
             auth: Auth::None,
             checksum_mode: ChecksumMode::default(),
+            accept_from: None,
         }
+    }
+
+    /// Whether an advert from `src` counts: see [`InstanceConfig::accept_from`].
+    pub fn accepts_adverts_from(&self, src: IpAddr) -> bool {
+        self.accept_from
+            .as_ref()
+            .is_none_or(|members| members.contains(&src))
     }
 
     pub fn is_owner(&self) -> bool {

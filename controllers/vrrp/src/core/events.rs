@@ -186,6 +186,9 @@ pub enum Warning {
     AddressListMismatch { src: IpAddr },
     /// VRRPv2 routers must agree on the interval (RFC 3768 §7.1): dropped.
     AdvertIntervalMismatch { src: IpAddr, interval: Duration },
+    /// An advert from a host that is not a member (`acceptFrom: members`):
+    /// dropped, whatever its priority, so it cannot take the VIPs.
+    NotMember { src: IpAddr },
     /// [`Input::ForceBackup`] for the address owner, which cannot be a
     /// backup (RFC 5798): refused, the owner stays as it is.
     OwnerCannotBeBackup,
@@ -283,6 +286,7 @@ impl fmt::Display for Action {
             Action::Warn(Warning::AddressListMismatch { src }) => {
                 write!(f, "Warn AddressListMismatch src={src}")
             }
+            Action::Warn(Warning::NotMember { src }) => write!(f, "Warn NotMember src={src}"),
             Action::Warn(Warning::OwnerCannotBeBackup) => f.write_str("Warn OwnerCannotBeBackup"),
             Action::Warn(Warning::AdvertIntervalMismatch { src, interval }) => write!(
                 f,

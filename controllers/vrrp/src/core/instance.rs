@@ -382,6 +382,10 @@ impl Instance {
         addresses: &[IpAddr],
         out: &mut Vec<Action>,
     ) {
+        if !self.config.accepts_adverts_from(src) {
+            out.push(Action::Warn(Warning::NotMember { src }));
+            return;
+        }
         if !matches!(self.state, State::Backup | State::Master) {
             return;
         }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use thiserror::Error;
 
 use crate::core::config::InstanceConfig;
-use crate::core::events::Input;
+use crate::core::events::{Input, Warning};
 use crate::core::packet::{ttl_is_valid, Advertisement, DecodeError, Version};
 
 /// Why a received message was dropped before reaching the state machine.
@@ -50,7 +50,8 @@ pub enum DropReason {
     Malformed,
     /// Our own advert, or one over the other address family.
     NotForUs,
-    /// Unicast transport: from a host that is not a peer.
+    /// From a host that is not a peer: unicast transport's peers, or the
+    /// members of `acceptFrom: members`.
     NotPeer,
     /// A valid advert the state machine ignored: another address list
     /// or (VRRPv2) another advert interval.
@@ -81,6 +82,20 @@ impl DropReason {
             DropReason::NotForUs => "notForUs",
             DropReason::NotPeer => "notPeer",
             DropReason::Mismatch => "mismatch",
+        }
+    }
+}
+
+impl Warning {
+    /// Why an advert the core warned about was dropped; `None` for
+    /// warnings about other inputs.
+    pub fn drop_reason(&self) -> Option<DropReason> {
+        match self {
+            Warning::NotMember { .. } => Some(DropReason::NotPeer),
+            Warning::AddressListMismatch { .. } | Warning::AdvertIntervalMismatch { .. } => {
+                Some(DropReason::Mismatch)
+            }
+            Warning::OwnerCannotBeBackup => None,
         }
     }
 }

@@ -322,11 +322,14 @@ impl Shell {
         if let (Some(group), true) = (&self.group, after != before) {
             group.changed(before.state, after);
         }
-        let mut warned = false;
+        let mut dropped = None;
         for action in actions {
-            warned |= matches!(action, Action::Warn(_));
+            if let Action::Warn(warning) = &action {
+                dropped = dropped.or(warning.drop_reason());
+            }
             self.execute(action).await;
         }
+        let warned = dropped.is_some();
         let state = self.instance.state();
         let effective_priority = self.instance.effective_priority();
         let master = match (state, advert) {
@@ -356,8 +359,8 @@ impl Shell {
                 o.last_advert = Some(SystemTime::now());
             }
             if advert.is_some() {
-                if warned {
-                    *o.counters.dropped.entry(DropReason::Mismatch).or_default() += 1;
+                if let Some(reason) = dropped {
+                    *o.counters.dropped.entry(reason).or_default() += 1;
                 } else {
                     o.counters.adverts_received += 1;
                 }
@@ -415,6 +418,10 @@ impl Shell {
             }
             Action::Warn(Warning::OwnerCannotBeBackup) => {
                 warn!(instance = %name, "forceBackup refused: {OWNER_NEVER_BACKUP}")
+            }
+            // As unicast's non-peers: a flood of them must not flood the log.
+            Action::Warn(Warning::NotMember { src }) => {
+                debug!(instance = %name, %src, "advert from a host that is not a member dropped")
             }
             Action::Warn(warning) => warn!(instance = %name, ?warning, "advert ignored"),
             Action::RestoreVip(address) => self.restore_vip(address).await,
