@@ -10,8 +10,10 @@ pub mod controller;
 pub mod process_group;
 mod repeats;
 pub mod store;
+mod task;
 
 pub use repeats::Repeats;
+pub use task::{OwnedTask, Reported};
 
 pub use controller::{
     error_chain, Action, Context, Controller, ControllerHandle, PerObject, Readiness,

@@ -6,13 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hareconcile_model::ObjectKey;
-use hareconcile_runtime::{EventType, Store};
+use hareconcile_runtime::{EventType, OwnedTask, Reported, Store};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -76,18 +75,20 @@ pub struct Progress {
 /// The reconciler's handle on a worker; dropping it stops the worker and
 /// kills its child processes.
 pub struct Worker {
+    /// Held only to end the worker with this handle; first, so it ends
+    /// before its plan channel closes.
+    _task: OwnedTask,
     plan: watch::Sender<Plan>,
-    progress: Arc<Mutex<Progress>>,
-    task: JoinHandle<()>,
+    progress: Reported<Progress>,
 }
 
 impl Worker {
     pub fn start(plan: Plan, containers: Containers, key: ObjectKey) -> Worker {
         let (sender, receiver) = watch::channel(plan);
-        let progress = Arc::new(Mutex::new(Progress::default()));
+        let progress = Reported::new(Progress::default());
         let job = Job {
             plan: receiver,
-            progress: Arc::clone(&progress),
+            progress: progress.clone(),
             store: containers.store.clone(),
             containers,
             hooked: None,
@@ -97,9 +98,9 @@ impl Worker {
             stage: Stage::default(),
         };
         Worker {
+            _task: OwnedTask::spawn(job.run()),
             plan: sender,
             progress,
-            task: tokio::spawn(job.run()),
         }
     }
 
@@ -113,16 +114,7 @@ impl Worker {
     }
 
     pub fn progress(&self) -> Progress {
-        self.progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.progress.latest()
     }
 }
 
@@ -136,7 +128,7 @@ enum Outcome {
 
 struct Job {
     plan: watch::Receiver<Plan>,
-    progress: Arc<Mutex<Progress>>,
+    progress: Reported<Progress>,
     store: Store,
     /// Where exec hooks find their containers.
     containers: Containers,
@@ -152,7 +144,7 @@ struct Job {
 
 impl Job {
     fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+        self.progress.lock()
     }
 
     fn event(&self, type_: EventType, reason: &str, message: &str) {

@@ -11,12 +11,11 @@ pub mod exec;
 mod https;
 mod probes;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hareconcile_model::{Containers, Health, ObjectKey};
+use hareconcile_runtime::{OwnedTask, Reported};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 pub use counter::{FallRise, Verdict};
 pub use probes::Probes;
@@ -86,9 +85,10 @@ impl Schedule {
 
 /// The probing task of one running stack; dropping it stops the probes.
 pub struct Prober {
+    /// Held only to end the probes with this handle.
+    _task: OwnedTask,
     schedule: Schedule,
-    report: Arc<Mutex<Report>>,
-    task: JoinHandle<()>,
+    report: Reported<Report>,
 }
 
 impl Prober {
@@ -101,25 +101,25 @@ impl Prober {
         changed: mpsc::UnboundedSender<ObjectKey>,
     ) -> Self {
         let counter = FallRise::new(schedule.fall, schedule.rise);
-        let report = Arc::new(Mutex::new(Report {
+        let report = Reported::new(Report {
             verdict: counter.verdict(),
             failures: Vec::new(),
             needed: counter.needed(),
             probes: schedule.probes.count(),
             rounds: 0,
-        }));
-        let task = tokio::spawn(probe_forever(
+        });
+        let task = OwnedTask::spawn(probe_forever(
             key,
             schedule.clone(),
             engine,
             counter,
-            Arc::clone(&report),
+            report.clone(),
             changed,
         ));
         Prober {
+            _task: task,
             schedule,
             report,
-            task,
         }
     }
 
@@ -128,16 +128,7 @@ impl Prober {
     }
 
     pub fn report(&self) -> Report {
-        self.report
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-impl Drop for Prober {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.report.latest()
     }
 }
 
@@ -156,7 +147,7 @@ async fn probe_forever(
     schedule: Schedule,
     engine: Engine,
     mut counter: FallRise,
-    report: Arc<Mutex<Report>>,
+    report: Reported<Report>,
     changed: mpsc::UnboundedSender<ObjectKey>,
 ) {
     let mut ticks = tokio::time::interval(schedule.interval);
@@ -168,7 +159,7 @@ async fn probe_forever(
         let failures = probes::round(&engine, &schedule.probes, schedule.timeout).await;
         let before = counter.verdict();
         let verdict = counter.record(failures.is_empty());
-        *report.lock().unwrap_or_else(|e| e.into_inner()) = Report {
+        *report.lock() = Report {
             verdict,
             failures,
             needed: counter.needed(),
