@@ -50,18 +50,7 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
             ("dns.yaml", Some(&virtual_ip("dns", 53, "10.77.0.53/24"))),
         ],
     );
-    let url = format!("file://{}", repo.display());
-    let agent = Agent::start(
-        dir.path(),
-        &[
-            "--git-url",
-            &url,
-            "--git-path",
-            "manifests",
-            "--git-interval",
-            "1s",
-        ],
-    );
+    let agent = Agent::start_on_git(dir.path(), &repo, "1s", &[]);
     eventually(&agent, "the first commit", &[("dns", 53), ("web", 51)]);
     let status = expect_code(&agent.hc(&["gitops", "status"]), 0);
     assert!(

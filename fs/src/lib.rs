@@ -24,6 +24,6 @@ mod read;
 mod secret;
 mod walk;
 
-pub use read::{read_regular, read_text, FileKind, ReadError};
+pub use read::{read_regular, read_text, utf8_error_at, FileKind, ReadError};
 pub use secret::{check_private, read_secret, SecretError};
 pub use walk::{walk, Found, Walk, WalkProblem, MAX_WALK_ENTRIES};

@@ -62,8 +62,10 @@ pub enum ReadError {
     NotRegular(FileKind),
     #[error("it is larger than {}: no file of this kind is that large; check what the path names", size(*.limit))]
     TooLarge { limit: u64 },
-    #[error("it is not UTF-8 text (byte {offset} is not): save it as UTF-8")]
-    NotUtf8 { offset: usize },
+    /// Where the first byte that is not UTF-8 is, as [`utf8_error_at`]
+    /// gives it: parsers report it there, as any other syntax error.
+    #[error("it is not UTF-8 text (line {line}, column {column} is not): save it as UTF-8")]
+    NotUtf8 { line: usize, column: usize },
 }
 
 fn size(bytes: u64) -> String {
@@ -118,9 +120,28 @@ pub(crate) fn read_open(file: File, metadata: &Metadata, limit: u64) -> Result<V
 
 /// [`read_regular`] for text.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, ReadError> {
-    String::from_utf8(read_regular(path, limit)?).map_err(|e| ReadError::NotUtf8 {
-        offset: e.utf8_error().valid_up_to(),
+    String::from_utf8(read_regular(path, limit)?).map_err(|e| {
+        let (line, column) = utf8_error_at(e.as_bytes(), e.utf8_error().valid_up_to());
+        ReadError::NotUtf8 { line, column }
     })
+}
+
+/// The line and column (1-based, the column in characters) of the byte at
+/// `valid_up_to`, the first that is not UTF-8 in `bytes`: where an editor
+/// shows the mistake.
+pub fn utf8_error_at(bytes: &[u8], valid_up_to: usize) -> (usize, usize) {
+    let before = &bytes[..valid_up_to];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    // Everything before `valid_up_to` is valid UTF-8.
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
 }
 
 #[cfg(test)]
@@ -177,10 +198,19 @@ pub(crate) mod tests {
             .to_string()
             .starts_with("it is larger than 1 MiB"));
         let latin1 = dir.path().join("latin1");
-        std::fs::write(&latin1, b"caf\xe9").unwrap();
+        std::fs::write(&latin1, b"name: caf\xe9\n\xc3\xa9t\xe9\n").unwrap();
         assert!(matches!(
             read_text(&latin1, 100),
-            Err(ReadError::NotUtf8 { offset: 3 })
+            Err(ReadError::NotUtf8 {
+                line: 1,
+                column: 10
+            })
+        ));
+        // Columns count characters, not bytes.
+        std::fs::write(&latin1, b"name: ok\n\xc3\xa9t\xe9\n").unwrap();
+        assert!(matches!(
+            read_text(&latin1, 100),
+            Err(ReadError::NotUtf8 { line: 2, column: 3 })
         ));
     }
 }

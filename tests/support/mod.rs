@@ -91,6 +91,21 @@ impl Agent {
         agent
     }
 
+    /// Starts an agent following the `manifests` directory of the local
+    /// git repository `repo`, fetching every `interval`, with `extra` flags.
+    pub fn start_on_git(dir: &Path, repo: &Path, interval: &str, extra: &[&str]) -> Agent {
+        let url = format!("file://{}", repo.display());
+        let git = [
+            "--git-url",
+            &url,
+            "--git-path",
+            "manifests",
+            "--git-interval",
+            interval,
+        ];
+        Agent::start(dir, &[&git[..], extra].concat())
+    }
+
     /// Starts an agent as node `n1` and waits until its API answers.
     pub fn start(dir: &Path, extra: &[&str]) -> Agent {
         let state_dir = dir.join("store");

@@ -138,16 +138,7 @@ impl Batch {
         match std::str::from_utf8(bytes) {
             Ok(text) => self.add_text(file, text, origin),
             Err(e) => {
-                let before = &bytes[..e.valid_up_to()];
-                let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-                let line_start = before
-                    .iter()
-                    .rposition(|b| *b == b'\n')
-                    .map_or(0, |i| i + 1);
-                let column = String::from_utf8_lossy(&before[line_start..])
-                    .chars()
-                    .count()
-                    + 1;
+                let (line, column) = hareconcile_fs::utf8_error_at(bytes, e.valid_up_to());
                 self.at(
                     file,
                     Position::new(line, column),

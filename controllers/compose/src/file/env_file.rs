@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::decode::{boolean, string, Decoded, Fields, Problem};
-use super::interpolate::{interpolate, Variables};
+use super::interpolate::{interpolate, quoted, Variables};
 use super::node::{Node, Position, Value};
 
 /// The env files the loader read, by path, for services to take their
@@ -226,9 +226,9 @@ impl<'a> Reader<'a> {
         let allowed = |c: char| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']');
         if let Some((i, c)) = name.char_indices().find(|&(_, c)| !allowed(c)) {
             let message = if c.is_whitespace() {
-                format!("variable name {name:?} contains a space: names are letters, digits, `_`, `.`, `-`, `[` and `]`")
+                format!("variable name {} contains a space: names are letters, digits, `_`, `.`, `-`, `[` and `]`", quoted(name))
             } else {
-                format!("unexpected character {c:?} in variable name {name:?}: names are letters, digits, `_`, `.`, `-`, `[` and `]`")
+                format!("unexpected character {c:?} in variable name {}: names are letters, digits, `_`, `.`, `-`, `[` and `]`", quoted(name))
             };
             self.problem(at + i, message);
             return false;

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use hareconcile_fs::ReadError;
 use sha2::{Digest, Sha256};
 
 use super::env_file;
@@ -183,7 +184,21 @@ impl Files {
                 }
                 Some(text)
             }
+            // The file's own syntax error, at its place in the file.
+            Err(ReadError::NotUtf8 { line, column }) if referenced_at.is_none() => {
+                let source = self.add(path);
+                self.problem(
+                    Position {
+                        line,
+                        column,
+                        source,
+                    },
+                    "the file is not UTF-8 text: save it as UTF-8",
+                );
+                None
+            }
             Err(error) => {
+                let error = into_io(error);
                 match referenced_at {
                     Some((at, what)) => self.problem(
                         at,
@@ -231,11 +246,16 @@ impl Files {
 
 /// Through the shared bounded reader: regular files only (a FIFO or
 /// device is refused without blocking), within [`MAX_FILE_BYTES`], UTF-8.
-fn read_regular(path: &Path) -> std::io::Result<String> {
-    hareconcile_fs::read_text(path, MAX_FILE_BYTES).map_err(|e| match e {
-        hareconcile_fs::ReadError::Io(e) => e,
+fn read_regular(path: &Path) -> Result<String, ReadError> {
+    hareconcile_fs::read_text(path, MAX_FILE_BYTES)
+}
+
+/// A file that could not be read, as [`FileError::Read`] holds it.
+fn into_io(error: ReadError) -> std::io::Error {
+    match error {
+        ReadError::Io(e) => e,
         other => std::io::Error::new(std::io::ErrorKind::InvalidData, other.to_string()),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -300,6 +320,25 @@ mod tests {
                 "…compose.yaml:3:1: YAML syntax error",
                 "…app.env:2:4: variable name",
             ],
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_a_problem_at_its_first_bad_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let compose = dir.path().join("compose.yaml");
+        std::fs::write(&compose, b"services:\n  caf\xe9: {}\n").unwrap();
+        let mut files = Files::default();
+        assert!(files.parse(&compose, None).is_none());
+        let problems: Vec<String> = files
+            .into_problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].ends_with("compose.yaml:2:6: the file is not UTF-8 text: save it as UTF-8"),
+            "{problems:?}"
         );
     }
 }

@@ -63,17 +63,35 @@ pub struct Substituted {
     pub unset: Vec<String>,
 }
 
+/// How many characters of a value a message quotes: enough to find it in
+/// the file (the message names line and column), not a 40 KB line of a
+/// hostile file repeated in every log line and API answer.
+const QUOTED_CHARS: usize = 60;
+
+/// `text` quoted for a message, cut at [`QUOTED_CHARS`].
+pub(super) fn quoted(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((cut, _)) => format!("{:?}...", &text[..cut]),
+        None => format!("{text:?}"),
+    }
+}
+
 /// Substitutes every variable in `text`; the error says what is wrong.
 pub fn interpolate(text: &str, vars: &Variables) -> Result<Substituted, String> {
     let mut unset = Vec::new();
     let text = substitute(text, vars, &mut unset, 0).map_err(|e| match e {
         Fault::Invalid => format!(
-            "invalid interpolation in {text:?}: write `${{NAME}}`, `${{NAME:-default}}` and the like, or `$$` for a literal `$`"
+            "invalid interpolation in {}: write `${{NAME}}`, `${{NAME:-default}}` and the like, or `$$` for a literal `$`",
+            quoted(text)
         ),
-        Fault::Unclosed => {
-            format!("unclosed `${{` in {text:?}: add `}}` or write `$$` for a literal `$`")
-        }
-        Fault::TooDeep => format!("interpolation nested more than {MAX_NESTING} levels deep in {text:?}"),
+        Fault::Unclosed => format!(
+            "unclosed `${{` in {}: add `}}` or write `$$` for a literal `$`",
+            quoted(text)
+        ),
+        Fault::TooDeep => format!(
+            "interpolation nested more than {MAX_NESTING} levels deep in {}",
+            quoted(text)
+        ),
         Fault::Required(message) => message,
     })?;
     Ok(Substituted { text, unset })
@@ -199,6 +217,18 @@ fn expression(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_quote_a_long_value_in_part() {
+        let long = format!("${{{}", "A".repeat(10_000));
+        let message = interpolate(&long, &Variables::default()).unwrap_err();
+        assert!(message.len() < 200, "{message}");
+        assert!(
+            message.starts_with(r#"unclosed `${` in "${AAAA"#),
+            "{message}"
+        );
+        assert!(message.contains(r#"AAA"..."#), "{message}");
+    }
 
     fn vars() -> Variables {
         Variables::new(
