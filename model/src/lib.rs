@@ -14,6 +14,7 @@
 //!   reasons.
 //! - [`published`]: the schemas as editors and `explain` read them, with
 //!   the defaults the model fills in.
+//! - [`redact`]: how secrets in mount options and URLs are shown.
 //! - [`load`]: files and directories to [`load::Manifest`]s, or every
 //!   problem as `file:line:col: Kind/name: message`.
 //!
@@ -50,6 +51,7 @@ pub mod load;
 mod meta;
 mod object;
 pub mod published;
+pub mod redact;
 pub mod spec;
 pub mod status;
 pub mod validate;

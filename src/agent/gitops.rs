@@ -12,7 +12,9 @@
 //! process group at it, or at once when the agent stops: a server that
 //! accepts and never answers fails one attempt, never hangs the loop,
 //! `gitops sync` or shutdown. A commit that would prune every object
-//! applied from git is rejected unless `--allow-prune-all`.
+//! applied from git is rejected unless `--allow-prune-all`. The remote's
+//! credentials reach git through its environment (see
+//! [`super::git_remote`]), never its URL or command line.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,12 +32,14 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::declared::{check_prune, converge_directory, ConvergeError};
+pub use super::git_remote::GitRemote;
 use crate::cluster_view::{AppliedCommit, Attempt, AttemptOutcome, GitopsHandle, GitopsStatus};
 
 /// What to follow.
 #[derive(Debug, Clone)]
 pub struct GitSource {
-    pub url: String,
+    /// The repository, its credentials apart from its URL.
+    pub remote: GitRemote,
     pub branch: String,
     /// Directory within the repository holding the manifests.
     pub path: PathBuf,
@@ -81,13 +85,13 @@ pub fn start(
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
-    initial.url = source.url.clone();
+    initial.url = source.remote.url().to_string();
     initial.branch = source.branch.clone();
     initial.path = source.path.display().to_string();
     let status = Arc::new(Mutex::new(initial));
     let (sync_requests, mut requests) = mpsc::channel::<oneshot::Sender<GitopsStatus>>(8);
     let handle = GitopsHandle::new(Arc::clone(&status), sync_requests);
-    info!(url = %source.url, branch = %source.branch, path = %source.path.display(), "following git");
+    info!(url = %source.remote.url(), branch = %source.branch, path = %source.path.display(), "following git");
     let task = tokio::spawn(async move {
         let mut periodic = tokio::time::interval(source.interval);
         loop {
@@ -348,16 +352,15 @@ fn fetch(runner: &Runner, source: &GitSource, repo: &Path) -> Result<String, Str
         )?;
     }
     let refspec = format!("+refs/heads/{0}:refs/heads/{0}", source.branch);
-    runner
-        .run(git(repo).args([
-            "fetch",
-            "--quiet",
-            "--force",
-            "--no-tags",
-            &source.url,
-            &refspec,
-        ]))
-        .map_err(|e| format!("fetching {} branch {}: {e}", source.url, source.branch))?;
+    let url = source.remote.url();
+    let failed = |e: String| format!("fetching {url} branch {}: {e}", source.branch);
+    let mut fetch = git(repo);
+    fetch.args(["fetch", "--quiet", "--force", "--no-tags", url, &refspec]);
+    source
+        .remote
+        .authenticate(&mut fetch)
+        .map_err(|e| failed(e.to_string()))?;
+    runner.run(&mut fetch).map_err(failed)?;
     runner.run(git(repo).args([
         "rev-parse",
         &format!("refs/heads/{}^{{commit}}", source.branch),

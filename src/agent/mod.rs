@@ -2,6 +2,7 @@
 //! controllers together, and takes them down cleanly on SIGTERM.
 
 mod declared;
+mod git_remote;
 pub mod gitops;
 mod manifests;
 mod measured;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::ValueEnum;
+use hareconcile_model::redact;
 use hareconcile_runtime::{Event, EventType, Store};
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -50,13 +51,15 @@ pub struct WebhookUrl {
 
 impl WebhookUrl {
     pub fn parse(url: &str) -> Result<Self, String> {
+        // Messages name the URL without its credentials.
+        let shown = redact::url(url);
         let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("http://") {
             (false, rest)
         } else {
             return Err(format!(
-                "{url}: a webhook URL starts with https:// or http://"
+                "{shown}: a webhook URL starts with https:// or http://"
             ));
         };
         let (authority, path) = match rest.find(['/', '?']) {
@@ -66,7 +69,7 @@ impl WebhookUrl {
         };
         if authority.contains('@') {
             return Err(format!(
-                "{url}: credentials in the URL are not sent; use --webhook-header"
+                "{shown}: credentials in the URL are not sent; use --webhook-header"
             ));
         }
         let (host, port) = match authority.rsplit_once(':') {
@@ -75,12 +78,12 @@ impl WebhookUrl {
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() {
-            return Err(format!("{url}: no host"));
+            return Err(format!("{shown}: no host"));
         }
         let port = match port {
             Some(port) => port
                 .parse::<u16>()
-                .map_err(|_| format!("{url}: {port:?} is not a port"))?,
+                .map_err(|_| format!("{shown}: {port:?} is not a port"))?,
             None if https => 443,
             None => 80,
         };
@@ -98,10 +101,13 @@ impl WebhookUrl {
     }
 }
 
+/// As logs and messages show it: the path of a webhook URL is often its
+/// secret (Slack, Discord, an ntfy topic, Gotify's `?token=`).
 impl std::fmt::Display for WebhookUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let scheme = if self.https { "https" } else { "http" };
-        write!(f, "{scheme}://{}{}", self.authority, self.path)
+        let path = redact::secret_path(&self.path);
+        write!(f, "{scheme}://{}{path}", self.authority)
     }
 }
 

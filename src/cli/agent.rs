@@ -7,7 +7,7 @@ use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use super::{CliError, EXIT_OK};
-use crate::agent::gitops::GitSource;
+use crate::agent::gitops::{GitRemote, GitSource};
 use crate::agent::webhook::{Webhook, WebhookFormat, WebhookHeader, WebhookUrl};
 use crate::agent::{self, AgentConfig};
 use crate::api::DEFAULT_SOCKET;
@@ -68,8 +68,22 @@ pub struct AgentArgs {
     resync: Duration,
     /// Follow this git repository (GitOps pull): every new commit of
     /// --git-branch is validated whole and applied as manager `gitops`.
+    /// Credentials in it (https://user:token@host/...) are taken out and
+    /// handed to git through its environment, never shown; but a command
+    /// line is readable by every local user, so give them in
+    /// --git-credentials-file (or this variable) rather than this flag.
     #[arg(long, env = "HARECONCILE_GIT_URL", value_name = "URL")]
     git_url: Option<String>,
+    /// The username and password (or token) for --git-url over https: a
+    /// file of `username=NAME` and `password=SECRET` lines that only its
+    /// owner may read (chmod 600), read at every fetch.
+    #[arg(
+        long,
+        env = "HARECONCILE_GIT_CREDENTIALS_FILE",
+        value_name = "FILE",
+        requires = "git_url"
+    )]
+    git_credentials_file: Option<PathBuf>,
     /// The branch to follow.
     #[arg(
         long,
@@ -219,6 +233,16 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
         }
         None => None,
     };
+    let git = match args.git_url {
+        Some(url) => Some(GitSource {
+            remote: GitRemote::new(&url, args.git_credentials_file).map_err(CliError::input)?,
+            branch: args.git_branch,
+            path: args.git_path,
+            interval: args.git_interval,
+            timeout: args.git_timeout,
+        }),
+        None => None,
+    };
     agent::run(AgentConfig {
         node,
         socket_group,
@@ -226,13 +250,7 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
         manifests: args.manifests,
         socket: args.socket,
         resync: args.resync,
-        git: args.git_url.map(|url| GitSource {
-            url,
-            branch: args.git_branch,
-            path: args.git_path,
-            interval: args.git_interval,
-            timeout: args.git_timeout,
-        }),
+        git,
         allow_prune_all: args.allow_prune_all,
         webhook,
         metrics_listen: args.metrics_listen,

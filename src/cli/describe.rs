@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use clap::Args;
+use hareconcile_model::redact;
 use hareconcile_model::status::is_terminal;
 use hareconcile_model::{Condition, ConditionStatus, Object, ObjectKey};
 use hareconcile_runtime::Event;
@@ -89,7 +90,8 @@ fn render(object: &Object, events: &[Event]) -> String {
         meta.creation_timestamp.map(stamp).unwrap_or_default(),
     );
     out.push_str("Spec:\n");
-    out.push_str(&indent(&yaml_body(&object.spec), 2));
+    // Shown, not applied again: secret option values are redacted.
+    out.push_str(&indent(&yaml_body(&redact::spec(&object.spec)), 2));
 
     out.push_str("Status:\n");
     let observed = object

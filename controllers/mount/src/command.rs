@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use hareconcile_model::redact;
 use tokio::process::Command;
 
 use crate::desired::DesiredMount;
@@ -25,6 +26,8 @@ pub enum CommandError {
     },
     #[error("{command} did not finish within {timeout:?}: killed")]
     TimedOut { command: String, timeout: Duration },
+    #[error(transparent)]
+    Credentials(#[from] hareconcile_fs::SecretError),
 }
 
 impl From<CommandError> for hareconcile_runtime::ReconcileError {
@@ -45,7 +48,17 @@ pub enum Unmount {
 }
 
 async fn run(program: &str, args: &[String], timeout: Duration) -> Result<(), CommandError> {
-    let command = format!("{program} {}", args.join(" "));
+    run_with_env(program, args, &[], timeout).await
+}
+
+/// Runs `program`; messages show it with its secrets redacted.
+async fn run_with_env(
+    program: &str,
+    args: &[String],
+    env: &[(&str, String)],
+    timeout: Duration,
+) -> Result<(), CommandError> {
+    let command = redact::command_line(program, args.iter().map(String::as_str));
     let spawn_error = |source| CommandError::Spawn {
         command: command.clone(),
         source,
@@ -55,6 +68,7 @@ async fn run(program: &str, args: &[String], timeout: Duration) -> Result<(), Co
     let mut stderr = tempfile::tempfile().map_err(spawn_error)?;
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr.try_clone().map_err(spawn_error)?)
@@ -79,11 +93,16 @@ async fn run(program: &str, args: &[String], timeout: Duration) -> Result<(), Co
     })
 }
 
-/// Creates the mount point if needed, then mounts.
+/// Creates the mount point if needed, then mounts; a credentials file
+/// others may read is refused before the helper sees it.
 pub async fn mount(desired: &DesiredMount, timeout: Duration) -> Result<(), CommandError> {
+    if let Some(file) = &desired.credentials_file {
+        hareconcile_fs::read_secret(file)?;
+    }
     let path = desired.path.to_string_lossy().into_owned();
     run("mkdir", &["-p".into(), "--".into(), path], timeout).await?;
-    run("mount", &desired.mount_args(), timeout).await
+    let invocation = desired.invocation();
+    run_with_env("mount", &invocation.args, &invocation.env, timeout).await
 }
 
 pub async fn unmount(path: &Path, how: Unmount, timeout: Duration) -> Result<(), CommandError> {
@@ -121,5 +140,22 @@ mod tests {
         let message = error.to_string();
         assert!(message.starts_with("sh -c"), "{message}");
         assert!(message.ends_with(": no such export"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn failures_show_the_command_without_its_secrets() {
+        let error = run(
+            "false",
+            &["-o".into(), "vers=3.0,password=s3cret".into()],
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(!message.contains("s3cret"), "{message}");
+        assert!(
+            message.starts_with("false -o vers=3.0,password=<redacted> failed"),
+            "{message}"
+        );
     }
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hareconcile_model::redact;
 use hareconcile_model::status::{MountSeen, ProbeSeen, ReplicationReason, VrrpState};
 use hareconcile_model::{
     ConditionStatus, Kind, Object, ObjectKey, ReplicationSpec, ReplicationStatus, VirtualIpStatus,
@@ -195,8 +196,8 @@ fn details(seen: &Observation, wanted: Wanted) -> impl FnOnce(&mut ReplicationSt
     let mount = seen.entry.as_ref().map(|e| MountSeen {
         source: e.source.clone(),
         fs_type: e.fs_type.clone(),
-        options: e.mount_options.clone(),
-        super_options: e.super_options.clone(),
+        options: redact::options(&e.mount_options),
+        super_options: redact::options(&e.super_options),
         options_not_shown: seen
             .comparison
             .as_ref()
@@ -466,6 +467,7 @@ mod tests {
             fs_type: "fuse.sshfs".into(),
             source: "root@10.77.0.3:/export".into(),
             options: vec!["ro".into(), "ServerAliveInterval=1".into()],
+            credentials_file: None,
         }
     }
 

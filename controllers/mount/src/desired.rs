@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use hareconcile_model::status::VrrpState;
-use hareconcile_model::{Method, Placement, ReplicationSpec};
+use hareconcile_model::{Method, Mount, Placement, ReplicationSpec};
 
 use crate::mountinfo::MountEntry;
 
@@ -15,20 +15,46 @@ pub struct DesiredMount {
     pub fs_type: String,
     pub source: String,
     pub options: Vec<String>,
+    /// cifs/smb3: the helper's `credentials=` file.
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// How mount(8) is run: its arguments, and what its environment carries
+/// that must not be in them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountInvocation {
+    pub args: Vec<String>,
+    pub env: Vec<(&'static str, String)>,
+}
+
+/// A cifs password in `options` travels in mount.cifs's `PASSWD`
+/// variable, which only root can read in /proc, instead of its command
+/// line, which every local user can.
+fn moved_to_env(fs_type: &str, option: &str) -> Option<(&'static str, String)> {
+    if !Mount::CREDENTIALS_FILE_TYPES.contains(&fs_type) {
+        return None;
+    }
+    let (key, value) = option.split_once('=')?;
+    matches!(key, "password" | "pass").then(|| ("PASSWD", value.to_string()))
 }
 
 impl DesiredMount {
     /// The mount a Replication declares; `None` for methods that copy data
     /// rather than mount it (the sync controller's).
     pub fn from_spec(spec: &ReplicationSpec) -> Option<DesiredMount> {
-        let (fs_type, source, options) = match spec.method {
+        let (fs_type, source, options, credentials_file) = match spec.method {
             Method::Nfs => {
                 let nfs = spec.nfs.as_ref()?;
-                ("nfs".to_string(), &nfs.source, &nfs.options)
+                ("nfs".to_string(), &nfs.source, &nfs.options, None)
             }
             Method::Mount => {
                 let mount = spec.mount.as_ref()?;
-                (mount.type_.clone(), &mount.source, &mount.options)
+                (
+                    mount.type_.clone(),
+                    &mount.source,
+                    &mount.options,
+                    mount.credentials_file.clone(),
+                )
             }
             Method::Rsync | Method::Btrfs | Method::Zfs => return None,
         };
@@ -37,19 +63,31 @@ impl DesiredMount {
             fs_type,
             source: source.clone(),
             options: options.clone(),
+            credentials_file,
         })
     }
 
-    /// Arguments for mount(8).
-    pub fn mount_args(&self) -> Vec<String> {
+    /// How to run mount(8) for it.
+    pub fn invocation(&self) -> MountInvocation {
+        let mut env = Vec::new();
+        let mut options = Vec::new();
+        for option in &self.options {
+            match moved_to_env(&self.fs_type, option) {
+                Some(variable) => env.push(variable),
+                None => options.push(option.clone()),
+            }
+        }
+        if let Some(file) = &self.credentials_file {
+            options.push(format!("credentials={}", file.display()));
+        }
         let mut args = vec!["-t".to_string(), self.fs_type.clone()];
-        if !self.options.is_empty() {
+        if !options.is_empty() {
             args.push("-o".into());
-            args.push(self.options.join(","));
+            args.push(options.join(","));
         }
         args.push(self.source.clone());
         args.push(self.path.to_string_lossy().into_owned());
-        args
+        MountInvocation { args, env }
     }
 
     /// Whether `entry` is this filesystem (options aside).
@@ -123,7 +161,7 @@ mod tests {
         })))
         .unwrap();
         assert_eq!(
-            nfs.mount_args(),
+            nfs.invocation().args,
             [
                 "-t",
                 "nfs",
@@ -139,7 +177,7 @@ mod tests {
         })))
         .unwrap();
         assert_eq!(
-            sshfs.mount_args(),
+            sshfs.invocation().args,
             ["-t", "fuse.sshfs", "root@nas:/export", "/srv/data"]
         );
         let rsync = spec(json!({
@@ -149,12 +187,37 @@ mod tests {
     }
 
     #[test]
+    fn cifs_secrets_stay_off_the_command_line() {
+        let cifs = DesiredMount::from_spec(&spec(json!({
+            "cluster": "home", "method": "mount", "path": "/srv/share",
+            "mount": {"type": "cifs", "source": "//nas/share",
+                      "options": ["vers=3.0", "password=s3cret"],
+                      "credentialsFile": "/etc/hareconcile/nas.cred"}
+        })))
+        .unwrap();
+        let invocation = cifs.invocation();
+        assert_eq!(
+            invocation.args,
+            [
+                "-t",
+                "cifs",
+                "-o",
+                "vers=3.0,credentials=/etc/hareconcile/nas.cred",
+                "//nas/share",
+                "/srv/share"
+            ]
+        );
+        assert_eq!(invocation.env, [("PASSWD", "s3cret".to_string())]);
+    }
+
+    #[test]
     fn recognises_its_filesystem_under_the_kernel_names() {
         let nfs = DesiredMount {
             path: "/srv/data".into(),
             fs_type: "nfs".into(),
             source: "nas:/export/".into(),
             options: vec![],
+            credentials_file: None,
         };
         assert!(nfs.is_mounted_as(&entry("nfs4", "nas:/export")));
         assert!(nfs.is_mounted_as(&entry("nfs", "nas:/export/")));

@@ -19,8 +19,12 @@
 //!   and ssh's, such as `IdentityFile=` or `reconnect`), and any other flag
 //!   or key the kernel does not list: **not shown**, so not compared. They
 //!   are reported as such, never as differences.
+//!
+//! What is reported shows secret options redacted (`password=<redacted>`).
 
 use std::fmt;
+
+use hareconcile_model::redact;
 
 use crate::mountinfo::MountEntry;
 
@@ -117,12 +121,16 @@ pub fn compare(declared: &[String], mount: &MountEntry) -> Comparison {
             continue;
         }
         if userspace_only(option) {
-            comparison.not_shown.push(option.to_string());
+            comparison
+                .not_shown
+                .push(redact::option(option).into_owned());
             continue;
         }
         match key_value(option) {
             Some((key, _)) if NEGOTIATED_KEYS.contains(&key) => {
-                comparison.not_shown.push(option.to_string());
+                comparison
+                    .not_shown
+                    .push(redact::option(option).into_owned());
             }
             Some((key, value)) => {
                 let seen = everything()
@@ -131,14 +139,18 @@ pub fn compare(declared: &[String], mount: &MountEntry) -> Comparison {
                 match seen {
                     Some((_, v, _)) if same_value(key, value, v) => {}
                     Some((_, _, o)) => comparison.differences.push(Difference {
-                        declared: option.to_string(),
-                        seen: o.clone(),
+                        declared: redact::option(option).into_owned(),
+                        seen: redact::option(o).into_owned(),
                     }),
-                    None => comparison.not_shown.push(option.to_string()),
+                    None => comparison
+                        .not_shown
+                        .push(redact::option(option).into_owned()),
                 }
             }
             None if everything().any(|o| o == option) => {}
-            None => comparison.not_shown.push(option.to_string()),
+            None => comparison
+                .not_shown
+                .push(redact::option(option).into_owned()),
         }
     }
     comparison
@@ -239,6 +251,23 @@ mod tests {
                 "ServerAliveInterval=1",
                 "reconnect"
             ]
+        );
+    }
+
+    #[test]
+    fn secret_options_are_reported_redacted() {
+        let cifs = entry("rw", "rw,vers=3.0,username=web,password=other");
+        let result = compare(
+            &declared(&["password=s3cret", "pass=p2", "vers=3.0"]),
+            &cifs,
+        );
+        assert_eq!(result.not_shown, ["pass=<redacted>"]);
+        assert_eq!(
+            result.differences,
+            [Difference {
+                declared: "password=<redacted>".into(),
+                seen: "password=<redacted>".into(),
+            }]
         );
     }
 }

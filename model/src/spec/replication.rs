@@ -183,6 +183,16 @@ pub struct Mount {
     pub source: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// cifs/smb3: a private file of `username=`, `password=` and `domain=`
+    /// lines, handed to the mount helper as `credentials=`, so the
+    /// password is in no manifest, command line or status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<PathBuf>,
+}
+
+impl Mount {
+    /// The types whose mount helper reads a `credentials=` file.
+    pub const CREDENTIALS_FILE_TYPES: &'static [&'static str] = &["cifs", "smb3"];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

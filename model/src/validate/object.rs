@@ -275,6 +275,21 @@ fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
             ));
         }
     }
+    if let Some(mount) = spec
+        .mount
+        .as_ref()
+        .filter(|m| m.credentials_file.is_some())
+        .filter(|m| !crate::Mount::CREDENTIALS_FILE_TYPES.contains(&m.type_.as_str()))
+    {
+        out.push(Finding::key(
+            "/spec/mount/credentialsFile",
+            format!(
+                "type {} does not read a credentials file (only {} do): remove it and give the helper its own secret option (sshfs: IdentityFile=)",
+                mount.type_,
+                crate::Mount::CREDENTIALS_FILE_TYPES.join(" and ")
+            ),
+        ));
+    }
     if let Some(probe) = &spec.probe {
         // A zero interval would probe in a busy loop; a zero timeout would
         // call every mount hung.
@@ -664,6 +679,26 @@ mod tests {
         );
         assert_eq!(found.len(), 1);
         assert!(found[0].starts_with("spec: missing required field followVirtualIP"));
+    }
+
+    #[test]
+    fn only_cifs_and_smb3_mounts_take_a_credentials_file() {
+        let with = |type_: &str| {
+            messages(
+                Kind::Replication,
+                json!({"cluster": "home", "method": "mount", "path": "/srv",
+                       "mount": {"type": type_, "source": "//nas/share",
+                                 "credentialsFile": "/etc/hareconcile/nas.cred"}}),
+            )
+        };
+        assert_eq!(with("cifs"), Vec::<String>::new());
+        assert_eq!(with("smb3"), Vec::<String>::new());
+        let found = with("fuse.sshfs");
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].starts_with("spec.mount.credentialsFile: type fuse.sshfs does not read"),
+            "{found:?}"
+        );
     }
 
     #[test]
