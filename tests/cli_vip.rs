@@ -92,11 +92,14 @@ fn objects_of_another_manager_are_left_to_it() {
 fn the_address_owner_is_never_put_in_maintenance() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start_with_web(dir.path());
-    // n1 (127.0.0.1) owns the address of `router`.
+    // n1 owns the address of `router`. The Cluster moves n1 off loopback
+    // for this: a loopback VIP is refused by validation, and this agent
+    // never sends adverts, so its node address need not be local.
+    let cluster = support::CLUSTER.replace("127.0.0.1", "10.77.0.1");
     let router = |control: &str| {
         format!(
-            "{}  priorities: {{n1: 255}}\n{control}",
-            support::virtual_ip("router", 52, "127.0.0.1/8")
+            "{cluster}---\n{}  priorities: {{n1: 255}}\n{control}",
+            support::virtual_ip("router", 52, "10.77.0.1/24")
         )
     };
     let manifest = dir.path().join("router.yaml");
@@ -107,7 +110,7 @@ fn the_address_owner_is_never_put_in_maintenance() {
     expect_code(&refused, 2);
     let message = stderr(&refused);
     assert!(
-        message.contains("node n1 owns 127.0.0.1, the address of VirtualIP/router (priority 255)")
+        message.contains("node n1 owns 10.77.0.1, the address of VirtualIP/router (priority 255)")
             && message.contains("the address owner cannot be a backup (RFC 5798)")
             && message.contains("nothing changed"),
         "{message}"
@@ -122,8 +125,8 @@ fn the_address_owner_is_never_put_in_maintenance() {
     expect_code(&applied, 2);
     let message = stderr(&applied);
     assert!(
-        message.contains(&format!("{}:11:", manifest.display()))
-            && message.contains("spec.control.forceBackup[0]: node n1 owns 127.0.0.1"),
+        message.contains(&format!("{}:20:", manifest.display()))
+            && message.contains("spec.control.forceBackup[0]: node n1 owns 10.77.0.1"),
         "{message}"
     );
 }
