@@ -161,7 +161,7 @@ impl Instance {
                 &mut out,
             ),
             Input::TimerExpired(timer) => match self.timers.expire(timer, now) {
-                Expiry::Due => self.timer_expired(now, timer, &mut out),
+                Expiry::Due(deadline) => self.timer_expired(now, deadline, timer, &mut out),
                 // The shell's timer fired before our deadline (clock rounding,
                 // or a race with re-arming): repeat the deadline so the timer
                 // is never lost. Re-arming to the same deadline is idempotent.
@@ -487,13 +487,21 @@ impl Instance {
         }
     }
 
-    fn timer_expired(&mut self, now: Timestamp, timer: Timer, out: &mut Vec<Action>) {
+    /// `deadline` is the one `timer` was armed for; `now` is when the
+    /// shell got round to it, a little (or, stalled, a lot) later.
+    fn timer_expired(
+        &mut self,
+        now: Timestamp,
+        deadline: Timestamp,
+        timer: Timer,
+        out: &mut Vec<Action>,
+    ) {
         match (self.state, timer) {
             (State::Master, Timer::Advert) => {
                 out.push(Action::SendAdvert {
                     priority: self.effective_priority(),
                 });
-                let at = now + self.config.advert_interval;
+                let at = next_advert_slot(deadline, self.config.advert_interval, now);
                 self.timers.arm(Timer::Advert, at, out);
             }
             (State::Backup, Timer::MasterDown) if !self.forced_backup => {
@@ -527,6 +535,22 @@ impl Instance {
             State::Fault => Hook::Fault,
         }));
     }
+}
+
+/// The master's adverts keep a fixed cadence: the next one is due an
+/// interval after the deadline just served, not after the moment the
+/// shell woke for it. Scheduling from the wake-up would add the shell's
+/// lateness (timer granularity, a busy scheduler) to every period, and
+/// at 10 ms adverts that would eat into the backup's margin of
+/// 3 × interval + skew, which is only 30 ms, until it takes over a live
+/// master. Slots already missed entirely (a stall longer than an
+/// interval) are skipped, not sent in a burst: the first slot strictly
+/// after `now` is returned.
+fn next_advert_slot(deadline: Timestamp, interval: Duration, now: Timestamp) -> Timestamp {
+    let missed = (now - deadline).as_nanos() / interval.as_nanos();
+    // A stall of u32::MAX intervals (over a year at 10 ms) is not a case.
+    let slots = u32::try_from(missed + 1).unwrap_or(u32::MAX);
+    deadline + interval * slots
 }
 
 /// Deadlines of the instance's timers, mirrored by the shell through
@@ -574,7 +598,7 @@ impl Timers {
         match *slot {
             Some(at) if at <= now => {
                 *slot = None;
-                Expiry::Due
+                Expiry::Due(at)
             }
             Some(at) => Expiry::Early(at),
             None => Expiry::NotArmed,
@@ -584,7 +608,8 @@ impl Timers {
 
 /// What an expiry report from the shell means.
 enum Expiry {
-    Due,
+    /// Due since this deadline.
+    Due(Timestamp),
     /// Still armed, for this later deadline.
     Early(Timestamp),
     /// Cancelled or already handled: a stale report.
@@ -620,6 +645,17 @@ mod tests {
         instance.handle(at(0), Input::PreemptAllowed(false));
         instance.handle(at(0), Input::Startup);
         instance
+    }
+
+    #[test]
+    fn adverts_are_due_on_the_grid_of_their_deadlines() {
+        let interval = Duration::from_millis(10);
+        let slot = |deadline, now| next_advert_slot(at(deadline), interval, at(now)).since_origin();
+        let ms = Duration::from_millis;
+        assert_eq!(slot(10, 10), ms(20), "on time");
+        assert_eq!(slot(10, 11), ms(20), "late: not now + interval");
+        assert_eq!(slot(10, 20), ms(30), "a whole interval late");
+        assert_eq!(slot(10, 45), ms(50), "missed slots skipped");
     }
 
     #[test]
