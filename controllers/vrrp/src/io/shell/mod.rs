@@ -30,6 +30,7 @@ use crate::core::tracking::{Awaited, Tracked};
 use crate::core::{ConfigError, DropReason, Instance, InstanceConfig, State, Switchover};
 use crate::io::accept_filter::{AcceptFilter, FilterError};
 use crate::io::addresses::AddressError;
+use crate::io::announce::Announcer;
 use crate::io::hooks::{HookQueue, NotifyCommands};
 use crate::io::netlink_share::SharedNetlink;
 use crate::io::network::{NetworkError, Transport, VrrpSocket};
@@ -75,6 +76,8 @@ pub enum ShellError {
     AcceptFilter(#[from] FilterError),
     #[error(transparent)]
     VirtualMac(#[from] VmacError),
+    #[error("opening the socket for gratuitous ARPs: {0}")]
+    Announcer(std::io::Error),
 }
 
 /// What the instance looks like from outside; the controller turns it
@@ -257,6 +260,8 @@ pub async fn start(
         config.instance.primary_address,
         config.transport.clone(),
     )?;
+    let vips: Vec<IpAddr> = config.vips.iter().map(IpNet::addr).collect();
+    let announcer = Announcer::open(&vips).map_err(ShellError::Announcer)?;
     hear_the_owner_over_its_own_address(&config, &interface.name);
     let vmac = match config.virtual_mac {
         true => {
@@ -296,6 +301,7 @@ pub async fn start(
         timers: HashMap::new(),
         instance,
         socket,
+        announcer,
         netlink,
         changes,
         interface,

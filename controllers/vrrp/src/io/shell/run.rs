@@ -21,7 +21,7 @@ use crate::core::tracking::{verdict, Tracked, Verdict};
 use crate::core::{receive, Action, DropReason, Input, Instance, State, Timer, Timestamp, Warning};
 use crate::io::accept_filter::AcceptFilter;
 use crate::io::addresses::{Change, Interface, Netlink};
-use crate::io::announce::announce;
+use crate::io::announce::Announcer;
 use crate::io::hooks::HookQueue;
 use crate::io::network::{Received, Transport, VrrpSocket};
 use crate::io::sync_group::GroupMembership;
@@ -38,6 +38,7 @@ pub(super) struct Shell {
     pub(super) origin: Instant,
     pub(super) timers: HashMap<Timer, Instant>,
     pub(super) socket: VrrpSocket,
+    pub(super) announcer: Announcer,
     pub(super) netlink: Arc<Netlink>,
     /// Address and link changes on the host, from the agent's feed.
     pub(super) changes: broadcast::Receiver<Change>,
@@ -133,6 +134,11 @@ impl Shell {
         // killed when it was queued), so this wait is bounded.
         drop(self.hooks);
         let _ = hook_runner.await;
+        // Closing a packet socket waits for an RCU grace period (see
+        // Announcer): off the async workers, so that a hundred instances
+        // stopping together neither stall the runtime nor wait in a row.
+        let announcer = self.announcer;
+        tokio::task::spawn_blocking(move || drop(announcer));
     }
 
     /// Every input is idempotent, so they are fed whatever changed.
@@ -496,7 +502,11 @@ impl Shell {
 
     pub(super) fn announce(&self) {
         let vips: Vec<IpAddr> = self.config.vips.iter().map(IpNet::addr).collect();
-        if let Err(error) = announce(self.vip_interface(), &vips, self.config.announcements) {
+        let interface = self.vip_interface();
+        if let Err(error) = self
+            .announcer
+            .announce(interface, &vips, self.config.announcements)
+        {
             warn!(instance = %self.config.name, %error, "gratuitous ARP / NA failed");
         }
     }
