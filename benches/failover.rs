@@ -14,19 +14,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{holds_vip, median, vip, wait_until, Prober, PORT, VRID};
-use hareconcile_lab::{Host, Lab, NodeCommand, Process, VrrpInstance};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Speaker {
-    Hareconcile,
-    Keepalived,
-}
-
-fn start_keepalived(lab: &Lab, host: &Host, advert: Duration, priority: u8) -> Process {
-    let instance = VrrpInstance::new(VRID, priority, advert, format!("{}/24", vip()));
-    hareconcile_lab::start_keepalived(lab, host, 3, &[instance]).unwrap()
-}
+use common::{holds_vip, median, wait_until, Prober, Speaker, PORT};
+use hareconcile_lab::{Lab, NodeCommand};
 
 /// One failover; the longest window without an answer.
 fn outage(speaker: Speaker, advert: Duration) -> Duration {
@@ -49,12 +38,7 @@ fn outage(speaker: Speaker, advert: Duration) -> Duration {
             )
             .unwrap(),
         );
-        processes.push(match speaker {
-            Speaker::Hareconcile => {
-                common::start_agent(&lab, host, &common::two_node_manifests(advert), &[])
-            }
-            Speaker::Keepalived => start_keepalived(&lab, host, advert, priority),
-        });
+        processes.push(speaker.start(&lab, host, advert, priority));
     }
     let (n1, n2) = (lab.node(1), lab.node(2));
     let converged = wait_until(Duration::from_secs(30), || holds_vip(n1) && !holds_vip(n2));

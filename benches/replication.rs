@@ -40,21 +40,14 @@ use std::time::{Duration, Instant};
 
 use hareconcile_lab::{Host, Lab, NodeCommand, Process};
 
-use common::median;
 use common::support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
 use common::support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
 use common::support::LabAgent;
+use common::{env_number, load_average, median};
 
 const RATE: u32 = 100;
 const POLL: Duration = Duration::from_millis(5);
 const DEADLINE: Duration = Duration::from_secs(60);
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Node {
     agent: LabAgent,
@@ -279,12 +272,6 @@ fn one_run(load: Duration) -> Run {
         lost,
         acknowledged,
     }
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 fn main() {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each benchmark uses a different part of this
 
+pub mod capture;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
@@ -11,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hareconcile_lab::{Host, Lab, Process};
+use hareconcile_lab::{Host, Lab, Process, VrrpInstance};
 
 pub use hareconcile_test_support as support;
 #[allow(unused_imports)] // not every benchmark waits
@@ -126,6 +128,28 @@ pub fn start_agent(lab: &Lab, host: &Host, manifests: &str, extra: &[&str]) -> P
         .process
 }
 
+/// The VRRP speaker a comparison runs on the lab's two nodes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speaker {
+    Hareconcile,
+    Keepalived,
+}
+
+impl Speaker {
+    /// Starts this speaker on `host` for the VIP of [`two_node_manifests`]
+    /// at `advert`; `priority` must be the one those manifests give `host`
+    /// (110 for n1, 100 for n2), which only keepalived's config needs.
+    pub fn start(self, lab: &Lab, host: &Host, advert: Duration, priority: u8) -> Process {
+        match self {
+            Speaker::Hareconcile => start_agent(lab, host, &two_node_manifests(advert), &[]),
+            Speaker::Keepalived => {
+                let instance = VrrpInstance::new(VRID, priority, advert, format!("{}/24", vip()));
+                hareconcile_lab::start_keepalived(lab, host, 3, &[instance]).unwrap()
+            }
+        }
+    }
+}
+
 pub fn holds_vip(host: &Host) -> bool {
     host.exec(&["ip", "-o", "-4", "addr", "show", "dev", "eth0"])
         .map(|o| o.stdout.contains(&format!(" {}/", vip())))
@@ -153,8 +177,21 @@ pub fn runs(samples: &[Duration]) -> String {
 
 /// How many runs per setting: `RUNS`, default 5.
 pub fn runs_wanted() -> usize {
-    std::env::var("RUNS")
+    env_number("RUNS", 5) as usize
+}
+
+/// The number in the environment variable `name`, or `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(5)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `/proc/loadavg`'s three load averages, for the record of a run on a
+/// shared machine.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
