@@ -9,11 +9,10 @@
 
 use hareconcile_test_support as support;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hareconcile_lab::{require_privileges, Host, Lab};
-use support::lab_manifests::{cluster_manifest, web_vip_manifest};
+use support::lab_manifests::{cluster_manifest, peer_token_file, web_vip_manifest};
 use support::{code_and_text, LabAgent};
 
 const TOKEN: &str = "lab-apply-everywhere";
@@ -30,12 +29,6 @@ fn start(lab: &Lab, host: &Host) -> LabAgent {
         .own_manifests()
         .args(["--resync", "2s"])
         .start()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// The names of the VirtualIPs in `agent`'s store, with their manager.
@@ -61,23 +54,21 @@ fn vips(agent: &LabAgent) -> Vec<String> {
 /// Runs `apply ARGS` on `agent` until it exits 0 (a restarted peer
 /// listens a moment after its agent starts); its output.
 fn apply_until_done(agent: &LabAgent, args: &[&str]) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (code, out) = code_and_text(&agent.hc(args));
-        if code == Some(0) {
-            return out;
-        }
-        assert!(Instant::now() < deadline, "{args:?} kept failing:\n{out}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    support::retry(
+        Duration::from_secs(20),
+        &format!("{args:?} kept failing"),
+        || match code_and_text(&agent.hc(args)) {
+            (Some(0), out) => Ok(out),
+            (_, out) => Err(out),
+        },
+    )
 }
 
 #[test]
 fn apply_and_delete_reach_every_node_or_none() {
     require_privileges!();
     let lab = Lab::builder().nodes(2).client(false).build().unwrap();
-    let token_file = lab.dir().join("peer.token");
-    support::write_secret(&token_file, TOKEN);
+    let token_file = peer_token_file(&lab, TOKEN);
     let cluster = cluster_manifest(
         (110, 100),
         &format!(
@@ -94,7 +85,7 @@ fn apply_and_delete_reach_every_node_or_none() {
 
     let app = lab.dir().join("app");
     std::fs::create_dir_all(&app).unwrap();
-    let web = write(&app, "web.yaml", &web_vip_manifest(""));
+    let web = support::write_file(&app, "web.yaml", &web_vip_manifest(""));
     let web = web.to_str().unwrap();
 
     // Both nodes get the object, each says so.
@@ -105,7 +96,7 @@ fn apply_and_delete_reach_every_node_or_none() {
     assert_eq!(vips(&a2), ["guest:files", "web:cli"]);
 
     // n2 refuses (guest is its files' object): nothing is written on n1 either.
-    let guest = write(&app, "guest.yaml", &vip("guest", 61, 161));
+    let guest = support::write_file(&app, "guest.yaml", &vip("guest", 61, 161));
     let (code, out) = code_and_text(&a1.hc(&["apply", "-f", guest.to_str().unwrap()]));
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("n2: ") && out.contains("files"), "{out}");
@@ -114,7 +105,7 @@ fn apply_and_delete_reach_every_node_or_none() {
 
     // n2 is down: the command fails, naming it, and writes nothing.
     a2.process.stop(Duration::from_secs(5)).unwrap();
-    let db = write(&app, "db.yaml", &vip("db", 52, 101));
+    let db = support::write_file(&app, "db.yaml", &vip("db", 52, 101));
     let db = db.to_str().unwrap();
     let (code, out) = code_and_text(&a1.hc(&["apply", "-f", db]));
     assert_eq!(code, Some(3), "{out}");

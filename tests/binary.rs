@@ -4,14 +4,13 @@ use hareconcile_test_support as support;
 
 use std::process::Command;
 
-use support::bin;
+use support::{bin, run_ok};
 
 /// `src/math.rs`: libm, loaded for `pow` alone, cost every agent about
 /// 600 KiB of resident memory.
 #[test]
 fn libm_is_not_loaded() {
-    let out = Command::new("ldd").arg(bin()).output().unwrap();
-    assert!(out.status.success(), "ldd {}: {out:?}", bin());
+    let out = run_ok(Command::new("ldd").arg(bin()), "ldd");
     let libraries = String::from_utf8_lossy(&out.stdout);
     assert!(libraries.contains("libc.so"), "{libraries}");
     assert!(!libraries.contains("libm.so"), "{libraries}");
@@ -25,14 +24,8 @@ fn libm_is_not_loaded() {
 #[test]
 fn the_binary_starts_on_glibc_2_35() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/check-glibc.sh");
-    let out = Command::new(script)
-        .arg(bin())
-        .arg("2.35")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(script).arg(bin()).arg("2.35"),
+        "check-glibc.sh",
     );
 }

@@ -366,24 +366,11 @@ fn the_manifests_directory_checks_compose_files_too() {
 #[test]
 fn a_gitops_commit_with_a_broken_compose_file_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = dir.path().join("repo");
-    let manifests = repo.join("manifests");
+    let repo = support::ManifestsRepo::init(dir.path());
+    let manifests = repo.manifests();
     shop(&manifests, "services:\n  web:\n    image: nginx:1.27\n");
-    support::git(&repo, &["init", "-q", "-b", "main"]);
-    support::git(&repo, &["add", "manifests"]);
-    support::git(&repo, &["commit", "-q", "-m", "shop"]);
-    let url = format!("file://{}", repo.display());
-    let agent = agent(
-        dir.path(),
-        &[
-            "--git-url",
-            &url,
-            "--git-path",
-            "manifests",
-            "--git-interval",
-            "1h",
-        ],
-    );
+    repo.commit_all("shop");
+    let agent = agent(dir.path(), &repo.pull_flags("1h"));
     expect_code(&agent.hc(&["gitops", "sync"]), 0);
     let digest = compose_digest(&agent);
 
@@ -391,13 +378,8 @@ fn a_gitops_commit_with_a_broken_compose_file_is_rejected() {
         &manifests.join("stacks/shop/compose.yaml"),
         "services:\n  web:\n    image: nginx:1.27\n    restart: sometimes\n",
     );
-    support::git(&repo, &["commit", "-q", "-a", "-m", "oops"]);
-    let bad = support::git(&repo, &["rev-parse", "HEAD"]);
-    let report = expect_code(&agent.hc(&["gitops", "sync"]), 1);
-    assert!(
-        report.contains(&format!("{} REJECTED", &bad[..12])),
-        "{report}"
-    );
+    let bad = repo.commit_all("oops");
+    let report = agent.sync_rejects(&bad);
     assert!(
         report.contains(
             "manifests/stacks/shop/compose.yaml:4:14: Service/shop: compose: restart must be"

@@ -48,8 +48,7 @@ fn commands_without_an_agent_end_quietly_on_a_closed_pipe() {
 fn get_ends_quietly_on_a_closed_pipe() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(dir.path(), &[]);
-    let cluster = dir.path().join("cluster.yaml");
-    std::fs::write(&cluster, CLUSTER).unwrap();
+    let cluster = support::write_file(dir.path(), "cluster.yaml", CLUSTER);
     expect_code(&agent.hc(&["apply", "-f", cluster.to_str().unwrap()]), 0);
     for args in [
         &["get", "all", "-o", "yaml"][..],

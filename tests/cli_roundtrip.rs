@@ -132,20 +132,15 @@ fn apply_get_describe_diff_delete_round_trip() {
 #[test]
 fn another_managers_objects_are_refused_without_force() {
     let dir = tempfile::tempdir().unwrap();
-    let manifests = dir.path().join("m");
-    std::fs::create_dir(&manifests).unwrap();
-    write(&manifests, "cluster.yaml", CLUSTER);
+    let manifests = support::manifests_dir(dir.path(), &[("cluster.yaml", CLUSTER)]);
     let agent = Agent::start(dir.path(), &["--manifests", manifests.to_str().unwrap()]);
     // The agent applies its directory as manager `files`.
-    let mut applied = false;
-    for _ in 0..100 {
-        if agent.hc(&["get", "cluster", "home"]).status.success() {
-            applied = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert!(applied, "{}", agent.log());
+    support::eventually(
+        std::time::Duration::from_secs(20),
+        "the agent never applied its directory",
+        &|| agent.log(),
+        || agent.hc(&["get", "cluster", "home"]).status.success(),
+    );
 
     let mine = dir.path().join("mine.yaml");
     std::fs::write(&mine, CLUSTER.replace("priority: 110", "priority: 120")).unwrap();

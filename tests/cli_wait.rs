@@ -5,14 +5,13 @@
 
 use hareconcile_test_support as support;
 
-use support::{expect_code, stderr, virtual_ip, Agent, CLUSTER};
+use support::{expect_code, stderr, virtual_ip, write_file, Agent, CLUSTER};
 
 #[test]
 fn wait_reports_each_ready_object_and_stops_at_a_terminal_reason() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(dir.path(), &[]);
-    let cluster = dir.path().join("cluster.yaml");
-    std::fs::write(&cluster, CLUSTER).unwrap();
+    let cluster = write_file(dir.path(), "cluster.yaml", CLUSTER);
     let cluster = cluster.to_str().unwrap();
 
     let out = expect_code(
@@ -27,8 +26,11 @@ fn wait_reports_each_ready_object_and_stops_at_a_terminal_reason() {
     // The interface does not exist: InterfaceNotFound, which only an
     // edit of the manifest (or a new interface) fixes. The wait ends
     // long before its 10 minutes.
-    let web = dir.path().join("web.yaml");
-    std::fs::write(&web, virtual_ip("web", 51, "10.77.0.100/24")).unwrap();
+    let web = write_file(
+        dir.path(),
+        "web.yaml",
+        &virtual_ip("web", 51, "10.77.0.100/24"),
+    );
     let out = agent.hc(&[
         "apply",
         "-f",
@@ -54,8 +56,7 @@ fn wait_reports_each_ready_object_and_stops_at_a_terminal_reason() {
 #[test]
 fn the_timeout_is_given_once_and_only_with_wait() {
     let dir = tempfile::tempdir().unwrap();
-    let cluster = dir.path().join("cluster.yaml");
-    std::fs::write(&cluster, CLUSTER).unwrap();
+    let cluster = write_file(dir.path(), "cluster.yaml", CLUSTER);
     let cluster = cluster.to_str().unwrap();
     let socket = dir.path().join("none.sock");
     // Every command that waits reads the two flags the same way, before

@@ -29,16 +29,16 @@
 
 use hareconcile_test_support as support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hareconcile_lab::{
-    busybox_image, process_tree, require_privileges, Dockerd, Host, Lab, Process,
-};
+use hareconcile_lab::{busybox_image, process_tree, require_privileges, Dockerd, Host, Lab};
 use serde_json::Value;
-use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
-use support::lab_manifests::{cluster_manifest, ssh_manifest, vip, web_vip_manifest};
+use support::lab_data::{DataLab, Filesystem};
+use support::lab_manifests::{
+    cluster_manifest, document, peer_line, peer_token_file, ssh_manifest, vip, web_vip_manifest,
+};
 use support::{code_and_text, LabAgent};
 /// Elections, docker and ssh take seconds; a loaded 2-core CI box more.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -47,12 +47,11 @@ const MAX_LAG: &str = "3s";
 struct Rig {
     agents: Vec<LabAgent>,
     dockerd: Vec<Dockerd>,
-    sshd: Vec<Process>,
-    data: PathBuf,
     vip: String,
     /// The stack's image, as its compose file names it.
     image: String,
-    lab: Lab,
+    /// The nodes, their own files at `srv/data` and their sshds.
+    lab: DataLab,
 }
 
 impl Rig {
@@ -78,16 +77,9 @@ impl Rig {
             .join("\n")
     }
 
-    fn wait(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + DEADLINE;
-        while !done() {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting until {what}\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    fn wait(&self, what: &str, done: impl FnMut() -> bool) {
+        let what = format!("timed out waiting until {what}");
+        support::eventually(DEADLINE, &what, &|| self.logs(), done);
     }
 
     /// Both nodes report a finding `matches` accepts, with exit code 1;
@@ -165,7 +157,7 @@ impl Rig {
     /// listener would freeze nothing a push goes through. Returns what to
     /// thaw.
     fn freeze_sshd(&self, i: usize) -> Vec<u32> {
-        let tree = process_tree(self.sshd[i - 1].pid());
+        let tree = process_tree(self.lab.sshd[i - 1].pid());
         signal_all(&tree, "-STOP");
         tree
     }
@@ -205,32 +197,26 @@ fn compose_file(image: &str, app_image: &str) -> String {
     )
 }
 
-fn manifest(rig_dir: &Path, data: &Path, image: &str, lab: &Lab) -> String {
-    let token = rig_dir.join("peer.token");
-    support::write_secret(&token, "drift-lab-token\n");
-    let stack = rig_dir.join("stack");
+fn manifest(lab: &DataLab, image: &str) -> String {
+    let token = peer_token_file(lab, "drift-lab-token\n");
+    let stack = lab.dir().join("stack");
     std::fs::create_dir_all(&stack).unwrap();
-    std::fs::write(stack.join("compose.yaml"), compose_file(image, image)).unwrap();
-    let peer = format!("  peer: {{port: 7979, tokenFile: {}}}\n", token.display());
-    format!(
-        "{cluster}{vip}\
-         ---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Service\n\
-         metadata: {{name: shop}}\n\
-         spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, compose: {{file: {compose}, project: shop}}}}\n\
-         ---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Replication\n\
-         metadata: {{name: data}}\n\
-         spec: {{cluster: lab, followVirtualIP: web, path: {data}, maxLag: {MAX_LAG}, method: rsync, \
-                 rsync: {{continuous: true, interval: 1s, delete: true, ssh: {ssh}}}}}\n",
-        cluster = cluster_manifest((110, 100), &peer),
-        vip = web_vip_manifest(", preempt: false"),
-        compose = stack.join("compose.yaml").display(),
-        data = data.display(),
+    let compose = support::write_file(&stack, "compose.yaml", &compose_file(image, image));
+    let service = format!(
+        "cluster: lab, followVirtualIP: web, mode: active-passive, \
+         compose: {{file: {}, project: shop}}",
+        compose.display()
+    );
+    let replication = format!(
+        "cluster: lab, followVirtualIP: web, path: {data}, maxLag: {MAX_LAG}, method: rsync, \
+         rsync: {{continuous: true, interval: 1s, delete: true, ssh: {ssh}}}",
+        data = lab.data.display(),
         ssh = ssh_manifest(lab),
-    )
+    );
+    cluster_manifest((110, 100), &peer_line(&token))
+        + &web_vip_manifest(", preempt: false")
+        + &document("Service", "shop", &service)
+        + &document("Replication", "data", &replication)
 }
 
 fn start_agent(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> LabAgent {
@@ -242,32 +228,18 @@ fn start_agent(lab: &Lab, host: &Host, dockerd: &Dockerd, manifest: &str) -> Lab
 
 /// n1 master with its stack running and serving the data, n2 backup.
 fn setup() -> Rig {
-    let lab = private_mounts_lab(2);
-    let data = lab.dir().join("srv/data");
-    let sshd = tmpfs_and_sshd_on_each(&lab, &data);
-    let dockerd: Vec<Dockerd> = lab
-        .nodes()
-        .iter()
-        .map(|host| host.start_dockerd().unwrap())
-        .collect();
+    let lab = DataLab::two_nodes("srv/data", Filesystem::Tmpfs);
+    let dockerd = lab.start_dockerds().unwrap();
     // An empty source is never propagated: n1, the master-to-be, has data.
-    lab.node(1)
-        .exec_ok(&[
-            "sh",
-            "-c",
-            &format!("echo hello > {}/hello", data.display()),
-        ])
-        .unwrap();
+    lab.write(lab.node(1), "hello", "hello\n");
     // Only the master runs the stack: n2 stays backup (no preemption),
     // but has the image for when it is master too (split brain).
     let image = busybox_image(dockerd[0].uri()).unwrap();
     busybox_image(dockerd[1].uri()).unwrap();
-    let manifest = manifest(lab.dir(), &data, &image, &lab);
+    let manifest = manifest(&lab, &image);
     let mut rig = Rig {
         agents: Vec::new(),
         dockerd,
-        sshd,
-        data,
         vip: vip().to_string(),
         image,
         lab,
@@ -473,13 +445,7 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
     // new file hangs (until ssh gives up) and the target falls behind
     // past maxLag.
     let frozen = rig.freeze_sshd(2);
-    rig.host(1)
-        .exec_ok(&[
-            "sh",
-            "-c",
-            &format!("echo late > {}/late", rig.data.display()),
-        ])
-        .unwrap();
+    rig.lab.write(rig.host(1), "late", "late\n");
     let lag = rig.wait_drift("the lagging replication", |f| {
         is(f, "n1", "Replication/data", &["Lagging", "SyncFailed"])
     });
@@ -494,12 +460,9 @@ fn every_drift_category_is_reported_from_either_node_and_clears_after_repair() {
     );
     signal_all(&frozen, "-CONT");
     rig.wait("the file to reach n2", || {
-        rig.host(2)
-            .exec(&["cat", &format!("{}/late", rig.data.display())])
-            .unwrap()
-            .stdout
-            .trim()
-            == "late"
+        rig.lab
+            .read(rig.host(2), "late")
+            .is_some_and(|text| text.trim() == "late")
     });
     rig.wait_clean("after the target caught up");
 

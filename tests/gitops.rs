@@ -4,32 +4,40 @@
 
 use hareconcile_test_support as support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use support::{expect_code, git, virtual_ip, Agent, CLUSTER};
+use support::{expect_code, git, virtual_ip, Agent, ManifestsRepo, CLUSTER};
 
-/// Writes the files and commits them; returns the new commit's SHA.
-fn commit(repo: &Path, files: &[(&str, Option<&str>)], message: &str) -> String {
+/// Writes the files into the repository's manifests (None: deletes it)
+/// and commits them; the new commit's SHA.
+fn commit(repo: &ManifestsRepo, files: &[(&str, Option<&str>)], message: &str) -> String {
     for (name, text) in files {
-        let path = repo.join("manifests").join(name);
+        let path = repo.manifests().join(name);
         match text {
             Some(text) => std::fs::write(path, text).unwrap(),
             None => std::fs::remove_file(path).unwrap(),
         }
     }
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-q", "-m", message]);
-    git(repo, &["rev-parse", "HEAD"])
+    repo.commit_all(message)
 }
 
-/// A new repository at DIR/repo whose first commit holds `files` in its
+/// A new repository under `dir` whose first commit holds a README (no
+/// manifest, and it keeps the directory in git once the manifests are
+/// gone), the Cluster, VirtualIP `web` (VRID 51) and `more` in its
 /// `manifests` directory; the repository and that commit's SHA.
-fn new_repo(dir: &Path, files: &[(&str, Option<&str>)]) -> (PathBuf, String) {
-    let repo = dir.join("repo");
-    std::fs::create_dir_all(repo.join("manifests")).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    let first = commit(&repo, files, "first");
+fn new_repo_with_web(dir: &Path, more: &[(&str, Option<&str>)]) -> (ManifestsRepo, String) {
+    let repo = ManifestsRepo::init(dir);
+    let web = virtual_ip("web", 51, "10.77.0.100/24");
+    let files = [
+        (
+            "README.md",
+            Some("manifests, and this file, which is none\n"),
+        ),
+        ("cluster.yaml", Some(CLUSTER)),
+        ("web.yaml", Some(web.as_str())),
+    ];
+    let first = commit(&repo, &[&files[..], more].concat(), "first");
     (repo, first)
 }
 
@@ -41,16 +49,9 @@ fn eventually(agent: &Agent, what: &str, expected: &[(&str, u64)]) {
 #[test]
 fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
     let dir = tempfile::tempdir().unwrap();
-    let (repo, first) = new_repo(
-        dir.path(),
-        &[
-            ("README.md", Some("not a manifest\n")),
-            ("cluster.yaml", Some(CLUSTER)),
-            ("web.yaml", Some(&virtual_ip("web", 51, "10.77.0.100/24"))),
-            ("dns.yaml", Some(&virtual_ip("dns", 53, "10.77.0.53/24"))),
-        ],
-    );
-    let agent = Agent::start_on_git(dir.path(), &repo, "1s", &[]);
+    let dns = virtual_ip("dns", 53, "10.77.0.53/24");
+    let (repo, first) = new_repo_with_web(dir.path(), &[("dns.yaml", Some(&dns))]);
+    let agent = Agent::start_on_git(dir.path(), &repo.path, "1s", &[]);
     eventually(&agent, "the first commit", &[("dns", 53), ("web", 51)]);
     let status = expect_code(&agent.hc(&["gitops", "status"]), 0);
     assert!(
@@ -103,19 +104,14 @@ fn commits_apply_bad_commits_are_rejected_and_deleted_files_prune() {
         "a changed manifest, within one interval",
         &[("dns", 53), ("web", 52)],
     );
-    let good = git(&repo, &["rev-parse", "HEAD"]);
+    let good = git(&repo.path, &["rev-parse", "HEAD"]);
 
     let bad = commit(
         &repo,
         &[("web.yaml", Some(&virtual_ip("web", 999, "10.77.0.100/24")))],
         "oops",
     );
-    let sync = agent.hc(&["gitops", "sync"]);
-    let report = expect_code(&sync, 1);
-    assert!(
-        report.contains(&format!("{} REJECTED", &bad[..12])),
-        "{report}"
-    );
+    let report = agent.sync_rejects(&bad);
     assert!(
         report.contains("manifests/web.yaml:8:9: VirtualIP/web: spec.vrid: 999 is out of range"),
         "{report}"
@@ -168,25 +164,8 @@ fn gitops_commands_explain_when_the_agent_follows_no_repository() {
 #[test]
 fn a_commit_that_declares_nothing_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let (repo, _) = new_repo(
-        dir.path(),
-        &[
-            // Keeps the directory in git once the manifests are gone.
-            ("README.md", Some("manifests\n")),
-            ("cluster.yaml", Some(CLUSTER)),
-            ("web.yaml", Some(&virtual_ip("web", 51, "10.77.0.100/24"))),
-        ],
-    );
-    let url = format!("file://{}", repo.display());
-    let args = [
-        "--git-url",
-        &url,
-        "--git-path",
-        "manifests",
-        "--git-interval",
-        "1h",
-    ];
-    let mut agent = Agent::start(dir.path(), &args);
+    let (repo, _) = new_repo_with_web(dir.path(), &[]);
+    let mut agent = Agent::start_on_git(dir.path(), &repo.path, "1h", &[]);
     eventually(&agent, "the first commit", &[("web", 51)]);
 
     let empty = commit(
@@ -194,11 +173,7 @@ fn a_commit_that_declares_nothing_is_refused_unless_allowed() {
         &[("cluster.yaml", None), ("web.yaml", None)],
         "oops, everything",
     );
-    let report = expect_code(&agent.hc(&["gitops", "sync"]), 1);
-    assert!(
-        report.contains(&format!("{} REJECTED", &empty[..12])),
-        "{report}"
-    );
+    let report = agent.sync_rejects(&empty);
     assert!(
         report.contains("deleting them all at once is refused"),
         "{report}"
@@ -209,7 +184,7 @@ fn a_commit_that_declares_nothing_is_refused_unless_allowed() {
     assert!(events.contains("PruneRefused"), "{events}");
 
     agent.terminate();
-    let agent = Agent::start(dir.path(), &[&args[..], &["--allow-prune-all"]].concat());
+    let agent = Agent::start_on_git(dir.path(), &repo.path, "1h", &["--allow-prune-all"]);
     eventually(&agent, "allowed, the empty commit prunes", &[]);
 }
 
@@ -234,35 +209,28 @@ fn a_git_server_that_never_answers_holds_neither_sync_nor_shutdown() {
         }
     });
 
-    let dir = tempfile::tempdir().unwrap();
-    let agent = Agent::start(
-        dir.path(),
-        &[
+    // Each agent in a directory of its own: nothing of the first is left
+    // for the second to find.
+    let start = |dir: &Path, timeout: &str| {
+        let flags = [
             "--git-url",
             &url,
             "--git-interval",
             "1h",
             "--git-timeout",
-            "1s",
-        ],
-    );
+            timeout,
+        ];
+        Agent::start(dir, &flags)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let agent = start(dir.path(), "1s");
     let report = expect_code(&agent.hc(&["gitops", "sync"]), 3);
     assert!(report.contains("did not finish within 1s"), "{report}");
     drop(agent);
 
     let dir = tempfile::tempdir().unwrap();
     let before = accepted.load(Ordering::SeqCst);
-    let mut agent = Agent::start(
-        dir.path(),
-        &[
-            "--git-url",
-            &url,
-            "--git-interval",
-            "1h",
-            "--git-timeout",
-            "1h",
-        ],
-    );
+    let mut agent = start(dir.path(), "1h");
     support::eventually(
         Duration::from_secs(15),
         "the agent's fetch connects",

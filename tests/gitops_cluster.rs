@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hareconcile_lab::{require_privileges, Host, Lab};
+use support::lab_manifests::peer_token_file;
 use support::{git, stdout, LabAgent};
 
 fn commit_manifests(repo: &Path, token: &Path, vrid: u8, message: &str) {
@@ -38,20 +39,16 @@ fn drift(agent: &LabAgent) -> (Option<i32>, String) {
     (out.status.code(), stdout(&out))
 }
 
-fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn until(what: &str, done: impl FnMut() -> bool) {
+    let what = format!("timed out: {what}");
+    support::eventually(Duration::from_secs(20), &what, &String::new, done);
 }
 
 #[test]
 fn both_nodes_apply_each_commit_and_report_drift_of_either() {
     require_privileges!();
     let lab = Lab::builder().nodes(2).client(false).build().unwrap();
-    let token = lab.dir().join("peer.token");
-    support::write_secret(&token, "lab-token\n");
+    let token = peer_token_file(&lab, "lab-token\n");
     let repo = lab.dir().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     git(&repo, &["init", "-q", "-b", "main"]);

@@ -16,7 +16,7 @@
 use hareconcile_test_support as support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hareconcile_lab::{require_privileges, Host, NodeCommand, Process};
 use support::lab_data::private_mounts_lab;
@@ -187,19 +187,12 @@ fn init_and_the_documented_steps_make_a_two_node_cluster_with_tls_and_replicatio
         ),
     )
     .unwrap();
-    let deadline = Instant::now() + DEADLINE;
-    let out = loop {
-        let (code, out) = code_and_text(&a1.hc(&["apply", "-f", objects.to_str().unwrap()]));
-        if code == Some(0) {
-            break out;
+    let out = support::retry(DEADLINE, "apply kept failing", || {
+        match code_and_text(&a1.hc(&["apply", "-f", objects.to_str().unwrap()])) {
+            (Some(0), out) => Ok(out),
+            (_, out) => Err(format!("{out}\n{}", a1.log())),
         }
-        assert!(
-            Instant::now() < deadline,
-            "apply kept failing:\n{out}\n{}",
-            a1.log()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    });
     assert!(out.contains("n2: virtualips/web created"), "{out}");
     assert!(out.contains("n2: replications/data created"), "{out}");
 

@@ -3,7 +3,7 @@
 
 use hareconcile_test_support as support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::{virtual_ip, Agent, CLUSTER};
@@ -26,15 +26,25 @@ fn write(dir: &Path, name: &str, text: &str) {
     std::fs::rename(tmp, dir.join(name)).unwrap();
 }
 
+/// An agent on a --manifests directory under `dir` holding the Cluster
+/// and VirtualIP `web` (VRID 51), once it loaded them; and the directory.
+fn start_on_cluster_and_web(dir: &Path) -> (Agent, PathBuf) {
+    let m = support::manifests_dir(
+        dir,
+        &[
+            ("cluster.yaml", CLUSTER),
+            ("web.yaml", &virtual_ip("web", 51, "10.77.0.100/24")),
+        ],
+    );
+    let agent = Agent::start(dir, &["--manifests", m.to_str().unwrap()]);
+    eventually(&agent, "initial load", &[("web", 51)]);
+    (agent, m)
+}
+
 #[test]
 fn directory_changes_apply_and_removed_files_prune() {
     let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("manifests");
-    std::fs::create_dir(&m).unwrap();
-    write(&m, "cluster.yaml", CLUSTER);
-    write(&m, "web.yaml", &virtual_ip("web", 51, "10.77.0.100/24"));
-    let agent = Agent::start(dir.path(), &["--manifests", m.to_str().unwrap()]);
-    eventually(&agent, "initial load", &[("web", 51)]);
+    let (agent, m) = start_on_cluster_and_web(dir.path());
 
     write(&m, "dns.yaml", &virtual_ip("dns", 53, "10.77.0.53/24"));
     eventually(&agent, "a new file", &[("dns", 53), ("web", 51)]);
@@ -66,12 +76,7 @@ fn directory_changes_apply_and_removed_files_prune() {
 #[test]
 fn an_emptied_directory_prunes_nothing_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
-    let m = dir.path().join("manifests");
-    std::fs::create_dir(&m).unwrap();
-    write(&m, "cluster.yaml", CLUSTER);
-    write(&m, "web.yaml", &virtual_ip("web", 51, "10.77.0.100/24"));
-    let mut agent = Agent::start(dir.path(), &["--manifests", m.to_str().unwrap()]);
-    eventually(&agent, "initial load", &[("web", 51)]);
+    let (mut agent, m) = start_on_cluster_and_web(dir.path());
 
     std::fs::remove_file(m.join("web.yaml")).unwrap();
     std::fs::remove_file(m.join("cluster.yaml")).unwrap();

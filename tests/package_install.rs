@@ -253,15 +253,9 @@ fn install(root: &Path, deb: &Path) {
 
 /// Runs `argv` in `root`; its stdout, or a panic with everything printed.
 fn in_root(root: &Path, argv: &[&str]) -> String {
-    let out = Command::new("chroot")
-        .arg(root)
-        .args(argv)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{argv:?} in {}: {out:?}",
-        root.display()
+    let out = support::run_ok(
+        Command::new("chroot").arg(root).args(argv),
+        &format!("{argv:?} in {}", root.display()),
     );
     String::from_utf8(out.stdout).unwrap()
 }

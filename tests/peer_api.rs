@@ -6,11 +6,11 @@
 use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand};
 use support::lab_data::private_mounts_lab;
-use support::lab_manifests::{cluster_manifest, web_vip_manifest};
+use support::lab_manifests::{cluster_manifest, peer_token_file, web_vip_manifest};
 use support::{code_and_text, LabAgent};
 
 fn manifests(dir: &Path, token_file: &Path) -> PathBuf {
@@ -42,19 +42,13 @@ fn start(lab: &Lab, host: &Host, manifests: &Path) -> LabAgent {
 
 /// Polls `status` on `agent` until `done` holds for its output.
 fn status_until(agent: &LabAgent, what: &str, done: impl Fn(Option<i32>, &str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    support::retry(Duration::from_secs(20), what, || {
         let (code, out) = code_and_text(&agent.hc(&["status"]));
         if done(code, &out) {
-            return out;
+            return Ok(out);
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}; last status ({code:?}):\n{out}\n{}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        Err(format!("last status ({code:?}):\n{out}\n{}", agent.log()))
+    })
 }
 
 fn http_code(host: &Host, url: &str, token: Option<&str>) -> String {
@@ -91,8 +85,7 @@ fn http_code_with(host: &Host, url: &str, token: Option<&str>, extra: &[&str]) -
 fn status_shows_every_node_skew_and_unreachable_peers() {
     require_privileges!();
     let lab = Lab::builder().nodes(2).client(false).build().unwrap();
-    let token_file = lab.dir().join("peer.token");
-    support::write_secret(&token_file, "s3cret-shared-token\n");
+    let token_file = peer_token_file(&lab, "s3cret-shared-token\n");
     let manifests = manifests(lab.dir(), &token_file);
     let (n1, n2) = (lab.node(1), lab.node(2));
     let a1 = start(&lab, n1, &manifests);
@@ -182,8 +175,7 @@ fn with_tls_peers_talk_over_mutual_tls_and_plain_or_anonymous_clients_are_refuse
     require_privileges!();
     let lab = private_mounts_lab(2);
     let token = "s3cret-shared-token";
-    let token_file = lab.dir().join("peer.token");
-    support::write_secret(&token_file, token);
+    let token_file = peer_token_file(&lab, token);
     let made = lab.dir().join("tls-made");
     support::tls::private_ca(&made, &[("n1", "10.77.0.1"), ("n2", "10.77.0.2")]);
     // As on real hosts: one Cluster for all, the same paths on every node,

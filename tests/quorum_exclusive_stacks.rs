@@ -157,9 +157,8 @@ struct Pair {
 impl Pair {
     /// `lab`: [`two_nodes!`], which skips the test without privileges.
     fn start(lab: TwoNodes) -> Pair {
-        let token = lab.dir().join("peer.token");
-        hareconcile_test_support::write_secret(&token, "lab-exclusive-token\n");
-        let dockerds = start_dockerds(&lab);
+        let token = peer_token_file(&lab, "lab-exclusive-token\n");
+        let dockerds = lab.start_dockerds().unwrap();
         let recorders = [
             Recorder::start("n1", &dockerds[0]),
             Recorder::start("n2", &dockerds[1]),

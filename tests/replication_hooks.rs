@@ -18,11 +18,11 @@
 
 use hareconcile_test_support as support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Process};
-use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
+use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host};
+use support::lab_data::{DataLab, Filesystem};
 use support::lab_manifests::{cluster_manifest, ssh_manifest};
 use support::LabAgent as Agent;
 
@@ -33,35 +33,24 @@ const DEADLINE: Duration = Duration::from_secs(90);
 const LOG_LINE: &str = r#"echo "$0 $HARECONCILE_HOOK node=$HARECONCILE_NODE source=$HARECONCILE_SOURCE targets=$HARECONCILE_TARGETS term=$HARECONCILE_TERM replication=$HARECONCILE_REPLICATION path=$HARECONCILE_PATH data=$(cat $HARECONCILE_PATH/list 2>/dev/null)" >> $1"#;
 
 struct Rig {
-    lab: Lab,
-    data: PathBuf,
+    dockerd: Vec<Dockerd>,
+    /// The nodes, their own files at `srv/conf` and their sshds.
+    lab: DataLab,
     /// Bind-mounted into the containers at /hooks: the hooks' logs.
     hooks: PathBuf,
     /// While this file exists on n1, its beforeSync hook fails.
     gate: PathBuf,
-    _sshd: Vec<Process>,
-    dockerd: Vec<Dockerd>,
 }
 
 impl Rig {
     fn new() -> Rig {
-        let lab = private_mounts_lab(2);
-        let data = lab.dir().join("srv/conf");
-        let sshd = tmpfs_and_sshd_on_each(&lab, &data);
-        let dockerd: Vec<Dockerd> = lab
-            .nodes()
-            .iter()
-            .map(|host| host.start_dockerd().unwrap())
-            .collect();
+        let lab = DataLab::two_nodes("srv/conf", Filesystem::Tmpfs);
         let hooks = lab.dir().join("hooks");
         std::fs::create_dir_all(&hooks).unwrap();
-        let gate = lab.dir().join("quiesce-fails");
         Rig {
-            data,
+            dockerd: lab.start_dockerds().unwrap(),
+            gate: lab.dir().join("quiesce-fails"),
             hooks,
-            gate,
-            _sshd: sshd,
-            dockerd,
             lab,
         }
     }
@@ -107,7 +96,7 @@ impl Rig {
                      timeout: 20s\n",
             cluster = cluster_manifest((110, 100), ""),
             compose = compose.display(),
-            data = self.data.display(),
+            data = self.lab.data.display(),
             ssh = ssh_manifest(&self.lab),
             quiesce = quote(&quiesce),
             line = quote(LOG_LINE),
@@ -125,47 +114,21 @@ impl Rig {
     }
 
     fn write_list(&self, content: &str) {
-        self.lab
-            .node(1)
-            .exec_ok(&[
-                "sh",
-                "-c",
-                &format!("printf %s '{content}' > {}/list", self.data.display()),
-            ])
-            .unwrap();
+        self.lab.write(self.lab.node(1), "list", content);
     }
 
     fn list_on(&self, host: &Host) -> Option<String> {
-        let out = host
-            .exec(&["cat", &format!("{}/list", self.data.display())])
-            .unwrap();
-        out.success().then_some(out.stdout)
+        self.lab.read(host, "list")
     }
 
     fn log(&self, name: &str) -> Vec<String> {
-        read_lines(&self.hooks.join(name))
+        support::read_lines(&self.hooks.join(name))
     }
 
     /// The record of the last complete push n2's copy received.
     fn synced_on_n2(&self) -> Option<String> {
-        let out = self
-            .lab
-            .node(2)
-            .exec(&[
-                "cat",
-                &format!("{}/.hareconcile/synced", self.data.display()),
-            ])
-            .unwrap();
-        out.success().then_some(out.stdout)
+        self.lab.read(self.lab.node(2), ".hareconcile/synced")
     }
-}
-
-fn read_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 fn wait_until(what: &str, logs: &dyn Fn() -> String, done: impl FnMut() -> bool) {
@@ -202,7 +165,7 @@ fn hooks_run_in_order_with_their_environment_and_a_failing_before_sync_ships_not
         a2.condition("service", "app", "Ready") == Some(("True".into(), "Running".into()))
     });
     rig.write_list("v1");
-    let path = rig.data.display();
+    let path = rig.lab.data.display();
     let host_line = |term: &str, data: &str| {
         format!("reload-host afterSync node=n2 source=n1 targets=n2 term={term} replication=conf path={path} data={data}")
     };
@@ -221,7 +184,10 @@ fn hooks_run_in_order_with_their_environment_and_a_failing_before_sync_ships_not
     });
     assert_eq!(rig.list_on(n2).as_deref(), Some("v1"));
     let term = n1
-        .exec_ok(&["cat", &format!("{}/.hareconcile/term", rig.data.display())])
+        .exec_ok(&[
+            "cat",
+            &format!("{}/.hareconcile/term", rig.lab.data.display()),
+        ])
         .unwrap()
         .stdout;
     let term = term.trim();

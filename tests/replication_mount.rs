@@ -25,6 +25,7 @@ use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab, Pro
 use hareconcile_model::status::VrrpState;
 use serde_json::Value;
 use support::lab_data::private_mounts_lab;
+use support::lab_manifests::{cluster_manifest, peer_line, peer_token_file, web_vip_manifest};
 use support::LabAgent as Agent;
 
 const CONVERGE: Duration = Duration::from_secs(60);
@@ -186,25 +187,12 @@ fn containers(docker: &Dockerd, project: &str, ps_flag: &str) -> usize {
 /// `export` at `mount_point`; `placement` is extra spec lines.
 fn manifests(lab: &Lab, export: &Path, mount_point: &Path, placement: &str) -> PathBuf {
     let keys = lab.ssh_keys().unwrap();
-    let token = lab.dir().join("peer.token");
-    support::write_secret(&token, "mount-lab-token\n");
+    let token = peer_token_file(lab, "mount-lab-token\n");
     let path = lab.dir().join("replication.yaml");
-    let text = format!(
-        "apiVersion: hareconcile.io/v1alpha1
-kind: Cluster
-metadata: {{name: lab}}
-spec:
-  nodes:
-    - {{name: n1, address: 10.77.0.1, priority: 110}}
-    - {{name: n2, address: 10.77.0.2, priority: 100}}
-  vrrp: {{version: 3, advertInterval: 100ms}}
-  peer: {{port: 7979, tokenFile: {token}}}
----
-apiVersion: hareconcile.io/v1alpha1
-kind: VirtualIP
-metadata: {{name: web}}
-spec: {{cluster: lab, interface: eth0, vrid: 61, addresses: [10.77.0.100/24]}}
----
+    let text = cluster_manifest((110, 100), &peer_line(&token))
+        + &web_vip_manifest("")
+        + &format!(
+            "---
 apiVersion: hareconcile.io/v1alpha1
 kind: Replication
 metadata: {{name: nas}}
@@ -229,13 +217,12 @@ spec:
       - ServerAliveInterval=1
       - ServerAliveCountMax=2
 ",
-        mount_point = mount_point.display(),
-        export = export.display(),
-        interval = PROBE_INTERVAL.as_millis(),
-        identity = keys.identity_file.display(),
-        known_hosts = keys.known_hosts.display(),
-        token = token.display(),
-    );
+            mount_point = mount_point.display(),
+            export = export.display(),
+            interval = PROBE_INTERVAL.as_millis(),
+            identity = keys.identity_file.display(),
+            known_hosts = keys.known_hosts.display(),
+        );
     std::fs::write(&path, text).unwrap();
     path
 }

@@ -11,15 +11,14 @@
 
 use hareconcile_test_support as support;
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand, Process};
+use hareconcile_lab::{require_privileges, Host, NodeCommand};
 use hareconcile_sync::remote::{guarded, shell_line, shell_quote, GUARD_NAME};
 use hareconcile_sync::Term;
-use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
-use support::lab_manifests::{cluster_manifest, ssh_manifest, web_vip_manifest};
+use support::lab_data::{DataLab, Filesystem};
+use support::lab_manifests::{cluster_manifest, document, ssh_manifest, web_vip_manifest};
 use support::LabAgent as Agent;
 /// Elections, catch-ups over ssh and passes take seconds; a 2-core CI box
 /// under load may take many more.
@@ -42,12 +41,19 @@ enum Method {
 }
 
 struct Setup {
-    lab: Lab,
-    data: PathBuf,
+    rig: DataLab,
     method: Method,
-    sshd: Vec<Process>,
     /// Last, so the lab is gone before the next test's starts.
     _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+/// The lab's nodes, path and sshds.
+impl std::ops::Deref for Setup {
+    type Target = DataLab;
+
+    fn deref(&self) -> &DataLab {
+        &self.rig
+    }
 }
 
 /// [`setup`] with n1's agent master and serving, then n2's agent started.
@@ -61,26 +67,13 @@ fn n1_master(method: Method) -> (Setup, Agent, Agent) {
 /// filesystem at the replicated path and an sshd; one such lab at a time.
 fn setup(method: Method) -> Setup {
     let serial = serial();
-    let lab = private_mounts_lab(2);
-    let (data, pool) = (lab.dir().join("srv/data"), lab.dir().join("srv"));
-    let sshd = match method {
-        Method::Rsync => tmpfs_and_sshd_on_each(&lab, &data),
-        Method::Btrfs => lab
-            .nodes()
-            .iter()
-            .map(|host| {
-                host.mount_btrfs(&pool, 256).unwrap();
-                host.exec_ok(&["btrfs", "subvolume", "create", &data.display().to_string()])
-                    .unwrap();
-                host.start_sshd().unwrap()
-            })
-            .collect(),
+    let filesystem = match method {
+        Method::Rsync => Filesystem::Tmpfs,
+        Method::Btrfs => Filesystem::BtrfsSubvolume,
     };
     Setup {
-        lab,
-        data,
+        rig: DataLab::two_nodes("srv/data", filesystem),
         method,
-        sshd,
         _serial: serial,
     }
 }
@@ -96,17 +89,13 @@ impl Setup {
                 format!("method: btrfs, snapshot: {{retain: 2, interval: 1s, ssh: {ssh}}}")
             }
         };
-        format!(
-            "{cluster}{vip}\
-             ---\n\
-             apiVersion: hareconcile.io/v1alpha1\n\
-             kind: Replication\n\
-             metadata: {{name: data}}\n\
-             spec: {{cluster: lab, followVirtualIP: web, path: {data}, maxLag: 1m, {copy}}}\n",
-            cluster = cluster_manifest((110, 100), ""),
-            vip = web_vip_manifest(", preempt: false"),
-            data = self.data.display(),
-        )
+        let replication = format!(
+            "cluster: lab, followVirtualIP: web, path: {data}, maxLag: 1m, {copy}",
+            data = self.data.display()
+        );
+        cluster_manifest((110, 100), "")
+            + &web_vip_manifest(", preempt: false")
+            + &document("Replication", "data", &replication)
     }
 
     fn start(&self, host: &Host) -> Agent {
@@ -138,25 +127,6 @@ impl Setup {
         wait_until(&format!("{name} reaches {}", to.name()), logs, || {
             self.read(to, name).as_deref() == Some(content)
         });
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.data.join(name).display().to_string()
-    }
-
-    fn write(&self, host: &Host, name: &str, content: &str) {
-        host.exec_ok(&[
-            "sh",
-            "-c",
-            &format!("printf %s '{content}' > {}", self.file(name)),
-        ])
-        .unwrap();
-    }
-
-    /// The file's content on `host`, `None` if it has none.
-    fn read(&self, host: &Host, name: &str) -> Option<String> {
-        let out = host.exec(&["cat", &self.file(name)]).unwrap();
-        out.success().then_some(out.stdout)
     }
 
     /// The term recorded beside `host`'s copy.

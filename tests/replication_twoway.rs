@@ -9,72 +9,32 @@
 
 use hareconcile_test_support as support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use hareconcile_lab::{require_privileges, Host, Lab, Process};
-use support::lab_data::{private_mounts_lab, tmpfs_and_sshd_on_each};
+use hareconcile_lab::{require_privileges, Host};
+use support::lab_data::{DataLab, Filesystem};
 use support::lab_manifests::{cluster_manifest, ssh_manifest};
 use support::{code_and_text, LabAgent as Agent};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-struct Setup {
-    lab: Lab,
-    data: PathBuf,
-    _sshd: Vec<Process>,
+/// Replication `conf` of the lab's path, both ways, n1 running the rounds.
+fn manifest(setup: &DataLab) -> String {
+    format!(
+        "{cluster}---\napiVersion: hareconcile.io/v1alpha1\nkind: Replication\nmetadata: {{name: conf}}\n\
+         spec: {{cluster: lab, source: {{node: n1}}, direction: both, path: {data}, method: rsync, \
+         exclude: ['*.log'], rsync: {{continuous: true, interval: 1s, ssh: {ssh}}}}}\n",
+        cluster = cluster_manifest((110, 100), ""),
+        data = setup.data.display(),
+        ssh = ssh_manifest(&setup.lab),
+    )
 }
 
-impl Setup {
-    fn new() -> Setup {
-        let lab = private_mounts_lab(2);
-        let data = lab.dir().join("srv/conf");
-        let sshd = tmpfs_and_sshd_on_each(&lab, &data);
-        Setup {
-            lab,
-            data,
-            _sshd: sshd,
-        }
-    }
-
-    fn manifest(&self) -> String {
-        format!(
-            "{cluster}---\napiVersion: hareconcile.io/v1alpha1\nkind: Replication\nmetadata: {{name: conf}}\n\
-             spec: {{cluster: lab, source: {{node: n1}}, direction: both, path: {data}, method: rsync, \
-             exclude: ['*.log'], rsync: {{continuous: true, interval: 1s, ssh: {ssh}}}}}\n",
-            cluster = cluster_manifest((110, 100), ""),
-            data = self.data.display(),
-            ssh = ssh_manifest(&self.lab),
-        )
-    }
-
-    fn start(&self, host: &Host) -> Agent {
-        Agent::command(&self.lab, host)
-            .manifest(&self.manifest())
-            .env("HARECONCILE_LOG", "info,hareconcile_sync=debug")
-            .start()
-    }
-
-    fn file(&self, name: &str) -> String {
-        self.data.join(name).display().to_string()
-    }
-
-    fn write(&self, host: &Host, name: &str, content: &str) {
-        host.exec_ok(&[
-            "sh",
-            "-c",
-            &format!(
-                "printf %s '{content}' > {}.new && mv {0}.new {0}",
-                self.file(name)
-            ),
-        ])
-        .unwrap();
-    }
-
-    fn read(&self, host: &Host, name: &str) -> Option<String> {
-        let out = host.exec(&["cat", &self.file(name)]).unwrap();
-        out.success().then_some(out.stdout)
-    }
+fn start(setup: &DataLab, host: &Host) -> Agent {
+    Agent::command(&setup.lab, host)
+        .manifest(&manifest(setup))
+        .env("HARECONCILE_LOG", "info,hareconcile_sync=debug")
+        .start()
 }
 
 fn wait_until(what: &str, logs: &dyn Fn() -> String, done: impl FnMut() -> bool) {
@@ -85,11 +45,11 @@ fn wait_until(what: &str, logs: &dyn Fn() -> String, done: impl FnMut() -> bool)
 #[test]
 fn edits_flow_both_ways_conflicts_keep_both_copies_and_a_node_rejoins_without_loss() {
     require_privileges!();
-    let setup = Setup::new();
+    let setup = DataLab::two_nodes("srv/conf", Filesystem::Tmpfs);
     let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
     setup.write(n1, "adlists.list", "from n1");
-    let a1 = setup.start(n1);
-    let a2 = setup.start(n2);
+    let a1 = start(&setup, n1);
+    let a2 = start(&setup, n2);
     let logs = || {
         format!(
             "--- n1 events\n{}--- n1 log\n{}\n--- n2 log\n{}",

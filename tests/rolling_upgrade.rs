@@ -13,12 +13,13 @@ use hareconcile_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hareconcile_lab::{require_privileges, Host, Lab, NodeCommand, Process};
 
 use hosts::{await_server, serve_own_name, CONVERGE};
 use support::bin;
+use support::lab_manifests::peer_token_file;
 
 /// hareconcile 0.1.0 (CHANGELOG.md): the last commit of that release.
 /// Bump it when a release is made.
@@ -155,21 +156,17 @@ fn await_status(agent: &Agent, other: &Agent) {
 }
 
 fn await_log(agent: &Agent, line: &str) {
-    let deadline = Instant::now() + CONVERGE;
-    while !agent.log().contains(line) {
-        assert!(
-            Instant::now() < deadline,
-            "{line:?} never logged:\n{}",
-            agent.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::eventually(
+        CONVERGE,
+        &format!("{line:?} never logged:"),
+        &|| agent.log(),
+        || agent.log().contains(line),
+    );
 }
 
 /// The Cluster (with the peer API) and the VirtualIP both nodes follow.
 fn write_manifests(lab: &Lab) -> PathBuf {
-    let token = lab.dir().join("peer.token");
-    support::write_secret(&token, "rolling-upgrade-token\n");
+    let token = peer_token_file(lab, "rolling-upgrade-token\n");
     let manifests = lab.dir().join("manifests");
     std::fs::create_dir_all(&manifests).unwrap();
     std::fs::write(
@@ -203,32 +200,22 @@ fn build_previous_release(repo: &Path, dir: &Path) {
     std::fs::create_dir_all(&source).unwrap();
     // The commit's tree, as an archive: no worktree to clean up, and a
     // shallow clone fails here with git's message.
-    let archive = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
+    support::run_ok(
+        Command::new("sh").arg("-c").arg(format!(
             "git -C {} archive --format=tar {PREVIOUS_RELEASE} | tar -x -C {}",
             repo.display(),
             source.display()
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        archive.status.success(),
-        "cannot extract {PREVIOUS_RELEASE} (a shallow clone? fetch the history): {}",
-        String::from_utf8_lossy(&archive.stderr)
+        )),
+        &format!("cannot extract {PREVIOUS_RELEASE} (a shallow clone? fetch the history)"),
     );
     // Without debug info: a third less to compile, and nobody debugs it.
-    let build = Command::new(env!("CARGO"))
-        .args(["build", "--locked", "--bin", "hareconcile"])
-        .current_dir(&source)
-        .env("CARGO_TARGET_DIR", dir.join("target"))
-        .env("CARGO_PROFILE_DEV_DEBUG", "false")
-        .env("CARGO_INCREMENTAL", "0")
-        .output()
-        .unwrap();
-    assert!(
-        build.status.success(),
-        "building {PREVIOUS_RELEASE}: {}",
-        String::from_utf8_lossy(&build.stderr)
+    support::run_ok(
+        Command::new(env!("CARGO"))
+            .args(["build", "--locked", "--bin", "hareconcile"])
+            .current_dir(&source)
+            .env("CARGO_TARGET_DIR", dir.join("target"))
+            .env("CARGO_PROFILE_DEV_DEBUG", "false")
+            .env("CARGO_INCREMENTAL", "0"),
+        &format!("building {PREVIOUS_RELEASE}"),
     );
 }

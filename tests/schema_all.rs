@@ -95,16 +95,12 @@ impl Validator {
     /// The verdict per YAML document: `ok FILE#N KIND` or
     /// `invalid FILE#N: field: message`.
     fn verdicts(&self, files: &[PathBuf]) -> Vec<String> {
-        let output = Command::new(self.python)
-            .arg(repo("tests/schema_all/validate.py"))
-            .arg(self.dir.path().join("hareconcile.schema.json"))
-            .args(files)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "validate.py failed: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let output = support::run_ok(
+            Command::new(self.python)
+                .arg(repo("tests/schema_all/validate.py"))
+                .arg(self.dir.path().join("hareconcile.schema.json"))
+                .args(files),
+            "validate.py failed",
         );
         String::from_utf8(output.stdout)
             .unwrap()

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use vrrp_lab::*;
 
 use hareconcile_lab::{busybox_image, process_tree, Dockerd, Process};
+use hareconcile_test_support::read_lines;
 
 const MOVE: Duration = Duration::from_secs(60);
 
@@ -28,9 +29,8 @@ fn manifest(stack: &Path, token: &Path) -> String {
 fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
     let lab = two_nodes!(client);
     let (n1, n2, client) = lab.with_client();
-    let token = lab.dir().join("peer.token");
-    hareconcile_test_support::write_secret(&token, "lab-switchover-token\n");
-    let dockerds = start_dockerds(&lab);
+    let token = peer_token_file(&lab, "lab-switchover-token\n");
+    let dockerds = lab.start_dockerds().unwrap();
     let mut agents = Vec::new();
     for (host, dockerd) in [n1, n2].into_iter().zip(&dockerds) {
         let stack = write_web_stack(&lab, host, dockerd);
@@ -55,20 +55,11 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
     );
 
     // Clear errors before anything moves.
-    let unknown = a1.hc(&["switchover", "web", "--to", "n9"]);
-    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
-    assert!(
-        text(&unknown).contains("unknown node"),
-        "{}",
-        text(&unknown)
-    );
-    let already = a1.hc(&["switchover", "web", "--to", "n1"]);
-    assert_eq!(already.status.code(), Some(2), "{}", text(&already));
-    assert!(
-        text(&already).contains("already master"),
-        "{}",
-        text(&already)
-    );
+    for (to, why) in [("n9", "unknown node"), ("n1", "already master")] {
+        let refused = a1.hc(&["switchover", "web", "--to", to]);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+        assert!(text(&refused).contains(why), "{}", text(&refused));
+    }
 
     // The client probes the VIP all along; the longest gap is printed, not
     // asserted (timing belongs to benchmarks).
@@ -119,13 +110,7 @@ fn a_switchover_moves_the_vip_after_the_stack_runs_on_the_target_and_sticks() {
         "switchover: {}longest client gap {longest_gap:?}",
         text(&out)
     );
-    let events = a2.events(&["vip", "web"]);
-    let holding = events.find("HoldingPreemption");
-    let proceeding = events.find("PreemptingAfterServicesReady");
-    assert!(
-        holding.is_some() && proceeding.is_some() && holding < proceeding,
-        "n2 did not hold its takeover until its stack was ready:\n{events}"
-    );
+    assert_held_until_services_ready(a2);
     assert!(
         wait_until(MOVE, || !holds(n1) && !runs(d1)),
         "n1 kept the VIP or its stack\n{}",
@@ -169,16 +154,6 @@ fn data_manifest(stack: &Path, token: &Path, data: &Path, ssh: &str) -> String {
     )
 }
 
-/// Files written on `host` by its writer containers, as they logged them
-/// (outside the replicated path).
-fn written(log: &Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 /// Two nodes, each with its own tmpfs at the replicated path, an sshd, a
 /// dockerd and an agent, n1 master with its writer running.
 struct DataLab {
@@ -196,8 +171,7 @@ impl DataLab {
             .private_mounts(true)
             .build()
             .unwrap();
-        let token = lab.dir().join("peer.token");
-        hareconcile_test_support::write_secret(&token, "lab-switchover-token\n");
+        let token = peer_token_file(&lab, "lab-switchover-token\n");
         let data = lab.dir().join("srv/data");
         let ssh = ssh_manifest(&lab);
         let mut sshd = Vec::new();
@@ -242,7 +216,7 @@ impl DataLab {
         };
         assert!(
             wait_until(MOVE, || holds(setup.lab.node(1))
-                && written(&setup.log(1)).len() > 300
+                && read_lines(&setup.log(1)).len() > 300
                 && setup.agents[1].vrrp_state().as_deref() == Some("Backup")),
             "n1 never became master with its writer running\n{}",
             setup.logs()
@@ -250,7 +224,8 @@ impl DataLab {
         setup
     }
 
-    /// The files node `i`'s writers logged.
+    /// The files node `i`'s writer containers logged as they wrote them
+    /// (outside the replicated path).
     fn log(&self, i: usize) -> PathBuf {
         self.lab.dir().join(format!("log-n{i}/written"))
     }
@@ -287,7 +262,7 @@ fn a_switchover_under_write_load_loses_no_file() {
         "n2 did not take over, or n1's writer still runs\n{}",
         all()
     );
-    let on_n1 = written(&setup.log(1));
+    let on_n1 = read_lines(&setup.log(1));
     let present = |name: &String| {
         n2.exec(&["test", "-e", &data.join(name).display().to_string()])
             .is_ok_and(|out| out.success())
@@ -342,10 +317,10 @@ fn a_failed_final_sync_keeps_the_vip_and_the_writer_on_the_old_master() {
         setup.logs()
     );
     // The writer runs again on n1, which keeps the VIP; n2 keeps waiting.
-    let before = written(&setup.log(1)).len();
+    let before = read_lines(&setup.log(1)).len();
     assert!(
         wait_until(MOVE, || runs_writer(&setup.dockerds[0])
-            && written(&setup.log(1)).len() > before + 50),
+            && read_lines(&setup.log(1)).len() > before + 50),
         "n1's writer did not start again\n{}",
         setup.logs()
     );

@@ -45,8 +45,7 @@ fn nodes_with_differently_named_interfaces_elect_and_fail_over() {
     ] {
         n2.exec_ok(step).unwrap();
     }
-    let token_file = lab.dir().join("peer.token");
-    hareconcile_test_support::write_secret(&token_file, "lab-interfaces-token\n");
+    let token_file = peer_token_file(&lab, "lab-interfaces-token\n");
     let text = manifests(&token_file);
     Agent::write_manifest(&lab, n1, &text);
     Agent::write_manifest(&lab, n2, &text);

@@ -28,7 +28,7 @@ fn ready(agent: &Agent) -> serde_json::Value {
 fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
     let lab = two_nodes!();
     let (n1, n2) = lab.pair();
-    let dockerds = start_dockerds(&lab);
+    let dockerds = lab.start_dockerds().unwrap();
     let agents = start_on_docker(&lab, &dockerds, |host, dockerd| {
         manifest(&write_web_stack(&lab, host, dockerd))
     });
@@ -86,13 +86,7 @@ fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
         "{}",
         a1.status()
     );
-    let events = a1.events(&["vip", "web"]);
-    let holding = events.find("HoldingPreemption");
-    let proceeding = events.find("PreemptingAfterServicesReady");
-    assert!(
-        holding.is_some() && proceeding.is_some() && holding < proceeding,
-        "n1's events:\n{events}"
-    );
+    assert_held_until_services_ready(a1);
     stop_docker_lab(agents, dockerds);
 }
 

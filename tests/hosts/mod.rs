@@ -4,7 +4,7 @@
 //! serves it.
 
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hareconcile_lab::{ipv4, Host, Lab, NodeCommand, Process};
 
@@ -60,23 +60,17 @@ pub fn serve_own_name(lab: &Lab, host: &Host) -> Process {
 /// `expected`; panics with `logs()` otherwise.
 pub fn await_server(lab: &Lab, expected: &str, logs: impl Fn() -> String) {
     let url = format!("http://{}:8080/", vip());
-    let deadline = Instant::now() + CONVERGE;
-    let mut last = String::new();
-    while Instant::now() < deadline {
+    let what = format!("{url} never served by {expected}");
+    hareconcile_test_support::retry(CONVERGE, &what, || {
         let out = lab
             .client()
             .exec(NodeCommand::new("curl").args(["-s", "--max-time", "1", &url]))
             .unwrap();
-        last = out.stdout.trim().to_owned();
-        if last == expected {
-            return;
+        match out.stdout.trim() {
+            last if last == expected => Ok(()),
+            last => Err(format!("last answer: {last:?}\n{}", logs())),
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
-        "{url} never served by {expected} (last answer: {last:?})\n{}",
-        logs()
-    );
+    });
 }
 
 /// Runs `status` (a `hareconcile status` of some node) until it exits 0:
@@ -87,20 +81,12 @@ pub fn await_status_ok(
     mut status: impl FnMut() -> std::process::Output,
     logs: impl Fn() -> String,
 ) {
-    let deadline = Instant::now() + CONVERGE;
-    loop {
+    hareconcile_test_support::retry(CONVERGE, &format!("status on {node}"), || {
         let out = status();
         if out.status.success() {
-            return;
+            return Ok(());
         }
-        assert!(
-            Instant::now() < deadline,
-            "status on {node}: {:?}\n{}{}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        let (code, text) = hareconcile_test_support::code_and_text(&out);
+        Err(format!("exit {code:?}\n{text}\n{}", logs()))
+    });
 }

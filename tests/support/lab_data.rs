@@ -1,9 +1,9 @@
 //! Lab nodes for the Replication tests: one path holding a filesystem of
 //! each node's own, and an sshd on each node to copy over.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use hareconcile_lab::{Lab, Process};
+use hareconcile_lab::{Host, Lab, Process};
 
 /// `nodes` nodes and no client, each node in a mount namespace of its own
 /// (so [`tmpfs_and_sshd_on_each`] gives each its own files).
@@ -26,4 +26,80 @@ pub fn tmpfs_and_sshd_on_each(lab: &Lab, path: &Path) -> Vec<Process> {
             host.start_sshd().unwrap()
         })
         .collect()
+}
+
+/// What the replicated path is on each node.
+#[derive(Clone, Copy)]
+pub enum Filesystem {
+    Tmpfs,
+    /// A btrfs subvolume, on a btrfs of the node's own mounted at its
+    /// parent directory (snapshots need both).
+    BtrfsSubvolume,
+}
+
+/// The opening of every Replication scenario: two nodes, each with files
+/// of its own at [`DataLab::data`] and an sshd to copy over. It is the
+/// [`Lab`] otherwise.
+pub struct DataLab {
+    /// The nodes' sshds: stopped before the lab goes.
+    pub sshd: Vec<Process>,
+    pub lab: Lab,
+    /// The replicated path, the same on both nodes.
+    pub data: PathBuf,
+}
+
+impl DataLab {
+    /// Two nodes with `filesystem` at `path` below the lab's directory
+    /// (`srv/data`).
+    pub fn two_nodes(path: &str, filesystem: Filesystem) -> DataLab {
+        let lab = private_mounts_lab(2);
+        let data = lab.dir().join(path);
+        let sshd = match filesystem {
+            Filesystem::Tmpfs => tmpfs_and_sshd_on_each(&lab, &data),
+            Filesystem::BtrfsSubvolume => lab
+                .nodes()
+                .iter()
+                .map(|host| {
+                    host.mount_btrfs(data.parent().unwrap(), 256).unwrap();
+                    host.exec_ok(&["btrfs", "subvolume", "create", &data.display().to_string()])
+                        .unwrap();
+                    host.start_sshd().unwrap()
+                })
+                .collect(),
+        };
+        DataLab { sshd, lab, data }
+    }
+
+    /// The path of `name` in the replicated directory.
+    pub fn file(&self, name: &str) -> String {
+        self.data.join(name).display().to_string()
+    }
+
+    /// Writes `content` to `name` on `host` as editors do (a new file
+    /// renamed over the old), so a pass never copies half of it.
+    pub fn write(&self, host: &Host, name: &str, content: &str) {
+        host.exec_ok(&[
+            "sh",
+            "-c",
+            &format!(
+                "printf %s '{content}' > {}.new && mv {0}.new {0}",
+                self.file(name)
+            ),
+        ])
+        .unwrap();
+    }
+
+    /// The content of `name` on `host`, `None` if it has none.
+    pub fn read(&self, host: &Host, name: &str) -> Option<String> {
+        let out = host.exec(&["cat", &self.file(name)]).unwrap();
+        out.success().then_some(out.stdout)
+    }
+}
+
+impl std::ops::Deref for DataLab {
+    type Target = Lab;
+
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
 }

@@ -3,6 +3,7 @@
 //! 10.77.0.100 between them on eth0. Tests append what they need.
 
 use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hareconcile_lab::{ipv4, Lab};
@@ -42,16 +43,35 @@ pub fn cluster_manifest_every(advert: Duration, priorities: (u8, u8), more: &str
     )
 }
 
-/// VirtualIP `web` (VRID [`VRID`], [`vip`]/24 on eth0), `more` added to
-/// its spec (`, preempt: false`...), as a document following another.
-pub fn web_vip_manifest(more: &str) -> String {
+/// A document following another: object `name` of `kind` whose spec is
+/// `spec`, flow-style YAML without its braces (`cluster: lab, ...`).
+pub fn document(kind: &str, name: &str, spec: &str) -> String {
     format!(
         "---\n\
          apiVersion: hareconcile.io/v1alpha1\n\
-         kind: VirtualIP\n\
-         metadata: {{name: web}}\n\
-         spec: {{cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24]{more}}}\n",
-        vip = vip(),
+         kind: {kind}\n\
+         metadata: {{name: {name}}}\n\
+         spec: {{{spec}}}\n"
+    )
+}
+
+/// VirtualIP `web` (VRID [`VRID`], [`vip`]/24 on eth0), `more` added to
+/// its spec (`, preempt: false`...), as a document following another.
+pub fn web_vip_manifest(more: &str) -> String {
+    let vip = vip();
+    document(
+        "VirtualIP",
+        "web",
+        &format!("cluster: lab, interface: eth0, vrid: {VRID}, addresses: [{vip}/24]{more}"),
+    )
+}
+
+/// The Cluster's spec line for the peer API on port 7979 with the token
+/// in `token_file`: `more` for [`cluster_manifest`].
+pub fn peer_line(token_file: &Path) -> String {
+    format!(
+        "  peer: {{port: 7979, tokenFile: {}}}\n",
+        token_file.display()
     )
 }
 
@@ -64,4 +84,12 @@ pub fn ssh_manifest(lab: &Lab) -> String {
         keys.identity_file.display(),
         keys.known_hosts.display()
     )
+}
+
+/// Writes the peer API's shared `token` into the lab's directory as an
+/// operator must (0600); the file, for the Cluster's `peer.tokenFile`.
+pub fn peer_token_file(lab: &Lab, token: &str) -> PathBuf {
+    let file = lab.dir().join("peer.token");
+    crate::write_secret(&file, token);
+    file
 }

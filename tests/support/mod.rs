@@ -7,11 +7,13 @@
 mod lab_agent;
 pub mod lab_data;
 pub mod lab_manifests;
+mod manifests_repo;
 pub mod poll;
 pub mod tls;
 
 pub use lab_agent::{AgentCommand, LabAgent};
-pub use poll::{eventually, wait_until};
+pub use manifests_repo::ManifestsRepo;
+pub use poll::{eventually, retry, wait_until};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -65,10 +67,8 @@ impl Agent {
     /// `manifest` (as web.yaml) and waits until it loaded VirtualIP `web`.
     /// Returns the agent and the manifest file.
     pub fn start_on_manifests(dir: &Path, manifest: &str) -> (Agent, PathBuf) {
-        let manifests = dir.join("manifests");
-        std::fs::create_dir(&manifests).unwrap();
+        let manifests = manifests_dir(dir, &[("web.yaml", manifest)]);
         let file = manifests.join("web.yaml");
-        std::fs::write(&file, manifest).unwrap();
         let agent = Agent::start(dir, &["--manifests", manifests.to_str().unwrap()]);
         let deadline = Instant::now() + Duration::from_secs(20);
         while !agent.hc(&["get", "vip", "web"]).status.success() {
@@ -95,14 +95,7 @@ impl Agent {
     /// git repository `repo`, fetching every `interval`, with `extra` flags.
     pub fn start_on_git(dir: &Path, repo: &Path, interval: &str, extra: &[&str]) -> Agent {
         let url = format!("file://{}", repo.display());
-        let git = [
-            "--git-url",
-            &url,
-            "--git-path",
-            "manifests",
-            "--git-interval",
-            interval,
-        ];
+        let git = manifests_repo::pull_flags(&url, interval);
         Agent::start(dir, &[&git[..], extra].concat())
     }
 
@@ -275,25 +268,64 @@ pub fn expect_code(output: &Output, code: i32) -> String {
     stdout(output)
 }
 
-/// Runs `git ARGS` in `repo` as a test author; its stdout, trimmed.
-pub fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.invalid",
-        ])
-        .args(args)
-        .current_dir(repo)
+/// Writes `text` to `dir/name`; that path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A `--manifests` directory `manifests` under `dir` holding `files`
+/// (name, text).
+pub fn manifests_dir(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
+    let manifests = dir.join("manifests");
+    std::fs::create_dir(&manifests).unwrap();
+    for (name, text) in files {
+        std::fs::write(manifests.join(name), text).unwrap();
+    }
+    manifests
+}
+
+/// The lines a test's hook or writer appended to `path` so far (none
+/// while it does not exist yet).
+pub fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs a tool a test relies on (git, ldd, cargo, a validator) that must
+/// succeed; its output, or a failure naming `what` with all it printed.
+pub fn run_ok(command: &mut Command, what: &str) -> Output {
+    let out = command
         .output()
-        .expect("git");
+        .unwrap_or_else(|e| panic!("{what}: cannot run {command:?}: {e}"));
     assert!(
         out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        "{what}: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
     );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    out
+}
+
+/// Runs `git ARGS` in `repo` as a test author; its stdout, trimmed.
+pub fn git(repo: &Path, args: &[&str]) -> String {
+    let mut git = Command::new("git");
+    git.args([
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.invalid",
+    ])
+    .args(args)
+    .current_dir(repo);
+    stdout(&run_ok(&mut git, &format!("git {args:?}")))
+        .trim()
+        .to_string()
 }
 
 /// A Cluster whose node n1 is this host (127.0.0.1), so it becomes Ready.

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 /// the benchmarks take with it, coarse enough not to load a busy machine.
 const EVERY: Duration = Duration::from_millis(20);
 
+/// How often [`retry`] tries again: its attempts run commands (an apply, a
+/// status across nodes), far dearer than a check.
+const RETRY_EVERY: Duration = Duration::from_millis(200);
+
 /// Checks `done` until it holds or `timeout` passed; whether it held.
 pub fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -29,4 +33,22 @@ pub fn eventually(
     done: impl FnMut() -> bool,
 ) {
     assert!(wait_until(timeout, done), "{what}\n{}", explain());
+}
+
+/// Calls `attempt` until it returns `Ok` or `timeout` passed; that value.
+/// Fails with `what` and the last `Err`, which says what was seen (the
+/// output of the last try, the agents' logs).
+pub fn retry<T>(
+    timeout: Duration,
+    what: &str,
+    mut attempt: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match attempt() {
+            Ok(value) => return value,
+            Err(last) => assert!(Instant::now() < deadline, "{what}\n{last}"),
+        }
+        std::thread::sleep(RETRY_EVERY);
+    }
 }

@@ -19,7 +19,8 @@ use hareconcile_test_support as support;
 
 #[allow(unused_imports)] // for the test files: not all of them write manifests
 pub use support::lab_manifests::{
-    cluster_manifest, ssh_manifest, vip, web_vip_manifest, VIP_NUMBER, VRID,
+    cluster_manifest, document, peer_line, peer_token_file, ssh_manifest, vip, web_vip_manifest,
+    VIP_NUMBER, VRID,
 };
 pub use support::LabAgent as Agent;
 #[allow(unused_imports)] // not every test file waits
@@ -193,15 +194,15 @@ pub fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
 /// of `web`, healthy once its port 8080 answers twice in a row; a
 /// document to follow another.
 pub fn shop_manifest(stack: &Path) -> String {
-    format!(
-        "---\n\
-         apiVersion: hareconcile.io/v1alpha1\n\
-         kind: Service\n\
-         metadata: {{name: shop}}\n\
-         spec: {{cluster: lab, followVirtualIP: web, mode: active-passive, \
-                 compose: {{file: {stack}, project: shop}}, \
-                 health: {{tcp: [\"127.0.0.1:8080\"], interval: 500ms, rise: 2}}}}\n",
-        stack = stack.display(),
+    document(
+        "Service",
+        "shop",
+        &format!(
+            "cluster: lab, followVirtualIP: web, mode: active-passive, \
+             compose: {{file: {stack}, project: shop}}, \
+             health: {{tcp: [\"127.0.0.1:8080\"], interval: 500ms, rise: 2}}",
+            stack = stack.display(),
+        ),
     )
 }
 
@@ -250,11 +251,7 @@ impl VrrpAgent for Agent {
     }
 
     fn notified(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.join("notify.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        support::read_lines(&self.dir.join("notify.log"))
     }
 
     fn reconfigure(&self, vrrp: Vrrp, priorities: (u8, u8)) {
@@ -403,14 +400,6 @@ pub fn logs(processes: &[(&str, &Process)]) -> String {
         .join("\n")
 }
 
-/// A dockerd on n1 and on n2.
-pub fn start_dockerds(lab: &Lab) -> Vec<Dockerd> {
-    [lab.node(1), lab.node(2)]
-        .iter()
-        .map(|host| host.start_dockerd().unwrap())
-        .collect()
-}
-
 /// n1's and n2's agents, each on its dockerd (one of `dockerds`) and on
 /// the manifest `manifest` writes for it.
 pub fn start_on_docker(
@@ -469,6 +458,20 @@ pub fn text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// Asserts from `agent`'s events of VirtualIP `web` that it held its
+/// takeover (make-before-break) and took the VIP only once the Services
+/// following it were Ready there.
+pub fn assert_held_until_services_ready(agent: &Agent) {
+    let events = agent.events(&["vip", "web"]);
+    let holding = events.find("HoldingPreemption");
+    let proceeding = events.find("PreemptingAfterServicesReady");
+    assert!(
+        holding.is_some() && proceeding.is_some() && holding < proceeding,
+        "{} did not hold its takeover until its stack was ready:\n{events}",
+        agent.name
+    );
 }
 
 /// Starts the agent of `host` and applies `manifest` through it: applied

@@ -12,7 +12,7 @@ use crate::cleanup;
 use crate::error::{LabError, Result};
 use crate::naming::LabId;
 use crate::process::{NodeCommand, Output, Place, Process};
-use crate::topology::Host;
+use crate::topology::{Host, Lab};
 
 /// The tag [`busybox_image`] gives the image.
 pub const BUSYBOX_IMAGE: &str = "hareconcile/busybox:lab";
@@ -72,6 +72,13 @@ impl Host {
         let cmd = dockerd_command(&dockerd.dir, &dockerd.uri, &dockerd.cgroup_parent);
         dockerd.process = Some(self.spawn(cmd)?);
         dockerd.wait_ready()
+    }
+}
+
+impl Lab {
+    /// A dockerd on each node ([`Host::start_dockerd`]), in node order.
+    pub fn start_dockerds(&self) -> Result<Vec<Dockerd>> {
+        self.nodes().iter().map(Host::start_dockerd).collect()
     }
 }
 
