@@ -654,13 +654,9 @@ fn mark_not_in_1_29(stack: &Stack, text: &str) {
 #[test]
 fn the_seed_stacks_run_with_their_declared_names_secrets_tmpfs_and_limits() {
     require_privileges!(docker);
-    let Rig {
-        dockerd,
-        rt,
-        engine,
-        _lab,
-    } = rig();
-    let running = |name: &str| inspect(&dockerd, name)["State"]["Running"] == true;
+    let rig = rig();
+    let (dockerd, rt, engine) = (&rig.dockerd, &rig.rt, &rig.engine);
+    let running = |name: &str| inspect(dockerd, name)["State"]["Running"] == true;
 
     // Traefik, hardened: read-only root, no new privileges, /tmp in
     // memory, its DNS token a secret, limits from deploy.resources.
@@ -668,7 +664,7 @@ fn the_seed_stacks_run_with_their_declared_names_secrets_tmpfs_and_limits() {
     let project = traefik.project();
     rt.block_on(engine.up(&project)).unwrap();
     assert!(running("traefik"));
-    let c = inspect(&dockerd, "traefik");
+    let c = inspect(dockerd, "traefik");
     let host = &c["HostConfig"];
     assert_eq!(host["ReadonlyRootfs"], true);
     assert_eq!(host["SecurityOpt"], json!(["no-new-privileges:true"]));
@@ -689,10 +685,10 @@ fn the_seed_stacks_run_with_their_declared_names_secrets_tmpfs_and_limits() {
         c["Mounts"]
     );
     assert_eq!(
-        exec(&dockerd, "traefik", "cat /run/secrets/cf_dns_api_token"),
+        exec(dockerd, "traefik", "cat /run/secrets/cf_dns_api_token"),
         std::fs::read_to_string(&token).unwrap().trim_end()
     );
-    assert!(exec(&dockerd, "traefik", "grep ' /tmp ' /proc/mounts").starts_with("tmpfs /tmp tmpfs"));
+    assert!(exec(dockerd, "traefik", "grep ' /tmp ' /proc/mounts").starts_with("tmpfs /tmp tmpfs"));
     assert!(c["NetworkSettings"]["Networks"]["proxy"].is_object());
     rt.block_on(engine.down(&project)).unwrap();
 
@@ -701,7 +697,7 @@ fn the_seed_stacks_run_with_their_declared_names_secrets_tmpfs_and_limits() {
     let project = pihole.project();
     rt.block_on(engine.up(&project)).unwrap();
     assert!(running("pihole"));
-    let c = inspect(&dockerd, "pihole");
+    let c = inspect(dockerd, "pihole");
     assert_eq!(c["HostConfig"]["Memory"], 768 << 20);
     assert_eq!(c["HostConfig"]["MemoryReservation"], 256 << 20);
     assert_eq!(c["Config"]["Hostname"], "pihole-ha");
@@ -714,13 +710,13 @@ fn the_seed_stacks_run_with_their_declared_names_secrets_tmpfs_and_limits() {
     let unbound = Stack::fixture("pihole-unbound", &PIHOLE);
     let project = unbound.project();
     rt.block_on(engine.up(&project)).unwrap();
-    let c = inspect(&dockerd, "unbound");
+    let c = inspect(dockerd, "unbound");
     assert_eq!(c["State"]["Health"]["Status"], "healthy");
     assert_eq!(
         c["NetworkSettings"]["Networks"]["parity_dns"]["IPAddress"],
         "172.28.53.2"
     );
-    let c = inspect(&dockerd, "pihole");
+    let c = inspect(dockerd, "pihole");
     assert!(running("pihole"));
     assert_eq!(
         c["NetworkSettings"]["Networks"]["parity_dns"]["IPAddress"],
@@ -737,7 +733,7 @@ fn the_seed_stacks_run_with_their_declared_names_secrets_tmpfs_and_limits() {
     let npmplus = Stack::fixture("npmplus", &[]);
     let project = npmplus.project();
     let up = rt.block_on(engine.up(&project));
-    let c = inspect(&dockerd, "npmplus");
+    let c = inspect(dockerd, "npmplus");
     rt.block_on(engine.down(&project)).unwrap();
     if !existed {
         let _ = std::fs::remove_dir(data);
@@ -756,12 +752,8 @@ fn the_seed_stacks_run_with_their_declared_names_secrets_tmpfs_and_limits() {
 #[test]
 fn what_1_29_lacks_runs_as_the_compose_spec_documents_it() {
     require_privileges!(docker);
-    let Rig {
-        dockerd,
-        rt,
-        engine,
-        _lab,
-    } = rig();
+    let rig = rig();
+    let (dockerd, rt, engine) = (&rig.dockerd, &rig.rt, &rig.engine);
     let text = r#"
 services:
   db:
@@ -799,19 +791,19 @@ configs:
     // flaky turns unhealthy; app does not require it and starts.
     rt.block_on(engine.up(&project)).unwrap();
     let app = "parity_app_1";
-    assert_eq!(exec(&dockerd, app, "cat /run/secrets/token"), "t0ken");
+    assert_eq!(exec(dockerd, app, "cat /run/secrets/token"), "t0ken");
     assert_eq!(
-        exec(&dockerd, app, "stat -c '%a %u' /run/secrets/token"),
+        exec(dockerd, app, "stat -c '%a %u' /run/secrets/token"),
         "444 0"
     );
     assert_eq!(
-        exec(&dockerd, app, "stat -c '%a %u' /etc/token"),
+        exec(dockerd, app, "stat -c '%a %u' /etc/token"),
         "400 65534"
     );
-    assert_eq!(exec(&dockerd, app, "cat /etc/app.conf"), "level=debug");
-    assert_eq!(exec(&dockerd, app, "cat /file_conf"), "from a file");
-    assert_eq!(exec(&dockerd, app, "stat -c %a /scratch"), "1770");
-    let c = inspect(&dockerd, app);
+    assert_eq!(exec(dockerd, app, "cat /etc/app.conf"), "level=debug");
+    assert_eq!(exec(dockerd, app, "cat /file_conf"), "from a file");
+    assert_eq!(exec(dockerd, app, "stat -c %a /scratch"), "1770");
+    let c = inspect(dockerd, app);
     assert_eq!(c["HostConfig"]["PidsLimit"], 50);
     assert_eq!(c["HostConfig"]["CgroupnsMode"], "private");
     assert!(
@@ -824,7 +816,7 @@ configs:
         c["Mounts"]
     );
     assert_eq!(
-        inspect(&dockerd, "parity_flaky_1")["State"]["Health"]["Status"],
+        inspect(dockerd, "parity_flaky_1")["State"]["Health"]["Status"],
         "unhealthy"
     );
 
@@ -846,7 +838,7 @@ configs:
         changes.contains(&"restarted parity_app_1".to_string()),
         "{changes:?}"
     );
-    let after = inspect(&dockerd, app);
+    let after = inspect(dockerd, app);
     assert_eq!(after["Id"], c["Id"]);
     assert_ne!(after["State"]["StartedAt"], started);
     rt.block_on(engine.down(&project)).unwrap();
@@ -881,12 +873,8 @@ configs:
 #[test]
 fn a_foreign_container_holding_a_declared_name_is_reported_and_left_running() {
     require_privileges!(docker);
-    let Rig {
-        dockerd,
-        rt,
-        engine,
-        _lab,
-    } = rig();
+    let rig = rig();
+    let (dockerd, rt, engine) = (&rig.dockerd, &rig.rt, &rig.engine);
     let run = |args: &[&str]| {
         let mut all = vec!["run", "-d"];
         all.extend(args);
@@ -906,7 +894,7 @@ fn a_foreign_container_holding_a_declared_name_is_reported_and_left_running() {
         "--label",
         "com.docker.compose.container-number=1",
     ]);
-    let started = |name: &str| inspect(&dockerd, name)["State"]["StartedAt"].clone();
+    let started = |name: &str| inspect(dockerd, name)["State"]["StartedAt"].clone();
     let before = [started("pihole"), started("traefik")];
 
     for (stack, name, holder, id) in [
@@ -947,7 +935,7 @@ fn a_foreign_container_holding_a_declared_name_is_reported_and_left_running() {
         assert_eq!(taken.container, name);
         assert!(taken.fix.starts_with("won't fix"), "{}", taken.fix);
         rt.block_on(engine.down(&project)).unwrap();
-        let c = inspect(&dockerd, name);
+        let c = inspect(dockerd, name);
         assert_eq!(c["Id"].as_str().unwrap(), id.as_str());
         assert_eq!(c["State"]["Running"], true);
     }
@@ -961,17 +949,13 @@ fn a_foreign_container_holding_a_declared_name_is_reported_and_left_running() {
 #[test]
 fn a_new_container_name_and_a_smaller_scale_apply_to_a_running_stack() {
     require_privileges!(docker);
-    let Rig {
-        dockerd,
-        rt,
-        engine,
-        _lab,
-    } = rig();
+    let rig = rig();
+    let (dockerd, rt, engine) = (&rig.dockerd, &rig.rt, &rig.engine);
     let text = "services:\n  web: {image: hareconcile/standin:lab, scale: 3}\n  db: {image: hareconcile/standin:lab, container_name: old-db}\n";
     let stack = Stack::new(&[("compose.yaml", text)], &[]);
     rt.block_on(engine.up(&stack.project())).unwrap();
     let names = || {
-        let mut names: Vec<String> = project_view(&dockerd).into_keys().collect();
+        let mut names: Vec<String> = project_view(dockerd).into_keys().collect();
         names.sort();
         names
     };
@@ -979,7 +963,7 @@ fn a_new_container_name_and_a_smaller_scale_apply_to_a_running_stack() {
         names(),
         ["old-db", "parity_web_1", "parity_web_2", "parity_web_3"]
     );
-    let first_web = inspect(&dockerd, "parity_web_1")["Id"].clone();
+    let first_web = inspect(dockerd, "parity_web_1")["Id"].clone();
 
     let changed = text
         .replace("scale: 3", "scale: 1")
@@ -1023,8 +1007,8 @@ fn a_new_container_name_and_a_smaller_scale_apply_to_a_running_stack() {
         ]
     );
     assert_eq!(names(), ["new-db", "parity_web_1"]);
-    assert_eq!(inspect(&dockerd, "parity_web_1")["Id"], first_web);
-    let db = inspect(&dockerd, "new-db");
+    assert_eq!(inspect(dockerd, "parity_web_1")["Id"], first_web);
+    let db = inspect(dockerd, "new-db");
     assert_eq!(db["Config"]["Labels"]["com.docker.compose.service"], "db");
     assert_eq!(db["State"]["Running"], true);
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use hareconcile_compose::engine::{Change, Engine};
 use hareconcile_compose::file::{load, LoadOptions, Project};
-use hareconcile_lab::{busybox_image, require_privileges, Dockerd, Host, Lab};
+use hareconcile_lab::{require_privileges, DockerNode, Dockerd, Host};
 use hareconcile_test_support::runtime;
 
 /// The benchmark's stack: web depends on a worker (healthy first, so the
@@ -78,41 +78,58 @@ fn changes(done: Vec<Change>) -> Vec<String> {
     done.iter().map(Change::to_string).collect()
 }
 
+/// `dockerd`'s engine, and a runtime to call it from.
+fn connect(dockerd: &Dockerd) -> (tokio::runtime::Runtime, Engine) {
+    let rt = runtime();
+    let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
+    (rt, engine)
+}
+
+/// Brings `stack` up: the engine must report `first` before `later` (it
+/// reports changes as they happen) and, in all, the changes `expected`.
+fn assert_up_reports(
+    (rt, engine): &(tokio::runtime::Runtime, Engine),
+    stack: &Project,
+    (first, later): (&str, &str),
+    expected: &[&str],
+) {
+    let mut did = changes(rt.block_on(engine.up(stack)).unwrap());
+    let at = |change: &str| did.iter().position(|c| c == change);
+    assert!(
+        at(first) < at(later),
+        "{later} went ahead of {first}: {did:?}"
+    );
+    did.sort();
+    assert_eq!(did, expected);
+}
+
 #[test]
 fn compose_lists_what_the_engine_starts_and_web_answers() {
     require_privileges!(docker);
-    let lab = Lab::builder().nodes(1).client(true).build().unwrap();
-    let node = lab.node(1);
-    let dockerd = node.start_dockerd().unwrap();
-    let image = busybox_image(dockerd.uri()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_stack(dir.path(), &image);
+    let docker = DockerNode::start(true).unwrap();
+    let (node, dockerd) = (docker.node(), &docker.dockerd);
+    let file = write_stack(docker.lab.dir(), &docker.image);
     let stack = project(&file, "shop");
 
-    let rt = runtime();
-    let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
-    let mut did = changes(rt.block_on(engine.up(&stack)).unwrap());
-    // Changes are reported as they happen: idle, which no client reaches,
-    // is not even created before web, which publishes a port, has started.
-    let at = |change: &str| did.iter().position(|c| c == change);
-    assert!(
-        at("started shop_web_1") < at("created shop_idle_1"),
-        "idle went ahead of web: {did:?}"
-    );
-    did.sort();
-    assert_eq!(
-        did,
-        [
+    let connected = connect(dockerd);
+    // Idle, which no client reaches, is not even created before web,
+    // which publishes a port, has started.
+    assert_up_reports(
+        &connected,
+        &stack,
+        ("started shop_web_1", "created shop_idle_1"),
+        &[
             "created shop_idle_1",
             "created shop_web_1",
             "created shop_worker_1",
             "started shop_idle_1",
             "started shop_web_1",
-            "started shop_worker_1"
-        ]
+            "started shop_worker_1",
+        ],
     );
+    let (rt, engine) = connected;
 
-    let ps = compose(&dockerd, &file, "shop", &["ps"]);
+    let ps = compose(dockerd, &file, "shop", &["ps"]);
     for service in ["web", "worker", "idle"] {
         let line = ps
             .lines()
@@ -128,7 +145,7 @@ fn compose_lists_what_the_engine_starts_and_web_answers() {
         "web started before its dependency was healthy"
     );
     let url = format!("http://{}:8080/", node.ipv4(0));
-    if let Err(e) = fetch(lab.client(), &url, Duration::from_secs(10)) {
+    if let Err(e) = fetch(docker.lab.client(), &url, Duration::from_secs(10)) {
         let ps = dockerd.docker(&["ps", "-a"]).unwrap().stdout;
         let logs = dockerd.docker(&["logs", "shop_web_1"]).unwrap();
         panic!(
@@ -139,9 +156,9 @@ fn compose_lists_what_the_engine_starts_and_web_answers() {
 
     // Running up again changes nothing, and says so: same containers,
     // all still running.
-    let before = container_ids(&dockerd);
+    let before = container_ids(dockerd);
     assert_eq!(changes(rt.block_on(engine.up(&stack)).unwrap()), [""; 0]);
-    assert_eq!(container_ids(&dockerd), before);
+    assert_eq!(container_ids(dockerd), before);
 
     // What was stopped behind its back is what the next up reports.
     dockerd.docker(&["stop", "-t", "1", "shop_idle_1"]).unwrap();
@@ -161,26 +178,23 @@ fn compose_lists_what_the_engine_starts_and_web_answers() {
         did[3..].iter().all(|c| c.starts_with("stopped ")),
         "{did:?}"
     );
-    assert!(container_ids(&dockerd).is_empty());
+    assert!(container_ids(dockerd).is_empty());
 }
 
 #[test]
 fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_service() {
     require_privileges!(docker);
-    let lab = Lab::builder().nodes(1).build().unwrap();
-    let dockerd = lab.node(1).start_dockerd().unwrap();
-    let image = busybox_image(dockerd.uri()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_stack(dir.path(), &image);
-    compose(&dockerd, &file, "shop", &["up", "-d"]);
-    let created = container_ids(&dockerd);
+    let docker = DockerNode::start(false).unwrap();
+    let (dockerd, image) = (&docker.dockerd, &docker.image);
+    let file = write_stack(docker.lab.dir(), image);
+    compose(dockerd, &file, "shop", &["up", "-d"]);
+    let created = container_ids(dockerd);
     assert_eq!(created.len(), 3);
 
-    let rt = runtime();
-    let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
+    let (rt, engine) = connect(dockerd);
     rt.block_on(engine.up(&project(&file, "shop"))).unwrap();
     assert_eq!(
-        container_ids(&dockerd),
+        container_ids(dockerd),
         created,
         "adopting must not recreate or duplicate"
     );
@@ -197,7 +211,7 @@ fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_ser
         changes(rt.block_on(engine.up(&project(&file, "shop"))).unwrap()),
         ["replaced shop_idle_1", "started shop_idle_1"]
     );
-    let after = container_ids(&dockerd);
+    let after = container_ids(dockerd);
     assert_eq!(after.len(), 3);
     let kept = after.iter().filter(|id| created.contains(id)).count();
     assert_eq!(kept, 2, "only idle is recreated");
@@ -221,7 +235,7 @@ fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_ser
     assert_eq!(failed.container(), Some("shop_idle_1"), "{failed}");
     assert!(failed.to_string().contains("No such image"), "{failed}");
     assert_eq!(
-        container_ids(&dockerd),
+        container_ids(dockerd),
         after,
         "nothing removed or left over"
     );
@@ -231,7 +245,7 @@ fn a_stack_docker_compose_created_is_adopted_and_changes_recreate_only_their_ser
     // Back to a configuration that can be created: nothing to replace.
     std::fs::write(&file, working).unwrap();
     rt.block_on(engine.up(&project(&file, "shop"))).unwrap();
-    assert_eq!(container_ids(&dockerd), after);
+    assert_eq!(container_ids(dockerd), after);
 }
 
 /// Runs `f` on a thread that joined `host`'s network namespace, where the
@@ -257,16 +271,12 @@ fn in_netns_of<T: Send>(host: &Host, f: impl FnOnce() -> T + Send) -> T {
 #[test]
 fn a_started_container_is_in_the_nodes_neighbour_table_before_anything_talks_to_it() {
     require_privileges!(docker);
-    let lab = Lab::builder().nodes(1).build().unwrap();
-    let node = lab.node(1);
-    let dockerd = node.start_dockerd().unwrap();
-    let image = busybox_image(dockerd.uri()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let stack = project(&write_stack(dir.path(), &image), "shop");
+    let docker = DockerNode::start(false).unwrap();
+    let (node, dockerd) = (docker.node(), &docker.dockerd);
+    let stack = project(&write_stack(docker.lab.dir(), &docker.image), "shop");
 
     in_netns_of(node, || {
-        let rt = runtime();
-        let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
+        let (rt, engine) = connect(dockerd);
         rt.block_on(engine.up(&stack)).unwrap();
     });
 
@@ -296,11 +306,9 @@ fn a_started_container_is_in_the_nodes_neighbour_table_before_anything_talks_to_
 #[test]
 fn a_service_in_anothers_network_namespace_starts_once_that_one_runs() {
     require_privileges!(docker);
-    let lab = Lab::builder().nodes(1).build().unwrap();
-    let dockerd = lab.node(1).start_dockerd().unwrap();
-    let image = busybox_image(dockerd.uri()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("compose.yaml");
+    let docker = DockerNode::start(false).unwrap();
+    let (dockerd, image) = (&docker.dockerd, &docker.image);
+    let path = docker.lab.dir().join("compose.yaml");
     std::fs::write(
         &path,
         format!("services:\n  app:\n    image: {image}\n    command: sleep 3600\n    network_mode: \"service:vpn\"\n  vpn:\n    image: {image}\n    command: sleep 3600\n    depends_on: {{db: {{condition: service_healthy}}}}\n  db:\n    image: {image}\n    command: sleep 3600\n    healthcheck: {{test: [CMD, \"true\"], interval: 1s}}\n"),
@@ -308,25 +316,18 @@ fn a_service_in_anothers_network_namespace_starts_once_that_one_runs() {
     .unwrap();
     let stack = project(&path, "tunnel");
 
-    let rt = runtime();
-    let engine = rt.block_on(Engine::connect(dockerd.uri())).unwrap();
-    let mut did = changes(rt.block_on(engine.up(&stack)).unwrap());
-    let at = |change: &str| did.iter().position(|c| c == change);
-    assert!(
-        at("started tunnel_vpn_1") < at("started tunnel_app_1"),
-        "{did:?}"
-    );
-    did.sort();
-    assert_eq!(
-        did,
-        [
+    assert_up_reports(
+        &connect(dockerd),
+        &stack,
+        ("started tunnel_vpn_1", "started tunnel_app_1"),
+        &[
             "created tunnel_app_1",
             "created tunnel_db_1",
             "created tunnel_vpn_1",
             "started tunnel_app_1",
             "started tunnel_db_1",
-            "started tunnel_vpn_1"
-        ]
+            "started tunnel_vpn_1",
+        ],
     );
     let running = dockerd.docker(&["ps", "--format", "{{.Names}}"]).unwrap();
     let mut names: Vec<&str> = running.stdout.lines().collect();

@@ -82,6 +82,36 @@ impl Lab {
     }
 }
 
+/// A one-node lab whose node runs a dockerd that has [`BUSYBOX_IMAGE`]:
+/// what the tests of one node's containers start from. Fields drop in
+/// order: the daemon before its lab.
+pub struct DockerNode {
+    pub dockerd: Dockerd,
+    /// The busybox image's tag, for compose files.
+    pub image: String,
+    pub lab: Lab,
+}
+
+impl DockerNode {
+    /// The lab, with a client host when `client` (to reach published
+    /// ports from outside the node).
+    pub fn start(client: bool) -> Result<DockerNode> {
+        let lab = Lab::builder().nodes(1).client(client).build()?;
+        let dockerd = lab.node(1).start_dockerd()?;
+        let image = busybox_image(dockerd.uri())?;
+        Ok(DockerNode {
+            dockerd,
+            image,
+            lab,
+        })
+    }
+
+    /// The node, n1.
+    pub fn node(&self) -> &Host {
+        self.lab.node(1)
+    }
+}
+
 /// The daemon keeps its images and containers in memory. vfs copies the
 /// image for each container (about 900 files for busybox, twice), and on
 /// the lab machines' disk creating a file costs up to a millisecond in

@@ -57,7 +57,7 @@ mod topology;
 
 pub use cleanup::{leftovers, Leftovers, LAB_ROOT};
 pub use debian::{debian_rootfs, CACHE_ROOT, DEBIAN_SUITE, MIRROR_ENV};
-pub use docker::{busybox_image, Dockerd, BUSYBOX_IMAGE};
+pub use docker::{busybox_image, DockerNode, Dockerd, BUSYBOX_IMAGE};
 pub use error::{LabError, Result};
 pub use keepalived::{
     config as keepalived_config, start_keepalived, start_keepalived_with, VrrpInstance,
