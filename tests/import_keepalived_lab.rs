@@ -87,15 +87,7 @@ fn keepalived_with_its_file_and_hareconcile_with_the_import_fail_over_both_ways(
     };
 
     // One master: keepalived's n1 (priority 150), hareconcile's n2 backup.
-    eventually(CONVERGE, "keepalived never became master", &all, || {
-        holds(n1)
-    });
-    assert!(
-        wait_until(CONVERGE, || agent.vrrp_state().as_deref() == Some("Backup")),
-        "hareconcile is not backup: {:?}\n{}",
-        agent.vrrp_state(),
-        all()
-    );
+    await_keepalived_master(&agent, || holds(n1), &all);
     assert_sole_holder(n1, n2, Duration::from_secs(3), &all);
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 

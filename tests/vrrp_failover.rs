@@ -11,12 +11,18 @@ mod vrrp_lab;
 
 use vrrp_lab::*;
 
+/// Whether `agent` heard the master leave: its advert of priority 0, sent
+/// as it stops, lets the backup take over at once.
+fn heard_leaving(agent: &Agent) -> bool {
+    agent.log().contains("master is leaving (priority 0)")
+}
+
 #[test]
 fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
-    let lab = two_nodes!(client);
-    let (n1, n2, client) = lab.with_client();
-    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
-    let all = || pair_logs(&a1, &a2);
+    let pair = Pair::start(two_nodes!(client), V3_MULTICAST);
+    let (n1, n2, client) = pair.lab.with_client();
+    let (a1, a2, lab) = (&pair.a1, &pair.a2, &pair.lab);
+    let all = || pair.logs();
 
     eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
     assert_sole_holder(n1, n2, Duration::from_secs(1), &all);
@@ -82,21 +88,12 @@ fn agents_elect_fail_over_on_node_loss_and_preempt_back() {
 
 /// Both directions against keepalived as n2: keepalived higher (it holds
 /// the VIP, loses it on node loss, preempts back), then hareconcile higher.
-fn interop_with_keepalived(vrrp: Vrrp) {
-    let lab = Lab::builder().nodes(2).client(true).build().unwrap();
-    let (n1, n2, client) = (lab.node(1), lab.node(2), lab.client());
+fn interop_with_keepalived(lab: TwoNodes, vrrp: Vrrp) {
+    let (n1, n2, client) = lab.with_client();
 
     let (agent, keepalived) = start_against_keepalived(&lab, vrrp, vrrp, (100, 110));
     let all = || interop_logs(&agent, &keepalived);
-    eventually(CONVERGE, "keepalived never became master", &all, || {
-        holds(n2)
-    });
-    assert!(
-        wait_until(CONVERGE, || agent.vrrp_state().as_deref() == Some("Backup")),
-        "hareconcile is not backup: {:?}\n{}",
-        agent.vrrp_state(),
-        all()
-    );
+    await_keepalived_master(&agent, || holds(n2), &all);
     assert_sole_holder(n2, n1, Duration::from_secs(2), &all);
     lab.node_loss(n2).unwrap();
     eventually(CONVERGE, "hareconcile never took over", &all, || holds(n1));
@@ -143,54 +140,42 @@ fn interop_with_keepalived(vrrp: Vrrp) {
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 }
 
+/// VRRPv2 with the password keepalived's `auth_type PASS` sends.
+const V2_PASSWORD: Vrrp = Vrrp {
+    version: 2,
+    advert: Duration::from_secs(1),
+    password: Some("s3cret"),
+    ..V3_MULTICAST
+};
+
 #[test]
 fn keepalived_interop_vrrp3_multicast() {
-    require_privileges!();
-    let _serial = serial();
-    interop_with_keepalived(V3_MULTICAST);
+    interop_with_keepalived(two_nodes!(client), V3_MULTICAST);
 }
 
 #[test]
 fn keepalived_interop_vrrp2_with_password() {
-    require_privileges!();
-    let _serial = serial();
-    interop_with_keepalived(Vrrp {
-        version: 2,
-        advert: Duration::from_secs(1),
-        password: Some("s3cret"),
-        ..V3_MULTICAST
-    });
+    interop_with_keepalived(two_nodes!(client), V2_PASSWORD);
 }
 
 #[test]
 fn keepalived_interop_vrrp3_unicast() {
-    require_privileges!();
-    let _serial = serial();
-    interop_with_keepalived(Vrrp {
-        unicast: true,
-        ..V3_MULTICAST
-    });
+    interop_with_keepalived(two_nodes!(client), V3_MULTICAST.unicast());
 }
 
 #[test]
 fn sigterm_on_the_master_hands_over_with_priority_zero() {
-    let lab = two_nodes!();
-    let (n1, n2) = lab.pair();
     // At 1 s adverts a silent master is noticed after ~3.6 s; priority 0
     // lets the backup take over after Skew_Time (~0.6 s) instead.
-    let vrrp = Vrrp {
-        advert: Duration::from_secs(1),
-        ..V3_MULTICAST
-    };
-    let (a1, a2) = start_pair(&lab, vrrp);
-    let all = || pair_logs(&a1, &a2);
-    eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
-    eventually(CONVERGE, "n2 is not backup", &all, || {
-        a2.vrrp_state().as_deref() == Some("Backup")
+    let pair = Pair::start(two_nodes!(), V3_MULTICAST.every(Duration::from_secs(1)));
+    let (n1, n2) = pair.lab.pair();
+    let a2 = &pair.a2;
+    pair.eventually("n1 never became master, n2 backup", || {
+        holds(n1) && a2.vrrp_state().as_deref() == Some("Backup")
     });
 
     let stopping = Instant::now();
-    let status = a1.process.stop(Duration::from_secs(10)).unwrap();
+    let status = pair.a1.process.stop(Duration::from_secs(10)).unwrap();
     let exited = stopping.elapsed();
     eventually(CONVERGE, "n2 never took over", &|| a2.log(), || holds(n2));
     println!(
@@ -198,37 +183,29 @@ fn sigterm_on_the_master_hands_over_with_priority_zero() {
         stopping.elapsed()
     );
     assert!(!holds(n1), "the stopped master kept the VIP");
-    assert!(
-        a2.log().contains("master is leaving (priority 0)"),
-        "n2 never heard the priority-0 advert\n{}",
-        a2.log()
-    );
+    assert!(heard_leaving(a2), "n2 never heard it\n{}", a2.log());
 }
 
 #[test]
 fn a_vip_deleted_on_the_master_is_restored() {
-    let lab = two_nodes!();
-    let (n1, n2) = lab.pair();
-    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
-    let all = || pair_logs(&a1, &a2);
-    eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
-
-    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    let pair = Pair::start(two_nodes!(), V3_MULTICAST);
+    let (n1, n2) = pair.lab.pair();
+    pair.assert_sole_holder(n1, n2, Duration::from_millis(500));
     let cidr = format!("{}/24", vip());
     n1.exec_ok(&["ip", "address", "del", &cidr, "dev", "eth0"])
         .unwrap();
     let deleted = Instant::now();
-    eventually(CONVERGE, "the VIP was not restored", &all, || holds(n1));
+    pair.eventually("the VIP was not restored", || holds(n1));
     println!("VIP deleted by hand: back after {:?}", deleted.elapsed());
-    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    pair.assert_sole_holder(n1, n2, Duration::from_millis(500));
 }
 
 #[test]
 fn link_down_faults_the_master_and_the_backup_takes_over() {
-    let lab = two_nodes!();
+    let pair = Pair::start(two_nodes!(), V3_MULTICAST);
+    let (lab, a1) = (&pair.lab, &pair.a1);
     let (n1, n2) = lab.pair();
-    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
-    let all = || pair_logs(&a1, &a2);
+    let all = || pair.logs();
     eventually(CONVERGE, "n1 never became master", &all, || holds(n1));
 
     lab.link_down(n1, 0).unwrap();
@@ -264,35 +241,20 @@ fn link_down_faults_the_master_and_the_backup_takes_over() {
 
 #[test]
 fn an_ipv6_address_floats_with_its_own_instance() {
-    let lab = two_nodes!(client);
-    let (n1, n2, client) = lab.with_client();
-    let vrrp = Vrrp {
-        ipv6: true,
-        ..V3_MULTICAST
-    };
-    let (a1, a2) = start_pair(&lab, vrrp);
-    let all = || pair_logs(&a1, &a2);
-    eventually(CONVERGE, "n1 does not hold both VIPs", &all, || {
-        holds(n1) && holds_v6(n1)
-    });
-    eventually(CONVERGE, "n2 holds a VIP too", &all, || {
-        !holds_v6(n2) && !holds(n2)
-    });
+    let pair = Pair::start(two_nodes!(client), V3_MULTICAST.with_ipv6());
+    let (n1, n2, client) = pair.lab.with_client();
+    pair.eventually("n1 does not hold both VIPs", || holds(n1) && holds_v6(n1));
+    pair.eventually("n2 holds a VIP too", || !holds_v6(n2) && !holds(n2));
     assert!(client.reaches_within(vip6(), CONVERGE).unwrap());
 
-    lab.node_loss(n1).unwrap();
-    eventually(CONVERGE, "n2 did not take both over", &all, || {
-        holds(n2) && holds_v6(n2)
-    });
+    pair.lab.node_loss(n1).unwrap();
+    pair.eventually("n2 did not take both over", || holds(n2) && holds_v6(n2));
     assert!(client.reaches_within(vip6(), CONVERGE).unwrap());
-    lab.node_restore(n1).unwrap();
-    eventually(
-        CONVERGE,
-        "n1 did not preempt the IPv6 VIP back",
-        &all,
-        || holds_v6(n1) && !holds_v6(n2),
-    );
-    let instances = a1.status()["instances"].clone();
+    pair.lab.node_restore(n1).unwrap();
+    pair.eventually("n1 did not preempt the IPv6 VIP back", || {
+        holds_v6(n1) && !holds_v6(n2)
+    });
+    let instances = pair.a1.status()["instances"].clone();
     assert_eq!(instances.as_array().map(Vec::len), Some(2), "{instances}");
 }
 
@@ -305,9 +267,8 @@ fn adverts_of_another_version_are_counted_and_ignored() {
     // instance at all: the socket's filter leaves them in the kernel.)
     let a1 = Agent::start(&lab, n1, V3_MULTICAST, (110, 100));
     let other = Vrrp {
-        version: 2,
-        advert: Duration::from_secs(1),
-        ..V3_MULTICAST
+        password: None,
+        ..V2_PASSWORD
     };
     let a2 = Agent::start(&lab, n2, other, (110, 100));
     let all = || pair_logs(&a1, &a2);
@@ -326,20 +287,12 @@ fn adverts_of_another_version_are_counted_and_ignored() {
 
 #[test]
 fn a_keepalived_peer_with_another_password_is_counted_as_auth_failures() {
-    require_privileges!();
-    let _serial = serial();
-    let lab = Lab::builder().nodes(2).build().unwrap();
-    let ours = Vrrp {
-        version: 2,
-        advert: Duration::from_secs(1),
-        password: Some("s3cret"),
-        ..V3_MULTICAST
-    };
+    let lab = two_nodes!(client);
     let theirs = Vrrp {
         password: Some("wrong"),
-        ..ours
+        ..V2_PASSWORD
     };
-    let (agent, keepalived) = start_against_keepalived(&lab, ours, theirs, (110, 100));
+    let (agent, keepalived) = start_against_keepalived(&lab, V2_PASSWORD, theirs, (110, 100));
     let all = || interop_logs(&agent, &keepalived);
     // Neither accepts the other's adverts: each is master of its own
     // virtual router, and hareconcile counts every advert it refused.
@@ -413,10 +366,9 @@ fn a_tracked_interface_going_down_moves_the_vip() {
 
 #[test]
 fn force_backup_hands_the_vip_over_without_restarting_the_instance() {
-    let lab = two_nodes!();
-    let (n1, n2) = lab.pair();
-    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
-    let all = || pair_logs(&a1, &a2);
+    let pair = Pair::start(two_nodes!(), V3_MULTICAST);
+    let (n1, n2) = pair.lab.pair();
+    let (a1, all) = (&pair.a1, || pair.logs());
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
     assert!(holds(n1), "n1 is not master\n{}", all());
 
@@ -493,15 +445,14 @@ fn a_sync_group_fails_over_as_one() {
 
 #[test]
 fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
-    let lab = two_nodes!();
-    let (n1, n2) = lab.pair();
-    let (a1, a2) = start_pair(&lab, V3_MULTICAST);
-    let all = || pair_logs(&a1, &a2);
-    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    let pair = Pair::start(two_nodes!(), V3_MULTICAST);
+    let (n1, n2) = pair.lab.pair();
+    let (a1, a2) = (&pair.a1, &pair.a2);
+    pair.assert_sole_holder(n1, n2, Duration::from_millis(500));
 
     // n2 learns it now has the higher priority: it preempts.
     a2.reconfigure(V3_MULTICAST, (110, 120));
-    assert_sole_holder(n2, n1, Duration::from_millis(500), &all);
+    pair.assert_sole_holder(n2, n1, Duration::from_millis(500));
     assert!(
         wait_until(CONVERGE, || a2.status()["effectivePriority"] == 120),
         "n2 status: {}",
@@ -519,25 +470,23 @@ fn spec_changes_restart_the_instance_and_deletion_releases_the_vip() {
         .collect();
     assert_eq!(cluster_only.len(), 1, "{text}");
     std::fs::write(&file, cluster_only[0]).unwrap();
-    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    pair.assert_sole_holder(n1, n2, Duration::from_millis(500));
     assert!(
-        a1.log().contains("master is leaving (priority 0)"),
+        heard_leaving(a1),
         "n1 never heard n2 leave\n{}",
-        all()
+        pair.logs()
     );
 }
 
 #[test]
 fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
-    let lab = two_nodes!(client);
-    let (n1, n2, client) = lab.with_client();
     let vrrp = Vrrp {
         garp_refresh: Some("200ms"),
         ..V3_MULTICAST
     };
-    let (a1, a2) = start_pair(&lab, vrrp);
-    let all = || pair_logs(&a1, &a2);
-    assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
+    let pair = Pair::start(two_nodes!(client), vrrp);
+    let (n1, n2, client) = pair.lab.with_client();
+    pair.assert_sole_holder(n1, n2, Duration::from_millis(500));
     assert!(client.reaches_within(vip(), CONVERGE).unwrap());
 
     let mac = mac_of(n1, "eth0");
@@ -575,15 +524,10 @@ fn garp_refresh_repairs_a_wrong_arp_entry_on_the_client() {
 /// failure that VRRP rightly acts on, not the stall this test is about.
 #[test]
 fn a_backup_that_stalled_reads_the_queued_adverts_before_its_timer() {
-    let lab = two_nodes!();
-    let (n1, n2) = lab.pair();
-    let vrrp = Vrrp {
-        advert: Duration::from_secs(1),
-        ..V3_MULTICAST
-    };
-    let (a1, a2) = start_pair(&lab, vrrp);
-    let all = || pair_logs(&a1, &a2);
-    eventually(CONVERGE, "n1 never became master", &all, || {
+    let pair = Pair::start(two_nodes!(), V3_MULTICAST.every(Duration::from_secs(1)));
+    let (n1, n2) = pair.lab.pair();
+    let a2 = &pair.a2;
+    pair.eventually("n1 never became master", || {
         holds(n1) && a2.vrrp_state().as_deref() == Some("Backup")
     });
     let transitions = a2.status()["transitions"].clone();
@@ -594,12 +538,12 @@ fn a_backup_that_stalled_reads_the_queued_adverts_before_its_timer() {
     std::thread::sleep(Duration::from_secs(5));
     a2.process.signal(libc::SIGCONT);
 
-    assert_sole_holder(n1, n2, Duration::from_secs(2), &all);
+    pair.assert_sole_holder(n1, n2, Duration::from_secs(2));
     assert_eq!(
         a2.status()["transitions"],
         transitions,
         "n2 took over after its stall\n{}",
-        all()
+        pair.logs()
     );
 }
 
@@ -608,33 +552,22 @@ fn a_backup_that_stalled_reads_the_queued_adverts_before_its_timer() {
 /// it does anything else, then preempts back.
 #[test]
 fn a_killed_masters_agent_loses_the_vip_and_its_restart_clears_the_leftover_first() {
-    let lab = two_nodes!();
-    let (n1, n2) = lab.pair();
-    let (mut a1, a2) = start_pair(&lab, V3_MULTICAST);
-    eventually(
-        CONVERGE,
-        "n1 never became master",
-        &|| pair_logs(&a1, &a2),
-        || holds(n1),
-    );
+    let mut pair = Pair::start(two_nodes!(), V3_MULTICAST);
+    let (n1, n2) = (pair.lab.node(1), pair.lab.node(2));
+    pair.eventually("n1 never became master", || holds(n1));
 
-    a1.process.signal(libc::SIGKILL);
-    let _ = a1.process.wait_timeout(Duration::from_secs(10));
-    eventually(
-        CONVERGE,
-        "n2 never took over",
-        &|| pair_logs(&a1, &a2),
-        || holds(n2),
-    );
+    pair.a1.process.signal(libc::SIGKILL);
+    let _ = pair.a1.process.wait_timeout(Duration::from_secs(10));
+    pair.eventually("n2 never took over", || holds(n2));
     assert!(
         holds(n1),
         "the killed agent's VIP should still be on n1 (nothing removed it)"
     );
 
-    a1 = Agent::start_with_manifests(&lab, n1);
-    let all = || pair_logs(&a1, &a2);
+    pair.a1 = Agent::start_with_manifests(&pair.lab, n1);
+    let all = || pair.logs();
     assert_sole_holder(n1, n2, Duration::from_millis(500), &all);
-    let log = a1.log();
+    let log = pair.a1.log();
     let cleared = log.find("removing a VIP left over from an earlier run");
     let first_state = log.find("VRRP state changed");
     assert!(

@@ -335,18 +335,7 @@ fn keepalived_use_vmac_interop_keeps_the_virtual_mac_across_failovers() {
         .unwrap();
     let (agent, keepalived) = start_against_keepalived(&lab, WITH_VMAC, WITH_VMAC, (100, 110));
     let all = || interop_logs(&agent, &keepalived);
-    eventually(
-        CONVERGE,
-        "keepalived never became the only master",
-        &all,
-        || sole_holder(n2, n1),
-    );
-    assert!(
-        wait_until(CONVERGE, || agent.vrrp_state().as_deref() == Some("Backup")),
-        "hareconcile is not backup: {:?}\n{}",
-        agent.vrrp_state(),
-        all()
-    );
+    await_keepalived_master(&agent, || sole_holder(n2, n1), &all);
     assert!(resolve(client, vip()).contains(VMAC4), "{}", all());
 
     lab.node_loss(n2).unwrap();

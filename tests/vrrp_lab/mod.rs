@@ -124,6 +124,25 @@ pub const V3_MULTICAST: Vrrp = Vrrp {
     virtual_mac: false,
 };
 
+/// Variants of a setting, for a scenario's opening line:
+/// `V3_MULTICAST.every(Duration::from_secs(1))`.
+impl Vrrp {
+    pub fn every(self, advert: Duration) -> Vrrp {
+        Vrrp { advert, ..self }
+    }
+
+    pub fn with_ipv6(self) -> Vrrp {
+        Vrrp { ipv6: true, ..self }
+    }
+
+    pub fn unicast(self) -> Vrrp {
+        Vrrp {
+            unicast: true,
+            ..self
+        }
+    }
+}
+
 /// The Cluster and VirtualIP every agent of a lab applies, `priorities`
 /// giving n1's and n2's.
 pub fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
@@ -273,6 +292,38 @@ pub fn pair_logs(a1: &Agent, a2: &Agent) -> String {
     logs(&[("n1", &a1.process), ("n2", &a2.process)])
 }
 
+/// The scenario most tests open with: a [`TwoNodes`] lab whose nodes'
+/// agents run the same settings ([`start_pair`]). Fields drop in order:
+/// the agents before the lab.
+pub struct Pair {
+    pub a1: Agent,
+    pub a2: Agent,
+    pub lab: TwoNodes,
+}
+
+impl Pair {
+    /// `lab`: [`two_nodes!`], which skips the test without privileges.
+    pub fn start(lab: TwoNodes, vrrp: Vrrp) -> Pair {
+        let (a1, a2) = start_pair(&lab, vrrp);
+        Pair { a1, a2, lab }
+    }
+
+    /// Both agents' logs, for failure messages.
+    pub fn logs(&self) -> String {
+        pair_logs(&self.a1, &self.a2)
+    }
+
+    /// Waits until `done` holds; fails with `what` and both agents' logs.
+    pub fn eventually(&self, what: &str, done: impl FnMut() -> bool) {
+        eventually(CONVERGE, what, &|| self.logs(), done);
+    }
+
+    /// [`assert_sole_holder`] with both agents' logs.
+    pub fn assert_sole_holder(&self, holder: &Host, other: &Host, period: Duration) {
+        assert_sole_holder(holder, other, period, &|| self.logs());
+    }
+}
+
 /// keepalived as n2 on `theirs`, then our agent as n1 on `ours`;
 /// `priorities` are n1's and n2's (keepalived's is the second).
 pub fn start_against_keepalived(
@@ -292,6 +343,27 @@ pub fn interop_logs(agent: &Agent, keepalived: &Process) -> String {
         ("hareconcile n1", &agent.process),
         ("keepalived n2", keepalived),
     ])
+}
+
+/// Waits until keepalived is the master (`keepalived_holds`) and our
+/// `agent` its backup, as they settle after starting together.
+pub fn await_keepalived_master(
+    agent: &Agent,
+    keepalived_holds: impl FnMut() -> bool,
+    logs: &dyn Fn() -> String,
+) {
+    eventually(
+        CONVERGE,
+        "keepalived never became master",
+        logs,
+        keepalived_holds,
+    );
+    assert!(
+        wait_until(CONVERGE, || agent.vrrp_state().as_deref() == Some("Backup")),
+        "hareconcile is not backup: {:?}\n{}",
+        agent.vrrp_state(),
+        logs()
+    );
 }
 
 /// A keepalived running as the other node of the lab.
