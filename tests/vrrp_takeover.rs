@@ -28,8 +28,7 @@ fn ready(agent: &Agent) -> serde_json::Value {
 fn a_preempt_back_waits_until_the_stack_runs_on_the_returning_node() {
     let lab = two_nodes!();
     let (n1, n2) = lab.pair();
-    let dockerds = lab.start_dockerds().unwrap();
-    let agents = start_on_docker(&lab, &dockerds, |host, dockerd| {
+    let (agents, dockerds) = start_on_docker(&lab, |host, dockerd| {
         manifest(&write_web_stack(&lab, host, dockerd))
     });
     let (a1, a2) = (&agents[0], &agents[1]);

@@ -101,8 +101,7 @@ fn failing_scripts_lower_the_priority_or_fault_and_the_vip_follows() {
 fn an_unhealthy_tracked_service_on_the_master_moves_the_vip() {
     let lab = two_nodes!();
     let (n1, n2) = lab.pair();
-    let dockerds = lab.start_dockerds().unwrap();
-    let agents = start_on_docker(&lab, &dockerds, |host, dockerd| {
+    let (agents, dockerds) = start_on_docker(&lab, |host, dockerd| {
         let image = busybox_image(dockerd.uri()).unwrap();
         let ok = flag(&lab, host, "ok");
         raise(&ok);

@@ -128,22 +128,19 @@ fn assert_sole_vmac_holder(
 #[test]
 fn the_virtual_mac_follows_the_master_and_never_leaves_a_backup() {
     let lab = two_nodes!(client);
-    let (n1, n2, client) = lab.with_client();
-    let vrrp = Vrrp {
-        ipv6: true,
-        ..WITH_VMAC
-    };
     // Strict reverse-path filtering, as some distributions set it: the
     // client's packets to the VIP arrive on the macvlan while the route
     // back to the client goes through eth0.
-    for host in [n1, n2] {
+    for host in lab.nodes() {
         host.exec_ok(&["sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1"])
             .unwrap();
     }
-    let (a1, a2) = start_pair(&lab, vrrp);
-    let all = || pair_logs(&a1, &a2);
+    let pair = Pair::start(lab, WITH_VMAC.with_ipv6());
+    let (lab, a1, a2) = (&pair.lab, &pair.a1, &pair.a2);
+    let (n1, n2, client) = lab.with_client();
+    let all = || pair.logs();
 
-    assert_sole_vmac_holder(&lab, n1, n2, Duration::from_secs(2), &all);
+    assert_sole_vmac_holder(lab, n1, n2, Duration::from_secs(2), &all);
     assert_eq!(mac_of(n1, VMAC4_DEV), VMAC4);
     assert_eq!(mac_of(n1, VMAC6_DEV), VMAC6);
     let n1_mac = mac_of(n1, "eth0");
@@ -211,16 +208,16 @@ fn the_virtual_mac_follows_the_master_and_never_leaves_a_backup() {
     );
     assert!(resolve(client, vip6()).contains(VMAC6));
     assert!(
-        wait_until(CONVERGE, || learned_on(&lab, VMAC4) == Some(n2.lan_port(0))),
+        wait_until(CONVERGE, || learned_on(lab, VMAC4) == Some(n2.lan_port(0))),
         "the bridge did not learn {VMAC4} on n2's port"
     );
 
     lab.node_restore(n1).unwrap();
-    assert_sole_vmac_holder(&lab, n1, n2, Duration::from_secs(2), &all);
+    assert_sole_vmac_holder(lab, n1, n2, Duration::from_secs(2), &all);
     assert!(resolve(client, vip()).contains(VMAC4));
 
     // A clean stop releases the VIPs and removes the interfaces.
-    a1.process.stop(Duration::from_secs(10)).unwrap();
+    pair.a1.process.stop(Duration::from_secs(10)).unwrap();
     eventually(
         CONVERGE,
         "n2 did not take over from the stopped n1",
@@ -362,14 +359,10 @@ fn keepalived_use_vmac_interop_keeps_the_virtual_mac_across_failovers() {
 
 #[test]
 fn unicast_masters_hear_each_other_after_a_partition() {
-    let lab = two_nodes!(client);
-    let (n1, n2, client) = lab.with_client();
-    let vrrp = Vrrp {
-        unicast: true,
-        ..WITH_VMAC
-    };
-    let (a1, a2) = start_pair(&lab, vrrp);
-    let all = || pair_logs(&a1, &a2);
+    let pair = Pair::start(two_nodes!(client), WITH_VMAC.unicast());
+    let (n1, n2, client) = pair.lab.with_client();
+    let lab = &pair.lab;
+    let all = || pair.logs();
     eventually(CONVERGE, "n1 never became the only master", &all, || {
         sole_holder(n1, n2)
     });

@@ -472,21 +472,24 @@ pub fn logs(processes: &[(&str, &Process)]) -> String {
         .join("\n")
 }
 
-/// n1's and n2's agents, each on its dockerd (one of `dockerds`) and on
-/// the manifest `manifest` writes for it.
+/// A dockerd on n1 and on n2, then their agents, each on its dockerd and
+/// on the manifest `manifest` writes for it; stop them with
+/// [`stop_docker_lab`].
 pub fn start_on_docker(
     lab: &Lab,
-    dockerds: &[Dockerd],
     manifest: impl Fn(&Host, &Dockerd) -> String,
-) -> Vec<Agent> {
-    [lab.node(1), lab.node(2)]
-        .into_iter()
-        .zip(dockerds)
+) -> (Vec<Agent>, Vec<Dockerd>) {
+    let dockerds = lab.start_dockerds().unwrap();
+    let agents = lab
+        .nodes()
+        .iter()
+        .zip(&dockerds)
         .map(|(host, dockerd)| {
             Agent::write_manifest(lab, host, &manifest(host, dockerd));
             Agent::start_with(lab, host, &["--docker-host", dockerd.uri()])
         })
-        .collect()
+        .collect();
+    (agents, dockerds)
 }
 
 /// Stops the agents first, so none restarts a container behind the
