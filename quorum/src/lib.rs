@@ -23,5 +23,5 @@ mod wire;
 pub use endpoint::{BadEndpoint, Endpoint, Scheme};
 pub use etcd::{Acquired, AdvanceError, Client, EtcdError, Holder, Lease, Token};
 pub use lease::{LeaseClock, Standing};
-pub use session::{Config, LeaseView, Quorum, Snapshot};
+pub use session::{Config, LeaseView, Quorum, Sessions, Snapshot};
 pub use tls::{TlsError, TlsFiles};

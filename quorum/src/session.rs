@@ -28,6 +28,10 @@ use crate::etcd::{Acquired, AdvanceError, Client, Holder, Token};
 use crate::lease::{LeaseClock, Standing};
 use crate::tls::{TlsError, TlsFiles};
 
+/// This node's sessions, one per Cluster that declares a quorum, by the
+/// Cluster's name: the agent keeps them; controllers follow this.
+pub type Sessions = watch::Receiver<BTreeMap<String, Quorum>>;
+
 /// What a session needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -80,6 +84,8 @@ pub struct Snapshot {
     pub held: BTreeMap<String, Token>,
     /// Every writer lock as the engine last listed it, by name.
     pub holders: BTreeMap<String, Holder>,
+    /// The nodes with a lease (their presence key), as last listed.
+    pub nodes: BTreeSet<String>,
     /// The last failure talking to the engine, until a call succeeds.
     pub error: Option<String>,
 }
@@ -107,24 +113,27 @@ impl Snapshot {
 
     /// What a watcher reacts to; the lease's deadline moves with every
     /// renewal and is read when needed, not notified.
-    fn signature(
-        &self,
-        now: Instant,
-    ) -> (
-        bool,
-        Phase,
-        &BTreeMap<String, Token>,
-        &BTreeMap<String, Holder>,
-        bool,
-    ) {
-        (
-            self.reachable,
-            Phase::of(self.standing(now)),
-            &self.held,
-            &self.holders,
-            self.error.is_some(),
-        )
+    fn signature(&self, now: Instant) -> Signature<'_> {
+        Signature {
+            reachable: self.reachable,
+            phase: Phase::of(self.standing(now)),
+            held: &self.held,
+            holders: &self.holders,
+            nodes: &self.nodes,
+            failing: self.error.is_some(),
+        }
     }
+}
+
+/// See [`Snapshot::signature`].
+#[derive(PartialEq, Eq)]
+struct Signature<'a> {
+    reachable: bool,
+    phase: Phase,
+    held: &'a BTreeMap<String, Token>,
+    holders: &'a BTreeMap<String, Holder>,
+    nodes: &'a BTreeSet<String>,
+    failing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +210,11 @@ impl Quorum {
 
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    /// Whether both handles are the same session (not merely alike).
+    pub fn same_session(&self, other: &Quorum) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -456,6 +470,16 @@ async fn settle_locks(shared: &Shared, snapshot: &mut Snapshot, deadline: Durati
                     .get(lock)
                     .is_some_and(|h| h.token == *token)
             });
+        }
+        Err(e) => unanswered(snapshot, e.to_string()),
+    }
+    let nodes = config.node_key("");
+    match client.list(&nodes, deadline).await {
+        Ok(listed) => {
+            snapshot.nodes = listed
+                .into_iter()
+                .filter_map(|(key, _)| Some(key.strip_prefix(&nodes)?.to_string()))
+                .collect();
         }
         Err(e) => unanswered(snapshot, e.to_string()),
     }

@@ -8,6 +8,7 @@ mod manifests;
 mod measured;
 mod open_files;
 mod other_nodes;
+pub mod quorum;
 mod readiness;
 mod store_health;
 pub mod webhook;
@@ -72,7 +73,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         node: config.node.as_str().into(),
     };
     let reconciles = crate::api::reconcile_stats::ReconcileStats::default();
-    let vrrp = VirtualIpReconciler::new();
+    // Before the controllers, so a fenced VirtualIP finds its session.
+    let quorum = quorum::Keeper::start(store.clone(), config.node.clone());
+    let vrrp = VirtualIpReconciler::new().with_quorum(quorum.sessions());
     let vrrp_instances = vrrp.shutdown_handle();
     // Filled by the peer API task below; the Service controller asks the
     // other nodes through it before starting an exclusive stack.
@@ -115,7 +118,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         )
         .resync_every(config.resync)
         .start(),
-        services,
+        services.clone(),
         Controller::new(
             measured::Measured::new("mount", MountReconciler::new(), &reconciles),
             ctx.clone(),
@@ -125,7 +128,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         Controller::new(
             measured::Measured::new(
                 "sync",
-                SyncReconciler::new(&config.docker_host),
+                SyncReconciler::new(&config.docker_host).with_quorum(quorum.sessions()),
                 &reconciles,
             ),
             ctx.clone(),
@@ -221,7 +224,16 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     };
     readiness.stopping("handing the VIPs over");
     let _ = stop.send(true);
-    // First of all, so the backups take over within Skew_Time: masters
+    // An exclusive stack stops before the VIP leaves (break-before-make):
+    // once it left, the other node starts its own. The Service controller
+    // stops first, so that it does not start the stack again meanwhile.
+    let exclusive = hareconcile_compose::shutdown::exclusive_stacks(&store);
+    if !exclusive.is_empty() {
+        services.shutdown().await;
+        docker_events.abort();
+        hareconcile_compose::shutdown::stop(&config.docker_host, &store, exclusive).await;
+    }
+    // Then at once, so the backups take over within Skew_Time: masters
     // advertise priority 0 and every node drops its VIPs.
     vrrp_instances.shutdown().await;
     let result = match server_died {
@@ -256,6 +268,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     for controller in &controllers {
         controller.shutdown().await;
     }
+    // The writer locks went back with the VIPs; revoking the lease ends
+    // this node's presence at once rather than a TTL from now.
+    quorum.close().await;
     let _ = std::fs::remove_file(&config.socket);
     if let Err(e) = &result {
         error!(error = %format!("{e:#}"), "agent stopped");

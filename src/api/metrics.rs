@@ -8,8 +8,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use hareconcile_model::status::{AdvertCounters, SyncRole, VrrpInstanceStatus, VrrpState};
-use hareconcile_model::{ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus};
+use hareconcile_model::status::{
+    AdvertCounters, LeaseStanding, QuorumSeen, SyncRole, VrrpInstanceStatus, VrrpState,
+};
+use hareconcile_model::{
+    ClusterStatus, ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus,
+};
 use hareconcile_vrrp::core::DropReason;
 
 use super::event_totals::EventCounts;
@@ -175,6 +179,57 @@ fn replication_lag(out: &mut String, node: &str, objects: &[&Object]) {
                 ("target", node),
             ];
             f.sample(name, &labels, lag as f64);
+        }
+    }
+}
+
+/// This node's quorum session per Cluster that declares one (as the agent
+/// writes it into the Cluster's status): engine reachable, lease holding,
+/// and the fencing token of each writer lock held here.
+fn quorum(out: &mut String, node: &str, objects: &[&Object]) {
+    let seen: Vec<(&str, QuorumSeen)> = objects
+        .iter()
+        .filter(|o| o.kind == Kind::Cluster)
+        .filter_map(|o| {
+            let status: ClusterStatus = o.status.details_as().ok()?;
+            Some((o.metadata.name.as_str(), status.quorum?))
+        })
+        .collect();
+    type Field = fn(&QuorumSeen) -> bool;
+    let gauges: [(Field, &str, &str); 2] = [
+        (
+            |q| q.reachable,
+            "hareconcile_quorum_engine_reachable",
+            "1 while the quorum engine answers this node's calls.",
+        ),
+        (
+            |q| q.lease == LeaseStanding::Holding,
+            "hareconcile_quorum_lease_holding",
+            "1 while this node's lease is short of its fence time: it may act as a writer.",
+        ),
+    ];
+    for (field, name, help) in gauges {
+        let mut f = Family::new(out, name, "gauge", help);
+        for (cluster, q) in &seen {
+            let value = if field(q) { 1.0 } else { 0.0 };
+            f.sample(name, &[("node", node), ("cluster", cluster)], value);
+        }
+    }
+    let name = "hareconcile_quorum_writer_token";
+    let mut f = Family::new(
+        out,
+        name,
+        "gauge",
+        "The fencing token of each writer lock this node holds (absent where it holds none).",
+    );
+    for (cluster, q) in &seen {
+        for (lock, token) in &q.held {
+            let labels = [
+                ("node", node),
+                ("cluster", *cluster),
+                ("vip", lock.as_str()),
+            ];
+            f.sample(name, &labels, *token as f64);
         }
     }
 }
@@ -474,6 +529,7 @@ pub fn render(
     advert_counters(&mut out, node, &vips);
     service_health(&mut out, node, objects);
     replication_lag(&mut out, node, objects);
+    quorum(&mut out, node, objects);
     drift_findings(&mut out, node, findings);
     event_totals(&mut out, node, &agent.events);
     reconciles(&mut out, node, &agent.reconciles);
@@ -532,6 +588,34 @@ mod tests {
             spec: serde_json::json!({}),
             status: hareconcile_model::Status::default(),
         }
+    }
+
+    #[test]
+    fn quorum_gauges_per_cluster_and_the_tokens_held() {
+        let mut lab = object(Kind::Cluster, "lab");
+        lab.status.set_details(&ClusterStatus {
+            local_node: Some("n1".into()),
+            quorum: Some(QuorumSeen {
+                reachable: false,
+                lease: LeaseStanding::Fencing,
+                held: [("web".to_string(), 42)].into(),
+                ..QuorumSeen::default()
+            }),
+        });
+        let plain = object(Kind::Cluster, "plain");
+        let mut text = String::new();
+        quorum(&mut text, "n1", &[&lab, &plain]);
+        for line in [
+            r#"hareconcile_quorum_engine_reachable{node="n1",cluster="lab"} 0"#,
+            r#"hareconcile_quorum_lease_holding{node="n1",cluster="lab"} 0"#,
+            r#"hareconcile_quorum_writer_token{node="n1",cluster="lab",vip="web"} 42"#,
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+        assert!(!text.contains("plain"), "no quorum, no gauge: {text}");
     }
 
     #[test]

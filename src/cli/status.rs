@@ -7,9 +7,11 @@ use serde::Serialize;
 use std::fmt::Display;
 
 use hareconcile_model::status::{
-    ReplicationReason, SyncRole, TargetProgress, VirtualIpReason, VrrpState,
+    LeaseStanding, ReplicationReason, SyncRole, TargetProgress, VirtualIpReason, VrrpState,
 };
-use hareconcile_model::{ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus};
+use hareconcile_model::{
+    ClusterStatus, ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus,
+};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -94,16 +96,46 @@ fn replication(object: &Object) -> ReplicationStatus {
     object.status.details_as().unwrap_or_default()
 }
 
-/// "True" or the reason it is not, which is what an operator scans for.
-/// Says plainly that split brain is not prevented: only a quorum engine
-/// would, and the agent does not act on `spec.quorum` yet
-/// (docs/quorum.md, "Status").
-fn quorum(cluster: &Object) -> &'static str {
-    if cluster.spec.get("quorum").is_some_and(|q| !q.is_null()) {
-        "declared, not enforced yet: a partition makes two masters"
-    } else {
-        "none: a partition makes two masters"
+/// The QUORUM column: without a quorum engine, plainly that split brain is
+/// not prevented; with one, this node's session as the agent reports it
+/// (engine reachable, lease held / fencing / none and how long it lasts
+/// when it is not renewed, which node holds each writer lock).
+fn quorum(cluster: &Object, now: OffsetDateTime) -> String {
+    if cluster.spec.get("quorum").is_none_or(|q| q.is_null()) {
+        return "none: a partition makes two masters".into();
     }
+    let status: ClusterStatus = cluster.status.details_as().unwrap_or_default();
+    let Some(seen) = status.quorum else {
+        return "declared: no session on this node (not a member, or the agent predates it)".into();
+    };
+    let left = seen
+        .lease_valid_until
+        .map(|until| (until - now).whole_seconds().max(0));
+    let lease = match (seen.lease, seen.reachable, left) {
+        (LeaseStanding::Holding, true, _) => {
+            format!("lease held (TTL {}s)", seen.lease_ttl_seconds)
+        }
+        (LeaseStanding::Holding, false, Some(left)) => {
+            format!("lease held, NOT RENEWED: ends in {left}s")
+        }
+        (LeaseStanding::Fencing, _, Some(left)) => format!("FENCED: lease ends in {left}s"),
+        _ => "NO QUORUM: no lease".into(),
+    };
+    let engine = match (&seen.reachable, &seen.error) {
+        (true, _) => "engine reachable".to_string(),
+        (false, Some(error)) => format!("engine UNREACHABLE ({error})"),
+        (false, None) => "engine UNREACHABLE".to_string(),
+    };
+    let mut parts = vec![lease, engine];
+    if !seen.holders.is_empty() {
+        let writers: Vec<String> = seen
+            .holders
+            .iter()
+            .map(|(lock, node)| format!("{lock}={node}"))
+            .collect();
+        parts.push(format!("writers {}", writers.join(" ")));
+    }
+    parts.join(", ")
 }
 
 fn readiness(object: &Object) -> String {
@@ -278,7 +310,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
             vec![
                 o.metadata.name.clone(),
                 nodes.join(" "),
-                quorum(o).to_string(),
+                quorum(o, OffsetDateTime::now_utc()),
                 readiness(o),
             ]
         })
@@ -550,25 +582,56 @@ fn section(title: &str, columns: &[&str], rows: &[Vec<String>]) {
 
 #[cfg(test)]
 mod tests {
-    use hareconcile_model::status::VirtualMacSeen;
+    use hareconcile_model::status::{QuorumSeen, VirtualMacSeen};
     use hareconcile_model::{Drift, ObjectMeta, Status, API_VERSION};
     use serde_json::json;
 
     use super::*;
 
     #[test]
-    fn the_quorum_column_says_split_brain_is_not_prevented() {
-        let cluster = |spec: Value| Object {
-            api_version: API_VERSION.into(),
-            kind: Kind::Cluster,
-            metadata: ObjectMeta::named("lab"),
-            spec,
-            status: Status::default(),
+    fn the_quorum_column_says_who_writes_and_until_when() {
+        let cluster = |spec: Value, seen: Option<QuorumSeen>| {
+            let mut status = Status::default();
+            status.set_details(&ClusterStatus {
+                local_node: Some("n1".into()),
+                quorum: seen,
+            });
+            Object {
+                api_version: API_VERSION.into(),
+                kind: Kind::Cluster,
+                metadata: ObjectMeta::named("lab"),
+                spec,
+                status,
+            }
         };
-        let none = cluster(json!({"nodes": []}));
-        assert_eq!(quorum(&none), "none: a partition makes two masters");
-        let declared = cluster(json!({"quorum": {"etcd": {"endpoints": ["http://w:2379"]}}}));
-        assert!(quorum(&declared).starts_with("declared, not enforced yet"));
+        let now = OffsetDateTime::now_utc();
+        let none = cluster(json!({"nodes": []}), None);
+        assert_eq!(quorum(&none, now), "none: a partition makes two masters");
+        let spec = json!({"quorum": {"etcd": {"endpoints": ["http://w:2379"]}}});
+        assert!(quorum(&cluster(spec.clone(), None), now).starts_with("declared: no session"));
+        let held = QuorumSeen {
+            reachable: true,
+            lease: LeaseStanding::Holding,
+            lease_valid_until: Some(now + time::Duration::seconds(5)),
+            lease_ttl_seconds: 6,
+            holders: [("web".to_string(), "n1".to_string())].into(),
+            ..QuorumSeen::default()
+        };
+        assert_eq!(
+            quorum(&cluster(spec.clone(), Some(held.clone())), now),
+            "lease held (TTL 6s), engine reachable, writers web=n1"
+        );
+        let cut_off = QuorumSeen {
+            reachable: false,
+            lease: LeaseStanding::Fencing,
+            error: Some("no member answered".into()),
+            ..held
+        };
+        let later = now + time::Duration::seconds(3);
+        assert_eq!(
+            quorum(&cluster(spec, Some(cut_off)), later),
+            "FENCED: lease ends in 2s, engine UNREACHABLE (no member answered), writers web=n1"
+        );
     }
 
     fn vip(control: Value, details: VirtualIpStatus) -> Object {

@@ -12,6 +12,7 @@ pub mod file;
 pub mod health;
 mod images;
 mod placement;
+pub mod shutdown;
 mod validation;
 
 pub use controller::{load_project, ServiceReconciler};

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use hareconcile_model::{Kind, Object, ObjectKey, ReplicationSpec};
+use hareconcile_quorum::Sessions;
 use hareconcile_runtime::{
     Action, Context, EventType, PerObject, ReconcileError, Reconciler, StoreError,
 };
@@ -32,6 +33,8 @@ pub struct SyncReconciler {
     /// Per source Replication, which targets were over `maxLag` at the
     /// last reconcile.
     lagging: PerObject<BTreeMap<String, bool>>,
+    /// The agent's quorum sessions: they number a fenced VirtualIP's terms.
+    sessions: Option<Sessions>,
 }
 
 impl SyncReconciler {
@@ -43,6 +46,16 @@ impl SyncReconciler {
             control_dir: OnceLock::new(),
             docker_host: uri.to_string(),
             lagging: PerObject::default(),
+            sessions: None,
+        }
+    }
+
+    /// Numbers the terms of Replications following a fenced VirtualIP
+    /// through these sessions; without them such a term is never claimed.
+    pub fn with_quorum(self, sessions: Sessions) -> Self {
+        Self {
+            sessions: Some(sessions),
+            ..self
         }
     }
 
@@ -150,7 +163,7 @@ impl Reconciler for SyncReconciler {
                     docker_host: self.docker_host.clone(),
                     store: ctx.store.clone(),
                 };
-                Worker::start(plan.clone(), containers, key.clone())
+                Worker::start(plan.clone(), containers, key.clone(), self.sessions.clone())
             });
             worker.update(plan.clone());
             worker.progress()

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hareconcile_model::ObjectKey;
+use hareconcile_quorum::Sessions;
 use hareconcile_runtime::{EventType, OwnedTask, Reported, Store};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -83,7 +84,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start(plan: Plan, containers: Containers, key: ObjectKey) -> Worker {
+    pub fn start(
+        plan: Plan,
+        containers: Containers,
+        key: ObjectKey,
+        sessions: Option<Sessions>,
+    ) -> Worker {
         let (sender, receiver) = watch::channel(plan);
         let progress = Reported::new(Progress::default());
         let job = Job {
@@ -96,6 +102,7 @@ impl Worker {
             changes: None,
             next_pass: Instant::now(),
             stage: Stage::default(),
+            sessions,
         };
         Worker {
             _task: OwnedTask::spawn(job.run()),
@@ -140,6 +147,8 @@ struct Job {
     next_pass: Instant,
     /// Source: the staged database copies and who installed which.
     stage: Stage,
+    /// The agent's quorum sessions: they number a fenced VirtualIP's terms.
+    sessions: Option<Sessions>,
 }
 
 impl Job {
@@ -297,7 +306,7 @@ impl Job {
             // Two-way rounds never overwrite a newer copy wholesale: there
             // is nothing to catch up with first.
             if plan.two_way.is_some() {
-                self.claim(plan, targets, None, String::new());
+                self.claim(plan, targets, None, String::new()).await;
                 return;
             }
             if !self.catch_up(plan, targets).await {
@@ -388,7 +397,7 @@ impl Job {
                 }
             }
         }
-        let claimed = self.claim(plan, targets, Some(seen), caught_up_from);
+        let claimed = self.claim(plan, targets, Some(seen), caught_up_from).await;
         drop(lock);
         claimed
     }
@@ -420,7 +429,7 @@ impl Job {
 
     /// Claims the term after `seen` (or after this copy's own) and starts
     /// counting the targets' lag. Returns whether it is claimed.
-    fn claim(
+    async fn claim(
         &mut self,
         plan: &Plan,
         targets: &[Peer],
@@ -432,7 +441,10 @@ impl Job {
             Ok(seen) => seen,
             Err(e) => return self.catch_up_failed(e.to_string()),
         };
-        let term = Term::next(&seen, &plan.node);
+        let term = match self.next_term(plan, &seen).await {
+            Ok(term) => term,
+            Err(why) => return self.catch_up_failed(why),
+        };
         if let Err(e) = meta.set_term(&term) {
             return self.catch_up_failed(e.to_string());
         }
@@ -451,6 +463,39 @@ impl Job {
         drop(progress);
         self.next_pass = Instant::now();
         true
+    }
+
+    /// The term after `seen`. Under a fenced VirtualIP the engine numbers
+    /// it: a counter only the writer lock's holder raises, so a node that
+    /// lost its lock (partitioned, fenced) can never claim a term that
+    /// orders after its successor's, and the targets refuse its pushes.
+    async fn next_term(&self, plan: &Plan, seen: &Term) -> Result<Term, String> {
+        let Some(lock) = &plan.term_lock else {
+            return Ok(Term::next(seen, &plan.node));
+        };
+        let session = self
+            .sessions
+            .as_ref()
+            .and_then(|sessions| sessions.borrow().get(&lock.cluster).cloned());
+        let Some(quorum) = session else {
+            return Err(format!(
+                "VirtualIP {} is fenced and this agent has no session with Cluster {}'s quorum engine",
+                lock.vip, lock.cluster
+            ));
+        };
+        match quorum
+            .advance(&self.key.name, &lock.vip, seen.epoch + 1)
+            .await
+        {
+            Ok(epoch) => Ok(Term {
+                epoch,
+                node: plan.node.clone(),
+            }),
+            Err(e) => Err(format!(
+                "the quorum engine numbers the terms of fenced VirtualIP {}: {e}",
+                lock.vip
+            )),
+        }
     }
 
     fn catch_up_failed(&self, why: String) -> bool {

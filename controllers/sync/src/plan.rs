@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use hareconcile_model::status::{ReplicationReason, VrrpState};
 use hareconcile_model::{
-    ClusterSpec, Direction, Filter, Hooks, Method, Pattern, ReplicationSpec, VirtualIpStatus,
+    ClusterSpec, Direction, Filter, Hooks, Method, Pattern, ReplicationSpec, VirtualIpSpec,
+    VirtualIpStatus,
 };
 use hareconcile_runtime::Context;
 
@@ -71,6 +72,18 @@ pub struct Plan {
     pub two_way: Option<Filter>,
     /// A planned switchover of the followed VirtualIP (see [`crate::handover`]).
     pub handover: Handover,
+    /// Set when the followed VirtualIP is fenced: its writer lock's holder
+    /// numbers this Replication's terms in the quorum engine.
+    pub term_lock: Option<TermLock>,
+}
+
+/// The writer lock whose holder numbers the terms (`docs/quorum.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermLock {
+    /// The Cluster whose quorum session holds the lock.
+    pub cluster: String,
+    /// The VirtualIP: the lock's name.
+    pub vip: String,
 }
 
 impl Plan {
@@ -174,7 +187,17 @@ pub fn plan(spec: &ReplicationSpec, ctx: &Context, control_dir: Option<PathBuf>)
         .as_deref()
         .and_then(|name| ctx.status_of::<VirtualIpStatus>(name))
         .and_then(|vip| vip.state());
+    let term_lock = spec.follow_virtual_ip.as_deref().and_then(|name| {
+        let vip = ctx.get::<VirtualIpSpec>(name).ok().flatten()?;
+        let stored = ctx.store.list(None).0;
+        let fenced = vip.fenced_among(name, cluster.as_ref()?, stored.iter().map(|o| &**o));
+        fenced.then(|| TermLock {
+            cluster: vip.cluster.clone(),
+            vip: name.to_string(),
+        })
+    });
     Some(Plan {
+        term_lock,
         node: ctx.node.to_string(),
         path: spec.path.clone(),
         role: role(spec, cluster.as_ref(), &ctx.node, vip_state),

@@ -398,6 +398,7 @@ mod tests {
             hooks: Default::default(),
             two_way: None,
             handover: Handover::None,
+            term_lock: None,
         }
     }
 

@@ -10,6 +10,7 @@ use super::{
     AcceptFrom, ClusterSpec, Duration, Failback, Handover, Method, Node, ReplicationSpec,
     ServiceSpec,
 };
+use crate::{Kind, Object};
 
 /// Why the address owner is never put in maintenance, wherever that is refused.
 pub const OWNER_NEVER_BACKUP: &str = "the address owner cannot be a backup (RFC 5798): it keeps its own address, which would then be on two nodes at once";
@@ -123,6 +124,26 @@ impl VirtualIpSpec {
     /// Whose adverts count: this VirtualIP's `acceptFrom`, else the Cluster's.
     pub fn accept_from_in(&self, cluster: &ClusterSpec) -> AcceptFrom {
         self.accept_from.unwrap_or(cluster.vrrp.accept_from)
+    }
+
+    /// [`VirtualIpSpec::fenced_in`] as a store declares it: the Services
+    /// and Replications among `objects` (other kinds, and specs that do
+    /// not decode, count for nothing).
+    pub fn fenced_among<'a>(
+        &self,
+        name: &str,
+        cluster: &ClusterSpec,
+        objects: impl IntoIterator<Item = &'a Object>,
+    ) -> bool {
+        let objects: Vec<&Object> = objects.into_iter().collect();
+        let specs = |kind| objects.iter().filter(move |o| o.kind == kind);
+        let services: Vec<ServiceSpec> = specs(Kind::Service)
+            .filter_map(|o| o.spec_as().ok())
+            .collect();
+        let replications: Vec<ReplicationSpec> = specs(Kind::Replication)
+            .filter_map(|o| o.spec_as().ok())
+            .collect();
+        self.fenced_in(name, cluster, &services, &replications)
     }
 
     /// Whether a higher-priority node takes over from a running master:

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use crate::Kind;
 
-pub use cluster::{ClusterReason, ClusterStatus};
+pub use cluster::{ClusterReason, ClusterStatus, LeaseStanding, QuorumSeen};
 pub(crate) use reason::reasons;
 pub use reason::Reason;
 pub use replication::{
@@ -48,7 +48,9 @@ pub fn drift_of(object: &crate::Object) -> Vec<Drift> {
         Kind::VirtualIP => status.details_as::<VirtualIpStatus>().map(|s| s.drift),
         Kind::Service => status.details_as::<ServiceStatus>().map(|s| s.drift),
         Kind::Replication => status.details_as::<ReplicationStatus>().map(|s| s.drift),
-        Kind::Cluster => Ok(Vec::new()),
+        Kind::Cluster => status
+            .details_as::<ClusterStatus>()
+            .map(|s| s.quorum.map(|q| q.drift()).unwrap_or_default()),
     }
     .unwrap_or_default()
 }

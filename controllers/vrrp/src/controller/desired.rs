@@ -18,6 +18,7 @@ use crate::io::hooks::{self, NotifyCommands};
 use crate::io::network::Transport;
 use crate::io::shell::ShellConfig;
 use crate::io::trackers::{ScriptCheck, TrackConfig};
+use crate::io::writer_lock::Fencing;
 
 /// Why no instance can be built; each is the operator's to fix.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -172,9 +173,14 @@ pub fn shell_configs(
 
 /// What the VirtualIP's trackers check: its scripts (relative programs
 /// resolved like notify commands; the timeout defaults to the interval, as
-/// keepalived's) and Services.
-pub fn track_config(spec: &VirtualIpSpec, local: &Local<'_>) -> TrackConfig {
+/// keepalived's), Services and, fenced, its writer lock.
+pub fn track_config(
+    spec: &VirtualIpSpec,
+    local: &Local<'_>,
+    fencing: Option<Fencing>,
+) -> TrackConfig {
     TrackConfig {
+        fencing,
         vip: local.vip_name.to_string(),
         scripts: spec
             .track
@@ -196,6 +202,19 @@ pub fn track_config(spec: &VirtualIpSpec, local: &Local<'_>) -> TrackConfig {
             .iter()
             .map(|service| (service.name().to_string(), service.weight()))
             .collect(),
+    }
+}
+
+/// How a fenced VirtualIP's trackers on `node` use its writer lock.
+pub fn fencing(spec: &VirtualIpSpec, node: &str) -> Fencing {
+    Fencing {
+        cluster: spec.cluster.clone(),
+        maintenance: spec.control.force_backup.iter().any(|n| n.as_str() == node),
+        switchover_to: spec
+            .control
+            .switchover_to
+            .clone()
+            .filter(|to| to.as_str() != node),
     }
 }
 
@@ -346,7 +365,7 @@ mod tests {
             interface_addresses: Vec::new(),
             manifest_dir: Some(Path::new("/etc/hareconcile/manifests")),
         };
-        let config = track_config(&spec, &local);
+        let config = track_config(&spec, &local, None);
         assert_eq!(config.vip, "web");
         let gw = &config.scripts[0];
         assert_eq!(

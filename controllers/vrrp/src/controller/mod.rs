@@ -26,6 +26,7 @@ use hareconcile_model::{
     AuthType, ClusterSpec, HostAddress, Kind, Object, ObjectKey, VirtualIpSpec,
     SOURCE_FILE_ANNOTATION,
 };
+use hareconcile_quorum::Sessions;
 use hareconcile_runtime::{
     Action, Context, EventType, ReconcileError, Reconciler, Store, StoreError,
 };
@@ -114,11 +115,21 @@ pub struct VirtualIpReconciler {
     /// VirtualIPs opened hundreds of sockets with 72 KiB of buffers each,
     /// and the agent's RSS grew with the heap they fragmented).
     netlink: Mutex<Option<SharedNetlink>>,
+    /// The agent's quorum sessions: a fenced VirtualIP's master must hold
+    /// its writer lock. Without them a fenced VirtualIP stays in Fault.
+    sessions: Option<Sessions>,
 }
 
 impl VirtualIpReconciler {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_quorum(self, sessions: Sessions) -> Self {
+        Self {
+            sessions: Some(sessions),
+            ..self
+        }
     }
 
     /// The handle the agent keeps to stop the instances when it exits.
@@ -255,7 +266,11 @@ impl VirtualIpReconciler {
                 message: format!("{}: {e}", config.name),
             })?;
         }
-        Ok((configs, track_config(spec, &local)))
+        let stored = ctx.store.list(None).0;
+        let fencing = spec
+            .fenced_among(&object.metadata.name, &cluster, stored.iter().map(|o| &**o))
+            .then(|| desired::fencing(spec, &ctx.node));
+        Ok((configs, track_config(spec, &local, fencing)))
     }
 }
 
@@ -368,7 +383,7 @@ impl Reconciler for VirtualIpReconciler {
                 .first()
                 .and_then(|config| config.sync_group.as_deref())
                 .map(|name| registry.groups.hub(name));
-            let trackers = Trackers::start(track.clone(), &ctx.store);
+            let trackers = Trackers::start(track.clone(), &ctx.store, self.sessions.clone());
             let filter = registry.filter.clone();
             let started = match self.shared_netlink().await {
                 Ok(netlink) => {

@@ -90,7 +90,8 @@ fn instance_status(observed: &Observed) -> VrrpInstanceStatus {
 
 /// The Ready verdict over every family's instance.
 fn readiness(observed: &[Observed]) -> Readiness<VirtualIpReason> {
-    if let Some(fault) = observed.iter().find(|o| o.state == State::Fault) {
+    let failing = |o: &&Observed| o.state == State::Fault && o.standby_for.is_none();
+    if let Some(fault) = observed.iter().find(failing) {
         let why = fault
             .fault
             .clone()
@@ -109,6 +110,15 @@ fn readiness(observed: &[Observed]) -> Readiness<VirtualIpReason> {
             ConditionStatus::True,
             VirtualIpReason::Master,
             "this node holds the virtual addresses".into(),
+        );
+    }
+    if let Some(holder) = observed.iter().find_map(|o| o.standby_for.as_ref()) {
+        return (
+            ConditionStatus::True,
+            VirtualIpReason::Backup,
+            format!(
+                "standing by: fenced, and {holder} holds the writer lock (it is master, or will be)"
+            ),
         );
     }
     let master = observed.iter().find_map(|o| o.master).map_or_else(
@@ -251,6 +261,18 @@ mod tests {
             (ConditionStatus::False, VirtualIpReason::Fault)
         );
         assert!(message.contains("eth0 down"), "{message}");
+        // Fenced, with the lock on the master: a standby, not a failure.
+        let mut standby = observed(State::Fault, None);
+        standby.fault = Some("quorum: writer lock failing: held by n1".into());
+        standby.standby_for = Some("n1".into());
+        let (status, reason, message) = readiness(&[standby.clone()]);
+        assert_eq!(
+            (status, reason),
+            (ConditionStatus::True, VirtualIpReason::Backup)
+        );
+        assert!(message.contains("n1 holds the writer lock"), "{message}");
+        let down = observed(State::Fault, None);
+        assert_eq!(readiness(&[standby, down]).1, VirtualIpReason::Fault);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Source {
     Script,
     /// A `track.services` Service's condition in this node's store.
     Service,
+    /// A fenced VirtualIP's writer lock in the Cluster's quorum engine.
+    Quorum,
 }
 
 /// The latest verdict of one tracked script or Service.
@@ -44,6 +46,7 @@ impl Check {
         let what = match self.source {
             Source::Script => "script",
             Source::Service => "Service",
+            Source::Quorum => "quorum:",
         };
         if self.detail.is_empty() {
             format!("{what} {} failing", self.name)
@@ -61,11 +64,31 @@ pub struct Tracked {
     /// yet: while there is one, a backup must not preempt a live master
     /// (make-before-break).
     pub awaited: Vec<Awaited>,
+    /// A fenced VirtualIP's writer lock: faults unless held (the shell's
+    /// `writer_lock`); `None` for a VirtualIP that is not fenced.
+    pub writer: Option<Check>,
+    /// The node holding a fenced VirtualIP's writer lock when that is
+    /// another node: faulted for that reason alone, this node stands by.
+    pub lock_holder: Option<String>,
 }
 
 impl Tracked {
     pub fn preempt_allowed(&self) -> bool {
         self.awaited.is_empty()
+    }
+
+    /// The node this one stands by for: the writer lock is held there, and
+    /// nothing else faults this node.
+    pub fn standing_by_for(&self, links_down: &[&str]) -> Option<String> {
+        let holder = self.lock_holder.clone()?;
+        let rest = verdict(links_down, &self.checks);
+        (rest.fault.is_none()).then_some(holder)
+    }
+
+    /// The verdict over `links_down` and every check, the writer lock's too.
+    pub fn verdict(&self, links_down: &[&str]) -> Verdict {
+        let checks: Vec<Check> = self.checks.iter().chain(&self.writer).cloned().collect();
+        verdict(links_down, &checks)
     }
 }
 

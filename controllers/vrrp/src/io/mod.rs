@@ -14,3 +14,4 @@ pub(crate) mod sync_group;
 pub(crate) mod sysctl;
 pub(crate) mod trackers;
 pub(crate) mod vmac;
+pub(crate) mod writer_lock;

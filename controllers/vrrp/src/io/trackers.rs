@@ -1,7 +1,8 @@
 //! The trackers of one VirtualIP, shell side: runs `track.scripts` in
 //! their own tasks (never on the protocol path) and follows this node's
 //! store for `track.services` and for the Services that follow the
-//! VirtualIP (make-before-break). Publishes one [`Tracked`] snapshot that
+//! VirtualIP (make-before-break), and for a fenced VirtualIP its writer
+//! lock ([`super::writer_lock`]). Publishes one [`Tracked`] snapshot that
 //! each of the VirtualIP's instances feeds to its core.
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use hareconcile_model::status::{ServiceReason, StackPlacement};
 use hareconcile_model::{ConditionStatus, Handover, Kind, Object, ServiceSpec, ServiceStatus};
+use hareconcile_quorum::Sessions;
 use hareconcile_runtime::Store;
 use tokio::process::Command;
 use tokio::sync::watch;
@@ -17,6 +19,7 @@ use tokio::time::MissedTickBehavior;
 use tracing::{info, warn};
 
 use crate::core::tracking::{Awaited, Check, FallRise, Source, Tracked};
+use crate::io::writer_lock::{self, Fencing, Wanted};
 
 /// What the trackers of one VirtualIP check.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub struct TrackConfig {
     pub scripts: Vec<ScriptCheck>,
     /// `track.services`: names and weights.
     pub services: Vec<(String, i32)>,
+    /// Set when the VirtualIP is fenced: its master must hold its writer lock.
+    pub fencing: Option<Fencing>,
 }
 
 /// One `track.scripts` entry, its command resolved.
@@ -48,17 +53,22 @@ pub struct Trackers {
     config: TrackConfig,
     snapshot: watch::Sender<Tracked>,
     tasks: Vec<JoinHandle<()>>,
+    /// The agent's quorum sessions, if it keeps any.
+    sessions: Option<Sessions>,
+    wanted: Wanted,
 }
 
 impl Trackers {
     /// Starts the checks of `config`; the first snapshot already holds
     /// what the store says, so instances start on it.
-    pub fn start(config: TrackConfig, store: &Store) -> Trackers {
+    pub fn start(config: TrackConfig, store: &Store, sessions: Option<Sessions>) -> Trackers {
         let (snapshot, _) = watch::channel(Tracked::default());
         let mut trackers = Trackers {
             config: TrackConfig::default(),
             snapshot,
             tasks: Vec::new(),
+            sessions,
+            wanted: Wanted::default(),
         };
         trackers.reconfigure(config, store);
         trackers
@@ -74,7 +84,14 @@ impl Trackers {
         if self.tasks.is_empty() || config != self.config {
             self.stop_tasks();
             let (services, _) = store.list(Some(Kind::Service));
-            let initial = initial_snapshot(&config, &services);
+            let mut initial = initial_snapshot(&config, &services);
+            if config.fencing.is_some() && config.fencing == self.config.fencing {
+                // Still fenced alike: a master must not fault for a moment
+                // only because a script changed.
+                let current = self.snapshot.borrow();
+                initial.writer = current.writer.clone();
+                initial.lock_holder = current.lock_holder.clone();
+            }
             self.snapshot.send_if_modified(|current| {
                 let changed = *current != initial;
                 *current = initial;
@@ -86,6 +103,19 @@ impl Trackers {
             }
             let follow = follow_store(config.clone(), store.clone(), self.snapshot.clone());
             self.tasks.push(tokio::spawn(follow));
+            match (&config.fencing, &self.sessions) {
+                (Some(fencing), Some(sessions)) => {
+                    let follow = writer_lock::follow(
+                        config.vip.clone(),
+                        fencing.clone(),
+                        sessions.clone(),
+                        self.wanted.clone(),
+                        self.snapshot.clone(),
+                    );
+                    self.tasks.push(tokio::spawn(follow));
+                }
+                _ => self.wanted.give_back(),
+            }
             self.config = config;
         }
     }
@@ -98,8 +128,11 @@ impl Trackers {
 }
 
 impl Drop for Trackers {
+    /// The lock is given back here, not by the aborted task, so that the
+    /// next instance of this VirtualIP asks after the give-back, not before.
     fn drop(&mut self) {
         self.stop_tasks();
+        self.wanted.give_back();
     }
 }
 
@@ -121,6 +154,18 @@ fn initial_snapshot(config: &TrackConfig, services: &[Arc<Object>]) -> Tracked {
     Tracked {
         checks,
         awaited: awaited_followers(&config.vip, services),
+        // A fenced VirtualIP is no candidate until its lock is seen held.
+        writer: config.fencing.as_ref().map(|fencing| Check {
+            source: Source::Quorum,
+            name: "writer lock".to_string(),
+            weight: 0,
+            healthy: false,
+            detail: format!(
+                "no quorum: not asked of Cluster {}'s engine yet",
+                fencing.cluster
+            ),
+        }),
+        lock_holder: None,
     }
 }
 
@@ -361,6 +406,7 @@ mod tests {
             vip: "web".into(),
             scripts: Vec::new(),
             services: services.iter().map(|(n, w)| (n.to_string(), *w)).collect(),
+            fencing: None,
         }
     }
 

@@ -96,6 +96,9 @@ pub struct Observed {
     pub last_advert: Option<SystemTime>,
     /// Why the instance is in Fault.
     pub fault: Option<String>,
+    /// In Fault only because this node of a fenced VirtualIP holds no
+    /// writer lock while that node does: a standby, not a failure.
+    pub standby_for: Option<String>,
     /// A backup holding back its preemption of a live master until the
     /// Services following the VirtualIP are ready here.
     pub preparing_takeover: bool,
@@ -124,6 +127,7 @@ impl Observed {
             transitions: 0,
             last_advert: None,
             fault: None,
+            standby_for: None,
             preparing_takeover: false,
             awaited: Vec::new(),
             force_backup_refused: false,
@@ -309,6 +313,7 @@ pub async fn start(
         links,
         tracked,
         fault: None,
+        standby_for: None,
         hooks,
         observed,
         filter,

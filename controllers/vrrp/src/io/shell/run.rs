@@ -17,7 +17,7 @@ use tracing::{debug, error, info, warn};
 use super::{Observed, Operator, ShellConfig, TrackedLink};
 use crate::core::repair::VipPlace;
 use crate::core::sync_group::MemberStatus;
-use crate::core::tracking::{verdict, Tracked, Verdict};
+use crate::core::tracking::{Tracked, Verdict};
 use crate::core::{receive, Action, DropReason, Input, Instance, State, Timer, Timestamp, Warning};
 use crate::io::accept_filter::AcceptFilter;
 use crate::io::addresses::{Change, Interface, Netlink};
@@ -52,6 +52,8 @@ pub(super) struct Shell {
     pub(super) tracked: watch::Receiver<Tracked>,
     /// Why tracking faults the instance, as last fed to it.
     pub(super) fault: Option<String>,
+    /// See [`Observed::standby_for`].
+    pub(super) standby_for: Option<String>,
     pub(super) hooks: HookQueue,
     pub(super) observed: watch::Sender<Observed>,
     pub(super) group: Option<GroupMembership>,
@@ -172,8 +174,9 @@ impl Shell {
             .filter(|link| !link.up)
             .map(|link| link.name.as_str())
             .collect();
-        let Verdict { tracking, fault } = verdict(&down, &tracked.checks);
+        let Verdict { tracking, fault } = tracked.verdict(&down);
         self.fault = fault;
+        self.standby_for = tracked.standing_by_for(&down);
         self.feed(Input::TrackingChanged(tracking)).await;
         self.feed(Input::PreemptAllowed(tracked.preempt_allowed()))
             .await;
@@ -354,6 +357,10 @@ impl Shell {
             ),
             _ => None,
         };
+        let standby_for = match state {
+            State::Fault => self.standby_for.clone(),
+            _ => None,
+        };
         let preparing_takeover = self.instance.preparing_takeover();
         let awaited = match preparing_takeover {
             true => self.tracked.borrow().awaited.clone(),
@@ -376,6 +383,7 @@ impl Shell {
                 o.effective_priority,
                 o.master,
                 &o.fault,
+                &o.standby_for,
                 o.preparing_takeover,
                 &o.awaited,
             ) != (
@@ -383,9 +391,11 @@ impl Shell {
                 effective_priority,
                 master,
                 &fault,
+                &standby_for,
                 preparing_takeover,
                 &awaited,
             );
+            o.standby_for = standby_for;
             o.state = state;
             o.effective_priority = effective_priority;
             o.master = master;
