@@ -188,7 +188,9 @@ fn expression(
     let (operator, operand) = match operation.char_indices().nth(1) {
         _ if operation.is_empty() => return Ok(lookup(name, vars, unset)),
         Some((_, '-' | '?' | '+')) if operation.starts_with(':') => operation.split_at(2),
-        _ => operation.split_at(1),
+        // Whatever follows the name, whole: it may be any character
+        // (`${Dւ}`), and anything but an operator is refused below.
+        _ => operation.split_at(operation.chars().next().map_or(0, char::len_utf8)),
     };
     // `:` operators also treat an empty value as missing.
     let present = match operator {
@@ -217,6 +219,18 @@ fn expression(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_character_of_any_width_after_the_name_is_an_error_not_a_panic() {
+        // Found by the interpolate fuzz target (fuzz/corpus/interpolate).
+        for text in ["${Dւ$b-noe}", "${Aé}", "${A:é}", "${A😀-x}"] {
+            let error = interpolate(text, &Variables::default()).unwrap_err();
+            assert!(
+                error.starts_with("invalid interpolation"),
+                "{text}: {error}"
+            );
+        }
+    }
 
     #[test]
     fn messages_quote_a_long_value_in_part() {

@@ -26,7 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use image::{ImageRef, DEFAULT_REGISTRY};
-pub use interpolate::Variables;
+// Public for the fuzz targets (fuzz/), which feed them any text.
+pub use env_file::{parse as parse_env_file, EnvFile};
+pub use interpolate::{interpolate, Substituted, Variables};
 pub use node::Position;
 pub use ports::PortMapping;
 pub use projected::{Content, ProjectedFile, Source};
