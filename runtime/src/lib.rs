@@ -8,9 +8,12 @@
 
 pub mod controller;
 pub mod process_group;
+pub mod process_tree;
 mod repeats;
 pub mod store;
 mod task;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use repeats::Repeats;
 pub use task::{OwnedTask, Reported};

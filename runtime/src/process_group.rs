@@ -10,8 +10,8 @@ use std::future::Future;
 use std::process::{ExitStatus, Output, Stdio};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, Command};
 
 /// Why a bounded child did not finish by itself.
 #[derive(Debug, thiserror::Error)]
@@ -102,51 +102,112 @@ pub async fn output(
     timeout: Duration,
     cancel: impl Future<Output = ()>,
 ) -> Result<Output, Ended> {
+    output_of(command, None, timeout, cancel).await
+}
+
+/// Runs `command` with `input` on its stdin (closed once written),
+/// collecting its output, bounded as [`output`] is.
+pub async fn output_with_input(
+    command: &mut Command,
+    input: &[u8],
+    timeout: Duration,
+    cancel: impl Future<Output = ()>,
+) -> Result<Output, Ended> {
+    output_of(command, Some(input), timeout, cancel).await
+}
+
+async fn output_of(
+    command: &mut Command,
+    input: Option<&[u8]>,
+    timeout: Duration,
+    cancel: impl Future<Output = ()>,
+) -> Result<Output, Ended> {
+    let stdin = match input {
+        Some(_) => Stdio::piped(),
+        None => Stdio::null(),
+    };
     command
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = GroupChild::spawn(command)?;
-    let (mut stdout, mut stderr) = (
-        child.child.stdout.take().expect("piped"),
-        child.child.stderr.take().expect("piped"),
-    );
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let deadline = tokio::time::Instant::now() + timeout;
-    // The pipes close when the group dies, or stay open as long as a
-    // background child of the command holds them: the deadline covers both.
-    let reading = async {
-        let _ = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-    };
-    let ended = tokio::select! {
-        () = reading => None,
-        () = tokio::time::sleep_until(deadline) => Some(Ended::Timeout(timeout)),
-        () = cancel => Some(Ended::Cancelled),
-    };
-    if let Some(ended) = ended {
-        child.kill();
-        return Err(ended);
+    let stdin = child.child.stdin.take();
+    child.collect(stdin.zip(input), timeout, cancel).await
+}
+
+impl GroupChild {
+    /// Waits until the child exits and has closed the stdout and stderr
+    /// it was spawned with piped (those not taken are collected; others
+    /// stay empty), or kills its group at `timeout` or once `cancel`
+    /// completes.
+    pub async fn output(
+        self,
+        timeout: Duration,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Output, Ended> {
+        self.collect(None, timeout, cancel).await
     }
-    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-    let status = match child.wait(left, std::future::pending()).await {
-        Err(Ended::Timeout(_)) => return Err(Ended::Timeout(timeout)),
-        other => other?,
-    };
-    Ok(Output {
-        status,
-        stdout: out,
-        stderr: err,
-    })
+
+    async fn collect(
+        mut self,
+        input: Option<(ChildStdin, &[u8])>,
+        timeout: Duration,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Output, Ended> {
+        let (mut stdout, mut stderr) = (self.child.stdout.take(), self.child.stderr.take());
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let deadline = tokio::time::Instant::now() + timeout;
+        // The pipes close when the group dies, or stay open as long as a
+        // background child of the command holds them: the deadline covers
+        // both. Input is written alongside, so a command that answers
+        // before it has read everything cannot block on a full pipe.
+        let reading = async {
+            let feed = async {
+                if let Some((mut stdin, input)) = input {
+                    // A command that exits without reading all of it is
+                    // judged by its exit status, not by the broken pipe.
+                    let _ = stdin.write_all(input).await;
+                }
+            };
+            let _ = tokio::join!(
+                feed,
+                read_all(stdout.as_mut(), &mut out),
+                read_all(stderr.as_mut(), &mut err)
+            );
+        };
+        let ended = tokio::select! {
+            () = reading => None,
+            () = tokio::time::sleep_until(deadline) => Some(Ended::Timeout(timeout)),
+            () = cancel => Some(Ended::Cancelled),
+        };
+        if let Some(ended) = ended {
+            self.kill();
+            return Err(ended);
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let status = match self.wait(left, std::future::pending()).await {
+            Err(Ended::Timeout(_)) => return Err(Ended::Timeout(timeout)),
+            other => other?,
+        };
+        Ok(Output {
+            status,
+            stdout: out,
+            stderr: err,
+        })
+    }
+}
+
+async fn read_all<R: AsyncRead + Unpin>(pipe: Option<&mut R>, into: &mut Vec<u8>) {
+    if let Some(pipe) = pipe {
+        let _ = pipe.read_to_end(into).await;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn alive(pid: i32) -> bool {
-        // SAFETY: signal 0 only checks that the process exists.
-        unsafe { libc::kill(pid, 0) == 0 }
-    }
+    use crate::testing::{assert_child_died, hung_command};
 
     /// The shell's background `sleep` holds the pipes and is in the group:
     /// both go at the deadline.
@@ -154,28 +215,32 @@ mod tests {
     async fn a_deadline_kills_the_whole_group() {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");
-        let script = format!("sleep 600 & echo $! > {}; wait", pid_file.display());
+        let argv = hung_command(&pid_file);
         let ended = output(
-            Command::new("sh").args(["-c", &script]),
+            Command::new(&argv[0]).args(&argv[1..]),
             Duration::from_millis(300),
             std::future::pending(),
         )
         .await;
         assert!(matches!(ended, Err(Ended::Timeout(_))), "{ended:?}");
-        let pid: i32 = std::fs::read_to_string(&pid_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        // Killed at once; a zombie until its reaper (init) gets to it.
-        for _ in 0..500 {
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if !alive(pid) || state.split_whitespace().nth(2) == Some("Z") {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the background sleep {pid} survived its group's deadline");
+        assert_child_died(&pid_file);
+    }
+
+    /// Input is written while the output is read: `cat` echoes more than
+    /// a pipe holds before all its input is in.
+    #[tokio::test]
+    async fn input_goes_in_while_output_comes_out() {
+        let input = vec![b'x'; 1 << 20];
+        let out = output_with_input(
+            &mut Command::new("cat"),
+            &input,
+            Duration::from_secs(60),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, input);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! mount(8) and umount(8), each bounded in time: a mount helper waiting
-//! on a dead server is killed rather than waited for.
+//! on a dead server is killed, with what it started, rather than waited
+//! for.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use hareconcile_model::redact;
+use hareconcile_runtime::process_group::{Ended, GroupChild};
 use tokio::process::Command;
 
 use crate::desired::DesiredMount;
@@ -66,19 +68,29 @@ async fn run_with_env(
     // stderr goes to a file, not a pipe: a FUSE helper leaves daemons
     // (sshfs, its ssh) holding it open, so a pipe would never reach EOF.
     let mut stderr = tempfile::tempfile().map_err(spawn_error)?;
-    let mut child = Command::new(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr.try_clone().map_err(spawn_error)?)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(spawn_error)?;
-    let status = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(status) => status.map_err(spawn_error)?,
-        Err(_) => return Err(CommandError::TimedOut { command, timeout }),
+    let failed = |ended: Ended| match ended {
+        Ended::Timeout(_) => CommandError::TimedOut {
+            command: command.clone(),
+            timeout,
+        },
+        Ended::Spawn { source, .. } | Ended::Wait(source) => spawn_error(source),
+        cancelled @ Ended::Cancelled => spawn_error(std::io::Error::other(cancelled.to_string())),
     };
+    // A group of its own: a FUSE helper's daemons die with it at the
+    // deadline rather than hang on (they are left alone once it succeeds).
+    let mut child = GroupChild::spawn(
+        Command::new(program)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr.try_clone().map_err(spawn_error)?),
+    )
+    .map_err(failed)?;
+    let status = child
+        .wait(timeout, std::future::pending())
+        .await
+        .map_err(failed)?;
     if status.success() {
         return Ok(());
     }
@@ -120,12 +132,18 @@ pub async fn unmount(path: &Path, how: Unmount, timeout: Duration) -> Result<(),
 mod tests {
     use super::*;
 
+    use hareconcile_runtime::testing::{assert_child_died, hung_command};
+
     #[tokio::test]
-    async fn a_command_that_outlives_its_time_is_killed() {
-        let error = run("sleep", &["30".into()], Duration::from_millis(100))
+    async fn a_command_that_outlives_its_time_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let argv = hung_command(&pid_file);
+        let error = run(&argv[0], &argv[1..], Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(matches!(error, CommandError::TimedOut { .. }), "{error}");
+        assert_child_died(&pid_file);
     }
 
     #[tokio::test]

@@ -23,14 +23,13 @@
 //! | `HARECONCILE_TARGETS` | beforeSync: the targets, space-separated |
 //! | `HARECONCILE_TERM` | the source's term, `EPOCH NODE` |
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use hareconcile_compose::engine::Engine;
 use hareconcile_compose::health::exec::{run_in_stack, ExecError};
 use hareconcile_model::{Hook, HookExec, Kind, ObjectKey, ServiceSpec};
+use hareconcile_runtime::process_group;
 use hareconcile_runtime::Store;
-use tokio::io::AsyncReadExt;
 
 /// Which list runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,55 +138,19 @@ async fn host(
     let mut child = tokio::process::Command::new(&command[0]);
     child
         .args(&command[1..])
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = child
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", command[0]))?;
-    let group = child.id().map(|pid| pid as i32);
-    let mut stderr = child.stderr.take();
-    let mut stdout = child.stdout.take();
-    let finished = async {
-        let (mut err, mut out) = (Vec::new(), Vec::new());
-        let read_err = async {
-            if let Some(s) = stderr.as_mut() {
-                let _ = s.read_to_end(&mut err).await;
-            }
-        };
-        let read_out = async {
-            if let Some(s) = stdout.as_mut() {
-                let _ = s.read_to_end(&mut out).await;
-            }
-        };
-        tokio::join!(read_err, read_out);
-        (child.wait().await, err)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let output = match process_group::output(&mut child, timeout, std::future::pending()).await {
+        Ok(output) if output.status.success() => return Ok(()),
+        Ok(output) => output,
+        Err(ended) => return Err(ended.to_string()),
     };
-    match tokio::time::timeout(timeout, finished).await {
-        Ok((Ok(status), _)) if status.success() => Ok(()),
-        Ok((Ok(status), stderr)) => {
-            let stderr = String::from_utf8_lossy(&stderr);
-            let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
-            let tail = lines[lines.len().saturating_sub(3)..].join("; ");
-            Err(match (tail.is_empty(), status.code()) {
-                (false, _) => format!("{status}: {tail}"),
-                _ => status.to_string(),
-            })
-        }
-        Ok((Err(e), _)) => Err(e.to_string()),
-        Err(_) => {
-            if let Some(group) = group {
-                // SAFETY: kill(2) of the group this function started.
-                unsafe { libc::kill(-group, libc::SIGKILL) };
-            }
-            Err(format!(
-                "did not finish within {timeout:?}: its process group was killed"
-            ))
-        }
-    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join("; ");
+    Err(match tail.is_empty() {
+        false => format!("{}: {tail}", output.status),
+        true => output.status.to_string(),
+    })
 }
 
 async fn in_container(
@@ -236,6 +199,8 @@ async fn in_container(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use hareconcile_runtime::testing::{assert_child_died, hung_command};
 
     fn hook(command: &[&str], timeout: Duration) -> Hook {
         Hook {
@@ -304,11 +269,11 @@ mod tests {
     async fn a_hook_past_its_timeout_is_killed_with_its_children() {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("child");
-        // A child that would outlive its parent unless the group dies.
-        let script = format!("sleep 60 & echo $! > {}; wait", pid_file.display());
+        let argv = hung_command(&pid_file);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
         let ran = run(
             When::AfterSync,
-            &[hook(&["sh", "-c", &script], Duration::from_millis(500))],
+            &[hook(&argv, Duration::from_millis(500))],
             &context(),
             &containers(),
         )
@@ -317,22 +282,7 @@ mod tests {
             matches!(&ran, Ran::Failed { why, .. } if why.contains("process group was killed")),
             "{ran:?}"
         );
-        let child = std::fs::read_to_string(&pid_file).unwrap();
-        let status = format!("/proc/{}/status", child.trim());
-        // Killed: gone, or a zombie until init reaps it.
-        let alive = || {
-            std::fs::read_to_string(&status).is_ok_and(|s| {
-                !s.lines()
-                    .any(|l| l.starts_with("State:") && l.contains('Z'))
-            })
-        };
-        for _ in 0..1000 {
-            if !alive() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the hook's child {} survived the deadline", child.trim());
+        assert_child_died(&pid_file);
     }
 
     #[tokio::test]

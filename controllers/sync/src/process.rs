@@ -1,9 +1,12 @@
 //! Child processes of a pass (rsync, ssh, btrfs, zfs): run off the
-//! reconcile path, bounded in time, killed if the pass is abandoned.
+//! reconcile path, bounded in time, killed if the pass is abandoned. Each
+//! runs in a process group of its own, killed whole, so what it started
+//! (ssh under rsync, a script's children) never outlives it.
 
 use std::process::Stdio;
 use std::time::Duration;
 
+use hareconcile_runtime::process_group::{Ended, GroupChild};
 use tokio::process::Command;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,9 +50,33 @@ fn command(argv: &[String]) -> Command {
         .args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     command
+}
+
+fn spawn(command: &mut Command) -> Result<GroupChild, ProcessError> {
+    let program = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    GroupChild::spawn(command).map_err(|ended| ended_early(ended, &program))
+}
+
+/// Why `program`'s run did not finish; `Cancelled` cannot happen, as
+/// nothing here cancels.
+fn ended_early(ended: Ended, program: &str) -> ProcessError {
+    match ended {
+        Ended::Spawn { program, source } => ProcessError::Spawn { program, source },
+        Ended::Timeout(timeout) => ProcessError::Timeout {
+            program: program.to_string(),
+            timeout,
+        },
+        Ended::Cancelled | Ended::Wait(_) => ProcessError::Ended {
+            program: program.to_string(),
+            why: ended.to_string(),
+        },
+    }
 }
 
 fn finished(output: std::process::Output) -> Finished {
@@ -61,38 +88,28 @@ fn finished(output: std::process::Output) -> Finished {
     }
 }
 
-/// Runs `argv` to completion or kills it after `timeout`.
+/// Runs `argv` to completion, or kills it with all it started after
+/// `timeout`.
 pub async fn run(argv: &[String], timeout: Duration) -> Result<Finished, ProcessError> {
-    let program = argv[0].clone();
-    let child = command(argv)
-        .spawn()
-        .map_err(|source| ProcessError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(output)) => Ok(finished(output)),
-        Ok(Err(source)) => Err(ProcessError::Spawn { program, source }),
-        Err(_) => Err(ProcessError::Timeout { program, timeout }),
-    }
+    spawn(&mut command(argv))?
+        .output(timeout, std::future::pending())
+        .await
+        .map(finished)
+        .map_err(|ended| ended_early(ended, &argv[0]))
 }
 
 /// Runs `producer | consumer` (a snapshot stream into ssh); succeeds only
 /// if both do. The consumer's output is the one reported, with the
-/// producer's complaint prepended when it failed.
+/// producer's complaint prepended when it failed. Each runs in a process
+/// group of its own; at `timeout` both are killed whole.
 pub async fn pipe(
     producer: &[String],
     consumer: &[String],
     timeout: Duration,
 ) -> Result<Finished, ProcessError> {
-    let spawn_error = |program: &String| {
-        let program = program.clone();
-        move |source| ProcessError::Spawn { program, source }
-    };
-    let mut first = command(producer)
-        .spawn()
-        .map_err(spawn_error(&producer[0]))?;
+    let mut first = spawn(&mut command(producer))?;
     let stream: Stdio = first
+        .child_mut()
         .stdout
         .take()
         .and_then(|s| s.try_into().ok())
@@ -100,13 +117,13 @@ pub async fn pipe(
             program: producer[0].clone(),
             source: std::io::Error::other("no stdout to pipe"),
         })?;
-    let second = command(consumer)
-        .stdin(stream)
-        .spawn()
-        .map_err(spawn_error(&consumer[0]))?;
-    let both = async { tokio::join!(first.wait_with_output(), second.wait_with_output()) };
-    match tokio::time::timeout(timeout, both).await {
-        Ok((Ok(sent), Ok(received))) => {
+    let second = spawn(command(consumer).stdin(stream))?;
+    let never = std::future::pending;
+    match tokio::join!(
+        first.output(timeout, never()),
+        second.output(timeout, never())
+    ) {
+        (Ok(sent), Ok(received)) => {
             let sent = finished(sent);
             let mut received = finished(received);
             if !sent.success {
@@ -116,40 +133,29 @@ pub async fn pipe(
             }
             Ok(received)
         }
-        Ok((Err(source), _)) => Err(ProcessError::Spawn {
-            program: producer[0].clone(),
-            source,
-        }),
-        Ok((_, Err(source))) => Err(ProcessError::Spawn {
-            program: consumer[0].clone(),
-            source,
-        }),
-        Err(_) => Err(ProcessError::Timeout {
+        (Err(Ended::Timeout(_)), _) | (_, Err(Ended::Timeout(_))) => Err(ProcessError::Timeout {
             program: format!("{} | {}", producer[0], consumer[0]),
             timeout,
         }),
+        (Err(ended), _) => Err(ended_early(ended, &producer[0])),
+        (_, Err(ended)) => Err(ended_early(ended, &consumer[0])),
     }
 }
 
-/// A process kept running until dropped (killed then): one holding a lock
-/// on another node, which it releases when its stdin closes.
+/// A process kept running until dropped (killed then, with all it
+/// started): one holding a lock on another node, which it releases when
+/// it ends.
 pub struct Held {
-    _child: tokio::process::Child,
+    _child: GroupChild,
 }
 
 /// Starts `argv` and waits up to `timeout` for it to print the line
 /// `ready` (e.g. once it holds its lock), keeping its stdin open.
 pub async fn hold(argv: &[String], ready: &str, timeout: Duration) -> Result<Held, ProcessError> {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    use tokio::io::{AsyncBufReadExt, BufReader};
     let program = argv[0].clone();
-    let mut child = command(argv)
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|source| ProcessError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    let stdout = child.stdout.take().expect("piped");
+    let mut child = spawn(command(argv).stdin(Stdio::piped()))?;
+    let stdout = child.child_mut().stdout.take().expect("piped");
     let mut lines = BufReader::new(stdout).lines();
     let wait = async {
         while let Ok(Some(line)) = lines.next_line().await {
@@ -160,30 +166,26 @@ pub async fn hold(argv: &[String], ready: &str, timeout: Duration) -> Result<Hel
         false
     };
     match tokio::time::timeout(timeout, wait).await {
-        Ok(true) => Ok(Held { _child: child }),
-        Ok(false) => {
-            let mut stderr = String::new();
-            if let Some(mut s) = child.stderr.take() {
-                let _ = s.read_to_string(&mut stderr).await;
-            }
-            let output = Finished {
-                success: false,
-                code: child.wait().await.ok().and_then(|s| s.code()),
-                stdout: String::new(),
-                stderr,
-            };
-            Err(ProcessError::Ended {
-                program,
-                why: output.complaint(),
-            })
-        }
-        Err(_) => Err(ProcessError::Timeout { program, timeout }),
+        Ok(true) => return Ok(Held { _child: child }),
+        Ok(false) => {}
+        Err(_) => return Err(ProcessError::Timeout { program, timeout }),
+    }
+    // It closed its stdout without saying it is ready: it is ending.
+    drop(child.child_mut().stdin.take());
+    match child.output(timeout, std::future::pending()).await {
+        Ok(output) => Err(ProcessError::Ended {
+            program,
+            why: finished(output).complaint(),
+        }),
+        Err(ended) => Err(ended_early(ended, &program)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use hareconcile_runtime::testing::{assert_child_died, hung_command};
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
@@ -220,8 +222,30 @@ mod tests {
         .unwrap();
         assert!(!out.success);
         assert!(out.complaint().contains("sh: bad"));
-        let slow = run(&argv(&["sleep", "30"]), Duration::from_millis(100)).await;
-        assert!(matches!(slow, Err(ProcessError::Timeout { .. })));
+    }
+
+    #[tokio::test]
+    async fn hung_commands_die_with_their_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let (alone, piped) = (dir.path().join("alone"), dir.path().join("piped"));
+        let slow = run(&hung_command(&alone), Duration::from_millis(300)).await;
+        assert!(
+            matches!(slow, Err(ProcessError::Timeout { .. })),
+            "{slow:?}"
+        );
+        assert_child_died(&alone);
+        // A receive that never ends holds its sender up too.
+        let slow = pipe(
+            &argv(&["yes"]),
+            &hung_command(&piped),
+            Duration::from_millis(300),
+        )
+        .await;
+        assert!(
+            matches!(slow, Err(ProcessError::Timeout { .. })),
+            "{slow:?}"
+        );
+        assert_child_died(&piped);
     }
 
     #[tokio::test]

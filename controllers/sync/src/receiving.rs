@@ -24,43 +24,10 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use hareconcile_runtime::process_tree::{kill_trees, processes};
+
 use crate::remote::GUARD_NAME;
 use crate::term::Term;
-
-/// One process on this node, as /proc describes it.
-struct Proc {
-    pid: i32,
-    parent: i32,
-    args: Vec<String>,
-}
-
-fn processes() -> Vec<Proc> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            // `PID (COMM) STATE PPID ...`; COMM may hold spaces and parens.
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let parent = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let args = cmdline
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            Some(Proc { pid, parent, args })
-        })
-        .collect()
-}
 
 /// The pusher's term, if `args` are a guard's.
 fn guard_term(args: &[String]) -> Option<Term> {
@@ -97,33 +64,7 @@ pub fn end_receives(lock: &Path) -> BTreeSet<Term> {
             doomed.push(process.pid);
         }
     }
-    let me = std::process::id() as i32;
-    doomed.retain(|pid| *pid != me);
-    // Stop before walking the tree: a stopped process cannot fork, so a
-    // child started between one look at /proc and the kill (which would
-    // inherit the lock and outlive its parents) is found by the next look.
-    let mut stopped = 0;
-    loop {
-        for pid in &doomed[stopped..] {
-            // SAFETY: kill(2) on a PID read from /proc; one that exited
-            // meanwhile is ESRCH, which is what we want anyway.
-            unsafe { libc::kill(*pid, libc::SIGSTOP) };
-        }
-        stopped = doomed.len();
-        let children: Vec<i32> = processes()
-            .iter()
-            .filter(|p| doomed.contains(&p.parent) && !doomed.contains(&p.pid) && p.pid != me)
-            .map(|p| p.pid)
-            .collect();
-        if children.is_empty() {
-            break;
-        }
-        doomed.extend(children);
-    }
-    for pid in doomed {
-        // SAFETY: as above; SIGKILL ends a stopped process too.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
+    kill_trees(doomed);
     pushers
 }
 

@@ -169,8 +169,21 @@ fn virtual_ip(spec: &VirtualIpSpec) -> Vec<Finding> {
             ));
         }
     }
+    if let Some(timeout) = spec.notify.timeout.filter(|t| *t < MIN_NOTIFY_TIMEOUT) {
+        out.push(Finding::value(
+            "/spec/notify/timeout",
+            format!(
+                "{timeout} is too short for a hook to start and finish (it would be killed first, every time): use at least {MIN_NOTIFY_TIMEOUT}, or leave it out for 60s"
+            ),
+        ));
+    }
     out
 }
+
+/// Shortest `notify.timeout`: starting a shell and the command it runs
+/// takes tens of milliseconds on a loaded host, and a hook killed before
+/// it finishes has done nothing it can tell about.
+const MIN_NOTIFY_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Only active-active runs everywhere; the other modes need to know which
 /// node is active, and that is where a VirtualIP is master. Only a warm
@@ -599,6 +612,23 @@ mod tests {
         );
         assert_eq!(found.len(), 1);
         assert!(found[0].starts_with("spec.vrrp.auth.type: pass authentication"));
+    }
+
+    #[test]
+    fn a_notify_timeout_leaves_a_hook_time_to_run() {
+        let vip = |timeout: &str| {
+            messages(
+                Kind::VirtualIP,
+                json!({"cluster": "home", "interface": "eth0", "vrid": 51,
+                       "addresses": ["10.77.0.100/24"], "notify": {"timeout": timeout}}),
+            )
+        };
+        assert_eq!(vip("1s"), Vec::<String>::new());
+        assert_eq!(
+            vip("0s"),
+            ["spec.notify.timeout: 0s is too short for a hook to start and finish (it would be killed first, every time): use at least 1s, or leave it out for 60s"]
+        );
+        assert_eq!(vip("999ms").len(), 1);
     }
 
     #[test]

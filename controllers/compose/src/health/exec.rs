@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures::StreamExt;
+use hareconcile_runtime::process_tree::kill_trees;
 
 use crate::engine::Engine;
 
@@ -102,11 +103,12 @@ pub async fn run_in_stack(
             })
         }
         Err(_) => {
-            // The Engine API cannot stop an exec: kill its process (and
-            // the group it leads) on the host, where it runs.
+            // The Engine API cannot stop an exec: kill its process with
+            // everything it started on the host, where they run (it may
+            // lead no process group of its own to kill whole).
             if let Ok(inspect) = docker.inspect_exec(&exec.id).await {
-                if let Some(pid) = inspect.pid.filter(|&p| p > 1) {
-                    kill_group(pid as i32);
+                if let Some(pid) = inspect.pid.and_then(|p| i32::try_from(p).ok()) {
+                    kill_trees(vec![pid]);
                 }
             }
             Err(ExecError::Timeout {
@@ -114,14 +116,6 @@ pub async fn run_in_stack(
                 timeout,
             })
         }
-    }
-}
-
-fn kill_group(pid: i32) {
-    // SAFETY: kill(2) with plain integers.
-    unsafe {
-        libc::kill(-pid, libc::SIGKILL);
-        libc::kill(pid, libc::SIGKILL);
     }
 }
 

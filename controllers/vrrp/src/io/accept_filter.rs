@@ -32,12 +32,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::IpAddr;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
+use hareconcile_runtime::process_group::{self, Ended};
 use thiserror::Error;
-use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 use tokio::sync::Mutex;
 
@@ -335,29 +335,25 @@ fn stderr_of(output: &Output) -> String {
 /// Runs `command` with `input` on its stdin, bounded by [`NFT_TIMEOUT`].
 async fn run(command: &[String], input: &str) -> Result<Output, FilterError> {
     let (program, args) = command.split_first().expect("a command is configured");
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied => FilterError::NftMissing(e),
-            _ => FilterError::Nft(e),
-        })?;
-    let finished = async {
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin
-            .write_all(input.as_bytes())
-            .await
-            .map_err(FilterError::Nft)?;
-        drop(stdin);
-        child.wait_with_output().await.map_err(FilterError::Nft)
-    };
-    tokio::time::timeout(NFT_TIMEOUT, finished)
-        .await
-        .map_err(|_| FilterError::Timeout)?
+    let ran = process_group::output_with_input(
+        Command::new(program).args(args),
+        input.as_bytes(),
+        NFT_TIMEOUT,
+        std::future::pending(),
+    )
+    .await;
+    ran.map_err(|ended| match ended {
+        Ended::Spawn { source, .. }
+            if matches!(
+                source.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            FilterError::NftMissing(source)
+        }
+        Ended::Spawn { source, .. } | Ended::Wait(source) => FilterError::Nft(source),
+        Ended::Timeout(_) | Ended::Cancelled => FilterError::Timeout,
+    })
 }
 
 #[cfg(test)]

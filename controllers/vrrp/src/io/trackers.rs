@@ -11,6 +11,7 @@ use std::time::Duration;
 use hareconcile_model::status::{ServiceReason, StackPlacement};
 use hareconcile_model::{ConditionStatus, Handover, Kind, Object, ServiceSpec, ServiceStatus};
 use hareconcile_quorum::Sessions;
+use hareconcile_runtime::process_group::GroupChild;
 use hareconcile_runtime::Store;
 use tokio::process::Command;
 use tokio::sync::watch;
@@ -358,19 +359,21 @@ async fn run_once(script: &ScriptCheck) -> Result<(), String> {
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    match tokio::time::timeout(script.timeout, command.status()).await {
-        Err(_) => Err(format!("timed out after {:?}", script.timeout)),
-        Ok(Err(error)) => Err(format!("cannot run {program}: {error}")),
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(status.to_string()),
+        .stderr(std::process::Stdio::null());
+    // A group of its own, killed whole at the timeout: a hung check's
+    // children do not pile up, one more at every interval.
+    let mut child = GroupChild::spawn(&mut command).map_err(|e| e.to_string())?;
+    match child.wait(script.timeout, std::future::pending()).await {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(status.to_string()),
+        Err(ended) => Err(ended.to_string()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use hareconcile_model::{ObjectMeta, Status};
+    use hareconcile_runtime::testing::{assert_child_died, hung_command};
     use serde_json::json;
 
     use super::*;
@@ -577,21 +580,31 @@ mod tests {
 
     #[tokio::test]
     async fn scripts_fail_on_exit_status_and_timeout() {
-        let script = |command: &[&str], timeout_ms| ScriptCheck {
+        let script = |command: &[String], timeout_ms| ScriptCheck {
             name: "s".into(),
-            command: command.iter().map(|a| a.to_string()).collect(),
+            command: command.to_vec(),
             interval: Duration::from_secs(1),
             timeout: Duration::from_millis(timeout_ms),
             fall: 1,
             rise: 1,
             weight: 0,
         };
-        assert_eq!(run_once(&script(&["true"], 10_000)).await, Ok(()));
-        let failed = run_once(&script(&["false"], 10_000)).await.unwrap_err();
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(run_once(&script(&argv(&["true"]), 10_000)).await, Ok(()));
+        let failed = run_once(&script(&argv(&["false"]), 10_000))
+            .await
+            .unwrap_err();
         assert!(failed.contains("exit status: 1"), "{failed}");
-        let slow = run_once(&script(&["sleep", "5"], 50)).await.unwrap_err();
-        assert!(slow.contains("timed out"), "{slow}");
-        let missing = run_once(&script(&["/nonexistent/check"], 10_000))
+        // A hung check dies with its children: they would pile up, one
+        // more at every interval.
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let slow = run_once(&script(&hung_command(&pid_file), 300))
+            .await
+            .unwrap_err();
+        assert!(slow.contains("did not finish within 300ms"), "{slow}");
+        assert_child_died(&pid_file);
+        let missing = run_once(&script(&argv(&["/nonexistent/check"]), 10_000))
             .await
             .unwrap_err();
         assert!(missing.contains("cannot run"), "{missing}");

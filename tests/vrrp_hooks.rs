@@ -1,0 +1,146 @@
+//! Notify hooks of a running agent: a hook that hangs is killed at
+//! `notify.timeout` with what it started and the next hook runs; on
+//! SIGTERM the hook still running is killed, the STOP hook runs, and no
+//! hook process outlives the agent.
+
+mod vrrp_lab;
+
+use hareconcile_runtime::testing::{assert_dies, runs};
+use vrrp_lab::*;
+
+/// The pids of the processes whose command line mentions `path`.
+fn running_with(path: &Path) -> Vec<i32> {
+    let needle = path.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(&needle) && runs(*pid)
+        })
+        .collect()
+}
+
+/// Writes an executable shell script `dir/name`.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn a_hung_hook_is_killed_later_hooks_run_and_stop_runs_at_shutdown() {
+    let lab = two_nodes!();
+    let (n1, _) = lab.pair();
+    let hooks = Agent::dir_of(&lab, n1).join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let log = hooks.join("log");
+    // MASTER and BACKUP hang on a background sleep, which outlives the
+    // script unless its whole group dies; each logs `STATE SLEEP_PID`,
+    // and `end STATE` if it ever finishes. STOP logs and returns.
+    let hang = script(
+        &hooks,
+        "hang.sh",
+        &format!(
+            "sleep 1000 &\n\
+             echo \"$HARECONCILE_STATE $!\" >> {log}\n\
+             wait\n\
+             echo \"end $HARECONCILE_STATE\" >> {log}\n",
+            log = log.display()
+        ),
+    );
+    let stop = script(
+        &hooks,
+        "stop.sh",
+        &format!("echo STOP >> {}\n", log.display()),
+    );
+    let notify = format!(
+        ", notify: {{master: [{hang}], backup: [{hang}], stop: [{stop}], timeout: 2s}}",
+        hang = hang.display(),
+        stop = stop.display()
+    );
+    let manifest = |more: &str| {
+        let vip = web_vip_manifest(&format!("{notify}{more}"));
+        Agent::write_manifest(&lab, n1, &(cluster_manifest((110, 100), "") + &vip));
+    };
+    manifest("");
+    let lines = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // `(state, pid of its sleep)` of each hook started so far.
+    let started = || {
+        lines()
+            .iter()
+            .filter_map(|line| {
+                let (state, pid) = line.split_once(' ')?;
+                Some((state.to_string(), pid.parse::<i32>().ok()?))
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // n2 runs no agent: n1 starts as backup and becomes master on its
+    // own, each hook hanging until its timeout kills it.
+    let mut agent = Agent::start_with_manifests(&lab, n1);
+    assert!(
+        wait_until(CONVERGE * 3, || started()
+            .last()
+            .is_some_and(|(state, _)| state == "MASTER")),
+        "the MASTER hook never ran: {:?}\n{}",
+        lines(),
+        agent.log()
+    );
+    for (_, sleep) in started() {
+        assert_dies(sleep);
+    }
+    assert!(
+        agent.log().contains("notify hook killed"),
+        "{}",
+        agent.log()
+    );
+
+    // The next transition's hook runs after the killed ones.
+    let before = started().len();
+    manifest(", control: {forceBackup: [n1]}");
+    assert!(
+        wait_until(CONVERGE * 3, || started().len() > before),
+        "no hook ran after the killed ones: {:?}\n{}",
+        lines(),
+        agent.log()
+    );
+    let (state, sleep) = started().last().cloned().unwrap();
+    assert_eq!(state, "BACKUP");
+    assert!(runs(sleep), "the BACKUP hook hangs until stopped");
+
+    // SIGTERM while the BACKUP hook hangs: it is killed, STOP runs, and
+    // the agent exits.
+    agent.process.signal(libc::SIGTERM);
+    let exited = agent.process.wait_timeout(Duration::from_secs(60)).unwrap();
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "{exited:?}\n{}",
+        agent.log()
+    );
+    assert_dies(sleep);
+    assert_eq!(
+        lines().last().map(String::as_str),
+        Some("STOP"),
+        "{:?}",
+        lines()
+    );
+    assert!(
+        !lines().iter().any(|l| l.starts_with("end ")),
+        "a hook finished instead of being killed: {:?}",
+        lines()
+    );
+    let survivors = running_with(&hooks);
+    assert!(
+        survivors.is_empty(),
+        "hook processes outlived the agent: {survivors:?}"
+    );
+}
