@@ -130,3 +130,42 @@ fn the_address_owner_is_never_put_in_maintenance() {
         "{message}"
     );
 }
+
+/// A VRRP password file others can read is refused: the VirtualIP says
+/// so in its Ready condition, and the agent's log says it once per run of
+/// the same refusal rather than leaving it to `describe`.
+#[test]
+fn a_refused_password_file_is_logged() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("vrrp.pass");
+    std::fs::write(&password, "secret\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let manifest = web_manifest().replace(
+        "priority: 100}\n",
+        &format!(
+            "priority: 100}}\n  vrrp: {{version: 2, auth: {{type: pass, passwordFile: {}}}}}\n",
+            password.display()
+        ),
+    );
+    let (agent, _) = Agent::start_on_manifests(dir.path(), &manifest);
+    let refused = || {
+        object(&agent)["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["reason"] == "PasswordUnreadable")
+    };
+    assert!(
+        support::poll::wait_until(std::time::Duration::from_secs(20), refused),
+        "{}",
+        serde_json::to_string_pretty(&object(&agent)).unwrap()
+    );
+    let log = agent.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("VRRP password refused"))
+        .unwrap_or_else(|| panic!("not logged:\n{log}"));
+    assert!(line.contains("cluster=home"), "{line}");
+    assert!(line.contains(&password.display().to_string()), "{line}");
+}

@@ -4,14 +4,24 @@
 
 use hareconcile_test_support as support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{expect_code, git, virtual_ip, Agent, ManifestsRepo, CLUSTER};
+use support::{expect_code, git, virtual_ip, wait_until, Agent, ManifestsRepo, CLUSTER};
 
 /// Writes the files into the repository's manifests (None: deletes it)
 /// and commits them; the new commit's SHA.
 fn commit(repo: &ManifestsRepo, files: &[(&str, Option<&str>)], message: &str) -> String {
+    commit_signed(repo, files, message, None)
+}
+
+/// As [`commit`], signed with the SSH private key `key` when given.
+fn commit_signed(
+    repo: &ManifestsRepo,
+    files: &[(&str, Option<&str>)],
+    message: &str,
+    key: Option<&Path>,
+) -> String {
     for (name, text) in files {
         let path = repo.manifests().join(name);
         match text {
@@ -19,7 +29,7 @@ fn commit(repo: &ManifestsRepo, files: &[(&str, Option<&str>)], message: &str) -
             None => std::fs::remove_file(path).unwrap(),
         }
     }
-    repo.commit_all(message)
+    repo.commit_all_signed(message, key)
 }
 
 /// A new repository under `dir` whose first commit holds a README (no
@@ -240,4 +250,101 @@ fn a_git_server_that_never_answers_holds_neither_sync_nor_shutdown() {
     // terminate() fails the test if the agent does not exit.
     let status = agent.terminate();
     assert!(status.success(), "{status}\n{}", agent.log());
+}
+
+/// A new SSH key pair DIR/NAME (private) and DIR/NAME.pub.
+fn ssh_key(dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(name);
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen");
+    assert!(made.success());
+    key
+}
+
+/// With --git-allowed-signers only commits signed by a listed key apply:
+/// an unsigned one and one signed by another key are rejected (status,
+/// `gitops status`, an event on the Cluster) and the last good commit
+/// stays, until a commit signed by a listed key comes.
+#[test]
+fn only_commits_signed_by_an_allowed_key_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ops, stranger) = (ssh_key(dir.path(), "ops"), ssh_key(dir.path(), "stranger"));
+    let signers = dir.path().join("allowed_signers");
+    let public = std::fs::read_to_string(ops.with_extension("pub")).unwrap();
+    std::fs::write(&signers, format!("ops@example.org {public}")).unwrap();
+    let repo = ManifestsRepo::init(dir.path());
+    let first = commit_signed(
+        &repo,
+        &[
+            ("cluster.yaml", Some(CLUSTER)),
+            ("web.yaml", Some(&virtual_ip("web", 51, "10.77.0.100/24"))),
+        ],
+        "first",
+        Some(&ops),
+    );
+    let agent = Agent::start_on_git(
+        dir.path(),
+        &repo.path,
+        "1h",
+        &["--git-allowed-signers", signers.to_str().unwrap()],
+    );
+    eventually(&agent, "the signed first commit", &[("web", 51)]);
+    let status = expect_code(&agent.hc(&["gitops", "status"]), 0);
+    assert!(
+        status.contains(&format!("Applied commit:  {}", &first[..12])),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!(
+            "Signatures:      required (keys listed in {})",
+            signers.display()
+        )),
+        "{status}"
+    );
+
+    let web = |vrid: u32| virtual_ip("web", vrid, "10.77.0.100/24");
+    let unsigned = commit(&repo, &[("web.yaml", Some(&web(52)))], "unsigned");
+    let report = agent.sync_rejects(&unsigned);
+    assert!(
+        report.contains(
+            "commit signature: the commit is not signed: only commits signed with a key listed in"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("Applied commit:  {}", &first[..12])),
+        "{report}"
+    );
+
+    let forged = commit_signed(
+        &repo,
+        &[("web.yaml", Some(&web(53)))],
+        "forged",
+        Some(&stranger),
+    );
+    let report = agent.sync_rejects(&forged);
+    assert!(report.contains("No principal matched"), "{report}");
+    assert_eq!(
+        agent.virtual_ips()[0].1,
+        51,
+        "the last good commit stays applied"
+    );
+    let events = expect_code(&agent.hc(&["events", "cluster", "home"]), 0);
+    assert!(events.contains("CommitUnverified"), "{events}");
+    assert!(events.contains(&forged[..12]), "{events}");
+
+    let signed = commit_signed(&repo, &[("web.yaml", Some(&web(54)))], "signed", Some(&ops));
+    let report = expect_code(&agent.hc(&["gitops", "sync"]), 0);
+    assert!(
+        report.contains(&format!("Applied commit:  {}", &signed[..12])),
+        "{report}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || agent.virtual_ips()[0].1 == 54),
+        "{:?}",
+        agent.virtual_ips()
+    );
 }

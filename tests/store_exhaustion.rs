@@ -127,6 +127,10 @@ fn a_full_disk_fails_writes_visibly_until_space_returns_then_they_succeed() {
     assert!(writable("0"), "{}", agent.metrics());
     let events = agent.events(&["cluster", "lab"]);
     assert!(events.contains("StoreUnwritable"), "{events}");
+    let (code, status) = code_and_text(&agent.hc(&["status"]));
+    assert_eq!(code, Some(1), "{status}");
+    assert!(status.contains("store: NOT WRITABLE ("), "{status}");
+    assert!(status.contains("No space left on device"), "{status}");
 
     // Space returns: the store writes again by itself, no restart.
     n1.exec_ok(NodeCommand::new("rm").arg(&filler)).unwrap();
@@ -139,6 +143,7 @@ fn a_full_disk_fails_writes_visibly_until_space_returns_then_they_succeed() {
     let (code, out) = code_and_text(&agent.hc(&["apply", "--local", "-f", web]));
     assert_eq!(code, Some(0), "{out}");
     assert!(agent.hc(&["get", "vip", "web"]).status.success());
+    assert!(agent.hc_stdout(&["status"]).contains("store: writable\n"));
     let mut process = agent.process;
     assert!(process.try_wait().unwrap().is_none(), "the agent restarted");
 }

@@ -12,8 +12,9 @@
 //! process group at it, or at once when the agent stops: a server that
 //! accepts and never answers fails one attempt, never hangs the loop,
 //! `gitops sync` or shutdown. A commit that would prune every object
-//! applied from git is rejected unless `--allow-prune-all`. The remote's
-//! credentials reach git through its environment (see
+//! applied from git is rejected unless `--allow-prune-all`; with
+//! `--git-allowed-signers`, so is one not signed by an allowed key. The
+//! remote's credentials reach git through its environment (see
 //! [`super::git_remote`]), never its URL or command line.
 
 use std::path::{Path, PathBuf};
@@ -24,15 +25,17 @@ use hareconcile_compose::ComposeFiles;
 use hareconcile_model::load::load_paths_checked;
 use hareconcile_model::{Manager, Object};
 use hareconcile_runtime::process_group::{self, Ended};
-use hareconcile_runtime::{ApplyResult, Store};
+use hareconcile_runtime::{ApplyResult, EventType, Store};
 use time::OffsetDateTime;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::commit_signature;
 use super::declared::{check_prune, converge_directory, ConvergeError};
 pub use super::git_remote::GitRemote;
+use super::node_event;
 use crate::cluster_view::{AppliedCommit, Attempt, AttemptOutcome, GitopsHandle, GitopsStatus};
 
 /// What to follow.
@@ -46,6 +49,9 @@ pub struct GitSource {
     pub interval: Duration,
     /// How long one git command may run.
     pub timeout: Duration,
+    /// With it, only commits signed by a key this allowed signers file
+    /// lists are applied (see [`super::commit_signature`]).
+    pub allowed_signers: Option<PathBuf>,
 }
 
 /// Where the applied commit's manifests are checked out.
@@ -88,6 +94,10 @@ pub fn start(
     initial.url = source.remote.url().to_string();
     initial.branch = source.branch.clone();
     initial.path = source.path.display().to_string();
+    initial.allowed_signers = source
+        .allowed_signers
+        .as_ref()
+        .map(|file| file.display().to_string());
     let status = Arc::new(Mutex::new(initial));
     let (sync_requests, mut requests) = mpsc::channel::<oneshot::Sender<GitopsStatus>>(8);
     let handle = GitopsHandle::new(Arc::clone(&status), sync_requests);
@@ -158,6 +168,10 @@ fn sync(
                 for error in errors {
                     warn!(sha, "{error}");
                 }
+                if commit_signature::is_refusal(errors) {
+                    let message = format!("commit {sha}: {}", errors.join("; "));
+                    node_event::record(store, EventType::Warning, "CommitUnverified", &message);
+                }
                 warn!(
                     sha,
                     "gitops commit rejected; the last good commit stays applied"
@@ -196,17 +210,30 @@ fn attempt(
         Ok(sha) => sha,
         Err(error) => return failed(None, error),
     };
+    // Every round, the applied commit's too: a key taken out of the file
+    // stops its commits at once.
+    if let Some(signers) = &source.allowed_signers {
+        if let Some(outcome) = unverified(git, &workdir.repo, &sha, signers) {
+            return Attempt {
+                sha: Some(sha),
+                at,
+                outcome,
+            };
+        }
+    }
     let checked_out = status.last_applied.as_ref().map(|a| a.sha.as_str());
     if checked_out != Some(sha.as_str()) || !workdir.checkout.exists() {
-        // A commit rejected before is rejected again without another look;
-        // with --allow-prune-all, one refused for its prune gets one.
+        // A commit rejected before for its manifests is rejected again
+        // without another look; with --allow-prune-all, one refused for
+        // its prune gets one, and one refused for its signature got one
+        // above.
         if let Some(previous) = status
             .last_attempted
             .as_ref()
             .filter(|_| !round.allow_prune_all)
         {
             if previous.sha.as_deref() == Some(sha.as_str())
-                && matches!(previous.outcome, AttemptOutcome::Rejected { .. })
+                && matches!(&previous.outcome, AttemptOutcome::Rejected { errors } if !commit_signature::is_refusal(errors))
             {
                 return Attempt {
                     sha: Some(sha),
@@ -313,23 +340,50 @@ impl Runner {
     /// The command's stdout, trimmed; its stderr (or why it was killed)
     /// when it fails.
     fn run(&self, command: &mut Command) -> Result<String, String> {
+        let output = self.output(command)?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+        }
+    }
+
+    /// How the command ended, or why it could not run or was killed.
+    fn output(&self, command: &mut Command) -> Result<std::process::Output, String> {
         let mut stopped = self.stopped.clone();
         let stopping = async move {
             let _ = stopped.wait_for(|&s| s).await;
         };
-        let output = self
-            .runtime
-            .block_on(process_group::output(command, self.timeout, stopping));
-        match output {
-            Ok(output) if output.status.success() => {
-                Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-            }
-            Ok(output) => Err(String::from_utf8_lossy(&output.stderr).trim().to_string()),
-            Err(Ended::Spawn { program, source }) => {
-                Err(format!("cannot run {program}: {source} (is it installed?)"))
-            }
-            Err(ended) => Err(ended.to_string()),
-        }
+        self.runtime
+            .block_on(process_group::output(command, self.timeout, stopping))
+            .map_err(|ended| match ended {
+                Ended::Spawn { program, source } => {
+                    format!("cannot run {program}: {source} (is it installed?)")
+                }
+                ended => ended.to_string(),
+            })
+    }
+}
+
+/// Whether `sha` is signed by a key `signers` lists: `None` when it is,
+/// else the outcome that stops it (rejected, or failed when git could
+/// not tell).
+fn unverified(runner: &Runner, repo: &Path, sha: &str, signers: &Path) -> Option<AttemptOutcome> {
+    match runner.output(&mut commit_signature::verify_commit(
+        git(repo),
+        sha,
+        signers,
+    )) {
+        Ok(output) if output.status.success() => None,
+        Ok(output) => Some(AttemptOutcome::Rejected {
+            errors: vec![commit_signature::refusal(
+                &String::from_utf8_lossy(&output.stderr),
+                signers,
+            )],
+        }),
+        Err(error) => Some(AttemptOutcome::Failed {
+            error: format!("verifying the signature of {sha}: {error}"),
+        }),
     }
 }
 

@@ -1,11 +1,13 @@
 //! The agent: wires one node's store, API server, manifest watcher and
 //! controllers together, and takes them down cleanly on SIGTERM.
 
+mod commit_signature;
 mod declared;
 mod git_remote;
 pub mod gitops;
 mod manifests;
 mod measured;
+mod node_event;
 mod open_files;
 mod other_nodes;
 pub mod quorum;

@@ -9,11 +9,12 @@
 
 use std::time::Duration;
 
-use hareconcile_model::{ClusterSpec, Kind, ObjectKey};
 use hareconcile_runtime::{EventType, Store};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
+
+use super::node_event;
 
 /// How often a store that cannot write tries again.
 const RETRY_EVERY: Duration = Duration::from_secs(5);
@@ -51,14 +52,14 @@ fn report(store: &Store, before: Option<&str>, now: Option<&str>) {
                 error = why,
                 "the store cannot write: nothing applied or observed is kept until it can"
             );
-            record(store, EventType::Warning, "StoreUnwritable", why);
+            node_event::record(store, EventType::Warning, "StoreUnwritable", why);
         }
         (Some(old), Some(why)) if old != why => {
             warn!(error = why, "the store still cannot write");
         }
         (Some(_), None) => {
             info!("the store can write again");
-            record(
+            node_event::record(
                 store,
                 EventType::Normal,
                 "StoreWritable",
@@ -66,19 +67,5 @@ fn report(store: &Store, before: Option<&str>, now: Option<&str>) {
             );
         }
         _ => {}
-    }
-}
-
-/// On the Cluster listing this node, if there is one (events belong to
-/// an object; the node is the Cluster's business).
-fn record(store: &Store, type_: EventType, reason: &str, message: &str) {
-    let node = store.node();
-    let cluster = store.list(Some(Kind::Cluster)).0.into_iter().find(|c| {
-        c.spec_as::<ClusterSpec>()
-            .is_ok_and(|spec| spec.node(node).is_some())
-    });
-    if let Some(cluster) = cluster {
-        let key: ObjectKey = cluster.key();
-        store.record_event(&key, type_, reason, &format!("node {node}: {message}"));
     }
 }

@@ -200,6 +200,7 @@ async fn info(State(api): State<Api>) -> Json<AgentInfo> {
         commit: crate::build_info::COMMIT.to_string(),
         build_date: crate::build_info::DATE.to_string(),
         resource_version: api.store.resource_version(),
+        store_problem: api.store.write_problem().borrow().clone(),
     })
 }
 

@@ -32,6 +32,10 @@ pub struct AgentInfo {
     #[serde(default)]
     pub build_date: String,
     pub resource_version: u64,
+    /// Why the store cannot write (a full or failing disk), while it
+    /// cannot; absent when it can, and from an agent older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_problem: Option<String>,
 }
 
 /// `POST /v1/replications/{name}/resolve`: settle a two-way Replication's

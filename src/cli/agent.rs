@@ -110,6 +110,13 @@ pub struct AgentArgs {
     /// the attempt fails, to be retried at the next interval.
     #[arg(long, env = "HARECONCILE_GIT_TIMEOUT", value_name = "DURATION", default_value = "2m", value_parser = humantime::parse_duration, requires = "git_url")]
     git_timeout: Duration,
+    /// Apply only commits signed with an SSH key this file lists (the
+    /// allowed signers format of ssh-keygen(1): `PRINCIPAL KEY` a line),
+    /// as `git verify-commit` judges them; an unsigned or otherwise signed
+    /// commit is rejected and the last good one stays. Needs ssh-keygen.
+    /// Example line: `ops@example.org ssh-ed25519 AAAAC3Nz...`
+    #[arg(long, env = "HARECONCILE_GIT_ALLOWED_SIGNERS", value_name = "FILE", value_parser = allowed_signers_file, requires = "git_url")]
+    git_allowed_signers: Option<PathBuf>,
     /// Let a manifests directory (--manifests) or a git commit that
     /// declares none of the objects applied from it delete them all. Off,
     /// such a set is refused (a PruneRefused event on each object, a
@@ -240,6 +247,7 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
             path: args.git_path,
             interval: args.git_interval,
             timeout: args.git_timeout,
+            allowed_signers: args.git_allowed_signers,
         }),
         None => None,
     };
@@ -319,6 +327,15 @@ fn host_name() -> std::io::Result<String> {
 fn node_name_of(host_name: &str) -> Option<String> {
     let label = host_name.split('.').next()?.to_ascii_lowercase();
     (!label.is_empty()).then_some(label)
+}
+
+/// An allowed signers file that can be read, made absolute: git runs in
+/// the agent's repository, not where the agent was started.
+fn allowed_signers_file(value: &str) -> Result<PathBuf, String> {
+    let path = std::path::absolute(value).map_err(|e| format!("{value}: {e}"))?;
+    std::fs::File::open(&path)
+        .map(|_| path)
+        .map_err(|e| format!("{value}: {e} (the allowed signers file, one `PRINCIPAL KEY` a line)"))
 }
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ fn render(status: &GitopsStatus) -> String {
         "Source:          {} (branch {}, path {})\n",
         status.url, status.branch, status.path
     );
+    if let Some(signers) = &status.allowed_signers {
+        out.push_str(&format!(
+            "Signatures:      required (keys listed in {signers})\n"
+        ));
+    }
     match &status.last_applied {
         Some(applied) => out.push_str(&format!(
             "Applied commit:  {} ({} ago)\n",

@@ -29,8 +29,9 @@ use hareconcile_vrrp::controller::host_addresses;
 /// not, which VIPs it is master of, and whether its objects differ from
 /// this node's (config skew).
 ///
-/// Exit code 0 when every object is Ready and every node answers in sync,
-/// 1 otherwise (usable as a health check), with -o json as well.
+/// Exit code 0 when the store can write, every object is Ready and every
+/// node answers in sync, 1 otherwise (usable as a health check), with -o
+/// json as well.
 ///
 /// Examples:
 ///   watch -n1 hareconcile status
@@ -39,7 +40,7 @@ use hareconcile_vrrp::controller::host_addresses;
 #[command(verbatim_doc_comment)]
 pub struct StatusArgs {
     /// text, or json/yaml: {node, version, resourceVersion, ready,
-    /// objects: [{kind, name, ready, standby, reason, message, status}],
+    /// storeWritable, storeProblem, objects: [{kind, name, ready, standby, reason, message, status}],
     /// nodes: [{name, address, reachable, error, masterOf, skew}],
     /// peersError} (docs/cli.md).
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
@@ -138,6 +139,18 @@ fn quorum(cluster: &Object, now: OffsetDateTime) -> String {
     parts.join(", ")
 }
 
+/// The store's line: a store that cannot write keeps nothing applied or
+/// observed, which must not hide behind Ready objects.
+fn store_writable(problem: Option<&str>) -> String {
+    match problem {
+        None => "store: writable".into(),
+        Some(why) => format!(
+            "store: NOT WRITABLE ({why}): nothing applied or observed is kept until a write \
+             succeeds (retried every few seconds; free space or fix the disk)"
+        ),
+    }
+}
+
 fn readiness(object: &Object) -> String {
     match object.status.condition("Ready") {
         Some(c) if c.status == ConditionStatus::True => format!("Ready ({})", c.reason),
@@ -225,8 +238,14 @@ struct Report<'a> {
     node: &'a str,
     version: &'a str,
     resource_version: u64,
-    /// The exit code's verdict: every object Ready and every node in sync.
+    /// The exit code's verdict: the store can write, every object is
+    /// Ready and every node in sync.
     ready: bool,
+    /// False from a failed write (a full or failing disk) until one
+    /// succeeds: nothing applied or observed is kept meanwhile.
+    store_writable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store_problem: Option<&'a str>,
     objects: Vec<ObjectReport<'a>>,
     nodes: Vec<NodeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -263,9 +282,10 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     let client = args.agent.client();
     let info = client.info().await?;
     let objects = client.list(None).await?.items;
-    let all_ready = objects
-        .iter()
-        .all(|o| o.status.is_ready() || standing_by(o));
+    let all_ready = info.store_problem.is_none()
+        && objects
+            .iter()
+            .all(|o| o.status.is_ready() || standing_by(o));
     if args.output != ReportFormat::Text {
         let peers = client.nodes().await;
         let nodes = peers
@@ -278,6 +298,8 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
             version: &info.version,
             resource_version: info.resource_version,
             ready,
+            store_writable: info.store_problem.is_none(),
+            store_problem: info.store_problem.as_deref(),
             objects: objects.iter().map(object_report).collect(),
             nodes,
             peers_error: peers.err().map(|e| e.to_string()),
@@ -285,11 +307,12 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
         return Ok(if ready { EXIT_OK } else { EXIT_DIFFERENCES });
     }
     outln!(
-        "node {} (hareconcile {}, store version {})\n",
+        "node {} (hareconcile {}, store version {})",
         info.node,
         info.version,
         info.resource_version
     );
+    outln!("{}\n", store_writable(info.store_problem.as_deref()));
     let of = |kind: Kind| objects.iter().filter(move |o| o.kind == kind);
 
     let rows: Vec<Vec<String>> = of(Kind::Cluster)

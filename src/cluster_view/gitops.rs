@@ -49,6 +49,10 @@ pub struct GitopsStatus {
     pub branch: String,
     /// Directory within the repository holding the manifests.
     pub path: String,
+    /// The allowed signers file commits must be signed against, when
+    /// signatures are required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_signers: Option<String>,
     /// The commit whose manifests the store holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied: Option<AppliedCommit>,

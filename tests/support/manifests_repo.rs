@@ -27,8 +27,21 @@ impl ManifestsRepo {
 
     /// Commits every change of the working tree; the new commit's SHA.
     pub fn commit_all(&self, message: &str) -> String {
+        self.commit_all_signed(message, None)
+    }
+
+    /// As [`ManifestsRepo::commit_all`], signed with the SSH private key
+    /// `key` when given (`git commit -S`, `gpg.format=ssh`).
+    pub fn commit_all_signed(&self, message: &str, key: Option<&Path>) -> String {
         git(&self.path, &["add", "-A"]);
-        git(&self.path, &["commit", "-q", "-m", message]);
+        match key {
+            Some(key) => {
+                let key = format!("user.signingkey={}", key.display());
+                let sign = ["-c", "gpg.format=ssh", "-c", &key, "commit", "-S"];
+                git(&self.path, &[&sign[..], &["-q", "-m", message]].concat())
+            }
+            None => git(&self.path, &["commit", "-q", "-m", message]),
+        };
         git(&self.path, &["rev-parse", "HEAD"])
     }
 

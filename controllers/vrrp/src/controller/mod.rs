@@ -28,7 +28,7 @@ use hareconcile_model::{
 };
 use hareconcile_quorum::Sessions;
 use hareconcile_runtime::{
-    Action, Context, EventType, ReconcileError, Reconciler, Store, StoreError,
+    Action, Context, EventType, ReconcileError, Reconciler, Repeats, Store, StoreError,
 };
 use ipnet::IpNet;
 use tokio::sync::{watch, Mutex};
@@ -118,6 +118,9 @@ pub struct VirtualIpReconciler {
     /// The agent's quorum sessions: a fenced VirtualIP's master must hold
     /// its writer lock. Without them a fenced VirtualIP stays in Fault.
     sessions: Option<Sessions>,
+    /// Per Cluster, the refusals of its VRRP password file logged so far:
+    /// its VirtualIPs meet the same one at every retry.
+    password_refusals: std::sync::Mutex<HashMap<String, Repeats>>,
 }
 
 impl VirtualIpReconciler {
@@ -219,7 +222,7 @@ impl VirtualIpReconciler {
                 ),
             });
         };
-        let password = read_password(&cluster)?;
+        let password = self.password(&spec.cluster, &cluster)?;
         // The rest of the controller sees the interface this node uses.
         let interface = spec
             .resolve_interface(node, &host_addresses())
@@ -302,6 +305,36 @@ pub fn host_addresses() -> Vec<HostAddress> {
             })
         })
         .collect()
+}
+
+impl VirtualIpReconciler {
+    /// Reads Cluster `name`'s VRRP password. A refused file also goes to
+    /// the log: without it this node takes no part in any election, which
+    /// must not show only as a condition of each VirtualIP.
+    fn password(&self, name: &str, cluster: &ClusterSpec) -> Result<Option<String>, NotRunning> {
+        let read = read_password(cluster);
+        let mut refusals = self
+            .password_refusals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &read {
+            Err(refused) => {
+                let repeats = refusals.entry(name.to_string()).or_default();
+                if let Some(count) = repeats.note(&refused.message) {
+                    warn!(
+                        cluster = %name,
+                        count,
+                        error = %refused.message,
+                        "VRRP password refused: this node's VirtualIPs of the Cluster stay out of the election"
+                    );
+                }
+            }
+            Ok(_) => {
+                refusals.remove(name);
+            }
+        }
+        read
+    }
 }
 
 /// Reads `vrrp.auth.passwordFile` (the schema makes it absolute). The
