@@ -275,6 +275,23 @@ fn healthiness(wanted: Placement, report: Option<&Report>) -> Readiness<ServiceR
     }
 }
 
+/// Ready False for `reason` when any of `names` (containers or services)
+/// is in that state, listing them after `what`.
+fn not_ready<'a>(
+    reason: ServiceReason,
+    what: &str,
+    names: impl Iterator<Item = &'a str>,
+) -> Option<Readiness<ServiceReason>> {
+    let names: Vec<&str> = names.collect();
+    (!names.is_empty()).then(|| {
+        (
+            ConditionStatus::False,
+            reason,
+            format!("{what}: {}", names.join(", ")),
+        )
+    })
+}
+
 /// The Ready condition for what was seen.
 fn readiness(
     wanted: Placement,
@@ -296,34 +313,20 @@ fn readiness(
             format!("the followed VirtualIP is {here} on this node: {what}"),
         );
     }
-    let unhealthy: Vec<&str> = containers
+    let unhealthy = containers
         .iter()
         .filter(|c| c.health.as_deref() == Some("unhealthy"))
-        .map(|c| c.name.as_str())
-        .collect();
-    if !unhealthy.is_empty() {
-        return (
-            ConditionStatus::False,
-            ServiceReason::Unhealthy,
-            format!("unhealthy: {}", unhealthy.join(", ")),
-        );
+        .map(|c| c.name.as_str());
+    if let Some(not_ready) = not_ready(ServiceReason::Unhealthy, "unhealthy", unhealthy) {
+        return not_ready;
     }
-    let not_running: Vec<String> = project
-        .services
-        .keys()
-        .filter(|s| {
-            !containers
-                .iter()
-                .any(|c| &c.service == *s && c.state == "running")
-        })
-        .cloned()
-        .collect();
-    if !not_running.is_empty() {
-        return (
-            ConditionStatus::False,
-            ServiceReason::Stopped,
-            format!("not running: {}", not_running.join(", ")),
-        );
+    let not_running = project.services.keys().map(String::as_str).filter(|s| {
+        !containers
+            .iter()
+            .any(|c| c.service == *s && c.state == "running")
+    });
+    if let Some(not_ready) = not_ready(ServiceReason::Stopped, "not running", not_running) {
+        return not_ready;
     }
     match health.map(|h| h.verdict) {
         Some(Verdict::Healthy) => (

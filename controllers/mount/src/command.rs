@@ -146,30 +146,23 @@ mod tests {
         assert_child_died(&pid_file);
     }
 
+    /// The message of `program`'s failure with `args`.
+    async fn failure(program: &str, args: &[&str]) -> String {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let error = run(program, &args, Duration::from_secs(10)).await;
+        error.unwrap_err().to_string()
+    }
+
     #[tokio::test]
     async fn failures_carry_the_command_and_its_stderr() {
-        let error = run(
-            "sh",
-            &["-c".into(), "echo no such export >&2; exit 32".into()],
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap_err();
-        let message = error.to_string();
+        let message = failure("sh", &["-c", "echo no such export >&2; exit 32"]).await;
         assert!(message.starts_with("sh -c"), "{message}");
         assert!(message.ends_with(": no such export"), "{message}");
     }
 
     #[tokio::test]
     async fn failures_show_the_command_without_its_secrets() {
-        let error = run(
-            "false",
-            &["-o".into(), "vers=3.0,password=s3cret".into()],
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap_err();
-        let message = error.to_string();
+        let message = failure("false", &["-o", "vers=3.0,password=s3cret"]).await;
         assert!(!message.contains("s3cret"), "{message}");
         assert!(
             message.starts_with("false -o vers=3.0,password=<redacted> failed"),

@@ -206,44 +206,31 @@ impl Netlink {
         let message = LinkMacVlan::new(name, parent, MacVlanMode::Private)
             .address(mac.to_vec())
             .build();
-        self.handle
-            .link()
-            .add(message)
-            .execute()
-            .await
-            .map_err(|source| AddressError::Netlink {
-                action: format!("creating macvlan {name} on interface {parent}"),
-                source,
-            })
+        let result = self.handle.link().add(message).execute().await;
+        done(result, None, || {
+            format!("creating macvlan {name} on interface {parent}")
+        })
     }
 
     /// Sets the link administratively up or down.
     pub async fn set_link_up(&self, index: u32, up: bool) -> Result<(), AddressError> {
         let builder = LinkUnspec::new_with_index(index);
         let message = if up { builder.up() } else { builder.down() }.build();
-        self.handle
-            .link()
-            .set(message)
-            .execute()
-            .await
-            .map_err(|source| AddressError::Netlink {
-                action: format!(
-                    "setting interface {index} {}",
-                    if up { "up" } else { "down" }
-                ),
-                source,
-            })
+        let result = self.handle.link().set(message).execute().await;
+        done(result, None, || {
+            format!(
+                "setting interface {index} {}",
+                if up { "up" } else { "down" }
+            )
+        })
     }
 
     /// Deletes the link; already gone is fine.
     pub async fn delete_link(&self, index: u32) -> Result<(), AddressError> {
-        match self.handle.link().del(index).execute().await {
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == ENODEV => Ok(()),
-            other => other.map_err(|source| AddressError::Netlink {
-                action: format!("deleting interface {index}"),
-                source,
-            }),
-        }
+        let result = self.handle.link().del(index).execute().await;
+        done(result, Some(ENODEV), || {
+            format!("deleting interface {index}")
+        })
     }
 
     async fn link(&self, name: &str) -> Result<LinkMessage, AddressError> {
@@ -290,13 +277,9 @@ impl Netlink {
                 .attributes
                 .push(AddressAttribute::Flags(AddressFlags::Nodad));
         }
-        match request.execute().await {
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == EEXIST => Ok(()),
-            other => other.map_err(|source| AddressError::Netlink {
-                action: format!("adding {vip} to interface {index}"),
-                source,
-            }),
-        }
+        done(request.execute().await, Some(EEXIST), || {
+            format!("adding {vip} to interface {index}")
+        })
     }
 
     /// Removes `vip` from the interface; already absent is fine.
@@ -314,13 +297,10 @@ impl Netlink {
                 .attributes
                 .push(AddressAttribute::Address(vip.addr()));
         }
-        match self.handle.address().del(message).execute().await {
-            Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code().abs() == EADDRNOTAVAIL => Ok(()),
-            other => other.map_err(|source| AddressError::Netlink {
-                action: format!("removing {vip} from interface {index}"),
-                source,
-            }),
-        }
+        let result = self.handle.address().del(message).execute().await;
+        done(result, Some(EADDRNOTAVAIL), || {
+            format!("removing {vip} from interface {index}")
+        })
     }
 
     /// The addresses configured on the interface now.
@@ -382,6 +362,24 @@ impl Netlink {
                 _ => {}
             }
         }
+    }
+}
+
+/// The outcome of a netlink request that changes something: the errno
+/// `already` (the kernel's "it is already so": the address exists, the
+/// link is gone) counts as done; any other error says what was asked
+/// (`action`, only formatted on failure).
+fn done(
+    result: Result<(), rtnetlink::Error>,
+    already: Option<i32>,
+    action: impl FnOnce() -> String,
+) -> Result<(), AddressError> {
+    match result {
+        Err(rtnetlink::Error::NetlinkError(e)) if Some(e.raw_code().abs()) == already => Ok(()),
+        other => other.map_err(|source| AddressError::Netlink {
+            action: action(),
+            source,
+        }),
     }
 }
 
