@@ -16,14 +16,20 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use hareconcile_model::{Handover, ServiceSpec};
+use hareconcile_model::{Handover, ServiceMode, ServiceSpec};
 
 use crate::file::{MountKind, Project};
 
 /// Whether the Service's stack is exclusive: as its `handover` says, else
 /// when it requires a Replication or bind-mounts a path a Replication
-/// keeps (`replicated`: their paths), which it writes.
+/// keeps (`replicated`: their paths), which it writes. An active-active
+/// stack never is: it runs on every node by design and never moves
+/// (validation refuses a `handover` on it); what it writes is kept in
+/// step both ways, as Pi-hole's configuration is.
 pub fn is_exclusive(spec: &ServiceSpec, project: &Project, replicated: &[PathBuf]) -> bool {
+    if spec.mode == ServiceMode::ActiveActive {
+        return false;
+    }
     if spec.handover.is_some() || !spec.requires.is_empty() {
         return spec.handover_in() == Handover::BreakBeforeMake;
     }
@@ -162,6 +168,12 @@ mod tests {
             &spec(json!({"handover": "break-before-make"})),
             &plain,
             &[]
+        ));
+        // An active-active stack runs everywhere, whatever it writes.
+        assert!(!is_exclusive(
+            &spec(json!({"mode": "active-active", "requires": ["data"]})),
+            &data,
+            &replicated
         ));
         // Named volumes are the node's own, not replicated paths.
         let volume = project(
