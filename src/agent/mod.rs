@@ -174,7 +174,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     };
     let metrics_task = match config.metrics_listen {
         Some(address) => {
-            let listener = tokio::net::TcpListener::bind(address)
+            let listener = crate::tcp_guard::listen(address)
                 .await
                 .with_context(|| format!("--metrics-listen {address}"))?;
             info!(address = %listener.local_addr()?, "serving /metrics and /healthz");

@@ -62,7 +62,7 @@ pub async fn serve(
     let admission = Admission::new(LIMITS, members);
     let mut failures = Repeats::default();
     loop {
-        match tokio::net::TcpListener::bind(listen).await {
+        match tcp_guard::listen(listen).await {
             Ok(tcp) => {
                 failures.clear();
                 let served = tcp_guard::serve(tcp, tls.clone(), app.clone(), admission.clone());

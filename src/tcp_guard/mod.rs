@@ -37,6 +37,26 @@ pub struct Limits {
     pub strangers: usize,
 }
 
+/// How many connections the kernel may queue for a listener before it is
+/// accepted (capped by `net.core.somaxconn`, 4096 by default). Tokio's
+/// 1,024 is overrun by a burst of idle connections on a loaded host, and
+/// past it the kernel answers with SYN cookies: a client it then drops
+/// believes itself connected and is never closed by anyone.
+const ACCEPT_QUEUE: u32 = 4096;
+
+/// A listener on `address` with a deep accept queue ([`ACCEPT_QUEUE`]).
+pub async fn listen(address: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let socket = match address {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std's and tokio's bind do: a restarted agent gets its port back
+    // while the old connections linger in TIME-WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_QUEUE)
+}
+
 /// Accepts and serves `app` until accepting fails for good (not merely
 /// for want of descriptors or memory, which passes). Connections already
 /// accepted go on in their own tasks.
