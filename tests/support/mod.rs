@@ -7,6 +7,7 @@
 mod lab_agent;
 pub mod lab_data;
 pub mod lab_manifests;
+pub mod lab_quorum;
 mod manifests_repo;
 pub mod poll;
 pub mod tls;
