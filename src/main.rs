@@ -24,6 +24,7 @@ mod math;
 mod peer;
 mod switchover;
 mod tcp_guard;
+mod trials;
 
 use std::process::ExitCode;
 

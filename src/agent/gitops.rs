@@ -16,6 +16,11 @@
 //! `--git-allowed-signers`, so is one not signed by an allowed key. The
 //! remote's credentials reach git through its environment (see
 //! [`super::git_remote`]), never its URL or command line.
+//!
+//! A new commit is on trial ([`crate::trials`]) from before it is read
+//! until the agent has run with it for `--trial-period`; one that killed
+//! the agent is rejected with the last good commit checked out again
+//! ([`roll_back`]) and skipped until retried.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -37,6 +42,7 @@ use super::declared::{check_prune, converge_directory, ConvergeError};
 pub use super::git_remote::GitRemote;
 use super::node_event;
 use crate::cluster_view::{AppliedCommit, Attempt, AttemptOutcome, GitopsHandle, GitopsStatus};
+use crate::trials::{self, Rejection, Trials};
 
 /// What to follow.
 #[derive(Debug, Clone)]
@@ -84,6 +90,7 @@ pub fn start(
     store: Store,
     state_dir: &Path,
     allow_prune_all: bool,
+    trials: Trials,
     mut stopped: watch::Receiver<bool>,
 ) -> (GitopsHandle, JoinHandle<()>) {
     let workdir = Arc::new(Workdir::new(state_dir));
@@ -123,6 +130,7 @@ pub fn start(
                     runtime: tokio::runtime::Handle::current(),
                 },
                 allow_prune_all,
+                trials: trials.clone(),
             };
             let now = tokio::task::spawn_blocking(move || {
                 let mut current = status.lock().expect("gitops status lock").clone();
@@ -143,6 +151,7 @@ pub fn start(
 struct Round {
     runner: Runner,
     allow_prune_all: bool,
+    trials: Trials,
 }
 
 /// One round: fetch, take a new commit if valid, apply the checkout.
@@ -221,19 +230,29 @@ fn attempt(
             };
         }
     }
+    if let Some(rejection) = round.trials.rejection(Manager::Gitops, &sha) {
+        return Attempt {
+            sha: Some(sha),
+            at,
+            outcome: AttemptOutcome::Rejected {
+                errors: vec![rejection.message()],
+            },
+        };
+    }
     let checked_out = status.last_applied.as_ref().map(|a| a.sha.as_str());
     if checked_out != Some(sha.as_str()) || !workdir.checkout.exists() {
         // A commit rejected before for its manifests is rejected again
         // without another look; with --allow-prune-all, one refused for
-        // its prune gets one, and one refused for its signature got one
-        // above.
+        // its prune gets one, one refused for its signature got one
+        // above, and one that killed the agent gets one once retried.
         if let Some(previous) = status
             .last_attempted
             .as_ref()
             .filter(|_| !round.allow_prune_all)
         {
             if previous.sha.as_deref() == Some(sha.as_str())
-                && matches!(&previous.outcome, AttemptOutcome::Rejected { errors } if !commit_signature::is_refusal(errors))
+                && matches!(&previous.outcome, AttemptOutcome::Rejected { errors }
+                    if !commit_signature::is_refusal(errors) && !trials::is_crash_rejection(errors))
             {
                 return Attempt {
                     sha: Some(sha),
@@ -242,21 +261,29 @@ fn attempt(
                 };
             }
         }
+        // Before the commit is read: reading it may be what kills us.
+        (round.trials).begin(Manager::Gitops, &sha, || {
+            trials::held(store, Manager::Gitops)
+        });
+        let refused = |outcome: AttemptOutcome| {
+            round.trials.withdraw(Manager::Gitops, &sha);
+            Attempt {
+                sha: Some(sha.clone()),
+                at,
+                outcome,
+            }
+        };
         if let Err(error) = extract(git, &workdir.repo, &sha, &workdir.staging) {
-            return failed(Some(sha), error);
+            return refused(AttemptOutcome::Failed { error });
         }
         // Before the checkout is replaced: a rejected commit leaves the
         // last good one's files (compose files among them) in place.
         if let Err(errors) = validate(store, &workdir.staging, &source.path, round.allow_prune_all)
         {
-            return Attempt {
-                sha: Some(sha),
-                at,
-                outcome: AttemptOutcome::Rejected { errors },
-            };
+            return refused(AttemptOutcome::Rejected { errors });
         }
         if let Err(error) = replace_dir(&workdir.staging, &workdir.checkout) {
-            return failed(Some(sha), error);
+            return refused(AttemptOutcome::Failed { error });
         }
     }
     match converge_directory(
@@ -449,6 +476,61 @@ fn extract(runner: &Runner, repo: &Path, sha: &str, dir: &Path) -> Result<(), St
         });
     let _ = std::fs::remove_file(&archive);
     extracted.map(|_| ())
+}
+
+/// At start, before any controller runs, after `rejection` put the store
+/// back: checks the last good commit out again (or none, when no commit
+/// had passed) and records the rejection as the last attempt, with the
+/// good commit as the applied one. The first round then skips the
+/// rejected commit and applies the good one's checkout as usual.
+pub async fn roll_back(
+    source: &GitSource,
+    state_dir: &Path,
+    rejection: Rejection,
+    stopped: watch::Receiver<bool>,
+) {
+    let workdir = Workdir::new(state_dir);
+    let runner = Runner {
+        timeout: source.timeout,
+        stopped,
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let rolled_back = tokio::task::spawn_blocking(move || {
+        let mut status: GitopsStatus = std::fs::read(&workdir.status_file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        let at = OffsetDateTime::now_utc();
+        let _ = std::fs::remove_dir_all(&workdir.checkout);
+        status.last_applied = None;
+        if let Some(good) = &rejection.restored {
+            match extract(&runner, &workdir.repo, good, &workdir.staging)
+                .and_then(|()| replace_dir(&workdir.staging, &workdir.checkout))
+            {
+                Ok(()) => {
+                    status.last_applied = Some(AppliedCommit {
+                        sha: good.clone(),
+                        at,
+                    })
+                }
+                Err(error) => {
+                    warn!(sha = %good, %error, "cannot check the last good commit out again; the next round fetches the branch")
+                }
+            }
+        }
+        status.last_attempted = Some(Attempt {
+            sha: Some(rejection.set.clone()),
+            at,
+            outcome: AttemptOutcome::Rejected {
+                errors: vec![rejection.message()],
+            },
+        });
+        persist(&workdir, &status);
+    })
+    .await;
+    if let Err(e) = rolled_back {
+        warn!(error = %e, "rolling the git checkout back failed");
+    }
 }
 
 fn replace_dir(from: &Path, to: &Path) -> Result<(), String> {

@@ -5,11 +5,17 @@
 //! costs a little latency, not correctness. A directory with any error is
 //! not applied at all (the last good state stays), and objects no file
 //! declares any more are pruned.
+//!
+//! The directory's content (every file's path and bytes, SHA-256) names
+//! the set: new content is on trial ([`crate::trials`]) from before it is
+//! read, and content that killed the agent is skipped until it changes
+//! or is retried.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use hareconcile_model::load::MAX_MANIFEST_BYTES;
 use hareconcile_model::Manager;
 use hareconcile_runtime::{ApplyResult, Store};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -18,6 +24,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::declared::{converge_directory, ConvergeError};
+use crate::trials::{self, Trials};
 
 /// Editors write a file in several steps; wait for quiet before loading.
 const DEBOUNCE: Duration = Duration::from_millis(150);
@@ -27,6 +34,7 @@ pub fn start(
     store: Store,
     resync: Duration,
     allow_prune_all: bool,
+    trials: Trials,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
     let dir = std::fs::canonicalize(&dir)
@@ -54,6 +62,8 @@ pub fn start(
         // Owned by the task so watching stops when it ends.
         let _watcher = watcher;
         let mut periodic = tokio::time::interval(resync);
+        // The rejected content last reported, so it is reported once.
+        let mut reported = None;
         loop {
             tokio::select! {
                 _ = periodic.tick() => {}
@@ -63,11 +73,36 @@ pub fn start(
                 }
                 _ = stopped.changed() => return,
             }
-            let (dir, store) = (dir.clone(), store.clone());
-            let synced =
-                tokio::task::spawn_blocking(move || sync(&dir, &store, allow_prune_all)).await;
-            if let Err(e) = synced {
-                warn!(error = %e, "manifest sync task failed");
+            let (dir, store, trials) = (dir.clone(), store.clone(), trials.clone());
+            let last_reported = reported.take();
+            let synced = tokio::task::spawn_blocking(move || {
+                let content = digest(&dir);
+                if let Some(rejection) = trials.rejection(Manager::Files, &content) {
+                    if last_reported.as_ref() != Some(&content) {
+                        warn!(dir = %dir.display(), "{}", rejection.message());
+                    }
+                    return Some(content);
+                }
+                // Before the files are read: reading them may be what kills us.
+                let held = trials::held(&store, Manager::Files);
+                trials.begin(Manager::Files, &content, || held.clone());
+                if !sync(&dir, &store, allow_prune_all) {
+                    trials.withdraw(Manager::Files, &content);
+                    return None;
+                }
+                // A file changed while they were read: what was applied
+                // may be the newer content, which is on trial from here,
+                // to be rejected back to what was held before.
+                let read = digest(&dir);
+                if read != content {
+                    trials.begin(Manager::Files, &read, || held);
+                }
+                None
+            })
+            .await;
+            match synced {
+                Ok(rejected) => reported = rejected,
+                Err(e) => warn!(error = %e, "manifest sync task failed"),
             }
         }
     }))
@@ -78,8 +113,40 @@ fn changes_content(event: &notify::Event) -> bool {
     !matches!(event.kind, EventKind::Access(_))
 }
 
-/// Applies the directory as it is now and prunes what it no longer declares.
-fn sync(dir: &Path, store: &Store, allow_prune_all: bool) {
+/// What the directory holds: the SHA-256 of every file's path and bytes,
+/// as the loader would find them (links kept inside, no devices). A file
+/// too large for a manifest counts by its size and modification time.
+fn digest(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    let walk = hareconcile_fs::walk(dir, |_| true);
+    for found in &walk.files {
+        hash.update(found.path.as_os_str().as_encoded_bytes());
+        hash.update([0]);
+        match hareconcile_fs::read_regular(&found.real, MAX_MANIFEST_BYTES) {
+            Ok(bytes) => {
+                hash.update((bytes.len() as u64).to_le_bytes());
+                hash.update(&bytes);
+            }
+            Err(e) => {
+                let stamp = std::fs::metadata(&found.real).and_then(|m| m.modified());
+                hash.update(format!("{e} {stamp:?}").as_bytes());
+            }
+        }
+    }
+    for problem in &walk.problems {
+        hash.update(problem.path.as_os_str().as_encoded_bytes());
+        hash.update(problem.message.as_bytes());
+    }
+    hash.finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Applies the directory as it is now and prunes what it no longer
+/// declares; whether it did.
+fn sync(dir: &Path, store: &Store, allow_prune_all: bool) -> bool {
     match converge_directory(dir, store, Manager::Files, allow_prune_all) {
         Ok(converged) => {
             for outcome in converged
@@ -92,6 +159,7 @@ fn sync(dir: &Path, store: &Store, allow_prune_all: bool) {
             for key in &converged.pruned {
                 info!(object = %key, "pruned: no manifest declares it any more");
             }
+            return true;
         }
         Err(ConvergeError::Invalid(diagnostics)) => {
             for d in &diagnostics.0 {
@@ -107,6 +175,7 @@ fn sync(dir: &Path, store: &Store, allow_prune_all: bool) {
         }
         Err(ConvergeError::Store(e)) => warn!(error = %e, "manifests not applied"),
     }
+    false
 }
 
 #[cfg(test)]

@@ -22,8 +22,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use hareconcile_cluster::ClusterReconciler;
 use hareconcile_compose::ServiceReconciler;
+use hareconcile_model::Manager;
 use hareconcile_mount::MountReconciler;
-use hareconcile_runtime::{Context, Controller, Store};
+use hareconcile_runtime::{Context, Controller, EventType, Store};
 use hareconcile_sync::SyncReconciler;
 use hareconcile_vrrp::VirtualIpReconciler;
 use tokio::signal::unix::{signal, SignalKind};
@@ -31,6 +32,9 @@ use tokio::sync::watch;
 use tracing::{error, info};
 
 use crate::api::server;
+
+/// The reason of the event that says a set was rejected for killing the agent.
+const CRASH_LOOP_STOPPED: &str = "CrashLoopStopped";
 
 pub struct AgentConfig {
     pub node: String,
@@ -49,6 +53,9 @@ pub struct AgentConfig {
     pub webhook: Option<webhook::Webhook>,
     /// Where to serve `/metrics` and `/healthz` over TCP, if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// How long the agent must run with a new commit or directory content
+    /// before it counts as good (see [`crate::trials`]).
+    pub trial_period: Duration,
 }
 
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
@@ -68,6 +75,24 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     // Before any controller runs, so every event they record is counted.
     let (event_totals, event_totals_task) =
         crate::api::event_totals::EventTotals::start(&store, stopped.clone());
+    // Before any controller runs (a stored object may be what killed the
+    // last runs), after the event totals (its event counts).
+    let trials = crate::trials::Trials::open(&config.state_dir, config.trial_period);
+    for rejection in trials.recover(&store) {
+        if let (Manager::Gitops, Some(source)) = (rejection.source, &config.git) {
+            gitops::roll_back(
+                source,
+                &config.state_dir,
+                rejection.clone(),
+                stopped.clone(),
+            )
+            .await;
+        }
+        let message = rejection.message();
+        error!(source = %rejection.source, set = %rejection.set, "{message}");
+        node_event::record(&store, EventType::Warning, CRASH_LOOP_STOPPED, &message);
+    }
+    let trials_task = trials.start(stopped.clone());
     let store_health_task = store_health::start(store.clone(), stopped.clone());
     forget_vrrp_states(&store)?;
     let ctx = Context {
@@ -146,6 +171,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
                 store.clone(),
                 &config.state_dir,
                 config.allow_prune_all,
+                trials.clone(),
                 stopped.clone(),
             );
             (Some(handle), Some(task))
@@ -170,6 +196,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         declared: declared_sources(&config),
         event_totals,
         reconciles,
+        trials: trials.clone(),
         stopping: stopped.clone(),
     };
     let metrics_task = match config.metrics_listen {
@@ -208,6 +235,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             store.clone(),
             config.resync,
             config.allow_prune_all,
+            trials.clone(),
             stopped.clone(),
         )?),
         None => None,
@@ -224,6 +252,9 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         _ = interrupt.recv() => { info!("SIGINT: shutting down"); None }
         finished = &mut server => Some(flatten(finished)),
     };
+    // A planned stop, even one systemd ends with SIGKILL at its timeout,
+    // is no verdict on the sets on trial.
+    trials.stopping_cleanly();
     readiness.stopping("handing the VIPs over");
     let _ = stop.send(true);
     // An exclusive stack stops before the VIP leaves (break-before-make):
@@ -262,6 +293,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         }
     }
     let _ = event_totals_task.await;
+    let _ = trials_task.await;
     let _ = store_health_task.await;
     docker_events.abort();
     if let Some(task) = health_task {

@@ -245,6 +245,12 @@ impl Client {
             .await
     }
 
+    /// Withdraws the crash-loop rejection of the set `set` starts.
+    pub async fn retry(&self, set: &str) -> Result<crate::trials::Rejection, ClientError> {
+        let path = format!("/v1/rejected/{set}/retry");
+        self.call(Method::POST, &path, None::<&()>).await
+    }
+
     pub async fn nodes(&self) -> Result<Vec<crate::cluster_view::NodeView>, ClientError> {
         self.call(Method::GET, "/v1/nodes", None::<&()>).await
     }

@@ -12,7 +12,7 @@ use hareconcile_model::status::{
     AdvertCounters, LeaseStanding, QuorumSeen, SyncRole, VrrpInstanceStatus, VrrpState,
 };
 use hareconcile_model::{
-    ClusterStatus, ConditionStatus, Kind, Object, ReplicationStatus, VirtualIpStatus,
+    ClusterStatus, ConditionStatus, Kind, Manager, Object, ReplicationStatus, VirtualIpStatus,
 };
 use hareconcile_vrrp::core::DropReason;
 
@@ -401,6 +401,8 @@ pub struct AgentStats {
     pub process: Option<ProcessStats>,
     /// Why the store cannot write, while it cannot.
     pub store_problem: Option<String>,
+    /// The sets rejected for killing the agent.
+    pub rejected: Vec<crate::trials::Rejection>,
 }
 
 pub fn render(
@@ -436,6 +438,23 @@ pub fn render(
         0.0
     };
     f.sample(name, &[("node", node)], writable);
+    let name = "hareconcile_rejected_sets";
+    let mut f = Family::new(
+        &mut out,
+        name,
+        "gauge",
+        "Sets (git commits, --manifests contents) rejected because the agent died while applying them, by source; `hareconcile status` names them.",
+    );
+    for source in [Manager::Gitops, Manager::Files] {
+        let count = (agent.rejected.iter())
+            .filter(|r| r.source == source)
+            .count();
+        f.sample(
+            name,
+            &[("node", node), ("source", source.as_str())],
+            count as f64,
+        );
+    }
 
     let mut f = Family::new(
         &mut out,
@@ -716,6 +735,12 @@ mod tests {
             reconciles: reconciles.snapshot(),
             process: Some(stats),
             store_problem: None,
+            rejected: vec![crate::trials::Rejection {
+                source: Manager::Gitops,
+                set: "0123456789abcdef".into(),
+                at: time::OffsetDateTime::UNIX_EPOCH,
+                restored: None,
+            }],
         };
         let text = render("n1", 1, &[], &[], &agent);
         let build = format!(
@@ -728,6 +753,8 @@ mod tests {
             build.as_str(),
             r#"hareconcile_events_total{node="n1",type="Warning",reason="VipRemoved"} 3"#,
             r#"hareconcile_events_uncounted_total{node="n1"} 0"#,
+            r#"hareconcile_rejected_sets{node="n1",source="gitops"} 1"#,
+            r#"hareconcile_rejected_sets{node="n1",source="files"} 0"#,
             "process_cpu_seconds_total 1.5",
             "process_resident_memory_bytes 4096",
             "process_open_fds 12",

@@ -37,6 +37,8 @@ pub struct Api {
     pub event_totals: super::event_totals::EventTotals,
     /// Each controller's reconcile durations and failures, for `/metrics`.
     pub reconciles: super::reconcile_stats::ReconcileStats,
+    /// The crash-loop breaker: the sets it rejected, and their retry.
+    pub trials: crate::trials::Trials,
     /// Becomes true when the agent stops: ends the streamed answers.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -61,6 +63,7 @@ pub fn router(api: Api) -> Router {
         .route("/v1/drift", get(drift))
         .route("/v1/switchover", post(switchover))
         .route("/v1/replications/{name}/resolve", post(resolve))
+        .route("/v1/rejected/{set}/retry", post(retry))
         .with_state(api)
 }
 
@@ -201,6 +204,7 @@ async fn info(State(api): State<Api>) -> Json<AgentInfo> {
         build_date: crate::build_info::DATE.to_string(),
         resource_version: api.store.resource_version(),
         store_problem: api.store.write_problem().borrow().clone(),
+        rejected: api.trials.rejected(),
     })
 }
 
@@ -322,6 +326,7 @@ async fn metrics(State(api): State<Api>) -> Response {
         reconciles: api.reconciles.snapshot(),
         process,
         store_problem: api.store.write_problem().borrow().clone(),
+        rejected: api.trials.rejected(),
     };
     let text = super::metrics::render(
         api.store.node(),
@@ -418,6 +423,22 @@ async fn local_sync_findings(api: &Api) -> Vec<Finding> {
         gitops: api.gitops.clone(),
     };
     sources.findings(&api.store).await
+}
+
+/// `POST /v1/rejected/{set}/retry`: forget that a set killed the agent, so
+/// its source tries it again; `set` may be a unique prefix.
+async fn retry(
+    State(api): State<Api>,
+    UrlPath(set): UrlPath<String>,
+) -> Result<Json<crate::trials::Rejection>, ApiError> {
+    use crate::trials::RetryError;
+    api.trials.retry(&set).map(Json).map_err(|e| {
+        let status = match &e {
+            RetryError::Unknown(_) => StatusCode::NOT_FOUND,
+            RetryError::Ambiguous(_) => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    })
 }
 
 #[cfg(test)]

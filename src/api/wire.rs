@@ -36,6 +36,10 @@ pub struct AgentInfo {
     /// cannot; absent when it can, and from an agent older than this field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_problem: Option<String>,
+    /// Sets (commits, manifests directory contents) rejected because the
+    /// agent died while applying them; skipped until retried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<crate::trials::Rejection>,
 }
 
 /// `POST /v1/replications/{name}/resolve`: settle a two-way Replication's

@@ -123,6 +123,16 @@ pub struct AgentArgs {
     /// rejected commit): an emptied directory is more often a mistake.
     #[arg(long, env = "HARECONCILE_ALLOW_PRUNE_ALL")]
     allow_prune_all: bool,
+    /// How long the agent must run with a new git commit or manifests
+    /// directory content before it counts as good. A set being applied
+    /// or on trial when the agent died twice (a crash, an abort, the OOM
+    /// killer; a SIGTERM never counts) is rejected: its objects are
+    /// replaced by the last good set's, a CrashLoopStopped event and
+    /// `hareconcile status` say so, and `hareconcile retry SET` tries it
+    /// again. Keep it longer than the resync period, so that every
+    /// controller has reconciled the set's objects.
+    #[arg(long, env = "HARECONCILE_TRIAL_PERIOD", value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
+    trial_period: Duration,
     /// The Docker Engine that runs this node's Compose stacks.
     #[arg(
         long,
@@ -263,6 +273,7 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
         webhook,
         metrics_listen: args.metrics_listen,
         docker_host: args.docker_host,
+        trial_period: args.trial_period,
     })
     .await
     .map_err(|e| CliError::runtime(format_args!("{e:#}")))?;

@@ -42,6 +42,7 @@ mod init;
 mod man;
 mod output;
 mod replication;
+mod retry;
 mod schema;
 mod status;
 mod switchover;
@@ -99,6 +100,7 @@ enum Command {
     Vip(vip::VipArgs),
     Switchover(switchover::SwitchoverArgs),
     Replication(replication::ReplicationArgs),
+    Retry(retry::RetryArgs),
     Chart(chart::ChartArgs),
     Import(import::ImportArgs),
     #[command(hide = true)]
@@ -127,6 +129,7 @@ impl Cli {
             Command::Vip(args) => vip::run(args).await,
             Command::Switchover(args) => switchover::run(args).await,
             Command::Replication(args) => replication::run(args).await,
+            Command::Retry(args) => retry::run(args).await,
             Command::Chart(args) => chart::run(args).await,
             Command::Import(args) => import::run(args),
             Command::Completions(args) => completions::run(args),

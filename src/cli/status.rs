@@ -246,6 +246,9 @@ struct Report<'a> {
     store_writable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     store_problem: Option<&'a str>,
+    /// Sets rejected because the agent died while applying them.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    rejected: &'a [crate::trials::Rejection],
     objects: Vec<ObjectReport<'a>>,
     nodes: Vec<NodeReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,6 +286,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
     let info = client.info().await?;
     let objects = client.list(None).await?.items;
     let all_ready = info.store_problem.is_none()
+        && info.rejected.is_empty()
         && objects
             .iter()
             .all(|o| o.status.is_ready() || standing_by(o));
@@ -300,6 +304,7 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
             ready,
             store_writable: info.store_problem.is_none(),
             store_problem: info.store_problem.as_deref(),
+            rejected: &info.rejected,
             objects: objects.iter().map(object_report).collect(),
             nodes,
             peers_error: peers.err().map(|e| e.to_string()),
@@ -312,7 +317,11 @@ pub async fn run(args: StatusArgs) -> Result<u8, CliError> {
         info.version,
         info.resource_version
     );
-    outln!("{}\n", store_writable(info.store_problem.as_deref()));
+    outln!("{}", store_writable(info.store_problem.as_deref()));
+    for rejection in &info.rejected {
+        outln!("input: {}", rejection.message());
+    }
+    outln!();
     let of = |kind: Kind| objects.iter().filter(move |o| o.kind == kind);
 
     let rows: Vec<Vec<String>> = of(Kind::Cluster)
