@@ -173,4 +173,16 @@ fn validate_prints_each_problem_as_json_with_the_same_exit_code() {
         errors.iter().any(|e| e["field"] == "spec.interfce"),
         "{report:#}"
     );
+    // Nothing declared is an error, not "0 objects valid".
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    let report = json(&expect_code(
+        &hc(&["validate", "-f", empty, "-o", "json"]),
+        2,
+    ));
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["errors"][0]["file"], empty);
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("no manifests in"), "{message}");
 }

@@ -299,12 +299,14 @@ fn validate_refuses_every_case_in_a_directory() {
         let path = make(case, &named, &outside);
         validate_refuses(&path, case);
     }
-    // An empty directory is valid offline; an agent refuses it when it
-    // would prune what it applied (the tests below).
+    // An empty directory declares nothing: refused offline, as an agent
+    // refuses it when it would prune what it applied (the tests below).
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     let (code, text, cost) = run_cli(&["validate".as_ref(), "-f".as_ref(), empty.as_os_str()]);
-    assert_eq!((code, text.trim()), (Some(0), "0 object(s) valid"));
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("no manifests in"), "{text}");
+    assert!(text.contains("--allow-prune-all"), "{text}");
     cost.check("validate an empty directory");
 }
 

@@ -20,7 +20,8 @@ use super::{CliError, EXIT_INPUT, EXIT_OK};
 /// environment). Every error is printed as
 /// `file:line:col: Kind/name: message`, not only the first, and exit
 /// code 2; compose keys a single Docker Engine ignores are warnings
-/// (`...: compose: warning: ...`, exit code 0).
+/// (`...: compose: warning: ...`, exit code 0). Paths that declare no
+/// object at all (an empty directory, a wrong path) are an error too.
 ///
 /// With -o json or yaml, the same on stdout for scripts and editors:
 /// {valid, objects, errors: [{file, line, column, object, field,
@@ -41,13 +42,30 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> Result<u8, CliError> {
+    let nothing = nothing_declared(&args.paths);
     if args.output == ReportFormat::Text {
         let manifests = load(&args.paths, &[])?;
+        if manifests.is_empty() {
+            return Err(CliError::input(nothing));
+        }
         outln!("{} object(s) valid", manifests.len());
         return Ok(EXIT_OK);
     }
     let loaded = load_paths_checked(&args.paths, &[], &ComposeFiles);
     let report = match &loaded {
+        Ok(manifests) if manifests.is_empty() => Report {
+            valid: false,
+            objects: 0,
+            errors: vec![Problem {
+                file: args.paths[0].display().to_string(),
+                line: None,
+                column: None,
+                object: None,
+                field: None,
+                message: &nothing,
+            }],
+            warnings: Vec::new(),
+        },
         Ok(manifests) => Report {
             valid: true,
             objects: manifests.len(),
@@ -67,6 +85,19 @@ pub fn run(args: ValidateArgs) -> Result<u8, CliError> {
     };
     args.output.print(&report);
     Ok(if report.valid { EXIT_OK } else { EXIT_INPUT })
+}
+
+/// Why paths that declare no object are refused: they are far more often
+/// a wrong path or an emptied directory than an intent, and an agent
+/// refuses them too once it applied anything from them.
+fn nothing_declared(paths: &[PathBuf]) -> String {
+    let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "no manifests in {} (no *.yaml or *.yml file declares an object): nothing was validated. \
+         Check the path; as an agent's --manifests directory or a git commit, it would delete \
+         every object applied from it, which the agent refuses without --allow-prune-all",
+        paths.join(", ")
+    )
 }
 
 /// What `validate -o json` prints: field names are part of the CLI's
