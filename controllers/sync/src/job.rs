@@ -445,6 +445,15 @@ impl Job {
             Ok(term) => term,
             Err(why) => return self.catch_up_failed(why),
         };
+        // A catch-up takes seconds, more across a partition (a peer's term
+        // is read over ssh, whose connect outlasts the cut). A node demoted
+        // meanwhile must not claim: its copy would hold a term newer than
+        // the master that stayed, which would then give its own writes up
+        // and pull this stale copy (found by the fault campaign, issue 18).
+        if !self.plan.borrow().is_source() {
+            self.progress().catching_up = None;
+            return false;
+        }
         if let Err(e) = meta.set_term(&term) {
             return self.catch_up_failed(e.to_string());
         }

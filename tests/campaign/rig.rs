@@ -1,0 +1,221 @@
+//! The campaign's cluster: two nodes and a client on one LAN, each node
+//! with its own dockerd, sshd, a replicated data path of its own and the
+//! agent's state directory on a small tmpfs (so a fault can fill it).
+//!
+//! The agents run Cluster `lab` (peer API on), VirtualIP `web`, the
+//! Replication `data` (rsync, continuous, following `web`, with hooks
+//! that hang while a node's gate file exists) and the exclusive Service
+//! `shop` that `requires:` it: busybox httpd whose CGI appends each
+//! numbered record the client sends to `/data/records` before it answers.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hareconcile_lab::{busybox_image, Dockerd, Host, Lab, Process};
+use hareconcile_test_support as support;
+use support::lab_data::tmpfs_and_sshd_on_each;
+use support::lab_manifests::{
+    cluster_manifest, document, peer_line, peer_token_file, ssh_manifest, web_vip_manifest,
+};
+use support::LabAgent;
+
+/// The agents' state directory fills up quickly at this size.
+const STATE_TMPFS: &str = "size=32m";
+
+/// What the Service appends to, under the replicated path.
+pub const RECORDS: &str = "records";
+
+/// The record-writing CGI: the record is on the master's disk (synced)
+/// before the client sees `ok N`.
+const WRITER_CGI: &str = "#!/bin/sh\n\
+n=\"$QUERY_STRING\"\n\
+echo \"$n\" >> /data/records && sync && printf 'Content-Type: text/plain\\r\\n\\r\\nok %s\\n' \"$n\"\n";
+
+/// Fields drop in order: agents before the daemons they drive, daemons
+/// and sshds before the lab.
+pub struct Rig {
+    /// n1's and n2's agents; `None` while a fault keeps one down.
+    pub agents: Vec<Option<LabAgent>>,
+    pub dockerds: Vec<Dockerd>,
+    pub sshd: Vec<Option<Process>>,
+    pub lab: Lab,
+    /// The replicated path, the same on both nodes.
+    pub data: PathBuf,
+}
+
+impl Rig {
+    pub fn start() -> Rig {
+        let lab = Lab::builder()
+            .nodes(2)
+            .client(true)
+            .private_mounts(true)
+            .build()
+            .expect("build the lab");
+        let data = lab.dir().join("srv/data");
+        let sshd = tmpfs_and_sshd_on_each(&lab, &data)
+            .into_iter()
+            .map(Some)
+            .collect();
+        for host in lab.nodes() {
+            // A replicated path with nothing in it is never pushed.
+            let records = data.join(RECORDS).display().to_string();
+            host.exec_ok(&["touch", &records]).unwrap();
+            let state = LabAgent::dir_of(&lab, host).join("store");
+            host.exec_ok(&["mkdir", "-p", &state.display().to_string()])
+                .unwrap();
+            host.exec_ok(&[
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                STATE_TMPFS,
+                "tmpfs",
+                &state.display().to_string(),
+            ])
+            .unwrap();
+        }
+        let dockerds = lab.start_dockerds().expect("a dockerd per node");
+        let mut rig = Rig {
+            agents: Vec::new(),
+            dockerds,
+            sshd,
+            lab,
+            data,
+        };
+        let manifest = rig.manifest();
+        for i in 0..2 {
+            LabAgent::write_manifest(&rig.lab, rig.node(i), &manifest);
+        }
+        rig.agents = (0..2).map(|i| Some(rig.start_agent(i))).collect();
+        rig
+    }
+
+    /// Node `i` counting from 0 (n1 is 0).
+    pub fn node(&self, i: usize) -> &Host {
+        self.lab.node(i + 1)
+    }
+
+    pub fn start_agent(&self, i: usize) -> LabAgent {
+        LabAgent::command(&self.lab, self.node(i))
+            .own_manifests()
+            .args(["--resync", "2s", "--docker-host", self.dockerds[i].uri()])
+            .env("HARECONCILE_LOG", "info")
+            .start()
+    }
+
+    pub fn start_sshd(&mut self, i: usize) {
+        self.sshd[i] = Some(self.node(i).start_sshd().expect("restart sshd"));
+    }
+
+    /// While this file exists, node `i`'s replication hooks hang.
+    pub fn hook_gate(&self, i: usize) -> PathBuf {
+        self.lab.dir().join(format!("hang-{}", self.node(i).name()))
+    }
+
+    /// The agent's state directory on node `i` (a tmpfs of [`STATE_TMPFS`]).
+    pub fn state_dir(&self, i: usize) -> PathBuf {
+        LabAgent::dir_of(&self.lab, self.node(i)).join("store")
+    }
+
+    /// The numbers in node `i`'s copy of the records.
+    pub fn records(&self, i: usize) -> std::collections::BTreeSet<u64> {
+        let file = self.data.join(RECORDS).display().to_string();
+        let out = self.node(i).exec(&["cat", &file]).unwrap();
+        out.stdout
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// The first line of node `i`'s term file (`EPOCH NODE`), if any.
+    pub fn term(&self, i: usize) -> Option<(u64, String)> {
+        let file = self.data.join(".hareconcile/term").display().to_string();
+        let out = self.node(i).exec(&["cat", &file]).unwrap();
+        let line = out.stdout.lines().next()?.to_string();
+        let (epoch, node) = line.split_once(' ')?;
+        Some((epoch.parse().ok()?, node.to_string()))
+    }
+
+    /// The last `lines` of every agent's log, for a failure report.
+    pub fn logs(&self, lines: usize) -> String {
+        self.agents
+            .iter()
+            .enumerate()
+            .map(|(i, agent)| {
+                let log = agent.as_ref().map(LabAgent::log).unwrap_or_default();
+                let all: Vec<&str> = log.lines().collect();
+                format!(
+                    "--- {} agent log (last {lines} lines)\n{}",
+                    self.node(i).name(),
+                    all[all.len().saturating_sub(lines)..].join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn manifest(&self) -> String {
+        let token = peer_token_file(&self.lab, "campaign-token\n");
+        let stack = self.write_stack();
+        let hang = format!(
+            "'test ! -e {}/hang-$HARECONCILE_NODE || sleep 3600'",
+            self.lab.dir().display()
+        );
+        let hook = format!("{{command: [sh, -c, {hang}], timeout: 10s}}");
+        let replication = format!(
+            "cluster: lab, followVirtualIP: web, path: {data}, maxLag: 1m, method: rsync, \
+             rsync: {{continuous: true, interval: 5s, delete: true, ssh: {ssh}}}, \
+             hooks: {{beforeSync: [{hook}], afterSync: [{hook}]}}",
+            data = self.data.display(),
+            ssh = ssh_manifest(&self.lab),
+        );
+        let service = format!(
+            "cluster: lab, followVirtualIP: web, mode: active-passive, requires: [data], \
+             compose: {{file: {stack}, project: shop}}, \
+             health: {{tcp: [\"127.0.0.1:8080\"], interval: 500ms, rise: 2}}",
+            stack = stack.display(),
+        );
+        cluster_manifest((110, 100), &peer_line(&token))
+            + &web_vip_manifest("")
+            + &document("Replication", "data", &replication)
+            + &document("Service", "shop", &service)
+    }
+
+    /// The stack's compose file and its web root with the writer CGI.
+    fn write_stack(&self) -> PathBuf {
+        let images: Vec<String> = self
+            .dockerds
+            .iter()
+            .map(|d| busybox_image(d.uri()).expect("the busybox image"))
+            .collect();
+        let image = &images[0];
+        let www = self.lab.dir().join("www");
+        write_executable(&www.join("cgi-bin/w"), WRITER_CGI);
+        let stack = self.lab.dir().join("stack/compose.yaml");
+        std::fs::create_dir_all(stack.parent().unwrap()).unwrap();
+        std::fs::write(
+            &stack,
+            format!(
+                "services:\n  web:\n    image: {image}\n    command: httpd -f -p 8080 -h /www\n    \
+                 ports: [\"8080:8080\"]\n    init: true\n    stop_grace_period: 1s\n    \
+                 volumes: [\"{www}:/www:ro\", \"{data}:/data\"]\n",
+                www = www.display(),
+                data = self.data.display(),
+            ),
+        )
+        .unwrap();
+        stack
+    }
+}
+
+fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// How long a healed cluster may take to settle before the campaign
+/// calls it a failure: elections, a catch-up over ssh and a stack start
+/// on a loaded 2-core machine.
+pub const SETTLE: Duration = Duration::from_secs(120);
