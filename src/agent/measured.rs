@@ -34,6 +34,7 @@ impl<R: Reconciler> Measured<R> {
 impl<R: Reconciler> Reconciler for Measured<R> {
     const KIND: Kind = R::KIND;
     const DEPENDS_ON: &'static [Kind] = R::DEPENDS_ON;
+    const DEPENDS_ON_SPEC: &'static [Kind] = R::DEPENDS_ON_SPEC;
 
     async fn reconcile(
         &self,

@@ -118,6 +118,13 @@ pub trait Reconciler: Send + Sync + 'static {
     /// reconciles every object of [`Reconciler::KIND`].
     const DEPENDS_ON: &'static [Kind] = &[];
 
+    /// Other kinds whose objects' specs, not their status, may change this
+    /// kind's desired state (a VirtualIP is fenced when a Service or
+    /// Replication that writes data follows it): creating, deleting or
+    /// changing the spec of one reconciles every object of
+    /// [`Reconciler::KIND`]; their status updates, often frequent, do not.
+    const DEPENDS_ON_SPEC: &'static [Kind] = &[];
+
     /// Drives the real system toward `object`'s spec and reports what it
     /// sees in the object's status.
     async fn reconcile(&self, object: Arc<Object>, ctx: &Context)

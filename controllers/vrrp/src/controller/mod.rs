@@ -361,6 +361,11 @@ fn read_password(cluster: &ClusterSpec) -> Result<Option<String>, NotRunning> {
 impl Reconciler for VirtualIpReconciler {
     const KIND: Kind = Kind::VirtualIP;
     const DEPENDS_ON: &'static [Kind] = &[Kind::Cluster];
+    /// `fencing: auto` fences a VirtualIP that an exclusive Service or a
+    /// copied Replication follows: one applied, changed or deleted after
+    /// the VirtualIP must fence it (or stop to) at once, not at the next
+    /// resync, 30 s later by default, with the stack already running.
+    const DEPENDS_ON_SPEC: &'static [Kind] = &[Kind::Service, Kind::Replication];
 
     async fn reconcile(
         &self,

@@ -100,11 +100,20 @@ impl<R: Reconciler> Controller<R> {
             failures: HashMap::new(),
             requeue_at: HashMap::new(),
             seen: HashMap::new(),
+            dependencies: HashMap::new(),
             tasks: JoinSet::new(),
         };
         tokio::spawn(loop_state.run(receiver));
         handle
     }
+}
+
+/// Whether two versions of an object differ in their status at most.
+fn same_but_status(before: &Object, after: &Object) -> bool {
+    before.spec == after.spec
+        && before.metadata.generation == after.metadata.generation
+        && before.metadata.labels == after.metadata.labels
+        && before.metadata.annotations == after.metadata.annotations
 }
 
 /// The outcome of one reconcile or cleanup task.
@@ -124,6 +133,9 @@ struct Loop<R: Reconciler> {
     /// The last version of each object of our kind that we reconciled
     /// against, to skip changes that only touch status (our own writes).
     seen: HashMap<ObjectKey, Arc<Object>>,
+    /// The last version seen of each [`Reconciler::DEPENDS_ON_SPEC`]
+    /// object, to skip changes that only touch its status.
+    dependencies: HashMap<ObjectKey, Arc<Object>>,
     tasks: JoinSet<Done>,
 }
 
@@ -199,6 +211,8 @@ impl<R: Reconciler> Loop<R> {
                 self.enqueue(object.key());
             } else if R::DEPENDS_ON.contains(&object.kind) {
                 dependency_changed = true;
+            } else if R::DEPENDS_ON_SPEC.contains(&object.kind) {
+                dependency_changed |= self.dependency_spec_changed(&event);
             }
         }
         if dependency_changed {
@@ -207,12 +221,22 @@ impl<R: Reconciler> Loop<R> {
     }
 
     fn only_status_changed(&self, object: &Object) -> bool {
-        self.seen.get(&object.key()).is_some_and(|before| {
-            before.spec == object.spec
-                && before.metadata.generation == object.metadata.generation
-                && before.metadata.labels == object.metadata.labels
-                && before.metadata.annotations == object.metadata.annotations
-        })
+        self.seen
+            .get(&object.key())
+            .is_some_and(|before| same_but_status(before, object))
+    }
+
+    /// Whether `event` created or deleted a [`Reconciler::DEPENDS_ON_SPEC`]
+    /// object or changed more than its status. One not seen since the
+    /// controller started counts as changed.
+    fn dependency_spec_changed(&mut self, event: &WatchEvent) -> bool {
+        let key = event.object.key();
+        if event.type_ == WatchEventType::Deleted {
+            self.dependencies.remove(&key);
+            return true;
+        }
+        let before = self.dependencies.insert(key, Arc::clone(&event.object));
+        !before.is_some_and(|before| same_but_status(&before, &event.object))
     }
 
     fn enqueue_all(&mut self) {

@@ -28,6 +28,7 @@ struct Recorder {
 impl Reconciler for Arc<Recorder> {
     const KIND: Kind = Kind::VirtualIP;
     const DEPENDS_ON: &'static [Kind] = &[Kind::Cluster];
+    const DEPENDS_ON_SPEC: &'static [Kind] = &[Kind::Service];
 
     async fn reconcile(
         &self,
@@ -196,5 +197,37 @@ async fn dependency_changes_and_triggers_reconcile() {
     handle.trigger(ObjectKey::new(Kind::VirtualIP, "a"));
     settle().await;
     assert_eq!(calls(&recorder).len(), 5);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn spec_dependencies_reconcile_on_their_specs_not_their_status() {
+    let (_dir, store, recorder, handle) = setup(Recorder::default());
+    apply(&store, vec![object(Kind::VirtualIP, "a", 1)]);
+    settle().await;
+    assert_eq!(calls(&recorder).len(), 1);
+    apply(&store, vec![object(Kind::Service, "shop", 1)]);
+    settle().await;
+    assert_eq!(
+        calls(&recorder).len(),
+        2,
+        "a new Service reconciles every VirtualIP"
+    );
+    let shop = ObjectKey::new(Kind::Service, "shop");
+    store
+        .update_status(&shop, |s| {
+            s.set_condition("Ready", ConditionStatus::True, "Running", "", 1)
+        })
+        .unwrap();
+    settle().await;
+    assert_eq!(calls(&recorder).len(), 2, "its status does not");
+    apply(&store, vec![object(Kind::Service, "shop", 2)]);
+    settle().await;
+    assert_eq!(calls(&recorder).len(), 3, "its spec does");
+    store
+        .delete(&[shop], Manager::Cli, ApplyOptions::default())
+        .unwrap();
+    settle().await;
+    assert_eq!(calls(&recorder).len(), 4, "and so does its deletion");
     handle.shutdown().await;
 }
