@@ -160,32 +160,45 @@ impl QuorumLab {
 
     /// Whether the store's container runs on node `i`'s daemon.
     pub fn runs_store(&self, i: usize) -> bool {
-        self.dockerds[i - 1]
-            .docker(&["ps", "--filter", "status=running", "--format", "{{.Names}}"])
-            .is_ok_and(|out| out.stdout.lines().any(|name| name.contains("store")))
+        let ps = ["ps", "--filter", "status=running", "--format", "{{.Names}}"];
+        self.docker(i, &ps)
+            .lines()
+            .any(|name| name.contains("store"))
+    }
+
+    /// What `docker ARGS` printed on node `i`'s daemon. A command that
+    /// fails (the CLI timing out on a loaded machine) is tried again: a
+    /// test sampling the node must not read a failure as "not running".
+    fn docker(&self, i: usize, args: &[&str]) -> String {
+        let mut last = String::new();
+        for _ in 0..10 {
+            match self.dockerds[i - 1].docker(args) {
+                Ok(out) if out.success() => return out.stdout,
+                Ok(out) => last = out.stderr,
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("docker {args:?} on n{i} keeps failing: {last}");
     }
 
     /// The running store container's id and start time on node `i`
     /// (`None` when none runs): the same while it has not restarted.
     pub fn store_run(&self, i: usize) -> Option<String> {
-        let dockerd = &self.dockerds[i - 1];
-        let id = dockerd
-            .docker(&[
-                "ps",
-                "-q",
-                "--filter",
-                "status=running",
-                "--filter",
-                "name=store",
-            ])
-            .ok()?
-            .stdout
-            .trim()
-            .to_string();
-        let started = dockerd
-            .docker(&["inspect", "--format", "{{.State.StartedAt}}", &id])
-            .ok()?;
-        (!id.is_empty()).then(|| format!("{id} {}", started.stdout.trim()))
+        let ps = [
+            "ps",
+            "-q",
+            "--filter",
+            "status=running",
+            "--filter",
+            "name=store",
+        ];
+        let id = self.docker(i, &ps).trim().to_string();
+        if id.is_empty() {
+            return None;
+        }
+        let started = self.docker(i, &["inspect", "--format", "{{.State.StartedAt}}", &id]);
+        Some(format!("{id} {}", started.trim()))
     }
 
     /// Whether node `i` is the master with the store running.
