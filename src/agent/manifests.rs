@@ -6,8 +6,8 @@
 //! not applied at all (the last good state stays), and objects no file
 //! declares any more are pruned.
 //!
-//! The directory's content (every file's path and bytes, SHA-256) names
-//! the set: new content is on trial ([`crate::trials`]) from before it is
+//! The directory's manifests (every YAML file's path and bytes, SHA-256)
+//! name the set: new content is on trial ([`crate::trials`]) from before it is
 //! read, and content that killed the agent is skipped until it changes
 //! or is retried.
 
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hareconcile_model::load::MAX_MANIFEST_BYTES;
+use hareconcile_model::load::{is_yaml, MAX_MANIFEST_BYTES};
 use hareconcile_model::Manager;
 use hareconcile_runtime::{ApplyResult, Store};
 use notify::{EventKind, RecursiveMode, Watcher};
@@ -113,13 +113,15 @@ fn changes_content(event: &notify::Event) -> bool {
     !matches!(event.kind, EventKind::Access(_))
 }
 
-/// What the directory holds: the SHA-256 of every file's path and bytes,
-/// as the loader would find them (links kept inside, no devices). A file
-/// too large for a manifest counts by its size and modification time.
+/// What the directory declares: the SHA-256 of every YAML file's path
+/// and bytes, as the loader finds them (links kept inside, no devices). A
+/// file too large for a manifest counts by its size and modification
+/// time. Other files (a stack's data, a database) are no part of the set:
+/// one that changes all the time would keep it on trial for ever.
 fn digest(dir: &Path) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
-    let walk = hareconcile_fs::walk(dir, |_| true);
+    let walk = hareconcile_fs::walk(dir, is_yaml);
     for found in &walk.files {
         hash.update(found.path.as_os_str().as_encoded_bytes());
         hash.update([0]);
@@ -196,5 +198,21 @@ mod tests {
         assert!(changes_content(&event(EventKind::Modify(ModifyKind::Any))));
         assert!(changes_content(&event(EventKind::Create(CreateKind::File))));
         assert!(changes_content(&event(EventKind::Any)));
+    }
+
+    #[test]
+    fn the_set_is_the_manifests_paths_and_bytes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("web.yaml", "kind: VirtualIP\n");
+        let first = digest(dir.path());
+        assert_eq!(first.len(), 64);
+        write("data.db", "a stack's data, changing all the time");
+        assert_eq!(digest(dir.path()), first);
+        write("web.yaml", "kind: VirtualIP # changed\n");
+        let changed = digest(dir.path());
+        assert_ne!(changed, first);
+        std::fs::rename(dir.path().join("web.yaml"), dir.path().join("www.yml")).unwrap();
+        assert_ne!(digest(dir.path()), changed, "a renamed file is another set");
     }
 }

@@ -86,7 +86,8 @@ pub fn manifest_files<P: AsRef<Path>>(paths: &[P]) -> Vec<Result<ManifestFile, U
     entries
 }
 
-fn is_yaml(path: &Path) -> bool {
+/// Whether a directory search loads the file: `*.yaml` and `*.yml`.
+pub fn is_yaml(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")

@@ -18,7 +18,7 @@ pub use referenced::{Checked, NoReferencedFiles, ReferencedFiles};
 use crate::validate::{check_set, Anchor};
 use crate::{Object, ObjectKey};
 use files::Origin;
-pub use files::{MAX_MANIFEST_BYTES, MAX_MANIFEST_SET_BYTES};
+pub use files::{is_yaml, MAX_MANIFEST_BYTES, MAX_MANIFEST_SET_BYTES};
 use yaml::{Position, PositionMap};
 
 /// A valid object and where it was declared.
