@@ -2,12 +2,14 @@
 //! what must hold whatever happened before.
 //!
 //! Settled means, all at once: the VIP on exactly one node (`ip addr` on
-//! every node), every agent's peer summaries naming that node and only
-//! it as master of `web`, every agent's store writable, the Service's
-//! containers running there and nowhere else, its Replication serving
-//! as source there and both copies holding the same term. Then the audits: no stray VIP, replication
-//! terms only grow, every committed write on the master, every agent
-//! alive without a panic and under its fd and RSS bounds.
+//! every node), every agent's own VRRP state Master there and not
+//! elsewhere, every agent's peer summaries (where the Cluster has a peer
+//! API) naming that node and only it as master of `web`, every agent's
+//! store writable, the Service's containers running there and nowhere
+//! else, its Replication serving as source there and both copies holding
+//! the same term. Then the audits: no stray VIP, replication terms only
+//! grow, every committed write on the master, every agent alive without
+//! a panic and under its fd and RSS bounds.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -15,7 +17,9 @@ use std::time::{Duration, Instant};
 use hareconcile_test_support::lab_manifests::vip;
 use serde_json::Value;
 
-use crate::rig::{Rig, SETTLE};
+use hareconcile_test_support::LabAgent;
+
+use crate::rig::{Rig, Topology, SETTLE};
 
 /// A healthy agent holds a few dozen descriptors; a leak per fault shows
 /// up within a long campaign.
@@ -72,26 +76,18 @@ fn settled(rig: &Rig) -> Result<usize, String> {
         if status["storeWritable"] != true {
             return Err(format!("{}'s store is not writable", agent.name));
         }
-        let nodes = status["nodes"].as_array().cloned().unwrap_or_default();
-        let masters: Vec<&str> = nodes
-            .iter()
-            .filter(|n| {
-                n["masterOf"]
-                    .as_array()
-                    .is_some_and(|m| m.iter().any(|v| v == "web"))
-            })
-            .filter_map(|n| n["name"].as_str())
-            .collect();
-        let unreachable: Vec<&str> = nodes
-            .iter()
-            .filter(|n| n["reachable"] != true)
-            .filter_map(|n| n["name"].as_str())
-            .collect();
-        if masters != [name] || !unreachable.is_empty() || nodes.len() != 2 {
+        // Its own VRRP state: master exactly where the VIP is.
+        let own = agent.vip_status("web").state().map(|s| s.to_string());
+        if (own.as_deref() == Some("Master")) != (i == master) {
             return Err(format!(
-                "{} sees masters {masters:?}, unreachable {unreachable:?} (VIP on {name})",
+                "{} is in state {own:?} (VIP on {name})",
                 agent.name
             ));
+        }
+        // Its peer summaries, where the Cluster has a peer API (the quorum
+        // lab's has none).
+        if rig.topology == Topology::Pair {
+            peers_agree(agent, &status, name)?;
         }
     }
     // The copies agree on the master's term: no reconciliation (a
@@ -114,6 +110,33 @@ fn settled(rig: &Rig) -> Result<usize, String> {
     Ok(master)
 }
 
+/// Whether `agent`'s peer summaries (`status -o json`) show both nodes
+/// reachable and `master`, and only it, master of `web`.
+fn peers_agree(agent: &LabAgent, status: &Value, master: &str) -> Result<(), String> {
+    let nodes = status["nodes"].as_array().cloned().unwrap_or_default();
+    let masters: Vec<&str> = nodes
+        .iter()
+        .filter(|n| {
+            n["masterOf"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|v| v == "web"))
+        })
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    let unreachable: Vec<&str> = nodes
+        .iter()
+        .filter(|n| n["reachable"] != true)
+        .filter_map(|n| n["name"].as_str())
+        .collect();
+    if masters != [master] || !unreachable.is_empty() || nodes.len() != 2 {
+        return Err(format!(
+            "{}'s peers: masters {masters:?}, unreachable {unreachable:?} (VIP on {master})",
+            agent.name
+        ));
+    }
+    Ok(())
+}
+
 /// The nodes with the VIP on any interface.
 pub fn vip_holders(rig: &Rig) -> Vec<usize> {
     (0..2).filter(|&i| vip_count(rig.node(i)) > 0).collect()
@@ -133,7 +156,7 @@ fn service_nodes(rig: &Rig) -> Vec<usize> {
         .filter(|&i| {
             rig.dockerds[i]
                 .docker(&["ps", "--filter", "status=running", "--format", "{{.Names}}"])
-                .map(|out| out.stdout.lines().any(|n| n.starts_with("shop")))
+                .map(|out| out.stdout.lines().any(|n| n.starts_with(rig.service())))
                 .unwrap_or(false)
         })
         .collect()
@@ -145,14 +168,28 @@ fn names(rig: &Rig, nodes: &[usize]) -> String {
 }
 
 /// No VIP anywhere but once on the master: not on the other node, not on
-/// the client, not twice.
+/// the witness or the client, not twice.
 pub fn no_stray_vip(rig: &Rig, master: usize) -> Result<(), String> {
-    let counts: Vec<usize> = (0..2).map(|i| vip_count(rig.node(i))).collect();
-    let client = vip_count(rig.lab.client());
-    let expected: Vec<usize> = (0..2).map(|i| usize::from(i == master)).collect();
-    if counts != expected || client != 0 {
+    let counts: Vec<(&str, usize)> = rig
+        .lab
+        .hosts()
+        .iter()
+        .map(|host| (host.name(), vip_count(host)))
+        .collect();
+    let expected: Vec<(&str, usize)> = rig
+        .lab
+        .hosts()
+        .iter()
+        .map(|host| {
+            (
+                host.name(),
+                usize::from(host.name() == rig.node(master).name()),
+            )
+        })
+        .collect();
+    if counts != expected {
         return Err(format!(
-            "VIP count per node {counts:?} (client {client}), expected {expected:?}"
+            "VIP count per host {counts:?}, expected {expected:?}"
         ));
     }
     Ok(())
@@ -228,6 +265,10 @@ pub struct Ledger {
     /// Acknowledged by a master that lost them before they were copied:
     /// what asynchronous replication without quorum does not promise.
     pub unreplicated_lost: u64,
+    /// Whether every acknowledged write counts as committed at once: the
+    /// quorum lab's server acknowledges a record only after a replication
+    /// pass that started after it.
+    pub strict: bool,
     /// Committed records looked up on a master, summed over the faults.
     pub checks: u64,
     /// Committed records a master did not have: any is a failure.
@@ -235,6 +276,13 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    pub fn new(strict: bool) -> Ledger {
+        Ledger {
+            strict,
+            ..Ledger::default()
+        }
+    }
+
     fn take(&mut self, acked: &[u64]) {
         self.pending.extend(&acked[self.taken..]);
         self.taken = acked.len();
@@ -269,26 +317,32 @@ impl Ledger {
     }
 
     /// After a fault, on the settled `master`: every committed write must
-    /// be there; acknowledged ones that are not were never copied and are
-    /// counted (and forgotten).
+    /// be there. Acknowledged ones that are not were never copied: lost
+    /// writes too when [`Ledger::strict`], otherwise counted and
+    /// forgotten.
     pub fn check(&mut self, rig: &Rig, master: usize, acked: &[u64]) -> Result<(), String> {
         // Acknowledgements first: whatever is acknowledged later was
         // written after the copy is read.
         self.take(acked);
         let present = rig.records(master);
-        self.checks += self.committed.len() as u64;
-        let lost: Vec<u64> = self.committed.difference(&present).copied().collect();
+        let mut lost: Vec<u64> = self.committed.difference(&present).copied().collect();
         let gone: Vec<u64> = self.pending.difference(&present).copied().collect();
-        self.unreplicated_lost += gone.len() as u64;
-        self.lost += lost.len() as u64;
+        self.checks += self.committed.len() as u64;
+        if self.strict {
+            self.checks += self.pending.len() as u64;
+            lost.extend(&gone);
+        } else {
+            self.unreplicated_lost += gone.len() as u64;
+        }
         for n in &gone {
             self.pending.remove(n);
         }
+        self.lost += lost.len() as u64;
         if lost.is_empty() {
             Ok(())
         } else {
             Err(format!(
-                "{} committed writes lost on {}: {:?}...",
+                "{} acknowledged writes lost on {}: {:?}...",
                 lost.len(),
                 rig.node(master).name(),
                 &lost[..lost.len().min(10)]

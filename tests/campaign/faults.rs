@@ -1,18 +1,19 @@
 //! The fault menu: what can happen to one node (or between the two), how
 //! to cause it in the lab and how to undo it.
 //!
-//! Left out, and why (docs/RELIABILITY.md):
-//! - clock jump: lab nodes are namespaces of one kernel and share its
-//!   wall clock (time namespaces offset only the monotonic clocks); the
-//!   campaign never touches the host's clock;
-//! - a witness on either side of a partition: this lab has no quorum
-//!   engine (two nodes, plain VRRP).
+//! Left out, and why (docs/RELIABILITY.md): a clock jump (lab nodes are
+//! namespaces of one kernel and share its wall clock; time namespaces
+//! offset only the monotonic clocks, and the campaign never touches the
+//! host's clock). The quorum lab has no hanging hooks and no state
+//! tmpfs, so its menu leaves those two out and adds the witness's loss;
+//! its partitions put the witness on either side.
 
 use std::fmt;
 use std::time::Duration;
 
-use crate::rig::Rig;
+use crate::rig::{Rig, Topology};
 use crate::seed::Rng;
+use hareconcile_lab::Host;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
@@ -34,9 +35,11 @@ pub enum Kind {
     HookHang,
     /// The agent's state directory (a tmpfs) filled to the last byte.
     DiskFull,
+    /// The witness's cable pulled (quorum only).
+    WitnessLoss,
 }
 
-pub const MENU: [Kind; 9] = [
+const ALL: [Kind; 10] = [
     Kind::NodeLoss,
     Kind::Partition,
     Kind::PacketLoss,
@@ -46,7 +49,20 @@ pub const MENU: [Kind; 9] = [
     Kind::SshdKill,
     Kind::HookHang,
     Kind::DiskFull,
+    Kind::WitnessLoss,
 ];
+
+impl Kind {
+    /// Whether the lab can cause it: the quorum lab has no hanging hooks
+    /// and no state tmpfs, the two-node lab no witness.
+    fn fits(self, topology: Topology) -> bool {
+        match self {
+            Kind::HookHang | Kind::DiskFull => topology == Topology::Pair,
+            Kind::WitnessLoss => topology == Topology::Quorum,
+            _ => true,
+        }
+    }
+}
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -60,6 +76,7 @@ impl fmt::Display for Kind {
             Kind::SshdKill => "sshd-kill",
             Kind::HookHang => "hook-hang",
             Kind::DiskFull => "state-disk-full",
+            Kind::WitnessLoss => "witness-loss",
         };
         f.write_str(name)
     }
@@ -71,31 +88,49 @@ pub struct Fault {
     pub node: usize,
     /// For a partition: whether the client is on the other node's side.
     client_on_other_side: bool,
+    /// For a partition in the quorum lab: whether the witness is.
+    witness_on_other_side: bool,
     pub hold: Duration,
 }
 
 impl Fault {
-    pub fn pick(rng: &mut Rng) -> Fault {
+    pub fn pick(rng: &mut Rng, topology: Topology) -> Fault {
+        let menu: Vec<Kind> = ALL.into_iter().filter(|k| k.fits(topology)).collect();
         Fault {
-            kind: MENU[rng.below(MENU.len())],
+            kind: menu[rng.below(menu.len())],
             node: rng.below(2),
             client_on_other_side: rng.coin(),
+            witness_on_other_side: rng.coin(),
             hold: rng.millis(1_000, 12_000),
         }
+    }
+
+    /// The two sides of a partition: node `node` with whoever is not on
+    /// the other side, the other node with the rest.
+    fn sides<'a>(&self, rig: &'a Rig) -> (Vec<&'a Host>, Vec<&'a Host>) {
+        let mut near = vec![rig.node(self.node)];
+        let mut far = vec![rig.node(1 - self.node)];
+        let mut place = |host: &'a Host, other_side: bool| match other_side {
+            true => far.push(host),
+            false => near.push(host),
+        };
+        place(rig.lab.client(), self.client_on_other_side);
+        if let Some(witness) = rig.witness() {
+            place(witness, self.witness_on_other_side);
+        }
+        (near, far)
     }
 
     pub fn describe(&self, rig: &Rig) -> String {
         let node = rig.node(self.node).name();
         match self.kind {
             Kind::Partition => {
-                let other = rig.node(1 - self.node).name();
-                let (near, far) = if self.client_on_other_side {
-                    ("", "+client")
-                } else {
-                    ("+client", "")
-                };
-                format!("partition {node}{near} | {other}{far}")
+                let (near, far) = self.sides(rig);
+                let names =
+                    |side: Vec<&Host>| side.iter().map(|h| h.name()).collect::<Vec<_>>().join("+");
+                format!("partition {} | {}", names(near), names(far))
             }
+            Kind::WitnessLoss => "witness-loss".to_string(),
             kind => format!("{kind} {node}"),
         }
     }
@@ -106,13 +141,12 @@ impl Fault {
         match self.kind {
             Kind::NodeLoss => rig.lab.node_loss(host).unwrap(),
             Kind::Partition => {
-                let (other, client) = (rig.lab.node(2 - i), rig.lab.client());
-                let (near, far) = if self.client_on_other_side {
-                    (vec![host], vec![other, client])
-                } else {
-                    (vec![host, client], vec![other])
-                };
+                let (near, far) = self.sides(rig);
                 rig.lab.partition(&near, &far).unwrap();
+            }
+            Kind::WitnessLoss => {
+                let witness = rig.witness().expect("a witness");
+                rig.lab.node_loss(witness).unwrap();
             }
             Kind::PacketLoss => rig.lab.packet_loss(host, 30).unwrap(),
             Kind::AgentKill => {
@@ -155,7 +189,7 @@ impl Fault {
     pub fn heal(&self, rig: &mut Rig) {
         let i = self.node;
         match self.kind {
-            Kind::NodeLoss | Kind::Partition | Kind::PacketLoss => {}
+            Kind::NodeLoss | Kind::Partition | Kind::PacketLoss | Kind::WitnessLoss => {}
             Kind::AgentKill => rig.agents[i] = Some(rig.start_agent(i)),
             Kind::AgentStop => {
                 if let Some(agent) = &rig.agents[i] {

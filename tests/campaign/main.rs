@@ -1,15 +1,17 @@
 //! A CTS-style randomized fault campaign (issue 18 item 6): a seeded run
 //! picks faults from a menu (tests/campaign/faults.rs), injects each into
-//! a two-node lab while a client writes numbered records through the VIP,
-//! heals it, waits until the cluster settles and audits it
-//! (tests/campaign/audit.rs). Any failed audit stops the run with the
-//! seed to replay it; the exit status is non-zero.
+//! a lab (two nodes, or n1, n2 and a witness with etcd) while a client
+//! writes numbered records through the VIP, heals it, waits until the
+//! cluster settles and audits it (tests/campaign/audit.rs). Any failed
+//! audit stops the run with the seed to replay it; the exit status is
+//! non-zero.
 //!
 //! ```sh
 //! cargo test --test campaign                                  # CI: a short run, random seed
 //! CAMPAIGN_ITERATIONS=200 cargo test --test campaign          # the long run
+//! CAMPAIGN_LAB=quorum cargo test --test campaign              # against the three-node quorum lab
 //! CAMPAIGN_SEED=1234 CAMPAIGN_ITERATIONS=20 cargo test --test campaign   # a replay
-//! cargo test --test campaign -- --seed 1234 --iterations 20   # the same
+//! cargo test --test campaign -- --seed 1234 --iterations 20 --lab pair   # the same
 //! ```
 //!
 //! A test without the libtest harness: it prints as it goes and its
@@ -28,7 +30,7 @@ use std::time::{Duration, Instant};
 use hareconcile_lab::{privileged, Need};
 
 use faults::{Fault, Kind};
-use rig::Rig;
+use rig::{Rig, Topology};
 use seed::Rng;
 
 /// What `cargo test` runs in CI: a few minutes on a 2-core box.
@@ -37,12 +39,14 @@ const DEFAULT_ITERATIONS: u32 = 10;
 struct Config {
     seed: u64,
     iterations: u32,
+    topology: Topology,
 }
 
 impl Config {
-    /// `--seed N` / `--iterations N`, else `CAMPAIGN_SEED` /
-    /// `CAMPAIGN_ITERATIONS`, else a fresh seed and the CI default. Other
-    /// arguments (cargo test's filters) are ignored.
+    /// `--seed N` / `--iterations N` / `--lab pair|quorum`, else
+    /// `CAMPAIGN_SEED` / `CAMPAIGN_ITERATIONS` / `CAMPAIGN_LAB`, else a
+    /// fresh seed, the CI default and the two-node lab. Other arguments
+    /// (cargo test's filters) are ignored.
     fn read() -> Result<Config, String> {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let given = |flag: &str, env: &str| -> Option<String> {
@@ -59,7 +63,17 @@ impl Config {
                 })
                 .transpose()
         };
+        let topology = match given("--lab", "CAMPAIGN_LAB").as_deref() {
+            None | Some("pair") => Topology::Pair,
+            Some("quorum") => Topology::Quorum,
+            Some(other) => {
+                return Err(format!(
+                    "--lab / CAMPAIGN_LAB: {other:?} is neither pair nor quorum"
+                ))
+            }
+        };
         Ok(Config {
+            topology,
             seed: number("--seed", "CAMPAIGN_SEED")?.unwrap_or_else(seed::fresh),
             iterations: number("--iterations", "CAMPAIGN_ITERATIONS")?
                 .map(|n| u32::try_from(n).map_err(|_| format!("{n} iterations is too many")))
@@ -69,8 +83,12 @@ impl Config {
     }
 
     fn replay(&self) -> String {
+        let lab = match self.topology {
+            Topology::Pair => "",
+            Topology::Quorum => "CAMPAIGN_LAB=quorum ",
+        };
         format!(
-            "CAMPAIGN_SEED={} CAMPAIGN_ITERATIONS={} cargo test --test campaign",
+            "{lab}CAMPAIGN_SEED={} CAMPAIGN_ITERATIONS={} cargo test --test campaign",
             self.seed, self.iterations
         )
     }
@@ -100,9 +118,10 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "campaign: seed {} for {} iterations; replay: {}",
+        "campaign: seed {} for {} iterations on the {:?} lab; replay: {}",
         config.seed,
         config.iterations,
+        config.topology,
         config.replay()
     );
     if !privileged(Need::Docker) {
@@ -110,7 +129,7 @@ fn main() -> ExitCode {
     }
     let started = Instant::now();
     let mut tally = Tally::default();
-    let mut ledger = audit::Ledger::default();
+    let mut ledger = audit::Ledger::new(config.topology == Topology::Quorum);
     let outcome = run(&config, &mut tally, &mut ledger);
     println!(
         "campaign summary: seed {seed}, {done}/{planned} iterations in {mins:.1} min; \
@@ -154,7 +173,7 @@ fn median(times: &mut [Duration]) -> Duration {
 
 fn run(config: &Config, tally: &mut Tally, ledger: &mut audit::Ledger) -> Result<(), String> {
     let mut rng = Rng::new(config.seed);
-    let mut rig = Rig::start();
+    let mut rig = Rig::start(config.topology);
     let (master, took) = audit::settle(&rig).map_err(|e| fail(&rig, "start", &e))?;
     println!(
         "campaign: settled on {} in {took:.1?}",
@@ -167,7 +186,7 @@ fn run(config: &Config, tally: &mut Tally, ledger: &mut audit::Ledger) -> Result
         let committed = ledger
             .commit(&rig, &writer.acked())
             .map_err(|e| fail(&rig, &at, &e))?;
-        let fault = Fault::pick(&mut rng);
+        let fault = Fault::pick(&mut rng, config.topology);
         let what = fault.describe(&rig);
         fault.inject(&mut rig);
         std::thread::sleep(fault.hold);

@@ -1,12 +1,18 @@
-//! The campaign's cluster: two nodes and a client on one LAN, each node
-//! with its own dockerd, sshd, a replicated data path of its own and the
-//! agent's state directory on a small tmpfs (so a fault can fill it).
+//! The campaign's cluster, one of two:
 //!
-//! The agents run Cluster `lab` (peer API on), VirtualIP `web`, the
-//! Replication `data` (rsync, continuous, following `web`, with hooks
-//! that hang while a node's gate file exists) and the exclusive Service
-//! `shop` that `requires:` it: busybox httpd whose CGI appends each
-//! numbered record the client sends to `/data/records` before it answers.
+//! - [`Topology::Pair`]: two nodes and a client on one LAN, each node
+//!   with its own dockerd, sshd, a replicated data path of its own and
+//!   the agent's state directory on a small tmpfs (so a fault can fill
+//!   it). The agents run Cluster `lab` (peer API on, no quorum),
+//!   VirtualIP `web`, the Replication `data` (rsync, continuous,
+//!   following `web`, with hooks that hang while a node's gate file
+//!   exists) and the exclusive Service `shop` that `requires:` it:
+//!   busybox httpd whose CGI appends each numbered record the client
+//!   sends to `/data/records` before it answers.
+//! - [`Topology::Quorum`]: the three-node quorum lab of the test support
+//!   (`lab_quorum`: n1, n2 and a witness each running an etcd member,
+//!   Service `store`), whose server acknowledges a record only once a
+//!   replication pass that started after it has ended.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,7 +23,17 @@ use support::lab_data::tmpfs_and_sshd_on_each;
 use support::lab_manifests::{
     cluster_manifest, document, peer_line, peer_token_file, ssh_manifest, web_vip_manifest,
 };
+use support::lab_quorum::QuorumLab;
 use support::LabAgent;
+
+/// Which cluster the campaign runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// Two nodes, plain VRRP: a partition makes two masters.
+    Pair,
+    /// n1, n2 and a witness with etcd: the cut-off side fences itself.
+    Quorum,
+}
 
 /// The agents' state directory fills up quickly at this size.
 const STATE_TMPFS: &str = "size=32m";
@@ -37,14 +53,58 @@ pub struct Rig {
     /// n1's and n2's agents; `None` while a fault keeps one down.
     pub agents: Vec<Option<LabAgent>>,
     pub dockerds: Vec<Dockerd>,
+    /// The etcd members of n1, n2 and the witness (quorum only), kept
+    /// running as long as the rig.
+    _etcd: Vec<Process>,
     pub sshd: Vec<Option<Process>>,
     pub lab: Lab,
     /// The replicated path, the same on both nodes.
     pub data: PathBuf,
+    pub topology: Topology,
 }
 
 impl Rig {
-    pub fn start() -> Rig {
+    pub fn start(topology: Topology) -> Rig {
+        match topology {
+            Topology::Pair => Rig::pair(),
+            Topology::Quorum => Rig::quorum(),
+        }
+    }
+
+    fn quorum() -> Rig {
+        let QuorumLab {
+            agents,
+            dockerds,
+            etcd,
+            sshd,
+            lab,
+            data,
+        } = QuorumLab::start();
+        Rig {
+            agents: agents.into_iter().map(Some).collect(),
+            dockerds,
+            _etcd: etcd,
+            sshd: sshd.into_iter().map(Some).collect(),
+            lab,
+            data,
+            topology: Topology::Quorum,
+        }
+    }
+
+    /// The witness (quorum only).
+    pub fn witness(&self) -> Option<&Host> {
+        (self.topology == Topology::Quorum).then(|| self.lab.node(3))
+    }
+
+    /// The prefix of the Service's container names.
+    pub fn service(&self) -> &'static str {
+        match self.topology {
+            Topology::Pair => "shop",
+            Topology::Quorum => "store",
+        }
+    }
+
+    fn pair() -> Rig {
         let lab = Lab::builder()
             .nodes(2)
             .client(true)
@@ -78,9 +138,11 @@ impl Rig {
         let mut rig = Rig {
             agents: Vec::new(),
             dockerds,
+            _etcd: Vec::new(),
             sshd,
             lab,
             data,
+            topology: Topology::Pair,
         };
         let manifest = rig.manifest();
         for i in 0..2 {
@@ -117,13 +179,24 @@ impl Rig {
         LabAgent::dir_of(&self.lab, self.node(i)).join("store")
     }
 
-    /// The numbers in node `i`'s copy of the records.
+    /// The numbers in node `i`'s copy of the records: lines of one file
+    /// (pair), or files `rec-N` (quorum).
     pub fn records(&self, i: usize) -> std::collections::BTreeSet<u64> {
-        let file = self.data.join(RECORDS).display().to_string();
-        let out = self.node(i).exec(&["cat", &file]).unwrap();
+        let (list, prefix) = match self.topology {
+            Topology::Pair => ("cat", ""),
+            Topology::Quorum => ("ls", "rec-"),
+        };
+        let target = match self.topology {
+            Topology::Pair => self.data.join(RECORDS),
+            Topology::Quorum => self.data.clone(),
+        };
+        let out = self
+            .node(i)
+            .exec(&[list, &target.display().to_string()])
+            .unwrap();
         out.stdout
             .lines()
-            .filter_map(|l| l.trim().parse().ok())
+            .filter_map(|l| l.trim().strip_prefix(prefix)?.parse().ok())
             .collect()
     }
 

@@ -75,7 +75,8 @@ fn write(target: SocketAddr, n: u64) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&target, Duration::from_millis(500)) else {
         return false;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    // The quorum lab's server answers after a replication pass (up to 20 s).
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let request = format!("GET /cgi-bin/w?{n} HTTP/1.0\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
