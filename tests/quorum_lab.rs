@@ -8,8 +8,9 @@
 //! One lab carries the three quorum scenarios in turn, each starting from
 //! a settled cluster: the witness lost alone (nothing moves), a partition
 //! with the witness on n2's side (n1 fences itself before n2 takes over,
-//! no acknowledged record lost, n1 catches up), then the witness and the
-//! peer lost together (the master fences itself). A second lab without a
+//! no acknowledged record lost, n1 catches up), a planned switchover back
+//! to n1 declared in the files, then the witness and the peer lost
+//! together (the master fences itself). A second lab without a
 //! quorum shows the documented old behaviour: two masters.
 
 use std::sync::Mutex;
@@ -180,28 +181,53 @@ fn a_partition_fences_the_minority_master_before_the_majority_promotes(
     );
 }
 
-/// The witness and the peer lost together: the master (n2 now) is alone,
-/// a minority, and fences itself; the standby, cut off too, stays out.
+/// A planned switchover of the fenced VirtualIP from n2 back to n1,
+/// declared in both nodes' files under write load: n1 serves, and every
+/// record acknowledged is there. The request is then cleared.
+fn a_switchover_loses_no_acknowledged_write(lab: &QuorumLab, writer: &Writer) {
+    lab.declare_vip(", control: {switchoverTo: n1}");
+    lab.await_serving(1, "the switchover to n1 never completed");
+    await_writes(lab, writer, Instant::now(), 1, "n1 acknowledged no write");
+    let acknowledged = writer.acknowledged();
+    let missing = lab.missing(1, &acknowledged);
+    assert!(
+        missing.is_empty(),
+        "acknowledged records missing on n1 after the switchover: {missing:?}\n{}",
+        lab.logs()
+    );
+    lab.declare_vip("");
+    println!(
+        "switchover: {} records acknowledged, all on n1",
+        acknowledged.len()
+    );
+}
+
+/// The witness and the peer lost together: the `master` is alone, a
+/// minority, and fences itself; the standby, cut off too, stays out.
 /// Restored, one node serves again.
-fn the_witness_and_the_peer_lost_together_fence_the_master(lab: &QuorumLab) {
-    let (n1, witness) = (lab.node(1), lab.witness());
-    lab.lab.node_loss(n1).unwrap();
+fn the_witness_and_the_peer_lost_together_fence_the_master(lab: &QuorumLab, master: usize) {
+    let (peer, witness) = (lab.node(3 - master), lab.witness());
+    lab.lab.node_loss(peer).unwrap();
     lab.lab.node_loss(witness).unwrap();
     eventually(
         SETTLE,
-        "n2 alone never fenced itself",
+        "the master alone never fenced itself",
         &|| lab.logs(),
-        || lab.idle(2),
+        || lab.idle(master),
     );
-    assert!(lab.idle(1), "n1 serves while alone\n{}", lab.logs());
+    assert!(
+        lab.idle(3 - master),
+        "the peer serves while alone\n{}",
+        lab.logs()
+    );
     // The Cluster's status follows the release (written when the
     // standing changes).
-    let status = || lab.agent(2).hc_stdout(&["status"]);
-    eventually(SETTLE, "n2's status never said so", &status, || {
+    let status = || lab.agent(master).hc_stdout(&["status"]);
+    eventually(SETTLE, "the master's status never said so", &status, || {
         let now = status();
         now.contains("FENCED") || now.contains("NO QUORUM")
     });
-    lab.lab.node_restore(n1).unwrap();
+    lab.lab.node_restore(peer).unwrap();
     lab.lab.node_restore(witness).unwrap();
     eventually(
         SETTLE,
@@ -226,7 +252,8 @@ fn with_a_quorum_a_cut_off_master_fences_itself_and_no_acknowledged_write_is_los
 
     the_witness_lost_alone_moves_nothing(&lab, &writer);
     a_partition_fences_the_minority_master_before_the_majority_promotes(&lab, &writer);
-    the_witness_and_the_peer_lost_together_fence_the_master(&lab);
+    a_switchover_loses_no_acknowledged_write(&lab, &writer);
+    the_witness_and_the_peer_lost_together_fence_the_master(&lab, 1);
 
     let resumed = Instant::now();
     await_writes(

@@ -130,12 +130,25 @@ impl QuorumLab {
         let stack = write_stack(lab, host, &busybox_image(dockerd.uri()).unwrap(), data);
         self.agents.push(
             LabAgent::command(lab, host)
-                .manifest(&manifest(lab, data, &stack, quorum))
+                .manifest(&manifest(lab, data, &stack, quorum, ""))
                 .args(["--resync", "2s", "--docker-host", dockerd.uri()])
                 .env("HARECONCILE_LOG", "info")
                 .start(),
         );
         self.dockerds.push(dockerd);
+    }
+
+    /// Rewrites both agents' manifests with `vip_more` added to VirtualIP
+    /// `web`'s spec (`, control: {switchoverTo: n1}`; "" for none), as an
+    /// operator declaring it in both nodes' files would.
+    pub fn declare_vip(&self, vip_more: &str) {
+        let quorum = !self.etcd.is_empty();
+        for i in [1, 2] {
+            let host = self.node(i);
+            let stack = self.lab.dir().join(format!("store-{}.yaml", host.name()));
+            let text = manifest(&self.lab, &self.data, &stack, quorum, vip_more);
+            LabAgent::write_manifest(&self.lab, host, &text);
+        }
     }
 
     pub fn node(&self, i: usize) -> &Host {
@@ -349,9 +362,10 @@ fn start_etcd(lab: &Lab, host: &Host) -> Process {
     .unwrap()
 }
 
-/// The Cluster (with or without the quorum), VirtualIP `web`, Replication
+/// The Cluster (with or without the quorum), VirtualIP `web` (`vip_more`
+/// added to its spec), Replication
 /// `data` counting its passes, and Service `store` running `stack`.
-fn manifest(lab: &Lab, data: &Path, stack: &Path, quorum: bool) -> String {
+fn manifest(lab: &Lab, data: &Path, stack: &Path, quorum: bool, vip_more: &str) -> String {
     let quorum = if quorum {
         let endpoints: Vec<String> = lab.nodes().iter().map(client_url).collect();
         format!(
@@ -364,7 +378,7 @@ fn manifest(lab: &Lab, data: &Path, stack: &Path, quorum: bool) -> String {
     };
     let passes = passes_dir(lab);
     cluster_manifest((110, 100), &quorum)
-        + &web_vip_manifest("")
+        + &web_vip_manifest(vip_more)
         + &document(
             "Replication",
             "data",
