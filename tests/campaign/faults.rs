@@ -188,7 +188,9 @@ impl Fault {
         }
     }
 
-    pub fn heal(&self, rig: &mut Rig) {
+    /// Undoes the fault; an error when the lab itself could not (a dockerd
+    /// that would not start again).
+    pub fn heal(&self, rig: &mut Rig) -> Result<(), String> {
         let i = self.node;
         match self.kind {
             Kind::NodeLoss | Kind::Partition | Kind::PacketLoss | Kind::WitnessLoss => {}
@@ -198,11 +200,7 @@ impl Fault {
                     agent.process.signal(libc::SIGCONT);
                 }
             }
-            Kind::DockerdKill => {
-                let host = rig.lab.node(i + 1);
-                host.restart_dockerd(&mut rig.dockerds[i])
-                    .expect("restart the killed dockerd");
-            }
+            Kind::DockerdKill => restart_dockerd(rig, i)?,
             Kind::SshdKill => rig.start_sshd(i),
             Kind::HookHang => std::fs::remove_file(rig.hook_gate(i)).unwrap(),
             Kind::DiskFull => {
@@ -214,6 +212,64 @@ impl Fault {
             }
         }
         // Whatever the fault, the network is whole again afterwards.
-        rig.lab.heal_all().unwrap();
+        rig.lab.heal_all().map_err(|e| e.to_string())
     }
+}
+
+/// Starts node `i`'s killed dockerd again on its state. On a loaded
+/// machine its containerd may not come up in time (dockerd gives up after
+/// a minute): a failed start is retried twice before it counts as the
+/// lab's failure.
+fn restart_dockerd(rig: &mut Rig, i: usize) -> Result<(), String> {
+    let host = rig.lab.node(i + 1);
+    // The killed daemon's own containerd outlives it; systemd would stop
+    // it with the unit's cgroup. Left running, the new daemon waits for
+    // it and gives up.
+    let exec_root = rig.lab.dir().join(format!("docker-{}/exec/", host.name()));
+    for pid in processes_naming(&exec_root.display().to_string(), "containerd") {
+        // SAFETY: a plain syscall on a pid of this lab's containerd.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let mut last = String::new();
+    for _ in 0..3 {
+        match host.restart_dockerd(&mut rig.dockerds[i]) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let text = e.to_string();
+                let tail: String = text
+                    .chars()
+                    .skip(text.chars().count().saturating_sub(600))
+                    .collect();
+                eprintln!(
+                    "campaign: {}'s dockerd did not start again: ...{tail}",
+                    host.name()
+                );
+                last = tail;
+            }
+        }
+    }
+    Err(format!(
+        "the lab could not start {}'s dockerd again after its SIGKILL (3 tries): ...{last}",
+        host.name()
+    ))
+}
+
+/// The pids of programs called `program` whose command line mentions `text`.
+fn processes_naming(text: &str, program: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let argv: Vec<String> = cmdline
+                .split(|&b| b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let name = std::path::Path::new(argv.first()?).file_name()?.to_str()?;
+            (name == program && argv.iter().any(|a| a.contains(text))).then_some(pid)
+        })
+        .collect()
 }

@@ -190,9 +190,9 @@ fn run(config: &Config, tally: &mut Tally, ledger: &mut audit::Ledger) -> Result
         let what = fault.describe(&rig);
         fault.inject(&mut rig);
         std::thread::sleep(fault.hold);
-        fault.heal(&mut rig);
-        *tally.faults.entry(fault.kind).or_default() += 1;
         let at = format!("{at} ({what})");
+        fault.heal(&mut rig).map_err(|e| fail(&rig, &at, &e))?;
+        *tally.faults.entry(fault.kind).or_default() += 1;
         let (master, took) = audit::settle(&rig).map_err(|e| fail(&rig, &at, &e))?;
         tally.settle_times.push(took);
         // One master, the Service on one node: settling checked both.
