@@ -2,8 +2,9 @@
 //! own filesystem at the replicated path, sshd on each, hareconcile agents
 //! electing a master over VRRP. Files follow the master; after a failover
 //! they flow the other way; a recovered old primary never overwrites the
-//! new primary's data; a receive left behind by a master that vanished
-//! mid-push does not hold up the failover; an empty source is refused;
+//! new primary's data; a node demoted while it catches up claims no
+//! term; a receive left behind by a master that vanished mid-push does
+//! not hold up the failover; an empty source is refused;
 //! btrfs snapshots travel incrementally.
 //!
 //! No timing is asserted: every wait has a generous deadline that only
@@ -294,6 +295,52 @@ fn a_recovered_old_primary_never_overwrites_the_new_primarys_data() {
     });
     let events = a1.data_events();
     assert!(events.contains("TermLost"), "{events}");
+}
+
+#[test]
+fn a_node_demoted_while_catching_up_claims_no_term() {
+    require_privileges!();
+    let (setup, a1, a2) = n1_master(Method::Rsync);
+    let (n1, n2) = (setup.lab.node(1), setup.lab.node(2));
+    let both = || logs(&[&a1, &a2]);
+    setup.write_and_see((n1, n2), "a.txt", "v1", &both);
+
+    // n1's sshd frozen: a catch-up's read of n1's term hangs. VRRP cut
+    // between the nodes: n2 becomes master and starts catching up.
+    setup.sshd[0].signal(libc::SIGSTOP);
+    setup.lab.partition_protocol(&[n1], &[n2], "vrrp").unwrap();
+    wait_until("n2 reads n1's term as master", &both, || {
+        a2.status()["conditions"].as_array().is_some_and(|all| {
+            all.iter().any(|c| {
+                c["type"] == "Ready"
+                    && c["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("reading the peers' terms"))
+            })
+        })
+    });
+    // The cut heals: n2 hears n1's higher priority and is demoted while
+    // its read still hangs; then the read ends.
+    setup.lab.heal_partitions().unwrap();
+    wait_until("n2 is backup again", &both, || {
+        a2.vip_status("web")
+            .state()
+            .map(|s| s.to_string())
+            .as_deref()
+            == Some("Backup")
+    });
+    setup.sshd[0].signal(libc::SIGCONT);
+
+    // n1 stays the source in its term: its next change reaches n2, whose
+    // copy still holds n1's term. A claim by n2 would have made n1's push
+    // refused and n1 pull n2's copy over its own.
+    setup.write_and_see((n1, n2), "b.txt", "after", &both);
+    assert_eq!(setup.term(n1), "1 n1");
+    assert_eq!(setup.term(n2), "1 n1");
+    let events = a2.data_events();
+    assert!(!events.contains("TermClaimed"), "{events}");
+    let events = a1.data_events();
+    assert!(!events.contains("TargetNewer"), "{events}");
 }
 
 /// The guard processes (receives) sshd runs on `host`'s node for pushes.
