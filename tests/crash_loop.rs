@@ -28,6 +28,29 @@ fn await_passed(agent: &Agent) {
     );
 }
 
+/// SIGKILL, as an OOM kill, and waits until no process holds the store
+/// any more: a child the agent was forking (not yet exec'd) keeps its
+/// files open, the store's lock and the API socket among them, for a
+/// moment after the agent died. systemd restarts the unit only once its
+/// cgroup is empty, which this stands for.
+fn kill(agent: &mut Agent) {
+    let store = agent.state_dir.join("store.redb");
+    agent.kill();
+    let held = || {
+        let procs = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+        procs.into_iter().any(|p| {
+            let fds = std::fs::read_dir(p.path().join("fd")).into_iter().flatten();
+            fds.flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == store))
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || !held()),
+        "a process still holds {}",
+        store.display()
+    );
+}
+
 /// (name, VRID) of the agent's VirtualIPs.
 fn vips(agent: &Agent) -> Vec<(String, u64)> {
     let all = agent.virtual_ips().into_iter();
@@ -110,14 +133,14 @@ fn a_commit_the_agent_died_with_twice_is_rejected_until_retried() {
     assert!(!status.contains("input:"), "{status}");
 
     // Two deaths with it on trial.
-    agent.kill();
+    kill(&mut agent);
     let mut agent = start(ON_TRIAL);
     assert_eq!(
         vips(&agent),
         pairs(&[("dns", 53), ("web", 52)]),
         "one death is no verdict"
     );
-    agent.kill();
+    kill(&mut agent);
     let agent = start(ON_TRIAL);
     assert_eq!(
         vips(&agent),
@@ -198,9 +221,9 @@ fn manifests_the_agent_died_with_twice_are_skipped_until_they_change() {
         "planned restarts reject nothing"
     );
 
-    agent.kill();
+    kill(&mut agent);
     let mut agent = start_on(dir.path(), &m, ON_TRIAL);
-    agent.kill();
+    kill(&mut agent);
     let agent = start_on(dir.path(), &m, ON_TRIAL);
     assert_eq!(
         vips(&agent),

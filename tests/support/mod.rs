@@ -159,8 +159,16 @@ impl Agent {
 
     /// The agent's VirtualIPs as (name, VRID, manager), in name order.
     pub fn virtual_ips(&self) -> Vec<(String, u64, String)> {
-        let list: serde_json::Value =
-            serde_json::from_str(&stdout(&self.hc(&["get", "vip", "-o", "json"]))).unwrap();
+        let out = self.hc(&["get", "vip", "-o", "json"]);
+        let list: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
+            panic!(
+                "get vip -o json: {e} ({}):\n{}{}\n{}",
+                out.status,
+                stdout(&out),
+                stderr(&out),
+                self.log()
+            )
+        });
         list["items"]
             .as_array()
             .unwrap()
