@@ -8,7 +8,7 @@
 //! Layers, without cycles (`tests/module_graph.rs` checks it): the leaf
 //! `cluster_view` (what a node reports of itself and sees of the others),
 //! the domain on top of it (`drift`, `switchover`, `batch`: a write into
-//! this node's store), the adapters that carry it (`peer`, `api`, and
+//! this node's store; `trials`: the crash-loop breaker's ledger), the adapters that carry it (`peer`, `api`, and
 //! `fanout` between them: a write carried to every node), then `agent`
 //! and `cli`.
 

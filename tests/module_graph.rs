@@ -13,6 +13,7 @@ const DOMAIN: &[(&str, &[&str])] = &[
     ("math", &[]),
     ("switchover", &[]),
     ("batch", &[]),
+    ("trials", &[]),
     ("drift", &["cluster_view"]),
 ];
 
