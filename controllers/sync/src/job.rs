@@ -22,7 +22,9 @@ use crate::lag::Lag;
 use crate::plan::{Mode, Peer, Plan, Role};
 use crate::process::{self, Finished};
 use crate::receiving;
-use crate::remote::{guarded, read_meta_line, record_line, refusal, shell_line, ssh_run};
+use crate::remote::{
+    guarded, read_meta_line, record_line, refusal, shell_line, ssh_probe, ssh_run,
+};
 use crate::rsync::{self, parse_stats, Stats};
 use crate::snapshot::{self, Backend};
 use crate::sqlite::{self, Stage};
@@ -355,7 +357,8 @@ impl Job {
         let mut seen = local.clone();
         for peer in targets {
             let line = read_meta_line(&plan.path);
-            let read = process::run(&ssh_run(&plan.link, &peer.address, line), PROBE_TIMEOUT).await;
+            let read =
+                process::run(&ssh_probe(&plan.link, &peer.address, line), PROBE_TIMEOUT).await;
             let meta = match read {
                 Ok(out) if out.success => parse_meta(&out.stdout).map_err(|e| e.to_string()),
                 Ok(out) => Err(out.complaint()),

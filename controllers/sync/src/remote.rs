@@ -142,6 +142,26 @@ pub fn prepare_control_dir(dir: &Path) -> std::io::Result<()> {
 /// slipped through as an option, the user's ssh_config) can turn host-key
 /// checking off or let ssh prompt.
 pub fn ssh_command(link: &Link, host: &str) -> Vec<String> {
+    ssh_words(link, host, Connection::Shared)
+}
+
+/// How a session reaches its peer.
+#[derive(Clone, Copy)]
+enum Connection {
+    /// Through the shared master connection when there is one; 5 s to
+    /// connect, as a pass may cross a slow link.
+    Shared,
+    /// A connection of its own with 2 s to connect, for a quick look at a
+    /// peer during a takeover. A shared master whose peer was cut off
+    /// keeps its dead TCP connection until the keepalives give up (15 s),
+    /// and a session through it waits as long; a peer on the LAN answers
+    /// a connect in milliseconds, so 2 s without one means cut off or
+    /// gone, and each second spent waiting is a second the Service is
+    /// down.
+    Fresh,
+}
+
+fn ssh_words(link: &Link, host: &str, connection: Connection) -> Vec<String> {
     let ssh = &link.ssh;
     let mut options = vec![
         "BatchMode=yes".to_string(),
@@ -150,12 +170,20 @@ pub fn ssh_command(link: &Link, host: &str) -> Vec<String> {
     if let Some(known_hosts) = &ssh.known_hosts_file {
         options.push(format!("UserKnownHostsFile={}", path_str(known_hosts)));
     }
+    let connect_timeout = match connection {
+        Connection::Shared => "ConnectTimeout=5",
+        Connection::Fresh => "ConnectTimeout=2",
+    };
     options.extend([
-        "ConnectTimeout=5".into(),
+        connect_timeout.into(),
         "ServerAliveInterval=5".into(),
         "ServerAliveCountMax=3".into(),
     ]);
-    if let Some(path) = control_path(link, host) {
+    let shared = match connection {
+        Connection::Shared => control_path(link, host),
+        Connection::Fresh => None,
+    };
+    if let Some(path) = shared {
         // `auto`: the first session becomes the master, later ones join
         // it; if its socket is gone or dead they connect on their own.
         options.extend([
@@ -203,10 +231,20 @@ pub fn rsync_shell(link: &Link, host: &str) -> String {
 
 /// `ssh ... HOST LINE`.
 pub fn ssh_run(link: &Link, host: &str, line: String) -> Vec<String> {
-    let mut words = ssh_command(link, host);
-    words.push(host.to_string());
-    words.push(line);
-    words
+    with_line(ssh_command(link, host), host, line)
+}
+
+/// `ssh ... HOST LINE` on a connection of its own with a short connect
+/// timeout: for reading a peer's term while taking over, where a peer cut
+/// off must cost as little time as possible (see [`Connection::Fresh`]).
+pub fn ssh_probe(link: &Link, host: &str, line: String) -> Vec<String> {
+    with_line(ssh_words(link, host, Connection::Fresh), host, line)
+}
+
+fn with_line(mut ssh: Vec<String>, host: &str, line: String) -> Vec<String> {
+    ssh.push(host.to_string());
+    ssh.push(line);
+    ssh
 }
 
 /// Prints the term of the copy at `data` on the remote node (`0 -` if it
@@ -346,6 +384,44 @@ mod tests {
         );
         let user = words.iter().position(|w| w == "-l").unwrap();
         assert!(user > 7, "{words:?}");
+    }
+
+    /// A takeover's look at a peer's term never goes through the shared
+    /// master connection (dead across a partition until its keepalives
+    /// give up) and gives up connecting after 2 s; the security options
+    /// still lead.
+    #[test]
+    fn a_takeover_probe_connects_on_its_own_and_briefly() {
+        let ssh = Ssh {
+            user: "backup".into(),
+            identity_file: None,
+            port: 22,
+            known_hosts_file: None,
+        };
+        let link = Link::new(ssh, Some(PathBuf::from("/var/lib/hareconcile/ssh")));
+        let shared = ssh_run(&link, "10.77.0.2", "true".into());
+        assert!(
+            shared.contains(&"ControlMaster=auto".to_string()),
+            "{shared:?}"
+        );
+        assert!(
+            shared.contains(&"ConnectTimeout=5".to_string()),
+            "{shared:?}"
+        );
+        let probe = ssh_probe(&link, "10.77.0.2", "true".into());
+        assert!(!probe.iter().any(|w| w.starts_with("Control")), "{probe:?}");
+        assert!(probe.contains(&"ConnectTimeout=2".to_string()), "{probe:?}");
+        assert_eq!(
+            probe[..5],
+            [
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes"
+            ]
+        );
+        assert_eq!(probe[probe.len() - 2..], ["10.77.0.2", "true"]);
     }
 
     /// rsync splits `-e` itself, with quoting of its own: a real rsync,
