@@ -305,9 +305,13 @@ fn a_node_demoted_while_catching_up_claims_no_term() {
     let both = || logs(&[&a1, &a2]);
     setup.write_and_see((n1, n2), "a.txt", "v1", &both);
 
-    // n1's sshd frozen: a catch-up's read of n1's term hangs. VRRP cut
-    // between the nodes: n2 becomes master and starts catching up.
-    setup.sshd[0].signal(libc::SIGSTOP);
+    // A catch-up's read of n1's copy hangs until the test lets it end:
+    // the read ends with `cat .hareconcile/synced` (absent on a copy that
+    // was only ever the source), a FIFO for now, which blocks whatever
+    // ssh's own timeouts. VRRP cut between the nodes: n2 becomes master
+    // and starts catching up.
+    let synced = setup.file(".hareconcile/synced");
+    n1.exec_ok(&["mkfifo", &synced]).unwrap();
     setup.lab.partition_protocol(&[n1], &[n2], "vrrp").unwrap();
     wait_until("n2 reads n1's term as master", &both, || {
         a2.status()["conditions"].as_array().is_some_and(|all| {
@@ -329,7 +333,11 @@ fn a_node_demoted_while_catching_up_claims_no_term() {
             .as_deref()
             == Some("Backup")
     });
-    setup.sshd[0].signal(libc::SIGCONT);
+    // The read ends (a writer that finds no reader gives up), and n1's
+    // copy is as before.
+    let release = format!("echo - > '{synced}'");
+    let _ = n1.exec(&["timeout", "5", "sh", "-c", &release]);
+    n1.exec_ok(&["rm", "-f", &synced]).unwrap();
 
     // n1 stays the source in its term: its next change reaches n2, whose
     // copy still holds n1's term. A claim by n2 would have made n1's push
