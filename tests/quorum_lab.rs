@@ -9,8 +9,9 @@
 //! a settled cluster: the witness lost alone (nothing moves), a partition
 //! with the witness on n2's side (n1 fences itself before n2 takes over,
 //! no acknowledged record lost, n1 catches up), a planned switchover back
-//! to n1 declared in the files, then the witness and the peer lost
-//! together (the master fences itself). A second lab without a
+//! to n1 declared in the files, n1's link flapping (the VIP and the store
+//! never on both nodes), then the witness and the peer lost together (the
+//! master fences itself). A second lab without a
 //! quorum shows the documented old behaviour: two masters.
 
 use std::sync::Mutex;
@@ -202,6 +203,72 @@ fn a_switchover_loses_no_acknowledged_write(lab: &QuorumLab, writer: &Writer) {
     );
 }
 
+/// The master's own link flaps, down for a moment, then for longer than
+/// half its lease (it fences itself), then for longer than the whole
+/// lease (the standby may take over), with short ups between: sampled
+/// back to back throughout, the VIP and the store are never on both nodes
+/// at once. Afterwards one node serves and writes are acknowledged again.
+fn a_flapping_link_never_puts_the_store_on_both_nodes(
+    lab: &QuorumLab,
+    writer: &Writer,
+    master: usize,
+) {
+    let host = lab.node(master);
+    let flaps = [
+        (Duration::from_millis(300), Duration::from_millis(700)),
+        (LEASE_TTL * 3 / 4, Duration::from_millis(500)),
+        (Duration::from_millis(200), Duration::from_millis(300)),
+        (LEASE_TTL * 3 / 2, Duration::from_millis(800)),
+        (Duration::from_millis(500), Duration::from_millis(500)),
+    ];
+    let assert_never_both = |until: Instant| {
+        while Instant::now() < until {
+            let (h1, r1, h2, r2) = sample(lab);
+            assert!(
+                !((h1 || r1) && (h2 || r2)),
+                "both nodes at once while n{master}'s link flapped: \
+                 n1 VIP {h1} store {r1}, n2 VIP {h2} store {r2}\n{}",
+                lab.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    for (down, up) in flaps {
+        lab.lab.link_down(host, 0).unwrap();
+        assert_never_both(Instant::now() + down);
+        lab.lab.link_up(host, 0).unwrap();
+        assert_never_both(Instant::now() + up);
+    }
+    let settled = Instant::now();
+    eventually(
+        SETTLE,
+        "nobody served again after the link stopped flapping",
+        &|| lab.logs(),
+        || {
+            let (h1, r1, h2, r2) = sample(lab);
+            assert!(
+                !((h1 || r1) && (h2 || r2)),
+                "both nodes at once after the flapping: \
+                 n1 VIP {h1} store {r1}, n2 VIP {h2} store {r2}\n{}",
+                lab.logs()
+            );
+            (h1 && r1) || (h2 && r2)
+        },
+    );
+    await_writes(
+        lab,
+        writer,
+        settled,
+        1,
+        "no write acknowledged after the flapping",
+    );
+    println!(
+        "flapping link: {} ups and downs, never both, {} records acknowledged",
+        flaps.len(),
+        writer.acknowledged().len()
+    );
+}
+
 /// The witness and the peer lost together: the `master` is alone, a
 /// minority, and fences itself; the standby, cut off too, stays out.
 /// Restored, one node serves again.
@@ -253,7 +320,10 @@ fn with_a_quorum_a_cut_off_master_fences_itself_and_no_acknowledged_write_is_los
     the_witness_lost_alone_moves_nothing(&lab, &writer);
     a_partition_fences_the_minority_master_before_the_majority_promotes(&lab, &writer);
     a_switchover_loses_no_acknowledged_write(&lab, &writer);
-    the_witness_and_the_peer_lost_together_fence_the_master(&lab, 1);
+    a_flapping_link_never_puts_the_store_on_both_nodes(&lab, &writer, 1);
+    let master = if lab.serves(1) { 1 } else { 2 };
+    lab.await_serving(master, "the cluster never settled after the flapping");
+    the_witness_and_the_peer_lost_together_fence_the_master(&lab, master);
 
     let resumed = Instant::now();
     await_writes(
