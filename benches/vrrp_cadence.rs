@@ -15,7 +15,9 @@
 //! Backup: a false takeover). Then node loss detaches n1, and the capture,
 //! still on n2, gives the time from n2's first advert to its first
 //! gratuitous ARP for the VIP. hareconcile and keepalived alternate run by
-//! run, so both see the same machine.
+//! run, so both see the same machine, each as shipped (the agent's VRRP
+//! thread at SCHED_RR 10, keepalived without `vrrp_rt_priority`) and the
+//! other way round (`--vrrp-rt-priority off`; `vrrp_rt_priority 10`).
 
 mod common;
 
@@ -177,7 +179,12 @@ fn main() {
     println!("| speaker | run | adverts | mean period | vs declared | longest gap | backup left Backup | first advert → first GARP |");
     println!("|---|---|---|---|---|---|---|---|");
     for run in 1..=runs {
-        for speaker in [Speaker::Hareconcile, Speaker::Keepalived] {
+        for speaker in [
+            Speaker::Hareconcile,
+            Speaker::Keepalived,
+            Speaker::HareconcileNormal,
+            Speaker::KeepalivedRt,
+        ] {
             let s = measure(speaker, secs, load);
             let period_ms = s.mean_period.as_secs_f64() * 1000.0;
             let declared_ms = ADVERT.as_secs_f64() * 1000.0;

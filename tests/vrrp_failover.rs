@@ -294,8 +294,12 @@ fn a_keepalived_peer_with_another_password_is_counted_as_auth_failures() {
     };
     let (agent, keepalived) = start_against_keepalived(&lab, V2_PASSWORD, theirs, (110, 100));
     let all = || interop_logs(&agent, &keepalived);
-    // Neither accepts the other's adverts: each is master of its own
-    // virtual router, and hareconcile counts every advert it refused.
+    // Neither accepts the other's adverts: each makes itself master of
+    // its own virtual router, and hareconcile counts every advert it
+    // refused. keepalived 2.2.7 may send only one or two: when the agent
+    // (priority 110) became master within a second of it, no advert of
+    // keepalived's reached n1 afterwards (an agent on time, at real-time
+    // priority, always does), so one counted failure is what is certain.
     assert!(
         // Status counters are refreshed every few seconds, and keepalived
         // only sends once it made itself master (3 s of our refused
@@ -303,7 +307,7 @@ fn a_keepalived_peer_with_another_password_is_counted_as_auth_failures() {
         wait_until(Duration::from_secs(90), || agent.status()["counters"]
             ["dropped"]["auth"]
             .as_u64()
-            > Some(1)),
+            > Some(0)),
         "no authentication failure counted: {}\n{}",
         agent.status(),
         all()

@@ -1,7 +1,8 @@
 //! Notify hooks of a running agent: a hook that hangs is killed at
 //! `notify.timeout` with what it started and the next hook runs; on
 //! SIGTERM the hook still running is killed, the STOP hook runs, and no
-//! hook process outlives the agent.
+//! hook process outlives the agent. Hooks run at normal priority, while
+//! the VRRP thread that starts them is real-time.
 
 mod vrrp_lab;
 
@@ -142,5 +143,92 @@ fn a_hung_hook_is_killed_later_hooks_run_and_stop_runs_at_shutdown() {
     assert!(
         survivors.is_empty(),
         "hook processes outlived the agent: {survivors:?}"
+    );
+}
+
+/// `(rt_priority, policy)` from a `/proc/.../stat` line: fields 40 and 41,
+/// counted after the command name, which may hold spaces.
+fn scheduling_in(stat: &str) -> (u32, u32) {
+    let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // `after_name` starts at field 3, the state.
+    (
+        fields[40 - 3].parse().unwrap(),
+        fields[41 - 3].parse().unwrap(),
+    )
+}
+
+/// Every thread of `pid`: its name and `(rt_priority, policy)`.
+fn threads_of(pid: u32) -> Vec<(String, (u32, u32))> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .filter_map(|task| {
+            let comm = std::fs::read_to_string(task.path().join("comm")).ok()?;
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            Some((comm.trim_end().to_string(), scheduling_in(&stat)))
+        })
+        .collect()
+}
+
+#[test]
+fn the_vrrp_thread_runs_at_real_time_priority_and_its_hooks_do_not() {
+    let lab = two_nodes!();
+    let (n1, _) = lab.pair();
+    let hooks = Agent::dir_of(&lab, n1).join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    // The MASTER hook keeps its own scheduling, as /proc shows it.
+    let stat = hooks.join("master.stat");
+    let master = script(
+        &hooks,
+        "master.sh",
+        &format!(
+            "cat /proc/$$/stat > {stat}.part && mv {stat}.part {stat}\n",
+            stat = stat.display()
+        ),
+    );
+    let notify = format!(", notify: {{master: [{}]}}", master.display());
+    let vip = web_vip_manifest(&notify);
+    Agent::write_manifest(&lab, n1, &(cluster_manifest((110, 100), "") + &vip));
+    let agent = Agent::start_with_manifests(&lab, n1);
+    assert!(
+        wait_until(CONVERGE * 3, || stat.exists()),
+        "the MASTER hook never ran\n{}",
+        agent.log()
+    );
+
+    if agent.log().contains("VRRP thread at normal priority") {
+        let why = "the kernel refused SCHED_RR here (no CAP_SYS_NICE, or a cgroup without real-time budget)";
+        assert!(std::env::var_os("CI").is_none(), "{why}\n{}", agent.log());
+        eprintln!("skipping: {why}");
+        return;
+    }
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_RR: u32 = 2;
+    let threads = threads_of(agent.process.pid());
+    let vrrp: Vec<_> = threads.iter().filter(|(name, _)| name == "vrrp").collect();
+    assert_eq!(
+        vrrp,
+        [&("vrrp".to_string(), (10, SCHED_RR))],
+        "one VRRP thread at SCHED_RR 10 (the default --vrrp-rt-priority): {threads:?}"
+    );
+    let others: Vec<_> = threads
+        .iter()
+        .filter(|(name, scheduling)| name != "vrrp" && *scheduling != (0, SCHED_OTHER))
+        .collect();
+    assert!(
+        others.is_empty(),
+        "only the VRRP thread is real-time: {threads:?}"
+    );
+    let hook = std::fs::read_to_string(&stat).unwrap();
+    assert_eq!(
+        scheduling_in(&hook),
+        (0, SCHED_OTHER),
+        "a hook must never run at real-time priority: {hook}"
+    );
+    let metrics = agent.metrics();
+    assert!(
+        metrics.contains("\nhareconcile_vrrp_rt_priority{node=\"n1\"} 10\n"),
+        "{metrics}"
     );
 }

@@ -131,8 +131,14 @@ pub fn start_agent(lab: &Lab, host: &Host, manifests: &str, extra: &[&str]) -> P
 /// The VRRP speaker a comparison runs on the lab's two nodes.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Speaker {
+    /// The agent as shipped: its VRRP thread at SCHED_RR 10.
     Hareconcile,
+    /// The agent with `--vrrp-rt-priority off`.
+    HareconcileNormal,
+    /// keepalived as shipped: no `vrrp_rt_priority`.
     Keepalived,
+    /// keepalived with `vrrp_rt_priority 10`, as the agent's default.
+    KeepalivedRt,
 }
 
 impl Speaker {
@@ -142,9 +148,23 @@ impl Speaker {
     pub fn start(self, lab: &Lab, host: &Host, advert: Duration, priority: u8) -> Process {
         match self {
             Speaker::Hareconcile => start_agent(lab, host, &two_node_manifests(advert), &[]),
-            Speaker::Keepalived => {
+            Speaker::HareconcileNormal => start_agent(
+                lab,
+                host,
+                &two_node_manifests(advert),
+                &["--vrrp-rt-priority", "off"],
+            ),
+            Speaker::Keepalived | Speaker::KeepalivedRt => {
                 let instance = VrrpInstance::new(VRID, priority, advert, format!("{}/24", vip()));
-                hareconcile_lab::start_keepalived(lab, host, 3, &[instance]).unwrap()
+                let mut conf = hareconcile_lab::keepalived_config(host, 3, &[instance]);
+                if self == Speaker::KeepalivedRt {
+                    conf = conf.replacen(
+                        "global_defs {\n",
+                        "global_defs {\n  vrrp_rt_priority 10\n",
+                        1,
+                    );
+                }
+                hareconcile_lab::start_keepalived_with(lab, host, &conf).unwrap()
             }
         }
     }

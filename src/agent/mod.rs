@@ -26,7 +26,7 @@ use hareconcile_model::Manager;
 use hareconcile_mount::MountReconciler;
 use hareconcile_runtime::{Context, Controller, EventType, Store};
 use hareconcile_sync::SyncReconciler;
-use hareconcile_vrrp::VirtualIpReconciler;
+use hareconcile_vrrp::{Scheduling, VirtualIpReconciler};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tracing::{error, info};
@@ -56,6 +56,8 @@ pub struct AgentConfig {
     /// How long the agent must run with a new commit or directory content
     /// before it counts as good (see [`crate::trials`]).
     pub trial_period: Duration,
+    /// The scheduling asked for the thread the VRRP instances run on.
+    pub vrrp_scheduling: Scheduling,
 }
 
 pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
@@ -102,7 +104,10 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let reconciles = crate::api::reconcile_stats::ReconcileStats::default();
     // Before the controllers, so a fenced VirtualIP finds its session.
     let quorum = quorum::Keeper::start(store.clone(), config.node.clone());
-    let vrrp = VirtualIpReconciler::new().with_quorum(quorum.sessions());
+    let vrrp = VirtualIpReconciler::start(config.vrrp_scheduling)
+        .context("starting the VRRP thread")?
+        .with_quorum(quorum.sessions());
+    let vrrp_scheduling = vrrp.scheduling();
     let vrrp_instances = vrrp.shutdown_handle();
     // Filled by the peer API task below; the Service controller asks the
     // other nodes through it before starting an exclusive stack.
@@ -197,6 +202,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         event_totals,
         reconciles,
         trials: trials.clone(),
+        vrrp_scheduling,
         stopping: stopped.clone(),
     };
     let metrics_task = match config.metrics_listen {

@@ -403,6 +403,8 @@ pub struct AgentStats {
     pub store_problem: Option<String>,
     /// The sets rejected for killing the agent.
     pub rejected: Vec<crate::trials::Rejection>,
+    /// The VRRP thread's SCHED_RR priority, 0 at normal priority.
+    pub vrrp_rt_priority: u8,
 }
 
 pub fn render(
@@ -455,6 +457,14 @@ pub fn render(
             count as f64,
         );
     }
+    let name = "hareconcile_vrrp_rt_priority";
+    let mut f = Family::new(
+        &mut out,
+        name,
+        "gauge",
+        "The real-time (SCHED_RR) priority the VRRP instances run at; 0: normal priority, asked for (--vrrp-rt-priority off) or the kernel refused it.",
+    );
+    f.sample(name, &[("node", node)], f64::from(agent.vrrp_rt_priority));
 
     let mut f = Family::new(
         &mut out,
@@ -741,6 +751,7 @@ mod tests {
                 at: time::OffsetDateTime::UNIX_EPOCH,
                 restored: None,
             }],
+            vrrp_rt_priority: 10,
         };
         let text = render("n1", 1, &[], &[], &agent);
         let build = format!(
@@ -755,6 +766,7 @@ mod tests {
             r#"hareconcile_events_uncounted_total{node="n1"} 0"#,
             r#"hareconcile_rejected_sets{node="n1",source="gitops"} 1"#,
             r#"hareconcile_rejected_sets{node="n1",source="files"} 0"#,
+            r#"hareconcile_vrrp_rt_priority{node="n1"} 10"#,
             "process_cpu_seconds_total 1.5",
             "process_resident_memory_bytes 4096",
             "process_open_fds 12",

@@ -39,6 +39,8 @@ pub struct Api {
     pub reconciles: super::reconcile_stats::ReconcileStats,
     /// The crash-loop breaker: the sets it rejected, and their retry.
     pub trials: crate::trials::Trials,
+    /// What the VRRP thread runs at, for `/metrics`.
+    pub vrrp_scheduling: hareconcile_vrrp::Scheduling,
     /// Becomes true when the agent stops: ends the streamed answers.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -327,6 +329,7 @@ async fn metrics(State(api): State<Api>) -> Response {
         process,
         store_problem: api.store.write_problem().borrow().clone(),
         rejected: api.trials.rejected(),
+        vrrp_rt_priority: api.vrrp_scheduling.rt_priority(),
     };
     let text = super::metrics::render(
         api.store.node(),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use hareconcile_vrrp::Scheduling;
 use tracing_subscriber::EnvFilter;
 
 use super::{CliError, EXIT_OK};
@@ -185,6 +186,19 @@ pub struct AgentArgs {
     /// also on the socket (`curl --unix-socket`).
     #[arg(long, env = "HARECONCILE_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// The real-time priority (SCHED_RR, 1-99, as keepalived's
+    /// `vrrp_rt_priority`) of the thread every VRRP instance runs on, so
+    /// that adverts keep their cadence while the host is busy; `off` for
+    /// normal scheduling. Hooks and scripts never inherit it. Without
+    /// CAP_SYS_NICE the kernel refuses it: the agent warns and runs the
+    /// instances at normal priority (`hareconcile_vrrp_rt_priority` 0).
+    #[arg(
+        long,
+        env = "HARECONCILE_VRRP_RT_PRIORITY",
+        value_name = "PRIORITY",
+        default_value_t = Scheduling::DEFAULT
+    )]
+    vrrp_rt_priority: Scheduling,
     /// Log lines as human text or one JSON object per line.
     #[arg(
         long,
@@ -272,6 +286,7 @@ pub async fn run(args: AgentArgs) -> Result<u8, CliError> {
         allow_prune_all: args.allow_prune_all,
         webhook,
         metrics_listen: args.metrics_listen,
+        vrrp_scheduling: args.vrrp_rt_priority,
         docker_host: args.docker_host,
         trial_period: args.trial_period,
     })

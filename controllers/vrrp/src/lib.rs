@@ -7,8 +7,8 @@
 //! - `io`: the shell. Raw sockets, netlink (addresses, links, the change
 //!   feed), gratuitous ARP / NA, the virtual MAC, the nftables accept-mode
 //!   filter, sysctls, notify hooks, script and Service trackers, and one
-//!   task per instance that feeds the core and carries out its actions.
-//!   Private to this crate.
+//!   task per instance that feeds the core and carries out its actions,
+//!   all on one real-time thread of their own. Private to this crate.
 //! - [`controller`]: the VirtualIP controller. Keeps one instance per
 //!   address family running for every VirtualIP this node takes part in,
 //!   and reports what they see as the VirtualIP's typed status.
@@ -20,3 +20,4 @@ pub mod core;
 mod io;
 
 pub use controller::{VirtualIpReconciler, VrrpShutdown};
+pub use io::realtime::{Scheduling, RT_TIME_LIMIT};

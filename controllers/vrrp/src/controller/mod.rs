@@ -41,6 +41,7 @@ use crate::io::accept_filter::{AcceptFilter, Restored, TABLE};
 use crate::io::addresses::AddressError;
 use crate::io::hooks::NotifyCommands;
 use crate::io::netlink_share::SharedNetlink;
+use crate::io::realtime::{Scheduling, VrrpThread};
 use crate::io::shell::{self, InstanceHandle, Observed, Operator, ShellConfig, ShellError};
 use crate::io::sync_group::{SyncGroupHub, SyncGroups};
 use crate::io::trackers::{TrackConfig, Trackers};
@@ -106,9 +107,10 @@ impl VrrpShutdown {
     }
 }
 
-#[derive(Default)]
 pub struct VirtualIpReconciler {
     registry: VrrpShutdown,
+    /// Where the instances, their hooks and the netlink feed run.
+    thread: VrrpThread,
     /// Every reconcile reads the host's addresses and every instance
     /// changes them and follows their changes: one request connection and
     /// one change feed for all of them instead of one each (a hundred
@@ -124,8 +126,21 @@ pub struct VirtualIpReconciler {
 }
 
 impl VirtualIpReconciler {
-    pub fn new() -> Self {
-        Self::default()
+    /// Starts the VRRP thread with `scheduling` (see [`VrrpThread::start`]).
+    pub fn start(scheduling: Scheduling) -> std::io::Result<Self> {
+        Ok(VirtualIpReconciler {
+            registry: VrrpShutdown::default(),
+            thread: VrrpThread::start(scheduling)?,
+            netlink: Mutex::default(),
+            sessions: None,
+            password_refusals: std::sync::Mutex::default(),
+        })
+    }
+
+    /// The scheduling the VRRP thread got: what was asked for, or
+    /// [`Scheduling::Normal`] where the kernel refused real time.
+    pub fn scheduling(&self) -> Scheduling {
+        self.thread.scheduling()
     }
 
     pub fn with_quorum(self, sessions: Sessions) -> Self {
@@ -147,7 +162,11 @@ impl VirtualIpReconciler {
         if let Some(shared) = cached.as_ref().filter(|shared| shared.is_open()) {
             return Ok(shared.clone());
         }
-        let shared = SharedNetlink::connect()?;
+        // Its connections on the VRRP thread, with the instances reading them.
+        let shared = {
+            let _vrrp_thread = self.thread.enter();
+            SharedNetlink::connect()?
+        };
         *cached = Some(shared.clone());
         Ok(shared)
     }
@@ -426,7 +445,9 @@ impl Reconciler for VirtualIpReconciler {
             let started = match self.shared_netlink().await {
                 Ok(netlink) => {
                     let tracked = trackers.subscribe();
-                    start_instances(&desired, operator, tracked, group, filter, netlink).await
+                    let start =
+                        start_instances(desired.clone(), operator, tracked, group, filter, netlink);
+                    self.thread.run(start).await
                 }
                 Err(error) => Err(NotRunning {
                     reason: VirtualIpReason::Fault,
@@ -508,9 +529,10 @@ fn same_instances(running: &[ShellConfig], desired: &[ShellConfig]) -> bool {
 }
 
 /// Starts every instance or none: a family that cannot start stops the
-/// ones already started.
+/// ones already started. Run on the VRRP thread, so that the instance
+/// tasks and what they spawn live there.
 async fn start_instances(
-    desired: &[ShellConfig],
+    desired: Vec<ShellConfig>,
     operator: Operator,
     tracked: watch::Receiver<Tracked>,
     group: Option<SyncGroupHub>,
@@ -518,7 +540,7 @@ async fn start_instances(
     netlink: SharedNetlink,
 ) -> Result<Vec<InstanceHandle>, NotRunning> {
     let mut started = Vec::new();
-    for config in desired {
+    for config in &desired {
         let starting = shell::start(
             config.clone(),
             operator,
