@@ -161,6 +161,10 @@ impl Rig {
         LabAgent::command(&self.lab, self.node(i))
             .own_manifests()
             .args(["--resync", "2s", "--docker-host", self.dockerds[i].uri()])
+            // The campaign's SIGKILLs are not the manifests' doing: with the
+            // default minute, two kills of one agent within it get the
+            // crash-loop breaker to reject the manifests (docs/RELIABILITY.md).
+            .args(["--trial-period", "3s"])
             .env("HARECONCILE_LOG", "info")
             .start()
     }
