@@ -16,7 +16,9 @@
 # engine (etcd-server: the quorum client's tests and the lab's witness run
 # it; the install does not start the Debian unit), and an independent JSON
 # Schema validator for `hareconcile schema all` (python3-jsonschema, with
-# python3-yaml to read the manifests; tests/schema_all.rs).
+# python3-yaml to read the manifests; tests/schema_all.rs), and a wall
+# clock of its own for a lab node's agent (faketime's libfaketime: the
+# fault campaign's clock jumps).
 #
 # Idempotent: when every package is already installed it does not touch apt at
 # all, so it costs well under a second on a warm machine. Never starts
@@ -49,6 +51,7 @@ PACKAGES=(
     debootstrap
     prometheus
     etcd-server
+    faketime
     python3-jsonschema
     python3-yaml
 )

@@ -1,12 +1,15 @@
 //! The fault menu: what can happen to one node (or between the two), how
 //! to cause it in the lab and how to undo it.
 //!
-//! Left out, and why (docs/RELIABILITY.md): a clock jump (lab nodes are
-//! namespaces of one kernel and share its wall clock; time namespaces
-//! offset only the monotonic clocks, and the campaign never touches the
-//! host's clock). The quorum lab has no hanging hooks and no state
-//! tmpfs, so its menu leaves those two out and adds the witness's loss;
-//! its partitions put the witness on either side.
+//! Lab nodes are namespaces of one kernel and share its wall clock (a
+//! time namespace offsets only the monotonic clocks), and the campaign
+//! never touches the host's: a clock jump is the node's agent, and
+//! everything it starts, seeing a wall clock moved by libfaketime (see
+//! [`crate::rig::Rig::clock_file`]), as after an NTP step; the monotonic
+//! clocks run on, as they do then. The quorum lab has no hanging hooks,
+//! no state tmpfs and no faked clock, so its menu leaves those three out
+//! and adds the witness's loss; its partitions put the witness on either
+//! side.
 
 use std::fmt;
 use std::time::Duration;
@@ -37,9 +40,12 @@ pub enum Kind {
     DiskFull,
     /// The witness's cable pulled (quorum only).
     WitnessLoss,
+    /// The node's wall clock stepped forward or back by minutes to hours
+    /// (an NTP step, a VM restored from a snapshot), then back.
+    ClockJump,
 }
 
-const ALL: [Kind; 10] = [
+const ALL: [Kind; 11] = [
     Kind::NodeLoss,
     Kind::Partition,
     Kind::PacketLoss,
@@ -50,14 +56,15 @@ const ALL: [Kind; 10] = [
     Kind::HookHang,
     Kind::DiskFull,
     Kind::WitnessLoss,
+    Kind::ClockJump,
 ];
 
 impl Kind {
-    /// Whether the lab can cause it: the quorum lab has no hanging hooks
-    /// and no state tmpfs, the two-node lab no witness.
+    /// Whether the lab can cause it: the quorum lab has no hanging hooks,
+    /// no state tmpfs and no faked clock, the two-node lab no witness.
     fn fits(self, topology: Topology) -> bool {
         match self {
-            Kind::HookHang | Kind::DiskFull => topology == Topology::Pair,
+            Kind::HookHang | Kind::DiskFull | Kind::ClockJump => topology == Topology::Pair,
             Kind::WitnessLoss => topology == Topology::Quorum,
             _ => true,
         }
@@ -77,6 +84,7 @@ impl fmt::Display for Kind {
             Kind::HookHang => "hook-hang",
             Kind::DiskFull => "state-disk-full",
             Kind::WitnessLoss => "witness-loss",
+            Kind::ClockJump => "clock-jump",
         };
         f.write_str(name)
     }
@@ -133,7 +141,19 @@ impl Fault {
                 format!("partition {} | {}", names(near), names(far))
             }
             Kind::WitnessLoss => "witness-loss".to_string(),
+            Kind::ClockJump => format!("clock-jump {node} {:+} s", self.clock_step()),
             kind => format!("{kind} {node}"),
+        }
+    }
+
+    /// A clock jump's step in seconds: forward 1,000 to 12,000 s or back
+    /// a tenth of that, from the draws every fault has (so that adding
+    /// it drew nothing more from the seed).
+    fn clock_step(&self) -> i64 {
+        let seconds = i64::try_from(self.hold.as_millis()).unwrap_or(12_000);
+        match self.client_on_other_side {
+            true => seconds,
+            false => -seconds / 10,
         }
     }
 
@@ -174,6 +194,7 @@ impl Fault {
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
             Kind::SshdKill => rig.sshd[i] = None,
+            Kind::ClockJump => rig.set_clock(i, self.clock_step()),
             Kind::HookHang => std::fs::write(rig.hook_gate(i), "").unwrap(),
             Kind::DiskFull => {
                 let filler = rig.state_dir(i).join("filler");
@@ -202,6 +223,7 @@ impl Fault {
             }
             Kind::DockerdKill => restart_dockerd(rig, i)?,
             Kind::SshdKill => rig.start_sshd(i),
+            Kind::ClockJump => rig.set_clock(i, 0),
             Kind::HookHang => std::fs::remove_file(rig.hook_gate(i)).unwrap(),
             Kind::DiskFull => {
                 let filler = rig.state_dir(i).join("filler");

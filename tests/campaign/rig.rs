@@ -38,6 +38,10 @@ pub enum Topology {
 /// The agents' state directory fills up quickly at this size.
 const STATE_TMPFS: &str = "size=32m";
 
+/// Debian's libfaketime (package `faketime`), the thread-safe build: the
+/// agent is multi-threaded.
+const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
 /// What the Service appends to, under the replicated path.
 pub const RECORDS: &str = "records";
 
@@ -147,6 +151,7 @@ impl Rig {
         let manifest = rig.manifest();
         for i in 0..2 {
             LabAgent::write_manifest(&rig.lab, rig.node(i), &manifest);
+            rig.set_clock(i, 0);
         }
         rig.agents = (0..2).map(|i| Some(rig.start_agent(i))).collect();
         rig
@@ -157,8 +162,41 @@ impl Rig {
         self.lab.node(i + 1)
     }
 
+    /// Where node `i`'s agent reads its wall clock's offset from the
+    /// host's, in seconds: libfaketime, preloaded into the two-node lab's
+    /// agents (and what they start), reads it at most once a second and
+    /// leaves the monotonic clocks alone, as an NTP step does.
+    pub fn clock_file(&self, i: usize) -> PathBuf {
+        self.lab
+            .dir()
+            .join(format!("clock-{}", self.node(i).name()))
+    }
+
+    /// Steps node `i`'s wall clock to `seconds` from the host's.
+    pub fn set_clock(&self, i: usize, seconds: i64) {
+        std::fs::write(self.clock_file(i), format!("{seconds:+}\n")).unwrap();
+    }
+
     pub fn start_agent(&self, i: usize) -> LabAgent {
-        LabAgent::command(&self.lab, self.node(i))
+        let command = LabAgent::command(&self.lab, self.node(i));
+        let command = match self.topology {
+            Topology::Pair => {
+                assert!(
+                    Path::new(FAKETIME).is_file(),
+                    "{FAKETIME} is missing: run scripts/install-test-deps.sh (Debian's faketime)"
+                );
+                command
+                    .env("LD_PRELOAD", FAKETIME)
+                    .env(
+                        "FAKETIME_TIMESTAMP_FILE",
+                        &self.clock_file(i).display().to_string(),
+                    )
+                    .env("FAKETIME_CACHE_DURATION", "1")
+                    .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+            }
+            Topology::Quorum => command,
+        };
+        command
             .own_manifests()
             .args(["--resync", "2s", "--docker-host", self.dockerds[i].uri()])
             // The campaign's SIGKILLs are not the manifests' doing: with the
