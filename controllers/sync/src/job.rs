@@ -355,10 +355,20 @@ impl Job {
         let mine = data_term(&plan.node, &local, local_synced.as_ref());
         let mut newest: Option<(Term, &Peer)> = None;
         let mut seen = local.clone();
+        // With a fenced VirtualIP the writer lock we hold says the old
+        // master has stopped writing: a peer that does not answer at once
+        // is not worth waiting for (ssh_probe). Without one, this node may
+        // be the one cut off, and the term it claims would win over the
+        // master's on heal: the shared connection's longer connect timeout
+        // keeps a brief cut from costing the master's writes.
+        let read_peer = match plan.term_lock {
+            Some(_) => ssh_probe,
+            None => ssh_run,
+        };
         for peer in targets {
             let line = read_meta_line(&plan.path);
             let read =
-                process::run(&ssh_probe(&plan.link, &peer.address, line), PROBE_TIMEOUT).await;
+                process::run(&read_peer(&plan.link, &peer.address, line), PROBE_TIMEOUT).await;
             let meta = match read {
                 Ok(out) if out.success => parse_meta(&out.stdout).map_err(|e| e.to_string()),
                 Ok(out) => Err(out.complaint()),
