@@ -304,9 +304,12 @@ fn build_rootfs(root: &Path) -> Result<PathBuf> {
         let dir = root.join(dir);
         std::fs::create_dir_all(&dir).map_err(|e| LabError::io("create", &dir, e))?;
     }
+    // Copied by cp, not std::fs::copy: a copy written through a file
+    // descriptor of this (multi-threaded) test process lives on, between
+    // fork and exec, in any child another thread starts meanwhile, and
+    // executing the file then fails with "Text file busy" (ETXTBSY).
     let busybox = root.join("bin/busybox");
-    std::fs::copy("/bin/busybox", &busybox)
-        .map_err(|e| LabError::io("copy /bin/busybox to", &busybox, e))?;
+    Place::root().run_ok(&NodeCommand::new("cp").arg("/bin/busybox").arg(&busybox))?;
     // Run inside the rootfs so the links land in its /bin, /sbin, /usr/bin.
     Place::root().run_ok(&NodeCommand::new("chroot").arg(root).args([
         "/bin/busybox",
