@@ -278,20 +278,16 @@ fn restart_dockerd(rig: &mut Rig, i: usize) -> Result<(), String> {
 
 /// The pids of programs called `program` whose command line mentions `text`.
 fn processes_naming(text: &str, program: &str) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| {
-            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            let argv: Vec<String> = cmdline
-                .split(|&b| b == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            let name = std::path::Path::new(argv.first()?).file_name()?.to_str()?;
-            (name == program && argv.iter().any(|a| a.contains(text))).then_some(pid)
+    hareconcile_runtime::process_tree::processes()
+        .into_iter()
+        .filter(|proc| {
+            let name = proc
+                .args
+                .first()
+                .and_then(|arg0| std::path::Path::new(arg0).file_name())
+                .and_then(|name| name.to_str());
+            name == Some(program) && proc.args.iter().any(|a| a.contains(text))
         })
+        .map(|proc| proc.pid)
         .collect()
 }
