@@ -71,19 +71,16 @@ fn start_seeds(lab: &Lab, host: &Host, dockerd: &Dockerd, compose: &Path, priori
     std::fs::create_dir_all(&dir).unwrap();
     let script = |name: &str, command: &str| {
         let path = dir.join(name);
-        std::fs::write(
+        hareconcile_runtime::testing::write_executable(
             &path,
-            format!(
+            &format!(
                 "#!/bin/sh\nexport DOCKER_HOST={uri}\nexec flock {lock} docker-compose -p {PROJECT} -f {compose} {command} >>{log} 2>&1\n",
                 lock = dir.join("notify.lock").display(),
                 uri = dockerd.uri(),
                 compose = compose.display(),
                 log = dir.join(format!("{name}.log")).display(),
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        );
         path.display().to_string()
     };
     let mut instance = VrrpInstance::new(VRID, priority, ADVERT, format!("{}/24", vip()));

@@ -89,9 +89,9 @@ fn fake_mount(dir: &Path) -> PathBuf {
     let bin = dir.join("fakebin");
     std::fs::create_dir_all(&bin).unwrap();
     let script = bin.join("mount");
-    std::fs::write(
+    hareconcile_runtime::testing::write_executable(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\n\
              printf '%s\\n' \"$*\" >> {argv}\n\
              printf '%s\\n' \"${{PASSWD:-}}\" > {env}\n\
@@ -101,13 +101,7 @@ fn fake_mount(dir: &Path) -> PathBuf {
             argv = dir.join("mount-argv.log").display(),
             env = dir.join("mount-passwd.env").display(),
         ),
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .args(["755"])
-        .arg(&script)
-        .status()
-        .unwrap();
+    );
     bin
 }
 

@@ -6,7 +6,7 @@
 
 mod vrrp_lab;
 
-use hareconcile_runtime::testing::{assert_dies, runs};
+use hareconcile_runtime::testing::{assert_dies, runs, write_executable};
 use vrrp_lab::*;
 
 /// The pids of the processes whose command line mentions `path`.
@@ -26,8 +26,7 @@ fn running_with(path: &Path) -> Vec<i32> {
 /// Writes an executable shell script `dir/name`.
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    write_executable(&path, &format!("#!/bin/sh\n{body}"));
     path
 }
 

@@ -1,9 +1,42 @@
 //! For tests of code that runs commands: a command that hangs with a
-//! child of its own, and a check that the child died with it (feature
-//! `testing`).
+//! child of its own, a check that the child died with it, and stand-in
+//! executables that never fail with "Text file busy" (feature `testing`).
 
+use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+/// Writes `text` to `path` as an executable (mode 0755): a stand-in
+/// command or a hook script.
+///
+/// The file is written by a `sh` child, never through a descriptor of
+/// this process. Test processes are multi-threaded, and a child another
+/// thread forks holds copies of all their descriptors until it execs; as
+/// long as one copy is open for writing on the file, executing it fails
+/// with "Text file busy" (ETXTBSY), whoever executes it. The child's
+/// descriptor lives and dies in the child; this process only writes the
+/// text into a pipe.
+pub fn write_executable(path: &Path, text: &str) {
+    let mut writer = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    writer
+        .stdin
+        .take()
+        .expect("a piped stdin")
+        .write_all(text.as_bytes())
+        .expect("sh reads the text");
+    let status = writer.wait().expect("sh ends");
+    assert!(
+        status.success(),
+        "writing {} failed: {status}",
+        path.display()
+    );
+}
 
 /// The argv of a command that never finishes by itself: a shell waiting
 /// on a background `sleep 1000` whose pid it writes to `pid_file` (a

@@ -324,10 +324,8 @@ impl Rig {
 }
 
 fn write_executable(path: &Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    hareconcile_runtime::testing::write_executable(path, text);
 }
 
 /// How long a healed cluster may take to settle before the campaign

@@ -438,9 +438,7 @@ fn write_server(lab: &Lab) -> PathBuf {
     let cgi = www.join("cgi-bin/w");
     if !cgi.exists() {
         std::fs::create_dir_all(cgi.parent().unwrap()).unwrap();
-        std::fs::write(&cgi, WRITE_CGI).unwrap();
-        std::fs::set_permissions(&cgi, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
+        hareconcile_runtime::testing::write_executable(&cgi, WRITE_CGI);
     }
     www
 }

@@ -171,15 +171,13 @@ pub fn write_manifests(dir: &Path, vrrp: Vrrp, priorities: (u8, u8)) {
     // manifests, through a script given relative to the manifest.
     let hook = dir.join("hooks/notify.sh");
     std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
-    std::fs::write(
+    hareconcile_runtime::testing::write_executable(
         &hook,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"$HARECONCILE_STATE\" >> {}\n",
             dir.parent().unwrap().join("notify.log").display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    );
     let manifest = format!(
         "apiVersion: hareconcile.io/v1alpha1\n\
          kind: Cluster\n\

@@ -310,6 +310,7 @@ pub fn refusal(stderr: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hareconcile_runtime::testing::write_executable;
     use std::path::PathBuf;
     use std::process::Command;
     use std::time::{Duration, UNIX_EPOCH};
@@ -440,19 +441,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let recorded = dir.path().join("argv");
         let fake_ssh = dir.path().join("ssh");
-        std::fs::write(
+        write_executable(
             &fake_ssh,
-            format!(
+            &format!(
                 "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\nexit 1\n",
                 recorded.display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(
-            &fake_ssh,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        );
         let identity = r#"/keys/it's "the" key  ''"#;
         let ssh = Ssh {
             user: "backup".into(),

@@ -185,6 +185,7 @@ pub fn parse_stats(stdout: &str) -> Stats {
 mod tests {
     use super::*;
     use crate::term::unix_millis;
+    use hareconcile_runtime::testing::write_executable;
     use std::path::PathBuf;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -297,12 +298,7 @@ mod tests {
     ) -> std::process::Output {
         let mut args = push(target, ("node2", term, at), transfer, install, &ssh());
         let fake_ssh = dir.join("ssh");
-        std::fs::write(&fake_ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n").unwrap();
-        std::fs::set_permissions(
-            &fake_ssh,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        write_executable(&fake_ssh, "#!/bin/sh\nshift\nexec sh -c \"$*\"\n");
         let e = args.iter().position(|a| a == "-e").unwrap();
         args[e + 1] = fake_ssh.display().to_string();
         let n = args.len();

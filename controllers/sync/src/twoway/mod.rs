@@ -436,7 +436,7 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use hareconcile_runtime::testing::write_executable;
 
     /// Two "nodes" on one host: n1's copy at `n1/data`, n2's at
     /// `n2/data`. An `ssh` first on PATH runs the remote command locally
@@ -464,9 +464,9 @@ mod tests {
             let bin = dir.path().join("bin");
             std::fs::create_dir_all(&bin).unwrap();
             let ssh = bin.join("ssh");
-            std::fs::write(
+            write_executable(
                 &ssh,
-                format!(
+                &format!(
                     "#!/bin/sh\n\
                      while [ $# -gt 0 ]; do case $1 in -p|-l|-o|-i) shift 2;; *) break;; esac; done\n\
                      shift\n\
@@ -474,9 +474,7 @@ mod tests {
                     n1 = n1.display(),
                     n2 = n2.display()
                 ),
-            )
-            .unwrap();
-            std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+            );
             let path = std::env::var("PATH").unwrap_or_default();
             if !path.starts_with(&bin.display().to_string()) {
                 std::env::set_var("PATH", format!("{}:{path}", bin.display()));
