@@ -290,18 +290,24 @@ fn adverts_of_another_version_are_counted_and_ignored() {
 #[test]
 fn a_keepalived_peer_with_another_password_is_counted_as_auth_failures() {
     let lab = two_nodes!(client);
+    let (n1, n2) = lab.pair();
     let theirs = Vrrp {
         password: Some("wrong"),
         ..V2_PASSWORD
     };
-    let (agent, keepalived) = start_against_keepalived(&lab, V2_PASSWORD, theirs, (110, 100));
+    // As master, keepalived restarts its advert timer after every packet
+    // it reads, even a refused one, unless lower_prio_no_advert is set:
+    // our adverts, at its own interval, would keep it silent after its
+    // first one, and a single refusal is all this test could wait for.
+    let mut instance = keepalived_instance(theirs, 100, n1.ipv4(0));
+    instance.lower_prio_no_advert = true;
+    let keepalived =
+        hareconcile_lab::start_keepalived(&lab, n2, theirs.version, &[instance]).unwrap();
+    let agent = Agent::start(&lab, n1, V2_PASSWORD, (110, 100));
     let all = || interop_logs(&agent, &keepalived);
     // Neither accepts the other's adverts: each makes itself master of
-    // its own virtual router, and hareconcile counts every advert it
-    // refused. keepalived 2.2.7 may send only one or two: when the agent
-    // (priority 110) became master within a second of it, no advert of
-    // keepalived's reached n1 afterwards (an agent on time, at real-time
-    // priority, always does), so one counted failure is what is certain.
+    // its own virtual router, keepalived advertises every second, and
+    // hareconcile counts every advert it refused, not just the first.
     assert!(
         // Status counters are refreshed every few seconds, and keepalived
         // only sends once it made itself master (3 s of our refused
@@ -309,11 +315,14 @@ fn a_keepalived_peer_with_another_password_is_counted_as_auth_failures() {
         wait_until(Duration::from_secs(90), || agent.status()["counters"]
             ["dropped"]["auth"]
             .as_u64()
-            > Some(0)),
-        "no authentication failure counted: {}\n{}",
+            >= Some(5)),
+        "fewer than 5 authentication failures counted: {}\n{}",
         agent.status(),
         all()
     );
+    assert_eq!(agent.vrrp_state().as_deref(), Some("Master"), "{}", all());
+    // Initialize -> Backup -> Master: refused adverts move nothing.
+    assert_eq!(agent.status()["transitions"], 2, "n1 flapped\n{}", all());
     let counters = agent.status()["counters"].clone();
     assert_eq!(counters["advertsReceived"], 0, "{counters}");
     assert!(counters["advertsSent"].as_u64() > Some(0), "{counters}");

@@ -382,13 +382,20 @@ pub fn start_keepalived(
     priority: u8,
     peer: Ipv4Addr,
 ) -> Process {
+    let instance = keepalived_instance(vrrp, priority, peer);
+    hareconcile_lab::start_keepalived(lab, host, vrrp.version, &[instance]).unwrap()
+}
+
+/// keepalived's instance of the lab's virtual router, speaking `vrrp` at
+/// `priority` (to `peer` when unicast).
+pub fn keepalived_instance(vrrp: Vrrp, priority: u8, peer: Ipv4Addr) -> VrrpInstance {
     let mut instance = VrrpInstance::new(VRID, priority, vrrp.advert, format!("{}/24", vip()));
     instance.password = vrrp.password.map(str::to_string);
     instance.use_vmac = vrrp.virtual_mac;
     if vrrp.unicast {
         instance.unicast_peers = vec![peer.into()];
     }
-    hareconcile_lab::start_keepalived(lab, host, vrrp.version, &[instance]).unwrap()
+    instance
 }
 
 pub fn holds(host: &Host) -> bool {

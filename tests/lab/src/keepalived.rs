@@ -26,6 +26,13 @@ pub struct VrrpInstance {
     pub notify_backup: Option<String>,
     /// `use_vmac`: the addresses live on a macvlan with the virtual router MAC.
     pub use_vmac: bool,
+    /// `lower_prio_no_advert`: as master, answer no lower-priority advert
+    /// with one of its own. It also keeps keepalived's advert timer running
+    /// through the packets it reads: without it, keepalived (2.2.7, and
+    /// upstream still) restarts that timer after every packet it reads as
+    /// master, even one it refused, so a peer it refuses whose adverts come
+    /// at least as often as its own keeps it silent.
+    pub lower_prio_no_advert: bool,
 }
 
 impl VrrpInstance {
@@ -42,6 +49,7 @@ impl VrrpInstance {
             notify_master: None,
             notify_backup: None,
             use_vmac: false,
+            lower_prio_no_advert: false,
         }
     }
 }
@@ -89,6 +97,9 @@ pub fn config(host: &Host, version: u8, instances: &[VrrpInstance]) -> String {
         }
         if i.use_vmac {
             conf.push_str("  use_vmac\n");
+        }
+        if i.lower_prio_no_advert {
+            conf.push_str("  lower_prio_no_advert\n");
         }
         // keepalived reads one address per line.
         conf.push_str("  virtual_ipaddress {\n");
