@@ -18,7 +18,6 @@
 //! until the operator retries the set, and the source skips it. A new
 //! commit, a changed directory, is tried as usual.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -416,28 +415,12 @@ impl Ledger {
 }
 
 impl Inner {
-    /// Writes the ledger durably (write, fsync, rename, fsync the
-    /// directory): a trial must be on disk before its set is read.
+    /// Writes the ledger durably: a trial must be on disk before its set
+    /// is read.
     fn save(&self) {
-        let temporary = self.file.with_extension("json.tmp");
         let written = serde_json::to_vec(&self.ledger)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| {
-                // Its objects' specs are as private as the store's.
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&temporary)?;
-                std::io::Write::write_all(&mut file, &bytes)?;
-                file.sync_all()
-            })
-            .and_then(|()| std::fs::rename(&temporary, &self.file))
-            .and_then(|()| match self.file.parent() {
-                Some(dir) => std::fs::File::open(dir)?.sync_all(),
-                None => Ok(()),
-            });
+            .and_then(|bytes| hareconcile_fs::write_durably(&self.file, &bytes));
         if let Err(e) = written {
             warn!(file = %self.file.display(), error = %e, "cannot save the crash-loop ledger; a set that kills the agent may not be rejected");
         }

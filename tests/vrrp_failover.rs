@@ -562,6 +562,20 @@ fn a_backup_that_stalled_reads_the_queued_adverts_before_its_timer() {
     );
 }
 
+/// SIGKILLs `a1`, n1's agent and the master: n2 takes over, and nothing
+/// removes the VIP from n1.
+fn kill_the_master(a1: &mut Agent, a2: &Agent, n1: &Host, n2: &Host) {
+    a1.process.signal(libc::SIGKILL);
+    let _ = a1.process.wait_timeout(Duration::from_secs(10));
+    let a1 = &*a1;
+    let logs = || pair_logs(a1, a2);
+    eventually(CONVERGE, "n2 never took over", &logs, || holds(n2));
+    assert!(
+        holds(n1),
+        "the killed agent's VIP should still be on n1 (nothing removed it)"
+    );
+}
+
 /// SIGKILL of the master's agent: nothing can remove its VIP, the backup
 /// takes over anyway, and the restarted agent removes the stale VIP before
 /// it does anything else, then preempts back.
@@ -571,13 +585,7 @@ fn a_killed_masters_agent_loses_the_vip_and_its_restart_clears_the_leftover_firs
     let (n1, n2) = (pair.lab.node(1), pair.lab.node(2));
     pair.eventually("n1 never became master", || holds(n1));
 
-    pair.a1.process.signal(libc::SIGKILL);
-    let _ = pair.a1.process.wait_timeout(Duration::from_secs(10));
-    pair.eventually("n2 never took over", || holds(n2));
-    assert!(
-        holds(n1),
-        "the killed agent's VIP should still be on n1 (nothing removed it)"
-    );
+    kill_the_master(&mut pair.a1, &pair.a2, n1, n2);
 
     pair.a1 = Agent::start_with_manifests(&pair.lab, n1);
     let all = || pair.logs();
@@ -590,4 +598,77 @@ fn a_killed_masters_agent_loses_the_vip_and_its_restart_clears_the_leftover_firs
         "the restarted agent did not clear its stale VIP before anything else\n{}",
         all()
     );
+}
+
+/// How the last test ends when a killed master's VirtualIP is gone by the
+/// time its agent is back (the crash-loop breaker removed it, the store
+/// was restored): the restarted agent runs no instance that could clear
+/// the address, and it must go all the same, reported, with n2 the sole
+/// holder.
+fn assert_the_leftover_is_cleared(pair: &Pair) {
+    let (n1, n2) = pair.lab.pair();
+    pair.assert_sole_holder(n2, n1, Duration::from_millis(500));
+    let log = pair.a1.log();
+    let removed = format!("{}/24 on eth0, put there by instance web/ipv4", vip());
+    assert!(
+        log.contains(&removed),
+        "the removal is not logged\n{}",
+        pair.logs()
+    );
+    let events = pair.a1.events(&[]);
+    assert!(events.contains("RemovedLeftoverVip"), "{events}");
+}
+
+/// The SIGKILLed master's manifests were on trial (`--trial-period`):
+/// after its second death the crash-loop breaker rejects them at start
+/// and, with no good set before them, removes the VirtualIP before any
+/// controller runs (docs/RELIABILITY.md, the fault campaign's finding).
+#[test]
+fn a_vip_the_crash_loop_breaker_took_the_virtualip_of_is_cleared_at_start() {
+    const ON_TRIAL: &str = "--trial-period=1h";
+    let lab = two_nodes!();
+    let (n1, n2) = lab.pair();
+    write_manifests(&Agent::manifests_of(&lab, n1), V3_MULTICAST, (110, 100));
+    let a1 = Agent::start_with(&lab, n1, &[ON_TRIAL]);
+    let a2 = Agent::start(&lab, n2, V3_MULTICAST, (110, 100));
+    let mut pair = Pair { a1, a2, lab };
+    let n1 = pair.lab.node(1);
+    let n2 = pair.lab.node(2);
+    pair.eventually("n1 never became master", || holds(n1));
+
+    for death in 1..=2 {
+        kill_the_master(&mut pair.a1, &pair.a2, n1, n2);
+        pair.a1 = Agent::start_with(&pair.lab, n1, &[ON_TRIAL]);
+        if death == 1 {
+            // It preempts back: the VIP is n1's again when it dies again.
+            pair.assert_sole_holder(n1, n2, Duration::from_millis(500));
+        }
+    }
+    pair.eventually("the manifests were never rejected", || {
+        pair.a1.log().contains("crash loop stopped:")
+    });
+    assert_the_leftover_is_cleared(&pair);
+}
+
+/// The SIGKILLed master's store is restored from before its VirtualIP
+/// existed (here: moved aside, the manifests now without it).
+#[test]
+fn a_vip_whose_virtualip_a_restored_store_lacks_is_cleared_at_start() {
+    let mut pair = Pair::start(two_nodes!(), V3_MULTICAST);
+    let (n1, n2) = (pair.lab.node(1), pair.lab.node(2));
+    pair.eventually("n1 never became master", || holds(n1));
+
+    kill_the_master(&mut pair.a1, &pair.a2, n1, n2);
+    std::fs::remove_file(pair.a1.dir.join("store/store.redb")).unwrap();
+    let manifests = pair.a1.dir.join("manifests/lab.yaml");
+    let text = std::fs::read_to_string(&manifests).unwrap();
+    let cluster_only = text
+        .split("\n---\n")
+        .find(|document| document.contains("kind: Cluster"))
+        .unwrap()
+        .to_string();
+    std::fs::write(&manifests, cluster_only).unwrap();
+
+    pair.a1 = Agent::start_with_manifests(&pair.lab, n1);
+    assert_the_leftover_is_cleared(&pair);
 }

@@ -1,4 +1,5 @@
-//! Reading files an agent running as root does not control.
+//! Reading files an agent running as root does not control, and writing
+//! its own state files durably ([`write_durably`]).
 //!
 //! Manifests come from a directory anyone with commit access to a git
 //! repository fills; token and password files are named by those
@@ -20,10 +21,12 @@
 //! Reads are synchronous: the agent runs them off its async workers with a
 //! deadline, because a file on a hung network mount blocks any reader.
 
+mod durable;
 mod read;
 mod secret;
 mod walk;
 
+pub use durable::write_durably;
 pub use read::{read_regular, read_text, utf8_error_at, FileKind, ReadError};
 pub use secret::{check_private, read_secret, SecretError};
 pub use walk::{walk, Found, Walk, WalkProblem, MAX_WALK_ENTRIES};

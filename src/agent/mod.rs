@@ -104,9 +104,11 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let reconciles = crate::api::reconcile_stats::ReconcileStats::default();
     // Before the controllers, so a fenced VirtualIP finds its session.
     let quorum = quorum::Keeper::start(store.clone(), config.node.clone());
-    let vrrp = VirtualIpReconciler::start(config.vrrp_scheduling)
+    let vrrp = VirtualIpReconciler::start(config.vrrp_scheduling, &config.state_dir)
         .context("starting the VRRP thread")?
         .with_quorum(quorum.sessions());
+    // After the crash-loop breaker, which may have removed VirtualIPs.
+    vrrp.clear_unclaimed(&store).await;
     let vrrp_scheduling = vrrp.scheduling();
     let vrrp_instances = vrrp.shutdown_handle();
     // Filled by the peer API task below; the Service controller asks the

@@ -201,7 +201,9 @@ impl Rig {
             .args(["--resync", "2s", "--docker-host", self.dockerds[i].uri()])
             // The campaign's SIGKILLs are not the manifests' doing: with the
             // default minute, two kills of one agent within it get the
-            // crash-loop breaker to reject the manifests (docs/RELIABILITY.md).
+            // crash-loop breaker to reject the manifests and remove the
+            // objects they declare, and the audits would find the VirtualIP
+            // and its stack gone from that node (docs/RELIABILITY.md).
             .args(["--trial-period", "3s"])
             .env("HARECONCILE_LOG", "info")
             .start()

@@ -144,6 +144,7 @@ pub fn shell_configs(
         };
         configs.push(ShellConfig {
             name: format!("{}/{}", local.vip_name, family.to_lowercase()),
+            virtual_ip: local.vip_name.to_string(),
             interface: spec.interface.clone(),
             track_interfaces: spec.track.interfaces.clone(),
             instance,

@@ -1,8 +1,9 @@
 //! The VirtualIP controller: keeps one VRRP instance task per address family
 //! running for every VirtualIP whose Cluster lists this node, restarts it
 //! when the desired config changes, stops it (priority 0, VIPs removed) when
-//! the VirtualIP goes or the agent stops, and reports what each instance
-//! sees in the VirtualIP's status.
+//! the VirtualIP goes or the agent stops, removes the VIPs a killed run
+//! left that no instance claims any more ([`crate::io::footprint`]), and
+//! reports what each instance sees in the VirtualIP's status.
 //!
 //! - this file: the registry of running instances and the reconcile;
 //! - `desired`: from a VirtualIP and its Cluster to this node's instances;
@@ -39,6 +40,7 @@ use crate::core::tracking::Tracked;
 use crate::core::Switchover;
 use crate::io::accept_filter::{AcceptFilter, Restored, TABLE};
 use crate::io::addresses::AddressError;
+use crate::io::footprint::{Footprint, Holding};
 use crate::io::hooks::NotifyCommands;
 use crate::io::netlink_share::SharedNetlink;
 use crate::io::realtime::{Scheduling, VrrpThread};
@@ -50,6 +52,9 @@ use status::{write_not_running, write_status};
 
 /// After a problem the operator or the host must fix, look again this often.
 const RETRY: Duration = Duration::from_secs(5);
+
+/// The reason of the event that says a VIP a killed run left was removed.
+const REMOVED_LEFTOVER_VIP: &str = "RemovedLeftoverVip";
 
 /// Why this node runs no instance for a VirtualIP, as its Ready condition says.
 pub(super) struct NotRunning {
@@ -123,18 +128,62 @@ pub struct VirtualIpReconciler {
     /// Per Cluster, the refusals of its VRRP password file logged so far:
     /// its VirtualIPs meet the same one at every retry.
     password_refusals: std::sync::Mutex<HashMap<String, Repeats>>,
+    /// What the instances may have put on the host, kept under the
+    /// agent's state directory.
+    footprint: Footprint,
 }
 
 impl VirtualIpReconciler {
-    /// Starts the VRRP thread with `scheduling` (see [`VrrpThread::start`]).
-    pub fn start(scheduling: Scheduling) -> std::io::Result<Self> {
+    /// Starts the VRRP thread with `scheduling` (see [`VrrpThread::start`]),
+    /// the record of the VIPs put on the host under `state_dir`.
+    pub fn start(scheduling: Scheduling, state_dir: &Path) -> std::io::Result<Self> {
         Ok(VirtualIpReconciler {
             registry: VrrpShutdown::default(),
             thread: VrrpThread::start(scheduling)?,
             netlink: Mutex::default(),
             sessions: None,
             password_refusals: std::sync::Mutex::default(),
+            footprint: Footprint::open(state_dir),
         })
+    }
+
+    /// Removes the VIPs a killed run left for VirtualIPs no longer in the
+    /// store: no reconcile or cleanup would ever come for them. Called at
+    /// start, before the controller runs.
+    pub async fn clear_unclaimed(&self, store: &Store) {
+        let gone = |name: &str| store.get(&ObjectKey::new(Kind::VirtualIP, name)).is_none();
+        self.clear_left_over(store, gone).await;
+    }
+
+    /// Takes off what a killed run left for the VirtualIPs `which` names,
+    /// as far as no instance of this run holds it, each VIP with an event.
+    async fn clear_left_over(&self, store: &Store, which: impl Fn(&str) -> bool) {
+        let which = |holding: &Holding| which(&holding.virtual_ip);
+        if self.footprint.is_clear(which) {
+            return;
+        }
+        // No instance starts meanwhile: it could add what is being removed.
+        let _registry = self.registry.0.lock().await;
+        let netlink = match self.shared_netlink().await {
+            Ok(netlink) => netlink,
+            Err(error) => {
+                warn!(%error, "cannot remove the VIPs a killed run left; trying again later");
+                return;
+            }
+        };
+        for cleared in self
+            .footprint
+            .clear_left_over(&netlink.requests, which)
+            .await
+        {
+            let key = ObjectKey::new(Kind::VirtualIP, cleared.virtual_ip);
+            store.record_event(
+                &key,
+                EventType::Warning,
+                REMOVED_LEFTOVER_VIP,
+                &cleared.message,
+            );
+        }
     }
 
     /// The scheduling the VRRP thread got: what was asked for, or
@@ -392,6 +441,33 @@ impl Reconciler for VirtualIpReconciler {
         ctx: &Context,
     ) -> Result<Action, ReconcileError> {
         let key = object.key();
+        let action = self.run_instances(object, ctx).await;
+        // After the instances started took over what they claim.
+        self.clear_left_over(&ctx.store, |name| name == key.name)
+            .await;
+        action
+    }
+
+    async fn cleanup(&self, key: &ObjectKey, ctx: &Context) -> Result<(), ReconcileError> {
+        let running = self.registry.0.lock().await.running.remove(key);
+        if let Some(running) = running {
+            running.stop().await;
+        }
+        self.clear_left_over(&ctx.store, |name| name == key.name)
+            .await;
+        Ok(())
+    }
+}
+
+impl VirtualIpReconciler {
+    /// Starts, restarts, reconfigures or stops the instances of `object`
+    /// as its spec and this node ask, and writes its status.
+    async fn run_instances(
+        &self,
+        object: Arc<Object>,
+        ctx: &Context,
+    ) -> Result<Action, ReconcileError> {
+        let key = object.key();
         let generation = object.metadata.generation;
         let spec: VirtualIpSpec = object.spec_as()?;
         let desired = self.desired(&object, &spec, ctx).await;
@@ -445,8 +521,15 @@ impl Reconciler for VirtualIpReconciler {
             let started = match self.shared_netlink().await {
                 Ok(netlink) => {
                     let tracked = trackers.subscribe();
-                    let start =
-                        start_instances(desired.clone(), operator, tracked, group, filter, netlink);
+                    let start = start_instances(
+                        desired.clone(),
+                        operator,
+                        tracked,
+                        group,
+                        filter,
+                        netlink,
+                        self.footprint.clone(),
+                    );
                     self.thread.run(start).await
                 }
                 Err(error) => Err(NotRunning {
@@ -503,14 +586,6 @@ impl Reconciler for VirtualIpReconciler {
             other => other.map(|()| Action::AwaitChange).map_err(Into::into),
         }
     }
-
-    async fn cleanup(&self, key: &ObjectKey, _ctx: &Context) -> Result<(), ReconcileError> {
-        let running = self.registry.0.lock().await.running.remove(key);
-        if let Some(running) = running {
-            running.stop().await;
-        }
-        Ok(())
-    }
 }
 
 /// Whether `running` and `desired` differ only in what a running instance
@@ -538,6 +613,7 @@ async fn start_instances(
     group: Option<SyncGroupHub>,
     filter: AcceptFilter,
     netlink: SharedNetlink,
+    footprint: Footprint,
 ) -> Result<Vec<InstanceHandle>, NotRunning> {
     let mut started = Vec::new();
     for config in &desired {
@@ -548,6 +624,7 @@ async fn start_instances(
             group.clone(),
             filter.clone(),
             netlink.clone(),
+            footprint.clone(),
         );
         match starting.await {
             Ok(handle) => started.push(handle),
@@ -614,6 +691,7 @@ mod tests {
     fn only_notify_changes_keep_the_instance_running() {
         let config = ShellConfig {
             name: "web/ipv4".into(),
+            virtual_ip: "web".into(),
             interface: "eth0".into(),
             track_interfaces: Vec::new(),
             instance: crate::core::InstanceConfig::new(

@@ -31,6 +31,7 @@ use crate::core::{ConfigError, DropReason, Instance, InstanceConfig, State, Swit
 use crate::io::accept_filter::{AcceptFilter, FilterError};
 use crate::io::addresses::AddressError;
 use crate::io::announce::Announcer;
+use crate::io::footprint::{Footprint, Holding};
 use crate::io::hooks::{HookQueue, NotifyCommands};
 use crate::io::netlink_share::SharedNetlink;
 use crate::io::network::{NetworkError, Transport, VrrpSocket};
@@ -44,6 +45,8 @@ use run::Shell;
 pub struct ShellConfig {
     /// Names the instance in logs and hooks, e.g. `web/ipv4`.
     pub name: String,
+    /// The VirtualIP it runs for.
+    pub virtual_ip: String,
     pub interface: String,
     /// Other interfaces that must be up (`track.interfaces`); the
     /// instance's own interface always is tracked.
@@ -229,7 +232,8 @@ impl InstanceHandle {
 /// its VIPs dropped through `filter` without accept mode) and starts its
 /// task with the `operator` overrides in force from the first moment,
 /// following what the VirtualIP's trackers report on `tracked`, as a
-/// member of `group` if given.
+/// member of `group` if given, with what it may put on the host recorded
+/// in `footprint` until it stops.
 pub async fn start(
     config: ShellConfig,
     operator: Operator,
@@ -237,6 +241,7 @@ pub async fn start(
     group: Option<SyncGroupHub>,
     filter: AcceptFilter,
     shared: SharedNetlink,
+    footprint: Footprint,
 ) -> Result<InstanceHandle, ShellError> {
     let instance = Instance::new(config.instance.clone())?;
     // Before anything is looked at, so that no later change is missed.
@@ -267,21 +272,34 @@ pub async fn start(
     let vips: Vec<IpAddr> = config.vips.iter().map(IpNet::addr).collect();
     let announcer = Announcer::open(&vips).map_err(ShellError::Announcer)?;
     hear_the_owner_over_its_own_address(&config, &interface.name);
-    let vmac = match config.virtual_mac {
-        true => {
-            let ipv4 = config.instance.primary_address.is_ipv4();
-            let vmac = vmac::prepare(&netlink, &interface, config.instance.vrid, ipv4).await?;
-            socket.use_virtual_mac(&vmac.name, vmac.mac)?;
-            Some(vmac)
+    // Before the first step that changes the host.
+    footprint.hold(holding(&config), &config.vips);
+    let prepared = async {
+        let vmac = match config.virtual_mac {
+            true => {
+                let ipv4 = config.instance.primary_address.is_ipv4();
+                let vmac = vmac::prepare(&netlink, &interface, config.instance.vrid, ipv4).await?;
+                socket.use_virtual_mac(&vmac.name, vmac.mac)?;
+                Some(vmac)
+            }
+            false => None,
+        };
+        // Last of the fallible steps; before the task, so that the VIPs
+        // never come up unfiltered.
+        if !config.instance.accepts_traffic() {
+            let vips = config.vips.iter().map(IpNet::addr);
+            filter.enforce(&config.name, vips).await?;
         }
-        false => None,
+        Ok::<_, ShellError>(vmac)
     };
-    // Last of the fallible steps, so that a failure leaves nothing to undo;
-    // before the task, so that the VIPs never come up unfiltered.
-    if !config.instance.accepts_traffic() {
-        let vips = config.vips.iter().map(IpNet::addr);
-        filter.enforce(&config.name, vips).await?;
-    }
+    let vmac = match prepared.await {
+        Ok(vmac) => vmac,
+        Err(error) => {
+            // A virtual MAC interface made already is the controller's to remove.
+            footprint.abandon(&config.name);
+            return Err(error);
+        }
+    };
     let (notify, notify_rx) = watch::channel(config.notify.clone());
     let (hooks, hook_runner) = HookQueue::start(config.name.clone(), notify_rx);
     let initial = Observed {
@@ -317,6 +335,7 @@ pub async fn start(
         hooks,
         observed,
         filter,
+        footprint,
         config,
     };
     let task = tokio::spawn(shell.run(stopped, operator_rx, hook_runner));
@@ -327,6 +346,27 @@ pub async fn start(
         task,
         observed: observed_rx,
     })
+}
+
+/// What the instance may put on the host: what stopping it takes off.
+fn holding(config: &ShellConfig) -> Holding {
+    let instance = &config.instance;
+    let interface = match config.virtual_mac {
+        true => vmac::interface_name(instance.vrid, instance.primary_address.is_ipv4()),
+        false => config.interface.clone(),
+    };
+    // The owner's addresses on its own interface are the node's.
+    let own_addresses = instance.is_owner() && !config.virtual_mac;
+    Holding {
+        virtual_ip: config.virtual_ip.clone(),
+        instance: config.name.clone(),
+        interface,
+        virtual_mac: config.virtual_mac,
+        addresses: match own_addresses {
+            true => Vec::new(),
+            false => config.vips.clone(),
+        },
+    }
 }
 
 /// An IPv4 owner advertises from its own address, which is our VIP: once

@@ -22,6 +22,7 @@ use crate::core::{receive, Action, DropReason, Input, Instance, State, Timer, Ti
 use crate::io::accept_filter::AcceptFilter;
 use crate::io::addresses::{Change, Interface, Netlink};
 use crate::io::announce::Announcer;
+use crate::io::footprint::Footprint;
 use crate::io::hooks::HookQueue;
 use crate::io::network::{Received, Transport, VrrpSocket};
 use crate::io::sync_group::GroupMembership;
@@ -59,6 +60,8 @@ pub(super) struct Shell {
     pub(super) group: Option<GroupMembership>,
     /// Where this instance's VIPs are filtered without accept mode.
     pub(super) filter: AcceptFilter,
+    /// Records what the instance may put on the host until it has stopped.
+    pub(super) footprint: Footprint,
 }
 
 impl Shell {
@@ -132,6 +135,7 @@ impl Shell {
                 warn!(instance = %self.config.name, %error, "removing the virtual MAC interface failed");
             }
         }
+        self.footprint.release(&self.config.name);
         // The stop hook ends within its timeout (a hook still running was
         // killed when it was queued), so this wait is bounded.
         drop(self.hooks);
