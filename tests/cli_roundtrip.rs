@@ -180,6 +180,24 @@ fn apply_of_a_dangling_reference_names_the_file_and_applies_nothing() {
 }
 
 #[test]
+fn apply_of_a_directory_without_manifests_is_refused_as_validate_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &[]);
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    for command in ["validate", "apply"] {
+        let out = agent.hc(&[command, "-f", empty]);
+        assert_eq!(out.status.code(), Some(2), "{command}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("no manifests in {empty}")),
+            "{command}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
 fn unreachable_agent_is_a_runtime_failure_with_a_hint() {
     let out = std::process::Command::new(support::bin())
         .args(["get", "vip", "--socket", "/nonexistent/agent.sock"])

@@ -24,6 +24,9 @@ use crate::api::wire::{ApplyRequest, DeleteRequest};
 /// file (or a file it reads) changed is configured: the digest of those
 /// files is its `hareconcile.io/compose-files` annotation.
 ///
+/// Paths that declare no object at all (an empty directory, a wrong path)
+/// are refused with exit code 2, as `validate` refuses them.
+///
 /// Every node of the Cluster gets the objects: this node's agent sends
 /// them to the others over the peer API (spec.peer.tokenFile). Every node
 /// checks them first; only if all accept does any write them. A node that
@@ -70,6 +73,12 @@ pub async fn run(args: ApplyArgs) -> Result<u8, CliError> {
     let client = args.agent.client();
     let existing: Vec<Object> = client.list(None).await?.items;
     let manifests = super::validate::load(&args.paths, &existing)?;
+    if manifests.is_empty() {
+        // As `validate` (and kubectl): an empty directory is a mistake, and
+        // with --prune it would delete everything applied from it.
+        let nothing = super::validate::nothing_declared(&args.paths, "applied");
+        return Err(CliError::input(nothing));
+    }
     let options = ApplyOptions {
         force: args.force,
         dry_run: args.dry_run,

@@ -42,7 +42,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs) -> Result<u8, CliError> {
-    let nothing = nothing_declared(&args.paths);
+    let nothing = nothing_declared(&args.paths, "validated");
     if args.output == ReportFormat::Text {
         let manifests = load(&args.paths, &[])?;
         if manifests.is_empty() {
@@ -87,13 +87,14 @@ pub fn run(args: ValidateArgs) -> Result<u8, CliError> {
     Ok(if report.valid { EXIT_OK } else { EXIT_INPUT })
 }
 
-/// Why paths that declare no object are refused: they are far more often
-/// a wrong path or an emptied directory than an intent, and an agent
-/// refuses them too once it applied anything from them.
-fn nothing_declared(paths: &[PathBuf]) -> String {
+/// Why paths that declare no object are refused (by `validate`, and by
+/// `apply` with nothing `done`): they are far more often a wrong path or an
+/// emptied directory than an intent, and an agent refuses them too once it
+/// applied anything from them.
+pub(super) fn nothing_declared(paths: &[PathBuf], done: &str) -> String {
     let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     format!(
-        "no manifests in {} (no *.yaml or *.yml file declares an object): nothing was validated. \
+        "no manifests in {} (no *.yaml or *.yml file declares an object): nothing was {done}. \
          Check the path; as an agent's --manifests directory or a git commit, it would delete \
          every object applied from it, which the agent refuses without --allow-prune-all",
         paths.join(", ")
