@@ -172,7 +172,7 @@ fn health_fix(kind: Kind, reason: Option<&str>) -> String {
         Some(Fix::Declaration) => "won't fix: change the manifest or the host as the message says",
         Some(Fix::WaitingForData) => "starts by itself once the required Replications are Ready",
         Some(Fix::WaitingForOtherNode) => {
-            "starts by itself once the other node stopped the stack (break-before-make); if it stays, see that node's status"
+            "starts by itself once no other node may run the stack, claims it or is master (break-before-make); if it stays, see that node's status"
         }
         Some(Fix::Remount) => {
             "the agent detaches the mount and mounts it again, with backoff until the server answers"

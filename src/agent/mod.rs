@@ -9,7 +9,7 @@ mod manifests;
 mod measured;
 mod node_event;
 mod open_files;
-mod other_nodes;
+pub(crate) mod other_nodes;
 pub mod quorum;
 mod readiness;
 mod store_health;
@@ -114,12 +114,19 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     // Filled by the peer API task below; the Service controller asks the
     // other nodes through it before starting an exclusive stack.
     let peers = crate::peer::PeerDirectory::default();
-    let service_reconciler = ServiceReconciler::new(&config.docker_host).with_other_nodes(
-        std::sync::Arc::new(other_nodes::PeerStacks {
+    let mut service_reconciler = ServiceReconciler::new(&config.docker_host);
+    // What this node says of its exclusive stacks, in its own rounds and
+    // to the other nodes: its claims and its VRRP instances, now.
+    let stacks = other_nodes::LocalStacks {
+        claims: service_reconciler.claims(),
+        vrrp: vrrp.states(),
+        store: store.clone(),
+    };
+    service_reconciler =
+        service_reconciler.with_other_nodes(std::sync::Arc::new(other_nodes::PeerStacks {
             directory: peers.clone(),
-            store: store.clone(),
-        }),
-    );
+            local: stacks.clone(),
+        }));
     let health_changes = service_reconciler.health_changes();
     let services = Controller::new(
         measured::Measured::new("compose", service_reconciler, &reconciles),
@@ -189,7 +196,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         declared: declared_sources(&config),
         gitops: gitops.clone(),
     };
-    let peers_task = crate::peer::start(store.clone(), &peers, sync_sources, stopped.clone());
+    let peers_task =
+        crate::peer::start(store.clone(), &peers, sync_sources, stacks, stopped.clone());
     let webhook_task = config
         .webhook
         .clone()

@@ -1,45 +1,129 @@
 //! What the Service controller asks before it starts an exclusive stack
-//! (`handover: break-before-make`): whether another node of the Cluster
-//! may still run it, read from each node's summary over the peer API.
+//! (`handover: break-before-make`), and what this node answers when
+//! another node asks: each from what the node knows at that moment, its
+//! VRRP instances, its claims and its stacks (see
+//! [`hareconcile_compose::exclusive`] for why that is enough).
 
 use async_trait::async_trait;
-use hareconcile_compose::exclusive::{OtherNode, OtherNodes, OtherStack};
+use hareconcile_compose::exclusive::{Claim, Claims, OtherNode, OtherNodes, Round, StackReport};
 use hareconcile_model::status::{ServiceReason, VrrpState};
-use hareconcile_model::Kind;
+use hareconcile_model::{Kind, ObjectKey, ServiceStatus};
 use hareconcile_runtime::Store;
+use hareconcile_vrrp::VrrpStates;
+use serde::{Deserialize, Serialize};
 
 use crate::cluster_view::{NodeView, ObjectDigest};
 use crate::peer::PeerDirectory;
 
+/// Which exclusive stack another node asks about: Service `service`,
+/// following VirtualIP `vip`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StackQuestion {
+    pub service: String,
+    pub vip: String,
+}
+
+/// This node's side of exclusive stacks, shared by its Service controller
+/// (its own rounds) and its peer API (its answers).
+#[derive(Clone)]
+pub struct LocalStacks {
+    pub claims: Claims,
+    pub vrrp: VrrpStates,
+    pub store: Store,
+}
+
+impl LocalStacks {
+    /// What this node says of the stack now. Its claim is read from
+    /// memory; a stack it holds no claim on still counts as running while
+    /// the store says its last pass placed or saw it running (one left by
+    /// an agent that restarted, one whose pass is taking it down).
+    pub async fn report(&self, question: &StackQuestion) -> StackReport {
+        let vrrp = self.vrrp.now(&question.vip).await;
+        let claim = self.claims.get(&question.service);
+        let recorded = self
+            .store
+            .get(&ObjectKey::new(Kind::Service, question.service.as_str()))
+            .and_then(|o| o.status.details_as::<ServiceStatus>().ok())
+            .is_some_and(|s| s.may_run_here());
+        StackReport {
+            master: vrrp.master,
+            claiming: claim == Some(Claim::Asking),
+            running: claim == Some(Claim::Holding) || recorded,
+            priority: vrrp.priority,
+        }
+    }
+}
+
 pub struct PeerStacks {
     pub directory: PeerDirectory,
-    pub store: Store,
+    pub local: LocalStacks,
 }
 
 #[async_trait]
 impl OtherNodes for PeerStacks {
-    async fn stacks(&self, service: &str, vip: &str) -> Result<Vec<OtherNode>, String> {
-        let nodes = self.directory.nodes(&self.store).await?;
-        if nodes.is_empty() {
+    async fn ask(&self, service: &str, vip: &str) -> Result<Round, String> {
+        let question = StackQuestion {
+            service: service.to_string(),
+            vip: vip.to_string(),
+        };
+        let store = &self.local.store;
+        let Some(answers) = self.directory.exclusive(store, &question).await? else {
             return Err(
                 "the peer API is off (the Cluster sets no spec.peer.tokenFile)".to_string(),
             );
+        };
+        let mut others = Vec::new();
+        let mut older = Vec::new();
+        for (node, answer) in answers {
+            match answer {
+                Ok(Some(report)) => others.push(OtherNode {
+                    node,
+                    answer: Ok(report),
+                }),
+                Err(why) => others.push(OtherNode {
+                    node,
+                    answer: Err(why),
+                }),
+                Ok(None) => older.push(node),
+            }
         }
-        Ok(nodes
+        if !older.is_empty() {
+            others.extend(self.ask_older(&older, service, vip).await?);
+        }
+        let own = self.local.report(&question).await;
+        Ok(Round {
+            node: store.node().to_string(),
+            priority: own.priority,
+            others,
+        })
+    }
+}
+
+impl PeerStacks {
+    /// Nodes whose agent predates `/peer/v1/exclusive` answer from their
+    /// summary: their store's last report, with no claims.
+    async fn ask_older(
+        &self,
+        nodes: &[String],
+        service: &str,
+        vip: &str,
+    ) -> Result<Vec<OtherNode>, String> {
+        let views = self.directory.nodes(&self.local.store).await?;
+        Ok(views
             .iter()
-            .filter(|view| view.node != self.store.node())
+            .filter(|view| nodes.contains(&view.node))
             .map(|view| OtherNode {
                 node: view.node.clone(),
-                stack: stack_on(view, service, vip),
+                answer: summary_report(view, service, vip),
             })
             .collect())
     }
 }
 
-/// What one node's answer says of the stack of `service`, following `vip`.
-fn stack_on(view: &NodeView, service: &str, vip: &str) -> OtherStack {
+/// What an older node's summary says of the stack of `service`, following `vip`.
+fn summary_report(view: &NodeView, service: &str, vip: &str) -> Result<StackReport, String> {
     let Some(summary) = view.summary.as_ref().filter(|_| view.reachable) else {
-        return OtherStack::Unreachable(view.error.clone().unwrap_or_default());
+        return Err(view.error.clone().unwrap_or_default());
     };
     let find = |kind: Kind, name: &str| {
         summary
@@ -47,12 +131,11 @@ fn stack_on(view: &NodeView, service: &str, vip: &str) -> OtherStack {
             .iter()
             .find(|d| d.kind == kind && d.name == name)
     };
-    let master = find(Kind::VirtualIP, vip).is_some_and(|d| d.state == Some(VrrpState::Master));
-    let running = find(Kind::Service, service).is_some_and(runs);
-    match master || running {
-        true => OtherStack::Running,
-        false => OtherStack::Stopped,
-    }
+    Ok(StackReport {
+        master: find(Kind::VirtualIP, vip).is_some_and(|d| d.state == Some(VrrpState::Master)),
+        running: find(Kind::Service, service).is_some_and(runs),
+        ..StackReport::default()
+    })
 }
 
 /// A Service digest's stack may be running there. An agent too old to
@@ -100,34 +183,38 @@ mod tests {
     }
 
     #[test]
-    fn a_node_runs_the_stack_while_it_may_run_there_or_it_is_master() {
-        let on = |objects| stack_on(&view(objects), "shop", "web");
+    fn an_older_node_runs_the_stack_while_its_summary_says_it_may_run_there() {
+        let on = |objects| summary_report(&view(objects), "shop", "web").unwrap();
+        let report = |master, running| StackReport {
+            master,
+            running,
+            ..StackReport::default()
+        };
         let backup = || vip(VrrpState::Backup);
         assert_eq!(
             on(vec![backup(), shop(Some(false), "Standby")]),
-            OtherStack::Stopped
+            report(false, false)
         );
         assert_eq!(
             on(vec![backup(), shop(Some(true), "Standby")]),
-            OtherStack::Running,
+            report(false, true),
             "a stack being stopped counts until it reported"
         );
-        // Master there: its stack may start any moment.
         assert_eq!(
             on(vec![vip(VrrpState::Master), shop(Some(false), "Standby")]),
-            OtherStack::Running
+            report(true, false)
         );
         // An agent too old to say: its Ready reason.
         assert_eq!(
             on(vec![backup(), shop(None, "Standby")]),
-            OtherStack::Stopped
+            report(false, false)
         );
         assert_eq!(
             on(vec![backup(), shop(None, "Running")]),
-            OtherStack::Running
+            report(false, true)
         );
         // Neither declared there.
-        assert_eq!(on(vec![]), OtherStack::Stopped);
+        assert_eq!(on(vec![]), report(false, false));
         let silent = NodeView {
             reachable: false,
             error: Some("connection refused".into()),
@@ -135,8 +222,8 @@ mod tests {
             ..view(vec![])
         };
         assert_eq!(
-            stack_on(&silent, "shop", "web"),
-            OtherStack::Unreachable("connection refused".into())
+            summary_report(&silent, "shop", "web"),
+            Err("connection refused".into())
         );
     }
 }

@@ -24,8 +24,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::agent::other_nodes::{LocalStacks, StackQuestion};
 use crate::cluster_view::{summarize, NodeView};
 use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
+use hareconcile_compose::exclusive::StackReport;
 
 /// How long a peer may take to answer before it counts as unreachable.
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(2);
@@ -247,6 +249,49 @@ impl PeerDirectory {
     }
 }
 
+/// What one other node answered about an exclusive stack: its report,
+/// `None` from an agent that predates the question, or why no answer came.
+pub type StackAnswer = Result<Option<StackReport>, String>;
+
+impl PeerDirectory {
+    /// Asks every other node of this node's Cluster, all at once, what it
+    /// says now of an exclusive stack; `None` when the peer API is off.
+    pub async fn exclusive(
+        &self,
+        store: &Store,
+        question: &StackQuestion,
+    ) -> Result<Option<Vec<(String, StackAnswer)>>, String> {
+        let config = self.current.lock().expect("peer directory lock").clone()?;
+        let Some(config) = config else {
+            return Ok(None);
+        };
+        let asks = config
+            .nodes
+            .iter()
+            .filter(|(name, _)| name != store.node())
+            .map(|(name, address)| {
+                let peer = client::PeerAddress {
+                    address: *address,
+                    tls: config.tls.as_ref().map(|t| &t.connector),
+                    token: &config.token,
+                };
+                async move {
+                    let answer = client::post(&peer, "/peer/v1/exclusive", question, PEER_TIMEOUT);
+                    let answer = match answer.await {
+                        Ok(report) => Ok(Some(report)),
+                        Err(CallError::Answered {
+                            status: hyper::StatusCode::NOT_FOUND,
+                            ..
+                        }) => Ok(None),
+                        Err(other) => Err(other.to_string()),
+                    };
+                    (name.clone(), answer)
+                }
+            });
+        Ok(Some(futures::future::join_all(asks).await))
+    }
+}
+
 impl PeerDirectory {
     /// Sets a VirtualIP's switchover target in every node's store: this
     /// one directly, the others over the peer API, all at once. Without
@@ -296,10 +341,12 @@ impl PeerDirectory {
 /// Keeps the peer server listening where the Cluster says, restarting it
 /// when the Cluster changes, and `directory` up to date (the controllers
 /// started before it hold it already).
+/// `stacks` answers other nodes about exclusive stacks.
 pub fn start(
     store: Store,
     directory: &PeerDirectory,
     sync: crate::drift::SyncSources,
+    stacks: LocalStacks,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let shared = directory.clone();
@@ -323,6 +370,7 @@ pub fn start(
                             config.token.clone(),
                             store.clone(),
                             sync.clone(),
+                            stacks.clone(),
                             config.nodes.iter().map(|(_, a)| a.ip()).collect(),
                         ));
                         serving = Some((config.clone(), server));

@@ -1,6 +1,7 @@
 //! The peer side that answers, behind the shared token, over mutual TLS
-//! when configured: its summary, a switchover, and writes that an `apply`
-//! or `delete` on another node carries to this one.
+//! when configured: its summary, a switchover, what it says now of an
+//! exclusive stack, and writes that an `apply` or `delete` on another
+//! node carries to this one.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -11,11 +12,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hareconcile_compose::exclusive::StackReport;
 use hareconcile_model::Manager;
 use hareconcile_runtime::{Repeats, Store};
 use tokio_rustls::TlsAcceptor;
 use tracing::warn;
 
+use crate::agent::other_nodes::{LocalStacks, StackQuestion};
 use crate::batch::{self, ApplyRequest, DeleteRequest, Refusal};
 use crate::cluster_view::{summarize, PeerSummary};
 use crate::drift::SyncSources;
@@ -38,6 +41,7 @@ struct Peer {
     store: Store,
     token: String,
     sync: SyncSources,
+    stacks: LocalStacks,
 }
 
 /// Serves until aborted. A port that cannot be bound is retried, since
@@ -49,12 +53,19 @@ pub async fn serve(
     token: String,
     store: Store,
     sync: SyncSources,
+    stacks: LocalStacks,
     members: Vec<IpAddr>,
 ) {
-    let state = Peer { store, token, sync };
+    let state = Peer {
+        store,
+        token,
+        sync,
+        stacks,
+    };
     let app = Router::new()
         .route("/peer/v1/summary", get(summary))
         .route("/peer/v1/switchover", post(switchover))
+        .route("/peer/v1/exclusive", post(exclusive))
         .route("/peer/v1/apply", post(apply))
         .route("/peer/v1/delete", post(delete))
         .layer(middleware::from_fn_with_state(state.clone(), require_token))
@@ -107,6 +118,16 @@ async fn summary(State(peer): State<Peer>) -> Json<PeerSummary> {
     let mut summary = summarize(&peer.store);
     summary.sync = peer.sync.findings(&peer.store).await;
     Json(summary)
+}
+
+/// What this node says now of an exclusive stack another node is about
+/// to start: from its VRRP instances and its claims, not the store's
+/// last report of them.
+async fn exclusive(
+    State(peer): State<Peer>,
+    Json(question): Json<StackQuestion>,
+) -> Json<StackReport> {
+    Json(peer.stacks.report(&question).await)
 }
 
 /// Sets a VirtualIP's switchover target in this node's store, on behalf

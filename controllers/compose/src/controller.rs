@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, OnceCell};
 
 use crate::drift::{stack_drift, with_failure, StackDrift};
 use crate::engine::{Change, ContainerStatus, Engine, EngineError};
-use crate::exclusive::{clearance, is_exclusive, Clearance, OtherNodes};
+use crate::exclusive::{clearance, is_exclusive, Claim, Claims, Clearance, OtherNodes};
 use crate::file::{load, FileErrors, LoadOptions, Project};
 use crate::health::{Prober, Report, Schedule, Verdict};
 use crate::images::{Images, Need, Requester};
@@ -55,6 +55,9 @@ pub struct ServiceReconciler {
     /// Asked before an exclusive stack starts here; without it nobody
     /// can be asked and the stack starts on the master alone.
     other_nodes: Option<Arc<dyn OtherNodes>>,
+    /// This node's claims on its exclusive stacks, which the peer API
+    /// reports to the other nodes.
+    claims: Claims,
 }
 
 impl ServiceReconciler {
@@ -70,6 +73,7 @@ impl ServiceReconciler {
             images: Images::default(),
             health_changes: Mutex::new(Some(health_changes)),
             other_nodes: None,
+            claims: Claims::default(),
         }
     }
 
@@ -79,20 +83,39 @@ impl ServiceReconciler {
         self
     }
 
-    /// Whether an exclusive stack about to start here may: no other node
-    /// runs it or is master of `vip`. Records why it starts unconfirmed.
+    /// This node's claims on its exclusive stacks, for the peer API.
+    pub fn claims(&self) -> Claims {
+        self.claims.clone()
+    }
+
+    /// Whether an exclusive stack about to start here may: claims it,
+    /// then asks the other nodes (see [`crate::exclusive`]). On `Ok` the
+    /// claim holds the stack; on `Err` (which nodes hold it back, and
+    /// how) the claim is kept or let go as the tie-break says. Records
+    /// why it starts unconfirmed.
     async fn may_start_exclusive(
         &self,
         object: &Object,
         ctx: &Context,
         vip: &str,
     ) -> Result<(), Vec<String>> {
-        let answers = match &self.other_nodes {
-            Some(nodes) => nodes.stacks(&object.metadata.name, vip).await,
+        let service = &object.metadata.name;
+        // Before asking: a node asking at the same time then hears it.
+        self.claims.set(service, Claim::Asking);
+        let round = match &self.other_nodes {
+            Some(nodes) => nodes.ask(service, vip).await,
             None => Err("this agent asks no other node".to_string()),
         };
-        match clearance(answers) {
-            Clearance::Wait { running_on } => Err(running_on),
+        let clearance = clearance(round);
+        match &clearance {
+            Clearance::Start { .. } => self.claims.set(service, Claim::Holding),
+            Clearance::Wait {
+                keep_claim: false, ..
+            } => self.claims.release(service),
+            Clearance::Wait { .. } => {}
+        }
+        match clearance {
+            Clearance::Wait { because, .. } => Err(because),
             Clearance::Start { unconfirmed: None } => Ok(()),
             Clearance::Start {
                 unconfirmed: Some(why),
@@ -512,15 +535,15 @@ impl Reconciler for ServiceReconciler {
             wanted = Placement::Absent;
         }
         // An exclusive stack that is to start here waits until no other
-        // node may run it (one running here already was checked when it
+        // node may run it (one this agent holds was checked when it
         // started).
         let mut held_for_other = Vec::new();
         if let (true, Placement::Run, Some(followed)) =
             (exclusive, wanted, spec.follow_virtual_ip.as_deref())
         {
-            if last_pass(&object).desired != Some(Placement::Run) {
-                if let Err(running_on) = self.may_start_exclusive(&object, ctx, followed).await {
-                    held_for_other = running_on;
+            if self.claims.get(&object.metadata.name) != Some(Claim::Holding) {
+                if let Err(because) = self.may_start_exclusive(&object, ctx, followed).await {
+                    held_for_other = because;
                     wanted = Placement::Absent;
                 }
             }
@@ -559,6 +582,17 @@ impl Reconciler for ServiceReconciler {
             }
             Err(e) => Err(e),
         };
+        // A claim goes once the stack it held was taken down (one that may
+        // still run keeps it), or when it started nothing and this pass
+        // does not wait with it.
+        let lets_go = match self.claims.get(&object.metadata.name) {
+            Some(Claim::Holding) => wanted != Placement::Run && enacted.is_ok(),
+            Some(Claim::Asking) => held_for_other.is_empty(),
+            None => false,
+        };
+        if lets_go {
+            self.claims.release(&object.metadata.name);
+        }
         let engine = self.engine().await.ok();
         let containers = match engine {
             Some(engine) => engine.containers(&project.name).await?,
@@ -594,7 +628,7 @@ impl Reconciler for ServiceReconciler {
                 ConditionStatus::False,
                 ServiceReason::WaitingForOtherNode,
                 format!(
-                    "exclusive (break-before-make): starting once it stopped on {}",
+                    "exclusive (break-before-make): starting once no other node may run it, claims it or is master: {}",
                     held_for_other.join(", ")
                 ),
             ),
@@ -630,6 +664,7 @@ impl Reconciler for ServiceReconciler {
             self.engine().await?.down(&project).await?;
             self.remember(key.clone(), None);
         }
+        self.claims.release(&key.name);
         Ok(())
     }
 }

@@ -19,5 +19,5 @@ pub mod controller;
 pub mod core;
 mod io;
 
-pub use controller::{VirtualIpReconciler, VrrpShutdown};
+pub use controller::{LiveVrrp, VirtualIpReconciler, VrrpShutdown, VrrpStates};
 pub use io::realtime::{Scheduling, RT_TIME_LIMIT};

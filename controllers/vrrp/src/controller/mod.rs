@@ -37,7 +37,7 @@ use tokio::task::JoinHandle;
 use tracing::warn;
 
 use crate::core::tracking::Tracked;
-use crate::core::Switchover;
+use crate::core::{State, Switchover};
 use crate::io::accept_filter::{AcceptFilter, Restored, TABLE};
 use crate::io::addresses::AddressError;
 use crate::io::footprint::{Footprint, Holding};
@@ -108,6 +108,46 @@ impl VrrpShutdown {
         }
         if let Err(error) = registry.filter.release_all().await {
             warn!(%error, "removing the accept-mode table failed");
+        }
+    }
+}
+
+/// What this node's instances of a VirtualIP say now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LiveVrrp {
+    /// One of them is master.
+    pub master: bool,
+    /// The highest effective priority among them (0 without any).
+    pub priority: u8,
+}
+
+/// Reads the running instances themselves, not the status their reporter
+/// writes a moment later: what the peer API tells another node about to
+/// start an exclusive stack.
+#[derive(Clone)]
+pub struct VrrpStates(Arc<Mutex<Registry>>);
+
+impl VrrpStates {
+    /// VirtualIP `vip` here now (neither master nor any priority when
+    /// this node runs no instance of it).
+    pub async fn now(&self, vip: &str) -> LiveVrrp {
+        let registry = self.0.lock().await;
+        let key = ObjectKey::new(Kind::VirtualIP, vip);
+        let Some(running) = registry.running.get(&key) else {
+            return LiveVrrp::default();
+        };
+        let observed: Vec<Observed> = running
+            .instances
+            .iter()
+            .map(|i| i.observed().borrow().clone())
+            .collect();
+        LiveVrrp {
+            master: observed.iter().any(|o| o.state == State::Master),
+            priority: observed
+                .iter()
+                .map(|o| o.effective_priority)
+                .max()
+                .unwrap_or(0),
         }
     }
 }
@@ -202,6 +242,11 @@ impl VirtualIpReconciler {
     /// The handle the agent keeps to stop the instances when it exits.
     pub fn shutdown_handle(&self) -> VrrpShutdown {
         self.registry.clone()
+    }
+
+    /// The handle the peer API reads the instances' states with.
+    pub fn states(&self) -> VrrpStates {
+        VrrpStates(self.registry.0.clone())
     }
 
     /// The agent's netlink, connected again if its request connection
