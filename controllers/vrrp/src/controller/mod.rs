@@ -2,7 +2,8 @@
 //! running for every VirtualIP whose Cluster lists this node, restarts it
 //! when the desired config changes, stops it (priority 0, VIPs removed) when
 //! the VirtualIP goes or the agent stops, removes the VIPs a killed run
-//! left that no instance claims any more ([`crate::io::footprint`]), and
+//! or a failed removal left that no instance claims any more
+//! ([`crate::io::footprint`]), and
 //! reports what each instance sees in the VirtualIP's status.
 //!
 //! - this file: the registry of running instances and the reconcile;
@@ -53,7 +54,8 @@ use status::{write_not_running, write_status};
 /// After a problem the operator or the host must fix, look again this often.
 const RETRY: Duration = Duration::from_secs(5);
 
-/// The reason of the event that says a VIP a killed run left was removed.
+/// The reason of the event that says a VIP a killed run or a failed
+/// removal left was removed.
 const REMOVED_LEFTOVER_VIP: &str = "RemovedLeftoverVip";
 
 /// Why this node runs no instance for a VirtualIP, as its Ready condition says.
@@ -195,8 +197,9 @@ impl VirtualIpReconciler {
         self.clear_left_over(store, gone).await;
     }
 
-    /// Takes off what a killed run left for the VirtualIPs `which` names,
-    /// as far as no instance of this run holds it, each VIP with an event.
+    /// Takes off what a killed run or a stopped instance left for the
+    /// VirtualIPs `which` names, as far as no instance of this run holds
+    /// it, each VIP with an event.
     async fn clear_left_over(&self, store: &Store, which: impl Fn(&str) -> bool) {
         let which = |holding: &Holding| which(&holding.virtual_ip);
         if self.footprint.is_clear(which) {
@@ -207,7 +210,7 @@ impl VirtualIpReconciler {
         let netlink = match self.shared_netlink().await {
             Ok(netlink) => netlink,
             Err(error) => {
-                warn!(%error, "cannot remove the VIPs a killed run left; trying again later");
+                warn!(%error, "cannot remove the VIPs a killed run or a stopped instance left; trying again later");
                 return;
             }
         };

@@ -13,14 +13,16 @@
 //! So each instance records what it may put on the host in
 //! `vrrp-footprint.json` under `--state-dir`, written and fsync'd before
 //! it starts (so before it can add anything, and never in the way of a
-//! takeover), and drops the record once it has stopped and taken it all
-//! off. What the record still holds at the next start was left by a run
-//! that died; the controller clears it ([`Footprint::clear_left_over`])
-//! unless an instance of this run takes it over: at start for the
-//! VirtualIPs no longer in the store, and for the others once the
-//! controller runs no instance for them (deleted, or this node takes no
-//! part any more) or starts one without some of it (another interface, an
-//! address dropped from the spec). A record from before a reboot is
+//! takeover). A stopped instance's holding is not dropped on its word:
+//! a removal it failed at (only logged) would leave the address for good.
+//! It is kept, like what a run that died left, until the controller has
+//! seen the host without it ([`Footprint::clear_left_over`] takes off what
+//! is still there, and keeps the holding while that fails), unless an
+//! instance of this run takes it over: at start for the VirtualIPs no
+//! longer in the store, and for the others after each reconcile or cleanup
+//! (an instance stopped, the VirtualIP deleted, this node takes no part
+//! any more, an instance started without some of it: another interface,
+//! an address dropped from the spec). A record from before a reboot is
 //! dropped unread: the kernel forgot those addresses, and one configured
 //! since is someone else's.
 
@@ -106,7 +108,8 @@ struct Inner {
     boot: String,
     /// This run's instances'.
     live: Vec<Holding>,
-    /// Left by an earlier run that died, not cleared yet.
+    /// Left by a run that died or an instance that stopped, not seen
+    /// off the host yet.
     earlier: Vec<Holding>,
 }
 
@@ -177,21 +180,16 @@ impl Footprint {
         inner.save();
     }
 
-    /// The instance stopped and took off what it held.
+    /// The instance stopped, or failed to start after it was recorded.
+    /// What it held is left for [`Footprint::clear_left_over`] to check
+    /// against the host: a removal the instance failed at, a virtual MAC
+    /// interface it made before failing, are taken off there. The file
+    /// needs no write: it does not tell a live holding from a left one.
     pub fn release(&self, instance: &str) {
-        let mut inner = self.lock();
-        inner.live.retain(|h| h.instance != instance);
-        inner.save();
-    }
-
-    /// The instance failed to start after it was recorded: what it may
-    /// have set up already is left for [`Footprint::clear_left_over`].
-    pub fn abandon(&self, instance: &str) {
         let mut inner = self.lock();
         if let Some(at) = inner.live.iter().position(|h| h.instance == instance) {
             let holding = inner.live.remove(at);
             inner.earlier.push(holding);
-            inner.save();
         }
     }
 
@@ -235,7 +233,7 @@ impl Footprint {
                 Ok(removed) => {
                     for address in removed {
                         let message = format!(
-                            "{address} on {}, put there by instance {} in a run that was killed before it could take it off, is claimed by no instance now: removed",
+                            "{address} on {}, put there by instance {}, which was killed or failed to take it off as it stopped, is claimed by no instance now: removed",
                             holding.interface, holding.instance
                         );
                         warn!(virtual_ip = %holding.virtual_ip, "{message}");
@@ -248,7 +246,7 @@ impl Footprint {
                 }
                 // Kept in the record: the next reconcile or start tries again.
                 Err(error) => {
-                    warn!(instance = %holding.instance, %error, "removing a VIP a killed run left failed")
+                    warn!(virtual_ip = %holding.virtual_ip, instance = %holding.instance, interface = %holding.interface, %error, "removing the VIPs an instance left failed; kept to try again")
                 }
             }
         }
@@ -279,7 +277,7 @@ async fn take_off(netlink: &Netlink, holding: &Holding) -> Result<Vec<IpNet>, Ad
         // Never delete an interface this code did not make.
         if let Some(link) = netlink.find_link(&holding.interface).await? {
             if link.macvlan {
-                info!(interface = %holding.interface, "removing a virtual MAC interface a killed run left");
+                info!(interface = %holding.interface, "removing a virtual MAC interface a killed run or a stopped instance left");
                 netlink.delete_link(link.index).await?;
             }
         }
@@ -327,6 +325,8 @@ mod tests {
         let dns = holding("dns/ipv4", "eth0", &["10.77.0.53/24"]);
         footprint.hold(dns.clone(), &dns.addresses);
         footprint.release("dns/ipv4");
+        // What the controller does once it has seen the host without it.
+        footprint.forget(&dns);
         drop(footprint);
 
         let footprint = Footprint::open(dir.path());
@@ -384,6 +384,27 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_instance_leaves_its_holding_until_the_host_is_seen_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let footprint = Footprint::open(dir.path());
+        let web = holding("web/ipv4", "eth0", &["10.77.0.100/24"]);
+        footprint.hold(web.clone(), &web.addresses);
+        // Its removals may have failed: only a look at the host tells.
+        footprint.release("web/ipv4");
+        assert_eq!(
+            footprint.left_over(|h| h.virtual_ip == "web"),
+            vec![(web.clone(), web.clone())],
+            "the next reconcile checks it"
+        );
+        drop(footprint);
+        assert_eq!(
+            Footprint::open(dir.path()).left_over(|_| true),
+            vec![(web.clone(), web)],
+            "the next start checks it when the agent stopped first"
+        );
+    }
+
+    #[test]
     fn an_instance_that_failed_to_start_leaves_its_holding_to_clear() {
         let dir = tempfile::tempdir().unwrap();
         let footprint = Footprint::open(dir.path());
@@ -392,7 +413,7 @@ mod tests {
             ..holding("web/ipv4", "vrrp.51", &["10.77.0.100/24"])
         };
         footprint.hold(vmac.clone(), &vmac.addresses);
-        footprint.abandon("web/ipv4");
+        footprint.release("web/ipv4");
         assert_eq!(footprint.left_over(|_| true), vec![(vmac.clone(), vmac)]);
     }
 

@@ -296,7 +296,7 @@ pub async fn start(
         Ok(vmac) => vmac,
         Err(error) => {
             // A virtual MAC interface made already is the controller's to remove.
-            footprint.abandon(&config.name);
+            footprint.release(&config.name);
             return Err(error);
         }
     };
