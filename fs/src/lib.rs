@@ -26,7 +26,7 @@ mod read;
 mod secret;
 mod walk;
 
-pub use durable::write_durably;
+pub use durable::{write_durably, write_durably_shared};
 pub use read::{read_regular, read_text, utf8_error_at, FileKind, ReadError};
 pub use secret::{check_private, read_secret, SecretError};
 pub use walk::{walk, Found, Walk, WalkProblem, MAX_WALK_ENTRIES};

@@ -538,17 +538,11 @@ fn replace_dir(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::rename(from, to).map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))
 }
 
-/// Keeps the last applied commit across restarts (write, fsync, rename).
+/// Keeps the last applied commit across restarts.
 fn persist(workdir: &Workdir, status: &GitopsStatus) {
-    let temporary = workdir.status_file.with_extension("json.tmp");
     let written = serde_json::to_vec_pretty(status)
         .map_err(std::io::Error::other)
-        .and_then(|bytes| {
-            let mut file = std::fs::File::create(&temporary)?;
-            std::io::Write::write_all(&mut file, &bytes)?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temporary, &workdir.status_file));
+        .and_then(|bytes| hareconcile_fs::write_durably_shared(&workdir.status_file, &bytes));
     if let Err(e) = written {
         warn!(file = %workdir.status_file.display(), error = %e, "cannot save the gitops status");
     }

@@ -4,7 +4,6 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::fs::File;
-use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -247,19 +246,14 @@ impl Meta {
         std::fs::rename(&temporary, &path).map_err(io(&path))
     }
 
-    /// Records `term` durably: written beside, fsynced, renamed over, and
-    /// the directory fsynced, so a crash leaves the old or the new term.
+    /// Records `term` durably, so a crash leaves the old or the new term;
+    /// readable by the ssh user whose guard checks it when this copy is
+    /// a target.
     pub fn set_term(&self, term: &Term) -> Result<(), MetaError> {
         std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let path = self.term_file();
-        let temporary = self.dir.join("term.tmp");
-        let mut file = File::create(&temporary).map_err(io(&temporary))?;
-        writeln!(file, "{term}").map_err(io(&temporary))?;
-        file.sync_all().map_err(io(&temporary))?;
-        std::fs::rename(&temporary, &path).map_err(io(&path))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))
+        hareconcile_fs::write_durably_shared(&path, format!("{term}\n").as_bytes())
+            .map_err(io(&path))
     }
 
     /// Takes this copy's lock, the one the remote guard takes with

@@ -84,21 +84,13 @@ fn read_state(data: &Path, peer: &str) -> Result<Option<PairState>, String> {
     }
 }
 
-/// Writes `state` durably: beside, fsynced, renamed over, directory fsynced.
+/// Writes `state` durably, readable by the peer's ssh user once copied.
 fn write_state(path: &Path, state: &PairState) -> Result<(), String> {
     let failed = |e: std::io::Error| format!("{}: {e}", path.display());
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(failed)?;
-    let temporary = path.with_extension("json.tmp");
     let bytes = serde_json::to_vec(state).map_err(|e| e.to_string())?;
-    std::fs::write(&temporary, bytes).map_err(failed)?;
-    std::fs::File::open(&temporary)
-        .and_then(|f| f.sync_all())
-        .map_err(failed)?;
-    std::fs::rename(&temporary, path).map_err(failed)?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(failed)
+    hareconcile_fs::write_durably_shared(path, &bytes).map_err(failed)
 }
 
 /// Who settles the conflicts of a round (`hareconcile replication resolve`).
