@@ -13,7 +13,9 @@ use std::time::Duration;
 use crate::core::repair::{Stray, VipPlace};
 
 /// A point on the shell's monotonic clock, measured from an origin the shell
-/// picks (its start, say). The core never reads a clock itself.
+/// picks. The core never reads a clock itself. The master's adverts fall
+/// due on multiples of the interval since the origin, so instances that
+/// share one origin send theirs together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(Duration);
 

@@ -16,6 +16,7 @@ mod run;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use ipnet::IpNet;
@@ -319,7 +320,7 @@ pub async fn start(
     let group = group.map(|hub| hub.join(MemberStatus::from(&instance)));
     let shell = Shell {
         group,
-        origin: Instant::now(),
+        origin: clock_origin(),
         timers: HashMap::new(),
         instance,
         socket,
@@ -392,4 +393,12 @@ struct TrackedLink {
     name: String,
     index: u32,
     up: bool,
+}
+
+/// Time zero of every instance's core clock: one for the whole process,
+/// so that the adverts of instances with the same interval fall due
+/// together and are sent in one wake-up (`core::instance`).
+fn clock_origin() -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    *ORIGIN.get_or_init(Instant::now)
 }

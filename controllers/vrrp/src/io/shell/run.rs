@@ -35,7 +35,7 @@ const WAITING_ADVERTS_READ: usize = 64;
 pub(super) struct Shell {
     pub(super) config: ShellConfig,
     pub(super) instance: Instance,
-    /// Time zero of the core's clock.
+    /// Time zero of the core's clock, shared by every instance.
     pub(super) origin: Instant,
     pub(super) timers: HashMap<Timer, Instant>,
     pub(super) socket: VrrpSocket,
