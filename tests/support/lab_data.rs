@@ -77,13 +77,23 @@ impl DataLab {
 
     /// Writes `content` to `name` on `host` as editors do (a new file
     /// renamed over the old), so a pass never copies half of it.
+    ///
+    /// The new file is written in the copy's metadata directory: no pass
+    /// copies, deletes or watches it, and it is on the same filesystem
+    /// and btrfs subvolume (rename(2) leaves neither). Beside `name` it
+    /// would be part of the replicated tree: on a backup the master's
+    /// pass (`delete`) could remove it before the rename, and a two-way
+    /// round could copy it to the other node.
     pub fn write(&self, host: &Host, name: &str, content: &str) {
+        let staged = self.data.join(".hareconcile/test-writes").join(name);
         host.exec_ok(&[
             "sh",
             "-c",
             &format!(
-                "printf %s '{content}' > {}.new && mv {0}.new {0}",
-                self.file(name)
+                "mkdir -p {dir} && printf %s '{content}' > {staged} && mv {staged} {file}",
+                dir = staged.parent().unwrap().display(),
+                staged = staged.display(),
+                file = self.file(name),
             ),
         ])
         .unwrap();
