@@ -28,14 +28,15 @@ const MOVE: Duration = Duration::from_secs(60);
 const ADVERTS: Duration = Duration::from_millis(50);
 
 /// The Cluster (with the peer API), VirtualIP `web` with `vip_more` in
-/// its spec, and the exclusive Service `shop` running `stack`.
-fn manifest(token: &Path, vip_more: &str, stack: &Path) -> String {
+/// its spec, and the exclusive Service `shop` running `stack` in `mode`
+/// (with what follows it in the spec: `warm, standby: paused`).
+fn manifest_in_mode(token: &Path, vip_more: &str, stack: &Path, mode: &str) -> String {
     let peer = format!("  peer: {{port: 7979, tokenFile: {}}}\n", token.display());
     cluster_manifest_every(ADVERTS, (110, 100), &peer)
         + &web_vip_manifest(vip_more)
         + &shop_manifest(stack).replace(
             "mode: active-passive,",
-            "mode: active-passive, handover: break-before-make,",
+            &format!("mode: {mode}, handover: break-before-make,"),
         )
 }
 
@@ -150,15 +151,25 @@ struct Pair {
     lab: TwoNodes,
     token: PathBuf,
     dockerds: Vec<Dockerd>,
+    /// Each node's web stack, for its engine.
+    stacks: Vec<PathBuf>,
+    /// The Service's `mode` and what follows it in its spec.
+    mode: &'static str,
     recorders: [Recorder; 2],
     agents: Vec<Agent>,
 }
 
 impl Pair {
-    /// `lab`: [`two_nodes!`], which skips the test without privileges.
-    fn start(lab: TwoNodes) -> Pair {
+    /// `lab`: [`two_nodes!`], which skips the test without privileges;
+    /// `mode`: the Service's, as [`manifest_in_mode`] takes it.
+    fn start(lab: TwoNodes, mode: &'static str) -> Pair {
         let token = peer_token_file(&lab, "lab-exclusive-token\n");
         let dockerds = lab.start_dockerds().unwrap();
+        let stacks = [lab.node(1), lab.node(2)]
+            .into_iter()
+            .zip(&dockerds)
+            .map(|(host, dockerd)| write_web_stack(&lab, host, dockerd))
+            .collect();
         let recorders = [
             Recorder::start("n1", &dockerds[0]),
             Recorder::start("n2", &dockerds[1]),
@@ -167,9 +178,39 @@ impl Pair {
             lab,
             token,
             dockerds,
+            stacks,
+            mode,
             recorders,
             agents: Vec::new(),
         }
+    }
+
+    /// Each node's manifests, with `vip_more` in the VirtualIP's spec.
+    fn manifest(&self, node: usize, vip_more: &str) -> String {
+        manifest_in_mode(&self.token, vip_more, &self.stacks[node - 1], self.mode)
+    }
+
+    /// Writes both nodes' manifests into their manifests directories.
+    fn write_all(&self, vip_more: &str) {
+        for node in [1, 2] {
+            Agent::write_manifest(
+                &self.lab,
+                self.lab.node(node),
+                &self.manifest(node, vip_more),
+            );
+        }
+    }
+
+    /// Starts both agents together, on the manifests [`Pair::write_all`] wrote.
+    fn start_together(&mut self) {
+        self.write_all("");
+        self.agents = [1, 2]
+            .into_iter()
+            .map(|node| {
+                let uri = self.dockerds[node - 1].uri();
+                Agent::start_with(&self.lab, self.lab.node(node), &["--docker-host", uri])
+            })
+            .collect();
     }
 
     /// Waits until the VIP and the stack are on node `to` (1 or 2) alone,
@@ -192,6 +233,22 @@ impl Pair {
         pair_logs(&self.agents[0], &self.agents[1])
     }
 
+    /// From n1 to n2 and back by maintenance, checking each move; then
+    /// stops the lab and checks that both nodes ran the stack.
+    fn over_to_n2_and_back(self) {
+        // n1 in maintenance: n2 takes the VIP, and its stack once n1's stopped.
+        self.write_all(", control: {forceBackup: [n1]}");
+        self.settled_on(2, "n2 did not take over with the stack");
+
+        // Out of maintenance, n1 (110) preempts n2 (100) back at once: it
+        // does not hold for a stack that cannot run ahead, and starts it
+        // only once n2 stopped it.
+        self.write_all("");
+        self.settled_on(1, "n1 did not preempt back with the stack");
+        let [on1, on2] = self.stop();
+        assert!(on1.len() >= 2 && !on2.is_empty(), "n1 {on1:?}\nn2 {on2:?}");
+    }
+
     /// Stops the recorders (printing what ran where), the agents, the engines.
     fn stop(self) -> [Vec<Ran>; 2] {
         let [r1, r2] = self.recorders;
@@ -204,51 +261,21 @@ impl Pair {
 
 #[test]
 fn an_exclusive_stack_never_runs_on_both_nodes_from_cold_start_through_a_preempt_back() {
-    let mut pair = Pair::start(two_nodes!());
-    let (lab, token) = (&pair.lab, &pair.token);
-    let (n1, n2) = lab.pair();
-    let stacks: Vec<PathBuf> = [n1, n2]
-        .iter()
-        .zip(&pair.dockerds)
-        .map(|(host, dockerd)| write_web_stack(lab, host, dockerd))
-        .collect();
-    let write_all = |vip_more: &str| {
-        for (host, stack) in [n1, n2].iter().zip(&stacks) {
-            Agent::write_manifest(lab, host, &manifest(token, vip_more, stack));
-        }
-    };
-    write_all("");
-    // Both agents start together, on their manifests.
-    pair.agents = [n1, n2]
-        .into_iter()
-        .zip(&pair.dockerds)
-        .map(|(host, dockerd)| Agent::start_with(lab, host, &["--docker-host", dockerd.uri()]))
-        .collect();
+    let mut pair = Pair::start(two_nodes!(), "active-passive");
+    pair.start_together();
     pair.settled_on(1, "n1 never became master with the stack");
 
-    // n1 in maintenance: n2 takes the VIP, and its stack once n1's stopped.
-    write_all(", control: {forceBackup: [n1]}");
-    pair.settled_on(2, "n2 did not take over with the stack");
-
-    // Out of maintenance, n1 (110) preempts n2 (100) back at once: it does
-    // not hold for a stack that cannot run ahead, and starts it only once
-    // n2 stopped it.
-    write_all("");
-    pair.settled_on(1, "n1 did not preempt back with the stack");
-    let [on1, on2] = pair.stop();
-    assert!(on1.len() >= 2 && !on2.is_empty(), "n1 {on1:?}\nn2 {on2:?}");
+    pair.over_to_n2_and_back();
 }
 
 #[test]
 fn an_exclusive_stack_never_runs_on_both_nodes_through_a_switchover_and_back() {
-    let mut pair = Pair::start(two_nodes!());
-    let (lab, token) = (&pair.lab, &pair.token);
-    pair.agents = [lab.node(1), lab.node(2)]
+    let mut pair = Pair::start(two_nodes!(), "active-passive");
+    pair.agents = [1, 2]
         .into_iter()
-        .zip(&pair.dockerds)
-        .map(|(host, dockerd)| {
-            let stack = write_web_stack(lab, host, dockerd);
-            start_applied(lab, host, dockerd, &manifest(token, "", &stack))
+        .map(|node| {
+            let (host, dockerd) = (pair.lab.node(node), &pair.dockerds[node - 1]);
+            start_applied(&pair.lab, host, dockerd, &pair.manifest(node, ""))
         })
         .collect();
     pair.settled_on(1, "n1 never became master with the stack");
@@ -264,4 +291,37 @@ fn an_exclusive_stack_never_runs_on_both_nodes_through_a_switchover_and_back() {
     pair.settled_on(1, "n1 did not take the stack back");
     let [on1, on2] = pair.stop();
     assert!(on1.len() >= 2 && !on2.is_empty(), "n1 {on1:?}\nn2 {on2:?}");
+}
+
+/// `standby: paused` would start the stack on the standby and freeze it
+/// there: its processes would run beside the master's (a start with no
+/// exit in the standby's engine events). An exclusive stack's standby is
+/// stopped instead, from cold start through a failover and back.
+#[test]
+fn an_exclusive_stack_asked_for_a_paused_standby_never_starts_it_there() {
+    let mut pair = Pair::start(two_nodes!(), "warm, standby: paused");
+    pair.start_together();
+    pair.settled_on(1, "n1 never became master with the stack");
+    // The standby's containers are there, stopped (created, or exited if
+    // n2 ran the stack as master for a moment of the cold start).
+    let stopped = |dockerd: &Dockerd| {
+        dockerd
+            .docker(&["ps", "-a", "--format", "{{.Names}} {{.State}}"])
+            .map(|out| {
+                out.stdout.lines().any(|line| {
+                    line.contains("web")
+                        && (line.ends_with(" created") || line.ends_with(" exited"))
+                })
+            })
+            .unwrap_or(false)
+    };
+    assert!(
+        wait_until(MOVE, || stopped(&pair.dockerds[1])),
+        "n2 keeps no stopped standby\n{}",
+        pair.logs()
+    );
+    assert_never_both(&pair.recorders[0], &pair.recorders[1]);
+    // A paused standby's container would start and never exit: the
+    // checks on each move would find it beside the master's.
+    pair.over_to_n2_and_back();
 }

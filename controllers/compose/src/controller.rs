@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use hareconcile_model::status::{ContainerSeen, ServiceReason};
 use hareconcile_model::{
     ConditionStatus, Drift, Kind, Object, ObjectKey, ReplicationSpec, ServiceSpec, ServiceStatus,
-    VirtualIpStatus, SOURCE_FILE_ANNOTATION,
+    Standby, VirtualIpStatus, SOURCE_FILE_ANNOTATION,
 };
 use hareconcile_runtime::{
     Action, Context, EventType, PerObject, Readiness, ReconcileError, Reconciler,
@@ -315,9 +315,11 @@ fn not_ready<'a>(
     })
 }
 
-/// The Ready condition for what was seen.
+/// The Ready condition for what was seen. `standby`: what the spec asks
+/// of a warm standby, which an exclusive stack does not pause.
 fn readiness(
     wanted: Placement,
+    standby: Standby,
     project: &Project,
     containers: &[ContainerStatus],
     vip: &FollowedVip,
@@ -326,6 +328,9 @@ fn readiness(
     if wanted != Placement::Run {
         let here = vip.state().map_or("not reported", |state| state.as_str());
         let what = match wanted {
+            Placement::Warm if standby == Standby::Paused => {
+                "containers created and stopped, not paused: an exclusive stack's processes never run away from the master (standby: paused does not apply)"
+            }
             Placement::Warm => "containers created and stopped",
             Placement::Paused => "containers started and paused",
             _ => "containers removed",
@@ -632,7 +637,14 @@ impl Reconciler for ServiceReconciler {
                     held_for_other.join(", ")
                 ),
             ),
-            (Ok(()), false) => readiness(wanted, &project, &containers, &vip, health.as_ref()),
+            (Ok(()), false) => readiness(
+                wanted,
+                spec.standby,
+                &project,
+                &containers,
+                &vip,
+                health.as_ref(),
+            ),
         };
         let details = ServiceStatus {
             project: Some(project.name.clone()),
@@ -721,7 +733,15 @@ mod tests {
         backup.instance.state = Some(VrrpState::Backup);
         let healthy = report(Verdict::Healthy, &[]);
         let reason = |wanted, containers: &[ContainerStatus]| {
-            readiness(wanted, &project, containers, &backup, Some(&healthy)).1
+            readiness(
+                wanted,
+                Standby::Stopped,
+                &project,
+                containers,
+                &backup,
+                Some(&healthy),
+            )
+            .1
         };
         let all = [
             ContainerStatus::of_shop("web", "running", None),
@@ -742,14 +762,37 @@ mod tests {
         assert_eq!(reason(Placement::Run, &sick), ServiceReason::Unhealthy);
         assert_eq!(reason(Placement::Warm, &[]), ServiceReason::Standby);
         assert_eq!(reason(Placement::Absent, &[]), ServiceReason::Standby);
+        // An exclusive stack asked to pause its standby says it stopped it.
+        let (status, reason, message) = readiness(
+            Placement::Warm,
+            Standby::Paused,
+            &project,
+            &[],
+            &backup,
+            None,
+        );
+        assert_eq!(
+            (status, reason),
+            (ConditionStatus::True, ServiceReason::Standby)
+        );
+        assert!(
+            message.ends_with("containers created and stopped, not paused: an exclusive stack's processes never run away from the master (standby: paused does not apply)"),
+            "{message}"
+        );
         // Running is not enough: the probes must have said healthy.
         for (verdict, expected) in [
             (Verdict::Unknown, ServiceReason::Probing),
             (Verdict::Unhealthy, ServiceReason::Unhealthy),
         ] {
             let probed = report(verdict, &[]);
-            let (status, reason, _) =
-                readiness(Placement::Run, &project, &all, &backup, Some(&probed));
+            let (status, reason, _) = readiness(
+                Placement::Run,
+                Standby::Stopped,
+                &project,
+                &all,
+                &backup,
+                Some(&probed),
+            );
             assert_eq!((status, reason), (ConditionStatus::False, expected));
         }
     }

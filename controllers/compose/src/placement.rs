@@ -10,7 +10,11 @@
 //!
 //! Break-before-make (an *exclusive* stack, see [`crate::exclusive`]): the
 //! stack runs only where the VIP is master, never ahead of a takeover; the
-//! controller then also waits until no other node runs it.
+//! controller then also waits until no other node runs it. Nor is its
+//! warm standby ever paused: a paused standby is started (its processes
+//! run until the freeze, and again whenever it is thawed) and keeps its
+//! files open, a second writer beside the master's. An exclusive warm
+//! stack therefore waits stopped whatever its `standby` says.
 
 use hareconcile_model::status::VrrpState;
 use hareconcile_model::{ServiceMode, ServiceSpec, Standby, VirtualIpStatus};
@@ -25,7 +29,7 @@ pub use hareconcile_model::status::StackPlacement as Placement;
 pub type FollowedVip = VirtualIpStatus;
 
 /// `exclusive`: the stack never runs on two nodes at once, so it is not
-/// started ahead of a takeover.
+/// started ahead of a takeover, nor on a standby to be paused there.
 pub fn placement(spec: &ServiceSpec, vip: &FollowedVip, exclusive: bool) -> Placement {
     let master = match exclusive {
         true => vip.state() == Some(VrrpState::Master),
@@ -34,7 +38,9 @@ pub fn placement(spec: &ServiceSpec, vip: &FollowedVip, exclusive: bool) -> Plac
     match (spec.mode, &spec.follow_virtual_ip) {
         (ServiceMode::ActiveActive, _) | (_, None) => Placement::Run,
         _ if master => Placement::Run,
-        (ServiceMode::Warm, _) if spec.standby == Standby::Paused => Placement::Paused,
+        (ServiceMode::Warm, _) if spec.standby == Standby::Paused && !exclusive => {
+            Placement::Paused
+        }
         (ServiceMode::Warm, _) => Placement::Warm,
         (ServiceMode::ActivePassive, _) => Placement::Absent,
     }
@@ -139,6 +145,28 @@ mod tests {
         );
         assert_eq!(
             shared(&spec("warm", None), &vip(Some(VrrpState::Backup), false)),
+            Placement::Run
+        );
+    }
+
+    /// Pausing starts the processes first: an exclusive stack's standby
+    /// is stopped instead, on every state a standby can be in, and it
+    /// still runs on the master.
+    #[test]
+    fn an_exclusive_paused_standby_is_stopped_instead() {
+        let mut paused = spec("warm", Some("web"));
+        paused.standby = Standby::Paused;
+        for preparing in [false, true] {
+            for state in [None, Some(VrrpState::Backup), Some(VrrpState::Fault)] {
+                assert_eq!(
+                    placement(&paused, &vip(state, preparing), true),
+                    Placement::Warm,
+                    "{state:?} preparing: {preparing}"
+                );
+            }
+        }
+        assert_eq!(
+            placement(&paused, &vip(Some(VrrpState::Master), false), true),
             Placement::Run
         );
     }

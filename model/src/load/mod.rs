@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use referenced::{Checked, NoReferencedFiles, ReferencedFiles};
 
-use crate::validate::{check_set, Anchor};
+use crate::validate::{advise, check_set, Anchor};
 use crate::{Object, ObjectKey};
 use files::Origin;
 pub use files::{is_yaml, MAX_MANIFEST_BYTES, MAX_MANIFEST_SET_BYTES};
@@ -176,9 +176,30 @@ impl Batch {
                 continue;
             }
             let outcome = document::interpret(&document.value, &absolute);
+            let advice = match (&outcome.object, outcome.findings.is_empty()) {
+                (Some(object), true) => advise(object),
+                _ => Vec::new(),
+            };
             for finding in outcome.findings {
                 let position = position_of(&document.positions, &finding.pointer, finding.anchor);
                 self.at(file, position, outcome.key.clone(), finding.message);
+            }
+            let warnings: Vec<Diagnostic> = advice
+                .into_iter()
+                .map(|finding| {
+                    let position =
+                        position_of(&document.positions, &finding.pointer, finding.anchor);
+                    Diagnostic {
+                        file: file.to_path_buf(),
+                        line: position.line,
+                        column: position.column,
+                        object: outcome.key.clone(),
+                        message: finding.message,
+                    }
+                })
+                .collect();
+            if !warnings.is_empty() {
+                self.warnings.insert(self.declared.len(), warnings);
             }
             if let Some(key) = outcome.key {
                 self.declared.push(Declared {
@@ -278,7 +299,7 @@ impl Batch {
                 .annotations
                 .extend(checked.annotations);
             if !checked.warnings.is_empty() {
-                self.warnings.insert(i, checked.warnings);
+                self.warnings.entry(i).or_default().extend(checked.warnings);
             }
             for problem in checked.problems {
                 self.read(&problem.file);
@@ -533,6 +554,31 @@ spec: {{cluster: home, interface: eth0, vrid: 51, addresses: [10.77.0.100/24], p
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_paused_standby_of_an_exclusive_stack_is_a_warning_at_its_field() {
+        let service = |extra: &str| {
+            format!(
+                "apiVersion: hareconcile.io/v1alpha1\nkind: Service\nmetadata: {{name: shop}}\nspec:\n  cluster: home\n  followVirtualIP: web\n  mode: warm\n  standby: paused\n  compose: {{file: c.yaml}}\n{extra}"
+            )
+        };
+        let warnings = |extra: &str| {
+            let text = format!("{CLUSTER}---\n{}---\n{}", vip("web", "n1"), service(extra));
+            let manifests = load_str(Path::new("m.yaml"), &text).unwrap();
+            manifests[2]
+                .warnings
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            warnings("  handover: break-before-make\n"),
+            ["m.yaml:19:12: Service/shop: spec.standby: warning: not paused but stopped on the standby: this stack is exclusive (break-before-make), and a paused stack's processes would start (and run again when thawed) beside the master's: set standby: stopped, or handover: make-before-break if two copies may run at once"]
+        );
+        // A stack that may run twice is paused as asked.
+        assert!(warnings("").is_empty());
+        assert!(warnings("  handover: make-before-break\n").is_empty());
     }
 
     #[test]

@@ -100,6 +100,12 @@ pub(crate) fn check_semantics(obj: &Object) -> Vec<Finding> {
     object::check(obj)
 }
 
+/// What a valid object holds that is accepted without the effect it asks
+/// for: warnings, never problems.
+pub(crate) fn advise(obj: &Object) -> Vec<Finding> {
+    object::advise(obj)
+}
+
 /// Everything that can be checked about `batch` before it is applied over
 /// `stored` (a node's store): each object alone, then the set as the store
 /// would hold it afterwards, so a reference to an object stored earlier

@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 use super::{pointer, Finding};
 use crate::spec::{
     unusable_node_address, unusable_virtual_address, AuthType, ClusterSpec, Direction, Duration,
-    EtcdQuorum, Method, Pattern, Placement, ReplicationSpec, ServiceMode, ServiceSpec,
-    VirtualIpSpec, VrrpVersion,
+    EtcdQuorum, Handover, Method, Pattern, Placement, ReplicationSpec, ServiceMode, ServiceSpec,
+    Standby, VirtualIpSpec, VrrpVersion,
 };
 use crate::{Kind, Object};
 
@@ -226,6 +226,34 @@ fn service(spec: &ServiceSpec) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// What is accepted but does not do what it says, for the person loading
+/// it: never a reason to refuse the object.
+pub(super) fn advise(obj: &Object) -> Vec<Finding> {
+    match obj.kind {
+        Kind::Service => obj
+            .spec_as::<ServiceSpec>()
+            .map(|spec| service_advice(&spec))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// A paused standby has started its processes (and runs them again when
+/// thawed), so an exclusive stack's standby is stopped instead. Known
+/// here when the spec makes the stack exclusive; the agent also stops a
+/// stack it finds exclusive from its bind mounts, and says so in `Ready`.
+fn service_advice(spec: &ServiceSpec) -> Vec<Finding> {
+    let exclusive =
+        spec.mode == ServiceMode::Warm && spec.handover_in() == Handover::BreakBeforeMake;
+    match (exclusive, spec.standby) {
+        (true, Standby::Paused) => vec![Finding::value(
+            "/spec/standby",
+            "warning: not paused but stopped on the standby: this stack is exclusive (break-before-make), and a paused stack's processes would start (and run again when thawed) beside the master's: set standby: stopped, or handover: make-before-break if two copies may run at once",
+        )],
+        _ => Vec::new(),
+    }
 }
 
 fn replication(spec: &ReplicationSpec) -> Vec<Finding> {
