@@ -117,7 +117,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let mut service_reconciler = ServiceReconciler::new(&config.docker_host);
     // What this node says of its exclusive stacks, in its own rounds and
     // to the other nodes: its claims and its VRRP instances, now.
-    let stacks = other_nodes::LocalStacks {
+    let stacks = crate::cluster_view::LocalStacks {
         claims: service_reconciler.claims(),
         vrrp: vrrp.states(),
         store: store.clone(),

@@ -24,8 +24,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::agent::other_nodes::{LocalStacks, StackQuestion};
 use crate::cluster_view::{summarize, NodeView};
+use crate::cluster_view::{LocalStacks, StackQuestion};
 use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
 use hareconcile_compose::exclusive::StackReport;
 

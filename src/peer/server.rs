@@ -18,9 +18,9 @@ use hareconcile_runtime::{Repeats, Store};
 use tokio_rustls::TlsAcceptor;
 use tracing::warn;
 
-use crate::agent::other_nodes::{LocalStacks, StackQuestion};
 use crate::batch::{self, ApplyRequest, DeleteRequest, Refusal};
 use crate::cluster_view::{summarize, PeerSummary};
+use crate::cluster_view::{LocalStacks, StackQuestion};
 use crate::drift::SyncSources;
 use crate::switchover::{set_here, NodeOutcome, SwitchoverRequest};
 use crate::tcp_guard::{self, Admission, Limits};
