@@ -8,14 +8,17 @@
 //! Two nodes (priority 110 and 100) and a client on the lab LAN; each node
 //! runs busybox httpd on :8080; the client fetches http://VIP:8080/ every
 //! 10 ms from a thread inside its namespace; node loss detaches n1's veth
-//! from the bridge. The figure is the longest window with no answer.
+//! from the bridge, halfway between two of n1's adverts (as seen on n2's
+//! wire), so both speakers lose their master at the same phase of its
+//! advert cycle. The figure is the longest window with no answer.
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use common::capture::{Capture, Seen};
 use common::{holds_vip, median, wait_until, Prober, Speaker, PORT};
-use hareconcile_lab::{Lab, NodeCommand};
+use hareconcile_lab::{Host, Lab, NodeCommand};
 
 /// One failover; the longest window without an answer.
 fn outage(speaker: Speaker, advert: Duration) -> Duration {
@@ -48,6 +51,7 @@ fn outage(speaker: Speaker, advert: Duration) -> Duration {
 
     let prober = Prober::start(&lab.client().netns_path());
     std::thread::sleep(Duration::from_millis(500));
+    sleep_until(midway_between_adverts(n1, n2, advert));
     let lost_at = Instant::now();
     lab.node_loss(n1).unwrap();
     let recovered = wait_until(Duration::from_secs(20), || holds_vip(n2));
@@ -57,6 +61,37 @@ fn outage(speaker: Speaker, advert: Duration) -> Duration {
     let worst = prober.longest_gap(lost_at, &format!("{speaker:?}"));
     drop(processes);
     worst
+}
+
+/// The next moment halfway between two of `master`'s adverts, from the
+/// last one `backup` received. The outage after node loss is the backup's
+/// Master_Down_Interval less the time since the last advert it heard, so
+/// losing the master at a fixed delay after it was elected would measure
+/// where that delay falls in the advert cycle (which differs between
+/// speakers: hareconcile's adverts keep a grid of their own) rather than
+/// the failover.
+fn midway_between_adverts(master: &Host, backup: &Host, advert: Duration) -> SystemTime {
+    let capture = Capture::start(&backup.netns_path(), "eth0");
+    std::thread::sleep(advert * 2 + Duration::from_millis(50));
+    let source = master.ipv4(0);
+    let last = capture
+        .stop()
+        .into_iter()
+        .filter(|f| matches!(f.seen, Seen::Advert { src, .. } if src == source))
+        .map(|f| f.at)
+        .next_back()
+        .expect("the backup heard no advert from the master");
+    let mut at = last + advert / 2;
+    while at < SystemTime::now() {
+        at += advert;
+    }
+    at
+}
+
+fn sleep_until(at: SystemTime) {
+    if let Ok(left) = at.duration_since(SystemTime::now()) {
+        std::thread::sleep(left);
+    }
 }
 
 fn main() {
