@@ -2,8 +2,7 @@
 //! from a thread inside the client's network namespace, and remembers
 //! which ones the server acknowledged (`ok N`: on the master's disk).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +11,7 @@ use std::time::Duration;
 
 use hareconcile_lab::Host;
 use hareconcile_test_support::lab_manifests::vip;
+use hareconcile_test_support::lab_quorum::write_record;
 
 /// Between two writes: about ten a second, enough to see a lost tail.
 const PACE: Duration = Duration::from_millis(100);
@@ -37,7 +37,7 @@ impl Writer {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
-                    if write(target, n) {
+                    if write_record(target, n) {
                         acked.lock().unwrap().push(n);
                     }
                     std::thread::sleep(PACE);
@@ -68,20 +68,4 @@ impl Drop for Writer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// One write of record `n`; true when the server answered `ok n`.
-fn write(target: SocketAddr, n: u64) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&target, Duration::from_millis(500)) else {
-        return false;
-    };
-    // The quorum lab's server answers after a replication pass (up to 20 s).
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let request = format!("GET /cgi-bin/w?{n} HTTP/1.0\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.") && answer.contains(&format!("\nok {n}\n"))
 }

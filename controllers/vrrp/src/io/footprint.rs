@@ -316,14 +316,18 @@ mod tests {
         }
     }
 
+    /// `holding`, recorded in `footprint` as an instance start does.
+    fn held(footprint: &Footprint, holding: Holding) -> Holding {
+        footprint.hold(holding.clone(), &holding.addresses);
+        holding
+    }
+
     #[test]
     fn what_a_run_held_when_it_died_is_left_over_at_the_next_start() {
         let dir = tempfile::tempdir().unwrap();
         let footprint = Footprint::open(dir.path());
-        let web = holding("web/ipv4", "eth0", &["10.77.0.100/24"]);
-        footprint.hold(web.clone(), &web.addresses);
-        let dns = holding("dns/ipv4", "eth0", &["10.77.0.53/24"]);
-        footprint.hold(dns.clone(), &dns.addresses);
+        let web = held(&footprint, holding("web/ipv4", "eth0", &["10.77.0.100/24"]));
+        let dns = held(&footprint, holding("dns/ipv4", "eth0", &["10.77.0.53/24"]));
         footprint.release("dns/ipv4");
         // What the controller does once it has seen the host without it.
         footprint.forget(&dns);
@@ -373,12 +377,13 @@ mod tests {
     fn what_a_live_instance_holds_is_never_left_over() {
         let dir = tempfile::tempdir().unwrap();
         let killed = Footprint::open(dir.path());
-        let old = holding("old/ipv4", "eth0", &["10.77.0.100/24", "10.77.0.101/24"]);
-        killed.hold(old.clone(), &old.addresses);
+        let old = held(
+            &killed,
+            holding("old/ipv4", "eth0", &["10.77.0.100/24", "10.77.0.101/24"]),
+        );
 
         let footprint = Footprint::open(dir.path());
-        let new = holding("new/ipv4", "eth0", &["10.77.0.100/24"]);
-        footprint.hold(new.clone(), &new.addresses);
+        held(&footprint, holding("new/ipv4", "eth0", &["10.77.0.100/24"]));
         let left = holding("old/ipv4", "eth0", &["10.77.0.101/24"]);
         assert_eq!(footprint.left_over(|_| true), vec![(old, left)]);
     }
@@ -387,8 +392,7 @@ mod tests {
     fn a_stopped_instance_leaves_its_holding_until_the_host_is_seen_without_it() {
         let dir = tempfile::tempdir().unwrap();
         let footprint = Footprint::open(dir.path());
-        let web = holding("web/ipv4", "eth0", &["10.77.0.100/24"]);
-        footprint.hold(web.clone(), &web.addresses);
+        let web = held(&footprint, holding("web/ipv4", "eth0", &["10.77.0.100/24"]));
         // Its removals may have failed: only a look at the host tells.
         footprint.release("web/ipv4");
         assert_eq!(
